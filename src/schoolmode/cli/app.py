@@ -1,0 +1,26 @@
+"""The ``schoolmode`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from schoolmode import __version__
+from schoolmode.cli import policy as policy_cli
+
+app = typer.Typer(
+    name="schoolmode",
+    help="Decide, explain and publish school learning modes by agreed health metrics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(policy_cli.app, name="policy")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,459 @@
+"""The policy engine: metric frames + a policy -> modes per unit and day, and a trace.
+
+``evaluate`` is pure: no database, no clock, no network. The daily decision run, the
+backtest and the simulator all call it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+import polars as pl
+
+from schoolmode.engine import nodes
+from schoolmode.engine.grid import DATE, UNIT, Axis, Calendar, Grid, build_grid, date_bounds
+from schoolmode.engine.nodes import CondValue, Context, EvaluationError, Recorded
+from schoolmode.engine.rational import Bool, Int
+from schoolmode.engine.states import NEVER, Spells, advance, run_spells
+from schoolmode.policy import model as m
+from schoolmode.policy.walk import walk
+
+ENGINE_VERSION = "1"
+
+Value = Decimal | bool | str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Choices for one evaluation: interpretation readings and parameter overrides.
+
+    An override replaces a parameter's dated values by one value for every day.
+    """
+
+    interpretations: Mapping[str, Decimal | bool | str] = field(default_factory=dict)
+    parameters: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass
+class Segment:
+    """Days over which every parameter a rule uses keeps one value."""
+
+    mask: Bool  # (days,)
+    values: dict[str, Value]
+    inactive: str | None  # the parameter without a value, if the rule does not apply
+    record: dict[int, Recorded] | None = None
+
+
+@dataclass
+class RuleResult:
+    rule: m.Rule
+    segments: list[Segment]
+    trigger: Bool | None = None  # trigger rules
+    spells: Spells | None = None
+    level: Int | None = None  # classify rules
+    recommended: Int | None = None  # mode index per unit-day (classify rules), -1 none
+
+
+@dataclass
+class ScopeResult:
+    scope: str
+    grid: Grid
+    mode: Int  # index into policy.modes, -1 outside the term
+    rule: Int  # index into ``rules`` of the responsible rule, -1 none
+    eligible: Int  # most severe mode the unit is eligible for (eligible rules), -1 none
+    rules: list[RuleResult]
+
+
+@dataclass
+class Evaluation:
+    policy: m.Policy
+    axis: Axis
+    settings: Settings
+    interpretations: dict[str, Decimal | bool | str]
+    scopes: dict[str, ScopeResult]
+
+    def frame(self, scope: str, *, only_present: bool = True) -> pl.DataFrame:
+        """One row per unit and day: mode, status, responsible rule, spell dates."""
+        result = self.scopes[scope]
+        grid = result.grid
+        u, d = grid.shape
+        modes = [mm.id for mm in self.policy.modes]
+        names = np.array([*modes, "not_in_force"], dtype=object)
+        mode_names = names[np.where(result.mode >= 0, result.mode, len(modes))]
+        status = mode_names.copy()
+        eligible_more = result.eligible > result.mode
+        if eligible_more.any():
+            status[eligible_more] = np.char.add(
+                "eligible_for_", np.array(modes, dtype=str)[result.eligible[eligible_more]]
+            )
+        rule_ids = np.array([r.rule.id for r in result.rules] + [""], dtype=object)
+        responsible = rule_ids[np.where(result.rule >= 0, result.rule, len(result.rules))]
+        start_idx, end_idx = _spell_columns(result)
+        columns: dict[str, object] = {
+            UNIT: np.repeat(np.array(grid.units, dtype=object), d),
+            DATE: np.tile(np.arange(d), u),
+            "mode": mode_names.ravel(),
+            "status": status.ravel(),
+            "rule": responsible.ravel(),
+            "_start": start_idx.ravel(),
+            "_end": end_idx.ravel(),
+        }
+        for rr in result.rules:
+            if rr.trigger is not None:
+                columns[f"trigger.{rr.rule.id}"] = rr.trigger.ravel()
+            if rr.level is not None and rr.rule.levels:
+                lv = np.array([*rr.rule.levels, None], dtype=object)
+                columns[f"level.{rr.rule.id}"] = lv[
+                    np.where(rr.level >= 0, rr.level, len(rr.rule.levels))
+                ].ravel()
+        out = pl.DataFrame(columns, strict=False)
+        start = pl.lit(self.axis.start)
+        out = out.with_columns(
+            (start + pl.duration(days=pl.col(DATE))).alias(DATE),
+            pl.when(pl.col("_start") >= 0)
+            .then(start + pl.duration(days=pl.col("_start")))
+            .alias("spell_start"),
+            pl.when((pl.col("_end") >= 0) & (pl.col("_end") < NEVER))
+            .then(start + pl.duration(days=pl.col("_end")))
+            .alias("earliest_return"),
+            pl.col("rule").replace("", None),
+        ).drop("_start", "_end")
+        if only_present:
+            out = out.filter(pl.Series(grid.present.ravel()))
+        return out
+
+
+def _spell_columns(result: ScopeResult) -> tuple[Int, Int]:
+    shape = result.grid.shape
+    start = np.full(shape, -1, dtype=np.int64)
+    end = np.full(shape, -1, dtype=np.int64)
+    for index, rr in enumerate(result.rules):
+        if rr.spells is None:
+            continue
+        mine = (result.rule == index) & rr.spells.in_effect
+        start[mine] = rr.spells.started[mine]
+        end[mine] = rr.spells.earliest_end[mine]
+    return start, end
+
+
+def resolve_interpretations(
+    policy: m.Policy, settings: Settings
+) -> dict[str, Decimal | bool | str]:
+    chosen: dict[str, Decimal | bool | str] = {
+        k: v.default for k, v in policy.interpretations.items()
+    }
+    for name, value in settings.interpretations.items():
+        spec = policy.interpretations.get(name)
+        if spec is None:
+            raise EvaluationError(
+                f"policy {policy.id!r} has no interpretation parameter {name!r} "
+                f"(it has: {', '.join(sorted(policy.interpretations)) or 'none'})"
+            )
+        matches = [c for c in spec.choices if str(c) == str(value)]
+        if not matches:
+            raise EvaluationError(
+                f"interpretation {name!r} of policy {policy.id!r} cannot be {value!r}; "
+                f"choose one of {', '.join(map(str, spec.choices))}"
+            )
+        chosen[name] = matches[0]
+    return chosen
+
+
+def value_on(param: m.Parameter, day: dt.date) -> m.DatedValue | None:
+    current: m.DatedValue | None = None
+    for candidate in param.values:
+        if candidate.from_ <= day:
+            current = candidate
+    return current
+
+
+def segments_for(rule: m.Rule, policy: m.Policy, axis: Axis, settings: Settings) -> list[Segment]:
+    names = sorted({n.param for n in walk(rule) if isinstance(n, m.ParamRef)})
+    for name in settings.parameters:
+        if name not in policy.parameters:
+            raise EvaluationError(f"policy {policy.id!r} has no parameter {name!r} to override")
+    cuts = {0, axis.days}
+    for name in names:
+        if name in settings.parameters:
+            continue
+        for dv in policy.parameters[name].values:
+            i = axis.index(dv.from_)
+            if 0 < i < axis.days:
+                cuts.add(i)
+    bounds = sorted(cuts)
+    out: list[Segment] = []
+    for a, b in itertools.pairwise(bounds):
+        day = axis.date(a)
+        values: dict[str, Value] = {}
+        inactive = None
+        for name in names:
+            if name in settings.parameters:
+                values[name] = settings.parameters[name]
+            else:
+                in_force = value_on(policy.parameters[name], day)
+                values[name] = in_force.value if in_force is not None else None
+            if values[name] is None and inactive is None:
+                inactive = name
+        mask = np.zeros(axis.days, dtype=bool)
+        mask[a:b] = True
+        out.append(Segment(mask, values, inactive))
+    return out
+
+
+def _term_mask(policy: m.Policy, axis: Axis) -> Bool:
+    idx = np.arange(axis.days)
+    first = axis.index(policy.term.from_)
+    last = axis.index(policy.term.to) if policy.term.to is not None else axis.days
+    return (idx >= first) & (idx <= last)
+
+
+def evaluate(
+    policy: m.Policy,
+    frames: Mapping[str, pl.DataFrame],
+    *,
+    calendar: Calendar | None = None,
+    settings: Settings | None = None,
+    authorisations: pl.DataFrame | None = None,
+    keep: bool = False,
+    span: tuple[dt.date, dt.date] | None = None,
+) -> Evaluation:
+    """Evaluate ``policy`` on metric frames keyed by scope ('classroom', 'school', 'district').
+
+    ``authorisations`` (columns unit, date, rule) records the days a named body decided to
+    act on an *eligible* rule. ``keep`` retains every node's values for traces.
+    """
+    settings = settings or Settings()
+    calendar = calendar or Calendar()
+    interps = resolve_interpretations(policy, settings)
+    frames = {str(k): v for k, v in frames.items()}
+    unknown = set(frames) - {s.value for s in m.Scope}
+    if unknown:
+        raise EvaluationError(
+            f"unknown scope(s) {sorted(unknown)}; use classroom, school or district"
+        )
+    first, last = span if span is not None else date_bounds(frames)
+    axis = Axis.spanning(first, last, calendar)
+    grids = {scope: build_grid(scope, frame, axis) for scope, frame in frames.items()}
+    in_term = _term_mask(policy, axis)
+    scopes: dict[str, ScopeResult] = {}
+    for scope in m.Scope:
+        rules = [r for r in policy.rules if r.scope == scope]
+        if scope.value not in grids:
+            if rules and not any(
+                isinstance(n, m.ShareOfUnitsCond) for r in policy.rules for n in walk(r)
+            ):
+                continue
+            if rules:
+                continue
+            continue
+        grid = grids[scope.value]
+        results = [
+            _evaluate_rule(
+                rule, policy, grids, axis, settings, interps, in_term, authorisations, keep
+            )
+            for rule in rules
+        ]
+        scopes[scope.value] = _combine(policy, grid, results, in_term)
+    missing = {r.scope.value for r in policy.rules} - set(grids)
+    if missing and not scopes:
+        raise EvaluationError(
+            f"policy {policy.id!r} has rules for {', '.join(sorted(missing))} but the frames given "
+            f"are for {', '.join(sorted(grids)) or 'nothing'}"
+        )
+    return Evaluation(policy, axis, settings, interps, scopes)
+
+
+def _evaluate_rule(
+    rule: m.Rule,
+    policy: m.Policy,
+    grids: dict[str, Grid],
+    axis: Axis,
+    settings: Settings,
+    interps: dict[str, Decimal | bool | str],
+    in_term: Bool,
+    authorisations: pl.DataFrame | None,
+    keep: bool,
+) -> RuleResult:
+    grid = grids[rule.scope.value]
+    shape = grid.shape
+    segments = segments_for(rule, policy, axis, settings)
+    result = RuleResult(rule, segments)
+
+    def per_segment_condition(cond: m.Condition) -> Bool:
+        out = np.zeros(shape, dtype=bool)
+        for seg in segments:
+            if seg.inactive is not None:
+                continue
+            if keep and seg.record is None:
+                seg.record = {}
+            ctx = Context(policy, grids, rule.scope.value, seg.values, interps, seg.record)
+            try:
+                value: CondValue = nodes.condition(cond, ctx)
+            except nodes.Inactive as gone:
+                seg.inactive = gone.param
+                continue
+            out[:, seg.mask] = value.value[:, seg.mask]
+        return out & in_term[None, :]
+
+    if rule.when is not None:
+        trigger = per_segment_condition(rule.when)
+        result.trigger = trigger
+        timing = rule.timing
+        if isinstance(timing.exit_when, str):
+            exit_ok = (
+                ~trigger if timing.exit_when == "trigger_cleared" else np.ones(shape, dtype=bool)
+            )
+        else:
+            exit_ok = per_segment_condition(timing.exit_when) | ~in_term[None, :]
+        start_at = _timing_array(timing.notice, segments, axis, interps, inclusive=False)
+        min_end = (
+            _timing_array(timing.min_duration, segments, axis, interps, inclusive=True)
+            if timing.min_duration
+            else np.arange(axis.days, dtype=np.int64) + 1
+        )
+        max_end = (
+            _timing_array(timing.max_duration, segments, axis, interps, inclusive=True)
+            if timing.max_duration
+            else np.full(axis.days, NEVER, dtype=np.int64)
+        )
+        assert rule.effect is not None
+        automatic = rule.effect.action == m.Action.automatic
+        authorised = _authorised(authorisations, rule, grid) if not automatic else None
+        result.spells = run_spells(
+            trigger, exit_ok, start_at, min_end, max_end, authorised, automatic
+        )
+        result.spells.in_effect &= in_term[None, :]
+    else:
+        assert rule.classify is not None
+        assert rule.levels is not None
+        lv = np.full(shape, -1, dtype=np.int64)
+        for seg in segments:
+            if seg.inactive is not None:
+                continue
+            if keep and seg.record is None:
+                seg.record = {}
+            ctx = Context(policy, grids, rule.scope.value, seg.values, interps, seg.record)
+            try:
+                got = nodes.level(rule.classify, ctx)
+            except nodes.Inactive as gone:
+                seg.inactive = gone.param
+                continue
+            lv[:, seg.mask] = np.clip(got, -1, len(rule.levels) - 1)[:, seg.mask]
+        lv[:, ~in_term] = -1
+        result.level = lv
+        result.recommended = _recommend(rule, policy, grids, lv, segments, interps, keep)
+    return result
+
+
+def _timing_array(
+    duration: m.Duration | None,
+    segments: list[Segment],
+    axis: Axis,
+    interps: dict[str, Decimal | bool | str],
+    *,
+    inclusive: bool,
+) -> Int:
+    assert duration is not None
+    out = np.zeros(axis.days, dtype=np.int64)
+    for seg in segments:
+        ctx_values = dict(seg.values.items())
+
+        def resolve(ref: m.ValueRef, values: dict[str, Value] = ctx_values) -> Decimal | bool | str:
+            if isinstance(ref, m.ParamRef):
+                v = values.get(ref.param)
+                return v if v is not None else Decimal(0)
+            if isinstance(ref, m.InterpRef):
+                return interps[ref.interp]
+            return ref
+
+        days = resolve(duration.days)
+        if isinstance(days, bool) or not isinstance(days, Decimal | int):
+            raise EvaluationError(f"a duration must be a number of days, got {days!r}")
+        arr = advance(axis, int(days), str(resolve(duration.unit)), inclusive_start=inclusive)
+        out[seg.mask] = arr[seg.mask]
+    return out
+
+
+def _authorised(frame: pl.DataFrame | None, rule: m.Rule, grid: Grid) -> Bool:
+    out = np.zeros(grid.shape, dtype=bool)
+    if frame is None or frame.height == 0:
+        return out
+    rows = frame.filter((pl.col("rule") == rule.id) & pl.col(UNIT).is_in(grid.units))
+    for unit, day in zip(rows[UNIT].to_list(), rows[DATE].to_list(), strict=True):
+        i = grid.axis.index(day)
+        if 0 <= i < grid.axis.days:
+            out[grid.unit_index(unit), i] = True
+    return out
+
+
+def _recommend(
+    rule: m.Rule,
+    policy: m.Policy,
+    grids: dict[str, Grid],
+    lv: Int,
+    segments: list[Segment],
+    interps: dict[str, Decimal | bool | str],
+    keep: bool,
+) -> Int:
+    assert rule.levels is not None
+    modes = policy.mode_ids()
+    out = np.full(lv.shape, -1, dtype=np.int64)
+    if not rule.recommend:
+        return out
+    done = np.zeros(lv.shape, dtype=bool)
+    for rec in rule.recommend:
+        if rec.when is None:
+            applies = np.ones(lv.shape, dtype=bool)
+        else:
+            applies = np.zeros(lv.shape, dtype=bool)
+            for seg in segments:
+                if seg.inactive is not None:
+                    continue
+                ctx = Context(
+                    policy,
+                    grids,
+                    rule.scope.value,
+                    seg.values,
+                    interps,
+                    seg.record if keep else None,
+                )
+                applies[:, seg.mask] = nodes.condition(rec.when, ctx).value[:, seg.mask]
+        lookup = np.array(
+            [modes.index(rec.modes[lvl]) if lvl in rec.modes else -1 for lvl in rule.levels],
+            dtype=np.int64,
+        )
+        take = applies & ~done & (lv >= 0)
+        out[take] = lookup[lv[take]]
+        done |= take
+    return out
+
+
+def _combine(policy: m.Policy, grid: Grid, results: list[RuleResult], in_term: Bool) -> ScopeResult:
+    shape = grid.shape
+    mode = np.zeros(shape, dtype=np.int64)
+    responsible = np.full(shape, -1, dtype=np.int64)
+    eligible = np.full(shape, -1, dtype=np.int64)
+    ids = policy.mode_ids()
+    for index, rr in enumerate(results):
+        if rr.spells is not None:
+            assert rr.rule.effect is not None
+            severity = ids.index(rr.rule.effect.mode)
+            stronger = rr.spells.in_effect & (severity > mode)
+            mode[stronger] = severity
+            responsible[stronger] = index
+            if rr.rule.effect.action == m.Action.eligible and rr.trigger is not None:
+                eligible = np.where(rr.trigger & (severity > eligible), severity, eligible)
+        elif rr.recommended is not None:
+            stronger = rr.recommended > mode
+            mode[stronger] = rr.recommended[stronger]
+            responsible[stronger] = index
+            unset = (responsible < 0) & (rr.recommended >= 0)
+            responsible[unset] = index
+    mode[:, ~in_term] = -1
+    responsible[:, ~in_term] = -1
+    return ScopeResult(grid.scope, grid, mode, responsible, eligible, results)

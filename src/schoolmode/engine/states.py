@@ -1,0 +1,109 @@
+"""Turn daily triggers into spells of a mode: notice, minimum and maximum duration, exit.
+
+Timing conventions (documented in docs/policy-format.md):
+
+* A rule evaluated on day d uses data through d. With ``notice`` of N days in a unit, the
+  effect starts on the (N+1)-th day of that unit after d: N=0 calendar days (the
+  default) starts it the next calendar day; 2 school days of notice after a Sunday
+  decision keep Monday and Tuesday in person and start on Wednesday.
+* ``min_duration`` of M days: the earliest day back is the (M+1)-th day of the unit
+  counted from the first day of the effect (5 school days from Thursday 20 January 2022
+  gives Thursday 27 January; 14 calendar days from 3 May gives 17 May).
+* After the minimum, the effect ends the day after ``exit_when`` holds (by default, the
+  day after the trigger no longer holds); it always ends at ``max_duration``.
+
+The loop runs over days, with every step vectorised over units: the state of a unit on
+one day depends on the day before, so this is the one place the engine iterates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from schoolmode.engine.grid import Axis
+from schoolmode.engine.rational import Bool, Int
+
+NEVER = np.iinfo(np.int64).max // 4
+
+
+def advance(axis: Axis, days: int, unit: str, *, inclusive_start: bool) -> Int:
+    """For each day index d, the index ``days`` units later.
+
+    With ``inclusive_start`` (durations) day d itself is the first counted day when it is
+    a day of the unit; otherwise (notice) counting starts the day after d. Past the end of
+    the axis the result extrapolates on the calendar (or is NEVER for school days).
+    """
+    positions = np.arange(axis.days, dtype=np.int64)
+    if unit == "calendar_days":
+        return positions + days + (0 if inclusive_start else 1)
+    school = axis.school_positions()
+    # ordinal of the first school day at or after d (inclusive) / strictly after d
+    first_at_or_after = np.searchsorted(school, positions, side="left")
+    first_after = np.searchsorted(school, positions, side="right")
+    ordinal = (first_at_or_after if inclusive_start else first_after) + days
+    out = np.full(axis.days, NEVER, dtype=np.int64)
+    inside = ordinal < len(school)
+    out[inside] = school[ordinal[inside]]
+    return out
+
+
+@dataclass
+class Spells:
+    in_effect: Bool  # (units, days)
+    started: Int  # (units, days): start index of the spell in effect, -1 otherwise
+    earliest_end: Int  # (units, days): first index the unit may be out of the spell
+
+
+def run_spells(
+    trigger: Bool,
+    exit_ok: Bool,
+    start_at: Int,
+    min_end: Int,
+    max_end: Int,
+    authorised: Bool | None = None,
+    automatic: bool = True,
+) -> Spells:
+    """Walk the days once; every operation inside the loop is over all units."""
+    units, days = trigger.shape
+    active = np.zeros(units, dtype=bool)
+    pending = np.full(units, -1, dtype=np.int64)
+    start = np.full(units, -1, dtype=np.int64)
+    earliest = np.zeros(units, dtype=np.int64)
+    latest = np.zeros(units, dtype=np.int64)
+    in_effect = np.zeros((units, days), dtype=bool)
+    started = np.full((units, days), -1, dtype=np.int64)
+    earliest_end = np.full((units, days), -1, dtype=np.int64)
+
+    def _open(mask: npt.NDArray[np.bool_], at: int) -> None:
+        start[mask] = at
+        s = min(at, days - 1)
+        extra = at - s  # a start past the horizon shifts the calendar ends with it
+        earliest[mask] = np.minimum(min_end[s] + extra if min_end[s] < NEVER else NEVER, NEVER)
+        latest[mask] = max_end[s] + extra if max_end[s] < NEVER else NEVER
+
+    for d in range(days):
+        begins = pending == d
+        if begins.any():
+            active |= begins
+            pending[begins] = -1
+        if authorised is not None:
+            granted = authorised[:, d] & ~active
+            if granted.any():
+                _open(granted, d)
+                active |= granted
+        in_effect[:, d] = active
+        started[:, d] = np.where(active, start, -1)
+        earliest_end[:, d] = np.where(active, earliest, -1)
+        if automatic:
+            new = trigger[:, d] & ~active & (pending < 0)
+            if new.any():
+                at = int(start_at[d])
+                pending[new] = at
+                _open(new, at)
+        if active.any():
+            ends = active & (((d + 1 >= earliest) & exit_ok[:, d]) | (d + 1 >= latest))
+            active &= ~ends
+    return Spells(in_effect, started, earliest_end)

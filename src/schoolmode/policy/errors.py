@@ -1,0 +1,56 @@
+"""Errors raised while reading policy and case files.
+
+Every error names the file, the line and the key, says what was expected and, where it
+can, suggests the fix. The messages are public API: tests pin their wording.
+
+    SchoolmodeError
+    └── PolicyFileError          a policy, overlay or case file is malformed
+        └── UnknownPolicyError   a policy id that no file defines
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SchoolmodeError(Exception):
+    """Base of every error schoolmode raises on purpose."""
+
+
+@dataclass
+class Problem:
+    key: str
+    message: str
+    line: int | None = None
+    hint: str | None = None
+
+    def render(self, path: Path | str) -> str:
+        where = f"{path}:{self.line}" if self.line is not None else f"{path}"
+        text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        if self.hint:
+            text += f"\n    fix: {self.hint}"
+        return text
+
+
+class PolicyFileError(SchoolmodeError):
+    def __init__(self, path: Path | str, problems: list[Problem]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        head = f"{self.path} is not a valid schoolmode file ({len(self.problems)} problem(s)):"
+        return "\n".join([head, *("  " + p.render(self.path) for p in self.problems)])
+
+
+class UnknownPolicyError(SchoolmodeError):
+    def __init__(self, policy_id: str, known: list[str]) -> None:
+        import difflib
+
+        close = difflib.get_close_matches(policy_id, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        super().__init__(
+            f"No policy with id {policy_id!r}.{hint} Run `schoolmode policy list` to see the "
+            f"{len(known)} known policies."
+        )

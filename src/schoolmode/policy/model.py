@@ -1,0 +1,542 @@
+"""The policy file format, as pydantic models.
+
+A policy is data, never code. Every node of a rule is a one-key mapping
+(``threshold:``, ``all:``, ``sustained:`` ...) so that a YAML file reads like the
+clause it encodes. ``docs/policy-format.md`` documents every field; the JSON Schema in
+``docs/policy.schema.json`` is generated from these models (``schoolmode policy schema``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "Action",
+    "Condition",
+    "Confidence",
+    "DatedValue",
+    "Duration",
+    "Interpretation",
+    "LevelExpr",
+    "Mode",
+    "Operand",
+    "Overlay",
+    "Parameter",
+    "Policy",
+    "Rule",
+    "Scope",
+    "Source",
+    "Term",
+    "ValueRef",
+]
+
+IDENT = r"^[a-z0-9][a-z0-9_.-]*$"
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, so a typo in a policy file never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Confidence(StrEnum):
+    """How sure we are of a clause (see ``../shared/policies/policies.md``)."""
+
+    V = "V"  # verified: read in the text of the document itself
+    S = "S"  # secondary: read in a report that describes the document
+    U = "U"  # unverified: not found in any retrieved text; an interpretation
+
+
+class Scope(StrEnum):
+    classroom = "classroom"
+    school = "school"
+    district = "district"
+
+
+class Action(StrEnum):
+    automatic = "automatic"  # the unit switches by itself
+    eligible = "eligible"  # the unit becomes eligible; a named body decides
+
+
+class DayUnit(StrEnum):
+    calendar_days = "calendar_days"
+    school_days = "school_days"
+
+
+# --------------------------------------------------------------------------- values
+
+
+class ParamRef(Strict):
+    """``{param: NAME}``: the value of a dated parameter on the day evaluated."""
+
+    param: str
+
+
+class InterpRef(Strict):
+    """``{interp: NAME}``: the chosen reading of an interpretation parameter."""
+
+    interp: str
+
+
+ValueRef = Decimal | bool | str | ParamRef | InterpRef
+"""A literal (number, boolean, word) or a reference to a parameter or interpretation."""
+
+
+class Source(Strict):
+    title: str
+    url: str | None = None
+    published: dt.date | None = None
+    note: str | None = None
+
+
+class DatedValue(Strict):
+    """One value of a parameter, in force from ``from`` until the next value."""
+
+    from_: dt.date = Field(alias="from")
+    value: Decimal | bool | str | None = Field(
+        description="The value; null ends the parameter (the rule it feeds stops applying)."
+    )
+    clause: str = Field(description="Where in the source the value comes from.")
+    quote: str | None = Field(default=None, description="The words of the source.")
+    source: str = Field(description="Key of an entry in the policy's `sources`.")
+    confidence: Confidence
+
+
+class Parameter(Strict):
+    description: str
+    unit: str | None = Field(default=None, description="percent, days, count, cases per 100k ...")
+    values: list[DatedValue] = Field(min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _dates_increase(cls, values: list[DatedValue]) -> list[DatedValue]:
+        for before, after in itertools.pairwise(values):
+            if after.from_ <= before.from_:
+                raise ValueError(
+                    f"dated values must be in increasing date order: {after.from_} comes after "
+                    f"{before.from_}; sort the list by `from`"
+                )
+        return values
+
+
+class Interpretation(Strict):
+    """A reading the source leaves open, with the choice we default to."""
+
+    description: str
+    choices: list[Decimal | bool | str] = Field(min_length=1)
+    default: Decimal | bool | str
+    rationale: str = Field(description="Why the default was chosen.")
+    confidence: Confidence = Confidence.U
+    cases: list[str] = Field(default_factory=list, description="Case ids that turn on it.")
+
+    @model_validator(mode="after")
+    def _default_is_a_choice(self) -> Interpretation:
+        if self.default not in self.choices:
+            raise ValueError(f"default {self.default!r} is not one of the choices {self.choices}")
+        return self
+
+
+class Term(Strict):
+    from_: dt.date = Field(alias="from")
+    to: dt.date | None = None
+
+
+class Mode(Strict):
+    id: str = Field(pattern=IDENT)
+    label: str
+    description: str | None = None
+
+
+# --------------------------------------------------------------------------- operands
+
+
+class NodeMeta(Strict):
+    id: str | None = Field(default=None, pattern=IDENT, description="Name for traces and cases.")
+    label: str | None = Field(default=None, description="Plain-language name in explanations.")
+
+
+class MetricOp(NodeMeta):
+    metric: str
+
+
+class ConstOp(NodeMeta):
+    value: ValueRef
+
+
+class ShareSpec(Strict):
+    of: Operand
+    per: Operand
+    percent: bool = True
+
+
+class ShareOp(NodeMeta):
+    share: ShareSpec
+
+
+class DifferenceSpec(Strict):
+    of: Operand
+    minus: Operand
+    floor_zero: bool = Field(default=True, description="Negative results count as zero.")
+
+
+class DifferenceOp(NodeMeta):
+    difference: DifferenceSpec
+
+
+class WindowSpec(Strict):
+    of: Operand
+    days: ValueRef
+    unit: ValueRef = DayUnit.calendar_days.value
+
+
+class WindowSumOp(NodeMeta):
+    window_sum: WindowSpec
+
+
+class LagSpec(Strict):
+    of: Operand
+    days: ValueRef
+
+
+class LagOp(NodeMeta):
+    lag: LagSpec
+
+
+def _one_key(value: Any) -> str | None:
+    if isinstance(value, dict):
+        keys = [k for k in value if k not in ("id", "label")]
+        if len(keys) == 1:
+            return str(keys[0])
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            if name not in ("id", "label"):
+                return name
+    return None
+
+
+Operand = Annotated[
+    Annotated[MetricOp, Tag("metric")]
+    | Annotated[ConstOp, Tag("value")]
+    | Annotated[ShareOp, Tag("share")]
+    | Annotated[DifferenceOp, Tag("difference")]
+    | Annotated[WindowSumOp, Tag("window_sum")]
+    | Annotated[LagOp, Tag("lag")],
+    Discriminator(_one_key),
+]
+
+# --------------------------------------------------------------------------- conditions
+
+Comparator = Literal[">=", ">", "<=", "<", "==", "!="]
+
+
+class ThresholdSpec(Strict):
+    of: Operand
+    op: Comparator | InterpRef
+    value: ValueRef
+    round_to: int | None = Field(
+        default=None, ge=0, le=6, description="Round the value half-up to N decimals first."
+    )
+
+
+class ThresholdCond(NodeMeta):
+    threshold: ThresholdSpec
+
+
+class AllCond(NodeMeta):
+    all: list[Condition] = Field(min_length=1)
+
+
+class AnyCond(NodeMeta):
+    any: list[Condition] = Field(min_length=1)
+
+
+class NotCond(NodeMeta):
+    not_: Condition = Field(alias="not")
+
+
+class AtLeastSpec(Strict):
+    k: ValueRef
+    of: list[Condition] = Field(min_length=1)
+
+
+class AtLeastCond(NodeMeta):
+    at_least: AtLeastSpec
+
+
+class SustainedSpec(Strict):
+    condition: Condition
+    days: ValueRef
+    unit: ValueRef = DayUnit.calendar_days.value
+
+
+class SustainedCond(NodeMeta):
+    sustained: SustainedSpec
+
+
+class TrendSpec(Strict):
+    of: Operand
+    rising_days: ValueRef = Field(description="Consecutive calendar days of strict daily rise.")
+    factor: ValueRef = Field(
+        description="Each of those days at least FACTOR x the value LAG days earlier."
+    )
+    lag_days: ValueRef = Decimal(7)
+    factor_op: Comparator = ">="
+
+
+class TrendCond(NodeMeta):
+    trend: TrendSpec
+
+
+class ShareOfUnitsSpec(Strict):
+    scope: Scope
+    condition: Condition
+    op: Comparator = ">="
+    value: ValueRef
+
+
+class ShareOfUnitsCond(NodeMeta):
+    share_of_units: ShareOfUnitsSpec
+
+
+class ChooseSpec(Strict):
+    interp: str
+    cases: dict[str, Condition]
+
+
+class ChooseCond(NodeMeta):
+    choose: ChooseSpec
+
+
+class AttributeSpec(Strict):
+    name: str
+    in_: list[str] = Field(alias="in", min_length=1)
+
+
+class AttributeCond(NodeMeta):
+    attribute: AttributeSpec
+
+
+class ConstantCond(NodeMeta):
+    constant: bool
+
+
+Condition = Annotated[
+    Annotated[ThresholdCond, Tag("threshold")]
+    | Annotated[AllCond, Tag("all")]
+    | Annotated[AnyCond, Tag("any")]
+    | Annotated[NotCond, Tag("not_")]
+    | Annotated[AtLeastCond, Tag("at_least")]
+    | Annotated[SustainedCond, Tag("sustained")]
+    | Annotated[TrendCond, Tag("trend")]
+    | Annotated[ShareOfUnitsCond, Tag("share_of_units")]
+    | Annotated[ChooseCond, Tag("choose")]
+    | Annotated[AttributeCond, Tag("attribute")]
+    | Annotated[ConstantCond, Tag("constant")],
+    Discriminator(lambda v: "not_" if _one_key(v) == "not" else _one_key(v)),
+]
+
+# --------------------------------------------------------------------------- levels
+
+
+class BandsSpec(Strict):
+    of: Operand
+    cuts: list[ValueRef] = Field(min_length=1, description="Ascending boundaries between levels.")
+    boundary: ValueRef = Field(
+        default="lower_inclusive",
+        description="lower_inclusive: a value equal to a cut is in the upper level; "
+        "upper_inclusive: it stays in the lower level.",
+    )
+    round_to: int | None = Field(default=None, ge=0, le=6)
+    offset: int = Field(
+        default=0, ge=0, description="Index of the lowest level this scale can give."
+    )
+
+
+class BandsLevel(NodeMeta):
+    bands: BandsSpec
+
+
+class MostSevereLevel(NodeMeta):
+    most_severe: list[LevelExpr] = Field(min_length=1)
+
+
+class IfLevelSpec(Strict):
+    condition: Condition
+    then: LevelExpr
+    else_: LevelExpr = Field(alias="else")
+
+
+class IfLevel(NodeMeta):
+    if_: IfLevelSpec = Field(alias="if")
+
+
+def _level_key(v: Any) -> str | None:
+    key = _one_key(v)
+    return "if_" if key == "if" else key
+
+
+LevelExpr = Annotated[
+    Annotated[BandsLevel, Tag("bands")]
+    | Annotated[MostSevereLevel, Tag("most_severe")]
+    | Annotated[IfLevel, Tag("if_")],
+    Discriminator(_level_key),
+]
+
+# --------------------------------------------------------------------------- rules
+
+
+class Duration(Strict):
+    days: ValueRef
+    unit: ValueRef = DayUnit.calendar_days.value
+
+
+class Effect(Strict):
+    mode: str
+    action: Action = Action.automatic
+
+
+class Timing(Strict):
+    """When a triggered rule takes effect and how long it lasts.
+
+    A rule evaluated on day d (data through d) starts its effect ``notice`` later
+    (default: the next calendar day). The effect lasts at least ``min_duration`` and at
+    most ``max_duration``; after the minimum it ends on the day after ``exit_when`` holds
+    (default: the trigger no longer holds).
+    """
+
+    notice: Duration = Duration(days=Decimal(1), unit=DayUnit.calendar_days.value)
+    min_duration: Duration | None = None
+    max_duration: Duration | None = None
+    exit_when: Condition | Literal["trigger_cleared", "min_duration_elapsed"] = "trigger_cleared"
+
+
+class Recommendation(Strict):
+    when: Condition | None = None
+    modes: dict[str, str] = Field(description="level -> mode")
+
+
+class Rule(Strict):
+    id: str = Field(pattern=IDENT)
+    title: str
+    scope: Scope
+    clause: str | None = Field(default=None, description="The clause this rule encodes.")
+    quote: str | None = None
+    source: str | None = None
+    confidence: Confidence
+    decided_by: str | None = Field(
+        default=None, description="The body that decides, for eligible rules."
+    )
+    when: Condition | None = None
+    effect: Effect | None = None
+    timing: Timing = Timing()
+    classify: LevelExpr | None = None
+    levels: list[str] | None = None
+    recommend: list[Recommendation] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rule:
+        if (self.when is None) == (self.classify is None):
+            raise ValueError(
+                "a rule has either `when` (a trigger) or `classify` (levels), not both"
+            )
+        if self.when is not None and self.effect is None:
+            raise ValueError("a trigger rule (`when`) needs an `effect` (mode and action)")
+        if self.classify is not None and not self.levels:
+            raise ValueError("a `classify` rule needs `levels`, from least to most severe")
+        return self
+
+
+class Policy(Strict):
+    id: str = Field(pattern=IDENT)
+    title: str
+    kind: Literal["agreement", "proposal", "guidance", "offer", "demand"]
+    jurisdiction: str
+    parties: list[str] = Field(min_length=1)
+    status: Literal[
+        "offered",
+        "proposed",
+        "ratified",
+        "adopted",
+        "superseded",
+        "expired",
+        "published",
+        "withdrawn",
+    ]
+    version: int = Field(ge=1)
+    term: Term
+    summary: str
+    sources: dict[str, Source] = Field(min_length=1)
+    modes: list[Mode] = Field(
+        min_length=1, description="Least to most severe; the first is the default."
+    )
+    metrics: dict[str, str] = Field(default_factory=dict, description="metric name -> meaning")
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    interpretations: dict[str, Interpretation] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Policy:
+        from schoolmode.policy.references import check_references
+
+        check_references(self)
+        return self
+
+    def mode_ids(self) -> list[str]:
+        return [m.id for m in self.modes]
+
+
+class RuleChanges(Strict):
+    add: list[Rule] = Field(default_factory=list)
+    replace: list[Rule] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list)
+
+
+class OverlayChanges(Strict):
+    parameters: dict[str, list[DatedValue]] = Field(default_factory=dict)
+    interpretations: dict[str, Decimal | bool | str] = Field(default_factory=dict)
+    rules: RuleChanges = RuleChanges()
+    sources: dict[str, Source] = Field(default_factory=dict)
+
+
+class Overlay(Strict):
+    """A proposal written as a base policy plus a diff."""
+
+    id: str = Field(pattern=IDENT)
+    overlay_of: str
+    title: str
+    kind: Literal["agreement", "proposal", "guidance", "offer", "demand"] = "proposal"
+    parties: list[str] = Field(min_length=1)
+    status: Literal[
+        "offered",
+        "proposed",
+        "ratified",
+        "adopted",
+        "superseded",
+        "expired",
+        "published",
+        "withdrawn",
+    ] = "proposed"
+    version: int = Field(default=1, ge=1)
+    summary: str
+    term: Term | None = None
+    changes: OverlayChanges = OverlayChanges()
+
+
+for _model in list(globals().values()):
+    if isinstance(_model, type) and issubclass(_model, BaseModel) and _model is not BaseModel:
+        _model.model_rebuild()

@@ -1,0 +1,42 @@
+"""Walk the nodes of a rule tree (conditions, operands, level expressions)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from schoolmode.policy.model import InterpRef, ParamRef, Rule
+
+
+def children(node: BaseModel) -> Iterator[BaseModel]:
+    """Direct child nodes of a model, in field order."""
+    for name in type(node).model_fields:
+        yield from _models_in(getattr(node, name))
+
+
+def _models_in(value: Any) -> Iterator[BaseModel]:
+    if isinstance(value, BaseModel):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _models_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _models_in(item)
+
+
+def walk(node: BaseModel) -> Iterator[BaseModel]:
+    """Every node below (and including) ``node``, depth first."""
+    yield node
+    for child in children(node):
+        yield from walk(child)
+
+
+def param_refs(rule: Rule) -> set[str]:
+    return {n.param for n in walk(rule) if isinstance(n, ParamRef)}
+
+
+def interp_refs(rule: Rule) -> set[str]:
+    return {n.interp for n in walk(rule) if isinstance(n, InterpRef)}

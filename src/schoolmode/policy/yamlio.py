@@ -1,0 +1,238 @@
+"""Read YAML with line numbers and exact decimals, and turn validation errors into
+messages that name file, line and key."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import difflib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from schoolmode.policy.errors import PolicyFileError, Problem
+
+M = TypeVar("M", bound=BaseModel)
+Path_ = tuple[Any, ...]
+
+__all__ = ["LoadedYaml", "load_yaml", "validate"]
+
+
+class LoadedYaml:
+    """Plain Python data from a YAML file, with the line of every key and item."""
+
+    def __init__(self, path: Path, data: Any, lines: dict[Path_, int]) -> None:
+        self.path = path
+        self.data = data
+        self.lines = lines
+
+    def line_of(self, loc: Path_) -> int | None:
+        """The line of the deepest part of ``loc`` found in the file."""
+        best: int | None = self.lines.get(())
+        node = self.data
+        found: Path_ = ()
+        for part in loc:
+            key: str | int | None = None
+            if isinstance(node, dict):
+                if part in node:
+                    key = part
+                elif isinstance(part, str) and part.rstrip("_") in node:
+                    key = part.rstrip("_")
+                elif part == "from_" and "from" in node:
+                    key = "from"
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                key = part
+            if key is None:
+                continue  # a discriminator tag or a validator's own path element
+            node = node[key]
+            found = (*found, key)
+            best = self.lines.get(found, best)
+        return best
+
+    def key_path(self, loc: Path_) -> str:
+        out = ""
+        node = self.data
+        for part in loc:
+            if isinstance(node, dict) and (
+                part in node or (isinstance(part, str) and part.rstrip("_") in node)
+            ):
+                name = part if part in node else str(part).rstrip("_")
+                out += ("." if out else "") + str(name)
+                node = node[name]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                out += f"[{part}]"
+                node = node[part]
+        return out
+
+
+def _plain(node: Any, path: Path_, lines: dict[Path_, int]) -> Any:
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for key, value in node.items():
+            k = key if isinstance(key, str | int | dt.date) else str(key)
+            with contextlib.suppress(KeyError, TypeError, AttributeError):
+                lines[(*path, k)] = node.lc.key(key)[0] + 1
+            out[k] = _plain(value, (*path, k), lines)
+        return out
+    if isinstance(node, CommentedSeq):
+        items: list[Any] = []
+        for index, value in enumerate(node):
+            with contextlib.suppress(KeyError, TypeError, AttributeError):
+                lines[(*path, index)] = node.lc.item(index)[0] + 1
+            items.append(_plain(value, (*path, index), lines))
+        return items
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, float):
+        if node != node or node in (float("inf"), float("-inf")):
+            return str(node)
+        return Decimal(repr(float(node)))
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, dt.datetime):
+        return node.date() if node.time() == dt.time(0) else node
+    if isinstance(node, dt.date):
+        return node
+    return str(node)
+
+
+def load_yaml(path: Path | str) -> LoadedYaml:
+    """Parse a YAML file; a syntax error becomes a ``PolicyFileError`` with its line."""
+    path = Path(path)
+    yaml = YAML(typ="rt")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyFileError(path, [Problem("", f"cannot read the file: {exc.strerror}")]) from exc
+    try:
+        raw = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise PolicyFileError(
+            path,
+            [
+                Problem(
+                    "",
+                    f"YAML syntax error: {exc.problem}"
+                    + (f" ({exc.context})" if exc.context else ""),
+                    line,
+                    "check the indentation and that every `key: value` has a space after the colon",
+                )
+            ],
+        ) from exc
+    lines: dict[Path_, int] = {(): 1}
+    return LoadedYaml(path, _plain(raw, (), lines), lines)
+
+
+def validate(model: type[M], loaded: LoadedYaml, data: Any | None = None, base: Path_ = ()) -> M:
+    """Validate ``data`` (default: the whole file) as ``model``; errors name line and key."""
+    try:
+        return model.model_validate(loaded.data if data is None else data)
+    except ValidationError as exc:
+        raise PolicyFileError(loaded.path, problems_from(exc, loaded, model, base)) from None
+
+
+def problems_from(
+    exc: ValidationError, loaded: LoadedYaml, model: type[BaseModel], base: Path_ = ()
+) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    errors = exc.errors(include_url=False)
+    # A failed union member reports under every member; keep the most specific ones.
+    for err in sorted(errors, key=lambda e: -len(e["loc"])):
+        loc: Path_ = (*base, *err["loc"])
+        key = loaded.key_path(loc)
+        message, hint = _explain(err, loaded, loc)
+        if (
+            (key, message) in seen
+            or any(k.startswith((key + ".", key + "[")) for k, _ in seen if key)
+        ) and err["type"] in ("union_tag_invalid", "union_tag_not_found", "missing"):
+            continue
+        seen.add((key, message))
+        problems.append(Problem(key, message, loaded.line_of(loc), hint))
+    problems.sort(key=lambda p: (p.line or 0, p.key))
+    return problems
+
+
+def _explain(err: Any, loaded: LoadedYaml, loc: Path_) -> tuple[str, str | None]:
+    kind = err["type"]
+    found = err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        name = str(err["loc"][-1])
+        parent_loc = loc[:-1]
+        siblings = _allowed_keys(loaded, parent_loc)
+        close = difflib.get_close_matches(name, siblings, n=1)
+        hint = (
+            f"did you mean `{close[0]}`?" if close else "remove the key, or check its indentation"
+        )
+        return f"unknown key `{name}`", hint
+    if kind == "missing":
+        name = str(err["loc"][-1]).rstrip("_")
+        return f"the required key `{name}` is missing", f"add `{name}:` here"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tags = str(ctx.get("expected_tags", "")).replace("'not_'", "'not'").replace("'if_'", "'if'")
+        return (
+            f"expected a node with exactly one of the keys {tags} (besides `id` and `label`), "
+            f"found {_show(found)}",
+            "write the node as a one-key mapping, e.g. `threshold: {of: ..., op: '>=', value: ...}`",
+        )
+    if kind == "literal_error":
+        return (
+            f"expected {ctx.get('expected')}, found {_show(found)}",
+            "use one of the listed values",
+        )
+    if kind.startswith(("date", "datetime")):
+        return (
+            f"expected a date written YYYY-MM-DD, found {_show(found)}",
+            "write the date as e.g. 2022-01-10",
+        )
+    if kind in ("decimal_parsing", "decimal_type", "int_parsing", "int_type", "float_parsing"):
+        return (
+            f"expected a number, found {_show(found)}",
+            "write a plain number such as 30 or 1.15, without % or quotes",
+        )
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"])), None
+    if kind == "string_pattern_mismatch":
+        return (
+            f"{_show(found)} is not a valid identifier",
+            "use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit",
+        )
+    if kind == "too_short":
+        return f"must not be empty ({err['msg']})", None
+    if kind == "enum":
+        return (
+            f"expected {ctx.get('expected')}, found {_show(found)}",
+            "use one of the listed values",
+        )
+    return f"{err['msg']} (found {_show(found)})", None
+
+
+def _allowed_keys(loaded: LoadedYaml, loc: Path_) -> list[str]:
+    # Without the model at hand, suggest against the keys commonly used in policy files.
+    from schoolmode.policy import model as m
+
+    names: set[str] = set()
+    for obj in vars(m).values():
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            for fname, field in obj.model_fields.items():
+                names.add(field.alias or fname)
+    return sorted(names)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        keys = ", ".join(str(k) for k in value)
+        return f"a mapping with keys {{{keys}}}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    if isinstance(value, Decimal):
+        return str(value)
+    return repr(value)
