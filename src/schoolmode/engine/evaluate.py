@@ -76,6 +76,7 @@ class Evaluation:
     settings: Settings
     interpretations: dict[str, Decimal | bool | str]
     scopes: dict[str, ScopeResult]
+    missing_metrics: set[tuple[str, str]] = field(default_factory=set)
 
     def frame(self, scope: str, *, only_present: bool = True) -> pl.DataFrame:
         """One row per unit and day: mode, status, responsible rule, spell dates."""
@@ -221,11 +222,14 @@ def evaluate(
     authorisations: pl.DataFrame | None = None,
     keep: bool = False,
     span: tuple[dt.date, dt.date] | None = None,
+    strict: bool = False,
 ) -> Evaluation:
     """Evaluate ``policy`` on metric frames keyed by scope ('classroom', 'school', 'district').
 
     ``authorisations`` (columns unit, date, rule) records the days a named body decided to
-    act on an *eligible* rule. ``keep`` retains every node's values for traces.
+    act on an *eligible* rule. ``keep`` retains every node's values for traces. A metric a
+    rule needs but the frames lack makes that rule's conditions unknown (never met) and is
+    listed in ``missing_metrics``; with ``strict`` it is an error instead.
     """
     settings = settings or Settings()
     calendar = calendar or Calendar()
@@ -241,31 +245,35 @@ def evaluate(
     grids = {scope: build_grid(scope, frame, axis) for scope, frame in frames.items()}
     in_term = _term_mask(policy, axis)
     scopes: dict[str, ScopeResult] = {}
+    missing: set[tuple[str, str]] = set()
     for scope in m.Scope:
         rules = [r for r in policy.rules if r.scope == scope]
         if scope.value not in grids:
-            if rules and not any(
-                isinstance(n, m.ShareOfUnitsCond) for r in policy.rules for n in walk(r)
-            ):
-                continue
-            if rules:
-                continue
-            continue
-        grid = grids[scope.value]
+            continue  # a scope without a frame gets no result (a district rule may still read it)
         results = [
             _evaluate_rule(
-                rule, policy, grids, axis, settings, interps, in_term, authorisations, keep
+                rule,
+                policy,
+                grids,
+                axis,
+                settings,
+                interps,
+                in_term,
+                authorisations,
+                keep,
+                missing,
+                strict,
             )
             for rule in rules
         ]
-        scopes[scope.value] = _combine(policy, grid, results, in_term)
-    missing = {r.scope.value for r in policy.rules} - set(grids)
-    if missing and not scopes:
+        scopes[scope.value] = _combine(policy, grids[scope.value], results, in_term)
+    ruled = {r.scope.value for r in policy.rules}
+    if ruled and not ruled & set(grids):
         raise EvaluationError(
-            f"policy {policy.id!r} has rules for {', '.join(sorted(missing))} but the frames given "
+            f"policy {policy.id!r} has rules for {', '.join(sorted(ruled))} but the frames given "
             f"are for {', '.join(sorted(grids)) or 'nothing'}"
         )
-    return Evaluation(policy, axis, settings, interps, scopes)
+    return Evaluation(policy, axis, settings, interps, scopes, missing)
 
 
 def _evaluate_rule(
@@ -278,6 +286,8 @@ def _evaluate_rule(
     in_term: Bool,
     authorisations: pl.DataFrame | None,
     keep: bool,
+    missing: set[tuple[str, str]],
+    strict: bool,
 ) -> RuleResult:
     grid = grids[rule.scope.value]
     shape = grid.shape
@@ -291,7 +301,9 @@ def _evaluate_rule(
                 continue
             if keep and seg.record is None:
                 seg.record = {}
-            ctx = Context(policy, grids, rule.scope.value, seg.values, interps, seg.record)
+            ctx = Context(
+                policy, grids, rule.scope.value, seg.values, interps, seg.record, missing, strict
+            )
             try:
                 value: CondValue = nodes.condition(cond, ctx)
             except nodes.Inactive as gone:
@@ -337,7 +349,9 @@ def _evaluate_rule(
                 continue
             if keep and seg.record is None:
                 seg.record = {}
-            ctx = Context(policy, grids, rule.scope.value, seg.values, interps, seg.record)
+            ctx = Context(
+                policy, grids, rule.scope.value, seg.values, interps, seg.record, missing, strict
+            )
             try:
                 got = nodes.level(rule.classify, ctx)
             except nodes.Inactive as gone:
@@ -346,7 +360,9 @@ def _evaluate_rule(
             lv[:, seg.mask] = np.clip(got, -1, len(rule.levels) - 1)[:, seg.mask]
         lv[:, ~in_term] = -1
         result.level = lv
-        result.recommended = _recommend(rule, policy, grids, lv, segments, interps, keep)
+        result.recommended = _recommend(
+            rule, policy, grids, lv, segments, interps, keep, missing, strict
+        )
     return result
 
 
@@ -399,6 +415,8 @@ def _recommend(
     segments: list[Segment],
     interps: dict[str, Decimal | bool | str],
     keep: bool,
+    missing: set[tuple[str, str]],
+    strict: bool,
 ) -> Int:
     assert rule.levels is not None
     modes = policy.mode_ids()
@@ -421,6 +439,8 @@ def _recommend(
                     seg.values,
                     interps,
                     seg.record if keep else None,
+                    missing,
+                    strict,
                 )
                 applies[:, seg.mask] = nodes.condition(rec.when, ctx).value[:, seg.mask]
         lookup = np.array(

@@ -50,7 +50,8 @@ class Context:
     values: dict[str, Decimal | bool | str | None]  # parameter values for this segment
     interps: dict[str, Decimal | bool | str]
     record: dict[int, Recorded] | None = None
-    child_cache: dict[int, CondValue] = field(default_factory=dict)
+    missing: set[tuple[str, str]] = field(default_factory=set)
+    strict: bool = False
 
     @property
     def grid(self) -> Grid:
@@ -111,14 +112,17 @@ def operand(node: m.Operand, ctx: Context) -> Rational:
 def _operand(node: m.Operand, ctx: Context) -> Rational:
     grid = ctx.grid
     if isinstance(node, m.MetricOp):
-        try:
-            return grid.metrics[node.metric]
-        except KeyError:
+        found = grid.metrics.get(node.metric)
+        if found is not None:
+            return found
+        if ctx.strict:
             known = ", ".join(sorted(grid.metrics)) or "none"
             raise EvaluationError(
                 f"policy {ctx.policy.id!r} needs the {ctx.scope} metric `{node.metric}`, which the "
                 f"{ctx.scope} frame does not have (it has: {known})"
-            ) from None
+            )
+        ctx.missing.add((ctx.scope, node.metric))
+        return Rational(np.zeros(grid.shape, dtype=np.int64), 1, np.zeros(grid.shape, dtype=bool))
     if isinstance(node, m.ConstOp):
         return Rational.of_decimal(ctx.number(node.value))
     if isinstance(node, m.ShareOp):
@@ -127,12 +131,15 @@ def _operand(node: m.Operand, ctx: Context) -> Rational:
         spec = node.difference
         return subtract(operand(spec.of, ctx), operand(spec.minus, ctx), spec.floor_zero)
     if isinstance(node, m.WindowSumOp):
-        return window_sum(
-            operand(node.window_sum.of, ctx),
-            ctx.integer(node.window_sum.days),
-            ctx.word(node.window_sum.unit),
-            grid,
-        )
+        window = node.window_sum
+        days = ctx.integer(window.days)
+        if window.kind == "within_days_of_each_other":
+            days += 1
+        elif window.kind == "to_date":
+            days = grid.axis.days
+        return window_sum(operand(window.of, ctx), days, ctx.word(window.unit), grid)
+    if isinstance(node, m.PickOp):
+        return operand(node.pick.cases[str(ctx.interps[node.pick.interp])], ctx)
     if isinstance(node, m.LagOp):
         return lag(operand(node.lag.of, ctx), ctx.integer(node.lag.days))
     raise EvaluationError(f"unknown operand {node!r}")

@@ -198,9 +198,17 @@ class DifferenceOp(NodeMeta):
 
 
 class WindowSpec(Strict):
+    """Sum of a count over a window of days ending on the day evaluated.
+
+    ``last_days``: the last N days, the day itself included. ``within_days_of_each_other``:
+    N+1 days, so that any two events counted are at most N days apart ("within 14
+    calendar days of each other"). ``to_date``: every day so far (``days`` is ignored).
+    """
+
     of: Operand
     days: ValueRef
     unit: ValueRef = DayUnit.calendar_days.value
+    kind: Literal["last_days", "within_days_of_each_other", "to_date"] = "last_days"
 
 
 class WindowSumOp(NodeMeta):
@@ -214,6 +222,17 @@ class LagSpec(Strict):
 
 class LagOp(NodeMeta):
     lag: LagSpec
+
+
+class PickSpec(Strict):
+    interp: str
+    cases: dict[str, Operand]
+
+
+class PickOp(NodeMeta):
+    """``pick``: the operand chosen by an interpretation parameter (e.g. a denominator)."""
+
+    pick: PickSpec
 
 
 def _one_key(value: Any) -> str | None:
@@ -234,7 +253,8 @@ Operand = Annotated[
     | Annotated[ShareOp, Tag("share")]
     | Annotated[DifferenceOp, Tag("difference")]
     | Annotated[WindowSumOp, Tag("window_sum")]
-    | Annotated[LagOp, Tag("lag")],
+    | Annotated[LagOp, Tag("lag")]
+    | Annotated[PickOp, Tag("pick")],
     Discriminator(_one_key),
 ]
 
@@ -412,13 +432,13 @@ class Effect(Strict):
 class Timing(Strict):
     """When a triggered rule takes effect and how long it lasts.
 
-    A rule evaluated on day d (data through d) starts its effect ``notice`` later
-    (default: the next calendar day). The effect lasts at least ``min_duration`` and at
+    A rule evaluated on day d (data through d) starts its effect on the (N+1)-th day of
+    the notice unit after d, N being ``notice.days`` (default 0: the next calendar day). The effect lasts at least ``min_duration`` and at
     most ``max_duration``; after the minimum it ends on the day after ``exit_when`` holds
     (default: the trigger no longer holds).
     """
 
-    notice: Duration = Duration(days=Decimal(1), unit=DayUnit.calendar_days.value)
+    notice: Duration = Duration(days=Decimal(0), unit=DayUnit.calendar_days.value)
     min_duration: Duration | None = None
     max_duration: Duration | None = None
     exit_when: Condition | Literal["trigger_cleared", "min_duration_elapsed"] = "trigger_cleared"

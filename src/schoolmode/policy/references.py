@@ -61,19 +61,20 @@ def check_references(policy: Policy) -> None:
                     f"{where}: metric {node.metric!r} is not declared in `metrics`"
                     + _suggest(node.metric, policy.metrics)
                 )
-            elif isinstance(node, m.ChooseCond):
-                interp = policy.interpretations.get(node.choose.interp)
+            elif isinstance(node, m.ChooseSpec | m.PickSpec):
+                word = "choose" if isinstance(node, m.ChooseSpec) else "pick"
+                interp = policy.interpretations.get(node.interp)
                 if interp is None:
                     problems.append(
-                        f"{where}: `choose` names unknown interpretation {node.choose.interp!r}"
+                        f"{where}: `{word}` names unknown interpretation {node.interp!r}"
                     )
                 else:
                     choices = {str(c) for c in interp.choices}
-                    missing = choices - set(node.choose.cases)
-                    extra = set(node.choose.cases) - choices
+                    missing = choices - set(node.cases)
+                    extra = set(node.cases) - choices
                     if missing or extra:
                         problems.append(
-                            f"{where}: `choose` on {node.choose.interp!r} must give one branch per "
+                            f"{where}: `{word}` on {node.interp!r} must give one branch per "
                             f"choice {sorted(choices)} (missing {sorted(missing)}, unknown {sorted(extra)})"
                         )
     if problems:

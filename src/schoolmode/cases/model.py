@@ -1,0 +1,112 @@
+"""The case file format: a small input, the decision a published rule implies, and why.
+
+Cases live beside their policy (``policies/<id>/cases/*.yaml``) and keep the ids of
+``../shared/policies/cases.yaml``. A union safety committee or a journalist can add one
+without writing Python: see ``docs/case-format.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag
+
+from schoolmode.policy.model import Confidence, Scope, Strict
+
+SettingValue = Decimal | bool | str | None
+
+
+class Expectation(Strict):
+    """What must hold for one unit on one day (or on every day of a range)."""
+
+    scope: Scope = Scope.school
+    unit: str
+    date: dt.date | None = None
+    from_: dt.date | None = Field(default=None, alias="from")
+    through: dt.date | None = None
+    mode: str | None = Field(default=None, description="The mode in effect that day.")
+    status: str | None = Field(default=None, description="Mode, or eligible_for_<mode>.")
+    rule: str | None = Field(default=None, description="The rule responsible for the mode.")
+    trigger: dict[str, bool] | None = Field(
+        default=None, description="rule id -> its trigger held that day"
+    )
+    level: dict[str, str] | None = Field(default=None, description="rule id -> level that day")
+    node: dict[str, bool] | None = Field(
+        default=None, description="condition id -> its value that day"
+    )
+    values: dict[str, Decimal] | None = Field(
+        default=None, description="operand id -> value that day, compared at the decimals written"
+    )
+    spell_start: dt.date | None = None
+    earliest_return: dt.date | None = None
+
+
+class Reading(Strict):
+    """The same input under another reading of the policy's interpretation parameters."""
+
+    name: str
+    settings: dict[str, SettingValue] = Field(default_factory=dict)
+    expect: list[Any] = Field(default_factory=list)
+
+
+class Authorisation(Strict):
+    unit: str
+    date: dt.date
+    rule: str
+    decided_by: str | None = None
+
+
+class CalendarSpec(Strict):
+    school_days: list[dt.date] | None = None
+    holidays: list[dt.date] = Field(default_factory=list)
+
+
+class OtherPolicy(Strict):
+    """Expectations for another policy on the same input (a disagreement)."""
+
+    settings: dict[str, SettingValue] = Field(default_factory=dict)
+    expect: list[Any] = Field(default_factory=list)
+    readings: list[Reading] = Field(default_factory=list)
+
+
+class CaseBase(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    title: str
+    confidence: Confidence
+    tags: list[str] = Field(default_factory=list)
+    justification: str
+    note: str | None = None
+    settings: dict[str, SettingValue] = Field(default_factory=dict)
+    readings: list[Reading] = Field(default_factory=list)
+    also: dict[str, OtherPolicy] = Field(default_factory=dict)
+
+
+class EngineCase(CaseBase):
+    kind: Literal["engine"] = "engine"
+    calendar: CalendarSpec | None = None
+    frames: dict[Scope, list[dict[str, Any]]]
+    authorisations: list[Authorisation] = Field(default_factory=list)
+    expect: list[Expectation] = Field(default_factory=list)
+
+
+class Example(Strict):
+    input: dict[str, Any]
+    expect: dict[str, Any]
+
+
+class OperationCase(CaseBase):
+    kind: Literal["operation"]
+    operation: str
+    examples: list[Example] = Field(default_factory=list)
+
+
+Case = Annotated[
+    Annotated[EngineCase, Tag("engine")] | Annotated[OperationCase, Tag("operation")],
+    Discriminator(lambda v: v.get("kind", "engine") if isinstance(v, dict) else v.kind),
+]
+
+
+class CaseFile(Strict):
+    cases: list[Case] = Field(min_length=1)

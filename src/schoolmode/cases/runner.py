@@ -1,0 +1,369 @@
+"""Run worked cases against their policies: the engine cases through ``evaluate``, the
+operation cases through the pure operation functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from pydantic import TypeAdapter
+
+from schoolmode.cases.model import CaseFile, EngineCase, Expectation, OperationCase, SettingValue
+from schoolmode.engine.evaluate import Evaluation, Settings, evaluate
+from schoolmode.engine.grid import Calendar
+from schoolmode.engine.nodes import CondValue
+from schoolmode.engine.rational import Rational
+from schoolmode.operations import quarantine, screening, vaccination
+from schoolmode.policy.errors import PolicyFileError, Problem, SchoolmodeError
+from schoolmode.policy.loader import LoadedPolicy, Registry
+from schoolmode.policy.model import NodeMeta, Policy
+from schoolmode.policy.walk import walk
+from schoolmode.policy.yamlio import load_yaml, validate
+
+CASES_DIR = "cases"
+
+
+@dataclass
+class CaseRun:
+    """One executable variant of a case: a policy, a reading, and what must hold."""
+
+    test_id: str
+    case_id: str
+    policy_id: str
+    path: Path
+    case: EngineCase | OperationCase
+    settings: dict[str, SettingValue]
+    expect: list[Any]
+    reading: str | None = None
+
+
+@dataclass
+class CaseResult:
+    run: CaseRun
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def load_case_file(path: Path) -> CaseFile:
+    return validate(CaseFile, load_yaml(path))
+
+
+def case_files(loaded: LoadedPolicy) -> list[Path]:
+    return sorted((loaded.folder / CASES_DIR).glob("*.yaml"))
+
+
+def runs_for(loaded: LoadedPolicy, path: Path) -> Iterator[CaseRun]:
+    for case in load_case_file(path).cases:
+        yield from _variants(
+            loaded.id, path, case, case.settings, _expects(case), case.readings, main=True
+        )
+        for other_id, other in case.also.items():
+            yield from _variants(
+                other_id, path, case, {**other.settings}, other.expect, other.readings, main=False
+            )
+
+
+def _expects(case: EngineCase | OperationCase) -> list[Any]:
+    return list(case.expect) if isinstance(case, EngineCase) else list(case.examples)
+
+
+def _variants(
+    policy_id: str,
+    path: Path,
+    case: EngineCase | OperationCase,
+    settings: Mapping[str, SettingValue],
+    expect: list[Any],
+    readings: list[Any],
+    *,
+    main: bool,
+) -> Iterator[CaseRun]:
+    base = case.id if main else f"{case.id}[{policy_id}]"
+    if expect:
+        yield CaseRun(base, case.id, policy_id, path, case, dict(settings), expect)
+    for reading in readings:
+        yield CaseRun(
+            f"{base}[{reading.name}]",
+            case.id,
+            policy_id,
+            path,
+            case,
+            {**settings, **reading.settings},
+            reading.expect,
+            reading.name,
+        )
+
+
+def collect(registry: Registry, only: list[str] | None = None) -> list[CaseRun]:
+    runs: list[CaseRun] = []
+    for loaded in registry.all():
+        for path in case_files(loaded):
+            runs.extend(
+                r
+                for r in runs_for(loaded, path)
+                if not only or r.policy_id in only or loaded.id in only
+            )
+    return runs
+
+
+def execute(run: CaseRun, registry: Registry) -> CaseResult:
+    policy = registry.get(run.policy_id).policy
+    result = CaseResult(run)
+    try:
+        if isinstance(run.case, EngineCase):
+            _run_engine(run, run.case, policy, result)
+        else:
+            _run_operation(run, run.case, policy, result)
+    except SchoolmodeError as exc:
+        result.failures.append(f"error: {exc}")
+    return result
+
+
+# ---------------------------------------------------------------------- engine cases
+
+
+def split_settings(policy: Policy, settings: Mapping[str, SettingValue]) -> Settings:
+    interps: dict[str, Decimal | bool | str] = {}
+    params: dict[str, Decimal | bool | str | None] = {}
+    for name, value in settings.items():
+        if name in policy.interpretations:
+            if value is None:
+                raise SchoolmodeError(f"interpretation {name!r} needs a value")
+            interps[name] = value
+        elif name in policy.parameters:
+            params[name] = value
+        else:
+            raise SchoolmodeError(
+                f"case setting {name!r} is neither an interpretation nor a parameter of policy {policy.id!r} "
+                f"(interpretations: {', '.join(sorted(policy.interpretations)) or 'none'}; "
+                f"parameters: {', '.join(sorted(policy.parameters)) or 'none'})"
+            )
+    return Settings(interps, params)
+
+
+def frames_of(case: EngineCase) -> dict[str, pl.DataFrame]:
+    out: dict[str, pl.DataFrame] = {}
+    for scope, rows in case.frames.items():
+        expanded: list[dict[str, Any]] = []
+        for row in rows:
+            repeat = int(row.get("repeat", 1))
+            body = {k: v for k, v in row.items() if k != "repeat"}
+            if repeat == 1 and "repeat" not in row:
+                expanded.append(body)
+            else:
+                expanded.extend({**body, "unit": f"{body['unit']}-{i + 1}"} for i in range(repeat))
+        out[scope.value] = _frame(expanded)
+    return out
+
+
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    names: list[str] = []
+    for row in rows:
+        names.extend(k for k in row if k not in names)
+    data: dict[str, pl.Series] = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        present = [v for v in values if v is not None]
+        if name == "date" or (all(isinstance(v, dt.date) for v in present) and present):
+            data[name] = pl.Series(name, values, dtype=pl.Date)
+        elif all(isinstance(v, bool | int) and not isinstance(v, Decimal) for v in present):
+            data[name] = pl.Series(
+                name, [None if v is None else int(v) for v in values], dtype=pl.Int64
+            )
+        elif all(isinstance(v, int | Decimal | float) for v in present):
+            data[name] = pl.Series(
+                name, [None if v is None else float(v) for v in values], dtype=pl.Float64
+            )
+        else:
+            data[name] = pl.Series(
+                name, [None if v is None else str(v) for v in values], dtype=pl.String
+            )
+    return pl.DataFrame(data)
+
+
+def evaluate_case(
+    case: EngineCase, policy: Policy, settings: Mapping[str, SettingValue]
+) -> Evaluation:
+    calendar = Calendar()
+    if case.calendar is not None:
+        calendar = Calendar(
+            frozenset(case.calendar.school_days) if case.calendar.school_days is not None else None,
+            frozenset(case.calendar.holidays),
+        )
+    auth = None
+    if case.authorisations:
+        auth = pl.DataFrame([a.model_dump() for a in case.authorisations])
+    return evaluate(
+        policy,
+        frames_of(case),
+        calendar=calendar,
+        settings=split_settings(policy, settings),
+        authorisations=auth,
+        keep=True,
+    )
+
+
+def _run_engine(run: CaseRun, case: EngineCase, policy: Policy, result: CaseResult) -> None:
+    evaluation = evaluate_case(case, policy, run.settings)
+    adapter = TypeAdapter(Expectation)
+    for raw in run.expect:
+        exp = raw if isinstance(raw, Expectation) else adapter.validate_python(raw)
+        for day in _days(exp):
+            result.failures.extend(check(evaluation, exp, day))
+
+
+def _days(exp: Expectation) -> list[dt.date]:
+    if exp.date is not None:
+        return [exp.date]
+    if exp.from_ is not None and exp.through is not None:
+        n = (exp.through - exp.from_).days
+        return [exp.from_ + dt.timedelta(days=i) for i in range(n + 1)]
+    raise SchoolmodeError(
+        f"an expectation for unit {exp.unit!r} needs `date`, or `from` and `through`"
+    )
+
+
+def check(evaluation: Evaluation, exp: Expectation, day: dt.date) -> list[str]:
+    scope = exp.scope.value
+    if scope not in evaluation.scopes:
+        return [
+            f"no {scope}-level result: the policy has no {scope} rules, or no {scope} frame was given"
+        ]
+    frame = evaluation.frame(scope, only_present=False)
+    row = frame.filter((pl.col("unit") == exp.unit) & (pl.col("date") == day))
+    where = f"{scope} {exp.unit} on {day}"
+    if row.height == 0:
+        return [f"{where}: no such unit-day in the evaluation"]
+    got = row.row(0, named=True)
+    failures: list[str] = []
+
+    def want(label: str, expected: object, actual: object) -> None:
+        if expected is not None and str(expected) != str(actual):
+            failures.append(f"{where}: expected {label} {expected}, got {actual}")
+
+    want("mode", exp.mode, got["mode"])
+    want("status", exp.status, got["status"])
+    want("rule", exp.rule, got["rule"])
+    want("spell start", exp.spell_start, got["spell_start"])
+    want("earliest return", exp.earliest_return, got["earliest_return"])
+    for rule_id, expected in (exp.trigger or {}).items():
+        want(f"trigger of rule {rule_id}", expected, got.get(f"trigger.{rule_id}"))
+    for rule_id, expected_level in (exp.level or {}).items():
+        want(f"level of rule {rule_id}", expected_level, got.get(f"level.{rule_id}"))
+    for node_id, expected_bool in (exp.node or {}).items():
+        value = node_value(evaluation, scope, node_id, exp.unit, day)
+        want(f"condition {node_id}", expected_bool, value)
+    for node_id, expected_value in (exp.values or {}).items():
+        value = node_value(evaluation, scope, node_id, exp.unit, day)
+        if isinstance(value, Decimal):
+            exponent = expected_value.as_tuple().exponent
+            places = Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
+            value = value.quantize(places, rounding=ROUND_HALF_UP)
+        want(f"value of {node_id}", expected_value, value)
+    return failures
+
+
+def find_node(policy: Policy, node_id: str) -> tuple[str, Any]:
+    for rule in policy.rules:
+        for node in walk(rule):
+            if isinstance(node, NodeMeta) and node.id == node_id:
+                return rule.id, node
+    raise SchoolmodeError(f"policy {policy.id!r} has no node with id {node_id!r}")
+
+
+def node_value(evaluation: Evaluation, scope: str, node_id: str, unit: str, day: dt.date) -> object:
+    rule_id, node = find_node(evaluation.policy, node_id)
+    result = evaluation.scopes[scope]
+    rr = next(r for r in result.rules if r.rule.id == rule_id)
+    d = evaluation.axis.index(day)
+    u = result.grid.unit_index(unit)
+    for seg in rr.segments:
+        if seg.mask[d]:
+            if seg.inactive is not None:
+                return f"not in force (parameter {seg.inactive} has no value)"
+            if seg.record is None or id(node) not in seg.record:
+                return "not evaluated"
+            return cell(seg.record[id(node)], u, d)
+    return "not evaluated"
+
+
+def cell(value: object, u: int, d: int) -> object:
+    if isinstance(value, CondValue):
+        return bool(value.value[u, d]) if value.known[u, d] else "unknown"
+    if isinstance(value, Rational):
+        known = np.broadcast_to(np.asarray(value.known), np.shape(value.num) or (1, 1))
+        if np.ndim(value.num) == 2 and not known[u, d]:
+            return "unknown"
+        num = int(np.asarray(value.num)[u, d]) if np.ndim(value.num) == 2 else int(value.num)
+        den = int(np.asarray(value.den)[u, d]) if np.ndim(value.den) == 2 else int(value.den)
+        return Decimal(num) / Decimal(den)
+    if isinstance(value, np.ndarray):
+        return int(value[u, d])
+    return value
+
+
+# ---------------------------------------------------------------------- operation cases
+
+Operation = Callable[..., dict[str, Any]]
+
+OPERATIONS: dict[str, Operation] = {
+    "staff_screening_tests": lambda p, s, **kw: screening.staff_tests(
+        p, kw.pop("on"), settings=s, **kw
+    ),
+    "zip_student_screening_tests": lambda p, s, **kw: screening.zip_student_tests(
+        p, kw.pop("on"), settings=s, **kw
+    ),
+    "random_student_screening_tests": lambda p, s, **kw: screening.random_student_tests(
+        p, kw.pop("on"), settings=s, **kw
+    ),
+    "quarantine_release": lambda p, s, **kw: quarantine.quarantine_release(p, settings=s, **kw),
+    "isolation_release": lambda p, s, **kw: quarantine.isolation_release(p, settings=s, **kw),
+    "test_to_stay": lambda p, s, **kw: quarantine.test_to_stay_attendance(p, settings=s, **kw),
+    "vaccination_weeks_to_offer": lambda p, s, **kw: vaccination.weeks_to_offer(
+        p, kw.pop("on"), settings=s, **kw
+    ),
+}
+
+
+def _plain_input(value: Any) -> Any:
+    if isinstance(value, Decimal) and value == value.to_integral_value() and "." not in str(value):
+        return int(value)
+    return value
+
+
+def _run_operation(run: CaseRun, case: OperationCase, policy: Policy, result: CaseResult) -> None:
+    func = OPERATIONS.get(case.operation)
+    if func is None:
+        raise PolicyFileError(
+            run.path,
+            [
+                Problem(
+                    f"cases.{case.id}.operation",
+                    f"unknown operation {case.operation!r}",
+                    None,
+                    f"use one of: {', '.join(sorted(OPERATIONS))}",
+                )
+            ],
+        )
+    for index, raw in enumerate(run.expect):
+        example = raw if not isinstance(raw, dict) else TypeAdapter(Any).validate_python(raw)
+        inputs = dict(example.input if hasattr(example, "input") else example["input"])
+        expected = dict(example.expect if hasattr(example, "expect") else example["expect"])
+        got = func(policy, run.settings, **{k: _plain_input(v) for k, v in inputs.items()})
+        for key, want in expected.items():
+            if key not in got:
+                result.failures.append(
+                    f"example {index + 1}: the operation gives no `{key}` (it gives {sorted(got)})"
+                )
+            elif str(got[key]) != str(want):
+                result.failures.append(
+                    f"example {index + 1}: expected {key} {want}, got {got[key]}"
+                )
