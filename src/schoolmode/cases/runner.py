@@ -326,7 +326,7 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "quarantine_release": lambda p, s, **kw: quarantine.quarantine_release(p, settings=s, **kw),
     "isolation_release": lambda p, s, **kw: quarantine.isolation_release(p, settings=s, **kw),
-    "test_to_stay": lambda p, s, **kw: quarantine.test_to_stay_attendance(p, settings=s, **kw),
+    "test_to_stay": lambda p, s, **kw: quarantine.attendance_under_test_to_stay(p, settings=s, **kw),
     "vaccination_weeks_to_offer": lambda p, s, **kw: vaccination.weeks_to_offer(
         p, kw.pop("on"), settings=s, **kw
     ),

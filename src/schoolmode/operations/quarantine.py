@@ -59,7 +59,7 @@ def isolation_release(
     }
 
 
-def test_to_stay(
+def attendance_under_test_to_stay(
     policy: Policy,
     exposure_day0: dt.date,
     school_universal_masking: bool,
