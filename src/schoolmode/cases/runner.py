@@ -115,15 +115,17 @@ def collect(registry: Registry, only: list[str] | None = None) -> list[CaseRun]:
 
 
 def execute(run: CaseRun, registry: Registry) -> CaseResult:
-    policy = registry.get(run.policy_id).policy
     result = CaseResult(run)
     try:
+        policy = registry.get(run.policy_id).policy
         if isinstance(run.case, EngineCase):
             _run_engine(run, run.case, policy, result)
         else:
             _run_operation(run, run.case, policy, result)
     except SchoolmodeError as exc:
         result.failures.append(f"error: {exc}")
+    except Exception as exc:  # a crash is a failed case, reported with its cause
+        result.failures.append(f"crashed: {type(exc).__name__}: {exc}")
     return result
 
 
@@ -326,7 +328,9 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "quarantine_release": lambda p, s, **kw: quarantine.quarantine_release(p, settings=s, **kw),
     "isolation_release": lambda p, s, **kw: quarantine.isolation_release(p, settings=s, **kw),
-    "test_to_stay": lambda p, s, **kw: quarantine.attendance_under_test_to_stay(p, settings=s, **kw),
+    "test_to_stay": lambda p, s, **kw: quarantine.attendance_under_test_to_stay(
+        p, settings=s, **kw
+    ),
     "vaccination_weeks_to_offer": lambda p, s, **kw: vaccination.weeks_to_offer(
         p, kw.pop("on"), settings=s, **kw
     ),

@@ -321,6 +321,9 @@ def trend(spec: m.TrendSpec, ctx: Context) -> CondValue:
 def share_of_units(node: m.ShareOfUnitsCond, ctx: Context) -> CondValue:
     spec = node.share_of_units
     parent_grid = ctx.grid
+    if spec.scope.value not in ctx.grids and not ctx.strict:
+        ctx.missing.add((spec.scope.value, "<frame>"))
+        return _cv(False, False, parent_grid.shape)
     child_ctx = Context(
         ctx.policy, ctx.grids, spec.scope.value, ctx.values, ctx.interps, ctx.record
     )
@@ -348,7 +351,9 @@ def share_of_units(node: m.ShareOfUnitsCond, ctx: Context) -> CondValue:
         True,
     )
     ctx.keep(spec, share)
-    value, known = compare(share, spec.op, Rational.of_decimal(ctx.number(spec.value)))
+    value, known = compare(
+        share, _comparator(spec.op, ctx), Rational.of_decimal(ctx.number(spec.value))
+    )
     return _cv(value, known, parent_grid.shape)
 
 

@@ -21,7 +21,7 @@ def weekly_first_doses(
     """The agreed weekly first doses; grows with city supply where the policy says so."""
     base = number(policy, "first_doses_per_week", on, settings)
     grows = str(interpretation(policy, "doses_grow_with_city_supply", settings)) == "yes"
-    doses = base * (1 + city_supply_increase_pct / 100) if grows else base
+    doses = base * (1 + Decimal(city_supply_increase_pct) / 100) if grows else base
     return int(doses.quantize(Decimal(1), rounding=ROUND_FLOOR))
 
 

@@ -324,7 +324,7 @@ class TrendCond(NodeMeta):
 class ShareOfUnitsSpec(Strict):
     scope: Scope
     condition: Condition
-    op: Comparator = ">="
+    op: Comparator | InterpRef = ">="
     value: ValueRef
 
 
