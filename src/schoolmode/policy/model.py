@@ -121,6 +121,25 @@ class Parameter(Strict):
     unit: str | None = Field(default=None, description="percent, days, count, cases per 100k ...")
     values: list[DatedValue] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _numbers_are_numbers(self) -> Parameter:
+        import re
+
+        numeric = self.unit in ("percent", "ratio", "days", "count", "cases")
+        for value in self.values:
+            if isinstance(value.value, str):
+                if re.fullmatch(r"\s*-?\d+(\.\d+)?\s*%\s*", value.value):
+                    raise ValueError(
+                        f"the value {value.value!r} from {value.from_} is text; write percentages as plain "
+                        "numbers (30 means 30%, the parameter's unit says percent)"
+                    )
+                if numeric:
+                    raise ValueError(
+                        f"the value {value.value!r} from {value.from_} is text, but the unit is "
+                        f"{self.unit!r}; write a plain number"
+                    )
+        return self
+
     @field_validator("values")
     @classmethod
     def _dates_increase(cls, values: list[DatedValue]) -> list[DatedValue]:

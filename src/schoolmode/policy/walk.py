@@ -34,6 +34,29 @@ def walk(node: BaseModel) -> Iterator[BaseModel]:
         yield from walk(child)
 
 
+def walk_paths(
+    node: BaseModel, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], BaseModel]]:
+    """Every node with its path in the file's terms (YAML keys and list indices)."""
+    yield path, node
+    for name, info in type(node).model_fields.items():
+        key = info.alias or name
+        yield from _paths_in(getattr(node, name), (*path, key))
+
+
+def _paths_in(
+    value: Any, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], BaseModel]]:
+    if isinstance(value, BaseModel):
+        yield from walk_paths(value, path)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _paths_in(item, (*path, index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths_in(item, (*path, key))
+
+
 def param_refs(rule: Rule) -> set[str]:
     return {n.param for n in walk(rule) if isinstance(n, ParamRef)}
 

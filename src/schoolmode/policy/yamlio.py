@@ -16,6 +16,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from schoolmode.policy.errors import PolicyFileError, Problem
+from schoolmode.policy.references import PATH_MARK
 
 M = TypeVar("M", bound=BaseModel)
 Path_ = tuple[Any, ...]
@@ -126,8 +127,30 @@ def load_yaml(path: Path | str) -> LoadedYaml:
                 )
             ],
         ) from exc
+    except ValueError as exc:  # a date that does not exist, e.g. 2022-13-01
+        line = _bad_date_line(text)
+        raise PolicyFileError(
+            path,
+            [
+                Problem(
+                    "", f"a value could not be read: {exc}", line, "write real dates as YYYY-MM-DD"
+                )
+            ],
+        ) from exc
     lines: dict[Path_, int] = {(): 1}
     return LoadedYaml(path, _plain(raw, (), lines), lines)
+
+
+def _bad_date_line(text: str) -> int | None:
+    import re
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        for match in re.finditer(r"\b(\d{4})-(\d{2})-(\d{2})\b", line):
+            try:
+                dt.date(int(match[1]), int(match[2]), int(match[3]))
+            except ValueError:
+                return number
+    return None
 
 
 def validate(model: type[M], loaded: LoadedYaml, data: Any | None = None, base: Path_ = ()) -> M:
@@ -147,6 +170,14 @@ def problems_from(
     # A failed union member reports under every member; keep the most specific ones.
     for err in sorted(errors, key=lambda e: -len(e["loc"])):
         loc: Path_ = (*base, *err["loc"])
+        text = str((err.get("ctx") or {}).get("error", ""))
+        if err["type"] == "value_error" and text.startswith(PATH_MARK):
+            for entry in text.split("\n"):
+                _, raw_path, message = entry.split(PATH_MARK, 2)
+                sub: Path_ = tuple(int(x) if x.isdigit() else x for x in raw_path.split("/") if x)
+                full = (*loc, *sub)
+                problems.append(Problem(loaded.key_path(full), message, loaded.line_of(full)))
+            continue
         key = loaded.key_path(loc)
         message, hint = _explain(err, loaded, loc)
         if (
@@ -156,6 +187,14 @@ def problems_from(
             continue
         seen.add((key, message))
         problems.append(Problem(key, message, loaded.line_of(loc), hint))
+    # A value that fails every member of a union reports once per member; when one member
+    # gave a specific message, drop the generic "should be a mapping" ones at the same key.
+    specific = {p.key for p in problems if "valid dictionary or instance" not in p.message}
+    problems = [
+        p
+        for p in problems
+        if p.key not in specific or "valid dictionary or instance" not in p.message
+    ]
     problems.sort(key=lambda p: (p.line or 0, p.key))
     return problems
 

@@ -1,0 +1,587 @@
+"""The trace: why a unit has its mode on a day.
+
+A tree per rule: rule -> condition -> metric value -> inputs (with their days) ->
+parameter value with its clause, quote, source and confidence. Explanations, audit
+records and failing-case messages are renderings of this one tree. The tree is read
+from an evaluation made with ``keep=True``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from schoolmode.engine.evaluate import Evaluation, RuleResult, Segment
+from schoolmode.engine.nodes import CondValue
+from schoolmode.engine.rational import Rational
+from schoolmode.policy import model as m
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.values import dated_value
+
+
+@dataclass
+class ParamUse:
+    name: str
+    value: str
+    unit: str | None
+    clause: str | None = None
+    quote: str | None = None
+    source: str | None = None
+    url: str | None = None
+    confidence: str | None = None
+    from_: str | None = None
+    interpretation: bool = False
+    default: bool = True
+
+
+@dataclass
+class Node:
+    kind: str
+    label: str
+    met: bool | None = None  # conditions
+    value: str | None = None  # operands, in plain figures
+    detail: str | None = None  # e.g. "12 of 40"
+    percent: bool = False
+    params: list[ParamUse] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
+    days: list[tuple[str, str]] = field(default_factory=list)  # (date, value) for runs and windows
+    note: str | None = None
+    criterion: str | None = None  # e.g. "at least 30.0%"
+
+
+@dataclass
+class RuleTrace:
+    rule_id: str
+    title: str
+    scope: str
+    action: str | None
+    mode: str | None
+    decided_by: str | None
+    clause: str | None
+    quote: str | None
+    source_title: str | None
+    source_url: str | None
+    confidence: str
+    triggered: bool | None
+    in_effect: bool
+    spell_start: str | None
+    earliest_return: str | None
+    level: str | None
+    not_in_force: str | None
+    condition: Node | None
+
+
+@dataclass
+class Trace:
+    policy_id: str
+    policy_title: str
+    scope: str
+    unit: str
+    date: str
+    mode: str
+    status: str
+    rule: str | None
+    rules: list[RuleTrace]
+    interpretations: list[ParamUse]
+    missing_metrics: list[str]
+    mode_labels: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _fmt(value: Decimal, percent: bool = False) -> str:
+    if percent:
+        return f"{value.quantize(Decimal('0.1'))}%"
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.quantize(Decimal('0.01')).normalize():f}"
+
+
+def _decimal(value: Rational, u: int, d: int) -> Decimal | None:
+    known = np.broadcast_to(np.asarray(value.known), np.shape(value.num) or (1, 1))
+    if np.ndim(value.num) == 2 and not known[u, d]:
+        return None
+    num = (
+        int(np.asarray(value.num)[u, d]) if np.ndim(value.num) == 2 else int(np.asarray(value.num))
+    )
+    den = (
+        int(np.asarray(value.den)[u, d]) if np.ndim(value.den) == 2 else int(np.asarray(value.den))
+    )
+    return Decimal(num) / Decimal(den)
+
+
+class _Builder:
+    def __init__(self, evaluation: Evaluation, scope: str, unit: str, day: dt.date) -> None:
+        self.ev = evaluation
+        self.policy = evaluation.policy
+        self.scope = scope
+        self.unit = unit
+        self.day = day
+        self.d = evaluation.axis.index(day)
+        self.result = evaluation.scopes[scope]
+        self.u = self.result.grid.unit_index(unit)
+        self.record: dict[int, Any] = {}
+        self.values: dict[str, Any] = {}
+
+    # -- parameters ----------------------------------------------------------------
+    def param(self, ref: m.ValueRef) -> tuple[str, list[ParamUse]]:
+        if isinstance(ref, m.ParamRef):
+            spec = self.policy.parameters[ref.param]
+            override = ref.param in self.ev.settings.parameters
+            found = dated_value(self.policy, ref.param, self.day)
+            value = self.values.get(ref.param)
+            shown = str(value) if value is not None else "none"
+            use = ParamUse(ref.param, shown, spec.unit, default=not override)
+            if found is not None and not override:
+                src = self.policy.sources.get(found.source)
+                use.clause, use.quote, use.confidence = (
+                    found.clause,
+                    found.quote,
+                    found.confidence.value,
+                )
+                use.source, use.url = (src.title, src.url) if src else (found.source, None)
+                use.from_ = found.from_.isoformat()
+            return shown, [use]
+        if isinstance(ref, m.InterpRef):
+            chosen = self.ev.interpretations[ref.interp]
+            spec_i = self.policy.interpretations[ref.interp]
+            return str(chosen), [
+                ParamUse(
+                    ref.interp,
+                    str(chosen),
+                    None,
+                    interpretation=True,
+                    default=str(chosen) == str(spec_i.default),
+                    confidence=spec_i.confidence.value,
+                )
+            ]
+        return str(ref), []
+
+    # -- operands ------------------------------------------------------------------
+    def operand(self, node: m.Operand) -> Node:
+        got = self.record.get(id(node))
+        value = _decimal(got, self.u, self.d) if isinstance(got, Rational) else None
+        label = node.label or _default_label(node)
+        out = Node("operand", label)
+        if isinstance(node, m.ShareOp):
+            out.percent = node.share.percent
+            of, per = self.operand(node.share.of), self.operand(node.share.per)
+            out.children = [of, per]
+            if of.value is not None and per.value is not None:
+                out.detail = f"{of.value} of {per.value}"
+        elif isinstance(node, m.DifferenceOp):
+            out.children = [self.operand(node.difference.of), self.operand(node.difference.minus)]
+            a, b = out.children
+            if a.value is not None and b.value is not None:
+                out.detail = f"{a.value} minus {b.value}"
+        elif isinstance(node, m.WindowSumOp):
+            shown, params = self.param(node.window_sum.days)
+            out.params = params
+            out.children = [self.operand(node.window_sum.of)]
+            out.note = (
+                f"sum over {shown} {_unit_word(self.param(node.window_sum.unit)[0])} to this day"
+            )
+            out.days = self._series(
+                node.window_sum.of, int(Decimal(shown)) if shown.isdigit() else 14
+            )
+        elif isinstance(node, m.PickOp):
+            shown, params = self.param(m.InterpRef(interp=node.pick.interp))
+            inner = self.operand(node.pick.cases[shown])
+            inner.params = [*params, *inner.params]
+            return inner
+        elif isinstance(node, m.LagOp):
+            out.children = [self.operand(node.lag.of)]
+        out.value = _fmt(value, out.percent) if value is not None else "no data"
+        return out
+
+    def _series(self, node: m.Operand, days: int) -> list[tuple[str, str]]:
+        got = self.record.get(id(node))
+        if not isinstance(got, Rational):
+            return []
+        out = []
+        for back in range(min(days, self.d + 1) - 1, -1, -1):
+            value = _decimal(got, self.u, self.d - back)
+            if value is not None and value != 0:
+                day = self.ev.axis.date(self.d - back)
+                out.append((day.isoformat(), _fmt(value)))
+        return out
+
+    # -- conditions ----------------------------------------------------------------
+    def condition(self, node: m.Condition) -> Node:
+        got = self.record.get(id(node))
+        met: bool | None = None
+        if isinstance(got, CondValue):
+            met = bool(got.value[self.u, self.d]) if got.known[self.u, self.d] else None
+        label = node.label or ""
+        if isinstance(node, m.ThresholdCond):
+            spec = node.threshold
+            left = self.operand(spec.of)
+            shown, params = self.param(spec.value)
+            op = self.param(spec.op)[0] if isinstance(spec.op, m.InterpRef) else spec.op
+            percent = left.percent or any(p.unit == "percent" for p in params)
+            thr = _fmt(Decimal(shown), percent) if _is_number(shown) else shown
+            out = Node(
+                "threshold",
+                label or left.label,
+                met,
+                params=params,
+                children=[left],
+                criterion=f"{_op_words(op)} {thr}",
+            )
+            out.note = (
+                f"{left.label} {left.value}"
+                + (f" ({left.detail})" if left.detail else "")
+                + f" is {'' if met else 'not '}{_op_words(op)} {thr}"
+            )
+            if met is None:
+                out.note = f"{left.label}: no data"
+            return out
+        if isinstance(node, m.AllCond | m.AnyCond | m.AtLeastCond):
+            parts = (
+                node.all
+                if isinstance(node, m.AllCond)
+                else node.any
+                if isinstance(node, m.AnyCond)
+                else node.at_least.of
+            )
+            kind = (
+                "all"
+                if isinstance(node, m.AllCond)
+                else "any"
+                if isinstance(node, m.AnyCond)
+                else "at_least"
+            )
+            out = Node(kind, label, met, children=[self.condition(c) for c in parts])
+            if isinstance(node, m.AtLeastCond):
+                shown, params = self.param(node.at_least.k)
+                out.params, out.note = params, f"at least {shown} of {len(parts)}"
+            return out
+        if isinstance(node, m.NotCond):
+            return Node("not", label, met, children=[self.condition(node.not_)])
+        if isinstance(node, m.SustainedCond):
+            spec_s = node.sustained
+            shown, params = self.param(spec_s.days)
+            unit_shown, unit_params = self.param(spec_s.unit)
+            inner = self.condition(spec_s.condition)
+            out = Node(
+                "sustained",
+                label or inner.label,
+                met,
+                params=[*params, *unit_params],
+                children=[inner],
+            )
+            crit = _first_criterion(inner)
+            out.note = (
+                f"{crit} " if crit else ""
+            ) + f"on {shown} consecutive {_unit_word(unit_shown)}"
+            out.days = self._run_days(
+                spec_s.condition, int(shown) if shown.isdigit() else 2, unit_shown
+            )
+            compared = _first_threshold(spec_s.condition, self.values, self.ev)
+            if compared is not None:
+                out.days = [
+                    (day, f"{self._value_on(compared, day)} ({met})") for day, met in out.days
+                ]
+            return out
+        if isinstance(node, m.TrendCond):
+            spec_t = node.trend
+            rising, p1 = self.param(spec_t.rising_days)
+            factor, p2 = self.param(spec_t.factor)
+            lag_days, p3 = self.param(spec_t.lag_days)
+            series = self.operand(spec_t.of)
+            out = Node(
+                "trend",
+                label or f"{series.label} rising",
+                met,
+                params=[*p1, *p2, *p3],
+                children=[series],
+            )
+            out.note = (
+                f"{series.label} rose on each of {rising} consecutive days, each day at least "
+                f"{factor} times the value {lag_days} days earlier"
+            )
+            out.days = self._series_values(spec_t.of, int(rising) + int(lag_days))
+            return out
+        if isinstance(node, m.ShareOfUnitsCond):
+            spec_u = node.share_of_units
+            shown, params = self.param(spec_u.value)
+            share = self.record.get(id(spec_u))
+            value = _decimal(share, self.u, self.d) if isinstance(share, Rational) else None
+            out = Node(
+                "share_of_units", label or f"share of {spec_u.scope.value}s", met, params=params
+            )
+            op = self.param(spec_u.op)[0] if isinstance(spec_u.op, m.InterpRef) else spec_u.op
+            out.value = _fmt(value, True) if value is not None else "no data"
+            out.note = (
+                f"{out.value} of the {spec_u.scope.value}s met the condition, which is "
+                f"{'' if met else 'not '}{_op_words(op)} {shown}%"
+            )
+            return out
+        if isinstance(node, m.ChooseCond):
+            shown, params = self.param(m.InterpRef(interp=node.choose.interp))
+            inner = self.condition(node.choose.cases[shown])
+            out = Node("choose", label or inner.label, met, params=params, children=[inner])
+            out.note = f"under the reading {node.choose.interp} = {shown}"
+            return out
+        if isinstance(node, m.AttributeCond):
+            values = self.result.grid.attributes.get(node.attribute.name)
+            have = str(values[self.u]) if values is not None else "unknown"
+            return Node(
+                "attribute",
+                label or node.attribute.name,
+                met,
+                note=f"{node.attribute.name} is {have} (rule applies to {', '.join(node.attribute.in_)})",
+            )
+        if isinstance(node, m.ConstantCond):
+            return Node(
+                "constant",
+                label or ("always met" if node.constant else "never met"),
+                met,
+                note="this clause does not apply under the reading chosen",
+            )
+        raise SchoolmodeError(f"cannot trace node {node!r}")
+
+    def _run_days(self, node: m.Condition, days: int, unit: str) -> list[tuple[str, str]]:
+        got = self.record.get(id(node))
+        if not isinstance(got, CondValue):
+            return []
+        out: list[tuple[str, str]] = []
+        d = self.d
+        school = self.ev.axis.school
+        while d >= 0 and len(out) < days:
+            if unit != "school_days" or school[d]:
+                met = got.value[self.u, d] if got.known[self.u, d] else None
+                out.append(
+                    (
+                        self.ev.axis.date(d).isoformat(),
+                        "met" if met else "no data" if met is None else "not met",
+                    )
+                )
+            d -= 1
+        return list(reversed(out))
+
+    def _value_on(self, node: m.Operand, day: str) -> str:
+        d = self.ev.axis.index(dt.date.fromisoformat(day))
+        got = self.record.get(id(node))
+        value = _decimal(got, self.u, d) if isinstance(got, Rational) else None
+        if value is None:
+            return "no data"
+        shown = _fmt(value, isinstance(node, m.ShareOp) and node.share.percent)
+        if isinstance(node, m.ShareOp):
+            parts = [self.record.get(id(x)) for x in (node.share.of, node.share.per)]
+            if all(isinstance(x, Rational) for x in parts):
+                a, b = (_decimal(x, self.u, d) for x in parts)  # type: ignore[arg-type]
+                if a is not None and b is not None:
+                    shown += f", {_fmt(a)} of {_fmt(b)}"
+        return shown
+
+    def _series_values(self, node: m.Operand, days: int) -> list[tuple[str, str]]:
+        got = self.record.get(id(node))
+        if not isinstance(got, Rational):
+            return []
+        out = []
+        for back in range(min(days, self.d + 1) - 1, -1, -1):
+            value = _decimal(got, self.u, self.d - back)
+            out.append(
+                (
+                    self.ev.axis.date(self.d - back).isoformat(),
+                    _fmt(value) if value is not None else "no data",
+                )
+            )
+        return out
+
+    # -- levels --------------------------------------------------------------------
+    def level(self, node: m.LevelExpr, levels: list[str]) -> Node:
+        got = self.record.get(id(node))
+        idx = int(got[self.u, self.d]) if isinstance(got, np.ndarray) else -1
+        name = levels[idx] if 0 <= idx < len(levels) else "unknown"
+        label = node.label or ""
+        if isinstance(node, m.BandsLevel):
+            value = self.operand(node.bands.of)
+            cuts = [self.param(c) for c in node.bands.cuts]
+            out = Node(
+                "bands",
+                label or value.label,
+                value=name,
+                children=[value],
+                params=[p for _, ps in cuts for p in ps],
+            )
+            out.note = f"{value.label} {value.value} gives level {name} (cut-points {', '.join(s for s, _ in cuts)})"
+            return out
+        if isinstance(node, m.MostSevereLevel):
+            return Node(
+                "most_severe",
+                label or "the most severe of",
+                value=name,
+                children=[self.level(c, levels) for c in node.most_severe],
+            )
+        if isinstance(node, m.IfLevel):
+            test = self.condition(node.if_.condition)
+            branch = node.if_.then if test.met else node.if_.else_
+            return Node(
+                "if",
+                label or "scale chosen by a condition",
+                value=name,
+                children=[test, self.level(branch, levels)],
+            )
+        raise SchoolmodeError(f"cannot trace level {node!r}")
+
+    # -- rules ---------------------------------------------------------------------
+    def rule(self, index: int, rr: RuleResult) -> RuleTrace:
+        rule = rr.rule
+        seg = _segment(rr.segments, self.d)
+        self.record = seg.record or {} if seg is not None else {}
+        self.values = seg.values if seg is not None else {}
+        src = self.policy.sources.get(rule.source or "")
+        trace = RuleTrace(
+            rule.id,
+            rule.title,
+            rule.scope.value,
+            rule.effect.action.value if rule.effect else None,
+            rule.effect.mode if rule.effect else None,
+            rule.decided_by,
+            rule.clause,
+            rule.quote,
+            src.title if src else None,
+            src.url if src else None,
+            rule.confidence.value,
+            bool(rr.trigger[self.u, self.d]) if rr.trigger is not None else None,
+            bool(rr.spells.in_effect[self.u, self.d]) if rr.spells is not None else False,
+            None,
+            None,
+            None,
+            f"parameter {seg.inactive} has no value on this day"
+            if seg is not None and seg.inactive
+            else None,
+            None,
+        )
+        if rr.spells is not None and rr.spells.in_effect[self.u, self.d]:
+            trace.spell_start = self.ev.axis.date(
+                int(rr.spells.started[self.u, self.d])
+            ).isoformat()
+            end = int(rr.spells.earliest_end[self.u, self.d])
+            trace.earliest_return = self.ev.axis.date(end).isoformat() if end < 10**12 else None
+        if seg is None or seg.inactive or not self.record:
+            return trace
+        if rule.when is not None:
+            trace.condition = self.condition(rule.when)
+        elif rule.classify is not None and rule.levels:
+            trace.condition = self.level(rule.classify, rule.levels)
+            trace.level = trace.condition.value
+        return trace
+
+
+def _first_criterion(node: Node) -> str | None:
+    if node.criterion:
+        return node.criterion
+    for child in node.children:
+        found = _first_criterion(child)
+        if found:
+            return found
+    return None
+
+
+def _first_threshold(node: m.Condition, values: dict[str, Any], ev: Evaluation) -> m.Operand | None:
+    """The operand compared by the first threshold inside a condition (following choices)."""
+    if isinstance(node, m.ThresholdCond):
+        return node.threshold.of
+    if isinstance(node, m.ChooseCond):
+        return _first_threshold(
+            node.choose.cases[str(ev.interpretations[node.choose.interp])], values, ev
+        )
+    if isinstance(node, m.AllCond | m.AnyCond):
+        for child in node.all if isinstance(node, m.AllCond) else node.any:
+            found = _first_threshold(child, values, ev)
+            if found is not None:
+                return found
+    return None
+
+
+def _segment(segments: list[Segment], d: int) -> Segment | None:
+    return next((s for s in segments if s.mask[d]), None)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True
+
+
+def _op_words(op: str) -> str:
+    return {
+        ">=": "at least",
+        ">": "above",
+        "<=": "at most",
+        "<": "under",
+        "==": "equal to",
+        "!=": "other than",
+    }.get(op, op)
+
+
+def _unit_word(unit: str) -> str:
+    return {"school_days": "school days", "calendar_days": "calendar days"}.get(unit, unit)
+
+
+def _default_label(node: m.Operand) -> str:
+    if isinstance(node, m.MetricOp):
+        return node.metric.replace("_", " ")
+    if isinstance(node, m.ConstOp):
+        return str(node.value)
+    if isinstance(node, m.ShareOp):
+        return "share"
+    if isinstance(node, m.DifferenceOp):
+        return "difference"
+    if isinstance(node, m.WindowSumOp):
+        return "sum over a window"
+    return "value"
+
+
+def trace(evaluation: Evaluation, scope: str, unit: str, day: dt.date) -> Trace:
+    """The trace of one unit on one day; the evaluation must have been made with keep=True."""
+    if scope not in evaluation.scopes:
+        raise SchoolmodeError(
+            f"no {scope}-level result in this evaluation (scopes: {', '.join(evaluation.scopes)})"
+        )
+    if not 0 <= evaluation.axis.index(day) < evaluation.axis.days:
+        raise SchoolmodeError(
+            f"{day} is outside the evaluated days ({evaluation.axis.start} to "
+            f"{evaluation.axis.date(evaluation.axis.days - 1)})"
+        )
+    builder = _Builder(evaluation, scope, unit, day)
+    frame = evaluation.frame(scope, only_present=False)
+    import polars as pl
+
+    row = frame.filter((pl.col("unit") == unit) & (pl.col("date") == day)).row(0, named=True)
+    rules = [builder.rule(i, rr) for i, rr in enumerate(builder.result.rules)]
+    interps = [
+        ParamUse(
+            name,
+            str(value),
+            None,
+            interpretation=True,
+            default=str(value) == str(evaluation.policy.interpretations[name].default),
+            confidence=evaluation.policy.interpretations[name].confidence.value,
+        )
+        for name, value in evaluation.interpretations.items()
+    ]
+    return Trace(
+        evaluation.policy.id,
+        evaluation.policy.title,
+        scope,
+        unit,
+        day.isoformat(),
+        row["mode"],
+        row["status"],
+        row["rule"],
+        rules,
+        interps,
+        sorted(f"{s}.{n}" for s, n in evaluation.missing_metrics),
+        {mode.id: mode.label for mode in evaluation.policy.modes},
+    )

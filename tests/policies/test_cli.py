@@ -1,0 +1,135 @@
+"""The policy commands end to end, through typer's runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from schoolmode.cli.app import app
+from tests.conftest import FIXTURES, POLICIES
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(
+        app,
+        ["policy", *args, "--policies", str(POLICIES)]
+        if args[0] in ("list", "show", "explain", "diff")
+        else ["policy", *args],
+    )
+    return result.exit_code, result.output
+
+
+def test_list_shows_all_seventeen_policies() -> None:
+    code, out = invoke("list")
+    assert code == 0
+    assert "17 policies" in out
+    assert "cps-ctu-2022-01-10" in out
+    assert "cambridge-2020-11-12" in out
+
+
+def test_test_runs_every_case_and_passes() -> None:
+    code, out = invoke("test", str(POLICIES))
+    assert code == 0, out
+    assert " 0 failed" in out
+
+
+def test_test_one_case_file() -> None:
+    code, out = invoke(
+        "test", str(POLICIES / "cps-ctu-2022-01-10" / "cases" / "teacher-absences.yaml")
+    )
+    assert code == 0, out
+    assert "passed, 0 failed" in out
+
+
+def test_test_fails_with_exit_1_on_a_wrong_expectation(tmp_path: Path) -> None:
+    import shutil
+
+    target = tmp_path / "policies"
+    shutil.copytree(POLICIES / "cps-ctu-2022-01-10", target / "cps-ctu-2022-01-10")
+    case = target / "cps-ctu-2022-01-10" / "cases" / "teacher-absences.yaml"
+    case.write_text(
+        case.read_text(encoding="utf-8").replace(
+            "{unit: X, date: 2022-01-25, status: eligible_for_remote",
+            "{unit: X, date: 2022-01-25, status: in_person",
+        ),
+        encoding="utf-8",
+    )
+    code, out = invoke("test", str(target))
+    assert code == 1
+    assert "FAIL" in out
+    assert "cps22-teacher-absence-exactly-30" in out
+    assert "expected status in_person, got eligible_for_remote" in out
+
+
+def test_show_lists_parameters_with_sources() -> None:
+    code, out = invoke("show", "cps-ctu-2022-01-10")
+    assert code == 0
+    assert "teacher_absence_share_pct" in out
+    assert "substancenews" in out
+    assert "consecutive_days_unit" in out
+
+
+def test_explain_a_case_in_plain_language() -> None:
+    code, out = invoke(
+        "explain", "cps-ctu-2022-01-10", "--case", "cps22-teacher-absence-brief-example"
+    )
+    assert code == 0, out
+    assert "School X on Wednesday 19 January 2022: eligible for remote learning." in out
+    assert "Tuesday 18 January 2022: 32.5%, 13 of 40 (met)" in out
+    assert "Wednesday 19 January 2022: 25.0%, 10 of 40 (met)" in out
+    assert "CPS Tactical Team" in out
+    assert "substancenews.net" in out
+
+
+def test_explain_when_no_rule_fired() -> None:
+    code, out = invoke(
+        "explain",
+        "cps-ctu-2021-02-06",
+        "--case",
+        "moa21-real-march-2021-trend-only",
+        "--scope",
+        "district",
+        "--unit",
+        "chicago",
+        "--date",
+        "2021-03-26",
+    )
+    assert code == 0, out
+    assert "in person" in out
+    assert "No rule of this policy was met" in out
+    assert "4.43 is not at least 10.0%" in out
+
+
+def test_explain_unknown_case_says_which_exist() -> None:
+    code, out = invoke("explain", "cps-ctu-2022-01-10", "--case", "nope")
+    assert code == 2
+    assert "has no case 'nope'" in out
+    assert "cps22-teacher-absence-exactly-30" in out
+
+
+def test_diff_shows_the_thresholds_that_differ() -> None:
+    code, out = invoke("diff", "ctu-proposal-2022-01-08", "cps-ctu-2022-01-10")
+    assert code == 0, out
+    assert "staff_share_pct" in out
+    assert "teacher_absence_share_pct" in out
+    assert "25% from 2022-01-10" in out
+    assert "30% from 2022-01-11" in out
+
+
+def test_unknown_policy_suggests_a_close_id() -> None:
+    code, out = invoke("show", "cps-ctu-2022-01-11")
+    assert code == 2
+    assert "No policy with id 'cps-ctu-2022-01-11'" in out
+    assert "Did you mean" in out
+
+
+def test_validate_reports_problems_and_exit_code() -> None:
+    code, out = invoke("validate", str(FIXTURES / "malformed" / "bad_comparator.yaml"))
+    assert code == 1
+    assert "bad_comparator.yaml:43" in out
+    code, out = invoke("validate", str(POLICIES))
+    assert code == 0, out
+    assert "file(s) valid" in out
