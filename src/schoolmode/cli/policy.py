@@ -350,13 +350,16 @@ def validate(
 
 
 @app.command()
-def schema(
-    out: Annotated[Path, typer.Option(help="Folder to write the JSON Schemas to.")] = Path(
-        "docs/schemas"
-    ),
+def docs(
+    out: Annotated[Path, typer.Option(help="The docs folder to write into.")] = Path("docs"),
+    policies: PoliciesDir = None,
 ) -> None:
-    """Write the JSON Schemas of the policy, overlay and case files (generated from the models)."""
-    from schoolmode.policy.schema import write_schemas
+    """Write the generated reference docs: JSON Schemas and the interpretation defaults."""
+    from schoolmode.policy.docs import write
 
-    for written in write_schemas(out):
-        console.print(f"wrote {written}")
+    try:
+        written = write(_registry(policies), out)
+    except SchoolmodeError as exc:
+        raise _fail(exc) from None
+    for path in written:
+        console.print(f"wrote {path}")
