@@ -40,7 +40,9 @@ def interpretations_markdown(registry: Registry) -> str:
         for name, param in loaded.policy.parameters.items():
             for value in param.values:
                 if value.confidence.value == "U":
-                    lines.append(f"| `{loaded.id}` | `{name}` | {value.value} | {value.from_} | {value.clause} |")
+                    lines.append(
+                        f"| `{loaded.id}` | `{name}` | {value.value} | {value.from_} | {value.clause} |"
+                    )
     return "\n".join(lines) + "\n"
 
 
