@@ -106,7 +106,9 @@ class Describer:
         if isinstance(node, m.MostSevereLevel):
             return "most severe of: " + "; ".join(self.level(x) for x in node.most_severe)
         i = node.if_
-        return f"if {self.condition(i.condition)} then {self.level(i.then)} else {self.level(i.else_)}"
+        return (
+            f"if {self.condition(i.condition)} then {self.level(i.then)} else {self.level(i.else_)}"
+        )
 
     def duration(self, d: m.Duration | None) -> str:
         return "—" if d is None else f"{self.value(d.days)} {self.unit(d.unit)}"
