@@ -24,6 +24,8 @@ from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
 
 ENGINE_VERSION = "1"
+NOT_IN_FORCE = -1
+NO_DATA = -2  # a level rule with a recommendation had no data and no other rule applied
 
 Value = Decimal | bool | str | None
 
@@ -63,7 +65,7 @@ class RuleResult:
 class ScopeResult:
     scope: str
     grid: Grid
-    mode: Int  # index into policy.modes, -1 outside the term
+    mode: Int  # index into policy.modes; NOT_IN_FORCE outside the term, NO_DATA when a level is unknown
     rule: Int  # index into ``rules`` of the responsible rule, -1 none
     eligible: Int  # most severe mode the unit is eligible for (eligible rules), -1 none
     rules: list[RuleResult]
@@ -84,10 +86,16 @@ class Evaluation:
         grid = result.grid
         u, d = grid.shape
         modes = [mm.id for mm in self.policy.modes]
-        names = np.array([*modes, "not_in_force"], dtype=object)
-        mode_names = names[np.where(result.mode >= 0, result.mode, len(modes))]
+        names = np.array([*modes, "not_in_force", "no_data"], dtype=object)
+        mode_names = names[
+            np.where(
+                result.mode >= 0,
+                result.mode,
+                np.where(result.mode == NO_DATA, len(modes) + 1, len(modes)),
+            )
+        ]
         status = mode_names.copy()
-        eligible_more = result.eligible > result.mode
+        eligible_more = (result.eligible > result.mode) & (result.eligible >= 0)
         if eligible_more.any():
             status[eligible_more] = np.char.add(
                 "eligible_for_", np.array(modes, dtype=str)[result.eligible[eligible_more]]
@@ -474,6 +482,10 @@ def _combine(policy: m.Policy, grid: Grid, results: list[RuleResult], in_term: B
             responsible[stronger] = index
             unset = (responsible < 0) & (rr.recommended >= 0)
             responsible[unset] = index
-    mode[:, ~in_term] = -1
+    for rr in results:
+        if rr.recommended is not None and rr.level is not None and rr.rule.recommend:
+            blind = (rr.level < 0) & (responsible < 0)
+            mode[blind] = NO_DATA
+    mode[:, ~in_term] = NOT_IN_FORCE
     responsible[:, ~in_term] = -1
     return ScopeResult(grid.scope, grid, mode, responsible, eligible, results)

@@ -1,0 +1,105 @@
+"""Engine behaviour the shipped cases do not pin down: missing data, strictness, the term."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from schoolmode.engine.evaluate import evaluate
+from schoolmode.engine.nodes import EvaluationError
+from schoolmode.policy.loader import Registry
+
+
+def _school(rows: list[dict[str, object]]) -> pl.DataFrame:
+    return pl.DataFrame(rows).with_columns(pl.col("date").cast(pl.Date))
+
+
+def test_a_level_rule_without_data_says_no_data(registry: Registry) -> None:
+    policy = registry.get("cdc-k12-2021-02-12").policy
+    frame = _school(
+        [
+            {
+                "unit": "A",
+                "date": dt.date(2021, 3, 1),
+                "grade_band": "ES",
+                "cases_per_100k_7d": 71.5,
+                "positivity_7d_pct": 2.76,
+            },
+            {
+                "unit": "B",
+                "date": dt.date(2021, 3, 1),
+                "grade_band": "ES",
+                "cases_per_100k_7d": None,
+                "positivity_7d_pct": None,
+            },
+        ]
+    )
+    out = evaluate(policy, {"school": frame}).frame("school")
+    modes = dict(zip(out["unit"], out["status"], strict=True))
+    assert modes["B"] == "no_data"
+    assert modes["A"] != "no_data"
+
+
+def test_a_missing_metric_is_reported_and_never_meets(registry: Registry) -> None:
+    policy = registry.get("cps-ctu-2022-01-10").policy
+    frame = _school(
+        [
+            {
+                "unit": "X",
+                "date": dt.date(2022, 1, 18),
+                "classroom_teachers": 40,
+                "covid_absent_teachers": 20,
+            },
+            {
+                "unit": "X",
+                "date": dt.date(2022, 1, 19),
+                "classroom_teachers": 40,
+                "covid_absent_teachers": 20,
+            },
+        ]
+    )
+    evaluation = evaluate(policy, {"school": frame})
+    assert ("school", "absences_covered_by_substitutes") in evaluation.missing_metrics
+    assert evaluation.frame("school")["status"].to_list() == ["in_person", "in_person"]
+
+
+def test_strict_mode_refuses_a_missing_metric(registry: Registry) -> None:
+    policy = registry.get("cps-ctu-2022-01-10").policy
+    frame = _school([{"unit": "X", "date": dt.date(2022, 1, 18), "classroom_teachers": 40}])
+    with pytest.raises(EvaluationError, match="needs the school metric `covid_absent_teachers`"):
+        evaluate(policy, {"school": frame}, strict=True)
+
+
+def test_days_outside_the_term_are_not_in_force(registry: Registry) -> None:
+    policy = registry.get("cps-ctu-2022-01-10").policy
+    frame = _school(
+        [
+            {
+                "unit": "X",
+                "date": dt.date(2022, 1, 7),
+                "classroom_teachers": 40,
+                "covid_absent_teachers": 40,
+                "absences_covered_by_substitutes": 0,
+            },
+            {
+                "unit": "X",
+                "date": dt.date(2022, 8, 29),
+                "classroom_teachers": 40,
+                "covid_absent_teachers": 40,
+                "absences_covered_by_substitutes": 0,
+            },
+        ]
+    )
+    assert (
+        evaluate(policy, {"school": frame}).frame("school")["mode"].to_list()
+        == ["not_in_force"] * 2
+    )
+
+
+def test_duplicate_rows_are_refused(registry: Registry) -> None:
+    policy = registry.get("cps-ctu-2022-01-10").policy
+    row = {"unit": "X", "date": dt.date(2022, 1, 18), "classroom_teachers": 40}
+    with pytest.raises(Exception, match="more than one row for the same unit and day"):
+        evaluate(policy, {"school": _school([row, row])})
