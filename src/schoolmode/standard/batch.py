@@ -134,17 +134,24 @@ def validate_batch(batch: Batch) -> None:
         if spec.le is not None:
             total += _bad_rows(batch, spec, col > spec.le, spec.expectation(), errors)
     key = list(model.natural_key)
-    dup = batch.frame.filter(pl.struct(key).is_duplicated()).sort(ROW)
+    dup = batch.frame.filter(pl.struct(key).is_duplicated())
     if dup.height:
-        total += dup.height
+        # one error per repeated source row, not per record derived from it
+        groups = (
+            dup.group_by(key)
+            .agg(pl.col(ROW).sort().alias("rows"))
+            .with_columns(pl.col("rows").list.first().alias("first"))
+            .explode("rows")
+            .filter(pl.col("rows") != pl.col("first"))
+            .unique("rows", keep="first")
+            .sort("rows")
+        )
+        total += groups.height
         keyname = "+".join(batch.source_fields.get(k, k) for k in key)
-        for rec in dup.head(MAX_REPORTED).iter_rows(named=True):
+        for rec in groups.head(MAX_REPORTED).iter_rows(named=True):
             value = "|".join(str(rec[k]) for k in key)
-            errors.append(
-                RowError(
-                    str(batch.path), rec[ROW], keyname, value, "a key not repeated in the file"
-                )
-            )
+            expected = f"a key not repeated in the file (first at data row {rec['first']})"
+            errors.append(RowError(str(batch.path), rec["rows"], keyname, value, expected))
     if errors:
         errors.sort(key=lambda e: (e.row or 0, e.field))
         raise FileValidationError(str(batch.path), errors, total)
