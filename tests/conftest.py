@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 SHARED_FIXTURE = FIXTURES / "shared"
 FIXTURE_DATA = SHARED_FIXTURE / "data"
 PG_ENV = "SCHOOLMODE_TEST_PG_URL"
+BACKENDS = ["sqlite", "postgresql"]
 
 
 def pg_admin_url() -> str:
@@ -53,11 +55,11 @@ def _drop_pg_database(admin_url: str, name: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of an empty database (not migrated) on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+@contextmanager
+def fresh_db_url(kind: str, directory: Path) -> Iterator[str]:
+    """URL of a new empty database of ``kind`` (sqlite or postgresql), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'store.sqlite'}"
         return
     admin_url, name = _fresh_pg_database()
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
@@ -65,6 +67,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         _drop_pg_database(admin_url, name)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database (not migrated) on each backend."""
+    with fresh_db_url(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

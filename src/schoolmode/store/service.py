@@ -35,7 +35,8 @@ Progress = Callable[[str, int, int], None]
 class Parser(Protocol):
     """What the service needs from an importer."""
 
-    source: str
+    @property
+    def source(self) -> str: ...
 
     def parse(self, path: Path) -> Batch: ...
 
