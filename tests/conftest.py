@@ -1,18 +1,109 @@
-"""Shared fixtures: the shipped policies and the repository layout."""
+"""Shared fixtures: a fresh, migrated store on SQLite and on PostgreSQL.
+
+PostgreSQL tests read ``SCHOOLMODE_TEST_PG_URL`` (``scripts/test`` starts a throwaway server and
+sets it). When it is missing they FAIL: a green run always means both backends were tested.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
-from schoolmode.policy.loader import Registry
+from schoolmode.store.db import make_engine
+from schoolmode.store.migrate import upgrade
 
-ROOT = Path(__file__).resolve().parents[1]
+if TYPE_CHECKING:
+    from schoolmode.policy.loader import Registry
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+SHARED_FIXTURE = FIXTURES / "shared"
+FIXTURE_DATA = SHARED_FIXTURE / "data"
+PG_ENV = "SCHOOLMODE_TEST_PG_URL"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pg_admin_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.fail(
+            f"{PG_ENV} is not set: PostgreSQL tests need a server. Run scripts/test (it starts "
+            "one) or set the URL to a database you may create databases from.",
+            pytrace=False,
+        )
+    return url
+
+
+def _fresh_pg_database() -> tuple[str, str]:
+    admin = make_url(pg_admin_url()).set(drivername="postgresql+psycopg")
+    name = f"sm_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin.render_as_string(hide_password=False), name
+
+
+def _drop_pg_database(admin_url: str, name: str) -> None:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@contextmanager
+def fresh_db_url(kind: str, directory: Path) -> Iterator[str]:
+    """URL of a new empty database of ``kind`` (sqlite or postgresql), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'store.sqlite'}"
+        return
+    admin_url, name = _fresh_pg_database()
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        _drop_pg_database(admin_url, name)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database (not migrated) on each backend."""
+    with fresh_db_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Engine]:
+    """A migrated, empty store on each backend."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def fixture_data() -> Path:
+    return FIXTURE_DATA
+
+
+# ---------------------------------------------------------------------- policies
+
+ROOT = REPO
 POLICIES = ROOT / "policies"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def registry() -> Registry:
+    from schoolmode.policy.loader import Registry
+
     return Registry(POLICIES)

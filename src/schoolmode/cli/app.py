@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from schoolmode import __version__
+from schoolmode.cli import data as data_cli
 from schoolmode.cli import policy as policy_cli
 
 app = typer.Typer(
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(policy_cli.app, name="policy")
+data_cli.register(app)
 
 
 @app.command()

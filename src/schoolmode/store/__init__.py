@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy tables derived from the data standard, migrations, imports."""

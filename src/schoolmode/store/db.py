@@ -1,0 +1,44 @@
+"""Engines: SQLite by default (WAL, foreign keys on), PostgreSQL by URL (psycopg 3)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+DEFAULT_URL = "sqlite:///schoolmode.sqlite"
+URL_ENV = "SCHOOLMODE_DB"
+
+
+def default_url() -> str:
+    """``$SCHOOLMODE_DB`` or ``sqlite:///schoolmode.sqlite``."""
+    return os.environ.get(URL_ENV, DEFAULT_URL)
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine for ``url``. SQLite connections get foreign keys, WAL and real transactions."""
+    url = url or default_url()
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        memory = engine.url.database in (None, "", ":memory:")
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy (not the sqlite3 module) delimit transactions, so that DDL and
+            # every statement of an import are inside one BEGIN ... COMMIT.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine

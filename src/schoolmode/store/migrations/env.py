@@ -1,0 +1,30 @@
+"""Alembic environment: run by ``schoolmode db upgrade`` with a connection in attributes."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from schoolmode.store.db import make_engine
+from schoolmode.store.tables import metadata
+
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    with make_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+        _run(conn)

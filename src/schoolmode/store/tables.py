@@ -1,0 +1,94 @@
+"""SQLAlchemy tables: one per record type of the standard, plus the import log.
+
+Record tables are derived from the pydantic models (same fields, natural key as primary key)
+and each row carries ``import_id``: the import that last wrote its values.
+Schema changes go through Alembic migrations in ``schoolmode/store/migrations``; a test checks
+that the migrations produce exactly this metadata.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeEngine
+
+from schoolmode.standard.fields import field_specs
+from schoolmode.standard.models import RECORD_TYPES, Record
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+import_log = Table(
+    "import_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(100), nullable=False, comment="Importer / source id."),
+    Column("dataset", String(200), nullable=False, comment="Logical dataset a file replaces."),
+    Column("record_type", String(64), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("imported_by", String(200), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False, comment="current or superseded"),
+    Column("supersedes_id", Integer, ForeignKey("import_log.id"), nullable=True),
+    Column("rows_in_file", Integer, nullable=False),
+    Column("rows_added", Integer, nullable=False),
+    Column("rows_changed", Integer, nullable=False),
+    Column("rows_removed", Integer, nullable=False),
+    Column("rows_unchanged", Integer, nullable=False),
+    Column("rows_skipped", Integer, nullable=False),
+    Column("notes", Text, nullable=True),
+    Index("ix_import_log_source_dataset", "source", "dataset"),
+    Index("ix_import_log_file_sha256", "file_sha256"),
+)
+
+_SQL_TYPES: dict[str, type[TypeEngine[Any]]] = {
+    "str": Text,
+    "int": BigInteger,
+    "float": Double,
+    "date": Date,
+    "bool": Boolean,
+}
+
+
+def _record_table(model: type[Record]) -> Table:
+    specs = field_specs(model)
+    columns = [
+        Column(s.name, _SQL_TYPES[s.kind](), nullable=not s.required, comment=s.description)
+        for s in specs
+    ]
+    name = model.record_name
+    return Table(
+        name,
+        metadata,
+        *columns,
+        Column("import_id", Integer, ForeignKey("import_log.id"), nullable=False),
+        PrimaryKeyConstraint(*model.natural_key),
+        Index(f"ix_{name}_import_id", "import_id"),
+        comment=(model.__doc__ or "").strip(),
+    )
+
+
+RECORD_TABLES: dict[str, Table] = {name: _record_table(m) for name, m in RECORD_TYPES.items()}
