@@ -9,12 +9,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import BACKENDS, fresh_db_url
 from schoolmode.importers.cdph import DailyCases, DailyTesting
 from schoolmode.metrics import cases_per_100k, citywide_metrics, positivity
 from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import upgrade
 from schoolmode.store.service import run_import
+from tests.conftest import BACKENDS, fresh_db_url
 
 D = dt.date.fromisoformat
 
