@@ -48,7 +48,7 @@ def interpretations_markdown(registry: Registry) -> str:
 
 def generated(registry: Registry) -> dict[str, str]:
     """Relative path under docs/ -> content."""
-    out = {f"schemas/{name}": render(model) for name, model in SCHEMAS.items()}
+    out = {f"policy-schemas/{name}": render(model) for name, model in SCHEMAS.items()}
     out["interpretations.md"] = interpretations_markdown(registry)
     return out
 
