@@ -7,6 +7,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from schoolmode.cases.model import EngineCase
+from schoolmode.cases.runner import CaseRun, collect
 from schoolmode.engine.evaluate import evaluate
 from schoolmode.engine.nodes import EvaluationError
 from schoolmode.policy.loader import Registry
@@ -103,3 +105,34 @@ def test_duplicate_rows_are_refused(registry: Registry) -> None:
     row = {"unit": "X", "date": dt.date(2022, 1, 18), "classroom_teachers": 40}
     with pytest.raises(Exception, match="more than one row for the same unit and day"):
         evaluate(policy, {"school": _school([row, row])})
+
+
+def _engine_cases() -> list[tuple[CaseRun, EngineCase]]:
+    from tests.conftest import POLICIES
+
+    runs = collect(Registry(POLICIES))
+    return [
+        (r, r.case) for r in runs if isinstance(r.case, EngineCase) and not r.case.authorisations
+    ]
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_chunked_evaluation_equals_one_shot(registry: Registry, shuffle: bool) -> None:
+    """evaluate_table in chunks of one unit gives exactly evaluate(...).frame(), sorted or not."""
+    from schoolmode.cases.runner import frames_of, split_settings
+    from schoolmode.engine.table import evaluate_table
+
+    checked = 0
+    for run, case in _engine_cases():
+        policy = registry.get(run.policy_id).policy
+        frames = frames_of(case)
+        if shuffle:
+            frames = {k: v.sample(fraction=1.0, shuffle=True, seed=7) for k, v in frames.items()}
+        settings = split_settings(policy, run.settings)
+        whole = evaluate(policy, frames, settings=settings)
+        chunked = evaluate_table(policy, frames, settings=settings, chunk_units=1)
+        for scope, frame in chunked.items():
+            expected = whole.frame(scope).sort("unit", "date")
+            assert frame.sort("unit", "date").equals(expected), (run.test_id, scope)
+            checked += 1
+    assert checked > 30

@@ -11,8 +11,10 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from schoolmode.engine import nodes
@@ -81,66 +83,83 @@ class Evaluation:
     missing_metrics: set[tuple[str, str]] = field(default_factory=set)
 
     def frame(self, scope: str, *, only_present: bool = True) -> pl.DataFrame:
-        """One row per unit and day: mode, status, responsible rule, spell dates."""
+        """One row per unit and day: mode, status, responsible rule, spell dates.
+
+        ``mode``, ``status`` and ``rule`` are polars Enums; by default only the unit-days that
+        had a row in the input frame are returned.
+        """
         result = self.scopes[scope]
         grid = result.grid
         u, d = grid.shape
+        keep = grid.present.ravel() if only_present else None
+
+        def cells(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            flat = array.ravel()
+            return flat[keep] if keep is not None else flat
+
         modes = [mm.id for mm in self.policy.modes]
-        names = np.array([*modes, "not_in_force", "no_data"], dtype=object)
-        mode_names = names[
-            np.where(
-                result.mode >= 0,
-                result.mode,
-                np.where(result.mode == NO_DATA, len(modes) + 1, len(modes)),
-            )
-        ]
-        status = mode_names.copy()
-        eligible_more = (result.eligible > result.mode) & (result.eligible >= 0)
-        if eligible_more.any():
-            status[eligible_more] = np.char.add(
-                "eligible_for_", np.array(modes, dtype=str)[result.eligible[eligible_more]]
-            )
-        rule_ids = np.array([r.rule.id for r in result.rules] + [""], dtype=object)
-        responsible = rule_ids[np.where(result.rule >= 0, result.rule, len(result.rules))]
+        mode_names = [*modes, "not_in_force", "no_data"]
+        flat_mode = cells(result.mode)
+        mode_idx = np.where(
+            flat_mode >= 0, flat_mode, np.where(flat_mode == NO_DATA, len(modes) + 1, len(modes))
+        )
+        eligible = cells(result.eligible)
+        status_names = [*mode_names, *(f"eligible_for_{m_}" for m_ in modes)]
+        status_idx = np.where(
+            (eligible > flat_mode) & (eligible >= 0), len(mode_names) + eligible, mode_idx
+        )
+        rule_ids = [r.rule.id for r in result.rules]
+        responsible = cells(result.rule)
         start_idx, end_idx = _spell_columns(result)
-        columns: dict[str, object] = {
-            UNIT: np.repeat(np.array(grid.units, dtype=object), d),
-            DATE: np.tile(np.arange(d), u),
-            "mode": mode_names.ravel(),
-            "status": status.ravel(),
-            "rule": responsible.ravel(),
-            "_start": start_idx.ravel(),
-            "_end": end_idx.ravel(),
+        unit_idx = cells(np.broadcast_to(np.arange(u, dtype=np.int64)[:, None], (u, d)))
+        day_idx = cells(np.broadcast_to(np.arange(d, dtype=np.int32)[None, :], (u, d)))
+        epoch = (
+            self.axis.start - dt.date(1970, 1, 1)
+        ).days  # polars Dates are int32 days since 1970
+        spell_start = cells(start_idx)
+        spell_end = cells(end_idx)
+        columns: dict[str, pl.Series] = {
+            UNIT: pl.Series(UNIT, grid.units, dtype=pl.String).gather(unit_idx),
+            DATE: _dates(DATE, day_idx, epoch),
+            "mode": _enum("mode", mode_names, mode_idx),
+            "status": _enum("status", status_names, status_idx),
+            "rule": _enum(
+                "rule", rule_ids or ["-"], np.where(responsible >= 0, responsible, 0)
+            ).set(pl.Series(responsible < 0), None),
         }
         for rr in result.rules:
             if rr.trigger is not None:
-                columns[f"trigger.{rr.rule.id}"] = rr.trigger.ravel()
+                columns[f"trigger.{rr.rule.id}"] = pl.Series(
+                    f"trigger.{rr.rule.id}", cells(rr.trigger)
+                )
             if rr.level is not None and rr.rule.levels:
-                lv = np.array([*rr.rule.levels, None], dtype=object)
-                columns[f"level.{rr.rule.id}"] = lv[
-                    np.where(rr.level >= 0, rr.level, len(rr.rule.levels))
-                ].ravel()
-        out = pl.DataFrame(columns, strict=False)
-        start = pl.lit(self.axis.start)
-        out = out.with_columns(
-            (start + pl.duration(days=pl.col(DATE))).alias(DATE),
-            pl.when(pl.col("_start") >= 0)
-            .then(start + pl.duration(days=pl.col("_start")))
-            .alias("spell_start"),
-            pl.when((pl.col("_end") >= 0) & (pl.col("_end") < NEVER))
-            .then(start + pl.duration(days=pl.col("_end")))
-            .alias("earliest_return"),
-            pl.col("rule").replace("", None),
-        ).drop("_start", "_end")
-        if only_present:
-            out = out.filter(pl.Series(grid.present.ravel()))
-        return out
+                lv = cells(rr.level)
+                series = _enum(f"level.{rr.rule.id}", rr.rule.levels, np.where(lv >= 0, lv, 0))
+                columns[f"level.{rr.rule.id}"] = series.cast(pl.String).set(pl.Series(lv < 0), None)
+        columns["spell_start"] = _dates("spell_start", spell_start, epoch, spell_start >= 0)
+        ends = (spell_end >= 0) & (spell_end < NEVER)
+        columns["earliest_return"] = _dates("earliest_return", spell_end, epoch, ends)
+        return pl.DataFrame(columns)
+
+
+def _dates(
+    name: str, offsets: npt.NDArray[Any], epoch: int, valid: Bool | None = None
+) -> pl.Series:
+    days = pl.Series(name, offsets.astype(np.int32) + np.int32(epoch))
+    if valid is not None and not valid.all():
+        days = days.set(pl.Series(~valid), None)
+    return days.cast(pl.Date)
+
+
+def _enum(name: str, categories: list[str], index: Int) -> pl.Series:
+    """An Enum column from category indices, without building Python strings per row."""
+    return pl.Series(name, categories, dtype=pl.Enum(categories)).gather(index.astype(np.int64))
 
 
 def _spell_columns(result: ScopeResult) -> tuple[Int, Int]:
     shape = result.grid.shape
-    start = np.full(shape, -1, dtype=np.int64)
-    end = np.full(shape, -1, dtype=np.int64)
+    start = np.full(shape, -1, dtype=np.int32)
+    end = np.full(shape, -1, dtype=np.int32)
     for index, rr in enumerate(result.rules):
         if rr.spells is None:
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +21,7 @@ SCALE = 1_000_000
 _LIMIT = 2**62
 
 Bool = npt.NDArray[np.bool_]
-Int = npt.NDArray[np.int64]
+Int = npt.NDArray[np.signedinteger[Any]]  # int32 storage, int64 arithmetic
 Op = Literal[">=", ">", "<=", "<", "==", "!="]
 
 
@@ -62,11 +62,23 @@ def _check(*arrays: Int | int) -> None:
             )
 
 
+def _bound(a: Int | int) -> int:
+    """Largest absolute value, without allocating a copy of the array."""
+    if isinstance(a, int):
+        return abs(a)
+    if not np.size(a):
+        return 0
+    return max(abs(int(a.max())), abs(int(a.min())))
+
+
 def _mul(a: Int | int, b: Int | int) -> Int | int:
     if isinstance(a, int) and isinstance(b, int):
         return a * b
-    bound_a = abs(a) if isinstance(a, int) else (int(np.abs(a).max()) if np.size(a) else 0)
-    bound_b = abs(b) if isinstance(b, int) else (int(np.abs(b).max()) if np.size(b) else 0)
+    if isinstance(b, int) and b == 1:
+        return a
+    if isinstance(a, int) and a == 1:
+        return b
+    bound_a, bound_b = _bound(a), _bound(b)
     if bound_a and bound_b and bound_a > _LIMIT // bound_b:
         raise ArithmeticRangeError(
             f"exact comparison would overflow ({bound_a} x {bound_b}); inputs are out of range"
@@ -127,14 +139,16 @@ def subtract(a: Rational, b: Rational, floor_zero: bool) -> Rational:
 
 def divide(a: Rational, b: Rational, percent: bool) -> Rational:
     """a / b (x 100 when ``percent``); unknown where b is zero."""
-    num = _mul(_mul(a.num, b.den), 100 if percent else 1)
-    den = _mul(a.den, b.num)
-    den_arr = np.asarray(den)
-    zero = den_arr == 0
-    safe = np.where(zero, 1, den_arr).astype(np.int64)
-    sign = np.where(safe < 0, -1, 1).astype(np.int64)
+    num = np.asarray(_mul(_mul(a.num, b.den), 100 if percent else 1))
+    den = np.asarray(_mul(a.den, b.num))
+    zero = den == 0
     known = np.logical_and(known_of(a, b), ~zero)
-    return Rational(np.asarray(num, dtype=np.int64) * sign, safe * sign, known)
+    if zero.any():
+        den = np.where(zero, 1, den)
+    if (den < 0).any():
+        sign = np.where(den < 0, -1, 1)
+        num, den = np.multiply(num, sign, dtype=np.int64), np.multiply(den, sign, dtype=np.int64)
+    return Rational(num, den, known)
 
 
 def round_half_up(a: Rational, decimals: int) -> Rational:

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from schoolmode.engine.grid import Axis
 from schoolmode.engine.rational import Bool, Int
 
-NEVER = np.iinfo(np.int64).max // 4
+NEVER = np.iinfo(np.int32).max  # "no end" (past any horizon); spell arrays are int32
 
 
 def advance(axis: Axis, days: int, unit: str, *, inclusive_start: bool) -> Int:
@@ -68,21 +68,28 @@ def run_spells(
 ) -> Spells:
     """Walk the days once; every operation inside the loop is over all units."""
     units, days = trigger.shape
+    can_start = trigger.any() if automatic else (authorised is not None and bool(authorised.any()))
+    if not can_start:  # nothing can ever start a spell: skip the walk
+        return Spells(
+            np.zeros((units, days), dtype=bool),
+            np.full((units, days), -1, dtype=np.int32),
+            np.full((units, days), -1, dtype=np.int32),
+        )
     active = np.zeros(units, dtype=bool)
     pending = np.full(units, -1, dtype=np.int64)
     start = np.full(units, -1, dtype=np.int64)
     earliest = np.zeros(units, dtype=np.int64)
     latest = np.zeros(units, dtype=np.int64)
     in_effect = np.zeros((units, days), dtype=bool)
-    started = np.full((units, days), -1, dtype=np.int64)
-    earliest_end = np.full((units, days), -1, dtype=np.int64)
+    started = np.full((units, days), -1, dtype=np.int32)
+    earliest_end = np.full((units, days), -1, dtype=np.int32)
 
     def _open(mask: npt.NDArray[np.bool_], at: int) -> None:
         start[mask] = at
         s = min(at, days - 1)
         extra = at - s  # a start past the horizon shifts the calendar ends with it
-        earliest[mask] = np.minimum(min_end[s] + extra if min_end[s] < NEVER else NEVER, NEVER)
-        latest[mask] = max_end[s] + extra if max_end[s] < NEVER else NEVER
+        earliest[mask] = min(int(min_end[s]) + extra, NEVER) if min_end[s] < NEVER else NEVER
+        latest[mask] = min(int(max_end[s]) + extra, NEVER) if max_end[s] < NEVER else NEVER
 
     for d in range(days):
         begins = pending == d

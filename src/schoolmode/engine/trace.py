@@ -18,6 +18,7 @@ import numpy as np
 from schoolmode.engine.evaluate import Evaluation, RuleResult, Segment
 from schoolmode.engine.nodes import CondValue
 from schoolmode.engine.rational import Rational
+from schoolmode.engine.states import NEVER
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.values import dated_value
@@ -465,7 +466,7 @@ class _Builder:
                 int(rr.spells.started[self.u, self.d])
             ).isoformat()
             end = int(rr.spells.earliest_end[self.u, self.d])
-            trace.earliest_return = self.ev.axis.date(end).isoformat() if end < 10**12 else None
+            trace.earliest_return = self.ev.axis.date(end).isoformat() if end < NEVER else None
         if seg is None or seg.inactive or not self.record:
             return trace
         if rule.when is not None:
