@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from schoolmode import __version__
+from schoolmode.cli import backtest as backtest_cli
 from schoolmode.cli import data as data_cli
 from schoolmode.cli import policy as policy_cli
 
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(policy_cli.app, name="policy")
 data_cli.register(app)
+app.command("backtest")(backtest_cli.backtest)
 
 
 @app.command()

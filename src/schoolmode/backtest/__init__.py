@@ -1,0 +1,1 @@
+"""Backtests: replay history through the same engine, policy by policy, and compare."""

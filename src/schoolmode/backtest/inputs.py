@@ -1,0 +1,87 @@
+"""Metric frames for a backtest, built from the store.
+
+District frame: Chicago's citywide series from the CDPH imports (7- and 14-day positivity by
+test and specimen date; 7- and 14-day cases per 100,000), named as the policies read them.
+School frame: one row per school and day carrying the citywide metrics and the school's grade
+band, for guidance that recommends a mode per school (CDC K-12). School-level case, absence and
+quarantine metrics come from the data issue's school metrics when they are in the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from sqlalchemy import Engine, select
+
+from schoolmode.metrics.community import citywide_metrics
+from schoolmode.store.tables import RECORD_TABLES
+
+LEAD_IN_DAYS = 21  # trends compare with a week earlier over 7 days; windows need 14 days
+
+DISTRICT_COLUMNS = {
+    "positivity_7d": "positivity_7d_pct",
+    "positivity_14d": "positivity_14d_pct",
+    "cases_per_100k_7d": "cases_per_100k_7d",
+    "cases_per_100k_14d": "cases_per_100k_14d",
+}
+
+
+class MissingDataError(LookupError):
+    """The store lacks what a backtest needs; the message says what to import."""
+
+
+def district_frame(engine: Engine, start: dt.date, end: dt.date) -> pl.DataFrame:
+    try:
+        metrics = citywide_metrics(engine, start=start - dt.timedelta(days=LEAD_IN_DAYS), end=end)
+    except LookupError as exc:
+        raise MissingDataError(
+            f"{exc}. Load the CDPH series with `schoolmode import chicago` (or `schoolmode import "
+            "cdph-daily-testing PATH` and `schoolmode import cdph-daily-cases PATH`)."
+        ) from None
+    return metrics.select(
+        pl.lit("chicago").alias("unit"),
+        "date",
+        *(pl.col(src).alias(dst) for src, dst in DISTRICT_COLUMNS.items()),
+    )
+
+
+def schools(engine: Engine, school_year: str | None = None) -> pl.DataFrame:
+    """School id, grade band and enrolment for one school year (default: the earliest stored)."""
+    table = RECORD_TABLES["school"]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.school_id, table.c.school_year, table.c.level, table.c.enrolment)
+        ).all()
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "unit": pl.String,
+            "school_year": pl.String,
+            "grade_band": pl.String,
+            "enrolled": pl.Int64,
+        },
+        orient="row",
+    )
+    if frame.height == 0:
+        raise MissingDataError(
+            "no schools in the store: load the CPS school profiles with `schoolmode import chicago` "
+            "(or `schoolmode import cps-school-profiles PATH`)"
+        )
+    year = school_year or str(frame["school_year"].min())
+    chosen = frame.filter(pl.col("school_year") == year)
+    if chosen.height == 0:
+        raise MissingDataError(
+            f"no school profiles for school year {year}; stored years: "
+            f"{', '.join(sorted(set(frame['school_year'].to_list())))}"
+        )
+    return chosen.drop("school_year").sort("unit")
+
+
+def school_frame(district: pl.DataFrame, school_list: pl.DataFrame) -> pl.DataFrame:
+    """Every school on every day, with the citywide metrics and its grade band."""
+    return (
+        school_list.join(district.drop("unit"), how="cross")
+        .select("unit", "date", "grade_band", "enrolled", *DISTRICT_COLUMNS.values())
+        .sort("unit", "date")
+    )
