@@ -8,12 +8,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from schoolmode.backtest.inputs import district_frame, school_frame, schools
 from schoolmode.backtest.report import write_report
 from schoolmode.backtest.run import Backtest, run_backtest
 from schoolmode.backtest.summary import disagreements, headline, run_by_id, spells
 from schoolmode.engine.evaluate import Settings
 from schoolmode.importers import IMPORTERS
+from schoolmode.metrics.frames import district_frame, school_frame, schools
 from schoolmode.policy.loader import Registry
 from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import upgrade

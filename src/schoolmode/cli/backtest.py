@@ -56,10 +56,10 @@ def backtest(
     ] = None,
 ) -> None:
     """Replay history day by day through each policy; write report.md, report.html, plots and data."""
-    from schoolmode.backtest.inputs import district_frame, school_frame, schools
     from schoolmode.backtest.report import markdown_table, write_report
     from schoolmode.backtest.run import run_backtest
     from schoolmode.backtest.summary import headline
+    from schoolmode.metrics.frames import district_frame, school_frame, schools
     from schoolmode.policy.loader import Registry
     from schoolmode.store.db import make_engine
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -92,3 +93,75 @@ def _record_table(model: type[Record]) -> Table:
 
 
 RECORD_TABLES: dict[str, Table] = {name: _record_table(m) for name, m in RECORD_TYPES.items()}
+
+
+# ---------------------------------------------------------------------- decisions (append-only)
+
+decision_run = Table(
+    "decision_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("policy_id", String(100), nullable=False),
+    Column(
+        "policy_hash", String(80), nullable=False, comment="Content hash of the resolved policy."
+    ),
+    Column("policy_json", Text, nullable=False, comment="The resolved policy, canonical JSON."),
+    Column("engine_version", String(20), nullable=False),
+    Column(
+        "settings_json", Text, nullable=False, comment="Interpretations and parameter overrides."
+    ),
+    Column("first_date", Date, nullable=False, comment="First day decided."),
+    Column("last_date", Date, nullable=False, comment="Last day decided."),
+    Column("inputs_sha256", String(64), nullable=False, comment="Digest of the input rows."),
+    Column(
+        "inputs_parquet", LargeBinary, nullable=False, comment="The input rows, Parquet per scope."
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Index("ix_decision_run_policy_dates", "policy_id", "first_date", "last_date"),
+    comment="One evaluation of a policy over stored inputs; never updated or deleted.",
+)
+
+decision = Table(
+    "decision",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("decision_run.id"), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("unit", String(100), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("mode", String(64), nullable=False),
+    Column("status", String(80), nullable=False),
+    Column("rule", String(100), nullable=True),
+    Column("action", String(16), nullable=True, comment="automatic or eligible"),
+    Column(
+        "decided_by",
+        String(200),
+        nullable=True,
+        comment="The body that decides, for eligible rules.",
+    ),
+    Column("trace_json", Text, nullable=True),
+    Column("explanation", Text, nullable=True),
+    Index("ix_decision_unit_date", "scope", "unit", "date"),
+    Index("ix_decision_run_id", "run_id"),
+    comment="A unit's mode on a day under a run; never updated or deleted.",
+)
+
+authorisation = Table(
+    "authorisation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("policy_id", String(100), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("unit", String(100), nullable=False),
+    Column("date", Date, nullable=False, comment="First day of the decided mode."),
+    Column("decided_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Index("ix_authorisation_policy_unit", "policy_id", "unit", "date"),
+    comment="A named body's decision on an eligible rule (e.g. the CPS Tactical Team); append-only.",
+)
+
+APPEND_ONLY = ("decision_run", "decision", "authorisation")

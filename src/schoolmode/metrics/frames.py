@@ -1,4 +1,4 @@
-"""Metric frames for a backtest, built from the store.
+"""Engine frames from the store: the metric frames a policy evaluation reads.
 
 District frame: Chicago's citywide series from the CDPH imports (7- and 14-day positivity by
 test and specimen date; 7- and 14-day cases per 100,000), named as the policies read them.

@@ -1,0 +1,1 @@
+"""Daily decisions, their audit records, and reproducing them."""

@@ -1,0 +1,417 @@
+"""Daily decisions: evaluate the policy in force on the store's data and keep an audit record.
+
+A *run* is one evaluation of one policy over stored inputs: it keeps the policy's id, content
+hash and canonical JSON, the engine version, the settings, the exact input rows (Parquet) and
+their digest. Each *decision* is one unit's mode on one day under a run, with the responsible
+rule, whether the rule acts automatically or makes the unit eligible for a named body's
+decision, and (for unit-days where a rule fired or the mode is not the default) the trace and
+the plain-language explanation. All three tables are append-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+from sqlalchemy import Engine, insert, select
+
+from schoolmode.engine.evaluate import ENGINE_VERSION, Evaluation, Settings, evaluate
+from schoolmode.engine.explain import explain
+from schoolmode.engine.grid import Calendar
+from schoolmode.engine.trace import trace
+from schoolmode.metrics.frames import DISTRICT_COLUMNS, district_frame, school_frame, schools
+from schoolmode.policy import model as m
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
+from schoolmode.store.tables import authorisation, decision, decision_run
+
+LOOKBACK_DAYS = 35
+"""Days of history read before the first day decided (windows, runs and trends look back)."""
+
+
+class DecisionError(SchoolmodeError):
+    """A decision cannot be made: the message says what is missing and how to load it."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    policy_id: str
+    first: dt.date
+    last: dt.date
+    decisions: int
+    not_default: int
+    missing_metrics: list[str]
+
+
+def policy_in_force(
+    registry: Registry, day: dt.date, jurisdiction: str = "Chicago"
+) -> LoadedPolicy:
+    """The ratified agreement of ``jurisdiction`` in force on ``day`` (the latest term start wins)."""
+    candidates = [
+        loaded
+        for loaded in registry.all()
+        if loaded.policy.kind == "agreement"
+        and loaded.policy.status in ("ratified", "adopted")
+        and jurisdiction.lower() in loaded.policy.jurisdiction.lower()
+        and loaded.policy.term.from_ <= day
+        and (loaded.policy.term.to is None or day <= loaded.policy.term.to)
+    ]
+    if not candidates:
+        terms = "; ".join(
+            f"{lp.id} ({lp.policy.term.from_} to {lp.policy.term.to or 'open'})"
+            for lp in registry.all()
+            if lp.policy.kind == "agreement"
+            and jurisdiction.lower() in lp.policy.jurisdiction.lower()
+        )
+        raise DecisionError(
+            f"no ratified agreement of {jurisdiction} is in force on {day} (agreements: {terms}). Name the "
+            "policy to apply with --policy ID."
+        )
+    return max(candidates, key=lambda lp: lp.policy.term.from_)
+
+
+def input_frames(
+    engine: Engine, first: dt.date, last: dt.date, needed: set[str] | None = None
+) -> dict[str, pl.DataFrame]:
+    """The metric frames a decision reads from the store, from LOOKBACK_DAYS before ``first``.
+
+    ``needed`` names the citywide metrics the policy reads; each must have a value on ``last``.
+    """
+    start = first - dt.timedelta(days=LOOKBACK_DAYS)
+    try:
+        district = district_frame(engine, start, last)
+    except LookupError as exc:
+        raise DecisionError(str(exc)) from None
+    for metric in sorted(needed or {"positivity_7d_pct", "cases_per_100k_7d"}):
+        if metric not in district.columns:
+            continue
+        through = _last_known(district, metric)
+        if through is None:  # nothing in the window: say where the series ends
+            through = _last_known(district_frame(engine, dt.date(1900, 1, 1), last), metric)
+        if through is None or through < last:
+            raise DecisionError(
+                f"the store has no citywide data for {last}: {metric} runs through {through}. Import "
+                "newer CDPH files with `schoolmode import cdph-daily-testing PATH` and `schoolmode "
+                "import cdph-daily-cases PATH`, then decide again."
+            )
+    district = district.filter(pl.col("date") >= start)
+    frames = {"district": district}
+    with contextlib.suppress(LookupError):  # without schools in the store: district rules only
+        frames["school"] = school_frame(district, schools(engine))
+    return frames
+
+
+def _last_known(frame: pl.DataFrame, metric: str) -> dt.date | None:
+    known = frame.filter(pl.col(metric).is_not_null())
+    day = known["date"].max() if known.height else None
+    return day if isinstance(day, dt.date) else None
+
+
+def _first_day(frames: Mapping[str, pl.DataFrame]) -> dt.date:
+    days = [
+        d for f in frames.values() if f.height for d in [f["date"].min()] if isinstance(d, dt.date)
+    ]
+    if not days:
+        raise DecisionError("the input frames are empty: there is nothing to decide on")
+    return min(days)
+
+
+def _eligible_rule(
+    rules: dict[str, m.Rule], row: dict[str, object], trigger_cols: list[str]
+) -> m.Rule | None:
+    """The eligible rule whose trigger held, for a unit that is only eligible."""
+    for column in trigger_cols:
+        rule = rules[column.removeprefix("trigger.")]
+        if row[column] and rule.effect is not None and rule.effect.action == m.Action.eligible:
+            return rule
+    return None
+
+
+def inputs_digest(frames: Mapping[str, pl.DataFrame]) -> str:
+    """sha256 over a canonical rendering of the input rows (sorted, CSV, by scope)."""
+    digest = hashlib.sha256()
+    for scope in sorted(frames):
+        frame = frames[scope]
+        ordered = frame.select(sorted(frame.columns)).sort("unit", "date")
+        digest.update(f"[{scope}]\n".encode())
+        digest.update(ordered.write_csv().encode())
+    return digest.hexdigest()
+
+
+def pack(frames: Mapping[str, pl.DataFrame]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for scope, frame in sorted(frames.items()):
+            part = io.BytesIO()
+            frame.write_parquet(part, compression="zstd")
+            archive.writestr(f"{scope}.parquet", part.getvalue())
+    return buffer.getvalue()
+
+
+def unpack(blob: bytes) -> dict[str, pl.DataFrame]:
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        return {
+            name.removesuffix(".parquet"): pl.read_parquet(io.BytesIO(archive.read(name)))
+            for name in archive.namelist()
+        }
+
+
+def authorisations(engine: Engine, policy_id: str) -> pl.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(authorisation.c.unit, authorisation.c.date, authorisation.c.rule).where(
+                authorisation.c.policy_id == policy_id
+            )
+        ).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"unit": pl.String, "date": pl.Date, "rule": pl.String},
+        orient="row",
+    )
+
+
+def settings_json(settings: Settings) -> str:
+    return json.dumps(
+        {
+            "interpretations": {k: str(v) for k, v in settings.interpretations.items()},
+            "parameters": {
+                k: None if v is None else str(v) for k, v in settings.parameters.items()
+            },
+        },
+        sort_keys=True,
+    )
+
+
+def evaluate_run(
+    policy: m.Policy,
+    frames: Mapping[str, pl.DataFrame],
+    auth: pl.DataFrame,
+    settings: Settings,
+    first: dt.date,
+    last: dt.date,
+    calendar: Calendar | None = None,
+) -> Evaluation:
+    return evaluate(
+        policy,
+        frames,
+        calendar=calendar,
+        settings=settings,
+        authorisations=auth,
+        keep=True,
+        span=(_first_day(frames), last),
+    )
+
+
+def decision_rows(
+    evaluation: Evaluation, first: dt.date, last: dt.date, *, with_traces: bool = True
+) -> list[dict[str, object]]:
+    """One row per unit-day decided; traces for the unit-days where something happened."""
+    policy = evaluation.policy
+    default = policy.modes[0].id
+    rules = {r.id: r for r in policy.rules}
+    out: list[dict[str, object]] = []
+    for scope in evaluation.scopes:
+        frame = evaluation.frame(scope, only_present=False).filter(
+            pl.col("date").is_between(first, last)
+        )
+        trigger_cols = [c for c in frame.columns if c.startswith("trigger.")]
+        frame = frame.with_columns(
+            (pl.any_horizontal(trigger_cols) if trigger_cols else pl.lit(False)).alias("_fired"),
+            pl.col("mode", "status", "rule").cast(pl.String),
+        )
+        for row in frame.iter_rows(named=True):
+            rule = rules.get(row["rule"]) if row["rule"] else None
+            eligible_rule = (
+                _eligible_rule(rules, row, trigger_cols)
+                if row["status"].startswith("eligible_for_")
+                else None
+            )
+            acting = rule or eligible_rule
+            interesting = row["_fired"] or row["status"] != default
+            trace_json = explanation = None
+            if interesting and with_traces:
+                t = trace(evaluation, scope, row["unit"], row["date"])
+                trace_json = json.dumps(t.to_dict(), default=str)
+                explanation = explain(t)
+            out.append(
+                {
+                    "scope": scope,
+                    "unit": row["unit"],
+                    "date": row["date"],
+                    "mode": row["mode"],
+                    "status": row["status"],
+                    "rule": acting.id if acting else None,
+                    "action": acting.effect.action.value if acting and acting.effect else None,
+                    "decided_by": acting.decided_by if acting else None,
+                    "trace_json": trace_json,
+                    "explanation": explanation,
+                }
+            )
+    return out
+
+
+def decide(
+    engine: Engine,
+    loaded: LoadedPolicy,
+    first: dt.date,
+    last: dt.date | None = None,
+    *,
+    settings: Settings | None = None,
+    created_by: str | None = None,
+) -> RunSummary:
+    """Decide every unit's mode for ``first``..``last`` under ``loaded`` and store the run."""
+    last = last or first
+    if last < first:
+        raise DecisionError(f"the last day {last} is before the first day {first}")
+    policy = loaded.policy
+    term = policy.term
+    if first < term.from_ or (term.to is not None and last > term.to):
+        raise DecisionError(
+            f"policy {policy.id!r} is in force from {term.from_} to {term.to or 'open'}, not on "
+            f"{first}{'' if last == first else f' to {last}'}; choose another policy with --policy"
+        )
+    settings = settings or Settings()
+    from schoolmode.backtest.run import metrics_needed
+
+    city = {
+        name
+        for need in metrics_needed(policy).values()
+        for names in need.values()
+        for name in names
+    }
+    frames = input_frames(engine, first, last, city & set(DISTRICT_COLUMNS.values()))
+    auth = authorisations(engine, policy.id)
+    evaluation = evaluate_run(policy, frames, auth, settings, first, last)
+    rows = decision_rows(evaluation, first, last)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            insert(decision_run).values(
+                policy_id=policy.id,
+                policy_hash=policy_hash(policy),
+                policy_json=policy.model_dump_json(by_alias=True),
+                engine_version=ENGINE_VERSION,
+                settings_json=settings_json(settings),
+                first_date=first,
+                last_date=last,
+                inputs_sha256=inputs_digest(frames),
+                inputs_parquet=pack(frames),
+                created_at=now,
+                created_by=created_by or _whoami(),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        if rows:
+            conn.execute(insert(decision), [{**r, "run_id": run_id} for r in rows])
+    default = policy.modes[0].id
+    return RunSummary(
+        int(run_id),
+        policy.id,
+        first,
+        last,
+        len(rows),
+        sum(1 for r in rows if r["status"] != default),
+        sorted(f"{s}.{n}" for s, n in evaluation.missing_metrics),
+    )
+
+
+def authorise(
+    engine: Engine,
+    loaded: LoadedPolicy,
+    rule_id: str,
+    unit: str,
+    day: dt.date,
+    decided_by: str,
+    reason: str,
+    recorded_by: str | None = None,
+) -> int:
+    """Record a named body's decision to act on an eligible rule from ``day``."""
+    rules = {r.id: r for r in loaded.policy.rules}
+    rule = rules.get(rule_id)
+    if rule is None:
+        raise DecisionError(
+            f"policy {loaded.id!r} has no rule {rule_id!r} (rules: {', '.join(rules)})"
+        )
+    if rule.effect is None or rule.effect.action != m.Action.eligible:
+        raise DecisionError(
+            f"rule {rule_id!r} acts automatically; only eligible rules are decided by a body"
+        )
+    if not reason.strip():
+        raise DecisionError("a decision needs a reason")
+    with engine.begin() as conn:
+        key = conn.execute(
+            insert(authorisation).values(
+                policy_id=loaded.id,
+                rule=rule_id,
+                scope=rule.scope.value,
+                unit=unit,
+                date=day,
+                decided_by=decided_by,
+                reason=reason,
+                recorded_at=dt.datetime.now(dt.UTC),
+                recorded_by=recorded_by or _whoami(),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    return int(key)
+
+
+def stored_explanation(engine: Engine, scope: str, unit: str, day: dt.date) -> tuple[int, str]:
+    """The explanation of the latest stored decision for a unit and day (recomputed from the
+    run's stored inputs when the run kept no trace for it)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                decision.c.run_id,
+                decision.c.explanation,
+                decision_run.c.policy_json,
+                decision_run.c.settings_json,
+                decision_run.c.inputs_parquet,
+                decision_run.c.policy_id,
+            )
+            .join(decision_run, decision_run.c.id == decision.c.run_id)
+            .where(decision.c.scope == scope, decision.c.unit == unit, decision.c.date == day)
+            .order_by(decision.c.run_id.desc())
+        ).first()
+        if row is None:
+            known = conn.execute(
+                select(decision.c.unit).where(decision.c.scope == scope).distinct().limit(5)
+            ).all()
+    if row is None:
+        hint = (
+            f" Known {scope} ids include: {', '.join(k[0] for k in known)}."
+            if known
+            else f" No {scope} decisions are stored yet."
+        )
+        raise DecisionError(
+            f"no stored decision for {scope} {unit!r} on {day}: run `schoolmode decide --date "
+            f"{day}` first, or check the id.{hint}"
+        )
+    run_id, text, policy_json, raw_settings, blob, _ = row
+    if text:
+        return int(run_id), str(text)
+    policy = m.Policy.model_validate_json(policy_json)
+    loaded = json.loads(raw_settings)
+    evaluation = evaluate_run(
+        policy,
+        unpack(bytes(blob)),
+        authorisations(engine, policy.id),
+        Settings(loaded["interpretations"], loaded["parameters"]),
+        day,
+        day,
+    )
+    return int(run_id), explain(trace(evaluation, scope, unit, day))
+
+
+def _whoami() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:
+        return "unknown"

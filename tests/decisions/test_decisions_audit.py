@@ -1,0 +1,169 @@
+"""Daily decisions, their audit records and `audit reproduce`, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from schoolmode.cli.app import app
+from schoolmode.decisions.audit import reproduce
+from schoolmode.decisions.record import (
+    DecisionError,
+    authorise,
+    decide,
+    policy_in_force,
+    stored_explanation,
+)
+from schoolmode.importers import IMPORTERS
+from schoolmode.policy.loader import Registry
+from schoolmode.store.service import run_import
+from tests.conftest import FIXTURE_DATA, POLICIES
+
+REGISTRY = Registry(POLICIES)
+TESTING = "cdph-daily-testing"
+
+
+def _load(store: Engine) -> None:
+    for source in (TESTING, "cdph-daily-cases", "cps-school-profiles"):
+        for path in IMPORTERS[source].default_paths(FIXTURE_DATA):
+            run_import(store, IMPORTERS[source], path)
+
+
+def _corrected(tmp_path: Path, day: str) -> Path:
+    source = IMPORTERS[TESTING].default_paths(FIXTURE_DATA)[0]
+    with source.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    head = rows[0]
+    for row in rows[1:]:
+        if row[head.index("Date")] == day:
+            row[head.index("Positive Tests")] = str(
+                int(row[head.index("Positive Tests")].replace(",", "")) * 3
+            )
+    target = tmp_path / "corrected.csv"
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    return target
+
+
+def test_decide_reproduce_correct_and_append_only(store: Engine, tmp_path: Path) -> None:
+    _load(store)
+    day = dt.date(2021, 3, 26)
+    loaded = policy_in_force(REGISTRY, day)
+    assert loaded.id == "cps-ctu-2021-02-06"
+    summary = decide(store, loaded, day)
+    assert summary.decisions > 1  # the district and every school
+    assert "school.school_cases" in summary.missing_metrics
+    report = reproduce(store, summary.run_id, REGISTRY)
+    assert report.identical, report.render()
+    assert report.render().startswith("identical")
+    # A late correction to the data is imported: the audit names the values that changed.
+    run_import(store, IMPORTERS[TESTING], _corrected(tmp_path, "03/20/2021"))
+    after = reproduce(store, summary.run_id, REGISTRY)
+    assert not after.identical
+    rendered = after.render()
+    assert "a late correction" in rendered
+    assert "district chicago on 2021-03-20: positivity_7d_pct was 3.38" in rendered
+    # Audit records are append-only, enforced by the database itself.
+    for statement in (
+        "UPDATE decision SET mode = 'pause'",
+        "DELETE FROM decision_run",
+        "UPDATE decision_run SET policy_hash = 'x'",
+    ):
+        with pytest.raises(Exception, match="append-only"), store.begin() as conn:
+            conn.execute(text(statement))
+
+
+def test_explanations_for_a_day_with_and_without_a_rule(store: Engine) -> None:
+    _load(store)
+    k12 = REGISTRY.get("cdc-k12-2021-02-12")
+    run = decide(store, k12, dt.date(2021, 4, 19))
+    assert run.not_default > 0
+    with store.connect() as conn:
+        school = conn.execute(
+            text(
+                "SELECT unit FROM decision WHERE scope = 'school' AND status != 'in_person' "
+                "AND run_id = :r LIMIT 1"
+            ),
+            {"r": run.run_id},
+        ).scalar_one()
+    _, fired = stored_explanation(store, "school", school, dt.date(2021, 4, 19))
+    assert "level high" in fired
+    assert "new cases per 100k, past 7 days 154.27 gives level high" in fired
+    moa = decide(store, REGISTRY.get("cps-ctu-2021-02-06"), dt.date(2021, 3, 1))
+    _, quiet = stored_explanation(store, "district", "chicago", dt.date(2021, 3, 1))
+    assert "No rule of this policy was met" in quiet
+    assert moa.not_default == 0
+
+
+def test_bad_input_says_what_is_missing(store: Engine) -> None:
+    _load(store)
+    with pytest.raises(
+        DecisionError,
+        match=r"no citywide data for 2022-01-20: positivity_7d_pct runs through 2021-11-24",
+    ):
+        decide(store, REGISTRY.get("cdc-k12-2021-02-12"), dt.date(2022, 1, 20))
+    with pytest.raises(
+        DecisionError, match=r"in force from 2022-01-11 to 2022-08-26, not on 2021-03-26"
+    ):
+        decide(store, REGISTRY.get("cps-ctu-2022-01-10"), dt.date(2021, 3, 26))
+    with pytest.raises(
+        DecisionError, match="no ratified agreement of Chicago is in force on 2020-10-01"
+    ):
+        policy_in_force(REGISTRY, dt.date(2020, 10, 1))
+    decide(store, REGISTRY.get("cps-ctu-2021-02-06"), dt.date(2021, 3, 1))
+    with pytest.raises(
+        DecisionError, match=r"no stored decision for school 'nope' on 2021-03-01.*Known school ids"
+    ):
+        stored_explanation(store, "school", "nope", dt.date(2021, 3, 1))
+
+
+def test_authorisations_only_for_eligible_rules(store: Engine) -> None:
+    loaded = REGISTRY.get("cps-ctu-2022-01-10")
+    key = authorise(
+        store,
+        loaded,
+        "teacher-absences",
+        "400009",
+        dt.date(2022, 1, 20),
+        "CPS Tactical Team",
+        "30% of teachers out two days; substitutes short",
+    )
+    assert key > 0
+    with pytest.raises(DecisionError, match="acts automatically"):
+        authorise(store, loaded, "flip-to-remote", "room-1", dt.date(2022, 1, 20), "x", "y")
+    with pytest.raises(DecisionError, match="needs a reason"):
+        authorise(store, loaded, "teacher-absences", "400009", dt.date(2022, 1, 20), "x", " ")
+
+
+def test_cli_decide_explain_reproduce(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--db", url]).exit_code == 0
+    for source in (TESTING, "cdph-daily-cases", "cps-school-profiles"):
+        for path in IMPORTERS[source].default_paths(FIXTURE_DATA):
+            assert runner.invoke(app, ["import", source, str(path), "--db", url]).exit_code == 0
+    made = runner.invoke(
+        app, ["decide", "--date", "2021-03-26", "--db", url, "--policies-dir", str(POLICIES)]
+    )
+    assert made.exit_code == 0, made.output
+    assert "under cps-ctu-2021-02-06" in made.output
+    why = runner.invoke(
+        app, ["explain", "--district", "chicago", "--date", "2021-03-26", "--db", url]
+    )
+    assert why.exit_code == 0, why.output
+    assert "4.43 is not at least 10.0%" in why.output
+    same = runner.invoke(
+        app, ["audit", "reproduce", "1", "--db", url, "--policies-dir", str(POLICIES)]
+    )
+    assert same.exit_code == 0, same.output
+    assert same.output.startswith("identical")
+    none = runner.invoke(
+        app, ["decide", "--date", "2024-01-08", "--db", url, "--policies-dir", str(POLICIES)]
+    )
+    assert none.exit_code == 2
+    assert "no ratified agreement of Chicago is in force on 2024-01-08" in none.output
