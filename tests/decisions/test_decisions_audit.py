@@ -167,3 +167,11 @@ def test_cli_decide_explain_reproduce(tmp_path: Path) -> None:
     )
     assert none.exit_code == 2
     assert "no ratified agreement of Chicago is in force on 2024-01-08" in none.output
+
+
+def test_explain_a_day_inside_a_stored_range(store: Engine) -> None:
+    _load(store)
+    decide(store, REGISTRY.get("cps-ctu-2021-02-06"), dt.date(2021, 3, 1), dt.date(2021, 4, 30))
+    _, text_ = stored_explanation(store, "district", "chicago", dt.date(2021, 3, 26))
+    assert "District chicago on Friday 26 March 2021: in person." in text_
+    assert "4.43 is not at least 10.0%" in text_

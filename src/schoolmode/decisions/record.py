@@ -374,7 +374,8 @@ def stored_explanation(engine: Engine, scope: str, unit: str, day: dt.date) -> t
                 decision_run.c.policy_json,
                 decision_run.c.settings_json,
                 decision_run.c.inputs_parquet,
-                decision_run.c.policy_id,
+                decision_run.c.first_date,
+                decision_run.c.last_date,
             )
             .join(decision_run, decision_run.c.id == decision.c.run_id)
             .where(decision.c.scope == scope, decision.c.unit == unit, decision.c.date == day)
@@ -394,7 +395,7 @@ def stored_explanation(engine: Engine, scope: str, unit: str, day: dt.date) -> t
             f"no stored decision for {scope} {unit!r} on {day}: run `schoolmode decide --date "
             f"{day}` first, or check the id.{hint}"
         )
-    run_id, text, policy_json, raw_settings, blob, _ = row
+    run_id, text, policy_json, raw_settings, blob, first, last = row
     if text:
         return int(run_id), str(text)
     policy = m.Policy.model_validate_json(policy_json)
@@ -404,8 +405,8 @@ def stored_explanation(engine: Engine, scope: str, unit: str, day: dt.date) -> t
         unpack(bytes(blob)),
         authorisations(engine, policy.id),
         Settings(loaded["interpretations"], loaded["parameters"]),
-        day,
-        day,
+        first,
+        last,
     )
     return int(run_id), explain(trace(evaluation, scope, unit, day))
 
