@@ -6,6 +6,7 @@ import typer
 
 from schoolmode import __version__
 from schoolmode.cli import data as data_cli
+from schoolmode.cli import district as district_cli
 from schoolmode.cli import policy as policy_cli
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(policy_cli.app, name="policy")
 data_cli.register(app)
+app.add_typer(district_cli.app, name="district")
 
 
 @app.command()
