@@ -8,6 +8,7 @@ from schoolmode import __version__
 from schoolmode.cli import backtest as backtest_cli
 from schoolmode.cli import data as data_cli
 from schoolmode.cli import decisions as decisions_cli
+from schoolmode.cli import district as district_cli
 from schoolmode.cli import policy as policy_cli
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(policy_cli.app, name="policy")
 data_cli.register(app)
+app.add_typer(district_cli.app, name="district")
 app.command("backtest")(backtest_cli.backtest)
 decisions_cli.register(app)
 

@@ -11,7 +11,7 @@ import polars as pl
 
 from schoolmode.standard.batch import MAX_REPORTED, ROW, FileValidationError, RowError
 
-Kind = Literal["int", "float", "date", "text"]
+Kind = Literal["int", "float", "date", "bool", "text"]
 
 
 def read_text_csv(path: Path, *, separator: str = ",", has_header: bool = True) -> pl.DataFrame:
@@ -80,6 +80,17 @@ class Cells:
                 raise ValueError("a date column needs fmt")
             parsed = clean.str.strptime(pl.Date, fmt, strict=False)
             expected = f"a date {fmt.replace('%m', 'MM').replace('%d', 'DD').replace('%Y', 'YYYY')}"
+        elif kind == "bool":
+            lowered = clean.str.to_lowercase()
+            truth = (
+                pl.when(lowered == "true")
+                .then(True)
+                .when(lowered == "false")
+                .then(False)
+                .otherwise(None)
+            )
+            parsed = pl.select(truth.alias(column)).to_series()
+            expected = "true or false"
         else:
             parsed = clean
             expected = "text"

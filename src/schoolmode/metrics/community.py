@@ -131,3 +131,61 @@ def citywide_metrics(
     if end is not None:
         out = out.filter(pl.col("date") <= end)
     return out
+
+
+def weekly_positivity_by_person(zip_weekly: pl.DataFrame) -> pl.DataFrame:
+    """Citywide weekly by-person positivity from ZIP rows (policies.md: Σ ZIP weekly cases ÷
+    Σ ZIP weekly tests, ZIP rows with blank tests dropped).
+
+    ``zip_weekly`` has ``zip``, ``date`` (week start, Sunday), ``cases`` and ``tests`` (weekly,
+    blank = suppressed). Returns ``unit`` (Chicago), ``date``, ``cases_weekly``,
+    ``tests_weekly``, ``zips`` (rows kept) and ``positivity_weekly_by_person_pct``; every ZIP
+    value the source has is kept, ``Unknown`` included. A blank case count in a kept row
+    counts as zero.
+    """
+    kept = zip_weekly.filter(pl.col("tests").is_not_null())
+    weekly = kept.group_by("date").agg(
+        pl.col("cases").fill_null(0).sum().alias("cases_weekly"),
+        pl.col("tests").sum().alias("tests_weekly"),
+        pl.len().alias("zips"),
+    )
+    return weekly.select(
+        pl.lit("Chicago").alias("unit"),
+        "date",
+        "cases_weekly",
+        "tests_weekly",
+        "zips",
+        pl.when(pl.col("tests_weekly") > 0)
+        .then(pl.col("cases_weekly") / pl.col("tests_weekly") * 100.0)
+        .otherwise(None)
+        .alias("positivity_weekly_by_person_pct"),
+    ).sort("date")
+
+
+def zip_weekly_positivity(engine: Engine, source: str = "cdph-zip-weekly") -> pl.DataFrame:
+    """:func:`weekly_positivity_by_person` from the ZIP-weekly import in the store."""
+    t = RECORD_TABLES["community_indicator"]
+    query = select(t.c.geography, t.c.date, t.c.metric, t.c.value).where(
+        t.c.source == source,
+        t.c.geography_type == "zip",
+        t.c.period_days == 7,
+        t.c.metric.in_(["cases_weekly", "tests_weekly"]),
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    long = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"zip": pl.String, "date": pl.Date, "metric": pl.String, "value": pl.Float64},
+        orient="row",
+    )
+    if long.height == 0:
+        raise LookupError(f"no weekly ZIP cases/tests from source {source}; import it first")
+    wide = long.pivot(on="metric", index=["zip", "date"], values="value")
+    return weekly_positivity_by_person(
+        wide.select(
+            "zip",
+            "date",
+            pl.col("cases_weekly").alias("cases"),
+            pl.col("tests_weekly").alias("tests"),
+        )
+    )

@@ -207,13 +207,13 @@ def run_import(
                 .drop(ROW)
                 .with_columns(pl.lit(import_id).alias("import_id"))
             )
-            rows = to_write.to_dicts()
             done = 0
-            for chunk in _chunks(rows, CHUNK):
-                conn.execute(insert(table), chunk)
-                done += len(chunk)
+            for piece in to_write.iter_slices(CHUNK):
+                # one slice at a time: never every row as Python dicts at once
+                conn.execute(insert(table), piece.to_dicts())
+                done += piece.height
                 if progress is not None:
-                    progress("write", done, len(rows))
+                    progress("write", done, to_write.height)
     except IntegrityError as exc:
         raise ImportFailed(
             f"{path}: the database refused the file, nothing imported: {exc.orig}"

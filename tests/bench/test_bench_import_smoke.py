@@ -1,0 +1,69 @@
+"""The import benchmark runs (quick version) and prints its table; no timing assertions."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURE_DATA, pg_admin_url
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_import.py"
+
+
+def _bench(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SCHOOLMODE_SHARED", str(FIXTURE_DATA.parent))
+    monkeypatch.delenv("SCHOOLMODE_BENCH_PG_URL", raising=False)
+    spec = importlib.util.spec_from_file_location("bench_import", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_import"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _table(out: str) -> dict[str, list[str]]:
+    lines = [line for line in out.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == ["stage", "rows", "seconds", "rows/s", "vs DuckDB", "peak RSS MiB"]
+    rows = {}
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert len(cells) == len(header)
+        rows[cells[0]] = cells
+    return rows
+
+
+def test_quick_sqlite_only_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _bench(monkeypatch).main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    rows = _table(out)
+    assert "from 12 schools" in out  # the fixture profiles have 12 schools
+    assert "5,106 students" in out
+    assert "SQLite only" in out
+    assert set(rows) == {
+        "generate (district + absences, write CSV)",
+        "duckdb read_csv (baseline)",
+        "parse + validate",
+        "import sqlite",
+        "import sqlite, same files again",
+    }
+    assert rows["parse + validate"][1] == rows["duckdb read_csv (baseline)"][1]
+    assert rows["import sqlite"][1] == rows["parse + validate"][1]  # every row written once
+    assert rows["parse + validate"][4].endswith("x")
+
+
+def test_quick_with_postgresql(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _bench(monkeypatch).main(["--quick", pg_admin_url()]) == 0
+    out = capsys.readouterr().out
+    rows = _table(out)
+    assert "SQLite only" not in out
+    assert rows["import postgresql"][1] == rows["import sqlite"][1]
+    assert "import postgresql, same files again" in rows
