@@ -133,3 +133,13 @@ def test_validate_reports_problems_and_exit_code() -> None:
     code, out = invoke("validate", str(POLICIES))
     assert code == 0, out
     assert "file(s) valid" in out
+
+
+def test_explain_says_what_would_change_it() -> None:
+    code, out = invoke(
+        "explain", "cps-ctu-2022-01-10", "--case", "cps22-teacher-absence-brief-example"
+    )
+    assert code == 0, out
+    assert "What would change it:" in out
+    assert "12 of 40 now; 11 of 40 or fewer would be under 30.0% (1 fewer)" in out
+    assert "10 of 40 now; 9 of 40 or fewer would be under 25.0% (1 fewer)" in out

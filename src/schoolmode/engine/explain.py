@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from schoolmode.engine.trace import Node, ParamUse, RuleTrace, Trace
 
@@ -91,6 +92,11 @@ def _rule(rule: RuleTrace) -> list[str]:
         out.append(f"  (not applied: {rule.not_in_force})")
     if rule.condition is not None:
         out.extend(_node(rule.condition, 1))
+        if rule.triggered or rule.in_effect:
+            changes = what_would_change(rule.condition)
+            if changes:
+                out.append("  What would change it:")
+                out.extend(f"    - {c}" for c in changes)
     if rule.triggered and rule.action == "eligible":
         who = rule.decided_by or "the body named in the policy"
         out.append(f"  This makes the unit eligible only; {who} decides whether it changes mode.")
@@ -151,3 +157,77 @@ def _params(params: list[ParamUse], depth: int) -> list[str]:
         else:
             lines.append(f"{pad}{p.name} = {p.value} (set for this evaluation)")
     return lines
+
+
+NEGATED = {
+    ">=": "under",
+    ">": "at most",
+    "<=": "above",
+    "<": "at least",
+    "==": "other than",
+    "!=": "equal to",
+}
+
+
+def what_would_change(node: Node) -> list[str]:
+    """For each condition that holds, what would have to change for it not to hold.
+
+    Counts are given in whole units where the figure is a share of two counts ("12 of 40
+    classroom teachers absent; at most 11 of 40 would be under 30%: 1 fewer").
+    """
+    if node.kind == "threshold" and node.met:
+        return [_threshold_change(node)]
+    if node.kind in ("sustained", "trend") and node.met:
+        inner = [c for child in node.children for c in what_would_change(child)]
+        tail = (
+            "the run of days ends on the first day this is not met"
+            if node.kind == "sustained"
+            else "one day without a rise, or below the weekly factor, ends the run"
+        )
+        return [*inner, tail] if inner else [tail]
+    if node.kind == "all" and node.met:
+        options = [c for child in node.children for c in what_would_change(child)]
+        return [f"any one of these: {options[0]}", *options[1:]] if len(options) > 1 else options
+    if node.kind in ("any", "at_least", "choose") and node.met:
+        return [c for child in node.children if child.met for c in what_would_change(child)]
+    return []
+
+
+def _threshold_change(node: Node) -> str:
+    left = node.children[0] if node.children else None
+    op, limit = node.op or ">=", node.limit
+    label = (left.label if left else node.label) or "the figure"
+    wanted = f"{NEGATED.get(op, 'other than')} {node.limit_text or limit}"
+    counts = _counts(left)
+    if (
+        counts is not None
+        and limit is not None
+        and op in (">=", ">")
+        and left is not None
+        and left.percent
+    ):
+        have, of = counts
+        bound = Decimal(limit) * of / 100
+        most = (
+            int(bound.to_integral_value(rounding=ROUND_CEILING)) - 1
+            if op == ">="
+            else int(bound.to_integral_value(rounding=ROUND_FLOOR))
+        )
+        most = max(most, 0)
+        return (
+            f"{label}: {have} of {of} now; {most} of {of} or fewer would be {wanted} "
+            f"({have - most} fewer)"
+        )
+    return f"{label} ({left.value if left else ''}) would have to be {wanted}"
+
+
+def _counts(node: Node | None) -> tuple[int, int] | None:
+    if node is None or len(node.children) != 2:
+        return None
+    try:
+        a, b = (Decimal(c.raw) for c in node.children if c.raw is not None)
+    except (ValueError, TypeError, ArithmeticError):
+        return None
+    if a != a.to_integral_value() or b != b.to_integral_value() or b <= 0:
+        return None
+    return int(a), int(b)

@@ -52,6 +52,10 @@ class Node:
     days: list[tuple[str, str]] = field(default_factory=list)  # (date, value) for runs and windows
     note: str | None = None
     criterion: str | None = None  # e.g. "at least 30.0%"
+    raw: str | None = None  # exact value of an operand, as a decimal string
+    op: str | None = None  # thresholds: the comparator
+    limit: str | None = None  # thresholds: the value compared with, as a decimal string
+    limit_text: str | None = None  # thresholds: the same, formatted ("30.0%")
 
 
 @dataclass
@@ -198,6 +202,7 @@ class _Builder:
         elif isinstance(node, m.LagOp):
             out.children = [self.operand(node.lag.of)]
         out.value = _fmt(value, out.percent) if value is not None else "no data"
+        out.raw = str(value) if value is not None else None
         return out
 
     def _series(self, node: m.Operand, days: int) -> list[tuple[str, str]]:
@@ -233,6 +238,9 @@ class _Builder:
                 params=params,
                 children=[left],
                 criterion=f"{_op_words(op)} {thr}",
+                op=op,
+                limit=shown if _is_number(shown) else None,
+                limit_text=thr,
             )
             out.note = (
                 f"{left.label} {left.value}"
