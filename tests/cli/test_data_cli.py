@@ -69,3 +69,22 @@ def test_unknown_source_and_unmigrated_db(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "schoolmode db upgrade" in result.output
     assert "cdph-daily-testing [chicago]" in _ok(["import", "sources"])
+
+
+def test_import_chicago_gives_the_same_counts_on_sqlite_and_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acceptance check of the data issue: one command, two backends, identical status."""
+    from tests.conftest import SHARED_FIXTURE, fresh_db_url
+
+    monkeypatch.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
+    counts = {}
+    for kind in ("sqlite", "postgresql"):
+        with fresh_db_url(kind, tmp_path) as url:
+            _ok(["init", "--db", url])
+            _ok(["import", "chicago", "--db", url])
+            status = json.loads(_ok(["status", "--db", url, "--json"]))
+            counts[kind] = status["rows"]
+    assert counts["sqlite"] == counts["postgresql"]
+    assert counts["sqlite"]["school"] > 0
+    assert counts["sqlite"]["community_indicator"] > 0
