@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ import polars as pl
 
 from schoolmode.engine import nodes
 from schoolmode.engine.grid import DATE, UNIT, Axis, Calendar, Grid, build_grid, date_bounds
-from schoolmode.engine.nodes import CondValue, Context, EvaluationError, Recorded
+from schoolmode.engine.nodes import Context, EvaluationError, Recorded
 from schoolmode.engine.rational import Bool, Int
 from schoolmode.engine.states import NEVER, Spells, advance, run_spells
 from schoolmode.policy import model as m
@@ -321,8 +321,8 @@ def _evaluate_rule(
     segments = segments_for(rule, policy, axis, settings)
     result = RuleResult(rule, segments)
 
-    def per_segment_condition(cond: m.Condition) -> Bool:
-        out = np.zeros(shape, dtype=bool)
+    def by_segment(compute: Callable[[Context], Any], out: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Evaluate on each segment's parameter values; keep each segment's own days."""
         for seg in segments:
             if seg.inactive is not None:
                 continue
@@ -332,12 +332,18 @@ def _evaluate_rule(
                 policy, grids, rule.scope.value, seg.values, interps, seg.record, missing, strict
             )
             try:
-                value: CondValue = nodes.condition(cond, ctx)
+                got = compute(ctx)
             except nodes.Inactive as gone:
                 seg.inactive = gone.param
                 continue
-            out[:, seg.mask] = value.value[:, seg.mask]
-        return out & in_term[None, :]
+            out[:, seg.mask] = got[:, seg.mask]
+        return out
+
+    def per_segment_condition(cond: m.Condition) -> Bool:
+        value = by_segment(
+            lambda ctx: nodes.condition(cond, ctx).value, np.zeros(shape, dtype=bool)
+        )
+        return value & in_term[None, :]
 
     if rule.when is not None:
         trigger = per_segment_condition(rule.when)
@@ -370,21 +376,12 @@ def _evaluate_rule(
     else:
         assert rule.classify is not None
         assert rule.levels is not None
-        lv = np.full(shape, -1, dtype=np.int64)
-        for seg in segments:
-            if seg.inactive is not None:
-                continue
-            if keep and seg.record is None:
-                seg.record = {}
-            ctx = Context(
-                policy, grids, rule.scope.value, seg.values, interps, seg.record, missing, strict
-            )
-            try:
-                got = nodes.level(rule.classify, ctx)
-            except nodes.Inactive as gone:
-                seg.inactive = gone.param
-                continue
-            lv[:, seg.mask] = np.clip(got, -1, len(rule.levels) - 1)[:, seg.mask]
+        top = len(rule.levels) - 1
+        classify = rule.classify
+        lv = by_segment(
+            lambda ctx: np.clip(nodes.level(classify, ctx), -1, top),
+            np.full(shape, -1, dtype=np.int64),
+        )
         lv[:, ~in_term] = -1
         result.level = lv
         result.recommended = _recommend(

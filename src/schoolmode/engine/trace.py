@@ -192,7 +192,7 @@ class _Builder:
                 f"sum over {shown} {_unit_word(self.param(node.window_sum.unit)[0])} to this day"
             )
             out.days = self._series(
-                node.window_sum.of, int(Decimal(shown)) if shown.isdigit() else 14
+                node.window_sum.of, int(Decimal(shown)) if shown.isdigit() else 14, events_only=True
             )
         elif isinstance(node, m.PickOp):
             shown, params = self.param(m.InterpRef(interp=node.pick.interp))
@@ -205,16 +205,21 @@ class _Builder:
         out.raw = str(value) if value is not None else None
         return out
 
-    def _series(self, node: m.Operand, days: int) -> list[tuple[str, str]]:
+    def _series(
+        self, node: m.Operand, days: int, *, events_only: bool = False
+    ) -> list[tuple[str, str]]:
+        """The operand's value on each of the last ``days`` days (only days with events when
+        ``events_only``, for window sums of counts)."""
         got = self.record.get(id(node))
         if not isinstance(got, Rational):
             return []
         out = []
         for back in range(min(days, self.d + 1) - 1, -1, -1):
             value = _decimal(got, self.u, self.d - back)
-            if value is not None and value != 0:
-                day = self.ev.axis.date(self.d - back)
-                out.append((day.isoformat(), _fmt(value)))
+            if events_only and (value is None or value == 0):
+                continue
+            shown = _fmt(value) if value is not None else "no data"
+            out.append((self.ev.axis.date(self.d - back).isoformat(), shown))
         return out
 
     # -- conditions ----------------------------------------------------------------
@@ -314,7 +319,7 @@ class _Builder:
                 f"{series.label} rose on each of {rising} consecutive days, each day at least "
                 f"{factor} times the value {lag_days} days earlier"
             )
-            out.days = self._series_values(spec_t.of, int(rising) + int(lag_days))
+            out.days = self._series(spec_t.of, int(rising) + int(lag_days))
             return out
         if isinstance(node, m.ShareOfUnitsCond):
             spec_u = node.share_of_units
@@ -388,21 +393,6 @@ class _Builder:
                 if a is not None and b is not None:
                     shown += f", {_fmt(a)} of {_fmt(b)}"
         return shown
-
-    def _series_values(self, node: m.Operand, days: int) -> list[tuple[str, str]]:
-        got = self.record.get(id(node))
-        if not isinstance(got, Rational):
-            return []
-        out = []
-        for back in range(min(days, self.d + 1) - 1, -1, -1):
-            value = _decimal(got, self.u, self.d - back)
-            out.append(
-                (
-                    self.ev.axis.date(self.d - back).isoformat(),
-                    _fmt(value) if value is not None else "no data",
-                )
-            )
-        return out
 
     # -- levels --------------------------------------------------------------------
     def level(self, node: m.LevelExpr, levels: list[str]) -> Node:
