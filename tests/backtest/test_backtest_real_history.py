@@ -87,10 +87,14 @@ def test_the_moa_never_pauses_in_its_term_under_the_default_reading(
 
 
 def test_applied_to_autumn_2020_the_moa_would_have_paused(history: dict[str, pl.DataFrame]) -> None:
-    district = run_by_id(_run(history), "cps-ctu-2021-02-06").results["district"]
+    backtest = _run(history)
+    district = run_by_id(backtest, "cps-ctu-2021-02-06").results["district"]
     pauses = spells(district, "chicago")
     assert pauses[0].start == dt.date(2020, 10, 30)
     assert (pauses[0].end - pauses[0].start).days + 1 == 14
+    row = headline(backtest).filter(pl.col("policy") == "cps-ctu-2021-02-06").row(0, named=True)
+    assert row["mean school days remote"] == 14.0, "a district pause closes every school"
+    assert row["schools ever remote"] == history["school"]["unit"].n_unique()
 
 
 def test_cdc_levels_on_the_return_dates(history: dict[str, pl.DataFrame]) -> None:

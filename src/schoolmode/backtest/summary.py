@@ -60,12 +60,31 @@ def _spell(rows: list[dict[str, object]]) -> Spell:
     return Spell(first["date"], last["date"], str(first["_mode"]), first["rule"])  # type: ignore[arg-type]
 
 
+def effective_school(run: PolicyRun) -> pl.DataFrame | None:
+    """Schools' days with the district's state applied: a school is not in person on a day when
+    either its own mode or the district's is not in person (a district pause closes every school)."""
+    school = run.results.get("school")
+    if school is None or school.height == 0:
+        return None
+    district = run.results.get("district")
+    flagged = school.with_columns(remote_flag(school).alias("remote"))
+    if district is None or district.height == 0:
+        return flagged
+    paused = district.select("date", remote_flag(district).alias("district_remote"))
+    return (
+        flagged.join(paused, on="date", how="left")
+        .with_columns(
+            (pl.col("remote") | pl.col("district_remote").fill_null(False)).alias("remote")
+        )
+        .drop("district_remote")
+    )
+
+
 def headline(backtest: Backtest) -> pl.DataFrame:
     """One row per policy: the figures negotiators compare."""
     rows = []
     for run in backtest.runs:
         district = run.results.get("district")
-        school = run.results.get("school")
         row: dict[str, object] = {
             "policy": run.policy.id,
             "kind": run.policy.kind,
@@ -82,8 +101,9 @@ def headline(backtest: Backtest) -> pl.DataFrame:
             row["district days remote"] = int(district.select(remote_flag(district).sum()).item())
             row["district pauses"] = len(pauses)
             row["first pause"] = pauses[0].start.isoformat() if pauses else None
+        school = effective_school(run)
         if school is not None and school.height:
-            per_school = school.group_by("unit").agg(remote_flag(school).sum().alias("remote_days"))
+            per_school = school.group_by("unit").agg(pl.col("remote").sum().alias("remote_days"))
             row["schools ever remote"] = int((per_school["remote_days"] > 0).sum())
             mean = per_school["remote_days"].mean()
             row["mean school days remote"] = (
@@ -93,7 +113,7 @@ def headline(backtest: Backtest) -> pl.DataFrame:
                 enrol = backtest.inputs["school"].select("unit", "date", "enrolled")
                 joined = school.join(enrol, on=["unit", "date"], how="left")
                 total = float(joined["enrolled"].sum() or 0)
-                kept = float(joined.filter(~remote_flag(joined))["enrolled"].sum() or 0)
+                kept = float(joined.filter(~pl.col("remote"))["enrolled"].sum() or 0)
                 row["in-person student-days kept (%)"] = (
                     round(100 * kept / total, 1) if total else None
                 )
