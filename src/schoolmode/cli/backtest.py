@@ -59,7 +59,7 @@ def backtest(
     from schoolmode.backtest.report import markdown_table, write_report
     from schoolmode.backtest.run import run_backtest
     from schoolmode.backtest.summary import headline
-    from schoolmode.metrics.frames import district_frame, school_frame, schools
+    from schoolmode.metrics.frames import district_frame, schools, unit_frames
     from schoolmode.policy.loader import Registry
     from schoolmode.store.db import make_engine
 
@@ -79,11 +79,11 @@ def backtest(
         ) as progress:
             task = progress.add_task("reading metrics from the store", total=3)
             district = district_frame(engine, start, end)
-            school = school_frame(district, schools(engine, school_year))
+            units = unit_frames(engine, district, schools(engine, school_year))
             progress.update(task, advance=1, description=f"replaying {len(chosen)} policies")
             result = run_backtest(
                 chosen,
-                {"district": district, "school": school},
+                {"district": district, **units},
                 start,
                 end,
                 apply_over_whole_period=not within_term,

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from schoolmode.importers import shared_data_dir
-from schoolmode.importers.cps import SchoolProfiles
+from schoolmode.importers.cdph import ZipWeekly
+from schoolmode.importers.cps import SchoolCovidCases, SchoolProfiles
 from schoolmode.importers.standard import StandardLayout
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.store.db import default_url, make_engine
@@ -17,9 +29,16 @@ from schoolmode.store.migrate import current_revision, head_revision
 from schoolmode.store.service import ImportFailed, run_import
 from schoolmode.synth.district import (
     SynthConfig,
+    SyntheticDistrict,
     synth_absences,
     synth_district,
     write_standard_files,
+)
+from schoolmode.synth.observations import (
+    ObservationConfig,
+    derive_observations,
+    merge_into,
+    zip_weekly_frame,
 )
 
 SOURCE = "synthetic-district"
@@ -47,6 +66,23 @@ def synth(
     db: Annotated[
         str | None, typer.Option("--db", help="Database URL for --import (default $SCHOOLMODE_DB).")
     ] = None,
+    observations: Annotated[
+        bool,
+        typer.Option(
+            "--observations",
+            help="Also derive cases, quarantine/isolation orders, staff absences and substitute "
+            "coverage from the real CPS school case reports and CDPH ZIP weekly rates "
+            "(docs/observations.md).",
+        ),
+    ] = False,
+    first: Annotated[
+        dt.datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="First day of the observations."),
+    ] = None,
+    last: Annotated[
+        dt.datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of the observations."),
+    ] = None,
 ) -> None:
     """Build a synthetic district (homerooms, students, teachers, staff, households,
     enrolments, staff assignments, calendar) from the real CPS SY2021-22 school profiles."""
@@ -62,6 +98,8 @@ def synth(
     frames = dict(district.frames)
     if absences:
         frames["absence"] = synth_absences(district, config)
+    if observations:
+        frames = _observe(frames, district, schools, first, last, seed)
     paths = write_standard_files(frames, out)
     took = time.perf_counter() - started
     typer.echo(
@@ -81,7 +119,13 @@ def synth(
         failed = False
         for file in paths:
             try:
-                result = run_import(engine, parser, file)
+                with _progress() as bar:
+                    task = bar.add_task(f"import {file.name}", total=None)
+
+                    def step(_phase: str, done: int, total: int, task: TaskID = task) -> None:
+                        bar.update(task, completed=done, total=total)
+
+                    result = run_import(engine, parser, file, progress=step)
             except (FileValidationError, ImportFailed) as exc:
                 typer.echo(str(exc), err=True)
                 failed = True
@@ -91,3 +135,53 @@ def synth(
             raise typer.Exit(1)
     finally:
         engine.dispose()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    )
+
+
+def _observe(
+    frames: dict[str, pl.DataFrame],
+    district: SyntheticDistrict,
+    schools: pl.DataFrame,
+    first: dt.datetime | None,
+    last: dt.datetime | None,
+    seed: int,
+) -> dict[str, pl.DataFrame]:
+    """Derive the observations and merge them into ``frames`` (with a progress display)."""
+    base = ObservationConfig()
+    config = replace(
+        base,
+        start=first.date() if first else base.start,
+        end=last.date() if last else base.end,
+        seed=base.seed if seed == SynthConfig.seed else seed,
+    )
+    data = shared_data_dir()
+    started = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("observations: reading CPS case reports and CDPH ZIP weekly", total=3)
+        try:
+            reports = SchoolCovidCases().parse(data / SchoolCovidCases.default_files[0]).frame
+            bar.advance(task)
+            zips = zip_weekly_frame(ZipWeekly().parse(data / ZipWeekly.default_files[0]).frame)
+        except (FileValidationError, FileNotFoundError) as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
+        bar.update(task, advance=1, description="observations: deriving")
+        observed = derive_observations(district, schools, reports, zips, config)
+        bar.advance(task)
+    weekly = observed.weekly.group_by("origin").agg(pl.col("cases").sum())
+    origin = dict(zip(weekly["origin"].to_list(), weekly["cases"].to_list(), strict=True))
+    typer.echo(
+        f"observations {config.start} .. {config.end}: {observed.frames['case'].height:,} cases "
+        f"({origin.get('real', 0):,} from CPS reports, {origin.get('zip', 0):,} from ZIP rates), "
+        f"derived in {time.perf_counter() - started:.1f} s"
+    )
+    return merge_into(SyntheticDistrict(frames), observed)

@@ -27,7 +27,7 @@ from schoolmode.engine.evaluate import ENGINE_VERSION, Evaluation, Settings, eva
 from schoolmode.engine.explain import explain
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.trace import trace
-from schoolmode.metrics.frames import DISTRICT_COLUMNS, district_frame, school_frame, schools
+from schoolmode.metrics.frames import DISTRICT_COLUMNS, district_frame, schools, unit_frames
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
@@ -106,7 +106,7 @@ def input_frames(
     district = district.filter(pl.col("date") >= start)
     frames = {"district": district}
     with contextlib.suppress(LookupError):  # without schools in the store: district rules only
-        frames["school"] = school_frame(district, schools(engine))
+        frames.update(unit_frames(engine, district, schools(engine)))
     return frames
 
 

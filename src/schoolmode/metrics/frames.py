@@ -3,8 +3,10 @@
 District frame: Chicago's citywide series from the CDPH imports (7- and 14-day positivity by
 test and specimen date; 7- and 14-day cases per 100,000), named as the policies read them.
 School frame: one row per school and day carrying the citywide metrics and the school's grade
-band, for guidance that recommends a mode per school (CDC K-12). School-level case, absence and
-quarantine metrics come from the data issue's school metrics when they are in the store.
+band, for guidance that recommends a mode per school (CDC K-12). When the store holds a
+(synthetic) district's classrooms, :func:`unit_frames` joins the school metrics of
+``metrics/school.py`` (cases, absences, quarantines, outbreaks) onto the school frame and adds
+the classroom frame (``unit`` = homeroom id, ``parent`` = school id).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from schoolmode.metrics.community import citywide_metrics
+from schoolmode.metrics.school import SCHOOL_METRICS, SchoolData, classroom_metrics, school_metrics
 from schoolmode.store.tables import RECORD_TABLES
 
 LEAD_IN_DAYS = 21  # trends compare with a week earlier over 7 days; windows need 14 days
@@ -85,3 +88,38 @@ def school_frame(district: pl.DataFrame, school_list: pl.DataFrame) -> pl.DataFr
         .select("unit", "date", "grade_band", "enrolled", *DISTRICT_COLUMNS.values())
         .sort("unit", "date")
     )
+
+
+def has_classrooms(engine: Engine) -> bool:
+    """Whether the store holds classrooms (a district's roster, e.g. the synthetic one)."""
+    table = RECORD_TABLES["classroom"]
+    with engine.connect() as conn:
+        return bool(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def unit_frames(
+    engine: Engine, district: pl.DataFrame, school_list: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    """The school frame (and, when the store holds classrooms, the classroom frame) over the
+    district frame's days.
+
+    Without classrooms in the store: ``{"school": school_frame(...)}``, as before. With them:
+    the school frame's community metrics and grade band joined with the school metrics from the
+    store (``enrolled`` is then the store's, not the profile's; a school of the list without a
+    roster gets zeros), and ``"classroom"``: :func:`classroom_metrics`.
+    """
+    school = school_frame(district, school_list)
+    if not has_classrooms(engine) or district.height == 0:
+        return {"school": school}
+    start, end = district["date"].min(), district["date"].max()
+    assert isinstance(start, dt.date)
+    assert isinstance(end, dt.date)
+    data = SchoolData.load(engine)
+    metrics = school_metrics(data, start, end)
+    joined = (
+        school.drop("enrolled")
+        .join(metrics, on=["unit", "date"], how="left")
+        .with_columns(pl.col(c).fill_null(0) for c in SCHOOL_METRICS)
+        .sort("unit", "date")
+    )
+    return {"school": joined, "classroom": classroom_metrics(data, start, end)}
