@@ -181,3 +181,9 @@ def test_backtest_command_writes_the_report(
     )
     assert bad.exit_code == 2
     assert "No policy with id 'no-such-policy'" in bad.output
+
+
+def test_a_district_only_policy_closes_every_school(history: dict[str, pl.DataFrame]) -> None:
+    row = headline(_run(history)).filter(pl.col("policy") == "ctu-demand-2021-02").row(0, named=True)
+    assert row["schools ever remote"] == history["school"]["unit"].n_unique()
+    assert row["mean school days remote"] == float(row["district days remote"])

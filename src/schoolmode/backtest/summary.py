@@ -60,13 +60,29 @@ def _spell(rows: list[dict[str, object]]) -> Spell:
     return Spell(first["date"], last["date"], str(first["_mode"]), first["rule"])  # type: ignore[arg-type]
 
 
-def effective_school(run: PolicyRun) -> pl.DataFrame | None:
+def effective_school(
+    run: PolicyRun, inputs: dict[str, pl.DataFrame] | None = None
+) -> pl.DataFrame | None:
     """Schools' days with the district's state applied: a school is not in person on a day when
-    either its own mode or the district's is not in person (a district pause closes every school)."""
+    either its own mode or the district's is not in person (a district pause closes every school).
+    A policy with district rules only applies to the schools of the input frame."""
     school = run.results.get("school")
+    district = run.results.get("district")
+    if (
+        (school is None or school.height == 0)
+        and district is not None
+        and district.height
+        and inputs
+        and "school" in inputs
+    ):
+        school = (
+            inputs["school"]
+            .select("unit", "date")
+            .join(district.select("date"), on="date")
+            .with_columns(pl.lit("in_person").alias("mode"))
+        )
     if school is None or school.height == 0:
         return None
-    district = run.results.get("district")
     flagged = school.with_columns(remote_flag(school).alias("remote"))
     if district is None or district.height == 0:
         return flagged
@@ -93,6 +109,8 @@ def headline(backtest: Backtest) -> pl.DataFrame:
             "first pause": None,
             "schools ever remote": None,
             "mean school days remote": None,
+            "school-days eligible for remote": None,
+            "classroom-days remote": None,
             "in-person student-days kept (%)": None,
             "rules not evaluated": len(run.not_evaluated),
         }
@@ -101,7 +119,19 @@ def headline(backtest: Backtest) -> pl.DataFrame:
             row["district days remote"] = int(district.select(remote_flag(district).sum()).item())
             row["district pauses"] = len(pauses)
             row["first pause"] = pauses[0].start.isoformat() if pauses else None
-        school = effective_school(run)
+        own = run.results.get("school")
+        if own is not None and own.height:
+            row["school-days eligible for remote"] = int(
+                own.select(
+                    pl.col("status").cast(pl.String).str.starts_with("eligible_for_").sum()
+                ).item()
+            )
+        classroom = run.results.get("classroom")
+        if classroom is not None and classroom.height:
+            row["classroom-days remote"] = int(
+                classroom.select(remote_flag(classroom).sum()).item()
+            )
+        school = effective_school(run, backtest.inputs)
         if school is not None and school.height:
             per_school = school.group_by("unit").agg(pl.col("remote").sum().alias("remote_days"))
             row["schools ever remote"] = int((per_school["remote_days"] > 0).sum())
