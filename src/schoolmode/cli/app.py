@@ -20,7 +20,7 @@ app = typer.Typer(
 app.add_typer(policy_cli.app, name="policy")
 data_cli.register(app)
 app.add_typer(district_cli.app, name="district")
-app.command("backtest")(backtest_cli.backtest)
+app.add_typer(backtest_cli.app, name="backtest")
 decisions_cli.register(app)
 
 

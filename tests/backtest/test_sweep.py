@@ -1,0 +1,182 @@
+"""Sweeps: one backtest per value; a Dask cluster gives the same table as a serial run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from schoolmode.backtest.sweep import dask_client, run_sweep, sweep_points, write_sweep_report
+from schoolmode.cli.app import app
+from schoolmode.importers import IMPORTERS
+from schoolmode.metrics.frames import district_frame, school_frame, schools
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.loader import Registry
+from schoolmode.store.db import make_engine
+from schoolmode.store.migrate import upgrade
+from schoolmode.store.service import run_import
+from tests.conftest import POLICIES, SHARED_FIXTURE
+
+START, END = dt.date(2020, 9, 1), dt.date(2021, 3, 31)
+MOA, HS = "cps-ctu-2021-02-06", "cps-ctu-2021-04-15-hs"
+LEVELS = ["6", "8", "10", "12.5", "16"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sweep') / 'store.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    for source in ("cdph-daily-testing", "cdph-daily-cases", "cps-school-profiles"):
+        importer = IMPORTERS[source]
+        for path in importer.default_paths(SHARED_FIXTURE / "data"):
+            run_import(engine, importer, path)
+    return url
+
+
+@pytest.fixture(scope="module")
+def history(store: str) -> dict[str, pl.DataFrame]:
+    engine = make_engine(store)
+    district = district_frame(engine, START, END)
+    return {"district": district, "school": school_frame(district, schools(engine))}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[object]:
+    with dask_client(workers=2) as running:
+        yield running
+
+
+def _policy(pid: str):  # type: ignore[no-untyped-def]
+    return Registry(POLICIES).get(pid).policy
+
+
+def test_serial_sweep_moves_with_the_threshold(history: dict[str, pl.DataFrame]) -> None:
+    table = run_sweep([_policy(MOA)], "level_threshold_pct", LEVELS, history, START, END)
+    assert table["value"].to_list() == LEVELS
+    assert set(table["kind"].to_list()) == {"parameter"}
+    remote = table["district days remote"].to_list()
+    assert remote == sorted(remote, reverse=True), "a higher level threshold pauses no more"
+    assert remote[0] > remote[-1]
+    at_default = table.filter(pl.col("value") == "10").row(0, named=True)
+    assert at_default["first pause"] == "2020-10-30"  # as the plain backtest finds
+    kept = table["in-person student-days kept (%)"].to_list()
+    assert kept == sorted(kept)
+
+
+def test_dask_local_cluster_gives_the_serial_table(
+    history: dict[str, pl.DataFrame], client: object
+) -> None:
+    policies = [_policy(MOA), _policy(HS)]
+    serial = run_sweep(policies, "level_threshold_pct", LEVELS, history, START, END)
+    parallel = run_sweep(
+        policies,
+        "level_threshold_pct",
+        LEVELS,
+        history,
+        START,
+        END,
+        client=client,  # type: ignore[arg-type]
+    )
+    assert serial.height == 2 * len(LEVELS)
+    assert serial["policy"].to_list() == [MOA] * len(LEVELS) + [HS] * len(LEVELS)
+    assert_frame_equal(parallel, serial)
+    for left, right in zip(serial.iter_rows(), parallel.iter_rows(), strict=True):
+        assert left == right
+
+
+def test_an_interpretation_can_be_swept(history: dict[str, pl.DataFrame], tmp_path: Path) -> None:
+    readings = ["evaluation_day", "all_seven_days", "not_applied"]
+    table = run_sweep([_policy(MOA)], "level_applies_to", readings, history, START, END)
+    assert table["kind"].to_list() == ["interpretation"] * 3
+    by = dict(zip(table["value"], table["district days remote"], strict=True))
+    assert by["not_applied"] > by["evaluation_day"], (
+        "without the level clause the trend alone pauses"
+    )
+    files = write_sweep_report(table, tmp_path / "out", start=START, end=END)
+    assert "| cps-ctu-2021-02-06 | not_applied |" in files["sweep.md"].read_text(encoding="utf-8")
+    assert files["sweep.png"].stat().st_size > 1000
+    assert pl.read_csv(files["sweep.csv"]).height == 3
+
+
+def test_unknown_names_and_values_are_refused() -> None:
+    moa = _policy(MOA)
+    with pytest.raises(SchoolmodeError, match="no parameter or interpretation 'nope'"):
+        sweep_points([moa], "nope", ["1"])
+    with pytest.raises(SchoolmodeError, match="is a number"):
+        sweep_points([moa], "level_threshold_pct", ["ten"])
+    with pytest.raises(SchoolmodeError, match="choose from"):
+        sweep_points([moa], "level_applies_to", ["sometimes"])
+    with pytest.raises(SchoolmodeError, match="no parameter or interpretation"):
+        sweep_points([moa, _policy("cps-ctu-2022-01-10")], "level_threshold_pct", ["10"])
+
+
+def test_sweep_command_connects_to_a_running_scheduler(store: str, tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        args = [
+            "backtest",
+            "sweep",
+            "--policy",
+            MOA,
+            "--param",
+            "level_threshold_pct",
+            "--values",
+            "8,10,12",
+            "--from",
+            START.isoformat(),
+            "--to",
+            END.isoformat(),
+            "--db",
+            store,
+        ]
+        remote = CliRunner().invoke(
+            app, [*args, "--scheduler", address, "--out", str(tmp_path / "d")]
+        )
+        assert remote.exit_code == 0, remote.output
+        assert f"on {address}" in remote.output
+    serial = CliRunner().invoke(app, [*args, "--workers", "0", "--out", str(tmp_path / "s")])
+    assert serial.exit_code == 0, serial.output
+    assert (tmp_path / "d" / "sweep.csv").read_text() == (tmp_path / "s" / "sweep.csv").read_text()
+    assert (tmp_path / "d" / "sweep.png").exists()
+    assert "| cps-ctu-2021-02-06 | 10 |" in (tmp_path / "d" / "sweep.md").read_text()
+
+
+def test_sweep_command_reports_a_bad_parameter(store: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "sweep",
+            "--policy",
+            "cps-ctu-2022-01-10",
+            "--param",
+            "level_threshold_pct",
+            "--values",
+            "20,30",
+            "--db",
+            store,
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "teacher_absence_share_pct" in result.output
