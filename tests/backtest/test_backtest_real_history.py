@@ -184,6 +184,8 @@ def test_backtest_command_writes_the_report(
 
 
 def test_a_district_only_policy_closes_every_school(history: dict[str, pl.DataFrame]) -> None:
-    row = headline(_run(history)).filter(pl.col("policy") == "ctu-demand-2021-02").row(0, named=True)
+    row = (
+        headline(_run(history)).filter(pl.col("policy") == "ctu-demand-2021-02").row(0, named=True)
+    )
     assert row["schools ever remote"] == history["school"]["unit"].n_unique()
     assert row["mean school days remote"] == float(row["district days remote"])

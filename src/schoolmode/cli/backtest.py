@@ -114,12 +114,12 @@ def backtest(
 def _read_history(
     db: str | None, start: dt.date, end: dt.date, school_year: str | None
 ) -> dict[str, pl.DataFrame]:
-    from schoolmode.metrics.frames import district_frame, school_frame, schools
+    from schoolmode.metrics.frames import district_frame, schools, unit_frames
     from schoolmode.store.db import make_engine
 
     engine = make_engine(db)
     district = district_frame(engine, start, end)
-    return {"district": district, "school": school_frame(district, schools(engine, school_year))}
+    return {"district": district, **unit_frames(engine, district, schools(engine, school_year))}
 
 
 @app.command()
