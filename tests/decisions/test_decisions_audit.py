@@ -175,3 +175,11 @@ def test_explain_a_day_inside_a_stored_range(store: Engine) -> None:
     _, text_ = stored_explanation(store, "district", "chicago", dt.date(2021, 3, 26))
     assert "District chicago on Friday 26 March 2021: in person." in text_
     assert "4.43 is not at least 10.0%" in text_
+
+
+def test_a_policy_reading_no_citywide_metric_needs_no_citywide_data(store: Engine) -> None:
+    """The January 2022 agreement reads school and classroom data only: the end of the citywide
+    positivity series (November 2021) does not stop a decision in January 2022."""
+    _load(store)
+    summary = decide(store, REGISTRY.get("cps-ctu-2022-01-10"), dt.date(2022, 1, 20))
+    assert summary.decisions > 0

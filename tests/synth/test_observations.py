@@ -221,3 +221,30 @@ def test_store_frames_carry_school_and_classroom_metrics(store: Engine, tmp_path
     assert school["school_cases"].sum() == frames["case"].height
     assert {"positivity_7d_pct", "covid_absent_teachers", "in_outbreak"} <= set(school.columns)
     assert set(after["classroom"]["parent"]) <= set(SCHOOLS["school_id"])
+
+
+def test_a_flipped_classroom_is_explained(registry: Registry) -> None:
+    from schoolmode.engine.evaluate import evaluate
+    from schoolmode.engine.explain import explain
+    from schoolmode.engine.trace import trace
+
+    config = ObservationConfig(start=D("2022-01-12"), end=D("2022-02-25"))
+    empty = pl.DataFrame(schema={"school_id": pl.String, "date": pl.Date, "cases": pl.Int64})
+    _, frames = _derive(empty, config, cases=400.0)
+    data = SchoolData.from_frames(**frames)
+    start, end = D("2022-01-12"), D("2022-02-25")
+    room = classroom_metrics(data, start, end)
+    policy = registry.get("cps-ctu-2022-01-10").policy
+    evaluation = evaluate(
+        policy, {"classroom": room, "school": school_metrics(data, start, end)}, keep=True
+    )
+    first = room.filter(pl.col("positive_cases_reported") > 0).sort("date").row(0, named=True)
+    reported = explain(trace(evaluation, "classroom", first["unit"], first["date"]))
+    assert f"Classroom {first['unit']} on" in reported
+    assert "positive cases reported in the class" in reported
+    assert "Flip-to-remote protocol" in reported
+    later = explain(
+        trace(evaluation, "classroom", first["unit"], first["date"] + dt.timedelta(days=3))
+    )
+    assert "temporary remote (classroom flipped to remote)" in later
+    assert "The rule was met before" in later

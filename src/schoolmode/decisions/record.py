@@ -91,7 +91,9 @@ def input_frames(
         district = district_frame(engine, start, last)
     except LookupError as exc:
         raise DecisionError(str(exc)) from None
-    for metric in sorted(needed or {"positivity_7d_pct", "cases_per_100k_7d"}):
+    for metric in sorted(
+        needed if needed is not None else {"positivity_7d_pct", "cases_per_100k_7d"}
+    ):
         if metric not in district.columns:
             continue
         through = _last_known(district, metric)

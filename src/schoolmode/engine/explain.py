@@ -90,6 +90,11 @@ def _rule(rule: RuleTrace) -> list[str]:
     out.append(head)
     if rule.not_in_force:
         out.append(f"  (not applied: {rule.not_in_force})")
+    if rule.in_effect and not rule.triggered and rule.spell_start:
+        out.append(
+            f"  The rule was met before {long_date(rule.spell_start)}, when the effect began; it lasts "
+            "its set duration. The figures of this day:"
+        )
     if rule.condition is not None:
         out.extend(_node(rule.condition, 1))
         if rule.triggered or rule.in_effect:
