@@ -41,14 +41,16 @@ OUTCOMES = [
     "first pause",
     "schools ever remote",
     "mean school days remote",
+    "school-days eligible for remote",
+    "classroom-days remote",
     "in-person student-days kept (%)",
 ]
 """The headline figures reported for each swept value (``summary.headline`` columns)."""
 
 PLOTTED = [
     "district days remote",
-    "district pauses",
     "mean school days remote",
+    "school-days eligible for remote",
     "in-person student-days kept (%)",
 ]
 
@@ -174,6 +176,8 @@ def _frame(points: Sequence[SweepPoint], rows: Sequence[Mapping[str, object]]) -
         "first pause": pl.String,
         "schools ever remote": pl.Int64,
         "mean school days remote": pl.Float64,
+        "school-days eligible for remote": pl.Int64,
+        "classroom-days remote": pl.Int64,
         "in-person student-days kept (%)": pl.Float64,
         "rules not evaluated": pl.Int64,
     }
