@@ -10,6 +10,8 @@ from schoolmode.cli import data as data_cli
 from schoolmode.cli import decisions as decisions_cli
 from schoolmode.cli import district as district_cli
 from schoolmode.cli import policy as policy_cli
+from schoolmode.cli import screening as screening_cli
+from schoolmode.cli import tracing as tracing_cli
 
 app = typer.Typer(
     name="schoolmode",
@@ -22,6 +24,8 @@ data_cli.register(app)
 app.add_typer(district_cli.app, name="district")
 app.add_typer(backtest_cli.app, name="backtest")
 decisions_cli.register(app)
+app.add_typer(screening_cli.app, name="screening")
+tracing_cli.register(app)
 
 
 @app.command()

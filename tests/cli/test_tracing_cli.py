@@ -1,0 +1,109 @@
+"""``schoolmode trace`` and ``schoolmode quarantine list`` over a stored district."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from schoolmode.cli.app import app
+from schoolmode.importers.standard import StandardLayout
+from schoolmode.operations.tracing import trace_stored_case
+from schoolmode.policy.loader import Registry
+from schoolmode.standard.batch import frame_schema
+from schoolmode.standard.models import RECORD_TYPES
+from schoolmode.store.service import run_import
+from schoolmode.synth.district import write_standard_files
+
+D = dt.date
+
+
+def _frame(name: str, rows: list[dict[str, object]]) -> pl.DataFrame:
+    schema = frame_schema(RECORD_TYPES[name])
+    frame = pl.DataFrame(rows)
+    return frame.select(
+        *(
+            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
+            for c, t in schema.items()
+        )
+    )
+
+
+def test_trace_and_quarantine_list(store: Engine, tmp_path: Path, registry: Registry) -> None:
+    start = D(2020, 9, 1)
+    frames = {
+        "person": _frame(
+            "person",
+            [
+                {"person_id": p, "role": r}
+                for p, r in [("A", "student"), ("B", "student"), ("T", "classroom_teacher")]
+            ],
+        ),
+        "classroom": _frame(
+            "classroom",
+            [{"classroom_id": "3A", "school_id": "SCH", "school_year": "2020-2021", "grade": "3"}],
+        ),
+        "enrolment": _frame(
+            "enrolment",
+            [{"person_id": p, "classroom_id": "3A", "start_date": start} for p in ("A", "B")],
+        ),
+        "staff_assignment": _frame(
+            "staff_assignment",
+            [
+                {
+                    "person_id": "T",
+                    "school_id": "SCH",
+                    "classroom_id": "3A",
+                    "role": "classroom_teacher",
+                    "start_date": start,
+                }
+            ],
+        ),
+        "case": _frame(
+            "case",
+            [
+                {
+                    "case_id": "C1",
+                    "person_id": "A",
+                    "pathogen": "sars-cov-2",
+                    "onset_date": D(2020, 12, 9),
+                    "report_date": D(2020, 12, 10),
+                    "status": "confirmed",
+                    "household_linked": False,
+                }
+            ],
+        ),
+    }
+    for path in write_standard_files(frames, tmp_path):
+        run_import(store, StandardLayout("fixture"), path)
+    url = store.url.render_as_string(hide_password=False)
+    out = CliRunner().invoke(app, ["trace", "C1", "--db", url])
+    assert out.exit_code == 0, out.output
+    assert "case C1: 2 close contact(s)" in out.output
+    assert "order quarantine B: 2020-12-10 to 2020-12-20" in out.output
+    assert "order isolation A: 2020-12-10 to 2020-12-19" in out.output
+    missing = CliRunner().invoke(app, ["trace", "C9", "--db", url])
+    assert missing.exit_code == 2
+    assert "no case 'C9'" in missing.output
+    # no orders are stored yet: the list is empty
+    out = CliRunner().invoke(
+        app, ["quarantine", "list", "--school", "SCH", "--date", "2020-12-12", "--db", url]
+    )
+    assert out.exit_code == 0, out.output
+    assert "SCH on 2020-12-12: 0 active order(s)" in out.output
+    # store the traced orders, then list them
+    orders = trace_stored_case(store, "C1", registry).orders
+    for path in write_standard_files({"quarantine_order": orders}, tmp_path / "orders"):
+        run_import(store, StandardLayout("fixture"), path)
+    out = CliRunner().invoke(
+        app, ["quarantine", "list", "--school", "SCH", "--date", "2020-12-12", "--db", url]
+    )
+    assert "SCH on 2020-12-12: 3 active order(s)" in out.output
+    assert "isolation A: 2020-12-10 to 2020-12-19 (case C1)" in out.output
+    out = CliRunner().invoke(
+        app, ["quarantine", "list", "--school", "SCH", "--date", "2020-12-21", "--db", url]
+    )
+    assert "0 active order(s)" in out.output
