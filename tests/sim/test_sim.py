@@ -11,7 +11,7 @@ from schoolmode.sim.model import SimConfig, run
 from schoolmode.sim.network import SCHOOL_LAYERS, Network, Population, build, from_district
 from schoolmode.sim.pathogen import Pathogen, load_pathogen, pathogen_names
 from schoolmode.sim.rng import uniform
-from schoolmode.sim.state import new_agents
+from schoolmode.sim.state import NEVER, new_agents
 from schoolmode.synth.district import synth_district
 from tests.synth.test_district import PROFILES
 
@@ -196,3 +196,27 @@ def test_counter_based_uniforms_depend_only_on_their_coordinates() -> None:
     assert uniform(1, 101, 3, 5, 7) == draws[3]
     assert uniform(1, 102, 3, 5, 7) != draws[3]
     assert 0.47 < float(np.mean(draws)) < 0.53
+
+
+def test_scenarios_share_draws_where_their_gates_agree(district: Population) -> None:
+    # common random numbers: an agent infected in both scenarios has the same natural history,
+    # and the days before the gates first differ are identical
+    delta = load_pathogen("covid-delta")
+    config = SimConfig(beta=0.3, days=60, seed=3)
+    network = district.network
+    school_layers = [network.layers.index(name) for name in SCHOOL_LAYERS]
+    gate = np.ones((len(network.layers), network.n), dtype=np.bool_)
+    gate[np.ix_(school_layers, np.flatnonzero(district.agents["school"] == 0))] = False
+    open_ = run(district, delta, config)
+    closed = run(district, delta, config, gates=lambda day: gate if day >= 10 else None)
+    a, b = open_.agents, closed.agents
+    assert np.array_equal(open_.new_infections[:10], closed.new_infections[:10])
+    assert not np.array_equal(a["t_infected"], b["t_infected"])
+    both = (a["t_infected"] < 60) & (b["t_infected"] < 60)
+    assert both.sum() > 100
+    assert np.array_equal(a["t_symptoms"][both] == NEVER, b["t_symptoms"][both] == NEVER)
+    for field in ("t_infectious", "t_symptoms", "t_recovered"):
+        course_a = a[field][both].astype(np.int64) - a["t_infected"][both]
+        course_b = b[field][both].astype(np.int64) - b["t_infected"][both]
+        scheduled = a[field][both] != NEVER
+        assert np.array_equal(course_a[scheduled], course_b[scheduled])
