@@ -1,0 +1,1 @@
+"""Agent-based transmission simulator for a synthetic school district (see docs/simulator.md)."""

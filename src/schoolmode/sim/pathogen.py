@@ -1,0 +1,171 @@
+"""Pathogen configuration: natural history loaded from cited YAML files in ``pathogens/``.
+
+Every number carries a ``source``: a key of the file's ``sources`` table, or a text starting
+with ``assumption`` that says why the value was chosen.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from ruamel.yaml import YAML
+
+PATHOGEN_DIR = Path(__file__).parent / "pathogens"
+MAX_DAYS = 60
+"""Longest duration a discretised distribution can take, in days."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cited(_Strict):
+    value: float = Field(ge=0)
+    source: str = Field(min_length=1)
+
+
+class Duration(_Strict):
+    """A duration in days, discretised to whole days (at least ``minimum``)."""
+
+    distribution: Literal["gamma", "fixed"]
+    mean: float = Field(ge=0)
+    sd: float = Field(default=0.0, ge=0)
+    minimum: int = Field(default=1, ge=0)
+    source: str = Field(min_length=1)
+
+    def pmf(self) -> np.ndarray:
+        """Probability of each whole number of days 0..MAX_DAYS (gamma rounded to nearest day)."""
+        out = np.zeros(MAX_DAYS + 1)
+        if self.distribution == "fixed" or self.sd == 0:
+            out[max(self.minimum, round(self.mean))] = 1.0
+            return out
+        shape = (self.mean / self.sd) ** 2
+        scale = self.sd**2 / self.mean
+        edges = np.arange(MAX_DAYS + 2) - 0.5
+        edges[0] = 0.0
+        cdf = np.array([_gamma_cdf(x, shape, scale) for x in edges])
+        mass = np.diff(cdf)
+        mass[-1] += 1.0 - cdf[-1]
+        # days below the minimum are moved to the minimum
+        out[self.minimum] += mass[: self.minimum + 1].sum()
+        out[self.minimum + 1 :] = mass[self.minimum + 1 :]
+        return np.asarray(out / out.sum())
+
+
+def _gamma_cdf(x: float, shape: float, scale: float) -> float:
+    """Regularised lower incomplete gamma P(shape, x/scale) by series / continued fraction."""
+    z = x / scale
+    if z <= 0:
+        return 0.0
+    if z < shape + 1:
+        term = total = 1.0 / shape
+        a = shape
+        for _ in range(1000):
+            a += 1
+            term *= z / a
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return total * math.exp(-z + shape * math.log(z) - math.lgamma(shape))
+    # Lentz continued fraction for Q
+    b = z + 1 - shape
+    c = 1e300
+    d = 1 / b
+    h = d
+    for i in range(1, 1000):
+        an = -i * (i - shape)
+        b += 2
+        d = an * d + b
+        d = 1e-300 if abs(d) < 1e-300 else d
+        c = b + an / c
+        c = 1e-300 if abs(c) < 1e-300 else c
+        d = 1 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15:
+            break
+    return 1.0 - math.exp(-z + shape * math.log(z) - math.lgamma(shape)) * h
+
+
+class AgeBand(_Strict):
+    """Values for ages ``min_age`` up to and including ``max_age`` (open-ended if null)."""
+
+    min_age: int = Field(ge=0)
+    max_age: int | None = None
+    susceptibility: Cited
+    """Relative probability of infection per contact (1 = reference)."""
+    symptomatic_share: Cited
+    """Share of infections that become symptomatic."""
+
+
+class Pathogen(_Strict):
+    name: str
+    label: str
+    r0: Cited
+    """Basic reproduction number in the source population (informational: the simulator's
+    per-contact transmission probability is calibrated, not read from here)."""
+    latent: Duration
+    """Infection to start of infectiousness."""
+    presymptomatic: Duration
+    """Start of infectiousness to symptom onset (symptomatic infections)."""
+    symptomatic_infectious: Duration
+    """Symptom onset to end of infectiousness."""
+    asymptomatic_infectious: Duration
+    """Start to end of infectiousness of an asymptomatic infection."""
+    relative_infectiousness_asymptomatic: Cited
+    age_bands: list[AgeBand] = Field(min_length=1)
+    sources: dict[str, str] = Field(min_length=1)
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _every_number_cited(self) -> Pathogen:
+        cited: list[str] = [
+            self.r0.source,
+            self.latent.source,
+            self.presymptomatic.source,
+            self.symptomatic_infectious.source,
+            self.asymptomatic_infectious.source,
+            self.relative_infectiousness_asymptomatic.source,
+        ]
+        for band in self.age_bands:
+            cited += [band.susceptibility.source, band.symptomatic_share.source]
+        for source in cited:
+            key = source.split(";")[0].strip()
+            if key not in self.sources and not source.lower().startswith("assumption"):
+                raise ValueError(
+                    f"source {source!r} is neither a key of sources nor an 'assumption: ...'"
+                )
+        starts = [b.min_age for b in self.age_bands]
+        if starts[0] != 0 or starts != sorted(starts):
+            raise ValueError("age_bands must start at age 0 and be in increasing order")
+        for band, nxt in zip(self.age_bands, self.age_bands[1:], strict=False):
+            if band.max_age is None or band.max_age + 1 != nxt.min_age:
+                raise ValueError("age_bands must be contiguous")
+        if self.age_bands[-1].max_age is not None:
+            raise ValueError("the last age band must be open-ended (max_age: null)")
+        return self
+
+    def by_age(self, ages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(susceptibility, symptomatic share) for each age."""
+        starts = np.array([b.min_age for b in self.age_bands])
+        band = np.searchsorted(starts, ages, side="right") - 1
+        sus = np.array([b.susceptibility.value for b in self.age_bands])
+        sym = np.array([b.symptomatic_share.value for b in self.age_bands])
+        return sus[band], sym[band]
+
+
+def load_pathogen(name_or_path: str | Path) -> Pathogen:
+    """Load ``pathogens/<name>.yaml`` (or a path to a YAML file)."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PATHOGEN_DIR / f"{name_or_path}.yaml"
+    data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    return Pathogen.model_validate(data)
+
+
+def pathogen_names() -> list[str]:
+    return sorted(p.stem for p in PATHOGEN_DIR.glob("*.yaml"))
