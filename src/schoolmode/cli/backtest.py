@@ -18,6 +18,14 @@ console = Console(highlight=False)
 if not console.is_terminal:
     console = Console(highlight=False, width=180)
 
+WithinTerm = Annotated[
+    bool, typer.Option("--within-term", help="Apply each policy only within its own term.")
+]
+SchoolYear = Annotated[
+    str | None, typer.Option(help="School profiles to use (default: the earliest stored).")
+]
+PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
+
 CHICAGO_POLICIES = [
     "cps-lbfo-2021-02-04",
     "ctu-demand-2021-02",
@@ -56,15 +64,9 @@ def backtest(
     out: Annotated[Path, typer.Option(help="Folder for the report and data files.")] = Path(
         "out/backtest"
     ),
-    within_term: Annotated[
-        bool, typer.Option("--within-term", help="Apply each policy only within its own term.")
-    ] = False,
-    school_year: Annotated[
-        str | None, typer.Option(help="School profiles to use (default: the earliest stored).")
-    ] = None,
-    policies_dir: Annotated[
-        Path | None, typer.Option("--policies-dir", help="Folder of policies.")
-    ] = None,
+    within_term: WithinTerm = False,
+    school_year: SchoolYear = None,
+    policies_dir: PoliciesDir = None,
 ) -> None:
     """Replay history day by day through each policy; write report.md, report.html, plots and data."""
     if ctx.invoked_subcommand is not None:
@@ -156,15 +158,9 @@ def sweep(
     out: Annotated[Path, typer.Option(help="Folder for sweep.md, sweep.csv, sweep.png.")] = Path(
         "out/sweep"
     ),
-    within_term: Annotated[
-        bool, typer.Option("--within-term", help="Apply each policy only within its own term.")
-    ] = False,
-    school_year: Annotated[
-        str | None, typer.Option(help="School profiles to use (default: the earliest stored).")
-    ] = None,
-    policies_dir: Annotated[
-        Path | None, typer.Option("--policies-dir", help="Folder of policies.")
-    ] = None,
+    within_term: WithinTerm = False,
+    school_year: SchoolYear = None,
+    policies_dir: PoliciesDir = None,
 ) -> None:
     """Backtest once per value of one parameter; write a table and a plot of the outcome."""
     from schoolmode.backtest.report import markdown_table

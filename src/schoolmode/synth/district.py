@@ -12,6 +12,7 @@ transactional import service.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,9 +109,20 @@ class SyntheticDistrict:
 def calendar(config: SynthConfig | None = None) -> pl.DataFrame:
     """``calendar_day`` rows from the first to the last day of school."""
     config = config or SynthConfig()
-    days = pl.date_range(FIRST_DAY, LAST_DAY, interval="1d", eager=True).alias("date")
+    return calendar_frame(FIRST_DAY, LAST_DAY, NO_SCHOOL, config.calendar_id, config.district_id)
+
+
+def calendar_frame(
+    first_day: dt.date,
+    last_day: dt.date,
+    no_school: Sequence[tuple[str, str, str]],
+    calendar_id: str,
+    district_id: str,
+) -> pl.DataFrame:
+    """``calendar_day`` rows: weekdays are instructional unless a ``no_school`` span names them."""
+    days = pl.date_range(first_day, last_day, interval="1d", eager=True).alias("date")
     frame = pl.DataFrame(days).with_columns(pl.lit(None, dtype=pl.String).alias("holiday"))
-    for first, last, name in NO_SCHOOL:
+    for first, last, name in no_school:
         frame = frame.with_columns(
             pl.when(pl.col("date").is_between(D(first), D(last)))
             .then(pl.lit(name))
@@ -121,8 +133,8 @@ def calendar(config: SynthConfig | None = None) -> pl.DataFrame:
     frame = frame.with_columns(
         pl.when(weekend).then(None).otherwise(pl.col("holiday")).alias("holiday"),
         (~weekend & pl.col("holiday").is_null()).alias("instructional"),
-        pl.lit(config.calendar_id).alias("calendar_id"),
-        pl.lit(config.district_id).alias("district_id"),
+        pl.lit(calendar_id).alias("calendar_id"),
+        pl.lit(district_id).alias("district_id"),
     )
     return frame.select(*frame_schema(RECORD_TYPES["calendar_day"]))
 

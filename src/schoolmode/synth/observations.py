@@ -23,7 +23,7 @@ from schoolmode.policy.loader import Registry
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
 from schoolmode.synth.district import FIRST_DAY as FIRST_DAY_2122
-from schoolmode.synth.district import LAST_DAY, SynthConfig, SyntheticDistrict
+from schoolmode.synth.district import LAST_DAY, SynthConfig, SyntheticDistrict, calendar_frame
 
 D = dt.date.fromisoformat
 
@@ -164,23 +164,9 @@ class Observations:
 def calendar_2021(config: SynthConfig | None = None) -> pl.DataFrame:
     """``calendar_day`` rows of the approximate CPS SY2020-21 calendar."""
     config = config or SynthConfig()
-    days = pl.date_range(FIRST_DAY_2021, LAST_DAY_2021, interval="1d", eager=True).alias("date")
-    frame = pl.DataFrame(days).with_columns(pl.lit(None, dtype=pl.String).alias("holiday"))
-    for first, last, name in NO_SCHOOL_2021:
-        frame = frame.with_columns(
-            pl.when(pl.col("date").is_between(D(first), D(last)))
-            .then(pl.lit(name))
-            .otherwise(pl.col("holiday"))
-            .alias("holiday")
-        )
-    weekend = pl.col("date").dt.weekday() >= 6
-    frame = frame.with_columns(
-        pl.when(weekend).then(None).otherwise(pl.col("holiday")).alias("holiday"),
-        (~weekend & pl.col("holiday").is_null()).alias("instructional"),
-        pl.lit(CALENDAR_2021).alias("calendar_id"),
-        pl.lit(config.district_id).alias("district_id"),
+    return calendar_frame(
+        FIRST_DAY_2021, LAST_DAY_2021, NO_SCHOOL_2021, CALENDAR_2021, config.district_id
     )
-    return frame.select(*frame_schema(RECORD_TYPES["calendar_day"]))
 
 
 def roster_2021(district: SyntheticDistrict) -> dict[str, pl.DataFrame]:
