@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,11 +15,11 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select
 from typer.core import TyperGroup
 
-from schoolmode.importers import CHICAGO, IMPORTERS, Importer, shared_data_dir
+from schoolmode.importers import CHICAGO, IMPORTERS, shared_data_dir
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.store.db import default_url, make_engine
 from schoolmode.store.migrate import current_revision, head_revision, upgrade
-from schoolmode.store.service import ImportFailed, ImportResult, row_counts, run_import
+from schoolmode.store.service import ImportFailed, ImportResult, Parser, row_counts, run_import
 from schoolmode.store.tables import import_log
 
 DbOption = Annotated[
@@ -87,7 +87,7 @@ def db_upgrade(
         typer.echo(f"schema {before or '(empty)'} -> {after}")
 
 
-def _import_one(engine: Engine, importer: Importer, path: Path, by: str | None) -> ImportResult:
+def _import_one(engine: Engine, importer: Parser, path: Path, by: str | None) -> ImportResult:
     with Progress(
         TextColumn(f"{importer.source} {path.name}"),
         BarColumn(),
@@ -104,7 +104,7 @@ def _import_one(engine: Engine, importer: Importer, path: Path, by: str | None) 
         return run_import(engine, importer, path, imported_by=by, progress=progress)
 
 
-def _run_imports(engine: Engine, jobs: list[tuple[Importer, Path]], by: str | None) -> None:
+def run_imports(engine: Engine, jobs: Sequence[tuple[Parser, Path]], by: str | None) -> None:
     failed = False
     for importer, path in jobs:
         try:
@@ -135,7 +135,7 @@ def import_chicago(
         jobs = [
             (imp, p) for imp in CHICAGO for p in imp.default_paths(data_dir or shared_data_dir())
         ]
-        _run_imports(engine, jobs, by)
+        run_imports(engine, jobs, by)
 
 
 @import_app.command("file")
@@ -154,7 +154,7 @@ def import_file(
         raise typer.Exit(2)
     with _engine(db) as engine:
         _migrated(engine)
-        _run_imports(engine, [(importer, path)], by)
+        run_imports(engine, [(importer, path)], by)
 
 
 @import_app.command("sources")

@@ -14,11 +14,11 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 
+from schoolmode.cli.data import run_imports
 from schoolmode.importers import shared_data_dir
 from schoolmode.importers.cdph import ZipWeekly
 from schoolmode.importers.cps import SchoolCovidCases, SchoolProfiles
@@ -26,7 +26,6 @@ from schoolmode.importers.standard import StandardLayout
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.store.db import default_url, make_engine
 from schoolmode.store.migrate import current_revision, head_revision
-from schoolmode.store.service import ImportFailed, run_import
 from schoolmode.synth.district import (
     SynthConfig,
     SyntheticDistrict,
@@ -116,23 +115,7 @@ def synth(
             typer.echo("the database is not at the latest schema: run `schoolmode init`", err=True)
             raise typer.Exit(2)
         parser = StandardLayout(SOURCE)
-        failed = False
-        for file in paths:
-            try:
-                with _progress() as bar:
-                    task = bar.add_task(f"import {file.name}", total=None)
-
-                    def step(_phase: str, done: int, total: int, task: TaskID = task) -> None:
-                        bar.update(task, completed=done, total=total)
-
-                    result = run_import(engine, parser, file, progress=step)
-            except (FileValidationError, ImportFailed) as exc:
-                typer.echo(str(exc), err=True)
-                failed = True
-                continue
-            typer.echo(result.summary())
-        if failed:
-            raise typer.Exit(1)
+        run_imports(engine, [(parser, file) for file in paths], None)
     finally:
         engine.dispose()
 

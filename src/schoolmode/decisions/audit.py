@@ -38,6 +38,14 @@ from schoolmode.store.tables import decision, decision_run
 
 KEY = ["scope", "unit", "date"]
 COMPARED = ["mode", "status", "rule"]
+DECISION_SCHEMA = {
+    "scope": pl.String,
+    "unit": pl.String,
+    "date": pl.Date,
+    "mode": pl.String,
+    "status": pl.String,
+    "rule": pl.String,
+}
 
 
 @dataclass
@@ -84,14 +92,7 @@ def _stored(engine: Engine, run_id: int) -> tuple[dict[str, object], pl.DataFram
     frame = pl.DataFrame(
         [tuple(r) for r in rows],
         orient="row",
-        schema={
-            "scope": pl.String,
-            "unit": pl.String,
-            "date": pl.Date,
-            "mode": pl.String,
-            "status": pl.String,
-            "rule": pl.String,
-        },
+        schema=DECISION_SCHEMA,
     )
     return dict(run), frame
 
@@ -99,14 +100,7 @@ def _stored(engine: Engine, run_id: int) -> tuple[dict[str, object], pl.DataFram
 def _as_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
     return pl.DataFrame(
         [{k: r[k] for k in (*KEY, *COMPARED)} for r in rows],
-        schema={
-            "scope": pl.String,
-            "unit": pl.String,
-            "date": pl.Date,
-            "mode": pl.String,
-            "status": pl.String,
-            "rule": pl.String,
-        },
+        schema=DECISION_SCHEMA,
     )
 
 
