@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -17,6 +17,9 @@ from schoolmode.operations.screening import weeks_needed
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value, dated_value, interpretation, number, parameter
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def weekly_first_doses(
@@ -174,6 +177,102 @@ def _check_staff(staff: pl.DataFrame) -> pl.DataFrame:
         if name not in staff.columns
     )
     return filled.select(pl.col(n).cast(t) for n, t in STAFF_COLUMNS.items())
+
+
+_GRADE_GROUP = {"PE": "prek_cluster", "PK": "prek_cluster", "K": "k5"}
+_GRADE_GROUP.update({str(g): "k5" for g in range(1, 6)})
+_GRADE_GROUP.update({str(g): "g6_8" for g in range(6, 9)})
+_GRADE_GROUP.update({str(g): "hs" for g in range(9, 13)})
+_LEVEL_GROUP = {"ES": "k5", "MS": "g6_8", "HS": "hs"}
+
+
+def staff_groups(
+    assignments: pl.DataFrame, classrooms: pl.DataFrame, schools: pl.DataFrame, on: dt.date
+) -> pl.DataFrame:
+    """Each staff member's phase-in group and school ZIP on ``on``, from the standard records.
+
+    A classroom teacher takes the group of the classroom's grade (PE/PK: ``prek_cluster``,
+    K-5: ``k5``, 6-8: ``g6_8``, 9-12: ``hs``); other staff, and teachers of a ``mixed`` room,
+    that of the school's level (ES: ``k5``, MS: ``g6_8``, HS: ``hs``). A person with several
+    assignments takes the earliest-returning group. Special-education cluster programmes are
+    not told apart by the standard: their staff fall in their school's group.
+    """
+    day = pl.lit(on)
+    active = assignments.filter(
+        (pl.col("start_date") <= day) & (pl.col("end_date").is_null() | (pl.col("end_date") >= day))
+    )
+    school = (
+        schools.sort("school_year")
+        .group_by("school_id")
+        .last()
+        .select("school_id", pl.col("level").cast(pl.String), pl.col("zip").alias("school_zip"))
+    )
+    rank = {g: i for i, g in enumerate(GROUP_ORDER)}
+    return (
+        active.join(classrooms.select("classroom_id", "grade"), on="classroom_id", how="left")
+        .join(school, on="school_id", how="left")
+        .with_columns(
+            pl.coalesce(
+                pl.col("grade").replace_strict(_GRADE_GROUP, default=None),
+                pl.col("level").replace_strict(_LEVEL_GROUP, default=None),
+            ).alias("group")
+        )
+        .with_columns(pl.col("group").replace_strict(rank, default=len(rank)).alias("_rank"))
+        .sort("person_id", "_rank", "school_id")
+        .group_by("person_id", maintain_order=True)
+        .first()
+        .select("person_id", "group", "school_zip")
+    )
+
+
+def staff_from_store(engine: Engine, on: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The staff frame for :func:`schedule` and the vaccination records, from the store.
+
+    Risk flags come from accommodation requests: ``own_high_risk`` for any request on that
+    basis (not withdrawn); ``household_high_risk_unaccommodated`` for a household request
+    whose current decision (or recorded status) is not ``granted``.
+    """
+    from schoolmode.operations.accommodations import current_decisions
+    from schoolmode.operations.tracing import load_frames
+
+    f = load_frames(
+        engine,
+        (
+            "person",
+            "staff_assignment",
+            "classroom",
+            "school",
+            "vaccination",
+            "accommodation_request",
+        ),
+    )
+    groups = staff_groups(f["staff_assignment"], f["classroom"], f["school"], on)
+    requests = f["accommodation_request"].filter(pl.col("status").cast(pl.String) != "withdrawn")
+    decided = current_decisions(engine).select("request_id", pl.col("outcome").alias("decided"))
+    requests = requests.join(decided, on="request_id", how="left").with_columns(
+        pl.coalesce("decided", pl.col("status").cast(pl.String)).alias("state")
+    )
+    own = requests.filter(pl.col("basis") == "own_high_risk")["person_id"].unique()
+    household = requests.filter(pl.col("basis") == "household_high_risk")
+    accommodated = household.filter(pl.col("state") == "granted")["person_id"].unique()
+    unaccommodated = (
+        household["person_id"]
+        .unique()
+        .filter(~household["person_id"].unique().is_in(accommodated.implode()))
+    )
+    staff = (
+        f["person"]
+        .filter(pl.col("role").cast(pl.String) != "student")
+        .select("person_id", "age_years")
+        .join(groups, on="person_id", how="inner")
+        .with_columns(
+            pl.col("person_id").is_in(own.implode()).alias("own_high_risk"),
+            pl.col("person_id")
+            .is_in(unaccommodated.implode())
+            .alias("household_high_risk_unaccommodated"),
+        )
+    )
+    return staff, f["vaccination"]
 
 
 def priority_order(
@@ -525,6 +624,10 @@ def projection(result: Schedule) -> pl.DataFrame:
                 & (pl.col("covered_all_by") <= pl.col("return_date"))
             )
             .alias("condition_met"),
+            pl.when(pl.col("return_date").is_null())
+            .then(None)
+            .otherwise(pl.col("all_by").is_not_null() & (pl.col("all_by") <= pl.col("return_date")))
+            .alias("all_staff_met"),
             pl.col("group").replace_strict(order, default=len(order)).alias("_order"),
         )
         .sort("_order", "group")
