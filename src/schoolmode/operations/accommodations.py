@@ -54,8 +54,8 @@ BASIS_KIND = {
 }
 ROLES = ("district-hr", "union", "public")
 SMALL_COUNT = 10
-"""Public counts from 1 to ``SMALL_COUNT - 1`` are shown as ``<10`` (with a second cell of the
-same row suppressed when one alone would let the total reveal it)."""
+"""Public counts from 1 to ``SMALL_COUNT - 1`` are shown as ``<10``; when a kind has one such cell, its next smallest cell is shown as
+``suppressed`` too (complementary suppression), so totals cannot reveal the small one."""
 
 _ROUNDING = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP}
 
@@ -358,8 +358,10 @@ def role_view(decisions: pl.DataFrame, role: str, small_count: int = SMALL_COUNT
     return (
         flagged.join(extra, on=["kind", "outcome"], how="left")
         .with_columns(
-            pl.when(pl.col("_small") | pl.col("_extra").fill_null(False))
-            .then(pl.lit(f"<{small_count}") if small_count > 1 else pl.lit("suppressed"))
+            pl.when(pl.col("_small"))
+            .then(pl.lit(f"<{small_count}"))
+            .when(pl.col("_extra").fill_null(False))
+            .then(pl.lit("suppressed"))
             .otherwise(pl.col("n").cast(pl.String))
             .alias("count")
         )

@@ -362,25 +362,22 @@ class Schedule:
 def _doses_before(
     people: pl.DataFrame, vaccinations: pl.DataFrame | None, start: dt.date
 ) -> pl.DataFrame:
-    """Per person: doses given before ``start``, the last one's date, whether complete."""
+    """Per person: doses recorded (whatever their date: a recorded dose was given, or is
+    booked outside this schedule), the last one's date, and whether the series is complete."""
     if vaccinations is None or vaccinations.height == 0:
         return people.with_columns(
             pl.lit(0, dtype=pl.Int64).alias("doses_before"),
             pl.lit(None, dtype=pl.Date).alias("last_dose"),
             pl.lit(False).alias("complete"),
         )
-    given = (
-        vaccinations.filter(pl.col("date") < start)
-        .group_by("person_id")
-        .agg(
-            pl.len().cast(pl.Int64).alias("doses_before"),
-            pl.col("date").max().alias("last_dose"),
-            pl.col("product")
-            .str.to_lowercase()
-            .is_in(sorted(SINGLE_DOSE_PRODUCTS))
-            .any()
-            .alias("single"),
-        )
+    given = vaccinations.group_by("person_id").agg(
+        pl.len().cast(pl.Int64).alias("doses_before"),
+        pl.col("date").max().alias("last_dose"),
+        pl.col("product")
+        .str.to_lowercase()
+        .is_in(sorted(SINGLE_DOSE_PRODUCTS))
+        .any()
+        .alias("single"),
     )
     return (
         people.join(given, on="person_id", how="left")
@@ -410,7 +407,7 @@ def schedule(
     priority order, up to ``first_doses_per_week`` in each week counted from ``start``.
     ``capacity`` is the site-day frame of :func:`site_days`; ``None`` means no site limit
     (only the weekly first-dose limit). Staff with doses in ``vaccinations`` (the standard
-    records) before ``start`` are not given those doses again: one dose means only the second
+    records, whatever their date) are not given those doses again: one dose means only the second
     is planned, a complete series means nothing is. Deterministic.
     """
     if weeks < 1:
