@@ -171,6 +171,7 @@ def test_accommodations_cli(store: Engine, tmp_path: Path) -> None:
     rows_union = json.loads(out.output)["rows"]
     assert len(rows_union) == 14
     assert all("basis" not in r and "reason" not in r for r in rows_union)
+    assert {r["seed"] for r in rows_union} == {2021}  # the union can recompute the draw
     granted = sorted(r["request_id"] for r in rows_union if r["outcome"] == "granted")
     dry_rows = json.loads(dry.output)["rows"]
     assert granted == sorted(r["request_id"] for r in dry_rows if r["outcome"] == "granted")

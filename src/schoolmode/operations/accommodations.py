@@ -331,7 +331,7 @@ def role_view(decisions: pl.DataFrame, role: str, small_count: int = SMALL_COUNT
             "lottery_rank",
             "pool_size",
             "places",
-            *(c for c in ("appealed",) if c in decisions.columns),
+            *(c for c in ("seed", "appealed") if c in decisions.columns),
         )
     counts = (
         decisions.with_columns(
@@ -375,18 +375,24 @@ def role_view(decisions: pl.DataFrame, role: str, small_count: int = SMALL_COUNT
 
 def current_decisions(engine: Engine) -> pl.DataFrame:
     """The latest decision of each request (an appeal's outcome replaces the one appealed),
-    with ``decision_id`` and whether it was appealed."""
+    with ``decision_id``, the lottery ``seed`` of its review and whether it was appealed."""
     from sqlalchemy import select as sql_select
 
-    from schoolmode.store.tables import accommodation_appeal, accommodation_decision
+    from schoolmode.store.tables import (
+        accommodation_appeal,
+        accommodation_decision,
+        accommodation_review,
+    )
 
-    t = accommodation_decision
+    t, r = accommodation_decision, accommodation_review
     with engine.connect() as conn:
         rows = conn.execute(
-            sql_select(t.c.id, *(t.c[c] for c in DECISION_SCHEMA), t.c.decided_on).order_by(t.c.id)
+            sql_select(t.c.id, *(t.c[c] for c in DECISION_SCHEMA), t.c.decided_on, r.c.seed)
+            .select_from(t.outerjoin(r, t.c.review_id == r.c.id))
+            .order_by(t.c.id)
         ).all()
-        appealed = {r[0] for r in conn.execute(sql_select(accommodation_appeal.c.decision_id))}
-    schema = {"decision_id": pl.Int64, **DECISION_SCHEMA, "decided_on": pl.Date}
+        appealed = {row[0] for row in conn.execute(sql_select(accommodation_appeal.c.decision_id))}
+    schema = {"decision_id": pl.Int64, **DECISION_SCHEMA, "decided_on": pl.Date, "seed": pl.Int64}
     frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
     return (
         frame.group_by("request_id", maintain_order=True)
