@@ -241,3 +241,60 @@ def test_schedule_respects_every_limit(
     # deterministic, and independent of the order of the input rows
     again = v.schedule(staff.reverse(), rules, MONDAY, weeks, capacity)
     assert again.appointments.equals(appts)
+
+
+def test_staff_groups_from_rooms_levels_and_fallback() -> None:
+    start = D(2020, 9, 1)
+    assignments = pl.DataFrame(
+        {
+            "person_id": ["pk", "k", "t7", "ms-staff", "x-staff", "left", "two"],
+            "school_id": ["ES", "ES", "MS", "MS", "NOREC", "ES", "HS"],
+            "classroom_id": ["ES-PK", "ES-K", "MS-7", None, None, None, None],
+            "start_date": [start] * 7,
+            "end_date": [None, None, None, None, None, D(2021, 1, 31), None],
+        },
+        schema_overrides={"end_date": pl.Date},
+    )
+    assignments = pl.concat(
+        [
+            assignments,
+            pl.DataFrame(
+                {
+                    "person_id": ["two"],
+                    "school_id": ["ES"],
+                    "classroom_id": ["ES-K"],
+                    "start_date": [start],
+                    "end_date": [None],
+                },
+                schema=assignments.schema,
+            ),
+        ]
+    )
+    classrooms = pl.DataFrame(
+        {
+            "classroom_id": ["ES-PK", "ES-K", "MS-7", "NR-1", "NR-2", "NR-10"],
+            "school_id": ["ES", "ES", "MS", "NOREC", "NOREC", "NOREC"],
+            "grade": ["PK", "K", "7", "9", "10", "2"],
+        }
+    )
+    schools = pl.DataFrame(
+        {
+            "school_id": ["ES", "MS", "HS"],
+            "school_year": ["2020-2021"] * 3,
+            "level": ["ES", "MS", "HS"],
+            "zip": ["60623", "60601", "60614"],
+        }
+    )
+    got = v.staff_groups(assignments, classrooms, schools, D(2021, 2, 11))
+    groups = dict(zip(got["person_id"], got["group"], strict=True))
+    assert groups == {
+        "pk": "prek_cluster",
+        "k": "k5",
+        "t7": "g6_8",
+        "ms-staff": "g6_8",
+        "x-staff": "hs",  # no school record: most of its classrooms are high-school grades
+        "two": "k5",  # the earlier-returning of two assignments
+    }
+    zips = dict(zip(got["person_id"], got["school_zip"], strict=True))
+    assert zips["pk"] == "60623"
+    assert zips["x-staff"] is None

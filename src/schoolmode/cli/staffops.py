@@ -120,6 +120,10 @@ def vaccination_schedule(
         list[str] | None,
         typer.Option("--hardest-hit-zip", help="A hardest-hit ZIP code (repeatable)."),
     ] = None,
+    roster: Annotated[
+        str | None,
+        typer.Option("--roster-date", help="Day whose staff assignments to use (default --from)."),
+    ] = None,
     supply_increase: Annotated[
         str, typer.Option("--city-supply-increase-pct", help="Growth of the city's supply, %.")
     ] = "0",
@@ -153,11 +157,12 @@ def vaccination_schedule(
         )
         engine = make_engine(db)
         try:
-            staff, records = v.staff_from_store(engine, first)
+            roster_day = _day(roster, "--roster-date") if roster else first
+            staff, records = v.staff_from_store(engine, roster_day)
         finally:
             engine.dispose()
         if staff.height == 0:
-            raise SchoolmodeError(f"no staff with an assignment on {first} in the store")
+            raise SchoolmodeError(f"no staff with an assignment on {roster_day} in the store")
         result = v.schedule(
             staff, rules, first, weeks, capacity, records, frozenset(hardest_hit_zip or ())
         )
@@ -204,7 +209,11 @@ def vaccination_schedule(
         f"{staff.height:,} staff, {result.appointments.height:,} appointments over {weeks} "
         f"week(s) from {first}" + ("" if sites is None else f" at {sites.height} site(s)")
     )
-    console.print(_table("Doses per week", result.weekly))
+    busy = result.weekly.filter((pl.col("first_doses") > 0) | (pl.col("second_doses") > 0))
+    last_busy = int(busy["week"].max()) if busy.height else -1  # type: ignore[arg-type]
+    console.print(_table("Doses per week", result.weekly.filter(pl.col("week") <= last_busy)))
+    if last_busy < weeks - 1:
+        console.print(f"weeks {last_busy + 1} to {weeks - 1}: no doses left to give")
     console.print(
         _table(
             "Opportunity to be fully vaccinated, by phase-in group "

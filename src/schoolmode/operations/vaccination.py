@@ -193,7 +193,8 @@ def staff_groups(
 
     A classroom teacher takes the group of the classroom's grade (PE/PK: ``prek_cluster``,
     K-5: ``k5``, 6-8: ``g6_8``, 9-12: ``hs``); other staff, and teachers of a ``mixed`` room,
-    that of the school's level (ES: ``k5``, MS: ``g6_8``, HS: ``hs``). A person with several
+    that of the school's level (ES: ``k5``, MS: ``g6_8``, HS: ``hs``) or, without a school
+    record, the most common group of the school's classrooms. A person with several
     assignments takes the earliest-returning group. Special-education cluster programmes are
     not told apart by the standard: their staff fall in their school's group.
     """
@@ -208,13 +209,29 @@ def staff_groups(
         .select("school_id", pl.col("level").cast(pl.String), pl.col("zip").alias("school_zip"))
     )
     rank = {g: i for i, g in enumerate(GROUP_ORDER)}
+    # a school without a level record: the most common group of its classrooms
+    by_rooms = (
+        classrooms.select(
+            "school_id", pl.col("grade").replace_strict(_GRADE_GROUP, default=None).alias("g")
+        )
+        .drop_nulls("g")
+        .group_by("school_id", "g")
+        .agg(pl.len().alias("n"))
+        .with_columns(pl.col("g").replace_strict(rank, default=len(rank)).alias("r"))
+        .sort("school_id", "n", "r", descending=[False, True, False])
+        .group_by("school_id", maintain_order=True)
+        .first()
+        .select("school_id", pl.col("g").alias("rooms_group"))
+    )
     return (
         active.join(classrooms.select("classroom_id", "grade"), on="classroom_id", how="left")
         .join(school, on="school_id", how="left")
+        .join(by_rooms, on="school_id", how="left")
         .with_columns(
             pl.coalesce(
                 pl.col("grade").replace_strict(_GRADE_GROUP, default=None),
                 pl.col("level").replace_strict(_LEVEL_GROUP, default=None),
+                pl.col("rooms_group"),
             ).alias("group")
         )
         .with_columns(pl.col("group").replace_strict(rank, default=len(rank)).alias("_rank"))
