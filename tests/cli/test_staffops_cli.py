@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
@@ -144,8 +144,14 @@ def test_vaccination_schedule_cli(store: Engine, tmp_path: Path) -> None:
     assert written.height == 10
     assert set(written["site_id"]) == {"Clark"}
     assert "T-10" not in written["person_id"].to_list()
-    table = CliRunner().invoke(app, args)
+    table = CliRunner().invoke(app, [*args, "--record", "--by", "hr"])
     assert table.exit_code == 0, table.output
+    assert "recorded as schedule run 1" in " ".join(table.output.split())
+    with store.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM vaccination_appointment WHERE run_id = 1")
+        ).scalar_one()
+    assert stored == 10
     assert "Opportunity to be fully vaccinated" in table.output
     assert "prek_cluster" in table.output
     bad = CliRunner().invoke(app, [*args[:-2], "--site", "Clark=lots"])

@@ -252,27 +252,46 @@ def test_review_appeal_and_history(store: Engine, tmp_path: Path, registry: Regi
     assert later.decisions.filter(pl.col("outcome") == "granted").height == 0
 
 
-def test_accommodation_tables_are_append_only(
+def test_staff_operation_tables_are_append_only(
     store: Engine, registry: Registry, tmp_path: Path
 ) -> None:
+    from schoolmode.operations import vaccination as v
+
     _import(store, tmp_path, ["H1,P1,household_high_risk,2021-02-01,pending"])
     lbfo = registry.get("cps-lbfo-2021-02-04").policy
     sel = acc.select(acc.pending_requests(store), lbfo, D(2021, 2, 5), 1)
     acc.record_review(store, sel, lbfo, D(2021, 2, 5), "hr")
     decision = acc.current_decisions(store)["decision_id"][0]
     acc.record_appeal(store, decision, D(2021, 2, 6), "grounds", "u")
+    rules = v.vaccination_rules(registry.get("cps-ctu-2021-02-06").policy, D(2021, 2, 11))
+    plan = v.schedule(
+        pl.DataFrame({"person_id": ["P1"], "group": ["k5"]}), rules, D(2021, 2, 11), 6
+    )
+    run = v.record_schedule(store, plan, None, 1, "hr")
+    assert run >= 1
     assert set(STAFF_APPEND_ONLY) == {
         "accommodation_review",
         "accommodation_decision",
         "accommodation_appeal",
+        "vaccination_schedule_run",
+        "vaccination_appointment",
     }
     for table in STAFF_APPEND_ONLY:
-        column = "created_by" if table == "accommodation_review" else "recorded_by"
+        column = {
+            "accommodation_review": "created_by",
+            "accommodation_decision": "person_id",
+            "accommodation_appeal": "grounds",
+            "vaccination_schedule_run": "created_by",
+            "vaccination_appointment": "person_id",
+        }[table]
+        with store.connect() as conn:
+            before = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+        assert before >= 1
         for statement in (f"UPDATE {table} SET {column} = 'x'", f"DELETE FROM {table}"):
             with pytest.raises(Exception, match="append-only"), store.begin() as conn:
                 conn.execute(text(statement))
         with store.connect() as conn:
-            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 1
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == before
 
 
 def test_bad_request_file_names_row_and_field_and_imports_nothing(

@@ -131,6 +131,10 @@ def vaccination_schedule(
     appointments: Annotated[
         Path | None, typer.Option("--appointments", help="Write the appointments to this CSV.")
     ] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Store the schedule and its appointments.")
+    ] = False,
+    by: ByOption = None,
     as_json: JsonOption = False,
     db: DbOption = None,
     policies_dir: PoliciesDir = None,
@@ -167,6 +171,13 @@ def vaccination_schedule(
             staff, rules, first, weeks, capacity, records, frozenset(hardest_hit_zip or ())
         )
         groups = v.projection(result)
+        run_id = None
+        if record:
+            engine = make_engine(db)
+            try:
+                run_id = v.record_schedule(engine, result, sites, staff.height, _by(by))
+            finally:
+                engine.dispose()
     except (SchoolmodeError, OSError) as exc:
         raise _fail(exc) from None
     if appointments:
@@ -183,6 +194,7 @@ def vaccination_schedule(
                     "return_dates": {g: d.isoformat() for g, d in rules.return_dates.items()},
                     "staff": staff.height,
                     "appointments": result.appointments.height,
+                    "run_id": run_id,
                     "weekly": _json(result.weekly),
                     "projection": _json(groups),
                 },
@@ -207,7 +219,9 @@ def vaccination_schedule(
     )
     console.print(
         f"{staff.height:,} staff, {result.appointments.height:,} appointments over {weeks} "
-        f"week(s) from {first}" + ("" if sites is None else f" at {sites.height} site(s)")
+        f"week(s) from {first}"
+        + ("" if sites is None else f" at {sites.height} site(s)")
+        + ("" if run_id is None else f"; recorded as schedule run {run_id}")
     )
     busy = result.weekly.filter((pl.col("first_doses") > 0) | (pl.col("second_doses") > 0))
     last_busy = int(busy["week"].max()) if busy.height else -1  # type: ignore[arg-type]

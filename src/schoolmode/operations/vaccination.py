@@ -647,3 +647,37 @@ def projection(result: Schedule) -> pl.DataFrame:
         .sort("_order", "group")
         .drop("_order")
     )
+
+
+def record_schedule(
+    engine: Engine, result: Schedule, sites: pl.DataFrame | None, staff: int, by: str
+) -> int:
+    """Append the schedule run and its appointments in one transaction; returns the run id."""
+    import json
+
+    from sqlalchemy import insert
+
+    from schoolmode.store.tables import vaccination_appointment, vaccination_schedule_run
+
+    rules = {k: str(val) for k, val in vars(result.rules).items()}
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            insert(vaccination_schedule_run)
+            .values(
+                policy_id=result.rules.policy_id,
+                start_date=result.start,
+                weeks=result.days // 7,
+                rules_json=json.dumps(rules, sort_keys=True),
+                sites_json=json.dumps([] if sites is None else sites.to_dicts()),
+                staff=staff,
+                created_at=dt.datetime.now(dt.UTC),
+                created_by=by,
+            )
+            .returning(vaccination_schedule_run.c.id)
+        ).scalar_one()
+        rows = result.appointments.select(
+            pl.lit(run_id).alias("run_id"), "person_id", "dose", "date", "site_id"
+        ).to_dicts()
+        for i in range(0, len(rows), 5000):
+            conn.execute(insert(vaccination_appointment), rows[i : i + 5000])
+    return int(run_id)

@@ -239,4 +239,41 @@ accommodation_appeal = Table(
     comment="An appeal against a decision; its outcome is a new decision. Append-only.",
 )
 
-STAFF_APPEND_ONLY = ("accommodation_review", "accommodation_decision", "accommodation_appeal")
+# ---------------------------------------------------------------------- staff vaccination (append-only)
+
+vaccination_schedule_run = Table(
+    "vaccination_schedule_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("policy_id", String(100), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("weeks", Integer, nullable=False),
+    Column("rules_json", Text, nullable=False, comment="The policy's scheduling rules as read."),
+    Column("sites_json", Text, nullable=False, comment="Sites and daily capacities; [] if none."),
+    Column("staff", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    comment="One recorded staff vaccination schedule; never updated or deleted.",
+)
+
+vaccination_appointment = Table(
+    "vaccination_appointment",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("vaccination_schedule_run.id"), nullable=False),
+    Column("person_id", String(100), nullable=False),
+    Column("dose", Integer, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("site_id", String(200), nullable=False),
+    Index("ix_vaccination_appointment_run_id", "run_id"),
+    Index("ix_vaccination_appointment_person_id", "person_id"),
+    comment="A planned dose of a recorded schedule; never updated or deleted.",
+)
+
+STAFF_APPEND_ONLY = (
+    "accommodation_review",
+    "accommodation_decision",
+    "accommodation_appeal",
+    "vaccination_schedule_run",
+    "vaccination_appointment",
+)

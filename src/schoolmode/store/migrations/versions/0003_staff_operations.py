@@ -1,4 +1,4 @@
-"""staff operations: accommodation reviews, decisions and appeals, append-only
+"""staff operations: accommodation reviews, decisions and appeals; vaccination schedules; append-only
 
 Revision ID: 0003
 Revises: 0002
@@ -16,7 +16,13 @@ down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-APPEND_ONLY = ("accommodation_review", "accommodation_decision", "accommodation_appeal")
+APPEND_ONLY = (
+    "accommodation_review",
+    "accommodation_decision",
+    "accommodation_appeal",
+    "vaccination_schedule_run",
+    "vaccination_appointment",
+)
 
 
 def upgrade() -> None:
@@ -112,6 +118,50 @@ def upgrade() -> None:
         comment="An appeal against a decision; its outcome is a new decision. Append-only.",
     )
     op.create_index("ix_accommodation_appeal_request_id", "accommodation_appeal", ["request_id"])
+    op.create_table(
+        "vaccination_schedule_run",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("policy_id", sa.String(length=100), nullable=False),
+        sa.Column("start_date", sa.Date(), nullable=False),
+        sa.Column("weeks", sa.Integer(), nullable=False),
+        sa.Column(
+            "rules_json",
+            sa.Text(),
+            nullable=False,
+            comment="The policy's scheduling rules as read.",
+        ),
+        sa.Column(
+            "sites_json",
+            sa.Text(),
+            nullable=False,
+            comment="Sites and daily capacities; [] if none.",
+        ),
+        sa.Column("staff", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vaccination_schedule_run")),
+        comment="One recorded staff vaccination schedule; never updated or deleted.",
+    )
+    op.create_table(
+        "vaccination_appointment",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.String(length=100), nullable=False),
+        sa.Column("dose", sa.Integer(), nullable=False),
+        sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("site_id", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["vaccination_schedule_run.id"],
+            name=op.f("fk_vaccination_appointment_run_id_vaccination_schedule_run"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vaccination_appointment")),
+        comment="A planned dose of a recorded schedule; never updated or deleted.",
+    )
+    op.create_index("ix_vaccination_appointment_run_id", "vaccination_appointment", ["run_id"])
+    op.create_index(
+        "ix_vaccination_appointment_person_id", "vaccination_appointment", ["person_id"]
+    )
     dialect = op.get_bind().dialect.name
     for table in APPEND_ONLY:
         if dialect == "sqlite":
@@ -140,6 +190,10 @@ def downgrade() -> None:
         elif dialect == "postgresql":
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
             op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
+    op.drop_index("ix_vaccination_appointment_person_id", table_name="vaccination_appointment")
+    op.drop_index("ix_vaccination_appointment_run_id", table_name="vaccination_appointment")
+    op.drop_table("vaccination_appointment")
+    op.drop_table("vaccination_schedule_run")
     op.drop_index("ix_accommodation_appeal_request_id", table_name="accommodation_appeal")
     op.drop_table("accommodation_appeal")
     op.drop_index("ix_accommodation_decision_request_id", table_name="accommodation_decision")
