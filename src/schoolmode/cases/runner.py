@@ -19,7 +19,7 @@ from schoolmode.engine.evaluate import Evaluation, Settings, evaluate
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.nodes import CondValue
 from schoolmode.engine.rational import Rational
-from schoolmode.operations import quarantine, screening, vaccination
+from schoolmode.operations import accommodations, quarantine, screening, vaccination
 from schoolmode.policy.errors import PolicyFileError, Problem, SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry
 from schoolmode.policy.model import NodeMeta, Policy
@@ -334,6 +334,7 @@ OPERATIONS: dict[str, Operation] = {
     "vaccination_weeks_to_offer": lambda p, s, **kw: vaccination.weeks_to_offer(
         p, kw.pop("on"), settings=s, **kw
     ),
+    "accommodation_quota": lambda p, s, **kw: accommodations.quota_case(p, s, **kw),
 }
 
 

@@ -165,3 +165,115 @@ authorisation = Table(
 )
 
 APPEND_ONLY = ("decision_run", "decision", "authorisation")
+
+
+# ---------------------------------------------------------------------- staff accommodations
+# (append-only; the requests themselves are the standard ``accommodation_request`` records)
+
+accommodation_review = Table(
+    "accommodation_review",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("policy_id", String(100), nullable=False),
+    Column("on_date", Date, nullable=False, comment="Day the policy was read for."),
+    Column("seed", BigInteger, nullable=False, comment="Lottery seed, drawn in the open."),
+    Column("settings_json", Text, nullable=False, comment="Interpretation and parameter settings."),
+    Column(
+        "pools_json",
+        Text,
+        nullable=False,
+        comment="Per kind: share, counts, places and the ranked lottery list.",
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    comment="One selection run over pending accommodation requests; never updated or deleted.",
+)
+
+accommodation_decision = Table(
+    "accommodation_decision",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("review_id", Integer, ForeignKey("accommodation_review.id"), nullable=True),
+    Column(
+        "appeal_id",
+        Integer,
+        nullable=True,
+        comment="The appeal this decision answers (accommodation_appeal.id), if any.",
+    ),
+    Column(
+        "supersedes_id",
+        Integer,
+        ForeignKey("accommodation_decision.id"),
+        nullable=True,
+        comment="The decision this one replaces (on appeal).",
+    ),
+    Column("request_id", String(100), nullable=False),
+    Column("person_id", String(100), nullable=False),
+    Column("basis", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False, comment="granted or denied"),
+    Column(
+        "rule", String(32), nullable=False, comment="all_granted, lottery, no_provision or appeal"
+    ),
+    Column("lottery_rank", Integer, nullable=True),
+    Column("pool_size", Integer, nullable=True),
+    Column("places", Integer, nullable=True, comment="Free places in the lottery."),
+    Column("reason", Text, nullable=False),
+    Column("decided_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Index("ix_accommodation_decision_request_id", "request_id"),
+    comment="A decision on an accommodation request, with its reason; never updated or deleted.",
+)
+
+accommodation_appeal = Table(
+    "accommodation_appeal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("decision_id", Integer, ForeignKey("accommodation_decision.id"), nullable=False),
+    Column("request_id", String(100), nullable=False),
+    Column("filed_on", Date, nullable=False),
+    Column("grounds", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Index("ix_accommodation_appeal_request_id", "request_id"),
+    comment="An appeal against a decision; its outcome is a new decision. Append-only.",
+)
+
+# ---------------------------------------------------------------------- staff vaccination (append-only)
+
+vaccination_schedule_run = Table(
+    "vaccination_schedule_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("policy_id", String(100), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("weeks", Integer, nullable=False),
+    Column("rules_json", Text, nullable=False, comment="The policy's scheduling rules as read."),
+    Column("sites_json", Text, nullable=False, comment="Sites and daily capacities; [] if none."),
+    Column("staff", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    comment="One recorded staff vaccination schedule; never updated or deleted.",
+)
+
+vaccination_appointment = Table(
+    "vaccination_appointment",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("vaccination_schedule_run.id"), nullable=False),
+    Column("person_id", String(100), nullable=False),
+    Column("dose", Integer, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("site_id", String(200), nullable=False),
+    Index("ix_vaccination_appointment_run_id", "run_id"),
+    Index("ix_vaccination_appointment_person_id", "person_id"),
+    comment="A planned dose of a recorded schedule; never updated or deleted.",
+)
+
+STAFF_APPEND_ONLY = (
+    "accommodation_review",
+    "accommodation_decision",
+    "accommodation_appeal",
+    "vaccination_schedule_run",
+    "vaccination_appointment",
+)

@@ -1,0 +1,567 @@
+"""Staff accommodation requests (remote work): per-policy quotas, a seeded lottery when a kind
+of request is over its quota, decisions with reasons, appeals, and role-filtered views.
+
+The selection is pure (frames and a policy in, frames out). The store functions at the end are
+thin edges: they read the standard ``accommodation_request`` records and append review, decision
+and appeal rows to tables that the database keeps append-only.
+
+Kinds of request (the ``basis`` of the standard record):
+
+- ``own_high_risk``: the staff member is at high risk;
+- ``household_high_risk``: a member of the staff member's household is at high risk;
+- ``caregiver``: the staff member is a primary caregiver for a family member (``childcare``,
+  the standard's example code, is read as this kind).
+
+For each kind a policy gives the share granted as the parameter ``accommodation_<kind>_pct``
+(or an interpretation of that name where the share was not found). No such parameter: the
+policy makes no provision for that kind and the request is denied, saying so. 100% grants
+every request. A smaller share is a quota: ``places = round(share x requests of the kind)``
+under ``accommodation_quota_rounding`` (``floor`` where the policy says nothing), counted over
+all requests of the kind decided so far plus the pending ones, less those already granted.
+
+Selection over quota is a lottery, reproducible by anyone: each request's ticket is
+``sha256("<seed>:<request_id>")`` in hex, the lowest tickets win. The seed is drawn in the open
+(e.g. dice at a joint meeting) and recorded with the ranked list. The ticket does not depend on
+the order of the file, the person or the date of the request, so every pending request of a
+kind has the same chance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.model import Policy
+from schoolmode.policy.values import Value, dated_value, interpretation, parameter
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+KINDS = ("own_high_risk", "household_high_risk", "caregiver")
+BASIS_KIND = {
+    "own_high_risk": "own_high_risk",
+    "household_high_risk": "household_high_risk",
+    "caregiver": "caregiver",
+    "childcare": "caregiver",
+}
+ROLES = ("district-hr", "union", "public")
+SMALL_COUNT = 10
+"""Public counts from 1 to ``SMALL_COUNT - 1`` are shown as ``<10``; when a kind has one such cell, its next smallest cell is shown as
+``suppressed`` too (complementary suppression), so totals cannot reveal the small one."""
+
+_ROUNDING = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP}
+
+DECISION_SCHEMA = {
+    "request_id": pl.String,
+    "person_id": pl.String,
+    "basis": pl.String,
+    "outcome": pl.String,
+    "rule": pl.String,
+    "lottery_rank": pl.Int64,
+    "pool_size": pl.Int64,
+    "places": pl.Int64,
+    "reason": pl.String,
+}
+"""Columns of a decision: ``rule`` is ``all_granted``, ``lottery`` or ``no_provision`` (or
+``appeal`` for an appeal's outcome)."""
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """What a policy grants for one kind of request."""
+
+    kind: str
+    share_pct: Decimal | None
+    """None: the policy makes no provision for this kind."""
+    source: str
+
+
+def kind_rules(
+    policy: Policy, on: dt.date, settings: Mapping[str, Value] | None = None
+) -> dict[str, KindRule]:
+    """The share granted for each kind under ``policy`` on ``on``."""
+    rules = {}
+    for kind in KINDS:
+        name = f"accommodation_{kind}_pct"
+        share: Decimal | None = None
+        source = f"{policy.id} makes no provision for {kind} requests"
+        if settings and settings.get(name) is not None:
+            share, source = Decimal(str(settings[name])), f"setting {name}"
+        elif name in policy.parameters:
+            found = dated_value(policy, name, on)
+            value = parameter(policy, name, on, settings)
+            if found is not None and value is not None:
+                share = Decimal(str(value))
+                source = (
+                    f"{policy.id} parameter {name} = {share}% from {found.from_} "
+                    f"({found.clause}; confidence {found.confidence.value})"
+                )
+        elif name in policy.interpretations:
+            share = Decimal(str(interpretation(policy, name, settings)))
+            conf = policy.interpretations[name].confidence.value
+            source = f"{policy.id} interpretation {name} = {share}% (confidence {conf})"
+        rules[kind] = KindRule(kind, share, source)
+    return rules
+
+
+def quota_rounding(policy: Policy, settings: Mapping[str, Value] | None = None) -> str:
+    if "accommodation_quota_rounding" in policy.interpretations:
+        return str(interpretation(policy, "accommodation_quota_rounding", settings))
+    return "floor"
+
+
+def places(share_pct: Decimal, requests: int, rounding: str) -> int:
+    """Accommodations a ``share_pct`` quota gives out of ``requests`` requests."""
+    if rounding not in _ROUNDING:
+        raise SchoolmodeError(f"rounding must be one of {sorted(_ROUNDING)}, not {rounding!r}")
+    exact = Decimal(share_pct) * requests / 100
+    return int(exact.quantize(Decimal(1), rounding=_ROUNDING[rounding]))
+
+
+def quota_case(
+    policy: Policy, settings: Mapping[str, Value] | None, *, on: dt.date, requests: int, kind: str
+) -> dict[str, Any]:
+    """For worked cases: the accommodations granted out of ``requests`` requests of ``kind``."""
+    rule = kind_rules(policy, on, settings)[kind]
+    if rule.share_pct is None:
+        return {"granted": 0, "share_pct": "none"}
+    granted = places(rule.share_pct, requests, quota_rounding(policy, settings))
+    return {"granted": min(granted, requests), "share_pct": rule.share_pct}
+
+
+def ticket(seed: int, request_id: str) -> str:
+    """A request's lottery ticket: ``sha256("<seed>:<request_id>")``, hex (lowest wins)."""
+    return hashlib.sha256(f"{seed}:{request_id}".encode()).hexdigest()
+
+
+@dataclass
+class Selection:
+    decisions: pl.DataFrame
+    """One row per decided request (:data:`DECISION_SCHEMA`)."""
+    pools: list[dict[str, Any]]
+    """Per kind: share, rounding, counts, places and, for a lottery, the ranked request ids."""
+    left_pending: pl.DataFrame
+    """Requests whose basis is not a known kind: left for a person to decide."""
+    seed: int
+
+
+def select(
+    requests: pl.DataFrame,
+    policy: Policy,
+    on: dt.date,
+    seed: int,
+    decided: pl.DataFrame | None = None,
+    settings: Mapping[str, Value] | None = None,
+) -> Selection:
+    """Decide the pending ``requests`` (``request_id``, ``person_id``, ``basis``) under
+    ``policy`` on ``on``. ``decided`` are the current decisions already made (``request_id``,
+    ``basis``, ``outcome``): they count towards a quota's base and its places."""
+    for col in ("request_id", "person_id", "basis"):
+        if col not in requests.columns:
+            raise SchoolmodeError(f"requests lack the column {col!r}")
+    if requests["request_id"].is_duplicated().any():
+        dup = requests.filter(pl.col("request_id").is_duplicated())["request_id"][0]
+        raise SchoolmodeError(f"request {dup!r} appears more than once")
+    frame = requests.select(
+        pl.col("request_id").cast(pl.String),
+        pl.col("person_id").cast(pl.String),
+        pl.col("basis").cast(pl.String),
+    ).with_columns(pl.col("basis").replace_strict(BASIS_KIND, default=None).alias("kind"))
+    unknown = frame.filter(pl.col("kind").is_null()).drop("kind")
+    rules = kind_rules(policy, on, settings)
+    rounding = quota_rounding(policy, settings)
+    before = (
+        decided.with_columns(pl.col("basis").replace_strict(BASIS_KIND, default=None).alias("kind"))
+        if decided is not None and decided.height
+        else pl.DataFrame(
+            schema={
+                "request_id": pl.String,
+                "basis": pl.String,
+                "outcome": pl.String,
+                "kind": pl.String,
+            }
+        )
+    )
+    parts: list[pl.DataFrame] = []
+    pools: list[dict[str, Any]] = []
+    for kind in KINDS:
+        pending = frame.filter(pl.col("kind") == kind).drop("kind")
+        if pending.height == 0:
+            continue
+        rule = rules[kind]
+        earlier = before.filter(pl.col("kind") == kind)
+        granted_before = earlier.filter(pl.col("outcome") == "granted").height
+        pool: dict[str, Any] = {
+            "kind": kind,
+            "share_pct": None if rule.share_pct is None else str(rule.share_pct),
+            "source": rule.source,
+            "pending": pending.height,
+            "decided_before": earlier.height,
+            "granted_before": granted_before,
+        }
+        if rule.share_pct is None:
+            parts.append(
+                _decide(pending, "denied", "no_provision", f"denied: {rule.source}", None, None)
+            )
+            pool.update(places=0, rule="no_provision")
+        elif rule.share_pct >= 100:
+            parts.append(
+                _decide(
+                    pending,
+                    "granted",
+                    "all_granted",
+                    f"granted: every {kind} request ({rule.source})",
+                    None,
+                    None,
+                )
+            )
+            pool.update(places=pending.height, rule="all_granted")
+        else:
+            total = earlier.height + pending.height
+            allowed = min(places(rule.share_pct, total, rounding), total)
+            free = max(0, allowed - granted_before)
+            ranked = (
+                pending.with_columns(
+                    pl.Series("ticket", [ticket(seed, r) for r in pending["request_id"]])
+                )
+                .sort("ticket", "request_id")
+                .with_row_index("lottery_rank", offset=1)
+                .with_columns(pl.col("lottery_rank").cast(pl.Int64))
+            )
+            n = ranked.height
+            basis_text = (
+                f"{allowed} place(s) = {rule.share_pct}% of {total} {kind} request(s), "
+                f"{rounding}; {granted_before} granted before; {rule.source}"
+            )
+            parts.append(
+                ranked.with_columns(
+                    pl.when(pl.col("lottery_rank") <= free)
+                    .then(pl.lit("granted"))
+                    .otherwise(pl.lit("denied"))
+                    .alias("outcome"),
+                    pl.lit("lottery").alias("rule"),
+                    pl.lit(n, dtype=pl.Int64).alias("pool_size"),
+                    pl.lit(free, dtype=pl.Int64).alias("places"),
+                    (
+                        pl.when(pl.col("lottery_rank") <= free)
+                        .then(pl.lit("granted: drawn "))
+                        .otherwise(pl.lit("denied: drawn "))
+                        + pl.col("lottery_rank").cast(pl.String)
+                        + pl.lit(f" of {n} in the lottery (seed {seed}) for {free} free place(s); ")
+                        + pl.lit(basis_text)
+                    ).alias("reason"),
+                ).select(*DECISION_SCHEMA)
+            )
+            pool.update(
+                places=free,
+                allowed=allowed,
+                rounding=rounding,
+                rule="lottery",
+                ranked=ranked.select("lottery_rank", "request_id", "ticket").to_dicts(),
+            )
+        pools.append(pool)
+    decisions = (
+        pl.concat(parts).select(pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items())
+        if parts
+        else pl.DataFrame(schema=DECISION_SCHEMA)
+    )
+    return Selection(decisions, pools, unknown, seed)
+
+
+def _decide(
+    pending: pl.DataFrame,
+    outcome: str,
+    rule: str,
+    reason: str,
+    rank: int | None,
+    size: int | None,
+) -> pl.DataFrame:
+    return pending.select(
+        "request_id",
+        "person_id",
+        "basis",
+        pl.lit(outcome).alias("outcome"),
+        pl.lit(rule).alias("rule"),
+        pl.lit(rank, dtype=pl.Int64).alias("lottery_rank"),
+        pl.lit(size, dtype=pl.Int64).alias("pool_size"),
+        pl.lit(None, dtype=pl.Int64).alias("places"),
+        pl.lit(reason).alias("reason"),
+    )
+
+
+# ---------------------------------------------------------------------- role views
+
+
+def role_view(decisions: pl.DataFrame, role: str, small_count: int = SMALL_COUNT) -> pl.DataFrame:
+    """What ``role`` may see of ``decisions`` (current decisions, :data:`DECISION_SCHEMA` plus
+    optional ``decision_id``, ``appealed``).
+
+    - ``district-hr`` (decides and holds the medical evidence): everything.
+    - ``union`` (represents members, checks the lottery): request, pseudonymous person,
+      outcome, the rule applied and the lottery rank, pool size and places, but not the basis
+      (which says who is at high risk) nor HR's reason text; pools are numbered, not named.
+    - ``public``: counts by kind and outcome only; counts from 1 to ``small_count - 1`` are
+      shown as ``<small_count``, plus the next smallest cell of a kind when only one would be
+      suppressed (so totals cannot reveal it).
+    """
+    if role not in ROLES:
+        raise SchoolmodeError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role == "district-hr":
+        return decisions
+    if role == "union":
+        pool_no = {k: f"pool {i + 1}" for i, k in enumerate(KINDS)}
+        return decisions.select(
+            *(c for c in ("decision_id",) if c in decisions.columns),
+            "request_id",
+            "person_id",
+            "outcome",
+            pl.col("basis")
+            .replace_strict(BASIS_KIND, default=None)
+            .replace_strict(pool_no, default="pool ?")
+            .alias("pool"),
+            "rule",
+            "lottery_rank",
+            "pool_size",
+            "places",
+            *(c for c in ("seed", "appealed") if c in decisions.columns),
+        )
+    counts = (
+        decisions.with_columns(
+            pl.col("basis").replace_strict(BASIS_KIND, default="other").alias("kind")
+        )
+        .group_by("kind", "outcome")
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+        .sort("kind", "outcome")
+    )
+    small = (pl.col("n") > 0) & (pl.col("n") < small_count)
+    flagged = counts.with_columns(small.alias("_small"))
+    # complementary suppression: a kind with exactly one small cell hides its next smallest
+    lone = (
+        flagged.group_by("kind").agg(pl.col("_small").sum().alias("_k")).filter(pl.col("_k") == 1)
+    )
+    extra = (
+        flagged.join(lone, on="kind")
+        .filter(~pl.col("_small"))
+        .sort("n", "outcome")
+        .group_by("kind", maintain_order=True)
+        .first()
+        .select("kind", "outcome", pl.lit(True).alias("_extra"))
+    )
+    return (
+        flagged.join(extra, on=["kind", "outcome"], how="left")
+        .with_columns(
+            pl.when(pl.col("_small"))
+            .then(pl.lit(f"<{small_count}"))
+            .when(pl.col("_extra").fill_null(False))
+            .then(pl.lit("suppressed"))
+            .otherwise(pl.col("n").cast(pl.String))
+            .alias("count")
+        )
+        .select("kind", "outcome", "count")
+        .sort("kind", "outcome")
+    )
+
+
+# ---------------------------------------------------------------------- store edges
+
+
+def current_decisions(engine: Engine) -> pl.DataFrame:
+    """The latest decision of each request (an appeal's outcome replaces the one appealed),
+    with ``decision_id``, the lottery ``seed`` of its review and whether it was appealed."""
+    from sqlalchemy import select as sql_select
+
+    from schoolmode.store.tables import (
+        accommodation_appeal,
+        accommodation_decision,
+        accommodation_review,
+    )
+
+    t, r = accommodation_decision, accommodation_review
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sql_select(t.c.id, *(t.c[c] for c in DECISION_SCHEMA), t.c.decided_on, r.c.seed)
+            .select_from(t.outerjoin(r, t.c.review_id == r.c.id))
+            .order_by(t.c.id)
+        ).all()
+        appealed = {row[0] for row in conn.execute(sql_select(accommodation_appeal.c.decision_id))}
+    schema = {"decision_id": pl.Int64, **DECISION_SCHEMA, "decided_on": pl.Date, "seed": pl.Int64}
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return (
+        frame.group_by("request_id", maintain_order=True)
+        .last()
+        .with_columns(pl.col("decision_id").is_in(sorted(appealed)).alias("appealed"))
+        .sort("decision_id")
+    )
+
+
+def pending_requests(engine: Engine) -> pl.DataFrame:
+    """Stored requests with status ``pending`` and no decision in the decision table."""
+    from schoolmode.operations.tracing import load_frames
+
+    requests = load_frames(engine, ("accommodation_request",))["accommodation_request"]
+    decided = current_decisions(engine)["request_id"]
+    return requests.filter(
+        (pl.col("status") == "pending") & ~pl.col("request_id").is_in(decided.implode())
+    ).sort("request_id")
+
+
+def prior_decisions(engine: Engine) -> pl.DataFrame:
+    """Decisions that count towards quotas: the decision table's current ones and requests
+    the district recorded as granted or denied before this system (status in the record)."""
+    from schoolmode.operations.tracing import load_frames
+
+    current = current_decisions(engine).select("request_id", "basis", "outcome")
+    stored = load_frames(engine, ("accommodation_request",))["accommodation_request"]
+    outside = stored.filter(
+        pl.col("status").is_in(["granted", "denied"])
+        & ~pl.col("request_id").is_in(current["request_id"].implode())
+    ).select("request_id", "basis", pl.col("status").cast(pl.String).alias("outcome"))
+    return pl.concat([current, outside])
+
+
+def record_review(
+    engine: Engine,
+    selection: Selection,
+    policy: Policy,
+    on: dt.date,
+    by: str,
+    settings: Mapping[str, Value] | None = None,
+) -> int:
+    """Append the review and its decisions in one transaction; returns the review id."""
+    from sqlalchemy import insert
+
+    from schoolmode.store.tables import accommodation_decision, accommodation_review
+
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        review_id = conn.execute(
+            insert(accommodation_review)
+            .values(
+                policy_id=policy.id,
+                on_date=on,
+                seed=selection.seed,
+                settings_json=json.dumps({k: str(v) for k, v in (settings or {}).items()}),
+                pools_json=json.dumps(selection.pools, default=str, sort_keys=True),
+                created_at=now,
+                created_by=by,
+            )
+            .returning(accommodation_review.c.id)
+        ).scalar_one()
+        rows = [
+            {**r, "review_id": review_id, "decided_on": on, "recorded_at": now, "recorded_by": by}
+            for r in selection.decisions.to_dicts()
+        ]
+        if rows:
+            conn.execute(insert(accommodation_decision), rows)
+    return int(review_id)
+
+
+def record_appeal(
+    engine: Engine, decision_id: int, filed_on: dt.date, grounds: str, by: str
+) -> int:
+    """File an appeal against a decision (a new record; the decision is untouched)."""
+    from sqlalchemy import insert
+    from sqlalchemy import select as sql_select
+
+    from schoolmode.store.tables import accommodation_appeal, accommodation_decision
+
+    if not grounds.strip():
+        raise SchoolmodeError("an appeal needs its grounds")
+    with engine.begin() as conn:
+        found = conn.execute(
+            sql_select(accommodation_decision.c.request_id).where(
+                accommodation_decision.c.id == decision_id
+            )
+        ).first()
+        if found is None:
+            raise SchoolmodeError(f"no accommodation decision {decision_id}")
+        return int(
+            conn.execute(
+                insert(accommodation_appeal)
+                .values(
+                    decision_id=decision_id,
+                    request_id=found[0],
+                    filed_on=filed_on,
+                    grounds=grounds,
+                    recorded_at=dt.datetime.now(dt.UTC),
+                    recorded_by=by,
+                )
+                .returning(accommodation_appeal.c.id)
+            ).scalar_one()
+        )
+
+
+def record_appeal_outcome(
+    engine: Engine, appeal_id: int, outcome: str, reason: str, on: dt.date, by: str
+) -> int:
+    """The outcome of an appeal: a new decision for the request that supersedes the one
+    appealed (which stays, with the appeal, in the history). Returns the new decision id."""
+    from sqlalchemy import insert
+    from sqlalchemy import select as sql_select
+
+    from schoolmode.store.tables import accommodation_appeal, accommodation_decision
+
+    if outcome not in ("granted", "denied"):
+        raise SchoolmodeError(f"an appeal's outcome is granted or denied, not {outcome!r}")
+    if not reason.strip():
+        raise SchoolmodeError("an appeal's outcome needs its reason")
+    a, d = accommodation_appeal, accommodation_decision
+    with engine.begin() as conn:
+        appeal = conn.execute(sql_select(a.c.decision_id).where(a.c.id == appeal_id)).first()
+        if appeal is None:
+            raise SchoolmodeError(f"no accommodation appeal {appeal_id}")
+        done = conn.execute(sql_select(d.c.id).where(d.c.appeal_id == appeal_id)).first()
+        if done is not None:
+            raise SchoolmodeError(
+                f"appeal {appeal_id} already has its outcome (decision {done[0]})"
+            )
+        old = conn.execute(sql_select(d).where(d.c.id == appeal[0])).mappings().one()
+        return int(
+            conn.execute(
+                insert(d)
+                .values(
+                    review_id=None,
+                    appeal_id=appeal_id,
+                    supersedes_id=old["id"],
+                    request_id=old["request_id"],
+                    person_id=old["person_id"],
+                    basis=old["basis"],
+                    outcome=outcome,
+                    rule="appeal",
+                    lottery_rank=old["lottery_rank"],
+                    pool_size=old["pool_size"],
+                    places=old["places"],
+                    reason=f"{outcome} on appeal {appeal_id}: {reason}",
+                    decided_on=on,
+                    recorded_at=dt.datetime.now(dt.UTC),
+                    recorded_by=by,
+                )
+                .returning(d.c.id)
+            ).scalar_one()
+        )
+
+
+def history(engine: Engine, request_id: str) -> list[dict[str, Any]]:
+    """Every decision and appeal on one request, oldest first (the audit trail)."""
+    from sqlalchemy import select as sql_select
+
+    from schoolmode.store.tables import accommodation_appeal, accommodation_decision
+
+    d, a = accommodation_decision, accommodation_appeal
+    with engine.connect() as conn:
+        events = [
+            {"event": "decision", **dict(r)}
+            for r in conn.execute(sql_select(d).where(d.c.request_id == request_id)).mappings()
+        ] + [
+            {"event": "appeal", **dict(r)}
+            for r in conn.execute(sql_select(a).where(a.c.request_id == request_id)).mappings()
+        ]
+    return sorted(events, key=lambda e: (e["recorded_at"], e["event"] == "decision", e["id"]))
