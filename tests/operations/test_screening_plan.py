@@ -336,7 +336,8 @@ def test_random_ten_percent_of_consented_students_in_2022(reg: Registry) -> None
     frames["test"] = tests
     plan = make_plan(frames, reg.get(JAN22).policy, D("2022-01-24"), 1)
     got = {r["school_id"]: r for r in plan.schools.iter_rows(named=True)}
-    assert got["S1"]["resourced"] is False and got["S1"]["student_target"] == 0
+    assert got["S1"]["resourced"] is False
+    assert got["S1"]["student_target"] == 0
     assert got["S2"]["resourced"] is True
 
 
@@ -350,7 +351,8 @@ def test_pools_group_one_school_and_group(reg: Registry) -> None:
         pl.col("group").n_unique().alias("groups"),
     )
     assert pools["len"].max() <= size
-    assert pools["schools"].max() == 1 and pools["groups"].max() == 1
+    assert pools["schools"].max() == 1
+    assert pools["groups"].max() == 1
     assert plan.tests["person_id"].is_unique().all()
     assert plan.tests.filter(pl.col("group") == "staff")["pool_id"].str.contains("-T").all()
 
