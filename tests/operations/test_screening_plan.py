@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from schoolmode.operations.screening import (
     ScreeningError,
     draws,
+    id_hash,
     make_plan,
     screening_policy,
     share_expr,
@@ -165,6 +166,17 @@ def test_plan_is_reproducible_for_a_seed(reg: Registry) -> None:
     # the same persons are drawn whatever the input row order
     shuffled = {k: v.sample(fraction=1.0, shuffle=True, seed=3) for k, v in frames.items()}
     assert make_plan(shuffled, moa(reg), D("2021-02-22"), 7).tests.equals(a.tests)
+
+
+def test_id_hash_is_fnv1a_of_the_utf8_bytes() -> None:
+    def fnv(data: bytes) -> int:
+        h = 0xCBF29CE484222325
+        for byte in data:
+            h = ((h ^ byte) * 0x100000001B3) % 2**64
+        return h
+
+    ids = pl.Series(["a", "", "é", "P0000001", None])
+    assert [int(v) for v in id_hash(ids)] == [fnv((s or "").encode()) for s in ids.to_list()]
 
 
 def test_draws_are_counter_based() -> None:

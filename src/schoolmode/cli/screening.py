@@ -295,13 +295,13 @@ def plan_command(
         "school",
         "zip",
         "staff",
-        "target",
-        "selected",
+        "staff target",
+        "staff tested",
         "students",
         "eligible",
-        "target",
+        "student target",
         "consented",
-        "selected",
+        "students tested",
         "shortfall",
     )
     for r in schools.iter_rows(named=True):

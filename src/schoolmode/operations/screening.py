@@ -153,22 +153,18 @@ def _splitmix(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 def id_hash(ids: pl.Series) -> npt.NDArray[np.uint64]:
     """FNV-1a (64 bit) of each id's UTF-8 bytes, vectorised over rows (loops over byte
     positions only). It depends on the id alone, never on the other ids."""
-    raw = ids.cast(pl.String).fill_null("").to_numpy().astype(str)
-    encoded = np.char.encode(raw, "utf-8")
-    n = encoded.shape[0]
-    width = max(encoded.dtype.itemsize, 1)
-    lengths = np.char.str_len(encoded)
-    grid = (
-        np.frombuffer(encoded.tobytes(), dtype=np.uint8).reshape(n, width)
-        if n
-        else np.zeros((0, width), dtype=np.uint8)
-    )
+    text = ids.cast(pl.String).fill_null("")
+    n = text.len()
+    lengths = text.str.len_bytes().cast(pl.Int64).to_numpy()
+    data = np.frombuffer("".join(text.to_list()).encode("utf-8"), dtype=np.uint8)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if n else lengths
     h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    width = int(lengths.max()) if n else 0
     with np.errstate(over="ignore"):
         for j in range(width):
-            live = lengths > j
-            mixed = (h ^ grid[:, j].astype(np.uint64)) * _FNV_PRIME
-            h = np.where(live, mixed, h)
+            live = np.nonzero(lengths > j)[0]
+            byte = data[starts[live] + j].astype(np.uint64)
+            h[live] = (h[live] ^ byte) * _FNV_PRIME
     return h
 
 
