@@ -18,7 +18,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from schoolmode.operations.pooling import Deconvolution, deconvolve, positivity
-from schoolmode.operations.screening import ScreeningError, ScreeningPlan
+from schoolmode.operations.screening import ZIP_CASES_METRIC, ScreeningError, ScreeningPlan
 from schoolmode.operations.screening_results import (
     RESULT_SCHEMA,
     ResultsCheck,
@@ -27,7 +27,10 @@ from schoolmode.operations.screening_results import (
     split_results,
 )
 from schoolmode.operations.tracing import load_frames
+from schoolmode.standard.batch import frame_schema
+from schoolmode.standard.models import RECORD_TYPES
 from schoolmode.store.tables import (
+    RECORD_TABLES,
     screening_exception,
     screening_plan,
     screening_pool_member,
@@ -41,8 +44,6 @@ PLAN_INPUTS = (
     "enrolment",
     "staff_assignment",
     "testing_consent",
-    "community_indicator",
-    "test",
 )
 
 
@@ -54,8 +55,23 @@ def whoami() -> str:
 
 
 def plan_inputs(engine: Engine) -> dict[str, pl.DataFrame]:
-    """The standard frames a plan reads, from the store."""
-    return load_frames(engine, PLAN_INPUTS)
+    """The standard frames a plan reads, from the store: rosters and consent whole; of
+    ``community_indicator`` only the ZIP weekly cases, of ``test`` only screening tests."""
+    frames = load_frames(engine, PLAN_INPUTS)
+    wanted: dict[str, Any] = {
+        "community_indicator": (
+            (RECORD_TABLES["community_indicator"].c.geography_type == "zip")
+            & (RECORD_TABLES["community_indicator"].c.metric == ZIP_CASES_METRIC)
+        ),
+        "test": RECORD_TABLES["test"].c.screening.is_(True),
+    }
+    with engine.connect() as conn:
+        for name, where in wanted.items():
+            table = RECORD_TABLES[name]
+            schema = frame_schema(RECORD_TYPES[name])
+            rows = conn.execute(select(*(table.c[c] for c in schema)).where(where)).all()
+            frames[name] = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return frames
 
 
 def _now() -> dt.datetime:
