@@ -371,6 +371,11 @@ def test_pools_group_one_school_and_group(reg: Registry) -> None:
 
 def test_policy_in_force(reg: Registry) -> None:
     assert screening_policy(reg, D("2021-02-22")).id == MOA
+    # the high-school addendum (an overlay of the MOA, in force with it) yields to its base
+    assert screening_policy(reg, D("2021-05-03")).id == MOA
+    assert screening_policy(reg, D("2021-05-03"), "cps-ctu-2021-04-15-hs").id == (
+        "cps-ctu-2021-04-15-hs"
+    )
     assert screening_policy(reg, D("2022-01-10")).id == JAN22  # in force from Tuesday 2022-01-11
     with pytest.raises(ScreeningError, match="no screening agreement in force"):
         screening_policy(reg, D("2021-10-04"))

@@ -228,9 +228,15 @@ def _in_force_during(policy: Policy, monday: dt.date) -> dt.date | None:
     return first if first <= last else None
 
 
+def _is_overlay_of(registry: Registry, policy_id: str, bases: set[str]) -> bool:
+    overlay = registry.get(policy_id).overlay
+    return overlay is not None and overlay.overlay_of in bases and overlay.overlay_of != policy_id
+
+
 def screening_policy(registry: Registry, monday: dt.date, policy_id: str | None = None) -> Policy:
     """The policy that plans week ``monday``: ``policy_id`` if given (it must be in force that
-    week), else the one ratified agreement with screening parameters in force that week."""
+    week), else the one agreement with screening parameters in force that week (an overlay in
+    force together with its base, such as a high-school addendum, yields to the base)."""
     if policy_id is not None:
         policy = registry.get(policy_id).policy
         if not isinstance(policy, Policy) or not any(
@@ -250,6 +256,15 @@ def screening_policy(registry: Registry, monday: dt.date, policy_id: str | None 
         for p in screening_policies(registry)
         if p.kind == "agreement" and _in_force_during(p, monday) is not None
     ]
+    # an overlay in force with its base (the 2021 high-school addendum over the MOA) applies to
+    # part of the district only; the district-wide plan follows the base agreement
+    ids = {p.id for p in found}
+    bases = {
+        loaded.overlay.overlay_of
+        for loaded in registry.all()
+        if loaded.overlay is not None and loaded.id in ids
+    } & ids
+    found = [p for p in found if p.id in bases or not _is_overlay_of(registry, p.id, bases)]
     if len(found) != 1:
         known = ", ".join(
             f"{p.id} ({p.term.from_} .. {p.term.to or 'open'})"
