@@ -316,6 +316,20 @@ class Test(Record):
     )
 
 
+class TestingConsent(Record):
+    """A person's consent to screening tests over a date range (opt-in testing)."""
+
+    __test__: ClassVar[bool] = False  # not a pytest test class
+    record_name: ClassVar[str] = "testing_consent"
+    natural_key: ClassVar[tuple[str, ...]] = ("person_id", "start_date")
+
+    person_id: str = Field(description="Pseudonymous person id (student or staff).")
+    start_date: dt.date = Field(description="First day the consent holds (inclusive).")
+    end_date: dt.date | None = Field(
+        default=None, description="Last day (inclusive) when withdrawn; blank while it holds."
+    )
+
+
 class Absence(Record):
     """A person's absence on one school day, with a reason code."""
 
@@ -538,6 +552,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
         StaffAssignment,
         Case,
         Test,
+        TestingConsent,
         Absence,
         SubstituteCoverage,
         QuarantineOrder,

@@ -277,3 +277,77 @@ STAFF_APPEND_ONLY = (
     "vaccination_schedule_run",
     "vaccination_appointment",
 )
+
+
+# ---------------------------------------------------------------------- screening (issue 6)
+
+screening_plan = Table(
+    "screening_plan",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("policy_id", String(100), nullable=False),
+    Column("week_start", Date, nullable=False, comment="Monday of the week planned."),
+    Column("seed", BigInteger, nullable=False, comment="Recorded seed of the random selection."),
+    Column("parameters_day", Date, nullable=False, comment="Day whose parameter values were used."),
+    Column("settings_json", Text, nullable=False, comment="Parameters and readings the plan used."),
+    Column("top_zips_json", Text, nullable=False, comment="The month's highest-case ZIP codes."),
+    Column("schools_json", Text, nullable=False, comment="Per-school targets and shortfalls."),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Index("ix_screening_plan_week", "week_start", "policy_id"),
+    comment="One week's screening plan; never updated or deleted.",
+)
+
+screening_pool_member = Table(
+    "screening_pool_member",
+    metadata,
+    Column("plan_id", Integer, ForeignKey("screening_plan.id"), nullable=False),
+    Column("person_id", Text, nullable=False),
+    Column("pool_id", String(100), nullable=False),
+    Column("school_id", Text, nullable=False),
+    Column("person_group", String(16), nullable=False, comment="student or staff"),
+    PrimaryKeyConstraint("plan_id", "person_id"),
+    Index("ix_screening_pool_member_pool", "plan_id", "pool_id"),
+    comment="A person selected for screening in a plan, and the pool of their specimen.",
+)
+
+screening_result = Table(
+    "screening_result",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plan_id", Integer, ForeignKey("screening_plan.id"), nullable=False),
+    Column("specimen_id", String(100), nullable=False),
+    Column("pool_id", String(100), nullable=True, comment="Set for a pool result."),
+    Column("person_id", Text, nullable=True, comment="Set for an individual (retest) result."),
+    Column("result", String(16), nullable=False),
+    Column("specimen_date", Date, nullable=False),
+    Column("result_date", Date, nullable=True),
+    Column("file_name", Text, nullable=False),
+    Column("file_row", Integer, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Index("ix_screening_result_specimen", "plan_id", "specimen_id", unique=True),
+    comment="A pool or individual screening result; one per specimen, never updated or deleted.",
+)
+
+screening_exception = Table(
+    "screening_exception",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plan_id", Integer, ForeignKey("screening_plan.id"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_row", Integer, nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("value", Text, nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("row_json", Text, nullable=False, comment="The result row as read."),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("status", String(16), nullable=False, comment="open or resolved"),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_by", String(200), nullable=True),
+    Column("resolution", Text, nullable=True),
+    Index("ix_screening_exception_status", "status", "plan_id"),
+    comment="A result row that needs a person: kept whole until resolved (resolved once).",
+)
