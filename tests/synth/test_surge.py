@@ -4,16 +4,24 @@ absences -> school metrics -> the January 2022 agreement in the engine."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
+from schoolmode.cli.app import app
 from schoolmode.policy.loader import Registry
 from schoolmode.synth.district import SynthConfig, synth_district
 from schoolmode.synth.observations import ObservationConfig
 from schoolmode.synth.surge import SurgeWeek, surge_week
 
 D = dt.date.fromisoformat
+PROFILES = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures/shared/data/cps-schools"
+    / "Chicago_Public_Schools_-_School_Profile_Information_SY2122.csv"
+)
 WEEK = D("2022-01-24")
 SCHOOLS = pl.DataFrame(
     {
@@ -158,3 +166,20 @@ def test_each_cases_homeroom_is_quarantined(surge: SurgeWeek) -> None:
     assert classmates.select("case_id", "person_id").unique().height == (
         covered.select("case_id", "person_id").unique().height
     )
+
+
+def test_cli_surge_week_on_twelve_schools(tmp_path: Path) -> None:
+    args = ["district", "surge", "--week", "2022-01-24", "--cases", "80", "--seed", "3"]
+    args += ["--profiles", str(PROFILES), "--out", str(tmp_path)]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert "surge week 2022-01-24 .. 2022-01-28" in out.output
+    assert "Schools eligible for remote learning" in out.output
+    orders = pl.read_csv(tmp_path / "quarantine_order.csv")
+    assert orders.height > 80
+    assert (tmp_path / "eligible_schools.csv").is_file()
+    tuesday = CliRunner().invoke(
+        app, [*args[:2], "--week", "2022-01-25", "--profiles", str(PROFILES)]
+    )
+    assert tuesday.exit_code == 2
+    assert "is a Tuesday: give the Monday" in tuesday.output

@@ -433,7 +433,11 @@ def trace(
     contacts = (
         pl.concat([house_contacts, room_contacts.select(house_contacts.columns)])
         .sort(
-            "case_id", "contact", "setting", "last_exposure", descending=[False, False, False, True]
+            "case_id",
+            "contact",
+            pl.col("setting") != "household",
+            "last_exposure",
+            descending=[False, False, False, True],
         )
         .unique(["case_id", "contact"], keep="first", maintain_order=True)
         .join(located.select("case_id", "case_person", "report_date"), on="case_id")
