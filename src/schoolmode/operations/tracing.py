@@ -42,7 +42,7 @@ at school and one at home). Orders of the same person and kind that overlap or t
 into one: it starts with the earliest, ends with the latest end ("latest end wins") and keeps
 the id of the first; the order that sets the end gives ``case_id`` and ``classroom_id``.
 Nothing is dropped: ``Tracing.issued`` keeps every order as issued with the id it was merged
-into (the store keeps the issued orders and merges on reading, see ``operations/orders_store``).
+into (the store keeps the issued orders and merges on reading: ``operations/tracing_store.py``).
 
 **Exceptions.** A case whose person is on no roster (``person``, ``enrolment``,
 ``staff_assignment``) cannot be traced: it is returned in ``Tracing.exceptions`` naming the

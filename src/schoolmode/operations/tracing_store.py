@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select
 
 from schoolmode.operations.tracing import (
     FAR,
@@ -96,9 +96,9 @@ def _whoami() -> str:
         return "unknown"
 
 
-def _frame(engine: Engine, table: object, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _frame(engine: Engine, table: Table, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     with engine.connect() as conn:
-        rows = conn.execute(select(*(table.c[c] for c in schema))).all()  # type: ignore[attr-defined]
+        rows = conn.execute(select(*(table.c[c] for c in schema))).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
