@@ -153,3 +153,51 @@ def test_case_of_a_person_on_no_roster_is_refused_by_name(
     assert order_history(store).height == 0
     # the case itself is still stored
     assert load_frames(store, ("case",))["case"]["case_id"].to_list() == ["C7"]
+
+
+def test_outbreak_list_and_confirm(store: Engine, tmp_path: Path) -> None:
+    start = D(2021, 9, 1)
+    people = [f"S{i}" for i in range(30)]
+    frames = {
+        "person": _frame("person", [{"person_id": p, "role": "student"} for p in people]),
+        "classroom": _frame(
+            "classroom",
+            [{"classroom_id": "3A", "school_id": "SCH", "school_year": "2021-2022", "grade": "3"}],
+        ),
+        "enrolment": _frame(
+            "enrolment",
+            [{"person_id": p, "classroom_id": "3A", "start_date": start} for p in people],
+        ),
+        "case": _frame(
+            "case",
+            [
+                {
+                    "case_id": f"C{i}",
+                    "person_id": f"S{i}",
+                    "pathogen": "sars-cov-2",
+                    "onset_date": D(2021, 11, 1 + 4 * i),
+                    "report_date": D(2021, 11, 2 + 4 * i),
+                    "status": "confirmed",
+                    "household_linked": False,
+                }
+                for i in range(3)
+            ],
+        ),
+    }
+    for path in write_standard_files(frames, tmp_path):
+        run_import(store, StandardLayout("fixture"), path)
+    url = store.url.render_as_string(hide_password=False)
+    listed = CliRunner().invoke(app, ["outbreak", "list", "--db", url])
+    assert listed.exit_code == 0, listed.output
+    assert "3A 2021-11-09: 3 case(s) of 30, awaiting the health department" in listed.output
+    args = ["outbreak", "confirm", "--classroom", "3A", "--by", "CDPH", "--db", url]
+    refused = CliRunner().invoke(app, [*args, "--date", "2021-11-05"])
+    assert refused.exit_code == 2
+    assert "no outbreak detected in classroom '3A' on 2021-11-05" in refused.output
+    confirmed = CliRunner().invoke(
+        app, [*args, "--date", "2021-11-09", "--decided-on", "2021-11-10"]
+    )
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "outbreak in 3A on 2021-11-09 confirmed by CDPH" in confirmed.output
+    listed = CliRunner().invoke(app, ["outbreak", "list", "--db", url])
+    assert "3A 2021-11-09: 3 case(s) of 30, confirmed" in listed.output
