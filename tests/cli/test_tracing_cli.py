@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
 from schoolmode.importers.standard import StandardLayout
-from schoolmode.operations.tracing import trace_stored_case
+from schoolmode.operations.tracing import load_frames, trace_stored_case
+from schoolmode.operations.tracing_store import order_history, trace_run_count
 from schoolmode.policy.loader import Registry
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
@@ -80,7 +81,7 @@ def test_trace_and_quarantine_list(store: Engine, tmp_path: Path, registry: Regi
     for path in write_standard_files(frames, tmp_path):
         run_import(store, StandardLayout("fixture"), path)
     url = store.url.render_as_string(hide_password=False)
-    out = CliRunner().invoke(app, ["trace", "C1", "--db", url])
+    out = CliRunner().invoke(app, ["trace", "C1", "--no-store", "--db", url])
     assert out.exit_code == 0, out.output
     assert "case C1: 2 close contact(s)" in out.output
     assert "order quarantine B: 2020-12-10 to 2020-12-20" in out.output
@@ -88,13 +89,26 @@ def test_trace_and_quarantine_list(store: Engine, tmp_path: Path, registry: Regi
     missing = CliRunner().invoke(app, ["trace", "C9", "--db", url])
     assert missing.exit_code == 2
     assert "no case 'C9'" in missing.output
-    # no orders are stored yet: the list is empty
+    # --no-store wrote nothing: the list is empty
     out = CliRunner().invoke(
         app, ["quarantine", "list", "--school", "SCH", "--date", "2020-12-12", "--db", url]
     )
     assert out.exit_code == 0, out.output
     assert "SCH on 2020-12-12: 0 active order(s)" in out.output
-    # store the traced orders, then list them
+    # trace and store (the default), then list them
+    out = CliRunner().invoke(app, ["trace", "C1", "--db", url])
+    assert out.exit_code == 0, out.output
+    assert "trace run #1: 3 order row(s) added, 0 withdrawn, 2 contact(s)" in out.output
+    out = CliRunner().invoke(
+        app, ["quarantine", "list", "--school", "SCH", "--date", "2020-12-12", "--db", url]
+    )
+    assert "SCH on 2020-12-12: 3 active order(s)" in out.output
+    assert "isolation A: 2020-12-10 to 2020-12-19 (case C1)" in out.output
+    # tracing again changes nothing (idempotent)
+    again = CliRunner().invoke(app, ["trace", "C1", "--db", url])
+    assert "unchanged" in again.output
+    assert trace_run_count(store) == 1
+    # the same orders imported as well: merged per person and kind, still three
     orders = trace_stored_case(store, "C1", registry).orders
     for path in write_standard_files({"quarantine_order": orders}, tmp_path / "orders"):
         run_import(store, StandardLayout("fixture"), path)
@@ -102,8 +116,88 @@ def test_trace_and_quarantine_list(store: Engine, tmp_path: Path, registry: Regi
         app, ["quarantine", "list", "--school", "SCH", "--date", "2020-12-12", "--db", url]
     )
     assert "SCH on 2020-12-12: 3 active order(s)" in out.output
-    assert "isolation A: 2020-12-10 to 2020-12-19 (case C1)" in out.output
     out = CliRunner().invoke(
         app, ["quarantine", "list", "--school", "SCH", "--date", "2020-12-21", "--db", url]
     )
     assert "0 active order(s)" in out.output
+
+
+def test_case_of_a_person_on_no_roster_is_refused_by_name(
+    store: Engine, tmp_path: Path, registry: Registry
+) -> None:
+    """A case whose person is on no roster: a clear error naming the case and the person, and
+    nothing written (the case stays in the store, no run, no order)."""
+    frames = {
+        "person": _frame("person", [{"person_id": "A", "role": "student"}]),
+        "case": _frame(
+            "case",
+            [
+                {
+                    "case_id": "C7",
+                    "person_id": "GHOST",
+                    "pathogen": "sars-cov-2",
+                    "report_date": D(2022, 1, 13),
+                    "status": "confirmed",
+                    "household_linked": False,
+                }
+            ],
+        ),
+    }
+    for path in write_standard_files(frames, tmp_path):
+        run_import(store, StandardLayout("fixture"), path)
+    url = store.url.render_as_string(hide_password=False)
+    out = CliRunner().invoke(app, ["trace", "C7", "--db", url])
+    assert out.exit_code == 2
+    assert "case C7 names person GHOST, who is on no roster" in out.output
+    assert trace_run_count(store) == 0
+    assert order_history(store).height == 0
+    # the case itself is still stored
+    assert load_frames(store, ("case",))["case"]["case_id"].to_list() == ["C7"]
+
+
+def test_outbreak_list_and_confirm(store: Engine, tmp_path: Path) -> None:
+    start = D(2021, 9, 1)
+    people = [f"S{i}" for i in range(30)]
+    frames = {
+        "person": _frame("person", [{"person_id": p, "role": "student"} for p in people]),
+        "classroom": _frame(
+            "classroom",
+            [{"classroom_id": "3A", "school_id": "SCH", "school_year": "2021-2022", "grade": "3"}],
+        ),
+        "enrolment": _frame(
+            "enrolment",
+            [{"person_id": p, "classroom_id": "3A", "start_date": start} for p in people],
+        ),
+        "case": _frame(
+            "case",
+            [
+                {
+                    "case_id": f"C{i}",
+                    "person_id": f"S{i}",
+                    "pathogen": "sars-cov-2",
+                    "onset_date": D(2021, 11, 1 + 4 * i),
+                    "report_date": D(2021, 11, 2 + 4 * i),
+                    "status": "confirmed",
+                    "household_linked": False,
+                }
+                for i in range(3)
+            ],
+        ),
+    }
+    for path in write_standard_files(frames, tmp_path):
+        run_import(store, StandardLayout("fixture"), path)
+    url = store.url.render_as_string(hide_password=False)
+    listed = CliRunner().invoke(app, ["outbreak", "list", "--db", url])
+    assert listed.exit_code == 0, listed.output
+    assert "3A 2021-11-09: 3 case(s) of 30, awaiting the health department" in listed.output
+    args = ["outbreak", "confirm", "--classroom", "3A", "--by", "CDPH", "--db", url]
+    refused = CliRunner().invoke(app, [*args, "--date", "2021-11-05"])
+    assert refused.exit_code == 2
+    assert "no outbreak detected in classroom '3A' on 2021-11-05" in refused.output
+    confirmed = CliRunner().invoke(
+        app, [*args, "--date", "2021-11-09", "--decided-on", "2021-11-10"]
+    )
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "outbreak in 3A on 2021-11-09 confirmed by CDPH" in confirmed.output
+    listed = CliRunner().invoke(app, ["outbreak", "list", "--db", url])
+    assert "3A 2021-11-09: 3 case(s) of 30, confirmed" in listed.output

@@ -25,6 +25,7 @@ from schoolmode.synth.observations import (
     derive_observations,
     merge_into,
     periods_from_policies,
+    trace_district,
 )
 
 D = dt.date.fromisoformat
@@ -134,12 +135,19 @@ def test_periods_come_from_the_policy_files() -> None:
 
 
 def test_a_cases_homeroom_quarantines_for_the_period_in_force(reports: pl.DataFrame) -> None:
-    _, frames = _derive(reports, ObservationConfig(start=D("2020-09-08"), end=D("2022-03-31")))
+    """Orders come from contact tracing with the rules in force (CDC, then CPS's own rule):
+    each issued order runs from the report date to day 0 + the period (day 0 = the report
+    date, the case's last school day), and the stored (merged) orders cover it."""
+    config = ObservationConfig(start=D("2020-09-08"), end=D("2022-03-31"))
+    district = synth_district(SCHOOLS, SynthConfig(seed=3))
+    observed = derive_observations(district, SCHOOLS, reports, _zip_weekly(500.0), config)
+    frames = merge_into(district, observed)
+    issued = trace_district(district, frames["case"], config).issued.with_columns(
+        (pl.col("end_date") - pl.col("start_date")).dt.total_days().alias("days")
+    )
+    merged = frames["quarantine_order"]
     cases = frames["case"].join(
         frames["enrolment"].select("person_id", "classroom_id").unique(), on="person_id"
-    )
-    orders = frames["quarantine_order"].with_columns(
-        ((pl.col("end_date") - pl.col("start_date")).dt.total_days() + 1).alias("days")
     )
     rooms = frames["enrolment"].select("person_id", "classroom_id").unique()
     checked = {"oct-2020": 0, "feb-2022": 0}
@@ -152,7 +160,8 @@ def test_a_cases_homeroom_quarantines_for_the_period_in_force(reports: pl.DataFr
             label, days, iso = "feb-2022", 5, 5
         else:
             continue
-        mine = orders.filter(pl.col("case_id") == case_id)
+        mine = issued.filter(pl.col("case_id") == case_id)
+        # classmates (a sibling in the homeroom is a household contact) and household members
         q = mine.filter(pl.col("kind") == "quarantine")
         students = set(rooms.filter(pl.col("classroom_id") == room)["person_id"]) - {person}
         assert students <= set(q["person_id"])
@@ -161,9 +170,24 @@ def test_a_cases_homeroom_quarantines_for_the_period_in_force(reports: pl.DataFr
         isolation = mine.filter(pl.col("kind") == "isolation")
         assert isolation["person_id"].to_list() == [person]
         assert isolation["days"].to_list() == [iso]
+        # the stored orders (merged per person and kind) cover every issued one
+        end = day + dt.timedelta(days=days)
+        covering = merged.filter(
+            (pl.col("kind") == "quarantine")
+            & (pl.col("start_date") <= day)
+            & (pl.col("end_date") >= end)
+        )
+        assert students <= set(covering["person_id"])
         checked[label] += 1
     assert checked["oct-2020"] > 0
     assert checked["feb-2022"] > 0
+    # merged: no two stored orders of a person and kind overlap
+    overlaps = (
+        merged.sort("person_id", "kind", "start_date")
+        .with_columns(pl.col("end_date").shift(1).over("person_id", "kind").alias("previous_end"))
+        .filter(pl.col("start_date") <= pl.col("previous_end"))
+    )
+    assert overlaps.height == 0
 
 
 def test_january_2022_rules_fire_on_a_tiny_derived_district(registry: Registry) -> None:

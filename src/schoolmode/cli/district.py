@@ -168,3 +168,83 @@ def _observe(
         f"derived in {time.perf_counter() - started:.1f} s"
     )
     return merge_into(SyntheticDistrict(frames), observed)
+
+
+@app.command("surge")
+def surge(
+    week: Annotated[
+        dt.datetime,
+        typer.Option("--week", formats=["%Y-%m-%d"], help="Monday of the surge week."),
+    ] = dt.datetime(2022, 1, 24),
+    cases: Annotated[int, typer.Option("--cases", min=1, help="Cases reported that week.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Random seed of the district.")] = SynthConfig.seed,
+    profiles: Annotated[
+        Path | None,
+        typer.Option(help=f"CPS school profile CSV (default: <shared data>/{PROFILES})."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the orders, school metrics and decisions (CSV)."),
+    ] = None,
+    show: Annotated[int, typer.Option("--show", help="Schools to list.")] = 15,
+) -> None:
+    """A surge week end to end in the synthetic district: cases -> contact tracing -> orders
+    -> absences -> school metrics -> the January 2022 agreement (cps-ctu-2022-01-10): which
+    schools become eligible for remote learning and which classrooms flip."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from schoolmode.synth.surge import surge_week
+
+    started = time.perf_counter()
+    path = profiles or shared_data_dir() / PROFILES
+    try:
+        schools = SchoolProfiles().parse(path).frame
+    except (FileValidationError, FileNotFoundError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    monday = week.date()
+    if monday.weekday() != 0:
+        typer.echo(f"--week {monday} is a {monday:%A}: give the Monday of the week", err=True)
+        raise typer.Exit(2)
+    with _progress() as bar:
+        task = bar.add_task("surge: building the district", total=2)
+        district = synth_district(schools, SynthConfig(seed=seed))
+        bar.update(task, advance=1, description=f"surge: tracing {cases:,} cases and evaluating")
+        try:
+            result = surge_week(district, monday, cases)
+        except ValueError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from exc
+        bar.advance(task)
+    console = Console()
+    summary = result.summary()
+    console.print(
+        f"surge week {result.start} .. {result.end} in the synthetic district "
+        f"({district.students:,} students, {district.staff:,} staff), "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    for key, value in summary.items():
+        console.print(f"  {key.replace('_', ' '):30} {value:>10,}")
+    eligible = result.eligible_schools()
+    table = Table(title="Schools eligible for remote learning (the CPS Tactical Team decides)")
+    for column in ("school", "first day", "rule", "teachers absent", "students quarantined"):
+        table.add_column(column)
+    first = eligible.sort("date").unique("unit", keep="first").sort("date", "unit")
+    for r in first.head(show).iter_rows(named=True):
+        rules = [c.split(".", 1)[1] for c in eligible.columns if c.startswith("trigger.") and r[c]]
+        table.add_row(
+            r["unit"],
+            str(r["date"]),
+            ", ".join(rules),
+            f"{r['covid_absent_teachers']}/{r['classroom_teachers']}",
+            f"{r['students_quarantine_isolation']}/{r['enrolled']}",
+        )
+    console.print(table)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        result.orders.write_csv(out / "quarantine_order.csv")
+        result.school.write_csv(out / "school_metrics.csv")
+        eligible.write_csv(out / "eligible_schools.csv")
+        result.flipped_classrooms().write_csv(out / "flipped_classrooms.csv")
+        console.print(f"wrote {out}/")

@@ -1,26 +1,60 @@
-"""``schoolmode trace CASE_ID`` and ``schoolmode quarantine list``."""
+"""``schoolmode trace CASE_ID``, ``schoolmode quarantine list`` and ``schoolmode outbreak``."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import polars as pl
 import typer
 
 from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, console
 from schoolmode.policy.errors import SchoolmodeError
 
 quarantine_app = typer.Typer(help="Quarantine and isolation orders.", no_args_is_help=True)
+outbreak_app = typer.Typer(
+    help="School outbreaks (IDPH/CSTE) and the health department's decisions.",
+    no_args_is_help=True,
+)
 
 
-def trace(case_id: str, db: DbOption = None, policies_dir: PoliciesDir = None) -> None:
+def trace(
+    case_id: str,
+    db: DbOption = None,
+    policies_dir: PoliciesDir = None,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store/--no-store",
+            help="Record the contacts and orders in the store (idempotent; audited by rule and "
+            "policy hash).",
+        ),
+    ] = True,
+    district_rule: Annotated[
+        bool,
+        typer.Option(
+            "--cps/--guidance",
+            help="Quarantine by CPS's own rule where it has one (default), or by the CDC/ISBE "
+            "guidance only.",
+        ),
+    ] = True,
+) -> None:
     """Close contacts and quarantine/isolation orders for one stored case."""
-    from schoolmode.operations.tracing import trace_stored_case
+    from schoolmode.operations.tracing import CPS_QUARANTINE, trace_stored_case
+    from schoolmode.operations.tracing_store import trace_and_record
     from schoolmode.policy.loader import Registry
     from schoolmode.store.db import make_engine
 
     engine = make_engine(db)
+    local = CPS_QUARANTINE if district_rule else ()
+    recorded = None
     try:
-        result = trace_stored_case(engine, case_id, Registry(policies_dir))
+        registry = Registry(policies_dir)
+        if store:
+            # an untraceable case is refused before anything is written: check first
+            trace_stored_case(engine, case_id, registry, local)
+            result, recorded = trace_and_record(engine, registry, [case_id], local)
+        else:
+            result = trace_stored_case(engine, case_id, registry, local)
     except SchoolmodeError as exc:
         raise _fail(exc) from None
     finally:
@@ -33,6 +67,8 @@ def trace(case_id: str, db: DbOption = None, policies_dir: PoliciesDir = None) -
         )
     for r in result.orders.iter_rows(named=True):
         console.print(f"order {r['kind']} {r['person_id']}: {r['start_date']} to {r['end_date']}")
+    if recorded is not None:
+        console.print(recorded.summary())
 
 
 @quarantine_app.command("list")
@@ -41,8 +77,9 @@ def quarantine_list(
     date: Annotated[str, typer.Option("--date", help="Day (YYYY-MM-DD).")],
     db: DbOption = None,
 ) -> None:
-    """Stored quarantine and isolation orders active on a day at a school."""
-    from schoolmode.operations.tracing import quarantine_list as active_orders
+    """Quarantine and isolation orders in force on a day at a school (imported and traced,
+    overlapping orders of a person merged)."""
+    from schoolmode.operations.tracing_store import quarantine_list as active_orders
     from schoolmode.store.db import make_engine
 
     engine = make_engine(db)
@@ -59,6 +96,74 @@ def quarantine_list(
         )
 
 
+@outbreak_app.command("list")
+def outbreak_list(
+    db: DbOption = None,
+    policies_dir: PoliciesDir = None,
+) -> None:
+    """Classrooms and days where the stored cases meet the outbreak definition, with the
+    health department's recorded decision."""
+    from schoolmode.operations.tracing_store import stored_outbreaks
+    from schoolmode.policy.loader import Registry
+    from schoolmode.store.db import make_engine
+
+    engine = make_engine(db)
+    try:
+        found = stored_outbreaks(engine, Registry(policies_dir)).filter(pl.col("meets_definition"))
+    except SchoolmodeError as exc:
+        raise _fail(exc) from None
+    finally:
+        engine.dispose()
+    console.print(f"{found.height} classroom-day(s) meet the outbreak definition")
+    for r in found.iter_rows(named=True):
+        decision = {
+            None: "awaiting the health department",
+            True: "confirmed",
+            False: "not confirmed",
+        }
+        console.print(
+            f"{r['classroom_id']} {r['date']}: {r['cases_in_window']} case(s) of "
+            f"{r['group_size']}, {decision[r['lhd_confirmed']]}"
+        )
+
+
+@outbreak_app.command("confirm")
+def outbreak_confirm(
+    classroom: Annotated[str, typer.Option("--classroom", help="Core group (homeroom id).")],
+    date: Annotated[str, typer.Option("--date", help="Day the outbreak was detected.")],
+    by: Annotated[str, typer.Option("--by", help="The local health department that decided.")],
+    decided_on: Annotated[
+        str | None, typer.Option("--decided-on", help="Day of the decision (default: --date).")
+    ] = None,
+    confirmed: Annotated[
+        bool,
+        typer.Option("--confirmed/--not-confirmed", help="The health department's answer."),
+    ] = True,
+    note: Annotated[str | None, typer.Option("--note", help="Reference or remark.")] = None,
+    db: DbOption = None,
+    policies_dir: PoliciesDir = None,
+) -> None:
+    """Record the local health department's decision on a detected outbreak (append-only)."""
+    from schoolmode.operations.tracing_store import confirm_outbreak
+    from schoolmode.policy.loader import Registry
+    from schoolmode.store.db import make_engine
+
+    day = _day(date, "--date")
+    decided = _day(decided_on, "--decided-on") if decided_on else day
+    engine = make_engine(db)
+    try:
+        new_id = confirm_outbreak(
+            engine, Registry(policies_dir), classroom, day, confirmed, by, decided, note
+        )
+    except SchoolmodeError as exc:
+        raise _fail(exc) from None
+    finally:
+        engine.dispose()
+    answer = "confirmed" if confirmed else "not confirmed"
+    console.print(f"recorded #{new_id}: outbreak in {classroom} on {day} {answer} by {by}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("trace")(trace)
     app.add_typer(quarantine_app, name="quarantine")
+    app.add_typer(outbreak_app, name="outbreak")

@@ -10,30 +10,51 @@ From cases (person, onset or specimen date, report date) the module finds close 
   day of the window whatever the rosters say.
 
 The **infectious window** runs from ``days_before`` days before the anchor date (onset, else
-specimen date) to the report date, when the case is presumed to leave school. ``days_before``
-defaults to 2 (CDC convention, ``cps-ctu-2021-02-06.infectious_window_days_before_onset``);
-pass a pathogen's ``infectious_days_before_onset`` to trace another pathogen.
+specimen date) to the report date, when the case is presumed to leave school. By default
+``days_before`` is the parameter ``cps-ctu-2021-02-06.infectious_window_days_before_onset``
+(the CDC convention of the time) in force on the anchor date; pass a number (for instance
+:func:`days_before_onset` of a pathogen from ``sim/pathogens``) to trace another pathogen.
 
 Day 0 of a contact is the last day of exposure. Orders start on the case's report date (when
-the order is issued) and end by the rule in force on day 0 (for isolation, on the anchor date),
-computed once per rule period by the pure calculators of ``operations/quarantine.py``:
+the order is issued) and end by the rule in force on day 0 (for isolation, on the anchor date).
+:func:`rules_in_force` cuts time at every date on which one of the parameters below takes a
+new value and computes each period's offsets once, with the pure calculators of
+``operations/quarantine.py``. Every number is a dated policy parameter; before a parameter's
+first dated value, that first value stands for the earlier period (documented in
+docs/operations.md):
 
-- before 2020-12-02: 14 days of quarantine (``cdc-quarantine-2020-12-02.quarantine_days_best_practice``);
-- from 2020-12-02: the CDC options (``quarantine_release``): the order runs to the no-test day
-  (10); ``test_out_may_return`` gives the earlier return with a negative test (after day 7);
-- from 2022-01-11: 5 days (ISBE/IDPH guidance; the policy file notes the cut but does not
-  encode a quarantine parameter, so it is :data:`ISBE_QUARANTINE_DAYS` here until it does).
-- isolation: 10 days before 2022-01-11 (CDC/IDPH of the time), then ``isolation_release`` of
-  ``isbe-idph-isolation-2022-01-11`` (5 days).
-- test-to-stay (``idph-test-to-stay-2021-08``, from 2021-08-04): a homeroom contact stays in
-  school, with tests due on the policy's test days, when the school enforces universal masking
-  and both the contact and the case were masked; household contacts always quarantine.
+- quarantine before ``cdc-quarantine-2020-12-02``: ``quarantine_days_best_practice`` (14);
+- from 2020-12-02, the CDC options (``quarantine_release``): the order runs to the no-test day
+  (``quarantine_days_without_test``, 10); ``test_out_may_return`` gives the earlier return with
+  a negative test (``quarantine_days_with_test``);
+- from 2022-01-11, ``isbe-idph-isolation-2022-01-11.quarantine_days`` (5);
+- a district's own, stricter rule (``local``: policy parameters such as CPS's
+  ``classroom_pause_days`` / ``classroom_remote_days``, see :data:`CPS_QUARANTINE`) replaces
+  the guidance from its first dated value;
+- isolation: ``cdc-quarantine-2020-12-02.isolation_days`` (10, CDC of the time), then
+  ``isolation_release`` of ``isbe-idph-isolation-2022-01-11`` (5 days);
+- test-to-stay (``idph-test-to-stay-2021-08``, from its ``test_days``): a homeroom contact stays
+  in school, with tests due on the policy's test days, when the school enforces universal
+  masking and both the contact and the case were masked; household contacts always quarantine.
+
+**Merged orders.** One person can be named by several cases (two cases in a homeroom, a case
+at school and one at home). Orders of the same person and kind that overlap or touch are merged
+into one: it starts with the earliest, ends with the latest end ("latest end wins") and keeps
+the id of the first; the order that sets the end gives ``case_id`` and ``classroom_id``.
+Nothing is dropped: ``Tracing.issued`` keeps every order as issued with the id it was merged
+into (the store keeps the issued orders and merges on reading: ``operations/tracing_store.py``).
+
+**Exceptions.** A case whose person is on no roster (``person``, ``enrolment``,
+``staff_assignment``) cannot be traced: it is returned in ``Tracing.exceptions`` naming the
+case and the person, and no order is issued for it; the case itself is untouched.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 import polars as pl
 from sqlalchemy import Engine
@@ -45,30 +66,44 @@ from schoolmode.operations.quarantine import (
 )
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
-from schoolmode.policy.values import number, parameter
+from schoolmode.policy.model import DatedValue, Policy
+from schoolmode.policy.values import dated_value, number, parameter
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
 
-DEFAULT_DAYS_BEFORE_ONSET = 2
-"""CDC convention: a case is infectious from 2 days before symptom onset (or specimen date)."""
-ISOLATION_DAYS_BEFORE_2022 = 10
-"""CDC/IDPH isolation before the ISBE/IDPH guidance of 2022-01-11 (not in a policy file)."""
-ISBE_QUARANTINE_DAYS = 5
-"""ISBE/IDPH cut quarantine to 5 days on 2022-01-11 [S]; the policy file does not encode it."""
-CDC_OPTIONS_FROM = dt.date(2020, 12, 2)
-ISBE_FROM = dt.date(2022, 1, 11)
-TEST_TO_STAY_FROM = dt.date(2021, 8, 4)
 FAR = dt.date(9999, 12, 31)
+BEGINNING = dt.date(1900, 1, 1)
 
 QUARANTINE = "cdc-quarantine-2020-12-02"
 ISOLATION = "isbe-idph-isolation-2022-01-11"
 TEST_TO_STAY = "idph-test-to-stay-2021-08"
 OUTBREAK = "idph-outbreak-2021-10-15"
+WINDOW = ("cps-ctu-2021-02-06", "infectious_window_days_before_onset")
+"""The infectious window's start, in days before onset (CDC convention of the time)."""
+CPS_QUARANTINE: tuple[tuple[str, str], ...] = (
+    ("cps-ctu-2021-02-06", "classroom_pause_days"),
+    ("cps-ctu-2022-01-10", "classroom_remote_days"),
+)
+"""CPS's own quarantine of close contacts (policies.md §9: 14 days in the fall of 2021, 10 in
+January 2022, 5 from 2022-02-01), stricter than the CDC/ISBE guidance; pass as ``local``."""
+
+
+def days_before_onset(pathogen: object, quantile: float = 0.9) -> int:
+    """Days before onset a case of ``pathogen`` (``sim.pathogen.Pathogen``) is infectious: the
+    ``quantile`` of its presymptomatic period (whole days), for tracing other pathogens."""
+    from schoolmode.sim.pathogen import Pathogen
+
+    if not isinstance(pathogen, Pathogen):
+        raise TypeError(f"expected a Pathogen, got {type(pathogen).__name__}")
+    pmf = pathogen.presymptomatic.pmf()
+    cdf = pmf.cumsum()
+    return int(min(i for i, c in enumerate(cdf) if c >= quantile - 1e-12))
 
 
 @dataclass(frozen=True)
 class Rosters:
-    """Standard-layout frames the tracer reads (``absence`` and ``masked`` may be empty)."""
+    """Standard-layout frames the tracer reads (``absence``, ``masked``, ``exempt`` may be
+    empty)."""
 
     person: pl.DataFrame
     enrolment: pl.DataFrame
@@ -76,72 +111,138 @@ class Rosters:
     absence: pl.DataFrame | None = None
     masked: pl.DataFrame | None = None
     """``person_id``, ``masked`` (bool): masked at the time of exposure (test-to-stay)."""
+    exempt: pl.DataFrame | None = None
+    """``person_id``, ``from_date``: a close contact exposed on or after ``from_date`` does not
+    quarantine (e.g. fully vaccinated staff): an input about the person, not a rule."""
 
 
 @dataclass(frozen=True)
 class Tracing:
     contacts: pl.DataFrame
     """``case_id``, ``person_id``, ``setting`` (homeroom/household), ``classroom_id``,
-    ``last_exposure`` (day 0), ``attendance`` (quarantine / test_to_stay), ``rule``,
-    ``test_out_may_return``, ``monitor_symptoms_through``."""
+    ``last_exposure`` (day 0), ``attendance`` (quarantine / test_to_stay / exempt), ``rule``,
+    ``policy_id``, ``quarantine_end``, ``test_out_may_return``, ``monitor_symptoms_through``,
+    ``report_date``."""
     orders: pl.DataFrame
-    """Standard ``quarantine_order`` rows (isolation for cases, quarantine for contacts)."""
+    """Standard ``quarantine_order`` rows, merged per person and kind (see the module doc)."""
     follow_up: pl.DataFrame
     """``date``, ``person_id``, ``case_id``, ``action`` (symptom_check / test_due)."""
+    issued: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """Every order as issued (standard columns plus ``rule``, ``policy_id`` and
+    ``merged_into``: the id of the merged order in ``orders``)."""
+    exceptions: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """``case_id``, ``person_id``, ``reason``: cases that could not be traced."""
 
 
-def rules_in_force(registry: Registry) -> pl.DataFrame:
-    """One row per rule period: ``from`` and the day offsets
-    the calculators give on that period's first day (the calculators are called once per
-    period, never per case)."""
+def _in_force(policy: Policy, name: str, day: dt.date) -> DatedValue | None:
+    return dated_value(policy, name, day)
+
+
+def _first_or_in_force(policy: Policy, name: str, day: dt.date) -> DatedValue:
+    """The value in force on ``day``, else the first dated value (it stands for earlier days)."""
+    found = dated_value(policy, name, day)
+    if found is None:
+        found = policy.parameters[name].values[0]
+    return found
+
+
+def _int(value: DatedValue) -> int:
+    v = value.value
+    if isinstance(v, bool) or not isinstance(v, int | float | Decimal):
+        raise SchoolmodeError(f"parameter value from {value.from_} is not a number: {v!r}")
+    return int(v)
+
+
+def _breaks(registry: Registry, used: Sequence[tuple[str, str]]) -> list[dt.date]:
+    days = {BEGINNING}
+    for policy_id, name in used:
+        days |= {v.from_ for v in registry.get(policy_id).policy.parameters[name].values}
+    return sorted(days)
+
+
+def rules_in_force(registry: Registry, local: Sequence[tuple[str, str]] = ()) -> pl.DataFrame:
+    """One row per rule period: ``from`` and the day offsets the calculators give on that
+    period's first day (the calculators are called once per period, never per case), with the
+    ``rule`` and ``policy_id`` that set the quarantine, and ``isolation_policy_id``.
+
+    ``local``: ``(policy_id, parameter)`` pairs of a district's own quarantine length (days
+    after day 0); the last one in force on a day replaces the guidance from its first value."""
     q = registry.get(QUARANTINE).policy
     iso = registry.get(ISOLATION).policy
-    breaks = sorted({dt.date(1900, 1, 1), CDC_OPTIONS_FROM, TEST_TO_STAY_FROM, ISBE_FROM})
+    tts = registry.get(TEST_TO_STAY).policy
+    window = registry.get(WINDOW[0]).policy
+    used = [
+        (QUARANTINE, "quarantine_days_best_practice"),
+        (QUARANTINE, "quarantine_days_without_test"),
+        (QUARANTINE, "quarantine_days_with_test"),
+        (QUARANTINE, "symptom_monitoring_days"),
+        (QUARANTINE, "isolation_days"),
+        (ISOLATION, "quarantine_days"),
+        (ISOLATION, "isolation_min_days"),
+        (TEST_TO_STAY, "test_days"),
+        WINDOW,
+        *local,
+    ]
     rows = []
-    for day in breaks:
-        if day >= CDC_OPTIONS_FROM:
+    for day in _breaks(registry, used):
+        if _in_force(q, "quarantine_days_without_test", day) is not None:
             short = quarantine_release(q, day, 10**6)
             full = quarantine_release(q, day, None)
             monitor = (full["monitor_symptoms_through"] - day).days
-        else:
-            best = int(number(q, "quarantine_days_best_practice", CDC_OPTIONS_FROM))
-            short = full = {"may_return": day + dt.timedelta(days=best + 1)}
-            monitor = best
-        if day >= ISBE_FROM:
-            last = ISBE_QUARANTINE_DAYS
-            test_out = None
-            rule = "isbe-idph-2022-01-11 (5 days)"
-            iso_days = (isolation_release(iso, day, False)["may_return"] - day).days - 1
-        else:
-            last = (full["may_return"] - day).days - 1
-            test_out = (short["may_return"] - day).days if day >= CDC_OPTIONS_FROM else None
+            last = int(full["quarantine_ends_after_day"])
+            test_out: int | None = (short["may_return"] - day).days
             rule = (
-                f"{QUARANTINE} ({last} days; {test_out - 1} with test)"
-                if test_out is not None
-                else f"before {CDC_OPTIONS_FROM} ({last} days)"
+                f"{QUARANTINE} ({last} days; {int(short['quarantine_ends_after_day'])} with test)"
             )
-            iso_days = ISOLATION_DAYS_BEFORE_2022
+        else:
+            best = _int(_first_or_in_force(q, "quarantine_days_best_practice", day))
+            last = monitor = best
+            test_out = None
+            rule = f"{QUARANTINE}.quarantine_days_best_practice ({last} days, before the options)"
+        policy_id = QUARANTINE
+        isbe = _in_force(iso, "quarantine_days", day)
+        if isbe is not None:
+            last, test_out, policy_id = _int(isbe), None, ISOLATION
+            rule = f"{ISOLATION}.quarantine_days ({last} days)"
+        in_force_local = [
+            (v.from_, pid, name, v)
+            for pid, name in local
+            if (v := _in_force(registry.get(pid).policy, name, day)) is not None
+        ]
+        if in_force_local:
+            _, pid, name, v = max(in_force_local, key=lambda t: t[0])
+            last, test_out, policy_id = _int(v), None, pid
+            rule = f"{pid}.{name} ({last} days)"
+        if _in_force(iso, "isolation_min_days", day) is not None:
+            iso_days = (isolation_release(iso, day, False)["may_return"] - day).days - 1
+            iso_policy = ISOLATION
+        else:
+            iso_days = _int(_first_or_in_force(q, "isolation_days", day))
+            iso_policy = QUARANTINE
         rows.append(
             {
                 "from": day,
                 "rule": rule,
+                "policy_id": policy_id,
                 "quarantine_days": last,
                 "test_out_return_day": test_out,
                 "monitor_days": max(monitor, last),
                 "isolation_days": iso_days,
-                "test_to_stay": day >= TEST_TO_STAY_FROM,
+                "isolation_policy_id": iso_policy,
+                "test_to_stay": _in_force(tts, "test_days", day) is not None,
+                "window_days_before": _int(_first_or_in_force(window, WINDOW[1], day)),
             }
         )
     return pl.DataFrame(rows).sort("from")
 
 
-def _test_days(registry: Registry) -> list[int]:
+def _test_days(registry: Registry, on: dt.date) -> list[int]:
     policy = registry.get(TEST_TO_STAY).policy
-    answer = attendance_under_test_to_stay(policy, TEST_TO_STAY_FROM, True, True, True, None)
+    answer = attendance_under_test_to_stay(policy, on, True, True, True, None)
     days = answer.get("tests_due_on_days")
     if not isinstance(days, list):  # pragma: no cover - the policy always lists test days
         raise ValueError(f"{TEST_TO_STAY}: no test days")
-    assert str(parameter(policy, "test_days", TEST_TO_STAY_FROM)) == ",".join(map(str, days))
+    assert str(parameter(policy, "test_days", on)) == ",".join(map(str, days))
     return [int(d) for d in days]
 
 
@@ -154,26 +255,124 @@ def _spans(frame: pl.DataFrame, room: str) -> pl.DataFrame:
     )
 
 
+ORDER_EXTRA = {"rule": pl.String, "policy_id": pl.String}
+
+
+def merge_orders(issued: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(merged, issued_with_merged_into)``: orders of the same person and kind that overlap
+    or touch (next start <= running latest end + 1 day) become one order with the earliest
+    start, the latest end and the first order's id; ``case_id`` and ``classroom_id`` come from
+    the order that sets the end (latest end, then latest start, then highest id). Extra columns
+    of ``issued`` (such as ``rule``) follow the same order. Vectorised."""
+    standard = list(frame_schema(RECORD_TYPES["quarantine_order"]))
+    if issued.height == 0:
+        return issued.select(standard), issued.with_columns(
+            pl.lit(None, dtype=pl.String).alias("merged_into")
+        )
+    keys = ["person_id", "kind"]
+    ranked = (
+        issued.sort(*keys, "start_date", "order_id")
+        .with_columns(
+            pl.col("end_date").cum_max().shift(1).over(keys).alias("_reach"),
+        )
+        .with_columns(
+            (
+                pl.col("_reach").is_null()
+                | (pl.col("start_date") > pl.col("_reach") + pl.duration(days=1))
+            )
+            .cum_sum()
+            .over(keys)
+            .alias("_group")
+        )
+    )
+    group = [*keys, "_group"]
+    heads = ranked.group_by(group).agg(
+        pl.col("order_id").first().alias("merged_id"),
+        pl.col("start_date").min().alias("_start"),
+        pl.col("end_date").max().alias("_end"),
+    )
+    setter = (
+        ranked.sort("end_date", "start_date", "order_id", descending=True)
+        .unique(group, keep="first")
+        .drop("order_id", "start_date", "end_date", "_reach")
+    )
+    merged = (
+        setter.join(heads, on=group)
+        .select(
+            pl.col("merged_id").alias("order_id"),
+            *keys,
+            pl.col("_start").alias("start_date"),
+            pl.col("_end").alias("end_date"),
+            *[c for c in issued.columns if c not in {*keys, "order_id", "start_date", "end_date"}],
+        )
+        .select(standard)
+        .sort("person_id", "kind", "start_date")
+    )
+    history = (
+        ranked.join(heads.select(*group, "merged_id"), on=group)
+        .rename({"merged_id": "merged_into"})
+        .drop("_reach", "_group")
+        .sort("person_id", "kind", "start_date", "order_id")
+    )
+    return merged, history
+
+
 def trace(
     cases: pl.DataFrame,
     rosters: Rosters,
     registry: Registry,
-    days_before: int = DEFAULT_DAYS_BEFORE_ONSET,
+    days_before: int | None = None,
     school_days: pl.Series | None = None,
     universal_masking: bool = False,
+    local: Sequence[tuple[str, str]] = (),
 ) -> Tracing:
-    """Close contacts, orders and the follow-up list for ``cases`` (standard ``case`` rows)."""
+    """Close contacts, orders and the follow-up list for ``cases`` (standard ``case`` rows).
+
+    ``days_before``: the infectious window's start (``None``: the policy parameter in force on
+    each case's anchor date). ``local``: a district's own quarantine rule (see
+    :func:`rules_in_force`)."""
+    rules = rules_in_force(registry, local)
     anchor = pl.coalesce("onset_date", "specimen_date", "report_date")
-    located = cases.select(
+    known = pl.concat(
+        [
+            rosters.person.select("person_id"),
+            rosters.enrolment.select("person_id"),
+            rosters.staff_assignment.select("person_id"),
+        ]
+    ).unique()
+    unknown = cases.join(known, on="person_id", how="anti")
+    exceptions = unknown.select(
         "case_id",
-        pl.col("person_id").alias("case_person"),
-        "report_date",
-        anchor.alias("anchor"),
-    ).with_columns(
-        pl.date_ranges(
-            pl.col("anchor") - pl.duration(days=days_before),
-            pl.max_horizontal("anchor", "report_date"),
-        ).alias("day")
+        "person_id",
+        pl.format(
+            "case {} names person {}, who is on no roster (person, enrolment, staff_assignment): "
+            "not traced; add the person to the rosters and trace again",
+            "case_id",
+            "person_id",
+        ).alias("reason"),
+    ).sort("case_id")
+    cases = cases.join(unknown.select("case_id"), on="case_id", how="anti")
+    before = (
+        pl.lit(days_before, dtype=pl.Int64)
+        if days_before is not None
+        else pl.col("window_days_before")
+    )
+    located = (
+        cases.select(
+            "case_id",
+            pl.col("person_id").alias("case_person"),
+            "report_date",
+            anchor.alias("anchor"),
+        )
+        .sort("anchor")
+        .join_asof(rules.select("from", "window_days_before"), left_on="anchor", right_on="from")
+        .with_columns(
+            pl.date_ranges(
+                pl.col("anchor") - pl.duration(days=before),
+                pl.max_horizontal("anchor", "report_date"),
+            ).alias("day")
+        )
+        .drop("from", "window_days_before")
     )
     window = located.explode("day")
     members = pl.concat(
@@ -229,21 +428,36 @@ def trace(
             pl.lit("household").alias("setting"),
         )
     )
-    # A person exposed at home and at school is a household contact (the stricter setting).
+    # A person exposed at home and at school is a household contact (the stricter setting);
+    # one exposed in two rooms (staff) keeps the latest exposure.
     contacts = (
         pl.concat([house_contacts, room_contacts.select(house_contacts.columns)])
-        .sort("case_id", "contact", "setting", descending=[False, False, False])
+        .sort(
+            "case_id",
+            "contact",
+            pl.col("setting") != "household",
+            "last_exposure",
+            descending=[False, False, False, True],
+        )
         .unique(["case_id", "contact"], keep="first", maintain_order=True)
         .join(located.select("case_id", "case_person", "report_date"), on="case_id")
     )
-    rules = rules_in_force(registry)
     contacts = contacts.sort("last_exposure").join_asof(
-        rules, left_on="last_exposure", right_on="from"
+        rules.drop("isolation_days", "isolation_policy_id", "window_days_before"),
+        left_on="last_exposure",
+        right_on="from",
     )
     masked = (
         rosters.masked.select("person_id", "masked")
         if rosters.masked is not None
         else pl.DataFrame(schema={"person_id": pl.String, "masked": pl.Boolean})
+    )
+    exempt = (
+        rosters.exempt.select("person_id", "from_date")
+        .group_by("person_id")
+        .agg(pl.min("from_date"))
+        if rosters.exempt is not None
+        else pl.DataFrame(schema={"person_id": pl.String, "from_date": pl.Date})
     )
     contacts = (
         contacts.join(masked, left_on="contact", right_on="person_id", how="left")
@@ -253,8 +467,13 @@ def trace(
             right_on="person_id",
             how="left",
         )
+        .join(exempt, left_on="contact", right_on="person_id", how="left")
         .with_columns(
             pl.when(
+                pl.col("from_date").is_not_null() & (pl.col("last_exposure") >= pl.col("from_date"))
+            )
+            .then(pl.lit("exempt"))
+            .when(
                 pl.col("test_to_stay")
                 & pl.lit(universal_masking)
                 & (pl.col("setting") == "homeroom")
@@ -286,11 +505,17 @@ def trace(
         pl.col("report_date").alias("start_date"),
         pl.col("quarantine_end").alias("end_date"),
         "classroom_id",
+        "rule",
+        "policy_id",
     )
     case_room = case_rooms.sort("day").group_by("case_id").agg(pl.col("classroom_id").last())
     isolated = (
         located.sort("anchor")
-        .join_asof(rules.select("from", "isolation_days"), left_on="anchor", right_on="from")
+        .join_asof(
+            rules.select("from", "isolation_days", "isolation_policy_id"),
+            left_on="anchor",
+            right_on="from",
+        )
         .join(case_room, on="case_id", how="left")
         .select(
             "case_id",
@@ -301,14 +526,19 @@ def trace(
                 "report_date", pl.col("anchor") + pl.duration(days=pl.col("isolation_days"))
             ).alias("end_date"),
             "classroom_id",
+            pl.format(
+                "{}: isolation {} days after onset", "isolation_policy_id", "isolation_days"
+            ).alias("rule"),
+            pl.col("isolation_policy_id").alias("policy_id"),
         )
     )
-    orders = (
+    issued = (
         pl.concat([isolated, quarantined])
         .sort("case_id", "kind", "person_id")
         .with_columns(pl.format("T-{}-{}-{}", "case_id", "kind", "person_id").alias("order_id"))
-        .select(*frame_schema(RECORD_TYPES["quarantine_order"]))
+        .select(*frame_schema(RECORD_TYPES["quarantine_order"]), *ORDER_EXTRA)
     )
+    orders, history = merge_orders(issued)
     follow_up = _follow_up(contacts, registry)
     return Tracing(
         contacts=contacts.select(
@@ -319,6 +549,7 @@ def trace(
             "last_exposure",
             "attendance",
             "rule",
+            "policy_id",
             "quarantine_end",
             "test_out_may_return",
             "monitor_symptoms_through",
@@ -326,6 +557,8 @@ def trace(
         ),
         orders=orders,
         follow_up=follow_up,
+        issued=history,
+        exceptions=exceptions,
     )
 
 
@@ -342,7 +575,8 @@ def _follow_up(contacts: pl.DataFrame, registry: Registry) -> pl.DataFrame:
         .explode("date")
         .select("date", "person_id", "case_id", pl.lit("symptom_check").alias("action"))
     )
-    days = pl.Series("offset", _test_days(registry), dtype=pl.Int64).to_frame()
+    first = registry.get(TEST_TO_STAY).policy.parameters["test_days"].values[0].from_
+    days = pl.Series("offset", _test_days(registry, first), dtype=pl.Int64).to_frame()
     tests = (
         contacts.filter(pl.col("attendance") == "test_to_stay")
         .join(days, how="cross")
@@ -401,7 +635,12 @@ def tracing_indicators(
     }
 
 
-def outbreaks(cases: pl.DataFrame, rosters: Rosters, registry: Registry) -> pl.DataFrame:
+def outbreaks(
+    cases: pl.DataFrame,
+    rosters: Rosters,
+    registry: Registry,
+    confirmations: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """IDPH/CSTE outbreak status of each homeroom (core group) on each of its case dates.
 
     Qualifying cases are the group's cases that are not household-linked, dated by onset,
@@ -411,7 +650,9 @@ def outbreaks(cases: pl.DataFrame, rosters: Rosters, registry: Registry) -> pl.D
     ``metrics/school.py``'s ``in_outbreak``); an outbreak when it reaches
     ``outbreak_min_cases``, or (from 2021-10-15) at least ``prong1_min_cases`` and
     ``prong1_share_pct`` % of the group. Parameters are read from ``idph-outbreak-2021-10-15``
-    for the date. ``lhd_confirmed`` is null: the local health department decides.
+    for the date. The local health department decides: ``lhd_confirmed`` is the latest of
+    its recorded decisions (``confirmations``: ``id`` or row order, ``classroom_id``,
+    ``detected_on``, ``confirmed``) for the classroom and day, else null.
     """
     policy = registry.get(OUTBREAK).policy
     breaks = sorted({v.from_ for p in policy.parameters.values() for v in p.values})
@@ -475,10 +716,22 @@ def outbreaks(cases: pl.DataFrame, rosters: Rosters, registry: Registry) -> pl.D
         & (pl.col("cases_in_window") >= pl.col("share_min_cases"))
         & (pl.col("cases_in_window") * 100 >= pl.col("group_size") * pl.col("share_pct"))
     )
+    if confirmations is not None and confirmations.height:
+        order = "id" if "id" in confirmations.columns else None
+        latest = (
+            (confirmations.sort(order) if order else confirmations)
+            .unique(["classroom_id", "detected_on"], keep="last", maintain_order=True)
+            .select("classroom_id", pl.col("detected_on").alias("date"), "confirmed")
+        )
+    else:
+        latest = pl.DataFrame(
+            schema={"classroom_id": pl.String, "date": pl.Date, "confirmed": pl.Boolean}
+        )
     return (
-        out.with_columns(
+        out.join(latest, on=["classroom_id", "date"], how="left")
+        .with_columns(
             (prong2 | prong1.fill_null(False)).alias("meets_definition"),
-            pl.lit(None, dtype=pl.Boolean).alias("lhd_confirmed"),
+            pl.col("confirmed").alias("lhd_confirmed"),
         )
         .select(
             "classroom_id",
@@ -509,8 +762,11 @@ def load_frames(engine: Engine, names: tuple[str, ...]) -> dict[str, pl.DataFram
     return frames
 
 
-def trace_stored_case(engine: Engine, case_id: str, registry: Registry) -> Tracing:
-    """Trace one stored case from the store's rosters (``SchoolmodeError`` if unknown)."""
+def trace_stored_case(
+    engine: Engine, case_id: str, registry: Registry, local: Sequence[tuple[str, str]] = ()
+) -> Tracing:
+    """Trace one stored case from the store's rosters (``SchoolmodeError`` if the case is
+    unknown or its person is on no roster; nothing is written)."""
     frames = load_frames(engine, ("case", "person", "enrolment", "staff_assignment", "absence"))
     case = frames["case"].filter(pl.col("case_id") == case_id)
     if case.height == 0:
@@ -518,22 +774,15 @@ def trace_stored_case(engine: Engine, case_id: str, registry: Registry) -> Traci
     rosters = Rosters(
         frames["person"], frames["enrolment"], frames["staff_assignment"], frames["absence"]
     )
-    return trace(case, rosters, registry)
+    result = trace(case, rosters, registry, local=local)
+    if result.exceptions.height:
+        raise SchoolmodeError(str(result.exceptions["reason"][0]))
+    return result
 
 
 def quarantine_list(engine: Engine, school_id: str, on: dt.date) -> pl.DataFrame:
-    """Stored orders active on ``on`` for people at ``school_id`` that day (students enrolled
-    in one of its classrooms, staff assigned to it)."""
-    frames = load_frames(engine, ("quarantine_order", "enrolment", "staff_assignment", "classroom"))
-    day = pl.lit(on)
-    active = (pl.col("start_date") <= day) & (pl.col("end_date").fill_null(FAR) >= day)
-    rooms = frames["classroom"].filter(pl.col("school_id") == school_id)["classroom_id"]
-    students = frames["enrolment"].filter(active & pl.col("classroom_id").is_in(rooms.implode()))
-    staff = frames["staff_assignment"].filter(active & (pl.col("school_id") == school_id))
-    people = pl.concat([students.select("person_id"), staff.select("person_id")]).unique()
-    return (
-        frames["quarantine_order"]
-        .filter(active)
-        .join(people, on="person_id")
-        .sort("kind", "person_id", "start_date")
-    )
+    """Orders in force on ``on`` for people at ``school_id`` (imported and traced, merged):
+    see :func:`schoolmode.operations.tracing_store.quarantine_list`."""
+    from schoolmode.operations.tracing_store import quarantine_list as listed
+
+    return listed(engine, school_id, on)

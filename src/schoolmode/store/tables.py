@@ -351,3 +351,106 @@ screening_exception = Table(
     Index("ix_screening_exception_status", "status", "plan_id"),
     comment="A result row that needs a person: kept whole until resolved (resolved once).",
 )
+
+
+# ------------------------------------------- contact tracing and outbreaks (append-only, 0005)
+
+trace_run = Table(
+    "trace_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cases", Integer, nullable=False, comment="Cases traced in the run."),
+    Column("case_ids_sha256", String(64), nullable=False, comment="Digest of the traced case ids."),
+    Column(
+        "policies_json",
+        Text,
+        nullable=False,
+        comment="Policy id -> content hash of every policy the rules were read from.",
+    ),
+    Column(
+        "rules_json", Text, nullable=False, comment="The rule periods in force (canonical JSON)."
+    ),
+    Column("local_json", Text, nullable=False, comment="The district's own quarantine parameters."),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    comment="One tracing of stored cases by the rules in force; never updated or deleted.",
+)
+
+traced_contact = Table(
+    "traced_contact",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("trace_run.id"), nullable=False),
+    Column("case_id", Text, nullable=False),
+    Column("person_id", Text, nullable=False, comment="Pseudonymous id of the close contact."),
+    Column("setting", String(16), nullable=False, comment="homeroom or household"),
+    Column("classroom_id", Text, nullable=True),
+    Column("last_exposure", Date, nullable=False, comment="Day 0."),
+    Column("attendance", String(16), nullable=False, comment="quarantine, test_to_stay or exempt"),
+    Column("rule", Text, nullable=False),
+    Column("policy_id", String(100), nullable=False),
+    Index("ix_traced_contact_case", "case_id", "person_id"),
+    comment="A close contact of a case as found by a trace run; never updated or deleted.",
+)
+
+traced_order = Table(
+    "traced_order",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("trace_run.id"), nullable=False),
+    Column("order_id", Text, nullable=False),
+    Column("status", String(16), nullable=False, comment="issued or withdrawn"),
+    Column("person_id", Text, nullable=False),
+    Column("kind", String(16), nullable=False, comment="quarantine or isolation"),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("case_id", Text, nullable=False),
+    Column("classroom_id", Text, nullable=True),
+    Column("rule", Text, nullable=False, comment="The rule in force that set the end."),
+    Column("policy_id", String(100), nullable=False, comment="Policy the rule was read from."),
+    Column("policy_hash", String(80), nullable=False, comment="Content hash of that policy then."),
+    Index("ix_traced_order_order_id", "order_id"),
+    Index("ix_traced_order_person", "person_id", "start_date"),
+    comment=(
+        "An order as issued by a trace run (the latest row of an order_id is its state); "
+        "overlapping orders are merged on reading; never updated or deleted."
+    ),
+)
+
+trace_exception = Table(
+    "trace_exception",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("trace_run.id"), nullable=False),
+    Column("case_id", Text, nullable=False),
+    Column("person_id", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    comment="A case a trace run could not trace (queued for a person); never updated or deleted.",
+)
+
+outbreak_confirmation = Table(
+    "outbreak_confirmation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("classroom_id", Text, nullable=False, comment="Core group (homeroom)."),
+    Column("detected_on", Date, nullable=False, comment="Day the definition was met."),
+    Column("confirmed", Boolean, nullable=False, comment="The health department's answer."),
+    Column("decided_by", String(200), nullable=False, comment="Local health department."),
+    Column("decided_on", Date, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Index("ix_outbreak_confirmation_room", "classroom_id", "detected_on"),
+    comment=(
+        "The local health department's decision on a detected outbreak; the latest row for a "
+        "classroom and day stands; never updated or deleted."
+    ),
+)
+
+TRACING_APPEND_ONLY = (
+    "trace_run",
+    "traced_contact",
+    "traced_order",
+    "trace_exception",
+    "outbreak_confirmation",
+)

@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from schoolmode.operations.tracing import (
+    CPS_QUARANTINE,
+    Rosters,
+    Tracing,
+    rules_in_force,
+    trace,
+)
 from schoolmode.policy.loader import Registry
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
@@ -45,10 +51,6 @@ NO_SCHOOL_2021: tuple[tuple[str, str, str], ...] = (
     ("2021-05-31", "2021-05-31", "Memorial Day"),
 )
 
-ISOLATION_DAYS_BEFORE_2022 = 10
-"""CDC/IDPH isolation of the time: 10 days (used before the first dated value in the policy
-files, ``isbe-idph-isolation-2022-01-11.isolation_min_days``)."""
-
 STREAMS = (
     "zip-draw",
     "day-of-week",
@@ -56,6 +58,7 @@ STREAMS = (
     "person",
     "substitute-order",
     "substitute-fill",
+    "surge-allocation",
 )
 
 
@@ -87,33 +90,21 @@ class Schedule:
         return value
 
 
-def _param(registry: Registry, policy: str, name: str) -> list[tuple[dt.date, int]]:
-    param = registry.get(policy).policy.parameters[name]
-    out = []
-    for v in param.values:
-        if not isinstance(v.value, int | float | Decimal) or isinstance(v.value, bool):
-            raise TypeError(f"{policy}.{name} from {v.from_} is not a number: {v.value!r}")
-        out.append((v.from_, int(v.value)))
-    return out
-
-
-def periods_from_policies(registry: Registry | None = None) -> tuple[Schedule, Schedule]:
-    """``(isolation, quarantine)`` lengths in calendar days, read from the shipped policies.
-
-    Isolation: 10 days (CDC/IDPH of the time), then ``isbe-idph-isolation-2022-01-11``
-    ``isolation_min_days`` (5 from 2022-01-11). Quarantine of close contacts:
-    ``cps-ctu-2021-02-06`` ``classroom_pause_days`` (14) from any date, then
-    ``cps-ctu-2022-01-10`` ``classroom_remote_days`` (10 from 2022-01-11, 5 from 2022-02-01).
-    """
-    registry = registry or Registry()
-    iso = [(dt.date.min, ISOLATION_DAYS_BEFORE_2022)]
-    iso += _param(registry, "isbe-idph-isolation-2022-01-11", "isolation_min_days")
-    first = _param(registry, "cps-ctu-2021-02-06", "classroom_pause_days")
-    quarantine = [(dt.date.min, first[0][1]), *first[1:]]
-    quarantine += _param(registry, "cps-ctu-2022-01-10", "classroom_remote_days")
+def periods_from_policies(
+    registry: Registry | None = None, local: tuple[tuple[str, str], ...] = CPS_QUARANTINE
+) -> tuple[Schedule, Schedule]:
+    """``(isolation, quarantine)`` lengths in days after day 0, as contact tracing applies
+    them (:func:`schoolmode.operations.tracing.rules_in_force` with the district rule
+    ``local``): isolation ``cdc-quarantine-2020-12-02.isolation_days`` (10), then
+    ``isbe-idph-isolation-2022-01-11`` (5 from 2022-01-11); quarantine of close contacts 14
+    (CDC best practice before the options), 10 (CDC options from 2020-12-02), then CPS's
+    ``classroom_pause_days`` (14 from 2021-02-11) and ``classroom_remote_days`` (10 from
+    2022-01-11, 5 from 2022-02-01). For reading; the orders themselves come from tracing."""
+    rules = rules_in_force(registry or Registry(), local).sort("from")
+    starts = tuple(rules["from"].to_list())
     return (
-        Schedule(tuple(d for d, _ in iso), tuple(v for _, v in iso)),
-        Schedule(tuple(d for d, _ in quarantine), tuple(v for _, v in quarantine)),
+        Schedule(starts, tuple(int(v) for v in rules["isolation_days"])),
+        Schedule(starts, tuple(int(v) for v in rules["quarantine_days"])),
     )
 
 
@@ -143,8 +134,9 @@ class ObservationConfig:
     substitute_fill_rate: float = 0.6
     """Assumption: chance that a pool substitute is actually found for an absence."""
     pathogen: str = "sars-cov-2"
-    periods: tuple[Schedule, Schedule] | None = field(default=None)
-    """``(isolation, quarantine)``; ``None`` reads them from the shipped policy files."""
+    local_quarantine: tuple[tuple[str, str], ...] = CPS_QUARANTINE
+    """The district's own quarantine rule (policy parameters) that tracing applies over the
+    CDC/ISBE guidance; ``()`` for the guidance only."""
 
 
 @dataclass
@@ -420,56 +412,62 @@ def derive_cases(
 
 
 def derive_orders(
-    district: SyntheticDistrict, cases: pl.DataFrame, config: ObservationConfig
+    district: SyntheticDistrict,
+    cases: pl.DataFrame,
+    config: ObservationConfig,
+    days: pl.DataFrame | None = None,
+    registry: Registry | None = None,
 ) -> pl.DataFrame:
-    """``quarantine_order`` rows: each case isolates from its report date for the isolation
-    period in force that day; the other students of its homeroom (and, until
-    ``teacher_contact_quarantine_until``, the homeroom's classroom teacher) quarantine from
-    the same day for the quarantine period in force."""
-    isolation, quarantine = config.periods or periods_from_policies()
-    people = population(district).select("person_id", "role", "classroom_id")
-    room_members = people.filter(pl.col("classroom_id").is_not_null()).select(
-        "classroom_id", pl.col("person_id").alias("contact"), pl.col("role").alias("contact_role")
-    )
-    located = cases.select("case_id", "person_id", "report_date").join(
-        people, on="person_id", how="left"
-    )
-    iso = located.select(
-        "case_id",
-        "person_id",
-        pl.lit("isolation").alias("kind"),
-        pl.col("report_date").alias("start_date"),
-        (pl.col("report_date") + pl.duration(days=isolation.on(pl.col("report_date")) - 1)).alias(
-            "end_date"
-        ),
-        "classroom_id",
-    )
-    contacts = (
-        located.filter(pl.col("classroom_id").is_not_null())
-        .join(room_members, on="classroom_id")
-        .filter(pl.col("contact") != pl.col("person_id"))
-        .filter(
-            (pl.col("contact_role") == "student")
-            | (pl.col("report_date") <= pl.lit(config.teacher_contact_quarantine_until))
-        )
-        .select(
-            "case_id",
-            pl.col("contact").alias("person_id"),
-            pl.lit("quarantine").alias("kind"),
-            pl.col("report_date").alias("start_date"),
-            (
-                pl.col("report_date") + pl.duration(days=quarantine.on(pl.col("report_date")) - 1)
-            ).alias("end_date"),
-            "classroom_id",
+    """``quarantine_order`` rows, by contact tracing (:func:`schoolmode.operations.tracing.trace`)
+    over the district's rosters (both school years) with the rules in force: each case isolates
+    from its report date; its homeroom's students and staff present on a school day of its
+    infectious window, and its household, quarantine from the same day to the end the rule in
+    force on day 0 gives. Staff exposed after ``teacher_contact_quarantine_until`` are exempt
+    (vaccinated). Overlapping orders of a person are merged (latest end wins)."""
+    return trace_district(district, cases, config, days, registry).orders
+
+
+def district_rosters(district: SyntheticDistrict, config: ObservationConfig) -> Rosters:
+    """The tracer's rosters for the synthetic district: SY2021-22 and its SY2020-21 copy, and
+    staff exempt from quarantine from the day after ``teacher_contact_quarantine_until``."""
+    frames = district.frames
+    roster = roster_2021(district)
+    enrolment = pl.concat(
+        [roster["enrolment"], frames["enrolment"]], how="diagonal_relaxed"
+    ).select("person_id", "classroom_id", "start_date", "end_date")
+    staff = pl.concat(
+        [roster["staff_assignment"], frames["staff_assignment"]], how="diagonal_relaxed"
+    ).select("person_id", "school_id", "classroom_id", "role", "start_date", "end_date")
+    exempt = (
+        staff.select("person_id")
+        .unique()
+        .with_columns(
+            pl.lit(config.teacher_contact_quarantine_until + dt.timedelta(days=1)).alias(
+                "from_date"
+            )
         )
     )
-    orders = pl.concat([iso, contacts]).sort("case_id", "kind", "person_id")
-    orders = orders.with_columns(
-        pl.format("O{}", (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(8)).alias(
-            "order_id"
-        )
+    return Rosters(frames["person"], enrolment, staff, exempt=exempt)
+
+
+def trace_district(
+    district: SyntheticDistrict,
+    cases: pl.DataFrame,
+    config: ObservationConfig,
+    days: pl.DataFrame | None = None,
+    registry: Registry | None = None,
+) -> Tracing:
+    """Trace ``cases`` in the synthetic district (see :func:`derive_orders`); exposures count
+    on school days only (``days``; default: both school years' instructional days)."""
+    if days is None:
+        days = school_days(district, FIRST_DAY_2021, LAST_DAY)
+    return trace(
+        cases,
+        district_rosters(district, config),
+        registry or Registry(),
+        school_days=days["date"],
+        local=config.local_quarantine,
     )
-    return orders.select(*frame_schema(RECORD_TYPES["quarantine_order"]))
 
 
 def derive_absences(
@@ -565,10 +563,6 @@ def derive_observations(
     ``week_start`` (Sunday), ``cases``, ``population`` (CDPH ZIP weekly).
     """
     config = config or ObservationConfig()
-    if config.periods is None:
-        from dataclasses import replace
-
-        config = replace(config, periods=periods_from_policies())
     days = school_days(district, config.start, config.end)
     weekly = weekly_counts(
         school_people(district, schools),
@@ -585,7 +579,7 @@ def derive_observations(
         config,
     )
     cases = derive_cases(district, weekly, days, config)
-    orders = derive_orders(district, cases, config)
+    orders = derive_orders(district, cases, config, days)
     absences = derive_absences(district, orders, days)
     coverage = derive_coverage(district, absences, config)
     frames: dict[str, pl.DataFrame] = {}
@@ -652,5 +646,6 @@ __all__ = [
     "derive_observations",
     "merge_into",
     "periods_from_policies",
+    "trace_district",
     "zip_weekly_frame",
 ]
