@@ -7,11 +7,14 @@ that layer, so a kernel visits one infectious agent's neighbours layer by layer.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from schoolmode.sim.rng import jit
 from schoolmode.sim.state import ROLES, new_agents
 
 LAYERS = ("household", "homeroom", "grade", "school", "staff", "community")
@@ -65,32 +68,76 @@ class Network:
 
 
 def csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric CSR of the undirected edges (src, dst): self-loops and duplicates dropped."""
-    src = np.asarray(src, dtype=np.int64)
-    dst = np.asarray(dst, dtype=np.int64)
-    keep = src != dst
-    a = np.concatenate([src[keep], dst[keep]])
-    b = np.concatenate([dst[keep], src[keep]])
-    key = np.unique(a * n + b)
-    rows, cols = key // n, key % n
+    """Symmetric CSR of the undirected edges (src, dst): self-loops and duplicates dropped,
+    each row's columns sorted."""
+    cols = np.empty(2 * np.asarray(src).size, dtype=np.int32)
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return indptr, cols.astype(np.int32)
+    size = _fill_csr(np.ascontiguousarray(src), np.ascontiguousarray(dst), indptr, cols)
+    return indptr, cols[:size].copy()
+
+
+@jit
+def _fill_csr(src: np.ndarray, dst: np.ndarray, indptr: np.ndarray, cols: np.ndarray) -> int:
+    """Counting sort of both directions of each edge into ``cols`` (length ``2 * edges``),
+    then sort each row, drop self-loops and duplicates and compact in place; ``indptr``
+    (length n + 1, zeros) gets the compacted row starts. Returns the number of columns kept.
+    No ``n * n`` keys and no sort of all edges: peak memory is the edges plus ``cols``."""
+    n = indptr.shape[0] - 1
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for e in range(src.shape[0]):
+        ptr[src[e] + 1] += 1
+        ptr[dst[e] + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:-1].copy()
+    for e in range(src.shape[0]):
+        a, b = src[e], dst[e]
+        cols[fill[a]] = b
+        fill[a] += 1
+        cols[fill[b]] = a
+        fill[b] += 1
+    out = 0
+    for row in range(n):
+        start, stop = ptr[row], ptr[row + 1]
+        cols[start:stop].sort()
+        last = -1
+        for e in range(start, stop):
+            c = cols[e]
+            if c != row and c != last:
+                cols[out] = c
+                out += 1
+            last = c
+        indptr[row + 1] = out
+    return out
 
 
 def cliques(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs of agents sharing a group id (``-1``: none)."""
-    members = np.flatnonzero(group >= 0)
+    """All pairs (i < j in sorted order) of agents sharing a group id (``-1``: none), int32."""
+    members = np.flatnonzero(group >= 0).astype(np.int32)
     order = members[np.argsort(group[members], kind="stable")]
     g = group[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     sizes = np.diff(np.r_[starts, g.size])
-    size_of = np.repeat(sizes, sizes)
-    start_of = np.repeat(starts, sizes)
-    src = np.repeat(order, size_of)
-    # for each member, offsets 0..size-1 within its group
-    offsets = np.arange(src.size) - np.repeat(np.cumsum(size_of) - size_of, size_of)
-    dst = order[np.repeat(start_of, size_of) + offsets]
+    return _pairs(order, starts, sizes)
+
+
+@jit
+def _pairs(
+    order: np.ndarray, starts: np.ndarray, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    total = 0
+    for s in sizes:
+        total += s * (s - 1) // 2
+    src = np.empty(total, dtype=np.int32)
+    dst = np.empty(total, dtype=np.int32)
+    k = 0
+    for g in range(starts.shape[0]):
+        first = starts[g]
+        for i in range(sizes[g]):
+            for j in range(i + 1, sizes[g]):
+                src[k] = order[first + i]
+                dst[k] = order[first + j]
+                k += 1
     return src, dst
 
 
@@ -112,24 +159,36 @@ def random_within(
     return src, order[starts[grp] + pick]
 
 
+Edges = tuple[np.ndarray, np.ndarray]
+
+
 def build(
-    n: int, layer_edges: dict[str, tuple[np.ndarray, np.ndarray]], weights: dict[str, float]
+    n: int,
+    layer_edges: Mapping[str, Edges | Callable[[], Edges]],
+    weights: Mapping[str, float],
 ) -> Network:
+    """Stack layers into one ``Network``. A layer's edges may be given as a function that
+    makes them, so that only one layer's raw edge list is in memory at a time."""
     names = tuple(layer_edges)
     indptr = np.zeros((len(names), n + 1), dtype=np.int64)
-    parts = []
-    offset = 0
+    # one buffer grown in place (realloc) layer by layer: no second copy of all contacts
+    indices = np.empty(0, dtype=np.int32)
     for i, name in enumerate(names):
-        ptr, idx = csr(n, *layer_edges[name])
-        indptr[i] = ptr + offset
-        offset += idx.size
-        parts.append(idx)
-    indices = np.concatenate(parts) if parts else np.empty(0, np.int32)
+        edges = layer_edges[name]
+        src, dst = edges() if callable(edges) else edges
+        offset = indices.size
+        indices.resize(offset + 2 * np.asarray(src).size, refcheck=False)
+        size = _fill_csr(
+            np.ascontiguousarray(src), np.ascontiguousarray(dst), indptr[i], indices[offset:]
+        )
+        del src, dst, edges
+        indices.resize(offset + size, refcheck=False)
+        indptr[i] += offset
     return Network(
         layers=names,
         weights=np.array([weights[name] for name in names], dtype=np.float64),
         indptr=indptr,
-        indices=indices.astype(np.int32),
+        indices=indices,
     )
 
 
@@ -229,4 +288,99 @@ def from_district(
         person_ids=person["person_id"].to_list() + adult_ids,
         school_ids=school_ids,
         classroom_ids=classroom_ids,
+    )
+
+
+HYBRID_LAYERS = ("household", "school", "work", "community")
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """Starsim's ``ss.HybridNet`` (Covasim v3 "hybrid") population, rebuilt in our format.
+
+    As in Starsim 3.7.2 (``networks.py``; read from the installed source): agents' ages are
+    uniform on [0, 60) (``ss.People`` without age data); households are clusters of
+    Poisson(``household_size``) agents (size 0 skipped, the last truncated) in a random order,
+    fully connected; the school, work and community layers are static random networks of the
+    agents with ``ages[0] <= age < ages[1]`` (everyone for community) where each agent draws
+    Poisson(mean contacts) stubs, halved by stochastic rounding, and joins each to a target
+    chosen uniformly among the eligible (``uniform_targets=True``), so the mean degree is the
+    mean contacts. ``p_contact`` is Starsim's per-contact daily transmission probability of a
+    layer (``ss.probperday``); the layer weight is the equivalent hazard ``-ln(1 - p)``.
+    """
+
+    household_size: float = 2.0
+    contacts: dict[str, float] = field(
+        default_factory=lambda: {"school": 20.0, "work": 16.0, "community": 20.0}
+    )
+    p_contact: dict[str, float] = field(
+        default_factory=lambda: {
+            "household": 3.0 * 0.016,
+            "school": 0.6 * 0.016,
+            "work": 0.6 * 0.016,
+            "community": 0.3 * 0.016,
+        }
+    )
+    school_ages: tuple[int, int] = (6, 22)
+    work_ages: tuple[int, int] = (22, 65)
+    max_age: int = 60
+    seed: int = 1
+
+
+def _households(n: int, mean: float, rng: np.random.Generator) -> np.ndarray:
+    order = rng.permutation(n).astype(np.int32)
+    sizes = rng.poisson(mean, size=n)
+    sizes = sizes[sizes > 0]
+    ends = np.cumsum(sizes)
+    count = int(np.searchsorted(ends, n)) + 1
+    sizes = sizes[:count]
+    sizes[-1] -= int(sizes.sum()) - n
+    household = np.empty(n, dtype=np.int32)
+    household[order] = np.repeat(np.arange(count, dtype=np.int32), sizes)
+    return household
+
+
+def _random_stubs(
+    members: np.ndarray, mean: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each member draws Poisson(mean) contacts, halved by stochastic rounding (each edge is
+    shared by two agents), with targets uniform among the members (int32 edges)."""
+    half = rng.poisson(mean, size=members.size) / 2.0
+    stubs = np.floor(half + rng.random(members.size)).astype(np.int64)
+    src = np.repeat(members, stubs)
+    dst = rng.integers(0, members.size, size=src.size, dtype=np.int32)
+    np.take(members, dst, out=dst)
+    return src, dst
+
+
+def from_hybrid(n: int, config: HybridConfig | None = None) -> Population:
+    """``n`` agents in Starsim's hybrid structure (see ``HybridConfig``)."""
+    config = config or HybridConfig()
+    rng = np.random.default_rng(config.seed)
+    agents = new_agents(n)
+    ages = rng.integers(0, config.max_age, size=n).astype(np.int16)
+    agents["age"] = ages
+    agents["role"] = ROLES.index("household_adult")
+    agents["household"] = _households(n, config.household_size, rng)
+    everyone = np.arange(n, dtype=np.int32)
+
+    def in_ages(lo: int, hi: int) -> np.ndarray:
+        return everyone[(ages >= lo) & (ages < hi)]
+
+    layer_edges: dict[str, Callable[[], Edges]] = {
+        "household": lambda: cliques(agents["household"]),
+        "school": lambda: _random_stubs(
+            in_ages(*config.school_ages), config.contacts["school"], rng
+        ),
+        "work": lambda: _random_stubs(in_ages(*config.work_ages), config.contacts["work"], rng),
+        "community": lambda: _random_stubs(everyone, config.contacts["community"], rng),
+    }
+    weights = {name: -math.log1p(-p) for name, p in config.p_contact.items()}
+    network = build(n, layer_edges, weights)
+    return Population(
+        agents=agents,
+        network=network,
+        person_ids=[],
+        school_ids=[],
+        classroom_ids=[],
     )

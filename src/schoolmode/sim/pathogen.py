@@ -31,29 +31,50 @@ class Cited(_Strict):
 class Duration(_Strict):
     """A duration in days, discretised to whole days (at least ``minimum``)."""
 
-    distribution: Literal["gamma", "fixed"]
+    distribution: Literal["gamma", "lognormal", "fixed"]
     mean: float = Field(ge=0)
     sd: float = Field(default=0.0, ge=0)
+    """Standard deviation of the distribution itself (for a lognormal: of the duration, not of
+    its logarithm)."""
     minimum: int = Field(default=1, ge=0)
+    rounding: Literal["nearest", "up"] = "nearest"
+    """How a continuous duration becomes whole days: to the nearest day, or up to the next
+    (a duration that ends within day k counts k days, as in a model with daily steps that
+    checks ``t_end <= day``)."""
     source: str = Field(min_length=1)
 
     def pmf(self) -> np.ndarray:
-        """Probability of each whole number of days 0..MAX_DAYS (gamma rounded to nearest day)."""
+        """Probability of each whole number of days 0..MAX_DAYS."""
         out = np.zeros(MAX_DAYS + 1)
         if self.distribution == "fixed" or self.sd == 0:
             out[max(self.minimum, round(self.mean))] = 1.0
             return out
-        shape = (self.mean / self.sd) ** 2
-        scale = self.sd**2 / self.mean
-        edges = np.arange(MAX_DAYS + 2) - 0.5
-        edges[0] = 0.0
-        cdf = np.array([_gamma_cdf(x, shape, scale) for x in edges])
+        if self.rounding == "nearest":
+            edges = np.arange(MAX_DAYS + 2) - 0.5
+            edges[0] = 0.0
+        else:
+            edges = np.arange(MAX_DAYS + 2) - 1.0
+            edges[0] = 0.0
+        if self.distribution == "gamma":
+            shape = (self.mean / self.sd) ** 2
+            scale = self.sd**2 / self.mean
+            cdf = np.array([_gamma_cdf(x, shape, scale) for x in edges])
+        else:
+            sigma = math.sqrt(math.log(1 + (self.sd / self.mean) ** 2))
+            mu = math.log(self.mean) - sigma**2 / 2
+            cdf = np.array([_lognormal_cdf(x, mu, sigma) for x in edges])
         mass = np.diff(cdf)
         mass[-1] += 1.0 - cdf[-1]
         # days below the minimum are moved to the minimum
         out[self.minimum] += mass[: self.minimum + 1].sum()
         out[self.minimum + 1 :] = mass[self.minimum + 1 :]
         return np.asarray(out / out.sum())
+
+
+def _lognormal_cdf(x: float, mu: float, sigma: float) -> float:
+    if x <= 0:
+        return 0.0
+    return 0.5 * (1.0 + math.erf((math.log(x) - mu) / (sigma * math.sqrt(2.0))))
 
 
 def _gamma_cdf(x: float, shape: float, scale: float) -> float:
