@@ -7,9 +7,11 @@ that layer, so a kernel visits one infectious agent's neighbours layer by layer.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -24,22 +26,37 @@ SCHOOL_LAYERS = ("homeroom", "grade", "school", "staff")
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Contact structure and per-contact daily weights (all assumptions, see docs/simulator.md)."""
+    """Contact structure and per-contact daily weights (see docs/simulator.md, "Calibration").
+
+    The in-school layers (homeroom, grade, school, staff) are calibrated on the SocioPatterns
+    primary school (``python -m schoolmode.sim.calibrate``): the homeroom weight is the anchor
+    (an assumption relative to a household pair, 1.0); the others scale with measured contact
+    minutes. Household and community weights and community contacts are assumptions.
+    """
 
     weights: dict[str, float] = field(
         default_factory=lambda: {
             "household": 1.0,
             "homeroom": 0.3,
-            "grade": 0.1,
-            "school": 0.05,
-            "staff": 0.1,
+            "grade": 0.139,
+            "school": 0.057,
+            "staff": 0.036,
             "community": 0.1,
         }
     )
-    grade_contacts: int = 6
-    """Random contacts drawn per student among other homerooms of the same school and grade."""
-    school_contacts: int = 4
-    """Random contacts drawn per student or staff member anywhere in the same school."""
+    grade_contacts: int = 3
+    """Random contacts drawn per student among other homerooms of the same school and grade
+    (mean degree about twice this: 6.6 distinct same-grade, other-class contacts a day)."""
+    school_contacts: int = 10
+    """Random contacts drawn per student or staff member anywhere in the same school (20.5
+    distinct other-grade contacts a day)."""
+    source: str = (
+        "SocioPatterns primary school (Lyon, 2009; Stehlé et al. 2011), calibrated by "
+        "schoolmode.sim.calibrate: homeroom 6.0 min per classmate pair a day = weight 0.3 "
+        "(anchor, assumption), so 1.0 = 20 min/day; same grade 2.79 min per contact, "
+        "6.57 contacts/day; other grades 1.14 min, 20.5 contacts/day; teacher pairs 0.72 "
+        "min/day. Household, community: assumptions"
+    )
     community_contacts: int = 4
     """Random contacts drawn per agent anywhere in the district."""
     adult_age: int = 40
@@ -384,3 +401,125 @@ def from_hybrid(n: int, config: HybridConfig | None = None) -> Population:
         school_ids=[],
         classroom_ids=[],
     )
+
+
+MINUTES_PER_UNIT = 20.0
+"""Daily minutes of face-to-face contact that a layer weight of 1.0 stands for: the
+calibration of ``NetworkConfig`` on the SocioPatterns primary school (homeroom pairs average
+6.0 min/day and are anchored at weight 0.3; see docs/simulator.md, "Calibration")."""
+DURATION_BINS = (0.0, 1.0, 3.0, 10.0, 30.0, math.inf)
+"""Minutes per day: an observed contact's layer is its kind and its duration bin."""
+
+
+def from_sociopatterns(
+    path: Path,
+    metadata: Path | None = None,
+    minutes_per_unit: float = MINUTES_PER_UNIT,
+    adult_age: int = 40,
+) -> Population:
+    """One school from an empirical SocioPatterns contact network.
+
+    Agents are the people of the file (its metadata roster if present); every pair observed
+    in contact is an edge, with its mean daily contact time over the days of the file
+    (including days the pair did not meet). Pairs are grouped into layers by kind, named as
+    in ``from_district`` (``homeroom``: same class, or a teacher and the class they spend most
+    time with; ``grade``: same grade, other class; ``school``: other grades, or a teacher and
+    other classes; ``staff``: two teachers) and by duration bin (``DURATION_BINS``): layer
+    ``"homeroom 3-10 min"`` weighs the mean minutes of its pairs / ``minutes_per_unit``. Ages:
+    primary grade g -> 5 + g, high-school students 17, teachers ``adult_age`` (assumptions).
+    """
+    from schoolmode.sim.calibrate import read_school
+
+    school = read_school(path, metadata)
+    roster = school.roster.with_row_index("agent")
+    n = roster.height
+    n_days = max(school.pairs["day"].n_unique(), 1)
+    rooms = sorted(set(roster.filter(~pl.col("teacher"))["class"].to_list()))
+    room_no = {c: i for i, c in enumerate(rooms)}
+    kind = (
+        school.pairs.group_by("a", "b")
+        .agg((pl.col("seconds").sum() / 60 / n_days).alias("minutes"))
+        .join(
+            roster.select(
+                pl.col("person").alias("a"),
+                pl.col("agent").alias("i"),
+                pl.col("own_class").alias("room_a"),
+                pl.col("grade").alias("grade_a"),
+                pl.col("teacher").alias("teacher_a"),
+            ),
+            on="a",
+        )
+        .join(
+            roster.select(
+                pl.col("person").alias("b"),
+                pl.col("agent").alias("j"),
+                pl.col("own_class").alias("room_b"),
+                pl.col("grade").alias("grade_b"),
+                pl.col("teacher").alias("teacher_b"),
+            ),
+            on="b",
+        )
+        .with_columns(
+            pl.when(pl.col("teacher_a") & pl.col("teacher_b"))
+            .then(pl.lit("staff"))
+            .when(pl.col("room_a") == pl.col("room_b"))
+            .then(pl.lit("homeroom"))
+            .when(
+                ~pl.col("teacher_a")
+                & ~pl.col("teacher_b")
+                & (pl.col("grade_a") == pl.col("grade_b"))
+            )
+            .then(pl.lit("grade"))
+            .otherwise(pl.lit("school"))
+            .alias("kind"),
+            pl.sum_horizontal([pl.col("minutes") >= edge for edge in DURATION_BINS[1:-1]])
+            .replace_strict(dict(enumerate(_bin_labels())), return_dtype=pl.String)
+            .alias("bin"),
+        )
+        .with_columns(
+            pl.format("{} {}", "kind", "bin").alias("layer"),
+            pl.col("kind")
+            .replace_strict({k: i for i, k in enumerate(LAYERS)}, return_dtype=pl.Int64)
+            .alias("kind_no"),
+            pl.col("bin")
+            .replace_strict({b: i for i, b in enumerate(_bin_labels())}, return_dtype=pl.Int64)
+            .alias("bin_no"),
+        )
+        .sort("kind_no", "bin_no", "i", "j")
+    )
+    layers = kind.group_by("layer", maintain_order=True).agg(
+        pl.col("i"), pl.col("j"), (pl.col("minutes").mean() / minutes_per_unit).alias("weight")
+    )
+    layer_edges: dict[str, Edges] = {
+        row["layer"]: (np.array(row["i"], dtype=np.int32), np.array(row["j"], dtype=np.int32))
+        for row in layers.iter_rows(named=True)
+    }
+    weights = {row["layer"]: float(row["weight"]) for row in layers.iter_rows(named=True)}
+    agents = new_agents(n)
+    teacher = roster["teacher"].to_numpy()
+    agents["role"] = np.where(
+        teacher, ROLES.index("classroom_teacher"), ROLES.index("student")
+    ).astype(np.int8)
+    grade_number = roster["grade"].cast(pl.Int64, strict=False).fill_null(12).to_numpy()
+    agents["age"] = np.where(teacher, adult_age, 5 + grade_number).astype(np.int16)
+    agents["school"] = 0
+    agents["classroom"] = (
+        roster["own_class"].replace_strict(room_no, default=-1, return_dtype=pl.Int32).to_numpy()
+    )
+    return Population(
+        agents=agents,
+        network=build(n, layer_edges, weights),
+        person_ids=[str(p) for p in roster["person"]],
+        school_ids=[school.name],
+        classroom_ids=rooms,
+    )
+
+
+def _bin_labels() -> list[str]:
+    def fmt(x: float) -> str:
+        return f"{x:g}"
+
+    labels = []
+    for lo, hi in itertools.pairwise(DURATION_BINS):
+        labels.append(f"{fmt(lo)}-{fmt(hi)} min" if math.isfinite(hi) else f">={fmt(lo)} min")
+    return labels
