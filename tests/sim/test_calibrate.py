@@ -14,7 +14,7 @@ import pytest
 from schoolmode.importers._parse import FileValidationError
 from schoolmode.sim import calibrate
 from schoolmode.sim.network import HybridConfig, NetworkConfig, from_hybrid, from_sociopatterns
-from schoolmode.sim.pathogen import Duration, load_pathogen
+from schoolmode.sim.pathogen import Duration, Pathogen, load_pathogen, pathogen_names
 from tests.conftest import FIXTURES
 from tests.sim.test_sim import per_day_hazard, random_graph, simple_pathogen
 
@@ -206,3 +206,16 @@ def test_lognormal_durations_rounded_up_or_to_the_nearest_day() -> None:
     assert float((up.pmf() * days).sum()) == pytest.approx(5.0, abs=0.02)
     assert float((nearest.pmf() * days).sum()) == pytest.approx(4.5, abs=0.02)
     assert up.pmf()[0] == 0
+
+
+def test_every_shipped_pathogen_value_has_an_honest_confidence() -> None:
+    for name in pathogen_names():
+        pathogen = load_pathogen(name)
+        for field, value in pathogen.values().items():
+            assert value.confidence in ("V", "S", "U"), (name, field)
+            if value.source.lower().startswith("assumption"):
+                assert value.confidence == "U", (name, field)
+    bad = load_pathogen("covid-delta").model_dump()
+    bad["latent"]["confidence"] = "V"  # an assumption cannot be verified
+    with pytest.raises(ValueError, match="assumption cannot have confidence V"):
+        Pathogen.model_validate(bad)
