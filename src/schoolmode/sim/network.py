@@ -371,7 +371,8 @@ def _random_stubs(
 
 
 def from_hybrid(n: int, config: HybridConfig | None = None) -> Population:
-    """``n`` agents in Starsim's hybrid structure (see ``HybridConfig``)."""
+    """``n`` agents in Starsim's hybrid structure (see ``HybridConfig``); for benchmarks, so
+    agents have no standard ids (``person_ids`` is empty) and all have role household_adult."""
     config = config or HybridConfig()
     rng = np.random.default_rng(config.seed)
     agents = new_agents(n)
