@@ -7,11 +7,16 @@ that layer, so a kernel visits one infectious agent's neighbours layer by layer.
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from schoolmode.sim.rng import jit
 from schoolmode.sim.state import ROLES, new_agents
 
 LAYERS = ("household", "homeroom", "grade", "school", "staff", "community")
@@ -21,22 +26,37 @@ SCHOOL_LAYERS = ("homeroom", "grade", "school", "staff")
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Contact structure and per-contact daily weights (all assumptions, see docs/simulator.md)."""
+    """Contact structure and per-contact daily weights (see docs/simulator.md, "Calibration").
+
+    The in-school layers (homeroom, grade, school, staff) are calibrated on the SocioPatterns
+    primary school (``python -m schoolmode.sim.calibrate``): the homeroom weight is the anchor
+    (an assumption relative to a household pair, 1.0); the others scale with measured contact
+    minutes. Household and community weights and community contacts are assumptions.
+    """
 
     weights: dict[str, float] = field(
         default_factory=lambda: {
             "household": 1.0,
             "homeroom": 0.3,
-            "grade": 0.1,
-            "school": 0.05,
-            "staff": 0.1,
+            "grade": 0.139,
+            "school": 0.057,
+            "staff": 0.036,
             "community": 0.1,
         }
     )
-    grade_contacts: int = 6
-    """Random contacts drawn per student among other homerooms of the same school and grade."""
-    school_contacts: int = 4
-    """Random contacts drawn per student or staff member anywhere in the same school."""
+    grade_contacts: int = 3
+    """Random contacts drawn per student among other homerooms of the same school and grade
+    (mean degree about twice this: 6.6 distinct same-grade, other-class contacts a day)."""
+    school_contacts: int = 10
+    """Random contacts drawn per student or staff member anywhere in the same school (20.5
+    distinct other-grade contacts a day)."""
+    source: str = (
+        "SocioPatterns primary school (Lyon, 2009; Stehlé et al. 2011), calibrated by "
+        "schoolmode.sim.calibrate: homeroom 6.0 min per classmate pair a day = weight 0.3 "
+        "(anchor, assumption), so 1.0 = 20 min/day; same grade 2.79 min per contact, "
+        "6.57 contacts/day; other grades 1.14 min, 20.5 contacts/day; teacher pairs 0.72 "
+        "min/day. Household, community: assumptions"
+    )
     community_contacts: int = 4
     """Random contacts drawn per agent anywhere in the district."""
     adult_age: int = 40
@@ -65,32 +85,76 @@ class Network:
 
 
 def csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric CSR of the undirected edges (src, dst): self-loops and duplicates dropped."""
-    src = np.asarray(src, dtype=np.int64)
-    dst = np.asarray(dst, dtype=np.int64)
-    keep = src != dst
-    a = np.concatenate([src[keep], dst[keep]])
-    b = np.concatenate([dst[keep], src[keep]])
-    key = np.unique(a * n + b)
-    rows, cols = key // n, key % n
+    """Symmetric CSR of the undirected edges (src, dst): self-loops and duplicates dropped,
+    each row's columns sorted."""
+    cols = np.empty(2 * np.asarray(src).size, dtype=np.int32)
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return indptr, cols.astype(np.int32)
+    size = _fill_csr(np.ascontiguousarray(src), np.ascontiguousarray(dst), indptr, cols)
+    return indptr, cols[:size].copy()
+
+
+@jit
+def _fill_csr(src: np.ndarray, dst: np.ndarray, indptr: np.ndarray, cols: np.ndarray) -> int:
+    """Counting sort of both directions of each edge into ``cols`` (length ``2 * edges``),
+    then sort each row, drop self-loops and duplicates and compact in place; ``indptr``
+    (length n + 1, zeros) gets the compacted row starts. Returns the number of columns kept.
+    No ``n * n`` keys and no sort of all edges: peak memory is the edges plus ``cols``."""
+    n = indptr.shape[0] - 1
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for e in range(src.shape[0]):
+        ptr[src[e] + 1] += 1
+        ptr[dst[e] + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:-1].copy()
+    for e in range(src.shape[0]):
+        a, b = src[e], dst[e]
+        cols[fill[a]] = b
+        fill[a] += 1
+        cols[fill[b]] = a
+        fill[b] += 1
+    out = 0
+    for row in range(n):
+        start, stop = ptr[row], ptr[row + 1]
+        cols[start:stop].sort()
+        last = -1
+        for e in range(start, stop):
+            c = cols[e]
+            if c != row and c != last:
+                cols[out] = c
+                out += 1
+            last = c
+        indptr[row + 1] = out
+    return out
 
 
 def cliques(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs of agents sharing a group id (``-1``: none)."""
-    members = np.flatnonzero(group >= 0)
+    """All pairs (i < j in sorted order) of agents sharing a group id (``-1``: none), int32."""
+    members = np.flatnonzero(group >= 0).astype(np.int32)
     order = members[np.argsort(group[members], kind="stable")]
     g = group[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     sizes = np.diff(np.r_[starts, g.size])
-    size_of = np.repeat(sizes, sizes)
-    start_of = np.repeat(starts, sizes)
-    src = np.repeat(order, size_of)
-    # for each member, offsets 0..size-1 within its group
-    offsets = np.arange(src.size) - np.repeat(np.cumsum(size_of) - size_of, size_of)
-    dst = order[np.repeat(start_of, size_of) + offsets]
+    return _pairs(order, starts, sizes)
+
+
+@jit
+def _pairs(
+    order: np.ndarray, starts: np.ndarray, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    total = 0
+    for s in sizes:
+        total += s * (s - 1) // 2
+    src = np.empty(total, dtype=np.int32)
+    dst = np.empty(total, dtype=np.int32)
+    k = 0
+    for g in range(starts.shape[0]):
+        first = starts[g]
+        for i in range(sizes[g]):
+            for j in range(i + 1, sizes[g]):
+                src[k] = order[first + i]
+                dst[k] = order[first + j]
+                k += 1
     return src, dst
 
 
@@ -112,24 +176,36 @@ def random_within(
     return src, order[starts[grp] + pick]
 
 
+Edges = tuple[np.ndarray, np.ndarray]
+
+
 def build(
-    n: int, layer_edges: dict[str, tuple[np.ndarray, np.ndarray]], weights: dict[str, float]
+    n: int,
+    layer_edges: Mapping[str, Edges | Callable[[], Edges]],
+    weights: Mapping[str, float],
 ) -> Network:
+    """Stack layers into one ``Network``. A layer's edges may be given as a function that
+    makes them, so that only one layer's raw edge list is in memory at a time."""
     names = tuple(layer_edges)
     indptr = np.zeros((len(names), n + 1), dtype=np.int64)
-    parts = []
-    offset = 0
+    # one buffer grown in place (realloc) layer by layer: no second copy of all contacts
+    indices = np.empty(0, dtype=np.int32)
     for i, name in enumerate(names):
-        ptr, idx = csr(n, *layer_edges[name])
-        indptr[i] = ptr + offset
-        offset += idx.size
-        parts.append(idx)
-    indices = np.concatenate(parts) if parts else np.empty(0, np.int32)
+        edges = layer_edges[name]
+        src, dst = edges() if callable(edges) else edges
+        offset = indices.size
+        indices.resize(offset + 2 * np.asarray(src).size, refcheck=False)
+        size = _fill_csr(
+            np.ascontiguousarray(src), np.ascontiguousarray(dst), indptr[i], indices[offset:]
+        )
+        del src, dst, edges
+        indices.resize(offset + size, refcheck=False)
+        indptr[i] += offset
     return Network(
         layers=names,
         weights=np.array([weights[name] for name in names], dtype=np.float64),
         indptr=indptr,
-        indices=indices.astype(np.int32),
+        indices=indices,
     )
 
 
@@ -230,3 +306,221 @@ def from_district(
         school_ids=school_ids,
         classroom_ids=classroom_ids,
     )
+
+
+HYBRID_LAYERS = ("household", "school", "work", "community")
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """Starsim's ``ss.HybridNet`` (Covasim v3 "hybrid") population, rebuilt in our format.
+
+    As in Starsim 3.7.2 (``networks.py``; read from the installed source): agents' ages are
+    uniform on [0, 60) (``ss.People`` without age data); households are clusters of
+    Poisson(``household_size``) agents (size 0 skipped, the last truncated) in a random order,
+    fully connected; the school, work and community layers are static random networks of the
+    agents with ``ages[0] <= age < ages[1]`` (everyone for community) where each agent draws
+    Poisson(mean contacts) stubs, halved by stochastic rounding, and joins each to a target
+    chosen uniformly among the eligible (``uniform_targets=True``), so the mean degree is the
+    mean contacts. ``p_contact`` is Starsim's per-contact daily transmission probability of a
+    layer (``ss.probperday``); the layer weight is the equivalent hazard ``-ln(1 - p)``.
+    """
+
+    household_size: float = 2.0
+    contacts: dict[str, float] = field(
+        default_factory=lambda: {"school": 20.0, "work": 16.0, "community": 20.0}
+    )
+    p_contact: dict[str, float] = field(
+        default_factory=lambda: {
+            "household": 3.0 * 0.016,
+            "school": 0.6 * 0.016,
+            "work": 0.6 * 0.016,
+            "community": 0.3 * 0.016,
+        }
+    )
+    school_ages: tuple[int, int] = (6, 22)
+    work_ages: tuple[int, int] = (22, 65)
+    max_age: int = 60
+    seed: int = 1
+
+
+def _households(n: int, mean: float, rng: np.random.Generator) -> np.ndarray:
+    order = rng.permutation(n).astype(np.int32)
+    sizes = rng.poisson(mean, size=n)
+    sizes = sizes[sizes > 0]
+    ends = np.cumsum(sizes)
+    count = int(np.searchsorted(ends, n)) + 1
+    sizes = sizes[:count]
+    sizes[-1] -= int(sizes.sum()) - n
+    household = np.empty(n, dtype=np.int32)
+    household[order] = np.repeat(np.arange(count, dtype=np.int32), sizes)
+    return household
+
+
+def _random_stubs(
+    members: np.ndarray, mean: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each member draws Poisson(mean) contacts, halved by stochastic rounding (each edge is
+    shared by two agents), with targets uniform among the members (int32 edges)."""
+    half = rng.poisson(mean, size=members.size) / 2.0
+    stubs = np.floor(half + rng.random(members.size)).astype(np.int64)
+    src = np.repeat(members, stubs)
+    dst = rng.integers(0, members.size, size=src.size, dtype=np.int32)
+    np.take(members, dst, out=dst)
+    return src, dst
+
+
+def from_hybrid(n: int, config: HybridConfig | None = None) -> Population:
+    """``n`` agents in Starsim's hybrid structure (see ``HybridConfig``); for benchmarks, so
+    agents have no standard ids (``person_ids`` is empty) and all have role household_adult."""
+    config = config or HybridConfig()
+    rng = np.random.default_rng(config.seed)
+    agents = new_agents(n)
+    ages = rng.integers(0, config.max_age, size=n).astype(np.int16)
+    agents["age"] = ages
+    agents["role"] = ROLES.index("household_adult")
+    agents["household"] = _households(n, config.household_size, rng)
+    everyone = np.arange(n, dtype=np.int32)
+
+    def in_ages(lo: int, hi: int) -> np.ndarray:
+        return everyone[(ages >= lo) & (ages < hi)]
+
+    layer_edges: dict[str, Callable[[], Edges]] = {
+        "household": lambda: cliques(agents["household"]),
+        "school": lambda: _random_stubs(
+            in_ages(*config.school_ages), config.contacts["school"], rng
+        ),
+        "work": lambda: _random_stubs(in_ages(*config.work_ages), config.contacts["work"], rng),
+        "community": lambda: _random_stubs(everyone, config.contacts["community"], rng),
+    }
+    weights = {name: -math.log1p(-p) for name, p in config.p_contact.items()}
+    network = build(n, layer_edges, weights)
+    return Population(
+        agents=agents,
+        network=network,
+        person_ids=[],
+        school_ids=[],
+        classroom_ids=[],
+    )
+
+
+MINUTES_PER_UNIT = 20.0
+"""Daily minutes of face-to-face contact that a layer weight of 1.0 stands for: the
+calibration of ``NetworkConfig`` on the SocioPatterns primary school (homeroom pairs average
+6.0 min/day and are anchored at weight 0.3; see docs/simulator.md, "Calibration")."""
+DURATION_BINS = (0.0, 1.0, 3.0, 10.0, 30.0, math.inf)
+"""Minutes per day: an observed contact's layer is its kind and its duration bin."""
+
+
+def from_sociopatterns(
+    path: Path,
+    metadata: Path | None = None,
+    minutes_per_unit: float = MINUTES_PER_UNIT,
+    adult_age: int = 40,
+) -> Population:
+    """One school from an empirical SocioPatterns contact network.
+
+    Agents are the people of the file (its metadata roster if present); every pair observed
+    in contact is an edge, with its mean daily contact time over the days of the file
+    (including days the pair did not meet). Pairs are grouped into layers by kind, named as
+    in ``from_district`` (``homeroom``: same class, or a teacher and the class they spend most
+    time with; ``grade``: same grade, other class; ``school``: other grades, or a teacher and
+    other classes; ``staff``: two teachers) and by duration bin (``DURATION_BINS``): layer
+    ``"homeroom 3-10 min"`` weighs the mean minutes of its pairs / ``minutes_per_unit``. Ages:
+    primary grade g -> 5 + g, high-school students 17, teachers ``adult_age`` (assumptions).
+    """
+    from schoolmode.sim.calibrate import read_school
+
+    school = read_school(path, metadata)
+    roster = school.roster.with_row_index("agent")
+    n = roster.height
+    n_days = max(school.pairs["day"].n_unique(), 1)
+    rooms = sorted(set(roster.filter(~pl.col("teacher"))["class"].to_list()))
+    room_no = {c: i for i, c in enumerate(rooms)}
+    kind = (
+        school.pairs.group_by("a", "b")
+        .agg((pl.col("seconds").sum() / 60 / n_days).alias("minutes"))
+        .join(
+            roster.select(
+                pl.col("person").alias("a"),
+                pl.col("agent").alias("i"),
+                pl.col("own_class").alias("room_a"),
+                pl.col("grade").alias("grade_a"),
+                pl.col("teacher").alias("teacher_a"),
+            ),
+            on="a",
+        )
+        .join(
+            roster.select(
+                pl.col("person").alias("b"),
+                pl.col("agent").alias("j"),
+                pl.col("own_class").alias("room_b"),
+                pl.col("grade").alias("grade_b"),
+                pl.col("teacher").alias("teacher_b"),
+            ),
+            on="b",
+        )
+        .with_columns(
+            pl.when(pl.col("teacher_a") & pl.col("teacher_b"))
+            .then(pl.lit("staff"))
+            .when(pl.col("room_a") == pl.col("room_b"))
+            .then(pl.lit("homeroom"))
+            .when(
+                ~pl.col("teacher_a")
+                & ~pl.col("teacher_b")
+                & (pl.col("grade_a") == pl.col("grade_b"))
+            )
+            .then(pl.lit("grade"))
+            .otherwise(pl.lit("school"))
+            .alias("kind"),
+            pl.sum_horizontal([pl.col("minutes") >= edge for edge in DURATION_BINS[1:-1]])
+            .replace_strict(dict(enumerate(_bin_labels())), return_dtype=pl.String)
+            .alias("bin"),
+        )
+        .with_columns(
+            pl.format("{} {}", "kind", "bin").alias("layer"),
+            pl.col("kind")
+            .replace_strict({k: i for i, k in enumerate(LAYERS)}, return_dtype=pl.Int64)
+            .alias("kind_no"),
+            pl.col("bin")
+            .replace_strict({b: i for i, b in enumerate(_bin_labels())}, return_dtype=pl.Int64)
+            .alias("bin_no"),
+        )
+        .sort("kind_no", "bin_no", "i", "j")
+    )
+    layers = kind.group_by("layer", maintain_order=True).agg(
+        pl.col("i"), pl.col("j"), (pl.col("minutes").mean() / minutes_per_unit).alias("weight")
+    )
+    layer_edges: dict[str, Edges] = {
+        row["layer"]: (np.array(row["i"], dtype=np.int32), np.array(row["j"], dtype=np.int32))
+        for row in layers.iter_rows(named=True)
+    }
+    weights = {row["layer"]: float(row["weight"]) for row in layers.iter_rows(named=True)}
+    agents = new_agents(n)
+    teacher = roster["teacher"].to_numpy()
+    agents["role"] = np.where(
+        teacher, ROLES.index("classroom_teacher"), ROLES.index("student")
+    ).astype(np.int8)
+    grade_number = roster["grade"].cast(pl.Int64, strict=False).fill_null(12).to_numpy()
+    agents["age"] = np.where(teacher, adult_age, 5 + grade_number).astype(np.int16)
+    agents["school"] = 0
+    agents["classroom"] = (
+        roster["own_class"].replace_strict(room_no, default=-1, return_dtype=pl.Int32).to_numpy()
+    )
+    return Population(
+        agents=agents,
+        network=build(n, layer_edges, weights),
+        person_ids=[str(p) for p in roster["person"]],
+        school_ids=[school.name],
+        classroom_ids=rooms,
+    )
+
+
+def _bin_labels() -> list[str]:
+    def fmt(x: float) -> str:
+        return f"{x:g}"
+
+    labels = []
+    for lo, hi in itertools.pairwise(DURATION_BINS):
+        labels.append(f"{fmt(lo)}-{fmt(hi)} min" if math.isfinite(hi) else f">={fmt(lo)} min")
+    return labels

@@ -1,7 +1,10 @@
 """Pathogen configuration: natural history loaded from cited YAML files in ``pathogens/``.
 
 Every number carries a ``source``: a key of the file's ``sources`` table, or a text starting
-with ``assumption`` that says why the value was chosen.
+with ``assumption`` that says why the value was chosen; and a ``confidence`` (as for policy
+parameters): ``V`` the number was checked in the cited work's own text (abstract or full
+text), ``S`` it comes from a secondary source (another paper or code quoting the work, a
+news summary) or is derived from verified numbers, ``U`` unverified or an assumption.
 """
 
 from __future__ import annotations
@@ -23,37 +26,64 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Confidence = Literal["V", "S", "U"]
+
+
 class Cited(_Strict):
     value: float = Field(ge=0)
     source: str = Field(min_length=1)
+    confidence: Confidence | None = None
+    """V verified in the cited text, S secondary or derived, U unverified or assumption."""
 
 
 class Duration(_Strict):
     """A duration in days, discretised to whole days (at least ``minimum``)."""
 
-    distribution: Literal["gamma", "fixed"]
+    distribution: Literal["gamma", "lognormal", "fixed"]
     mean: float = Field(ge=0)
     sd: float = Field(default=0.0, ge=0)
+    """Standard deviation of the distribution itself (for a lognormal: of the duration, not of
+    its logarithm)."""
     minimum: int = Field(default=1, ge=0)
+    rounding: Literal["nearest", "up"] = "nearest"
+    """How a continuous duration becomes whole days: to the nearest day, or up to the next
+    (a duration that ends within day k counts k days, as in a model with daily steps that
+    checks ``t_end <= day``)."""
     source: str = Field(min_length=1)
+    confidence: Confidence | None = None
 
     def pmf(self) -> np.ndarray:
-        """Probability of each whole number of days 0..MAX_DAYS (gamma rounded to nearest day)."""
+        """Probability of each whole number of days 0..MAX_DAYS."""
         out = np.zeros(MAX_DAYS + 1)
         if self.distribution == "fixed" or self.sd == 0:
             out[max(self.minimum, round(self.mean))] = 1.0
             return out
-        shape = (self.mean / self.sd) ** 2
-        scale = self.sd**2 / self.mean
-        edges = np.arange(MAX_DAYS + 2) - 0.5
-        edges[0] = 0.0
-        cdf = np.array([_gamma_cdf(x, shape, scale) for x in edges])
+        if self.rounding == "nearest":
+            edges = np.arange(MAX_DAYS + 2) - 0.5
+            edges[0] = 0.0
+        else:
+            edges = np.arange(MAX_DAYS + 2) - 1.0
+            edges[0] = 0.0
+        if self.distribution == "gamma":
+            shape = (self.mean / self.sd) ** 2
+            scale = self.sd**2 / self.mean
+            cdf = np.array([_gamma_cdf(x, shape, scale) for x in edges])
+        else:
+            sigma = math.sqrt(math.log(1 + (self.sd / self.mean) ** 2))
+            mu = math.log(self.mean) - sigma**2 / 2
+            cdf = np.array([_lognormal_cdf(x, mu, sigma) for x in edges])
         mass = np.diff(cdf)
         mass[-1] += 1.0 - cdf[-1]
         # days below the minimum are moved to the minimum
         out[self.minimum] += mass[: self.minimum + 1].sum()
         out[self.minimum + 1 :] = mass[self.minimum + 1 :]
         return np.asarray(out / out.sum())
+
+
+def _lognormal_cdf(x: float, mu: float, sigma: float) -> float:
+    if x <= 0:
+        return 0.0
+    return 0.5 * (1.0 + math.erf((math.log(x) - mu) / (sigma * math.sqrt(2.0))))
 
 
 def _gamma_cdf(x: float, shape: float, scale: float) -> float:
@@ -123,21 +153,27 @@ class Pathogen(_Strict):
 
     @model_validator(mode="after")
     def _every_number_cited(self) -> Pathogen:
-        cited: list[str] = [
-            self.r0.source,
-            self.latent.source,
-            self.presymptomatic.source,
-            self.symptomatic_infectious.source,
-            self.asymptomatic_infectious.source,
-            self.relative_infectiousness_asymptomatic.source,
+        values: list[Cited | Duration] = [
+            self.r0,
+            self.latent,
+            self.presymptomatic,
+            self.symptomatic_infectious,
+            self.asymptomatic_infectious,
+            self.relative_infectiousness_asymptomatic,
         ]
         for band in self.age_bands:
-            cited += [band.susceptibility.source, band.symptomatic_share.source]
-        for source in cited:
+            values += [band.susceptibility, band.symptomatic_share]
+        for item in values:
+            source = item.source
             key = source.split(";")[0].strip()
-            if key not in self.sources and not source.lower().startswith("assumption"):
+            assumption = source.lower().startswith("assumption")
+            if key not in self.sources and not assumption:
                 raise ValueError(
                     f"source {source!r} is neither a key of sources nor an 'assumption: ...'"
+                )
+            if assumption and item.confidence in ("V", "S"):
+                raise ValueError(
+                    f"an assumption cannot have confidence {item.confidence}: {source!r}"
                 )
         starts = [b.min_age for b in self.age_bands]
         if starts[0] != 0 or starts != sorted(starts):
@@ -148,6 +184,21 @@ class Pathogen(_Strict):
         if self.age_bands[-1].max_age is not None:
             raise ValueError("the last age band must be open-ended (max_age: null)")
         return self
+
+    def values(self) -> dict[str, Cited | Duration]:
+        """Every cited value by name (``age_bands[i].susceptibility`` etc.)."""
+        out: dict[str, Cited | Duration] = {
+            "r0": self.r0,
+            "latent": self.latent,
+            "presymptomatic": self.presymptomatic,
+            "symptomatic_infectious": self.symptomatic_infectious,
+            "asymptomatic_infectious": self.asymptomatic_infectious,
+            "relative_infectiousness_asymptomatic": self.relative_infectiousness_asymptomatic,
+        }
+        for i, band in enumerate(self.age_bands):
+            out[f"age_bands[{i}].susceptibility"] = band.susceptibility
+            out[f"age_bands[{i}].symptomatic_share"] = band.symptomatic_share
+        return out
 
     def by_age(self, ages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(susceptibility, symptomatic share) for each age."""

@@ -1,0 +1,41 @@
+"""Our side of the Starsim comparison runs (children of ``bench_sim.py --starsim``); Starsim
+itself needs its own virtualenv and is run by the benchmark, not the tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_sim.py"
+
+
+def _bench():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("bench_sim", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_sim"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hybrid_and_district_children_report_what_the_table_needs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bench = _bench()
+    assert bench.main(["--child", "hybrid", "--agents", "5000", "--days", "120"]) == 0
+    hybrid = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert hybrid["agents"] == 5000
+    assert hybrid["edges"] > 5000 * 18  # mean degree about 37.5
+    # Starsim's hybrid scenario infects about 89% of agents (anchor results)
+    assert 0.8 < hybrid["attack_rate"] < 0.95
+    assert hybrid["peak_rss_mib"] > 0
+    assert bench.main(["--child", "district", "--quick", "--days", "30"]) == 0
+    district = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert district["days"] == 30
+    assert 0 < district["school_days"] < 30  # weekends gate the in-school layers
+    assert district["schools"] == 12
