@@ -277,7 +277,10 @@ def test_sweep_on_dask_equals_the_serial_sweep(population: Population) -> None:
 def test_scenario_errors_name_the_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "scenario.yaml"
     path.write_text("days: 30\nscreening: {pool_size: 0}\n")
-    with pytest.raises(SchoolmodeError, match=r"scenario.yaml:2: screening.pool_size: Input should be greater than or equal to 1"):
+    with pytest.raises(
+        SchoolmodeError,
+        match=r"scenario.yaml:2: screening.pool_size: Input should be greater than or equal to 1",
+    ):
         load_scenario(path)
     path.write_text("dayz: 30\n")
     with pytest.raises(SchoolmodeError, match="dayz"):
@@ -317,3 +320,48 @@ def test_cli_compare_writes_the_report(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["sim", "run", "--policy", "no-such-policy", "--out", str(out)])
     assert bad.exit_code == 2
     assert "no-such-policy" in bad.output
+
+
+def test_loop_metrics_equal_the_metrics_of_its_records(policies: Registry) -> None:
+    """The metrics the loop feeds the engine are those ``metrics/school.py`` computes from the
+    loop's observations written as standard records (the same definitions as real data)."""
+    import datetime as dt
+
+    from schoolmode.importers.cps import SchoolProfiles
+    from schoolmode.metrics.school import SchoolData, classroom_metrics, school_metrics
+    from schoolmode.synth.district import synth_district
+
+    frames = synth_district(SchoolProfiles().parse(PROFILES).frame.sort("school_id").head(6)).frames
+    population = load_population(str(PROFILES), 6)
+    scenario = Scenario.model_validate({**SCENARIO.model_dump(), "days": 30})
+    result = run_policy(
+        population,
+        load_pathogen(scenario.pathogen),
+        scenario,
+        policies.get(AGREEMENT).policy,
+        1,
+        Registry(),
+        keep_records=True,
+    )
+    assert result.records is not None
+    assert result.engine is not None
+    assert all(result.records[name].height > 0 for name in result.records)
+    data = SchoolData.from_frames(
+        classroom=frames["classroom"],
+        enrolment=frames["enrolment"],
+        staff_assignment=frames["staff_assignment"],
+        **result.records,
+    )
+    start = scenario.start
+    end = start + dt.timedelta(days=scenario.days - 1)
+    engine = result.engine
+    for scope, metrics in (
+        ("school", school_metrics(data, start, end)),
+        ("classroom", classroom_metrics(data, start, end)),
+    ):
+        units = engine.units[scope]
+        metrics = metrics.filter(pl.col("unit").is_in(units)).sort("unit", "date")
+        assert metrics["unit"].unique(maintain_order=True).to_list() == units
+        for name, arr in engine.metrics[scope].items():
+            expected = metrics[name].to_numpy().reshape(len(units), scenario.days)
+            assert np.array_equal(arr, expected), f"{scope}.{name}"

@@ -102,8 +102,13 @@ class LoopEngine:
 
     def __post_init__(self) -> None:
         needs: set[str] = {r.scope.value for r in self.policy.rules}
+        self.columns: dict[str, set[str]] = {}
         for need in metrics_needed(self.policy).values():
             needs |= set(need)
+            for scope, names in need.items():
+                self.columns.setdefault(scope, set()).update(names)
+        # attributes (a classroom's parent school) matter only to rules over units
+        self.use_attributes = aggregates_over_units(self.policy)
         self.scopes = [s for s in SCOPES if s in needs and s in self.units]
         self.ruled = [s for s in self.scopes if any(r.scope.value == s for r in self.policy.rules)]
         for scope in SCOPES:
@@ -125,7 +130,9 @@ class LoopEngine:
         table[name][:, day] = values
 
     def frames(self, lo: int, hi: int, scopes: list[str] | None = None) -> dict[str, pl.DataFrame]:
-        """Metric frames of days ``lo .. hi`` (inclusive), one row per unit and day."""
+        """Metric frames of days ``lo .. hi`` (inclusive), one row per unit and day, with the
+        metrics the policy reads (a metric it reads but the simulator does not fill is absent,
+        as in real data: the engine reports it missing)."""
         out = {}
         span = hi - lo + 1
         epoch = (self.start - dt.date(1970, 1, 1)).days
@@ -141,15 +148,18 @@ class LoopEngine:
                 "unit": cache[key],
                 "date": pl.Series("date", days, dtype=pl.Int32).cast(pl.Date),
             }
-            for attr, values in self.attributes.get(scope, {}).items():
+            attributes = self.attributes.get(scope, {}) if self.use_attributes else {}
+            for attr, values in attributes.items():
                 akey = (f"{scope}.{attr}", span)
                 if akey not in cache:
                     cache[akey] = pl.Series(
                         attr, np.repeat(np.asarray(values, dtype=object), span), dtype=pl.String
                     )
                 cols[attr] = cache[akey]
+            wanted = self.columns.get(scope, set())
             for name, arr in table.items():
-                cols[name] = arr[:, lo : hi + 1].ravel()
+                if name in wanted:  # only the metrics the policy reads: less to convert
+                    cols[name] = arr[:, lo : hi + 1].ravel()
             out[scope] = pl.DataFrame(cols)
         return out
 

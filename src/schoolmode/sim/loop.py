@@ -87,6 +87,10 @@ class LoopResult:
     """(days, schools): infections in a school layer by the infected agent's school."""
     gates: list[np.ndarray] = field(default_factory=list)
     """Gate arrays per day, kept only when ``keep_gates`` (tests)."""
+    records: dict[str, pl.DataFrame] | None = None
+    """Observations as standard records (``case``, ``quarantine_order``, ``absence``,
+    ``substitute_coverage``), only when ``keep_records``: the metrics of ``metrics/school.py``
+    computed from them equal the loop's (tested)."""
     orders: list[np.ndarray] = field(default_factory=list)
     """Per day, agents under an isolation or quarantine order (only when ``keep_gates``)."""
 
@@ -206,6 +210,7 @@ class Loop:
         seed: int,
         registry: Registry | None = None,
         keep_gates: bool = False,
+        keep_records: bool = False,
     ) -> None:
         self.pop = population
         self.pathogen = pathogen
@@ -215,6 +220,10 @@ class Loop:
         self.keep_gates = keep_gates
         self.gates_kept: list[np.ndarray] = []
         self.orders_kept: list[np.ndarray] = []
+        self.keep_records = keep_records
+        self.kept_orders: list[tuple[str, np.ndarray, int, np.ndarray]] = []
+        self.kept_cases: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.kept_absences: list[tuple[int, np.ndarray, np.ndarray]] = []
         self.ops = Operations.resolve(scenario, policy, registry or Registry())
         net = population.network
         self.n = net.n
@@ -231,6 +240,11 @@ class Loop:
         a = population.agents.copy()
         apply_pathogen(a, pathogen)
         self.agents = a
+        # contiguous copies of the fields read every day (the structured array's are strided)
+        self.t_infectious = np.ascontiguousarray(a["t_infectious"], dtype=np.int64)
+        self.t_symptoms = np.ascontiguousarray(a["t_symptoms"], dtype=np.int64)
+        self.t_recovered = np.ascontiguousarray(a["t_recovered"], dtype=np.int64)
+        self.infectiousness = np.ascontiguousarray(a["infectiousness"], dtype=np.float64)
         self.role = a["role"].astype(np.int64)
         self.school = a["school"].astype(np.int64)
         self.room = a["classroom"].astype(np.int64)
@@ -305,11 +319,20 @@ class Loop:
         got = valid_at >= 0
         who = who[got]
         specimen = day + valid_at[got]
-        a = self.agents
-        infectious = (a["t_infectious"][who] <= specimen) & (specimen < a["t_recovered"][who])
+        infectious = (self.t_infectious[who] <= specimen) & (specimen < self.t_recovered[who])
         draw = self.u(rng.TEST_RESULT, who, stream * 1000 + day, 0)
         positive = np.where(infectious, draw < test.sensitivity, draw < 1 - test.specificity)
         return who, specimen + test.turnaround_days, positive, used
+
+    def _schedule(self, who: np.ndarray, day: int) -> None:
+        """Natural history of agents infected on ``day`` (``model.schedule``), mirrored into
+        the contiguous arrays."""
+        a = self.agents
+        schedule(a, who, day, self.pathogen, self.seed)
+        self.t_infectious[who] = a["t_infectious"][who]
+        self.t_symptoms[who] = a["t_symptoms"][who]
+        self.t_recovered[who] = a["t_recovered"][who]
+        self.infectiousness[who] = a["infectiousness"][who]
 
     def _queue(self, who: np.ndarray, result_day: np.ndarray, positive: np.ndarray) -> None:
         for d in np.unique(result_day):
@@ -336,7 +359,7 @@ class Loop:
             dose2[done] = -vac.protection_delay_days
             susceptibility[done] *= 1 - vac.efficacy
         first = seed_agents(n, sc.initial_infections, self.seed)
-        schedule(a, first, 0, self.pathogen, self.seed)
+        self._schedule(first, 0)
         t_infected[first] = 0
         out_dst = np.empty(n, dtype=np.int64)
         out_src = np.empty(n, dtype=np.int64)
@@ -401,7 +424,7 @@ class Loop:
             if self.school_day[d]:
                 schools_remote[d] = int(s_closed.sum())
                 rooms_remote[d] = int(r_closed.sum())
-            sym = (a["t_symptoms"] <= d) & (d < a["t_recovered"])
+            sym = (self.t_symptoms <= d) & (d < self.t_recovered)
             isolated = iso_until > d
             quarantined = quar_until > d
             ill = sym & stay_home
@@ -428,9 +451,9 @@ class Loop:
             totals["isolation_days"] += int(isolated.sum())
 
             # 2. transmission and importation
-            sources = np.flatnonzero((a["t_infectious"] <= d) & (d < a["t_recovered"]))
+            sources = np.flatnonzero((self.t_infectious <= d) & (d < self.t_recovered))
             prevalence[d] = sources.size
-            infectiousness = np.ascontiguousarray(a["infectiousness"], dtype=np.float64)
+            infectiousness = self.infectiousness
             count = transmit(
                 d,
                 self.seed,
@@ -449,7 +472,7 @@ class Loop:
             )
             if count:
                 who = out_dst[:count]
-                schedule(a, who, d, self.pathogen, self.seed)
+                self._schedule(who, d)
                 a["infector"][who] = out_src[:count]
                 a["layer"][who] = out_layer[:count]
                 at_school = in_school_layer[out_layer[:count]]
@@ -461,14 +484,14 @@ class Loop:
                 hit = self.u(rng.IMPORTATION, cand, d) < p_import * susceptibility[cand]
                 imported = cand[hit]
                 if imported.size:
-                    schedule(a, imported, d, self.pathogen, self.seed)
+                    self._schedule(imported, d)
                     t_infected[imported] = d
             if d == 0:
                 new_inf[0] += first.size
             new_inf[d] += count + imported.size
 
             # 3. observation: symptomatic tests (new onsets, and background symptoms)
-            onset = np.flatnonzero(a["t_symptoms"] == d)
+            onset = np.flatnonzero(self.t_symptoms == d)
             onset = onset[self.u(rng.SYMPTOM_TEST, onset) < sc.symptomatic.share_tested]
             rate = sc.symptomatic.background_symptoms_per_day
             if rate > 0:
@@ -510,8 +533,19 @@ class Loop:
             # pools: members of positive pools were queued for an individual retest (_screen)
             if cases.size:
                 reported[cases] = d
+                if self.keep_records:
+                    hh_ = self.household[cases]
+                    self.kept_cases.append(
+                        (
+                            d,
+                            cases,
+                            (hh_ >= 0)
+                            & (hh_last_case[np.maximum(hh_, 0)] >= d - HOUSEHOLD_LINK_DAYS),
+                        )
+                    )
                 cases_by_day[d] = cases.size
                 iso_until[cases] = np.maximum(iso_until[cases], d + self.ops.isolation_days + 1)
+                self._order("isolation", cases, d, np.full(cases.size, d + self.ops.isolation_days))
                 tts_from[cases] = -1
                 hh = self.household[cases]
                 linked = (hh >= 0) & (hh_last_case[np.maximum(hh, 0)] >= d - HOUSEHOLD_LINK_DAYS)
@@ -591,7 +625,91 @@ class Loop:
             school_layer_infections=school_layer_inf,
             gates=self.gates_kept,
             orders=self.orders_kept,
+            records=self._records(reported) if self.keep_records else None,
         )
+
+    # ------------------------------------------------------------------ records
+
+    def _order(self, kind: str, who: np.ndarray, day: int, last: np.ndarray) -> None:
+        if self.keep_records and who.size:
+            self.kept_orders.append((kind, who.copy(), day, np.asarray(last).copy()))
+
+    def _records(self, reported: np.ndarray) -> dict[str, pl.DataFrame]:
+        """The run's observations as standard records (person ids of the population)."""
+        ids = np.asarray(self.pop.person_ids, dtype=object)
+        schools = np.asarray(self.pop.school_ids, dtype=object)
+        rooms = np.asarray(self.pop.classroom_ids, dtype=object)
+        start = self.sc.start
+
+        def dates(days: np.ndarray) -> pl.Series:
+            epoch = (start - dt.date(1970, 1, 1)).days
+            return pl.Series(np.asarray(days, dtype=np.int32) + epoch).cast(pl.Date)
+
+        parts = []
+        for kind, who, day, last in self.kept_orders:
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "person_id": ids[who].tolist(),
+                        "kind": [kind] * len(who),
+                        "start_date": dates(np.full(len(who), day)),
+                        "end_date": dates(last),
+                    }
+                )
+            )
+        orders = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
+        if orders.height:
+            orders = orders.with_row_index("n").select(
+                pl.format("O{}", "n").alias("order_id"), pl.exclude("n")
+            )
+        cases = [
+            pl.DataFrame(
+                {
+                    "case_id": [f"C{i}" for i in who],
+                    "person_id": ids[who].tolist(),
+                    "pathogen": [self.pathogen.name] * len(who),
+                    "report_date": dates(np.full(len(who), day)),
+                    "status": ["confirmed"] * len(who),
+                    "household_linked": linked,
+                }
+            )
+            for day, who, linked in self.kept_cases
+        ]
+        absences, cover = [], []
+        for day, who, covered in self.kept_absences:
+            reason = np.where(
+                (reported[who] >= 0) & (reported[who] <= day),
+                "documented_positive",
+                "directed_quarantine_isolation",
+            )
+            absences.append(
+                pl.DataFrame(
+                    {
+                        "person_id": ids[who].tolist(),
+                        "school_id": schools[self.school[who]].tolist(),
+                        "date": dates(np.full(len(who), day)),
+                        "reason": reason,
+                    }
+                )
+            )
+            cover.append(
+                pl.DataFrame(
+                    {
+                        "classroom_id": rooms[self.room[who]].tolist(),
+                        "date": dates(np.full(len(who), day)),
+                        "absent_person_id": ids[who].tolist(),
+                        "covered": covered,
+                    }
+                )
+            )
+        out = {"quarantine_order": orders}
+        for name, frames in (
+            ("case", cases),
+            ("absence", absences),
+            ("substitute_coverage", cover),
+        ):
+            out[name] = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+        return out
 
     # ------------------------------------------------------------------ operations
 
@@ -641,8 +759,7 @@ class Loop:
         pool_key = sch * 1_000_000 + rank // k
         uniq, pool_of = np.unique(pool_key, return_inverse=True)
         pools = int(uniq.size)
-        a = self.agents
-        inf = (a["t_infectious"][cand] <= d) & (d < a["t_recovered"][cand])
+        inf = (self.t_infectious[cand] <= d) & (d < self.t_recovered[cand])
         any_inf = np.bincount(pool_of, weights=inf, minlength=pools) > 0
         head = np.zeros(pools, dtype=np.int64)
         head[pool_of[::-1]] = cand[::-1]
@@ -694,12 +811,14 @@ class Loop:
                 tts_from[member] = np.maximum(tts_from[member], case_last)
             else:
                 quar_until[member] = np.maximum(quar_until[member], case_last + qdays + 1)
+                self._order("quarantine", member, d, case_last + qdays)
         if self.sc.tracing.household:
             hh = self.household[cases]
             has = hh >= 0
             which, member = _members(*self.hh_members, hh[has])
             member = member[(member != cases[has][which]) & (self.role[member] != ADULT)]
             quar_until[member] = np.maximum(quar_until[member], d + qdays + 1)
+            self._order("quarantine", member, d, np.full(member.size, d + qdays))
 
     def _vaccinate(self, d: int, dose1: np.ndarray, dose2: np.ndarray) -> int:
         vac = self.sc.vaccination
@@ -745,9 +864,11 @@ class Loop:
         S, C = self.n_schools, self.n_rooms
         sch = self.school
         teacher_out = self.is_teacher & order & school_day
-        covered = teacher_out & (
-            self.u(rng.SUBSTITUTE, np.arange(self.n), d) < self.sc.substitute_cover_share
-        )
+        out_ids = np.flatnonzero(teacher_out)
+        covered = np.zeros(self.n, dtype=bool)
+        covered[out_ids] = self.u(rng.SUBSTITUTE, out_ids, d) < self.sc.substitute_cover_share
+        if self.keep_records:
+            self.kept_absences.append((d, np.flatnonzero(teacher_out), covered[teacher_out]))
         student_order = self.is_student & order & (sch >= 0)
         staff_order = self.is_staff & order & (sch >= 0)
         lo14 = max(0, d - 13)
@@ -816,5 +937,8 @@ def run_policy(
     seed: int,
     registry: Registry | None = None,
     keep_gates: bool = False,
+    keep_records: bool = False,
 ) -> LoopResult:
-    return Loop(population, pathogen, scenario, policy, seed, registry, keep_gates).run()
+    return Loop(
+        population, pathogen, scenario, policy, seed, registry, keep_gates, keep_records
+    ).run()
