@@ -734,7 +734,7 @@ class Loop:
             self._queue(who, rday, pos)
             used += n_used
         share = ops.student_share_pct
-        if share <= 0 and scr.top_zip_count == 0:
+        if share <= 0:
             return used, pools
         quota = np.array(
             [share_of(int(e), Decimal(str(share)), ops.rounding) for e in enrolled_s],

@@ -67,10 +67,6 @@ class Screening(_Strict):
     the policy's ``student_random_testing_share_pct`` if it has one, else 0."""
     student_consent_share: float = Field(0.4, ge=0, le=1)
     """Share of students whose parents consented to screening."""
-    top_zip_count: int = Field(0, ge=0)
-    """Schools whose ZIP is among this many with the most reported cases screen
-    ``top_zip_student_share_pct`` of consented students instead (0: off)."""
-    top_zip_student_share_pct: float = Field(0.0, ge=0, le=100)
     pool_size: int = Field(1, ge=1)
     """Students per Dorfman pool (1: individual tests). Positive pools are retested one by one."""
     weekday: int = Field(0, ge=0, le=4)
@@ -113,7 +109,7 @@ class Scenario(_Strict):
     """One simulated comparison (all defaults documented in docs/simulator.md)."""
 
     pathogen: str = "covid-omicron"
-    beta: float = Field(0.25, gt=0)
+    beta: float = Field(0.12, gt=0)
     """Daily hazard of a contact of weight 1 (see ``SimConfig.beta``)."""
     seeds: int = Field(10, ge=1)
     first_seed: int = 0
