@@ -328,7 +328,13 @@ def test_loop_metrics_equal_the_metrics_of_its_records(policies: Registry) -> No
     import datetime as dt
 
     from schoolmode.importers.cps import SchoolProfiles
-    from schoolmode.metrics.school import SchoolData, classroom_metrics, school_metrics
+    from schoolmode.metrics.school import (
+        CLASSROOM_METRICS,
+        SCHOOL_METRICS,
+        SchoolData,
+        classroom_metrics,
+        school_metrics,
+    )
     from schoolmode.synth.district import synth_district
 
     frames = synth_district(SchoolProfiles().parse(PROFILES).frame.sort("school_id").head(6)).frames
@@ -355,13 +361,44 @@ def test_loop_metrics_equal_the_metrics_of_its_records(policies: Registry) -> No
     start = scenario.start
     end = start + dt.timedelta(days=scenario.days - 1)
     engine = result.engine
-    for scope, metrics in (
-        ("school", school_metrics(data, start, end)),
-        ("classroom", classroom_metrics(data, start, end)),
+    for scope, metrics, names in (
+        ("school", school_metrics(data, start, end), SCHOOL_METRICS),
+        ("classroom", classroom_metrics(data, start, end), CLASSROOM_METRICS),
     ):
         units = engine.units[scope]
         metrics = metrics.filter(pl.col("unit").is_in(units)).sort("unit", "date")
         assert metrics["unit"].unique(maintain_order=True).to_list() == units
-        for name, arr in engine.metrics[scope].items():
+        assert set(names) <= set(engine.metrics[scope])
+        for name in names:
+            arr = engine.metrics[scope][name]
             expected = metrics[name].to_numpy().reshape(len(units), scenario.days)
             assert np.array_equal(arr, expected), f"{scope}.{name}"
+
+
+def test_every_shipped_policy_runs_in_the_loop_without_code(policies: Registry) -> None:
+    from schoolmode.sim.compare import school_attributes
+
+    population = load_population(str(PROFILES), 3)
+    attributes = school_attributes(population, str(PROFILES), 3)
+    assert set(attributes["grade_band"]) <= {"ES", "MS", "HS"}
+    scenario = Scenario(days=8, beta=0.15, initial_infections=30)
+    pathogen = load_pathogen(scenario.pathogen)
+    missing = {}
+    for pid in policies.ids():
+        result = run_policy(
+            population,
+            pathogen,
+            scenario,
+            policies.get(pid).policy,
+            0,
+            policies,
+            school_attributes=attributes,
+        )
+        assert result.outcomes["infections"] > 0, pid
+        missing[pid] = result.missing_metrics
+    # read by CDC guidance, the 2021 MOA and others but not produced by agents
+    assert "district.wastewater_copies_per_ml" in missing["cambridge-2020-11-12"]
+    assert missing["cdc-k12-2021-02-12"] == ["school.weekly_screening_testing"]
+    assert missing["idph-outbreak-2021-10-15"] == []
+    assert missing["cps-ctu-2022-01-10"] == []
+    assert missing["ctu-proposal-2022-01-08"] == []

@@ -76,7 +76,13 @@ def _compare(
     out: Path,
 ) -> None:
     from schoolmode.policy.loader import Registry
-    from schoolmode.sim.compare import NO_POLICY, compare, load_population, write_report
+    from schoolmode.sim.compare import (
+        NO_POLICY,
+        compare,
+        load_population,
+        school_attributes,
+        write_report,
+    )
 
     try:
         scenario = _scenario(scenario_path, seeds, days, params)
@@ -84,7 +90,9 @@ def _compare(
         for pid in policy_ids:
             if pid != NO_POLICY:
                 registry.get(pid)
-        population = load_population(str(profiles) if profiles else None, schools)
+        source = str(profiles) if profiles else None
+        population = load_population(source, schools)
+        attributes = school_attributes(population, source, schools)
         total = scenario.seeds * len(policy_ids)
         with Progress(
             TextColumn("{task.description}"),
@@ -104,6 +112,7 @@ def _compare(
                 policy_ids,
                 registry,
                 progress=lambda pid, seed: progress.update(task, advance=1),
+                attributes=attributes,
             )
         files = write_report(result, out)
     except (SchoolmodeError, LookupError, ValueError, OSError) as exc:

@@ -12,7 +12,7 @@ import base64
 import html
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -60,18 +60,30 @@ LABELS = {
 
 
 @lru_cache(maxsize=2)
-def load_population(profiles: str | None = None, schools: int | None = None) -> Population:
-    """The synthetic district of the CPS school profiles (``schools``: only the first N by
-    school id), cached per process."""
+def _profiles(profiles: str | None, schools: int | None) -> pl.DataFrame:
     path = Path(profiles) if profiles else shared_data_dir() / SchoolProfiles.default_files[0]
     if not path.exists():
         raise SchoolmodeError(
             f"{path}: no CPS school profiles (pass --profiles or set SCHOOLMODE_SHARED)"
         )
     frame = SchoolProfiles().parse(path).frame.sort("school_id")
-    if schools is not None:
-        frame = frame.head(schools)
-    return from_district(synth_district(frame).frames)
+    return frame.head(schools) if schools is not None else frame
+
+
+@lru_cache(maxsize=2)
+def load_population(profiles: str | None = None, schools: int | None = None) -> Population:
+    """The synthetic district of the CPS school profiles (``schools``: only the first N by
+    school id), cached per process."""
+    return from_district(synth_district(_profiles(profiles, schools)).frames)
+
+
+def school_attributes(
+    population: Population, profiles: str | None = None, schools: int | None = None
+) -> dict[str, list[str]]:
+    """``grade_band`` (the profile's level: ES, MS, HS) of each school of the population."""
+    frame = _profiles(profiles, schools)
+    level = dict(zip(frame["school_id"], frame["level"].fill_null(""), strict=True))
+    return {"grade_band": [level.get(s, "") for s in population.school_ids]}
 
 
 def resolve_policies(ids: Sequence[str], registry: Registry) -> list[m.Policy | None]:
@@ -148,6 +160,7 @@ def compare(
     registry: Registry | None = None,
     seeds: Sequence[int] | None = None,
     progress: Callable[[str, int], None] | None = None,
+    attributes: Mapping[str, list[str]] | None = None,
 ) -> Comparison:
     """Every policy on every seed, serially in this process."""
     registry = registry or Registry()
@@ -158,7 +171,9 @@ def compare(
     t0 = time.perf_counter()
     for seed in seed_list:
         for pid, policy in zip(policy_ids, policies, strict=True):
-            result = run_policy(population, pathogen, scenario, policy, seed, registry)
+            result = run_policy(
+                population, pathogen, scenario, policy, seed, registry, school_attributes=attributes
+            )
             result.engine = None  # keep memory small: the outcomes and series are what we keep
             result.agents = None
             results[(pid, seed)] = result
@@ -286,6 +301,22 @@ def write_report(comparison: Comparison, out: Path) -> dict[str, Path]:
     ]
     for title, table in tables:
         md += [f"## {title}", "", _markdown(table), ""]
+    missing = sorted(
+        {
+            f"{r.policy_id}: {name}"
+            for r in comparison.results.values()
+            for name in r.missing_metrics
+        }
+    )
+    if missing:
+        md += [
+            "## Metrics the simulator does not produce",
+            "",
+            "Conditions on these metrics are unknown in the simulation (never met):",
+            "",
+            *(f"- {line}" for line in missing),
+            "",
+        ]
     md += ["## Plots (mean and 95% band over seeds)", ""]
     md += [f"![{p.stem}]({p.name})" for p in plots]
     md += ["", "## Scenario", "", "```yaml", _yaml(sc), "```", ""]
@@ -297,6 +328,10 @@ def write_report(comparison: Comparison, out: Path) -> dict[str, Path]:
     ]
     for title, table in tables:
         body += [f"<h2>{html.escape(title)}</h2>", _html_table(table)]
+    if missing:
+        body.append("<h2>Metrics the simulator does not produce</h2><ul>")
+        body += [f"<li>{html.escape(line)}</li>" for line in missing]
+        body.append("</ul>")
     body.append("<h2>Plots (mean and 95% band over seeds)</h2>")
     for plot in plots:
         data = base64.b64encode(plot.read_bytes()).decode("ascii")

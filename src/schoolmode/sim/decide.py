@@ -99,6 +99,8 @@ class LoopEngine:
     modes: dict[str, np.ndarray] = field(default_factory=dict)
     authorisations: list[tuple[str, dt.date, str]] = field(default_factory=list)
     evaluations: int = 0
+    missing: set[tuple[str, str]] = field(default_factory=set)
+    """(scope, metric) the policy reads but the simulator does not produce (never met)."""
 
     def __post_init__(self) -> None:
         needs: set[str] = {r.scope.value for r in self.policy.rules}
@@ -107,8 +109,16 @@ class LoopEngine:
             needs |= set(need)
             for scope, names in need.items():
                 self.columns.setdefault(scope, set()).update(names)
-        # attributes (a classroom's parent school) matter only to rules over units
-        self.use_attributes = aggregates_over_units(self.policy)
+        # attributes go into the frames only when a rule reads them (a classroom's parent
+        # school for rules over units, a school's grade band for attribute conditions)
+        self.attribute_names = {
+            node.attribute.name
+            for rule in self.policy.rules
+            for node in walk(rule)
+            if isinstance(node, m.AttributeCond)
+        }
+        if aggregates_over_units(self.policy):
+            self.attribute_names.add("parent")
         self.scopes = [s for s in SCOPES if s in needs and s in self.units]
         self.ruled = [s for s in self.scopes if any(r.scope.value == s for r in self.policy.rules)]
         for scope in SCOPES:
@@ -148,8 +158,10 @@ class LoopEngine:
                 "unit": cache[key],
                 "date": pl.Series("date", days, dtype=pl.Int32).cast(pl.Date),
             }
-            attributes = self.attributes.get(scope, {}) if self.use_attributes else {}
+            attributes = self.attributes.get(scope, {})
             for attr, values in attributes.items():
+                if attr not in self.attribute_names:
+                    continue
                 akey = (f"{scope}.{attr}", span)
                 if akey not in cache:
                     cache[akey] = pl.Series(
@@ -174,7 +186,7 @@ class LoopEngine:
     ) -> Evaluation:
         first, last = self.start + dt.timedelta(days=lo), self.start + dt.timedelta(days=span_end)
         self.evaluations += 1
-        return evaluate(
+        evaluation = evaluate(
             self.policy,
             self.frames(lo, hi, scopes),
             calendar=self.calendar,
@@ -182,6 +194,8 @@ class LoopEngine:
             authorisations=self._authorisation_frame(first, last),
             span=(first, last),
         )
+        self.missing |= evaluation.missing_metrics
+        return evaluation
 
     def _groups(self) -> list[tuple[list[str], int]]:
         """Scopes evaluated together and their windows: each ruled scope alone with its own

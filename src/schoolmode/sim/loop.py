@@ -23,6 +23,7 @@ agent and day it decides, so two policies on one seed differ only where their ru
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -87,6 +88,8 @@ class LoopResult:
     """(days, schools): infections in a school layer by the infected agent's school."""
     gates: list[np.ndarray] = field(default_factory=list)
     """Gate arrays per day, kept only when ``keep_gates`` (tests)."""
+    missing_metrics: list[str] = field(default_factory=list)
+    """``scope.metric`` the policy reads that the simulator does not produce."""
     records: dict[str, pl.DataFrame] | None = None
     """Observations as standard records (``case``, ``quarantine_order``, ``absence``,
     ``substitute_coverage``), only when ``keep_records``: the metrics of ``metrics/school.py``
@@ -211,6 +214,7 @@ class Loop:
         registry: Registry | None = None,
         keep_gates: bool = False,
         keep_records: bool = False,
+        school_attributes: Mapping[str, list[str]] | None = None,
     ) -> None:
         self.pop = population
         self.pathogen = pathogen
@@ -281,11 +285,12 @@ class Loop:
                 self.days,
                 self.calendar,
                 attributes={
+                    "school": dict(school_attributes or {}),
                     "classroom": {
                         "parent": [
                             population.school_ids[s] if s >= 0 else "" for s in self.room_school
                         ]
-                    }
+                    },
                 },
                 window=scenario.engine_window_days,
                 act_on_eligible=scenario.act_on_eligible,
@@ -626,6 +631,7 @@ class Loop:
             gates=self.gates_kept,
             orders=self.orders_kept,
             records=self._records(reported) if self.keep_records else None,
+            missing_metrics=sorted(f"{s}.{m_}" for s, m_ in engine.missing) if engine else [],
         )
 
     # ------------------------------------------------------------------ records
@@ -913,20 +919,19 @@ class Loop:
             return 100.0 * int(positives[lo : d + 1].sum()) / t if t else 0.0
 
         per100k = 1e5 / max(self.n, 1)
-        rec("district", "positivity_7d_pct", d, np.array([pct(lo7)]))
-        rec("district", "positivity_14d_pct", d, np.array([pct(lo14)]))
-        rec(
-            "district",
-            "cases_per_100k_7d",
-            d,
-            np.array([cases_by_day[lo7 : d + 1].sum() * per100k]),
-        )
-        rec(
-            "district",
-            "cases_per_100k_14d",
-            d,
-            np.array([cases_by_day[lo14 : d + 1].sum() * per100k]),
-        )
+        district = {
+            "positivity_7d_pct": pct(lo7),
+            "positivity_14d_pct": pct(lo14),
+            "cases_per_100k_7d": float(cases_by_day[lo7 : d + 1].sum() * per100k),
+            "cases_per_100k_14d": float(cases_by_day[lo14 : d + 1].sum() * per100k),
+        }
+        for name, value in district.items():
+            rec("district", name, d, np.array([value]))
+            # the school frame carries the citywide metrics, as metrics/frames.school_frame does
+            rec("school", name, d, np.full(S, value))
+        # IDPH outbreak definition's inputs per core group (homeroom)
+        rec("classroom", "group_size", d, group_size_c)
+        rec("classroom", "qualifying_cases", d, daily_cases_c[:, d])
 
 
 def run_policy(
@@ -938,7 +943,18 @@ def run_policy(
     registry: Registry | None = None,
     keep_gates: bool = False,
     keep_records: bool = False,
+    school_attributes: Mapping[str, list[str]] | None = None,
 ) -> LoopResult:
+    """One run. ``school_attributes``: attribute name -> one value per school of the
+    population (e.g. ``grade_band`` from the profiles, read by CDC K-12 guidance)."""
     return Loop(
-        population, pathogen, scenario, policy, seed, registry, keep_gates, keep_records
+        population,
+        pathogen,
+        scenario,
+        policy,
+        seed,
+        registry,
+        keep_gates,
+        keep_records,
+        school_attributes,
     ).run()

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from schoolmode.policy.loader import Registry
-from schoolmode.sim.compare import NO_POLICY, load_population, paired_difference, summarise
+from schoolmode.sim.compare import (
+    NO_POLICY,
+    load_population,
+    paired_difference,
+    school_attributes,
+    summarise,
+)
 from schoolmode.sim.loop import OUTCOMES, run_policy
 from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
@@ -42,7 +48,13 @@ def sweep_task(
     registry = _registry(policy_root)
     policy = None if policy_id == NO_POLICY else registry.get(policy_id).policy
     result = run_policy(
-        population, load_pathogen(scenario.pathogen), scenario, policy, seed, registry
+        population,
+        load_pathogen(scenario.pathogen),
+        scenario,
+        policy,
+        seed,
+        registry,
+        school_attributes=school_attributes(population, profiles, schools),
     )
     return result.outcomes
 
