@@ -23,6 +23,7 @@ agent and day it decides, so two policies on one seed differ only where their ru
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -72,6 +73,7 @@ OUTCOMES = (
     "doses",
 )
 """Scalar outcomes of one run (per policy and seed)."""
+PHASES = ("gates", "transmission", "observation", "operations", "metrics", "engine")
 
 
 @dataclass
@@ -88,6 +90,8 @@ class LoopResult:
     """(days, schools): infections in a school layer by the infected agent's school."""
     gates: list[np.ndarray] = field(default_factory=list)
     """Gate arrays per day, kept only when ``keep_gates`` (tests)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Wall seconds per phase of the day (``PHASES``), summed over days."""
     missing_metrics: list[str] = field(default_factory=list)
     """``scope.metric`` the policy reads that the simulator does not produce."""
     records: dict[str, pl.DataFrame] | None = None
@@ -414,6 +418,15 @@ class Loop:
         room_idx = np.maximum(self.room, 0)
         last_week = -1
 
+        timings = dict.fromkeys(PHASES, 0.0)
+        clock = time.perf_counter()
+
+        def lap(phase: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[phase] += now - clock
+            clock = now
+
         for d in range(days):
             # 1. gates
             if engine is not None:
@@ -455,6 +468,7 @@ class Loop:
             totals["quarantine_days"] += int((quarantined & ~isolated).sum())
             totals["isolation_days"] += int(isolated.sum())
 
+            lap("gates")
             # 2. transmission and importation
             sources = np.flatnonzero((self.t_infectious <= d) & (d < self.t_recovered))
             prevalence[d] = sources.size
@@ -495,6 +509,7 @@ class Loop:
                 new_inf[0] += first.size
             new_inf[d] += count + imported.size
 
+            lap("transmission")
             # 3. observation: symptomatic tests (new onsets, and background symptoms)
             onset = np.flatnonzero(self.t_symptoms == d)
             onset = onset[self.u(rng.SYMPTOM_TEST, onset) < sc.symptomatic.share_tested]
@@ -525,6 +540,7 @@ class Loop:
                 tests_by_day[d] += used
                 tts_from[(tts_from >= 0) & (d - tts_from > max(self.ops.test_days))] = -1
 
+            lap("observation")
             # 4. results reported today -> cases, isolation, tracing
             arrived = self.results.pop(d, [])
             cases = np.empty(0, dtype=np.int64)
@@ -574,6 +590,7 @@ class Loop:
             if protected.any():
                 susceptibility[protected] *= 1 - vac.efficacy
 
+            lap("operations")
             # 5. metrics -> engine -> modes of d + 1
             if engine is not None:
                 order = iso_until > d
@@ -597,7 +614,9 @@ class Loop:
                     cases_by_day,
                     cases,
                 )
+                lap("metrics")
                 engine.decide(d)
+                lap("engine")
 
         roles = self.role[t_infected != NEVER]
         totals["infections"] = float(roles.size)
@@ -631,6 +650,7 @@ class Loop:
             gates=self.gates_kept,
             orders=self.orders_kept,
             records=self._records(reported) if self.keep_records else None,
+            timings=timings,
             missing_metrics=sorted(f"{s}.{m_}" for s, m_ in engine.missing) if engine else [],
         )
 
