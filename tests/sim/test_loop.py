@@ -402,3 +402,38 @@ def test_every_shipped_policy_runs_in_the_loop_without_code(policies: Registry) 
     assert missing["idph-outbreak-2021-10-15"] == []
     assert missing["cps-ctu-2022-01-10"] == []
     assert missing["ctu-proposal-2022-01-08"] == []
+
+
+def test_operational_numbers_come_from_the_policy_in_force(
+    population: Population, policies: Registry
+) -> None:
+    from schoolmode.sim.compare import school_attributes
+    from schoolmode.sim.loop import Operations
+
+    moa = policies.get("cps-ctu-2021-02-06").policy
+    ops = Operations.resolve(Scenario(start="2021-02-15"), moa, policies)
+    assert (ops.staff_share_pct, ops.top_zip_staff_share_pct) == (50, 100)
+    assert (ops.top_zip_count, ops.top_zip_student_share_pct, ops.weekly_doses) == (10, 25, 1500)
+    assert (ops.quarantine_days, ops.isolation_days, ops.test_to_stay) == (10, 10, False)
+    agreement = Operations.resolve(Scenario(), policies.get(AGREEMENT).policy, policies)
+    assert (agreement.student_share_pct, agreement.quarantine_days) == (10, 5)
+    assert agreement.test_to_stay
+    assert agreement.test_days == (1, 3, 5, 7)
+    # the scenario overrides where it says so
+    told = Scenario.model_validate({"tracing": {"quarantine_days": 7}, "start": "2021-02-15"})
+    assert Operations.resolve(told, moa, policies).quarantine_days == 7
+    # top-ZIP screening and the agreed doses act in the loop
+    attributes = school_attributes(population, str(PROFILES), 6)
+    base = {**SCENARIO.model_dump(), "days": 21, "start": "2021-02-15"}
+    pathogen = load_pathogen(SCENARIO.pathogen)
+
+    def go(extra: dict[str, object]) -> LoopResult:
+        scenario = Scenario.model_validate({**base, **extra})
+        return run_policy(
+            population, pathogen, scenario, moa, 1, policies, school_attributes=attributes
+        )
+
+    with_top = go({})
+    without = go({"screening": {"top_zip_count": 0}})
+    assert with_top.outcomes["tests"] > without.outcomes["tests"]
+    assert with_top.outcomes["doses"] >= 1500

@@ -80,10 +80,15 @@ def load_population(profiles: str | None = None, schools: int | None = None) -> 
 def school_attributes(
     population: Population, profiles: str | None = None, schools: int | None = None
 ) -> dict[str, list[str]]:
-    """``grade_band`` (the profile's level: ES, MS, HS) of each school of the population."""
+    """``grade_band`` (the profile's level: ES, MS, HS) and ``zip`` of each school of the
+    population."""
     frame = _profiles(profiles, schools)
     level = dict(zip(frame["school_id"], frame["level"].fill_null(""), strict=True))
-    return {"grade_band": [level.get(s, "") for s in population.school_ids]}
+    zips = dict(zip(frame["school_id"], frame["zip"].cast(pl.String).fill_null(""), strict=True))
+    return {
+        "grade_band": [level.get(s, "") for s in population.school_ids],
+        "zip": [zips.get(s, "") for s in population.school_ids],
+    }
 
 
 def resolve_policies(ids: Sequence[str], registry: Registry) -> list[m.Policy | None]:

@@ -161,12 +161,16 @@ class Operations:
     test_days: tuple[int, ...]
     staff_share_pct: float
     student_share_pct: float
+    top_zip_count: int
+    top_zip_student_share_pct: float
+    top_zip_staff_share_pct: float
     rounding: str
     weekly_doses: int
 
     @classmethod
     def resolve(cls, scenario: Scenario, policy: m.Policy | None, registry: Registry) -> Operations:
-        on = scenario.start
+        # the values in force on the first simulated day of the policy's term
+        on = max(scenario.start, policy.term.from_) if policy is not None else scenario.start
         rules = rules_in_force(registry).filter(pl.col("from") <= on).tail(1).row(0, named=True)
         tts_policy = registry.get(TEST_TO_STAY).policy
         days = str(parameter(tts_policy, "test_days", on) or "")
@@ -193,15 +197,18 @@ class Operations:
             else tr.test_to_stay,
             test_days=test_days,
             staff_share_pct=pick("staff_tested_share_other_pct", sc.staff_weekly_share_pct, 0.0),
+            top_zip_count=int(pick("student_testing_top_zip_count", sc.top_zip_count, 0)),
+            top_zip_student_share_pct=pick(
+                "student_tested_share_top_zip_pct", sc.top_zip_student_share_pct, 0.0
+            ),
+            top_zip_staff_share_pct=pick(
+                "staff_tested_share_priority_pct", sc.top_zip_staff_share_pct, 0.0
+            ),
             student_share_pct=pick(
                 "student_random_testing_share_pct", sc.student_weekly_share_pct, 0.0
             ),
             rounding=rounding,
-            weekly_doses=int(
-                pick("first_doses_per_week", None, float(scenario.vaccination.weekly_doses))
-                if scenario.vaccination.weekly_doses
-                else 0
-            ),
+            weekly_doses=int(pick("first_doses_per_week", scenario.vaccination.weekly_doses, 0)),
         )
 
 
@@ -262,6 +269,14 @@ class Loop:
         self.is_staff = (self.role == TEACHER) | (self.role == OTHER_STAFF)
         self.n_schools = len(population.school_ids)
         self.n_rooms = len(population.classroom_ids)
+        zips = list((school_attributes or {}).get("zip", [""] * self.n_schools))
+        zip_names = sorted({z for z in zips if z})
+        self.n_zips = len(zip_names)
+        self.zip_of_school = np.array(
+            [zip_names.index(z) if z else -1 for z in zips], dtype=np.int64
+        ).reshape(-1)
+        if self.zip_of_school.size != self.n_schools:
+            self.zip_of_school = np.full(self.n_schools, -1, dtype=np.int64)
         self.room_school = np.full(self.n_rooms, -1, dtype=np.int64)
         has_room = self.room >= 0
         self.room_school[self.room[has_room]] = self.school[has_room]
@@ -525,7 +540,8 @@ class Loop:
             week = dt.date.fromordinal(self.sc.start.toordinal() + d).isocalendar()[1]
             if self.school_day[d] and week != last_week:
                 last_week = week
-                used, pools = self._screen(d, week, consent, isolated, screen_test, enrolled_s)
+                top = self._top_zip_schools(daily_cases_s[:, max(0, d - 7) : d].sum(axis=1))
+                used, pools = self._screen(d, week, consent, isolated, screen_test, enrolled_s, top)
                 tests_by_day[d] += used
                 pools_used += pools
             # test-to-stay tests due today
@@ -739,6 +755,20 @@ class Loop:
 
     # ------------------------------------------------------------------ operations
 
+    def _top_zip_schools(self, recent_cases: np.ndarray) -> np.ndarray:
+        """(schools,) bool: schools whose ZIP is among the ``top_zip_count`` ZIPs with the most
+        cases reported among the district's schools over the last 7 days (ties by ZIP code)."""
+        top = np.zeros(self.n_schools, dtype=bool)
+        n = self.ops.top_zip_count
+        if n <= 0 or self.zip_of_school.max(initial=-1) < 0:
+            return top
+        known = self.zip_of_school >= 0
+        by_zip = np.bincount(
+            self.zip_of_school[known], weights=recent_cases[known], minlength=self.n_zips
+        )
+        order = np.lexsort((np.arange(self.n_zips), -by_zip))[:n]
+        return known & np.isin(self.zip_of_school, order)
+
     def _screen(
         self,
         d: int,
@@ -747,23 +777,33 @@ class Loop:
         isolated: np.ndarray,
         test: TestType,
         enrolled_s: np.ndarray,
+        top: np.ndarray,
     ) -> tuple[int, int]:
         """Weekly screening: a share of staff, and a random share of consented students per
-        school (pooled when ``pool_size`` > 1). Returns (tests used, pools)."""
+        school (pooled when ``pool_size`` > 1); schools in the top ZIPs (``top``) use the
+        top-ZIP shares where those are larger. Returns (tests used, pools)."""
         used = 0
         pools = 0
         ops, scr = self.ops, self.sc.screening
-        if ops.staff_share_pct > 0:
-            staff = np.flatnonzero(self.is_staff & ~isolated)
-            pick = staff[self.u(rng.SCREEN_STAFF, staff, week) < ops.staff_share_pct / 100]
+        staff_share = np.where(
+            top, max(ops.staff_share_pct, ops.top_zip_staff_share_pct), ops.staff_share_pct
+        )
+        if staff_share.max(initial=0) > 0:
+            staff = np.flatnonzero(self.is_staff & ~isolated & (self.school >= 0))
+            chance = staff_share[self.school[staff]] / 100
+            pick = staff[self.u(rng.SCREEN_STAFF, staff, week) < chance]
             who, rday, pos, n_used = self._test(pick, d, test, 2)
             self._queue(who, rday, pos)
             used += n_used
         share = ops.student_share_pct
-        if share <= 0:
+        top_share = max(share, ops.top_zip_student_share_pct)
+        if share <= 0 and not (top.any() and top_share > 0):
             return used, pools
         quota = np.array(
-            [share_of(int(e), Decimal(str(share)), ops.rounding) for e in enrolled_s],
+            [
+                share_of(int(e), Decimal(str(top_share if t else share)), ops.rounding)
+                for e, t in zip(enrolled_s, top, strict=True)
+            ],
             dtype=np.int64,
         )
         cand = np.flatnonzero(self.is_student & consent & ~isolated & (self.school >= 0))

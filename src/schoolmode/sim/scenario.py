@@ -67,6 +67,14 @@ class Screening(_Strict):
     the policy's ``student_random_testing_share_pct`` if it has one, else 0."""
     student_consent_share: float = Field(0.4, ge=0, le=1)
     """Share of students whose parents consented to screening."""
+    top_zip_count: int | None = Field(None, ge=0)
+    """Schools in the ZIPs with the most cases reported over the last 7 days (this many ZIPs)
+    screen the top-ZIP shares; None: the policy's ``student_testing_top_zip_count``, else 0."""
+    top_zip_student_share_pct: float | None = Field(None, ge=0, le=100)
+    """None: the policy's ``student_tested_share_top_zip_pct``, else 0."""
+    top_zip_staff_share_pct: float | None = Field(None, ge=0, le=100)
+    """Staff share at top-ZIP schools; None: the policy's ``staff_tested_share_priority_pct``,
+    else 0."""
     pool_size: int = Field(1, ge=1)
     """Students per Dorfman pool (1: individual tests). Positive pools are retested one by one."""
     weekday: int = Field(0, ge=0, le=4)
@@ -91,9 +99,9 @@ class Tracing(_Strict):
 
 
 class Vaccination(_Strict):
-    weekly_doses: int = Field(0, ge=0)
-    """Doses given each week (second doses first); 0: none. A policy's
-    ``first_doses_per_week`` is used when it has one."""
+    weekly_doses: int | None = Field(None, ge=0)
+    """Doses given each week (second doses first); None: the policy's
+    ``first_doses_per_week`` if it has one, else none."""
     priority: list[str] = Field(
         default_factory=lambda: ["classroom_teacher", "other_staff", "student", "household_adult"]
     )
