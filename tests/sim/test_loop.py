@@ -437,3 +437,20 @@ def test_operational_numbers_come_from_the_policy_in_force(
     without = go({"screening": {"top_zip_count": 0}})
     assert with_top.outcomes["tests"] > without.outcomes["tests"]
     assert with_top.outcomes["doses"] >= 1500
+
+
+def test_a_policy_parameter_can_be_swept(population: Population) -> None:
+    scenario = Scenario.model_validate({**SCENARIO.model_dump(), "days": 30})
+    rows = run_sweep(
+        scenario,
+        [AGREEMENT],
+        [1],
+        "policy.student_quarantine_share_pct",
+        ["5", "40"],
+        profiles=str(PROFILES),
+        schools=6,
+    )
+    low, high = (rows.filter(pl.col("value") == v).row(0, named=True) for v in ("5", "40"))
+    assert low["school_days_remote"] > high["school_days_remote"]
+    with pytest.raises(SchoolmodeError, match="no parameter or interpretation"):
+        run_sweep(scenario, [AGREEMENT], [1], "policy.no_such", ["1"], profiles=str(PROFILES))

@@ -167,7 +167,12 @@ def compare_cmd(
 def sweep_cmd(
     policies: Annotated[str, typer.Option(help="Comma-separated policy ids (`none`: no policy).")],
     param: Annotated[
-        str, typer.Option("--param", help="Scenario field and values: name=v1,v2,... (dotted).")
+        str,
+        typer.Option(
+            "--param",
+            help="name=v1,v2,...: a scenario field (dotted, e.g. tracing.delay_days) or "
+            "policy.NAME, a policy parameter or interpretation.",
+        ),
     ],
     scenario: ScenarioOpt = None,
     seeds: SeedsOpt = None,
@@ -196,8 +201,9 @@ def sweep_cmd(
         if not sep:
             raise SchoolmodeError(f"--param {param!r}: expected name=v1,v2,...")
         listed = [v.strip() for v in values.split(",") if v.strip()]
-        for v in listed:
-            sc.with_param(name.strip(), v)  # check before starting workers
+        if not name.strip().startswith("policy."):
+            for v in listed:
+                sc.with_param(name.strip(), v)  # check before starting workers
         ids = [p.strip() for p in policies.split(",") if p.strip()]
         seed_list = list(range(sc.first_seed, sc.first_seed + sc.seeds))
         kwargs = {

@@ -31,12 +31,13 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
+from schoolmode.engine.evaluate import Settings
 from schoolmode.engine.grid import Calendar
 from schoolmode.operations.screening import share_of
 from schoolmode.operations.tracing import TEST_TO_STAY, rules_in_force
 from schoolmode.policy import model as m
 from schoolmode.policy.loader import Registry
-from schoolmode.policy.values import parameter
+from schoolmode.policy.values import interpretation, parameter
 from schoolmode.sim import rng
 from schoolmode.sim.decide import DISTRICT_UNIT, LoopEngine, closed_mode_mask
 from schoolmode.sim.kernel import transmit
@@ -141,10 +142,12 @@ def _members(
     return which, members[np.repeat(starts, counts) + offsets]
 
 
-def _param_number(policy: m.Policy | None, name: str, on: dt.date) -> Decimal | None:
+def _param_number(
+    policy: m.Policy | None, name: str, on: dt.date, settings: Settings | None = None
+) -> Decimal | None:
     if policy is None or name not in policy.parameters:
         return None
-    value = parameter(policy, name, on)
+    value = parameter(policy, name, on, settings.parameters if settings else None)
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         return None
     return Decimal(value)
@@ -168,7 +171,13 @@ class Operations:
     weekly_doses: int
 
     @classmethod
-    def resolve(cls, scenario: Scenario, policy: m.Policy | None, registry: Registry) -> Operations:
+    def resolve(
+        cls,
+        scenario: Scenario,
+        policy: m.Policy | None,
+        registry: Registry,
+        settings: Settings | None = None,
+    ) -> Operations:
         # the values in force on the first simulated day of the policy's term
         on = max(scenario.start, policy.term.from_) if policy is not None else scenario.start
         rules = rules_in_force(registry).filter(pl.col("from") <= on).tail(1).row(0, named=True)
@@ -180,12 +189,14 @@ class Operations:
         def pick(name: str, given: float | None, fallback: float) -> float:
             if given is not None:
                 return given
-            found = _param_number(policy, name, on)
+            found = _param_number(policy, name, on, settings)
             return float(found) if found is not None else fallback
 
         rounding = "ceil"
         if policy is not None and "rounding" in policy.interpretations:
-            rounding = str(policy.interpretations["rounding"].default)
+            rounding = str(
+                interpretation(policy, "rounding", settings.interpretations if settings else None)
+            )
         sc = scenario.screening
         return cls(
             quarantine_days=int(
@@ -226,6 +237,7 @@ class Loop:
         keep_gates: bool = False,
         keep_records: bool = False,
         school_attributes: Mapping[str, list[str]] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.pop = population
         self.pathogen = pathogen
@@ -239,7 +251,7 @@ class Loop:
         self.kept_orders: list[tuple[str, np.ndarray, int, np.ndarray]] = []
         self.kept_cases: list[tuple[int, np.ndarray, np.ndarray]] = []
         self.kept_absences: list[tuple[int, np.ndarray, np.ndarray]] = []
-        self.ops = Operations.resolve(scenario, policy, registry or Registry())
+        self.ops = Operations.resolve(scenario, policy, registry or Registry(), settings)
         net = population.network
         self.n = net.n
         self.days = scenario.days
@@ -312,6 +324,7 @@ class Loop:
                     },
                 },
                 window=scenario.engine_window_days,
+                settings=settings,
                 act_on_eligible=scenario.act_on_eligible,
             )
             self.closed = closed_mode_mask(policy, scenario.closed_modes)
@@ -1004,9 +1017,12 @@ def run_policy(
     keep_gates: bool = False,
     keep_records: bool = False,
     school_attributes: Mapping[str, list[str]] | None = None,
+    settings: Settings | None = None,
 ) -> LoopResult:
     """One run. ``school_attributes``: attribute name -> one value per school of the
-    population (e.g. ``grade_band`` from the profiles, read by CDC K-12 guidance)."""
+    population (e.g. ``grade_band`` from the profiles, read by CDC K-12 guidance);
+    ``settings``: the policy's parameter overrides and interpretation readings, for the engine
+    and the operational numbers alike."""
     return Loop(
         population,
         pathogen,
@@ -1017,4 +1033,5 @@ def run_policy(
         keep_gates,
         keep_records,
         school_attributes,
+        settings,
     ).run()

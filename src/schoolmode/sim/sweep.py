@@ -1,8 +1,11 @@
-"""Simulated sweeps on Dask: every (parameter value, policy, seed) is one task.
+"""Simulated sweeps on Dask: every (value, policy, seed) is one task.
 
-A task is a pure function of the scenario's JSON, the policy id and the seed (the population is
-rebuilt, and cached, in each worker process from the same profiles), so a sweep on a cluster
-gives exactly the rows of the same sweep run serially (tested).
+The swept name is a scenario field (dotted: ``tracing.delay_days``) or, as ``policy.NAME``, a
+policy parameter or interpretation (a ``Settings`` override, as ``backtest sweep`` makes it:
+the engine and the operational numbers both see it). A task is a pure function of the
+scenario's JSON, the policy id, the settings and the seed (the population is rebuilt, and
+cached, in each worker process from the same profiles), so a sweep on a cluster gives exactly
+the rows of the same sweep run serially (tested).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from schoolmode.backtest.sweep import sweep_points
+from schoolmode.engine.evaluate import Settings
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.sim.compare import (
     NO_POLICY,
@@ -30,6 +36,9 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
+POLICY_PREFIX = "policy."
+
+
 @lru_cache(maxsize=4)
 def _registry(root: str | None) -> Registry:
     return Registry(Path(root)) if root else Registry()
@@ -42,6 +51,7 @@ def sweep_task(
     profiles: str | None,
     schools: int | None,
     policy_root: str | None,
+    settings: Settings | None = None,
 ) -> dict[str, float]:
     scenario = Scenario.model_validate_json(scenario_json)
     population = load_population(profiles, schools)
@@ -55,6 +65,7 @@ def sweep_task(
         seed,
         registry,
         school_attributes=school_attributes(population, profiles, schools),
+        settings=settings,
     )
     return result.outcomes
 
@@ -71,26 +82,47 @@ def run_sweep(
     policy_root: str | None = None,
     client: Client | None = None,
 ) -> pl.DataFrame:
-    """One row per parameter value, policy and seed with every outcome."""
-    points = [(v, scenario.with_param(name, v) if name else scenario) for v in values or [""]]
-    tasks = [
-        (value, pid, seed, sc.model_dump_json())
-        for value, sc in points
-        for pid in policy_ids
-        for seed in seeds
-    ]
+    """One row per value, policy and seed with every outcome."""
+    tasks: list[tuple[str, str, int, str, Settings | None]] = []
+    if name and name.startswith(POLICY_PREFIX):
+        registry = _registry(policy_root)
+        param = name[len(POLICY_PREFIX) :]
+        if NO_POLICY in policy_ids:
+            raise SchoolmodeError(f"{name}: `{NO_POLICY}` has no policy parameters to sweep")
+        policies = [registry.get(pid).policy for pid in policy_ids]
+        points = sweep_points(policies, param, list(values))
+        text = scenario.model_dump_json()
+        by_key = {(p.policy_id, p.label): p.settings for p in points}
+        tasks = [
+            (v.strip(), pid, seed, text, by_key[(pid, v.strip())])
+            for v in values
+            for pid in policy_ids
+            for seed in seeds
+        ]
+    else:
+        points_sc = [
+            (v, scenario.with_param(name, v) if name else scenario) for v in values or [""]
+        ]
+        tasks = [
+            (value, pid, seed, sc.model_dump_json(), None)
+            for value, sc in points_sc
+            for pid in policy_ids
+            for seed in seeds
+        ]
     if client is None:
-        rows = [sweep_task(j, pid, s, profiles, schools, policy_root) for _, pid, s, j in tasks]
+        rows = [
+            sweep_task(j, pid, s, profiles, schools, policy_root, st) for _, pid, s, j, st in tasks
+        ]
     else:
         futures = [
-            client.submit(sweep_task, j, pid, s, profiles, schools, policy_root, pure=False)
-            for _, pid, s, j in tasks
+            client.submit(sweep_task, j, pid, s, profiles, schools, policy_root, st, pure=False)
+            for _, pid, s, j, st in tasks
         ]
         rows = client.gather(futures)  # type: ignore[no-untyped-call]
     return pl.DataFrame(
         [
             {"param": name or "", "value": value, "policy": pid, "seed": seed, **row}
-            for (value, pid, seed, _), row in zip(tasks, rows, strict=True)
+            for (value, pid, seed, _, _), row in zip(tasks, rows, strict=True)
         ]
     ).with_columns(pl.col(c).cast(pl.Float64) for c in OUTCOMES)
 
