@@ -11,6 +11,7 @@ from schoolmode.cli import decisions as decisions_cli
 from schoolmode.cli import district as district_cli
 from schoolmode.cli import policy as policy_cli
 from schoolmode.cli import screening as screening_cli
+from schoolmode.cli import sim as sim_cli
 from schoolmode.cli import staffops as staffops_cli
 from schoolmode.cli import tracing as tracing_cli
 
@@ -28,6 +29,7 @@ decisions_cli.register(app)
 app.add_typer(screening_cli.app, name="screening")
 tracing_cli.register(app)
 staffops_cli.register(app)
+app.add_typer(sim_cli.app, name="sim")
 
 
 @app.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -50,9 +51,14 @@ class SimResult:
         return np.asarray(self.new_infections.sum(axis=1))
 
 
+@lru_cache(maxsize=64)
+def _cdf(duration: Duration) -> np.ndarray:
+    return np.cumsum(duration.pmf())
+
+
 def sample_days(duration: Duration, u: np.ndarray) -> np.ndarray:
-    """Whole days from ``duration`` by inverse CDF of its discretised pmf."""
-    cdf = np.cumsum(duration.pmf())
+    """Whole days from ``duration`` by inverse CDF of its discretised pmf (cached per duration)."""
+    cdf = _cdf(duration)
     return np.minimum(np.searchsorted(cdf, u, side="right"), cdf.size - 1).astype(np.int32)
 
 

@@ -67,3 +67,21 @@ def uniforms(seed: int, stream: int, a: np.ndarray, b: int, c: int) -> np.ndarra
     for i in range(a.shape[0]):
         out[i] = uniform(seed, stream, a[i], b, c)
     return out
+
+
+# streams of the policy loop (sim/loop.py); coordinates in docs/simulator.md
+IMPORTATION = 20
+STAY_HOME = 21
+SYMPTOM_TEST = 22
+BACKGROUND_SYMPTOMS = 23
+TEST_INVALID = 24
+TEST_RESULT = 25
+CONSENT = 26
+SCREEN_STAFF = 27
+SCREEN_STUDENT = 28
+POOL_RESULT = 29
+SUBSTITUTE = 30
+TRACE_ORDER = 31
+VACCINE_ORDER = 32
+VACCINE_INITIAL = 33
+TTS_TEST = 34

@@ -1,0 +1,180 @@
+"""Scenario files: what a simulated comparison runs (pathogen, seeds, days, testing, ...).
+
+A scenario is YAML validated by :class:`Scenario`; every field has a documented default, so an
+empty file is a valid scenario. Operational numbers that a policy states (quarantine and
+isolation days, screening shares, test-to-stay) come from the policy in force, not from here;
+the scenario's values are used only where the policy is silent (see ``docs/simulator.md``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML
+
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.yamlio import load_yaml, validate
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TestType(_Strict):
+    """A test's accuracy and logistics (per test, or per pool for pooled screening)."""
+
+    sensitivity: float = Field(0.9, ge=0, le=1)
+    """Probability that an infectious person tests positive."""
+    specificity: float = Field(0.998, ge=0, le=1)
+    """Probability that a person who is not infectious tests negative."""
+    turnaround_days: int = Field(1, ge=0)
+    """Days from specimen to reported result."""
+    invalid_rate: float = Field(0.02, ge=0, lt=1)
+    """Share of results that are invalid; an invalid test is repeated the next day."""
+    max_attempts: int = Field(3, ge=1)
+    """Attempts before a person is given up on (no result)."""
+
+
+def _default_tests() -> dict[str, TestType]:
+    return {
+        "pcr": TestType(sensitivity=0.95, specificity=0.998, turnaround_days=2, invalid_rate=0.02),
+        "antigen": TestType(
+            sensitivity=0.7, specificity=0.99, turnaround_days=0, invalid_rate=0.01
+        ),
+    }
+
+
+class SymptomaticTesting(_Strict):
+    test: str = "pcr"
+    share_tested: float = Field(0.6, ge=0, le=1)
+    """Share of people with symptoms who get a test on the day symptoms start."""
+    stay_home_share: float = Field(0.5, ge=0, le=1)
+    """Share of people with symptoms who stay home while symptomatic (an illness absence)."""
+    background_symptoms_per_day: float = Field(0.001, ge=0, le=1)
+    """Daily probability that a person without the infection has symptoms and gets tested."""
+
+
+class Screening(_Strict):
+    test: str = "pcr"
+    staff_weekly_share_pct: float | None = Field(None, ge=0, le=100)
+    """Share of staff screened each week; None: the policy's ``staff_tested_share_other_pct``
+    if it has one, else 0."""
+    student_weekly_share_pct: float | None = Field(None, ge=0, le=100)
+    """Share of enrolled students screened each week (drawn from consented students); None:
+    the policy's ``student_random_testing_share_pct`` if it has one, else 0."""
+    student_consent_share: float = Field(0.4, ge=0, le=1)
+    """Share of students whose parents consented to screening."""
+    top_zip_count: int | None = Field(None, ge=0)
+    """Schools in the ZIPs with the most cases reported over the last 7 days (this many ZIPs)
+    screen the top-ZIP shares; None: the policy's ``student_testing_top_zip_count``, else 0."""
+    top_zip_student_share_pct: float | None = Field(None, ge=0, le=100)
+    """None: the policy's ``student_tested_share_top_zip_pct``, else 0."""
+    top_zip_staff_share_pct: float | None = Field(None, ge=0, le=100)
+    """Staff share at top-ZIP schools; None: the policy's ``staff_tested_share_priority_pct``,
+    else 0."""
+    pool_size: int = Field(1, ge=1)
+    """Students per Dorfman pool (1: individual tests). Positive pools are retested one by one."""
+    weekday: int = Field(0, ge=0, le=4)
+    """Weekday of the weekly screening (0 Monday); moved to the next school day if closed."""
+
+
+class Tracing(_Strict):
+    delay_days: int = Field(1, ge=0)
+    """Days from a case's report to its contacts' quarantine orders."""
+    capacity_per_day: int | None = Field(None, ge=0)
+    """Cases the tracers can handle per day (None: unlimited); the rest wait in a queue."""
+    quarantine_days: int | None = Field(None, ge=0)
+    """None: the quarantine period in force (``operations.tracing.rules_in_force``) or the
+    policy's ``quarantine_days`` parameter."""
+    isolation_days: int | None = Field(None, ge=0)
+    """None: the isolation period in force or the policy's ``isolation_days`` parameter."""
+    test_to_stay: bool | None = None
+    """None: test-to-stay where the rules in force allow it."""
+    test_to_stay_test: str = "antigen"
+    household: bool = True
+    """Household members of a case quarantine too."""
+
+
+class Vaccination(_Strict):
+    weekly_doses: int | None = Field(None, ge=0)
+    """Doses given each week (second doses first); None: the policy's
+    ``first_doses_per_week`` if it has one, else none."""
+    priority: list[str] = Field(
+        default_factory=lambda: ["classroom_teacher", "other_staff", "student", "household_adult"]
+    )
+    dose_interval_days: int = Field(21, ge=1)
+    protection_delay_days: int = Field(14, ge=0)
+    efficacy: float = Field(0.3, ge=0, le=1)
+    """Reduction of susceptibility from ``protection_delay_days`` after the second dose."""
+    initial_share: dict[str, float] = Field(default_factory=dict)
+    """Share of each role fully vaccinated and protected before day 0."""
+
+
+class Scenario(_Strict):
+    """One simulated comparison (all defaults documented in docs/simulator.md)."""
+
+    pathogen: str = "covid-omicron"
+    beta: float = Field(0.12, gt=0)
+    """Daily hazard of a contact of weight 1 (see ``SimConfig.beta``)."""
+    seeds: int = Field(10, ge=1)
+    first_seed: int = 0
+    days: int = Field(60, ge=1)
+    start: dt.date = dt.date(2022, 1, 11)
+    initial_infections: int = Field(200, ge=0)
+    importation_per_100k_per_day: float = Field(5.0, ge=0)
+    """Infections from outside the district per 100,000 agents per day."""
+    layer_weights: dict[str, float] = Field(default_factory=dict)
+    """Per-contact daily weights replacing ``NetworkConfig``'s for the named layers."""
+    masking: dict[str, float] = Field(default_factory=dict)
+    """Transmission multiplier per layer while masking (e.g. ``homeroom: 0.6``); 1 if absent."""
+    tests: dict[str, TestType] = Field(default_factory=_default_tests)
+    symptomatic: SymptomaticTesting = SymptomaticTesting()
+    screening: Screening = Screening()
+    tracing: Tracing = Tracing()
+    vaccination: Vaccination = Vaccination()
+    substitute_cover_share: float = Field(0.5, ge=0, le=1)
+    """Probability that a teacher's COVID-19 absence is covered by a substitute."""
+    act_on_eligible: bool = True
+    """Whether the deciding body acts the next day on a rule that makes a unit *eligible*."""
+    closed_modes: list[str] = Field(default_factory=lambda: ["remote", "closed", "pause"])
+    """A mode whose id contains one of these words closes the unit's school layers."""
+    engine_window_days: int | None = None
+    """Trailing days the engine re-evaluates each day (None: computed from the policy; 0: the
+    whole history)."""
+    district_holidays: bool = True
+    """Weekends and the synthetic calendar's holidays close school layers."""
+
+    def test(self, name: str) -> TestType:
+        if name not in self.tests:
+            raise SchoolmodeError(
+                f"scenario names test type {name!r} but defines only {', '.join(sorted(self.tests))}"
+            )
+        return self.tests[name]
+
+    def with_param(self, name: str, value: str) -> Scenario:
+        """A copy with one field set by a dotted name (``tracing.delay_days=2``)."""
+        data: dict[str, Any] = self.model_dump()
+        parts = name.split(".")
+        node = data
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise SchoolmodeError(f"scenario has no section {part!r} (in {name!r})")
+            node = node[part]
+        if parts[-1] not in node:
+            raise SchoolmodeError(f"scenario has no field {name!r}")
+        node[parts[-1]] = YAML(typ="safe", pure=True).load(value)
+        try:
+            return Scenario.model_validate(data)
+        except ValidationError as exc:
+            raise SchoolmodeError(f"scenario field {name!r} = {value!r}: {exc}") from None
+
+
+def load_scenario(path: Path | None) -> Scenario:
+    """The scenario in ``path`` (None: all defaults); errors name the file, line and field."""
+    if path is None:
+        return Scenario()
+    loaded = load_yaml(path)
+    return validate(Scenario, loaded, loaded.data or {})

@@ -1,0 +1,30 @@
+"""The policy-loop benchmark runs (quick version); the trailing window and the whole history
+give the same modes."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_sim_loop.py"
+
+
+def test_quick_loop_benchmark_prints_every_variant_and_the_window_is_exact(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = importlib.util.spec_from_file_location("bench_sim_loop", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_sim_loop"] = module
+    spec.loader.exec_module(module)
+    assert module.main(["--quick", "--days", "20", "--schools", "4"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert "engine s" in rows[0]
+    assert "peak RSS MiB" in rows[0]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == ["window", "history", "none"]
+    assert "identical modes: yes" in out
