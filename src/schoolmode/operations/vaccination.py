@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from schoolmode.operations.screening import weeks_needed
+from schoolmode.operations.screening import ZIP_CASES_METRIC, top_zips, weeks_needed, zip_window
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value, dated_value, interpretation, number, parameter
@@ -85,6 +85,8 @@ class VaccinationRules:
     condition_scope: str
     return_dates: dict[str, dt.date]
     sources: dict[str, str] = field(default_factory=dict)
+    hardest_hit_zips: tuple[str, ...] = ()
+    """The hardest-hit ZIP codes the priority uses (given, or :func:`hardest_hit_zips`)."""
 
 
 def _flag(
@@ -162,6 +164,77 @@ def vaccination_rules(
         return_dates=returns,
         sources={f"priority_{k}": v[1] for k, v in flags.items()},
     )
+
+
+HARDEST_HIT_COUNT = "vaccination_hardest_hit_zip_count"
+HARDEST_HIT_WINDOW = "vaccination_hardest_hit_zip_window"
+
+
+@dataclass(frozen=True)
+class HardestHit:
+    """The hardest-hit ZIP codes derived from ZIP weekly cases, and how."""
+
+    zips: pl.DataFrame
+    """``rank``, ``zip``, ``daily_average_cases``, ``weeks`` (:func:`screening.top_zips`)."""
+    count: int
+    window: str
+    first: dt.date
+    last: dt.date
+    source: str
+
+    def codes(self) -> tuple[str, ...]:
+        return tuple(sorted(self.zips["zip"].to_list()))
+
+
+def hardest_hit_zips(
+    policy: Policy,
+    on: dt.date,
+    indicators: pl.DataFrame,
+    settings: Mapping[str, Value] | None = None,
+) -> HardestHit:
+    """The ``vaccination_hardest_hit_zip_count`` ZIP codes with the highest daily average
+    weekly cases (``community_indicator`` rows, geography ``zip``, metric ``cases_weekly``) over
+    the ``vaccination_hardest_hit_zip_window`` before the month of ``on``, ranked as the
+    screening plan ranks its top ZIP codes (:func:`screening.top_zips`, same function).
+
+    Both numbers come from the policy (parameter or interpretation) or a setting; a policy
+    without them, or fewer ranked ZIP codes than the count, is an error."""
+    count = _whole(policy, HARDEST_HIT_COUNT, on, settings)
+    if settings and settings.get(HARDEST_HIT_WINDOW) is not None:
+        window = str(settings[HARDEST_HIT_WINDOW])
+    elif HARDEST_HIT_WINDOW in policy.interpretations:
+        window = str(interpretation(policy, HARDEST_HIT_WINDOW, settings))
+    else:
+        window = ""
+    if count is None or count < 1 or not window:
+        raise SchoolmodeError(
+            f"policy {policy.id!r} gives no {HARDEST_HIT_COUNT} and {HARDEST_HIT_WINDOW} to "
+            "derive the hardest-hit ZIP codes: give them with settings, or list the ZIP codes"
+        )
+    month = on.replace(day=1)
+    first, last = zip_window(month, window)
+    zips = top_zips(indicators, month, count, window)
+    if zips.height < count:
+        raise SchoolmodeError(
+            f"only {zips.height} ZIP codes have weekly cases ({ZIP_CASES_METRIC}) for weeks "
+            f"ending {first} .. {last}; the policy ranks {count} hardest-hit ZIP codes: import "
+            "the CDPH ZIP weekly data or list the ZIP codes"
+        )
+    source = (
+        f"top {count} ZIP codes by daily average {ZIP_CASES_METRIC}, weeks ending "
+        f"{first} .. {last} ({window})"
+    )
+    return HardestHit(zips, count, window, first, last, source)
+
+
+def hardest_hit_from_store(
+    engine: Engine, policy: Policy, on: dt.date, settings: Mapping[str, Value] | None = None
+) -> HardestHit:
+    """:func:`hardest_hit_zips` from the store's ``community_indicator`` rows."""
+    from schoolmode.operations.tracing import load_frames
+
+    indicators = load_frames(engine, ("community_indicator",))["community_indicator"]
+    return hardest_hit_zips(policy, on, indicators, settings)
 
 
 def _check_staff(staff: pl.DataFrame) -> pl.DataFrame:
@@ -415,7 +488,7 @@ def schedule(
     weeks: int,
     capacity: pl.DataFrame | None = None,
     vaccinations: pl.DataFrame | None = None,
-    hardest_hit_zips: frozenset[str] = frozenset(),
+    hardest_hit_zips: frozenset[str] | None = None,
 ) -> Schedule:
     """Plan first and second doses for ``staff`` from ``start`` for ``weeks`` weeks.
 
@@ -425,12 +498,14 @@ def schedule(
     ``capacity`` is the site-day frame of :func:`site_days`; ``None`` means no site limit
     (only the weekly first-dose limit). Staff with doses in ``vaccinations`` (the standard
     records, whatever their date) are not given those doses again: one dose means only the second
-    is planned, a complete series means nothing is. Deterministic.
+    is planned, a complete series means nothing is. ``hardest_hit_zips`` defaults to
+    ``rules.hardest_hit_zips``. Deterministic.
     """
     if weeks < 1:
         raise SchoolmodeError("weeks must be at least 1")
     days = 7 * weeks
-    people = _doses_before(priority_order(staff, rules, hardest_hit_zips), vaccinations, start)
+    zips = frozenset(rules.hardest_hit_zips) if hardest_hit_zips is None else hardest_hit_zips
+    people = _doses_before(priority_order(staff, rules, zips), vaccinations, start)
     n = people.height
     if capacity is None:
         site_ids = np.array(["any"], dtype=object)
@@ -659,7 +734,10 @@ def record_schedule(
 
     from schoolmode.store.tables import vaccination_appointment, vaccination_schedule_run
 
-    rules = {k: str(val) for k, val in vars(result.rules).items()}
+    rules = {
+        k: list(val) if isinstance(val, tuple) else str(val)
+        for k, val in vars(result.rules).items()
+    }
     with engine.begin() as conn:
         run_id = conn.execute(
             insert(vaccination_schedule_run)
