@@ -395,3 +395,34 @@ def test_the_derived_zip_list_orders_the_schedule(registry: Registry) -> None:
         hardest_hit_zips=frozenset({"60632"}),
     )
     assert given.appointments.filter(pl.col("dose") == 1)["person_id"].to_list() == ["b"]
+
+
+def test_hardest_hit_zips_per_100k_residents(registry: Registry) -> None:
+    cases = _zip_weeks({"60601": (70.0, 1.0), "60623": (35.0, 1.0), "60632": (20.0, 1.0)})
+    population = pl.DataFrame(
+        [
+            {
+                "geography_type": "zip",
+                "geography": code,
+                "date": D(2021, 1, 3),
+                "period_days": 7,
+                "metric": "population",
+                "value": pop,
+            }
+            for code, pop in (("60601", 70_000.0), ("60623", 10_000.0))  # 60632: none
+        ]
+    )
+    indicators = pl.concat([cases, population])
+    moa = registry.get("cps-ctu-2021-02-06").policy
+    by_count = v.hardest_hit_zips(moa, MONDAY, indicators, {v.HARDEST_HIT_COUNT: 2})
+    assert by_count.codes() == ("60601", "60623")
+    assert by_count.zips["zip"].to_list() == ["60601", "60623"]
+    per = {v.HARDEST_HIT_COUNT: 2, v.HARDEST_HIT_MEASURE: "cases_per_100k"}
+    by_rate = v.hardest_hit_zips(moa, MONDAY, indicators, per)
+    # 35/7 a day over 10,000 residents (50 per 100k) beats 70/7 over 70,000 (about 14)
+    assert by_rate.zips["zip"].to_list() == ["60623", "60601"]
+    assert by_rate.zips["daily_cases_per_100k"][0] == 50.0
+    assert "per 100,000 residents" in by_rate.source
+    # 60632 has no population: it cannot be ranked per resident
+    with pytest.raises(SchoolmodeError, match="only 2 ZIP codes have weekly cases"):
+        v.hardest_hit_zips(moa, MONDAY, indicators, {**per, v.HARDEST_HIT_COUNT: 3})

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from schoolmode.operations.screening import ZIP_CASES_METRIC, top_zips, weeks_needed, zip_window
+from schoolmode.operations.screening import (
+    ZIP_CASES_METRIC,
+    ZIP_POPULATION_METRIC,
+    top_zips,
+    weeks_needed,
+    zip_window,
+)
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value, dated_value, interpretation, number, parameter
@@ -168,6 +174,7 @@ def vaccination_rules(
 
 HARDEST_HIT_COUNT = "vaccination_hardest_hit_zip_count"
 HARDEST_HIT_WINDOW = "vaccination_hardest_hit_zip_window"
+HARDEST_HIT_MEASURE = "vaccination_hardest_hit_zip_measure"
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,7 @@ class HardestHit:
     """``rank``, ``zip``, ``daily_average_cases``, ``weeks`` (:func:`screening.top_zips`)."""
     count: int
     window: str
+    measure: str
     first: dt.date
     last: dt.date
     source: str
@@ -195,17 +203,16 @@ def hardest_hit_zips(
     """The ``vaccination_hardest_hit_zip_count`` ZIP codes with the highest daily average
     weekly cases (``community_indicator`` rows, geography ``zip``, metric ``cases_weekly``) over
     the ``vaccination_hardest_hit_zip_window`` before the month of ``on``, ranked as the
-    screening plan ranks its top ZIP codes (:func:`screening.top_zips`, same function).
+    screening plan ranks its top ZIP codes (:func:`screening.top_zips`, same function), by
+    count or, with ``vaccination_hardest_hit_zip_measure`` ``cases_per_100k``, per 100,000
+    residents (CDPH's ZIP ``population`` rows); without that reading, by count as the testing
+    clause ranks.
 
-    Both numbers come from the policy (parameter or interpretation) or a setting; a policy
+    Count and window come from the policy (parameter or interpretation) or a setting; a policy
     without them, or fewer ranked ZIP codes than the count, is an error."""
     count = _whole(policy, HARDEST_HIT_COUNT, on, settings)
-    if settings and settings.get(HARDEST_HIT_WINDOW) is not None:
-        window = str(settings[HARDEST_HIT_WINDOW])
-    elif HARDEST_HIT_WINDOW in policy.interpretations:
-        window = str(interpretation(policy, HARDEST_HIT_WINDOW, settings))
-    else:
-        window = ""
+    window = _reading(policy, HARDEST_HIT_WINDOW, settings) or ""
+    measure = _reading(policy, HARDEST_HIT_MEASURE, settings) or "cases"
     if count is None or count < 1 or not window:
         raise SchoolmodeError(
             f"policy {policy.id!r} gives no {HARDEST_HIT_COUNT} and {HARDEST_HIT_WINDOW} to "
@@ -213,18 +220,31 @@ def hardest_hit_zips(
         )
     month = on.replace(day=1)
     first, last = zip_window(month, window)
-    zips = top_zips(indicators, month, count, window)
+    zips = top_zips(indicators, month, count, window, measure)
     if zips.height < count:
-        raise SchoolmodeError(
-            f"only {zips.height} ZIP codes have weekly cases ({ZIP_CASES_METRIC}) for weeks "
-            f"ending {first} .. {last}; the policy ranks {count} hardest-hit ZIP codes: import "
-            "the CDPH ZIP weekly data or list the ZIP codes"
+        what = f"weekly cases ({ZIP_CASES_METRIC})" + (
+            f" and {ZIP_POPULATION_METRIC}" if measure == "cases_per_100k" else ""
         )
+        raise SchoolmodeError(
+            f"only {zips.height} ZIP codes have {what} for weeks ending {first} .. {last}; the "
+            f"policy ranks {count} hardest-hit ZIP codes: import the CDPH ZIP weekly data or "
+            "list the ZIP codes"
+        )
+    per = " per 100,000 residents" if measure == "cases_per_100k" else ""
     source = (
-        f"top {count} ZIP codes by daily average {ZIP_CASES_METRIC}, weeks ending "
+        f"top {count} ZIP codes by daily average {ZIP_CASES_METRIC}{per}, weeks ending "
         f"{first} .. {last} ({window})"
     )
-    return HardestHit(zips, count, window, first, last, source)
+    return HardestHit(zips, count, window, measure, first, last, source)
+
+
+def _reading(policy: Policy, name: str, settings: Mapping[str, Value] | None) -> str | None:
+    """A setting, else the policy's interpretation, else ``None``."""
+    if settings and settings.get(name) is not None:
+        return str(settings[name])
+    if name in policy.interpretations:
+        return str(interpretation(policy, name, settings))
+    return None
 
 
 def hardest_hit_from_store(
