@@ -72,3 +72,20 @@ def run_child(script: str | Path, *args: str) -> dict[str, Any]:
 def run_scenarios(script: str | Path, keys: Iterable[str], mode: str) -> list[dict[str, Any]]:
     """Each scenario ``key`` in its own child process (``script --child KEY MODE``)."""
     return [run_child(script, "--child", key, mode) for key in keys]
+
+
+def scenario_main(
+    doc: str | None,
+    argv: list[str] | None,
+    script: str | Path,
+    keys: Iterable[str],
+    child: Callable[[str, str], dict[str, Any]],
+) -> list[dict[str, Any]] | None:
+    """The command line of a script with scenarios: as a child (``--child KEY MODE``), print
+    ``child(KEY, MODE)`` as one JSON line and return ``None``; else run every scenario in its
+    own child (mode ``quick`` with ``--quick``, else ``full``) and return what they printed."""
+    args = scenario_args(doc, argv)
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return None
+    return run_scenarios(script, keys, "quick" if args.quick else "full")

@@ -33,7 +33,6 @@ process so its peak RSS (``resource.getrusage``) is its own.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -366,14 +365,10 @@ def child(key: str, mode: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = bc.scenario_args(__doc__, argv)
-    if args.child:
-        print(json.dumps(child(*args.child)))
+    got = bc.scenario_main(__doc__, argv, __file__, SCENARIOS, child)
+    if got is None:  # a child: it printed its row
         return 0
-    rows = [
-        Row(**got)
-        for got in bc.run_scenarios(__file__, SCENARIOS, "quick" if args.quick else "full")
-    ]
+    rows = [Row(**row) for row in got]
     print(table(rows))
     print()
     for row in rows:
