@@ -24,10 +24,7 @@ own. Only public tools are used: ``time.perf_counter`` and ``resource.getrusage`
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -38,7 +35,8 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_engine as be  # the synthetic frame generators, median_time, peak_rss
+import _common as bc  # timing, peak RSS, child processes, tables
+import bench_engine as be  # the synthetic frame generators
 from schoolmode.backtest.run import counterfactual, metrics_needed, run_backtest
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.table import evaluate_table
@@ -112,9 +110,7 @@ HEADER = [
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
-    lines.extend("| " + " | ".join(r.cells()) + " |" for r in rows)
-    return "\n".join(lines)
+    return bc.markdown_table(HEADER, (r.cells() for r in rows))
 
 
 def chicago_policies() -> list[m.Policy]:
@@ -166,7 +162,7 @@ def scenario(name: str, n_schools: int, days: int, sample: int, repeats: int) ->
     policies = chicago_policies()
     frames, calendar = frames_for(n_schools, days, policies)
     end = START + dt.timedelta(days=days - 1)
-    backtest_s = be.median_time(
+    backtest_s = bc.median_time(
         lambda: run_backtest(policies, frames, START, end, calendar=calendar), repeats
     )
     backtest = run_backtest(policies, frames, START, end, calendar=calendar)
@@ -203,7 +199,7 @@ def scenario(name: str, n_schools: int, days: int, sample: int, repeats: int) ->
         baseline_decisions,
         baseline_s,
         same,
-        be.peak_rss(),
+        bc.peak_rss(),
     )
 
 
@@ -222,23 +218,10 @@ def child(key: str, mode: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a small version that runs in seconds")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(child(*args.child)))
+    got = bc.scenario_main(__doc__, argv, __file__, SCENARIOS, child)
+    if got is None:  # a child: it printed its row
         return 0
-    mode = "quick" if args.quick else "full"
-    rows = []
-    for key in SCENARIOS:
-        proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--child", key, mode],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        rows.append(Row(**json.loads(proc.stdout.strip().splitlines()[-1])))
+    rows = [Row(**row) for row in got]
     print(table(rows))
     print()
     for row in rows:

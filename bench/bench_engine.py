@@ -20,12 +20,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import resource
-import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,6 +31,8 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as bc  # timing, peak RSS, child processes, tables
 from schoolmode.engine.grid import Calendar, date_bounds
 from schoolmode.engine.reference import evaluate_reference
 from schoolmode.engine.table import evaluate_table
@@ -97,13 +95,7 @@ HEADER = [
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
-    lines.extend("| " + " | ".join(r.cells()) + " |" for r in rows)
-    return "\n".join(lines)
-
-
-def peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    return bc.markdown_table(HEADER, (r.cells() for r in rows))
 
 
 # ---------------------------------------------------------------------- inputs
@@ -284,16 +276,6 @@ def reference_rate(
 # ---------------------------------------------------------------------- scenarios
 
 
-def median_time(run: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` runs (the machine is shared and noisy)."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def shipped(quick: bool) -> list[Row]:
     n_schools, days = (20, 70) if quick else (655, 2 * 365 - 60)
     repeats = 1 if quick else 3
@@ -323,8 +305,8 @@ def shipped(quick: bool) -> list[Row]:
         frames = {
             s: f for s, f in frames.items() if s in use or (s == "school" and "district" in use)
         }
-        engine_s = median_time(partial(evaluate_table, policy, frames, calendar=cal), repeats)
-        bare_s = median_time(partial(bare_pass, frames, use), repeats)
+        engine_s = bc.median_time(partial(evaluate_table, policy, frames, calendar=cal), repeats)
+        bare_s = bc.median_time(partial(bare_pass, frames, use), repeats)
         ref = reference_rate(policy, frames, cal, ref_units, ref_days)
         first, last = date_bounds(frames)
         units = sum(f["unit"].n_unique() for f in frames.values())
@@ -337,7 +319,7 @@ def shipped(quick: bool) -> list[Row]:
                 engine_s,
                 bare_s,
                 ref,
-                peak_rss(),
+                bc.peak_rss(),
             )
         )
     total = Row(
@@ -348,7 +330,7 @@ def shipped(quick: bool) -> list[Row]:
         sum(r.engine_s for r in rows),
         sum(r.bare_s for r in rows),
         0.0,
-        peak_rss(),
+        bc.peak_rss(),
     )
     # per-unit-day rates over all policies: engine unit-days are summed per policy
     if rows:
@@ -370,19 +352,19 @@ def large_child(n_schools: int, days: int) -> dict[str, Any]:
     metrics = needs(policy)["school"]
     city = citywide(days, np.random.default_rng(3))
     frame = school_frame(n_schools, start, school_days, metrics, city, 9, attributes=False)
-    rss_input = peak_rss()
+    rss_input = bc.peak_rss()
     repeats = 3 if n_schools >= 10_000 else 1
-    engine_s = median_time(
+    engine_s = bc.median_time(
         lambda: evaluate_table(policy, {"school": frame}, calendar=calendar), repeats
     )
-    bare_s = median_time(lambda: bare_pass({"school": frame}, {"school": metrics}), repeats)
+    bare_s = bc.median_time(lambda: bare_pass({"school": frame}, {"school": metrics}), repeats)
     return {
         "units": n_schools,
         "days": days,
         "rows": frame.height,
         "engine_s": engine_s,
         "bare_s": bare_s,
-        "peak_rss": peak_rss(),
+        "peak_rss": bc.peak_rss(),
         "rss_after_input": rss_input,
     }
 
@@ -390,13 +372,7 @@ def large_child(n_schools: int, days: int) -> dict[str, Any]:
 def large(quick: bool) -> Row:
     n_schools, days = (1_000, 63) if quick else (100_000, 252)
     ref_units, ref_days = (5, 20) if quick else (50, 60)
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child-large", str(n_schools), str(days)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = bc.run_child(__file__, "--child-large", str(n_schools), str(days))
     policy = Registry().get(LARGE_POLICY).policy
     policy = policy.model_copy(
         update={"rules": [r for r in policy.rules if r.scope == m.Scope.school]}

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -38,6 +37,8 @@ import duckdb
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as bc  # peak RSS
 from schoolmode.importers import shared_data_dir
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.importers.standard import StandardLayout
@@ -66,7 +67,7 @@ class Row:
     def cells(self) -> list[str]:
         rate = f"{self.rows / self.seconds:,.0f}" if self.seconds > 0 else "-"
         ratio = f"{self.seconds / self.baseline:.2f}x" if self.baseline else "-"
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = bc.peak_rss_mib()
         return [self.stage, f"{self.rows:,}", f"{self.seconds:.2f}", rate, ratio, f"{peak:,.0f}"]
 
 

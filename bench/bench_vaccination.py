@@ -14,13 +14,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import heapq
-import resource
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as bc  # peak RSS
 from schoolmode.operations import vaccination as v
 from schoolmode.policy.loader import Registry
 
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     slow = naive(staff, rules, weeks, capacity, records)
     t_slow = time.perf_counter() - t0
     same = _key(fast.appointments).equals(_key(slow))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = bc.peak_rss_mib()
     print(
         "| scheduler | staff | weeks | sites | appointments | seconds | vs per-person loop "
         "| same appointments | peak RSS MiB |"

@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_backtest.py"
+from tests.bench import cells, load_bench, table_lines
 
 
 def test_quick_backtest_benchmark_prints_the_expected_rows(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    spec = importlib.util.spec_from_file_location("bench_backtest", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_backtest"] = module
-    spec.loader.exec_module(module)
-    assert module.main(["--quick"]) == 0
+    assert load_bench("bench_backtest").main(["--quick"]) == 0
     out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line.startswith("| ")]
-    header, rows = lines[0], lines[1:]
+    header, rows = table_lines(out)
     for column in ("backtest decisions/s", "baseline decisions/s", "backtest / baseline"):
         assert column in header
     assert "peak RSS MiB" in header
-    names = [row.split("|")[1].strip() for row in rows]
-    assert [n[:3] for n in names] == ["(a)", "(b)"]
-    assert all(len(row.split("|")) == len(header.split("|")) for row in rows)
+    assert [cells(row)[0][:3] for row in rows] == ["(a)", "(b)"]
+    assert all(len(cells(row)) == len(cells(header)) for row in rows)
     # the day-by-day baseline decides exactly what the backtest decides on the sampled days
-    assert all(row.split("|")[-3].strip() == "yes" for row in rows)
+    assert all(cells(row)[-2] == "yes" for row in rows)
     assert "the day-by-day loop per decision" in out

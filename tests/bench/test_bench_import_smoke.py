@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from tests.bench import cells, load_bench, table_lines
 from tests.conftest import FIXTURE_DATA, pg_admin_url
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_import.py"
 
-
-def _bench(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def _bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.setenv("SCHOOLMODE_SHARED", str(FIXTURE_DATA.parent))
     monkeypatch.delenv("SCHOOLMODE_BENCH_PG_URL", raising=False)
-    spec = importlib.util.spec_from_file_location("bench_import", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_import"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_import")
 
 
 def _table(out: str) -> dict[str, list[str]]:
-    lines = [line for line in out.splitlines() if line.startswith("| ")]
-    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    header_line, lines = table_lines(out)
+    header = cells(header_line)
     assert header == ["stage", "rows", "seconds", "rows/s", "vs DuckDB", "peak RSS MiB"]
     rows = {}
-    for line in lines[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        assert len(cells) == len(header)
-        rows[cells[0]] = cells
+    for line in lines:
+        row = cells(line)
+        assert len(row) == len(header)
+        rows[row[0]] = row
     return rows
 
 

@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_operations.py"
+from tests.bench import cells, load_bench, table_lines
 
 
 def test_quick_operations_benchmark_prints_the_expected_rows(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    spec = importlib.util.spec_from_file_location("bench_operations", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_operations"] = module
-    spec.loader.exec_module(module)
-    assert module.main(["--quick"]) == 0
+    assert load_bench("bench_operations").main(["--quick"]) == 0
     out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line.startswith("| ")]
-    header, rows = lines[0], lines[1:]
+    header, rows = table_lines(out)
     for column in ("vectorised items/s", "baseline items/s", "vectorised / baseline"):
         assert column in header
     assert "peak RSS MiB" in header
-    names = [row.split("|")[1].strip() for row in rows]
-    assert [n[:3] for n in names] == ["(a)", "(b)"]
-    assert all(len(row.split("|")) == len(header.split("|")) for row in rows)
+    assert [cells(row)[0][:3] for row in rows] == ["(a)", "(b)"]
+    assert all(len(cells(row)) == len(cells(header)) for row in rows)
     # the per-item baselines find exactly what the vectorised code finds on their sample
-    assert all(row.split("|")[-3].strip() == "yes" for row in rows)
+    assert all(cells(row)[-2] == "yes" for row in rows)
+    # (b) times the policy's planning path: tests planned, not every consented student
+    assert cells(rows[1])[1].endswith(" tests")
     assert "the per-item loop" in out
+
+
+def test_screening_week_is_the_policy_plan_with_consent() -> None:
+    bench = load_bench("bench_operations")
+    frames, policy, infected, _ = bench.screening_inputs(12)
+    week = bench.screening_week(frames, policy, infected, 11)
+    assert policy.id == "cps-ctu-2022-01-10"
+    consented = set(frames["testing_consent"]["person_id"].to_list())
+    assert week.plan.tests.height > 0
+    assert set(week.plan.tests["person_id"].to_list()) <= consented
+    assert week.outcome.persons.height == week.plan.tests.height

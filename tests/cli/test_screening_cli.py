@@ -93,6 +93,10 @@ def _small_district(tmp_path: Path) -> tuple[str, list[str]]:
             str(profiles),
             "--out",
             str(tmp_path / "d"),
+            "--consent-share",  # this test writes its own consent (8% of students)
+            "0",
+            "--staff-consent-share",
+            "0",
             "--import",
             "--db",
             url,

@@ -7,10 +7,12 @@ import dataclasses
 import datetime as dt
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schoolmode.operations import vaccination as v
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 
 D = dt.date
@@ -298,3 +300,129 @@ def test_staff_groups_from_rooms_levels_and_fallback() -> None:
     zips = dict(zip(got["person_id"], got["school_zip"], strict=True))
     assert zips["pk"] == "60623"
     assert zips["x-staff"] is None
+
+
+def _zip_weeks(cases: dict[str, tuple[float | None, float]]) -> pl.DataFrame:
+    """ZIP weekly cases: for each ZIP, (cases in each January 2021 week, in each February week);
+    ``None`` is a suppressed week."""
+    rows = []
+    for code, (january, february) in cases.items():
+        for week in range(9):  # weeks starting 2020-12-27 .. 2021-02-21
+            start = D(2020, 12, 27) + dt.timedelta(days=7 * week)
+            end = start + dt.timedelta(days=6)
+            value = january if end.month == 1 else february
+            rows.append(
+                {
+                    "geography_type": "zip",
+                    "geography": code,
+                    "date": start,
+                    "period_days": 7,
+                    "metric": "cases_weekly",
+                    "value": value,
+                }
+            )
+    # another metric and another geography are not read
+    rows.append({**rows[0], "metric": "tests_weekly", "value": 1e6})
+    rows.append({**rows[0], "geography_type": "community_area", "geography": "25", "value": 1e6})
+    return pl.DataFrame(rows)
+
+
+def test_hardest_hit_zips_from_weekly_cases(registry: Registry) -> None:
+    indicators = _zip_weeks(
+        {
+            "60601": (10.0, 90.0),  # quiet in January, hard hit in February
+            "60623": (70.0, 10.0),
+            "60629": (70.0, 10.0),  # tie with 60623: the lower ZIP code first
+            "60632": (50.0, 10.0),
+            "60639": (None, 80.0),  # suppressed in January: not ranked
+        }
+    )
+    moa = registry.get("cps-ctu-2021-02-06").policy
+    # a schedule from 2021-02-11 ranks the weeks ending in January (the policy's window)
+    got = v.hardest_hit_zips(moa, D(2021, 2, 11), indicators, {v.HARDEST_HIT_COUNT: 3})
+    assert got.zips["zip"].to_list() == ["60623", "60629", "60632"]
+    assert got.codes() == ("60623", "60629", "60632")
+    assert (got.first, got.last, got.window) == (
+        D(2021, 1, 1),
+        D(2021, 1, 31),
+        "previous_calendar_month",
+    )
+    assert got.zips["daily_average_cases"][0] == 10.0  # 70 a week over 7 days
+    assert "weeks ending 2021-01-01 .. 2021-01-31" in got.source
+    # in March the February weeks decide
+    march = v.hardest_hit_zips(moa, D(2021, 3, 1), indicators, {v.HARDEST_HIT_COUNT: 2})
+    assert march.codes() == ("60601", "60639")
+    # the policy's default count is 10: five ranked ZIP codes are not enough
+    with pytest.raises(SchoolmodeError, match="only 4 ZIP codes have weekly cases"):
+        v.hardest_hit_zips(moa, D(2021, 2, 11), indicators)
+    # CTU's demand gives the priority (a parameter) and the same readings
+    demand = registry.get("ctu-demand-2021-02").policy
+    assert v.vaccination_rules(demand, D(2021, 2, 11)).by_hardest_hit_zip
+    assert v.hardest_hit_zips(
+        demand, D(2021, 2, 11), indicators, {v.HARDEST_HIT_COUNT: 1}
+    ).codes() == ("60623",)
+    # the mayor's offer has no reading for the count: an error, not a made-up number
+    offer = registry.get("cps-lbfo-2021-02-04").policy
+    with pytest.raises(SchoolmodeError, match="gives no vaccination_hardest_hit_zip_count"):
+        v.hardest_hit_zips(offer, D(2021, 2, 11), indicators)
+
+
+def test_the_derived_zip_list_orders_the_schedule(registry: Registry) -> None:
+    staff = pl.DataFrame(
+        {
+            "person_id": ["a", "b", "c"],
+            "group": ["k5", "k5", "k5"],
+            "age_years": [30, 30, 30],
+            "own_high_risk": [False] * 3,
+            "household_high_risk_unaccommodated": [False] * 3,
+            "school_zip": ["60601", "60632", "60623"],
+        }
+    )
+    rules = _rules(registry, by_hardest_hit_zip=True, first_doses_per_week=1)
+    indicators = _zip_weeks({"60601": (10.0, 10.0), "60623": (70.0, 10.0), "60632": (50.0, 1.0)})
+    moa = registry.get("cps-ctu-2021-02-06").policy
+    zips = v.hardest_hit_zips(moa, MONDAY, indicators, {v.HARDEST_HIT_COUNT: 1}).codes()
+    first = v.schedule(staff, dataclasses.replace(rules, hardest_hit_zips=zips), MONDAY, 1)
+    assert first.appointments.filter(pl.col("dose") == 1)["person_id"].to_list() == ["c"]
+    two = v.hardest_hit_zips(moa, MONDAY, indicators, {v.HARDEST_HIT_COUNT: 2}).codes()
+    assert two == ("60623", "60632")
+    # an explicit list overrides the rules' list
+    given = v.schedule(
+        staff,
+        dataclasses.replace(rules, hardest_hit_zips=zips),
+        MONDAY,
+        1,
+        hardest_hit_zips=frozenset({"60632"}),
+    )
+    assert given.appointments.filter(pl.col("dose") == 1)["person_id"].to_list() == ["b"]
+
+
+def test_hardest_hit_zips_per_100k_residents(registry: Registry) -> None:
+    cases = _zip_weeks({"60601": (70.0, 1.0), "60623": (35.0, 1.0), "60632": (20.0, 1.0)})
+    population = pl.DataFrame(
+        [
+            {
+                "geography_type": "zip",
+                "geography": code,
+                "date": D(2021, 1, 3),
+                "period_days": 7,
+                "metric": "population",
+                "value": pop,
+            }
+            for code, pop in (("60601", 70_000.0), ("60623", 10_000.0))  # 60632: none
+        ]
+    )
+    indicators = pl.concat([cases, population])
+    moa = registry.get("cps-ctu-2021-02-06").policy
+    by_count = v.hardest_hit_zips(moa, MONDAY, indicators, {v.HARDEST_HIT_COUNT: 2})
+    assert by_count.codes() == ("60601", "60623")
+    assert by_count.zips["zip"].to_list() == ["60601", "60623"]
+    per = {v.HARDEST_HIT_COUNT: 2, v.HARDEST_HIT_MEASURE: "cases_per_100k"}
+    by_rate = v.hardest_hit_zips(moa, MONDAY, indicators, per)
+    # 35/7 a day over 10,000 residents (50 per 100k) beats 70/7 over 70,000 (about 14)
+    assert by_rate.zips["zip"].to_list() == ["60623", "60601"]
+    assert by_rate.zips["daily_cases_per_100k"][0] == 50.0
+    assert "per 100,000 residents" in by_rate.source
+    # 60632 has no population: it cannot be ranked per resident
+    with pytest.raises(SchoolmodeError, match="only 2 ZIP codes have weekly cases"):
+        v.hardest_hit_zips(moa, MONDAY, indicators, {**per, v.HARDEST_HIT_COUNT: 3})

@@ -26,6 +26,7 @@ from schoolmode.importers.standard import StandardLayout
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.store.db import default_url, make_engine
 from schoolmode.store.migrate import current_revision, head_revision
+from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE, district_consent
 from schoolmode.synth.district import (
     SynthConfig,
     SyntheticDistrict,
@@ -82,6 +83,25 @@ def synth(
         dt.datetime | None,
         typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of the observations."),
     ] = None,
+    consent_share: Annotated[
+        float,
+        typer.Option(
+            "--consent-share",
+            min=0.0,
+            max=1.0,
+            help="Share of students with screening-test consent (testing_consent rows from the "
+            "first roster day; 0 writes none for students). A synthetic input, not sourced.",
+        ),
+    ] = STUDENT_CONSENT_SHARE,
+    staff_consent_share: Annotated[
+        float,
+        typer.Option(
+            "--staff-consent-share",
+            min=0.0,
+            max=1.0,
+            help="Share of staff with screening-test consent. A synthetic input, not sourced.",
+        ),
+    ] = STAFF_CONSENT_SHARE,
 ) -> None:
     """Build a synthetic district (homerooms, students, teachers, staff, households,
     enrolments, staff assignments, calendar) from the real CPS SY2021-22 school profiles."""
@@ -99,6 +119,7 @@ def synth(
         frames["absence"] = synth_absences(district, config)
     if observations:
         frames = _observe(frames, district, schools, first, last, seed)
+    frames["testing_consent"] = district_consent(frames, consent_share, staff_consent_share, seed)
     paths = write_standard_files(frames, out)
     took = time.perf_counter() - started
     typer.echo(

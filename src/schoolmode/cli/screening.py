@@ -371,3 +371,102 @@ def exceptions_command(
             f"{r['file_row']}: field {r['field']!r}: {r['value']!r}: {r['detail']}"
             + (f" (resolved by {r['resolved_by']}: {r['resolution']})" if r["resolution"] else "")
         )
+
+
+def _week_tests(engine: Engine, monday: dt.date) -> pl.DataFrame:
+    """The store's standard ``test`` rows with a specimen collected Monday to Sunday."""
+    from sqlalchemy import select
+
+    from schoolmode.standard.batch import frame_schema
+    from schoolmode.standard.models import RECORD_TYPES
+    from schoolmode.store.tables import RECORD_TABLES
+
+    table = RECORD_TABLES["test"]
+    schema = frame_schema(RECORD_TYPES["test"])
+    query = select(*(table.c[c] for c in schema)).where(
+        table.c.specimen_date.between(monday, monday + dt.timedelta(days=6))
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def _plan_rates(engine: Engine, monday: dt.date) -> list[dict[str, Any]]:
+    """Positivity of the week's latest stored plan from its lab results (none: empty)."""
+    from schoolmode.operations.screening import ScreeningError
+    from schoolmode.operations.screening_store import plan_id_for, plan_outcome
+
+    try:
+        plan_id = plan_id_for(engine, None, monday)
+    except ScreeningError:
+        return []
+    done = plan_outcome(engine, plan_id)
+    return [{"plan_id": plan_id, **done.positivity[r]} for r in ("by_test", "by_person")]
+
+
+@app.command("positivity")
+def positivity_command(
+    week: Annotated[
+        str, typer.Option("--week", help="Week: ISO week (2022-W04) or any day of it (YYYY-MM-DD).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Test positivity of a week from the stored tests (specimens collected Monday to Sunday):
+    screening and diagnostic apart, by test and by person, invalid and inconclusive results
+    excluded and counted; and the week's latest screening plan from its stored lab results."""
+    from schoolmode.operations.screening import week_monday
+    from schoolmode.operations.screening_results import positivity_of_tests
+
+    try:
+        monday = week_monday(week)
+        engine = _engine(db)
+        try:
+            tests = _week_tests(engine, monday)
+            plans = _plan_rates(engine, monday)
+        finally:
+            engine.dispose()
+    except SchoolmodeError as exc:
+        raise _fail(exc) from None
+    rates = positivity_of_tests(tests)
+    sunday = monday + dt.timedelta(days=6)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "week": monday.isoformat(),
+                    "tests": tests.height,
+                    "positivity": rates.to_dicts(),
+                    "plan": plans,
+                },
+                default=str,
+            )
+        )
+        return
+    console.print(f"{tests.height} stored test(s) with a specimen collected {monday} .. {sunday}")
+    table = Table(
+        "tests", "rule", "positive", "denominator", "positivity", "excluded invalid",
+        "excluded inconclusive", title="Positivity (test table)", title_justify="left",
+    )  # fmt: skip
+    for r in rates.iter_rows(named=True):
+        share = r["positivity"]
+        table.add_row(
+            r["kind"],
+            r["rule"],
+            str(r["positive"]),
+            str(r["denominator"]),
+            "n/a" if share is None else f"{100 * share:.2f}%",
+            str(r["excluded_invalid"]),
+            str(r["excluded_inconclusive"]),
+        )
+    console.print(table)
+    if not plans:
+        console.print("no screening plan stored for this week")
+    for r in plans:
+        share = r["positivity"]
+        shown = "n/a" if share is None else f"{100 * float(share):.2f}%"
+        console.print(
+            f"plan {r['plan_id']} lab results ({r['rule']}): {r['positive']}/{r['denominator']} = "
+            f"{shown}; excluded {r['excluded_invalid']} invalid, "
+            f"{r['excluded_inconclusive']} inconclusive"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -118,7 +119,11 @@ def vaccination_schedule(
     ] = 5,
     hardest_hit_zip: Annotated[
         list[str] | None,
-        typer.Option("--hardest-hit-zip", help="A hardest-hit ZIP code (repeatable)."),
+        typer.Option(
+            "--hardest-hit-zip",
+            help="A hardest-hit ZIP code (repeatable). Default, where the policy gives the "
+            "priority: the policy's count of ZIP codes with the most weekly cases in the store.",
+        ),
     ] = None,
     roster: Annotated[
         str | None,
@@ -163,13 +168,22 @@ def vaccination_schedule(
         try:
             roster_day = _day(roster, "--roster-date") if roster else first
             staff, records = v.staff_from_store(engine, roster_day)
+            if hardest_hit_zip:
+                zips, how = tuple(sorted(set(hardest_hit_zip))), "given (--hardest-hit-zip)"
+            elif rules.by_hardest_hit_zip:
+                derived = v.hardest_hit_from_store(engine, loaded.policy, first, chosen)
+                zips, how = derived.codes(), derived.source
+            else:
+                zips, how = (), ""
         finally:
             engine.dispose()
         if staff.height == 0:
             raise SchoolmodeError(f"no staff with an assignment on {roster_day} in the store")
-        result = v.schedule(
-            staff, rules, first, weeks, capacity, records, frozenset(hardest_hit_zip or ())
-        )
+        if zips:
+            rules = replace(
+                rules, hardest_hit_zips=zips, sources={**rules.sources, "hardest_hit_zips": how}
+            )
+        result = v.schedule(staff, rules, first, weeks, capacity, records)
         groups = v.projection(result)
         run_id = None
         if record:
@@ -183,7 +197,11 @@ def vaccination_schedule(
     if appointments:
         result.appointments.write_csv(appointments)
     if as_json:
-        rules_out = {k: str(val) for k, val in vars(rules).items() if k != "return_dates"}
+        rules_out: dict[str, Any] = {
+            k: list(val) if isinstance(val, tuple) else str(val)
+            for k, val in vars(rules).items()
+            if k != "return_dates"
+        }
         typer.echo(
             json.dumps(
                 {
@@ -217,6 +235,11 @@ def vaccination_schedule(
         )
         + "; ties by a hash of the person id"
     )
+    if rules.by_hardest_hit_zip:
+        console.print(
+            f"hardest-hit ZIP codes, {rules.sources.get('hardest_hit_zips', 'none')}: "
+            + (", ".join(rules.hardest_hit_zips) or "none")
+        )
     console.print(
         f"{staff.height:,} staff, {result.appointments.height:,} appointments over {weeks} "
         f"week(s) from {first}"

@@ -293,28 +293,54 @@ def zip_window(month_start: dt.date, window: str) -> tuple[dt.date, dt.date]:
     )
 
 
-def top_zips(indicators: pl.DataFrame, month_start: dt.date, n: int, window: str) -> pl.DataFrame:
+ZIP_POPULATION_METRIC = "population"
+ZIP_MEASURES = ("cases", "cases_per_100k")
+
+
+def top_zips(
+    indicators: pl.DataFrame, month_start: dt.date, n: int, window: str, measure: str = "cases"
+) -> pl.DataFrame:
     """The ``n`` ZIP codes with the highest daily average cases over the window for the month
     that starts on ``month_start``: ``rank``, ``zip``, ``daily_average_cases``, ``weeks``.
 
     Reads ``community_indicator`` rows (geography_type ``zip``, metric ``cases_weekly``, 7-day
     periods; ``date`` is the week's first day). A week counts when its last day falls in the
-    window; suppressed (blank) weeks are left out of the average. Ties: lower ZIP first."""
+    window; suppressed (blank) weeks are left out of the average. Ties: lower ZIP first.
+
+    ``measure="cases_per_100k"`` ranks by the daily average per 100,000 residents instead,
+    with the ZIP's ``population`` (CDPH's weekly ``population`` rows, the latest in the window;
+    ZIP codes without one are left out) and adds ``population`` and
+    ``daily_cases_per_100k``."""
+    if measure not in ZIP_MEASURES:
+        raise ScreeningError(f"ZIP ranking measure must be one of {ZIP_MEASURES}, not {measure!r}")
     first, last = zip_window(month_start, window)
-    weekly = indicators.filter(
+    in_window = indicators.filter(
         (pl.col("geography_type") == "zip")
-        & (pl.col("metric") == ZIP_CASES_METRIC)
         & (pl.col("period_days") == 7)
         & pl.col("value").is_not_null()
-    ).with_columns((pl.col("date") + pl.duration(days=6)).alias("week_end"))
-    weekly = weekly.filter(pl.col("week_end").is_between(first, last))
-    return (
-        weekly.group_by(pl.col("geography").alias("zip"))
+        & (pl.col("date") + pl.duration(days=6)).is_between(first, last)
+    )
+    ranked = (
+        in_window.filter(pl.col("metric") == ZIP_CASES_METRIC)
+        .group_by(pl.col("geography").alias("zip"))
         .agg(
             (pl.col("value").sum() / (7 * pl.len())).alias("daily_average_cases"),
             pl.len().alias("weeks"),
         )
-        .sort(["daily_average_cases", "zip"], descending=[True, False])
+    )
+    key = "daily_average_cases"
+    if measure == "cases_per_100k":
+        population = (
+            in_window.filter((pl.col("metric") == ZIP_POPULATION_METRIC) & (pl.col("value") > 0))
+            .group_by(pl.col("geography").alias("zip"))
+            .agg(pl.col("value").sort_by("date").last().alias("population"))
+        )
+        key = "daily_cases_per_100k"
+        ranked = ranked.join(population, on="zip", how="inner").with_columns(
+            (pl.col("daily_average_cases") * 100_000 / pl.col("population")).alias(key)
+        )
+    return (
+        ranked.sort([key, "zip"], descending=[True, False])
         .head(n)
         .with_row_index("rank", offset=1)
         .with_columns(pl.col("rank").cast(pl.Int64))

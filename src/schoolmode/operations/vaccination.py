@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from schoolmode.operations.screening import weeks_needed
+from schoolmode.operations.screening import (
+    ZIP_CASES_METRIC,
+    ZIP_POPULATION_METRIC,
+    top_zips,
+    weeks_needed,
+    zip_window,
+)
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value, dated_value, interpretation, number, parameter
@@ -85,6 +91,8 @@ class VaccinationRules:
     condition_scope: str
     return_dates: dict[str, dt.date]
     sources: dict[str, str] = field(default_factory=dict)
+    hardest_hit_zips: tuple[str, ...] = ()
+    """The hardest-hit ZIP codes the priority uses (given, or :func:`hardest_hit_zips`)."""
 
 
 def _flag(
@@ -162,6 +170,91 @@ def vaccination_rules(
         return_dates=returns,
         sources={f"priority_{k}": v[1] for k, v in flags.items()},
     )
+
+
+HARDEST_HIT_COUNT = "vaccination_hardest_hit_zip_count"
+HARDEST_HIT_WINDOW = "vaccination_hardest_hit_zip_window"
+HARDEST_HIT_MEASURE = "vaccination_hardest_hit_zip_measure"
+
+
+@dataclass(frozen=True)
+class HardestHit:
+    """The hardest-hit ZIP codes derived from ZIP weekly cases, and how."""
+
+    zips: pl.DataFrame
+    """``rank``, ``zip``, ``daily_average_cases``, ``weeks`` (:func:`screening.top_zips`)."""
+    count: int
+    window: str
+    measure: str
+    first: dt.date
+    last: dt.date
+    source: str
+
+    def codes(self) -> tuple[str, ...]:
+        return tuple(sorted(self.zips["zip"].to_list()))
+
+
+def hardest_hit_zips(
+    policy: Policy,
+    on: dt.date,
+    indicators: pl.DataFrame,
+    settings: Mapping[str, Value] | None = None,
+) -> HardestHit:
+    """The ``vaccination_hardest_hit_zip_count`` ZIP codes with the highest daily average
+    weekly cases (``community_indicator`` rows, geography ``zip``, metric ``cases_weekly``) over
+    the ``vaccination_hardest_hit_zip_window`` before the month of ``on``, ranked as the
+    screening plan ranks its top ZIP codes (:func:`screening.top_zips`, same function), by
+    count or, with ``vaccination_hardest_hit_zip_measure`` ``cases_per_100k``, per 100,000
+    residents (CDPH's ZIP ``population`` rows); without that reading, by count as the testing
+    clause ranks.
+
+    Count and window come from the policy (parameter or interpretation) or a setting; a policy
+    without them, or fewer ranked ZIP codes than the count, is an error."""
+    count = _whole(policy, HARDEST_HIT_COUNT, on, settings)
+    window = _reading(policy, HARDEST_HIT_WINDOW, settings) or ""
+    measure = _reading(policy, HARDEST_HIT_MEASURE, settings) or "cases"
+    if count is None or count < 1 or not window:
+        raise SchoolmodeError(
+            f"policy {policy.id!r} gives no {HARDEST_HIT_COUNT} and {HARDEST_HIT_WINDOW} to "
+            "derive the hardest-hit ZIP codes: give them with settings, or list the ZIP codes"
+        )
+    month = on.replace(day=1)
+    first, last = zip_window(month, window)
+    zips = top_zips(indicators, month, count, window, measure)
+    if zips.height < count:
+        what = f"weekly cases ({ZIP_CASES_METRIC})" + (
+            f" and {ZIP_POPULATION_METRIC}" if measure == "cases_per_100k" else ""
+        )
+        raise SchoolmodeError(
+            f"only {zips.height} ZIP codes have {what} for weeks ending {first} .. {last}; the "
+            f"policy ranks {count} hardest-hit ZIP codes: import the CDPH ZIP weekly data or "
+            "list the ZIP codes"
+        )
+    per = " per 100,000 residents" if measure == "cases_per_100k" else ""
+    source = (
+        f"top {count} ZIP codes by daily average {ZIP_CASES_METRIC}{per}, weeks ending "
+        f"{first} .. {last} ({window})"
+    )
+    return HardestHit(zips, count, window, measure, first, last, source)
+
+
+def _reading(policy: Policy, name: str, settings: Mapping[str, Value] | None) -> str | None:
+    """A setting, else the policy's interpretation, else ``None``."""
+    if settings and settings.get(name) is not None:
+        return str(settings[name])
+    if name in policy.interpretations:
+        return str(interpretation(policy, name, settings))
+    return None
+
+
+def hardest_hit_from_store(
+    engine: Engine, policy: Policy, on: dt.date, settings: Mapping[str, Value] | None = None
+) -> HardestHit:
+    """:func:`hardest_hit_zips` from the store's ``community_indicator`` rows."""
+    from schoolmode.operations.tracing import load_frames
+
+    indicators = load_frames(engine, ("community_indicator",))["community_indicator"]
+    return hardest_hit_zips(policy, on, indicators, settings)
 
 
 def _check_staff(staff: pl.DataFrame) -> pl.DataFrame:
@@ -415,7 +508,7 @@ def schedule(
     weeks: int,
     capacity: pl.DataFrame | None = None,
     vaccinations: pl.DataFrame | None = None,
-    hardest_hit_zips: frozenset[str] = frozenset(),
+    hardest_hit_zips: frozenset[str] | None = None,
 ) -> Schedule:
     """Plan first and second doses for ``staff`` from ``start`` for ``weeks`` weeks.
 
@@ -425,12 +518,14 @@ def schedule(
     ``capacity`` is the site-day frame of :func:`site_days`; ``None`` means no site limit
     (only the weekly first-dose limit). Staff with doses in ``vaccinations`` (the standard
     records, whatever their date) are not given those doses again: one dose means only the second
-    is planned, a complete series means nothing is. Deterministic.
+    is planned, a complete series means nothing is. ``hardest_hit_zips`` defaults to
+    ``rules.hardest_hit_zips``. Deterministic.
     """
     if weeks < 1:
         raise SchoolmodeError("weeks must be at least 1")
     days = 7 * weeks
-    people = _doses_before(priority_order(staff, rules, hardest_hit_zips), vaccinations, start)
+    zips = frozenset(rules.hardest_hit_zips) if hardest_hit_zips is None else hardest_hit_zips
+    people = _doses_before(priority_order(staff, rules, zips), vaccinations, start)
     n = people.height
     if capacity is None:
         site_ids = np.array(["any"], dtype=object)
@@ -659,7 +754,10 @@ def record_schedule(
 
     from schoolmode.store.tables import vaccination_appointment, vaccination_schedule_run
 
-    rules = {k: str(val) for k, val in vars(result.rules).items()}
+    rules = {
+        k: list(val) if isinstance(val, tuple) else str(val)
+        for k, val in vars(result.rules).items()
+    }
     with engine.begin() as conn:
         run_id = conn.execute(
             insert(vaccination_schedule_run)
