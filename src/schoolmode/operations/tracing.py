@@ -70,6 +70,7 @@ from schoolmode.policy.model import DatedValue, Policy
 from schoolmode.policy.values import dated_value, number, parameter
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
+from schoolmode.store.frames import load_frames as load_frames  # the store edge, re-exported
 
 FAR = dt.date(9999, 12, 31)
 BEGINNING = dt.date(1900, 1, 1)
@@ -743,23 +744,6 @@ def outbreaks(
         )
         .sort("classroom_id", "date")
     )
-
-
-def load_frames(engine: Engine, names: tuple[str, ...]) -> dict[str, pl.DataFrame]:
-    """Whole store tables as standard-typed frames (fine for one district; a large store would
-    filter by school first)."""
-    from sqlalchemy import select
-
-    from schoolmode.store.tables import RECORD_TABLES
-
-    frames = {}
-    with engine.connect() as conn:
-        for name in names:
-            table = RECORD_TABLES[name]
-            schema = frame_schema(RECORD_TYPES[name])
-            rows = conn.execute(select(*(table.c[c] for c in schema))).all()
-            frames[name] = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-    return frames
 
 
 def trace_stored_case(
