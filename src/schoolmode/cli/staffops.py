@@ -55,14 +55,9 @@ def _policy(policy: str | None, day: dt.date, policies_dir: Path | None) -> Load
 
 
 def _by(by: str | None) -> str:
-    import getpass
+    from schoolmode.store.db import whoami
 
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    return by or whoami()
 
 
 def _table(title: str, frame: pl.DataFrame) -> Table:

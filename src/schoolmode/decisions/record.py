@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import hashlib
 import io
 import json
@@ -31,6 +30,7 @@ from schoolmode.metrics.frames import DISTRICT_COLUMNS, district_frame, schools,
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
+from schoolmode.store.db import whoami
 from schoolmode.store.tables import authorisation, decision, decision_run
 
 LOOKBACK_DAYS = 35
@@ -308,7 +308,7 @@ def decide(
                 inputs_sha256=inputs_digest(frames),
                 inputs_parquet=pack(frames),
                 created_at=now,
-                created_by=created_by or _whoami(),
+                created_by=created_by or whoami(),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         if rows:
@@ -359,7 +359,7 @@ def authorise(
                 decided_by=decided_by,
                 reason=reason,
                 recorded_at=dt.datetime.now(dt.UTC),
-                recorded_by=recorded_by or _whoami(),
+                recorded_by=recorded_by or whoami(),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
     return int(key)
@@ -411,10 +411,3 @@ def stored_explanation(engine: Engine, scope: str, unit: str, day: dt.date) -> t
         last,
     )
     return int(run_id), explain(trace(evaluation, scope, unit, day))
-
-
-def _whoami() -> str:
-    try:
-        return getpass.getuser()
-    except OSError:
-        return "unknown"

@@ -8,7 +8,6 @@ Every ingest is one transaction: a malformed file stores nothing.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from schoolmode.operations.screening_results import (
     read_results,
     split_results,
 )
+from schoolmode.store.db import whoami
 from schoolmode.store.frames import load_frames, query_frame, record_frame
 from schoolmode.store.tables import (
     RECORD_TABLES,
@@ -43,13 +43,6 @@ PLAN_INPUTS = (
     "staff_assignment",
     "testing_consent",
 )
-
-
-def whoami() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def plan_inputs(engine: Engine) -> dict[str, pl.DataFrame]:

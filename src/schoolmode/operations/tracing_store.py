@@ -20,7 +20,6 @@ latest state of each traced order, merged per person and kind by
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import json
 from collections.abc import Sequence
@@ -46,6 +45,7 @@ from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry, policy_hash
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
+from schoolmode.store.db import whoami
 from schoolmode.store.frames import load_frames, table_frame
 from schoolmode.store.tables import (
     outbreak_confirmation,
@@ -87,13 +87,6 @@ class Recorded:
             f"{self.orders_withdrawn} withdrawn, {self.contacts_added} contact(s), "
             f"{self.exceptions_added} exception(s)"
         )
-
-
-def _whoami() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 _ORDER_SCHEMA: dict[str, pl.DataType] = {
@@ -197,7 +190,7 @@ def record_tracing(
                 rules_json=json.dumps(rules.to_dicts(), default=str, sort_keys=True),
                 local_json=json.dumps([list(p) for p in local]),
                 created_at=now or dt.datetime.now(dt.UTC),
-                created_by=created_by or _whoami(),
+                created_by=created_by or whoami(),
             )
             .returning(trace_run.c.id)
         ).scalar_one()
@@ -344,7 +337,7 @@ def confirm_outbreak(
                 decided_on=decided_on,
                 note=note,
                 recorded_at=dt.datetime.now(dt.UTC),
-                recorded_by=recorded_by or _whoami(),
+                recorded_by=recorded_by or whoami(),
             )
             .returning(outbreak_confirmation.c.id)
         ).scalar_one()
