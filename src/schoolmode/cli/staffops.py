@@ -12,7 +12,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, console
+from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, _store, console
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:
@@ -344,15 +344,9 @@ def accommodations_show(
 ) -> None:
     """The current decision on every request, as ``--role`` may see it."""
     from schoolmode.operations.accommodations import current_decisions
-    from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
-    try:
+    with _store(db) as engine:
         _show(current_decisions(engine), role, "Current decisions", as_json)
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
 
 
 @accommodations_app.command("appeal")
@@ -365,15 +359,9 @@ def accommodations_appeal(
 ) -> None:
     """File an appeal against a decision (a new record; the decision stays)."""
     from schoolmode.operations.accommodations import record_appeal
-    from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
-    try:
+    with _store(db) as engine:
         appeal_id = record_appeal(engine, decision, _day(on, "--on"), grounds, _by(by))
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
     console.print(f"appeal {appeal_id} against decision {decision} recorded")
 
 
@@ -388,15 +376,9 @@ def accommodations_appeal_outcome(
 ) -> None:
     """Record an appeal's outcome: a new decision that supersedes the one appealed."""
     from schoolmode.operations.accommodations import record_appeal_outcome
-    from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
-    try:
+    with _store(db) as engine:
         new = record_appeal_outcome(engine, appeal, outcome, reason, _day(on, "--on"), _by(by))
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
     console.print(f"appeal {appeal}: {outcome} (decision {new})")
 
 
