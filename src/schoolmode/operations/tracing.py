@@ -257,6 +257,17 @@ def _spans(frame: pl.DataFrame, room: str) -> pl.DataFrame:
 
 
 ORDER_EXTRA = {"rule": pl.String, "policy_id": pl.String}
+CONTACT_COLUMNS = [
+    "case_id",
+    "person_id",
+    "setting",
+    "classroom_id",
+    "last_exposure",
+    "attendance",
+    "rule",
+    "policy_id",
+]
+"""The leading columns of :attr:`Tracing.contacts`: a contact as the store records it."""
 
 
 def merge_orders(issued: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -543,14 +554,7 @@ def trace(
     follow_up = _follow_up(contacts, registry)
     return Tracing(
         contacts=contacts.select(
-            "case_id",
-            "person_id",
-            "setting",
-            "classroom_id",
-            "last_exposure",
-            "attendance",
-            "rule",
-            "policy_id",
+            *CONTACT_COLUMNS,
             "quarantine_end",
             "test_out_may_return",
             "monitor_symptoms_through",

@@ -29,6 +29,7 @@ import polars as pl
 from sqlalchemy import Engine, func, insert, select
 
 from schoolmode.operations.tracing import (
+    CONTACT_COLUMNS,
     FAR,
     ISOLATION,
     QUARANTINE,
@@ -56,16 +57,6 @@ from schoolmode.store.tables import (
 )
 
 ORDER_COLUMNS = list(frame_schema(RECORD_TYPES["quarantine_order"]))
-CONTACT_COLUMNS = [
-    "case_id",
-    "person_id",
-    "setting",
-    "classroom_id",
-    "last_exposure",
-    "attendance",
-    "rule",
-    "policy_id",
-]
 ORDER_VALUES = [*ORDER_COLUMNS, "status", "rule", "policy_id"]
 
 
