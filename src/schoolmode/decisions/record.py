@@ -31,6 +31,7 @@ from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
 from schoolmode.store.db import whoami
+from schoolmode.store.frames import table_frame
 from schoolmode.store.tables import authorisation, decision, decision_run
 
 LOOKBACK_DAYS = 35
@@ -168,17 +169,10 @@ def unpack(blob: bytes) -> dict[str, pl.DataFrame]:
 
 
 def authorisations(engine: Engine, policy_id: str) -> pl.DataFrame:
+    schema = {"unit": pl.String, "date": pl.Date, "rule": pl.String}
+    where = authorisation.c.policy_id == policy_id
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(authorisation.c.unit, authorisation.c.date, authorisation.c.rule).where(
-                authorisation.c.policy_id == policy_id
-            )
-        ).all()
-    return pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={"unit": pl.String, "date": pl.Date, "rule": pl.String},
-        orient="row",
-    )
+        return table_frame(conn, authorisation, schema, where)
 
 
 def settings_json(settings: Settings) -> str:

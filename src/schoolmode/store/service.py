@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from schoolmode.standard.batch import ROW, Batch, FileValidationError, frame_schema, validate_batch
 from schoolmode.store.db import whoami
+from schoolmode.store.frames import query_frame
 from schoolmode.store.tables import RECORD_TABLES, import_log
 
 CHUNK = 5000
@@ -101,8 +102,7 @@ def _existing(conn: Connection, batch: Batch) -> pl.DataFrame:
         .join(import_log, table.c.import_id == import_log.c.id)
         .where(import_log.c.source == batch.source, import_log.c.dataset == batch.dataset)
     )
-    rows = conn.execute(query).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return query_frame(conn, query, schema)
 
 
 def diff_frames(
