@@ -6,6 +6,7 @@ sets it). When it is missing they FAIL: a green run always means both backends w
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -107,3 +109,80 @@ def registry() -> Registry:
     from schoolmode.policy.loader import Registry
 
     return Registry(POLICIES)
+
+
+# ---------------------------------------------------------------------- standard records
+
+
+def standard_frame(name: str, rows: list[dict[str, object]]) -> pl.DataFrame:
+    """Rows of record type ``name`` as a frame of the standard's schema (missing fields null)."""
+    from schoolmode.standard.batch import frame_schema
+    from schoolmode.standard.models import RECORD_TYPES
+
+    schema = frame_schema(RECORD_TYPES[name])
+    frame = pl.DataFrame(rows)
+    return frame.select(
+        *(
+            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
+            for c, t in schema.items()
+        )
+    )
+
+
+def import_frames(store: Engine, frames: dict[str, pl.DataFrame], folder: Path) -> None:
+    """Write ``frames`` as standard files under ``folder`` and import each into ``store``."""
+    from schoolmode.importers.standard import StandardLayout
+    from schoolmode.store.service import run_import
+    from schoolmode.synth.district import write_standard_files
+
+    for path in write_standard_files(frames, folder):
+        run_import(store, StandardLayout("fixture"), path)
+
+
+def store_url(store: Engine) -> str:
+    """The store's URL with its password, for a CLI's ``--db``."""
+    return store.url.render_as_string(hide_password=False)
+
+
+def case_row(
+    case_id: str, person: str, onset: dt.date | None, report: dt.date | None = None
+) -> dict[str, object]:
+    """A confirmed SARS-CoV-2 case, not household-linked, reported the day after onset unless
+    ``report`` is given."""
+    if report is None:
+        assert onset is not None, "a case needs an onset or a report date"
+        report = onset + dt.timedelta(days=1)
+    return {
+        "case_id": case_id,
+        "person_id": person,
+        "pathogen": "sars-cov-2",
+        "onset_date": onset,
+        "report_date": report,
+        "status": "confirmed",
+        "household_linked": False,
+    }
+
+
+def import_classroom(
+    store: Engine,
+    folder: Path,
+    cases: list[dict[str, object]],
+    students: int = 5,
+    start: dt.date = dt.date(2021, 9, 1),
+) -> None:
+    """One classroom 3A of school SCH (2021-2022) with students S1..S<students> enrolled from
+    ``start``, and ``cases``, imported into ``store``."""
+    people = [f"S{i}" for i in range(1, students + 1)]
+    frames = {
+        "person": standard_frame("person", [{"person_id": p, "role": "student"} for p in people]),
+        "classroom": standard_frame(
+            "classroom",
+            [{"classroom_id": "3A", "school_id": "SCH", "school_year": "2021-2022", "grade": "3"}],
+        ),
+        "enrolment": standard_frame(
+            "enrolment",
+            [{"person_id": p, "classroom_id": "3A", "start_date": start} for p in people],
+        ),
+        "case": standard_frame("case", cases),
+    }
+    import_frames(store, frames, folder)

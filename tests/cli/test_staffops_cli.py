@@ -12,25 +12,10 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
-from schoolmode.importers.standard import StandardLayout
-from schoolmode.standard.batch import frame_schema
-from schoolmode.standard.models import RECORD_TYPES
-from schoolmode.store.service import run_import
-from schoolmode.synth.district import write_standard_files
+from tests.conftest import import_frames, standard_frame, store_url
 
 D = dt.date
 START = D(2020, 9, 1)
-
-
-def _frame(name: str, rows: list[dict[str, object]]) -> pl.DataFrame:
-    schema = frame_schema(RECORD_TYPES[name])
-    frame = pl.DataFrame(rows)
-    return frame.select(
-        *(
-            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
-            for c, t in schema.items()
-        )
-    )
 
 
 def _district(store: Engine, tmp_path: Path) -> None:
@@ -43,7 +28,7 @@ def _district(store: Engine, tmp_path: Path) -> None:
         ("T-10", "HS1", "10A", 30),
     ]
     frames = {
-        "school": _frame(
+        "school": standard_frame(
             "school",
             [
                 {
@@ -63,7 +48,7 @@ def _district(store: Engine, tmp_path: Path) -> None:
                 ]
             ],
         ),
-        "classroom": _frame(
+        "classroom": standard_frame(
             "classroom",
             [
                 {"classroom_id": c, "school_id": s, "school_year": "2020-2021", "grade": g}
@@ -76,7 +61,7 @@ def _district(store: Engine, tmp_path: Path) -> None:
                 ]
             ],
         ),
-        "person": _frame(
+        "person": standard_frame(
             "person",
             [
                 {
@@ -88,7 +73,7 @@ def _district(store: Engine, tmp_path: Path) -> None:
             ]
             + [{"person_id": "STU", "role": "student"}],
         ),
-        "staff_assignment": _frame(
+        "staff_assignment": standard_frame(
             "staff_assignment",
             [
                 {
@@ -101,7 +86,7 @@ def _district(store: Engine, tmp_path: Path) -> None:
                 for p, s, room, _ in staff
             ],
         ),
-        "vaccination": _frame(
+        "vaccination": standard_frame(
             "vaccination",
             [
                 {"person_id": "T-10", "dose": 1, "date": D(2021, 1, 20), "product": "Moderna"},
@@ -109,13 +94,12 @@ def _district(store: Engine, tmp_path: Path) -> None:
             ],
         ),
     }
-    for path in write_standard_files(frames, tmp_path / "district"):
-        run_import(store, StandardLayout("fixture"), path)
+    import_frames(store, frames, tmp_path / "district")
 
 
 def test_vaccination_schedule_cli(store: Engine, tmp_path: Path) -> None:
     _district(store, tmp_path)
-    url = store.url.render_as_string(hide_password=False)
+    url = store_url(store)
     args = ["vaccination", "schedule", "--from", "2021-02-11", "--weeks", "6", "--db", url]
     args += [
         "--policy",
@@ -160,7 +144,7 @@ def test_vaccination_schedule_cli(store: Engine, tmp_path: Path) -> None:
 
 
 def test_accommodations_cli(store: Engine, tmp_path: Path) -> None:
-    url = store.url.render_as_string(hide_password=False)
+    url = store_url(store)
     path = tmp_path / "requests.csv"
     rows = [f"H{i:02d},P{i:02d},household_high_risk,2021-02-01,pending" for i in range(12)]
     rows += ["O1,Q1,own_high_risk,2021-02-01,pending", "C1,Q2,caregiver,2021-02-02,pending"]

@@ -5,53 +5,37 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import polars as pl
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
-from schoolmode.importers.standard import StandardLayout
 from schoolmode.operations.tracing import load_frames, trace_stored_case
 from schoolmode.operations.tracing_store import order_history, trace_run_count
 from schoolmode.policy.loader import Registry
-from schoolmode.standard.batch import frame_schema
-from schoolmode.standard.models import RECORD_TYPES
-from schoolmode.store.service import run_import
-from schoolmode.synth.district import write_standard_files
+from tests.conftest import case_row, import_classroom, import_frames, standard_frame, store_url
 
 D = dt.date
-
-
-def _frame(name: str, rows: list[dict[str, object]]) -> pl.DataFrame:
-    schema = frame_schema(RECORD_TYPES[name])
-    frame = pl.DataFrame(rows)
-    return frame.select(
-        *(
-            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
-            for c, t in schema.items()
-        )
-    )
 
 
 def test_trace_and_quarantine_list(store: Engine, tmp_path: Path, registry: Registry) -> None:
     start = D(2020, 9, 1)
     frames = {
-        "person": _frame(
+        "person": standard_frame(
             "person",
             [
                 {"person_id": p, "role": r}
                 for p, r in [("A", "student"), ("B", "student"), ("T", "classroom_teacher")]
             ],
         ),
-        "classroom": _frame(
+        "classroom": standard_frame(
             "classroom",
             [{"classroom_id": "3A", "school_id": "SCH", "school_year": "2020-2021", "grade": "3"}],
         ),
-        "enrolment": _frame(
+        "enrolment": standard_frame(
             "enrolment",
             [{"person_id": p, "classroom_id": "3A", "start_date": start} for p in ("A", "B")],
         ),
-        "staff_assignment": _frame(
+        "staff_assignment": standard_frame(
             "staff_assignment",
             [
                 {
@@ -63,24 +47,10 @@ def test_trace_and_quarantine_list(store: Engine, tmp_path: Path, registry: Regi
                 }
             ],
         ),
-        "case": _frame(
-            "case",
-            [
-                {
-                    "case_id": "C1",
-                    "person_id": "A",
-                    "pathogen": "sars-cov-2",
-                    "onset_date": D(2020, 12, 9),
-                    "report_date": D(2020, 12, 10),
-                    "status": "confirmed",
-                    "household_linked": False,
-                }
-            ],
-        ),
+        "case": standard_frame("case", [case_row("C1", "A", D(2020, 12, 9))]),
     }
-    for path in write_standard_files(frames, tmp_path):
-        run_import(store, StandardLayout("fixture"), path)
-    url = store.url.render_as_string(hide_password=False)
+    import_frames(store, frames, tmp_path)
+    url = store_url(store)
     out = CliRunner().invoke(app, ["trace", "C1", "--no-store", "--db", url])
     assert out.exit_code == 0, out.output
     assert "case C1: 2 close contact(s)" in out.output
@@ -110,8 +80,7 @@ def test_trace_and_quarantine_list(store: Engine, tmp_path: Path, registry: Regi
     assert trace_run_count(store) == 1
     # the same orders imported as well: merged per person and kind, still three
     orders = trace_stored_case(store, "C1", registry).orders
-    for path in write_standard_files({"quarantine_order": orders}, tmp_path / "orders"):
-        run_import(store, StandardLayout("fixture"), path)
+    import_frames(store, {"quarantine_order": orders}, tmp_path / "orders")
     out = CliRunner().invoke(
         app, ["quarantine", "list", "--school", "SCH", "--date", "2020-12-12", "--db", url]
     )
@@ -128,24 +97,11 @@ def test_case_of_a_person_on_no_roster_is_refused_by_name(
     """A case whose person is on no roster: a clear error naming the case and the person, and
     nothing written (the case stays in the store, no run, no order)."""
     frames = {
-        "person": _frame("person", [{"person_id": "A", "role": "student"}]),
-        "case": _frame(
-            "case",
-            [
-                {
-                    "case_id": "C7",
-                    "person_id": "GHOST",
-                    "pathogen": "sars-cov-2",
-                    "report_date": D(2022, 1, 13),
-                    "status": "confirmed",
-                    "household_linked": False,
-                }
-            ],
-        ),
+        "person": standard_frame("person", [{"person_id": "A", "role": "student"}]),
+        "case": standard_frame("case", [case_row("C7", "GHOST", None, D(2022, 1, 13))]),
     }
-    for path in write_standard_files(frames, tmp_path):
-        run_import(store, StandardLayout("fixture"), path)
-    url = store.url.render_as_string(hide_password=False)
+    import_frames(store, frames, tmp_path)
+    url = store_url(store)
     out = CliRunner().invoke(app, ["trace", "C7", "--db", url])
     assert out.exit_code == 2
     assert "case C7 names person GHOST, who is on no roster" in out.output
@@ -156,37 +112,9 @@ def test_case_of_a_person_on_no_roster_is_refused_by_name(
 
 
 def test_outbreak_list_and_confirm(store: Engine, tmp_path: Path) -> None:
-    start = D(2021, 9, 1)
-    people = [f"S{i}" for i in range(30)]
-    frames = {
-        "person": _frame("person", [{"person_id": p, "role": "student"} for p in people]),
-        "classroom": _frame(
-            "classroom",
-            [{"classroom_id": "3A", "school_id": "SCH", "school_year": "2021-2022", "grade": "3"}],
-        ),
-        "enrolment": _frame(
-            "enrolment",
-            [{"person_id": p, "classroom_id": "3A", "start_date": start} for p in people],
-        ),
-        "case": _frame(
-            "case",
-            [
-                {
-                    "case_id": f"C{i}",
-                    "person_id": f"S{i}",
-                    "pathogen": "sars-cov-2",
-                    "onset_date": D(2021, 11, 1 + 4 * i),
-                    "report_date": D(2021, 11, 2 + 4 * i),
-                    "status": "confirmed",
-                    "household_linked": False,
-                }
-                for i in range(3)
-            ],
-        ),
-    }
-    for path in write_standard_files(frames, tmp_path):
-        run_import(store, StandardLayout("fixture"), path)
-    url = store.url.render_as_string(hide_password=False)
+    cases = [case_row(f"C{i}", f"S{i + 1}", D(2021, 11, 1 + 4 * i)) for i in range(3)]
+    import_classroom(store, tmp_path, cases, students=30)
+    url = store_url(store)
     listed = CliRunner().invoke(app, ["outbreak", "list", "--db", url])
     assert listed.exit_code == 0, listed.output
     assert "3A 2021-11-09: 3 case(s) of 30, awaiting the health department" in listed.output

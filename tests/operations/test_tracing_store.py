@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from schoolmode.importers.standard import StandardLayout
 from schoolmode.operations.tracing_store import (
     confirm_outbreak,
     effective_orders,
@@ -25,60 +24,16 @@ from schoolmode.operations.tracing_store import (
 )
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry, policy_hash
-from schoolmode.standard.batch import frame_schema
-from schoolmode.standard.models import RECORD_TYPES
-from schoolmode.store.service import run_import
-from schoolmode.synth.district import write_standard_files
+from tests.conftest import case_row, import_classroom, import_frames, standard_frame
 
 D = dt.date
 START = D(2021, 9, 1)
 
 
-def _frame(name: str, rows: list[dict[str, object]]) -> pl.DataFrame:
-    schema = frame_schema(RECORD_TYPES[name])
-    frame = pl.DataFrame(rows)
-    return frame.select(
-        *(
-            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
-            for c, t in schema.items()
-        )
-    )
-
-
-def _case(case_id: str, person: str, onset: dt.date) -> dict[str, object]:
-    return {
-        "case_id": case_id,
-        "person_id": person,
-        "pathogen": "sars-cov-2",
-        "onset_date": onset,
-        "report_date": onset + dt.timedelta(days=1),
-        "status": "confirmed",
-        "household_linked": False,
-    }
-
-
-def _load(store: Engine, folder: Path, cases: list[dict[str, object]], students: int = 5) -> None:
-    people = [f"S{i}" for i in range(1, students + 1)]
-    frames = {
-        "person": _frame("person", [{"person_id": p, "role": "student"} for p in people]),
-        "classroom": _frame(
-            "classroom",
-            [{"classroom_id": "3A", "school_id": "SCH", "school_year": "2021-2022", "grade": "3"}],
-        ),
-        "enrolment": _frame(
-            "enrolment",
-            [{"person_id": p, "classroom_id": "3A", "start_date": START} for p in people],
-        ),
-        "case": _frame("case", cases),
-    }
-    for path in write_standard_files(frames, folder):
-        run_import(store, StandardLayout("fixture"), path)
-
-
 def test_recorded_orders_carry_rule_and_policy_hash_and_recording_is_idempotent(
     store: Engine, tmp_path: Path, registry: Registry
 ) -> None:
-    _load(store, tmp_path, [_case("C1", "S1", D(2021, 11, 1))])
+    import_classroom(store, tmp_path, [case_row("C1", "S1", D(2021, 11, 1))])
     result, recorded = trace_and_record(store, registry, ["C1"])
     assert recorded.run_id == 1
     assert recorded.orders_added == result.issued.height == 5  # 4 classmates + the case
@@ -103,13 +58,13 @@ def test_recorded_orders_carry_rule_and_policy_hash_and_recording_is_idempotent(
 def test_orders_of_two_runs_merge_and_a_removed_contact_is_withdrawn(
     store: Engine, tmp_path: Path, registry: Registry
 ) -> None:
-    _load(store, tmp_path / "a", [_case("C1", "S1", D(2021, 11, 1))])
+    import_classroom(store, tmp_path / "a", [case_row("C1", "S1", D(2021, 11, 1))])
     trace_and_record(store, registry, ["C1"])
     # a second case in the homeroom a week later, traced in its own run
-    _load(
+    import_classroom(
         store,
         tmp_path / "b",
-        [_case("C1", "S1", D(2021, 11, 1)), _case("C2", "S2", D(2021, 11, 8))],
+        [case_row("C1", "S1", D(2021, 11, 1)), case_row("C2", "S2", D(2021, 11, 8))],
     )
     trace_and_record(store, registry, ["C2"])
     merged = effective_orders(store).filter(
@@ -122,7 +77,7 @@ def test_orders_of_two_runs_merge_and_a_removed_contact_is_withdrawn(
     assert order_history(store).filter(pl.col("person_id") == "S3").height == 2  # history kept
     # S5 leaves the roster before C1's window: re-tracing C1 withdraws S5's order (appended)
     people = [f"S{i}" for i in range(1, 6)]
-    enrolment = _frame(
+    enrolment = standard_frame(
         "enrolment",
         [
             {
@@ -134,8 +89,7 @@ def test_orders_of_two_runs_merge_and_a_removed_contact_is_withdrawn(
             for p in people
         ],
     )
-    for path in write_standard_files({"enrolment": enrolment}, tmp_path / "c"):
-        run_import(store, StandardLayout("fixture"), path)
+    import_frames(store, {"enrolment": enrolment}, tmp_path / "c")
     _, recorded = trace_and_record(store, registry, ["C1"])
     assert recorded.orders_withdrawn == 1
     history = order_history(store)
@@ -153,8 +107,10 @@ def test_orders_of_two_runs_merge_and_a_removed_contact_is_withdrawn(
 def test_an_untraceable_case_is_queued_and_the_others_are_traced(
     store: Engine, tmp_path: Path, registry: Registry
 ) -> None:
-    _load(
-        store, tmp_path, [_case("C1", "S1", D(2021, 11, 1)), _case("C2", "GHOST", D(2021, 11, 1))]
+    import_classroom(
+        store,
+        tmp_path,
+        [case_row("C1", "S1", D(2021, 11, 1)), case_row("C2", "GHOST", D(2021, 11, 1))],
     )
     _, recorded = trace_and_record(store, registry)
     assert recorded.exceptions_added == 1
@@ -168,7 +124,7 @@ def test_an_untraceable_case_is_queued_and_the_others_are_traced(
 
 
 def test_tracing_tables_are_append_only(store: Engine, tmp_path: Path, registry: Registry) -> None:
-    _load(store, tmp_path, [_case("C1", "S1", D(2021, 11, 1))])
+    import_classroom(store, tmp_path, [case_row("C1", "S1", D(2021, 11, 1))])
     trace_and_record(store, registry, ["C1"])
     for statement in (
         "UPDATE traced_order SET end_date = start_date",
@@ -184,11 +140,11 @@ def test_the_health_department_confirms_a_detected_outbreak(
     store: Engine, tmp_path: Path, registry: Registry
 ) -> None:
     cases = [
-        _case("C1", "S1", D(2021, 11, 1)),
-        _case("C2", "S2", D(2021, 11, 5)),
-        _case("C3", "S3", D(2021, 11, 9)),
+        case_row("C1", "S1", D(2021, 11, 1)),
+        case_row("C2", "S2", D(2021, 11, 5)),
+        case_row("C3", "S3", D(2021, 11, 9)),
     ]
-    _load(store, tmp_path, cases, students=30)
+    import_classroom(store, tmp_path, cases, students=30)
     detected = stored_outbreaks(store, registry).filter(pl.col("meets_definition"))
     assert detected.select("classroom_id", "date").rows() == [("3A", D(2021, 11, 9))]
     assert detected["lhd_confirmed"].to_list() == [None]

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
 from schoolmode.policy.loader import Registry
-from schoolmode.synth.district import SynthConfig, synth_district
+from schoolmode.synth.district import SynthConfig, SyntheticDistrict, synth_district
 from schoolmode.synth.observations import ObservationConfig
 from schoolmode.synth.surge import SurgeWeek, surge_week
 
@@ -34,8 +34,12 @@ SCHOOLS = pl.DataFrame(
 
 
 @pytest.fixture(scope="module")
-def surge() -> SurgeWeek:
-    district = synth_district(SCHOOLS, SynthConfig(seed=3))
+def district() -> SyntheticDistrict:
+    return synth_district(SCHOOLS, SynthConfig(seed=3))
+
+
+@pytest.fixture(scope="module")
+def surge(district: SyntheticDistrict) -> SurgeWeek:
     config = ObservationConfig(staff_case_share=0.5, substitute_fill_rate=0.0)
     return surge_week(district, WEEK, 40, config, Registry())
 
@@ -48,6 +52,18 @@ def _active(orders: pl.DataFrame, days: list[dt.date]) -> pl.DataFrame:
         .filter((pl.col("start_date") <= pl.col("date")) & (pl.col("date") <= pl.col("end_date")))
         .select("person_id", "date")
         .unique()
+    )
+
+
+def _under_orders_per_unit(orders: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
+    """``unit``, ``date``, ``expected``: how many of ``people`` (``person_id``, ``unit``) are
+    under an order on each school day of the week."""
+    days = [WEEK + dt.timedelta(days=i) for i in range(5)]
+    return (
+        _active(orders, days)
+        .join(people, on="person_id")
+        .group_by("unit", "date")
+        .agg(pl.len().alias("expected"))
     )
 
 
@@ -65,20 +81,16 @@ def test_every_stage_is_there(surge: SurgeWeek) -> None:
     assert rules == {"cps-ctu-2022-01-10.classroom_remote_days (10 days)"}
 
 
-def test_student_quarantine_counts_equal_the_orders_active_that_day(surge: SurgeWeek) -> None:
-    days = [WEEK + dt.timedelta(days=i) for i in range(5)]
+def test_student_quarantine_counts_equal_the_orders_active_that_day(
+    surge: SurgeWeek, district: SyntheticDistrict
+) -> None:
     district_rooms = surge.classroom.select(pl.col("unit").alias("classroom_id"), "parent").unique()
-
-    enrolment = synth_district(SCHOOLS, SynthConfig(seed=3)).frames["enrolment"]
-    students = enrolment.join(district_rooms, on="classroom_id").select(
-        "person_id", pl.col("parent").alias("unit")
+    students = (
+        district.frames["enrolment"]
+        .join(district_rooms, on="classroom_id")
+        .select("person_id", pl.col("parent").alias("unit"))
     )
-    expected = (
-        _active(surge.orders, days)
-        .join(students, on="person_id")
-        .group_by("unit", "date")
-        .agg(pl.len().alias("expected"))
-    )
+    expected = _under_orders_per_unit(surge.orders, students)
     got = surge.school.select("unit", "date", "students_quarantine_isolation").join(
         expected, on=["unit", "date"], how="left"
     )
@@ -88,18 +100,14 @@ def test_student_quarantine_counts_equal_the_orders_active_that_day(surge: Surge
     )
 
 
-def test_teacher_absences_are_the_teachers_under_orders(surge: SurgeWeek) -> None:
-    days = [WEEK + dt.timedelta(days=i) for i in range(5)]
-    staff = synth_district(SCHOOLS, SynthConfig(seed=3)).frames["staff_assignment"]
+def test_teacher_absences_are_the_teachers_under_orders(
+    surge: SurgeWeek, district: SyntheticDistrict
+) -> None:
+    staff = district.frames["staff_assignment"]
     teachers = staff.filter(pl.col("role") == "classroom_teacher").select(
         "person_id", pl.col("school_id").alias("unit")
     )
-    expected = (
-        _active(surge.orders, days)
-        .join(teachers, on="person_id")
-        .group_by("unit", "date")
-        .agg(pl.len().alias("expected"))
-    )
+    expected = _under_orders_per_unit(surge.orders, teachers)
     got = surge.school.join(expected, on=["unit", "date"], how="left")
     assert got["covid_absent_teachers"].sum() > 0
     assert got["covid_absent_teachers"].to_list() == got["expected"].fill_null(0).to_list()
@@ -145,9 +153,8 @@ def test_student_share_rule_and_classroom_flips(surge: SurgeWeek) -> None:
     assert reported.join(flipped, on=["unit", "date"], how="anti").height == 0
 
 
-def test_each_cases_homeroom_is_quarantined(surge: SurgeWeek) -> None:
-    enrolment = synth_district(SCHOOLS, SynthConfig(seed=3)).frames["enrolment"]
-    rooms = enrolment.select("person_id", "classroom_id")
+def test_each_cases_homeroom_is_quarantined(surge: SurgeWeek, district: SyntheticDistrict) -> None:
+    rooms = district.frames["enrolment"].select("person_id", "classroom_id")
     cases = surge.cases.join(rooms, on="person_id")
     classmates = (
         cases.select(

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from schoolmode.policy.errors import SchoolmodeError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 console = Console(highlight=False)
 if not console.is_terminal:
@@ -35,6 +40,21 @@ def _day(text: str, option: str) -> dt.date:
 def _fail(exc: Exception) -> typer.Exit:
     console.print(f"[bold red]error:[/] {exc}")
     return typer.Exit(code=2)
+
+
+@contextmanager
+def _store(db: str | None) -> Iterator[Engine]:
+    """The store for one command: disposed afterwards; a ``SchoolmodeError`` inside is the
+    command's error (printed, exit code 2)."""
+    from schoolmode.store.db import make_engine
+
+    engine = make_engine(db)
+    try:
+        yield engine
+    except SchoolmodeError as exc:
+        raise _fail(exc) from None
+    finally:
+        engine.dispose()
 
 
 def decide(

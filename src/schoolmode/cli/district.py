@@ -106,12 +106,7 @@ def synth(
     """Build a synthetic district (homerooms, students, teachers, staff, households,
     enrolments, staff assignments, calendar) from the real CPS SY2021-22 school profiles."""
     started = time.perf_counter()
-    path = profiles or shared_data_dir() / PROFILES
-    try:
-        schools = SchoolProfiles().parse(path).frame
-    except (FileValidationError, FileNotFoundError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+    schools = _schools(profiles)
     config = SynthConfig(seed=seed)
     district = synth_district(schools, config)
     frames = dict(district.frames)
@@ -139,6 +134,17 @@ def synth(
         run_imports(engine, [(parser, file) for file in paths], None)
     finally:
         engine.dispose()
+
+
+def _schools(profiles: Path | None) -> pl.DataFrame:
+    """The CPS school profiles (``--profiles`` or the shared copy); exit 1 naming the problem
+    if the file is missing or invalid."""
+    path = profiles or shared_data_dir() / PROFILES
+    try:
+        return SchoolProfiles().parse(path).frame
+    except (FileValidationError, FileNotFoundError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
 
 
 def _progress() -> Progress:
@@ -218,12 +224,7 @@ def surge(
     from schoolmode.synth.surge import surge_week
 
     started = time.perf_counter()
-    path = profiles or shared_data_dir() / PROFILES
-    try:
-        schools = SchoolProfiles().parse(path).frame
-    except (FileValidationError, FileNotFoundError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+    schools = _schools(profiles)
     monday = week.date()
     if monday.weekday() != 0:
         typer.echo(f"--week {monday} is a {monday:%A}: give the Monday of the week", err=True)

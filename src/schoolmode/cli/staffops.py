@@ -13,7 +13,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, console
+from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, _store, console
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:
@@ -56,14 +56,9 @@ def _policy(policy: str | None, day: dt.date, policies_dir: Path | None) -> Load
 
 
 def _by(by: str | None) -> str:
-    import getpass
+    from schoolmode.store.db import whoami
 
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    return by or whoami()
 
 
 def _table(title: str, frame: pl.DataFrame) -> Table:
@@ -372,15 +367,9 @@ def accommodations_show(
 ) -> None:
     """The current decision on every request, as ``--role`` may see it."""
     from schoolmode.operations.accommodations import current_decisions
-    from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
-    try:
+    with _store(db) as engine:
         _show(current_decisions(engine), role, "Current decisions", as_json)
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
 
 
 @accommodations_app.command("appeal")
@@ -393,15 +382,9 @@ def accommodations_appeal(
 ) -> None:
     """File an appeal against a decision (a new record; the decision stays)."""
     from schoolmode.operations.accommodations import record_appeal
-    from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
-    try:
+    with _store(db) as engine:
         appeal_id = record_appeal(engine, decision, _day(on, "--on"), grounds, _by(by))
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
     console.print(f"appeal {appeal_id} against decision {decision} recorded")
 
 
@@ -416,15 +399,9 @@ def accommodations_appeal_outcome(
 ) -> None:
     """Record an appeal's outcome: a new decision that supersedes the one appealed."""
     from schoolmode.operations.accommodations import record_appeal_outcome
-    from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
-    try:
+    with _store(db) as engine:
         new = record_appeal_outcome(engine, appeal, outcome, reason, _day(on, "--on"), _by(by))
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
     console.print(f"appeal {appeal}: {outcome} (decision {new})")
 
 

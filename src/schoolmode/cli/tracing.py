@@ -7,8 +7,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, console
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _store, console
 
 quarantine_app = typer.Typer(help="Quarantine and isolation orders.", no_args_is_help=True)
 outbreak_app = typer.Typer(
@@ -42,12 +41,10 @@ def trace(
     from schoolmode.operations.tracing import CPS_QUARANTINE, trace_stored_case
     from schoolmode.operations.tracing_store import trace_and_record
     from schoolmode.policy.loader import Registry
-    from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
     local = CPS_QUARANTINE if district_rule else ()
     recorded = None
-    try:
+    with _store(db) as engine:
         registry = Registry(policies_dir)
         if store:
             # an untraceable case is refused before anything is written: check first
@@ -55,10 +52,6 @@ def trace(
             result, recorded = trace_and_record(engine, registry, [case_id], local)
         else:
             result = trace_stored_case(engine, case_id, registry, local)
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
     console.print(f"case {case_id}: {result.contacts.height} close contact(s)")
     for r in result.contacts.iter_rows(named=True):
         console.print(
@@ -80,15 +73,9 @@ def quarantine_list(
     """Quarantine and isolation orders in force on a day at a school (imported and traced,
     overlapping orders of a person merged)."""
     from schoolmode.operations.tracing_store import quarantine_list as active_orders
-    from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
-    try:
+    with _store(db) as engine:
         orders = active_orders(engine, school, _day(date, "--date"))
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
     console.print(f"{school} on {date}: {orders.height} active order(s)")
     for r in orders.iter_rows(named=True):
         console.print(
@@ -105,15 +92,9 @@ def outbreak_list(
     health department's recorded decision."""
     from schoolmode.operations.tracing_store import stored_outbreaks
     from schoolmode.policy.loader import Registry
-    from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
-    try:
+    with _store(db) as engine:
         found = stored_outbreaks(engine, Registry(policies_dir)).filter(pl.col("meets_definition"))
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
     console.print(f"{found.height} classroom-day(s) meet the outbreak definition")
     for r in found.iter_rows(named=True):
         decision = {
@@ -146,19 +127,13 @@ def outbreak_confirm(
     """Record the local health department's decision on a detected outbreak (append-only)."""
     from schoolmode.operations.tracing_store import confirm_outbreak
     from schoolmode.policy.loader import Registry
-    from schoolmode.store.db import make_engine
 
     day = _day(date, "--date")
     decided = _day(decided_on, "--decided-on") if decided_on else day
-    engine = make_engine(db)
-    try:
+    with _store(db) as engine:
         new_id = confirm_outbreak(
             engine, Registry(policies_dir), classroom, day, confirmed, by, decided, note
         )
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
     answer = "confirmed" if confirmed else "not confirmed"
     console.print(f"recorded #{new_id}: outbreak in {classroom} on {day} {answer} by {by}")
 

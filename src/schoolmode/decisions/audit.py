@@ -34,6 +34,7 @@ from schoolmode.engine.evaluate import ENGINE_VERSION, Settings
 from schoolmode.policy.diff import policy_diff
 from schoolmode.policy.loader import Registry, policy_hash
 from schoolmode.policy.model import Policy
+from schoolmode.store.frames import table_frame
 from schoolmode.store.tables import decision, decision_run
 
 KEY = ["scope", "unit", "date"]
@@ -79,21 +80,7 @@ def _stored(engine: Engine, run_id: int) -> tuple[dict[str, object], pl.DataFram
             raise DecisionError(
                 f"no decision run {run_id}; `schoolmode decisions list` shows the stored runs"
             )
-        rows = conn.execute(
-            select(
-                decision.c.scope,
-                decision.c.unit,
-                decision.c.date,
-                decision.c.mode,
-                decision.c.status,
-                decision.c.rule,
-            ).where(decision.c.run_id == run_id)
-        ).all()
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        orient="row",
-        schema=DECISION_SCHEMA,
-    )
+        frame = table_frame(conn, decision, DECISION_SCHEMA, decision.c.run_id == run_id)
     return dict(run), frame
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import hashlib
 import io
 import json
@@ -31,6 +30,8 @@ from schoolmode.metrics.frames import DISTRICT_COLUMNS, district_frame, schools,
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
+from schoolmode.store.db import whoami
+from schoolmode.store.frames import table_frame
 from schoolmode.store.tables import authorisation, decision, decision_run
 
 LOOKBACK_DAYS = 35
@@ -168,17 +169,10 @@ def unpack(blob: bytes) -> dict[str, pl.DataFrame]:
 
 
 def authorisations(engine: Engine, policy_id: str) -> pl.DataFrame:
+    schema = {"unit": pl.String, "date": pl.Date, "rule": pl.String}
+    where = authorisation.c.policy_id == policy_id
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(authorisation.c.unit, authorisation.c.date, authorisation.c.rule).where(
-                authorisation.c.policy_id == policy_id
-            )
-        ).all()
-    return pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={"unit": pl.String, "date": pl.Date, "rule": pl.String},
-        orient="row",
-    )
+        return table_frame(conn, authorisation, schema, where)
 
 
 def settings_json(settings: Settings) -> str:
@@ -308,7 +302,7 @@ def decide(
                 inputs_sha256=inputs_digest(frames),
                 inputs_parquet=pack(frames),
                 created_at=now,
-                created_by=created_by or _whoami(),
+                created_by=created_by or whoami(),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         if rows:
@@ -359,7 +353,7 @@ def authorise(
                 decided_by=decided_by,
                 reason=reason,
                 recorded_at=dt.datetime.now(dt.UTC),
-                recorded_by=recorded_by or _whoami(),
+                recorded_by=recorded_by or whoami(),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
     return int(key)
@@ -411,10 +405,3 @@ def stored_explanation(engine: Engine, scope: str, unit: str, day: dt.date) -> t
         last,
     )
     return int(run_id), explain(trace(evaluation, scope, unit, day))
-
-
-def _whoami() -> str:
-    try:
-        return getpass.getuser()
-    except OSError:
-        return "unknown"

@@ -16,6 +16,7 @@ import datetime as dt
 import polars as pl
 from sqlalchemy import Engine, select
 
+from schoolmode.store.frames import query_frame
 from schoolmode.store.tables import RECORD_TABLES
 
 CHICAGO_POPULATION_2019 = 2_693_959
@@ -87,12 +88,7 @@ def citywide_series(engine: Engine, source: str, metrics: dict[str, str]) -> pl.
         t.c.metric.in_(list(metrics)),
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    long = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={"date": pl.Date, "metric": pl.String, "value": pl.Float64},
-        orient="row",
-    )
+        long = query_frame(conn, query, {"date": pl.Date, "metric": pl.String, "value": pl.Float64})
     if long.height == 0:
         raise LookupError(
             f"no citywide rows of {sorted(metrics)} from source {source}; import it first"
@@ -171,13 +167,9 @@ def zip_weekly_positivity(engine: Engine, source: str = "cdph-zip-weekly") -> pl
         t.c.period_days == 7,
         t.c.metric.in_(["cases_weekly", "tests_weekly"]),
     )
+    schema = {"zip": pl.String, "date": pl.Date, "metric": pl.String, "value": pl.Float64}
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    long = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={"zip": pl.String, "date": pl.Date, "metric": pl.String, "value": pl.Float64},
-        orient="row",
-    )
+        long = query_frame(conn, query, schema)
     if long.height == 0:
         raise LookupError(f"no weekly ZIP cases/tests from source {source}; import it first")
     wide = long.pivot(on="metric", index=["zip", "date"], values="value")

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from schoolmode.metrics.community import citywide_metrics
 from schoolmode.metrics.school import SCHOOL_METRICS, SchoolData, classroom_metrics, school_metrics
+from schoolmode.store.frames import query_frame
 from schoolmode.store.tables import RECORD_TABLES
 
 LEAD_IN_DAYS = 21  # trends compare with a week earlier over 7 days; windows need 14 days
@@ -53,19 +54,16 @@ def schools(engine: Engine, school_year: str | None = None) -> pl.DataFrame:
     """School id, grade band and enrolment for one school year (default: the earliest stored)."""
     table = RECORD_TABLES["school"]
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(table.c.school_id, table.c.school_year, table.c.level, table.c.enrolment)
-        ).all()
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={
-            "unit": pl.String,
-            "school_year": pl.String,
-            "grade_band": pl.String,
-            "enrolled": pl.Int64,
-        },
-        orient="row",
-    )
+        frame = query_frame(
+            conn,
+            select(table.c.school_id, table.c.school_year, table.c.level, table.c.enrolment),
+            {
+                "unit": pl.String,
+                "school_year": pl.String,
+                "grade_band": pl.String,
+                "enrolled": pl.Int64,
+            },
+        )
     if frame.height == 0:
         raise MissingDataError(
             "no schools in the store: load the CPS school profiles with `schoolmode import chicago` "

@@ -46,11 +46,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
-from schoolmode.store.tables import RECORD_TABLES
+from schoolmode.store.frames import load_frames
 
 COVID_REASONS = ("documented_positive", "directed_quarantine_isolation")
 OUTBREAK_MIN_CASES = 3
@@ -109,14 +109,7 @@ class SchoolData:
 
     @classmethod
     def load(cls, engine: Engine) -> SchoolData:
-        frames = {}
-        with engine.connect() as conn:
-            for name in cls.__dataclass_fields__:
-                table = RECORD_TABLES[name]
-                schema = frame_schema(RECORD_TYPES[name])
-                rows = conn.execute(select(*(table.c[c] for c in schema))).all()
-                frames[name] = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-        return cls.from_frames(**frames)
+        return cls.from_frames(**load_frames(engine, list(cls.__dataclass_fields__)))
 
 
 def _days(start: dt.date, end: dt.date) -> pl.DataFrame:

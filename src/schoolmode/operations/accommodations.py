@@ -378,6 +378,7 @@ def current_decisions(engine: Engine) -> pl.DataFrame:
     with ``decision_id``, the lottery ``seed`` of its review and whether it was appealed."""
     from sqlalchemy import select as sql_select
 
+    from schoolmode.store.frames import query_frame
     from schoolmode.store.tables import (
         accommodation_appeal,
         accommodation_decision,
@@ -385,15 +386,16 @@ def current_decisions(engine: Engine) -> pl.DataFrame:
     )
 
     t, r = accommodation_decision, accommodation_review
+    schema = {"decision_id": pl.Int64, **DECISION_SCHEMA, "decided_on": pl.Date, "seed": pl.Int64}
     with engine.connect() as conn:
-        rows = conn.execute(
+        frame = query_frame(
+            conn,
             sql_select(t.c.id, *(t.c[c] for c in DECISION_SCHEMA), t.c.decided_on, r.c.seed)
             .select_from(t.outerjoin(r, t.c.review_id == r.c.id))
-            .order_by(t.c.id)
-        ).all()
+            .order_by(t.c.id),
+            schema,
+        )
         appealed = {row[0] for row in conn.execute(sql_select(accommodation_appeal.c.decision_id))}
-    schema = {"decision_id": pl.Int64, **DECISION_SCHEMA, "decided_on": pl.Date, "seed": pl.Int64}
-    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
     return (
         frame.group_by("request_id", maintain_order=True)
         .last()

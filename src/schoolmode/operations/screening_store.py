@@ -8,7 +8,6 @@ Every ingest is one transaction: a malformed file stores nothing.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,8 @@ from schoolmode.operations.screening_results import (
     read_results,
     split_results,
 )
-from schoolmode.operations.tracing import load_frames
-from schoolmode.standard.batch import frame_schema
-from schoolmode.standard.models import RECORD_TYPES
+from schoolmode.store.db import whoami
+from schoolmode.store.frames import load_frames, query_frame, record_frame
 from schoolmode.store.tables import (
     RECORD_TABLES,
     screening_exception,
@@ -47,30 +45,18 @@ PLAN_INPUTS = (
 )
 
 
-def whoami() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def plan_inputs(engine: Engine) -> dict[str, pl.DataFrame]:
     """The standard frames a plan reads, from the store: rosters and consent whole; of
     ``community_indicator`` only the ZIP weekly cases, of ``test`` only screening tests."""
     frames = load_frames(engine, PLAN_INPUTS)
-    wanted: dict[str, Any] = {
-        "community_indicator": (
-            (RECORD_TABLES["community_indicator"].c.geography_type == "zip")
-            & (RECORD_TABLES["community_indicator"].c.metric == ZIP_CASES_METRIC)
-        ),
-        "test": RECORD_TABLES["test"].c.screening.is_(True),
-    }
+    indicator, test = RECORD_TABLES["community_indicator"].c, RECORD_TABLES["test"].c
     with engine.connect() as conn:
-        for name, where in wanted.items():
-            table = RECORD_TABLES[name]
-            schema = frame_schema(RECORD_TYPES[name])
-            rows = conn.execute(select(*(table.c[c] for c in schema)).where(where)).all()
-            frames[name] = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+        frames["community_indicator"] = record_frame(
+            conn,
+            "community_indicator",
+            (indicator.geography_type == "zip") & (indicator.metric == ZIP_CASES_METRIC),
+        )
+        frames["test"] = record_frame(conn, "test", test.screening.is_(True))
     return frames
 
 
@@ -143,24 +129,19 @@ def plan_id_for(engine: Engine, plan_id: int | None, week: dt.date | None = None
 def load_plan(engine: Engine, plan_id: int) -> StoredPlan:
     with engine.connect() as conn:
         row = conn.execute(select(screening_plan).where(screening_plan.c.id == plan_id)).one()
-        members = conn.execute(
-            select(
-                screening_pool_member.c.person_id,
-                screening_pool_member.c.pool_id,
-                screening_pool_member.c.school_id,
-                screening_pool_member.c.person_group,
-            ).where(screening_pool_member.c.plan_id == plan_id)
-        ).all()
-    frame = pl.DataFrame(
-        [tuple(m) for m in members],
-        schema={
-            "person_id": pl.String,
-            "pool_id": pl.String,
-            "school_id": pl.String,
-            "group": pl.String,
-        },
-        orient="row",
-    )
+        member = screening_pool_member.c
+        frame = query_frame(
+            conn,
+            select(member.person_id, member.pool_id, member.school_id, member.person_group).where(
+                member.plan_id == plan_id
+            ),
+            {
+                "person_id": pl.String,
+                "pool_id": pl.String,
+                "school_id": pl.String,
+                "group": pl.String,
+            },
+        )
     return StoredPlan(
         id=row.id,
         policy_id=row.policy_id,
@@ -174,10 +155,10 @@ def load_plan(engine: Engine, plan_id: int) -> StoredPlan:
 
 def _stored(conn: Connection, plan_id: int) -> pl.DataFrame:
     cols = [screening_result.c[c] for c in RESULT_SCHEMA]
-    rows = conn.execute(
+    query = (
         select(*cols).where(screening_result.c.plan_id == plan_id).order_by(screening_result.c.id)
-    ).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=RESULT_SCHEMA, orient="row")
+    )
+    return query_frame(conn, query, RESULT_SCHEMA)
 
 
 def stored_results(engine: Engine, plan_id: int) -> pl.DataFrame:
@@ -261,12 +242,11 @@ def list_exceptions(
         query = query.where(screening_exception.c.status == status)
     if plan_id is not None:
         query = query.where(screening_exception.c.plan_id == plan_id)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
     schema = {
         c: pl.Int64 if c in ("id", "plan_id", "file_row") else pl.String for c in EXCEPTION_COLUMNS
     }
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    with engine.connect() as conn:
+        return query_frame(conn, query, schema)
 
 
 def resolve_exception(engine: Engine, exception_id: int, note: str, by: str | None = None) -> None:

@@ -70,6 +70,7 @@ from schoolmode.policy.model import DatedValue, Policy
 from schoolmode.policy.values import dated_value, number, parameter
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
+from schoolmode.store.frames import load_frames as load_frames  # the store edge, re-exported
 
 FAR = dt.date(9999, 12, 31)
 BEGINNING = dt.date(1900, 1, 1)
@@ -256,6 +257,17 @@ def _spans(frame: pl.DataFrame, room: str) -> pl.DataFrame:
 
 
 ORDER_EXTRA = {"rule": pl.String, "policy_id": pl.String}
+CONTACT_COLUMNS = [
+    "case_id",
+    "person_id",
+    "setting",
+    "classroom_id",
+    "last_exposure",
+    "attendance",
+    "rule",
+    "policy_id",
+]
+"""The leading columns of :attr:`Tracing.contacts`: a contact as the store records it."""
 
 
 def merge_orders(issued: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -542,14 +554,7 @@ def trace(
     follow_up = _follow_up(contacts, registry)
     return Tracing(
         contacts=contacts.select(
-            "case_id",
-            "person_id",
-            "setting",
-            "classroom_id",
-            "last_exposure",
-            "attendance",
-            "rule",
-            "policy_id",
+            *CONTACT_COLUMNS,
             "quarantine_end",
             "test_out_may_return",
             "monitor_symptoms_through",
@@ -743,23 +748,6 @@ def outbreaks(
         )
         .sort("classroom_id", "date")
     )
-
-
-def load_frames(engine: Engine, names: tuple[str, ...]) -> dict[str, pl.DataFrame]:
-    """Whole store tables as standard-typed frames (fine for one district; a large store would
-    filter by school first)."""
-    from sqlalchemy import select
-
-    from schoolmode.store.tables import RECORD_TABLES
-
-    frames = {}
-    with engine.connect() as conn:
-        for name in names:
-            table = RECORD_TABLES[name]
-            schema = frame_schema(RECORD_TYPES[name])
-            rows = conn.execute(select(*(table.c[c] for c in schema))).all()
-            frames[name] = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-    return frames
 
 
 def trace_stored_case(

@@ -20,16 +20,16 @@ latest state of each traced order, merged per person and kind by
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from schoolmode.operations.tracing import (
+    CONTACT_COLUMNS,
     FAR,
     ISOLATION,
     QUARANTINE,
@@ -37,7 +37,6 @@ from schoolmode.operations.tracing import (
     WINDOW,
     Rosters,
     Tracing,
-    load_frames,
     merge_orders,
     outbreaks,
     rules_in_force,
@@ -47,6 +46,8 @@ from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry, policy_hash
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
+from schoolmode.store.db import whoami
+from schoolmode.store.frames import load_frames, table_frame
 from schoolmode.store.tables import (
     outbreak_confirmation,
     trace_exception,
@@ -56,16 +57,6 @@ from schoolmode.store.tables import (
 )
 
 ORDER_COLUMNS = list(frame_schema(RECORD_TYPES["quarantine_order"]))
-CONTACT_COLUMNS = [
-    "case_id",
-    "person_id",
-    "setting",
-    "classroom_id",
-    "last_exposure",
-    "attendance",
-    "rule",
-    "policy_id",
-]
 ORDER_VALUES = [*ORDER_COLUMNS, "status", "rule", "policy_id"]
 
 
@@ -87,19 +78,6 @@ class Recorded:
             f"{self.orders_withdrawn} withdrawn, {self.contacts_added} contact(s), "
             f"{self.exceptions_added} exception(s)"
         )
-
-
-def _whoami() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _frame(engine: Engine, table: Table, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    with engine.connect() as conn:
-        rows = conn.execute(select(*(table.c[c] for c in schema))).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
 _ORDER_SCHEMA: dict[str, pl.DataType] = {
@@ -133,7 +111,7 @@ _EXCEPTION_SCHEMA: dict[str, pl.DataType] = {
 
 def order_history(engine: Engine) -> pl.DataFrame:
     """Every stored traced-order row (``id`` order is issue order)."""
-    return _frame(engine, traced_order, _ORDER_SCHEMA).sort("id")
+    return table_frame(engine, traced_order, _ORDER_SCHEMA).sort("id")
 
 
 def _latest(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
@@ -148,7 +126,7 @@ def traced_orders(engine: Engine) -> pl.DataFrame:
 
 def trace_exceptions(engine: Engine) -> pl.DataFrame:
     """Stored exceptions (cases that could not be traced), one row per case and reason."""
-    return _latest(_frame(engine, trace_exception, _EXCEPTION_SCHEMA), ["case_id", "reason"])
+    return _latest(table_frame(engine, trace_exception, _EXCEPTION_SCHEMA), ["case_id", "reason"])
 
 
 def record_tracing(
@@ -179,7 +157,7 @@ def record_tracing(
     )
     contacts = result.contacts.select(CONTACT_COLUMNS)
     old_contacts = _latest(
-        _frame(engine, traced_contact, _CONTACT_SCHEMA), ["case_id", "person_id"]
+        table_frame(engine, traced_contact, _CONTACT_SCHEMA), ["case_id", "person_id"]
     )
     new_contacts = contacts.join(
         old_contacts.select(CONTACT_COLUMNS), on=CONTACT_COLUMNS, how="anti", nulls_equal=True
@@ -203,7 +181,7 @@ def record_tracing(
                 rules_json=json.dumps(rules.to_dicts(), default=str, sort_keys=True),
                 local_json=json.dumps([list(p) for p in local]),
                 created_at=now or dt.datetime.now(dt.UTC),
-                created_by=created_by or _whoami(),
+                created_by=created_by or whoami(),
             )
             .returning(trace_run.c.id)
         ).scalar_one()
@@ -296,7 +274,7 @@ _CONFIRMATION_SCHEMA: dict[str, pl.DataType] = {
 def outbreak_decisions(engine: Engine) -> pl.DataFrame:
     """Every recorded LHD decision (append-only history, oldest first)."""
     schema = {k: v for k, v in _CONFIRMATION_SCHEMA.items() if k != "recorded_at"}
-    return _frame(engine, outbreak_confirmation, schema).sort("id")
+    return table_frame(engine, outbreak_confirmation, schema).sort("id")
 
 
 def stored_outbreaks(engine: Engine, registry: Registry) -> pl.DataFrame:
@@ -350,7 +328,7 @@ def confirm_outbreak(
                 decided_on=decided_on,
                 note=note,
                 recorded_at=dt.datetime.now(dt.UTC),
-                recorded_by=recorded_by or _whoami(),
+                recorded_by=recorded_by or whoami(),
             )
             .returning(outbreak_confirmation.c.id)
         ).scalar_one()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from typing import Any
 
@@ -42,3 +43,12 @@ def make_engine(url: str | None = None) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def whoami() -> str:
+    """The operating-system user, for the ``*_by`` column of an audit row when no name is
+    given; ``"unknown"`` when the system cannot tell (e.g. a container's uid with no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, sele
 from sqlalchemy.exc import IntegrityError
 
 from schoolmode.standard.batch import ROW, Batch, FileValidationError, frame_schema, validate_batch
+from schoolmode.store.db import whoami
+from schoolmode.store.frames import query_frame
 from schoolmode.store.tables import RECORD_TABLES, import_log
 
 CHUNK = 5000
@@ -101,8 +102,7 @@ def _existing(conn: Connection, batch: Batch) -> pl.DataFrame:
         .join(import_log, table.c.import_id == import_log.c.id)
         .where(import_log.c.source == batch.source, import_log.c.dataset == batch.dataset)
     )
-    rows = conn.execute(query).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return query_frame(conn, query, schema)
 
 
 def diff_frames(
@@ -153,7 +153,7 @@ def run_import(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    who = imported_by or _whoami()
+    who = imported_by or whoami()
     digest = file_sha256(path)
     with engine.connect() as conn:
         same = _current_import(conn, parser.source, file_sha256=digest)
@@ -249,13 +249,6 @@ def _unchanged(row: Any) -> ImportResult:
         unchanged=row.rows_in_file,
         skipped=row.rows_skipped,
     )
-
-
-def _whoami() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

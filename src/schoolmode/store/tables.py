@@ -95,6 +95,14 @@ def _record_table(model: type[Record]) -> Table:
 RECORD_TABLES: dict[str, Table] = {name: _record_table(m) for name, m in RECORD_TYPES.items()}
 
 
+def _stamp(verb: str, *, nullable: bool = False) -> tuple[Column[Any], Column[Any]]:
+    """When and by whom a row was ``verb``-ed: ``<verb>_at`` (timestamp with zone), ``<verb>_by``."""
+    return (
+        Column(f"{verb}_at", DateTime(timezone=True), nullable=nullable),
+        Column(f"{verb}_by", String(200), nullable=nullable),
+    )
+
+
 # ---------------------------------------------------------------------- decisions (append-only)
 
 decision_run = Table(
@@ -116,8 +124,7 @@ decision_run = Table(
     Column(
         "inputs_parquet", LargeBinary, nullable=False, comment="The input rows, Parquet per scope."
     ),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("created_by", String(200), nullable=False),
+    *_stamp("created"),
     Index("ix_decision_run_policy_dates", "policy_id", "first_date", "last_date"),
     comment="One evaluation of a policy over stored inputs; never updated or deleted.",
 )
@@ -158,8 +165,7 @@ authorisation = Table(
     Column("date", Date, nullable=False, comment="First day of the decided mode."),
     Column("decided_by", String(200), nullable=False),
     Column("reason", Text, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_by", String(200), nullable=False),
+    *_stamp("recorded"),
     Index("ix_authorisation_policy_unit", "policy_id", "unit", "date"),
     comment="A named body's decision on an eligible rule (e.g. the CPS Tactical Team); append-only.",
 )
@@ -184,8 +190,7 @@ accommodation_review = Table(
         nullable=False,
         comment="Per kind: share, counts, places and the ranked lottery list.",
     ),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("created_by", String(200), nullable=False),
+    *_stamp("created"),
     comment="One selection run over pending accommodation requests; never updated or deleted.",
 )
 
@@ -219,8 +224,7 @@ accommodation_decision = Table(
     Column("places", Integer, nullable=True, comment="Free places in the lottery."),
     Column("reason", Text, nullable=False),
     Column("decided_on", Date, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_by", String(200), nullable=False),
+    *_stamp("recorded"),
     Index("ix_accommodation_decision_request_id", "request_id"),
     comment="A decision on an accommodation request, with its reason; never updated or deleted.",
 )
@@ -233,8 +237,7 @@ accommodation_appeal = Table(
     Column("request_id", String(100), nullable=False),
     Column("filed_on", Date, nullable=False),
     Column("grounds", Text, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_by", String(200), nullable=False),
+    *_stamp("recorded"),
     Index("ix_accommodation_appeal_request_id", "request_id"),
     comment="An appeal against a decision; its outcome is a new decision. Append-only.",
 )
@@ -251,8 +254,7 @@ vaccination_schedule_run = Table(
     Column("rules_json", Text, nullable=False, comment="The policy's scheduling rules as read."),
     Column("sites_json", Text, nullable=False, comment="Sites and daily capacities; [] if none."),
     Column("staff", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("created_by", String(200), nullable=False),
+    *_stamp("created"),
     comment="One recorded staff vaccination schedule; never updated or deleted.",
 )
 
@@ -292,8 +294,7 @@ screening_plan = Table(
     Column("settings_json", Text, nullable=False, comment="Parameters and readings the plan used."),
     Column("top_zips_json", Text, nullable=False, comment="The month's highest-case ZIP codes."),
     Column("schools_json", Text, nullable=False, comment="Per-school targets and shortfalls."),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("created_by", String(200), nullable=False),
+    *_stamp("created"),
     Index("ix_screening_plan_week", "week_start", "policy_id"),
     comment="One week's screening plan; never updated or deleted.",
 )
@@ -324,8 +325,7 @@ screening_result = Table(
     Column("result_date", Date, nullable=True),
     Column("file_name", Text, nullable=False),
     Column("file_row", Integer, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_by", String(200), nullable=False),
+    *_stamp("recorded"),
     Index("ix_screening_result_specimen", "plan_id", "specimen_id", unique=True),
     comment="A pool or individual screening result; one per specimen, never updated or deleted.",
 )
@@ -342,11 +342,9 @@ screening_exception = Table(
     Column("value", Text, nullable=True),
     Column("detail", Text, nullable=False),
     Column("row_json", Text, nullable=False, comment="The result row as read."),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_by", String(200), nullable=False),
+    *_stamp("recorded"),
     Column("status", String(16), nullable=False, comment="open or resolved"),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
-    Column("resolved_by", String(200), nullable=True),
+    *_stamp("resolved", nullable=True),
     Column("resolution", Text, nullable=True),
     Index("ix_screening_exception_status", "status", "plan_id"),
     comment="A result row that needs a person: kept whole until resolved (resolved once).",
@@ -371,8 +369,7 @@ trace_run = Table(
         "rules_json", Text, nullable=False, comment="The rule periods in force (canonical JSON)."
     ),
     Column("local_json", Text, nullable=False, comment="The district's own quarantine parameters."),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("created_by", String(200), nullable=False),
+    *_stamp("created"),
     comment="One tracing of stored cases by the rules in force; never updated or deleted.",
 )
 
@@ -438,8 +435,7 @@ outbreak_confirmation = Table(
     Column("decided_by", String(200), nullable=False, comment="Local health department."),
     Column("decided_on", Date, nullable=False),
     Column("note", Text, nullable=True),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Column("recorded_by", String(200), nullable=False),
+    *_stamp("recorded"),
     Index("ix_outbreak_confirmation_room", "classroom_id", "detected_on"),
     comment=(
         "The local health department's decision on a detected outbreak; the latest row for a "

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from schoolmode.store.triggers import create_append_only, drop_append_only
+
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -105,34 +107,11 @@ def upgrade() -> None:
         comment="A named body's decision on an eligible rule (e.g. the CPS Tactical Team); append-only.",
     )
     op.create_index("ix_authorisation_policy_unit", "authorisation", ["policy_id", "unit", "date"])
-    dialect = op.get_bind().dialect.name
-    for table in APPEND_ONLY:
-        if dialect == "sqlite":
-            for action in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: records are never changed'); END"
-                )
-        elif dialect == "postgresql":
-            op.execute(
-                f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$ BEGIN "
-                f"RAISE EXCEPTION '{table} is append-only: records are never changed'; END $$ LANGUAGE plpgsql"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-            )
+    create_append_only(APPEND_ONLY)
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    for table in APPEND_ONLY:
-        if dialect == "sqlite":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-        elif dialect == "postgresql":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
+    drop_append_only(APPEND_ONLY)
     op.drop_index("ix_authorisation_policy_unit", table_name="authorisation")
     op.drop_table("authorisation")
     op.drop_index("ix_decision_run_id", table_name="decision")

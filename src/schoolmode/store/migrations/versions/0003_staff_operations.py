@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from schoolmode.store.triggers import create_append_only, drop_append_only
+
 revision: str = "0003"
 down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -162,34 +164,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_vaccination_appointment_person_id", "vaccination_appointment", ["person_id"]
     )
-    dialect = op.get_bind().dialect.name
-    for table in APPEND_ONLY:
-        if dialect == "sqlite":
-            for action in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: records are never changed'); END"
-                )
-        elif dialect == "postgresql":
-            op.execute(
-                f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$ BEGIN "
-                f"RAISE EXCEPTION '{table} is append-only: records are never changed'; END $$ LANGUAGE plpgsql"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-            )
+    create_append_only(APPEND_ONLY)
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    for table in APPEND_ONLY:
-        if dialect == "sqlite":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-        elif dialect == "postgresql":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
+    drop_append_only(APPEND_ONLY)
     op.drop_index("ix_vaccination_appointment_person_id", table_name="vaccination_appointment")
     op.drop_index("ix_vaccination_appointment_run_id", table_name="vaccination_appointment")
     op.drop_table("vaccination_appointment")

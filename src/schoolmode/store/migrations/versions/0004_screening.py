@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from schoolmode.store.triggers import create_append_only, drop_append_only
+
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -162,23 +164,8 @@ def upgrade() -> None:
         comment="A result row that needs a person: kept whole until resolved (resolved once).",
     )
     op.create_index("ix_screening_exception_status", "screening_exception", ["status", "plan_id"])
+    create_append_only(APPEND_ONLY)
     dialect = op.get_bind().dialect.name
-    for table in APPEND_ONLY:
-        if dialect == "sqlite":
-            for action in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: records are never changed'); END"
-                )
-        elif dialect == "postgresql":
-            op.execute(
-                f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$ BEGIN "
-                f"RAISE EXCEPTION '{table} is append-only: records are never changed'; END $$ LANGUAGE plpgsql"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-            )
     # exceptions are deleted never; an open one may be resolved once (its resolution is kept)
     if dialect == "sqlite":
         op.execute(
@@ -212,13 +199,7 @@ def downgrade() -> None:
     elif dialect == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS screening_exception_guard ON screening_exception")
         op.execute("DROP FUNCTION IF EXISTS screening_exception_guard()")
-    for table in APPEND_ONLY:
-        if dialect == "sqlite":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-        elif dialect == "postgresql":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
+    drop_append_only(APPEND_ONLY)
     op.drop_index("ix_screening_exception_status", table_name="screening_exception")
     op.drop_table("screening_exception")
     op.drop_index("ix_screening_result_specimen", table_name="screening_result")

@@ -1,0 +1,80 @@
+"""Append-only guards: the DDL the migrations run is pinned, and every guard is removed on
+downgrade."""
+
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import Engine, text
+
+from schoolmode.store.migrate import alembic_config
+from schoolmode.store.triggers import append_only_ddl, drop_append_only_ddl
+
+# tables made append-only by migrations 0002-0005 (their APPEND_ONLY tuples)
+GUARDED = (
+    "decision_run",
+    "decision",
+    "authorisation",
+    "accommodation_review",
+    "accommodation_decision",
+    "accommodation_appeal",
+    "vaccination_schedule_run",
+    "vaccination_appointment",
+    "screening_plan",
+    "screening_pool_member",
+    "screening_result",
+    "trace_run",
+    "traced_contact",
+    "traced_order",
+    "trace_exception",
+    "outbreak_confirmation",
+)
+
+
+def test_ddl_is_pinned() -> None:
+    # old migrations run these statements: they must never change
+    assert append_only_ddl("sqlite", ["t"]) == [
+        "CREATE TRIGGER t_no_update BEFORE UPDATE ON t "
+        "BEGIN SELECT RAISE(ABORT, 't is append-only: records are never changed'); END",
+        "CREATE TRIGGER t_no_delete BEFORE DELETE ON t "
+        "BEGIN SELECT RAISE(ABORT, 't is append-only: records are never changed'); END",
+    ]
+    assert append_only_ddl("postgresql", ["t"]) == [
+        "CREATE OR REPLACE FUNCTION t_append_only() RETURNS trigger AS $$ BEGIN "
+        "RAISE EXCEPTION 't is append-only: records are never changed'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER t_append_only BEFORE UPDATE OR DELETE ON t "
+        "FOR EACH ROW EXECUTE FUNCTION t_append_only()",
+    ]
+    assert drop_append_only_ddl("sqlite", ["t"]) == [
+        "DROP TRIGGER IF EXISTS t_no_update",
+        "DROP TRIGGER IF EXISTS t_no_delete",
+    ]
+    assert drop_append_only_ddl("postgresql", ["t"]) == [
+        "DROP TRIGGER IF EXISTS t_append_only ON t",
+        "DROP FUNCTION IF EXISTS t_append_only()",
+    ]
+    assert append_only_ddl("mysql", ["t"]) == drop_append_only_ddl("mysql", ["t"]) == []
+
+
+def _guards(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            sql = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        else:
+            sql = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+        return set(conn.execute(text(sql)).scalars())
+
+
+def _expected(dialect: str) -> set[str]:
+    if dialect == "sqlite":
+        return {f"{t}_no_{a}" for t in GUARDED for a in ("update", "delete")}
+    return {f"{t}_append_only" for t in GUARDED}
+
+
+def test_every_audit_table_is_guarded_and_downgrade_removes_the_guards(store: Engine) -> None:
+    dialect = store.dialect.name
+    assert _guards(store) >= _expected(dialect)
+    cfg = alembic_config()
+    with store.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert _guards(store) == set()
