@@ -122,6 +122,9 @@ def test_outbreak_list_and_confirm(store: Engine, tmp_path: Path) -> None:
     refused = CliRunner().invoke(app, [*args, "--date", "2021-11-05"])
     assert refused.exit_code == 2
     assert "no outbreak detected in classroom '3A' on 2021-11-05" in refused.output
+    bad_date = CliRunner().invoke(app, [*args, "--date", "9 Nov 2021"])
+    assert bad_date.exit_code == 2
+    assert "--date '9 Nov 2021' is not a date written YYYY-MM-DD" in bad_date.output
     confirmed = CliRunner().invoke(
         app, [*args, "--date", "2021-11-09", "--decided-on", "2021-11-10"]
     )

@@ -7,7 +7,8 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _store, console
+from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, _store, console
+from schoolmode.policy.errors import SchoolmodeError
 
 quarantine_app = typer.Typer(help="Quarantine and isolation orders.", no_args_is_help=True)
 outbreak_app = typer.Typer(
@@ -128,8 +129,11 @@ def outbreak_confirm(
     from schoolmode.operations.tracing_store import confirm_outbreak
     from schoolmode.policy.loader import Registry
 
-    day = _day(date, "--date")
-    decided = _day(decided_on, "--decided-on") if decided_on else day
+    try:
+        day = _day(date, "--date")
+        decided = _day(decided_on, "--decided-on") if decided_on else day
+    except SchoolmodeError as exc:
+        raise _fail(exc) from None
     with _store(db) as engine:
         new_id = confirm_outbreak(
             engine, Registry(policies_dir), classroom, day, confirmed, by, decided, note
