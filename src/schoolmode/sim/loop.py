@@ -45,7 +45,7 @@ from schoolmode.sim.model import apply_pathogen, schedule, seed_agents
 from schoolmode.sim.network import SCHOOL_LAYERS, Population
 from schoolmode.sim.pathogen import Pathogen
 from schoolmode.sim.scenario import Scenario, TestType
-from schoolmode.sim.state import NEVER, ROLES
+from schoolmode.sim.state import NEVER, ROLES, ActiveSet
 from schoolmode.synth.district import calendar as synth_calendar
 
 STUDENT, TEACHER, OTHER_STAFF, ADULT = (ROLES.index(r) for r in ROLES)
@@ -238,7 +238,9 @@ class Loop:
         keep_records: bool = False,
         school_attributes: Mapping[str, list[str]] | None = None,
         settings: Settings | None = None,
+        active_list: bool = True,
     ) -> None:
+        self.active_list = active_list
         self.pop = population
         self.pathogen = pathogen
         self.sc = scenario
@@ -272,6 +274,7 @@ class Loop:
         self.t_symptoms = np.ascontiguousarray(a["t_symptoms"], dtype=np.int64)
         self.t_recovered = np.ascontiguousarray(a["t_recovered"], dtype=np.int64)
         self.infectiousness = np.ascontiguousarray(a["infectiousness"], dtype=np.float64)
+        self.active = ActiveSet(self.t_infectious, self.t_recovered)
         self.role = a["role"].astype(np.int64)
         self.school = a["school"].astype(np.int64)
         self.room = a["classroom"].astype(np.int64)
@@ -370,6 +373,7 @@ class Loop:
         self.t_symptoms[who] = a["t_symptoms"][who]
         self.t_recovered[who] = a["t_recovered"][who]
         self.infectiousness[who] = a["infectiousness"][who]
+        self.active.add(who)
 
     def _queue(self, who: np.ndarray, result_day: np.ndarray, positive: np.ndarray) -> None:
         for d in np.unique(result_day):
@@ -470,7 +474,13 @@ class Loop:
             if self.school_day[d]:
                 schools_remote[d] = int(s_closed.sum())
                 rooms_remote[d] = int(r_closed.sum())
-            sym = (self.t_symptoms <= d) & (d < self.t_recovered)
+            if self.active_list:
+                sources = self.active.advance(d)
+                sym = np.zeros(n, dtype=bool)
+                sym[sources[self.t_symptoms[sources] <= d]] = True
+            else:
+                sources = np.flatnonzero((self.t_infectious <= d) & (d < self.t_recovered))
+                sym = (self.t_symptoms <= d) & (d < self.t_recovered)
             isolated = iso_until > d
             quarantined = quar_until > d
             ill = sym & stay_home
@@ -498,7 +508,6 @@ class Loop:
 
             lap("gates")
             # 2. transmission and importation
-            sources = np.flatnonzero((self.t_infectious <= d) & (d < self.t_recovered))
             prevalence[d] = sources.size
             infectiousness = self.infectiousness
             count = transmit(
@@ -539,7 +548,10 @@ class Loop:
 
             lap("transmission")
             # 3. observation: symptomatic tests (new onsets, and background symptoms)
-            onset = np.flatnonzero(self.t_symptoms == d)
+            if self.active_list:
+                onset = self.active.onsets(self.t_symptoms, d)
+            else:
+                onset = np.flatnonzero(self.t_symptoms == d)
             onset = onset[self.u(rng.SYMPTOM_TEST, onset) < sc.symptomatic.share_tested]
             rate = sc.symptomatic.background_symptoms_per_day
             if rate > 0:
@@ -1018,11 +1030,14 @@ def run_policy(
     keep_records: bool = False,
     school_attributes: Mapping[str, list[str]] | None = None,
     settings: Settings | None = None,
+    active_list: bool = True,
 ) -> LoopResult:
     """One run. ``school_attributes``: attribute name -> one value per school of the
     population (e.g. ``grade_band`` from the profiles, read by CDC K-12 guidance);
     ``settings``: the policy's parameter overrides and interpretation readings, for the engine
-    and the operational numbers alike."""
+    and the operational numbers alike; ``active_list``: infectious agents from an
+    ``ActiveSet`` (default) or, as the reference, a mask over all agents each day (tested
+    equal)."""
     return Loop(
         population,
         pathogen,
@@ -1034,4 +1049,5 @@ def run_policy(
         keep_records,
         school_attributes,
         settings,
+        active_list,
     ).run()
