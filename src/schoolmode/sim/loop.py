@@ -36,9 +36,12 @@ from schoolmode.engine.grid import Calendar
 from schoolmode.operations.screening import share_of
 from schoolmode.operations.tracing import TEST_TO_STAY, rules_in_force
 from schoolmode.policy import model as m
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.policy.values import interpretation, parameter
 from schoolmode.sim import rng
+from schoolmode.sim.beta import auto_beta
+from schoolmode.sim.community import importation_rates, load_zip_cases
 from schoolmode.sim.decide import DISTRICT_UNIT, LoopEngine, closed_mode_mask
 from schoolmode.sim.kernel import transmit
 from schoolmode.sim.model import apply_pathogen, schedule, seed_agents
@@ -101,6 +104,10 @@ class LoopResult:
     computed from them equal the loop's (tested)."""
     orders: list[np.ndarray] = field(default_factory=list)
     """Per day, agents under an isolation or quarantine order (only when ``keep_gates``)."""
+    beta: float = 0.0
+    """The transmission hazard used (the scenario's, or calibrated when ``beta: auto``)."""
+    beta_cached: bool = False
+    """Whether an ``auto`` beta came from a cache."""
 
 
 def school_calendar(start: dt.date, days: int, holidays: bool) -> np.ndarray:
@@ -239,8 +246,30 @@ class Loop:
         school_attributes: Mapping[str, list[str]] | None = None,
         settings: Settings | None = None,
         active_list: bool = True,
+        zip_cases: pl.DataFrame | None = None,
     ) -> None:
         self.active_list = active_list
+        if scenario.beta == "auto":
+            self.beta, self.beta_cached = auto_beta(population, pathogen, scenario.layer_weights)
+        else:
+            self.beta, self.beta_cached = float(scenario.beta), False
+        self.import_rates: np.ndarray | None = None
+        if scenario.importation.source == "zip-weekly-cases":
+            if population.agent_zip is None:
+                raise SchoolmodeError(
+                    "importation from weekly cases by ZIP needs a population with home ZIPs "
+                    "(network.from_district)"
+                )
+            imp = scenario.importation
+            cases = zip_cases if zip_cases is not None else load_zip_cases(imp.cases_file)
+            self.import_rates = importation_rates(
+                cases,
+                population.zip_codes,
+                scenario.start,
+                scenario.days,
+                imp.ascertainment,
+                imp.scale,
+            )
         self.pop = population
         self.pathogen = pathogen
         self.sc = scenario
@@ -399,6 +428,13 @@ class Loop:
             dose1[done] = -vac.dose_interval_days - vac.protection_delay_days
             dose2[done] = -vac.protection_delay_days
             susceptibility[done] *= 1 - vac.efficacy
+        imm = sc.immunity
+        if imm.prior_infection_share:
+            share = np.zeros(n)
+            for role_name, s in imm.prior_infection_share.items():
+                share[self.role == ROLES.index(role_name)] = s
+            prior = self.u(rng.PRIOR_INFECTION, np.arange(n)) < share
+            susceptibility[prior] *= 1 - imm.protection
         first = seed_agents(n, sc.initial_infections, self.seed)
         self._schedule(first, 0)
         t_infected[first] = 0
@@ -521,7 +557,7 @@ class Loop:
                 self.pop.network.indices,
                 self.weights,
                 gate,
-                sc.beta,
+                self.beta,
                 out_dst,
                 out_src,
                 out_layer,
@@ -535,7 +571,15 @@ class Loop:
                 totals["infections_in_school"] += int(at_school.sum())
                 np.add.at(school_layer_inf[d], self.school[who[at_school]], 1)
             imported = np.empty(0, dtype=np.int64)
-            if p_import > 0:
+            if self.import_rates is not None:
+                cand = np.flatnonzero(t_infected == NEVER)
+                p_cand = self.import_rates[self.pop.agent_zip[cand], d]  # type: ignore[index]
+                hit = self.u(rng.IMPORTATION, cand, d) < p_cand * susceptibility[cand]
+                imported = cand[hit]
+                if imported.size:
+                    self._schedule(imported, d)
+                    t_infected[imported] = d
+            elif p_import > 0:
                 cand = np.flatnonzero(t_infected == NEVER)
                 hit = self.u(rng.IMPORTATION, cand, d) < p_import * susceptibility[cand]
                 imported = cand[hit]
@@ -692,6 +736,8 @@ class Loop:
             orders=self.orders_kept,
             records=self._records(reported) if self.keep_records else None,
             timings=timings,
+            beta=self.beta,
+            beta_cached=self.beta_cached,
             missing_metrics=sorted(f"{s}.{m_}" for s, m_ in engine.missing) if engine else [],
         )
 
@@ -1031,13 +1077,16 @@ def run_policy(
     school_attributes: Mapping[str, list[str]] | None = None,
     settings: Settings | None = None,
     active_list: bool = True,
+    zip_cases: pl.DataFrame | None = None,
 ) -> LoopResult:
     """One run. ``school_attributes``: attribute name -> one value per school of the
     population (e.g. ``grade_band`` from the profiles, read by CDC K-12 guidance);
     ``settings``: the policy's parameter overrides and interpretation readings, for the engine
     and the operational numbers alike; ``active_list``: infectious agents from an
     ``ActiveSet`` (default) or, as the reference, a mask over all agents each day (tested
-    equal)."""
+    equal); ``zip_cases``: weekly cases by ZIP for ``importation.source: zip-weekly-cases``
+    (``community.load_zip_cases``; None: read from the scenario's ``cases_file`` or the shared
+    data)."""
     return Loop(
         population,
         pathogen,
@@ -1050,4 +1099,5 @@ def run_policy(
         school_attributes,
         settings,
         active_list,
+        zip_cases,
     ).run()

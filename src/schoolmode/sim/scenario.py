@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
 
 from schoolmode.policy.errors import SchoolmodeError
@@ -113,19 +113,53 @@ class Vaccination(_Strict):
     """Share of each role fully vaccinated and protected before day 0."""
 
 
+class Importation(_Strict):
+    """Infections from outside the simulated population (docs/simulator.md, "Community by
+    ZIP")."""
+
+    source: Literal["flat", "zip-weekly-cases"] = "flat"
+    """``flat``: ``importation_per_100k_per_day`` for every agent; ``zip-weekly-cases``: each
+    agent's daily probability is its home ZIP's reported cases per person per day in the CDPH
+    weekly cases by ZIP over the simulated dates (``community_indicator`` ``cases_weekly`` of
+    ``cdph-zip-weekly``), divided by ``ascertainment`` and times ``scale``."""
+    ascertainment: float = Field(0.25, gt=0, le=1)
+    """Share of infections reported as cases (assumption; CDC estimated 1 in 7.7 infections
+    reported in February-September 2020, Reese et al. 2021, with testing scarcer then)."""
+    scale: float = Field(1.0, ge=0)
+    """Multiplier of the ZIP's infection rate (assumption: an agent's exposure outside the
+    simulated population equals that of an average resident of its ZIP)."""
+    cases_file: Path | None = None
+    """CDPH weekly cases by ZIP CSV (None: the shared data's)."""
+
+
+class Immunity(_Strict):
+    """Protection before day 0 other than vaccination (``vaccination.initial_share``)."""
+
+    prior_infection_share: dict[str, float] = Field(default_factory=dict)
+    """Share of each role protected by a prior infection (drawn independently of
+    vaccination)."""
+    protection: float = Field(0.5, ge=0, le=1)
+    """Reduction of susceptibility of a previously infected agent (assumption)."""
+
+
 class Scenario(_Strict):
     """One simulated comparison (all defaults documented in docs/simulator.md)."""
 
     pathogen: str = "covid-omicron"
-    beta: float = Field(0.12, gt=0)
-    """Daily hazard of a contact of weight 1 (see ``SimConfig.beta``)."""
+    beta: float | Literal["auto"] = "auto"
+    """Daily hazard of a contact of weight 1 (see ``SimConfig.beta``); ``auto``: calibrated
+    to the pathogen's R0 on the population with ``calibrate.beta_for_r0`` (all layers open,
+    nobody immune), cached per population and pathogen (``sim.beta``)."""
     seeds: int = Field(10, ge=1)
     first_seed: int = 0
     days: int = Field(60, ge=1)
     start: dt.date = dt.date(2022, 1, 11)
     initial_infections: int = Field(200, ge=0)
     importation_per_100k_per_day: float = Field(5.0, ge=0)
-    """Infections from outside the district per 100,000 agents per day."""
+    """Infections from outside the district per 100,000 agents per day (``importation.source``
+    ``flat``)."""
+    importation: Importation = Importation()
+    immunity: Immunity = Immunity()
     layer_weights: dict[str, float] = Field(default_factory=dict)
     """Per-contact daily weights replacing ``NetworkConfig``'s for the named layers."""
     masking: dict[str, float] = Field(default_factory=dict)
@@ -146,6 +180,13 @@ class Scenario(_Strict):
     whole history)."""
     district_holidays: bool = True
     """Weekends and the synthetic calendar's holidays close school layers."""
+
+    @field_validator("beta")
+    @classmethod
+    def _positive_beta(cls, value: float | str) -> float | str:
+        if not isinstance(value, str) and value <= 0:
+            raise ValueError("beta must be above 0 (or auto)")
+        return value
 
     def test(self, name: str) -> TestType:
         if name not in self.tests:
