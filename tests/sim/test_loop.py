@@ -25,8 +25,11 @@ from tests.synth.test_district import PROFILES
 
 AGREEMENT = "cps-ctu-2022-01-10"
 PROPOSAL = "ctu-proposal-2022-01-08"
-# a lively epidemic on six schools so that every rule has something to do in 45 days
-SCENARIO = Scenario(days=45, beta=0.15, initial_infections=40, seeds=2)
+# a lively epidemic on six schools so that every rule has something to do in 45 days (nobody
+# immune before day 0, unlike the default scenario)
+SCENARIO = Scenario(
+    days=45, beta=0.15, initial_infections=40, seeds=2, vaccination={"initial_share": {}}
+)
 
 
 @pytest.fixture(scope="module")

@@ -98,6 +98,19 @@ class Tracing(_Strict):
     """Household members of a case quarantine too."""
 
 
+INITIAL_VACCINATION_2022_01_10 = {
+    "student": 0.44,
+    "classroom_teacher": 0.74,
+    "other_staff": 0.74,
+    "household_adult": 0.74,
+}
+"""Share with a completed vaccine series by 2022-01-10 in Chicago: CDPH vaccinations by ZIP
+(553k-3xzc, shared data ``chicago-vaccination-zip``), cumulative ``Vaccine Series Completed``
+of ages 5+ minus 18+ (171,704) over the ACS 2019 population 5-17 (391,307) for students, and
+of ages 18+ (1,587,922) over the population 18+ (2,138,535) for adults; staff are given the
+adult share (an assumption: CPS staff were under a vaccination requirement, so likely more)."""
+
+
 class Vaccination(_Strict):
     weekly_doses: int | None = Field(None, ge=0)
     """Doses given each week (second doses first); None: the policy's
@@ -109,8 +122,11 @@ class Vaccination(_Strict):
     protection_delay_days: int = Field(14, ge=0)
     efficacy: float = Field(0.3, ge=0, le=1)
     """Reduction of susceptibility from ``protection_delay_days`` after the second dose."""
-    initial_share: dict[str, float] = Field(default_factory=dict)
-    """Share of each role fully vaccinated and protected before day 0."""
+    initial_share: dict[str, float] = Field(
+        default_factory=lambda: dict(INITIAL_VACCINATION_2022_01_10)
+    )
+    """Share of each role fully vaccinated and protected before day 0 (default: Chicago on
+    2022-01-10, ``INITIAL_VACCINATION_2022_01_10``, for the default start date)."""
 
 
 class Importation(_Strict):
