@@ -30,6 +30,7 @@ from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.state import NEVER
 from schoolmode.synth.district import synth_district
+from tests.conftest import ROOT
 from tests.sim.test_sim import random_graph
 from tests.synth.test_district import PROFILES
 
@@ -96,12 +97,13 @@ def test_cross_zip_contacts_go_to_zips_in_proportion_to_their_weight() -> None:
 
 
 def test_real_population_by_zip_and_age() -> None:
-    population = load_zip_population()
+    population = load_zip_population(
+        ROOT / "tests/fixtures/shared/data/chicago-population/Chicago_Population_Counts.csv"
+    )
     assert population.height == 59
     row = population.filter(pl.col("zip") == "60601").row(0, named=True)
-    # Chicago_Population_Counts.csv, ZIP 60601, 2019 (the latest year in the file)
-    assert row["children"] + row["adults"] == row["total"]
-    assert row["total"] > 10_000
+    # Chicago_Population_Counts.csv, "Zip Code,2019,60601,15083,880,...,14203" (the latest year)
+    assert row == {"zip": "60601", "children": 880, "adults": 14203, "total": 15083}
 
 
 def hand_made_cases(zips: list[str], weekly: list[list[float | None]]) -> pl.DataFrame:
