@@ -254,6 +254,7 @@ class Loop:
         else:
             self.beta, self.beta_cached = float(scenario.beta), False
         self.import_rates: np.ndarray | None = None
+        self.zip_index = np.zeros(0, dtype=np.int64)
         if scenario.importation.source == "zip-weekly-cases":
             if population.agent_zip is None:
                 raise SchoolmodeError(
@@ -270,6 +271,7 @@ class Loop:
                 imp.ascertainment,
                 imp.scale,
             )
+            self.zip_index = population.agent_zip
         self.pop = population
         self.pathogen = pathogen
         self.sc = scenario
@@ -571,17 +573,14 @@ class Loop:
                 totals["infections_in_school"] += int(at_school.sum())
                 np.add.at(school_layer_inf[d], self.school[who[at_school]], 1)
             imported = np.empty(0, dtype=np.int64)
-            if self.import_rates is not None:
+            if self.import_rates is not None or p_import > 0:
                 cand = np.flatnonzero(t_infected == NEVER)
-                p_cand = self.import_rates[self.pop.agent_zip[cand], d]  # type: ignore[index]
+                p_cand = (
+                    self.import_rates[self.zip_index[cand], d]
+                    if self.import_rates is not None
+                    else p_import
+                )
                 hit = self.u(rng.IMPORTATION, cand, d) < p_cand * susceptibility[cand]
-                imported = cand[hit]
-                if imported.size:
-                    self._schedule(imported, d)
-                    t_infected[imported] = d
-            elif p_import > 0:
-                cand = np.flatnonzero(t_infected == NEVER)
-                hit = self.u(rng.IMPORTATION, cand, d) < p_import * susceptibility[cand]
                 imported = cand[hit]
                 if imported.size:
                     self._schedule(imported, d)
