@@ -25,8 +25,11 @@ from tests.synth.test_district import PROFILES
 
 AGREEMENT = "cps-ctu-2022-01-10"
 PROPOSAL = "ctu-proposal-2022-01-08"
-# a lively epidemic on six schools so that every rule has something to do in 45 days
-SCENARIO = Scenario(days=45, beta=0.15, initial_infections=40, seeds=2)
+# a lively epidemic on six schools so that every rule has something to do in 45 days (nobody
+# immune before day 0, unlike the default scenario)
+SCENARIO = Scenario(
+    days=45, beta=0.15, initial_infections=40, seeds=2, vaccination={"initial_share": {}}
+)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +109,24 @@ def test_a_policy_that_never_fires_gives_the_infections_of_no_policy(
     agreement = run(population, policies.get(AGREEMENT).policy)
     assert agreement.agents is not None
     assert not np.array_equal(agreement.agents["t_infected"], none.agents["t_infected"])
+
+
+def test_the_loop_active_list_equals_the_mask_over_all_agents(
+    population: Population, policies: Registry
+) -> None:
+    policy = with_values(
+        policies.get(AGREEMENT).policy, teacher_absence_share_pct=10, student_quarantine_share_pct=8
+    )
+    pathogen = load_pathogen(SCENARIO.pathogen)
+    fast = run_policy(population, pathogen, SCENARIO, policy, 2, Registry())
+    reference = run_policy(population, pathogen, SCENARIO, policy, 2, Registry(), active_list=False)
+    assert fast.outcomes["cases_reported"] > 0
+    assert fast.outcomes == reference.outcomes
+    assert fast.agents is not None
+    assert reference.agents is not None
+    assert fast.agents.tobytes() == reference.agents.tobytes()
+    for name, series in fast.daily.items():
+        assert np.array_equal(series, reference.daily[name]), name
 
 
 def test_same_seed_same_run_other_seed_different(

@@ -138,6 +138,18 @@ def test_same_seed_same_epidemic_other_seed_different(district: Population) -> N
     assert not np.array_equal(a.agents, c.agents)
 
 
+@pytest.mark.parametrize("name", ["covid-omicron", "influenza-seasonal"])
+def test_the_active_list_equals_the_mask_over_all_agents(district: Population, name: str) -> None:
+    pathogen = load_pathogen(name)
+    config = SimConfig(beta=0.3, days=50, seed=5, initial_infections=30)
+    fast = run(district, pathogen, config)
+    reference = run(district, pathogen, config, active_list=False)
+    assert fast.infected[-1] > 200
+    assert fast.agents.tobytes() == reference.agents.tobytes()
+    for field in ("new_infections", "new_by_layer", "infectious", "infected"):
+        assert np.array_equal(getattr(fast, field), getattr(reference, field)), field
+
+
 def test_gates_that_never_close_change_nothing(district: Population) -> None:
     delta = load_pathogen("covid-delta")
     config = SimConfig(beta=0.3, days=60, seed=3)

@@ -388,6 +388,20 @@ def simulated_growth_rate(
     return float(np.mean(finite)) if len(finite) * 2 > len(rates) else -math.inf
 
 
+def mass_action_beta(population: Population, pathogen: Pathogen, r0: float | None = None) -> float:
+    """``r0 / (sum over layers of weight x mean degree) / mean generation interval``: the beta
+    of a well-mixed population with the network's mean daily contact weight (the first guess
+    of ``beta_for_r0``; it ignores clustering, so on district networks it is a rough value)."""
+    target_r0 = pathogen.r0.value if r0 is None else r0
+    net = population.network
+    g = generation_interval(pathogen)
+    contact_days = sum(
+        float(w) * net.indices[net.indptr[i, 0] : net.indptr[i, -1]].size / net.n
+        for i, w in enumerate(net.weights)
+    ) * max(float((g * np.arange(g.size)).sum()), 1.0)
+    return float(target_r0 / max(contact_days, 1e-12))
+
+
 def beta_for_r0(
     population: Population,
     pathogen: Pathogen,
@@ -410,13 +424,7 @@ def beta_for_r0(
     if target_r0 <= 1:
         raise ValueError(f"r0 must be above 1 to fit a growth rate, got {target_r0}")
     target = growth_rate_for_r0(pathogen, target_r0)
-    net = population.network
-    g = generation_interval(pathogen)
-    contact_days = sum(
-        float(w) * net.indices[net.indptr[i, 0] : net.indptr[i, -1]].size / net.n
-        for i, w in enumerate(net.weights)
-    ) * max(float((g * np.arange(g.size)).sum()), 1.0)
-    guess = target_r0 / max(contact_days, 1e-12)
+    guess = mass_action_beta(population, pathogen, target_r0)
 
     def too_slow(beta: float) -> bool:
         return simulated_growth_rate(population, pathogen, beta, seeds) < target

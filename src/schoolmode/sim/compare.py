@@ -29,6 +29,8 @@ from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
+from schoolmode.sim.beta import auto_method
+from schoolmode.sim.community import load_zip_population, zip_population_path
 from schoolmode.sim.loop import OUTCOMES, LoopResult, run_policy
 from schoolmode.sim.network import Population, from_district
 from schoolmode.sim.pathogen import load_pathogen
@@ -73,8 +75,11 @@ def _profiles(profiles: str | None, schools: int | None) -> pl.DataFrame:
 @lru_cache(maxsize=2)
 def load_population(profiles: str | None = None, schools: int | None = None) -> Population:
     """The synthetic district of the CPS school profiles (``schools``: only the first N by
-    school id), cached per process."""
-    return from_district(synth_district(_profiles(profiles, schools)).frames)
+    school id), cached per process. Cross-ZIP community contacts are weighted by the real
+    population of each ZIP and age band (ACS, ``community.load_zip_population``) when the
+    shared data has it, else by the district's own agents."""
+    zip_population = load_zip_population() if zip_population_path().exists() else None
+    return from_district(synth_district(_profiles(profiles, schools)).frames, None, zip_population)
 
 
 def school_attributes(
@@ -104,6 +109,11 @@ class Comparison:
     agents: int
     schools: int
     wall_s: float
+
+    @property
+    def betas(self) -> list[float]:
+        """The distinct transmission hazards used (one unless the scenario changes)."""
+        return sorted({r.beta for r in self.results.values()})
 
     def outcomes(self) -> pl.DataFrame:
         """One row per policy and seed with every outcome."""
@@ -293,7 +303,16 @@ def write_report(comparison: Comparison, out: Path) -> dict[str, Path]:
         f"{comparison.agents:,} agents in {comparison.schools} schools; pathogen {sc.pathogen}; "
         f"{len(comparison.seeds)} seeds ({comparison.seeds[0]}..{comparison.seeds[-1]}); "
         f"{sc.days} days from {sc.start}; {comparison.wall_s:.1f} s for "
-        f"{len(comparison.results)} runs."
+        f"{len(comparison.results)} runs; beta "
+        + ", ".join(f"{b:.5g}" for b in comparison.betas)
+        + (
+            f" (calibrated to R0 {load_pathogen(sc.pathogen).r0.value:g} on this population "
+            f"with nobody immune, by {auto_method(comparison.agents)}; the scenario's "
+            "immunity before day 0 applies on top)"
+            if sc.beta == "auto"
+            else " (given)"
+        )
+        + "."
     )
     md = [
         "# Simulated comparison: " + ", ".join(ids),

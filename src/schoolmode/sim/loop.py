@@ -36,16 +36,19 @@ from schoolmode.engine.grid import Calendar
 from schoolmode.operations.screening import share_of
 from schoolmode.operations.tracing import TEST_TO_STAY, rules_in_force
 from schoolmode.policy import model as m
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.policy.values import interpretation, parameter
 from schoolmode.sim import rng
+from schoolmode.sim.beta import auto_beta
+from schoolmode.sim.community import importation_rates, load_zip_cases
 from schoolmode.sim.decide import DISTRICT_UNIT, LoopEngine, closed_mode_mask
 from schoolmode.sim.kernel import transmit
 from schoolmode.sim.model import apply_pathogen, schedule, seed_agents
 from schoolmode.sim.network import SCHOOL_LAYERS, Population
 from schoolmode.sim.pathogen import Pathogen
 from schoolmode.sim.scenario import Scenario, TestType
-from schoolmode.sim.state import NEVER, ROLES
+from schoolmode.sim.state import NEVER, ROLES, ActiveSet
 from schoolmode.synth.district import calendar as synth_calendar
 
 STUDENT, TEACHER, OTHER_STAFF, ADULT = (ROLES.index(r) for r in ROLES)
@@ -101,6 +104,10 @@ class LoopResult:
     computed from them equal the loop's (tested)."""
     orders: list[np.ndarray] = field(default_factory=list)
     """Per day, agents under an isolation or quarantine order (only when ``keep_gates``)."""
+    beta: float = 0.0
+    """The transmission hazard used (the scenario's, or calibrated when ``beta: auto``)."""
+    beta_cached: bool = False
+    """Whether an ``auto`` beta came from a cache."""
 
 
 def school_calendar(start: dt.date, days: int, holidays: bool) -> np.ndarray:
@@ -238,7 +245,33 @@ class Loop:
         keep_records: bool = False,
         school_attributes: Mapping[str, list[str]] | None = None,
         settings: Settings | None = None,
+        active_list: bool = True,
+        zip_cases: pl.DataFrame | None = None,
     ) -> None:
+        self.active_list = active_list
+        if scenario.beta == "auto":
+            self.beta, self.beta_cached = auto_beta(population, pathogen, scenario.layer_weights)
+        else:
+            self.beta, self.beta_cached = float(scenario.beta), False
+        self.import_rates: np.ndarray | None = None
+        self.zip_index = np.zeros(0, dtype=np.int64)
+        if scenario.importation.source == "zip-weekly-cases":
+            if population.agent_zip is None:
+                raise SchoolmodeError(
+                    "importation from weekly cases by ZIP needs a population with home ZIPs "
+                    "(network.from_district)"
+                )
+            imp = scenario.importation
+            cases = zip_cases if zip_cases is not None else load_zip_cases(imp.cases_file)
+            self.import_rates = importation_rates(
+                cases,
+                population.zip_codes,
+                scenario.start,
+                scenario.days,
+                imp.ascertainment,
+                imp.scale,
+            )
+            self.zip_index = population.agent_zip
         self.pop = population
         self.pathogen = pathogen
         self.sc = scenario
@@ -272,6 +305,7 @@ class Loop:
         self.t_symptoms = np.ascontiguousarray(a["t_symptoms"], dtype=np.int64)
         self.t_recovered = np.ascontiguousarray(a["t_recovered"], dtype=np.int64)
         self.infectiousness = np.ascontiguousarray(a["infectiousness"], dtype=np.float64)
+        self.active = ActiveSet(self.t_infectious, self.t_recovered)
         self.role = a["role"].astype(np.int64)
         self.school = a["school"].astype(np.int64)
         self.room = a["classroom"].astype(np.int64)
@@ -370,6 +404,7 @@ class Loop:
         self.t_symptoms[who] = a["t_symptoms"][who]
         self.t_recovered[who] = a["t_recovered"][who]
         self.infectiousness[who] = a["infectiousness"][who]
+        self.active.add(who)
 
     def _queue(self, who: np.ndarray, result_day: np.ndarray, positive: np.ndarray) -> None:
         for d in np.unique(result_day):
@@ -395,6 +430,13 @@ class Loop:
             dose1[done] = -vac.dose_interval_days - vac.protection_delay_days
             dose2[done] = -vac.protection_delay_days
             susceptibility[done] *= 1 - vac.efficacy
+        imm = sc.immunity
+        if imm.prior_infection_share:
+            share = np.zeros(n)
+            for role_name, s in imm.prior_infection_share.items():
+                share[self.role == ROLES.index(role_name)] = s
+            prior = self.u(rng.PRIOR_INFECTION, np.arange(n)) < share
+            susceptibility[prior] *= 1 - imm.protection
         first = seed_agents(n, sc.initial_infections, self.seed)
         self._schedule(first, 0)
         t_infected[first] = 0
@@ -470,7 +512,13 @@ class Loop:
             if self.school_day[d]:
                 schools_remote[d] = int(s_closed.sum())
                 rooms_remote[d] = int(r_closed.sum())
-            sym = (self.t_symptoms <= d) & (d < self.t_recovered)
+            if self.active_list:
+                sources = self.active.advance(d)
+                sym = np.zeros(n, dtype=bool)
+                sym[sources[self.t_symptoms[sources] <= d]] = True
+            else:
+                sources = np.flatnonzero((self.t_infectious <= d) & (d < self.t_recovered))
+                sym = (self.t_symptoms <= d) & (d < self.t_recovered)
             isolated = iso_until > d
             quarantined = quar_until > d
             ill = sym & stay_home
@@ -498,7 +546,6 @@ class Loop:
 
             lap("gates")
             # 2. transmission and importation
-            sources = np.flatnonzero((self.t_infectious <= d) & (d < self.t_recovered))
             prevalence[d] = sources.size
             infectiousness = self.infectiousness
             count = transmit(
@@ -512,7 +559,7 @@ class Loop:
                 self.pop.network.indices,
                 self.weights,
                 gate,
-                sc.beta,
+                self.beta,
                 out_dst,
                 out_src,
                 out_layer,
@@ -526,9 +573,14 @@ class Loop:
                 totals["infections_in_school"] += int(at_school.sum())
                 np.add.at(school_layer_inf[d], self.school[who[at_school]], 1)
             imported = np.empty(0, dtype=np.int64)
-            if p_import > 0:
+            if self.import_rates is not None or p_import > 0:
                 cand = np.flatnonzero(t_infected == NEVER)
-                hit = self.u(rng.IMPORTATION, cand, d) < p_import * susceptibility[cand]
+                p_cand = (
+                    self.import_rates[self.zip_index[cand], d]
+                    if self.import_rates is not None
+                    else p_import
+                )
+                hit = self.u(rng.IMPORTATION, cand, d) < p_cand * susceptibility[cand]
                 imported = cand[hit]
                 if imported.size:
                     self._schedule(imported, d)
@@ -539,7 +591,10 @@ class Loop:
 
             lap("transmission")
             # 3. observation: symptomatic tests (new onsets, and background symptoms)
-            onset = np.flatnonzero(self.t_symptoms == d)
+            if self.active_list:
+                onset = self.active.onsets(self.t_symptoms, d)
+            else:
+                onset = np.flatnonzero(self.t_symptoms == d)
             onset = onset[self.u(rng.SYMPTOM_TEST, onset) < sc.symptomatic.share_tested]
             rate = sc.symptomatic.background_symptoms_per_day
             if rate > 0:
@@ -680,6 +735,8 @@ class Loop:
             orders=self.orders_kept,
             records=self._records(reported) if self.keep_records else None,
             timings=timings,
+            beta=self.beta,
+            beta_cached=self.beta_cached,
             missing_metrics=sorted(f"{s}.{m_}" for s, m_ in engine.missing) if engine else [],
         )
 
@@ -1018,11 +1075,17 @@ def run_policy(
     keep_records: bool = False,
     school_attributes: Mapping[str, list[str]] | None = None,
     settings: Settings | None = None,
+    active_list: bool = True,
+    zip_cases: pl.DataFrame | None = None,
 ) -> LoopResult:
     """One run. ``school_attributes``: attribute name -> one value per school of the
     population (e.g. ``grade_band`` from the profiles, read by CDC K-12 guidance);
     ``settings``: the policy's parameter overrides and interpretation readings, for the engine
-    and the operational numbers alike."""
+    and the operational numbers alike; ``active_list``: infectious agents from an
+    ``ActiveSet`` (default) or, as the reference, a mask over all agents each day (tested
+    equal); ``zip_cases``: weekly cases by ZIP for ``importation.source: zip-weekly-cases``
+    (``community.load_zip_cases``; None: read from the scenario's ``cases_file`` or the shared
+    data)."""
     return Loop(
         population,
         pathogen,
@@ -1034,4 +1097,6 @@ def run_policy(
         keep_records,
         school_attributes,
         settings,
+        active_list,
+        zip_cases,
     ).run()

@@ -16,7 +16,7 @@ from schoolmode.sim import rng
 from schoolmode.sim.kernel import transmit
 from schoolmode.sim.network import Network, Population
 from schoolmode.sim.pathogen import Duration, Pathogen
-from schoolmode.sim.state import NEVER, ROLES, infectious
+from schoolmode.sim.state import NEVER, ROLES, ActiveSet, infectious
 
 Gates = Callable[[int], np.ndarray | None]
 """Day -> (layers, agents) bool array of open layer memberships; ``None``: everything open."""
@@ -108,7 +108,11 @@ def run(
     config: SimConfig,
     gates: Gates | None = None,
     initial: np.ndarray | None = None,
+    active_list: bool = True,
 ) -> SimResult:
+    """Simulate ``config.days`` days. ``active_list``: keep the infectious agents in an
+    ``ActiveSet`` (default) rather than a mask over all agents each day (the same results,
+    tested; the mask is the reference)."""
     agents = population.agents.copy()
     network: Network = population.network
     n, n_layers = network.n, len(network.layers)
@@ -126,17 +130,24 @@ def run(
     first = (
         initial if initial is not None else seed_agents(n, config.initial_infections, config.seed)
     )
-    schedule(agents, np.asarray(first), 0, pathogen, config.seed)
+    first = np.asarray(first)
+    schedule(agents, first, 0, pathogen, config.seed)
     t_infected[first] = 0
     np.add.at(new_by_role[0], agents["role"][first].astype(np.int64), 1)
+    # contiguous copies of what is read every day, updated when agents are scheduled
+    t_infectious = np.ascontiguousarray(agents["t_infectious"], dtype=np.int64)
+    t_recovered = np.ascontiguousarray(agents["t_recovered"], dtype=np.int64)
+    infectiousness = np.ascontiguousarray(agents["infectiousness"], dtype=np.float64)
+    active = ActiveSet(t_infectious, t_recovered)
+    active.add(first.astype(np.int64))
+    cumulative = int(np.unique(first).size)
 
     susceptibility = np.ascontiguousarray(agents["susceptibility"], dtype=np.float64)
     for day in range(config.days):
         gate = gates(day) if gates is not None else None
         gate = all_open if gate is None else gate
-        sources = np.flatnonzero(infectious(agents, day))
+        sources = active.advance(day) if active_list else np.flatnonzero(infectious(agents, day))
         prevalence[day] = sources.size
-        infectiousness = np.ascontiguousarray(agents["infectiousness"], dtype=np.float64)
         count = transmit(
             day,
             config.seed,
@@ -156,11 +167,16 @@ def run(
         if count:
             who = out_dst[:count]
             schedule(agents, who, day, pathogen, config.seed)
+            t_infectious[who] = agents["t_infectious"][who]
+            t_recovered[who] = agents["t_recovered"][who]
+            infectiousness[who] = agents["infectiousness"][who]
+            active.add(who)
             agents["infector"][who] = out_src[:count]
             agents["layer"][who] = out_layer[:count]
             np.add.at(new_by_role[day], agents["role"][who].astype(np.int64), 1)
             new_by_layer[day] += np.bincount(out_layer[:count], minlength=n_layers)
-        ever[day] = int((t_infected <= day).sum())
+        cumulative += count
+        ever[day] = cumulative
     return SimResult(
         layers=network.layers,
         new_infections=new_by_role,

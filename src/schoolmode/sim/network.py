@@ -16,6 +16,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from schoolmode.sim.community import (
+    CHILD_AGE,
+    UNKNOWN_ZIP,
+    agent_zips,
+    zip_community,
+    zip_weights,
+)
 from schoolmode.sim.rng import jit
 from schoolmode.sim.state import ROLES, new_agents
 
@@ -58,7 +65,15 @@ class NetworkConfig:
         "min/day. Household, community: assumptions"
     )
     community_contacts: int = 4
-    """Random contacts drawn per agent anywhere in the district."""
+    """Community contacts drawn per adult (18 and over; mean degree about twice this):
+    assumption."""
+    community_contacts_child: int = 2
+    """Community contacts drawn per child (under 18): assumption (children's contacts outside
+    home and school are fewer than adults'; see docs/simulator.md, "Community by ZIP")."""
+    community_within_zip_share: float | None = 0.8
+    """Share of community contacts drawn within the agent's ZIP (assumption); the rest go to
+    other ZIPs in proportion to their population of the agent's age band. ``None``: the
+    earlier district-wide random layer (``community_contacts`` for everyone, ZIPs ignored)."""
     adult_age: int = 40
     """Age given to household adults (assumption: the synthetic district has no adult ages)."""
     seed: int = 1
@@ -217,12 +232,22 @@ class Population:
     """Standard ``person_id`` of each agent; household adults get ``<household_id>-A<n>``."""
     school_ids: list[str]
     classroom_ids: list[str]
+    zip_codes: list[str] = field(default_factory=list)
+    """ZIP codes of the agents' homes (``""``: unknown), indexed by ``agent_zip``."""
+    agent_zip: np.ndarray | None = None
+    """(agents,) index into ``zip_codes``; None when the population has no ZIPs."""
 
 
 def from_district(
-    frames: dict[str, pl.DataFrame], config: NetworkConfig | None = None
+    frames: dict[str, pl.DataFrame],
+    config: NetworkConfig | None = None,
+    zip_population: pl.DataFrame | None = None,
 ) -> Population:
-    """Agents (students, staff, household adults) and contact layers of a synthetic district."""
+    """Agents (students, staff, household adults) and contact layers of a synthetic district.
+
+    ``zip_population`` (``community.load_zip_population``: ``zip``, ``children``, ``adults``)
+    weights the ZIPs as destinations of cross-ZIP community contacts; None: the district's
+    own agents per ZIP and age band."""
     config = config or NetworkConfig()
     rng = np.random.default_rng(config.seed)
     person = frames["person"].sort("person_id")
@@ -286,6 +311,18 @@ def from_district(
         dtype=np.int64,
     )
     grade = np.where(is_student & (room >= 0), room_grade[np.maximum(room, 0)], -1)
+    # home ZIP: the household's; staff (no household here) the ZIP of their school's students
+    hh_zip = np.asarray([*households["zip"].fill_null(UNKNOWN_ZIP).to_list(), UNKNOWN_ZIP])
+    home = agents["household"].astype(np.int64)
+    zip_text = hh_zip[np.where(home >= 0, home, hh_zip.size - 1)]
+    n_schools = len(school_ids)
+    school_zip = np.full(n_schools + 1, UNKNOWN_ZIP, dtype=zip_text.dtype)
+    pupils = is_student & (school >= 0) & (home >= 0)
+    school_zip[school[pupils]] = zip_text[pupils]
+    staff_home = is_staff & (home < 0) & (school >= 0)
+    zip_text[staff_home] = school_zip[school[staff_home]]
+    zip_codes, agent_zip = agent_zips(zip_text)
+    child = agents["age"] < CHILD_AGE
     # grade contacts: random partners among the same school and grade (homeroom pairs fall in
     # the homeroom layer already; csr() drops duplicates within a layer only)
     layer_edges = {
@@ -296,8 +333,20 @@ def from_district(
             np.where(is_student | is_staff, school, -1), config.school_contacts, rng
         ),
         "staff": cliques(np.where(is_staff, school, -1)),
-        "community": random_within(np.zeros(n, np.int64), config.community_contacts, rng),
     }
+    if config.community_within_zip_share is None:
+        layer_edges["community"] = random_within(
+            np.zeros(n, np.int64), config.community_contacts, rng
+        )
+    else:
+        layer_edges["community"] = zip_community(
+            agent_zip,
+            np.where(child, config.community_contacts_child, config.community_contacts),
+            child,
+            zip_weights(zip_codes, agent_zip, child, zip_population),
+            config.community_within_zip_share,
+            rng,
+        )
     network = build(n, layer_edges, config.weights)
     return Population(
         agents=agents,
@@ -305,6 +354,8 @@ def from_district(
         person_ids=person["person_id"].to_list() + adult_ids,
         school_ids=school_ids,
         classroom_ids=classroom_ids,
+        zip_codes=zip_codes,
+        agent_zip=agent_zip,
     )
 
 

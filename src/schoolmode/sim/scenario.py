@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
 
 from schoolmode.policy.errors import SchoolmodeError
@@ -98,6 +98,19 @@ class Tracing(_Strict):
     """Household members of a case quarantine too."""
 
 
+INITIAL_VACCINATION_2022_01_10 = {
+    "student": 0.44,
+    "classroom_teacher": 0.74,
+    "other_staff": 0.74,
+    "household_adult": 0.74,
+}
+"""Share with a completed vaccine series by 2022-01-10 in Chicago: CDPH vaccinations by ZIP
+(553k-3xzc, shared data ``chicago-vaccination-zip``), cumulative ``Vaccine Series Completed``
+of ages 5+ minus 18+ (171,704) over the ACS 2019 population 5-17 (391,307) for students, and
+of ages 18+ (1,587,922) over the population 18+ (2,138,535) for adults; staff are given the
+adult share (an assumption: CPS staff were under a vaccination requirement, so likely more)."""
+
+
 class Vaccination(_Strict):
     weekly_doses: int | None = Field(None, ge=0)
     """Doses given each week (second doses first); None: the policy's
@@ -109,23 +122,60 @@ class Vaccination(_Strict):
     protection_delay_days: int = Field(14, ge=0)
     efficacy: float = Field(0.3, ge=0, le=1)
     """Reduction of susceptibility from ``protection_delay_days`` after the second dose."""
-    initial_share: dict[str, float] = Field(default_factory=dict)
-    """Share of each role fully vaccinated and protected before day 0."""
+    initial_share: dict[str, float] = Field(
+        default_factory=lambda: dict(INITIAL_VACCINATION_2022_01_10)
+    )
+    """Share of each role fully vaccinated and protected before day 0 (default: Chicago on
+    2022-01-10, ``INITIAL_VACCINATION_2022_01_10``, for the default start date)."""
+
+
+class Importation(_Strict):
+    """Infections from outside the simulated population (docs/simulator.md, "Community by
+    ZIP")."""
+
+    source: Literal["flat", "zip-weekly-cases"] = "flat"
+    """``flat``: ``importation_per_100k_per_day`` for every agent; ``zip-weekly-cases``: each
+    agent's daily probability is its home ZIP's reported cases per person per day in the CDPH
+    weekly cases by ZIP over the simulated dates (``community_indicator`` ``cases_weekly`` of
+    ``cdph-zip-weekly``), divided by ``ascertainment`` and times ``scale``."""
+    ascertainment: float = Field(0.25, gt=0, le=1)
+    """Share of infections reported as cases (assumption; CDC estimated 1 in 7.7 infections
+    reported in February-September 2020, Reese et al. 2021, with testing scarcer then)."""
+    scale: float = Field(1.0, ge=0)
+    """Multiplier of the ZIP's infection rate (assumption: an agent's exposure outside the
+    simulated population equals that of an average resident of its ZIP)."""
+    cases_file: Path | None = None
+    """CDPH weekly cases by ZIP CSV (None: the shared data's)."""
+
+
+class Immunity(_Strict):
+    """Protection before day 0 other than vaccination (``vaccination.initial_share``)."""
+
+    prior_infection_share: dict[str, float] = Field(default_factory=dict)
+    """Share of each role protected by a prior infection (drawn independently of
+    vaccination)."""
+    protection: float = Field(0.5, ge=0, le=1)
+    """Reduction of susceptibility of a previously infected agent (assumption)."""
 
 
 class Scenario(_Strict):
     """One simulated comparison (all defaults documented in docs/simulator.md)."""
 
     pathogen: str = "covid-omicron"
-    beta: float = Field(0.12, gt=0)
-    """Daily hazard of a contact of weight 1 (see ``SimConfig.beta``)."""
+    beta: float | Literal["auto"] = "auto"
+    """Daily hazard of a contact of weight 1 (see ``SimConfig.beta``); ``auto``: calibrated
+    to the pathogen's R0 on the population with ``calibrate.beta_for_r0`` (all layers open,
+    nobody immune), cached per population and pathogen (``sim.beta``)."""
     seeds: int = Field(10, ge=1)
     first_seed: int = 0
     days: int = Field(60, ge=1)
     start: dt.date = dt.date(2022, 1, 11)
     initial_infections: int = Field(200, ge=0)
     importation_per_100k_per_day: float = Field(5.0, ge=0)
-    """Infections from outside the district per 100,000 agents per day."""
+    """Infections from outside the district per 100,000 agents per day (``importation.source``
+    ``flat``)."""
+    importation: Importation = Importation()
+    immunity: Immunity = Immunity()
     layer_weights: dict[str, float] = Field(default_factory=dict)
     """Per-contact daily weights replacing ``NetworkConfig``'s for the named layers."""
     masking: dict[str, float] = Field(default_factory=dict)
@@ -146,6 +196,13 @@ class Scenario(_Strict):
     whole history)."""
     district_holidays: bool = True
     """Weekends and the synthetic calendar's holidays close school layers."""
+
+    @field_validator("beta")
+    @classmethod
+    def _positive_beta(cls, value: float | str) -> float | str:
+        if not isinstance(value, str) and value <= 0:
+            raise ValueError("beta must be above 0 (or auto)")
+        return value
 
     def test(self, name: str) -> TestType:
         if name not in self.tests:

@@ -63,3 +63,42 @@ def symptomatic(agents: np.ndarray, day: int) -> np.ndarray:
 
 def recovered(agents: np.ndarray, day: int) -> np.ndarray:
     return np.asarray(agents["t_recovered"] <= day)
+
+
+class ActiveSet:
+    """Agents infectious on the current day, kept incrementally instead of a mask over all
+    agents each day: an agent enters on its ``t_infectious`` and leaves on its
+    ``t_recovered``. ``add`` the agents scheduled each day (their event times must already be
+    in ``t_infectious`` / ``t_recovered``, which the caller keeps up to date), then call
+    ``advance(day)`` once per day in increasing order: it returns exactly
+    ``np.flatnonzero(infectious(agents, day))`` (sorted agent ids) at the cost of the agents
+    infected recently, not of the population."""
+
+    def __init__(self, t_infectious: np.ndarray, t_recovered: np.ndarray) -> None:
+        self.t_infectious = t_infectious
+        self.t_recovered = t_recovered
+        self.pending = np.empty(0, dtype=np.int64)
+        self.active = np.empty(0, dtype=np.int64)
+        self.left = np.empty(0, dtype=np.int64)
+        """Agents whose infectious period ended on the last ``advance`` day (or began and
+        ended on it): with ``active``, every agent whose symptoms can start that day."""
+
+    def add(self, who: np.ndarray) -> None:
+        if who.size:
+            self.pending = np.concatenate([self.pending, who.astype(np.int64)])
+
+    def advance(self, day: int) -> np.ndarray:
+        ends = self.t_recovered[self.active] <= day
+        ready = self.t_infectious[self.pending] <= day
+        enter = self.pending[ready]
+        self.pending = self.pending[~ready]
+        alive = self.t_recovered[enter] > day
+        self.left = np.concatenate([self.active[ends], enter[~alive]])
+        self.active = np.sort(np.concatenate([self.active[~ends], enter[alive]]))
+        return self.active
+
+    def onsets(self, t_symptoms: np.ndarray, day: int) -> np.ndarray:
+        """Sorted agents whose symptoms start on ``day`` (= ``np.flatnonzero(t_symptoms ==
+        day)``): symptoms start within the infectious period or on its last day."""
+        cand = np.concatenate([self.active, self.left])
+        return np.sort(cand[t_symptoms[cand] == day])

@@ -1,0 +1,138 @@
+"""``beta: auto``: the transmission hazard calibrated to the pathogen's R0 on the population.
+
+``calibrate.beta_for_r0`` (early growth rate of simulated epidemics on the network with all
+layers open and nobody immune, matched to the rate that R0 and the generation interval imply)
+is run once per (population, pathogen, layer weights) and cached in memory and on disk
+(``$SCHOOLMODE_CACHE/sim-beta.json``, default ``~/.cache/schoolmode``), so a comparison over
+many seeds and policies, or a later one on the same district, pays it once.
+
+R0 describes spread in a population without immunity. The scenario's immunity before day 0
+(``vaccination.initial_share``, ``immunity.prior_infection_share``) is applied in the loop on
+top of the calibrated beta, so the effective reproduction number of a run is below R0 by the
+immune share times the protection (see docs/simulator.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import weakref
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from schoolmode.sim.network import Population
+from schoolmode.sim.pathogen import Pathogen
+
+METHOD = "beta_for_r0/v1"
+MIN_AGENTS = 50_000
+"""Smallest population calibrated by early growth: in a smaller one a fast pathogen's first
+generations already deplete it before a growth rate can be fitted (Omicron's R0 of 8 on the
+3,500 agents of four schools cannot be fitted at any beta). Smaller populations get the
+mass-action beta (``calibrate.mass_action_beta``), flagged in the comparison report."""
+"""Changes when the calibration changes, so stale cache entries are not reused."""
+CACHE_ENV = "SCHOOLMODE_CACHE"
+
+_digests: dict[int, tuple[weakref.ref[Population], str]] = {}
+_memory: dict[str, float] = {}
+
+
+def cache_file() -> Path:
+    root = os.environ.get(CACHE_ENV)
+    base = Path(root) if root else Path.home() / ".cache" / "schoolmode"
+    return base / "sim-beta.json"
+
+
+def population_digest(population: Population) -> str:
+    """SHA-256 of the network (CSR and weights) and the agents' ages and roles, memoised per
+    population object."""
+    found = _digests.get(id(population))
+    if found is not None and found[0]() is population:
+        return found[1]
+    h = hashlib.sha256()
+    net = population.network
+    for part in (
+        net.indptr,
+        net.indices,
+        net.weights,
+        population.agents["age"],
+        population.agents["role"],
+    ):
+        h.update(np.ascontiguousarray(part).tobytes())
+    h.update(json.dumps(list(net.layers)).encode())
+    digest = h.hexdigest()
+    _digests[id(population)] = (weakref.ref(population), digest)
+    return digest
+
+
+def with_weights(population: Population, layer_weights: Mapping[str, float]) -> Population:
+    """``population`` with some layers' weights replaced (the scenario's ``layer_weights``)."""
+    if not layer_weights:
+        return population
+    net = population.network
+    weights = net.weights.copy()
+    for name, w in layer_weights.items():
+        weights[net.layers.index(name)] = w
+    return replace(population, network=replace(net, weights=weights))
+
+
+def auto_method(agents: int) -> str:
+    """How ``auto_beta`` calibrates a population of ``agents``."""
+    if agents < MIN_AGENTS:
+        return "mass action (population too small for an early-growth fit)"
+    return "early growth (calibrate.beta_for_r0)"
+
+
+def auto_beta(
+    population: Population,
+    pathogen: Pathogen,
+    layer_weights: Mapping[str, float] | None = None,
+    use_disk: bool = True,
+) -> tuple[float, bool]:
+    """(beta at which ``pathogen`` grows on ``population`` as its R0 implies, whether it came
+    from a cache)."""
+    layer_weights = dict(layer_weights or {})
+    key = hashlib.sha256(
+        json.dumps(
+            {
+                "method": METHOD,
+                "population": population_digest(population),
+                "pathogen": pathogen.model_dump(mode="json"),
+                "layer_weights": sorted(layer_weights.items()),
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    if key in _memory:
+        return _memory[key], True
+    path = cache_file()
+    stored: dict[str, float] = {}
+    if use_disk and path.exists():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            stored = {}
+        if key in stored:
+            _memory[key] = float(stored[key])
+            return _memory[key], True
+    from schoolmode.sim.calibrate import beta_for_r0, mass_action_beta
+
+    weighted = with_weights(population, layer_weights)
+    if population.network.n < MIN_AGENTS:
+        beta = mass_action_beta(weighted, pathogen)
+    else:
+        beta = beta_for_r0(weighted, pathogen)
+    _memory[key] = beta
+    if use_disk:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stored[key] = beta
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(stored, indent=1, sort_keys=True), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only home: the memory cache still holds it
+    return beta, False
