@@ -30,7 +30,7 @@ from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.state import NEVER
 from schoolmode.synth.district import synth_district
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED_FIXTURE
 from tests.sim.test_sim import random_graph
 from tests.synth.test_district import PROFILES
 
@@ -170,14 +170,18 @@ def test_importation_in_the_loop_follows_the_case_rate_ranking() -> None:
     assert infected.sum() > 100
 
 
-def test_the_shared_cdph_cases_by_zip_cover_january_2022() -> None:
-    if not zip_cases_path().exists():
-        pytest.skip("no shared CDPH data")
-    cases = load_zip_cases()
-    jan = cases.filter(pl.col("week_start") == dt.date(2022, 1, 9))
-    assert jan.height >= 58
-    rates = importation_rates(cases, ["60629", "60601"], dt.date(2022, 1, 11), 3, 0.25)
-    assert (rates > 0).all()
+def test_cdph_cases_by_zip_are_read_with_the_importer_and_give_daily_rates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the committed extract of the CDPH file (same layout as ../shared/data)
+    monkeypatch.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
+    cases = load_zip_cases(zip_cases_path())
+    feb = cases.filter(pl.col("week_start") == dt.date(2022, 2, 6)).row(0, named=True)
+    assert (feb["zip"], feb["cases"], feb["population"]) == ("60601", 30.0, 14675.0)
+    # Saturday 2022-02-12 is in the week of 30 cases, Sunday 2022-02-13 in the week of 18
+    rates = importation_rates(cases, ["60601"], dt.date(2022, 2, 12), 2, 0.25)
+    expected = [30 / 7 / 14675 / 0.25, 18 / 7 / 14675 / 0.25]
+    assert rates[0].tolist() == pytest.approx(expected, rel=1e-12)
 
 
 def test_auto_beta_is_calibrated_once_and_cached(
