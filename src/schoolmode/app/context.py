@@ -1,0 +1,59 @@
+"""What every use case runs against: the settings, the store and the policies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from schoolmode.settings import AppSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from schoolmode.policy.loader import Registry
+
+
+@dataclass
+class Context:
+    """Settings, plus the store's engine and the policy registry, each made on first use and
+    kept for the context's life (``close`` disposes the engine)."""
+
+    settings: AppSettings = field(default_factory=AppSettings.load)
+    _engine: Engine | None = field(default=None, init=False, repr=False)
+    _registry: Registry | None = field(default=None, init=False, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        """The store (SQLAlchemy engine) at ``settings.db_url``."""
+        if self._engine is None:
+            from schoolmode.store.db import make_engine
+
+            self._engine = make_engine(self.settings.db_url)
+        return self._engine
+
+    @property
+    def registry(self) -> Registry:
+        """The policies of ``settings.policies_dir`` (the shipped ones by default)."""
+        if self._registry is None:
+            from schoolmode.policy.loader import Registry
+
+            self._registry = Registry(self.settings.policies_dir)
+        return self._registry
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+@contextmanager
+def open_context(**overrides: object) -> Iterator[Context]:
+    """A context from the environment and the given overrides (``db_url``, ``policies_dir``,
+    ``data_dir``, ``cache_dir``; None values are ignored), closed afterwards."""
+    ctx = Context(AppSettings.load(**overrides))
+    try:
+        yield ctx
+    finally:
+        ctx.close()

@@ -1,0 +1,83 @@
+"""The one settings object of a schoolmode process (pydantic-settings).
+
+Built once at start (by the CLI, the coming API server, a benchmark) from the environment
+(``SCHOOLMODE_*``) and explicit overrides such as ``--db``, validated there, and passed down:
+no library module reads the environment itself.
+
+| setting | environment | default |
+|---|---|---|
+| ``db_url`` | ``SCHOOLMODE_DB`` | ``sqlite:///schoolmode.sqlite`` |
+| ``policies_dir`` | ``SCHOOLMODE_POLICIES`` | the policies shipped with the package |
+| ``data_dir`` | ``SCHOOLMODE_DATA`` (or ``SCHOOLMODE_SHARED``/data) | ``../shared/data`` beside the checkout |
+| ``cache_dir`` | ``SCHOOLMODE_CACHE`` | ``~/.cache/schoolmode`` |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DB_URL = "sqlite:///schoolmode.sqlite"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout's root when running from a source tree (``src/schoolmode/..``)."""
+
+
+def _default_data_dir() -> Path:
+    return REPO_ROOT.parent / "shared" / "data"
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "schoolmode"
+
+
+class AppSettings(BaseSettings):
+    """Where the store, the policies, the source data and the caches are."""
+
+    model_config = SettingsConfigDict(env_prefix="SCHOOLMODE_", extra="ignore", frozen=True)
+
+    db_url: str = Field(
+        default=DEFAULT_DB_URL,
+        validation_alias=AliasChoices("SCHOOLMODE_DB", "db_url"),
+        description="SQLAlchemy URL of the store (sqlite:///PATH or postgresql+psycopg://...).",
+    )
+    policies_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SCHOOLMODE_POLICIES", "policies_dir"),
+        description="Folder of policy folders; None: the shipped policies.",
+    )
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        validation_alias=AliasChoices("SCHOOLMODE_DATA", "data_dir"),
+        description="Folder of the real source data files read by `import chicago`.",
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        validation_alias=AliasChoices("SCHOOLMODE_CACHE", "cache_dir"),
+        description="Folder for caches (the simulator's calibrated beta).",
+    )
+
+    @field_validator("db_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if "://" not in value:
+            raise ValueError(
+                f"{value!r} is not a database URL: write sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST/DB"
+            )
+        return value
+
+    @classmethod
+    def load(cls, **overrides: object) -> AppSettings:
+        """From the environment, with the given non-None overrides (command-line options) on
+        top. ``SCHOOLMODE_SHARED`` (the development folder) stands for ``data_dir`` = its
+        ``data`` subfolder when ``SCHOOLMODE_DATA`` is not set."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        shared = os.environ.get("SCHOOLMODE_SHARED")
+        if "data_dir" not in given and shared and not os.environ.get("SCHOOLMODE_DATA"):
+            given["data_dir"] = Path(shared) / "data"
+        return cls(**given)  # type: ignore[arg-type]
