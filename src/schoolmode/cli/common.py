@@ -1,0 +1,61 @@
+"""What every command shares: the console, the common options, date parsing, the error exit,
+and the application context a command runs its use case in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from schoolmode.policy.errors import SchoolmodeError
+
+if TYPE_CHECKING:
+    from schoolmode.app.context import Context
+
+console = Console(highlight=False)
+if not console.is_terminal:
+    console = Console(highlight=False, width=180)
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Store URL (default: sqlite:///schoolmode.sqlite).")
+]
+PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
+
+
+def parse_day(text: str, option: str) -> dt.date:
+    """``text`` as a date, or an error naming ``option``."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise SchoolmodeError(f"{option} {text!r} is not a date written YYYY-MM-DD") from None
+
+
+def fail(exc: Exception) -> typer.Exit:
+    """Print ``exc`` as the command's error; the exit (code 2) to raise."""
+    console.print(f"[bold red]error:[/] {exc}", markup=True)
+    return typer.Exit(code=2)
+
+
+@contextmanager
+def app_context(db: str | None = None, policies_dir: Path | None = None) -> Iterator[Context]:
+    """The use cases' context for one command (settings from the environment with ``--db`` and
+    ``--policies-dir`` on top), closed afterwards; a ``SchoolmodeError`` inside is the
+    command's error (printed, exit code 2)."""
+    from schoolmode.app.context import Context
+    from schoolmode.settings import AppSettings
+
+    try:
+        ctx = Context(AppSettings.load(db_url=db, policies_dir=policies_dir))
+    except ValueError as exc:  # a settings value that does not validate
+        raise fail(exc) from None
+    try:
+        yield ctx
+    except SchoolmodeError as exc:
+        raise fail(exc) from None
+    finally:
+        ctx.close()
