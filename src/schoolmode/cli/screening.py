@@ -223,7 +223,8 @@ def plan_command(
     and consent shortfalls."""
     from decimal import Decimal, InvalidOperation
 
-    from schoolmode.operations.screening import make_plan, screening_policy, week_monday
+    from schoolmode.operations.screening import screening_policy, week_monday
+    from schoolmode.operations.screening_plan import make_plan
     from schoolmode.operations.screening_store import plan_inputs, save_plan
     from schoolmode.policy.loader import Registry
     from schoolmode.policy.values import Value

@@ -17,7 +17,8 @@ import polars as pl
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from schoolmode.operations.pooling import Deconvolution, deconvolve, positivity
-from schoolmode.operations.screening import ZIP_CASES_METRIC, ScreeningError, ScreeningPlan
+from schoolmode.operations.screening import ZIP_CASES_METRIC, ScreeningError
+from schoolmode.operations.screening_plan import ScreeningPlan
 from schoolmode.operations.screening_results import (
     RESULT_SCHEMA,
     ResultsCheck,
