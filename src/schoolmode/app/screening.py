@@ -130,7 +130,7 @@ class Retest(BaseModel):
 
     person_id: str
     pool_id: str | None
-    reason: str
+    reason: str | None
 
 
 class Outcome(BaseModel):
@@ -200,11 +200,11 @@ class ResultsException(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    file_row: int
+    file_row: int | None
     field: str
     value: str | None
     kind: str
-    detail: str
+    detail: str | None
 
 
 class StoredResultsResult(BaseModel):

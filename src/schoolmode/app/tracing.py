@@ -149,7 +149,7 @@ class Outbreak(BaseModel):
 
     classroom_id: str
     date: dt.date
-    cases_in_window: int
+    cases_in_window: int | None
     group_size: int | None
     lhd_confirmed: bool | None
 
