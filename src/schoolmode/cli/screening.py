@@ -1,5 +1,6 @@
-"""``schoolmode screening plan|results|exceptions``: weekly screening plans, pooled (Dorfman)
-results and the exceptions queue."""
+"""``schoolmode screening plan|results|exceptions|positivity``: weekly screening plans, pooled
+(Dorfman) results, the exceptions queue and a week's positivity; the face of
+``app/screening.py`` (parse, call the use case, render)."""
 
 from __future__ import annotations
 

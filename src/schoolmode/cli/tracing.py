@@ -1,4 +1,5 @@
-"""``schoolmode trace CASE_ID``, ``schoolmode quarantine list`` and ``schoolmode outbreak``."""
+"""``schoolmode trace CASE_ID``, ``schoolmode quarantine list`` and ``schoolmode outbreak``: the
+face of ``app/tracing.py`` (parse, call the use case, render)."""
 
 from __future__ import annotations
 
