@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict
 
 from schoolmode.app.context import Context
 from schoolmode.operations.tracing import CPS_QUARANTINE, trace_stored_case
+from schoolmode.operations.tracing_store import Recorded, stored_outbreaks, trace_and_record
 from schoolmode.operations.tracing_store import confirm_outbreak as record_confirmation
 from schoolmode.operations.tracing_store import quarantine_list as active_orders
-from schoolmode.operations.tracing_store import stored_outbreaks, trace_and_record
 
 
 class TraceRequest(BaseModel):
@@ -65,6 +65,10 @@ class TraceRecording(BaseModel):
     orders_withdrawn: int
     contacts_added: int
     exceptions_added: int
+
+    def summary(self) -> str:
+        """The recording in one line (``tracing_store.Recorded.summary``)."""
+        return Recorded(**self.model_dump()).summary()
 
 
 class TraceResult(BaseModel):

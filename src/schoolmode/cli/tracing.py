@@ -3,15 +3,12 @@ face of ``app/tracing.py`` (parse, call the use case, render)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from schoolmode.cli.common import DbOption, PoliciesDir, app_context, console, fail, parse_day
 from schoolmode.policy.errors import SchoolmodeError
-
-if TYPE_CHECKING:
-    from schoolmode.app.tracing import TraceRecording
 
 quarantine_app = typer.Typer(help="Quarantine and isolation orders.", no_args_is_help=True)
 outbreak_app = typer.Typer(
@@ -57,17 +54,7 @@ def trace(
     for o in result.orders:
         console.print(f"order {o.kind} {o.person_id}: {o.start_date} to {o.end_date}")
     if result.recorded is not None:
-        console.print(_recorded(result.recorded))
-
-
-def _recorded(run: TraceRecording) -> str:
-    if run.run_id is None:
-        return "unchanged: every order, contact and exception is already stored"
-    return (
-        f"trace run #{run.run_id}: {run.orders_added} order row(s) added, "
-        f"{run.orders_withdrawn} withdrawn, {run.contacts_added} contact(s), "
-        f"{run.exceptions_added} exception(s)"
-    )
+        console.print(result.recorded.summary())
 
 
 @quarantine_app.command("list")

@@ -70,6 +70,15 @@ class Recorded:
     contacts_added: int
     exceptions_added: int
 
+    def summary(self) -> str:
+        if self.run_id is None:
+            return "unchanged: every order, contact and exception is already stored"
+        return (
+            f"trace run #{self.run_id}: {self.orders_added} order row(s) added, "
+            f"{self.orders_withdrawn} withdrawn, {self.contacts_added} contact(s), "
+            f"{self.exceptions_added} exception(s)"
+        )
+
 
 _ORDER_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.Int64(),
