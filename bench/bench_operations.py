@@ -16,7 +16,7 @@ students, 40,714 staff, 361,968 people, 184,711 households; quick run: the first
     its per-case rate is scaled to all cases. Its contacts (case, person, setting, classroom,
     last exposure) are checked equal to the vectorised ones for the sampled cases.
 (b) **pooled screening**: one week's screening planned by the policy in force
-    (:func:`screening_week`: ``operations.screening.plan_week`` under ``cps-ctu-2022-01-10``:
+    (:func:`screening_week`: ``operations.screening_plan.plan_week`` under ``cps-ctu-2022-01-10``:
     10% of each school's students drawn from the consented, pools of the policy's
     ``screening_pool_size``, simulated pool and retest results, ``deconvolve``, positivity).
     Consent comes from ``synth.consent.synth_consent``. **Baseline**, same run: a per-pool
@@ -47,7 +47,8 @@ import _common as bc  # timing, peak RSS, child processes, tables
 from schoolmode.importers import shared_data_dir
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.operations.pooling import deconvolve
-from schoolmode.operations.screening import WeekScreening, plan_week, screening_policy
+from schoolmode.operations.screening import screening_policy
+from schoolmode.operations.screening_plan import WeekScreening, plan_week
 from schoolmode.operations.tracing import Rosters, rules_in_force, trace
 from schoolmode.policy.loader import Registry
 from schoolmode.policy.model import Policy
@@ -269,7 +270,7 @@ def screening_week(
     frames: dict[str, pl.DataFrame], policy: Policy, infected: pl.Series, seed: int
 ) -> WeekScreening:
     """One week's pooled screening by the policy's planning rules
-    (``operations.screening.plan_week``): select the consented students, pool them, simulate
+    (``operations.screening_plan.plan_week``): select the consented students, pool them, simulate
     pool results and retests for ``infected`` (:data:`INVALID_SHARE` invalid), deconvolve."""
     return plan_week(frames, policy, WEEK, seed, infected=infected, invalid_share=INVALID_SHARE)
 

@@ -14,13 +14,13 @@ from schoolmode.operations.screening import (
     ScreeningError,
     draws,
     id_hash,
-    make_plan,
     screening_policy,
     share_expr,
     share_of,
     top_zips,
     week_monday,
 )
+from schoolmode.operations.screening_plan import make_plan
 from schoolmode.policy.loader import Registry
 
 D = dt.date.fromisoformat

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from schoolmode.operations.screening import ScreeningError, make_plan, plan_week
+from schoolmode.operations.screening import ScreeningError
+from schoolmode.operations.screening_plan import make_plan, plan_week
 from schoolmode.operations.screening_results import (
     check_results,
     positivity_of_tests,

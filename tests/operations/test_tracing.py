@@ -14,11 +14,11 @@ from schoolmode.operations.tracing import (
     CPS_QUARANTINE,
     Rosters,
     days_before_onset,
-    merge_orders,
     outbreaks,
     trace,
     tracing_indicators,
 )
+from schoolmode.operations.tracing_orders import merge_orders
 from schoolmode.policy.loader import Registry
 from schoolmode.sim.pathogen import load_pathogen
 from tests.conftest import FIXTURES, POLICIES

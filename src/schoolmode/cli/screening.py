@@ -1,50 +1,26 @@
-"""``schoolmode screening plan|results|exceptions``: weekly screening plans, pooled (Dorfman)
-results and the exceptions queue."""
+"""``schoolmode screening plan|results|exceptions|positivity``: weekly screening plans, pooled
+(Dorfman) results, the exceptions queue and a week's positivity; the face of
+``app/screening.py`` (parse, call the use case, render)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, console
+from schoolmode.cli.common import DbOption, PoliciesDir, app_context, console, fail, parse_day
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from schoolmode.operations.pooling import Deconvolution
+    from schoolmode.app.screening import Outcome, PlanResult
+    from schoolmode.policy.values import Value
 
 app = typer.Typer(help="Pooled screening tests.", no_args_is_help=True)
-
-
-def _read(path: Path, needed: tuple[str, ...]) -> pl.DataFrame:
-    try:
-        frame = pl.read_csv(path, infer_schema=False)
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise SchoolmodeError(f"{path}: cannot read CSV: {exc}") from None
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise SchoolmodeError(f"{path}: missing column(s) {', '.join(missing)}")
-    if "specimen_date" in frame.columns:
-        parsed = frame.with_columns(pl.col("specimen_date").str.to_date(strict=False))
-        bad = frame.with_row_index("row", offset=1).filter(
-            parsed["specimen_date"].is_null() & frame["specimen_date"].is_not_null()
-        )
-        if bad.height:
-            r = bad.row(0, named=True)
-            raise SchoolmodeError(
-                f"{path}: row {r['row']}: field 'specimen_date': {r['specimen_date']!r} "
-                "is not a date written YYYY-MM-DD"
-            )
-        frame = parsed
-    return frame.with_columns(pl.col("result").str.strip_chars().str.to_lowercase())
 
 
 @app.command("results")
@@ -90,10 +66,10 @@ def results(
     a person (unknown pool, person not in the plan, future specimen, conflicting duplicate)
     go to the exceptions queue (`screening exceptions`)."""
     if rule not in ("by_test", "by_person"):
-        raise _fail(SchoolmodeError(f"--rule must be by_test or by_person, not {rule!r}"))
+        raise fail(SchoolmodeError(f"--rule must be by_test or by_person, not {rule!r}"))
     if assignments is None:
         if retests is not None:
-            raise _fail(
+            raise fail(
                 SchoolmodeError(
                     "--retests goes with --assignments; a stored plan's results "
                     "file holds pool and individual rows"
@@ -101,23 +77,25 @@ def results(
             )
         _stored_results(path, plan, today, rule, db, by)
         return
-    from schoolmode.operations.pooling import deconvolve, positivity
+    from schoolmode.app.screening import FileResultsRequest, file_results
 
     try:
-        pools = _read(path, ("pool_id", "result"))
-        members = pl.read_csv(assignments, infer_schema=False).select("person_id", "pool_id")
-        singles = _read(retests, ("person_id", "result")) if retests else None
-        day = _day(today, "--today") if today else None
-        outcome = deconvolve(members, pools, singles, day)
-        rate = positivity(
-            pools, singles, outcome, "by_person" if rule == "by_person" else "by_test"
-        )
-    except (SchoolmodeError, OSError, pl.exceptions.PolarsError) as exc:
-        raise _fail(exc) from None
-    _print_outcome(outcome, rate, rule)
+        day = parse_day(today, "--today") if today else None
+    except SchoolmodeError as exc:
+        raise fail(exc) from None
+    req = FileResultsRequest(
+        results=path,
+        assignments=assignments,
+        retests=retests,
+        today=day,
+        rule="by_person" if rule == "by_person" else "by_test",
+    )
+    with app_context(db) as ctx:
+        outcome = file_results(ctx, req)
+    _print_outcome(outcome, rule)
 
 
-def _print_outcome(outcome: Deconvolution, rate: dict[str, Any], rule: str) -> None:
+def _print_outcome(outcome: Outcome, rule: str) -> None:
     c = outcome.counts
     console.print(
         f"{c['persons']} persons in {c['pools']} pools ({c['pools_tested']} tested): "
@@ -130,67 +108,77 @@ def _print_outcome(outcome: Deconvolution, rate: dict[str, Any], rule: str) -> N
         f"retests: {c['individual_positive']} positive, {c['individual_negative']} negative, "
         f"{c['individual_invalid']} invalid, {c['individual_inconclusive']} inconclusive"
     )
+    rate = outcome.positivity
     share = rate["positivity"]
     shown = "n/a" if share is None else f"{100 * float(share):.2f}%"
     console.print(
         f"positivity ({rule}): {rate['positive']}/{rate['denominator']} = {shown}; "
         f"excluded {rate['excluded_invalid']} invalid, {rate['excluded_inconclusive']} inconclusive"
     )
-    for person, pool, reason in outcome.retest_queue.iter_rows():
-        console.print(f"retest {person} (pool {pool}): {reason}")
-
-
-def _engine(db: str | None) -> Engine:
-    from schoolmode.store.db import make_engine
-    from schoolmode.store.migrate import current_revision, head_revision
-
-    engine = make_engine(db)
-    if current_revision(engine) != head_revision():
-        engine.dispose()
-        raise SchoolmodeError(
-            "the database is not at the latest schema: run `schoolmode db upgrade`"
-        )
-    return engine
+    for r in outcome.retests:
+        console.print(f"retest {r.person_id} (pool {r.pool_id}): {r.reason}")
 
 
 def _stored_results(
     path: Path, plan: int | None, today: str | None, rule: str, db: str | None, by: str | None
 ) -> None:
-    from schoolmode.operations.screening_store import ingest_results, plan_id_for, plan_outcome
+    from schoolmode.app.screening import StoredResultsRequest, stored_results
 
     try:
-        day = _day(today, "--today") if today else dt.date.today()
-        engine = _engine(db)
-        try:
-            plan_id = plan_id_for(engine, plan)
-            checked = ingest_results(engine, plan_id, path, day, by)
-            done = plan_outcome(engine, plan_id)
-        finally:
-            engine.dispose()
+        day = parse_day(today, "--today") if today else dt.date.today()
     except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    n = checked.counts()
+        raise fail(exc) from None
+    req = StoredResultsRequest(
+        path=path,
+        today=day,
+        plan_id=plan,
+        rule="by_person" if rule == "by_person" else "by_test",
+        by=by,
+    )
+    with app_context(db) as ctx:
+        done = stored_results(ctx, req)
+    n = done.counts
     console.print(
-        f"{path}: {n['rows']} row(s) for plan {plan_id} ({done.plan.policy_id}, week of "
-        f"{done.plan.week}): {n['stored']} stored, {n['unchanged']} unchanged (already stored), "
+        f"{path}: {n['rows']} row(s) for plan {done.plan_id} ({done.policy_id}, week of "
+        f"{done.week}): {n['stored']} stored, {n['unchanged']} unchanged (already stored), "
         f"{n['exceptions']} to the exceptions queue"
     )
-    for r in checked.exceptions.iter_rows(named=True):
+    for r in done.exceptions:
         console.print(
-            f"exception: row {r['file_row']}: field {r['field']!r}: {r['value']!r}: "
-            f"{r['kind']}: {r['detail']}"
+            f"exception: row {r.file_row}: field {r.field!r}: {r.value!r}: {r.kind}: {r.detail}"
         )
-    _print_outcome(done.outcome, done.positivity[rule], rule)
+    _print_outcome(done.outcome, rule)
     if done.open_exceptions:
         console.print(
             f"{done.open_exceptions} open exception(s) for this plan: `schoolmode screening exceptions`"
         )
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
-    )
+class _PlanProgress:
+    """The plan's progress bar (three steps), shown from the first step the use case starts
+    (once the policy and the store are checked)."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, name: str) -> None:
+        if self.bar is None or self.task is None:
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(f"screening plan: {name}", total=3)
+        else:
+            self.bar.update(self.task, advance=1, description=f"screening plan: {name}")
+
+    def advance(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.advance(self.task)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 @app.command("plan")
@@ -221,67 +209,73 @@ def plan_command(
 ) -> None:
     """Plan a week's screening tests by the policy in force, store it, print per-school counts
     and consent shortfalls."""
-    from decimal import Decimal, InvalidOperation
-
-    from schoolmode.operations.screening import make_plan, screening_policy, week_monday
-    from schoolmode.operations.screening_store import plan_inputs, save_plan
-    from schoolmode.policy.loader import Registry
-    from schoolmode.policy.values import Value
+    from schoolmode.app.screening import PlanRequest
+    from schoolmode.app.screening import plan as plan_week
+    from schoolmode.operations.screening import week_monday
 
     try:
-        monday = week_monday(week)
-        chosen = screening_policy(Registry(policies_dir), monday, policy)
-        settings: dict[str, Value] = {}
-        for item in setting or []:
-            name, sep, value = item.partition("=")
-            if not sep:
-                raise SchoolmodeError(f"--set {item!r}: expected NAME=VALUE")
-            try:
-                settings[name.strip()] = Decimal(value)
-            except InvalidOperation:
-                settings[name.strip()] = value.strip()
-        listed = (
-            [s.strip() for s in priority_schools.read_text().splitlines() if s.strip()]
-            if priority_schools
-            else None
+        req = PlanRequest(
+            week=week_monday(week),
+            policy_id=policy,
+            seed=seed,
+            settings=_settings(setting or []),
+            priority_schools=(
+                [s.strip() for s in priority_schools.read_text().splitlines() if s.strip()]
+                if priority_schools
+                else None
+            ),
+            by=by,
         )
-        engine = _engine(db)
-        try:
-            with _progress() as bar:
-                task = bar.add_task("screening plan: reading the store", total=3)
-                frames = plan_inputs(engine)
-                bar.update(task, advance=1, description="screening plan: selecting and pooling")
-                made = make_plan(frames, chosen, monday, seed, settings, listed)
-                bar.update(task, advance=1, description="screening plan: storing")
-                plan_id = save_plan(engine, made, by)
-                bar.advance(task)
-        finally:
-            engine.dispose()
     except (SchoolmodeError, OSError) as exc:
-        raise _fail(exc) from None
-    schools = made.schools
-    totals = {c: int(schools[c].sum()) for c in schools.columns if schools[c].dtype == pl.Int64}
-    pools = made.tests["pool_id"].n_unique()
+        raise fail(exc) from None
+    steps = _PlanProgress()
+    with app_context(db, policies_dir) as ctx:
+        try:
+            made = plan_week(ctx, req, steps)
+            steps.advance()
+        finally:
+            steps.stop()
     if as_json:
         typer.echo(
             json.dumps(
                 {
-                    "plan_id": plan_id,
+                    "plan_id": made.plan_id,
                     "policy_id": made.policy_id,
                     "week": made.week.isoformat(),
                     "seed": made.seed,
                     "settings": made.settings,
                     "top_zips": made.top_zips.to_dicts(),
-                    "totals": {**totals, "tests": made.tests.height, "pools": pools},
-                    "schools": schools.to_dicts(),
+                    "totals": {**made.totals, "tests": made.tests, "pools": made.pools},
+                    "schools": made.schools.to_dicts(),
                 },
                 default=str,
             )
         )
         return
+    _print_plan(made)
+
+
+def _settings(items: list[str]) -> dict[str, Value]:
+    """``--set NAME=VALUE`` options: a number where VALUE is one, else the text."""
+    from decimal import Decimal, InvalidOperation
+
+    settings: dict[str, Value] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SchoolmodeError(f"--set {item!r}: expected NAME=VALUE")
+        try:
+            settings[name.strip()] = Decimal(value)
+        except InvalidOperation:
+            settings[name.strip()] = value.strip()
+    return settings
+
+
+def _print_plan(made: PlanResult) -> None:
+    totals = made.totals
     console.print(
-        f"plan {plan_id}: {made.policy_id}, week of {made.week} ({made.label}), seed {made.seed}: "
-        f"{made.tests.height} tests in {pools} pools of up to "
+        f"plan {made.plan_id}: {made.policy_id}, week of {made.week} ({made.label}), seed "
+        f"{made.seed}: {made.tests} tests in {made.pools} pools of up to "
         f"{made.settings['screening_pool_size']}; staff {totals.get('staff_selected', 0)}/"
         f"{totals.get('staff_target', 0)}, students {totals.get('students_selected', 0)}/"
         f"{totals.get('student_target', 0)} (selected/target)"
@@ -304,7 +298,7 @@ def plan_command(
         "students tested",
         "shortfall",
     )
-    for r in schools.iter_rows(named=True):
+    for r in made.schools.iter_rows(named=True):
         table.add_row(
             r["school_id"],
             r["zip"] or "",
@@ -324,9 +318,8 @@ def plan_command(
             str(r["staff_shortfall"] + r["student_shortfall"]),
         )
     console.print(table)
-    short = made.shortfalls()
     console.print(
-        f"consent shortfall at {short.height} school(s): staff "
+        f"consent shortfall at {made.shortfall_schools} school(s): staff "
         f"{totals.get('staff_shortfall', 0)}, students {totals.get('student_shortfall', 0)} "
         "tests short of the target"
     )
@@ -345,22 +338,16 @@ def exceptions_command(
     by: Annotated[str | None, typer.Option("--by", help="Who resolves (default: OS user).")] = None,
 ) -> None:
     """List the screening exceptions queue, or resolve one exception."""
-    from schoolmode.operations.screening_store import list_exceptions, resolve_exception
+    from schoolmode.app import screening as uc
 
-    try:
-        engine = _engine(db)
-        try:
-            if resolve is not None:
-                if note is None:
-                    raise SchoolmodeError("--resolve needs --note")
-                resolve_exception(engine, resolve, note, by)
-                console.print(f"exception {resolve} resolved")
-                return
-            rows = list_exceptions(engine, None if show_all else "open", plan)
-        finally:
-            engine.dispose()
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
+    with app_context(db) as ctx:
+        if resolve is not None:
+            if note is None:
+                raise SchoolmodeError("--resolve needs --note")
+            uc.resolve(ctx, uc.ResolveRequest(exception_id=resolve, note=note, by=by))
+            console.print(f"exception {resolve} resolved")
+            return
+        rows = uc.exceptions(ctx, uc.ExceptionsRequest(plan_id=plan, show_all=show_all)).rows
     if as_json:
         typer.echo(json.dumps(rows.to_dicts()))
         return
@@ -371,37 +358,6 @@ def exceptions_command(
             f"{r['file_row']}: field {r['field']!r}: {r['value']!r}: {r['detail']}"
             + (f" (resolved by {r['resolved_by']}: {r['resolution']})" if r["resolution"] else "")
         )
-
-
-def _week_tests(engine: Engine, monday: dt.date) -> pl.DataFrame:
-    """The store's standard ``test`` rows with a specimen collected Monday to Sunday."""
-    from sqlalchemy import select
-
-    from schoolmode.standard.batch import frame_schema
-    from schoolmode.standard.models import RECORD_TYPES
-    from schoolmode.store.tables import RECORD_TABLES
-
-    table = RECORD_TABLES["test"]
-    schema = frame_schema(RECORD_TYPES["test"])
-    query = select(*(table.c[c] for c in schema)).where(
-        table.c.specimen_date.between(monday, monday + dt.timedelta(days=6))
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-
-
-def _plan_rates(engine: Engine, monday: dt.date) -> list[dict[str, Any]]:
-    """Positivity of the week's latest stored plan from its lab results (none: empty)."""
-    from schoolmode.operations.screening import ScreeningError
-    from schoolmode.operations.screening_store import plan_id_for, plan_outcome
-
-    try:
-        plan_id = plan_id_for(engine, None, monday)
-    except ScreeningError:
-        return []
-    done = plan_outcome(engine, plan_id)
-    return [{"plan_id": plan_id, **done.positivity[r]} for r in ("by_test", "by_person")]
 
 
 @app.command("positivity")
@@ -415,27 +371,19 @@ def positivity_command(
     """Test positivity of a week from the stored tests (specimens collected Monday to Sunday):
     screening and diagnostic apart, by test and by person, invalid and inconclusive results
     excluded and counted; and the week's latest screening plan from its stored lab results."""
+    from schoolmode.app.screening import PositivityRequest, week_positivity
     from schoolmode.operations.screening import week_monday
-    from schoolmode.operations.screening_results import positivity_of_tests
 
-    try:
-        monday = week_monday(week)
-        engine = _engine(db)
-        try:
-            tests = _week_tests(engine, monday)
-            plans = _plan_rates(engine, monday)
-        finally:
-            engine.dispose()
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    rates = positivity_of_tests(tests)
+    with app_context(db) as ctx:
+        found = week_positivity(ctx, PositivityRequest(week=week_monday(week)))
+    monday, rates, plans = found.monday, found.rates, found.plans
     sunday = monday + dt.timedelta(days=6)
     if as_json:
         typer.echo(
             json.dumps(
                 {
                     "week": monday.isoformat(),
-                    "tests": tests.height,
+                    "tests": found.tests,
                     "positivity": rates.to_dicts(),
                     "plan": plans,
                 },
@@ -443,7 +391,7 @@ def positivity_command(
             )
         )
         return
-    console.print(f"{tests.height} stored test(s) with a specimen collected {monday} .. {sunday}")
+    console.print(f"{found.tests} stored test(s) with a specimen collected {monday} .. {sunday}")
     table = Table(
         "tests", "rule", "positive", "denominator", "positivity", "excluded invalid",
         "excluded inconclusive", title="Positivity (test table)", title_justify="left",

@@ -1,13 +1,13 @@
-"""``schoolmode trace CASE_ID``, ``schoolmode quarantine list`` and ``schoolmode outbreak``."""
+"""``schoolmode trace CASE_ID``, ``schoolmode quarantine list`` and ``schoolmode outbreak``: the
+face of ``app/tracing.py`` (parse, call the use case, render)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import polars as pl
 import typer
 
-from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, _store, console
+from schoolmode.cli.common import DbOption, PoliciesDir, app_context, console, fail, parse_day
 from schoolmode.policy.errors import SchoolmodeError
 
 quarantine_app = typer.Typer(help="Quarantine and isolation orders.", no_args_is_help=True)
@@ -39,30 +39,22 @@ def trace(
     ] = True,
 ) -> None:
     """Close contacts and quarantine/isolation orders for one stored case."""
-    from schoolmode.operations.tracing import CPS_QUARANTINE, trace_stored_case
-    from schoolmode.operations.tracing_store import trace_and_record
-    from schoolmode.policy.loader import Registry
+    from schoolmode.app.tracing import TraceRequest
+    from schoolmode.app.tracing import trace as trace_case
 
-    local = CPS_QUARANTINE if district_rule else ()
-    recorded = None
-    with _store(db) as engine:
-        registry = Registry(policies_dir)
-        if store:
-            # an untraceable case is refused before anything is written: check first
-            trace_stored_case(engine, case_id, registry, local)
-            result, recorded = trace_and_record(engine, registry, [case_id], local)
-        else:
-            result = trace_stored_case(engine, case_id, registry, local)
-    console.print(f"case {case_id}: {result.contacts.height} close contact(s)")
-    for r in result.contacts.iter_rows(named=True):
+    req = TraceRequest(case_id=case_id, store=store, district_rule=district_rule)
+    with app_context(db, policies_dir) as ctx:
+        result = trace_case(ctx, req)
+    console.print(f"case {case_id}: {len(result.contacts)} close contact(s)")
+    for c in result.contacts:
         console.print(
-            f"contact {r['person_id']} ({r['setting']} {r['classroom_id'] or ''}): "
-            f"last exposure {r['last_exposure']}, {r['attendance']}, rule {r['rule']}"
+            f"contact {c.person_id} ({c.setting} {c.classroom_id or ''}): "
+            f"last exposure {c.last_exposure}, {c.attendance}, rule {c.rule}"
         )
-    for r in result.orders.iter_rows(named=True):
-        console.print(f"order {r['kind']} {r['person_id']}: {r['start_date']} to {r['end_date']}")
-    if recorded is not None:
-        console.print(recorded.summary())
+    for o in result.orders:
+        console.print(f"order {o.kind} {o.person_id}: {o.start_date} to {o.end_date}")
+    if result.recorded is not None:
+        console.print(result.recorded.summary())
 
 
 @quarantine_app.command("list")
@@ -73,15 +65,14 @@ def quarantine_list(
 ) -> None:
     """Quarantine and isolation orders in force on a day at a school (imported and traced,
     overlapping orders of a person merged)."""
-    from schoolmode.operations.tracing_store import quarantine_list as active_orders
+    from schoolmode.app.tracing import QuarantineListRequest, quarantine_list
 
-    with _store(db) as engine:
-        orders = active_orders(engine, school, _day(date, "--date"))
-    console.print(f"{school} on {date}: {orders.height} active order(s)")
-    for r in orders.iter_rows(named=True):
-        console.print(
-            f"{r['kind']} {r['person_id']}: {r['start_date']} to {r['end_date']} (case {r['case_id']})"
-        )
+    with app_context(db) as ctx:
+        req = QuarantineListRequest(school_id=school, day=parse_day(date, "--date"))
+        orders = quarantine_list(ctx, req).orders
+    console.print(f"{school} on {date}: {len(orders)} active order(s)")
+    for o in orders:
+        console.print(f"{o.kind} {o.person_id}: {o.start_date} to {o.end_date} (case {o.case_id})")
 
 
 @outbreak_app.command("list")
@@ -91,21 +82,16 @@ def outbreak_list(
 ) -> None:
     """Classrooms and days where the stored cases meet the outbreak definition, with the
     health department's recorded decision."""
-    from schoolmode.operations.tracing_store import stored_outbreaks
-    from schoolmode.policy.loader import Registry
+    from schoolmode.app.tracing import outbreak_list as stored_outbreaks
 
-    with _store(db) as engine:
-        found = stored_outbreaks(engine, Registry(policies_dir)).filter(pl.col("meets_definition"))
-    console.print(f"{found.height} classroom-day(s) meet the outbreak definition")
-    for r in found.iter_rows(named=True):
-        decision = {
-            None: "awaiting the health department",
-            True: "confirmed",
-            False: "not confirmed",
-        }
+    with app_context(db, policies_dir) as ctx:
+        found = stored_outbreaks(ctx).outbreaks
+    console.print(f"{len(found)} classroom-day(s) meet the outbreak definition")
+    decision = {None: "awaiting the health department", True: "confirmed", False: "not confirmed"}
+    for r in found:
         console.print(
-            f"{r['classroom_id']} {r['date']}: {r['cases_in_window']} case(s) of "
-            f"{r['group_size']}, {decision[r['lhd_confirmed']]}"
+            f"{r.classroom_id} {r.date}: {r.cases_in_window} case(s) of "
+            f"{r.group_size}, {decision[r.lhd_confirmed]}"
         )
 
 
@@ -126,18 +112,23 @@ def outbreak_confirm(
     policies_dir: PoliciesDir = None,
 ) -> None:
     """Record the local health department's decision on a detected outbreak (append-only)."""
-    from schoolmode.operations.tracing_store import confirm_outbreak
-    from schoolmode.policy.loader import Registry
+    from schoolmode.app.tracing import ConfirmOutbreakRequest, confirm_outbreak
 
     try:
-        day = _day(date, "--date")
-        decided = _day(decided_on, "--decided-on") if decided_on else day
+        day = parse_day(date, "--date")
+        decided = parse_day(decided_on, "--decided-on") if decided_on else day
     except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    with _store(db) as engine:
-        new_id = confirm_outbreak(
-            engine, Registry(policies_dir), classroom, day, confirmed, by, decided, note
-        )
+        raise fail(exc) from None
+    req = ConfirmOutbreakRequest(
+        classroom_id=classroom,
+        detected_on=day,
+        confirmed=confirmed,
+        decided_by=by,
+        decided_on=decided,
+        note=note,
+    )
+    with app_context(db, policies_dir) as ctx:
+        new_id = confirm_outbreak(ctx, req).decision_id
     answer = "confirmed" if confirmed else "not confirmed"
     console.print(f"recorded #{new_id}: outbreak in {classroom} on {day} {answer} by {by}")
 

@@ -147,6 +147,32 @@ def read_results(path: Path) -> pl.DataFrame:
     )
 
 
+def read_file_results(path: Path, needed: tuple[str, ...]) -> pl.DataFrame:
+    """A pool, retest or assignment CSV read for deconvolving files (nothing stored): every
+    field a string but ``specimen_date`` (a date, checked) and ``result`` (trimmed, lower
+    case); ``needed`` columns must be there."""
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ScreeningError(f"{path}: cannot read CSV: {exc}") from None
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ScreeningError(f"{path}: missing column(s) {', '.join(missing)}")
+    if "specimen_date" in frame.columns:
+        parsed = frame.with_columns(pl.col("specimen_date").str.to_date(strict=False))
+        bad = frame.with_row_index("row", offset=1).filter(
+            parsed["specimen_date"].is_null() & frame["specimen_date"].is_not_null()
+        )
+        if bad.height:
+            r = bad.row(0, named=True)
+            raise ScreeningError(
+                f"{path}: row {r['row']}: field 'specimen_date': {r['specimen_date']!r} "
+                "is not a date written YYYY-MM-DD"
+            )
+        frame = parsed
+    return frame.with_columns(pl.col("result").str.strip_chars().str.to_lowercase())
+
+
 def _exceptions(rows: pl.DataFrame, kind: str, field: str, detail: pl.Expr) -> pl.DataFrame:
     return rows.select(
         "file_row",

@@ -17,7 +17,8 @@ import polars as pl
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from schoolmode.operations.pooling import Deconvolution, deconvolve, positivity
-from schoolmode.operations.screening import ZIP_CASES_METRIC, ScreeningError, ScreeningPlan
+from schoolmode.operations.screening import ZIP_CASES_METRIC, ScreeningError
+from schoolmode.operations.screening_plan import ScreeningPlan
 from schoolmode.operations.screening_results import (
     RESULT_SCHEMA,
     ResultsCheck,
@@ -268,3 +269,9 @@ def resolve_exception(engine: Engine, exception_id: int, note: str, by: str | No
                 status="resolved", resolved_at=_now(), resolved_by=by or whoami(), resolution=note
             )
         )
+
+
+def week_tests(engine: Engine, monday: dt.date) -> pl.DataFrame:
+    """The store's standard ``test`` rows with a specimen collected Monday to Sunday."""
+    collected = RECORD_TABLES["test"].c.specimen_date
+    return record_frame(engine, "test", collected.between(monday, monday + dt.timedelta(days=6)))

@@ -42,7 +42,8 @@ at school and one at home). Orders of the same person and kind that overlap or t
 into one: it starts with the earliest, ends with the latest end ("latest end wins") and keeps
 the id of the first; the order that sets the end gives ``case_id`` and ``classroom_id``.
 Nothing is dropped: ``Tracing.issued`` keeps every order as issued with the id it was merged
-into (the store keeps the issued orders and merges on reading: ``operations/tracing_store.py``).
+into (the store keeps the issued orders and merges on reading: ``operations/tracing_store.py``;
+issuing and merging: ``operations/tracing_orders.py``).
 
 **Exceptions.** A case whose person is on no roster (``person``, ``enrolment``,
 ``staff_assignment``) cannot be traced: it is returned in ``Tracing.exceptions`` naming the
@@ -64,6 +65,7 @@ from schoolmode.operations.quarantine import (
     isolation_release,
     quarantine_release,
 )
+from schoolmode.operations.tracing_orders import ORDER_EXTRA, isolations, merge_orders, quarantines
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.policy.model import DatedValue, Policy
@@ -256,7 +258,6 @@ def _spans(frame: pl.DataFrame, room: str) -> pl.DataFrame:
     )
 
 
-ORDER_EXTRA = {"rule": pl.String, "policy_id": pl.String}
 CONTACT_COLUMNS = [
     "case_id",
     "person_id",
@@ -268,65 +269,6 @@ CONTACT_COLUMNS = [
     "policy_id",
 ]
 """The leading columns of :attr:`Tracing.contacts`: a contact as the store records it."""
-
-
-def merge_orders(issued: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(merged, issued_with_merged_into)``: orders of the same person and kind that overlap
-    or touch (next start <= running latest end + 1 day) become one order with the earliest
-    start, the latest end and the first order's id; ``case_id`` and ``classroom_id`` come from
-    the order that sets the end (latest end, then latest start, then highest id). Extra columns
-    of ``issued`` (such as ``rule``) follow the same order. Vectorised."""
-    standard = list(frame_schema(RECORD_TYPES["quarantine_order"]))
-    if issued.height == 0:
-        return issued.select(standard), issued.with_columns(
-            pl.lit(None, dtype=pl.String).alias("merged_into")
-        )
-    keys = ["person_id", "kind"]
-    ranked = (
-        issued.sort(*keys, "start_date", "order_id")
-        .with_columns(
-            pl.col("end_date").cum_max().shift(1).over(keys).alias("_reach"),
-        )
-        .with_columns(
-            (
-                pl.col("_reach").is_null()
-                | (pl.col("start_date") > pl.col("_reach") + pl.duration(days=1))
-            )
-            .cum_sum()
-            .over(keys)
-            .alias("_group")
-        )
-    )
-    group = [*keys, "_group"]
-    heads = ranked.group_by(group).agg(
-        pl.col("order_id").first().alias("merged_id"),
-        pl.col("start_date").min().alias("_start"),
-        pl.col("end_date").max().alias("_end"),
-    )
-    setter = (
-        ranked.sort("end_date", "start_date", "order_id", descending=True)
-        .unique(group, keep="first")
-        .drop("order_id", "start_date", "end_date", "_reach")
-    )
-    merged = (
-        setter.join(heads, on=group)
-        .select(
-            pl.col("merged_id").alias("order_id"),
-            *keys,
-            pl.col("_start").alias("start_date"),
-            pl.col("_end").alias("end_date"),
-            *[c for c in issued.columns if c not in {*keys, "order_id", "start_date", "end_date"}],
-        )
-        .select(standard)
-        .sort("person_id", "kind", "start_date")
-    )
-    history = (
-        ranked.join(heads.select(*group, "merged_id"), on=group)
-        .rename({"merged_id": "merged_into"})
-        .drop("_reach", "_group")
-        .sort("person_id", "kind", "start_date", "order_id")
-    )
-    return merged, history
 
 
 def trace(
@@ -344,7 +286,36 @@ def trace(
     each case's anchor date). ``local``: a district's own quarantine rule (see
     :func:`rules_in_force`)."""
     rules = rules_in_force(registry, local)
-    anchor = pl.coalesce("onset_date", "specimen_date", "report_date")
+    cases, exceptions = _untraceable(cases, rosters)
+    located = _windows(cases, rules, days_before)
+    case_rooms, room_contacts = _room_contacts(located, rosters, school_days)
+    contacts = _contacts(located, _household_contacts(located, rosters), room_contacts, rules)
+    contacts = _attendance(contacts, rosters, universal_masking)
+    issued = (
+        pl.concat([isolations(located, case_rooms, rules), quarantines(contacts)])
+        .sort("case_id", "kind", "person_id")
+        .with_columns(pl.format("T-{}-{}-{}", "case_id", "kind", "person_id").alias("order_id"))
+        .select(*frame_schema(RECORD_TYPES["quarantine_order"]), *ORDER_EXTRA)
+    )
+    orders, history = merge_orders(issued)
+    follow_up = _follow_up(contacts, registry)
+    return Tracing(
+        contacts=contacts.select(
+            *CONTACT_COLUMNS,
+            "quarantine_end",
+            "test_out_may_return",
+            "monitor_symptoms_through",
+            "report_date",
+        ),
+        orders=orders,
+        follow_up=follow_up,
+        issued=history,
+        exceptions=exceptions,
+    )
+
+
+def _untraceable(cases: pl.DataFrame, rosters: Rosters) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(traceable cases, exceptions)``: a case whose person is on no roster is not traced."""
     known = pl.concat(
         [
             rosters.person.select("person_id"),
@@ -363,13 +334,19 @@ def trace(
             "person_id",
         ).alias("reason"),
     ).sort("case_id")
-    cases = cases.join(unknown.select("case_id"), on="case_id", how="anti")
+    return cases.join(unknown.select("case_id"), on="case_id", how="anti"), exceptions
+
+
+def _windows(cases: pl.DataFrame, rules: pl.DataFrame, days_before: int | None) -> pl.DataFrame:
+    """Each case's ``case_id``, ``case_person``, ``report_date``, ``anchor`` (onset, else
+    specimen, else report date) and ``day``: the list of days of its infectious window."""
+    anchor = pl.coalesce("onset_date", "specimen_date", "report_date")
     before = (
         pl.lit(days_before, dtype=pl.Int64)
         if days_before is not None
         else pl.col("window_days_before")
     )
-    located = (
+    return (
         cases.select(
             "case_id",
             pl.col("person_id").alias("case_person"),
@@ -386,6 +363,24 @@ def trace(
         )
         .drop("from", "window_days_before")
     )
+
+
+def _present(
+    frame: pl.DataFrame, who: str, members: pl.DataFrame, absent: pl.DataFrame
+) -> pl.DataFrame:
+    """Rows of ``frame`` whose person ``who`` is on a room's roster on ``day`` and not absent."""
+    on_roster = frame.join(members, left_on=who, right_on="person_id").filter(
+        (pl.col("start_date") <= pl.col("day")) & (pl.col("day") <= pl.col("end_date"))
+    )
+    return on_roster.join(absent, left_on=[who, "day"], right_on=["person_id", "day"], how="anti")
+
+
+def _room_contacts(
+    located: pl.DataFrame, rosters: Rosters, school_days: pl.Series | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(case_rooms, room_contacts)``: the rooms a case was in on each (school) day of its
+    window, and the persons in the same room that day (last exposure per case, contact and
+    room; setting ``homeroom``)."""
     window = located.explode("day")
     members = pl.concat(
         [
@@ -402,22 +397,17 @@ def trace(
         window_school = window.filter(pl.col("day").is_in(school_days.implode()))
     else:
         window_school = window
-
-    def present(frame: pl.DataFrame, who: str) -> pl.DataFrame:
-        on_roster = frame.join(members, left_on=who, right_on="person_id").filter(
-            (pl.col("start_date") <= pl.col("day")) & (pl.col("day") <= pl.col("end_date"))
-        )
-        return on_roster.join(
-            absent, left_on=[who, "day"], right_on=["person_id", "day"], how="anti"
-        )
-
-    case_rooms = present(window_school, "case_person").select("case_id", "day", "classroom_id")
+    case_rooms = _present(window_school, "case_person", members, absent).select(
+        "case_id", "day", "classroom_id"
+    )
     room_contacts = (
-        present(
+        _present(
             case_rooms.join(members.rename({"person_id": "contact"}), on="classroom_id")
             .filter((pl.col("start_date") <= pl.col("day")) & (pl.col("day") <= pl.col("end_date")))
             .select("case_id", "day", "classroom_id", "contact"),
             "contact",
+            members,
+            absent,
         )
         .join(located.select("case_id", "case_person"), on="case_id")
         .filter(pl.col("contact") != pl.col("case_person"))
@@ -425,10 +415,15 @@ def trace(
         .agg(pl.col("day").max().alias("last_exposure"))
         .with_columns(pl.lit("homeroom").alias("setting"))
     )
+    return case_rooms, room_contacts
+
+
+def _household_contacts(located: pl.DataFrame, rosters: Rosters) -> pl.DataFrame:
+    """Members of each case's household, exposed through the end of its window."""
     homes = rosters.person.filter(pl.col("household_id").is_not_null()).select(
         "person_id", "household_id"
     )
-    house_contacts = (
+    return (
         located.join(homes, left_on="case_person", right_on="person_id")
         .join(homes.rename({"person_id": "contact"}), on="household_id")
         .filter(pl.col("contact") != pl.col("case_person"))
@@ -440,6 +435,16 @@ def trace(
             pl.lit("household").alias("setting"),
         )
     )
+
+
+def _contacts(
+    located: pl.DataFrame,
+    house_contacts: pl.DataFrame,
+    room_contacts: pl.DataFrame,
+    rules: pl.DataFrame,
+) -> pl.DataFrame:
+    """One row per case and contact, with the case's person and report date and the
+    quarantine rule in force on the day of last exposure."""
     # A person exposed at home and at school is a household contact (the stricter setting);
     # one exposed in two rooms (staff) keeps the latest exposure.
     contacts = (
@@ -454,11 +459,16 @@ def trace(
         .unique(["case_id", "contact"], keep="first", maintain_order=True)
         .join(located.select("case_id", "case_person", "report_date"), on="case_id")
     )
-    contacts = contacts.sort("last_exposure").join_asof(
+    return contacts.sort("last_exposure").join_asof(
         rules.drop("isolation_days", "isolation_policy_id", "window_days_before"),
         left_on="last_exposure",
         right_on="from",
     )
+
+
+def _attendance(contacts: pl.DataFrame, rosters: Rosters, universal_masking: bool) -> pl.DataFrame:
+    """Each contact's ``attendance`` (exempt / test_to_stay / quarantine) and the days its
+    quarantine ends, test-out return is allowed and symptom monitoring runs through."""
     masked = (
         rosters.masked.select("person_id", "masked")
         if rosters.masked is not None
@@ -471,7 +481,7 @@ def trace(
         if rosters.exempt is not None
         else pl.DataFrame(schema={"person_id": pl.String, "from_date": pl.Date})
     )
-    contacts = (
+    return (
         contacts.join(masked, left_on="contact", right_on="person_id", how="left")
         .join(
             masked.rename({"masked": "index_masked"}),
@@ -507,63 +517,6 @@ def trace(
         )
         .rename({"contact": "person_id"})
         .sort("case_id", "person_id")
-    )
-    quarantined = contacts.filter(
-        (pl.col("attendance") == "quarantine") & (pl.col("quarantine_end") >= pl.col("report_date"))
-    ).select(
-        "case_id",
-        "person_id",
-        pl.lit("quarantine").alias("kind"),
-        pl.col("report_date").alias("start_date"),
-        pl.col("quarantine_end").alias("end_date"),
-        "classroom_id",
-        "rule",
-        "policy_id",
-    )
-    case_room = case_rooms.sort("day").group_by("case_id").agg(pl.col("classroom_id").last())
-    isolated = (
-        located.sort("anchor")
-        .join_asof(
-            rules.select("from", "isolation_days", "isolation_policy_id"),
-            left_on="anchor",
-            right_on="from",
-        )
-        .join(case_room, on="case_id", how="left")
-        .select(
-            "case_id",
-            pl.col("case_person").alias("person_id"),
-            pl.lit("isolation").alias("kind"),
-            pl.col("report_date").alias("start_date"),
-            pl.max_horizontal(
-                "report_date", pl.col("anchor") + pl.duration(days=pl.col("isolation_days"))
-            ).alias("end_date"),
-            "classroom_id",
-            pl.format(
-                "{}: isolation {} days after onset", "isolation_policy_id", "isolation_days"
-            ).alias("rule"),
-            pl.col("isolation_policy_id").alias("policy_id"),
-        )
-    )
-    issued = (
-        pl.concat([isolated, quarantined])
-        .sort("case_id", "kind", "person_id")
-        .with_columns(pl.format("T-{}-{}-{}", "case_id", "kind", "person_id").alias("order_id"))
-        .select(*frame_schema(RECORD_TYPES["quarantine_order"]), *ORDER_EXTRA)
-    )
-    orders, history = merge_orders(issued)
-    follow_up = _follow_up(contacts, registry)
-    return Tracing(
-        contacts=contacts.select(
-            *CONTACT_COLUMNS,
-            "quarantine_end",
-            "test_out_may_return",
-            "monitor_symptoms_through",
-            "report_date",
-        ),
-        orders=orders,
-        follow_up=follow_up,
-        issued=history,
-        exceptions=exceptions,
     )
 
 
@@ -766,11 +719,3 @@ def trace_stored_case(
     if result.exceptions.height:
         raise SchoolmodeError(str(result.exceptions["reason"][0]))
     return result
-
-
-def quarantine_list(engine: Engine, school_id: str, on: dt.date) -> pl.DataFrame:
-    """Orders in force on ``on`` for people at ``school_id`` (imported and traced, merged):
-    see :func:`schoolmode.operations.tracing_store.quarantine_list`."""
-    from schoolmode.operations.tracing_store import quarantine_list as listed
-
-    return listed(engine, school_id, on)

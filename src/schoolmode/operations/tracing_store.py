@@ -14,7 +14,7 @@ Everything here is append-only (tables of migration 0005, guarded by triggers):
 
 Orders in force (:func:`effective_orders`) are the imported ``quarantine_order`` rows plus the
 latest state of each traced order, merged per person and kind by
-:func:`schoolmode.operations.tracing.merge_orders` (latest end wins).
+:func:`schoolmode.operations.tracing_orders.merge_orders` (latest end wins).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ from schoolmode.operations.tracing import (
     WINDOW,
     Rosters,
     Tracing,
-    merge_orders,
     outbreaks,
     rules_in_force,
     trace,
 )
+from schoolmode.operations.tracing_orders import merge_orders
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry, policy_hash
 from schoolmode.standard.batch import frame_schema
