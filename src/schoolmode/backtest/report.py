@@ -252,7 +252,7 @@ def _disagreement_blocks(differ: pl.DataFrame) -> list[Block]:
             Paragraph("No disagreement.", only="html"),
         ]
     summary = (
-        differ.group_by("policy_a", "policy_b")
+        differ.group_by("policy_a", "policy_b", maintain_order=True)
         .agg(
             pl.len().alias("days"),
             pl.col("date").min().alias("first"),
@@ -260,7 +260,7 @@ def _disagreement_blocks(differ: pl.DataFrame) -> list[Block]:
             pl.col("rule_a").drop_nulls().first().alias("rule_a"),
             pl.col("rule_b").drop_nulls().first().alias("rule_b"),
         )
-        .sort("days", descending=True)
+        .sort("days", descending=True, maintain_order=True)  # ties in the policies' order
     )
     table = Table.from_frame(differ, limit=200, full_file="disagreements.csv")
     return [
