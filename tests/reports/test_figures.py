@@ -14,6 +14,7 @@ def test_matplotlib_is_not_imported_until_a_figure_is_made(tmp_path: Path) -> No
     script = textwrap.dedent(
         f"""
         import sys
+        import schoolmode.backtest.report, schoolmode.backtest.sweep, schoolmode.sim.report
         from schoolmode.reports import figures
         assert "matplotlib" not in sys.modules, "imported at module import"
         fig, ax = figures.subplots(figsize=(2, 2))
