@@ -2,7 +2,7 @@
 
 Plots a person would rather look at than read: the district metrics with each policy's
 thresholds drawn on them and its pauses shaded; a timeline of modes per policy; a heat strip
-of schools by days remote.
+of schools by days remote. The pages, tables and figures are ``schoolmode.reports``'.
 """
 
 from __future__ import annotations
