@@ -14,12 +14,13 @@ from schoolmode.cli.app import app
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
-from schoolmode.sim.compare import compare, load_population, paired_difference
+from schoolmode.sim.compare import compare, load_population
 from schoolmode.sim.decide import closed_mode_mask, policy_window
 from schoolmode.sim.loop import LoopResult, run_policy
 from schoolmode.sim.network import SCHOOL_LAYERS, Population
 from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario, load_scenario
+from schoolmode.sim.stats import paired_difference
 from schoolmode.sim.sweep import run_sweep
 from tests.synth.test_district import PROFILES
 

@@ -2,40 +2,34 @@
 
 Plots a person would rather look at than read: the district metrics with each policy's
 thresholds drawn on them and its pauses shaded; a timeline of modes per policy; a heat strip
-of schools by days remote.
+of schools by days remote. The pages, tables and figures are ``schoolmode.reports``'.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import html
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
-from matplotlib.axes import Axes
 
 from schoolmode.backtest.run import Backtest
 from schoolmode.backtest.summary import IN_PERSON, disagreements, headline, spells
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
-
-
-def _num(day: dt.date) -> float:
-    """A date as matplotlib's float day number (its date helpers are untyped)."""
-    return float(mdates.date2num(day))  # type: ignore[no-untyped-call]
-
-
-def _date_axis(ax: Axes) -> None:
-    ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))  # type: ignore[no-untyped-call]
-
+from schoolmode.reports import figures
+from schoolmode.reports.page import (
+    Block,
+    Bullets,
+    Figures,
+    Heading,
+    Item,
+    Page,
+    Paragraph,
+    TableBlock,
+    write_page,
+)
+from schoolmode.reports.table import Table
 
 PLOT_METRICS = {
     "positivity_7d_pct": "7-day test positivity (%)",
@@ -70,9 +64,9 @@ def _metric_plot(backtest: Backtest, metric: str, label: str, path: Path) -> Pat
     if district is None or metric not in district.columns:
         return None
     series = district.filter(pl.col("date") >= backtest.start).sort("date")
-    fig, ax = plt.subplots(figsize=(11, 3.6))
+    fig, ax = figures.subplots(figsize=(11, 3.6))
     ax.plot(series["date"].to_list(), series[metric].to_list(), color="black", lw=1.2, label=label)
-    colours = plt.get_cmap("tab10")
+    colours = figures.colormap("tab10")
     labels: dict[float, list[str]] = {}
     for i, run in enumerate(backtest.runs):
         values = thresholds(run.policy, metric)
@@ -86,8 +80,8 @@ def _metric_plot(backtest: Backtest, metric: str, label: str, path: Path) -> Pat
         if district_result is not None and district_result.height:
             for spell in spells(district_result, str(district_result["unit"][0])):
                 ax.axvspan(
-                    _num(spell.start),
-                    _num(spell.end + dt.timedelta(days=1)),
+                    figures.date_number(spell.start),
+                    figures.date_number(spell.end + dt.timedelta(days=1)),
                     color=colour,
                     alpha=0.18,
                 )
@@ -98,17 +92,14 @@ def _metric_plot(backtest: Backtest, metric: str, label: str, path: Path) -> Pat
     ax.set_title(
         f"{label}: thresholds of the policies that read it (dashed), their district pauses (shaded)"
     )
-    _date_axis(ax)
+    figures.date_axis(ax)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return figures.save_png(fig, path)
 
 
 def _timeline_plot(backtest: Backtest, path: Path) -> Path:
     """One row per policy: share of units not in person each day (district or schools)."""
-    fig, ax = plt.subplots(figsize=(11, 0.45 * len(backtest.runs) + 1.2))
+    fig, ax = figures.subplots(figsize=(11, 0.45 * len(backtest.runs) + 1.2))
     days = pl.date_range(backtest.start, backtest.end, "1d", eager=True)
     matrix = np.full((len(backtest.runs), days.len()), np.nan)
     for i, run in enumerate(backtest.runs):
@@ -130,8 +121,8 @@ def _timeline_plot(backtest: Backtest, path: Path) -> Path:
         vmax=1,
         interpolation="nearest",
         extent=(
-            _num(backtest.start),
-            _num(backtest.end),
+            figures.date_number(backtest.start),
+            figures.date_number(backtest.end),
             len(backtest.runs),
             0,
         ),
@@ -140,13 +131,10 @@ def _timeline_plot(backtest: Backtest, path: Path) -> Path:
         np.arange(len(backtest.runs)) + 0.5, [r.policy.id for r in backtest.runs], fontsize=8
     )
     ax.xaxis_date()
-    _date_axis(ax)
+    figures.date_axis(ax)
     fig.colorbar(image, ax=ax, label="share of units not in person")
     ax.set_title("Modes per policy over time (district, or the share of schools)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return figures.save_png(fig, path)
 
 
 def _school_strip(backtest: Backtest, path: Path) -> Path | None:
@@ -170,37 +158,27 @@ def _school_strip(backtest: Backtest, path: Path) -> Path | None:
         columns.append(per["days"].to_numpy())
     matrix = np.vstack(columns)
     order = np.argsort(matrix.sum(axis=0))
-    fig, ax = plt.subplots(figsize=(11, 0.45 * len(runs) + 1.2))
+    fig, ax = figures.subplots(figsize=(11, 0.45 * len(runs) + 1.2))
     image = ax.imshow(matrix[:, order], aspect="auto", cmap="Purples", interpolation="nearest")
     ax.set_yticks(range(len(runs)), [r.policy.id for r in runs], fontsize=8)
     ax.set_xlabel(f"{len(units or [])} schools, sorted by days remote")
     fig.colorbar(image, ax=ax, label="days not in person")
     ax.set_title("Schools by days remote, per policy")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return figures.save_png(fig, path)
 
 
-def markdown_table(frame: pl.DataFrame) -> str:
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = [
-        "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
-        for row in frame.iter_rows()
-    ]
-    return "\n".join([head, rule, *rows])
+SCOPES = ("district", "school", "classroom")
 
 
-def write_report(backtest: Backtest, out: Path) -> dict[str, Path]:
-    """Write report.md, report.html, plots and data files into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    table = headline(backtest)
-    differ = disagreements(backtest)
-    files: dict[str, Path] = {}
+def write_data(
+    backtest: Backtest, table: pl.DataFrame, differ: pl.DataFrame, out: Path
+) -> dict[str, Path]:
+    """headline.csv and disagreements.csv (``table``, ``differ``), and modes-{scope}.parquet
+    (every policy's modes); the paths of the Parquet files by name."""
     table.write_csv(out / "headline.csv")
     differ.write_csv(out / "disagreements.csv")
-    for scope in ("district", "school", "classroom"):
+    files: dict[str, Path] = {}
+    for scope in SCOPES:
         parts = [
             r.results[scope]
             .with_columns(
@@ -214,7 +192,12 @@ def write_report(backtest: Backtest, out: Path) -> dict[str, Path]:
         if parts:
             pl.concat(parts).write_parquet(out / f"modes-{scope}.parquet")
             files[f"modes-{scope}"] = out / f"modes-{scope}.parquet"
-    plots = [
+    return files
+
+
+def write_plots(backtest: Backtest, out: Path) -> list[Path]:
+    """The metric plots, the timeline and the school strip (those there is data for)."""
+    return [
         p
         for p in (
             *(
@@ -226,15 +209,21 @@ def write_report(backtest: Backtest, out: Path) -> dict[str, Path]:
         )
         if p is not None
     ]
+
+
+def _data_through(backtest: Backtest) -> str | None:
+    """The last day with citywide test positivity, if the inputs have it."""
     district = backtest.inputs.get("district")
-    data_through = None
-    if district is not None and "positivity_7d_pct" in district.columns:
-        known = district.filter(pl.col("positivity_7d_pct").is_not_null())
-        latest = known["date"].max() if known.height else None
-        data_through = latest.isoformat() if isinstance(latest, dt.date) else None
-    intro = [
-        f"# Backtest {backtest.start} to {backtest.end}",
-        "",
+    if district is None or "positivity_7d_pct" not in district.columns:
+        return None
+    known = district.filter(pl.col("positivity_7d_pct").is_not_null())
+    latest = known["date"].max() if known.height else None
+    return latest.isoformat() if isinstance(latest, dt.date) else None
+
+
+def _intro(backtest: Backtest) -> str:
+    data_through = _data_through(backtest)
+    return (
         f"{len(backtest.runs)} policies replayed day by day through the same engine as the daily decisions. "
         + (
             "Each policy is applied over the whole period, whatever its own term (a counterfactual). "
@@ -246,79 +235,81 @@ def write_report(backtest: Backtest, out: Path) -> dict[str, Path]:
             "read it are not met on them."
             if data_through
             else ""
-        ),
-        "",
-        "## What each policy would have done",
-        "",
-        markdown_table(table),
-        "",
-        "Days remote count calendar days on which the unit was not in person (pauses, remote or hybrid).",
-        "",
-    ]
-    notes = ["## Rules that could not be evaluated on this data", ""]
-    for run in backtest.runs:
-        if run.not_evaluated:
-            notes.append(f"- `{run.policy.id}`: " + "; ".join(run.not_evaluated))
-    notes.append("")
-    disagree = ["## Where the policies disagree (district)", ""]
-    if differ.height:
-        summary = (
-            differ.group_by("policy_a", "policy_b")
-            .agg(
-                pl.len().alias("days"),
-                pl.col("date").min().alias("first"),
-                pl.col("date").max().alias("last"),
-                pl.col("rule_a").drop_nulls().first().alias("rule_a"),
-                pl.col("rule_b").drop_nulls().first().alias("rule_b"),
-            )
-            .sort("days", descending=True)
         )
-        disagree.append(markdown_table(summary))
-    else:
-        disagree.append("No two policies put the district in different modes on any day.")
-    disagree.append("")
-    pictures = ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
-    markdown = "\n".join([*intro, *disagree, *notes, *pictures, ""])
-    (out / "report.md").write_text(markdown, encoding="utf-8")
-    files["report.md"] = out / "report.md"
-    body = [
-        f"<h1>{html.escape(intro[0][2:])}</h1>",
-        f"<p>{html.escape(intro[2])}</p>",
-        "<h2>What each policy would have done</h2>",
-        _html_table(table),
-        "<h2>Where the policies disagree (district)</h2>",
-        _html_table(differ.head(200)) if differ.height else "<p>No disagreement.</p>",
-        "<h2>Rules that could not be evaluated on this data</h2><ul>"
-        + "".join(
-            f"<li><code>{html.escape(r.policy.id)}</code>: {html.escape('; '.join(r.not_evaluated))}</li>"
-            for r in backtest.runs
-            if r.not_evaluated
-        )
-        + "</ul>",
-        "<h2>Plots</h2>",
-    ]
-    for plot in plots:
-        data = base64.b64encode(plot.read_bytes()).decode("ascii")
-        body.append(f'<figure><img alt="{plot.stem}" src="data:image/png;base64,{data}"></figure>')
-    page = (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>schoolmode backtest</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto}"
-        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
-        "img{max-width:100%}</style><body>" + "\n".join(body) + "</body></html>"
     )
-    (out / "report.html").write_text(page, encoding="utf-8")
-    files["report.html"] = out / "report.html"
+
+
+def _disagreement_blocks(differ: pl.DataFrame) -> list[Block]:
+    """Markdown: one row per pair of policies; HTML: the first 200 days they disagree on."""
+    blocks: list[Block] = [Heading("Where the policies disagree (district)")]
+    if not differ.height:
+        return [
+            *blocks,
+            Paragraph(
+                "No two policies put the district in different modes on any day.",
+                only="markdown",
+            ),
+            Paragraph("No disagreement.", only="html"),
+        ]
+    summary = (
+        differ.group_by("policy_a", "policy_b", maintain_order=True)
+        .agg(
+            pl.len().alias("days"),
+            pl.col("date").min().alias("first"),
+            pl.col("date").max().alias("last"),
+            pl.col("rule_a").drop_nulls().first().alias("rule_a"),
+            pl.col("rule_b").drop_nulls().first().alias("rule_b"),
+        )
+        .sort("days", descending=True, maintain_order=True)  # ties in the policies' order
+    )
+    table = Table.from_frame(differ, limit=200, full_file="disagreements.csv")
+    return [
+        *blocks,
+        TableBlock(Table.from_frame(summary), only="markdown"),
+        TableBlock(table, only="html"),
+    ]
+
+
+def report_page(
+    backtest: Backtest, table: pl.DataFrame, differ: pl.DataFrame, plots: list[Path]
+) -> Page:
+    """The backtest report: headline ``table``, disagreements (``differ``), rules not
+    evaluated, plots."""
+    return Page(
+        "schoolmode backtest",
+        [
+            Heading(f"Backtest {backtest.start} to {backtest.end}", level=1),
+            Paragraph(_intro(backtest)),
+            Heading("What each policy would have done"),
+            TableBlock(Table.from_frame(table)),
+            Paragraph(
+                "Days remote count calendar days on which the unit was not in person "
+                "(pauses, remote or hybrid).",
+                only="markdown",
+            ),
+            *_disagreement_blocks(differ),
+            Heading("Rules that could not be evaluated on this data"),
+            Bullets(
+                [
+                    Item("; ".join(r.not_evaluated), code=r.policy.id)
+                    for r in backtest.runs
+                    if r.not_evaluated
+                ]
+            ),
+            Heading("Plots"),
+            Figures(plots),
+        ],
+    )
+
+
+def write_report(backtest: Backtest, out: Path) -> dict[str, Path]:
+    """Write report.md, report.html, plots and data files into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = headline(backtest)
+    differ = disagreements(backtest)
+    files = write_data(backtest, table, differ, out)
+    plots = write_plots(backtest, out)
+    files.update(write_page(report_page(backtest, table, differ, plots), out))
     for plot in plots:
         files[plot.stem] = plot
     return files
-
-
-def _html_table(frame: pl.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    rows = "".join(
-        "<tr>"
-        + "".join(f"<td>{'' if v is None else html.escape(str(v))}</td>" for v in row)
-        + "</tr>"
-        for row in frame.iter_rows()
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"

@@ -19,10 +19,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import polars as pl
 
 from schoolmode.backtest.run import run_backtest
@@ -31,6 +27,9 @@ from schoolmode.engine.evaluate import Settings, Value
 from schoolmode.engine.grid import Calendar
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.reports import figures
+from schoolmode.reports.page import Figures, Heading, Page, Paragraph, TableBlock, write_page
+from schoolmode.reports.table import Table
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -290,7 +289,7 @@ def _numeric(labels: Sequence[str]) -> list[float] | None:
 
 def sweep_plot(table: pl.DataFrame, path: Path) -> Path:
     """The outcome against the value, one line per policy, one panel per headline figure."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    fig, axes = figures.subplots(2, 2, figsize=(11, 7))
     name = str(table["name"][0]) if table.height else ""
     for ax, outcome in zip(axes.ravel(), PLOTTED, strict=True):
         for policy in table["policy"].unique(maintain_order=True).to_list():
@@ -309,29 +308,17 @@ def sweep_plot(table: pl.DataFrame, path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(f"Backtest outcome against {name}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return figures.save_png(fig, path)
 
 
-def write_sweep_report(
-    table: pl.DataFrame, out: Path, *, start: dt.date, end: dt.date, counterfactual: bool = True
-) -> dict[str, Path]:
-    """sweep.md, sweep.csv and sweep.png in ``out``."""
-    from schoolmode.backtest.report import markdown_table
-
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"sweep.csv": out / "sweep.csv", "sweep.md": out / "sweep.md"}
-    table.write_csv(files["sweep.csv"])
-    files["sweep.png"] = sweep_plot(table, out / "sweep.png")
+def sweep_page(
+    table: pl.DataFrame, plot: Path, *, start: dt.date, end: dt.date, counterfactual: bool
+) -> Page:
+    """The sweep report: what was swept, the headline figures per value, the plot."""
     name = str(table["name"][0]) if table.height else ""
     kind = str(table["kind"][0]) if table.height else "parameter"
     policies = ", ".join(f"`{p}`" for p in table["policy"].unique(maintain_order=True).to_list())
-    shown = table.select("policy", "value", *OUTCOMES)
-    text = [
-        f"# Sweep of {name}, {start} to {end}",
-        "",
+    intro = (
         f"{policies} replayed once for each value of the {kind} `{name}` "
         + (
             "(the value replaces the parameter's dated values on every day). "
@@ -342,14 +329,33 @@ def write_sweep_report(
             "Each policy is applied over the whole period, whatever its own term (a counterfactual)."
             if counterfactual
             else "Each policy applies only within its own term."
-        ),
-        "",
-        markdown_table(shown),
-        "",
-        "Days remote count calendar days on which the unit was not in person (pauses, remote or hybrid).",
-        "",
-        f"![sweep]({files['sweep.png'].name})",
-        "",
-    ]
-    files["sweep.md"].write_text("\n".join(text), encoding="utf-8")
+        )
+    )
+    return Page(
+        "schoolmode sweep",
+        [
+            Heading(f"Sweep of {name}, {start} to {end}", level=1),
+            Paragraph(intro),
+            TableBlock(Table.from_frame(table.select("policy", "value", *OUTCOMES))),
+            Paragraph(
+                "Days remote count calendar days on which the unit was not in person "
+                "(pauses, remote or hybrid)."
+            ),
+            Figures([plot]),
+        ],
+    )
+
+
+def write_sweep_report(
+    table: pl.DataFrame, out: Path, *, start: dt.date, end: dt.date, counterfactual: bool = True
+) -> dict[str, Path]:
+    """sweep.md, sweep.csv and sweep.png in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"sweep.csv": out / "sweep.csv"}
+    table.write_csv(files["sweep.csv"])
+    files["sweep.png"] = sweep_plot(table, out / "sweep.png")
+    page = sweep_page(
+        table, files["sweep.png"], start=start, end=end, counterfactual=counterfactual
+    )
+    files.update(write_page(page, out, "sweep", html=False))
     return files

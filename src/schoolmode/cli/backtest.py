@@ -71,11 +71,12 @@ def backtest(
     """Replay history day by day through each policy; write report.md, report.html, plots and data."""
     if ctx.invoked_subcommand is not None:
         return
-    from schoolmode.backtest.report import markdown_table, write_report
+    from schoolmode.backtest.report import write_report
     from schoolmode.backtest.run import run_backtest
     from schoolmode.backtest.summary import headline
     from schoolmode.metrics.frames import district_frame, schools, unit_frames
     from schoolmode.policy.loader import Registry
+    from schoolmode.reports.table import markdown_table
     from schoolmode.store.db import make_engine
 
     try:
@@ -163,7 +164,6 @@ def sweep(
     policies_dir: PoliciesDir = None,
 ) -> None:
     """Backtest once per value of one parameter; write a table and a plot of the outcome."""
-    from schoolmode.backtest.report import markdown_table
     from schoolmode.backtest.sweep import (
         OUTCOMES,
         dask_client,
@@ -172,6 +172,7 @@ def sweep(
         write_sweep_report,
     )
     from schoolmode.policy.loader import Registry
+    from schoolmode.reports.table import markdown_table
 
     try:
         start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)

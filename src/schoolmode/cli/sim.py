@@ -81,8 +81,8 @@ def _compare(
         compare,
         load_population,
         school_attributes,
-        write_report,
     )
+    from schoolmode.sim.report import write_report
 
     try:
         scenario = _scenario(scenario_path, seeds, days, params)

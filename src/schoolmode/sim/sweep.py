@@ -21,16 +21,11 @@ from schoolmode.backtest.sweep import sweep_points
 from schoolmode.engine.evaluate import Settings
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
-from schoolmode.sim.compare import (
-    NO_POLICY,
-    load_population,
-    paired_difference,
-    school_attributes,
-    summarise,
-)
+from schoolmode.sim.compare import NO_POLICY, load_population, school_attributes
 from schoolmode.sim.loop import OUTCOMES, run_policy
 from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
+from schoolmode.sim.stats import paired_difference, summarise
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -1,0 +1,75 @@
+"""Figures: Matplotlib imported on first use, the ``Agg`` backend selected once, PNGs saved.
+
+Nothing here imports Matplotlib at module import: the first call of ``subplots`` (or any
+helper that needs it) imports it, selects the non-interactive ``Agg`` backend and keeps
+``pyplot``. Report code draws on the figure and axes it gets back, then ``save_png`` lays the
+figure out, writes it and closes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.colors import Colormap
+    from matplotlib.figure import Figure
+
+DPI = 110
+"""Resolution of every saved figure (dots per inch)."""
+
+
+@cache
+def pyplot() -> ModuleType:
+    """``matplotlib.pyplot`` with the ``Agg`` backend, imported (and the backend set) once."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+@cache
+def _dates() -> ModuleType:
+    pyplot()
+    import matplotlib.dates as mdates
+
+    return mdates
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float]) -> tuple[Figure, Any]:
+    """A new figure and its axes (one ``Axes``, or an array of them for a grid)."""
+    fig, axes = pyplot().subplots(nrows, ncols, figsize=figsize)
+    return fig, axes
+
+
+def colormap(name: str) -> Colormap:
+    """A named Matplotlib colour map (``tab10``, ``Reds`` ...)."""
+    cmap: Colormap = pyplot().get_cmap(name)
+    return cmap
+
+
+def date_number(day: dt.date) -> float:
+    """A date as Matplotlib's float day number."""
+    return float(_dates().date2num(day))
+
+
+def date_axis(ax: Axes, months: Sequence[int] = (1, 4, 7, 10), fmt: str = "%b %Y") -> None:
+    """Ticks on the x axis at the start of the given months, labelled with ``fmt``."""
+    mdates = _dates()
+    ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=tuple(months)))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt))
+
+
+def save_png(fig: Figure, path: Path, *, dpi: int = DPI) -> Path:
+    """Lay ``fig`` out tightly, save it as a PNG at ``path`` and close it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
