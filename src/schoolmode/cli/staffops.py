@@ -142,6 +142,7 @@ def vaccination_schedule(
     """Plan staff first and second doses by the policy's priorities and weekly doses, per site
     and day, and project when each phase-in group has had the opportunity to be fully vaccinated."""
     from schoolmode.operations import vaccination as v
+    from schoolmode.operations import vaccination_store as vs
     from schoolmode.store.db import make_engine
 
     try:
@@ -162,11 +163,11 @@ def vaccination_schedule(
         engine = make_engine(db)
         try:
             roster_day = _day(roster, "--roster-date") if roster else first
-            staff, records = v.staff_from_store(engine, roster_day)
+            staff, records = vs.staff_from_store(engine, roster_day)
             if hardest_hit_zip:
                 zips, how = tuple(sorted(set(hardest_hit_zip))), "given (--hardest-hit-zip)"
             elif rules.by_hardest_hit_zip:
-                derived = v.hardest_hit_from_store(engine, loaded.policy, first, chosen)
+                derived = vs.hardest_hit_from_store(engine, loaded.policy, first, chosen)
                 zips, how = derived.codes(), derived.source
             else:
                 zips, how = (), ""
@@ -184,7 +185,7 @@ def vaccination_schedule(
         if record:
             engine = make_engine(db)
             try:
-                run_id = v.record_schedule(engine, result, sites, staff.height, _by(by))
+                run_id = vs.record_schedule(engine, result, sites, staff.height, _by(by))
             finally:
                 engine.dispose()
     except (SchoolmodeError, OSError) as exc:
@@ -313,6 +314,7 @@ def accommodations_review(
     """Decide every pending request: by right, by a seeded lottery over a quota, or denied
     where the policy makes no provision; record the decisions with their reasons."""
     from schoolmode.operations import accommodations as acc
+    from schoolmode.operations import accommodations_store as acc_store
     from schoolmode.store.db import make_engine
 
     try:
@@ -323,17 +325,17 @@ def accommodations_review(
         chosen = _settings(settings)
         engine = make_engine(db)
         try:
-            pending = acc.pending_requests(engine)
+            pending = acc_store.pending_requests(engine)
             selection = acc.select(
-                pending, loaded.policy, day, seed, acc.prior_decisions(engine), chosen
+                pending, loaded.policy, day, seed, acc_store.prior_decisions(engine), chosen
             )
             review_id = (
                 None
                 if dry_run
-                else acc.record_review(engine, selection, loaded.policy, day, _by(by), chosen)
+                else acc_store.record_review(engine, selection, loaded.policy, day, _by(by), chosen)
             )
             shown = (
-                acc.current_decisions(engine).filter(
+                acc_store.current_decisions(engine).filter(
                     pl.col("request_id").is_in(selection.decisions["request_id"].implode())
                 )
                 if review_id is not None
@@ -366,7 +368,7 @@ def accommodations_show(
     role: RoleOption = "district-hr", as_json: JsonOption = False, db: DbOption = None
 ) -> None:
     """The current decision on every request, as ``--role`` may see it."""
-    from schoolmode.operations.accommodations import current_decisions
+    from schoolmode.operations.accommodations_store import current_decisions
 
     with _store(db) as engine:
         _show(current_decisions(engine), role, "Current decisions", as_json)
@@ -381,7 +383,7 @@ def accommodations_appeal(
     db: DbOption = None,
 ) -> None:
     """File an appeal against a decision (a new record; the decision stays)."""
-    from schoolmode.operations.accommodations import record_appeal
+    from schoolmode.operations.accommodations_store import record_appeal
 
     with _store(db) as engine:
         appeal_id = record_appeal(engine, decision, _day(on, "--on"), grounds, _by(by))
@@ -398,7 +400,7 @@ def accommodations_appeal_outcome(
     db: DbOption = None,
 ) -> None:
     """Record an appeal's outcome: a new decision that supersedes the one appealed."""
-    from schoolmode.operations.accommodations import record_appeal_outcome
+    from schoolmode.operations.accommodations_store import record_appeal_outcome
 
     with _store(db) as engine:
         new = record_appeal_outcome(engine, appeal, outcome, reason, _day(on, "--on"), _by(by))
@@ -413,7 +415,7 @@ def accommodations_history(
 ) -> None:
     """Every decision and appeal on one request, oldest first (district HR only: it shows
     the basis and the reasons)."""
-    from schoolmode.operations.accommodations import history
+    from schoolmode.operations.accommodations_store import history
     from schoolmode.store.db import make_engine
 
     if role != "district-hr":
