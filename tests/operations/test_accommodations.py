@@ -14,8 +14,10 @@ from sqlalchemy import Engine, text
 
 from schoolmode.importers.staff import AccommodationRequests
 from schoolmode.operations import accommodations as acc
+from schoolmode.operations import accommodations_store as acc_store
 from schoolmode.policy.loader import Registry
 from schoolmode.standard.batch import FileValidationError
+from schoolmode.standard.fields import ACCOMMODATION_BASIS_KIND
 from schoolmode.store.service import run_import
 from schoolmode.store.tables import STAFF_APPEND_ONLY
 
@@ -164,7 +166,7 @@ def test_grants_equal_the_quota_and_go_to_eligible_requests(
             allowed = min(acc.places(share, total, acc.quota_rounding(policy)), total)
             assert got == min(n, max(0, allowed - already))
     granted = d.filter(pl.col("outcome") == "granted")
-    assert all(rules[acc.BASIS_KIND[b]].share_pct for b in granted["basis"])
+    assert all(rules[ACCOMMODATION_BASIS_KIND[b]].share_pct for b in granted["basis"])
 
 
 def test_role_views_hide_personal_details(registry: Registry) -> None:
@@ -213,28 +215,30 @@ def test_review_appeal_and_history(store: Engine, tmp_path: Path, registry: Regi
         + ["O1,Q1,own_high_risk,2021-02-01,pending", "W1,Q2,own_high_risk,2021-02-01,withdrawn"],
     )
     lbfo = registry.get("cps-lbfo-2021-02-04").policy
-    pending = acc.pending_requests(store)
+    pending = acc_store.pending_requests(store)
     assert pending.height == 9
-    sel = acc.select(pending, lbfo, D(2021, 2, 5), 99, acc.prior_decisions(store))
-    review = acc.record_review(store, sel, lbfo, D(2021, 2, 5), "hr")
+    sel = acc.select(pending, lbfo, D(2021, 2, 5), 99, acc_store.prior_decisions(store))
+    review = acc_store.record_review(store, sel, lbfo, D(2021, 2, 5), "hr")
     assert review >= 1
-    current = acc.current_decisions(store)
+    current = acc_store.current_decisions(store)
     assert current.height == 9
     assert current.filter(pl.col("outcome") == "granted").height == 1 + 2  # own + 25% of 8
-    assert acc.pending_requests(store).height == 0  # decided requests are not redrawn
+    assert acc_store.pending_requests(store).height == 0  # decided requests are not redrawn
     loser = current.filter((pl.col("rule") == "lottery") & (pl.col("outcome") == "denied")).row(
         0, named=True
     )
-    appeal = acc.record_appeal(store, loser["decision_id"], D(2021, 2, 8), "doctor's letter", "u")
-    new = acc.record_appeal_outcome(
+    appeal = acc_store.record_appeal(
+        store, loser["decision_id"], D(2021, 2, 8), "doctor's letter", "u"
+    )
+    new = acc_store.record_appeal_outcome(
         store, appeal, "granted", "severe condition", D(2021, 2, 9), "hr"
     )
     with pytest.raises(Exception, match="already has its outcome"):
-        acc.record_appeal_outcome(store, appeal, "denied", "again", D(2021, 2, 9), "hr")
-    now = acc.current_decisions(store).filter(pl.col("request_id") == loser["request_id"])
+        acc_store.record_appeal_outcome(store, appeal, "denied", "again", D(2021, 2, 9), "hr")
+    now = acc_store.current_decisions(store).filter(pl.col("request_id") == loser["request_id"])
     assert now.row(0, named=True)["decision_id"] == new
     assert now.row(0, named=True)["outcome"] == "granted"
-    events = acc.history(store, loser["request_id"])
+    events = acc_store.history(store, loser["request_id"])
     assert [e["event"] for e in events] == ["decision", "appeal", "decision"]
     assert events[0]["outcome"] == "denied"
     assert events[2]["supersedes_id"] == events[0]["id"]
@@ -246,7 +250,7 @@ def test_review_appeal_and_history(store: Engine, tmp_path: Path, registry: Regi
         [f"H{i},P{i},household_high_risk,2021-02-01,pending" for i in range(12)],
     )
     later = acc.select(
-        acc.pending_requests(store), lbfo, D(2021, 2, 10), 5, acc.prior_decisions(store)
+        acc_store.pending_requests(store), lbfo, D(2021, 2, 10), 5, acc_store.prior_decisions(store)
     )
     assert later.decisions.height == 4
     assert later.decisions.filter(pl.col("outcome") == "granted").height == 0
@@ -256,18 +260,19 @@ def test_staff_operation_tables_are_append_only(
     store: Engine, registry: Registry, tmp_path: Path
 ) -> None:
     from schoolmode.operations import vaccination as v
+    from schoolmode.operations import vaccination_store as v_store
 
     _import(store, tmp_path, ["H1,P1,household_high_risk,2021-02-01,pending"])
     lbfo = registry.get("cps-lbfo-2021-02-04").policy
-    sel = acc.select(acc.pending_requests(store), lbfo, D(2021, 2, 5), 1)
-    acc.record_review(store, sel, lbfo, D(2021, 2, 5), "hr")
-    decision = acc.current_decisions(store)["decision_id"][0]
-    acc.record_appeal(store, decision, D(2021, 2, 6), "grounds", "u")
+    sel = acc.select(acc_store.pending_requests(store), lbfo, D(2021, 2, 5), 1)
+    acc_store.record_review(store, sel, lbfo, D(2021, 2, 5), "hr")
+    decision = acc_store.current_decisions(store)["decision_id"][0]
+    acc_store.record_appeal(store, decision, D(2021, 2, 6), "grounds", "u")
     rules = v.vaccination_rules(registry.get("cps-ctu-2021-02-06").policy, D(2021, 2, 11))
     plan = v.schedule(
         pl.DataFrame({"person_id": ["P1"], "group": ["k5"]}), rules, D(2021, 2, 11), 6
     )
-    run = v.record_schedule(store, plan, None, 1, "hr")
+    run = v_store.record_schedule(store, plan, None, 1, "hr")
     assert run >= 1
     assert set(STAFF_APPEND_ONLY) == {
         "accommodation_review",
@@ -318,4 +323,4 @@ def test_bad_request_file_names_row_and_field_and_imports_nothing(
     )
     with pytest.raises(FileValidationError, match=r"data row 2, field 'basis': value 'astrology'"):
         run_import(store, AccommodationRequests(), path, imported_by="test")
-    assert acc.pending_requests(store).height == 0
+    assert acc_store.pending_requests(store).height == 0

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,12 +11,12 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, _store, console
+from schoolmode.cli.common import DbOption, PoliciesDir, app_context, console, fail, parse_day
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:
-    from schoolmode.policy.loader import LoadedPolicy
-    from schoolmode.policy.values import Value
+    from schoolmode.app.accommodations import ReviewResult
+    from schoolmode.app.vaccination import ScheduleResult, Site
 
 vaccination_app = typer.Typer(help="Staff vaccination scheduling.", no_args_is_help=True)
 accommodations_app = typer.Typer(
@@ -37,28 +35,14 @@ ByOption = Annotated[str | None, typer.Option("--by", help="Who records it (defa
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
-def _settings(pairs: list[str] | None) -> dict[str, Value]:
-    out: dict[str, Value] = {}
+def _settings(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise SchoolmodeError(f"--set {pair!r}: write NAME=VALUE")
         out[name.strip()] = value.strip()
     return out
-
-
-def _policy(policy: str | None, day: dt.date, policies_dir: Path | None) -> LoadedPolicy:
-    from schoolmode.decisions.record import policy_in_force
-    from schoolmode.policy.loader import Registry
-
-    registry = Registry(policies_dir)
-    return registry.get(policy) if policy else policy_in_force(registry, day)
-
-
-def _by(by: str | None) -> str:
-    from schoolmode.store.db import whoami
-
-    return by or whoami()
 
 
 def _table(title: str, frame: pl.DataFrame) -> Table:
@@ -77,11 +61,11 @@ def _json(frame: pl.DataFrame) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------- vaccination
 
 
-def _sites(specs: list[str] | None) -> pl.DataFrame | None:
-    if not specs:
-        return None
-    rows = []
-    for spec in specs:
+def _sites(specs: list[str] | None) -> tuple[Site, ...]:
+    from schoolmode.app.vaccination import Site
+
+    sites = []
+    for spec in specs or []:
         name, sep, cap = spec.rpartition("=")
         try:
             capacity = int(cap)
@@ -91,8 +75,15 @@ def _sites(specs: list[str] | None) -> pl.DataFrame | None:
             raise SchoolmodeError(
                 f"--site {spec!r}: write NAME=CAPACITY with a whole number of appointments a day"
             )
-        rows.append({"site_id": name, "daily_capacity": capacity})
-    return pl.DataFrame(rows, schema={"site_id": pl.String, "daily_capacity": pl.Int64})
+        sites.append(Site(site_id=name, daily_capacity=capacity))
+    return tuple(sites)
+
+
+def _growth(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise SchoolmodeError(f"--city-supply-increase-pct {text!r} is not a number") from None
 
 
 @vaccination_app.command("schedule")
@@ -141,83 +132,63 @@ def vaccination_schedule(
 ) -> None:
     """Plan staff first and second doses by the policy's priorities and weekly doses, per site
     and day, and project when each phase-in group has had the opportunity to be fully vaccinated."""
-    from schoolmode.operations import vaccination as v
-    from schoolmode.store.db import make_engine
+    from schoolmode.app import vaccination as use
 
     try:
-        first = _day(start, "--from")
-        try:
-            growth = Decimal(supply_increase)
-        except InvalidOperation:
-            raise SchoolmodeError(
-                f"--city-supply-increase-pct {supply_increase!r} is not a number"
-            ) from None
-        loaded = _policy(policy, first, policies_dir)
-        chosen = _settings(settings)
-        rules = v.vaccination_rules(loaded.policy, first, growth, chosen)
-        sites = _sites(site)
-        capacity = (
-            None if sites is None else v.site_days(sites, first, 7 * weeks, tuple(range(open_days)))
+        req = use.ScheduleRequest(
+            start=parse_day(start, "--from"),
+            weeks=weeks,
+            policy_id=policy,
+            sites=_sites(site),
+            open_days=open_days,
+            hardest_hit_zips=tuple(hardest_hit_zip or ()),
+            roster_date=parse_day(roster, "--roster-date") if roster else None,
+            city_supply_increase_pct=_growth(supply_increase),
+            settings=_settings(settings),
+            record=record,
+            by=by,
         )
-        engine = make_engine(db)
-        try:
-            roster_day = _day(roster, "--roster-date") if roster else first
-            staff, records = v.staff_from_store(engine, roster_day)
-            if hardest_hit_zip:
-                zips, how = tuple(sorted(set(hardest_hit_zip))), "given (--hardest-hit-zip)"
-            elif rules.by_hardest_hit_zip:
-                derived = v.hardest_hit_from_store(engine, loaded.policy, first, chosen)
-                zips, how = derived.codes(), derived.source
-            else:
-                zips, how = (), ""
-        finally:
-            engine.dispose()
-        if staff.height == 0:
-            raise SchoolmodeError(f"no staff with an assignment on {roster_day} in the store")
-        if zips:
-            rules = replace(
-                rules, hardest_hit_zips=zips, sources={**rules.sources, "hardest_hit_zips": how}
-            )
-        result = v.schedule(staff, rules, first, weeks, capacity, records)
-        groups = v.projection(result)
-        run_id = None
-        if record:
-            engine = make_engine(db)
-            try:
-                run_id = v.record_schedule(engine, result, sites, staff.height, _by(by))
-            finally:
-                engine.dispose()
-    except (SchoolmodeError, OSError) as exc:
-        raise _fail(exc) from None
+    except SchoolmodeError as exc:
+        raise fail(exc) from None
+    try:
+        with app_context(db, policies_dir) as ctx:
+            result = use.schedule(ctx, req)
+    except OSError as exc:
+        raise fail(exc) from None
     if appointments:
         result.appointments.write_csv(appointments)
     if as_json:
-        rules_out: dict[str, Any] = {
-            k: list(val) if isinstance(val, tuple) else str(val)
-            for k, val in vars(rules).items()
-            if k != "return_dates"
-        }
-        typer.echo(
-            json.dumps(
-                {
-                    "policy": loaded.id,
-                    "from": first.isoformat(),
-                    "weeks": weeks,
-                    "rules": rules_out,
-                    "return_dates": {g: d.isoformat() for g, d in rules.return_dates.items()},
-                    "staff": staff.height,
-                    "appointments": result.appointments.height,
-                    "run_id": run_id,
-                    "weekly": _json(result.weekly),
-                    "projection": _json(groups),
-                },
-                indent=2,
-            )
-        )
-        return
+        typer.echo(json.dumps(_schedule_json(result), indent=2))
+    else:
+        _print_schedule(result)
+
+
+def _schedule_json(result: ScheduleResult) -> dict[str, Any]:
+    rules = result.rules
+    rules_out: dict[str, Any] = {
+        k: list(val) if isinstance(val, tuple) else str(val)
+        for k, val in vars(rules).items()
+        if k != "return_dates"
+    }
+    return {
+        "policy": result.policy_id,
+        "from": result.start.isoformat(),
+        "weeks": result.weeks,
+        "rules": rules_out,
+        "return_dates": {g: d.isoformat() for g, d in rules.return_dates.items()},
+        "staff": result.staff,
+        "appointments": result.appointments.height,
+        "run_id": result.run_id,
+        "weekly": _json(result.weekly),
+        "projection": _json(result.projection),
+    }
+
+
+def _print_schedule(result: ScheduleResult) -> None:
+    rules, weeks = result.rules, result.weeks
     console.print(
-        f"[bold]{loaded.id}[/]: {rules.first_doses_per_week} first doses a week, second doses "
-        f"{rules.dose_interval_days} days later and before first doses; priority: "
+        f"[bold]{result.policy_id}[/]: {rules.first_doses_per_week} first doses a week, second "
+        f"doses {rules.dose_interval_days} days later and before first doses; priority: "
         + ", ".join(
             name
             for name, on in (
@@ -236,21 +207,22 @@ def vaccination_schedule(
             + (", ".join(rules.hardest_hit_zips) or "none")
         )
     console.print(
-        f"{staff.height:,} staff, {result.appointments.height:,} appointments over {weeks} "
-        f"week(s) from {first}"
-        + ("" if sites is None else f" at {sites.height} site(s)")
-        + ("" if run_id is None else f"; recorded as schedule run {run_id}")
+        f"{result.staff:,} staff, {result.appointments.height:,} appointments over {weeks} "
+        f"week(s) from {result.start}"
+        + ("" if result.sites is None else f" at {result.sites} site(s)")
+        + ("" if result.run_id is None else f"; recorded as schedule run {result.run_id}")
     )
-    busy = result.weekly.filter((pl.col("first_doses") > 0) | (pl.col("second_doses") > 0))
+    weekly = result.weekly
+    busy = weekly.filter((pl.col("first_doses") > 0) | (pl.col("second_doses") > 0))
     last_busy = int(busy["week"].max()) if busy.height else -1  # type: ignore[arg-type]
-    console.print(_table("Doses per week", result.weekly.filter(pl.col("week") <= last_busy)))
+    console.print(_table("Doses per week", weekly.filter(pl.col("week") <= last_busy)))
     if last_busy < weeks - 1:
         console.print(f"weeks {last_busy + 1} to {weeks - 1}: no doses left to give")
     console.print(
         _table(
             "Opportunity to be fully vaccinated, by phase-in group "
             f"(condition of return checked on: {rules.condition_scope})",
-            groups,
+            result.projection,
         )
     )
 
@@ -270,29 +242,54 @@ RoleOption = Annotated[
 ]
 
 
-def _show(frame: pl.DataFrame, role: str, title: str, as_json: bool) -> None:
-    from schoolmode.operations.accommodations import role_view
-
-    view = role_view(frame, role)
+def _show(view: pl.DataFrame, role: str, title: str, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps({"role": role, "rows": _json(view)}, indent=2, default=str))
     else:
         console.print(_table(f"{title} ({role} view)", view))
 
 
+class _ImportBar:
+    """The import's transient progress bar."""
+
+    def __init__(self, label: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = self.bar.add_task("write", total=None)
+
+    def __call__(self, _stage: str, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+
 @accommodations_app.command("import")
 def accommodations_import(path: Path, db: DbOption = None, by: ByOption = None) -> None:
     """Import accommodation requests (CSV: request_id, person_id, basis, requested_date,
     status[, decided_date]). The file replaces the stored list; decisions are kept."""
-    from schoolmode.cli.data import run_imports
-    from schoolmode.importers.staff import AccommodationRequests
-    from schoolmode.store.db import make_engine
+    from schoolmode.app import accommodations as use
 
-    engine = make_engine(db)
-    try:
-        run_imports(engine, [(AccommodationRequests(), path)], by)
-    finally:
-        engine.dispose()
+    with app_context(db) as ctx:
+        progress = _ImportBar(f"accommodation-requests {path.name}")
+        try:
+            with progress.bar:
+                result = use.import_requests(ctx, use.ImportRequest(path=path, by=by), progress)
+        except use.RequestsNotImported as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+    typer.echo(result.summary)
 
 
 @accommodations_app.command("review")
@@ -312,53 +309,42 @@ def accommodations_review(
 ) -> None:
     """Decide every pending request: by right, by a seeded lottery over a quota, or denied
     where the policy makes no provision; record the decisions with their reasons."""
-    from schoolmode.operations import accommodations as acc
-    from schoolmode.store.db import make_engine
+    from schoolmode.app import accommodations as use
 
-    try:
-        if role not in acc.ROLES:
-            raise SchoolmodeError(f"--role must be one of {', '.join(acc.ROLES)}, not {role!r}")
-        day = _day(on, "--on")
-        loaded = _policy(policy, day, policies_dir)
-        chosen = _settings(settings)
-        engine = make_engine(db)
-        try:
-            pending = acc.pending_requests(engine)
-            selection = acc.select(
-                pending, loaded.policy, day, seed, acc.prior_decisions(engine), chosen
-            )
-            review_id = (
-                None
-                if dry_run
-                else acc.record_review(engine, selection, loaded.policy, day, _by(by), chosen)
-            )
-            shown = (
-                acc.current_decisions(engine).filter(
-                    pl.col("request_id").is_in(selection.decisions["request_id"].implode())
-                )
-                if review_id is not None
-                else selection.decisions
-            )
-        finally:
-            engine.dispose()
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    head = (
-        f"review {review_id}" if review_id is not None else "dry run (nothing recorded)"
-    ) + f" under {loaded.id} on {day}, seed {seed}: {selection.decisions.height} decided"
-    if selection.left_pending.height:
-        head += f", {selection.left_pending.height} left pending (basis not a known kind)"
+    with app_context(db, policies_dir) as ctx:
+        req = use.ReviewRequest(
+            on=parse_day(on, "--on"),
+            seed=seed,
+            policy_id=policy,
+            role=role,
+            dry_run=dry_run,
+            settings=_settings(settings),
+            by=by,
+        )
+        result = use.review(ctx, req)
     if not as_json:
-        console.print(head)
-        if role != "public":
-            for pool in selection.pools:
-                label = pool["kind"] if role == "district-hr" else "a pool"
-                console.print(
-                    f"  {label}: {pool['rule']}, {pool['pending']} pending, "
-                    f"{pool.get('places', 0)} place(s)"
-                    + (f", share {pool['share_pct']}%" if role == "district-hr" else "")
-                )
-    _show(shown, role, "Decisions", as_json)
+        _print_review(result)
+    _show(result.rows, role, "Decisions", as_json)
+
+
+def _print_review(result: ReviewResult) -> None:
+    role = result.role
+    head = (
+        f"review {result.review_id}"
+        if result.review_id is not None
+        else "dry run (nothing recorded)"
+    ) + f" under {result.policy_id} on {result.on}, seed {result.seed}: {result.decided} decided"
+    if result.left_pending:
+        head += f", {result.left_pending} left pending (basis not a known kind)"
+    console.print(head)
+    if role != "public":
+        for pool in result.pools:
+            label = pool["kind"] if role == "district-hr" else "a pool"
+            console.print(
+                f"  {label}: {pool['rule']}, {pool['pending']} pending, "
+                f"{pool.get('places', 0)} place(s)"
+                + (f", share {pool['share_pct']}%" if role == "district-hr" else "")
+            )
 
 
 @accommodations_app.command("show")
@@ -366,10 +352,11 @@ def accommodations_show(
     role: RoleOption = "district-hr", as_json: JsonOption = False, db: DbOption = None
 ) -> None:
     """The current decision on every request, as ``--role`` may see it."""
-    from schoolmode.operations.accommodations import current_decisions
+    from schoolmode.app import accommodations as use
 
-    with _store(db) as engine:
-        _show(current_decisions(engine), role, "Current decisions", as_json)
+    with app_context(db) as ctx:
+        result = use.show(ctx, use.ShowRequest(role=role))
+    _show(result.rows, role, "Current decisions", as_json)
 
 
 @accommodations_app.command("appeal")
@@ -381,11 +368,14 @@ def accommodations_appeal(
     db: DbOption = None,
 ) -> None:
     """File an appeal against a decision (a new record; the decision stays)."""
-    from schoolmode.operations.accommodations import record_appeal
+    from schoolmode.app import accommodations as use
 
-    with _store(db) as engine:
-        appeal_id = record_appeal(engine, decision, _day(on, "--on"), grounds, _by(by))
-    console.print(f"appeal {appeal_id} against decision {decision} recorded")
+    with app_context(db) as ctx:
+        req = use.AppealRequest(
+            decision_id=decision, grounds=grounds, filed_on=parse_day(on, "--on"), by=by
+        )
+        filed = use.appeal(ctx, req)
+    console.print(f"appeal {filed.appeal_id} against decision {filed.decision_id} recorded")
 
 
 @accommodations_app.command("appeal-outcome")
@@ -398,11 +388,14 @@ def accommodations_appeal_outcome(
     db: DbOption = None,
 ) -> None:
     """Record an appeal's outcome: a new decision that supersedes the one appealed."""
-    from schoolmode.operations.accommodations import record_appeal_outcome
+    from schoolmode.app import accommodations as use
 
-    with _store(db) as engine:
-        new = record_appeal_outcome(engine, appeal, outcome, reason, _day(on, "--on"), _by(by))
-    console.print(f"appeal {appeal}: {outcome} (decision {new})")
+    with app_context(db) as ctx:
+        req = use.AppealOutcomeRequest(
+            appeal_id=appeal, outcome=outcome, reason=reason, on=parse_day(on, "--on"), by=by
+        )
+        decided = use.appeal_outcome(ctx, req)
+    console.print(f"appeal {decided.appeal_id}: {decided.outcome} (decision {decided.decision_id})")
 
 
 @accommodations_app.command("history")
@@ -413,26 +406,18 @@ def accommodations_history(
 ) -> None:
     """Every decision and appeal on one request, oldest first (district HR only: it shows
     the basis and the reasons)."""
-    from schoolmode.operations.accommodations import history
-    from schoolmode.store.db import make_engine
+    from schoolmode.app import accommodations as use
 
-    if role != "district-hr":
-        raise _fail(SchoolmodeError("the history of a request is shown to district-hr only"))
-    engine = make_engine(db)
-    try:
-        events = history(engine, request)
-    finally:
-        engine.dispose()
-    if not events:
-        raise _fail(SchoolmodeError(f"no decision on request {request!r}"))
+    with app_context(db) as ctx:
+        events = use.history(ctx, use.HistoryRequest(request_id=request, role=role))
     for e in events:
-        if e["event"] == "decision":
+        if e.event == "decision":
             console.print(
-                f"{e['recorded_at']:%Y-%m-%d %H:%M} decision {e['id']}: {e['outcome']} "
-                f"({e['rule']}) by {e['recorded_by']}: {e['reason']}"
+                f"{e.recorded_at:%Y-%m-%d %H:%M} decision {e.id}: {e.outcome} "
+                f"({e.rule}) by {e.recorded_by}: {e.reason}"
             )
         else:
             console.print(
-                f"{e['recorded_at']:%Y-%m-%d %H:%M} appeal {e['id']} against decision "
-                f"{e['decision_id']} filed {e['filed_on']} by {e['recorded_by']}: {e['grounds']}"
+                f"{e.recorded_at:%Y-%m-%d %H:%M} appeal {e.id} against decision "
+                f"{e.decision_id} filed {e.filed_on} by {e.recorded_by}: {e.grounds}"
             )

@@ -1,5 +1,5 @@
 """Staff accommodation requests from a CSV file in the standard's ``accommodation_request``
-layout (any file name), with the basis checked against the kinds the operations know.
+layout (any file name), with the basis checked against the standard's accommodation kinds.
 
 Errors name the file, data row, field, value and what was expected; a file with any error
 imports nothing (the import service writes in one transaction).
@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 
 from schoolmode.importers.standard import StandardLayout
-from schoolmode.operations.accommodations import BASIS_KIND
 from schoolmode.standard.batch import ROW, Batch, FileValidationError, RowError
+from schoolmode.standard.fields import ACCOMMODATION_BASIS_KIND
 from schoolmode.standard.models import AccommodationRequest
 
 
@@ -27,8 +27,8 @@ class AccommodationRequests(StandardLayout):
 
     def parse(self, path: Path) -> Batch:
         frame = self._csv(path, AccommodationRequest)
-        bad = frame.filter(~pl.col("basis").is_in(sorted(BASIS_KIND)))
-        expected = "one of " + ", ".join(sorted(BASIS_KIND))
+        bad = frame.filter(~pl.col("basis").is_in(sorted(ACCOMMODATION_BASIS_KIND)))
+        expected = "one of " + ", ".join(sorted(ACCOMMODATION_BASIS_KIND))
         errors = [
             RowError(str(path), int(r[ROW]), "basis", r["basis"], expected)
             for r in bad.head(50).iter_rows(named=True)

@@ -1,11 +1,11 @@
-"""Staff accommodation requests (remote work): per-policy quotas, a seeded lottery when a kind
-of request is over its quota, decisions with reasons, appeals, and role-filtered views.
+"""Staff accommodation requests (remote work), pure: per-policy quotas, a seeded lottery when a
+kind of request is over its quota, decisions with reasons, and role-filtered views.
 
-The selection is pure (frames and a policy in, frames out). The store functions at the end are
-thin edges: they read the standard ``accommodation_request`` records and append review, decision
-and appeal rows to tables that the database keeps append-only.
+The selection is pure (frames and a policy in, frames out); ``accommodations_store.py`` reads
+the standard ``accommodation_request`` records and appends review, decision and appeal rows to
+tables that the database keeps append-only.
 
-Kinds of request (the ``basis`` of the standard record):
+Kinds of request (the ``basis`` of the standard record, :data:`ACCOMMODATION_BASIS_KIND`):
 
 - ``own_high_risk``: the staff member is at high risk;
 - ``household_high_risk``: a member of the staff member's household is at high risk;
@@ -30,28 +30,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value, dated_value, interpretation, parameter
+from schoolmode.standard.fields import ACCOMMODATION_BASIS_KIND, ACCOMMODATION_KINDS
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-KINDS = ("own_high_risk", "household_high_risk", "caregiver")
-BASIS_KIND = {
-    "own_high_risk": "own_high_risk",
-    "household_high_risk": "household_high_risk",
-    "caregiver": "caregiver",
-    "childcare": "caregiver",
-}
 ROLES = ("district-hr", "union", "public")
 SMALL_COUNT = 10
 """Public counts from 1 to ``SMALL_COUNT - 1`` are shown as ``<10``; when a kind has one such cell, its next smallest cell is shown as
@@ -89,7 +79,7 @@ def kind_rules(
 ) -> dict[str, KindRule]:
     """The share granted for each kind under ``policy`` on ``on``."""
     rules = {}
-    for kind in KINDS:
+    for kind in ACCOMMODATION_KINDS:
         name = f"accommodation_{kind}_pct"
         share: Decimal | None = None
         source = f"{policy.id} makes no provision for {kind} requests"
@@ -170,16 +160,17 @@ def select(
     if requests["request_id"].is_duplicated().any():
         dup = requests.filter(pl.col("request_id").is_duplicated())["request_id"][0]
         raise SchoolmodeError(f"request {dup!r} appears more than once")
+    kind_of = pl.col("basis").replace_strict(ACCOMMODATION_BASIS_KIND, default=None).alias("kind")
     frame = requests.select(
         pl.col("request_id").cast(pl.String),
         pl.col("person_id").cast(pl.String),
         pl.col("basis").cast(pl.String),
-    ).with_columns(pl.col("basis").replace_strict(BASIS_KIND, default=None).alias("kind"))
+    ).with_columns(kind_of)
     unknown = frame.filter(pl.col("kind").is_null()).drop("kind")
     rules = kind_rules(policy, on, settings)
     rounding = quota_rounding(policy, settings)
     before = (
-        decided.with_columns(pl.col("basis").replace_strict(BASIS_KIND, default=None).alias("kind"))
+        decided.with_columns(kind_of)
         if decided is not None and decided.height
         else pl.DataFrame(
             schema={
@@ -192,81 +183,14 @@ def select(
     )
     parts: list[pl.DataFrame] = []
     pools: list[dict[str, Any]] = []
-    for kind in KINDS:
+    for kind in ACCOMMODATION_KINDS:
         pending = frame.filter(pl.col("kind") == kind).drop("kind")
         if pending.height == 0:
             continue
-        rule = rules[kind]
-        earlier = before.filter(pl.col("kind") == kind)
-        granted_before = earlier.filter(pl.col("outcome") == "granted").height
-        pool: dict[str, Any] = {
-            "kind": kind,
-            "share_pct": None if rule.share_pct is None else str(rule.share_pct),
-            "source": rule.source,
-            "pending": pending.height,
-            "decided_before": earlier.height,
-            "granted_before": granted_before,
-        }
-        if rule.share_pct is None:
-            parts.append(
-                _decide(pending, "denied", "no_provision", f"denied: {rule.source}", None, None)
-            )
-            pool.update(places=0, rule="no_provision")
-        elif rule.share_pct >= 100:
-            parts.append(
-                _decide(
-                    pending,
-                    "granted",
-                    "all_granted",
-                    f"granted: every {kind} request ({rule.source})",
-                    None,
-                    None,
-                )
-            )
-            pool.update(places=pending.height, rule="all_granted")
-        else:
-            total = earlier.height + pending.height
-            allowed = min(places(rule.share_pct, total, rounding), total)
-            free = max(0, allowed - granted_before)
-            ranked = (
-                pending.with_columns(
-                    pl.Series("ticket", [ticket(seed, r) for r in pending["request_id"]])
-                )
-                .sort("ticket", "request_id")
-                .with_row_index("lottery_rank", offset=1)
-                .with_columns(pl.col("lottery_rank").cast(pl.Int64))
-            )
-            n = ranked.height
-            basis_text = (
-                f"{allowed} place(s) = {rule.share_pct}% of {total} {kind} request(s), "
-                f"{rounding}; {granted_before} granted before; {rule.source}"
-            )
-            parts.append(
-                ranked.with_columns(
-                    pl.when(pl.col("lottery_rank") <= free)
-                    .then(pl.lit("granted"))
-                    .otherwise(pl.lit("denied"))
-                    .alias("outcome"),
-                    pl.lit("lottery").alias("rule"),
-                    pl.lit(n, dtype=pl.Int64).alias("pool_size"),
-                    pl.lit(free, dtype=pl.Int64).alias("places"),
-                    (
-                        pl.when(pl.col("lottery_rank") <= free)
-                        .then(pl.lit("granted: drawn "))
-                        .otherwise(pl.lit("denied: drawn "))
-                        + pl.col("lottery_rank").cast(pl.String)
-                        + pl.lit(f" of {n} in the lottery (seed {seed}) for {free} free place(s); ")
-                        + pl.lit(basis_text)
-                    ).alias("reason"),
-                ).select(*DECISION_SCHEMA)
-            )
-            pool.update(
-                places=free,
-                allowed=allowed,
-                rounding=rounding,
-                rule="lottery",
-                ranked=ranked.select("lottery_rank", "request_id", "ticket").to_dicts(),
-            )
+        part, pool = _decide_kind(
+            pending, rules[kind], before.filter(pl.col("kind") == kind), rounding, seed
+        )
+        parts.append(part)
         pools.append(pool)
     decisions = (
         pl.concat(parts).select(pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items())
@@ -274,6 +198,69 @@ def select(
         else pl.DataFrame(schema=DECISION_SCHEMA)
     )
     return Selection(decisions, pools, unknown, seed)
+
+
+def _decide_kind(
+    pending: pl.DataFrame, rule: KindRule, earlier: pl.DataFrame, rounding: str, seed: int
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The decisions on the ``pending`` requests of one kind, and the kind's pool record."""
+    kind = rule.kind
+    granted_before = earlier.filter(pl.col("outcome") == "granted").height
+    pool: dict[str, Any] = {
+        "kind": kind,
+        "share_pct": None if rule.share_pct is None else str(rule.share_pct),
+        "source": rule.source,
+        "pending": pending.height,
+        "decided_before": earlier.height,
+        "granted_before": granted_before,
+    }
+    if rule.share_pct is None:
+        pool.update(places=0, rule="no_provision")
+        part = _decide(pending, "denied", "no_provision", f"denied: {rule.source}", None, None)
+        return part, pool
+    if rule.share_pct >= 100:
+        pool.update(places=pending.height, rule="all_granted")
+        reason = f"granted: every {kind} request ({rule.source})"
+        return _decide(pending, "granted", "all_granted", reason, None, None), pool
+    total = earlier.height + pending.height
+    allowed = min(places(rule.share_pct, total, rounding), total)
+    free = max(0, allowed - granted_before)
+    ranked = (
+        pending.with_columns(pl.Series("ticket", [ticket(seed, r) for r in pending["request_id"]]))
+        .sort("ticket", "request_id")
+        .with_row_index("lottery_rank", offset=1)
+        .with_columns(pl.col("lottery_rank").cast(pl.Int64))
+    )
+    n = ranked.height
+    basis_text = (
+        f"{allowed} place(s) = {rule.share_pct}% of {total} {kind} request(s), "
+        f"{rounding}; {granted_before} granted before; {rule.source}"
+    )
+    part = ranked.with_columns(
+        pl.when(pl.col("lottery_rank") <= free)
+        .then(pl.lit("granted"))
+        .otherwise(pl.lit("denied"))
+        .alias("outcome"),
+        pl.lit("lottery").alias("rule"),
+        pl.lit(n, dtype=pl.Int64).alias("pool_size"),
+        pl.lit(free, dtype=pl.Int64).alias("places"),
+        (
+            pl.when(pl.col("lottery_rank") <= free)
+            .then(pl.lit("granted: drawn "))
+            .otherwise(pl.lit("denied: drawn "))
+            + pl.col("lottery_rank").cast(pl.String)
+            + pl.lit(f" of {n} in the lottery (seed {seed}) for {free} free place(s); ")
+            + pl.lit(basis_text)
+        ).alias("reason"),
+    ).select(*DECISION_SCHEMA)
+    pool.update(
+        places=free,
+        allowed=allowed,
+        rounding=rounding,
+        rule="lottery",
+        ranked=ranked.select("lottery_rank", "request_id", "ticket").to_dicts(),
+    )
+    return part, pool
 
 
 def _decide(
@@ -317,14 +304,14 @@ def role_view(decisions: pl.DataFrame, role: str, small_count: int = SMALL_COUNT
     if role == "district-hr":
         return decisions
     if role == "union":
-        pool_no = {k: f"pool {i + 1}" for i, k in enumerate(KINDS)}
+        pool_no = {k: f"pool {i + 1}" for i, k in enumerate(ACCOMMODATION_KINDS)}
         return decisions.select(
             *(c for c in ("decision_id",) if c in decisions.columns),
             "request_id",
             "person_id",
             "outcome",
             pl.col("basis")
-            .replace_strict(BASIS_KIND, default=None)
+            .replace_strict(ACCOMMODATION_BASIS_KIND, default=None)
             .replace_strict(pool_no, default="pool ?")
             .alias("pool"),
             "rule",
@@ -335,7 +322,7 @@ def role_view(decisions: pl.DataFrame, role: str, small_count: int = SMALL_COUNT
         )
     counts = (
         decisions.with_columns(
-            pl.col("basis").replace_strict(BASIS_KIND, default="other").alias("kind")
+            pl.col("basis").replace_strict(ACCOMMODATION_BASIS_KIND, default="other").alias("kind")
         )
         .group_by("kind", "outcome")
         .agg(pl.len().cast(pl.Int64).alias("n"))
@@ -368,202 +355,3 @@ def role_view(decisions: pl.DataFrame, role: str, small_count: int = SMALL_COUNT
         .select("kind", "outcome", "count")
         .sort("kind", "outcome")
     )
-
-
-# ---------------------------------------------------------------------- store edges
-
-
-def current_decisions(engine: Engine) -> pl.DataFrame:
-    """The latest decision of each request (an appeal's outcome replaces the one appealed),
-    with ``decision_id``, the lottery ``seed`` of its review and whether it was appealed."""
-    from sqlalchemy import select as sql_select
-
-    from schoolmode.store.frames import query_frame
-    from schoolmode.store.tables import (
-        accommodation_appeal,
-        accommodation_decision,
-        accommodation_review,
-    )
-
-    t, r = accommodation_decision, accommodation_review
-    schema = {"decision_id": pl.Int64, **DECISION_SCHEMA, "decided_on": pl.Date, "seed": pl.Int64}
-    with engine.connect() as conn:
-        frame = query_frame(
-            conn,
-            sql_select(t.c.id, *(t.c[c] for c in DECISION_SCHEMA), t.c.decided_on, r.c.seed)
-            .select_from(t.outerjoin(r, t.c.review_id == r.c.id))
-            .order_by(t.c.id),
-            schema,
-        )
-        appealed = {row[0] for row in conn.execute(sql_select(accommodation_appeal.c.decision_id))}
-    return (
-        frame.group_by("request_id", maintain_order=True)
-        .last()
-        .with_columns(pl.col("decision_id").is_in(sorted(appealed)).alias("appealed"))
-        .sort("decision_id")
-    )
-
-
-def pending_requests(engine: Engine) -> pl.DataFrame:
-    """Stored requests with status ``pending`` and no decision in the decision table."""
-    from schoolmode.operations.tracing import load_frames
-
-    requests = load_frames(engine, ("accommodation_request",))["accommodation_request"]
-    decided = current_decisions(engine)["request_id"]
-    return requests.filter(
-        (pl.col("status") == "pending") & ~pl.col("request_id").is_in(decided.implode())
-    ).sort("request_id")
-
-
-def prior_decisions(engine: Engine) -> pl.DataFrame:
-    """Decisions that count towards quotas: the decision table's current ones and requests
-    the district recorded as granted or denied before this system (status in the record)."""
-    from schoolmode.operations.tracing import load_frames
-
-    current = current_decisions(engine).select("request_id", "basis", "outcome")
-    stored = load_frames(engine, ("accommodation_request",))["accommodation_request"]
-    outside = stored.filter(
-        pl.col("status").is_in(["granted", "denied"])
-        & ~pl.col("request_id").is_in(current["request_id"].implode())
-    ).select("request_id", "basis", pl.col("status").cast(pl.String).alias("outcome"))
-    return pl.concat([current, outside])
-
-
-def record_review(
-    engine: Engine,
-    selection: Selection,
-    policy: Policy,
-    on: dt.date,
-    by: str,
-    settings: Mapping[str, Value] | None = None,
-) -> int:
-    """Append the review and its decisions in one transaction; returns the review id."""
-    from sqlalchemy import insert
-
-    from schoolmode.store.tables import accommodation_decision, accommodation_review
-
-    now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
-        review_id = conn.execute(
-            insert(accommodation_review)
-            .values(
-                policy_id=policy.id,
-                on_date=on,
-                seed=selection.seed,
-                settings_json=json.dumps({k: str(v) for k, v in (settings or {}).items()}),
-                pools_json=json.dumps(selection.pools, default=str, sort_keys=True),
-                created_at=now,
-                created_by=by,
-            )
-            .returning(accommodation_review.c.id)
-        ).scalar_one()
-        rows = [
-            {**r, "review_id": review_id, "decided_on": on, "recorded_at": now, "recorded_by": by}
-            for r in selection.decisions.to_dicts()
-        ]
-        if rows:
-            conn.execute(insert(accommodation_decision), rows)
-    return int(review_id)
-
-
-def record_appeal(
-    engine: Engine, decision_id: int, filed_on: dt.date, grounds: str, by: str
-) -> int:
-    """File an appeal against a decision (a new record; the decision is untouched)."""
-    from sqlalchemy import insert
-    from sqlalchemy import select as sql_select
-
-    from schoolmode.store.tables import accommodation_appeal, accommodation_decision
-
-    if not grounds.strip():
-        raise SchoolmodeError("an appeal needs its grounds")
-    with engine.begin() as conn:
-        found = conn.execute(
-            sql_select(accommodation_decision.c.request_id).where(
-                accommodation_decision.c.id == decision_id
-            )
-        ).first()
-        if found is None:
-            raise SchoolmodeError(f"no accommodation decision {decision_id}")
-        return int(
-            conn.execute(
-                insert(accommodation_appeal)
-                .values(
-                    decision_id=decision_id,
-                    request_id=found[0],
-                    filed_on=filed_on,
-                    grounds=grounds,
-                    recorded_at=dt.datetime.now(dt.UTC),
-                    recorded_by=by,
-                )
-                .returning(accommodation_appeal.c.id)
-            ).scalar_one()
-        )
-
-
-def record_appeal_outcome(
-    engine: Engine, appeal_id: int, outcome: str, reason: str, on: dt.date, by: str
-) -> int:
-    """The outcome of an appeal: a new decision for the request that supersedes the one
-    appealed (which stays, with the appeal, in the history). Returns the new decision id."""
-    from sqlalchemy import insert
-    from sqlalchemy import select as sql_select
-
-    from schoolmode.store.tables import accommodation_appeal, accommodation_decision
-
-    if outcome not in ("granted", "denied"):
-        raise SchoolmodeError(f"an appeal's outcome is granted or denied, not {outcome!r}")
-    if not reason.strip():
-        raise SchoolmodeError("an appeal's outcome needs its reason")
-    a, d = accommodation_appeal, accommodation_decision
-    with engine.begin() as conn:
-        appeal = conn.execute(sql_select(a.c.decision_id).where(a.c.id == appeal_id)).first()
-        if appeal is None:
-            raise SchoolmodeError(f"no accommodation appeal {appeal_id}")
-        done = conn.execute(sql_select(d.c.id).where(d.c.appeal_id == appeal_id)).first()
-        if done is not None:
-            raise SchoolmodeError(
-                f"appeal {appeal_id} already has its outcome (decision {done[0]})"
-            )
-        old = conn.execute(sql_select(d).where(d.c.id == appeal[0])).mappings().one()
-        return int(
-            conn.execute(
-                insert(d)
-                .values(
-                    review_id=None,
-                    appeal_id=appeal_id,
-                    supersedes_id=old["id"],
-                    request_id=old["request_id"],
-                    person_id=old["person_id"],
-                    basis=old["basis"],
-                    outcome=outcome,
-                    rule="appeal",
-                    lottery_rank=old["lottery_rank"],
-                    pool_size=old["pool_size"],
-                    places=old["places"],
-                    reason=f"{outcome} on appeal {appeal_id}: {reason}",
-                    decided_on=on,
-                    recorded_at=dt.datetime.now(dt.UTC),
-                    recorded_by=by,
-                )
-                .returning(d.c.id)
-            ).scalar_one()
-        )
-
-
-def history(engine: Engine, request_id: str) -> list[dict[str, Any]]:
-    """Every decision and appeal on one request, oldest first (the audit trail)."""
-    from sqlalchemy import select as sql_select
-
-    from schoolmode.store.tables import accommodation_appeal, accommodation_decision
-
-    d, a = accommodation_decision, accommodation_appeal
-    with engine.connect() as conn:
-        events = [
-            {"event": "decision", **dict(r)}
-            for r in conn.execute(sql_select(d).where(d.c.request_id == request_id)).mappings()
-        ] + [
-            {"event": "appeal", **dict(r)}
-            for r in conn.execute(sql_select(a).where(a.c.request_id == request_id)).mappings()
-        ]
-    return sorted(events, key=lambda e: (e["recorded_at"], e["event"] == "decision", e["id"]))

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -23,9 +23,6 @@ from schoolmode.operations.screening import (
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value, dated_value, interpretation, number, parameter
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
 
 
 def weekly_first_doses(
@@ -247,16 +244,6 @@ def _reading(policy: Policy, name: str, settings: Mapping[str, Value] | None) ->
     return None
 
 
-def hardest_hit_from_store(
-    engine: Engine, policy: Policy, on: dt.date, settings: Mapping[str, Value] | None = None
-) -> HardestHit:
-    """:func:`hardest_hit_zips` from the store's ``community_indicator`` rows."""
-    from schoolmode.operations.tracing import load_frames
-
-    indicators = load_frames(engine, ("community_indicator",))["community_indicator"]
-    return hardest_hit_zips(policy, on, indicators, settings)
-
-
 def _check_staff(staff: pl.DataFrame) -> pl.DataFrame:
     missing = [c for c in ("person_id", "group") if c not in staff.columns]
     if missing:
@@ -335,30 +322,32 @@ def staff_groups(
     )
 
 
-def staff_from_store(engine: Engine, on: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The staff frame for :func:`schedule` and the vaccination records, from the store.
+STAFF_RECORDS = (
+    "person",
+    "staff_assignment",
+    "classroom",
+    "school",
+    "vaccination",
+    "accommodation_request",
+)
+"""The standard records :func:`staff_frame` reads."""
+
+
+def staff_frame(
+    records: Mapping[str, pl.DataFrame], decisions: pl.DataFrame, on: dt.date
+) -> pl.DataFrame:
+    """The staff frame for :func:`schedule` on ``on``, from the standard ``records`` (the frames
+    of :data:`STAFF_RECORDS`) and the current accommodation ``decisions`` (``request_id``,
+    ``outcome``).
 
     Risk flags come from accommodation requests: ``own_high_risk`` for any request on that
     basis (not withdrawn); ``household_high_risk_unaccommodated`` for a household request
     whose current decision (or recorded status) is not ``granted``.
     """
-    from schoolmode.operations.accommodations import current_decisions
-    from schoolmode.operations.tracing import load_frames
-
-    f = load_frames(
-        engine,
-        (
-            "person",
-            "staff_assignment",
-            "classroom",
-            "school",
-            "vaccination",
-            "accommodation_request",
-        ),
-    )
+    f = records
     groups = staff_groups(f["staff_assignment"], f["classroom"], f["school"], on)
     requests = f["accommodation_request"].filter(pl.col("status").cast(pl.String) != "withdrawn")
-    decided = current_decisions(engine).select("request_id", pl.col("outcome").alias("decided"))
+    decided = decisions.select("request_id", pl.col("outcome").alias("decided"))
     requests = requests.join(decided, on="request_id", how="left").with_columns(
         pl.coalesce("decided", pl.col("status").cast(pl.String)).alias("state")
     )
@@ -370,7 +359,7 @@ def staff_from_store(engine: Engine, on: dt.date) -> tuple[pl.DataFrame, pl.Data
         .unique()
         .filter(~household["person_id"].unique().is_in(accommodated.implode()))
     )
-    staff = (
+    return (
         f["person"]
         .filter(pl.col("role").cast(pl.String) != "student")
         .select("person_id", "age_years")
@@ -382,7 +371,6 @@ def staff_from_store(engine: Engine, on: dt.date) -> tuple[pl.DataFrame, pl.Data
             .alias("household_high_risk_unaccommodated"),
         )
     )
-    return staff, f["vaccination"]
 
 
 def priority_order(
@@ -527,23 +515,7 @@ def schedule(
     zips = frozenset(rules.hardest_hit_zips) if hardest_hit_zips is None else hardest_hit_zips
     people = _doses_before(priority_order(staff, rules, zips), vaccinations, start)
     n = people.height
-    if capacity is None:
-        site_ids = np.array(["any"], dtype=object)
-        caps = np.full((days, 1), max(n, 1), dtype=np.int64)
-    else:
-        window = capacity.filter(
-            (pl.col("date") >= start) & (pl.col("date") < start + dt.timedelta(days=days))
-        )
-        site_ids = np.array(sorted(set(window["site_id"].to_list())), dtype=object)
-        caps = np.zeros((days, len(site_ids)), dtype=np.int64)
-        if window.height:
-            day_ix = (
-                window.select((pl.col("date") - pl.lit(start)).dt.total_days())
-                .to_series()
-                .to_numpy()
-            )
-            site_ix = np.searchsorted(site_ids, window["site_id"].to_numpy().astype(object))
-            np.add.at(caps, (day_ix, site_ix), window["capacity"].to_numpy())
+    site_ids, caps = _capacity_matrix(capacity, start, days, n)
     interval = rules.dose_interval_days
     doses_before = people["doses_before"].to_numpy()
     complete = people["complete"].to_numpy()
@@ -609,6 +581,27 @@ def schedule(
     return _assemble(
         people, rules, start, days, site_ids, first_day, first_site, second_day, second_site
     )
+
+
+def _capacity_matrix(
+    capacity: pl.DataFrame | None, start: dt.date, days: int, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sites (sorted ids) and the appointments of each (day, site) of the horizon; without
+    ``capacity``, one site ``any`` with room for all ``n`` people every day."""
+    if capacity is None:
+        return np.array(["any"], dtype=object), np.full((days, 1), max(n, 1), dtype=np.int64)
+    window = capacity.filter(
+        (pl.col("date") >= start) & (pl.col("date") < start + dt.timedelta(days=days))
+    )
+    site_ids = np.array(sorted(set(window["site_id"].to_list())), dtype=object)
+    caps = np.zeros((days, len(site_ids)), dtype=np.int64)
+    if window.height:
+        day_ix = (
+            window.select((pl.col("date") - pl.lit(start)).dt.total_days()).to_series().to_numpy()
+        )
+        site_ix = np.searchsorted(site_ids, window["site_id"].to_numpy().astype(object))
+        np.add.at(caps, (day_ix, site_ix), window["capacity"].to_numpy())
+    return site_ids, caps
 
 
 def _assemble(
@@ -742,40 +735,3 @@ def projection(result: Schedule) -> pl.DataFrame:
         .sort("_order", "group")
         .drop("_order")
     )
-
-
-def record_schedule(
-    engine: Engine, result: Schedule, sites: pl.DataFrame | None, staff: int, by: str
-) -> int:
-    """Append the schedule run and its appointments in one transaction; returns the run id."""
-    import json
-
-    from sqlalchemy import insert
-
-    from schoolmode.store.tables import vaccination_appointment, vaccination_schedule_run
-
-    rules = {
-        k: list(val) if isinstance(val, tuple) else str(val)
-        for k, val in vars(result.rules).items()
-    }
-    with engine.begin() as conn:
-        run_id = conn.execute(
-            insert(vaccination_schedule_run)
-            .values(
-                policy_id=result.rules.policy_id,
-                start_date=result.start,
-                weeks=result.days // 7,
-                rules_json=json.dumps(rules, sort_keys=True),
-                sites_json=json.dumps([] if sites is None else sites.to_dicts()),
-                staff=staff,
-                created_at=dt.datetime.now(dt.UTC),
-                created_by=by,
-            )
-            .returning(vaccination_schedule_run.c.id)
-        ).scalar_one()
-        rows = result.appointments.select(
-            pl.lit(run_id).alias("run_id"), "person_id", "dose", "date", "site_id"
-        ).to_dicts()
-        for i in range(0, len(rows), 5000):
-            conn.execute(insert(vaccination_appointment), rows[i : i + 5000])
-    return int(run_id)

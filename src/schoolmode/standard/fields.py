@@ -88,3 +88,18 @@ def field_specs(model: type[Record]) -> list[FieldSpec]:
             )
         )
     return specs
+
+
+# --------------------------------------------------------------------------- accommodation basis
+
+ACCOMMODATION_KINDS = ("own_high_risk", "household_high_risk", "caregiver")
+"""Kinds of staff accommodation request a policy can make provision for."""
+
+ACCOMMODATION_BASIS_KIND = {
+    "own_high_risk": "own_high_risk",
+    "household_high_risk": "household_high_risk",
+    "caregiver": "caregiver",
+    "childcare": "caregiver",
+}
+"""The kind of request each accepted ``basis`` of an ``accommodation_request`` record is
+(``childcare``, the standard's example code, is read as ``caregiver``)."""

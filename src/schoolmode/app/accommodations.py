@@ -1,0 +1,285 @@
+"""Use cases of staff accommodation requests: import the requests, review the pending ones under
+a policy (by right, by a seeded lottery over a quota, or denied), show the decisions as a role
+may see them, file an appeal, record its outcome, and the history of one request
+(``schoolmode accommodations ...``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from schoolmode.app.context import Context
+from schoolmode.decisions.record import policy_in_force
+from schoolmode.importers.staff import AccommodationRequests
+from schoolmode.operations import accommodations as acc
+from schoolmode.operations import accommodations_store as store
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.standard.batch import FileValidationError
+from schoolmode.store.db import whoami
+from schoolmode.store.service import ImportFailed, Progress, run_import
+
+# ---------------------------------------------------------------------- import
+
+
+class ImportRequest(BaseModel):
+    """A CSV file of accommodation requests (``request_id``, ``person_id``, ``basis``,
+    ``requested_date``, ``status``[, ``decided_date``]); it replaces the stored list."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    by: str | None = None
+    """Who imports it (default: the login)."""
+
+
+class ImportSummary(BaseModel):
+    """What the import did (the import service's figures)."""
+
+    source: str
+    dataset: str
+    import_id: int
+    status: str
+    """``imported`` or ``unchanged`` (the same file as the current import)."""
+    rows_in_file: int
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    skipped: int
+    summary: str
+    """The import service's one-line summary of these figures."""
+
+
+class RequestsNotImported(SchoolmodeError):
+    """The file was refused (validation errors, a database refusal, or no such file): nothing
+    was imported."""
+
+
+def import_requests(
+    ctx: Context, req: ImportRequest, progress: Progress | None = None
+) -> ImportSummary:
+    """Import the requests file in one transaction (``progress`` reports the writing)."""
+    try:
+        result = run_import(
+            ctx.engine, AccommodationRequests(), req.path, imported_by=req.by, progress=progress
+        )
+    except (FileValidationError, ImportFailed, FileNotFoundError) as exc:
+        raise RequestsNotImported(str(exc)) from exc
+    return ImportSummary(
+        source=result.source,
+        dataset=result.dataset,
+        import_id=result.import_id,
+        status=result.status,
+        rows_in_file=result.rows_in_file,
+        added=result.added,
+        changed=result.changed,
+        removed=result.removed,
+        unchanged=result.unchanged,
+        skipped=result.skipped,
+        summary=result.summary(),
+    )
+
+
+# ---------------------------------------------------------------------- review and views
+
+
+def _check_role(role: str) -> None:
+    if role not in acc.ROLES:
+        raise SchoolmodeError(f"--role must be one of {', '.join(acc.ROLES)}, not {role!r}")
+
+
+class ReviewRequest(BaseModel):
+    """Decide every pending request on ``on`` under ``policy_id`` (default: the agreement in
+    force that day), the lottery drawn with ``seed``; shown as ``role`` may see it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    on: dt.date
+    seed: int
+    policy_id: str | None = None
+    role: str = "district-hr"
+    dry_run: bool = False
+    """Select without recording."""
+    settings: dict[str, str] = Field(default_factory=dict)
+    by: str | None = None
+
+
+class ReviewResult(BaseModel):
+    """The review: its id (None on a dry run), counts, the pools and the decisions as
+    ``role`` may see them."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    review_id: int | None
+    policy_id: str
+    on: dt.date
+    seed: int
+    role: str
+    decided: int
+    left_pending: int
+    """Requests whose basis is not a known kind (left for a person)."""
+    pools: list[dict[str, Any]]
+    """Per kind of request: rule, share, counts and places (and the ranked list)."""
+    rows: pl.DataFrame
+    """The decisions of this review as ``role`` may see them."""
+
+
+def review(ctx: Context, req: ReviewRequest) -> ReviewResult:
+    """Select (and, unless a dry run, record) the decisions on every pending request."""
+    _check_role(req.role)
+    loaded = (
+        ctx.registry.get(req.policy_id) if req.policy_id else policy_in_force(ctx.registry, req.on)
+    )
+    settings = dict(req.settings)
+    engine = ctx.engine
+    pending = store.pending_requests(engine)
+    selection = acc.select(
+        pending, loaded.policy, req.on, req.seed, store.prior_decisions(engine), settings
+    )
+    review_id = (
+        None
+        if req.dry_run
+        else store.record_review(
+            engine, selection, loaded.policy, req.on, req.by or whoami(), settings
+        )
+    )
+    shown = (
+        store.current_decisions(engine).filter(
+            pl.col("request_id").is_in(selection.decisions["request_id"].implode())
+        )
+        if review_id is not None
+        else selection.decisions
+    )
+    return ReviewResult(
+        review_id=review_id,
+        policy_id=loaded.id,
+        on=req.on,
+        seed=req.seed,
+        role=req.role,
+        decided=selection.decisions.height,
+        left_pending=selection.left_pending.height,
+        pools=selection.pools,
+        rows=acc.role_view(shown, req.role),
+    )
+
+
+class ShowRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: str = "district-hr"
+
+
+class RoleRows(BaseModel):
+    """Decisions as ``role`` may see them."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    role: str
+    rows: pl.DataFrame
+
+
+def show(ctx: Context, req: ShowRequest) -> RoleRows:
+    """The current decision on every request, as ``role`` may see it."""
+    return RoleRows(
+        role=req.role, rows=acc.role_view(store.current_decisions(ctx.engine), req.role)
+    )
+
+
+# ---------------------------------------------------------------------- appeals and history
+
+
+class AppealRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: int
+    grounds: str
+    filed_on: dt.date
+    by: str | None = None
+
+
+class AppealFiled(BaseModel):
+    appeal_id: int
+    decision_id: int
+
+
+def appeal(ctx: Context, req: AppealRequest) -> AppealFiled:
+    """File an appeal against a decision (a new record; the decision stays)."""
+    appeal_id = store.record_appeal(
+        ctx.engine, req.decision_id, req.filed_on, req.grounds, req.by or whoami()
+    )
+    return AppealFiled(appeal_id=appeal_id, decision_id=req.decision_id)
+
+
+class AppealOutcomeRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    appeal_id: int
+    outcome: str
+    """granted or denied."""
+    reason: str
+    on: dt.date
+    by: str | None = None
+
+
+class AppealDecided(BaseModel):
+    appeal_id: int
+    outcome: str
+    decision_id: int
+    """The new decision, superseding the one appealed."""
+
+
+def appeal_outcome(ctx: Context, req: AppealOutcomeRequest) -> AppealDecided:
+    """Record an appeal's outcome: a new decision that supersedes the one appealed."""
+    new = store.record_appeal_outcome(
+        ctx.engine, req.appeal_id, req.outcome, req.reason, req.on, req.by or whoami()
+    )
+    return AppealDecided(appeal_id=req.appeal_id, outcome=req.outcome, decision_id=new)
+
+
+class HistoryRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    role: str = "district-hr"
+
+
+class HistoryEvent(BaseModel):
+    """A decision or an appeal on a request."""
+
+    event: str
+    """``decision`` or ``appeal``."""
+    id: int
+    request_id: str
+    recorded_at: dt.datetime
+    recorded_by: str
+    person_id: str | None = None
+    basis: str | None = None
+    outcome: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    decided_on: dt.date | None = None
+    review_id: int | None = None
+    appeal_id: int | None = None
+    """For a decision on appeal: the appeal."""
+    supersedes_id: int | None = None
+    """For a decision on appeal: the decision it replaces."""
+    decision_id: int | None = None
+    """For an appeal: the decision appealed."""
+    filed_on: dt.date | None = None
+    grounds: str | None = None
+
+
+def history(ctx: Context, req: HistoryRequest) -> list[HistoryEvent]:
+    """Every decision and appeal on one request, oldest first (district HR only: it shows the
+    basis and the reasons)."""
+    if req.role != "district-hr":
+        raise SchoolmodeError("the history of a request is shown to district-hr only")
+    events = store.history(ctx.engine, req.request_id)
+    if not events:
+        raise SchoolmodeError(f"no decision on request {req.request_id!r}")
+    fields = HistoryEvent.model_fields
+    return [HistoryEvent(**{k: val for k, val in e.items() if k in fields}) for e in events]
