@@ -19,8 +19,8 @@ from schoolmode.operations.tracing import (
     trace,
     tracing_indicators,
 )
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.loader import Registry
-from schoolmode.sim.pathogen import load_pathogen
 from tests.conftest import FIXTURES, POLICIES
 
 D = dt.date

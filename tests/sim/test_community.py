@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from schoolmode.importers.cps import SchoolProfiles
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.sim import beta as beta_module
@@ -26,7 +27,6 @@ from schoolmode.sim.community import (
 from schoolmode.sim.compare import load_population
 from schoolmode.sim.loop import run_policy
 from schoolmode.sim.network import NetworkConfig, Population, from_district
-from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.state import NEVER
 from schoolmode.synth.district import synth_district

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
@@ -18,7 +19,6 @@ from schoolmode.sim.compare import compare, load_population, paired_difference
 from schoolmode.sim.decide import closed_mode_mask, policy_window
 from schoolmode.sim.loop import LoopResult, run_policy
 from schoolmode.sim.network import SCHOOL_LAYERS, Population
-from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario, load_scenario
 from schoolmode.sim.sweep import run_sweep
 from tests.synth.test_district import PROFILES

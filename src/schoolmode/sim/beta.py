@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from schoolmode.pathogen import Pathogen
 from schoolmode.sim.network import Population
-from schoolmode.sim.pathogen import Pathogen
 
 METHOD = "beta_for_r0/v1"
 MIN_AGENTS = 50_000

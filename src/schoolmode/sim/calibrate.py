@@ -24,9 +24,9 @@ import numpy as np
 import polars as pl
 
 from schoolmode.importers.other import SocioPatterns
+from schoolmode.pathogen import Pathogen
 from schoolmode.sim.model import SimConfig, SimResult, run
 from schoolmode.sim.network import Population
-from schoolmode.sim.pathogen import Pathogen
 
 RESOLUTION_S = 20
 """Seconds represented by one contact line (the sensors' time window)."""

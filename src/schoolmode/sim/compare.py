@@ -26,6 +26,7 @@ import polars as pl
 
 from schoolmode.importers.base import shared_data_dir
 from schoolmode.importers.cps import SchoolProfiles
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
@@ -33,7 +34,6 @@ from schoolmode.sim.beta import auto_method
 from schoolmode.sim.community import load_zip_population, zip_population_path
 from schoolmode.sim.loop import OUTCOMES, LoopResult, run_policy
 from schoolmode.sim.network import Population, from_district
-from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
 from schoolmode.synth.district import synth_district
 

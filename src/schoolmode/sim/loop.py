@@ -35,6 +35,7 @@ from schoolmode.engine.evaluate import Settings
 from schoolmode.engine.grid import Calendar
 from schoolmode.operations.screening import share_of
 from schoolmode.operations.tracing import TEST_TO_STAY, rules_in_force
+from schoolmode.pathogen import Pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
@@ -46,7 +47,6 @@ from schoolmode.sim.decide import DISTRICT_UNIT, LoopEngine, closed_mode_mask
 from schoolmode.sim.kernel import transmit
 from schoolmode.sim.model import apply_pathogen, schedule, seed_agents
 from schoolmode.sim.network import SCHOOL_LAYERS, Population
-from schoolmode.sim.pathogen import Pathogen
 from schoolmode.sim.scenario import Scenario, TestType
 from schoolmode.sim.state import NEVER, ROLES, ActiveSet
 from schoolmode.synth.district import calendar as synth_calendar

@@ -19,6 +19,7 @@ import polars as pl
 
 from schoolmode.backtest.sweep import sweep_points
 from schoolmode.engine.evaluate import Settings
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.sim.compare import (
@@ -29,7 +30,6 @@ from schoolmode.sim.compare import (
     summarise,
 )
 from schoolmode.sim.loop import OUTCOMES, run_policy
-from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
 
 if TYPE_CHECKING:
