@@ -29,7 +29,6 @@ kind has the same chance.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from schoolmode.draws import lottery_ticket
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value, dated_value, interpretation, parameter
@@ -137,11 +137,6 @@ def quota_case(
     return {"granted": min(granted, requests), "share_pct": rule.share_pct}
 
 
-def ticket(seed: int, request_id: str) -> str:
-    """A request's lottery ticket: ``sha256("<seed>:<request_id>")``, hex (lowest wins)."""
-    return hashlib.sha256(f"{seed}:{request_id}".encode()).hexdigest()
-
-
 @dataclass
 class Selection:
     decisions: pl.DataFrame
@@ -230,7 +225,7 @@ def select(
             free = max(0, allowed - granted_before)
             ranked = (
                 pending.with_columns(
-                    pl.Series("ticket", [ticket(seed, r) for r in pending["request_id"]])
+                    pl.Series("ticket", [lottery_ticket(seed, r) for r in pending["request_id"]])
                 )
                 .sort("ticket", "request_id")
                 .with_row_index("lottery_rank", offset=1)

@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from schoolmode.backtest.run import run_backtest
+from schoolmode.draws import stream
 from schoolmode.metrics.school import SchoolData, classroom_metrics, school_metrics
 from schoolmode.operations.tracing import Tracing
 from schoolmode.policy.loader import Registry
@@ -33,7 +34,6 @@ from schoolmode.synth.observations import (
     derive_coverage,
     population,
     school_days,
-    stream,
     trace_district,
 )
 
