@@ -282,7 +282,7 @@ def test_vaccination_gives_second_doses_and_protects(population: Population) -> 
 
 
 def test_sweep_on_dask_equals_the_serial_sweep(population: Population) -> None:
-    from schoolmode.backtest.sweep import dask_client
+    from schoolmode.parallel import dask_client
 
     scenario = Scenario.model_validate({**SCENARIO.model_dump(), "days": 15})
     args = (scenario, [AGREEMENT, "none"], [0, 1], "tracing.delay_days", ["0", "2"])

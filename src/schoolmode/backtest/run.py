@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import polars as pl
 from pydantic import BaseModel
 
-from schoolmode.engine.evaluate import Settings
 from schoolmode.engine.grid import Calendar
+from schoolmode.engine.settings import Settings
 from schoolmode.engine.table import evaluate_table
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import children

@@ -164,13 +164,9 @@ def sweep(
 ) -> None:
     """Backtest once per value of one parameter; write a table and a plot of the outcome."""
     from schoolmode.backtest.report import markdown_table
-    from schoolmode.backtest.sweep import (
-        OUTCOMES,
-        dask_client,
-        run_sweep,
-        sweep_points,
-        write_sweep_report,
-    )
+    from schoolmode.backtest.sweep import OUTCOMES, run_sweep, write_sweep_report
+    from schoolmode.engine.settings import sweep_points
+    from schoolmode.parallel import dask_client
     from schoolmode.policy.loader import Registry
 
     try:

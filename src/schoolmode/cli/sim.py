@@ -192,7 +192,7 @@ def sweep_cmd(
     ),
 ) -> None:
     """Every value x policy x seed as one Dask task; write per-seed rows and a summary."""
-    from schoolmode.backtest.sweep import dask_client
+    from schoolmode.parallel import dask_client
     from schoolmode.sim.sweep import run_sweep, sweep_summary
 
     try:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Engine, insert, select
 
-from schoolmode.engine.evaluate import ENGINE_VERSION, Evaluation, Settings, evaluate
+from schoolmode.engine.evaluate import ENGINE_VERSION, Evaluation, evaluate
 from schoolmode.engine.explain import explain
 from schoolmode.engine.grid import Calendar
+from schoolmode.engine.settings import Settings
 from schoolmode.engine.trace import trace
 from schoolmode.metrics.frames import DISTRICT_COLUMNS, district_frame, schools, unit_frames
 from schoolmode.policy import model as m

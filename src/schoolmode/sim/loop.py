@@ -31,8 +31,8 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
-from schoolmode.engine.evaluate import Settings
 from schoolmode.engine.grid import Calendar
+from schoolmode.engine.settings import Settings
 from schoolmode.operations.screening import share_of
 from schoolmode.operations.tracing import TEST_TO_STAY, rules_in_force
 from schoolmode.pathogen import Pathogen

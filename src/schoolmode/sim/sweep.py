@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from schoolmode.backtest.sweep import sweep_points
-from schoolmode.engine.evaluate import Settings
+from schoolmode.engine.settings import Settings, sweep_points
 from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
