@@ -216,10 +216,10 @@ def explain_case(
     policies: PoliciesDir = None,
 ) -> None:
     """Explain, in plain language, what a policy decides on one of its cases and why."""
-    from schoolmode.cases.model import EngineCase, Expectation
     from schoolmode.cases.runner import collect, evaluate_case
     from schoolmode.engine.explain import explain
     from schoolmode.engine.trace import trace
+    from schoolmode.policy.cases import EngineCase, Expectation
 
     try:
         registry = _registry(policies)
