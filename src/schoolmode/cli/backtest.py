@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from schoolmode.cli.common import policies_root, store_url
 from schoolmode.policy.errors import SchoolmodeError
 
 console = Console(highlight=False)
@@ -82,9 +83,9 @@ def backtest(
         start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)
         if end < start:
             raise SchoolmodeError(f"--to {end} is before --from {start}")
-        registry = Registry(policies_dir)
+        registry = Registry(policies_root(policies_dir))
         chosen = [registry.get(pid.strip()).policy for pid in policies.split(",") if pid.strip()]
-        engine = make_engine(db)
+        engine = make_engine(store_url(db))
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -119,7 +120,7 @@ def _read_history(
     from schoolmode.metrics.frames import district_frame, schools, unit_frames
     from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
+    engine = make_engine(store_url(db))
     district = district_frame(engine, start, end)
     return {"district": district, **unit_frames(engine, district, schools(engine, school_year))}
 
@@ -173,7 +174,7 @@ def sweep(
         start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)
         if end < start:
             raise SchoolmodeError(f"--to {end} is before --from {start}")
-        registry = Registry(policies_dir)
+        registry = Registry(policies_root(policies_dir))
         chosen = [registry.get(pid.strip()).policy for pid in policy.split(",") if pid.strip()]
         if not chosen:
             raise SchoolmodeError("--policy names no policy")

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from schoolmode.cli.common import policies_root
 from schoolmode.policy.errors import SchoolmodeError
 
 app = typer.Typer(
@@ -35,7 +36,7 @@ PoliciesDir = Annotated[
 def _registry(root: Path | None):  # type: ignore[no-untyped-def]
     from schoolmode.policy.loader import Registry
 
-    return Registry(root)
+    return Registry(policies_root(root))
 
 
 def _fail(exc: Exception) -> typer.Exit:

@@ -13,6 +13,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from schoolmode.cli.common import policies_root, store_url
 from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, console
 from schoolmode.policy.errors import SchoolmodeError
 
@@ -144,7 +145,7 @@ def _engine(db: str | None) -> Engine:
     from schoolmode.store.db import make_engine
     from schoolmode.store.migrate import current_revision, head_revision
 
-    engine = make_engine(db)
+    engine = make_engine(store_url(db))
     if current_revision(engine) != head_revision():
         engine.dispose()
         raise SchoolmodeError(
@@ -230,7 +231,7 @@ def plan_command(
 
     try:
         monday = week_monday(week)
-        chosen = screening_policy(Registry(policies_dir), monday, policy)
+        chosen = screening_policy(Registry(policies_root(policies_dir)), monday, policy)
         settings: dict[str, Value] = {}
         for item in setting or []:
             name, sep, value = item.partition("=")

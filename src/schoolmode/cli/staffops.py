@@ -13,6 +13,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
+from schoolmode.cli.common import policies_root, store_url
 from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, _store, console
 from schoolmode.policy.errors import SchoolmodeError
 
@@ -51,7 +52,7 @@ def _policy(policy: str | None, day: dt.date, policies_dir: Path | None) -> Load
     from schoolmode.decisions.record import policy_in_force
     from schoolmode.policy.loader import Registry
 
-    registry = Registry(policies_dir)
+    registry = Registry(policies_root(policies_dir))
     return registry.get(policy) if policy else policy_in_force(registry, day)
 
 
@@ -159,7 +160,7 @@ def vaccination_schedule(
         capacity = (
             None if sites is None else v.site_days(sites, first, 7 * weeks, tuple(range(open_days)))
         )
-        engine = make_engine(db)
+        engine = make_engine(store_url(db))
         try:
             roster_day = _day(roster, "--roster-date") if roster else first
             staff, records = v.staff_from_store(engine, roster_day)
@@ -182,7 +183,7 @@ def vaccination_schedule(
         groups = v.projection(result)
         run_id = None
         if record:
-            engine = make_engine(db)
+            engine = make_engine(store_url(db))
             try:
                 run_id = v.record_schedule(engine, result, sites, staff.height, _by(by))
             finally:
@@ -288,7 +289,7 @@ def accommodations_import(path: Path, db: DbOption = None, by: ByOption = None) 
     from schoolmode.importers.staff import AccommodationRequests
     from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
+    engine = make_engine(store_url(db))
     try:
         run_imports(engine, [(AccommodationRequests(), path)], by)
     finally:
@@ -321,7 +322,7 @@ def accommodations_review(
         day = _day(on, "--on")
         loaded = _policy(policy, day, policies_dir)
         chosen = _settings(settings)
-        engine = make_engine(db)
+        engine = make_engine(store_url(db))
         try:
             pending = acc.pending_requests(engine)
             selection = acc.select(
@@ -418,7 +419,7 @@ def accommodations_history(
 
     if role != "district-hr":
         raise _fail(SchoolmodeError("the history of a request is shown to district-hr only"))
-    engine = make_engine(db)
+    engine = make_engine(store_url(db))
     try:
         events = history(engine, request)
     finally:

@@ -7,6 +7,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from schoolmode.cli.common import policies_root
 from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, _store, console
 from schoolmode.policy.errors import SchoolmodeError
 
@@ -46,7 +47,7 @@ def trace(
     local = CPS_QUARANTINE if district_rule else ()
     recorded = None
     with _store(db) as engine:
-        registry = Registry(policies_dir)
+        registry = Registry(policies_root(policies_dir))
         if store:
             # an untraceable case is refused before anything is written: check first
             trace_stored_case(engine, case_id, registry, local)
@@ -95,7 +96,9 @@ def outbreak_list(
     from schoolmode.policy.loader import Registry
 
     with _store(db) as engine:
-        found = stored_outbreaks(engine, Registry(policies_dir)).filter(pl.col("meets_definition"))
+        found = stored_outbreaks(engine, Registry(policies_root(policies_dir))).filter(
+            pl.col("meets_definition")
+        )
     console.print(f"{found.height} classroom-day(s) meet the outbreak definition")
     for r in found.iter_rows(named=True):
         decision = {
@@ -136,7 +139,14 @@ def outbreak_confirm(
         raise _fail(exc) from None
     with _store(db) as engine:
         new_id = confirm_outbreak(
-            engine, Registry(policies_dir), classroom, day, confirmed, by, decided, note
+            engine,
+            Registry(policies_root(policies_dir)),
+            classroom,
+            day,
+            confirmed,
+            by,
+            decided,
+            note,
         )
     answer = "confirmed" if confirmed else "not confirmed"
     console.print(f"recorded #{new_id}: outbreak in {classroom} on {day} {answer} by {by}")

@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -247,10 +248,13 @@ class Loop:
         settings: Settings | None = None,
         active_list: bool = True,
         zip_cases: pl.DataFrame | None = None,
+        beta_cache: Path | None = None,
     ) -> None:
         self.active_list = active_list
         if scenario.beta == "auto":
-            self.beta, self.beta_cached = auto_beta(population, pathogen, scenario.layer_weights)
+            self.beta, self.beta_cached = auto_beta(
+                population, pathogen, scenario.layer_weights, beta_cache
+            )
         else:
             self.beta, self.beta_cached = float(scenario.beta), False
         self.import_rates: np.ndarray | None = None
@@ -1077,6 +1081,7 @@ def run_policy(
     settings: Settings | None = None,
     active_list: bool = True,
     zip_cases: pl.DataFrame | None = None,
+    beta_cache: Path | None = None,
 ) -> LoopResult:
     """One run. ``school_attributes``: attribute name -> one value per school of the
     population (e.g. ``grade_band`` from the profiles, read by CDC K-12 guidance);
@@ -1085,7 +1090,7 @@ def run_policy(
     ``ActiveSet`` (default) or, as the reference, a mask over all agents each day (tested
     equal); ``zip_cases``: weekly cases by ZIP for ``importation.source: zip-weekly-cases``
     (``community.load_zip_cases``; None: read from the scenario's ``cases_file`` or the shared
-    data)."""
+    data); ``beta_cache``: the folder of the ``beta: auto`` disk cache (None: memory only)."""
     return Loop(
         population,
         pathogen,
@@ -1099,4 +1104,5 @@ def run_policy(
         settings,
         active_list,
         zip_cases,
+        beta_cache,
     ).run()

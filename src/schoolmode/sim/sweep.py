@@ -51,9 +51,11 @@ def sweep_task(
     schools: int | None,
     policy_root: str | None,
     settings: Settings | None = None,
+    data_dir: str | None = None,
+    beta_cache: str | None = None,
 ) -> dict[str, float]:
     scenario = Scenario.model_validate_json(scenario_json)
-    population = load_population(profiles, schools)
+    population = load_population(profiles, schools, data_dir)
     registry = _registry(policy_root)
     policy = None if policy_id == NO_POLICY else registry.get(policy_id).policy
     result = run_policy(
@@ -63,8 +65,9 @@ def sweep_task(
         policy,
         seed,
         registry,
-        school_attributes=school_attributes(population, profiles, schools),
+        school_attributes=school_attributes(population, profiles, schools, data_dir),
         settings=settings,
+        beta_cache=Path(beta_cache) if beta_cache else None,
     )
     return result.outcomes
 
@@ -80,8 +83,11 @@ def run_sweep(
     schools: int | None = None,
     policy_root: str | None = None,
     client: Client | None = None,
+    data_dir: str | None = None,
+    beta_cache: str | None = None,
 ) -> pl.DataFrame:
-    """One row per value, policy and seed with every outcome."""
+    """One row per value, policy and seed with every outcome (``data_dir``, ``beta_cache``: the
+    settings' data and cache folders, as text for the workers)."""
     tasks: list[tuple[str, str, int, str, Settings | None]] = []
     if name and name.startswith(POLICY_PREFIX):
         registry = _registry(policy_root)
@@ -110,11 +116,24 @@ def run_sweep(
         ]
     if client is None:
         rows = [
-            sweep_task(j, pid, s, profiles, schools, policy_root, st) for _, pid, s, j, st in tasks
+            sweep_task(j, pid, s, profiles, schools, policy_root, st, data_dir, beta_cache)
+            for _, pid, s, j, st in tasks
         ]
     else:
         futures = [
-            client.submit(sweep_task, j, pid, s, profiles, schools, policy_root, st, pure=False)
+            client.submit(
+                sweep_task,
+                j,
+                pid,
+                s,
+                profiles,
+                schools,
+                policy_root,
+                st,
+                data_dir,
+                beta_cache,
+                pure=False,
+            )
             for _, pid, s, j, st in tasks
         ]
         rows = client.gather(futures)  # type: ignore[no-untyped-call]
