@@ -163,7 +163,7 @@ def run_cases(
             only = [registry.get(load_policy_path(path / POLICY_FILE, registry).id).id]
             runs = collect(registry, only)
         else:
-            registry = Registry(path)
+            registry = Registry(policies_root(path))
             runs = collect(registry, policy or None)
     except SchoolmodeError as exc:
         raise _fail(exc) from None
