@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from schoolmode.pathogen import Pathogen
+from schoolmode.sim.calibrate import beta_for_r0, mass_action_beta
 from schoolmode.sim.network import Population
 
 METHOD = "beta_for_r0/v1"
@@ -116,8 +117,6 @@ def auto_beta(
         if key in stored:
             _memory[key] = float(stored[key])
             return _memory[key], True
-    from schoolmode.sim.calibrate import beta_for_r0, mass_action_beta
-
     weighted = with_weights(population, layer_weights)
     if population.network.n < MIN_AGENTS:
         beta = mass_action_beta(weighted, pathogen)
