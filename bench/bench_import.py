@@ -39,9 +39,9 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as bc  # peak RSS
-from schoolmode.importers import shared_data_dir
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.importers.standard import StandardLayout
+from schoolmode.settings import AppSettings
 from schoolmode.standard.batch import validate_batch
 from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import upgrade
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        profiles = shared_data_dir() / SchoolProfiles.default_files[0]
+        profiles = AppSettings.load().data_dir / SchoolProfiles.default_files[0]
         schools = SchoolProfiles().parse(profiles).frame.sort("school_id")
         if args.quick:
             schools = schools.head(QUICK_SCHOOLS)

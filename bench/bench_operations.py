@@ -44,7 +44,6 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as bc  # timing, peak RSS, child processes, tables
-from schoolmode.importers import shared_data_dir
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.operations.pooling import deconvolve
 from schoolmode.operations.screening import screening_policy
@@ -52,6 +51,7 @@ from schoolmode.operations.screening_plan import WeekScreening, plan_week
 from schoolmode.operations.tracing import Rosters, rules_in_force, trace
 from schoolmode.policy.loader import Registry
 from schoolmode.policy.model import Policy
+from schoolmode.settings import AppSettings
 from schoolmode.synth.consent import district_consent
 from schoolmode.synth.district import SynthConfig, SyntheticDistrict, synth_district
 from schoolmode.synth.observations import (
@@ -136,7 +136,9 @@ def table(rows: list[Row]) -> str:
 
 def school_profiles(schools: int | None) -> pl.DataFrame:
     """The CPS school profiles (standard ``school`` rows), the first ``schools`` by id."""
-    profiles = SchoolProfiles().parse(shared_data_dir() / SchoolProfiles.default_files[0]).frame
+    profiles = (
+        SchoolProfiles().parse(AppSettings.load().data_dir / SchoolProfiles.default_files[0]).frame
+    )
     return profiles if schools is None else profiles.sort("school_id").head(schools)
 
 

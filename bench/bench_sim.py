@@ -47,6 +47,7 @@ import numpy as np
 import polars as pl
 
 from schoolmode.importers.cps import SchoolProfiles
+from schoolmode.pathogen import Pathogen, load_pathogen
 from schoolmode.sim import model
 from schoolmode.sim.network import (
     SCHOOL_LAYERS,
@@ -55,7 +56,6 @@ from schoolmode.sim.network import (
     from_district,
     from_hybrid,
 )
-from schoolmode.sim.pathogen import Pathogen, load_pathogen
 from schoolmode.sim.state import infectious
 from schoolmode.synth.district import calendar, synth_district
 

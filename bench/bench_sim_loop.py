@@ -40,10 +40,10 @@ POLICY = "cps-ctu-2022-01-10"
 
 
 def child(variant: str, days: int, quick: bool, schools: int | None) -> dict[str, Any]:
+    from schoolmode.pathogen import load_pathogen
     from schoolmode.policy.loader import Registry
     from schoolmode.sim.compare import load_population, school_attributes
     from schoolmode.sim.loop import run_policy
-    from schoolmode.sim.pathogen import load_pathogen
     from schoolmode.sim.scenario import Scenario
 
     profiles = str(FIXTURE) if quick else None

@@ -123,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weeks", type=int, default=52)
     args = parser.parse_args(argv)
     n, weeks = (2_000, 12) if args.quick else (args.staff, args.weeks)
-    rules = v.vaccination_rules(Registry(ROOT / "policies").get("cps-ctu-2021-02-06").policy, START)
+    rules = v.vaccination_rules(
+        Registry(ROOT / "src" / "schoolmode" / "policies").get("cps-ctu-2021-02-06").policy, START
+    )
     staff, records = staff_frame(n)
     sites = pl.DataFrame({"site_id": list(SITES), "daily_capacity": list(SITES.values())})
     capacity = v.site_days(sites, START, 7 * weeks)

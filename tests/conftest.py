@@ -101,7 +101,7 @@ def fixture_data() -> Path:
 # ---------------------------------------------------------------------- policies
 
 ROOT = REPO
-POLICIES = ROOT / "policies"
+POLICIES = ROOT / "src" / "schoolmode" / "policies"
 
 
 @pytest.fixture(scope="session")

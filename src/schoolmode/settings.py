@@ -25,11 +25,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 """The checkout's root when running from a source tree (``src/schoolmode/..``)."""
 
 
-def _default_data_dir() -> Path:
+def default_data_dir() -> Path:
+    """``../shared/data`` beside the checkout: the data folder when nothing else is said."""
     return REPO_ROOT.parent / "shared" / "data"
 
 
-def _default_cache_dir() -> Path:
+def default_cache_dir() -> Path:
+    """``~/.cache/schoolmode``: the cache folder when nothing else is said."""
     return Path.home() / ".cache" / "schoolmode"
 
 
@@ -49,12 +51,12 @@ class AppSettings(BaseSettings):
         description="Folder of policy folders; None: the shipped policies.",
     )
     data_dir: Path = Field(
-        default_factory=_default_data_dir,
+        default_factory=default_data_dir,
         validation_alias=AliasChoices("SCHOOLMODE_DATA", "data_dir"),
         description="Folder of the real source data files read by `import chicago`.",
     )
     cache_dir: Path = Field(
-        default_factory=_default_cache_dir,
+        default_factory=default_cache_dir,
         validation_alias=AliasChoices("SCHOOLMODE_CACHE", "cache_dir"),
         description="Folder for caches (the simulator's calibrated beta).",
     )

@@ -11,7 +11,7 @@ import pytest
 from schoolmode.backtest.report import write_report
 from schoolmode.backtest.run import Backtest, run_backtest
 from schoolmode.backtest.summary import disagreements, headline, run_by_id, spells
-from schoolmode.engine.evaluate import Settings
+from schoolmode.engine.settings import Settings
 from schoolmode.importers import IMPORTERS
 from schoolmode.metrics.frames import district_frame, school_frame, schools
 from schoolmode.policy.loader import Registry

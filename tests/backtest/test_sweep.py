@@ -12,10 +12,12 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from schoolmode.backtest.sweep import dask_client, run_sweep, sweep_points, write_sweep_report
+from schoolmode.backtest.sweep import run_sweep, write_sweep_report
 from schoolmode.cli.app import app
+from schoolmode.engine.settings import sweep_points
 from schoolmode.importers import IMPORTERS
 from schoolmode.metrics.frames import district_frame, school_frame, schools
+from schoolmode.parallel import dask_client
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.store.db import make_engine

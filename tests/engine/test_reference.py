@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from schoolmode.engine.evaluate import Settings, evaluate
+from schoolmode.engine.evaluate import evaluate
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.reference import evaluate_reference
+from schoolmode.engine.settings import Settings
 from schoolmode.policy import model as m
 from schoolmode.policy.loader import Registry
 from schoolmode.policy.walk import children

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
+from schoolmode.draws import lottery_ticket
 from schoolmode.importers.staff import AccommodationRequests
 from schoolmode.operations import accommodations as acc
 from schoolmode.operations import accommodations_store as acc_store
@@ -93,7 +94,7 @@ def test_selection_decides_every_kind_with_reasons(registry: Registry) -> None:
     assert sel.left_pending["basis"].to_list() == ["other_code"]
     pool = next(p for p in sel.pools if p["kind"] == "household_high_risk")
     assert [r["lottery_rank"] for r in pool["ranked"]] == list(range(1, 13))
-    assert pool["ranked"][0]["ticket"] == acc.ticket(42, pool["ranked"][0]["request_id"])
+    assert pool["ranked"][0]["ticket"] == lottery_ticket(42, pool["ranked"][0]["request_id"])
 
 
 def test_lottery_is_reproducible_and_order_free(registry: Registry) -> None:

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from schoolmode.draws import draws, id_hash
 from schoolmode.operations.screening import (
     ScreeningError,
-    draws,
-    id_hash,
     screening_policy,
     share_expr,
     share_of,

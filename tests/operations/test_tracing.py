@@ -19,8 +19,8 @@ from schoolmode.operations.tracing import (
     tracing_indicators,
 )
 from schoolmode.operations.tracing_orders import merge_orders
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.loader import Registry
-from schoolmode.sim.pathogen import load_pathogen
 from tests.conftest import FIXTURES, POLICIES
 
 D = dt.date

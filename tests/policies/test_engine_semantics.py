@@ -7,10 +7,10 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from schoolmode.cases.model import EngineCase
 from schoolmode.cases.runner import CaseRun, collect
 from schoolmode.engine.evaluate import evaluate
 from schoolmode.engine.nodes import EvaluationError
+from schoolmode.policy.cases import EngineCase
 from schoolmode.policy.loader import Registry
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from schoolmode.importers._parse import FileValidationError
+from schoolmode.pathogen import Duration, Pathogen, load_pathogen, pathogen_names
 from schoolmode.sim import calibrate
 from schoolmode.sim.network import HybridConfig, NetworkConfig, from_hybrid, from_sociopatterns
-from schoolmode.sim.pathogen import Duration, Pathogen, load_pathogen, pathogen_names
 from tests.conftest import FIXTURES
 from tests.sim.test_sim import per_day_hazard, random_graph, simple_pathogen
 

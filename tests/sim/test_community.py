@@ -11,8 +11,10 @@ import polars as pl
 import pytest
 
 from schoolmode.importers.cps import SchoolProfiles
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
+from schoolmode.settings import AppSettings
 from schoolmode.sim import beta as beta_module
 from schoolmode.sim.beta import auto_beta, cache_file
 from schoolmode.sim.calibrate import beta_for_r0, mass_action_beta
@@ -26,7 +28,6 @@ from schoolmode.sim.community import (
 from schoolmode.sim.compare import load_population
 from schoolmode.sim.loop import run_policy
 from schoolmode.sim.network import NetworkConfig, Population, from_district
-from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.state import NEVER
 from schoolmode.synth.district import synth_district
@@ -175,7 +176,7 @@ def test_cdph_cases_by_zip_are_read_with_the_importer_and_give_daily_rates(
 ) -> None:
     # the committed extract of the CDPH file (same layout as ../shared/data)
     monkeypatch.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
-    cases = load_zip_cases(zip_cases_path())
+    cases = load_zip_cases(zip_cases_path(AppSettings.load().data_dir))
     feb = cases.filter(pl.col("week_start") == dt.date(2022, 2, 6)).row(0, named=True)
     assert (feb["zip"], feb["cases"], feb["population"]) == ("60601", 30.0, 14675.0)
     # Saturday 2022-02-12 is in the week of 30 cases, Sunday 2022-02-13 in the week of 18
@@ -187,19 +188,18 @@ def test_cdph_cases_by_zip_are_read_with_the_importer_and_give_daily_rates(
 def test_auto_beta_is_calibrated_once_and_cached(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv(beta_module.CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(beta_module, "MIN_AGENTS", 0)
     monkeypatch.setattr(beta_module, "_memory", {})
     graph = random_graph(20_000, 10.0, 5)
     pathogen = load_pathogen("covid-delta")
-    beta, cached = auto_beta(graph, pathogen)
+    beta, cached = auto_beta(graph, pathogen, cache_dir=tmp_path)
     assert not cached
     assert beta == beta_for_r0(graph, pathogen)
-    assert json.loads(cache_file().read_text()) == {next(iter(beta_module._memory)): beta}
-    assert auto_beta(graph, pathogen) == (beta, True)
+    assert json.loads(cache_file(tmp_path).read_text()) == {next(iter(beta_module._memory)): beta}
+    assert auto_beta(graph, pathogen, cache_dir=tmp_path) == (beta, True)
     monkeypatch.setattr(beta_module, "_memory", {})  # a new process: from the disk
-    assert auto_beta(graph, pathogen) == (beta, True)
-    other, cached = auto_beta(graph, pathogen, {"community": 0.5})
+    assert auto_beta(graph, pathogen, cache_dir=tmp_path) == (beta, True)
+    other, cached = auto_beta(graph, pathogen, {"community": 0.5}, cache_dir=tmp_path)
     assert not cached
     assert other > beta  # a lighter layer needs a larger hazard for the same R0
 

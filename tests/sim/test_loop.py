@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
@@ -18,7 +19,6 @@ from schoolmode.sim.compare import compare, load_population
 from schoolmode.sim.decide import closed_mode_mask, policy_window
 from schoolmode.sim.loop import LoopResult, run_policy
 from schoolmode.sim.network import SCHOOL_LAYERS, Population
-from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario, load_scenario
 from schoolmode.sim.stats import paired_difference
 from schoolmode.sim.sweep import run_sweep
@@ -283,7 +283,7 @@ def test_vaccination_gives_second_doses_and_protects(population: Population) -> 
 
 
 def test_sweep_on_dask_equals_the_serial_sweep(population: Population) -> None:
-    from schoolmode.backtest.sweep import dask_client
+    from schoolmode.parallel import dask_client
 
     scenario = Scenario.model_validate({**SCENARIO.model_dump(), "days": 15})
     args = (scenario, [AGREEMENT, "none"], [0, 1], "tracing.delay_days", ["0", "2"])

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from schoolmode.importers.cps import SchoolProfiles
+from schoolmode.pathogen import Pathogen, load_pathogen, pathogen_names
 from schoolmode.sim.model import SimConfig, run
 from schoolmode.sim.network import SCHOOL_LAYERS, Network, Population, build, from_district
-from schoolmode.sim.pathogen import Pathogen, load_pathogen, pathogen_names
 from schoolmode.sim.rng import uniform
 from schoolmode.sim.state import NEVER, new_agents
 from schoolmode.synth.district import synth_district

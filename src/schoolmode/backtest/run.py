@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
-from pydantic import BaseModel
 
-from schoolmode.engine.evaluate import Settings
 from schoolmode.engine.grid import Calendar
-from schoolmode.engine.table import evaluate_table
+from schoolmode.engine.period import PolicyRun, run_over_period
+from schoolmode.engine.settings import Settings
 from schoolmode.policy import model as m
-from schoolmode.policy.walk import children
-
-
-@dataclass
-class PolicyRun:
-    policy: m.Policy
-    results: dict[str, pl.DataFrame]  # scope -> unit, date, mode, status, rule, trigger.*, ...
-    not_evaluated: list[str] = field(default_factory=list)  # "rule id: needs scope.metric"
 
 
 @dataclass
@@ -30,44 +21,6 @@ class Backtest:
     runs: list[PolicyRun]
     counterfactual: bool
     inputs: dict[str, pl.DataFrame]
-
-
-def metrics_needed(policy: m.Policy) -> dict[str, dict[str, set[str]]]:
-    """rule id -> scope -> metric names it reads."""
-    out: dict[str, dict[str, set[str]]] = {}
-    for rule in policy.rules:
-        needs: dict[str, set[str]] = {}
-        _collect(rule, rule.scope.value, needs)
-        out[rule.id] = needs
-    return out
-
-
-def _collect(node: BaseModel, scope: str, needs: dict[str, set[str]]) -> None:
-    """Metric names read under ``node``; a share_of_units reads its condition in the child scope."""
-    if isinstance(node, m.MetricOp):
-        needs.setdefault(scope, set()).add(node.metric)
-    if isinstance(node, m.ShareOfUnitsSpec):
-        _collect(node.condition, node.scope.value, needs)
-        return
-    for child in children(node):
-        _collect(child, scope, needs)
-
-
-def counterfactual(policy: m.Policy, start: dt.date) -> m.Policy:
-    """The policy applied over the whole backtest, whatever its own term: the term opens on
-    ``start`` and each parameter's first value applies from ``start`` too (later dated
-    changes keep their dates)."""
-    parameters = {}
-    for name, param in policy.parameters.items():
-        first = param.values[0]
-        if first.from_ > start:
-            backdated = first.model_copy(update={"from_": start})
-            parameters[name] = param.model_copy(update={"values": [backdated, *param.values[1:]]})
-        else:
-            parameters[name] = param
-    return policy.model_copy(
-        update={"term": m.Term.model_validate({"from": start}), "parameters": parameters}
-    )
 
 
 def run_backtest(
@@ -80,27 +33,16 @@ def run_backtest(
     settings: Mapping[str, Settings] | None = None,
     apply_over_whole_period: bool = True,
 ) -> Backtest:
-    runs: list[PolicyRun] = []
     frames = {scope: f.filter(pl.col("date") <= end) for scope, f in inputs.items()}
-    for policy in policies:
-        used = counterfactual(policy, start) if apply_over_whole_period else policy
-        scopes = {r.scope.value for r in policy.rules}
-        needs = metrics_needed(policy)
-        for need in needs.values():
-            scopes |= set(need)
-        given = {s: f for s, f in frames.items() if s in scopes}
-        missing = [
-            f"{rule_id}: needs {scope}.{metric}"
-            for rule_id, need in needs.items()
-            for scope, names in need.items()
-            for metric in sorted(names)
-            if scope not in given or metric not in given[scope].columns
-        ]
-        results = (
-            evaluate_table(used, given, calendar=calendar, settings=(settings or {}).get(policy.id))
-            if given
-            else {}
+    runs = [
+        run_over_period(
+            policy,
+            frames,
+            start,
+            calendar=calendar,
+            settings=(settings or {}).get(policy.id),
+            apply_over_whole_period=apply_over_whole_period,
         )
-        results = {s: r.filter(pl.col("date") >= start) for s, r in results.items()}
-        runs.append(PolicyRun(policy, results, missing))
+        for policy in policies
+    ]
     return Backtest(start, end, runs, apply_over_whole_period, dict(frames))

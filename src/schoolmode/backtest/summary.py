@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from schoolmode.backtest.run import Backtest, PolicyRun
+from schoolmode.backtest.run import Backtest
+from schoolmode.engine.period import PolicyRun
 
 IN_PERSON = {"in_person", "not_in_force", "no_data"}
 """Modes that keep students in buildings (the no-data and not-in-force days are not remote)."""

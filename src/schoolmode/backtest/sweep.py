@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from schoolmode.backtest.run import run_backtest
 from schoolmode.backtest.summary import headline
-from schoolmode.engine.evaluate import Settings, Value
 from schoolmode.engine.grid import Calendar
+from schoolmode.engine.settings import Settings, SweepPoint, sweep_points
 from schoolmode.policy import model as m
-from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.reports import figures
 from schoolmode.reports.page import Figures, Heading, Page, Paragraph, TableBlock, write_page
 from schoolmode.reports.table import Table
@@ -52,91 +48,6 @@ PLOTTED = [
     "school-days eligible for remote",
     "in-person student-days kept (%)",
 ]
-
-Kind = Literal["parameter", "interpretation"]
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    """One backtest of a sweep: a policy with one value of the swept name."""
-
-    policy_id: str
-    name: str
-    kind: Kind
-    label: str  # the value as written on the command line
-    settings: Settings
-
-
-def kind_of(policy: m.Policy, name: str) -> Kind:
-    if name in policy.parameters:
-        return "parameter"
-    if name in policy.interpretations:
-        return "interpretation"
-    raise SchoolmodeError(
-        f"policy {policy.id!r} has no parameter or interpretation {name!r}; parameters: "
-        f"{', '.join(sorted(policy.parameters)) or 'none'}; interpretations: "
-        f"{', '.join(sorted(policy.interpretations)) or 'none'}"
-    )
-
-
-def parse_value(policy: m.Policy, name: str, text: str) -> Value:
-    """A command-line value as the engine wants it for ``name`` of ``policy``."""
-    text = text.strip()
-    if kind_of(policy, name) == "interpretation":
-        spec = policy.interpretations[name]
-        matches = [c for c in spec.choices if str(c) == text]
-        if not matches:
-            raise SchoolmodeError(
-                f"interpretation {name!r} of policy {policy.id!r} cannot be {text!r}; "
-                f"choose from {', '.join(map(str, spec.choices))}"
-            )
-        return matches[0]
-    current = [v.value for v in policy.parameters[name].values if v.value is not None]
-    if current and isinstance(current[0], bool):
-        if text.lower() not in ("true", "false"):
-            raise SchoolmodeError(
-                f"parameter {name!r} of {policy.id!r} is true or false, not {text!r}"
-            )
-        return text.lower() == "true"
-    if current and isinstance(current[0], str):
-        return text
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise SchoolmodeError(
-            f"parameter {name!r} of {policy.id!r} is a number, not {text!r}"
-        ) from None
-    if not value.is_finite():
-        raise SchoolmodeError(f"parameter {name!r} of {policy.id!r} must be finite, not {text!r}")
-    return value
-
-
-def sweep_points(
-    policies: Sequence[m.Policy], name: str, values: Sequence[str], base: Settings | None = None
-) -> list[SweepPoint]:
-    """Every (policy, value) pair, in order: policies outer, values inner."""
-    if not values:
-        raise SchoolmodeError("give at least one value to sweep")
-    base = base or Settings()
-    points = []
-    for policy in policies:
-        kind = kind_of(policy, name)
-        for text in values:
-            value = parse_value(policy, name, text)
-            if kind == "parameter":
-                settings = Settings(
-                    interpretations=dict(base.interpretations),
-                    parameters={**base.parameters, name: value},
-                )
-            else:
-                if value is None:  # pragma: no cover - parse_value returns one of the choices
-                    raise SchoolmodeError(f"interpretation {name!r} needs a value")
-                settings = Settings(
-                    interpretations={**base.interpretations, name: value},
-                    parameters=dict(base.parameters),
-                )
-            points.append(SweepPoint(policy.id, name, kind, text.strip(), settings))
-    return points
 
 
 def sweep_one(
@@ -240,40 +151,6 @@ def run_sweep(
     ]
     rows = client.gather(futures)
     return _frame(points, rows)
-
-
-@contextmanager
-def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Client]:
-    """A client of an existing scheduler, or of a fresh ``LocalCluster`` of worker processes
-    bound to 127.0.0.1 with no dashboard, closed on exit."""
-    import logging
-
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        client = Client(scheduler, timeout="30s")
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    if workers < 1:
-        raise SchoolmodeError(f"--workers must be at least 1, not {workers}")
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            # no dashboard; the scheduler's small HTTP server (health routes) on any free port
-            # of 127.0.0.1, not 8787, so that two clusters on one machine do not collide
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
 
 
 # ---------------------------------------------------------------------- report

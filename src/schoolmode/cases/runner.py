@@ -14,12 +14,13 @@ import numpy as np
 import polars as pl
 from pydantic import TypeAdapter
 
-from schoolmode.cases.model import CaseFile, EngineCase, Expectation, OperationCase, SettingValue
-from schoolmode.engine.evaluate import Evaluation, Settings, evaluate
+from schoolmode.engine.evaluate import Evaluation, evaluate
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.nodes import CondValue
 from schoolmode.engine.rational import Rational
+from schoolmode.engine.settings import Settings
 from schoolmode.operations import accommodations, quarantine, screening, vaccination
+from schoolmode.policy.cases import CaseFile, EngineCase, Expectation, OperationCase, SettingValue
 from schoolmode.policy.errors import PolicyFileError, Problem, SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry
 from schoolmode.policy.model import NodeMeta, Policy

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from schoolmode.cli.common import policies_root, store_url
 from schoolmode.policy.errors import SchoolmodeError
 
 console = Console(highlight=False)
@@ -83,9 +84,9 @@ def backtest(
         start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)
         if end < start:
             raise SchoolmodeError(f"--to {end} is before --from {start}")
-        registry = Registry(policies_dir)
+        registry = Registry(policies_root(policies_dir))
         chosen = [registry.get(pid.strip()).policy for pid in policies.split(",") if pid.strip()]
-        engine = make_engine(db)
+        engine = make_engine(store_url(db))
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -120,7 +121,7 @@ def _read_history(
     from schoolmode.metrics.frames import district_frame, schools, unit_frames
     from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
+    engine = make_engine(store_url(db))
     district = district_frame(engine, start, end)
     return {"district": district, **unit_frames(engine, district, schools(engine, school_year))}
 
@@ -164,13 +165,9 @@ def sweep(
     policies_dir: PoliciesDir = None,
 ) -> None:
     """Backtest once per value of one parameter; write a table and a plot of the outcome."""
-    from schoolmode.backtest.sweep import (
-        OUTCOMES,
-        dask_client,
-        run_sweep,
-        sweep_points,
-        write_sweep_report,
-    )
+    from schoolmode.backtest.sweep import OUTCOMES, run_sweep, write_sweep_report
+    from schoolmode.engine.settings import sweep_points
+    from schoolmode.parallel import dask_client
     from schoolmode.policy.loader import Registry
     from schoolmode.reports.table import markdown_table
 
@@ -178,7 +175,7 @@ def sweep(
         start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)
         if end < start:
             raise SchoolmodeError(f"--to {end} is before --from {start}")
-        registry = Registry(policies_dir)
+        registry = Registry(policies_root(policies_dir))
         chosen = [registry.get(pid.strip()).policy for pid in policy.split(",") if pid.strip()]
         if not chosen:
             raise SchoolmodeError("--policy names no policy")

@@ -59,3 +59,26 @@ def app_context(db: str | None = None, policies_dir: Path | None = None) -> Iter
         raise fail(exc) from None
     finally:
         ctx.close()
+
+
+def store_url(db: str | None) -> str:
+    """``--db``, else the settings' store URL (``SCHOOLMODE_DB`` or the default)."""
+    from schoolmode.settings import AppSettings
+
+    return db or AppSettings.load().db_url
+
+
+def policies_root(policies_dir: Path | None) -> Path | None:
+    """``--policies-dir``, else the settings' folder (``SCHOOLMODE_POLICIES``; None: the
+    policies shipped with the package)."""
+    from schoolmode.settings import AppSettings
+
+    return policies_dir or AppSettings.load().policies_dir
+
+
+def data_root(data_dir: Path | None = None) -> Path:
+    """``--data-dir``, else the settings' data folder (``SCHOOLMODE_DATA``,
+    ``$SCHOOLMODE_SHARED/data`` or ``../shared/data``)."""
+    from schoolmode.settings import AppSettings
+
+    return data_dir or AppSettings.load().data_dir

@@ -15,9 +15,10 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select
 from typer.core import TyperGroup
 
-from schoolmode.importers import CHICAGO, IMPORTERS, shared_data_dir
+from schoolmode.cli.common import data_root, store_url
+from schoolmode.importers import CHICAGO, IMPORTERS
 from schoolmode.standard.batch import FileValidationError
-from schoolmode.store.db import default_url, make_engine
+from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import current_revision, head_revision, upgrade
 from schoolmode.store.service import ImportFailed, ImportResult, Parser, row_counts, run_import
 from schoolmode.store.tables import import_log
@@ -51,7 +52,7 @@ console = Console(stderr=True)
 
 @contextmanager
 def _engine(db: str | None) -> Iterator[Engine]:
-    engine = make_engine(db or default_url())
+    engine = make_engine(store_url(db))
     try:
         yield engine
     finally:
@@ -132,9 +133,7 @@ def import_chicago(
     """Import every Chicago source from the shared data folder."""
     with _engine(db) as engine:
         _migrated(engine)
-        jobs = [
-            (imp, p) for imp in CHICAGO for p in imp.default_paths(data_dir or shared_data_dir())
-        ]
+        jobs = [(imp, p) for imp in CHICAGO for p in imp.default_paths(data_root(data_dir))]
         run_imports(engine, jobs, by)
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from schoolmode.cli.common import policies_root, store_url
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def _store(db: str | None) -> Iterator[Engine]:
     command's error (printed, exit code 2)."""
     from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
+    engine = make_engine(store_url(db))
     try:
         yield engine
     except SchoolmodeError as exc:
@@ -77,9 +78,9 @@ def decide(
     try:
         first = _day(date, "--date")
         last = _day(to, "--to") if to else first
-        registry = Registry(policies_dir)
+        registry = Registry(policies_root(policies_dir))
         loaded = registry.get(policy) if policy else policy_in_force(registry, first)
-        summary = run_decide(make_engine(db), loaded, first, last)
+        summary = run_decide(make_engine(store_url(db)), loaded, first, last)
     except SchoolmodeError as exc:
         raise _fail(exc) from None
     console.print(
@@ -113,8 +114,8 @@ def authorise(
 
     try:
         key = record(
-            make_engine(db),
-            Registry(policies_dir).get(policy),
+            make_engine(store_url(db)),
+            Registry(policies_root(policies_dir)).get(policy),
             rule,
             unit,
             _day(date, "--date"),
@@ -148,7 +149,9 @@ def explain(
         if len(chosen) != 1:
             raise SchoolmodeError("name exactly one of --school, --classroom or --district")
         scope, unit = chosen[0]
-        run_id, text = stored_explanation(make_engine(db), scope, unit, _day(date, "--date"))
+        run_id, text = stored_explanation(
+            make_engine(store_url(db)), scope, unit, _day(date, "--date")
+        )
     except SchoolmodeError as exc:
         raise _fail(exc) from None
     console.print(text, markup=False)
@@ -166,7 +169,9 @@ def reproduce(run_id: int, db: DbOption = None, policies_dir: PoliciesDir = None
     from schoolmode.store.db import make_engine
 
     try:
-        report = run_reproduce(make_engine(db), run_id, Registry(policies_dir))
+        report = run_reproduce(
+            make_engine(store_url(db)), run_id, Registry(policies_root(policies_dir))
+        )
     except SchoolmodeError as exc:
         raise _fail(exc) from None
     console.print(report.render(), markup=False)
@@ -182,7 +187,7 @@ def list_runs(db: DbOption = None) -> None:
     from schoolmode.store.db import make_engine
     from schoolmode.store.tables import decision, decision_run
 
-    engine = make_engine(db)
+    engine = make_engine(store_url(db))
     with engine.connect() as conn:
         rows = conn.execute(
             select(

@@ -18,13 +18,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from schoolmode.cli.common import data_root, store_url
 from schoolmode.cli.data import run_imports
-from schoolmode.importers import shared_data_dir
 from schoolmode.importers.cdph import ZipWeekly
 from schoolmode.importers.cps import SchoolCovidCases, SchoolProfiles
 from schoolmode.importers.standard import StandardLayout
 from schoolmode.standard.batch import FileValidationError
-from schoolmode.store.db import default_url, make_engine
+from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import current_revision, head_revision
 from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE, district_consent
 from schoolmode.synth.district import (
@@ -125,7 +125,7 @@ def synth(
         typer.echo(f"  {name:18} {frame.height:>10,} rows -> {out / (name + '.csv')}")
     if not do_import:
         return
-    engine = make_engine(db or default_url())
+    engine = make_engine(store_url(db))
     try:
         if current_revision(engine) != head_revision():
             typer.echo("the database is not at the latest schema: run `schoolmode init`", err=True)
@@ -139,7 +139,7 @@ def synth(
 def _schools(profiles: Path | None) -> pl.DataFrame:
     """The CPS school profiles (``--profiles`` or the shared copy); exit 1 naming the problem
     if the file is missing or invalid."""
-    path = profiles or shared_data_dir() / PROFILES
+    path = profiles or data_root() / PROFILES
     try:
         return SchoolProfiles().parse(path).frame
     except (FileValidationError, FileNotFoundError) as exc:
@@ -173,7 +173,7 @@ def _observe(
         end=last.date() if last else base.end,
         seed=base.seed if seed == SynthConfig.seed else seed,
     )
-    data = shared_data_dir()
+    data = data_root()
     started = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("observations: reading CPS case reports and CDPH ZIP weekly", total=3)

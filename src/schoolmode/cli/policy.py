@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from schoolmode.cli.common import policies_root
 from schoolmode.policy.errors import SchoolmodeError
 
 app = typer.Typer(
@@ -35,7 +36,7 @@ PoliciesDir = Annotated[
 def _registry(root: Path | None):  # type: ignore[no-untyped-def]
     from schoolmode.policy.loader import Registry
 
-    return Registry(root)
+    return Registry(policies_root(root))
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -162,7 +163,7 @@ def run_cases(
             only = [registry.get(load_policy_path(path / POLICY_FILE, registry).id).id]
             runs = collect(registry, only)
         else:
-            registry = Registry(path)
+            registry = Registry(policies_root(path))
             runs = collect(registry, policy or None)
     except SchoolmodeError as exc:
         raise _fail(exc) from None
@@ -216,10 +217,10 @@ def explain_case(
     policies: PoliciesDir = None,
 ) -> None:
     """Explain, in plain language, what a policy decides on one of its cases and why."""
-    from schoolmode.cases.model import EngineCase, Expectation
     from schoolmode.cases.runner import collect, evaluate_case
     from schoolmode.engine.explain import explain
     from schoolmode.engine.trace import trace
+    from schoolmode.policy.cases import EngineCase, Expectation
 
     try:
         registry = _registry(policies)

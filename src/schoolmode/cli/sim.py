@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from schoolmode.cli.common import policies_root
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def _compare(
     out: Path,
 ) -> None:
     from schoolmode.policy.loader import Registry
+    from schoolmode.settings import AppSettings
     from schoolmode.sim.compare import (
         NO_POLICY,
         compare,
@@ -86,13 +88,15 @@ def _compare(
 
     try:
         scenario = _scenario(scenario_path, seeds, days, params)
-        registry = Registry(policies_dir)
+        registry = Registry(policies_root(policies_dir))
         for pid in policy_ids:
             if pid != NO_POLICY:
                 registry.get(pid)
         source = str(profiles) if profiles else None
-        population = load_population(source, schools)
-        attributes = school_attributes(population, source, schools)
+        settings = AppSettings.load()
+        data = str(settings.data_dir)
+        population = load_population(source, schools, data)
+        attributes = school_attributes(population, source, schools, data)
         total = scenario.seeds * len(policy_ids)
         with Progress(
             TextColumn("{task.description}"),
@@ -113,6 +117,7 @@ def _compare(
                 registry,
                 progress=lambda pid, seed: progress.update(task, advance=1),
                 attributes=attributes,
+                beta_cache=settings.cache_dir,
             )
         files = write_report(result, out)
     except (SchoolmodeError, LookupError, ValueError, OSError) as exc:
@@ -192,7 +197,8 @@ def sweep_cmd(
     ),
 ) -> None:
     """Every value x policy x seed as one Dask task; write per-seed rows and a summary."""
-    from schoolmode.backtest.sweep import dask_client
+    from schoolmode.parallel import dask_client
+    from schoolmode.settings import AppSettings
     from schoolmode.sim.sweep import run_sweep, sweep_summary
 
     try:
@@ -206,10 +212,13 @@ def sweep_cmd(
                 sc.with_param(name.strip(), v)  # check before starting workers
         ids = [p.strip() for p in policies.split(",") if p.strip()]
         seed_list = list(range(sc.first_seed, sc.first_seed + sc.seeds))
+        settings = AppSettings.load(policies_dir=policies_dir)
         kwargs = {
             "profiles": str(profiles) if profiles else None,
             "schools": schools,
-            "policy_root": str(policies_dir) if policies_dir else None,
+            "policy_root": str(settings.policies_dir) if settings.policies_dir else None,
+            "data_dir": str(settings.data_dir),
+            "beta_cache": str(settings.cache_dir),
         }
         if workers == 0 and not scheduler:
             rows = run_sweep(sc, ids, seed_list, name.strip(), listed, **kwargs)  # type: ignore[arg-type]

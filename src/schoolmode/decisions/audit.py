@@ -30,7 +30,8 @@ from schoolmode.decisions.record import (
     inputs_digest,
     unpack,
 )
-from schoolmode.engine.evaluate import ENGINE_VERSION, Settings
+from schoolmode.engine.evaluate import ENGINE_VERSION
+from schoolmode.engine.settings import Settings
 from schoolmode.policy.diff import policy_diff
 from schoolmode.policy.loader import Registry, policy_hash
 from schoolmode.policy.model import Policy

@@ -22,14 +22,16 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Engine, insert, select
 
-from schoolmode.engine.evaluate import ENGINE_VERSION, Evaluation, Settings, evaluate
+from schoolmode.engine.evaluate import ENGINE_VERSION, Evaluation, evaluate
 from schoolmode.engine.explain import explain
 from schoolmode.engine.grid import Calendar
+from schoolmode.engine.settings import Settings
 from schoolmode.engine.trace import trace
 from schoolmode.metrics.frames import DISTRICT_COLUMNS, district_frame, schools, unit_frames
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
+from schoolmode.policy.needs import metrics_needed
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import table_frame
 from schoolmode.store.tables import authorisation, decision, decision_run
@@ -276,8 +278,6 @@ def decide(
             f"{first}{'' if last == first else f' to {last}'}; choose another policy with --policy"
         )
     settings = settings or Settings()
-    from schoolmode.backtest.run import metrics_needed
-
     city = {
         name
         for need in metrics_needed(policy).values()

@@ -21,6 +21,7 @@ from schoolmode.engine import nodes
 from schoolmode.engine.grid import DATE, UNIT, Axis, Calendar, Grid, build_grid, date_bounds
 from schoolmode.engine.nodes import Context, EvaluationError, Recorded
 from schoolmode.engine.rational import Bool, Int
+from schoolmode.engine.settings import Settings, Value
 from schoolmode.engine.states import NEVER, Spells, advance, run_spells
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
@@ -28,19 +29,6 @@ from schoolmode.policy.walk import walk
 ENGINE_VERSION = "1"
 NOT_IN_FORCE = -1
 NO_DATA = -2  # a level rule with a recommendation had no data and no other rule applied
-
-Value = Decimal | bool | str | None
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Choices for one evaluation: interpretation readings and parameter overrides.
-
-    An override replaces a parameter's dated values by one value for every day.
-    """
-
-    interpretations: Mapping[str, Decimal | bool | str] = field(default_factory=dict)
-    parameters: Mapping[str, Value] = field(default_factory=dict)
 
 
 @dataclass

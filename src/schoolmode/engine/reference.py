@@ -36,9 +36,9 @@ from typing import Any
 
 import polars as pl
 
-from schoolmode.engine.evaluate import Settings
 from schoolmode.engine.grid import Calendar, FrameError
 from schoolmode.engine.nodes import EvaluationError
+from schoolmode.engine.settings import Settings
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
 

@@ -16,8 +16,9 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import polars as pl
 
-from schoolmode.engine.evaluate import Settings, evaluate
+from schoolmode.engine.evaluate import evaluate
 from schoolmode.engine.grid import UNIT, Calendar, date_bounds
+from schoolmode.engine.settings import Settings
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
 

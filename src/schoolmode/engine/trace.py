@@ -230,112 +230,17 @@ class _Builder:
             met = bool(got.value[self.u, self.d]) if got.known[self.u, self.d] else None
         label = node.label or ""
         if isinstance(node, m.ThresholdCond):
-            spec = node.threshold
-            left = self.operand(spec.of)
-            shown, params = self.param(spec.value)
-            op = self.param(spec.op)[0] if isinstance(spec.op, m.InterpRef) else spec.op
-            percent = left.percent or any(p.unit == "percent" for p in params)
-            thr = _fmt(Decimal(shown), percent) if _is_number(shown) else shown
-            out = Node(
-                "threshold",
-                label or left.label,
-                met,
-                params=params,
-                children=[left],
-                criterion=f"{_op_words(op)} {thr}",
-                op=op,
-                limit=shown if _is_number(shown) else None,
-                limit_text=thr,
-            )
-            out.note = (
-                f"{left.label} {left.value}"
-                + (f" ({left.detail})" if left.detail else "")
-                + f" is {'' if met else 'not '}{_op_words(op)} {thr}"
-            )
-            if met is None:
-                out.note = f"{left.label}: no data"
-            return out
+            return self._threshold(node, label, met)
         if isinstance(node, m.AllCond | m.AnyCond | m.AtLeastCond):
-            parts = (
-                node.all
-                if isinstance(node, m.AllCond)
-                else node.any
-                if isinstance(node, m.AnyCond)
-                else node.at_least.of
-            )
-            kind = (
-                "all"
-                if isinstance(node, m.AllCond)
-                else "any"
-                if isinstance(node, m.AnyCond)
-                else "at_least"
-            )
-            out = Node(kind, label, met, children=[self.condition(c) for c in parts])
-            if isinstance(node, m.AtLeastCond):
-                shown, params = self.param(node.at_least.k)
-                out.params, out.note = params, f"at least {shown} of {len(parts)}"
-            return out
+            return self._combination(node, label, met)
         if isinstance(node, m.NotCond):
             return Node("not", label, met, children=[self.condition(node.not_)])
         if isinstance(node, m.SustainedCond):
-            spec_s = node.sustained
-            shown, params = self.param(spec_s.days)
-            unit_shown, unit_params = self.param(spec_s.unit)
-            inner = self.condition(spec_s.condition)
-            out = Node(
-                "sustained",
-                label or inner.label,
-                met,
-                params=[*params, *unit_params],
-                children=[inner],
-            )
-            crit = _first_criterion(inner)
-            out.note = (
-                f"{crit} " if crit else ""
-            ) + f"on {shown} consecutive {_unit_word(unit_shown)}"
-            out.days = self._run_days(
-                spec_s.condition, int(shown) if shown.isdigit() else 2, unit_shown
-            )
-            compared = _first_threshold(spec_s.condition, self.values, self.ev)
-            if compared is not None:
-                out.days = [
-                    (day, f"{self._value_on(compared, day)} ({met})") for day, met in out.days
-                ]
-            return out
+            return self._sustained(node, label, met)
         if isinstance(node, m.TrendCond):
-            spec_t = node.trend
-            rising, p1 = self.param(spec_t.rising_days)
-            factor, p2 = self.param(spec_t.factor)
-            lag_days, p3 = self.param(spec_t.lag_days)
-            series = self.operand(spec_t.of)
-            out = Node(
-                "trend",
-                label or f"{series.label} rising",
-                met,
-                params=[*p1, *p2, *p3],
-                children=[series],
-            )
-            out.note = (
-                f"{series.label} rose on each of {rising} consecutive days, each day at least "
-                f"{factor} times the value {lag_days} days earlier"
-            )
-            out.days = self._series(spec_t.of, int(rising) + int(lag_days))
-            return out
+            return self._trend(node, label, met)
         if isinstance(node, m.ShareOfUnitsCond):
-            spec_u = node.share_of_units
-            shown, params = self.param(spec_u.value)
-            share = self.record.get(id(spec_u))
-            value = _decimal(share, self.u, self.d) if isinstance(share, Rational) else None
-            out = Node(
-                "share_of_units", label or f"share of {spec_u.scope.value}s", met, params=params
-            )
-            op = self.param(spec_u.op)[0] if isinstance(spec_u.op, m.InterpRef) else spec_u.op
-            out.value = _fmt(value, True) if value is not None else "no data"
-            out.note = (
-                f"{out.value} of the {spec_u.scope.value}s met the condition, which is "
-                f"{'' if met else 'not '}{_op_words(op)} {shown}%"
-            )
-            return out
+            return self._share_of_units(node, label, met)
         if isinstance(node, m.ChooseCond):
             shown, params = self.param(m.InterpRef(interp=node.choose.interp))
             inner = self.condition(node.choose.cases[shown])
@@ -359,6 +264,112 @@ class _Builder:
                 note="this clause does not apply under the reading chosen",
             )
         raise SchoolmodeError(f"cannot trace node {node!r}")
+
+    def _threshold(self, node: m.ThresholdCond, label: str, met: bool | None) -> Node:
+        spec = node.threshold
+        left = self.operand(spec.of)
+        shown, params = self.param(spec.value)
+        op = self.param(spec.op)[0] if isinstance(spec.op, m.InterpRef) else spec.op
+        percent = left.percent or any(p.unit == "percent" for p in params)
+        thr = _fmt(Decimal(shown), percent) if _is_number(shown) else shown
+        out = Node(
+            "threshold",
+            label or left.label,
+            met,
+            params=params,
+            children=[left],
+            criterion=f"{_op_words(op)} {thr}",
+            op=op,
+            limit=shown if _is_number(shown) else None,
+            limit_text=thr,
+        )
+        out.note = (
+            f"{left.label} {left.value}"
+            + (f" ({left.detail})" if left.detail else "")
+            + f" is {'' if met else 'not '}{_op_words(op)} {thr}"
+        )
+        if met is None:
+            out.note = f"{left.label}: no data"
+        return out
+
+    def _combination(
+        self, node: m.AllCond | m.AnyCond | m.AtLeastCond, label: str, met: bool | None
+    ) -> Node:
+        parts = (
+            node.all
+            if isinstance(node, m.AllCond)
+            else node.any
+            if isinstance(node, m.AnyCond)
+            else node.at_least.of
+        )
+        kind = (
+            "all"
+            if isinstance(node, m.AllCond)
+            else "any"
+            if isinstance(node, m.AnyCond)
+            else "at_least"
+        )
+        out = Node(kind, label, met, children=[self.condition(c) for c in parts])
+        if isinstance(node, m.AtLeastCond):
+            shown, params = self.param(node.at_least.k)
+            out.params, out.note = params, f"at least {shown} of {len(parts)}"
+        return out
+
+    def _sustained(self, node: m.SustainedCond, label: str, met: bool | None) -> Node:
+        spec_s = node.sustained
+        shown, params = self.param(spec_s.days)
+        unit_shown, unit_params = self.param(spec_s.unit)
+        inner = self.condition(spec_s.condition)
+        out = Node(
+            "sustained",
+            label or inner.label,
+            met,
+            params=[*params, *unit_params],
+            children=[inner],
+        )
+        crit = _first_criterion(inner)
+        out.note = (f"{crit} " if crit else "") + f"on {shown} consecutive {_unit_word(unit_shown)}"
+        out.days = self._run_days(
+            spec_s.condition, int(shown) if shown.isdigit() else 2, unit_shown
+        )
+        compared = _first_threshold(spec_s.condition, self.values, self.ev)
+        if compared is not None:
+            out.days = [(day, f"{self._value_on(compared, day)} ({met})") for day, met in out.days]
+        return out
+
+    def _trend(self, node: m.TrendCond, label: str, met: bool | None) -> Node:
+        spec_t = node.trend
+        rising, p1 = self.param(spec_t.rising_days)
+        factor, p2 = self.param(spec_t.factor)
+        lag_days, p3 = self.param(spec_t.lag_days)
+        series = self.operand(spec_t.of)
+        out = Node(
+            "trend",
+            label or f"{series.label} rising",
+            met,
+            params=[*p1, *p2, *p3],
+            children=[series],
+        )
+        out.note = (
+            f"{series.label} rose on each of {rising} consecutive days, each day at least "
+            f"{factor} times the value {lag_days} days earlier"
+        )
+        out.days = self._series(spec_t.of, int(rising) + int(lag_days))
+        return out
+
+    def _share_of_units(self, node: m.ShareOfUnitsCond, label: str, met: bool | None) -> Node:
+        spec_u = node.share_of_units
+        shown, params = self.param(spec_u.value)
+        share = self.record.get(id(spec_u))
+        value = _decimal(share, self.u, self.d) if isinstance(share, Rational) else None
+        out = Node("share_of_units", label or f"share of {spec_u.scope.value}s", met, params=params)
+        op = self.param(spec_u.op)[0] if isinstance(spec_u.op, m.InterpRef) else spec_u.op
+        out.value = _fmt(value, True) if value is not None else "no data"
+        out.note = (
+            f"{out.value} of the {spec_u.scope.value}s met the condition, which is "
+            f"{'' if met else 'not '}{_op_words(op)} {shown}%"
+        )
+        return out
 
     def _run_days(self, node: m.Condition, days: int, unit: str) -> list[tuple[str, str]]:
         got = self.record.get(id(node))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schoolmode.importers.base import Importer, shared_data_dir
+from schoolmode.importers.base import Importer
 from schoolmode.importers.cdph import (
     ChicagoPopulation,
     DailyCases,
@@ -31,4 +31,4 @@ IMPORTERS: dict[str, Importer] = {
 
 CHICAGO = [imp for imp in IMPORTERS.values() if imp.chicago]
 
-__all__ = ["CHICAGO", "IMPORTERS", "Importer", "shared_data_dir"]
+__all__ = ["CHICAGO", "IMPORTERS", "Importer"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,16 +11,6 @@ import polars as pl
 
 from schoolmode.standard.batch import ROW, Batch, frame_schema
 from schoolmode.standard.models import CommunityIndicator, Record
-
-SHARED_ENV = "SCHOOLMODE_SHARED"
-
-
-def shared_data_dir() -> Path:
-    """``$SCHOOLMODE_SHARED/data`` if set, else ``<repo root>/../shared/data``."""
-    if os.environ.get(SHARED_ENV):
-        return Path(os.environ[SHARED_ENV]) / "data"
-    repo = Path(__file__).resolve().parents[3]
-    return repo.parent / "shared" / "data"
 
 
 class Importer(ABC):
@@ -39,9 +28,9 @@ class Importer(ABC):
     def parse(self, path: Path) -> Batch:
         """Parse and check ``path``; raise FileValidationError naming every problem."""
 
-    def default_paths(self, data_dir: Path | None = None) -> list[Path]:
-        base = data_dir or shared_data_dir()
-        return [base / rel for rel in self.default_files]
+    def default_paths(self, data_dir: Path) -> list[Path]:
+        """The source's files under ``data_dir`` (``AppSettings.data_dir``)."""
+        return [data_dir / rel for rel in self.default_files]
 
 
 def long_indicators(

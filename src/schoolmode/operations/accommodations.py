@@ -29,7 +29,6 @@ kind has the same chance.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -37,6 +36,7 @@ from typing import Any
 
 import polars as pl
 
+from schoolmode.draws import lottery_ticket
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value, dated_value, interpretation, parameter
@@ -125,11 +125,6 @@ def quota_case(
         return {"granted": 0, "share_pct": "none"}
     granted = places(rule.share_pct, requests, quota_rounding(policy, settings))
     return {"granted": min(granted, requests), "share_pct": rule.share_pct}
-
-
-def ticket(seed: int, request_id: str) -> str:
-    """A request's lottery ticket: ``sha256("<seed>:<request_id>")``, hex (lowest wins)."""
-    return hashlib.sha256(f"{seed}:{request_id}".encode()).hexdigest()
 
 
 @dataclass
@@ -226,7 +221,9 @@ def _decide_kind(
     allowed = min(places(rule.share_pct, total, rounding), total)
     free = max(0, allowed - granted_before)
     ranked = (
-        pending.with_columns(pl.Series("ticket", [ticket(seed, r) for r in pending["request_id"]]))
+        pending.with_columns(
+            pl.Series("ticket", [lottery_ticket(seed, r) for r in pending["request_id"]])
+        )
         .sort("ticket", "request_id")
         .with_row_index("lottery_rank", offset=1)
         .with_columns(pl.col("lottery_rank").cast(pl.Int64))

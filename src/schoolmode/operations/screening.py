@@ -12,14 +12,11 @@ file, so a proposal that changes them is an overlay, not code.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import polars as pl
 
 from schoolmode.policy.errors import SchoolmodeError
@@ -105,12 +102,6 @@ SCREENING_KEYS = ("student_testing_top_zip_count", "student_random_testing_share
 ZIP_CASES_METRIC = "cases_weekly"
 """``community_indicator`` metric read for the highest-case ZIP list (CDPH ZIP weekly import)."""
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
-
 
 class ScreeningError(SchoolmodeError):
     """A screening plan or result that cannot be made or used; the message says why."""
@@ -137,58 +128,6 @@ def week_label(monday: dt.date) -> str:
     """``2022W04`` for the ISO week starting on ``monday``."""
     year, week, _ = monday.isocalendar()
     return f"{year}W{week:02d}"
-
-
-# ----------------------------------------------------------------- counter-based random draws
-
-
-def _splitmix(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    with np.errstate(over="ignore"):
-        z = z + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
-
-
-def id_hash(ids: pl.Series) -> npt.NDArray[np.uint64]:
-    """FNV-1a (64 bit) of each id's UTF-8 bytes, vectorised over rows (loops over byte
-    positions only). It depends on the id alone, never on the other ids."""
-    text = ids.cast(pl.String).fill_null("")
-    n = text.len()
-    lengths = text.str.len_bytes().cast(pl.Int64).to_numpy()
-    data = np.frombuffer("".join(text.to_list()).encode("utf-8"), dtype=np.uint8)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if n else lengths
-    h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
-    width = int(lengths.max()) if n else 0
-    with np.errstate(over="ignore"):
-        for j in range(width):
-            live = np.nonzero(lengths > j)[0]
-            byte = data[starts[live] + j].astype(np.uint64)
-            h[live] = (h[live] ^ byte) * _FNV_PRIME
-    return h
-
-
-def draw_key(policy_id: str, week: dt.date, seed: int, stream: str = "select") -> np.uint64:
-    """The 64-bit key of one week's draws: SHA-256 of policy id, week, seed and stream."""
-    digest = hashlib.sha256(f"{policy_id}|{week.isoformat()}|{seed}|{stream}".encode()).digest()
-    return np.uint64(int.from_bytes(digest[:8], "little"))
-
-
-def draws(
-    ids: pl.Series, policy_id: str, week: dt.date, seed: int, stream: str = "select"
-) -> pl.Series:
-    """One uniform 64-bit draw per id: ``splitmix64(fnv1a(id) XOR key(policy, week, seed))``.
-
-    Counter-based: a person's draw depends only on their own id and the key, so adding or
-    removing a person never changes anyone else's draw (selection by lowest draw is stable)."""
-    key = draw_key(policy_id, week, seed, stream)
-    return pl.Series("draw", _splitmix(_splitmix(id_hash(ids) ^ key)), dtype=pl.UInt64)
-
-
-def uniforms(ids: pl.Series, policy_id: str, week: dt.date, seed: int, stream: str) -> pl.Series:
-    """Counter-based uniforms in [0, 1) per id (see :func:`draws`)."""
-    bits = draws(ids, policy_id, week, seed, stream).to_numpy() >> np.uint64(11)
-    return pl.Series("u", bits.astype(np.float64) / 9007199254740992.0)
 
 
 # ----------------------------------------------------------------------- exact shares

@@ -18,12 +18,11 @@ from typing import Any
 
 import polars as pl
 
+from schoolmode.draws import draws, uniforms
 from schoolmode.operations.pooling import Deconvolution, deconvolve, positivity
 from schoolmode.operations.screening import (
     ScreeningError,
-    draws,
     in_force_during,
-    uniforms,
     week_label,
     week_monday,
 )

@@ -13,7 +13,7 @@ The **infectious window** runs from ``days_before`` days before the anchor date 
 specimen date) to the report date, when the case is presumed to leave school. By default
 ``days_before`` is the parameter ``cps-ctu-2021-02-06.infectious_window_days_before_onset``
 (the CDC convention of the time) in force on the anchor date; pass a number (for instance
-:func:`days_before_onset` of a pathogen from ``sim/pathogens``) to trace another pathogen.
+:func:`days_before_onset` of a pathogen from ``pathogens/``) to trace another pathogen.
 
 Day 0 of a contact is the last day of exposure. Orders start on the case's report date (when
 the order is issued) and end by the rule in force on day 0 (for isolation, on the anchor date).
@@ -66,6 +66,7 @@ from schoolmode.operations.quarantine import (
     quarantine_release,
 )
 from schoolmode.operations.tracing_orders import ORDER_EXTRA, isolations, merge_orders, quarantines
+from schoolmode.pathogen import Pathogen
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.policy.model import DatedValue, Policy
@@ -92,10 +93,8 @@ January 2022, 5 from 2022-02-01), stricter than the CDC/ISBE guidance; pass as `
 
 
 def days_before_onset(pathogen: object, quantile: float = 0.9) -> int:
-    """Days before onset a case of ``pathogen`` (``sim.pathogen.Pathogen``) is infectious: the
+    """Days before onset a case of ``pathogen`` (``schoolmode.pathogen.Pathogen``) is infectious: the
     ``quantile`` of its presymptomatic period (whole days), for tracing other pathogens."""
-    from schoolmode.sim.pathogen import Pathogen
-
     if not isinstance(pathogen, Pathogen):
         raise TypeError(f"expected a Pathogen, got {type(pathogen).__name__}")
     pmf = pathogen.presymptomatic.pmf()

@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+PATH_MARK = "\x1f"
+"""Separates the path and the message of each entry of a model validator's ValueError, so the
+YAML reader can point at the line of each problem (``model.check_references``)."""
+
 
 class SchoolmodeError(Exception):
     """Base of every error schoolmode raises on purpose."""

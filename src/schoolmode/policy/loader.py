@@ -9,7 +9,6 @@ hash over its canonical JSON, which audit records keep.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,8 @@ from schoolmode.policy.overlay import apply_overlay
 from schoolmode.policy.yamlio import load_yaml, validate
 
 POLICY_FILE = "policy.yaml"
-ENV_DIR = "SCHOOLMODE_POLICIES"
+SHIPPED_POLICIES = Path(__file__).resolve().parents[1] / "policies"
+"""The policies shipped with the package (package data, found in an installed wheel too)."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,8 @@ def policy_hash(policy: Policy) -> str:
 
 
 def default_policy_dir() -> Path:
-    env = os.environ.get(ENV_DIR)
-    if env:
-        return Path(env)
-    here = Path.cwd() / "policies"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[3] / "policies"
+    """The policies shipped with the package (``schoolmode/policies``)."""
+    return SHIPPED_POLICIES
 
 
 def read_file(path: Path) -> Policy | Overlay:

@@ -9,6 +9,7 @@ clause it encodes. ``docs/policy-format.md`` documents every field; the JSON Sch
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import itertools
 from decimal import Decimal
 from enum import StrEnum
@@ -23,6 +24,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from schoolmode.policy.errors import PATH_MARK
+from schoolmode.policy.walk import walk_paths
 
 __all__ = [
     "Action",
@@ -530,8 +534,6 @@ class Policy(Strict):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Policy:
-        from schoolmode.policy.references import check_references
-
         check_references(self)
         return self
 
@@ -574,6 +576,145 @@ class Overlay(Strict):
     summary: str
     term: Term | None = None
     changes: OverlayChanges = OverlayChanges()
+
+
+# ------------------------------------------------------------------ cross-references
+# Run when a policy is validated: every ``{param: X}`` names a parameter, every ``{interp: X}``
+# an interpretation, every ``metric:`` a declared metric, every effect a declared mode, every
+# dated value a source. Problems are raised as one ValueError, each entry
+# ``PATH_MARK path PATH_MARK message`` so the YAML reader can point at the line.
+
+Problems = list[tuple[tuple[str | int, ...], str]]
+
+
+def check_references(policy: Policy) -> None:
+    """Raise a ValueError listing every unresolved reference of ``policy``."""
+    problems = _source_problems(policy)
+    modes = set(policy.mode_ids())
+    seen: set[str] = set()
+    for index, rule in enumerate(policy.rules):
+        problems += _rule_problems(policy, index, rule, modes, seen)
+        seen.add(rule.id)
+        where = f"rule {rule.id!r}"
+        for path, node in walk_paths(rule, ("rules", index)):
+            problems += _node_problems(policy, where, path, node)
+    if problems:
+        raise ValueError(
+            "\n".join(
+                f"{PATH_MARK}{'/'.join(map(str, loc))}{PATH_MARK}{msg}" for loc, msg in problems
+            )
+        )
+
+
+def _source_problems(policy: Policy) -> Problems:
+    problems: Problems = []
+    for name, param in policy.parameters.items():
+        for value in param.values:
+            if value.source not in policy.sources:
+                problems.append(
+                    (
+                        ("parameters", name, "values", param.values.index(value), "source"),
+                        f"parameter {name!r} cites source {value.source!r}, which is not in `sources` "
+                        f"(known: {', '.join(sorted(policy.sources))})",
+                    )
+                )
+    return problems
+
+
+def _rule_problems(
+    policy: Policy, index: int, rule: Rule, modes: set[str], seen: set[str]
+) -> Problems:
+    """The rule's own fields: a unique id, its source, its effect and recommendations."""
+    where = f"rule {rule.id!r}"
+    base = ("rules", index)
+    problems: Problems = []
+    if rule.id in seen:
+        problems.append(((*base, "id"), f"{where}: the id is used twice; rule ids must be unique"))
+    if rule.source is not None and rule.source not in policy.sources:
+        problems.append(((*base, "source"), f"{where}: source {rule.source!r} is not in `sources`"))
+    if rule.effect is not None and rule.effect.mode not in modes:
+        problems.append(
+            (
+                (*base, "effect", "mode"),
+                f"{where}: effect mode {rule.effect.mode!r} is not one of the policy's modes "
+                f"({', '.join(policy.mode_ids())})",
+            )
+        )
+    for rec in rule.recommend or []:
+        for level, mode in rec.modes.items():
+            if level not in (rule.levels or []):
+                problems.append(
+                    ((*base, "recommend"), f"{where}: recommendation for unknown level {level!r}")
+                )
+            if mode not in modes:
+                problems.append(
+                    (
+                        (*base, "recommend"),
+                        f"{where}: recommended mode {mode!r} is not a declared mode",
+                    )
+                )
+    return problems
+
+
+def _node_problems(
+    policy: Policy, where: str, path: tuple[str | int, ...], node: BaseModel
+) -> Problems:
+    """One node of a rule tree: the parameter, interpretation or metric it names."""
+    if isinstance(node, ParamRef) and node.param not in policy.parameters:
+        return [
+            (
+                path,
+                f"{where}: parameter {node.param!r} is not defined in `parameters`"
+                + _suggest(node.param, policy.parameters),
+            )
+        ]
+    if isinstance(node, InterpRef) and node.interp not in policy.interpretations:
+        return [
+            (
+                path,
+                f"{where}: interpretation {node.interp!r} is not defined in `interpretations`"
+                + _suggest(node.interp, policy.interpretations),
+            )
+        ]
+    if isinstance(node, MetricOp) and node.metric not in policy.metrics:
+        return [
+            (
+                (*path, "metric"),
+                f"{where}: metric {node.metric!r} is not declared in `metrics`"
+                + _suggest(node.metric, policy.metrics),
+            )
+        ]
+    if isinstance(node, ChooseSpec | PickSpec):
+        return _choice_problems(policy, where, path, node)
+    return []
+
+
+def _choice_problems(
+    policy: Policy, where: str, path: tuple[str | int, ...], node: ChooseSpec | PickSpec
+) -> Problems:
+    """A ``choose``/``pick`` gives one branch per choice of a known interpretation."""
+    word = "choose" if isinstance(node, ChooseSpec) else "pick"
+    interp = policy.interpretations.get(node.interp)
+    if interp is None:
+        return [(path, f"{where}: `{word}` names unknown interpretation {node.interp!r}")]
+    choices = {str(c) for c in interp.choices}
+    missing = choices - set(node.cases)
+    extra = set(node.cases) - choices
+    if missing or extra:
+        return [
+            (
+                path,
+                f"{where}: `{word}` on {node.interp!r} must give one branch per "
+                f"choice {sorted(choices)} (missing {sorted(missing)}, unknown {sorted(extra)})",
+            )
+        ]
+    return []
+
+
+def _suggest(name: str, known: object) -> str:
+    options = list(known) if isinstance(known, dict) else []
+    close = difflib.get_close_matches(name, options, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 for _model in list(globals().values()):

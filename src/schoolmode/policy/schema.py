@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from schoolmode.cases.model import CaseFile
+from schoolmode.policy.cases import CaseFile
 from schoolmode.policy.model import Overlay, Policy
 
 SCHEMAS: dict[str, type[BaseModel]] = {

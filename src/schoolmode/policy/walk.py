@@ -7,8 +7,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from schoolmode.policy.model import InterpRef, ParamRef, Rule
-
 
 def children(node: BaseModel) -> Iterator[BaseModel]:
     """Direct child nodes of a model, in field order."""
@@ -55,11 +53,3 @@ def _paths_in(
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _paths_in(item, (*path, key))
-
-
-def param_refs(rule: Rule) -> set[str]:
-    return {n.param for n in walk(rule) if isinstance(n, ParamRef)}
-
-
-def interp_refs(rule: Rule) -> set[str]:
-    return {n.interp for n in walk(rule) if isinstance(n, InterpRef)}

@@ -15,8 +15,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from schoolmode.policy.errors import PolicyFileError, Problem
-from schoolmode.policy.references import PATH_MARK
+from schoolmode.policy import model as m
+from schoolmode.policy.errors import PATH_MARK, PolicyFileError, Problem
 
 M = TypeVar("M", bound=BaseModel)
 Path_ = tuple[Any, ...]
@@ -256,8 +256,6 @@ def _explain(err: Any, loaded: LoadedYaml, loc: Path_) -> tuple[str, str | None]
 
 def _allowed_keys(loaded: LoadedYaml, loc: Path_) -> list[str]:
     # Without the model at hand, suggest against the keys commonly used in policy files.
-    from schoolmode.policy import model as m
-
     names: set[str] = set()
     for obj in vars(m).values():
         if isinstance(obj, type) and issubclass(obj, BaseModel):

@@ -3,7 +3,7 @@
 ``calibrate.beta_for_r0`` (early growth rate of simulated epidemics on the network with all
 layers open and nobody immune, matched to the rate that R0 and the generation interval imply)
 is run once per (population, pathogen, layer weights) and cached in memory and on disk
-(``$SCHOOLMODE_CACHE/sim-beta.json``, default ``~/.cache/schoolmode``), so a comparison over
+(``<cache_dir>/sim-beta.json``, the caller's ``AppSettings.cache_dir``), so a comparison over
 many seeds and policies, or a later one on the same district, pays it once.
 
 R0 describes spread in a population without immunity. The scenario's immunity before day 0
@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from schoolmode.pathogen import Pathogen
+from schoolmode.sim.calibrate import beta_for_r0, mass_action_beta
 from schoolmode.sim.network import Population
-from schoolmode.sim.pathogen import Pathogen
 
 METHOD = "beta_for_r0/v1"
 MIN_AGENTS = 50_000
@@ -34,16 +35,14 @@ generations already deplete it before a growth rate can be fitted (Omicron's R0 
 3,500 agents of four schools cannot be fitted at any beta). Smaller populations get the
 mass-action beta (``calibrate.mass_action_beta``), flagged in the comparison report."""
 """Changes when the calibration changes, so stale cache entries are not reused."""
-CACHE_ENV = "SCHOOLMODE_CACHE"
 
 _digests: dict[int, tuple[weakref.ref[Population], str]] = {}
 _memory: dict[str, float] = {}
 
 
-def cache_file() -> Path:
-    root = os.environ.get(CACHE_ENV)
-    base = Path(root) if root else Path.home() / ".cache" / "schoolmode"
-    return base / "sim-beta.json"
+def cache_file(cache_dir: Path) -> Path:
+    """The disk cache of calibrated betas in ``cache_dir``."""
+    return cache_dir / "sim-beta.json"
 
 
 def population_digest(population: Population) -> str:
@@ -90,10 +89,10 @@ def auto_beta(
     population: Population,
     pathogen: Pathogen,
     layer_weights: Mapping[str, float] | None = None,
-    use_disk: bool = True,
+    cache_dir: Path | None = None,
 ) -> tuple[float, bool]:
     """(beta at which ``pathogen`` grows on ``population`` as its R0 implies, whether it came
-    from a cache)."""
+    from a cache). ``cache_dir``: the folder of the disk cache (None: memory only)."""
     layer_weights = dict(layer_weights or {})
     key = hashlib.sha256(
         json.dumps(
@@ -108,9 +107,9 @@ def auto_beta(
     ).hexdigest()
     if key in _memory:
         return _memory[key], True
-    path = cache_file()
+    path = cache_file(cache_dir) if cache_dir is not None else None
     stored: dict[str, float] = {}
-    if use_disk and path.exists():
+    if path is not None and path.exists():
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -118,15 +117,13 @@ def auto_beta(
         if key in stored:
             _memory[key] = float(stored[key])
             return _memory[key], True
-    from schoolmode.sim.calibrate import beta_for_r0, mass_action_beta
-
     weighted = with_weights(population, layer_weights)
     if population.network.n < MIN_AGENTS:
         beta = mass_action_beta(weighted, pathogen)
     else:
         beta = beta_for_r0(weighted, pathogen)
     _memory[key] = beta
-    if use_disk:
+    if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             stored[key] = beta

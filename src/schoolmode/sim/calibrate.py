@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,10 @@ import numpy as np
 import polars as pl
 
 from schoolmode.importers.other import SocioPatterns
+from schoolmode.pathogen import Pathogen
+from schoolmode.settings import AppSettings
 from schoolmode.sim.model import SimConfig, SimResult, run
 from schoolmode.sim.network import Population
-from schoolmode.sim.pathogen import Pathogen
 
 RESOLUTION_S = 20
 """Seconds represented by one contact line (the sensors' time window)."""
@@ -552,16 +552,16 @@ def _non_backtracking_radius(
     return max(value, 0.0), x
 
 
-def shared_files() -> list[Path]:
-    shared = Path(os.environ.get("SCHOOLMODE_SHARED", Path(__file__).parents[3].parent / "shared"))
-    return [shared / "data" / name for name in SocioPatterns.default_files]
+def shared_files(data_dir: Path) -> list[Path]:
+    """The SocioPatterns files under the data folder (``AppSettings.data_dir``)."""
+    return [data_dir / name for name in SocioPatterns.default_files]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Contact table and in-school layer weights")
     parser.add_argument("files", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    files = args.files or shared_files()
+    files = args.files or shared_files(AppSettings.load().data_dir)
     pl.Config.set_tbl_rows(100)
     pl.Config.set_tbl_cols(-1)
     pl.Config.set_tbl_width_chars(400)

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from schoolmode.importers.base import shared_data_dir
 from schoolmode.importers.cdph import ChicagoPopulation, ZipWeekly
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.settings import default_data_dir
 
 CHILD_AGE = 18
 """Agents younger than this are children (ACS band 0-17)."""
@@ -35,12 +35,14 @@ UNKNOWN_ZIP = ""
 """ZIP of agents whose ZIP is not known (a group of its own)."""
 
 
-def zip_population_path() -> Path:
-    return shared_data_dir() / ChicagoPopulation.default_files[0]
+def zip_population_path(data_dir: Path | None = None) -> Path:
+    """The ACS population file under ``data_dir`` (default: ``settings.default_data_dir()``)."""
+    return (data_dir or default_data_dir()) / ChicagoPopulation.default_files[0]
 
 
-def zip_cases_path() -> Path:
-    return shared_data_dir() / ZipWeekly.default_files[0]
+def zip_cases_path(data_dir: Path | None = None) -> Path:
+    """The CDPH weekly cases file under ``data_dir`` (default: ``settings.default_data_dir()``)."""
+    return (data_dir or default_data_dir()) / ZipWeekly.default_files[0]
 
 
 @lru_cache(maxsize=4)

@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from schoolmode.importers.base import shared_data_dir
 from schoolmode.importers.cps import SchoolProfiles
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
+from schoolmode.settings import default_data_dir
 from schoolmode.sim.community import load_zip_population, zip_population_path
 from schoolmode.sim.loop import OUTCOMES, LoopResult, run_policy
 from schoolmode.sim.network import Population, from_district
-from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.stats import paired_difference, summarise
 from schoolmode.synth.district import synth_district
@@ -34,8 +34,11 @@ NO_POLICY = "none"
 
 
 @lru_cache(maxsize=2)
-def _profiles(profiles: str | None, schools: int | None) -> pl.DataFrame:
-    path = Path(profiles) if profiles else shared_data_dir() / SchoolProfiles.default_files[0]
+def _profiles(
+    profiles: str | None, schools: int | None, data_dir: str | None = None
+) -> pl.DataFrame:
+    data = Path(data_dir) if data_dir else default_data_dir()
+    path = Path(profiles) if profiles else data / SchoolProfiles.default_files[0]
     if not path.exists():
         raise SchoolmodeError(
             f"{path}: no CPS school profiles (pass --profiles or set SCHOOLMODE_SHARED)"
@@ -45,21 +48,30 @@ def _profiles(profiles: str | None, schools: int | None) -> pl.DataFrame:
 
 
 @lru_cache(maxsize=2)
-def load_population(profiles: str | None = None, schools: int | None = None) -> Population:
+def load_population(
+    profiles: str | None = None, schools: int | None = None, data_dir: str | None = None
+) -> Population:
     """The synthetic district of the CPS school profiles (``schools``: only the first N by
     school id), cached per process. Cross-ZIP community contacts are weighted by the real
     population of each ZIP and age band (ACS, ``community.load_zip_population``) when the
-    shared data has it, else by the district's own agents."""
-    zip_population = load_zip_population() if zip_population_path().exists() else None
-    return from_district(synth_district(_profiles(profiles, schools)).frames, None, zip_population)
+    shared data has it, else by the district's own agents. ``data_dir``: the data folder
+    (``AppSettings.data_dir``; default ``settings.default_data_dir()``)."""
+    data = Path(data_dir) if data_dir else None
+    path = zip_population_path(data)
+    zip_population = load_zip_population(path) if path.exists() else None
+    frame = _profiles(profiles, schools, data_dir)
+    return from_district(synth_district(frame).frames, None, zip_population)
 
 
 def school_attributes(
-    population: Population, profiles: str | None = None, schools: int | None = None
+    population: Population,
+    profiles: str | None = None,
+    schools: int | None = None,
+    data_dir: str | None = None,
 ) -> dict[str, list[str]]:
     """``grade_band`` (the profile's level: ES, MS, HS) and ``zip`` of each school of the
     population."""
-    frame = _profiles(profiles, schools)
+    frame = _profiles(profiles, schools, data_dir)
     level = dict(zip(frame["school_id"], frame["level"].fill_null(""), strict=True))
     zips = dict(zip(frame["school_id"], frame["zip"].cast(pl.String).fill_null(""), strict=True))
     return {
@@ -115,8 +127,10 @@ def compare(
     seeds: Sequence[int] | None = None,
     progress: Callable[[str, int], None] | None = None,
     attributes: Mapping[str, list[str]] | None = None,
+    beta_cache: Path | None = None,
 ) -> Comparison:
-    """Every policy on every seed, serially in this process."""
+    """Every policy on every seed, serially in this process (``beta_cache``: the folder of the
+    ``beta: auto`` disk cache, ``AppSettings.cache_dir``; None: memory only)."""
     registry = registry or Registry()
     pathogen = load_pathogen(scenario.pathogen)
     policies = resolve_policies(policy_ids, registry)
@@ -126,7 +140,14 @@ def compare(
     for seed in seed_list:
         for pid, policy in zip(policy_ids, policies, strict=True):
             result = run_policy(
-                population, pathogen, scenario, policy, seed, registry, school_attributes=attributes
+                population,
+                pathogen,
+                scenario,
+                policy,
+                seed,
+                registry,
+                school_attributes=attributes,
+                beta_cache=beta_cache,
             )
             result.engine = None  # keep memory small: the outcomes and series are what we keep
             result.agents = None

@@ -27,14 +27,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from schoolmode.engine.evaluate import Settings
 from schoolmode.engine.grid import Calendar
+from schoolmode.engine.settings import Settings
 from schoolmode.operations.screening import share_of
 from schoolmode.operations.tracing import TEST_TO_STAY, rules_in_force
+from schoolmode.pathogen import Pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
@@ -46,7 +48,6 @@ from schoolmode.sim.decide import DISTRICT_UNIT, LoopEngine, closed_mode_mask
 from schoolmode.sim.kernel import transmit
 from schoolmode.sim.model import apply_pathogen, schedule, seed_agents
 from schoolmode.sim.network import SCHOOL_LAYERS, Population
-from schoolmode.sim.pathogen import Pathogen
 from schoolmode.sim.scenario import Scenario, TestType
 from schoolmode.sim.state import NEVER, ROLES, ActiveSet
 from schoolmode.synth.district import calendar as synth_calendar
@@ -247,10 +248,13 @@ class Loop:
         settings: Settings | None = None,
         active_list: bool = True,
         zip_cases: pl.DataFrame | None = None,
+        beta_cache: Path | None = None,
     ) -> None:
         self.active_list = active_list
         if scenario.beta == "auto":
-            self.beta, self.beta_cached = auto_beta(population, pathogen, scenario.layer_weights)
+            self.beta, self.beta_cached = auto_beta(
+                population, pathogen, scenario.layer_weights, beta_cache
+            )
         else:
             self.beta, self.beta_cached = float(scenario.beta), False
         self.import_rates: np.ndarray | None = None
@@ -1077,6 +1081,7 @@ def run_policy(
     settings: Settings | None = None,
     active_list: bool = True,
     zip_cases: pl.DataFrame | None = None,
+    beta_cache: Path | None = None,
 ) -> LoopResult:
     """One run. ``school_attributes``: attribute name -> one value per school of the
     population (e.g. ``grade_band`` from the profiles, read by CDC K-12 guidance);
@@ -1085,7 +1090,7 @@ def run_policy(
     ``ActiveSet`` (default) or, as the reference, a mask over all agents each day (tested
     equal); ``zip_cases``: weekly cases by ZIP for ``importation.source: zip-weekly-cases``
     (``community.load_zip_cases``; None: read from the scenario's ``cases_file`` or the shared
-    data)."""
+    data); ``beta_cache``: the folder of the ``beta: auto`` disk cache (None: memory only)."""
     return Loop(
         population,
         pathogen,
@@ -1099,4 +1104,5 @@ def run_policy(
         settings,
         active_list,
         zip_cases,
+        beta_cache,
     ).run()

@@ -12,10 +12,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from schoolmode.pathogen import Duration, Pathogen
 from schoolmode.sim import rng
 from schoolmode.sim.kernel import transmit
 from schoolmode.sim.network import Network, Population
-from schoolmode.sim.pathogen import Duration, Pathogen
 from schoolmode.sim.state import NEVER, ROLES, ActiveSet, infectious
 
 Gates = Callable[[int], np.ndarray | None]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from schoolmode.pathogen import load_pathogen
 from schoolmode.reports import figures
 from schoolmode.reports.page import (
     Block,
@@ -30,7 +31,6 @@ from schoolmode.reports.page import (
 from schoolmode.reports.table import Table
 from schoolmode.sim.beta import auto_method
 from schoolmode.sim.compare import Comparison
-from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.stats import band, paired_difference, summarise
 

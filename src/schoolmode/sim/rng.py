@@ -1,8 +1,9 @@
 """Counter-based random numbers: a uniform in [0, 1) is a hash of its coordinates.
 
 ``uniform(seed, stream, a, b, c)`` mixes the five 64-bit integers with the SplitMix64 finaliser
-(Steele, Lea and Flood 2014). Each named random decision has its own stream id; the other
-coordinates say *which* decision (day, agent, neighbour). A draw therefore never depends on how
+(Steele, Lea and Flood 2014), with the constants of :mod:`schoolmode.draws` (whose numpy
+``uniform_at`` is the reference this kernel is tested against). Each named random decision has
+its own stream id; the other coordinates say *which* decision (day, agent, neighbour). A draw therefore never depends on how
 many other draws were made before it, so two scenarios on the same seed see the same number for
 every decision both make (common random numbers).
 """
@@ -14,6 +15,8 @@ from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
+
+from schoolmode.draws import GOLDEN, INV_2_53, M1, M2, SHIFTS, UNIT_SHIFT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,14 +35,13 @@ SYMPTOMATIC_INFECTIOUS = 5
 ASYMPTOMATIC_INFECTIOUS = 6
 SEEDING = 7
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
-_INV53 = 1.0 / 9007199254740992.0
+# the SplitMix64 constants of schoolmode.draws (its numpy reference is draws.uniform_at)
+_GOLDEN = GOLDEN
+_M1 = M1
+_M2 = M2
+_S30, _S27, _S31 = SHIFTS
+_S11 = UNIT_SHIFT
+_INV53 = INV_2_53
 
 
 @jit

@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from schoolmode.backtest.sweep import sweep_points
-from schoolmode.engine.evaluate import Settings
+from schoolmode.engine.settings import Settings, sweep_points
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.sim.compare import NO_POLICY, load_population, school_attributes
 from schoolmode.sim.loop import OUTCOMES, run_policy
-from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.stats import paired_difference, summarise
 
@@ -47,9 +46,11 @@ def sweep_task(
     schools: int | None,
     policy_root: str | None,
     settings: Settings | None = None,
+    data_dir: str | None = None,
+    beta_cache: str | None = None,
 ) -> dict[str, float]:
     scenario = Scenario.model_validate_json(scenario_json)
-    population = load_population(profiles, schools)
+    population = load_population(profiles, schools, data_dir)
     registry = _registry(policy_root)
     policy = None if policy_id == NO_POLICY else registry.get(policy_id).policy
     result = run_policy(
@@ -59,8 +60,9 @@ def sweep_task(
         policy,
         seed,
         registry,
-        school_attributes=school_attributes(population, profiles, schools),
+        school_attributes=school_attributes(population, profiles, schools, data_dir),
         settings=settings,
+        beta_cache=Path(beta_cache) if beta_cache else None,
     )
     return result.outcomes
 
@@ -76,8 +78,11 @@ def run_sweep(
     schools: int | None = None,
     policy_root: str | None = None,
     client: Client | None = None,
+    data_dir: str | None = None,
+    beta_cache: str | None = None,
 ) -> pl.DataFrame:
-    """One row per value, policy and seed with every outcome."""
+    """One row per value, policy and seed with every outcome (``data_dir``, ``beta_cache``: the
+    settings' data and cache folders, as text for the workers)."""
     tasks: list[tuple[str, str, int, str, Settings | None]] = []
     if name and name.startswith(POLICY_PREFIX):
         registry = _registry(policy_root)
@@ -106,11 +111,24 @@ def run_sweep(
         ]
     if client is None:
         rows = [
-            sweep_task(j, pid, s, profiles, schools, policy_root, st) for _, pid, s, j, st in tasks
+            sweep_task(j, pid, s, profiles, schools, policy_root, st, data_dir, beta_cache)
+            for _, pid, s, j, st in tasks
         ]
     else:
         futures = [
-            client.submit(sweep_task, j, pid, s, profiles, schools, policy_root, st, pure=False)
+            client.submit(
+                sweep_task,
+                j,
+                pid,
+                s,
+                profiles,
+                schools,
+                policy_root,
+                st,
+                data_dir,
+                beta_cache,
+                pure=False,
+            )
             for _, pid, s, j, st in tasks
         ]
         rows = client.gather(futures)  # type: ignore[no-untyped-call]

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import getpass
-import os
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-DEFAULT_URL = "sqlite:///schoolmode.sqlite"
-URL_ENV = "SCHOOLMODE_DB"
 
-
-def default_url() -> str:
-    """``$SCHOOLMODE_DB`` or ``sqlite:///schoolmode.sqlite``."""
-    return os.environ.get(URL_ENV, DEFAULT_URL)
-
-
-def make_engine(url: str | None = None) -> Engine:
-    """An engine for ``url``. SQLite connections get foreign keys, WAL and real transactions."""
-    url = url or default_url()
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (the caller's settings say which: ``AppSettings.db_url``).
+    SQLite connections get foreign keys, WAL and real transactions."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url)

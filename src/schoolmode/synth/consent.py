@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from schoolmode.operations.screening import uniforms
+from schoolmode.draws import uniforms
 
 
 def synth_consent(

@@ -12,12 +12,12 @@ draws of another.
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from schoolmode.draws import stream
 from schoolmode.operations.tracing import (
     CPS_QUARANTINE,
     Rosters,
@@ -50,23 +50,6 @@ NO_SCHOOL_2021: tuple[tuple[str, str, str], ...] = (
     ("2021-03-29", "2021-04-02", "Spring break"),
     ("2021-05-31", "2021-05-31", "Memorial Day"),
 )
-
-STREAMS = (
-    "zip-draw",
-    "day-of-week",
-    "staff-or-student",
-    "person",
-    "substitute-order",
-    "substitute-fill",
-    "surge-allocation",
-)
-
-
-def stream(seed: int, name: str) -> np.random.Generator:
-    """The named random stream: independent of every other stream for the same seed."""
-    if name not in STREAMS:
-        raise ValueError(f"unknown random stream {name!r}; streams: {', '.join(STREAMS)}")
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from schoolmode.backtest.run import run_backtest
+from schoolmode.draws import stream
+from schoolmode.engine.period import run_over_period
 from schoolmode.metrics.school import SchoolData, classroom_metrics, school_metrics
 from schoolmode.operations.tracing import Tracing
 from schoolmode.policy.loader import Registry
@@ -33,7 +34,6 @@ from schoolmode.synth.observations import (
     derive_coverage,
     population,
     school_days,
-    stream,
     trace_district,
 )
 
@@ -162,8 +162,9 @@ def surge_week(
     school = school_metrics(data, start, end)
     room = classroom_metrics(data, start, end)
     policy = registry.get(AGREEMENT).policy
-    result = run_backtest([policy], {"school": school, "classroom": room}, start, end)
-    decisions = result.runs[0].results
+    frames = {"school": school, "classroom": room}
+    cut = {scope: f.filter(pl.col("date") <= end) for scope, f in frames.items()}
+    decisions = run_over_period(policy, cut, start).results
     return SurgeWeek(
         start=start,
         end=end,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from schoolmode.settings import AppSettings
 from schoolmode.store.db import make_engine
 from schoolmode.store.tables import metadata
 
@@ -26,5 +27,7 @@ connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    with make_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+    # run by the alembic command itself: the URL of its ini, else the settings' store
+    url = config.get_main_option("sqlalchemy.url") or AppSettings.load().db_url
+    with make_engine(url).begin() as conn:
         _run(conn)
