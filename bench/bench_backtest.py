@@ -37,11 +37,12 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as bc  # timing, peak RSS, child processes, tables
 import bench_engine as be  # the synthetic frame generators
-from schoolmode.backtest.run import counterfactual, metrics_needed, run_backtest
+from schoolmode.backtest.run import counterfactual, run_backtest
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.table import evaluate_table
 from schoolmode.policy import model as m
 from schoolmode.policy.loader import Registry
+from schoolmode.policy.needs import metrics_needed
 
 START = dt.date(2020, 8, 31)  # a Monday; two school years to mid-2022
 COMPARED = ["unit", "date", "mode", "status", "rule"]

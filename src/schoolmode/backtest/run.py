@@ -7,13 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
-from pydantic import BaseModel
 
 from schoolmode.engine.evaluate import Settings
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.table import evaluate_table
 from schoolmode.policy import model as m
-from schoolmode.policy.walk import children
+from schoolmode.policy.needs import metrics_needed
 
 
 @dataclass
@@ -30,27 +29,6 @@ class Backtest:
     runs: list[PolicyRun]
     counterfactual: bool
     inputs: dict[str, pl.DataFrame]
-
-
-def metrics_needed(policy: m.Policy) -> dict[str, dict[str, set[str]]]:
-    """rule id -> scope -> metric names it reads."""
-    out: dict[str, dict[str, set[str]]] = {}
-    for rule in policy.rules:
-        needs: dict[str, set[str]] = {}
-        _collect(rule, rule.scope.value, needs)
-        out[rule.id] = needs
-    return out
-
-
-def _collect(node: BaseModel, scope: str, needs: dict[str, set[str]]) -> None:
-    """Metric names read under ``node``; a share_of_units reads its condition in the child scope."""
-    if isinstance(node, m.MetricOp):
-        needs.setdefault(scope, set()).add(node.metric)
-    if isinstance(node, m.ShareOfUnitsSpec):
-        _collect(node.condition, node.scope.value, needs)
-        return
-    for child in children(node):
-        _collect(child, scope, needs)
 
 
 def counterfactual(policy: m.Policy, start: dt.date) -> m.Policy:

@@ -30,6 +30,7 @@ from schoolmode.metrics.frames import DISTRICT_COLUMNS, district_frame, schools,
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
+from schoolmode.policy.needs import metrics_needed
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import table_frame
 from schoolmode.store.tables import authorisation, decision, decision_run
@@ -276,8 +277,6 @@ def decide(
             f"{first}{'' if last == first else f' to {last}'}; choose another policy with --policy"
         )
     settings = settings or Settings()
-    from schoolmode.backtest.run import metrics_needed
-
     city = {
         name
         for need in metrics_needed(policy).values()

@@ -22,11 +22,11 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
-from schoolmode.backtest.run import metrics_needed
 from schoolmode.engine.evaluate import Evaluation, Settings, evaluate
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.table import aggregates_over_units
 from schoolmode.policy import model as m
+from schoolmode.policy.needs import metrics_needed
 from schoolmode.policy.walk import walk
 
 SCOPES = ("district", "school", "classroom")
