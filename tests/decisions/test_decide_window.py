@@ -107,4 +107,3 @@ def test_reproduce_accepts_what_decide_accepted(district_store: Engine) -> None:
     summary = decide(district_store, registry.get(AGREEMENT), DAYS[-1])
     report = reproduce(district_store, summary.run_id, registry)
     assert report.identical, report.render()
-
