@@ -11,12 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
+from schoolmode.engine.window import policy_window
 from schoolmode.pathogen import load_pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.sim.compare import compare, load_population
-from schoolmode.sim.decide import closed_mode_mask, policy_window
+from schoolmode.sim.decide import closed_mode_mask
 from schoolmode.sim.loop import LoopResult, run_policy
 from schoolmode.sim.network import SCHOOL_LAYERS, Population
 from schoolmode.sim.scenario import Scenario, load_scenario

@@ -6,8 +6,9 @@ Three checks, each of which either party can run on its own copy:
    the stored inputs, gives exactly the stored decisions.
 2. The policy file in force now has the same content hash as the one used (if not, which
    parameters and rules changed).
-3. The store's data now give the same input rows (if not, which values were corrected, and
-   which decisions the corrected data would change).
+3. The store's data now give the same input rows, read over the same days with the same checks
+   as the run read them (if not, which values were corrected, and which decisions the corrected
+   data would change).
 
 The run is "identical" when all three hold.
 """
@@ -24,10 +25,12 @@ from sqlalchemy import Engine, select
 from schoolmode.decisions.record import (
     DecisionError,
     authorisations,
+    citywide_needed,
     decision_rows,
     evaluate_run,
     input_frames,
     inputs_digest,
+    stored_start,
     unpack,
 )
 from schoolmode.engine.evaluate import ENGINE_VERSION
@@ -196,7 +199,8 @@ def reproduce(engine: Engine, run_id: int, registry: Registry) -> AuditReport:
             + ("none" if not moved else "")
         )
         report.differences.extend("  " + line for line in moved)
-    now = input_frames(engine, first, last)
+    # the store read again as the run read it: the same days, the same checks of the data
+    now = input_frames(engine, stored_start(frames, first, used), last, citywide_needed(used))
     now = {s: f for s, f in now.items() if s in frames}
     if inputs_digest(now) != run["inputs_sha256"]:
         report.identical = False

@@ -27,6 +27,7 @@ from schoolmode.engine.explain import explain
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.settings import Settings
 from schoolmode.engine.trace import trace
+from schoolmode.engine.window import policy_window
 from schoolmode.metrics.frames import DISTRICT_COLUMNS, district_frame, schools, unit_frames
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
@@ -37,7 +38,9 @@ from schoolmode.store.frames import table_frame
 from schoolmode.store.tables import authorisation, decision, decision_run
 
 LOOKBACK_DAYS = 35
-"""Days of history read before the first day decided (windows, runs and trends look back)."""
+"""Fewest days of history read before the first day decided (the metrics' own lookbacks: 14-day
+sums, outbreak windows, trends against a week earlier); a policy that looks back further gets
+its own window (:func:`decision_window`)."""
 
 
 class DecisionError(SchoolmodeError):
@@ -82,21 +85,38 @@ def policy_in_force(
     return max(candidates, key=lambda lp: lp.policy.term.from_)
 
 
-def input_frames(
-    engine: Engine, first: dt.date, last: dt.date, needed: set[str] | None = None
-) -> dict[str, pl.DataFrame]:
-    """The metric frames a decision reads from the store, from LOOKBACK_DAYS before ``first``.
+def decision_window(policy: m.Policy) -> int:
+    """Calendar days of inputs read before the first day decided: the policy's own window
+    (``engine.window.policy_window``: its lookbacks and durations), and at least
+    ``LOOKBACK_DAYS`` (the metrics' own lookbacks)."""
+    return max(LOOKBACK_DAYS, policy_window(policy))
 
-    ``needed`` names the citywide metrics the policy reads; each must have a value on ``last``.
+
+def citywide_needed(policy: m.Policy) -> set[str]:
+    """The citywide metrics ``policy`` reads: each must have a value on the last day decided."""
+    names = {
+        name
+        for need in metrics_needed(policy).values()
+        for names in need.values()
+        for name in names
+    }
+    return names & set(DISTRICT_COLUMNS.values())
+
+
+def input_frames(
+    engine: Engine, start: dt.date, last: dt.date, needed: set[str]
+) -> dict[str, pl.DataFrame]:
+    """The metric frames a decision reads from the store: days ``start .. last``.
+
+    ``needed`` names the citywide metrics the policy reads (:func:`citywide_needed`); each must
+    have a value on ``last``. A decision reads from ``first - decision_window(policy)``; its
+    audit reads again from the first day of the stored inputs, with the same check.
     """
-    start = first - dt.timedelta(days=LOOKBACK_DAYS)
     try:
         district = district_frame(engine, start, last)
     except LookupError as exc:
         raise DecisionError(str(exc)) from None
-    for metric in sorted(
-        needed if needed is not None else {"positivity_7d_pct", "cases_per_100k_7d"}
-    ):
+    for metric in sorted(needed):
         if metric not in district.columns:
             continue
         through = _last_known(district, metric)
@@ -113,6 +133,16 @@ def input_frames(
     with contextlib.suppress(LookupError):  # without schools in the store: district rules only
         frames.update(unit_frames(engine, district, schools(engine)))
     return frames
+
+
+def stored_start(frames: Mapping[str, pl.DataFrame], first: dt.date, policy: m.Policy) -> dt.date:
+    """The first day a run's stored inputs read (its district frame's first day; from the
+    policy's window when the run stored no district rows)."""
+    district = frames.get("district")
+    day = district["date"].min() if district is not None and district.height else None
+    if isinstance(day, dt.date):
+        return day
+    return first - dt.timedelta(days=decision_window(policy))
 
 
 def _last_known(frame: pl.DataFrame, metric: str) -> dt.date | None:
@@ -278,13 +308,8 @@ def decide(
             f"{first}{'' if last == first else f' to {last}'}; choose another policy with --policy"
         )
     settings = settings or Settings()
-    city = {
-        name
-        for need in metrics_needed(policy).values()
-        for names in need.values()
-        for name in names
-    }
-    frames = input_frames(engine, first, last, city & set(DISTRICT_COLUMNS.values()))
+    start = first - dt.timedelta(days=decision_window(policy))
+    frames = input_frames(engine, start, last, citywide_needed(policy))
     auth = authorisations(engine, policy.id)
     evaluation = evaluate_run(policy, frames, auth, settings, first, last)
     rows = decision_rows(evaluation, first, last)

@@ -6,7 +6,9 @@ School frame: one row per school and day carrying the citywide metrics and the s
 band, for guidance that recommends a mode per school (CDC K-12). When the store holds a
 (synthetic) district's classrooms, :func:`unit_frames` joins the school metrics of
 ``metrics/school.py`` (cases, absences, quarantines, outbreaks) onto the school frame and adds
-the classroom frame (``unit`` = homeroom id, ``parent`` = school id).
+the classroom frame (``unit`` = homeroom id, ``parent`` = school id). The store's rows are
+read for the frames' days only (:func:`school_data`), with a margin for the metrics' own
+lookbacks: a single day's decision reads a few weeks, not the whole history.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select
 
 from schoolmode.metrics.community import citywide_metrics
 from schoolmode.metrics.school import SCHOOL_METRICS, SchoolData, classroom_metrics, school_metrics
-from schoolmode.store.frames import query_frame
+from schoolmode.store.frames import query_frame, record_frame
 from schoolmode.store.tables import RECORD_TABLES
 
 LEAD_IN_DAYS = 21  # trends compare with a week earlier over 7 days; windows need 14 days
+HISTORY_MARGIN_DAYS = 60
+"""Days of school records read before a frame's first day: more than any lookback of the
+school metrics (the outbreak window's 14 days of case dates), so the frame's values are the
+ones the whole history gives."""
 
 DISTRICT_COLUMNS = {
     "positivity_7d": "positivity_7d_pct",
@@ -95,6 +101,38 @@ def has_classrooms(engine: Engine) -> bool:
         return bool(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
+def _overlapping(table: Table, start: dt.date, end: dt.date) -> ColumnElement[bool]:
+    """Spans (``start_date`` .. ``end_date``, blank = open) that reach into ``start .. end``."""
+    ends = table.c.end_date.is_(None) | (table.c.end_date >= start)
+    return and_(table.c.start_date <= end, ends)
+
+
+def _dated(table: Table, start: dt.date, end: dt.date, *columns: str) -> ColumnElement[bool]:
+    """Rows with any of ``columns`` in ``start .. end``."""
+    return or_(*(table.c[c].between(start, end) for c in columns))
+
+
+def school_data(engine: Engine, start: dt.date, end: dt.date) -> SchoolData:
+    """The school records the metrics of days ``start .. end`` read, from the store: every
+    classroom; memberships, orders and dated events that reach into the days from
+    ``HISTORY_MARGIN_DAYS`` before ``start`` (the metrics of those days equal the whole
+    history's)."""
+    lo = start - dt.timedelta(days=HISTORY_MARGIN_DAYS)
+    t = RECORD_TABLES
+    where: dict[str, ColumnElement[bool] | None] = {
+        "classroom": None,
+        "enrolment": _overlapping(t["enrolment"], lo, end),
+        "staff_assignment": _overlapping(t["staff_assignment"], lo, end),
+        "absence": _dated(t["absence"], lo, end, "date"),
+        "substitute_coverage": _dated(t["substitute_coverage"], lo, end, "date"),
+        "quarantine_order": _overlapping(t["quarantine_order"], lo, end),
+        "case": _dated(t["case"], lo, end, "report_date", "onset_date", "specimen_date"),
+    }
+    with engine.connect() as conn:
+        frames = {name: record_frame(conn, name, clause) for name, clause in where.items()}
+    return SchoolData.from_frames(**frames)
+
+
 def unit_frames(
     engine: Engine, district: pl.DataFrame, school_list: pl.DataFrame
 ) -> dict[str, pl.DataFrame]:
@@ -112,7 +150,7 @@ def unit_frames(
     start, end = district["date"].min(), district["date"].max()
     assert isinstance(start, dt.date)
     assert isinstance(end, dt.date)
-    data = SchoolData.load(engine)
+    data = school_data(engine, start, end)
     metrics = school_metrics(data, start, end)
     joined = (
         school.drop("enrolled")

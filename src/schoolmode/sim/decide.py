@@ -10,14 +10,14 @@ authorisations are kept, so a post-hoc ``evaluate`` over the whole history with 
 authorisations gives the same modes (``posthoc``; tested).
 
 The window is long enough for every lookback and duration the policy states (computed from
-the policy's parameters by :func:`policy_window`); ``0`` evaluates the whole history each day.
+the policy's parameters by ``engine.window.policy_window``); ``0`` evaluates the whole history
+each day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import numpy as np
 import polars as pl
@@ -26,52 +26,13 @@ from schoolmode.engine.evaluate import Evaluation, evaluate
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.settings import Settings
 from schoolmode.engine.table import aggregates_over_units
+from schoolmode.engine.window import policy_window
 from schoolmode.policy import model as m
 from schoolmode.policy.needs import metrics_needed
 from schoolmode.policy.walk import walk
 
 SCOPES = ("district", "school", "classroom")
 DISTRICT_UNIT = "district"
-SCHOOL_DAY_SLACK = 17
-"""Calendar days added to a lookback counted in school days (the longest holiday gap)."""
-
-
-def _max_days(policy: m.Policy, ref: m.ValueRef) -> int:
-    if isinstance(ref, m.ParamRef):
-        param = policy.parameters.get(ref.param)
-        if param is None:
-            return 0
-        values = [v.value for v in param.values if isinstance(v.value, Decimal | int)]
-        return int(max(values, default=0))
-    if isinstance(ref, Decimal | int) and not isinstance(ref, bool):
-        return int(ref)
-    return 0
-
-
-def policy_window(policy: m.Policy) -> int:
-    """Calendar days the engine must see to decide tomorrow as the whole history would.
-
-    For each rule: the sum of every number of days it states (sustained, window and lag
-    lookbacks, trend days, notice, minimum and maximum durations), converted to calendar days
-    when a unit may be school days (x 7/5 plus a holiday gap); the window is twice the largest
-    such sum plus a week, so that a spell in effect at the window's start has ended and its
-    trigger's lookback is inside the window.
-    """
-    longest = 0
-    for rule in policy.rules:
-        total = 0
-        school = False
-        for node in walk(rule):
-            if isinstance(node, m.TrendSpec):
-                total += _max_days(policy, node.rising_days) + _max_days(policy, node.lag_days)
-            elif isinstance(node, m.SustainedSpec | m.WindowSpec | m.LagSpec | m.Duration):
-                total += _max_days(policy, node.days)
-                unit = getattr(node, "unit", None)
-                if not (isinstance(unit, str) and unit == m.DayUnit.calendar_days.value):
-                    school = school or unit is not None
-        days = total * 7 // 5 + SCHOOL_DAY_SLACK if school else total
-        longest = max(longest, days)
-    return 2 * longest + 7
 
 
 def closed_mode_mask(policy: m.Policy, words: list[str]) -> np.ndarray:

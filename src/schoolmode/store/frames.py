@@ -6,7 +6,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    Date,
+    Engine,
+    Integer,
+    Select,
+    String,
+    Table,
+    select,
+    type_coerce,
+)
+from sqlalchemy.exc import CompileError
 
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
@@ -25,6 +38,46 @@ def query_frame(conn: Connection, query: Select[Any], schema: Schema) -> pl.Data
     return rows_frame(conn.execute(query).all(), schema)
 
 
+def _sqlite_frame(
+    conn: Connection, table: Table, schema: Schema, where: ColumnElement[bool] | None
+) -> pl.DataFrame | None:
+    """The rows as :func:`table_frame` returns them, read from SQLite without converting each
+    value in Python: the driver's rows go straight into columns, dates come as ISO text and
+    booleans as 0/1, converted by polars once per column. None when a column's type
+    would need a per-value conversion this does not do (the caller then reads row by row)."""
+    columns: list[ColumnElement[Any]] = []
+    after: list[pl.Expr] = []
+    for name, dtype in schema.items():
+        column = table.c[name]
+        if isinstance(column.type, Date) and dtype == pl.Date:
+            columns.append(type_coerce(column, String))
+            after.append(pl.col(name).str.to_date("%Y-%m-%d"))
+        elif isinstance(column.type, Boolean) and dtype == pl.Boolean:
+            columns.append(type_coerce(column, Integer))
+            after.append(pl.col(name).cast(pl.Boolean))
+        elif column.type.result_processor(conn.dialect, None) is None:
+            columns.append(column)
+            after.append(pl.col(name).cast(dtype))
+        else:
+            return None
+    query = select(*columns)
+    if where is not None:
+        query = query.where(where)
+    try:
+        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    except CompileError:  # a value SQLite cannot spell literally: read row by row
+        return None
+    rows = conn.connection.driver_connection.execute(sql).fetchall()  # type: ignore[union-attr]
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    raw = {
+        n: pl.String if t == pl.Date else pl.Int64 if t == pl.Boolean else t
+        for n, t in schema.items()
+    }
+    return pl.DataFrame(
+        [pl.Series(n, v, dtype=raw[n]) for n, v in zip(schema, values, strict=True)]
+    ).select(after)
+
+
 def table_frame(
     bind: Engine | Connection,
     table: Table,
@@ -33,12 +86,16 @@ def table_frame(
 ) -> pl.DataFrame:
     """The rows of ``table`` (optionally only those ``where`` holds), its columns named by
     ``schema``, as a frame of ``schema``'s types."""
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return table_frame(conn, table, schema, where)
+    if bind.dialect.name == "sqlite":
+        fast = _sqlite_frame(bind, table, schema, where)
+        if fast is not None:
+            return fast
     query = select(*(table.c[c] for c in schema))
     if where is not None:
         query = query.where(where)
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            return query_frame(conn, query, schema)
     return query_frame(bind, query, schema)
 
 

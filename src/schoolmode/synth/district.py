@@ -225,17 +225,10 @@ def homerooms(schools: pl.DataFrame, config: SynthConfig) -> pl.DataFrame:
     return rooms.select("classroom_id", "school_id", "grade", "grade_rank", "students", "capacity")
 
 
-def synth_district(schools: pl.DataFrame, config: SynthConfig | None = None) -> SyntheticDistrict:
-    """Build the district from ``schools`` (``school_id``, ``grades``, ``enrolment``, ``zip``)."""
-    config = config or SynthConfig()
-    rng = np.random.default_rng(config.seed)
-    schools = schools.select("school_id", "grades", "enrolment", "zip").sort("school_id")
-    rooms = homerooms(schools, config)
-    n_rooms = rooms.height
-    sizes = rooms["students"].to_numpy()
-    n_students = int(sizes.sum())
-
-    other = (
+def _other_staff(schools: pl.DataFrame, rooms: pl.DataFrame, config: SynthConfig) -> pl.DataFrame:
+    """Staff other than classroom teachers per school (``school_id``, ``other``): a share of the
+    students, at least ``min_other_staff``."""
+    return (
         schools.join(
             rooms.group_by("school_id").agg(pl.col("students").sum().alias("n")),
             on="school_id",
@@ -250,28 +243,36 @@ def synth_district(schools: pl.DataFrame, config: SynthConfig | None = None) -> 
         )
         .sort("school_id")
     )
-    n_other = int(other["other"].sum())
-    n_people = n_students + n_rooms + n_other
 
-    # pseudonymous ids: a random permutation of 1..n_people, so ids carry no order or meaning
-    numbers = rng.permutation(n_people) + 1
-    ids = _ids("P", numbers, 7)
-    student_ids = ids[:n_students]
-    teacher_ids = ids[n_students : n_students + n_rooms]
-    other_ids = ids[n_students + n_rooms :]
 
-    # students: homeroom by np.repeat over homeroom sizes
-    room_of = np.repeat(np.arange(n_rooms), sizes)
+def _students(
+    schools: pl.DataFrame,
+    rooms: pl.DataFrame,
+    student_ids: pl.Series,
+    rng: np.random.Generator,
+    config: SynthConfig,
+) -> pl.DataFrame:
+    """One row per student: homeroom (by ``np.repeat`` over homeroom sizes), school ZIP, age."""
+    sizes = rooms["students"].to_numpy()
+    room_of = np.repeat(np.arange(rooms.height), sizes)
     room_cols = rooms.select("classroom_id", "school_id", "grade", "grade_rank")
     students = room_cols[room_of].with_columns(student_ids.alias("person_id"))
     students = students.join(schools.select("school_id", "zip"), on="school_id", how="left")
     # usual age at the start of the year: PE 3, PK 4, K 5, grade g 5 + g (= grade rank + 3)
     base_age = students["grade_rank"].to_numpy() + 3
-    ages = base_age + (rng.random(n_students) < config.over_age_share)
-    students = students.with_columns(pl.Series("age_years", ages, dtype=pl.Int64))
+    ages = base_age + (rng.random(len(student_ids)) < config.over_age_share)
+    return students.with_columns(pl.Series("age_years", ages, dtype=pl.Int64))
 
-    # households: students ordered by ZIP (of their school) then at random, cut into runs of
-    # sizes drawn from the distribution; a run never crosses a ZIP
+
+def _households(
+    students: pl.DataFrame, rng: np.random.Generator, config: SynthConfig
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(students with ``household_id``, the household frame).
+
+    Students ordered by ZIP (of their school) then at random, cut into runs of sizes drawn from
+    the distribution; a run never crosses a ZIP.
+    """
+    n_students = students.height
     shuffle = rng.random(n_students)
     students = students.with_columns(pl.Series("shuffle", shuffle)).sort(
         "zip", "shuffle", nulls_last=True
@@ -297,21 +298,21 @@ def synth_district(schools: pl.DataFrame, config: SynthConfig | None = None) -> 
         .select(*frame_schema(RECORD_TYPES["household"]))
         .sort("household_id")
     )
+    return students, households
 
-    # staff
-    teachers = rooms.select("classroom_id", "school_id").with_columns(
-        teacher_ids.alias("person_id")
-    )
-    others = (
-        other.select(pl.col("school_id").repeat_by("other"))
-        .explode("school_id")
-        .with_columns(other_ids.alias("person_id"))
-    )
+
+def _people(
+    students: pl.DataFrame,
+    teacher_ids: pl.Series,
+    other_ids: pl.Series,
+    rng: np.random.Generator,
+) -> pl.DataFrame:
+    """The person frame: students, then classroom teachers and other staff (ages 23 to 65)."""
+    n_rooms, n_other = len(teacher_ids), len(other_ids)
     n_staff = n_rooms + n_other
     staff_ages = rng.integers(23, 66, size=n_staff)
-
     person_schema = frame_schema(RECORD_TYPES["person"])
-    people = pl.concat(
+    return pl.concat(
         [
             students.select(
                 "person_id",
@@ -331,22 +332,21 @@ def synth_district(schools: pl.DataFrame, config: SynthConfig | None = None) -> 
         how="vertical_relaxed",
     ).select(*(pl.col(c).cast(t) for c, t in person_schema.items()))
 
-    classrooms = rooms.select(
-        "classroom_id",
-        "school_id",
-        pl.lit(SCHOOL_YEAR).alias("school_year"),
-        "grade",
-        "capacity",
+
+def _assignments(
+    rooms: pl.DataFrame, other: pl.DataFrame, teacher_ids: pl.Series, other_ids: pl.Series
+) -> pl.DataFrame:
+    """Staff assignments for the year: one teacher per homeroom, other staff per school."""
+    teachers = rooms.select("classroom_id", "school_id").with_columns(
+        teacher_ids.alias("person_id")
     )
-    enrolments = students.select(
-        "person_id",
-        "classroom_id",
-        pl.lit(FIRST_DAY).alias("start_date"),
-        pl.lit(LAST_DAY).alias("end_date"),
-        pl.lit("in_person").alias("learning_choice"),
+    others = (
+        other.select(pl.col("school_id").repeat_by("other"))
+        .explode("school_id")
+        .with_columns(other_ids.alias("person_id"))
     )
     assignment_schema = frame_schema(RECORD_TYPES["staff_assignment"])
-    assignments = (
+    return (
         pl.concat(
             [
                 teachers.with_columns(pl.lit("classroom_teacher").alias("role")),
@@ -364,7 +364,10 @@ def synth_district(schools: pl.DataFrame, config: SynthConfig | None = None) -> 
         )
         .select(*(pl.col(c).cast(t) for c, t in assignment_schema.items()))
     )
-    district = pl.DataFrame(
+
+
+def _district_row(config: SynthConfig) -> pl.DataFrame:
+    return pl.DataFrame(
         {
             "district_id": [config.district_id],
             "name": ["Synthetic district from the CPS SY2021-22 school profiles"],
@@ -373,14 +376,56 @@ def synth_district(schools: pl.DataFrame, config: SynthConfig | None = None) -> 
         },
         schema=frame_schema(RECORD_TYPES["district"]),
     )
+
+
+def synth_district(schools: pl.DataFrame, config: SynthConfig | None = None) -> SyntheticDistrict:
+    """Build the district from ``schools`` (``school_id``, ``grades``, ``enrolment``, ``zip``).
+
+    Steps, in the order they draw from the seeded generator: pseudonymous ids, students (ages),
+    households, people (staff ages); then classrooms, enrolments and staff assignments.
+    """
+    config = config or SynthConfig()
+    rng = np.random.default_rng(config.seed)
+    schools = schools.select("school_id", "grades", "enrolment", "zip").sort("school_id")
+    rooms = homerooms(schools, config)
+    n_rooms = rooms.height
+    n_students = int(rooms["students"].sum())
+    other = _other_staff(schools, rooms, config)
+    n_other = int(other["other"].sum())
+    n_people = n_students + n_rooms + n_other
+
+    # pseudonymous ids: a random permutation of 1..n_people, so ids carry no order or meaning
+    numbers = rng.permutation(n_people) + 1
+    ids = _ids("P", numbers, 7)
+    student_ids = ids[:n_students]
+    teacher_ids = ids[n_students : n_students + n_rooms]
+    other_ids = ids[n_students + n_rooms :]
+
+    students = _students(schools, rooms, student_ids, rng, config)
+    students, households = _households(students, rng, config)
+    people = _people(students, teacher_ids, other_ids, rng)
+    classrooms = rooms.select(
+        "classroom_id",
+        "school_id",
+        pl.lit(SCHOOL_YEAR).alias("school_year"),
+        "grade",
+        "capacity",
+    )
+    enrolments = students.select(
+        "person_id",
+        "classroom_id",
+        pl.lit(FIRST_DAY).alias("start_date"),
+        pl.lit(LAST_DAY).alias("end_date"),
+        pl.lit("in_person").alias("learning_choice"),
+    )
     frames = {
-        "district": district,
+        "district": _district_row(config),
         "calendar_day": calendar(config),
         "classroom": classrooms.sort("classroom_id"),
         "household": households,
         "person": people.sort("person_id"),
         "enrolment": enrolments.sort("person_id"),
-        "staff_assignment": assignments.sort("person_id"),
+        "staff_assignment": _assignments(rooms, other, teacher_ids, other_ids).sort("person_id"),
     }
     return SyntheticDistrict(frames)
 

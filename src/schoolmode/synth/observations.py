@@ -289,22 +289,12 @@ def _pick(offsets: np.ndarray, sizes: np.ndarray, u: np.ndarray) -> np.ndarray:
     return picked
 
 
-def derive_cases(
-    district: SyntheticDistrict,
-    weekly: pl.DataFrame,
-    days: pl.DataFrame,
-    config: ObservationConfig,
+def _case_slots(
+    weekly: pl.DataFrame, days: pl.DataFrame, pools: pl.DataFrame, config: ObservationConfig
 ) -> pl.DataFrame:
-    """``case`` rows: each week's cases on uniformly drawn school days of that week, each a
-    staff member with probability ``staff_case_share`` (else a student), drawn uniformly
-    within the school's staff or students; household-linked when another case of the same
-    household was reported 1-14 days earlier."""
-    people = population(district)
-    pools = (
-        people.with_row_index("i")
-        .group_by("school_id", "group")
-        .agg(pl.col("i").min().alias("offset"), pl.len().alias("size"))
-    )
+    """One row per case to draw: its school, day (uniform over the week's school days) and the
+    pool it is drawn from (``offset``, ``size`` into the population: staff with probability
+    ``staff_case_share``, else students; a school without one group takes the other)."""
     week_days = (
         days.with_columns(_monday(pl.col("date")).alias("week"))
         .sort("date")
@@ -326,7 +316,7 @@ def derive_cases(
     group = (stream(config.seed, "staff-or-student").random(n) < config.staff_case_share).astype(
         np.int64
     )
-    each = (
+    return (
         each.with_columns(pl.Series("k", k), pl.Series("group", group, dtype=pl.Int32))
         .join(week_days, on=["week", "k"], how="left")
         .join(pools.rename({"size": "want_size"}), on=["school_id", "group"], how="left")
@@ -352,6 +342,44 @@ def derive_cases(
         )
         .filter(pl.col("size").fill_null(0) > 0)
     )
+
+
+def _household_links(cases: pl.DataFrame) -> pl.DataFrame:
+    """``case_id`` -> ``linked_case_id``: the earliest case of the same household reported 1-14
+    days before (ties by case id)."""
+    earlier = cases.filter(pl.col("household_id").is_not_null()).select(
+        "household_id", pl.col("case_id").alias("linked_case_id"), pl.col("report_date").alias("d0")
+    )
+    return (
+        cases.filter(pl.col("household_id").is_not_null())
+        .join(earlier, on="household_id")
+        .filter(
+            (pl.col("d0") < pl.col("report_date"))
+            & (pl.col("report_date") <= pl.col("d0") + pl.duration(days=14))
+        )
+        .sort("case_id", "d0", "linked_case_id")
+        .group_by("case_id")
+        .agg(pl.col("linked_case_id").first())
+    )
+
+
+def derive_cases(
+    district: SyntheticDistrict,
+    weekly: pl.DataFrame,
+    days: pl.DataFrame,
+    config: ObservationConfig,
+) -> pl.DataFrame:
+    """``case`` rows: each week's cases on uniformly drawn school days of that week, each a
+    staff member with probability ``staff_case_share`` (else a student), drawn uniformly
+    within the school's staff or students; household-linked when another case of the same
+    household was reported 1-14 days earlier."""
+    people = population(district)
+    pools = (
+        people.with_row_index("i")
+        .group_by("school_id", "group")
+        .agg(pl.col("i").min().alias("offset"), pl.len().alias("size"))
+    )
+    each = _case_slots(weekly, days, pools, config)
     picked = _pick(
         each["offset"].to_numpy(),
         each["size"].to_numpy(),
@@ -368,21 +396,7 @@ def derive_cases(
             )
         )
     )
-    earlier = cases.filter(pl.col("household_id").is_not_null()).select(
-        "household_id", pl.col("case_id").alias("linked_case_id"), pl.col("report_date").alias("d0")
-    )
-    links = (
-        cases.filter(pl.col("household_id").is_not_null())
-        .join(earlier, on="household_id")
-        .filter(
-            (pl.col("d0") < pl.col("report_date"))
-            & (pl.col("report_date") <= pl.col("d0") + pl.duration(days=14))
-        )
-        .sort("case_id", "d0", "linked_case_id")
-        .group_by("case_id")
-        .agg(pl.col("linked_case_id").first())
-    )
-    out = cases.join(links, on="case_id", how="left").with_columns(
+    out = cases.join(_household_links(cases), on="case_id", how="left").with_columns(
         pl.lit(config.pathogen).alias("pathogen"),
         pl.lit(None, dtype=pl.Date).alias("specimen_date"),
         pl.lit(None, dtype=pl.Date).alias("onset_date"),
