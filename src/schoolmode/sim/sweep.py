@@ -28,7 +28,8 @@ from schoolmode.sim.compare import (
     school_attributes,
     summarise,
 )
-from schoolmode.sim.loop import OUTCOMES, run_policy
+from schoolmode.sim.loop import run_policy
+from schoolmode.sim.outcomes import OUTCOMES
 from schoolmode.sim.pathogen import load_pathogen
 from schoolmode.sim.scenario import Scenario
 
