@@ -24,6 +24,7 @@ from schoolmode.sim.community import (
     zip_weights,
 )
 from schoolmode.sim.rng import jit
+from schoolmode.sim.sociopatterns import read_school
 from schoolmode.sim.state import ROLES, new_agents
 
 LAYERS = ("household", "homeroom", "grade", "school", "staff", "community")
@@ -480,8 +481,6 @@ def from_sociopatterns(
     ``"homeroom 3-10 min"`` weighs the mean minutes of its pairs / ``minutes_per_unit``. Ages:
     primary grade g -> 5 + g, high-school students 17, teachers ``adult_age`` (assumptions).
     """
-    from schoolmode.sim.calibrate import read_school
-
     school = read_school(path, metadata)
     roster = school.roster.with_row_index("agent")
     n = roster.height
