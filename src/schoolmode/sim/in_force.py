@@ -11,6 +11,7 @@ from decimal import Decimal
 import polars as pl
 
 from schoolmode.engine.evaluate import Settings
+from schoolmode.metrics.outbreak import CSTE_FROM, OUTBREAK, OutbreakRule, rule_in_force
 from schoolmode.operations.tracing import TEST_TO_STAY, rules_in_force
 from schoolmode.policy import model as m
 from schoolmode.policy.loader import Registry
@@ -45,6 +46,11 @@ class Operations:
     top_zip_staff_share_pct: float
     rounding: str
     weekly_doses: int
+    outbreak: OutbreakRule
+    """The outbreak definition of the ``in_outbreak`` metric (``metrics/outbreak.py``)."""
+    window_days_before: int
+    """A case's infectious window for tracing starts this many days before its specimen (the
+    tracing rule in force, ``operations.tracing.WINDOW``)."""
 
     @classmethod
     def resolve(
@@ -96,4 +102,6 @@ class Operations:
             ),
             rounding=rounding,
             weekly_doses=int(pick("first_doses_per_week", scenario.vaccination.weekly_doses, 0)),
+            outbreak=rule_in_force(registry.get(OUTBREAK).policy, CSTE_FROM),
+            window_days_before=int(rules["window_days_before"]),
         )

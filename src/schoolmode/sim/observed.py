@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from schoolmode.metrics.outbreak import meets_definition
 from schoolmode.sim import rng
 from schoolmode.sim.day_state import DayState
 from schoolmode.sim.decide import LoopEngine
 from schoolmode.sim.outcomes import Tally
 from schoolmode.sim.setup import RunSetup
-
-OUTBREAK_WINDOW = 14
 
 
 def _staff(run: RunSetup, engine: LoopEngine, d: int, order: np.ndarray) -> None:
@@ -56,8 +55,9 @@ def _cases(run: RunSetup, tally: Tally, engine: LoopEngine, d: int, cases: np.nd
     rec("school", "school_cases_14d", d, tally.daily_cases_s[:, lo14 : d + 1].sum(axis=1))
     rec("school", "household_linked_cases_14d", d, tally.daily_hh_s[:, lo14 : d + 1].sum(axis=1))
     daily_c = tally.daily_cases_c_nonhh
-    window = daily_c[:, max(0, d - OUTBREAK_WINDOW) : d + 1].sum(axis=1)
-    outbreak = (window >= 3) | ((window >= 2) & (window * 100 >= g.group_size_c * 10))
+    rule = run.ops.outbreak
+    window = daily_c[:, max(0, d - rule.window_days) : d + 1].sum(axis=1)
+    outbreak = meets_definition(window, g.group_size_c, rule)
     in_outbreak = np.zeros(S, dtype=np.int64)
     has = g.room_school >= 0
     np.maximum.at(in_outbreak, g.room_school[has], outbreak[has].astype(np.int64))

@@ -76,15 +76,16 @@ def _due(run: RunSetup, st: DayState, d: int) -> tuple[np.ndarray, np.ndarray] |
 
 def trace(run: RunSetup, st: DayState, d: int) -> None:
     """Trace due cases (up to the daily capacity): homeroom contacts who attended with the
-    case in its infectious window (two days before the report's specimen to its last day in
-    school) quarantine, or test to stay where allowed; household members quarantine."""
+    case in its infectious window (``window_days_before`` days of the tracing rule in force
+    before the report's specimen, to its last day in school) quarantine, or test to stay where allowed; household members quarantine."""
     found = _due(run, st, d)
     if found is None:
         return
     cases, last = found
     g, ops, sc = run.groups, run.ops, run.scenario
     qdays = ops.quarantine_days
-    window_start = st.reported[cases] - 2 - sc.tests[sc.symptomatic.test].turnaround_days
+    turnaround = sc.tests[sc.symptomatic.test].turnaround_days
+    window_start = st.reported[cases] - ops.window_days_before - turnaround
     room = g.room[cases]
     in_room = (room >= 0) & (last >= window_start)
     if in_room.any():
