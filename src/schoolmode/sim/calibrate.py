@@ -27,10 +27,8 @@ STUDENT_CATEGORIES = ("classmate", "same grade", "other grade", "teacher")
 TEACHER_CATEGORIES = ("own class", "other class", "teacher")
 
 
-def summarise(school: SchoolContacts) -> pl.DataFrame:
-    """Per role and category of contact: distinct contacts, minutes and minutes per contact
-    per person and day (over person-days with any contact), and minutes per possible partner
-    (for a layer that connects every possible partner, e.g. a homeroom clique)."""
+def _typed(school: SchoolContacts) -> pl.DataFrame:
+    """Contacts in both directions with the person's ``role`` and the contact's ``category``."""
     r = school.roster
     both = both_directions(school.pairs)
     people = r.select("person", "class", "grade", "teacher", "own_class")
@@ -40,7 +38,7 @@ def summarise(school: SchoolContacts) -> pl.DataFrame:
         pl.col("grade").alias("o_grade"),
         pl.col("teacher").alias("o_teacher"),
     )
-    typed = (
+    return (
         both.join(people, on="person")
         .join(others, on="other")
         .with_columns(
@@ -68,10 +66,10 @@ def summarise(school: SchoolContacts) -> pl.DataFrame:
             .alias("role"),
         )
     )
-    person_days = typed.group_by("role").agg(
-        pl.struct("day", "person").n_unique().alias("person_days")
-    )
-    # possible partners of each category, per person, averaged over people with a role
+
+
+def _possible(r: pl.DataFrame) -> pl.DataFrame:
+    """Possible partners of each category, per person, averaged over people with a role."""
     class_size = r.group_by("class").len("class_size")
     grade_size = r.filter(~pl.col("teacher")).group_by("grade").len("grade_size")
     n_students = int((~r["teacher"]).sum())
@@ -109,11 +107,22 @@ def summarise(school: SchoolContacts) -> pl.DataFrame:
             ),
         ]
     )
-    possible = (
+    return (
         possible.explode("category", "possible")
         .group_by("role", "category")
         .agg(pl.col("possible").cast(pl.Float64).mean())
     )
+
+
+def summarise(school: SchoolContacts) -> pl.DataFrame:
+    """Per role and category of contact: distinct contacts, minutes and minutes per contact
+    per person and day (over person-days with any contact), and minutes per possible partner
+    (for a layer that connects every possible partner, e.g. a homeroom clique)."""
+    typed = _typed(school)
+    person_days = typed.group_by("role").agg(
+        pl.struct("day", "person").n_unique().alias("person_days")
+    )
+    possible = _possible(school.roster)
     return (
         typed.group_by("role", "category")
         .agg(
