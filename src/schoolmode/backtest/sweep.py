@@ -130,7 +130,7 @@ def sweep_points(
                     parameters={**base.parameters, name: value},
                 )
             else:
-                if value is None:  # pragma: no cover - parse_value returns one of the choices
+                if value is None or isinstance(value, list):  # pragma: no cover - a choice
                     raise SchoolmodeError(f"interpretation {name!r} needs a value")
                 settings = Settings(
                     interpretations={**base.interpretations, name: value},

@@ -29,7 +29,7 @@ ENGINE_VERSION = "1"
 NOT_IN_FORCE = -1
 NO_DATA = -2  # a level rule with a recommendation had no data and no other rule applied
 
-Value = Decimal | bool | str | None
+Value = Decimal | bool | str | list[int] | None
 
 
 @dataclass(frozen=True)
@@ -406,7 +406,7 @@ def _timing_array(
         def resolve(ref: m.ValueRef, values: dict[str, Value] = ctx_values) -> Decimal | bool | str:
             if isinstance(ref, m.ParamRef):
                 v = values.get(ref.param)
-                return v if v is not None else Decimal(0)
+                return nodes.scalar(ref.param, v) if v is not None else Decimal(0)
             if isinstance(ref, m.InterpRef):
                 return interps[ref.interp]
             return ref

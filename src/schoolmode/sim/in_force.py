@@ -64,8 +64,8 @@ class Operations:
         on = max(scenario.start, policy.term.from_) if policy is not None else scenario.start
         rules = rules_in_force(registry).filter(pl.col("from") <= on).tail(1).row(0, named=True)
         tts_policy = registry.get(TEST_TO_STAY).policy
-        days = str(parameter(tts_policy, "test_days", on) or "")
-        test_days = tuple(int(x) for x in days.split(",") if x.strip())
+        days = parameter(tts_policy, "test_days", on)
+        test_days = tuple(days) if isinstance(days, list) else ()
         tr = scenario.tracing
 
         def pick(name: str, given: float | None, fallback: float) -> float:
