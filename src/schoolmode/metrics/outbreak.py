@@ -91,12 +91,3 @@ def meets_on_dates(
             sel &= dates < np.datetime64(periods[k + 1][0])
         meets[sel] = meets_definition(in_window[sel], group_size[sel], rule)
     return meets
-
-
-def window_sums(daily: np.ndarray, window_days: int) -> np.ndarray:
-    """(groups, days): qualifying cases of each group in days ``d - window_days .. d`` from its
-    cases per day (``daily``: (groups, days), days consecutive)."""
-    total = np.cumsum(daily, axis=1)
-    out = total.copy()
-    out[:, window_days + 1 :] -= total[:, : -(window_days + 1)]
-    return out
