@@ -46,18 +46,10 @@ KNOWN_UNTIL_MERGE_IMPORTS: frozenset[tuple[str, str]] = frozenset({})
 KNOWN_UNTIL_MERGE_LAZY: frozenset[tuple[str, str]] = frozenset(
     {
         # helper "sim": the SocioPatterns reader leaves sim/calibrate.py
-        ("schoolmode.sim.network", "schoolmode.sim.calibrate"),
     }
 )
 KNOWN_UNTIL_MERGE_LONG: frozenset[str] = frozenset(
     {
-        "operations/tracing.py:outbreaks",
-        "sim/loop.py",
-        "sim/loop.py:__init__",
-        "sim/loop.py:run",
-        "sim/network.py:from_district",
-        "sim/network.py:from_sociopatterns",
-        "sim/calibrate.py:summarise",
     }
 )
 KNOWN_UNTIL_MERGE_CLI: frozenset[str] = frozenset(

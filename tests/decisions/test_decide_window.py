@@ -19,7 +19,7 @@ from schoolmode.decisions.record import (
     evaluate_run,
     input_frames,
 )
-from schoolmode.engine.evaluate import Settings
+from schoolmode.engine.settings import Settings
 from schoolmode.importers import IMPORTERS
 from schoolmode.importers.standard import StandardLayout
 from schoolmode.metrics.frames import school_data

@@ -13,7 +13,7 @@ import pytest
 
 from schoolmode.importers._parse import FileValidationError
 from schoolmode.pathogen import Duration, Pathogen, load_pathogen, pathogen_names
-from schoolmode.sim import calibrate
+from schoolmode.sim import calibrate, sociopatterns
 from schoolmode.sim.network import HybridConfig, NetworkConfig, from_hybrid, from_sociopatterns
 from tests.conftest import FIXTURES
 from tests.sim.test_sim import per_day_hazard, random_graph, simple_pathogen
@@ -31,7 +31,7 @@ def row(summary: object, role: str, category: str) -> dict[str, float]:
 
 
 def test_roster_grades_and_teachers_own_class() -> None:
-    school = calibrate.read_school(SCHOOL)
+    school = sociopatterns.read_school(SCHOOL)
     roster = {r["person"]: r for r in school.roster.iter_rows(named=True)}
     assert len(roster) == 9  # person 9 has no contacts but is in the metadata
     assert roster[3]["grade"] == "1"
@@ -50,12 +50,12 @@ def test_high_school_class_labels_group_into_tracks() -> None:
     import polars as pl
 
     labels = pl.Series(["2BIO1", "2BIO3", "MP*1", "MP", "PC*", "PSI*", "3B", "Teachers"])
-    grades = pl.DataFrame({"c": labels}).select(calibrate.grade_of(pl.col("c")).alias("g"))["g"]
+    grades = pl.DataFrame({"c": labels}).select(sociopatterns.grade_of(pl.col("c")).alias("g"))["g"]
     assert grades.to_list() == ["BIO", "BIO", "MP", "MP", "PC", "PSI", "3", None]
 
 
 def test_contact_summary_of_the_fixture() -> None:
-    summary = calibrate.summarise(calibrate.read_school(SCHOOL))
+    summary = calibrate.summarise(sociopatterns.read_school(SCHOOL))
     # student person-days with a contact: day 0 {1, 2, 3, 5}, day 1 {1, ..., 6}
     classmate = row(summary, "student", "classmate")
     assert classmate["person_days"] == 10
@@ -86,7 +86,7 @@ def test_contact_summary_of_the_fixture() -> None:
 
 
 def test_layer_calibration_of_the_fixture() -> None:
-    cal = calibrate.layer_calibration(calibrate.summarise(calibrate.read_school(SCHOOL)))
+    cal = calibrate.layer_calibration(calibrate.summarise(sociopatterns.read_school(SCHOOL)))
     unit = 0.7 / 0.3  # classmates' minutes per possible partner at the homeroom weight
     assert cal.minutes_per_unit == pytest.approx(unit)
     assert cal.weights["homeroom"] == 0.3
@@ -142,7 +142,7 @@ def test_a_malformed_contact_file_is_named(tmp_path: Path) -> None:
     with gzip.open(bad, "wt") as fh:
         fh.write("31220 1558 1567 3B 3B\n31240 x 1570 3B 3B\n")
     with pytest.raises(FileValidationError, match=r"data row 2, field 'i': value 'x'"):
-        calibrate.read_school(bad)
+        sociopatterns.read_school(bad)
 
 
 def test_next_generation_beta_on_a_random_graph_is_the_analytic_one() -> None:

@@ -18,8 +18,9 @@ from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.sim.compare import compare, load_population
 from schoolmode.sim.decide import closed_mode_mask
-from schoolmode.sim.loop import LoopResult, run_policy
+from schoolmode.sim.loop import run_policy
 from schoolmode.sim.network import SCHOOL_LAYERS, Population
+from schoolmode.sim.outcomes import LoopResult
 from schoolmode.sim.scenario import Scenario, load_scenario
 from schoolmode.sim.stats import paired_difference
 from schoolmode.sim.sweep import run_sweep
@@ -431,7 +432,7 @@ def test_operational_numbers_come_from_the_policy_in_force(
     population: Population, policies: Registry
 ) -> None:
     from schoolmode.sim.compare import school_attributes
-    from schoolmode.sim.loop import Operations
+    from schoolmode.sim.in_force import Operations
 
     moa = policies.get("cps-ctu-2021-02-06").policy
     ops = Operations.resolve(Scenario(start="2021-02-15"), moa, policies)

@@ -52,7 +52,7 @@ def thresholds(policy: m.Policy, metric: str) -> list[float]:
                     values = [
                         v.value for v in policy.parameters[ref.param].values if v.value is not None
                     ]
-                    if values and not isinstance(values[-1], bool | str):
+                    if values and not isinstance(values[-1], bool | str | list):
                         out.append(float(values[-1]))
                 elif not isinstance(ref, bool | str | m.InterpRef):
                     out.append(float(ref))

@@ -394,7 +394,7 @@ def _timing_array(
         def resolve(ref: m.ValueRef, values: dict[str, Value] = ctx_values) -> Decimal | bool | str:
             if isinstance(ref, m.ParamRef):
                 v = values.get(ref.param)
-                return v if v is not None else Decimal(0)
+                return nodes.scalar(ref.param, v) if v is not None else Decimal(0)
             if isinstance(ref, m.InterpRef):
                 return interps[ref.interp]
             return ref

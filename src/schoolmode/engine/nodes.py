@@ -33,6 +33,13 @@ class EvaluationError(SchoolmodeError):
     """A policy cannot be evaluated on the frames given (a missing metric, say)."""
 
 
+def scalar(name: str, value: Decimal | bool | str | list[int]) -> Decimal | bool | str:
+    """A parameter value a rule can compare with (a list-valued parameter cannot feed a rule)."""
+    if isinstance(value, list):
+        raise EvaluationError(f"parameter {name!r} is a list of numbers; a rule needs one value")
+    return value
+
+
 @dataclass
 class CondValue:
     value: Bool
@@ -47,7 +54,7 @@ class Context:
     policy: m.Policy
     grids: dict[str, Grid]
     scope: str
-    values: dict[str, Decimal | bool | str | None]  # parameter values for this segment
+    values: dict[str, Decimal | bool | str | list[int] | None]  # parameter values for this segment
     interps: dict[str, Decimal | bool | str]
     record: dict[int, Recorded] | None = None
     missing: set[tuple[str, str]] = field(default_factory=set)
@@ -72,7 +79,7 @@ class Context:
             value = self.values.get(ref.param)
             if value is None:
                 raise _Inactive(ref.param)
-            return value
+            return scalar(ref.param, value)
         if isinstance(ref, m.InterpRef):
             return self.interps[ref.interp]
         return ref

@@ -37,7 +37,7 @@ from typing import Any
 import polars as pl
 
 from schoolmode.engine.grid import Calendar, FrameError
-from schoolmode.engine.nodes import EvaluationError
+from schoolmode.engine.nodes import EvaluationError, scalar
 from schoolmode.engine.settings import Settings
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
@@ -48,7 +48,7 @@ SCALE = 1_000_000
 NEVER = 10**15  # a day index no evaluation reaches
 PARENT = "parent"
 
-Value = Decimal | bool | str | None
+Value = Decimal | bool | str | list[int] | None
 Number = Fraction | None  # None: unknown
 
 
@@ -198,7 +198,7 @@ class _Nodes:
             value = self.params.get(ref.param)
             if value is None:
                 raise _Inactive(ref.param)
-            return value
+            return scalar(ref.param, value)
         if isinstance(ref, m.InterpRef):
             return self.interps[ref.interp]
         return ref
@@ -499,8 +499,9 @@ class _Reference:
 
         def resolve(ref: m.ValueRef) -> Decimal | bool | str:
             if isinstance(ref, m.ParamRef):
+                # an unset duration is 0 days
                 value = params.get(ref.param)
-                return value if value is not None else Decimal(0)  # an unset duration is 0 days
+                return scalar(ref.param, value) if value is not None else Decimal(0)
             if isinstance(ref, m.InterpRef):
                 return self.interps[ref.interp]
             return ref

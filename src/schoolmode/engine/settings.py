@@ -16,7 +16,7 @@ from typing import Literal
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 
-Value = Decimal | bool | str | None
+Value = Decimal | bool | str | list[int] | None
 """A parameter's or interpretation's value as the engine uses it."""
 
 Kind = Literal["parameter", "interpretation"]
@@ -106,7 +106,7 @@ def sweep_points(
                     parameters={**base.parameters, name: value},
                 )
             else:
-                if value is None:  # pragma: no cover - parse_value returns one of the choices
+                if value is None or isinstance(value, list):  # pragma: no cover - a choice
                     raise SchoolmodeError(f"interpretation {name!r} needs a value")
                 settings = Settings(
                     interpretations={**base.interpretations, name: value},

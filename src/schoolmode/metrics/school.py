@@ -30,7 +30,8 @@ School frame (``unit`` = school id):
   teachers) meets the IDPH/CSTE outbreak definition that day, else 0. Qualifying cases are the
   group's cases that are not household-linked, dated by onset, else specimen, else report date,
   within 14 calendar days of each other (days d-14 .. d, the policy's default reading);
-  outbreak when there are at least 3 of them, or at least 2 and at least 10% of the group.
+  outbreak when there are at least 3 of them, or at least 2 and at least 10% of the group
+  (``metrics/outbreak.py``: the CSTE definition's numbers from ``idph-outbreak-2021-10-15``).
 
 Classroom frame (``unit`` = homeroom id, ``parent`` = school id):
 
@@ -48,16 +49,12 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Engine
 
+from schoolmode.metrics.outbreak import cste_rule, meets_definition
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
 from schoolmode.store.frames import load_frames
 
 COVID_REASONS = ("documented_positive", "directed_quarantine_isolation")
-OUTBREAK_MIN_CASES = 3
-OUTBREAK_MIN_SHARE_PCT = 10
-OUTBREAK_SHARE_MIN_CASES = 2
-OUTBREAK_WINDOW_DAYS = 14
-"""Cases within 14 calendar days of each other: a window of days d-14 .. d."""
 
 SCHOOL_METRICS = (
     "classroom_teachers",
@@ -255,12 +252,12 @@ def _outbreaks(
     data: SchoolData, students: pl.DataFrame, teachers: pl.DataFrame, start: dt.date, end: dt.date
 ) -> pl.DataFrame:
     """``unit`` (school), ``date``, ``in_outbreak`` from homeroom core groups."""
+    rule = cste_rule()
+    lead = start - dt.timedelta(days=rule.window_days)
     rooms = data.classroom.select(pl.col("classroom_id").alias("unit"))
-    grid = _grid(rooms, start - dt.timedelta(days=OUTBREAK_WINDOW_DAYS), end)
+    grid = _grid(rooms, lead, end)
     members = pl.concat([_span(students, "classroom_id"), _span(teachers, "classroom_id")])
-    size = _active_counts(
-        members, grid, start - dt.timedelta(days=OUTBREAK_WINDOW_DAYS), end, "size"
-    )
+    size = _active_counts(members, grid, lead, end, "size")
     dated = data.case.filter(~pl.col("household_linked")).select(
         "person_id",
         "case_id",
@@ -273,20 +270,17 @@ def _outbreaks(
         daily.sort("unit", "date")
         .with_columns(
             pl.col("cases")
-            .rolling_sum(window_size=OUTBREAK_WINDOW_DAYS + 1, min_samples=1)
+            .rolling_sum(window_size=rule.window_days + 1, min_samples=1)
             .over("unit")
             .alias("in_window")
         )
         .join(size, on=["unit", "date"])
         .filter(pl.col("date") >= start)
     )
-    outbreak = (pl.col("in_window") >= OUTBREAK_MIN_CASES) | (
-        (pl.col("in_window") >= OUTBREAK_SHARE_MIN_CASES)
-        & (pl.col("in_window") * 100 >= pl.col("size") * OUTBREAK_MIN_SHARE_PCT)
-    )
+    outbreak = meets_definition(window["in_window"].to_numpy(), window["size"].to_numpy(), rule)
     school_of = data.classroom.select(pl.col("classroom_id").alias("unit"), "school_id")
     return (
-        window.with_columns(outbreak.cast(pl.Int64).alias("in_outbreak"))
+        window.with_columns(pl.Series("in_outbreak", outbreak).cast(pl.Int64))
         .join(school_of, on="unit")
         .group_by("school_id", "date")
         .agg(pl.col("in_outbreak").max())

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value, number, parameter
 
@@ -70,7 +71,12 @@ def attendance_under_test_to_stay(
 ) -> dict[str, Any]:
     """Whether a close contact may stay in school instead of quarantining (IDPH, August 2021)."""
     days_param = parameter(policy, "test_days", exposure_day0, settings)
-    test_days = [int(x) for x in str(days_param).split(",")]
+    if not isinstance(days_param, list):
+        raise SchoolmodeError(
+            f"{policy.id}: test_days in force on {exposure_day0} is not a list of days: "
+            f"{days_param!r}"
+        )
+    test_days = [int(x) for x in days_param]
     eligible = school_universal_masking and contact_masked and index_masked
     if not eligible:
         return {"attendance": "quarantine", "test_to_stay_eligible": False}

@@ -60,6 +60,7 @@ from decimal import Decimal
 import polars as pl
 from sqlalchemy import Engine
 
+from schoolmode.metrics.outbreak import OUTBREAK, meets_on_dates, rule_periods
 from schoolmode.operations.quarantine import (
     attendance_under_test_to_stay,
     isolation_release,
@@ -70,7 +71,7 @@ from schoolmode.pathogen import Pathogen
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.policy.model import DatedValue, Policy
-from schoolmode.policy.values import dated_value, number, parameter
+from schoolmode.policy.values import dated_value, parameter
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
 from schoolmode.store.frames import load_frames as load_frames  # the store edge, re-exported
@@ -81,7 +82,6 @@ BEGINNING = dt.date(1900, 1, 1)
 QUARANTINE = "cdc-quarantine-2020-12-02"
 ISOLATION = "isbe-idph-isolation-2022-01-11"
 TEST_TO_STAY = "idph-test-to-stay-2021-08"
-OUTBREAK = "idph-outbreak-2021-10-15"
 WINDOW = ("cps-ctu-2021-02-06", "infectious_window_days_before_onset")
 """The infectious window's start, in days before onset (CDC convention of the time)."""
 CPS_QUARANTINE: tuple[tuple[str, str], ...] = (
@@ -244,7 +244,7 @@ def _test_days(registry: Registry, on: dt.date) -> list[int]:
     days = answer.get("tests_due_on_days")
     if not isinstance(days, list):  # pragma: no cover - the policy always lists test days
         raise ValueError(f"{TEST_TO_STAY}: no test days")
-    assert str(parameter(policy, "test_days", on)) == ",".join(map(str, days))
+    assert parameter(policy, "test_days", on) == days
     return [int(d) for d in days]
 
 
@@ -607,27 +607,15 @@ def outbreaks(
     ``metrics/school.py``'s ``in_outbreak``); an outbreak when it reaches
     ``outbreak_min_cases``, or (from 2021-10-15) at least ``prong1_min_cases`` and
     ``prong1_share_pct`` % of the group. Parameters are read from ``idph-outbreak-2021-10-15``
-    for the date. The local health department decides: ``lhd_confirmed`` is the latest of
+    for the date (``metrics/outbreak.py``: one definition for this, the ``in_outbreak`` metric
+    and the simulator). The local health department decides: ``lhd_confirmed`` is the latest of
     its recorded decisions (``confirmations``: ``id`` or row order, ``classroom_id``,
     ``detected_on``, ``confirmed``) for the classroom and day, else null.
     """
-    policy = registry.get(OUTBREAK).policy
-    breaks = sorted({v.from_ for p in policy.parameters.values() for v in p.values})
-    params = []
-    for day in breaks:
-        share = parameter(policy, "prong1_share_pct", day)
-        params.append(
-            {
-                "from": day,
-                "min_cases": int(number(policy, "outbreak_min_cases", day)),
-                "window_days": int(number(policy, "window_days", day)),
-                "share_pct": None if share is None else float(str(share)),
-                "share_min_cases": (
-                    None if share is None else int(number(policy, "prong1_min_cases", day))
-                ),
-            }
-        )
-    rule = pl.DataFrame(params).sort("from")
+    periods = rule_periods(registry.get(OUTBREAK).policy)
+    rule = pl.DataFrame(
+        {"from": [day for day, _ in periods], "window_days": [r.window_days for _, r in periods]}
+    ).sort("from")
     members = pl.concat(
         [
             _spans(rosters.enrolment, "classroom_id"),
@@ -667,12 +655,13 @@ def outbreaks(
     out = days.join(counted, on=["classroom_id", "date"]).join(
         size, on=["classroom_id", "date"], how="left"
     )
-    prong2 = pl.col("cases_in_window") >= pl.col("min_cases")
-    prong1 = (
-        pl.col("share_pct").is_not_null()
-        & (pl.col("cases_in_window") >= pl.col("share_min_cases"))
-        & (pl.col("cases_in_window") * 100 >= pl.col("group_size") * pl.col("share_pct"))
+    meets = meets_on_dates(
+        out["date"].to_numpy(),
+        out["cases_in_window"].to_numpy(),
+        out["group_size"].to_numpy(),
+        periods,
     )
+    out = out.with_columns(pl.Series("meets_definition", meets))
     if confirmations is not None and confirmations.height:
         order = "id" if "id" in confirmations.columns else None
         latest = (
@@ -686,10 +675,7 @@ def outbreaks(
         )
     return (
         out.join(latest, on=["classroom_id", "date"], how="left")
-        .with_columns(
-            (prong2 | prong1.fill_null(False)).alias("meets_definition"),
-            pl.col("confirmed").alias("lhd_confirmed"),
-        )
+        .with_columns(pl.col("confirmed").alias("lhd_confirmed"))
         .select(
             "classroom_id",
             "date",

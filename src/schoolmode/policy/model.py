@@ -111,8 +111,11 @@ class DatedValue(Strict):
     """One value of a parameter, in force from ``from`` until the next value."""
 
     from_: dt.date = Field(alias="from")
-    value: Decimal | bool | str | None = Field(
-        description="The value; null ends the parameter (the rule it feeds stops applying)."
+    value: Decimal | bool | str | list[int] | None = Field(
+        description=(
+            "The value (a list of whole numbers for a list-valued parameter, e.g. test days); "
+            "null ends the parameter (the rule it feeds stops applying)."
+        )
     )
     clause: str = Field(description="Where in the source the value comes from.")
     quote: str | None = Field(default=None, description="The words of the source.")

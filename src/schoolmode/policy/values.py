@@ -9,7 +9,7 @@ from decimal import Decimal
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import DatedValue, Policy
 
-Value = Decimal | bool | str | None
+Value = Decimal | bool | str | list[int] | None
 
 
 def dated_value(policy: Policy, name: str, on: dt.date) -> DatedValue | None:

@@ -1,9 +1,5 @@
-"""Calibration: in-school contact layers from SocioPatterns data, and beta from R0.
-
-SocioPatterns files (``t i j Ci Cj``: one line per 20-second window in which persons ``i`` and
-``j`` of classes ``Ci`` and ``Cj`` were face to face) are read with the data importer
-(``importers.other.SocioPatterns``), so a malformed file fails with the importer's error. The
-real files are CC BY-NC-SA and never shipped; the tests use a made-up fixture in their layout.
+"""Calibration maths: in-school contact layers from SocioPatterns contacts (read by
+``sociopatterns.py``), and beta from R0.
 
     uv run python -m schoolmode.sim.calibrate             # the table from the shared files
     uv run python -m schoolmode.sim.calibrate FILE ...    # from given files
@@ -22,130 +18,20 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from schoolmode.importers.other import SocioPatterns
 from schoolmode.pathogen import Pathogen
 from schoolmode.settings import AppSettings
 from schoolmode.sim.model import SimConfig, SimResult, run
 from schoolmode.sim.network import Population
-
-RESOLUTION_S = 20
-"""Seconds represented by one contact line (the sensors' time window)."""
-TEACHERS = "Teachers"
-"""Class label of teachers in the SocioPatterns primary-school file."""
-DAY_S = 86_400
+from schoolmode.sim.sociopatterns import SchoolContacts, both_directions, read_school, shared_files
 
 STUDENT_CATEGORIES = ("classmate", "same grade", "other grade", "teacher")
 TEACHER_CATEGORIES = ("own class", "other class", "teacher")
 
 
-@dataclass(frozen=True)
-class SchoolContacts:
-    name: str
-    pairs: pl.DataFrame
-    """One row per pair and day with contact: day, a, b (a < b), seconds."""
-    roster: pl.DataFrame
-    """person, class, grade, teacher (bool), own_class (teachers: the class they spend most
-    time with, inferred; students: their class)."""
-
-
-def grade_of(label: pl.Expr) -> pl.Expr:
-    """Grade of a class label: primary ``3B`` -> ``3``; high school (French classes
-    préparatoires) ``MP*1``, ``PC*``, ``2BIO3`` -> the track ``MP``, ``PC``, ``BIO`` (classes
-    of one track are the same year and specialisation: the nearest thing to a grade)."""
-    primary = label.str.extract(r"^(\d)[A-Za-z]$", 1)
-    track = label.str.replace(r"^\d", "").str.replace_all(r"[\*\d]", "")
-    return pl.when(label == TEACHERS).then(None).otherwise(pl.coalesce(primary, track))
-
-
-def metadata_path(path: Path) -> Path:
-    """``primaryschool.csv.gz`` -> ``primaryschool_metadata.txt`` (the files' naming)."""
-    stem = path.name.split(".")[0].removesuffix("_proximity_net")
-    return path.with_name(f"{stem}_metadata.txt")
-
-
-def read_school(path: Path, metadata: Path | None = None) -> SchoolContacts:
-    """Contacts of one SocioPatterns file, as pair-days, and its roster (from the metadata
-    file ``i<TAB>class<TAB>sex`` next to it if there is one, else from the contacts)."""
-    frame = SocioPatterns().parse(path).frame
-    lines = frame.select(
-        (pl.col("t") // DAY_S).alias("day"),
-        pl.col("person_i").cast(pl.Int64).alias("i"),
-        pl.col("person_j").cast(pl.Int64).alias("j"),
-        pl.col("class_i"),
-        pl.col("class_j"),
-    )
-    pairs = (
-        lines.select(
-            "day",
-            pl.min_horizontal("i", "j").alias("a"),
-            pl.max_horizontal("i", "j").alias("b"),
-        )
-        .filter(pl.col("a") != pl.col("b"))
-        .group_by("day", "a", "b")
-        .agg((pl.len() * RESOLUTION_S).alias("seconds"))
-        .sort("day", "a", "b")
-    )
-    metadata = metadata if metadata is not None else metadata_path(path)
-    if metadata.exists():
-        roster = pl.read_csv(
-            metadata,
-            separator="\t",
-            has_header=False,
-            new_columns=["person", "class", "sex"],
-            schema_overrides={"person": pl.Int64, "class": pl.String, "sex": pl.String},
-        ).select("person", "class")
-    else:
-        roster = pl.concat(
-            [
-                lines.select(pl.col("i").alias("person"), pl.col("class_i").alias("class")),
-                lines.select(pl.col("j").alias("person"), pl.col("class_j").alias("class")),
-            ]
-        ).unique("person", keep="first")
-    roster = roster.unique("person").with_columns(
-        grade_of(pl.col("class")).alias("grade"), (pl.col("class") == TEACHERS).alias("teacher")
-    )
-    # a teacher's own class: the class of the students they spend most time with
-    both = _both_directions(pairs)
-    with_class = both.join(
-        roster.select(pl.col("person").alias("other"), pl.col("class").alias("other_class")),
-        on="other",
-    ).filter(pl.col("other_class") != TEACHERS)
-    own = (
-        with_class.group_by("person", "other_class")
-        .agg(pl.col("seconds").sum())
-        .sort("seconds", "other_class", descending=[True, False])
-        .unique("person", keep="first")
-        .select("person", pl.col("other_class").alias("taught"))
-    )
-    roster = (
-        roster.join(own, on="person", how="left")
-        .with_columns(
-            pl.when(pl.col("teacher"))
-            .then(pl.col("taught"))
-            .otherwise(pl.col("class"))
-            .alias("own_class")
-        )
-        .drop("taught")
-        .sort("person")
-    )
-    return SchoolContacts(path.name.split(".")[0], pairs, roster)
-
-
-def _both_directions(pairs: pl.DataFrame) -> pl.DataFrame:
-    return pl.concat(
-        [
-            pairs.select("day", pl.col("a").alias("person"), pl.col("b").alias("other"), "seconds"),
-            pairs.select("day", pl.col("b").alias("person"), pl.col("a").alias("other"), "seconds"),
-        ]
-    )
-
-
-def summarise(school: SchoolContacts) -> pl.DataFrame:
-    """Per role and category of contact: distinct contacts, minutes and minutes per contact
-    per person and day (over person-days with any contact), and minutes per possible partner
-    (for a layer that connects every possible partner, e.g. a homeroom clique)."""
+def _typed(school: SchoolContacts) -> pl.DataFrame:
+    """Contacts in both directions with the person's ``role`` and the contact's ``category``."""
     r = school.roster
-    both = _both_directions(school.pairs)
+    both = both_directions(school.pairs)
     people = r.select("person", "class", "grade", "teacher", "own_class")
     others = r.select(
         pl.col("person").alias("other"),
@@ -153,7 +39,7 @@ def summarise(school: SchoolContacts) -> pl.DataFrame:
         pl.col("grade").alias("o_grade"),
         pl.col("teacher").alias("o_teacher"),
     )
-    typed = (
+    return (
         both.join(people, on="person")
         .join(others, on="other")
         .with_columns(
@@ -181,10 +67,10 @@ def summarise(school: SchoolContacts) -> pl.DataFrame:
             .alias("role"),
         )
     )
-    person_days = typed.group_by("role").agg(
-        pl.struct("day", "person").n_unique().alias("person_days")
-    )
-    # possible partners of each category, per person, averaged over people with a role
+
+
+def _possible(r: pl.DataFrame) -> pl.DataFrame:
+    """Possible partners of each category, per person, averaged over people with a role."""
     class_size = r.group_by("class").len("class_size")
     grade_size = r.filter(~pl.col("teacher")).group_by("grade").len("grade_size")
     n_students = int((~r["teacher"]).sum())
@@ -222,11 +108,22 @@ def summarise(school: SchoolContacts) -> pl.DataFrame:
             ),
         ]
     )
-    possible = (
+    return (
         possible.explode("category", "possible")
         .group_by("role", "category")
         .agg(pl.col("possible").cast(pl.Float64).mean())
     )
+
+
+def summarise(school: SchoolContacts) -> pl.DataFrame:
+    """Per role and category of contact: distinct contacts, minutes and minutes per contact
+    per person and day (over person-days with any contact), and minutes per possible partner
+    (for a layer that connects every possible partner, e.g. a homeroom clique)."""
+    typed = _typed(school)
+    person_days = typed.group_by("role").agg(
+        pl.struct("day", "person").n_unique().alias("person_days")
+    )
+    possible = _possible(school.roster)
     return (
         typed.group_by("role", "category")
         .agg(
@@ -550,11 +447,6 @@ def _non_backtracking_radius(
             return max(new, 0.0), x
         value = new
     return max(value, 0.0), x
-
-
-def shared_files(data_dir: Path) -> list[Path]:
-    """The SocioPatterns files under the data folder (``AppSettings.data_dir``)."""
-    return [data_dir / name for name in SocioPatterns.default_files]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,8 +24,9 @@ from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.settings import default_data_dir
 from schoolmode.sim.community import load_zip_population, zip_population_path
-from schoolmode.sim.loop import OUTCOMES, LoopResult, run_policy
+from schoolmode.sim.loop import run_policy
 from schoolmode.sim.network import Population, from_district
+from schoolmode.sim.outcomes import OUTCOMES, LoopResult
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.stats import paired_difference, summarise
 from schoolmode.synth.district import synth_district

@@ -1,4 +1,5 @@
-"""The daily loop: gates -> transmission -> progression -> outputs.
+"""The plain model: the infection state of a run (``Epidemic``, shared with the policy loop)
+and its daily loop, gates -> transmission -> progression -> outputs.
 
 Deterministic for a seed: every random decision is a counter-based uniform (``rng.py``), keyed
 by what it decides, so the result does not depend on iteration order or on draws made elsewhere.
@@ -16,7 +17,7 @@ from schoolmode.pathogen import Duration, Pathogen
 from schoolmode.sim import rng
 from schoolmode.sim.kernel import transmit
 from schoolmode.sim.network import Network, Population
-from schoolmode.sim.state import NEVER, ROLES, ActiveSet, infectious
+from schoolmode.sim.state import NEVER, ROLES, ActiveSet
 
 Gates = Callable[[int], np.ndarray | None]
 """Day -> (layers, agents) bool array of open layer memberships; ``None``: everything open."""
@@ -102,6 +103,83 @@ def seed_agents(n: int, count: int, seed: int) -> np.ndarray:
     return np.sort(np.argsort(keys, kind="stable")[:count])
 
 
+class Epidemic:
+    """The infection state of one run, shared by the plain model (``run``) and the policy loop
+    (``loop.py``): the agent table, contiguous copies of the fields read every day (the
+    structured array's are strided), the active set and the kernel's output buffers."""
+
+    def __init__(self, population: Population, pathogen: Pathogen, seed: int) -> None:
+        agents = population.agents.copy()
+        apply_pathogen(agents, pathogen)
+        self.agents = agents
+        self.pathogen = pathogen
+        self.seed = seed
+        self.network: Network = population.network
+        n = self.network.n
+        self.t_infected = np.ascontiguousarray(agents["t_infected"])
+        self.susceptibility = np.ascontiguousarray(agents["susceptibility"], dtype=np.float64)
+        self.t_infectious = np.ascontiguousarray(agents["t_infectious"], dtype=np.int64)
+        self.t_symptoms = np.ascontiguousarray(agents["t_symptoms"], dtype=np.int64)
+        self.t_recovered = np.ascontiguousarray(agents["t_recovered"], dtype=np.int64)
+        self.infectiousness = np.ascontiguousarray(agents["infectiousness"], dtype=np.float64)
+        self.active = ActiveSet(self.t_infectious, self.t_recovered)
+        self.out_dst = np.empty(n, dtype=np.int64)
+        self.out_src = np.empty(n, dtype=np.int64)
+        self.out_layer = np.empty(n, dtype=np.int64)
+
+    def schedule(self, who: np.ndarray, day: int) -> None:
+        """Natural history of agents infected on ``day`` (``schedule``), mirrored into the
+        contiguous arrays and the active set."""
+        a = self.agents
+        schedule(a, who, day, self.pathogen, self.seed)
+        self.t_infectious[who] = a["t_infectious"][who]
+        self.t_symptoms[who] = a["t_symptoms"][who]
+        self.t_recovered[who] = a["t_recovered"][who]
+        self.infectiousness[who] = a["infectiousness"][who]
+        self.active.add(np.asarray(who).astype(np.int64))
+
+    def seed_infections(self, first: np.ndarray) -> None:
+        """Infect ``first`` on day 0."""
+        self.schedule(first, 0)
+        self.t_infected[first] = 0
+
+    def sources(self, day: int, active_list: bool) -> np.ndarray:
+        """Sorted agents infectious on ``day``: from the active set (call once per day, in
+        order) or, as the reference, a mask over all agents."""
+        if active_list:
+            return self.active.advance(day)
+        return np.flatnonzero((self.t_infectious <= day) & (day < self.t_recovered))
+
+    def transmit(
+        self, day: int, sources: np.ndarray, weights: np.ndarray, gate: np.ndarray, beta: float
+    ) -> int:
+        """One day of transmission over the open layers (``kernel.transmit``): schedules the
+        newly infected and records their infector and layer; returns how many (the first
+        ``count`` of ``out_dst`` / ``out_layer``)."""
+        count = transmit(
+            day,
+            self.seed,
+            sources,
+            self.infectiousness,
+            self.susceptibility,
+            self.t_infected,
+            self.network.indptr,
+            self.network.indices,
+            weights,
+            gate,
+            beta,
+            self.out_dst,
+            self.out_src,
+            self.out_layer,
+        )
+        if count:
+            who = self.out_dst[:count]
+            self.schedule(who, day)
+            self.agents["infector"][who] = self.out_src[:count]
+            self.agents["layer"][who] = self.out_layer[:count]
+        return int(count)
+
+
 def run(
     population: Population,
     pathogen: Pathogen,
@@ -113,68 +191,31 @@ def run(
     """Simulate ``config.days`` days. ``active_list``: keep the infectious agents in an
     ``ActiveSet`` (default) rather than a mask over all agents each day (the same results,
     tested; the mask is the reference)."""
-    agents = population.agents.copy()
-    network: Network = population.network
+    epi = Epidemic(population, pathogen, config.seed)
+    agents, network = epi.agents, epi.network
     n, n_layers = network.n, len(network.layers)
-    apply_pathogen(agents, pathogen)
     all_open = np.ones((n_layers, n), dtype=np.bool_)
     new_by_role = np.zeros((config.days, len(ROLES)), dtype=np.int64)
     new_by_layer = np.zeros((config.days, n_layers), dtype=np.int64)
     prevalence = np.zeros(config.days, dtype=np.int64)
     ever = np.zeros(config.days, dtype=np.int64)
-    out_dst = np.empty(n, dtype=np.int64)
-    out_src = np.empty(n, dtype=np.int64)
-    out_layer = np.empty(n, dtype=np.int64)
-    t_infected = np.ascontiguousarray(agents["t_infected"])
-
     first = (
         initial if initial is not None else seed_agents(n, config.initial_infections, config.seed)
     )
     first = np.asarray(first)
-    schedule(agents, first, 0, pathogen, config.seed)
-    t_infected[first] = 0
+    epi.seed_infections(first)
     np.add.at(new_by_role[0], agents["role"][first].astype(np.int64), 1)
-    # contiguous copies of what is read every day, updated when agents are scheduled
-    t_infectious = np.ascontiguousarray(agents["t_infectious"], dtype=np.int64)
-    t_recovered = np.ascontiguousarray(agents["t_recovered"], dtype=np.int64)
-    infectiousness = np.ascontiguousarray(agents["infectiousness"], dtype=np.float64)
-    active = ActiveSet(t_infectious, t_recovered)
-    active.add(first.astype(np.int64))
     cumulative = int(np.unique(first).size)
-
-    susceptibility = np.ascontiguousarray(agents["susceptibility"], dtype=np.float64)
     for day in range(config.days):
         gate = gates(day) if gates is not None else None
         gate = all_open if gate is None else gate
-        sources = active.advance(day) if active_list else np.flatnonzero(infectious(agents, day))
+        sources = epi.sources(day, active_list)
         prevalence[day] = sources.size
-        count = transmit(
-            day,
-            config.seed,
-            sources,
-            infectiousness,
-            susceptibility,
-            t_infected,
-            network.indptr,
-            network.indices,
-            network.weights,
-            gate,
-            config.beta,
-            out_dst,
-            out_src,
-            out_layer,
-        )
+        count = epi.transmit(day, sources, network.weights, gate, config.beta)
         if count:
-            who = out_dst[:count]
-            schedule(agents, who, day, pathogen, config.seed)
-            t_infectious[who] = agents["t_infectious"][who]
-            t_recovered[who] = agents["t_recovered"][who]
-            infectiousness[who] = agents["infectiousness"][who]
-            active.add(who)
-            agents["infector"][who] = out_src[:count]
-            agents["layer"][who] = out_layer[:count]
+            who = epi.out_dst[:count]
             np.add.at(new_by_role[day], agents["role"][who].astype(np.int64), 1)
-            new_by_layer[day] += np.bincount(out_layer[:count], minlength=n_layers)
+            new_by_layer[day] += np.bincount(epi.out_layer[:count], minlength=n_layers)
         cumulative += count
         ever[day] = cumulative
     return SimResult(

@@ -24,6 +24,7 @@ from schoolmode.sim.community import (
     zip_weights,
 )
 from schoolmode.sim.rng import jit
+from schoolmode.sim.sociopatterns import read_school
 from schoolmode.sim.state import ROLES, new_agents
 
 LAYERS = ("household", "homeroom", "grade", "school", "staff", "community")
@@ -238,25 +239,17 @@ class Population:
     """(agents,) index into ``zip_codes``; None when the population has no ZIPs."""
 
 
-def from_district(
+def _district_agents(
     frames: dict[str, pl.DataFrame],
-    config: NetworkConfig | None = None,
-    zip_population: pl.DataFrame | None = None,
-) -> Population:
-    """Agents (students, staff, household adults) and contact layers of a synthetic district.
-
-    ``zip_population`` (``community.load_zip_population``: ``zip``, ``children``, ``adults``)
-    weights the ZIPs as destinations of cross-ZIP community contacts; None: the district's
-    own agents per ZIP and age band."""
-    config = config or NetworkConfig()
-    rng = np.random.default_rng(config.seed)
-    person = frames["person"].sort("person_id")
+    config: NetworkConfig,
+    person: pl.DataFrame,
+    households: pl.DataFrame,
+    school_no: dict[str, int],
+    room_no: dict[str, int],
+) -> tuple[np.ndarray, list[str], dict[str, int]]:
+    """The agent table of a synthetic district (people, then household adults), the household
+    adults' ids and the role numbers."""
     rooms = frames["classroom"].sort("classroom_id")
-    school_ids = sorted(set(rooms["school_id"]) | set(frames["staff_assignment"]["school_id"]))
-    classroom_ids = rooms["classroom_id"].to_list()
-    school_no = {s: i for i, s in enumerate(school_ids)}
-    room_no = {c: i for i, c in enumerate(classroom_ids)}
-    households = frames["household"].sort("household_id")
     hh_no = {h: i for i, h in enumerate(households["household_id"])}
 
     # household adults: household size minus enrolled children
@@ -295,33 +288,46 @@ def from_district(
     agents["classroom"][sidx] = (
         staff["classroom_id"].replace_strict(room_no, default=-1, return_dtype=pl.Int32).to_numpy()
     )
+    return agents, adult_ids, role_no
 
-    is_student = agents["role"] == role_no["student"]
-    is_staff = (agents["role"] == role_no["classroom_teacher"]) | (
-        agents["role"] == role_no["other_staff"]
-    )
+
+def _home_zips(
+    agents: np.ndarray,
+    households: pl.DataFrame,
+    is_student: np.ndarray,
+    is_staff: np.ndarray,
+    n_schools: int,
+) -> tuple[list[str], np.ndarray]:
+    """(ZIP codes, each agent's ZIP index) from the households' ZIPs."""
     school = agents["school"].astype(np.int64)
-    room = agents["classroom"].astype(np.int64)
-    grade_no = {
-        c: i
-        for i, c in enumerate(sorted(set(zip(rooms["school_id"], rooms["grade"], strict=True))))
-    }
-    room_grade = np.array(
-        [grade_no[(s, g)] for s, g in zip(rooms["school_id"], rooms["grade"], strict=True)],
-        dtype=np.int64,
-    )
-    grade = np.where(is_student & (room >= 0), room_grade[np.maximum(room, 0)], -1)
     # home ZIP: the household's; staff (no household here) the ZIP of their school's students
     hh_zip = np.asarray([*households["zip"].fill_null(UNKNOWN_ZIP).to_list(), UNKNOWN_ZIP])
     home = agents["household"].astype(np.int64)
     zip_text = hh_zip[np.where(home >= 0, home, hh_zip.size - 1)]
-    n_schools = len(school_ids)
     school_zip = np.full(n_schools + 1, UNKNOWN_ZIP, dtype=zip_text.dtype)
     pupils = is_student & (school >= 0) & (home >= 0)
     school_zip[school[pupils]] = zip_text[pupils]
     staff_home = is_staff & (home < 0) & (school >= 0)
     zip_text[staff_home] = school_zip[school[staff_home]]
     zip_codes, agent_zip = agent_zips(zip_text)
+    return zip_codes, agent_zip
+
+
+def _district_layers(
+    agents: np.ndarray,
+    config: NetworkConfig,
+    rng: np.random.Generator,
+    grade: np.ndarray,
+    is_student: np.ndarray,
+    is_staff: np.ndarray,
+    zips: tuple[list[str], np.ndarray],
+    zip_population: pl.DataFrame | None,
+) -> dict[str, Edges]:
+    """Raw edges of each layer of a district, drawn from ``rng`` in layer order."""
+    n = agents.size
+    zip_codes, agent_zip = zips
+    school = agents["school"].astype(np.int64)
+    room = agents["classroom"].astype(np.int64)
     child = agents["age"] < CHILD_AGE
     # grade contacts: random partners among the same school and grade (homeroom pairs fall in
     # the homeroom layer already; csr() drops duplicates within a layer only)
@@ -347,6 +353,58 @@ def from_district(
             config.community_within_zip_share,
             rng,
         )
+    return layer_edges
+
+
+def from_district(
+    frames: dict[str, pl.DataFrame],
+    config: NetworkConfig | None = None,
+    zip_population: pl.DataFrame | None = None,
+) -> Population:
+    """Agents (students, staff, household adults) and contact layers of a synthetic district.
+
+    ``zip_population`` (``community.load_zip_population``: ``zip``, ``children``, ``adults``)
+    weights the ZIPs as destinations of cross-ZIP community contacts; None: the district's
+    own agents per ZIP and age band."""
+    config = config or NetworkConfig()
+    rng = np.random.default_rng(config.seed)
+    person = frames["person"].sort("person_id")
+    rooms = frames["classroom"].sort("classroom_id")
+    school_ids = sorted(set(rooms["school_id"]) | set(frames["staff_assignment"]["school_id"]))
+    classroom_ids = rooms["classroom_id"].to_list()
+    school_no = {s: i for i, s in enumerate(school_ids)}
+    room_no = {c: i for i, c in enumerate(classroom_ids)}
+    households = frames["household"].sort("household_id")
+
+    agents, adult_ids, role_no = _district_agents(
+        frames, config, person, households, school_no, room_no
+    )
+    is_student = agents["role"] == role_no["student"]
+    is_staff = (agents["role"] == role_no["classroom_teacher"]) | (
+        agents["role"] == role_no["other_staff"]
+    )
+    room = agents["classroom"].astype(np.int64)
+    grade_no = {
+        c: i
+        for i, c in enumerate(sorted(set(zip(rooms["school_id"], rooms["grade"], strict=True))))
+    }
+    room_grade = np.array(
+        [grade_no[(s, g)] for s, g in zip(rooms["school_id"], rooms["grade"], strict=True)],
+        dtype=np.int64,
+    )
+    grade = np.where(is_student & (room >= 0), room_grade[np.maximum(room, 0)], -1)
+    zip_codes, agent_zip = _home_zips(agents, households, is_student, is_staff, len(school_ids))
+    layer_edges = _district_layers(
+        agents,
+        config,
+        rng,
+        grade,
+        is_student,
+        is_staff,
+        (zip_codes, agent_zip),
+        zip_population,
+    )
+    n = agents.size
     network = build(n, layer_edges, config.weights)
     return Population(
         agents=agents,
@@ -480,8 +538,6 @@ def from_sociopatterns(
     ``"homeroom 3-10 min"`` weighs the mean minutes of its pairs / ``minutes_per_unit``. Ages:
     primary grade g -> 5 + g, high-school students 17, teachers ``adult_age`` (assumptions).
     """
-    from schoolmode.sim.calibrate import read_school
-
     school = read_school(path, metadata)
     roster = school.roster.with_row_index("agent")
     n = roster.height

@@ -13,6 +13,8 @@ NEVER = np.iinfo(np.int32).max
 """Event time of an event that has not happened and is not scheduled."""
 
 ROLES = ("student", "classroom_teacher", "other_staff", "household_adult")
+STUDENT, TEACHER, OTHER_STAFF, ADULT = range(len(ROLES))
+"""Indexes of the roles in ``ROLES``."""
 
 AGENT_DTYPE = np.dtype(
     [

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from schoolmode.policy.errors import SchoolmodeError
-from schoolmode.sim.loop import OUTCOMES
+from schoolmode.sim.outcomes import OUTCOMES
 
 LOW, HIGH = 2.5, 97.5
 """The percentiles bounding a 95% interval."""

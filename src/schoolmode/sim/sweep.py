@@ -22,7 +22,8 @@ from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.sim.compare import NO_POLICY, load_population, school_attributes
-from schoolmode.sim.loop import OUTCOMES, run_policy
+from schoolmode.sim.loop import run_policy
+from schoolmode.sim.outcomes import OUTCOMES
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.stats import paired_difference, summarise
 

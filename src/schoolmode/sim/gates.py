@@ -1,0 +1,65 @@
+"""The gates of a day in the policy loop: which layer memberships are open. A remote district,
+school or classroom closes the school layers of its agents; so do weekends and holidays,
+isolation, quarantine and staying home ill. Isolated agents also lose their community
+contacts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from schoolmode.sim.day_state import DayState, Today
+from schoolmode.sim.outcomes import Tally
+from schoolmode.sim.setup import RunSetup
+
+
+def _closed(run: RunSetup, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """(schools,), (homerooms,) bool: closed by the modes of day ``d``."""
+    engine, g = run.engine, run.groups
+    if engine is None:
+        return np.zeros(g.n_schools, dtype=bool), np.zeros(g.n_rooms, dtype=bool)
+    district_closed = bool(run.closed[engine.modes["district"][0, d]])
+    s_closed = run.closed[engine.modes["school"][:, d]] | district_closed
+    r_closed = run.closed[engine.modes["classroom"][:, d]] | s_closed[np.maximum(g.room_school, 0)]
+    return s_closed, r_closed
+
+
+def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
+    """Set ``st.gate`` for day ``d``, count attendance and absence; returns what the day's
+    other phases read."""
+    g, epi = run.groups, run.epi
+    s_closed, r_closed = _closed(run, d)
+    school_day = bool(run.school_day[d])
+    if school_day:
+        tally.schools_remote[d] = int(s_closed.sum())
+        tally.rooms_remote[d] = int(r_closed.sum())
+    sources = epi.sources(d, run.active_list)
+    if run.active_list:
+        sym = np.zeros(g.n, dtype=bool)
+        sym[sources[epi.t_symptoms[sources] <= d]] = True
+    else:
+        sym = (epi.t_symptoms <= d) & (d < epi.t_recovered)
+    isolated = st.iso_until > d
+    quarantined = st.quar_until > d
+    ill = sym & run.stay_home
+    unit_closed = g.has_school & (s_closed[g.school_idx] | ((g.room >= 0) & r_closed[g.room_idx]))
+    away = ill | isolated | quarantined
+    attends = g.has_school & school_day & ~unit_closed & ~away
+    gate = st.gate
+    gate[:] = True
+    gate[run.school_layers] = attends
+    if run.community >= 0:
+        gate[run.community] = ~isolated
+    if run.keep_gates:
+        run.gates_kept.append(gate.copy())
+        run.orders_kept.append(isolated | quarantined)
+    st.last_attended[attends] = d
+    totals = tally.totals
+    tally.in_person_students[d] = int((attends & g.is_student).sum())
+    totals["in_person_student_days"] += tally.in_person_students[d]
+    totals["in_person_staff_days"] += int((attends & g.is_staff).sum())
+    if school_day:
+        totals["student_absence_days"] += int((g.has_school & g.is_student & away).sum())
+        totals["staff_absence_days"] += int((g.is_staff & away).sum())
+    totals["quarantine_days"] += int((quarantined & ~isolated).sum())
+    totals["isolation_days"] += int(isolated.sum())
+    return Today(sources=sources, sym=sym, isolated=isolated, quarantined=quarantined)

@@ -1,0 +1,103 @@
+"""The metrics the policy loop feeds its engine each day, from the day's observations, under
+the names and definitions of ``metrics/school.py`` and the district frame."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from schoolmode.metrics.outbreak import meets_definition
+from schoolmode.sim import rng
+from schoolmode.sim.day_state import DayState
+from schoolmode.sim.decide import LoopEngine
+from schoolmode.sim.outcomes import Tally
+from schoolmode.sim.setup import RunSetup
+
+
+def _staff(run: RunSetup, engine: LoopEngine, d: int, order: np.ndarray) -> None:
+    """Teachers out (and their substitute coverage), staff and students under orders."""
+    g = run.groups
+    S, sch = g.n_schools, g.school
+    teacher_out = g.is_teacher & order & bool(run.school_day[d])
+    out_ids = np.flatnonzero(teacher_out)
+    covered = np.zeros(g.n, dtype=bool)
+    covered[out_ids] = run.u(rng.SUBSTITUTE, out_ids, d) < run.scenario.substitute_cover_share
+    if run.records is not None:
+        run.records.absence(d, np.flatnonzero(teacher_out), covered[teacher_out])
+    student_order = g.is_student & order & (sch >= 0)
+    staff_order = g.is_staff & order & (sch >= 0)
+    rec = engine.record
+    rec("school", "classroom_teachers", d, g.teachers_s)
+    rec("school", "covid_absent_teachers", d, np.bincount(sch[teacher_out], minlength=S))
+    rec("school", "absences_covered_by_substitutes", d, np.bincount(sch[covered], minlength=S))
+    rec("school", "enrolled", d, g.enrolled_s)
+    rec("school", "in_person_students", d, g.enrolled_s)
+    rec("school", "students_quarantine_isolation", d, np.bincount(sch[student_order], minlength=S))
+    rec("school", "staff_total", d, g.staff_s)
+    rec("school", "staff_isolation_quarantine", d, np.bincount(sch[staff_order], minlength=S))
+    room, C = g.room, g.n_rooms
+    rec("classroom", "enrolled", d, g.enrolled_c)
+    rec(
+        "classroom",
+        "students_quarantine_isolation",
+        d,
+        np.bincount(room[student_order & (room >= 0)], minlength=C),
+    )
+
+
+def _cases(run: RunSetup, tally: Tally, engine: LoopEngine, d: int, cases: np.ndarray) -> None:
+    """Cases by school and homeroom, and the outbreak definition's inputs and result."""
+    g = run.groups
+    S, C, room = g.n_schools, g.n_rooms, g.room
+    lo14 = max(0, d - 13)
+    rec = engine.record
+    rec("school", "school_cases", d, tally.daily_cases_s[:, d])
+    rec("school", "household_linked_cases", d, tally.daily_hh_s[:, d])
+    rec("school", "school_cases_14d", d, tally.daily_cases_s[:, lo14 : d + 1].sum(axis=1))
+    rec("school", "household_linked_cases_14d", d, tally.daily_hh_s[:, lo14 : d + 1].sum(axis=1))
+    daily_c = tally.daily_cases_c_nonhh
+    rule = run.ops.outbreak
+    window = daily_c[:, max(0, d - rule.window_days) : d + 1].sum(axis=1)
+    outbreak = meets_definition(window, g.group_size_c, rule)
+    in_outbreak = np.zeros(S, dtype=np.int64)
+    has = g.room_school >= 0
+    np.maximum.at(in_outbreak, g.room_school[has], outbreak[has].astype(np.int64))
+    rec("school", "in_outbreak", d, in_outbreak)
+    members = cases[(room[cases] >= 0) & (g.is_student[cases] | g.is_teacher[cases])]
+    rec("classroom", "positive_cases_reported", d, np.bincount(room[members], minlength=C))
+    # IDPH outbreak definition's inputs per core group (homeroom)
+    rec("classroom", "group_size", d, g.group_size_c)
+    rec("classroom", "qualifying_cases", d, daily_c[:, d])
+
+
+def _district(run: RunSetup, tally: Tally, engine: LoopEngine, d: int) -> None:
+    """Citywide positivity and case rates (also on the school frame, as
+    ``metrics/frames.school_frame`` does)."""
+    lo7, lo14 = max(0, d - 6), max(0, d - 13)
+    tests, positives = tally.resulted_by_day, tally.positives_by_day
+    cases_by_day = tally.cases_by_day
+
+    def pct(lo: int) -> float:
+        t = int(tests[lo : d + 1].sum())
+        return 100.0 * int(positives[lo : d + 1].sum()) / t if t else 0.0
+
+    per100k = 1e5 / max(run.groups.n, 1)
+    district = {
+        "positivity_7d_pct": pct(lo7),
+        "positivity_14d_pct": pct(lo14),
+        "cases_per_100k_7d": float(cases_by_day[lo7 : d + 1].sum() * per100k),
+        "cases_per_100k_14d": float(cases_by_day[lo14 : d + 1].sum() * per100k),
+    }
+    for name, value in district.items():
+        engine.record("district", name, d, np.array([value]))
+        engine.record("school", name, d, np.full(run.groups.n_schools, value))
+
+
+def record_metrics(
+    run: RunSetup, st: DayState, tally: Tally, engine: LoopEngine, d: int, cases: np.ndarray
+) -> None:
+    """Day ``d``'s metrics into ``engine``; ``cases``: the cases reported on ``d``."""
+    order = st.iso_until > d
+    order |= st.quar_until > d
+    _staff(run, engine, d, order)
+    _cases(run, tally, engine, d, cases)
+    _district(run, tally, engine, d)

@@ -1,0 +1,210 @@
+"""What one run of the policy loop knows from the start (``RunSetup``): the population's groups,
+the infection state, the operational numbers in force, the school calendar, the engine, the
+layer weights, importation, the test types and the per-agent draws that do not change."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from schoolmode.engine.settings import Settings
+from schoolmode.pathogen import Pathogen
+from schoolmode.policy import model as m
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.loader import Registry
+from schoolmode.sim import rng
+from schoolmode.sim.beta import auto_beta
+from schoolmode.sim.calendar import engine_calendar, school_calendar
+from schoolmode.sim.community import importation_rates, load_zip_cases
+from schoolmode.sim.decide import DISTRICT_UNIT, LoopEngine, closed_mode_mask
+from schoolmode.sim.groups import Groups
+from schoolmode.sim.in_force import Operations
+from schoolmode.sim.model import Epidemic
+from schoolmode.sim.network import SCHOOL_LAYERS, Population
+from schoolmode.sim.records import Records
+from schoolmode.sim.scenario import Scenario, TestType
+
+
+@dataclass
+class RunSetup:
+    """One run of one policy (or none) on one seed, as set up before day 0."""
+
+    population: Population
+    scenario: Scenario
+    policy: m.Policy | None
+    seed: int
+    ops: Operations
+    groups: Groups
+    epi: Epidemic
+    beta: float
+    beta_cached: bool
+    weights: np.ndarray
+    """Layer weights times masking multipliers."""
+    school_layers: np.ndarray
+    community: int
+    """Index of the community layer (-1: none)."""
+    in_school_layer: np.ndarray
+    school_day: np.ndarray
+    engine: LoopEngine | None
+    closed: np.ndarray
+    """``closed[mode]``: whether a mode closes school layers (``decide.closed_mode_mask``)."""
+    import_rates: np.ndarray | None
+    zip_index: np.ndarray
+    symptomatic_test: TestType
+    screen_test: TestType
+    tts_test: TestType
+    consent: np.ndarray
+    """(agents,) bool: a student consented to screening."""
+    stay_home: np.ndarray
+    """(agents,) bool: stays home when symptomatic."""
+    records: Records | None
+    keep_gates: bool
+    active_list: bool
+    gates_kept: list[np.ndarray] = field(default_factory=list)
+    orders_kept: list[np.ndarray] = field(default_factory=list)
+
+    def u(self, stream: int, who: np.ndarray, b: int = 0, c: int = 0) -> np.ndarray:
+        """Counter-based uniforms of ``stream`` for agents ``who`` (``rng.uniforms``)."""
+        return rng.uniforms(self.seed, stream, np.ascontiguousarray(who, dtype=np.int64), b, c)
+
+    def order(self, kind: str, who: np.ndarray, day: int, last: np.ndarray) -> None:
+        """Keep an isolation or quarantine order as a record (when ``keep_records``)."""
+        if self.records is not None:
+            self.records.order(kind, who, day, last)
+
+
+def _importation(
+    population: Population, scenario: Scenario, zip_cases: pl.DataFrame | None
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Daily importation rates by ZIP and day, and each agent's ZIP (``zip-weekly-cases``)."""
+    if scenario.importation.source != "zip-weekly-cases":
+        return None, np.zeros(0, dtype=np.int64)
+    if population.agent_zip is None:
+        raise SchoolmodeError(
+            "importation from weekly cases by ZIP needs a population with home ZIPs "
+            "(network.from_district)"
+        )
+    imp = scenario.importation
+    cases = zip_cases if zip_cases is not None else load_zip_cases(imp.cases_file)
+    rates = importation_rates(
+        cases, population.zip_codes, scenario.start, scenario.days, imp.ascertainment, imp.scale
+    )
+    return rates, population.agent_zip
+
+
+def _weights(population: Population, scenario: Scenario) -> np.ndarray:
+    net = population.network
+    weights = net.weights.copy()
+    for name, w in scenario.layer_weights.items():
+        weights[net.layers.index(name)] = w
+    for name, mult in scenario.masking.items():
+        weights[net.layers.index(name)] *= mult
+    return weights
+
+
+def _engine(
+    population: Population,
+    scenario: Scenario,
+    policy: m.Policy,
+    groups: Groups,
+    school_day: np.ndarray,
+    school_attributes: Mapping[str, list[str]],
+    settings: Settings | None,
+) -> LoopEngine:
+    return LoopEngine(
+        policy,
+        {
+            "district": [DISTRICT_UNIT],
+            "school": list(population.school_ids),
+            "classroom": list(population.classroom_ids),
+        },
+        scenario.start,
+        scenario.days,
+        engine_calendar(scenario.start, scenario.days, school_day),
+        attributes={
+            "school": dict(school_attributes),
+            "classroom": {
+                "parent": [population.school_ids[s] if s >= 0 else "" for s in groups.room_school]
+            },
+        },
+        window=scenario.engine_window_days,
+        settings=settings,
+        act_on_eligible=scenario.act_on_eligible,
+    )
+
+
+def setup(
+    population: Population,
+    pathogen: Pathogen,
+    scenario: Scenario,
+    policy: m.Policy | None,
+    seed: int,
+    registry: Registry | None = None,
+    keep_gates: bool = False,
+    keep_records: bool = False,
+    school_attributes: Mapping[str, list[str]] | None = None,
+    settings: Settings | None = None,
+    active_list: bool = True,
+    zip_cases: pl.DataFrame | None = None,
+    beta_cache: Path | None = None,
+) -> RunSetup:
+    """Everything a run needs before day 0 (the arguments of ``loop.run_policy``)."""
+    if scenario.beta == "auto":
+        beta, beta_cached = auto_beta(population, pathogen, scenario.layer_weights, beta_cache)
+    else:
+        beta, beta_cached = float(scenario.beta), False
+    import_rates, zip_index = _importation(population, scenario, zip_cases)
+    ops = Operations.resolve(scenario, policy, registry or Registry(), settings)
+    net = population.network
+    school_layers = np.array([net.layers.index(x) for x in SCHOOL_LAYERS], dtype=np.int64)
+    in_school_layer = np.zeros(len(net.layers), dtype=bool)
+    in_school_layer[school_layers] = True
+    epi = Epidemic(population, pathogen, seed)
+    groups = Groups.build(population, epi.agents, school_attributes or {})
+    school_day = school_calendar(scenario.start, scenario.days, scenario.district_holidays)
+    engine, closed = None, np.array([False, False, False], dtype=bool)
+    if policy is not None:
+        engine = _engine(
+            population, scenario, policy, groups, school_day, school_attributes or {}, settings
+        )
+        closed = closed_mode_mask(policy, scenario.closed_modes)
+    n = net.n
+    agents = np.arange(n, dtype=np.int64)
+    consent = (
+        rng.uniforms(seed, rng.CONSENT, agents, 0, 0) < scenario.screening.student_consent_share
+    )
+    stay_home = (
+        rng.uniforms(seed, rng.STAY_HOME, agents, 0, 0) < scenario.symptomatic.stay_home_share
+    )
+    return RunSetup(
+        population=population,
+        scenario=scenario,
+        policy=policy,
+        seed=seed,
+        ops=ops,
+        groups=groups,
+        epi=epi,
+        beta=beta,
+        beta_cached=beta_cached,
+        weights=_weights(population, scenario),
+        school_layers=school_layers,
+        community=net.layers.index("community") if "community" in net.layers else -1,
+        in_school_layer=in_school_layer,
+        school_day=school_day,
+        engine=engine,
+        closed=closed,
+        import_rates=import_rates,
+        zip_index=zip_index,
+        symptomatic_test=scenario.test(scenario.symptomatic.test),
+        screen_test=scenario.test(scenario.screening.test),
+        tts_test=scenario.test(scenario.tracing.test_to_stay_test),
+        consent=consent,
+        stay_home=stay_home,
+        records=Records(population, scenario.start, pathogen.name) if keep_records else None,
+        keep_gates=keep_gates,
+        active_list=active_list,
+    )

@@ -1,0 +1,187 @@
+"""Observation in the policy loop: symptomatic tests, weekly screening (staff, consented
+students, Dorfman pools, top-ZIP shares) and test-to-stay tests, each with its test type's
+sensitivity, specificity, invalid rate (retested the next day) and turnaround; results wait in
+the day state's result queue until their day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+
+from schoolmode.operations.screening import share_of
+from schoolmode.sim import rng
+from schoolmode.sim.day_state import DayState, Today
+from schoolmode.sim.outcomes import Tally
+from schoolmode.sim.scenario import TestType
+from schoolmode.sim.setup import RunSetup
+
+
+def test(
+    run: RunSetup, who: np.ndarray, day: int, test: TestType, stream: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Test ``who`` from ``day``: (agents with a result, result day, positive, tests used).
+
+    An invalid result is repeated the next day, up to ``max_attempts``; the result is drawn
+    on the specimen day of the valid attempt from the agent's infectiousness that day.
+    """
+    if who.size == 0:
+        return who, who.copy(), np.zeros(0, bool), 0
+    valid_at = np.full(who.size, -1, dtype=np.int64)
+    used = 0
+    for k in range(test.max_attempts):
+        pending = valid_at < 0
+        used += int(pending.sum())
+        ok = run.u(rng.TEST_INVALID, who, stream * 1000 + day, k) >= test.invalid_rate
+        valid_at[pending & ok] = k
+    got = valid_at >= 0
+    who = who[got]
+    specimen = day + valid_at[got]
+    epi = run.epi
+    infectious = (epi.t_infectious[who] <= specimen) & (specimen < epi.t_recovered[who])
+    draw = run.u(rng.TEST_RESULT, who, stream * 1000 + day, 0)
+    positive = np.where(infectious, draw < test.sensitivity, draw < 1 - test.specificity)
+    return who, specimen + test.turnaround_days, positive, used
+
+
+def _test_and_queue(
+    run: RunSetup, st: DayState, who: np.ndarray, day: int, kind: TestType, stream: int
+) -> int:
+    """Test ``who`` and queue the results; returns the tests used."""
+    got, rday, pos, used = test(run, who, day, kind, stream)
+    st.queue(got, rday, pos)
+    return used
+
+
+def top_zip_schools(run: RunSetup, recent_cases: np.ndarray) -> np.ndarray:
+    """(schools,) bool: schools whose ZIP is among the ``top_zip_count`` ZIPs with the most
+    cases reported among the district's schools over the last 7 days (ties by ZIP code)."""
+    g = run.groups
+    top = np.zeros(g.n_schools, dtype=bool)
+    n = run.ops.top_zip_count
+    if n <= 0 or g.zip_of_school.max(initial=-1) < 0:
+        return top
+    known = g.zip_of_school >= 0
+    by_zip = np.bincount(g.zip_of_school[known], weights=recent_cases[known], minlength=g.n_zips)
+    order = np.lexsort((np.arange(g.n_zips), -by_zip))[:n]
+    return known & np.isin(g.zip_of_school, order)
+
+
+def _students_chosen(
+    run: RunSetup, week: int, isolated: np.ndarray, top: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """This week's random share of consented students per school: (students, their rank in
+    the school's draw, their school), in school then draw order."""
+    g, ops = run.groups, run.ops
+    share = ops.student_share_pct
+    top_share = max(share, ops.top_zip_student_share_pct)
+    quota = np.array(
+        [
+            share_of(int(e), Decimal(str(top_share if t else share)), ops.rounding)
+            for e, t in zip(g.enrolled_s, top, strict=True)
+        ],
+        dtype=np.int64,
+    )
+    cand = np.flatnonzero(g.is_student & run.consent & ~isolated & (g.school >= 0))
+    key = run.u(rng.SCREEN_STUDENT, cand, week)
+    order = np.lexsort((key, g.school[cand]))
+    cand = cand[order]
+    sch = g.school[cand]
+    start = np.searchsorted(sch, sch, side="left")
+    rank = np.arange(cand.size) - start
+    chosen = rank < quota[sch]
+    return cand[chosen], rank[chosen], sch[chosen]
+
+
+def _pooled(
+    run: RunSetup, st: DayState, d: int, cand: np.ndarray, rank: np.ndarray, sch: np.ndarray
+) -> tuple[int, int]:
+    """Dorfman pools of ``pool_size`` students of one school: a pool is one test on its first
+    member's key; a positive pool's members are retested one by one when the pool result
+    arrives. Returns (tests used, pools)."""
+    k = run.scenario.screening.pool_size
+    test_type = run.screen_test
+    pool_key = sch * 1_000_000 + rank // k
+    uniq, pool_of = np.unique(pool_key, return_inverse=True)
+    pools = int(uniq.size)
+    epi = run.epi
+    inf = (epi.t_infectious[cand] <= d) & (d < epi.t_recovered[cand])
+    any_inf = np.bincount(pool_of, weights=inf, minlength=pools) > 0
+    head = np.zeros(pools, dtype=np.int64)
+    head[pool_of[::-1]] = cand[::-1]
+    draw = run.u(rng.POOL_RESULT, head, d)
+    pool_pos = np.where(any_inf, draw < test_type.sensitivity, draw < 1 - test_type.specificity)
+    retest = cand[pool_pos[pool_of]]
+    retest_day = d + test_type.turnaround_days
+    return pools + _test_and_queue(run, st, retest, retest_day, test_type, 5), pools
+
+
+def screen(
+    run: RunSetup,
+    st: DayState,
+    d: int,
+    week: int,
+    isolated: np.ndarray,
+    top: np.ndarray,
+) -> tuple[int, int]:
+    """Weekly screening: a share of staff, and a random share of consented students per
+    school (pooled when ``pool_size`` > 1); schools in the top ZIPs (``top``) use the
+    top-ZIP shares where those are larger. Returns (tests used, pools)."""
+    used = 0
+    ops, g = run.ops, run.groups
+    staff_share = np.where(
+        top, max(ops.staff_share_pct, ops.top_zip_staff_share_pct), ops.staff_share_pct
+    )
+    if staff_share.max(initial=0) > 0:
+        staff = np.flatnonzero(g.is_staff & ~isolated & (g.school >= 0))
+        chance = staff_share[g.school[staff]] / 100
+        pick = staff[run.u(rng.SCREEN_STAFF, staff, week) < chance]
+        used += _test_and_queue(run, st, pick, d, run.screen_test, 2)
+    share = ops.student_share_pct
+    top_share = max(share, ops.top_zip_student_share_pct)
+    if share <= 0 and not (top.any() and top_share > 0):
+        return used, 0
+    cand, rank, sch = _students_chosen(run, week, isolated, top)
+    if run.scenario.screening.pool_size <= 1:
+        return used + _test_and_queue(run, st, cand, d, run.screen_test, 4), 0
+    pooled_used, pools = _pooled(run, st, d, cand, rank, sch)
+    return used + pooled_used, pools
+
+
+def observe(
+    run: RunSetup,
+    st: DayState,
+    tally: Tally,
+    d: int,
+    today: Today,
+) -> None:
+    """Day ``d``'s tests: symptomatic (new onsets, and background symptoms), weekly screening
+    on the first school day of each week, and test-to-stay tests due today."""
+    sc, epi, n = run.scenario, run.epi, run.groups.n
+    if run.active_list:
+        onset = epi.active.onsets(epi.t_symptoms, d)
+    else:
+        onset = np.flatnonzero(epi.t_symptoms == d)
+    onset = onset[run.u(rng.SYMPTOM_TEST, onset) < sc.symptomatic.share_tested]
+    rate = sc.symptomatic.background_symptoms_per_day
+    if rate > 0:
+        bg = np.flatnonzero(run.u(rng.BACKGROUND_SYMPTOMS, np.arange(n), d) < rate)
+        onset = np.union1d(onset, bg[~today.sym[bg]])
+    onset = onset[st.reported[onset] < 0]
+    tally.tests_by_day[d] += _test_and_queue(run, st, onset, d, run.symptomatic_test, 1)
+    week = dt.date.fromordinal(sc.start.toordinal() + d).isocalendar()[1]
+    if run.school_day[d] and week != st.last_week:
+        st.last_week = week
+        top = top_zip_schools(run, tally.daily_cases_s[:, max(0, d - 7) : d].sum(axis=1))
+        used, pools = screen(run, st, d, week, today.isolated, top)
+        tally.tests_by_day[d] += used
+        tally.pools_used += pools
+    ops = run.ops
+    if ops.test_to_stay and ops.test_days:
+        tts_from = st.tts_from
+        due = np.flatnonzero(
+            (tts_from >= 0) & np.isin(d - tts_from, np.asarray(ops.test_days)) & (st.reported < 0)
+        )
+        tally.tests_by_day[d] += _test_and_queue(run, st, due, d, run.tts_test, 3)
+        tts_from[(tts_from >= 0) & (d - tts_from > max(ops.test_days))] = -1
