@@ -284,15 +284,12 @@ def _show(frame: pl.DataFrame, role: str, title: str, as_json: bool) -> None:
 def accommodations_import(path: Path, db: DbOption = None, by: ByOption = None) -> None:
     """Import accommodation requests (CSV: request_id, person_id, basis, requested_date,
     status[, decided_date]). The file replaces the stored list; decisions are kept."""
+    from schoolmode.cli.common import app_context
     from schoolmode.cli.data import run_imports
     from schoolmode.importers.staff import AccommodationRequests
-    from schoolmode.store.db import make_engine
 
-    engine = make_engine(db)
-    try:
-        run_imports(engine, [(AccommodationRequests(), path)], by)
-    finally:
-        engine.dispose()
+    with app_context(db) as ctx:
+        run_imports(ctx, [(AccommodationRequests(), path)], by)
 
 
 @accommodations_app.command("review")
