@@ -4,8 +4,7 @@ report; sweep one parameter of one policy over values (serially or on Dask)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
 from schoolmode.app.context import Context
+from schoolmode.app.errors import UseCaseError, as_use_case_errors
 from schoolmode.backtest.report import write_report
 from schoolmode.backtest.run import run_backtest
 from schoolmode.backtest.summary import headline
@@ -25,38 +25,21 @@ from schoolmode.backtest.sweep import (
 )
 from schoolmode.metrics.frames import district_frame, schools, unit_frames
 from schoolmode.policy import model as m
-from schoolmode.policy.errors import SchoolmodeError
 
 Stage = Callable[[str], None]
 """Told what the use case is doing now (a short description), stage by stage."""
 
 
-class BacktestError(SchoolmodeError):
-    """The backtest could not run (missing history, a bad value)."""
-
-
-@contextmanager
-def _as_schoolmode_errors(*kinds: type[Exception]) -> Iterator[None]:
-    """Lookup and value errors of the domain (missing history, a bad value) as a
-    ``BacktestError`` with the same message."""
-    try:
-        yield
-    except SchoolmodeError:
-        raise
-    except kinds as exc:
-        raise BacktestError(str(exc)) from exc
-
-
 def _policies(ctx: Context, ids: list[str], option: str) -> list[m.Policy]:
     chosen = [ctx.registry.get(pid.strip()).policy for pid in ids if pid.strip()]
     if not chosen and option:
-        raise BacktestError(f"{option} names no policy")
+        raise UseCaseError(f"{option} names no policy")
     return chosen
 
 
 def _check_period(start: dt.date, end: dt.date) -> None:
     if end < start:
-        raise BacktestError(f"--to {end} is before --from {start}")
+        raise UseCaseError(f"--to {end} is before --from {start}")
 
 
 def _history(
@@ -93,7 +76,7 @@ class BacktestResult(BaseModel):
 def backtest(ctx: Context, req: BacktestRequest, stage: Stage | None = None) -> BacktestResult:
     """Replay stored history day by day through each policy and write the report."""
     tell = stage or (lambda _: None)
-    with _as_schoolmode_errors(LookupError, ValueError):
+    with as_use_case_errors(LookupError, ValueError):
         _check_period(req.start, req.end)
         chosen = _policies(ctx, req.policy_ids, "")
         tell("reading metrics from the store")
@@ -142,7 +125,7 @@ Started = Callable[[int, str], None]
 
 def sweep(ctx: Context, req: SweepRequest, started: Started | None = None) -> SweepResult:
     """Backtest once per value and write a table and a plot of the outcome."""
-    with _as_schoolmode_errors(LookupError, ValueError, OSError):
+    with as_use_case_errors(LookupError, ValueError, OSError):
         _check_period(req.start, req.end)
         chosen = _policies(ctx, req.policy_ids, "--policy")
         sweep_points(chosen, req.param, req.values)  # names and values, before reading the store

@@ -7,12 +7,12 @@ import datetime as dt
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from schoolmode.app.context import Context
+from schoolmode.app.progress import Silent, Steps
 from schoolmode.importers.cdph import ZipWeekly
 from schoolmode.importers.cps import SchoolCovidCases, SchoolProfiles
 from schoolmode.importers.standard import StandardLayout
@@ -38,23 +38,6 @@ SOURCE = "synthetic-district"
 """The source name the district's files are imported under."""
 PROFILES = SchoolProfiles.default_files[0]
 """The CPS school profiles, relative to the shared data folder."""
-
-
-class Steps(Protocol):
-    """What a caller is told of long work: a task of ``total`` steps starts, a step is done
-    (and what comes next)."""
-
-    def start(self, description: str, total: int) -> None: ...
-
-    def advance(self, description: str | None = None) -> None: ...
-
-
-class _Silent:
-    def start(self, description: str, total: int) -> None:
-        pass
-
-    def advance(self, description: str | None = None) -> None:
-        pass
 
 
 class SourceFileError(SchoolmodeError):
@@ -183,7 +166,7 @@ def synth(ctx: Context, req: SynthRequest, steps: Steps | None = None) -> SynthR
         frames["absence"] = synth_absences(district, config)
     observed = None
     if req.observations:
-        frames, observed = _observe(ctx, frames, district, schools, req, steps or _Silent())
+        frames, observed = _observe(ctx, frames, district, schools, req, steps or Silent())
     frames["testing_consent"] = district_consent(
         frames, req.consent_share, req.staff_consent_share, req.seed
     )
@@ -269,7 +252,7 @@ def _eligible(eligible: pl.DataFrame, show: int) -> list[EligibleSchool]:
 def surge(ctx: Context, req: SurgeRequest, steps: Steps | None = None) -> SurgeResult:
     """Cases -> contact tracing -> orders -> absences -> school metrics -> the January 2022
     agreement (cps-ctu-2022-01-10): which schools become eligible, which classrooms flip."""
-    tell = steps or _Silent()
+    tell = steps or Silent()
     started = time.perf_counter()
     schools = _schools(ctx, req.profiles)
     if req.week.weekday() != 0:
