@@ -13,7 +13,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, console
+from schoolmode.cli.common import DbOption, PoliciesDir, console
+from schoolmode.cli.decisions import _day, _fail
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:

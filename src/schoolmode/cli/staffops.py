@@ -13,7 +13,8 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, _store, console
+from schoolmode.cli.common import DbOption, PoliciesDir, console
+from schoolmode.cli.decisions import _day, _fail, _store
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:

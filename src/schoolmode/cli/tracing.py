@@ -7,7 +7,8 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from schoolmode.cli.decisions import DbOption, PoliciesDir, _day, _fail, _store, console
+from schoolmode.cli.common import DbOption, PoliciesDir, console
+from schoolmode.cli.decisions import _day, _fail, _store
 from schoolmode.policy.errors import SchoolmodeError
 
 quarantine_app = typer.Typer(help="Quarantine and isolation orders.", no_args_is_help=True)
