@@ -36,31 +36,6 @@ SAME_FLOOR: dict[str, frozenset[str]] = {
     "parallel": frozenset({"policy"}),  # SchoolmodeError
 }
 
-PENDING_MERGE_FOLDERS: frozenset[str] = frozenset()
-"""Folders docs/architecture.md describes that another branch of issue 11 creates (empty this
-when it is merged)."""
-
-# Violations other branches of issue 11 are removing. The maintainer empties each set when the
-# branch that removes them is merged: delete the entries, keep the (then empty) sets.
-KNOWN_UNTIL_MERGE_IMPORTS: frozenset[tuple[str, str]] = frozenset({})
-KNOWN_UNTIL_MERGE_LAZY: frozenset[tuple[str, str]] = frozenset(
-    {
-        # helper "sim": the SocioPatterns reader leaves sim/calibrate.py
-    }
-)
-KNOWN_UNTIL_MERGE_LONG: frozenset[str] = frozenset(
-    {
-    }
-)
-KNOWN_UNTIL_MERGE_CLI: frozenset[str] = frozenset(
-    {
-        # helpers 5-7 move these commands onto app/ use cases
-        "cli/backtest.py",
-        "cli/data.py",
-        "cli/decisions.py",
-        "cli/district.py",
-    }
-)
 
 MAX_FUNCTION_LINES = 100
 MAX_MODULE_LINES = 800
@@ -166,7 +141,6 @@ def test_imports_go_down_the_floors() -> None:
         f"{imp.source} -> {imp.target} (line {imp.line})"
         for imp in all_imports()
         if not may_import(imp.source, imp.target)
-        and (imp.source, imp.target) not in KNOWN_UNTIL_MERGE_IMPORTS
     )
     assert not wrong, "imports against the floors of docs/architecture.md:\n" + "\n".join(wrong)
 
@@ -177,10 +151,7 @@ def test_no_lazy_import_of_the_project_in_library_code() -> None:
     lazy = sorted(
         f"{imp.source} -> {imp.target} (line {imp.line})"
         for imp in all_imports()
-        if imp.lazy
-        and package_of(imp.source) not in ("cli", "app")
-        and imp.source != imp.target
-        and (imp.source, imp.target) not in KNOWN_UNTIL_MERGE_LAZY
+        if imp.lazy and package_of(imp.source) not in ("cli", "app") and imp.source != imp.target
     )
     assert not lazy, "function-level imports in library code:\n" + "\n".join(lazy)
 
@@ -237,8 +208,6 @@ def test_at_most_one_import_cycle() -> None:
     for module in MODULES:
         graph[module]
     for imp in all_imports():
-        if (imp.source, imp.target) in KNOWN_UNTIL_MERGE_LAZY:
-            continue
         if not imp.typing_only and imp.target in MODULES and imp.target != imp.source:
             # a package's __init__ importing its own modules is not a cycle of ideas
             if imp.source == imp.target.rsplit(".", 1)[0]:
@@ -263,13 +232,13 @@ def test_no_function_over_100_lines_and_no_module_over_800() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         lines = text.count("\n")
-        if lines > MAX_MODULE_LINES and rel not in KNOWN_UNTIL_MERGE_LONG:
+        if lines > MAX_MODULE_LINES:
             long.append(f"{rel}: {lines} lines")
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 size = (node.end_lineno or node.lineno) - node.lineno + 1
                 key = f"{rel}:{node.name}"
-                if size > MAX_FUNCTION_LINES and key not in KNOWN_UNTIL_MERGE_LONG:
+                if size > MAX_FUNCTION_LINES:
                     long.append(f"{key}: {size} lines")
     assert not long, "split these:\n" + "\n".join(sorted(long))
 
@@ -282,8 +251,6 @@ def test_cli_holds_no_sql() -> None:
     found: list[str] = []
     for path in sorted((PACKAGE / "cli").glob("*.py")):
         rel = _relative(path)
-        if rel in KNOWN_UNTIL_MERGE_CLI:
-            continue
         text = path.read_text(encoding="utf-8")
         tree = ast.parse(text)
         for node in ast.walk(tree):
@@ -328,7 +295,7 @@ def _existing() -> set[str]:
 
 
 def test_doc_floors_match_the_encoded_table() -> None:
-    existing = _existing() | PENDING_MERGE_FOLDERS
+    existing = _existing()
     expected = {
         floor: tuple(p for p in packages if p in existing) for floor, packages in FLOORS.items()
     }
@@ -344,5 +311,5 @@ def test_doc_describes_every_folder_and_top_level_module() -> None:
         for m in re.finditer(r"^### `([a-z_]+(?:/|\.py))`", text, flags=re.M)
     }
     existing = _existing()
-    assert headed - PENDING_MERGE_FOLDERS <= existing, f"no such folder: {headed - existing}"
+    assert headed <= existing, f"no such folder: {headed - existing}"
     assert existing <= headed, f"not described in docs/architecture.md: {existing - headed}"

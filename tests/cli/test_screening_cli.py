@@ -70,9 +70,9 @@ def _small_district(tmp_path: Path) -> tuple[str, list[str]]:
 
     import polars as pl
 
+    from schoolmode.app.context import open_context
     from schoolmode.cli.data import run_imports
     from schoolmode.importers.standard import StandardLayout
-    from schoolmode.store.db import make_engine
     from schoolmode.synth.consent import synth_consent
     from tests.conftest import FIXTURE_DATA
 
@@ -124,18 +124,15 @@ def _small_district(tmp_path: Path) -> tuple[str, list[str]]:
             for w in weeks
         ]
     ).write_csv(tmp_path / "community_indicator.csv")
-    engine = make_engine(url)
-    try:
+    with open_context(db_url=url) as ctx:
         run_imports(
-            engine,
+            ctx,
             [
                 (StandardLayout("test"), tmp_path / "testing_consent.csv"),
                 (StandardLayout("test"), tmp_path / "community_indicator.csv"),
             ],
             None,
         )
-    finally:
-        engine.dispose()
     return url, zips
 
 

@@ -75,9 +75,9 @@ def test_synth_without_consent_leaves_the_plan_short(tmp_path: Path) -> None:
 
 
 def test_screening_positivity_of_stored_tests(tmp_path: Path) -> None:
+    from schoolmode.app.context import open_context
     from schoolmode.cli.data import run_imports
     from schoolmode.importers.standard import StandardLayout
-    from schoolmode.store.db import make_engine
 
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     _invoke("init", "--db", url)
@@ -101,11 +101,8 @@ def test_screening_positivity_of_stored_tests(tmp_path: Path) -> None:
         orient="row",
     ).with_columns(pl.lit("PCR").alias("test_type"))
     tests.write_csv(tmp_path / "test.csv")
-    engine = make_engine(url)
-    try:
-        run_imports(engine, [(StandardLayout("lab"), tmp_path / "test.csv")], None)
-    finally:
-        engine.dispose()
+    with open_context(db_url=url) as ctx:
+        run_imports(ctx, [(StandardLayout("lab"), tmp_path / "test.csv")], None)
     got = json.loads(
         _invoke("screening", "positivity", "--week", "2022-W04", "--db", url, "--json")
     )

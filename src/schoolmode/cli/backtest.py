@@ -1,23 +1,19 @@
 """``schoolmode backtest``: replay history through several policies and write a report;
-``schoolmode backtest sweep``: how one policy's outcome moves with one threshold."""
+``schoolmode backtest sweep``: how one policy's outcome moves with one threshold. The face of
+``schoolmode.app.backtests``."""
 
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from schoolmode.cli.common import policies_root, store_url
+from schoolmode.cli.common import app_context, console
 from schoolmode.policy.errors import SchoolmodeError
-
-console = Console(highlight=False)
-if not console.is_terminal:
-    console = Console(highlight=False, width=180)
 
 WithinTerm = Annotated[
     bool, typer.Option("--within-term", help="Apply each policy only within its own term.")
@@ -26,6 +22,15 @@ SchoolYear = Annotated[
     str | None, typer.Option(help="School profiles to use (default: the earliest stored).")
 ]
 PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
+
+
+def _day(text: str) -> dt.date:
+    """``text`` as a date; a bad one is the command's error, worded as Python words it."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise SchoolmodeError(str(exc)) from None
+
 
 CHICAGO_POLICIES = [
     "cps-lbfo-2021-02-04",
@@ -72,58 +77,40 @@ def backtest(
     """Replay history day by day through each policy; write report.md, report.html, plots and data."""
     if ctx.invoked_subcommand is not None:
         return
-    from schoolmode.backtest.report import write_report
-    from schoolmode.backtest.run import run_backtest
-    from schoolmode.backtest.summary import headline
-    from schoolmode.metrics.frames import district_frame, schools, unit_frames
-    from schoolmode.policy.loader import Registry
+    from schoolmode.app.backtests import BacktestRequest
+    from schoolmode.app.backtests import backtest as run
     from schoolmode.reports.table import markdown_table
-    from schoolmode.store.db import make_engine
 
-    try:
-        start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)
-        if end < start:
-            raise SchoolmodeError(f"--to {end} is before --from {start}")
-        registry = Registry(policies_root(policies_dir))
-        chosen = [registry.get(pid.strip()).policy for pid in policies.split(",") if pid.strip()]
-        engine = make_engine(store_url(db))
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("reading metrics from the store", total=3)
-            district = district_frame(engine, start, end)
-            units = unit_frames(engine, district, schools(engine, school_year))
-            progress.update(task, advance=1, description=f"replaying {len(chosen)} policies")
-            result = run_backtest(
-                chosen,
-                {"district": district, **units},
-                start,
-                end,
-                apply_over_whole_period=not within_term,
-            )
-            progress.update(task, advance=1, description="writing the report")
-            files = write_report(result, out)
-            progress.update(task, advance=1)
-    except (SchoolmodeError, LookupError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
-    console.print(markdown_table(headline(result)), markup=False)
-    console.print(f"report: {files['report.md']} and {files['report.html']}")
+    with app_context(db, policies_dir) as context, ExitStack() as stack:
+        req = BacktestRequest(
+            policy_ids=policies.split(","),
+            start=_day(from_),
+            end=_day(to),
+            out=out,
+            within_term=within_term,
+            school_year=school_year,
+        )
+        bars: list[tuple[Progress, TaskID]] = []
 
+        def stage(description: str) -> None:
+            if not bars:  # the display starts with the first stage, once the input is checked
+                progress = stack.enter_context(
+                    Progress(
+                        SpinnerColumn(),
+                        TextColumn("{task.description}"),
+                        TimeElapsedColumn(),
+                        console=console,
+                        transient=True,
+                    )
+                )
+                bars.append((progress, progress.add_task(description, total=3)))
+            else:
+                progress, task = bars[0]
+                progress.update(task, advance=1, description=description)
 
-def _read_history(
-    db: str | None, start: dt.date, end: dt.date, school_year: str | None
-) -> dict[str, pl.DataFrame]:
-    from schoolmode.metrics.frames import district_frame, schools, unit_frames
-    from schoolmode.store.db import make_engine
-
-    engine = make_engine(store_url(db))
-    district = district_frame(engine, start, end)
-    return {"district": district, **unit_frames(engine, district, schools(engine, school_year))}
+        result = run(context, req, stage)
+    console.print(markdown_table(result.headline), markup=False)
+    console.print(f"report: {result.files['report.md']} and {result.files['report.html']}")
 
 
 @app.command()
@@ -165,45 +152,27 @@ def sweep(
     policies_dir: PoliciesDir = None,
 ) -> None:
     """Backtest once per value of one parameter; write a table and a plot of the outcome."""
-    from schoolmode.backtest.sweep import OUTCOMES, run_sweep, write_sweep_report
-    from schoolmode.engine.settings import sweep_points
-    from schoolmode.parallel import dask_client
-    from schoolmode.policy.loader import Registry
+    from schoolmode.app.backtests import SweepRequest
+    from schoolmode.app.backtests import sweep as run
     from schoolmode.reports.table import markdown_table
 
-    try:
-        start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)
-        if end < start:
-            raise SchoolmodeError(f"--to {end} is before --from {start}")
-        registry = Registry(policies_root(policies_dir))
-        chosen = [registry.get(pid.strip()).policy for pid in policy.split(",") if pid.strip()]
-        if not chosen:
-            raise SchoolmodeError("--policy names no policy")
-        listed = [v for v in values.split(",") if v.strip()]
-        sweep_points(chosen, param, listed)  # check names and values before reading the store
-        history = _read_history(db, start, end, school_year)
-        where = scheduler or ("serial" if workers == 0 else f"LocalCluster of {workers} workers")
-        console.print(f"{len(chosen) * len(listed)} backtests on {where}")
-        whole = not within_term
-        if workers == 0 and not scheduler:
-            table = run_sweep(
-                chosen, param, listed, history, start, end, apply_over_whole_period=whole
-            )
-        else:
-            with dask_client(workers, scheduler) as client:
-                table = run_sweep(
-                    chosen,
-                    param,
-                    listed,
-                    history,
-                    start,
-                    end,
-                    client=client,
-                    apply_over_whole_period=whole,
-                )
-        files = write_sweep_report(table, out, start=start, end=end, counterfactual=not within_term)
-    except (SchoolmodeError, LookupError, ValueError, OSError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
-    console.print(markdown_table(table.select("policy", "value", *OUTCOMES)), markup=False)
+    with app_context(db, policies_dir) as context:
+        req = SweepRequest(
+            policy_ids=policy.split(","),
+            param=param,
+            values=[v for v in values.split(",") if v.strip()],
+            start=_day(from_),
+            end=_day(to),
+            out=out,
+            scheduler=scheduler,
+            workers=workers,
+            within_term=within_term,
+            school_year=school_year,
+        )
+        result = run(
+            context, req, lambda runs, where: console.print(f"{runs} backtests on {where}")
+        )
+    table = result.table.select("policy", "value", *result.outcomes)
+    console.print(markdown_table(table), markup=False)
+    files = result.files
     console.print(f"report: {files['sweep.md']}, {files['sweep.csv']}, {files['sweep.png']}")

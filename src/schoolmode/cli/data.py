@@ -1,27 +1,26 @@
-"""Data commands: ``init``, ``status``, ``db upgrade``, ``import SOURCE PATH``, ``import chicago``."""
+"""Data commands: ``init``, ``status``, ``db upgrade``, ``import SOURCE PATH``, ``import chicago``;
+the face of ``schoolmode.app.data``."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Engine, func, select
 from typer.core import TyperGroup
 
-from schoolmode.cli.common import data_root, store_url
-from schoolmode.importers import CHICAGO, IMPORTERS
-from schoolmode.standard.batch import FileValidationError
-from schoolmode.store.db import make_engine
-from schoolmode.store.migrate import current_revision, head_revision, upgrade
-from schoolmode.store.service import ImportFailed, ImportResult, Parser, row_counts, run_import
-from schoolmode.store.tables import import_log
+from schoolmode.cli.common import app_context
+from schoolmode.importers import IMPORTERS
+
+if TYPE_CHECKING:
+    from schoolmode.app.context import Context
+    from schoolmode.app.data import ImportOutcome, ImportReport, StoreStatus
+    from schoolmode.store.service import Parser
 
 DbOption = Annotated[
     str | None,
@@ -50,17 +49,10 @@ import_app = typer.Typer(
 console = Console(stderr=True)
 
 
-@contextmanager
-def _engine(db: str | None) -> Iterator[Engine]:
-    engine = make_engine(store_url(db))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
+def _migrated(ctx: Context) -> None:
+    from schoolmode.app.data import schema_is_current
 
-
-def _migrated(engine: Engine) -> None:
-    if current_revision(engine) != head_revision():
+    if not schema_is_current(ctx):
         console.print(
             "[red]the database is not at the latest schema: run `schoolmode db upgrade`[/]"
         )
@@ -69,11 +61,11 @@ def _migrated(engine: Engine) -> None:
 
 def init(db: DbOption = None) -> None:
     """Create (or bring up to date) the store's tables."""
-    with _engine(db) as engine:
-        revision = upgrade(engine)
-        typer.echo(
-            f"store ready at {engine.url.render_as_string(hide_password=True)} (schema {revision})"
-        )
+    from schoolmode.app.data import init_store
+
+    with app_context(db) as ctx:
+        ready = init_store(ctx)
+    typer.echo(f"store ready at {ready.url} (schema {ready.revision})")
 
 
 @db_app.command("upgrade")
@@ -82,41 +74,58 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Run the store's migrations."""
-    with _engine(db) as engine:
-        before = current_revision(engine)
-        after = upgrade(engine, revision)
-        typer.echo(f"schema {before or '(empty)'} -> {after}")
+    from schoolmode.app.data import UpgradeRequest, upgrade_store
+
+    with app_context(db) as ctx:
+        change = upgrade_store(ctx, UpgradeRequest(revision=revision))
+    typer.echo(f"schema {change.before or '(empty)'} -> {change.after}")
 
 
-def _import_one(engine: Engine, importer: Parser, path: Path, by: str | None) -> ImportResult:
-    with Progress(
-        TextColumn(f"{importer.source} {path.name}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("write", total=None)
+class _Bars:
+    """The import's progress as a rich progress bar per file (on stderr, gone when done); each
+    file's outcome echoed as it finishes."""
 
-        def progress(_stage: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
 
-        return run_import(engine, importer, path, imported_by=by, progress=progress)
+    def file_started(self, source: str, path: Path) -> None:
+        self._bar = Progress(
+            TextColumn(f"{source} {path.name}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task("write", total=None)
+
+    def rows_written(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+    def file_finished(self, outcome: ImportOutcome) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        if outcome.error is not None:
+            typer.echo(outcome.error, err=True)
+        else:
+            typer.echo(outcome.summary)
 
 
-def run_imports(engine: Engine, jobs: Sequence[tuple[Parser, Path]], by: str | None) -> None:
-    failed = False
-    for importer, path in jobs:
-        try:
-            result = _import_one(engine, importer, path, by)
-        except (FileValidationError, ImportFailed, FileNotFoundError) as exc:
-            typer.echo(str(exc), err=True)
-            failed = True
-            continue
-        typer.echo(result.summary())
-    if failed:
+def _done(report: ImportReport) -> None:
+    if report.failed:
         raise typer.Exit(1)
+
+
+def run_imports(ctx: Context, jobs: Sequence[tuple[Parser, Path]], by: str | None) -> None:
+    """Import ``jobs`` (parser, file) into the context's store, each file's outcome echoed;
+    exit 1 if any file failed."""
+    from schoolmode.app.data import ImportJob, ImportRequest, import_files
+
+    request = ImportRequest(jobs=[ImportJob(parser=p, path=f) for p, f in jobs], by=by)
+    _done(import_files(ctx, request, _Bars()))
 
 
 @import_app.command("chicago")
@@ -131,10 +140,12 @@ def import_chicago(
     by: ByOption = None,
 ) -> None:
     """Import every Chicago source from the shared data folder."""
-    with _engine(db) as engine:
-        _migrated(engine)
-        jobs = [(imp, p) for imp in CHICAGO for p in imp.default_paths(data_root(data_dir))]
-        run_imports(engine, jobs, by)
+    from schoolmode.app.data import ImportChicagoRequest
+    from schoolmode.app.data import import_chicago as run
+
+    with app_context(db) as ctx:
+        _migrated(ctx)
+        _done(run(ctx, ImportChicagoRequest(data_dir=data_dir, by=by), _Bars()))
 
 
 @import_app.command("file")
@@ -147,39 +158,27 @@ def import_file(
     by: ByOption = None,
 ) -> None:
     """Import one file of SOURCE (also reachable as `schoolmode import SOURCE PATH`)."""
-    importer = IMPORTERS.get(source)
-    if importer is None:
-        typer.echo(f"unknown source {source!r}; known: {', '.join(sorted(IMPORTERS))}", err=True)
-        raise typer.Exit(2)
-    with _engine(db) as engine:
-        _migrated(engine)
-        run_imports(engine, [(importer, path)], by)
+    from schoolmode.app.data import ImportFileRequest, UnknownSource, parser_for
+    from schoolmode.app.data import import_file as run
+
+    try:
+        parser_for(source)
+    except UnknownSource as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    with app_context(db) as ctx:
+        _migrated(ctx)
+        _done(run(ctx, ImportFileRequest(source=source, path=path, by=by), _Bars()))
 
 
 @import_app.command("sources")
 def import_sources() -> None:
     """List the sources that can be imported."""
-    for source, importer in IMPORTERS.items():
-        flag = " [chicago]" if importer.chicago else ""
-        typer.echo(f"{source}{flag}: {importer.title}")
+    from schoolmode.app.data import list_sources
 
-
-def _last_imports(engine: Engine) -> list[dict[str, Any]]:
-    latest = (
-        select(import_log.c.source, func.max(import_log.c.id).label("id"))
-        .group_by(import_log.c.source)
-        .subquery()
-    )
-    query = (
-        select(import_log)
-        .join(latest, import_log.c.id == latest.c.id)
-        .order_by(import_log.c.source)
-    )
-    with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-    for row in rows:
-        row["imported_at"] = row["imported_at"].isoformat()
-    return rows
+    for row in list_sources():
+        flag = " [chicago]" if row.chicago else ""
+        typer.echo(f"{row.source}{flag}: {row.title}")
 
 
 def status(
@@ -187,41 +186,50 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Row counts per record type and the last import of each source."""
-    with _engine(db) as engine:
-        _migrated(engine)
-        counts = row_counts(engine)
-        last = _last_imports(engine)
-        if as_json:
-            typer.echo(
-                json.dumps(
-                    {"schema": current_revision(engine), "rows": counts, "last_imports": last},
-                    indent=2,
-                )
+    from schoolmode.app.data import store_status
+
+    with app_context(db) as ctx:
+        _migrated(ctx)
+        current = store_status(ctx)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "schema": current.schema_revision,
+                    "rows": current.rows,
+                    "last_imports": current.last_imports,
+                },
+                indent=2,
             )
-            return
-        out = Console()
-        table = Table(title="records")
-        table.add_column("record type")
-        table.add_column("rows", justify="right")
-        for name, n in counts.items():
-            table.add_row(name, f"{n:,}")
-        out.print(table)
-        imports = Table(title="last import per source")
-        for col in ("source", "dataset", "file", "when", "by", "rows", "+", "~", "-"):
-            imports.add_column(col)
-        for r in last:
-            imports.add_row(
-                r["source"],
-                r["dataset"],
-                r["file_name"],
-                r["imported_at"],
-                r["imported_by"],
-                str(r["rows_in_file"]),
-                str(r["rows_added"]),
-                str(r["rows_changed"]),
-                str(r["rows_removed"]),
-            )
-        out.print(imports)
+        )
+        return
+    _print_status(current)
+
+
+def _print_status(current: StoreStatus) -> None:
+    out = Console()
+    table = Table(title="records")
+    table.add_column("record type")
+    table.add_column("rows", justify="right")
+    for name, n in current.rows.items():
+        table.add_row(name, f"{n:,}")
+    out.print(table)
+    imports = Table(title="last import per source")
+    for col in ("source", "dataset", "file", "when", "by", "rows", "+", "~", "-"):
+        imports.add_column(col)
+    for r in current.last_imports:
+        imports.add_row(
+            r["source"],
+            r["dataset"],
+            r["file_name"],
+            r["imported_at"],
+            r["imported_by"],
+            str(r["rows_in_file"]),
+            str(r["rows_added"]),
+            str(r["rows_changed"]),
+            str(r["rows_removed"]),
+        )
+    out.print(imports)
 
 
 def register(app: typer.Typer) -> None:

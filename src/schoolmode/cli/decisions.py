@@ -1,61 +1,22 @@
-"""``schoolmode decide``, ``authorise``, ``explain``, ``audit reproduce`` and ``decisions list``."""
+"""``schoolmode decide``, ``authorise``, ``explain``, ``audit reproduce`` and ``decisions list``:
+the face of ``schoolmode.app.decisions``."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from schoolmode.cli.common import policies_root, store_url
+from schoolmode.cli.common import DbOption, PoliciesDir, app_context, console, parse_day
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    pass
 
-console = Console(highlight=False)
-if not console.is_terminal:
-    console = Console(highlight=False, width=180)
-
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Store URL (default: sqlite:///schoolmode.sqlite).")
-]
-PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
 audit_app = typer.Typer(
     help="Audit records: reproduce a stored decision run.", no_args_is_help=True
 )
 decisions_app = typer.Typer(help="Stored decision runs.", no_args_is_help=True)
-
-
-def _day(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise SchoolmodeError(f"{option} {text!r} is not a date written YYYY-MM-DD") from None
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(code=2)
-
-
-@contextmanager
-def _store(db: str | None) -> Iterator[Engine]:
-    """The store for one command: disposed afterwards; a ``SchoolmodeError`` inside is the
-    command's error (printed, exit code 2)."""
-    from schoolmode.store.db import make_engine
-
-    engine = make_engine(store_url(db))
-    try:
-        yield engine
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    finally:
-        engine.dispose()
 
 
 def decide(
@@ -70,19 +31,13 @@ def decide(
     policies_dir: PoliciesDir = None,
 ) -> None:
     """Decide the mode of every classroom, school and the district, and store it with its audit record."""
-    from schoolmode.decisions.record import decide as run_decide
-    from schoolmode.decisions.record import policy_in_force
-    from schoolmode.policy.loader import Registry
-    from schoolmode.store.db import make_engine
+    from schoolmode.app import decisions
 
-    try:
-        first = _day(date, "--date")
-        last = _day(to, "--to") if to else first
-        registry = Registry(policies_root(policies_dir))
-        loaded = registry.get(policy) if policy else policy_in_force(registry, first)
-        summary = run_decide(make_engine(store_url(db)), loaded, first, last)
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
+    with app_context(db, policies_dir) as ctx:
+        first = parse_day(date, "--date")
+        last = parse_day(to, "--to") if to else first
+        req = decisions.DecideRequest(first=first, last=last, policy_id=policy)
+        summary = decisions.decide(ctx, req)
     console.print(
         f"run {summary.run_id}: {summary.decisions} decisions under {summary.policy_id} for "
         f"{summary.first}{'' if summary.last == summary.first else f' to {summary.last}'}; "
@@ -108,22 +63,18 @@ def authorise(
     policies_dir: PoliciesDir = None,
 ) -> None:
     """Record a named body's decision on an eligible rule (append-only)."""
-    from schoolmode.decisions.record import authorise as record
-    from schoolmode.policy.loader import Registry
-    from schoolmode.store.db import make_engine
+    from schoolmode.app import decisions
 
-    try:
-        key = record(
-            make_engine(store_url(db)),
-            Registry(policies_root(policies_dir)).get(policy),
-            rule,
-            unit,
-            _day(date, "--date"),
-            by,
-            reason,
+    with app_context(db, policies_dir) as ctx:
+        req = decisions.AuthoriseRequest(
+            policy_id=policy,
+            rule=rule,
+            unit=unit,
+            day=parse_day(date, "--date"),
+            by=by,
+            reason=reason,
         )
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
+        key = decisions.authorise(ctx, req).key
     console.print(f"authorisation {key} recorded: {by} acts on {rule} for {unit} from {date}")
 
 
@@ -137,26 +88,23 @@ def explain(
     db: DbOption = None,
 ) -> None:
     """Why is my school (classroom, district) in this mode? From the stored decision."""
-    from schoolmode.decisions.record import stored_explanation
-    from schoolmode.store.db import make_engine
+    from schoolmode.app import decisions
 
     chosen = [
         (s, u)
         for s, u in (("school", school), ("classroom", classroom), ("district", district))
         if u
     ]
-    try:
+    with app_context(db) as ctx:
         if len(chosen) != 1:
             raise SchoolmodeError("name exactly one of --school, --classroom or --district")
         scope, unit = chosen[0]
-        run_id, text = stored_explanation(
-            make_engine(store_url(db)), scope, unit, _day(date, "--date")
-        )
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    console.print(text, markup=False)
+        req = decisions.ExplainRequest(scope=scope, unit=unit, day=parse_day(date, "--date"))
+        result = decisions.explain(ctx, req)
+    console.print(result.text, markup=False)
     console.print(
-        f"\n(decision run {run_id}; `schoolmode audit reproduce {run_id}` recomputes it)",
+        f"\n(decision run {result.run_id}; `schoolmode audit reproduce {result.run_id}` "
+        "recomputes it)",
         markup=False,
     )
 
@@ -164,17 +112,11 @@ def explain(
 @audit_app.command("reproduce")
 def reproduce(run_id: int, db: DbOption = None, policies_dir: PoliciesDir = None) -> None:
     """Recompute a stored run; print "identical" or exactly what differs."""
-    from schoolmode.decisions.audit import reproduce as run_reproduce
-    from schoolmode.policy.loader import Registry
-    from schoolmode.store.db import make_engine
+    from schoolmode.app import decisions
 
-    try:
-        report = run_reproduce(
-            make_engine(store_url(db)), run_id, Registry(policies_root(policies_dir))
-        )
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    console.print(report.render(), markup=False)
+    with app_context(db, policies_dir) as ctx:
+        report = decisions.reproduce(ctx, decisions.ReproduceRequest(run_id=run_id))
+    console.print(report.text, markup=False)
     if not report.identical:
         raise typer.Exit(code=1)
 
@@ -182,30 +124,14 @@ def reproduce(run_id: int, db: DbOption = None, policies_dir: PoliciesDir = None
 @decisions_app.command("list")
 def list_runs(db: DbOption = None) -> None:
     """The stored decision runs."""
-    from sqlalchemy import func, select
+    from schoolmode.app import decisions
 
-    from schoolmode.store.db import make_engine
-    from schoolmode.store.tables import decision, decision_run
-
-    engine = make_engine(store_url(db))
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                decision_run.c.id,
-                decision_run.c.policy_id,
-                decision_run.c.first_date,
-                decision_run.c.last_date,
-                decision_run.c.created_at,
-                decision_run.c.created_by,
-                func.count(decision.c.id),
-            )
-            .join(decision, decision.c.run_id == decision_run.c.id, isouter=True)
-            .group_by(decision_run.c.id)
-            .order_by(decision_run.c.id)
-        ).all()
-    for r in rows:
+    with app_context(db) as ctx:
+        runs = decisions.list_runs(ctx)
+    for r in runs:
         console.print(
-            f"run {r[0]}: {r[1]} {r[2]}..{r[3]}, {r[6]} decisions, by {r[5]} at {r[4]:%Y-%m-%d %H:%M}"
+            f"run {r.run_id}: {r.policy_id} {r.first}..{r.last}, {r.decisions} decisions, "
+            f"by {r.created_by} at {r.created_at:%Y-%m-%d %H:%M}"
         )
 
 

@@ -1,50 +1,83 @@
-"""District commands: ``district synth`` builds a synthetic district from the CPS profiles."""
+"""District commands: ``district synth`` builds a synthetic district from the CPS profiles,
+``district surge`` runs a surge week in it. The face of ``schoolmode.app.district``."""
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 
-from schoolmode.cli.common import data_root, store_url
-from schoolmode.cli.data import run_imports
-from schoolmode.importers.cdph import ZipWeekly
-from schoolmode.importers.cps import SchoolCovidCases, SchoolProfiles
-from schoolmode.importers.standard import StandardLayout
-from schoolmode.standard.batch import FileValidationError
-from schoolmode.store.db import make_engine
-from schoolmode.store.migrate import current_revision, head_revision
-from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE, district_consent
-from schoolmode.synth.district import (
-    SynthConfig,
-    SyntheticDistrict,
-    synth_absences,
-    synth_district,
-    write_standard_files,
-)
-from schoolmode.synth.observations import (
-    ObservationConfig,
-    derive_observations,
-    merge_into,
-    zip_weekly_frame,
-)
+from schoolmode.cli.common import app_context
+from schoolmode.importers.cps import SchoolProfiles
+from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE
+from schoolmode.synth.district import SynthConfig
 
-SOURCE = "synthetic-district"
+if TYPE_CHECKING:
+    from schoolmode.app.district import SurgeResult, SynthResult
+
 PROFILES = SchoolProfiles.default_files[0]
 
 app = typer.Typer(help="Districts: synthetic populations.", no_args_is_help=True)
+
+
+class _Steps:
+    """Long work as a rich progress bar, started with the first task, gone when done."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def start(self, description: str, total: int) -> None:
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(description, total=total)
+
+    def advance(self, description: str | None = None) -> None:
+        if self.bar is not None and self.task is not None:
+            if description is None:
+                self.bar.advance(self.task)
+            else:
+                self.bar.update(self.task, advance=1, description=description)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+@contextmanager
+def _steps() -> Iterator[_Steps]:
+    """Progress for a use case; a source file or input problem is echoed on stderr and exits
+    (1 for a missing or invalid file, 2 for a bad input)."""
+    from schoolmode.app.district import SourceFileError, SurgeInputError
+
+    steps = _Steps()
+    try:
+        yield steps
+    except (SourceFileError, SurgeInputError) as exc:
+        steps.stop()
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1 if isinstance(exc, SourceFileError) else 2) from exc
+    finally:
+        steps.stop()
 
 
 @app.command("synth")
@@ -105,96 +138,55 @@ def synth(
 ) -> None:
     """Build a synthetic district (homerooms, students, teachers, staff, households,
     enrolments, staff assignments, calendar) from the real CPS SY2021-22 school profiles."""
-    started = time.perf_counter()
-    schools = _schools(profiles)
-    config = SynthConfig(seed=seed)
-    district = synth_district(schools, config)
-    frames = dict(district.frames)
-    if absences:
-        frames["absence"] = synth_absences(district, config)
-    if observations:
-        frames = _observe(frames, district, schools, first, last, seed)
-    frames["testing_consent"] = district_consent(frames, consent_share, staff_consent_share, seed)
-    paths = write_standard_files(frames, out)
-    took = time.perf_counter() - started
-    typer.echo(
-        f"synthetic district (seed {seed}) from {schools.height} schools: "
-        f"{district.students:,} students, {district.staff:,} staff, built in {took:.1f} s"
+    from schoolmode.app.context import open_context
+    from schoolmode.app.district import SynthRequest
+    from schoolmode.app.district import synth as run
+
+    req = SynthRequest(
+        out=out,
+        seed=seed,
+        profiles=profiles,
+        absences=absences,
+        observations=observations,
+        first=first.date() if first else None,
+        last=last.date() if last else None,
+        consent_share=consent_share,
+        staff_consent_share=staff_consent_share,
     )
-    for name, frame in frames.items():
-        typer.echo(f"  {name:18} {frame.height:>10,} rows -> {out / (name + '.csv')}")
-    if not do_import:
-        return
-    engine = make_engine(store_url(db))
-    try:
-        if current_revision(engine) != head_revision():
+    with open_context() as ctx, _steps() as steps:
+        result = run(ctx, req, steps)
+    _print_synth(result)
+    if do_import:
+        _import(db, result)
+
+
+def _print_synth(result: SynthResult) -> None:
+    observed = result.observations
+    if observed is not None:
+        typer.echo(
+            f"observations {observed.start} .. {observed.end}: {observed.cases:,} cases "
+            f"({observed.real:,} from CPS reports, {observed.zip:,} from ZIP rates), "
+            f"derived in {observed.seconds:.1f} s"
+        )
+    typer.echo(
+        f"synthetic district (seed {result.seed}) from {result.schools} schools: "
+        f"{result.students:,} students, {result.staff:,} staff, built in {result.seconds:.1f} s"
+    )
+    for f in result.files:
+        typer.echo(f"  {f.name:18} {f.rows:>10,} rows -> {f.path}")
+
+
+def _import(db: str | None, result: SynthResult) -> None:
+    from schoolmode.app.data import schema_is_current
+    from schoolmode.app.district import district_parser
+    from schoolmode.cli.data import run_imports
+
+    with app_context(db) as ctx:
+        if not schema_is_current(ctx):
             typer.echo("the database is not at the latest schema: run `schoolmode init`", err=True)
             raise typer.Exit(2)
-        parser = StandardLayout(SOURCE)
-        run_imports(engine, [(parser, file) for file in paths], None)
-    finally:
-        engine.dispose()
-
-
-def _schools(profiles: Path | None) -> pl.DataFrame:
-    """The CPS school profiles (``--profiles`` or the shared copy); exit 1 naming the problem
-    if the file is missing or invalid."""
-    path = profiles or data_root() / PROFILES
-    try:
-        return SchoolProfiles().parse(path).frame
-    except (FileValidationError, FileNotFoundError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    )
-
-
-def _observe(
-    frames: dict[str, pl.DataFrame],
-    district: SyntheticDistrict,
-    schools: pl.DataFrame,
-    first: dt.datetime | None,
-    last: dt.datetime | None,
-    seed: int,
-) -> dict[str, pl.DataFrame]:
-    """Derive the observations and merge them into ``frames`` (with a progress display)."""
-    base = ObservationConfig()
-    config = replace(
-        base,
-        start=first.date() if first else base.start,
-        end=last.date() if last else base.end,
-        seed=base.seed if seed == SynthConfig.seed else seed,
-    )
-    data = data_root()
-    started = time.perf_counter()
-    with _progress() as bar:
-        task = bar.add_task("observations: reading CPS case reports and CDPH ZIP weekly", total=3)
-        try:
-            reports = SchoolCovidCases().parse(data / SchoolCovidCases.default_files[0]).frame
-            bar.advance(task)
-            zips = zip_weekly_frame(ZipWeekly().parse(data / ZipWeekly.default_files[0]).frame)
-        except (FileValidationError, FileNotFoundError) as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from exc
-        bar.update(task, advance=1, description="observations: deriving")
-        observed = derive_observations(district, schools, reports, zips, config)
-        bar.advance(task)
-    weekly = observed.weekly.group_by("origin").agg(pl.col("cases").sum())
-    origin = dict(zip(weekly["origin"].to_list(), weekly["cases"].to_list(), strict=True))
-    typer.echo(
-        f"observations {config.start} .. {config.end}: {observed.frames['case'].height:,} cases "
-        f"({origin.get('real', 0):,} from CPS reports, {origin.get('zip', 0):,} from ZIP rates), "
-        f"derived in {time.perf_counter() - started:.1f} s"
-    )
-    return merge_into(SyntheticDistrict(frames), observed)
+        parser = district_parser()
+        run_imports(ctx, [(parser, f.path) for f in result.files], None)
 
 
 @app.command("surge")
@@ -218,55 +210,41 @@ def surge(
     """A surge week end to end in the synthetic district: cases -> contact tracing -> orders
     -> absences -> school metrics -> the January 2022 agreement (cps-ctu-2022-01-10): which
     schools become eligible for remote learning and which classrooms flip."""
+    from schoolmode.app.context import open_context
+    from schoolmode.app.district import SurgeRequest
+    from schoolmode.app.district import surge as run
+
+    req = SurgeRequest(
+        week=week.date(), cases=cases, seed=seed, profiles=profiles, out=out, show=show
+    )
+    with open_context() as ctx, _steps() as steps:
+        result = run(ctx, req, steps)
+    _print_surge(result)
+
+
+def _print_surge(result: SurgeResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from schoolmode.synth.surge import surge_week
-
-    started = time.perf_counter()
-    schools = _schools(profiles)
-    monday = week.date()
-    if monday.weekday() != 0:
-        typer.echo(f"--week {monday} is a {monday:%A}: give the Monday of the week", err=True)
-        raise typer.Exit(2)
-    with _progress() as bar:
-        task = bar.add_task("surge: building the district", total=2)
-        district = synth_district(schools, SynthConfig(seed=seed))
-        bar.update(task, advance=1, description=f"surge: tracing {cases:,} cases and evaluating")
-        try:
-            result = surge_week(district, monday, cases)
-        except ValueError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from exc
-        bar.advance(task)
     console = Console()
-    summary = result.summary()
     console.print(
         f"surge week {result.start} .. {result.end} in the synthetic district "
-        f"({district.students:,} students, {district.staff:,} staff), "
-        f"{time.perf_counter() - started:.1f} s"
+        f"({result.students:,} students, {result.staff:,} staff), "
+        f"{result.seconds:.1f} s"
     )
-    for key, value in summary.items():
+    for key, value in result.summary.items():
         console.print(f"  {key.replace('_', ' '):30} {value:>10,}")
-    eligible = result.eligible_schools()
     table = Table(title="Schools eligible for remote learning (the CPS Tactical Team decides)")
     for column in ("school", "first day", "rule", "teachers absent", "students quarantined"):
         table.add_column(column)
-    first = eligible.sort("date").unique("unit", keep="first").sort("date", "unit")
-    for r in first.head(show).iter_rows(named=True):
-        rules = [c.split(".", 1)[1] for c in eligible.columns if c.startswith("trigger.") and r[c]]
+    for r in result.eligible:
         table.add_row(
-            r["unit"],
-            str(r["date"]),
-            ", ".join(rules),
-            f"{r['covid_absent_teachers']}/{r['classroom_teachers']}",
-            f"{r['students_quarantine_isolation']}/{r['enrolled']}",
+            r.school,
+            str(r.first_day),
+            ", ".join(r.rules),
+            f"{r.teachers_absent}/{r.classroom_teachers}",
+            f"{r.students_out}/{r.enrolled}",
         )
     console.print(table)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        result.orders.write_csv(out / "quarantine_order.csv")
-        result.school.write_csv(out / "school_metrics.csv")
-        eligible.write_csv(out / "eligible_schools.csv")
-        result.flipped_classrooms().write_csv(out / "flipped_classrooms.csv")
-        console.print(f"wrote {out}/")
+    if result.wrote is not None:
+        console.print(f"wrote {result.wrote}/")

@@ -1,19 +1,25 @@
-"""``schoolmode policy ...``: list, show, test, explain, diff, validate and export policies."""
+"""``schoolmode policy ...``: list, show, test, explain, diff, validate and export policies;
+the face of ``schoolmode.app.policies``."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from schoolmode.cli.common import policies_root
+from schoolmode.cli.common import parse_day
 from schoolmode.policy.errors import SchoolmodeError
+
+if TYPE_CHECKING:
+    from schoolmode.app.context import Context
+    from schoolmode.app.policies import PolicyView
 
 app = typer.Typer(
     help="Policies as code: the shipped agreements, proposals and guidance.", no_args_is_help=True
@@ -33,43 +39,37 @@ PoliciesDir = Annotated[
 ]
 
 
-def _registry(root: Path | None):  # type: ignore[no-untyped-def]
-    from schoolmode.policy.loader import Registry
-
-    return Registry(policies_root(root))
-
-
 def _fail(exc: Exception) -> typer.Exit:
     err.print(f"[bold red]error:[/] {exc}", markup=True)
     return typer.Exit(code=2)
 
 
+@contextmanager
+def _context(policies: Path | None = None) -> Iterator[Context]:
+    """The use cases' context; a ``SchoolmodeError`` inside is the command's error (printed on
+    stderr, exit code 2)."""
+    from schoolmode.app.context import open_context
+
+    try:
+        with open_context(policies_dir=policies) as ctx:
+            yield ctx
+    except SchoolmodeError as exc:
+        raise _fail(exc) from None
+
+
 @app.command("list")
 def list_policies(policies: PoliciesDir = None) -> None:
     """List every policy with its kind, status, term, rules and cases."""
-    from schoolmode.cases.runner import case_files, load_case_file
+    from schoolmode.app.policies import list_policies as run
 
-    try:
-        registry = _registry(policies)
-        table = Table(title=f"{len(registry.ids())} policies in {registry.root}")
-        table.add_column("id", no_wrap=True)
-        for column in ("kind", "status", "term", "rules", "cases", "title"):
-            table.add_column(column, overflow="fold")
-        for loaded in registry.all():
-            p = loaded.policy
-            cases = sum(len(load_case_file(f).cases) for f in case_files(loaded))
-            overlay = f" (overlay of {loaded.overlay.overlay_of})" if loaded.overlay else ""
-            table.add_row(
-                p.id,
-                p.kind,
-                p.status,
-                f"{p.term.from_} – {p.term.to or 'open'}",
-                str(len(p.rules)),
-                str(cases),
-                p.title + overlay,
-            )
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
+    with _context(policies) as ctx:
+        listed = run(ctx)
+    table = Table(title=f"{len(listed.rows)} policies in {listed.root}")
+    table.add_column("id", no_wrap=True)
+    for column in ("kind", "status", "term", "rules", "cases", "title"):
+        table.add_column(column, overflow="fold")
+    for r in listed.rows:
+        table.add_row(r.id, r.kind, r.status, r.term, str(r.rules), str(r.cases), r.title)
     console.print(table)
 
 
@@ -82,57 +82,47 @@ def show(
     ] = None,
 ) -> None:
     """Show a policy: parameters with their sources, interpretations and rules."""
-    from schoolmode.policy.describe import Describer
+    from schoolmode.app.policies import ShowPolicyRequest, show_policy
 
-    try:
-        loaded = _registry(policies).get(policy_id)
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    p = loaded.policy
-    console.print(f"[bold]{p.title}[/] ({p.id}, version {p.version}, {loaded.content_hash[:19]}…)")
+    with _context(policies) as ctx:
+        req = ShowPolicyRequest(policy_id=policy_id, on=parse_day(on, "--on") if on else None)
+        view = show_policy(ctx, req)
+    _print_policy(view)
+
+
+def _print_policy(view: PolicyView) -> None:
     console.print(
-        f"{p.kind}, {p.status}; parties: {', '.join(p.parties)}; term {p.term.from_} – {p.term.to or 'open'}"
+        f"[bold]{view.title}[/] ({view.id}, version {view.version}, {view.content_hash[:19]}…)"
     )
-    console.print(p.summary)
+    console.print(
+        f"{view.kind}, {view.status}; parties: {', '.join(view.parties)}; term {view.term}"
+    )
+    console.print(view.summary)
     params = Table(title="Parameters", show_lines=True)
     for column in ("name", "from", "value", "conf.", "clause / quote", "source"):
         params.add_column(column, overflow="fold")
-    for name, spec in p.parameters.items():
-        for v in spec.values:
-            src = p.sources.get(v.source)
-            params.add_row(
-                name,
-                str(v.from_),
-                f"{v.value}{' ' + spec.unit if spec.unit else ''}",
-                v.confidence.value,
-                v.clause + (f'\n"{v.quote}"' if v.quote else ""),
-                (src.title + (f"\n{src.url}" if src.url else "")) if src else v.source,
-            )
+    for v in view.parameters:
+        params.add_row(v.name, str(v.from_), v.value, v.confidence, v.clause, v.source)
     console.print(params)
-    if p.interpretations:
+    if view.interpretations:
         interps = Table(
             title="Interpretation parameters (where the source is ambiguous)", show_lines=True
         )
         for column in ("name", "default", "choices", "rationale", "cases"):
             interps.add_column(column, overflow="fold")
-        for name, i in p.interpretations.items():
+        for i in view.interpretations:
             interps.add_row(
-                name,
-                str(i.default),
-                ", ".join(map(str, i.choices)),
-                i.rationale,
-                ", ".join(i.cases),
+                i.name, i.default, ", ".join(i.choices), i.rationale, ", ".join(i.cases)
             )
         console.print(interps)
-    describer = Describer(p, dt.date.fromisoformat(on) if on else None)
     rules = Table(title="Rules", show_lines=True)
     for column in ("rule", "scope", "description"):
         rules.add_column(column, overflow="fold")
-    for rule in p.rules:
-        text = "\n".join(f"{k}: {v}" for k, v in describer.rule(rule).items())
-        rules.add_row(f"{rule.id}\n{rule.title}", rule.scope.value, text)
+    for rule in view.rules:
+        text = "\n".join(f"{k}: {v}" for k, v in rule.description.items())
+        rules.add_row(f"{rule.id}\n{rule.title}", rule.scope, text)
     console.print(rules)
-    for note in p.notes:
+    for note in view.notes:
         console.print(f"- {note}")
 
 
@@ -149,52 +139,38 @@ def run_cases(
     ] = False,
 ) -> None:
     """Run the worked cases beside the policies; exit 1 if any fails."""
-    from schoolmode.cases.runner import CaseRun, collect, execute, runs_for
-    from schoolmode.policy.loader import POLICY_FILE, Registry, load_policy_path
+    from schoolmode.app.policies import RunCasesRequest
+    from schoolmode.app.policies import run_cases as run
 
-    try:
-        runs: list[CaseRun]
-        if path is not None and path.is_file():
-            folder = path.parent.parent
-            registry = Registry(folder.parent)
-            runs = list(runs_for(load_policy_path(folder / POLICY_FILE, registry), path))
-        elif path is not None and (path / POLICY_FILE).exists():
-            registry = Registry(path.parent)
-            only = [registry.get(load_policy_path(path / POLICY_FILE, registry).id).id]
-            runs = collect(registry, only)
-        else:
-            registry = Registry(policies_root(path))
-            runs = collect(registry, policy or None)
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    failed = 0
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("running cases", total=len(runs))
-        results = []
-        for run in runs:
-            results.append(execute(run, registry))
-            progress.advance(task)
-    for result in results:
-        if not result.passed:
-            failed += 1
+    with (
+        _context() as ctx,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task("running cases", total=None)
+        report = run(
+            ctx,
+            RunCasesRequest(path=path, policy_ids=policy or []),
+            lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    for outcome in report.outcomes:
+        if not outcome.passed:
             console.print(
-                f"[red]FAIL[/] {result.run.policy_id} :: {result.run.test_id}  ({result.run.path})"
+                f"[red]FAIL[/] {outcome.policy_id} :: {outcome.test_id}  ({outcome.path})"
             )
-            for failure in result.failures:
+            for failure in outcome.failures:
                 console.print(f"      {failure}")
         elif verbose:
-            console.print(f"[green]PASS[/] {result.run.policy_id} :: {result.run.test_id}")
-    cases = len({(r.run.path, r.run.case_id) for r in results})
-    policies_seen = len({r.run.policy_id for r in results})
+            console.print(f"[green]PASS[/] {outcome.policy_id} :: {outcome.test_id}")
+    total, failed = len(report.outcomes), report.failed
     console.print(
-        f"{len(results) - failed} passed, {failed} failed "
-        f"({len(results)} variants of {cases} cases over {policies_seen} policies)"
+        f"{total - failed} passed, {failed} failed "
+        f"({total} variants of {report.cases} cases over {report.policies} policies)"
     )
     if failed:
         raise typer.Exit(code=1)
@@ -217,56 +193,32 @@ def explain_case(
     policies: PoliciesDir = None,
 ) -> None:
     """Explain, in plain language, what a policy decides on one of its cases and why."""
-    from schoolmode.cases.runner import collect, evaluate_case
-    from schoolmode.engine.explain import explain
-    from schoolmode.engine.trace import trace
-    from schoolmode.policy.cases import EngineCase, Expectation
+    from schoolmode.app.policies import ExplainCaseRequest
+    from schoolmode.app.policies import explain_case as run
 
-    try:
-        registry = _registry(policies)
-        loaded = registry.get(policy_id)
-        runs = [r for r in collect(registry) if r.case_id == case and r.policy_id == loaded.id]
-        if reading is not None:
-            runs = [r for r in runs if r.reading == reading]
-        if not runs:
-            known = sorted(
-                {r.case_id for r in collect(registry, [loaded.id]) if r.policy_id == loaded.id}
-            )
-            raise SchoolmodeError(
-                f"policy {loaded.id!r} has no case {case!r}"
-                + (f" with reading {reading!r}" if reading else "")
-                + f"; its cases: {', '.join(known) or 'none'}"
-            )
-        run = runs[0]
-        if not isinstance(run.case, EngineCase):
-            raise SchoolmodeError(
-                f"case {case!r} is an operation case ({run.case.operation}); "
-                "run `schoolmode policy test` to see its figures"
-            )
-        evaluation = evaluate_case(run.case, loaded.policy, run.settings)
-        targets: list[tuple[str, str, dt.date]] = []
-        if unit and date:
-            targets.append((scope or "school", unit, dt.date.fromisoformat(date)))
-        else:
-            for raw in run.expect:
-                exp = raw if isinstance(raw, Expectation) else Expectation.model_validate(raw)
-                day = exp.date or exp.from_
-                if day is None or (unit and exp.unit != unit):
-                    continue
-                key = (exp.scope.value, exp.unit, day)
-                if key not in targets:
-                    targets.append(key)
-        outputs = [trace(evaluation, s, u, d) for s, u, d in targets]
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
+    with _context(policies) as ctx:
+        req = ExplainCaseRequest(
+            policy_id=policy_id,
+            case=case,
+            reading=reading,
+            unit=unit,
+            day=parse_day(date, "--date") if unit and date else None,
+            scope=scope,
+            all_rules=all_rules,
+        )
+        result = run(ctx, req)
     if as_json:
-        console.print_json(json.dumps([t.to_dict() for t in outputs], default=str))
+        console.print_json(json.dumps(result.traces, default=str))
         return
-    header = f"Case {case}" + (f" [{run.reading}]" if run.reading else "") + f": {run.case.title}"
+    header = (
+        f"Case {result.case}"
+        + (f" [{result.reading}]" if result.reading else "")
+        + f": {result.title}"
+    )
     console.print(header, markup=False)
-    for t in outputs:
+    for text in result.texts:
         console.print("")
-        console.print(explain(t, all_rules=all_rules), markup=False)
+        console.print(text, markup=False)
 
 
 @app.command()
@@ -279,27 +231,21 @@ def diff(
     ] = False,
 ) -> None:
     """Two policies side by side: which thresholds, windows, scopes and durations differ."""
-    from schoolmode.policy.diff import policy_diff
+    from schoolmode.app.policies import DiffRequest, diff_policies
 
-    try:
-        registry = _registry(policies)
-        a, b = registry.get(policy_a).policy, registry.get(policy_b).policy
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
-    rows = policy_diff(a, b)
-    table = Table(title=f"{a.id}  vs  {b.id}", show_lines=True)
+    with _context(policies) as ctx:
+        result = diff_policies(ctx, DiffRequest(policy_a=policy_a, policy_b=policy_b))
+    table = Table(title=f"{result.a}  vs  {result.b}", show_lines=True)
     table.add_column("section")
     table.add_column("item", overflow="fold")
-    table.add_column(a.id, overflow="fold")
-    table.add_column(b.id, overflow="fold")
-    shown = 0
-    for row in rows:
+    table.add_column(result.a, overflow="fold")
+    table.add_column(result.b, overflow="fold")
+    for row in result.rows:
         if row.differs or all_rows:
-            shown += 1
             style = "bold" if row.differs else "dim"
             table.add_row(row.section, row.item, row.left, row.right, style=style)
     console.print(table)
-    console.print(f"{sum(r.differs for r in rows)} of {len(rows)} rows differ.")
+    console.print(f"{sum(r.differs for r in result.rows)} of {len(result.rows)} rows differ.")
 
 
 @app.command()
@@ -312,42 +258,16 @@ def validate(
     ],
 ) -> None:
     """Validate policy and case files; errors name file, line and key."""
-    from schoolmode.cases.runner import load_case_file
-    from schoolmode.policy.loader import POLICY_FILE, Registry, load_policy_path
+    from schoolmode.app.policies import ValidateRequest, validate_files
 
-    checked = 0
-    problems: list[str] = []
-    targets: list[Path]
-    if path.is_dir() and not (path / POLICY_FILE).exists():
-        targets = sorted(path.glob(f"*/{POLICY_FILE}"))
-        registry = None
-        try:
-            registry = Registry(path)
-        except SchoolmodeError as exc:
-            problems.append(str(exc))
-    else:
-        targets = [path / POLICY_FILE if path.is_dir() else path]
-        registry = None
-    for target in targets:
-        try:
-            if target.parent.name == "cases" or (
-                target.name != POLICY_FILE and "cases" in target.parts
-            ):
-                load_case_file(target)
-            else:
-                load_policy_path(target, registry)
-                for case_file in sorted((target.parent / "cases").glob("*.yaml")):
-                    load_case_file(case_file)
-                    checked += 1
-            checked += 1
-        except SchoolmodeError as exc:
-            problems.append(str(exc))
-    for problem in problems:
+    with _context() as ctx:
+        report = validate_files(ctx, ValidateRequest(path=path))
+    for problem in report.problems:
         console.print(problem, markup=False)
-    if problems:
-        console.print(f"{len(problems)} file(s) with problems")
+    if report.problems:
+        console.print(f"{len(report.problems)} file(s) with problems")
         raise typer.Exit(code=1)
-    console.print(f"{checked} file(s) valid")
+    console.print(f"{report.checked} file(s) valid")
 
 
 @app.command()
@@ -356,11 +276,9 @@ def docs(
     policies: PoliciesDir = None,
 ) -> None:
     """Write the generated reference docs: JSON Schemas and the interpretation defaults."""
-    from schoolmode.policy.docs import write
+    from schoolmode.app.policies import DocsRequest, write_docs
 
-    try:
-        written = write(_registry(policies), out)
-    except SchoolmodeError as exc:
-        raise _fail(exc) from None
+    with _context(policies) as ctx:
+        written = write_docs(ctx, DocsRequest(out=out))
     for path in written:
         console.print(f"wrote {path}")

@@ -1,27 +1,26 @@
 """``schoolmode sim``: simulate policies on the synthetic district (engine in the loop).
 
 ``sim run`` runs one policy over seeds, ``sim compare`` several on the same seeds with paired
-differences, ``sim sweep`` a scenario parameter over values on Dask.
+differences, ``sim sweep`` a scenario parameter over values on Dask. The face of
+``schoolmode.app.simulation``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-from schoolmode.cli.common import policies_root
-from schoolmode.policy.errors import SchoolmodeError
-
-if TYPE_CHECKING:
-    from schoolmode.sim.scenario import Scenario
-
-console = Console(highlight=False)
-if not console.is_terminal:
-    console = Console(highlight=False, width=180)
+from schoolmode.cli.common import app_context, console
 
 app = typer.Typer(help="Simulate policies on the synthetic district.", no_args_is_help=True)
 
@@ -44,25 +43,33 @@ ParamOpt = Annotated[
 ]
 
 
-def _scenario(
-    path: Path | None, seeds: int | None, days: int | None, params: list[str] | None
-) -> Scenario:
-    from schoolmode.sim.scenario import load_scenario
+class _Runs:
+    """The runs as a rich progress bar (started once the population is built, gone when done)."""
 
-    scenario = load_scenario(path)
-    updates: dict[str, object] = {}
-    if seeds is not None:
-        updates["seeds"] = seeds
-    if days is not None:
-        updates["days"] = days
-    if updates:
-        scenario = scenario.model_validate({**scenario.model_dump(), **updates})
-    for item in params or []:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SchoolmodeError(f"--param {item!r}: expected name=value")
-        scenario = scenario.with_param(name.strip(), value.strip())
-    return scenario
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def start(self, description: str, total: int) -> None:
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(description, total=total)
+
+    def advance(self, description: str | None = None) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, advance=1)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 def _compare(
@@ -76,63 +83,30 @@ def _compare(
     params: list[str] | None,
     out: Path,
 ) -> None:
-    from schoolmode.policy.loader import Registry
-    from schoolmode.settings import AppSettings
-    from schoolmode.sim.compare import (
-        NO_POLICY,
-        compare,
-        load_population,
-        school_attributes,
-    )
-    from schoolmode.sim.report import write_report
+    from schoolmode.app.simulation import SimRequest, simulate
 
-    try:
-        scenario = _scenario(scenario_path, seeds, days, params)
-        registry = Registry(policies_root(policies_dir))
-        for pid in policy_ids:
-            if pid != NO_POLICY:
-                registry.get(pid)
-        source = str(profiles) if profiles else None
-        settings = AppSettings.load()
-        data = str(settings.data_dir)
-        population = load_population(source, schools, data)
-        attributes = school_attributes(population, source, schools, data)
-        total = scenario.seeds * len(policy_ids)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task(
-                f"{population.network.n:,} agents, {len(population.school_ids)} schools",
-                total=total,
-            )
-            result = compare(
-                population,
-                scenario,
-                policy_ids,
-                registry,
-                progress=lambda pid, seed: progress.update(task, advance=1),
-                attributes=attributes,
-                beta_cache=settings.cache_dir,
-            )
-        files = write_report(result, out)
-    except (SchoolmodeError, LookupError, ValueError, OSError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
-    summary = result.summary()
-    console.print(
-        f"{len(result.results)} runs in {result.wall_s:.1f} s "
-        f"({result.wall_s / len(result.results):.2f} s per run)"
+    req = SimRequest(
+        policy_ids=policy_ids,
+        out=out,
+        scenario=scenario_path,
+        seeds=seeds,
+        days=days,
+        schools=schools,
+        profiles=profiles,
+        params=params or [],
     )
-    for pid in policy_ids:
-        row = summary.filter((summary["policy"] == pid) & (summary["outcome"] == "infections"))
-        mean, lo, hi = row["mean"][0], row["lo"][0], row["hi"][0]
-        console.print(f"{pid}: infections {mean:,.0f} [{lo:,.0f}, {hi:,.0f}]")
-    console.print(f"report: {files['report.md']} and {files['report.html']}")
+    runs = _Runs()
+    with app_context(policies_dir=policies_dir) as ctx:
+        try:
+            result = simulate(ctx, req, runs)
+        finally:
+            runs.stop()
+    console.print(
+        f"{result.runs} runs in {result.wall_s:.1f} s ({result.wall_s / result.runs:.2f} s per run)"
+    )
+    for row in result.infections:
+        console.print(f"{row.policy}: infections {row.mean:,.0f} [{row.lo:,.0f}, {row.hi:,.0f}]")
+    console.print(f"report: {result.files['report.md']} and {result.files['report.html']}")
 
 
 @app.command("run")
@@ -197,45 +171,26 @@ def sweep_cmd(
     ),
 ) -> None:
     """Every value x policy x seed as one Dask task; write per-seed rows and a summary."""
-    from schoolmode.parallel import dask_client
-    from schoolmode.settings import AppSettings
-    from schoolmode.sim.sweep import run_sweep, sweep_summary
+    from schoolmode.app.simulation import SimSweepRequest
+    from schoolmode.app.simulation import sweep as run
 
-    try:
-        sc = _scenario(scenario, seeds, days, None)
-        name, sep, values = param.partition("=")
-        if not sep:
-            raise SchoolmodeError(f"--param {param!r}: expected name=v1,v2,...")
-        listed = [v.strip() for v in values.split(",") if v.strip()]
-        if not name.strip().startswith("policy."):
-            for v in listed:
-                sc.with_param(name.strip(), v)  # check before starting workers
-        ids = [p.strip() for p in policies.split(",") if p.strip()]
-        seed_list = list(range(sc.first_seed, sc.first_seed + sc.seeds))
-        settings = AppSettings.load(policies_dir=policies_dir)
-        kwargs = {
-            "profiles": str(profiles) if profiles else None,
-            "schools": schools,
-            "policy_root": str(settings.policies_dir) if settings.policies_dir else None,
-            "data_dir": str(settings.data_dir),
-            "beta_cache": str(settings.cache_dir),
-        }
-        if workers == 0 and not scheduler:
-            rows = run_sweep(sc, ids, seed_list, name.strip(), listed, **kwargs)  # type: ignore[arg-type]
-        else:
-            with dask_client(workers, scheduler) as client:
-                rows = run_sweep(sc, ids, seed_list, name.strip(), listed, client=client, **kwargs)  # type: ignore[arg-type]
-        out.mkdir(parents=True, exist_ok=True)
-        rows.write_csv(out / "sweep.csv")
-        summary = sweep_summary(rows)
-        summary.write_csv(out / "summary.csv")
-    except (SchoolmodeError, LookupError, ValueError, OSError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
-    table = summary.filter(summary["outcome"] == "infections")
-    for row in table.iter_rows(named=True):
+    req = SimSweepRequest(
+        policy_ids=[p.strip() for p in policies.split(",") if p.strip()],
+        param=param,
+        out=out,
+        scenario=scenario,
+        seeds=seeds,
+        days=days,
+        schools=schools,
+        profiles=profiles,
+        scheduler=scheduler,
+        workers=workers,
+    )
+    with app_context(policies_dir=policies_dir) as ctx:
+        result = run(ctx, req)
+    for row in result.infections:
         console.print(
-            f"{name}={row['value']} {row['policy']}: infections {row['mean']:,.0f} "
-            f"[{row['lo']:,.0f}, {row['hi']:,.0f}]"
+            f"{result.name}={row.value} {row.policy}: infections {row.mean:,.0f} "
+            f"[{row.lo:,.0f}, {row.hi:,.0f}]"
         )
-    console.print(f"rows: {out / 'sweep.csv'}; summary: {out / 'summary.csv'}")
+    console.print(f"rows: {result.rows_csv}; summary: {result.summary_csv}")

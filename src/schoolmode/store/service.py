@@ -268,6 +268,25 @@ def import_history(engine: Engine) -> list[dict[str, Any]]:
         ]
 
 
+def last_imports(engine: Engine) -> list[dict[str, Any]]:
+    """The latest import log entry of each source, by source (``imported_at`` as ISO text)."""
+    latest = (
+        select(import_log.c.source, func.max(import_log.c.id).label("id"))
+        .group_by(import_log.c.source)
+        .subquery()
+    )
+    query = (
+        select(import_log)
+        .join(latest, import_log.c.id == latest.c.id)
+        .order_by(import_log.c.source)
+    )
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    for row in rows:
+        row["imported_at"] = row["imported_at"].isoformat()
+    return rows
+
+
 __all__ = [
     "FileValidationError",
     "ImportFailed",
@@ -276,6 +295,7 @@ __all__ = [
     "diff_frames",
     "file_sha256",
     "import_history",
+    "last_imports",
     "row_counts",
     "run_import",
 ]

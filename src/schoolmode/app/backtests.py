@@ -1,0 +1,143 @@
+"""Use cases of the backtest: replay stored history through several policies and write the
+report; sweep one parameter of one policy over values (serially or on Dask)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine
+
+from schoolmode.app.context import Context
+from schoolmode.app.errors import UseCaseError, as_use_case_errors
+from schoolmode.backtest.report import write_report
+from schoolmode.backtest.run import run_backtest
+from schoolmode.backtest.summary import headline
+from schoolmode.backtest.sweep import OUTCOMES, run_sweep, write_sweep_report
+from schoolmode.engine.settings import sweep_points
+from schoolmode.metrics.frames import district_frame, schools, unit_frames
+from schoolmode.parallel import dask_client
+from schoolmode.policy import model as m
+
+Stage = Callable[[str], None]
+"""Told what the use case is doing now (a short description), stage by stage."""
+
+
+def _policies(ctx: Context, ids: list[str], option: str) -> list[m.Policy]:
+    chosen = [ctx.registry.get(pid.strip()).policy for pid in ids if pid.strip()]
+    if not chosen and option:
+        raise UseCaseError(f"{option} names no policy")
+    return chosen
+
+
+def _check_period(start: dt.date, end: dt.date) -> None:
+    if end < start:
+        raise UseCaseError(f"--to {end} is before --from {start}")
+
+
+def _history(
+    engine: Engine, start: dt.date, end: dt.date, school_year: str | None
+) -> dict[str, pl.DataFrame]:
+    district = district_frame(engine, start, end)
+    return {"district": district, **unit_frames(engine, district, schools(engine, school_year))}
+
+
+class BacktestRequest(BaseModel):
+    """Replay ``start``..``end`` through ``policy_ids`` (each over the whole period unless
+    ``within_term``); write the report under ``out``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy_ids: list[str]
+    start: dt.date
+    end: dt.date
+    out: Path
+    within_term: bool = False
+    school_year: str | None = None
+    """The school profiles to use (default: the earliest stored)."""
+
+
+class BacktestResult(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    headline: pl.DataFrame
+    """One row per policy: its headline figures."""
+    files: dict[str, Path]
+    """The written files by name (``report.md``, ``report.html``, plots, data)."""
+
+
+def backtest(ctx: Context, req: BacktestRequest, stage: Stage | None = None) -> BacktestResult:
+    """Replay stored history day by day through each policy and write the report."""
+    tell = stage or (lambda _: None)
+    with as_use_case_errors(LookupError, ValueError):
+        _check_period(req.start, req.end)
+        chosen = _policies(ctx, req.policy_ids, "")
+        tell("reading metrics from the store")
+        history = _history(ctx.engine, req.start, req.end, req.school_year)
+        tell(f"replaying {len(chosen)} policies")
+        result = run_backtest(
+            chosen, history, req.start, req.end, apply_over_whole_period=not req.within_term
+        )
+        tell("writing the report")
+        files = write_report(result, req.out)
+    return BacktestResult(headline=headline(result), files=files)
+
+
+class SweepRequest(BaseModel):
+    """Backtest once per value of ``param`` (a parameter or interpretation shared by
+    ``policy_ids``); serially (``workers`` 0, no ``scheduler``) or on Dask."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy_ids: list[str]
+    param: str
+    values: list[str]
+    start: dt.date
+    end: dt.date
+    out: Path
+    scheduler: str | None = None
+    """Address of a running Dask scheduler (default: start a LocalCluster)."""
+    workers: int = 2
+    within_term: bool = False
+    school_year: str | None = None
+
+
+class SweepResult(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    table: pl.DataFrame
+    """One row per policy and value: the outcome columns (``outcomes``) and more."""
+    outcomes: list[str]
+    files: dict[str, Path]
+    """``sweep.md``, ``sweep.csv``, ``sweep.png``."""
+
+
+Started = Callable[[int, str], None]
+"""Told, before the backtests start, how many there are and where they run."""
+
+
+def sweep(ctx: Context, req: SweepRequest, started: Started | None = None) -> SweepResult:
+    """Backtest once per value and write a table and a plot of the outcome."""
+    with as_use_case_errors(LookupError, ValueError, OSError):
+        _check_period(req.start, req.end)
+        chosen = _policies(ctx, req.policy_ids, "--policy")
+        sweep_points(chosen, req.param, req.values)  # names and values, before reading the store
+        history = _history(ctx.engine, req.start, req.end, req.school_year)
+        serial = req.workers == 0 and not req.scheduler
+        where = req.scheduler or ("serial" if serial else f"LocalCluster of {req.workers} workers")
+        if started is not None:
+            started(len(chosen) * len(req.values), where)
+        args = (chosen, req.param, req.values, history, req.start, req.end)
+        whole = not req.within_term
+        if serial:
+            table = run_sweep(*args, apply_over_whole_period=whole)
+        else:
+            with dask_client(req.workers, req.scheduler) as client:
+                table = run_sweep(*args, client=client, apply_over_whole_period=whole)
+        files = write_sweep_report(
+            table, req.out, start=req.start, end=req.end, counterfactual=whole
+        )
+    return SweepResult(table=table, outcomes=list(OUTCOMES), files=files)

@@ -1,0 +1,210 @@
+"""Use cases of the simulator: run policies on the same seeds of the synthetic district (one
+policy, or several compared with paired differences) and sweep a parameter over values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from schoolmode.app.context import Context
+from schoolmode.app.errors import as_use_case_errors
+from schoolmode.app.progress import Silent, Steps
+from schoolmode.parallel import dask_client
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.sim.compare import NO_POLICY, compare, load_population, school_attributes
+from schoolmode.sim.report import write_report as write_sim_report
+from schoolmode.sim.scenario import Scenario, load_scenario
+from schoolmode.sim.sweep import run_sweep, sweep_summary
+
+_ERRORS = (LookupError, ValueError, OSError)
+
+
+def _scenario(
+    path: Path | None, seeds: int | None, days: int | None, params: list[str]
+) -> Scenario:
+    scenario = load_scenario(path)
+    updates: dict[str, object] = {}
+    if seeds is not None:
+        updates["seeds"] = seeds
+    if days is not None:
+        updates["days"] = days
+    if updates:
+        scenario = scenario.model_validate({**scenario.model_dump(), **updates})
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SchoolmodeError(f"--param {item!r}: expected name=value")
+        scenario = scenario.with_param(name.strip(), value.strip())
+    return scenario
+
+
+class SimRequest(BaseModel):
+    """Simulate ``policy_ids`` (``none``: no policy) on the same seeds of the district."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy_ids: list[str]
+    out: Path
+    """Folder for the report."""
+    scenario: Path | None = None
+    """Scenario YAML (default: every default)."""
+    seeds: int | None = None
+    days: int | None = None
+    schools: int | None = None
+    """Only the first N schools by id (default: the whole district)."""
+    profiles: Path | None = None
+    """CPS school profile CSV (default: the shared data's)."""
+    params: list[str] = []
+    """Scenario ``field=value`` settings (dotted names), applied in order."""
+
+
+class PolicyInfections(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    policy: str
+    mean: float
+    lo: float
+    hi: float
+    """The 95% interval."""
+
+
+class SimResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    runs: int
+    wall_s: float
+    infections: list[PolicyInfections]
+    """Per policy, in the order asked."""
+    files: dict[str, Path]
+    """The report's files (``report.md``, ``report.html``, plots, ``outcomes.csv``)."""
+
+
+def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimResult:
+    """Run each policy over the seeds; write the report (means, intervals, paired
+    differences)."""
+    tell = steps or Silent()
+    with as_use_case_errors(*_ERRORS):
+        scenario = _scenario(req.scenario, req.seeds, req.days, req.params)
+        registry = ctx.registry
+        for pid in req.policy_ids:
+            if pid != NO_POLICY:
+                registry.get(pid)
+        source = str(req.profiles) if req.profiles else None
+        data = str(ctx.settings.data_dir)
+        population = load_population(source, req.schools, data)
+        attributes = school_attributes(population, source, req.schools, data)
+        tell.start(
+            f"{population.network.n:,} agents, {len(population.school_ids)} schools",
+            scenario.seeds * len(req.policy_ids),
+        )
+        result = compare(
+            population,
+            scenario,
+            req.policy_ids,
+            registry,
+            progress=lambda pid, seed: tell.advance(),
+            attributes=attributes,
+            beta_cache=ctx.settings.cache_dir,
+        )
+        files = write_sim_report(result, req.out)
+    summary = result.summary()
+    rows = []
+    for pid in req.policy_ids:
+        row = summary.filter((summary["policy"] == pid) & (summary["outcome"] == "infections"))
+        rows.append(
+            PolicyInfections(policy=pid, mean=row["mean"][0], lo=row["lo"][0], hi=row["hi"][0])
+        )
+    return SimResult(runs=len(result.results), wall_s=result.wall_s, infections=rows, files=files)
+
+
+class SimSweepRequest(BaseModel):
+    """Every value x policy x seed as one task (on Dask unless ``workers`` is 0 and no
+    ``scheduler``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy_ids: list[str]
+    param: str
+    """``name=v1,v2,...``: a scenario field (dotted) or ``policy.NAME``, a policy parameter or
+    interpretation."""
+    out: Path
+    scenario: Path | None = None
+    seeds: int | None = None
+    days: int | None = None
+    schools: int | None = None
+    profiles: Path | None = None
+    scheduler: str | None = None
+    workers: int = 2
+
+
+class SweepInfections(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    value: str
+    policy: str
+    """A policy id, or ``A - B`` for a paired difference."""
+    mean: float
+    lo: float
+    hi: float
+
+
+class SimSweepResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """The swept name, as given."""
+    infections: list[SweepInfections]
+    rows_csv: Path
+    """Per-seed rows (``sweep.csv``)."""
+    summary_csv: Path
+
+
+def _sweep_values(ctx: Context, req: SimSweepRequest, sc: Scenario) -> tuple[str, list[str]]:
+    name, sep, values = req.param.partition("=")
+    if not sep:
+        raise SchoolmodeError(f"--param {req.param!r}: expected name=v1,v2,...")
+    listed = [v.strip() for v in values.split(",") if v.strip()]
+    if not name.strip().startswith("policy."):
+        for v in listed:
+            sc.with_param(name.strip(), v)  # check before starting workers
+    return name, listed
+
+
+def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
+    """Run the sweep; write per-seed rows and the summary (mean, 95% interval per value,
+    policy and outcome)."""
+    with as_use_case_errors(*_ERRORS):
+        sc = _scenario(req.scenario, req.seeds, req.days, [])
+        name, listed = _sweep_values(ctx, req, sc)
+        seed_list = list(range(sc.first_seed, sc.first_seed + sc.seeds))
+        policies_dir = ctx.settings.policies_dir
+        args = (sc, req.policy_ids, seed_list, name.strip(), listed)
+        kwargs = {
+            "profiles": str(req.profiles) if req.profiles else None,
+            "schools": req.schools,
+            "policy_root": str(policies_dir) if policies_dir else None,
+            "data_dir": str(ctx.settings.data_dir),
+            "beta_cache": str(ctx.settings.cache_dir),
+        }
+        if req.workers == 0 and not req.scheduler:
+            rows = run_sweep(*args, **kwargs)  # type: ignore[arg-type]
+        else:
+            with dask_client(req.workers, req.scheduler) as client:
+                rows = run_sweep(*args, client=client, **kwargs)  # type: ignore[arg-type]
+        req.out.mkdir(parents=True, exist_ok=True)
+        rows.write_csv(req.out / "sweep.csv")
+        summary = sweep_summary(rows)
+        summary.write_csv(req.out / "summary.csv")
+    table = summary.filter(summary["outcome"] == "infections")
+    return SimSweepResult(
+        name=name,
+        infections=[
+            SweepInfections(
+                value=str(r["value"]), policy=r["policy"], mean=r["mean"], lo=r["lo"], hi=r["hi"]
+            )
+            for r in table.iter_rows(named=True)
+        ],
+        rows_csv=req.out / "sweep.csv",
+        summary_csv=req.out / "summary.csv",
+    )

@@ -1,0 +1,57 @@
+"""The simulator use cases, called directly on a few schools of the fixture profiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schoolmode.app.context import Context
+from schoolmode.app.simulation import SimRequest, SimSweepRequest, simulate, sweep
+from schoolmode.policy.errors import SchoolmodeError
+from tests.synth.test_district import PROFILES
+
+AGREEMENT = "cps-ctu-2022-01-10"
+SMALL = {"seeds": 2, "days": 10, "schools": 3, "profiles": PROFILES}
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+
+    def start(self, description: str, total: int) -> None:
+        self.total = total
+
+    def advance(self, description: str | None = None) -> None:
+        self.done += 1
+
+
+def test_simulate_compares_on_the_same_seeds(ctx: Context, tmp_path: Path) -> None:
+    counter = Counter()
+    req = SimRequest(policy_ids=[AGREEMENT, "none"], out=tmp_path / "sim", **SMALL)
+    result = simulate(ctx, req, counter)
+    assert result.runs == counter.total == counter.done == 4
+    assert [r.policy for r in result.infections] == [AGREEMENT, "none"]
+    assert all(r.lo <= r.mean <= r.hi for r in result.infections)
+    assert result.files["report.md"].exists()
+
+
+def test_sweep_serially(ctx: Context, tmp_path: Path) -> None:
+    req = SimSweepRequest(
+        policy_ids=[AGREEMENT], param="tracing.delay_days=1,2", out=tmp_path, workers=0, **SMALL
+    )
+    result = sweep(ctx, req)
+    assert result.name == "tracing.delay_days"
+    assert [r.value for r in result.infections] == ["1", "2"]
+    assert result.rows_csv.exists()
+    assert result.summary_csv.exists()
+
+
+def test_bad_requests(ctx: Context, tmp_path: Path) -> None:
+    with pytest.raises(SchoolmodeError, match="expected name=value"):
+        simulate(ctx, SimRequest(policy_ids=[AGREEMENT], out=tmp_path, params=["days"]))
+    with pytest.raises(SchoolmodeError, match="no-such-policy"):
+        simulate(ctx, SimRequest(policy_ids=["no-such-policy"], out=tmp_path))
+    with pytest.raises(SchoolmodeError, match="expected name=v1,v2"):
+        sweep(ctx, SimSweepRequest(policy_ids=[AGREEMENT], param="x", out=tmp_path))
