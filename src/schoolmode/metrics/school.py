@@ -46,6 +46,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
@@ -133,40 +134,49 @@ def _active_counts(
         .filter(pl.col("s") <= pl.col("e"))
         .sort(*keys, "s")
     )
-    prev_end = pl.col("e").cum_max().shift(1).over(keys)
-    iv = (
-        iv.with_columns(
-            (prev_end.is_null() | (pl.col("s") > prev_end + pl.duration(days=1)))
-            .cast(pl.Int32)
-            .cum_sum()
-            .over(keys)
-            .alias("run")
+    units = grid.get_column("unit").unique().sort()
+    days = (end - start).days + 1
+    counts = np.zeros((units.len(), days + 1), dtype=np.int64)
+    if iv.height:
+        first = _day_offsets(iv.get_column("s"), start)
+        last = _day_offsets(iv.get_column("e"), start)
+        group = iv.select(pl.struct(keys).rle_id()).to_series().to_numpy().astype(np.int64)
+        # a running maximum of the last day within each (unit, person): the groups are sorted,
+        # so an offset per group keeps one group's maximum from reaching the next
+        reach = np.maximum.accumulate(last + group * (days + 2)) - group * (days + 2)
+        starts_run = np.ones(iv.height, dtype=bool)
+        starts_run[1:] = (group[1:] != group[:-1]) | (first[1:] > reach[:-1] + 1)
+        heads = np.flatnonzero(starts_run)
+        run_first = first[heads]
+        run_last = np.maximum.reduceat(last, heads)
+        index = pl.DataFrame({"unit": units, "row": np.arange(units.len(), dtype=np.int64)})
+        where = (
+            iv.select(pl.col("unit").gather(heads))
+            .join(index, on="unit", how="left", maintain_order="left")
+            .get_column("row")
         )
-        .group_by(*keys, "run")
-        .agg(pl.col("s").min(), pl.col("e").max())
-    )
-    deltas = (
-        pl.concat(
-            [
-                iv.select("unit", pl.col("s").alias("date"), pl.lit(1).alias("d")),
-                iv.select(
-                    "unit", (pl.col("e") + pl.duration(days=1)).alias("date"), pl.lit(-1).alias("d")
-                ),
-            ]
-        )
-        .group_by("unit", "date")
-        .agg(pl.col("d").sum())
-    )
+        known = where.is_not_null().to_numpy()
+        rows = where.fill_null(0).to_numpy()[known]
+        np.add.at(counts, (rows, run_first[known]), 1)
+        np.add.at(counts, (rows, run_last[known] + 1), -1)
+    active = np.cumsum(counts[:, :days], axis=1)
+    table = pl.DataFrame(
+        {
+            "unit": units.gather(np.repeat(np.arange(units.len()), days)),
+            "date": np.tile(np.arange(days), units.len()),
+            name: active.ravel(),
+        }
+    ).with_columns((pl.lit(start) + pl.duration(days=pl.col("date"))).alias("date"))
     return (
         grid.select("unit", "date")
-        .join(deltas, on=["unit", "date"], how="left")
+        .join(table, on=["unit", "date"], how="left")
         .sort("unit", "date")
-        .select(
-            "unit",
-            "date",
-            pl.col("d").fill_null(0).cum_sum().over("unit").cast(pl.Int64).alias(name),
-        )
     )
+
+
+def _day_offsets(dates: pl.Series, start: dt.date) -> np.ndarray:
+    """Days from ``start`` of each date (as int64)."""
+    return (dates.cast(pl.Int64) - (start - dt.date(1970, 1, 1)).days).to_numpy()
 
 
 def _on_day(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
