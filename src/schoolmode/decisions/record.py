@@ -267,7 +267,7 @@ def decision_rows(
             interesting = row["_fired"] or row["status"] != default
             trace_json = explanation = None
             if interesting and with_traces:
-                t = trace(evaluation, scope, row["unit"], row["date"])
+                t = trace(evaluation, scope, row["unit"], row["date"], row=row)
                 trace_json = json.dumps(t.to_dict(), default=str)
                 explanation = explain(t)
             out.append(

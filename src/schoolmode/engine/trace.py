@@ -9,11 +9,13 @@ from an evaluation made with ``keep=True``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from schoolmode.engine.evaluate import Evaluation, RuleResult, Segment
 from schoolmode.engine.nodes import CondValue
@@ -553,8 +555,19 @@ def _default_label(node: m.Operand) -> str:
     return "value"
 
 
-def trace(evaluation: Evaluation, scope: str, unit: str, day: dt.date) -> Trace:
-    """The trace of one unit on one day; the evaluation must have been made with keep=True."""
+def trace(
+    evaluation: Evaluation,
+    scope: str,
+    unit: str,
+    day: dt.date,
+    *,
+    row: Mapping[str, Any] | None = None,
+) -> Trace:
+    """The trace of one unit on one day; the evaluation must have been made with keep=True.
+
+    ``row`` is the unit-day's row of ``evaluation.frame(scope, only_present=False)`` (its
+    ``mode``, ``status`` and ``rule`` as text) when the caller has the frame already; without it
+    the frame is built here."""
     if scope not in evaluation.scopes:
         raise SchoolmodeError(
             f"no {scope}-level result in this evaluation (scopes: {', '.join(evaluation.scopes)})"
@@ -565,10 +578,9 @@ def trace(evaluation: Evaluation, scope: str, unit: str, day: dt.date) -> Trace:
             f"{evaluation.axis.date(evaluation.axis.days - 1)})"
         )
     builder = _Builder(evaluation, scope, unit, day)
-    frame = evaluation.frame(scope, only_present=False)
-    import polars as pl
-
-    row = frame.filter((pl.col("unit") == unit) & (pl.col("date") == day)).row(0, named=True)
+    if row is None:
+        frame = evaluation.frame(scope, only_present=False)
+        row = frame.filter((pl.col("unit") == unit) & (pl.col("date") == day)).row(0, named=True)
     rules = [builder.rule(i, rr) for i, rr in enumerate(builder.result.rules)]
     interps = [
         ParamUse(

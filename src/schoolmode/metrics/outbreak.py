@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from schoolmode.policy.loader import Registry
+from schoolmode.policy.loader import POLICY_FILE, Registry, default_policy_dir, read_file
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import number, parameter
 
@@ -60,7 +60,9 @@ def rule_periods(policy: Policy) -> list[tuple[dt.date, OutbreakRule]]:
 @lru_cache(maxsize=1)
 def cste_rule() -> OutbreakRule:
     """The CSTE definition (:data:`CSTE_FROM`) of the shipped outbreak policy."""
-    return rule_in_force(Registry().get(OUTBREAK).policy, CSTE_FROM)
+    item = read_file(default_policy_dir() / OUTBREAK / POLICY_FILE)  # one file, not the registry
+    policy = item if isinstance(item, Policy) else Registry().get(OUTBREAK).policy
+    return rule_in_force(policy, CSTE_FROM)
 
 
 def meets_definition(

@@ -46,6 +46,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 from sqlalchemy import Engine
 
@@ -109,64 +111,93 @@ class SchoolData:
         return cls.from_frames(**load_frames(engine, list(cls.__dataclass_fields__)))
 
 
-def _days(start: dt.date, end: dt.date) -> pl.DataFrame:
-    return pl.DataFrame({"date": pl.date_range(start, end, interval="1d", eager=True)})
+@dataclass(frozen=True)
+class _Cells:
+    """The unit-days of a frame: every unit (sorted) on every day ``start .. start + days - 1``,
+    unit by unit; a metric is one int64 array over these cells, in this order."""
+
+    units: pl.Series
+    start: dt.date
+    days: int
+
+    @classmethod
+    def of(cls, units: pl.Series, start: dt.date, end: dt.date) -> _Cells:
+        return cls(units.unique().sort(), start, (end - start).days + 1)
+
+    @property
+    def size(self) -> int:
+        return self.units.len() * self.days
+
+    def rows(self, unit: pl.Series) -> npt.NDArray[np.int64]:
+        """Each value's unit row (-1: not a unit of the cells)."""
+        index = pl.DataFrame(
+            {"unit": self.units, "row": np.arange(self.units.len(), dtype=np.int64)}
+        )
+        found = (
+            unit.rename("unit")
+            .to_frame()
+            .join(index, on="unit", how="left", maintain_order="left")
+            .get_column("row")
+        )
+        return found.fill_null(-1).to_numpy().astype(np.int64)
+
+    def index(self, frame: pl.DataFrame) -> npt.NDArray[np.int64]:
+        """Each (``unit``, ``date``) row's cell (-1: outside the cells)."""
+        rows = self.rows(frame.get_column("unit"))
+        day = _day_offsets(frame.get_column("date"), self.start)
+        inside = (rows >= 0) & (day >= 0) & (day < self.days)
+        return np.where(inside, rows * self.days + day, -1)
+
+    def frame(self) -> pl.DataFrame:
+        """``unit``, ``date``: one row per cell, in the cells' order."""
+        offsets = np.tile(np.arange(self.days, dtype=np.int32), self.units.len())
+        epoch = (self.start - dt.date(1970, 1, 1)).days
+        return pl.DataFrame(
+            {
+                "unit": self.units.gather(np.repeat(np.arange(self.units.len()), self.days)),
+                "date": pl.Series(offsets + np.int32(epoch)).cast(pl.Date),
+            }
+        )
 
 
-def _grid(units: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
-    return units.join(_days(start, end), how="cross").sort("unit", "date")
-
-
-def _active_counts(
-    spans: pl.DataFrame, grid: pl.DataFrame, start: dt.date, end: dt.date, name: str
-) -> pl.DataFrame:
-    """People per unit and day from ``spans`` (``unit``, ``person_id``, ``start_date``,
-    ``end_date`` with blank = open): overlapping spans of one person in one unit are merged
-    first, then counted with a difference array (+1 on the first day, -1 after the last)."""
+def _active_counts(spans: pl.DataFrame, cells: _Cells) -> npt.NDArray[np.int64]:
+    """People per cell from ``spans`` (``unit``, ``person_id``, ``start_date``, ``end_date``
+    with blank = open): overlapping spans of one person in one unit are merged first, then
+    counted with a difference array (+1 on the first day, -1 after the last)."""
     keys = ["unit", "person_id"]
+    end = cells.start + dt.timedelta(days=cells.days - 1)
     iv = (
         spans.select(
             *keys,
-            pl.max_horizontal("start_date", pl.lit(start)).alias("s"),
+            pl.max_horizontal("start_date", pl.lit(cells.start)).alias("s"),
             pl.min_horizontal(pl.col("end_date").fill_null(FAR), pl.lit(end)).alias("e"),
         )
         .filter(pl.col("s") <= pl.col("e"))
         .sort(*keys, "s")
     )
-    prev_end = pl.col("e").cum_max().shift(1).over(keys)
-    iv = (
-        iv.with_columns(
-            (prev_end.is_null() | (pl.col("s") > prev_end + pl.duration(days=1)))
-            .cast(pl.Int32)
-            .cum_sum()
-            .over(keys)
-            .alias("run")
-        )
-        .group_by(*keys, "run")
-        .agg(pl.col("s").min(), pl.col("e").max())
-    )
-    deltas = (
-        pl.concat(
-            [
-                iv.select("unit", pl.col("s").alias("date"), pl.lit(1).alias("d")),
-                iv.select(
-                    "unit", (pl.col("e") + pl.duration(days=1)).alias("date"), pl.lit(-1).alias("d")
-                ),
-            ]
-        )
-        .group_by("unit", "date")
-        .agg(pl.col("d").sum())
-    )
-    return (
-        grid.select("unit", "date")
-        .join(deltas, on=["unit", "date"], how="left")
-        .sort("unit", "date")
-        .select(
-            "unit",
-            "date",
-            pl.col("d").fill_null(0).cum_sum().over("unit").cast(pl.Int64).alias(name),
-        )
-    )
+    days = cells.days
+    counts = np.zeros((cells.units.len(), days + 1), dtype=np.int64)
+    if iv.height:
+        first = _day_offsets(iv.get_column("s"), cells.start)
+        last = _day_offsets(iv.get_column("e"), cells.start)
+        group = iv.select(pl.struct(keys).rle_id()).to_series().to_numpy().astype(np.int64)
+        # a running maximum of the last day within each (unit, person): the groups are sorted,
+        # so an offset per group keeps one group's maximum from reaching the next
+        reach = np.maximum.accumulate(last + group * (days + 2)) - group * (days + 2)
+        starts_run = np.ones(iv.height, dtype=bool)
+        starts_run[1:] = (group[1:] != group[:-1]) | (first[1:] > reach[:-1] + 1)
+        heads = np.flatnonzero(starts_run)
+        rows = cells.rows(iv.get_column("unit").gather(heads))
+        known = rows >= 0
+        np.add.at(counts, (rows[known], first[heads][known]), 1)
+        np.add.at(counts, (rows[known], np.maximum.reduceat(last, heads)[known] + 1), -1)
+    return np.cumsum(counts[:, :days], axis=1).ravel()
+
+
+def _day_offsets(dates: pl.Series, start: dt.date) -> npt.NDArray[np.int64]:
+    """Days from ``start`` of each date (as int64)."""
+    offsets = dates.cast(pl.Int64) - (start - dt.date(1970, 1, 1)).days
+    return offsets.to_numpy().astype(np.int64)
 
 
 def _on_day(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
@@ -178,18 +209,21 @@ def _on_day(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _count(
-    events: pl.DataFrame, grid: pl.DataFrame, name: str, distinct: bool = True
-) -> pl.DataFrame:
-    """Events (``unit``, ``date``, ``person_id``) per unit and day of the grid."""
+def _count(events: pl.DataFrame, cells: _Cells, distinct: bool = True) -> npt.NDArray[np.int64]:
+    """Events (``unit``, ``date``, ``person_id``) per cell."""
     if distinct:
         events = events.unique(["unit", "date", "person_id"])
-    counts = events.group_by("unit", "date").agg(pl.len().cast(pl.Int64).alias(name))
-    return (
-        grid.select("unit", "date")
-        .join(counts, on=["unit", "date"], how="left")
-        .select("unit", "date", pl.col(name).fill_null(0))
-    )
+    index = cells.index(events)
+    return np.bincount(index[index >= 0], minlength=cells.size).astype(np.int64)
+
+
+def _window_sums(values: npt.NDArray[np.int64], days: int, window: int) -> npt.NDArray[np.int64]:
+    """Each cell's sum over its unit's last ``window`` days (fewer at the start)."""
+    matrix = values.reshape(-1, days)
+    total = np.cumsum(matrix, axis=1)
+    out = total.copy()
+    out[:, window:] -= total[:, :-window]
+    return out.ravel()
 
 
 def _order_days(orders: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -220,117 +254,88 @@ def _span(frame: pl.DataFrame, unit: str) -> pl.DataFrame:
     return frame.select(pl.col(unit).alias("unit"), "person_id", "start_date", "end_date")
 
 
+def _metric_frame(cells: _Cells, metrics: dict[str, npt.NDArray[np.int64]]) -> pl.DataFrame:
+    return cells.frame().with_columns(
+        pl.Series(name, values, dtype=pl.Int64) for name, values in metrics.items()
+    )
+
+
 def classroom_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
     """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics."""
     students, _staff, teachers = _memberships(data)
-    units = data.classroom.select(
-        pl.col("classroom_id").alias("unit"), pl.col("school_id").alias("parent")
-    )
-    grid = _grid(units, start, end)
+    cells = _Cells.of(data.classroom.get_column("classroom_id"), start, end)
     room_students = _span(students, "classroom_id")
-    enrolled = _active_counts(room_students, grid, start, end, "enrolled")
     orders = _order_days(data.quarantine_order, start, end)
-    quarantined = _count(_on_day(orders, room_students), grid, "students_quarantine_isolation")
     reported = data.case.select("person_id", pl.col("report_date").alias("date"), "case_id")
     members = pl.concat([room_students, _span(teachers, "classroom_id")])
-    cases = _count(
-        _on_day(reported, members).unique(["unit", "case_id"]),
-        grid,
-        "positive_cases_reported",
-        distinct=False,
+    metrics = {
+        "enrolled": _active_counts(room_students, cells),
+        "students_quarantine_isolation": _count(_on_day(orders, room_students), cells),
+        "positive_cases_reported": _count(
+            _on_day(reported, members).unique(["unit", "case_id"]), cells, distinct=False
+        ),
+    }
+    parents = data.classroom.select(
+        pl.col("classroom_id").alias("unit"), pl.col("school_id").alias("parent")
     )
     return (
-        grid.join(enrolled, on=["unit", "date"])
-        .join(quarantined, on=["unit", "date"])
-        .join(cases, on=["unit", "date"])
+        _metric_frame(cells, metrics)
+        .join(parents, on="unit", how="inner", maintain_order="left")
         .select("unit", "parent", "date", *CLASSROOM_METRICS)
-        .sort("unit", "date")
     )
 
 
 def _outbreaks(
-    data: SchoolData, students: pl.DataFrame, teachers: pl.DataFrame, start: dt.date, end: dt.date
-) -> pl.DataFrame:
-    """``unit`` (school), ``date``, ``in_outbreak`` from homeroom core groups."""
+    data: SchoolData,
+    students: pl.DataFrame,
+    teachers: pl.DataFrame,
+    schools: _Cells,
+) -> npt.NDArray[np.int64]:
+    """``in_outbreak`` per school cell from homeroom core groups."""
     rule = cste_rule()
-    lead = start - dt.timedelta(days=rule.window_days)
-    rooms = data.classroom.select(pl.col("classroom_id").alias("unit"))
-    grid = _grid(rooms, lead, end)
+    lead = schools.start - dt.timedelta(days=rule.window_days)
+    end = schools.start + dt.timedelta(days=schools.days - 1)
+    rooms = _Cells.of(data.classroom.get_column("classroom_id"), lead, end)
     members = pl.concat([_span(students, "classroom_id"), _span(teachers, "classroom_id")])
-    size = _active_counts(members, grid, lead, end, "size")
+    size = _active_counts(members, rooms)
     dated = data.case.filter(~pl.col("household_linked")).select(
         "person_id",
         "case_id",
         pl.coalesce("onset_date", "specimen_date", "report_date").alias("date"),
     )
-    daily = _count(
-        _on_day(dated, members).unique(["unit", "case_id"]), grid, "cases", distinct=False
+    daily = _count(_on_day(dated, members).unique(["unit", "case_id"]), rooms, distinct=False)
+    in_window = _window_sums(daily, rooms.days, rule.window_days + 1)
+    keep = np.tile(np.arange(rooms.days) >= rule.window_days, rooms.units.len())
+    outbreak = meets_definition(in_window[keep], size[keep], rule).reshape(-1, schools.days)
+    school_of = (
+        rooms.units.to_frame("classroom_id")
+        .join(data.classroom, on="classroom_id", how="left", maintain_order="left")
+        .get_column("school_id")
     )
-    window = (
-        daily.sort("unit", "date")
-        .with_columns(
-            pl.col("cases")
-            .rolling_sum(window_size=rule.window_days + 1, min_samples=1)
-            .over("unit")
-            .alias("in_window")
-        )
-        .join(size, on=["unit", "date"])
-        .filter(pl.col("date") >= start)
-    )
-    outbreak = meets_definition(window["in_window"].to_numpy(), window["size"].to_numpy(), rule)
-    school_of = data.classroom.select(pl.col("classroom_id").alias("unit"), "school_id")
-    return (
-        window.with_columns(pl.Series("in_outbreak", outbreak).cast(pl.Int64))
-        .join(school_of, on="unit")
-        .group_by("school_id", "date")
-        .agg(pl.col("in_outbreak").max())
-        .rename({"school_id": "unit"})
-    )
+    row = schools.rows(school_of)
+    known = row >= 0
+    result = np.zeros((schools.units.len(), schools.days), dtype=np.int64)
+    np.maximum.at(result, row[known], outbreak[known].astype(np.int64))
+    return result.ravel()
 
 
 def school_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
     """The school frame: ``unit`` (school id), ``date`` and the metrics of the module doc."""
     students, staff, teachers = _memberships(data)
-    units = (
-        pl.concat([data.classroom.select("school_id"), staff.select("school_id")])
-        .unique()
-        .rename({"school_id": "unit"})
-    )
-    grid = _grid(units, start, end)
+    units = pl.concat([data.classroom.get_column("school_id"), staff.get_column("school_id")])
+    cells = _Cells.of(units, start, end)
     school_students = _span(students, "school_id")
     school_staff = _span(staff, "school_id")
     school_teachers = _span(teachers, "school_id")
-    parts = [
-        _active_counts(school_teachers, grid, start, end, "classroom_teachers"),
-        _active_counts(school_students, grid, start, end, "enrolled"),
-        _active_counts(
-            _span(
-                students.filter(pl.col("learning_choice").fill_null("") != "remote"), "school_id"
-            ),
-            grid,
-            start,
-            end,
-            "in_person_students",
-        ),
-        _active_counts(school_staff, grid, start, end, "staff_total"),
-    ]
+    in_person = students.filter(pl.col("learning_choice").fill_null("") != "remote")
     covid = data.absence.filter(pl.col("reason").is_in(COVID_REASONS)).select(
         "person_id", "date", pl.col("school_id").alias("absent_at")
     )
     covid_teachers = _on_day(covid, school_teachers).filter(pl.col("unit") == pl.col("absent_at"))
-    parts.append(_count(covid_teachers, grid, "covid_absent_teachers"))
     covered = data.substitute_coverage.filter(pl.col("covered")).select(
         pl.col("absent_person_id").alias("person_id"), "date"
     )
-    parts.append(
-        _count(
-            covid_teachers.join(covered.unique(), on=["person_id", "date"], how="semi"),
-            grid,
-            "absences_covered_by_substitutes",
-        )
-    )
     orders = _order_days(data.quarantine_order, start, end)
-    parts.append(_count(_on_day(orders, school_students), grid, "students_quarantine_isolation"))
     staff_out = pl.concat(
         [
             _on_day(orders, school_staff).select("unit", "date", "person_id"),
@@ -339,33 +344,33 @@ def school_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFra
             .select("unit", "date", "person_id"),
         ]
     )
-    parts.append(_count(staff_out, grid, "staff_isolation_quarantine"))
     reported = data.case.select(
         "person_id", "case_id", "household_linked", pl.col("report_date").alias("date")
     )
     at_school = _on_day(reported, pl.concat([school_students, school_staff])).unique(
         ["unit", "case_id"]
     )
-    parts.append(_count(at_school, grid, "school_cases", distinct=False))
-    parts.append(
-        _count(
-            at_school.filter(pl.col("household_linked")),
-            grid,
-            "household_linked_cases",
-            distinct=False,
-        )
-    )
-    parts.append(_outbreaks(data, students, teachers, start, end))
-    out = grid
-    for part in parts:
-        out = out.join(part, on=["unit", "date"], how="left")
-    out = out.with_columns(pl.col("in_outbreak").fill_null(0)).sort("unit", "date")
+    metrics = {
+        "classroom_teachers": _active_counts(school_teachers, cells),
+        "covid_absent_teachers": _count(covid_teachers, cells),
+        "absences_covered_by_substitutes": _count(
+            covid_teachers.join(covered.unique(), on=["person_id", "date"], how="semi"), cells
+        ),
+        "enrolled": _active_counts(school_students, cells),
+        "in_person_students": _active_counts(_span(in_person, "school_id"), cells),
+        "students_quarantine_isolation": _count(_on_day(orders, school_students), cells),
+        "staff_total": _active_counts(school_staff, cells),
+        "staff_isolation_quarantine": _count(staff_out, cells),
+        "school_cases": _count(at_school, cells, distinct=False),
+        "household_linked_cases": _count(
+            at_school.filter(pl.col("household_linked")), cells, distinct=False
+        ),
+    }
     # 14-day sums over the frame's own days (a window reaching before `start` is partial)
-    out = out.with_columns(
-        pl.col(c).rolling_sum(window_size=14, min_samples=1).over("unit").alias(f"{c}_14d")
-        for c in ("school_cases", "household_linked_cases")
-    )
-    return out.select("unit", "date", *SCHOOL_METRICS)
+    for name in ("school_cases", "household_linked_cases"):
+        metrics[f"{name}_14d"] = _window_sums(metrics[name], cells.days, 14)
+    metrics["in_outbreak"] = _outbreaks(data, students, teachers, cells)
+    return _metric_frame(cells, metrics).select("unit", "date", *SCHOOL_METRICS)
 
 
 def school_frames(engine: Engine, start: dt.date, end: dt.date) -> dict[str, pl.DataFrame]:
