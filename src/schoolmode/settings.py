@@ -58,7 +58,7 @@ class AppSettings(BaseSettings):
     cache_dir: Path = Field(
         default_factory=default_cache_dir,
         validation_alias=AliasChoices("SCHOOLMODE_CACHE", "cache_dir"),
-        description="Folder for caches (the simulator's calibrated beta).",
+        description="Folder for caches (parsed policy files, the simulator's calibrated beta).",
     )
 
     @field_validator("db_url")

@@ -39,7 +39,7 @@ class Context:
         if self._registry is None:
             from schoolmode.policy.loader import Registry
 
-            self._registry = Registry(self.settings.policies_dir)
+            self._registry = Registry(self.settings.policies_dir, self.settings.cache_dir)
         return self._registry
 
     def close(self) -> None:

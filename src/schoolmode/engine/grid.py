@@ -82,15 +82,18 @@ class Grid:
     present: Bool
     metrics: dict[str, Rational] = field(default_factory=dict)
     attributes: dict[str, npt.NDArray[np.str_]] = field(default_factory=dict)
+    _positions: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def shape(self) -> tuple[int, int]:
         return (len(self.units), self.axis.days)
 
     def unit_index(self, unit: str) -> int:
+        if self._positions is None:  # built on the first lookup: a trace looks up many units
+            self._positions = {name: i for i, name in enumerate(self.units)}
         try:
-            return self.units.index(unit)
-        except ValueError:
+            return self._positions[unit]
+        except KeyError:
             raise FrameError(f"unit {unit!r} is not in the {self.scope} frame") from None
 
 

@@ -51,8 +51,9 @@ def default_policy_dir() -> Path:
     return SHIPPED_POLICIES
 
 
-def read_file(path: Path) -> Policy | Overlay:
-    loaded = load_yaml(path)
+def read_file(path: Path, cache_dir: Path | None = None) -> Policy | Overlay:
+    """The policy or overlay in ``path`` (``cache_dir``: :func:`load_yaml`'s parse cache)."""
+    loaded = load_yaml(path, cache_dir)
     if not isinstance(loaded.data, dict):
         raise PolicyFileError(
             path,
@@ -71,14 +72,15 @@ def read_file(path: Path) -> Policy | Overlay:
 
 
 class Registry:
-    """Every policy under a folder, overlays resolved."""
+    """Every policy under a folder, overlays resolved (``cache_dir``: where parsed files are
+    kept while unchanged, see ``policy/yamlcache.py``; None: parse every file)."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, cache_dir: Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_policy_dir()
         self._raw: dict[str, tuple[Path, Policy | Overlay]] = {}
         self._resolved: dict[str, LoadedPolicy] = {}
         for path in sorted(self.root.glob(f"*/{POLICY_FILE}")):
-            item = read_file(path)
+            item = read_file(path, cache_dir)
             if item.id in self._raw:
                 other = self._raw[item.id][0]
                 raise PolicyFileError(
