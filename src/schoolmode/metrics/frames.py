@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select
 
 from schoolmode.metrics.community import citywide_metrics
 from schoolmode.metrics.school import SCHOOL_METRICS, SchoolData, classroom_metrics, school_metrics
-from schoolmode.store.frames import query_frame, record_frame
+from schoolmode.store.frames import query_frame, record_frames
 from schoolmode.store.tables import RECORD_TABLES
 
 LEAD_IN_DAYS = 21  # trends compare with a week earlier over 7 days; windows need 14 days
@@ -128,9 +128,7 @@ def school_data(engine: Engine, start: dt.date, end: dt.date) -> SchoolData:
         "quarantine_order": _overlapping(t["quarantine_order"], lo, end),
         "case": _dated(t["case"], lo, end, "report_date", "onset_date", "specimen_date"),
     }
-    with engine.connect() as conn:
-        frames = {name: record_frame(conn, name, clause) for name, clause in where.items()}
-    return SchoolData.from_frames(**frames)
+    return SchoolData.from_frames(**record_frames(engine, where))
 
 
 def unit_frames(
