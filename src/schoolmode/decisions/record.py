@@ -17,6 +17,7 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -311,8 +312,12 @@ def decide(
     start = first - dt.timedelta(days=decision_window(policy))
     frames = input_frames(engine, start, last, citywide_needed(policy))
     auth = authorisations(engine, policy.id)
-    evaluation = evaluate_run(policy, frames, auth, settings, first, last)
-    rows = decision_rows(evaluation, first, last)
+    # the inputs' digest and archive (polars, off the GIL) are made while the engine decides
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        stored = pool.submit(lambda: (inputs_digest(frames), pack(frames)))
+        evaluation = evaluate_run(policy, frames, auth, settings, first, last)
+        rows = decision_rows(evaluation, first, last)
+        digest, archive = stored.result()
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
         run_id = conn.execute(
@@ -324,8 +329,8 @@ def decide(
                 settings_json=settings_json(settings),
                 first_date=first,
                 last_date=last,
-                inputs_sha256=inputs_digest(frames),
-                inputs_parquet=pack(frames),
+                inputs_sha256=digest,
+                inputs_parquet=archive,
                 created_at=now,
                 created_by=created_by or whoami(),
             )

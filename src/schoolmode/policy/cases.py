@@ -1,8 +1,8 @@
 """The case file format: a small input, the decision a published rule implies, and why.
 
-Cases live beside their policy (``policies/<id>/cases/*.yaml``) and keep the ids of
-``../shared/policies/cases.yaml``. A union safety committee or a journalist can add one
-without writing Python: see ``docs/case-format.md``.
+Cases live beside their policy (``policies/<id>/cases/*.yaml``) and keep the ids of the
+project's collection of worked cases from the published rules. A union safety committee or a
+journalist can add one without writing Python: see ``docs/case-format.md``.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class Strict(BaseModel):
 
 
 class Confidence(StrEnum):
-    """How sure we are of a clause (see ``../shared/policies/policies.md``)."""
+    """How sure we are of a clause (labels explained in ``docs/policy-format.md``)."""
 
     V = "V"  # verified: read in the text of the document itself
     S = "S"  # secondary: read in a report that describes the document
