@@ -111,6 +111,15 @@ class SchoolData:
         return cls.from_frames(**load_frames(engine, list(cls.__dataclass_fields__)))
 
 
+EPOCH = dt.date(1970, 1, 1)
+FAR_DAY = (FAR - EPOCH).days
+
+
+def _day(day: dt.date) -> int:
+    """Days from 1970-01-01 (a ``pl.Date``'s integer): dates are day numbers below."""
+    return (day - EPOCH).days
+
+
 @dataclass(frozen=True)
 class _Cells:
     """The unit-days of a frame: every unit (sorted) on every day ``start .. start + days - 1``,
@@ -128,6 +137,11 @@ class _Cells:
     def size(self) -> int:
         return self.units.len() * self.days
 
+    @property
+    def first(self) -> int:
+        """The first day's number."""
+        return _day(self.start)
+
     def rows(self, unit: pl.Series) -> npt.NDArray[np.int64]:
         """Each value's unit row (-1: not a unit of the cells)."""
         index = pl.DataFrame(
@@ -142,62 +156,87 @@ class _Cells:
         return found.fill_null(-1).to_numpy().astype(np.int64)
 
     def index(self, frame: pl.DataFrame) -> npt.NDArray[np.int64]:
-        """Each (``unit``, ``date``) row's cell (-1: outside the cells)."""
-        rows = self.rows(frame.get_column("unit"))
-        day = _day_offsets(frame.get_column("date"), self.start)
+        """Each (``unit`` row, ``date`` day number) row's cell (-1: outside the cells)."""
+        rows = _ints(frame.get_column("unit"), -1)
+        day = _ints(frame.get_column("date"), self.first - 1) - self.first
         inside = (rows >= 0) & (day >= 0) & (day < self.days)
         return np.where(inside, rows * self.days + day, -1)
 
     def frame(self) -> pl.DataFrame:
         """``unit``, ``date``: one row per cell, in the cells' order."""
-        offsets = np.tile(np.arange(self.days, dtype=np.int32), self.units.len())
-        epoch = (self.start - dt.date(1970, 1, 1)).days
+        return self.unit_frame(self.units, np.arange(self.units.len()))
+
+    def unit_frame(self, units: pl.Series, rows: npt.NDArray[np.int64]) -> pl.DataFrame:
+        """``unit`` (each of ``units``, a unit of row ``rows``, every day), ``date``."""
+        offsets = np.tile(np.arange(self.days, dtype=np.int32), len(rows))
         return pl.DataFrame(
             {
-                "unit": self.units.gather(np.repeat(np.arange(self.units.len()), self.days)),
-                "date": pl.Series(offsets + np.int32(epoch)).cast(pl.Date),
+                "unit": units.gather(np.repeat(np.arange(len(rows)), self.days)),
+                "date": pl.Series(offsets + np.int32(self.first)).cast(pl.Date),
             }
         )
 
 
+def _ints(values: pl.Series, blank: int) -> npt.NDArray[np.int64]:
+    """``values`` as int64 (``blank`` for a blank)."""
+    return values.cast(pl.Int64).fill_null(blank).to_numpy().astype(np.int64, copy=False)
+
+
 def _active_counts(spans: pl.DataFrame, cells: _Cells) -> npt.NDArray[np.int64]:
-    """People per cell from ``spans`` (``unit``, ``person_id``, ``start_date``, ``end_date``
-    with blank = open): overlapping spans of one person in one unit are merged first, then
-    counted with a difference array (+1 on the first day, -1 after the last)."""
-    keys = ["unit", "person_id"]
-    end = cells.start + dt.timedelta(days=cells.days - 1)
-    iv = (
-        spans.select(
-            *keys,
-            pl.max_horizontal("start_date", pl.lit(cells.start)).alias("s"),
-            pl.min_horizontal(pl.col("end_date").fill_null(FAR), pl.lit(end)).alias("e"),
-        )
-        .filter(pl.col("s") <= pl.col("e"))
-        .sort(*keys, "s")
+    """People per cell from ``spans`` (``unit``: the cells' row, -1 none; ``person_id``: a code;
+    ``start_date``, ``end_date``: day numbers, blank = open): overlapping spans of one person in
+    one unit are merged first (:func:`_runs`), then counted with a difference array (+1 on the
+    first day, -1 after the last)."""
+    days, lo, n = cells.days, cells.first, cells.units.len()
+    unit = _ints(spans.get_column("unit"), -1)
+    person = _ints(spans.get_column("person_id"), -1) + 1  # the blanks of a unit: one person
+    first = np.maximum(_ints(spans.get_column("start_date"), lo), lo) - lo
+    last = np.minimum(_ints(spans.get_column("end_date"), FAR_DAY), lo + days - 1) - lo
+    keep = (unit >= 0) & (first <= last)
+    unit, first, last = _runs(unit[keep], person[keep], first[keep], last[keep], days)
+    width = days + 1
+    delta = np.bincount(unit * width + first, minlength=n * width)
+    delta -= np.bincount(unit * width + last + 1, minlength=n * width)
+    return np.cumsum(delta.reshape(n, width)[:, :days], axis=1).astype(np.int64).ravel()
+
+
+def _runs(
+    unit: npt.NDArray[np.int64],
+    person: npt.NDArray[np.int64],
+    first: npt.NDArray[np.int64],
+    last: npt.NDArray[np.int64],
+    days: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(unit, first, last) of the runs of days a person is in a unit: the spans (days ``0 ..
+    days - 1``, ``person`` codes >= 0) of one person in one unit that overlap or touch merged.
+    A person with one span has it as the run; the others' spans are sorted by unit, person and
+    first day."""
+    single = np.bincount(person)[person] == 1 if person.size else np.ones(0, dtype=bool)
+    if single.all():
+        return unit, first, last
+    solo = (unit[single], first[single], last[single])
+    unit, person, first, last = (a[~single] for a in (unit, person, first, last))
+    people = int(person.max()) + 1
+    if (int(unit.max()) + 1) * people * days < 2**62:  # one int64 key: (unit, person, first)
+        order = np.argsort((unit * people + person) * days + first)
+    else:
+        order = np.lexsort((first, person, unit))
+    unit, person, first, last = unit[order], person[order], first[order], last[order]
+    new = np.ones(unit.size, dtype=bool)
+    new[1:] = (unit[1:] != unit[:-1]) | (person[1:] != person[:-1])
+    # a running maximum of the last day within each (unit, person): the groups are sorted,
+    # so an offset per group keeps one group's maximum from reaching the next
+    shift = (np.cumsum(new) - 1) * (days + 2)
+    reach = np.maximum.accumulate(last + shift) - shift
+    heads = new.copy()
+    heads[1:] |= first[1:] > reach[:-1] + 1
+    at = np.flatnonzero(heads)
+    merged = (unit[at], first[at], np.maximum.reduceat(last, at))
+    return (
+        np.concatenate([solo[0], merged[0]]),
+        np.concatenate([solo[1], merged[1]]),
+        np.concatenate([solo[2], merged[2]]),
     )
-    days = cells.days
-    counts = np.zeros((cells.units.len(), days + 1), dtype=np.int64)
-    if iv.height:
-        first = _day_offsets(iv.get_column("s"), cells.start)
-        last = _day_offsets(iv.get_column("e"), cells.start)
-        group = iv.select(pl.struct(keys).rle_id()).to_series().to_numpy().astype(np.int64)
-        # a running maximum of the last day within each (unit, person): the groups are sorted,
-        # so an offset per group keeps one group's maximum from reaching the next
-        reach = np.maximum.accumulate(last + group * (days + 2)) - group * (days + 2)
-        starts_run = np.ones(iv.height, dtype=bool)
-        starts_run[1:] = (group[1:] != group[:-1]) | (first[1:] > reach[:-1] + 1)
-        heads = np.flatnonzero(starts_run)
-        rows = cells.rows(iv.get_column("unit").gather(heads))
-        known = rows >= 0
-        np.add.at(counts, (rows[known], first[heads][known]), 1)
-        np.add.at(counts, (rows[known], np.maximum.reduceat(last, heads)[known] + 1), -1)
-    return np.cumsum(counts[:, :days], axis=1).ravel()
-
-
-def _day_offsets(dates: pl.Series, start: dt.date) -> npt.NDArray[np.int64]:
-    """Days from ``start`` of each date (as int64)."""
-    offsets = dates.cast(pl.Int64) - (start - dt.date(1970, 1, 1)).days
-    return offsets.to_numpy().astype(np.int64)
 
 
 def _on_day(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
@@ -205,8 +244,25 @@ def _on_day(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
     ``unit``, ``start_date``, ``end_date``) active on the event's date."""
     return events.join(spans, on="person_id", how="inner").filter(
         (pl.col("start_date") <= pl.col("date"))
-        & (pl.col("date") <= pl.col("end_date").fill_null(FAR))
+        & (pl.col("date") <= pl.col("end_date").fill_null(FAR_DAY))
     )
+
+
+def _under_orders(orders: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+    """The days of the memberships ``spans`` on which their person is under a quarantine or
+    isolation order (``orders``: ``person_id``, ``start_date``, ``end_date``, clipped to the
+    frame's days): a span per membership and order that overlap. Counted with
+    :func:`_active_counts` (people, merged), the same as each order-day joined with the
+    memberships active that day, counted once per person, unit and day."""
+    met = orders.rename({"start_date": "from", "end_date": "to"}).join(
+        spans.filter(pl.col("start_date").is_not_null()), on="person_id", how="inner"
+    )
+    return met.select(
+        "unit",
+        "person_id",
+        pl.max_horizontal("from", "start_date").alias("start_date"),
+        pl.min_horizontal("to", pl.col("end_date").fill_null(FAR_DAY)).alias("end_date"),
+    ).filter(pl.col("start_date") <= pl.col("end_date"))
 
 
 def _count(events: pl.DataFrame, cells: _Cells, distinct: bool = True) -> npt.NDArray[np.int64]:
@@ -226,28 +282,106 @@ def _window_sums(values: npt.NDArray[np.int64], days: int, window: int) -> npt.N
     return out.ravel()
 
 
-def _order_days(orders: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """One row per person and day under a quarantine or isolation order (within the span)."""
-    clipped = orders.select(
-        "person_id",
-        pl.max_horizontal("start_date", pl.lit(start)).alias("s"),
-        pl.min_horizontal("end_date", pl.lit(end)).alias("e"),
-    ).filter(pl.col("s") <= pl.col("e"))
-    return (
-        clipped.select("person_id", pl.date_ranges("s", "e").alias("date")).explode("date").unique()
-    )
+def _person_codes(*ids: pl.Series) -> list[pl.Series]:
+    """Each series of person ids as integer codes, one dictionary for all (blank stays blank):
+    joins and sorts on people compare integers, not strings."""
+    codes = pl.concat([s.rename("person_id") for s in ids]).rank("dense").cast(pl.Int64)
+    out, at = [], 0
+    for s in ids:
+        out.append(codes.slice(at, s.len()))
+        at += s.len()
+    return out
 
 
-def _memberships(data: SchoolData) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(students by homeroom with school, staff by school, classroom teachers by homeroom)."""
-    students = data.enrolment.join(
-        data.classroom.select("classroom_id", "school_id"), on="classroom_id", how="inner"
-    )
-    staff = data.staff_assignment
-    teachers = staff.filter(
-        (pl.col("role") == "classroom_teacher") & pl.col("classroom_id").is_not_null()
-    )
-    return students, staff, teachers
+def _days(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.Int32)
+
+
+@dataclass(frozen=True)
+class _Members:
+    """The tables the metrics read, with integer keys: ``person_id`` a code
+    (:func:`_person_codes` over all the tables), units as rows of the school and room cells
+    (``school``, ``room``, ``absent_at``; -1: none), dates as day numbers. ``students``
+    (enrolments in a classroom of the table), ``staff`` (``teacher``: a classroom teacher of a
+    classroom), ``covid`` (absences for a COVID-19 reason), ``covered`` (absences a substitute
+    covered), ``orders`` (clipped to the frame's days), ``cases`` (``dated``: onset, else
+    specimen, else report date)."""
+
+    schools: _Cells
+    rooms: _Cells
+    students: pl.DataFrame
+    staff: pl.DataFrame
+    covid: pl.DataFrame
+    covered: pl.DataFrame
+    orders: pl.DataFrame
+    cases: pl.DataFrame
+
+    @classmethod
+    def of(cls, data: SchoolData, start: dt.date, end: dt.date) -> _Members:
+        assign = data.staff_assignment
+        units = pl.concat([data.classroom.get_column("school_id"), assign.get_column("school_id")])
+        schools = _Cells.of(units, start, end)
+        rooms = _Cells.of(data.classroom.get_column("classroom_id"), start, end)
+        covid = data.absence.filter(pl.col("reason").is_in(COVID_REASONS))
+        covered = data.substitute_coverage.filter(pl.col("covered"))
+        lo, hi = _day(start), _day(end)
+        orders = data.quarantine_order.select(
+            "person_id",
+            pl.max_horizontal(_days("start_date"), pl.lit(lo, pl.Int32)).alias("start_date"),
+            pl.min_horizontal(_days("end_date"), pl.lit(hi, pl.Int32)).alias("end_date"),
+        ).filter(pl.col("start_date") <= pl.col("end_date"))
+        people = _person_codes(
+            data.enrolment.get_column("person_id"),
+            assign.get_column("person_id"),
+            covid.get_column("person_id"),
+            covered.get_column("absent_person_id"),
+            orders.get_column("person_id"),
+            data.case.get_column("person_id"),
+        )
+        index = data.classroom.select("classroom_id").with_columns(
+            pl.Series("room", rooms.rows(data.classroom.get_column("classroom_id"))),
+            pl.Series("school", schools.rows(data.classroom.get_column("school_id"))),
+        )
+        dates = (_days("start_date"), _days("end_date"))
+        students = (
+            data.enrolment.with_columns(people[0])
+            .join(index, on="classroom_id", how="inner")
+            .select(
+                "person_id",
+                "room",
+                "school",
+                *dates,
+                (pl.col("learning_choice").fill_null("") != "remote").alias("in_person"),
+            )
+        )
+        teacher = (pl.col("role") == "classroom_teacher") & pl.col("classroom_id").is_not_null()
+        staff = assign.with_columns(
+            people[1],
+            pl.Series("school", schools.rows(assign.get_column("school_id"))),
+            pl.Series("room", rooms.rows(assign.get_column("classroom_id"))),
+        ).select("person_id", "school", "room", teacher.fill_null(False).alias("teacher"), *dates)
+        return cls(
+            schools=schools,
+            rooms=rooms,
+            students=students,
+            staff=staff,
+            covid=covid.select(
+                people[2],
+                _days("date"),
+                pl.Series("absent_at", schools.rows(covid.get_column("school_id"))),
+            ),
+            covered=covered.select(people[3], _days("date")).unique(),
+            orders=orders.with_columns(people[4]),
+            cases=data.case.select(
+                people[5],
+                "case_id",
+                "household_linked",
+                _days("report_date"),
+                pl.coalesce("onset_date", "specimen_date", "report_date")
+                .cast(pl.Int32)
+                .alias("dated"),
+            ),
+        )
 
 
 def _span(frame: pl.DataFrame, unit: str) -> pl.DataFrame:
@@ -260,107 +394,135 @@ def _metric_frame(cells: _Cells, metrics: dict[str, npt.NDArray[np.int64]]) -> p
     )
 
 
-def classroom_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics."""
-    students, _staff, teachers = _memberships(data)
-    cells = _Cells.of(data.classroom.get_column("classroom_id"), start, end)
-    room_students = _span(students, "classroom_id")
-    orders = _order_days(data.quarantine_order, start, end)
-    reported = data.case.select("person_id", pl.col("report_date").alias("date"), "case_id")
-    members = pl.concat([room_students, _span(teachers, "classroom_id")])
-    metrics = {
-        "enrolled": _active_counts(room_students, cells),
-        "students_quarantine_isolation": _count(_on_day(orders, room_students), cells),
-        "positive_cases_reported": _count(
-            _on_day(reported, members).unique(["unit", "case_id"]), cells, distinct=False
-        ),
-    }
+def _classroom_frame(
+    data: SchoolData, cells: _Cells, metrics: dict[str, npt.NDArray[np.int64]]
+) -> pl.DataFrame:
+    """The classroom frame: the cells with their homeroom's school (``parent``; a homeroom not
+    in the classroom table has none and no rows)."""
     parents = data.classroom.select(
         pl.col("classroom_id").alias("unit"), pl.col("school_id").alias("parent")
     )
-    return (
-        _metric_frame(cells, metrics)
+    units = (
+        cells.units.to_frame("unit")
+        .with_row_index("row")
         .join(parents, on="unit", how="inner", maintain_order="left")
-        .select("unit", "parent", "date", *CLASSROOM_METRICS)
+    )
+    if units.get_column("row").is_duplicated().any():  # a homeroom of two schools: rows per pair
+        return (
+            _metric_frame(cells, metrics)
+            .join(parents, on="unit", how="inner", maintain_order="left")
+            .select("unit", "parent", "date", *CLASSROOM_METRICS)
+        )
+    rows = units.get_column("row").to_numpy().astype(np.int64)
+    take = (rows[:, None] * cells.days + np.arange(cells.days)).ravel()
+    frame = cells.unit_frame(units.get_column("unit"), rows)
+    parent = units.get_column("parent").gather(np.repeat(np.arange(len(rows)), cells.days))
+    return frame.select(
+        "unit",
+        parent,
+        "date",
+        *(pl.Series(name, metrics[name][take], dtype=pl.Int64) for name in CLASSROOM_METRICS),
     )
 
 
-def _outbreaks(
-    data: SchoolData,
-    students: pl.DataFrame,
-    teachers: pl.DataFrame,
-    schools: _Cells,
-) -> npt.NDArray[np.int64]:
+def classroom_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics."""
+    members = _Members.of(data, start, end)
+    cells = members.rooms
+    students = _span(members.students, "room")
+    room = pl.concat([students, _span(members.staff.filter("teacher"), "room")])
+    reported = members.cases.select("person_id", "case_id", pl.col("report_date").alias("date"))
+    metrics = {
+        "enrolled": _active_counts(students, cells),
+        "students_quarantine_isolation": _active_counts(
+            _under_orders(members.orders, students), cells
+        ),
+        "positive_cases_reported": _count(
+            _on_day(reported, room).unique(["unit", "case_id"]), cells, distinct=False
+        ),
+    }
+    return _classroom_frame(data, cells, metrics)
+
+
+def _outbreaks(data: SchoolData, members: _Members) -> npt.NDArray[np.int64]:
     """``in_outbreak`` per school cell from homeroom core groups."""
     rule = cste_rule()
+    schools = members.schools
     lead = schools.start - dt.timedelta(days=rule.window_days)
-    end = schools.start + dt.timedelta(days=schools.days - 1)
-    rooms = _Cells.of(data.classroom.get_column("classroom_id"), lead, end)
-    members = pl.concat([_span(students, "classroom_id"), _span(teachers, "classroom_id")])
-    size = _active_counts(members, rooms)
-    dated = data.case.filter(~pl.col("household_linked")).select(
-        "person_id",
-        "case_id",
-        pl.coalesce("onset_date", "specimen_date", "report_date").alias("date"),
+    rooms = _Cells(members.rooms.units, lead, schools.days + rule.window_days)
+    room = pl.concat(
+        [_span(members.students, "room"), _span(members.staff.filter("teacher"), "room")]
     )
-    daily = _count(_on_day(dated, members).unique(["unit", "case_id"]), rooms, distinct=False)
-    in_window = _window_sums(daily, rooms.days, rule.window_days + 1)
-    keep = np.tile(np.arange(rooms.days) >= rule.window_days, rooms.units.len())
-    outbreak = meets_definition(in_window[keep], size[keep], rule).reshape(-1, schools.days)
+    dated = members.cases.filter(~pl.col("household_linked")).select(
+        "person_id", "case_id", pl.col("dated").alias("date")
+    )
+    daily = _count(_on_day(dated, room).unique(["unit", "case_id"]), rooms, distinct=False)
+    own = (slice(None), slice(rule.window_days, None))  # the schools' days
+    in_window = _window_sums(daily, rooms.days, rule.window_days + 1).reshape(-1, rooms.days)
+    # a group with no qualifying case in any window is in no outbreak (when the rule asks for
+    # cases): only the others' sizes are counted
+    groups = np.arange(rooms.units.len())
+    if rule.min_cases > 0 and (rule.share_min_cases is None or rule.share_min_cases > 0):
+        groups = np.flatnonzero(in_window[own].any(axis=1))
+    position = np.full(rooms.units.len(), -1, dtype=np.int64)
+    position[groups] = np.arange(groups.size)
+    unit = _ints(room.get_column("unit"), -1)
+    spans = room.with_columns(pl.Series("unit", np.where(unit >= 0, position[unit], -1)))
+    size = _active_counts(spans, _Cells(rooms.units.gather(groups), lead, rooms.days))
+    outbreak = meets_definition(in_window[groups][own], size.reshape(-1, rooms.days)[own], rule)
     school_of = (
         rooms.units.to_frame("classroom_id")
         .join(data.classroom, on="classroom_id", how="left", maintain_order="left")
         .get_column("school_id")
     )
-    row = schools.rows(school_of)
+    row = schools.rows(school_of)[groups]
     known = row >= 0
     result = np.zeros((schools.units.len(), schools.days), dtype=np.int64)
-    np.maximum.at(result, row[known], outbreak[known].astype(np.int64))
+    hit, day = np.nonzero(outbreak[known])
+    result[row[known][hit], day] = 1
     return result.ravel()
 
 
 def school_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
     """The school frame: ``unit`` (school id), ``date`` and the metrics of the module doc."""
-    students, staff, teachers = _memberships(data)
-    units = pl.concat([data.classroom.get_column("school_id"), staff.get_column("school_id")])
-    cells = _Cells.of(units, start, end)
-    school_students = _span(students, "school_id")
-    school_staff = _span(staff, "school_id")
-    school_teachers = _span(teachers, "school_id")
-    in_person = students.filter(pl.col("learning_choice").fill_null("") != "remote")
-    covid = data.absence.filter(pl.col("reason").is_in(COVID_REASONS)).select(
-        "person_id", "date", pl.col("school_id").alias("absent_at")
+    members = _Members.of(data, start, end)
+    cells = members.schools
+    students = _span(members.students, "school")
+    staff = _span(members.staff, "school")
+    teachers = _span(members.staff.filter("teacher"), "school")
+    covid_teachers = _on_day(members.covid, teachers).filter(pl.col("unit") == pl.col("absent_at"))
+    covid_staff = (
+        _on_day(members.covid, staff)
+        .filter(pl.col("unit") == pl.col("absent_at"))
+        .select(
+            "unit",
+            "person_id",
+            pl.col("date").alias("start_date"),
+            pl.col("date").alias("end_date"),
+        )
     )
-    covid_teachers = _on_day(covid, school_teachers).filter(pl.col("unit") == pl.col("absent_at"))
-    covered = data.substitute_coverage.filter(pl.col("covered")).select(
-        pl.col("absent_person_id").alias("person_id"), "date"
-    )
-    orders = _order_days(data.quarantine_order, start, end)
-    staff_out = pl.concat(
-        [
-            _on_day(orders, school_staff).select("unit", "date", "person_id"),
-            _on_day(covid, school_staff)
-            .filter(pl.col("unit") == pl.col("absent_at"))
-            .select("unit", "date", "person_id"),
-        ]
-    )
-    reported = data.case.select(
+    reported = members.cases.select(
         "person_id", "case_id", "household_linked", pl.col("report_date").alias("date")
     )
-    at_school = _on_day(reported, pl.concat([school_students, school_staff])).unique(
-        ["unit", "case_id"]
-    )
+    at_school = _on_day(reported, pl.concat([students, staff])).unique(["unit", "case_id"])
     metrics = {
-        "classroom_teachers": _active_counts(school_teachers, cells),
+        "classroom_teachers": _active_counts(teachers, cells),
         "covid_absent_teachers": _count(covid_teachers, cells),
         "absences_covered_by_substitutes": _count(
-            covid_teachers.join(covered.unique(), on=["person_id", "date"], how="semi"), cells
+            covid_teachers.join(members.covered, on=["person_id", "date"], how="semi"), cells
         ),
-        "enrolled": _active_counts(school_students, cells),
-        "in_person_students": _active_counts(_span(in_person, "school_id"), cells),
-        "students_quarantine_isolation": _count(_on_day(orders, school_students), cells),
-        "staff_total": _active_counts(school_staff, cells),
-        "staff_isolation_quarantine": _count(staff_out, cells),
+        "enrolled": _active_counts(students, cells),
+        "in_person_students": _active_counts(
+            _span(members.students.filter("in_person"), "school"), cells
+        ),
+        "students_quarantine_isolation": _active_counts(
+            _under_orders(members.orders, students), cells
+        ),
+        "staff_total": _active_counts(staff, cells),
+        # under an order, or absent at the school for a COVID-19 reason (a one-day span)
+        "staff_isolation_quarantine": _active_counts(
+            pl.concat([_under_orders(members.orders, staff), covid_staff]), cells
+        ),
         "school_cases": _count(at_school, cells, distinct=False),
         "household_linked_cases": _count(
             at_school.filter(pl.col("household_linked")), cells, distinct=False
@@ -369,7 +531,7 @@ def school_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFra
     # 14-day sums over the frame's own days (a window reaching before `start` is partial)
     for name in ("school_cases", "household_linked_cases"):
         metrics[f"{name}_14d"] = _window_sums(metrics[name], cells.days, 14)
-    metrics["in_outbreak"] = _outbreaks(data, students, teachers, cells)
+    metrics["in_outbreak"] = _outbreaks(data, members)
     return _metric_frame(cells, metrics).select("unit", "date", *SCHOOL_METRICS)
 
 
