@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -113,11 +114,27 @@ class SchoolData:
 
 EPOCH = dt.date(1970, 1, 1)
 FAR_DAY = (FAR - EPOCH).days
+NO_DAY = -(2**40)
+"""A blank start date or event date: a membership without a start is open for the membership
+counts but holds no event (as a comparison with a blank is never true)."""
+
+Ints = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
 
 
 def _day(day: dt.date) -> int:
     """Days from 1970-01-01 (a ``pl.Date``'s integer): dates are day numbers below."""
     return (day - EPOCH).days
+
+
+def _ints(values: pl.Series, blank: int) -> Ints:
+    """``values`` as int64 (``blank`` for a blank)."""
+    return values.cast(pl.Int64).fill_null(blank).to_numpy().astype(np.int64, copy=False)
+
+
+def _flags(values: pl.Series) -> Flags:
+    """``values`` as bool (a blank is false)."""
+    return values.fill_null(False).to_numpy().astype(bool, copy=False)
 
 
 @dataclass(frozen=True)
@@ -142,7 +159,7 @@ class _Cells:
         """The first day's number."""
         return _day(self.start)
 
-    def rows(self, unit: pl.Series) -> npt.NDArray[np.int64]:
+    def rows(self, unit: pl.Series) -> Ints:
         """Each value's unit row (-1: not a unit of the cells)."""
         index = pl.DataFrame(
             {"unit": self.units, "row": np.arange(self.units.len(), dtype=np.int64)}
@@ -153,60 +170,73 @@ class _Cells:
             .join(index, on="unit", how="left", maintain_order="left")
             .get_column("row")
         )
-        return found.fill_null(-1).to_numpy().astype(np.int64)
+        return _ints(found, -1)
 
-    def index(self, frame: pl.DataFrame) -> npt.NDArray[np.int64]:
-        """Each (``unit`` row, ``date`` day number) row's cell (-1: outside the cells)."""
-        rows = _ints(frame.get_column("unit"), -1)
-        day = _ints(frame.get_column("date"), self.first - 1) - self.first
-        inside = (rows >= 0) & (day >= 0) & (day < self.days)
-        return np.where(inside, rows * self.days + day, -1)
+    def count(self, unit: Ints, date: Ints) -> Ints:
+        """Events (unit row, day number) per cell (outside the cells: not counted)."""
+        day = date - self.first
+        inside = (unit >= 0) & (day >= 0) & (day < self.days)
+        index = unit[inside] * self.days + day[inside]
+        return np.bincount(index, minlength=self.size).astype(np.int64)
 
-    def frame(self) -> pl.DataFrame:
-        """``unit``, ``date``: one row per cell, in the cells' order."""
-        return self.unit_frame(self.units, np.arange(self.units.len()))
-
-    def unit_frame(self, units: pl.Series, rows: npt.NDArray[np.int64]) -> pl.DataFrame:
-        """``unit`` (each of ``units``, a unit of row ``rows``, every day), ``date``."""
-        offsets = np.tile(np.arange(self.days, dtype=np.int32), len(rows))
+    def frame(self, rows: Ints | None = None) -> pl.DataFrame:
+        """``unit``, ``date``: one row per cell of the units ``rows`` (default: all), in the
+        cells' order."""
+        rows = np.arange(self.units.len()) if rows is None else rows
+        offsets = np.tile(np.arange(self.days, dtype=np.int32), rows.size)
         return pl.DataFrame(
             {
-                "unit": units.gather(np.repeat(np.arange(len(rows)), self.days)),
+                "unit": self.units.gather(np.repeat(rows, self.days)),
                 "date": pl.Series(offsets + np.int32(self.first)).cast(pl.Date),
             }
         )
 
 
-def _ints(values: pl.Series, blank: int) -> npt.NDArray[np.int64]:
-    """``values`` as int64 (``blank`` for a blank)."""
-    return values.cast(pl.Int64).fill_null(blank).to_numpy().astype(np.int64, copy=False)
+class _Spans(NamedTuple):
+    """Memberships (or orders) as arrays: ``unit`` (the cells' row; -1: none), ``person`` (a
+    code; -1: blank), ``start``, ``end`` (day numbers; a blank start is ``NO_DAY``, a blank
+    end ``FAR_DAY``)."""
+
+    unit: Ints
+    person: Ints
+    start: Ints
+    end: Ints
+
+    @classmethod
+    def of(cls, unit: Ints, frame: pl.DataFrame) -> _Spans:
+        """``unit`` and ``frame``'s ``person_id`` (codes), ``start_date``, ``end_date``."""
+        return cls(
+            unit,
+            _ints(frame.get_column("person_id"), -1),
+            _ints(frame.get_column("start_date"), NO_DAY),
+            _ints(frame.get_column("end_date"), FAR_DAY),
+        )
+
+    def take(self, rows: Ints | Flags) -> _Spans:
+        return _Spans(*(a[rows] for a in self))
+
+    def plus(self, other: _Spans) -> _Spans:
+        return _Spans(*(np.concatenate(pair) for pair in zip(self, other, strict=True)))
 
 
-def _active_counts(spans: pl.DataFrame, cells: _Cells) -> npt.NDArray[np.int64]:
-    """People per cell from ``spans`` (``unit``: the cells' row, -1 none; ``person_id``: a code;
-    ``start_date``, ``end_date``: day numbers, blank = open): overlapping spans of one person in
-    one unit are merged first (:func:`_runs`), then counted with a difference array (+1 on the
-    first day, -1 after the last)."""
+def _active_counts(spans: _Spans, cells: _Cells) -> Ints:
+    """People per cell from ``spans`` (a blank start or end is open): overlapping spans of one
+    person in one unit are merged first (:func:`_runs`; the blank persons of a unit are one),
+    then counted with a difference array (+1 on the first day, -1 after the last)."""
     days, lo, n = cells.days, cells.first, cells.units.len()
-    unit = _ints(spans.get_column("unit"), -1)
-    person = _ints(spans.get_column("person_id"), -1) + 1  # the blanks of a unit: one person
-    first = np.maximum(_ints(spans.get_column("start_date"), lo), lo) - lo
-    last = np.minimum(_ints(spans.get_column("end_date"), FAR_DAY), lo + days - 1) - lo
-    keep = (unit >= 0) & (first <= last)
-    unit, first, last = _runs(unit[keep], person[keep], first[keep], last[keep], days)
+    first = np.maximum(spans.start, lo) - lo
+    last = np.minimum(spans.end, lo + days - 1) - lo
+    keep = (spans.unit >= 0) & (first <= last)
+    unit, first, last = _runs(
+        spans.unit[keep], spans.person[keep] + 1, first[keep], last[keep], days
+    )
     width = days + 1
     delta = np.bincount(unit * width + first, minlength=n * width)
     delta -= np.bincount(unit * width + last + 1, minlength=n * width)
     return np.cumsum(delta.reshape(n, width)[:, :days], axis=1).astype(np.int64).ravel()
 
 
-def _runs(
-    unit: npt.NDArray[np.int64],
-    person: npt.NDArray[np.int64],
-    first: npt.NDArray[np.int64],
-    last: npt.NDArray[np.int64],
-    days: int,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _runs(unit: Ints, person: Ints, first: Ints, last: Ints, days: int) -> tuple[Ints, Ints, Ints]:
     """(unit, first, last) of the runs of days a person is in a unit: the spans (days ``0 ..
     days - 1``, ``person`` codes >= 0) of one person in one unit that overlap or touch merged.
     A person with one span has it as the run; the others' spans are sorted by unit, person and
@@ -231,49 +261,80 @@ def _runs(
     heads = new.copy()
     heads[1:] |= first[1:] > reach[:-1] + 1
     at = np.flatnonzero(heads)
-    merged = (unit[at], first[at], np.maximum.reduceat(last, at))
     return (
-        np.concatenate([solo[0], merged[0]]),
-        np.concatenate([solo[1], merged[1]]),
-        np.concatenate([solo[2], merged[2]]),
+        np.concatenate([solo[0], unit[at]]),
+        np.concatenate([solo[1], first[at]]),
+        np.concatenate([solo[2], np.maximum.reduceat(last, at)]),
     )
 
 
-def _on_day(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
-    """``events`` (``person_id``, ``date``, ...) joined with the memberships (``person_id``,
-    ``unit``, ``start_date``, ``end_date``) active on the event's date."""
-    return events.join(spans, on="person_id", how="inner").filter(
-        (pl.col("start_date") <= pl.col("date"))
-        & (pl.col("date") <= pl.col("end_date").fill_null(FAR_DAY))
-    )
+def _pairs(left: Ints, right: Ints) -> tuple[Ints, Ints]:
+    """(left row, right row) of each pair of equal codes (a join on codes >= 0; -1 matches
+    nothing): a lookup when each code is on one row of a side at most, else a binary search
+    in the sorted right codes."""
+    if not (left.size and right.size):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    size = max(int(left.max()), int(right.max())) + 1
+    if _unique(right, size):
+        return _lookup(left, right, size)
+    if _unique(left, size):
+        found, rows = _lookup(right, left, size)
+        return rows, found
+    order = np.argsort(right, kind="stable")
+    keys = right[order]
+    lo = np.searchsorted(keys, left, "left")
+    n = np.where(left >= 0, np.searchsorted(keys, left, "right") - lo, 0)
+    rows = np.repeat(np.arange(left.size), n)
+    within = np.arange(rows.size) - np.repeat(np.cumsum(n) - n, n)
+    return rows, order[np.repeat(lo, n) + within]
 
 
-def _under_orders(orders: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+def _unique(codes: Ints, size: int) -> bool:
+    """Whether each code (>= 0, below ``size``) is on one row at most."""
+    return bool(np.bincount(codes[codes >= 0], minlength=size).max(initial=0) <= 1)
+
+
+def _lookup(left: Ints, right: Ints, size: int) -> tuple[Ints, Ints]:
+    """:func:`_pairs` where each right code is on one row at most."""
+    known = np.flatnonzero(right >= 0)
+    at = np.full(size + 1, -1, dtype=np.int64)  # a blank left code reads at[-1] = -1
+    at[right[known]] = known
+    found = at[left]
+    rows = np.flatnonzero(found >= 0)
+    return rows, found[rows]
+
+
+def _on_day(person: Ints, date: Ints, spans: _Spans) -> tuple[Ints, Ints]:
+    """(event, span) of each event (``person``, ``date``) and membership of its person active
+    on its date (a membership without a start holds none)."""
+    event, span = _pairs(person, spans.person)
+    start, day = spans.start[span], date[event]
+    on = (start != NO_DAY) & (start <= day) & (day <= spans.end[span])
+    return event[on], span[on]
+
+
+def _under_orders(orders: _Spans, spans: _Spans) -> _Spans:
     """The days of the memberships ``spans`` on which their person is under a quarantine or
-    isolation order (``orders``: ``person_id``, ``start_date``, ``end_date``, clipped to the
-    frame's days): a span per membership and order that overlap. Counted with
-    :func:`_active_counts` (people, merged), the same as each order-day joined with the
-    memberships active that day, counted once per person, unit and day."""
-    met = orders.rename({"start_date": "from", "end_date": "to"}).join(
-        spans.filter(pl.col("start_date").is_not_null()), on="person_id", how="inner"
-    )
-    return met.select(
-        "unit",
-        "person_id",
-        pl.max_horizontal("from", "start_date").alias("start_date"),
-        pl.min_horizontal("to", pl.col("end_date").fill_null(FAR_DAY)).alias("end_date"),
-    ).filter(pl.col("start_date") <= pl.col("end_date"))
+    isolation order (``orders``, clipped to the frame's days): a span per membership and order
+    that overlap. Counted with :func:`_active_counts` (people, merged), the same as each
+    order-day joined with the memberships active that day, counted once per person, unit and
+    day."""
+    order, span = _pairs(orders.person, spans.person)
+    start = np.maximum(orders.start[order], spans.start[span])
+    end = np.minimum(orders.end[order], spans.end[span])
+    keep = (spans.start[span] != NO_DAY) & (start <= end)
+    span = span[keep]
+    return _Spans(spans.unit[span], spans.person[span], start[keep], end[keep])
 
 
-def _count(events: pl.DataFrame, cells: _Cells, distinct: bool = True) -> npt.NDArray[np.int64]:
-    """Events (``unit``, ``date``, ``person_id``) per cell."""
-    if distinct:
-        events = events.unique(["unit", "date", "person_id"])
-    index = cells.index(events)
-    return np.bincount(index[index >= 0], minlength=cells.size).astype(np.int64)
+def _first_of_each(*keys: Ints) -> Ints:
+    """The rows that are the first of their combination of ``keys``."""
+    frame = pl.DataFrame({f"k{i}": k for i, k in enumerate(keys)}).with_row_index("row")
+    first = frame.unique([f"k{i}" for i in range(len(keys))], keep="first")
+    return np.sort(_ints(first.get_column("row"), -1))
 
 
-def _window_sums(values: npt.NDArray[np.int64], days: int, window: int) -> npt.NDArray[np.int64]:
+def _window_sums(values: Ints, days: int, window: int) -> Ints:
     """Each cell's sum over its unit's last ``window`` days (fewer at the start)."""
     matrix = values.reshape(-1, days)
     total = np.cumsum(matrix, axis=1)
@@ -297,106 +358,128 @@ def _days(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.Int32)
 
 
+def _case_units(cases: pl.DataFrame, date: str, spans: _Spans) -> tuple[Ints, Ints, Ints]:
+    """(unit, day, case row) of each case and membership of its person on the case's ``date``,
+    once per unit and case id."""
+    day = _ints(cases.get_column(date), NO_DAY)
+    case, span = _on_day(_ints(cases.get_column("person_id"), -1), day, spans)
+    unit = spans.unit[span]
+    first = _first_of_each(unit, _ints(cases.get_column("case"), -1)[case])
+    return unit[first], day[case[first]], case[first]
+
+
+def _covid_absent(covid: pl.DataFrame, spans: _Spans) -> _Spans:
+    """A one-day span per absence for a COVID-19 reason and membership of the person at the
+    school of the absence (``absent_at``) that day."""
+    person, date = _ints(covid.get_column("person_id"), -1), _ints(covid.get_column("date"), NO_DAY)
+    event, span = _on_day(person, date, spans)
+    at = spans.unit[span] == _ints(covid.get_column("absent_at"), -1)[event]
+    event, span = event[at], span[at]
+    return _Spans(spans.unit[span], person[event], date[event], date[event])
+
+
 @dataclass(frozen=True)
 class _Members:
-    """The tables the metrics read, with integer keys: ``person_id`` a code
-    (:func:`_person_codes` over all the tables), units as rows of the school and room cells
-    (``school``, ``room``, ``absent_at``; -1: none), dates as day numbers. ``students``
-    (enrolments in a classroom of the table), ``staff`` (``teacher``: a classroom teacher of a
-    classroom), ``covid`` (absences for a COVID-19 reason), ``covered`` (absences a substitute
-    covered), ``orders`` (clipped to the frame's days), ``cases`` (``dated``: onset, else
-    specimen, else report date)."""
+    """The tables the metrics read, as integer arrays: person ids as codes
+    (:func:`_person_codes` over all the tables), units as rows of the school and room cells,
+    dates as day numbers. ``students``: enrolments in a classroom of the table, by room
+    (``in_person``: not remote); ``staff``: assignments by school (``staff_room``: their room,
+    ``teacher``: a classroom teacher of a classroom); ``covid``: absences for a COVID-19
+    reason (``absent_at``: the school's row); ``covered``: absences covered by a substitute;
+    ``orders``: clipped to the frame's days; ``cases``: ``case`` (a code of the id),
+    ``report`` and ``dated`` (onset, else specimen, else report date)."""
 
     schools: _Cells
     rooms: _Cells
-    students: pl.DataFrame
-    staff: pl.DataFrame
+    classroom: tuple[Ints, Ints]
+    """(room, school) of each classroom in the table."""
+    students: _Spans
+    in_person: Flags
+    staff: _Spans
+    staff_room: Ints
+    teacher: Flags
     covid: pl.DataFrame
     covered: pl.DataFrame
-    orders: pl.DataFrame
+    orders: _Spans
     cases: pl.DataFrame
 
     @classmethod
     def of(cls, data: SchoolData, start: dt.date, end: dt.date) -> _Members:
-        assign = data.staff_assignment
-        units = pl.concat([data.classroom.get_column("school_id"), assign.get_column("school_id")])
+        assign, enrolment, classroom = data.staff_assignment, data.enrolment, data.classroom
+        units = pl.concat([classroom.get_column("school_id"), assign.get_column("school_id")])
         schools = _Cells.of(units, start, end)
-        rooms = _Cells.of(data.classroom.get_column("classroom_id"), start, end)
+        rooms = _Cells.of(classroom.get_column("classroom_id"), start, end)
         covid = data.absence.filter(pl.col("reason").is_in(COVID_REASONS))
         covered = data.substitute_coverage.filter(pl.col("covered"))
-        lo, hi = _day(start), _day(end)
         orders = data.quarantine_order.select(
             "person_id",
-            pl.max_horizontal(_days("start_date"), pl.lit(lo, pl.Int32)).alias("start_date"),
-            pl.min_horizontal(_days("end_date"), pl.lit(hi, pl.Int32)).alias("end_date"),
+            pl.max_horizontal("start_date", pl.lit(start)).alias("start_date"),
+            pl.min_horizontal("end_date", pl.lit(end)).alias("end_date"),
         ).filter(pl.col("start_date") <= pl.col("end_date"))
         people = _person_codes(
-            data.enrolment.get_column("person_id"),
+            enrolment.get_column("person_id"),
             assign.get_column("person_id"),
             covid.get_column("person_id"),
             covered.get_column("absent_person_id"),
             orders.get_column("person_id"),
             data.case.get_column("person_id"),
         )
-        index = data.classroom.select("classroom_id").with_columns(
-            pl.Series("room", rooms.rows(data.classroom.get_column("classroom_id"))),
-            pl.Series("school", schools.rows(data.classroom.get_column("school_id"))),
-        )
-        dates = (_days("start_date"), _days("end_date"))
-        students = (
-            data.enrolment.with_columns(people[0])
-            .join(index, on="classroom_id", how="inner")
-            .select(
-                "person_id",
-                "room",
-                "school",
-                *dates,
-                (pl.col("learning_choice").fill_null("") != "remote").alias("in_person"),
-            )
-        )
+        room = rooms.rows(enrolment.get_column("classroom_id"))
+        enrolled = room >= 0
+        remote = pl.col("learning_choice").fill_null("") == "remote"
         teacher = (pl.col("role") == "classroom_teacher") & pl.col("classroom_id").is_not_null()
-        staff = assign.with_columns(
-            people[1],
-            pl.Series("school", schools.rows(assign.get_column("school_id"))),
-            pl.Series("room", rooms.rows(assign.get_column("classroom_id"))),
-        ).select("person_id", "school", "room", teacher.fill_null(False).alias("teacher"), *dates)
         return cls(
             schools=schools,
             rooms=rooms,
-            students=students,
-            staff=staff,
-            covid=covid.select(
-                people[2],
-                _days("date"),
-                pl.Series("absent_at", schools.rows(covid.get_column("school_id"))),
+            classroom=(
+                rooms.rows(classroom.get_column("classroom_id")),
+                schools.rows(classroom.get_column("school_id")),
             ),
-            covered=covered.select(people[3], _days("date")).unique(),
-            orders=orders.with_columns(people[4]),
+            students=_Spans.of(room, enrolment.with_columns(people[0])).take(enrolled),
+            in_person=~_flags(enrolment.select(remote).to_series())[enrolled],
+            staff=_Spans.of(
+                schools.rows(assign.get_column("school_id")), assign.with_columns(people[1])
+            ),
+            staff_room=rooms.rows(assign.get_column("classroom_id")),
+            teacher=_flags(assign.select(teacher).to_series()),
+            covid=pl.DataFrame([people[2], covid.get_column("date").cast(pl.Int64)]).with_columns(
+                pl.Series("absent_at", schools.rows(covid.get_column("school_id")))
+            ),
+            covered=pl.DataFrame(
+                [people[3].fill_null(-1), covered.get_column("date").cast(pl.Int64)]
+            ).unique(),
+            orders=_Spans.of(
+                np.zeros(orders.height, dtype=np.int64), orders.with_columns(people[4])
+            ),
             cases=data.case.select(
                 people[5],
-                "case_id",
+                pl.col("case_id").rank("dense").cast(pl.Int64).alias("case"),
                 "household_linked",
-                _days("report_date"),
-                pl.coalesce("onset_date", "specimen_date", "report_date")
-                .cast(pl.Int32)
-                .alias("dated"),
+                pl.col("report_date").alias("report"),
+                pl.coalesce("onset_date", "specimen_date", "report_date").alias("dated"),
             ),
         )
 
+    def students_by_school(self) -> tuple[_Spans, Ints]:
+        """The students' spans by school (a room of two schools: in both), and each one's
+        student."""
+        student, entry = _pairs(self.students.unit, self.classroom[0])
+        spans = self.students.take(student)
+        return spans._replace(unit=self.classroom[1][entry]), student
 
-def _span(frame: pl.DataFrame, unit: str) -> pl.DataFrame:
-    return frame.select(pl.col(unit).alias("unit"), "person_id", "start_date", "end_date")
+    def room_members(self) -> _Spans:
+        """The core groups: students and classroom teachers, by room."""
+        teachers = self.staff._replace(unit=self.staff_room).take(self.teacher)
+        return self.students.plus(teachers)
 
 
-def _metric_frame(cells: _Cells, metrics: dict[str, npt.NDArray[np.int64]]) -> pl.DataFrame:
+def _metric_frame(cells: _Cells, metrics: dict[str, Ints]) -> pl.DataFrame:
     return cells.frame().with_columns(
         pl.Series(name, values, dtype=pl.Int64) for name, values in metrics.items()
     )
 
 
-def _classroom_frame(
-    data: SchoolData, cells: _Cells, metrics: dict[str, npt.NDArray[np.int64]]
-) -> pl.DataFrame:
+def _classroom_frame(data: SchoolData, cells: _Cells, metrics: dict[str, Ints]) -> pl.DataFrame:
     """The classroom frame: the cells with their homeroom's school (``parent``; a homeroom not
     in the classroom table has none and no rows)."""
     parents = data.classroom.select(
@@ -413,15 +496,18 @@ def _classroom_frame(
             .join(parents, on="unit", how="inner", maintain_order="left")
             .select("unit", "parent", "date", *CLASSROOM_METRICS)
         )
-    rows = units.get_column("row").to_numpy().astype(np.int64)
+    rows = _ints(units.get_column("row"), -1)
+    every = rows.size == cells.units.len()
     take = (rows[:, None] * cells.days + np.arange(cells.days)).ravel()
-    frame = cells.unit_frame(units.get_column("unit"), rows)
-    parent = units.get_column("parent").gather(np.repeat(np.arange(len(rows)), cells.days))
-    return frame.select(
+    parent = units.get_column("parent").gather(np.repeat(np.arange(rows.size), cells.days))
+    return cells.frame(rows).select(
         "unit",
         parent,
         "date",
-        *(pl.Series(name, metrics[name][take], dtype=pl.Int64) for name in CLASSROOM_METRICS),
+        *(
+            pl.Series(name, metrics[name] if every else metrics[name][take], dtype=pl.Int64)
+            for name in CLASSROOM_METRICS
+        ),
     )
 
 
@@ -429,34 +515,26 @@ def classroom_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.Data
     """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics."""
     members = _Members.of(data, start, end)
     cells = members.rooms
-    students = _span(members.students, "room")
-    room = pl.concat([students, _span(members.staff.filter("teacher"), "room")])
-    reported = members.cases.select("person_id", "case_id", pl.col("report_date").alias("date"))
+    reported = _case_units(members.cases, "report", members.room_members())
     metrics = {
-        "enrolled": _active_counts(students, cells),
+        "enrolled": _active_counts(members.students, cells),
         "students_quarantine_isolation": _active_counts(
-            _under_orders(members.orders, students), cells
+            _under_orders(members.orders, members.students), cells
         ),
-        "positive_cases_reported": _count(
-            _on_day(reported, room).unique(["unit", "case_id"]), cells, distinct=False
-        ),
+        "positive_cases_reported": cells.count(*reported[:2]),
     }
     return _classroom_frame(data, cells, metrics)
 
 
-def _outbreaks(data: SchoolData, members: _Members) -> npt.NDArray[np.int64]:
+def _outbreaks(data: SchoolData, members: _Members) -> Ints:
     """``in_outbreak`` per school cell from homeroom core groups."""
     rule = cste_rule()
     schools = members.schools
     lead = schools.start - dt.timedelta(days=rule.window_days)
     rooms = _Cells(members.rooms.units, lead, schools.days + rule.window_days)
-    room = pl.concat(
-        [_span(members.students, "room"), _span(members.staff.filter("teacher"), "room")]
-    )
-    dated = members.cases.filter(~pl.col("household_linked")).select(
-        "person_id", "case_id", pl.col("dated").alias("date")
-    )
-    daily = _count(_on_day(dated, room).unique(["unit", "case_id"]), rooms, distinct=False)
+    room = members.room_members()
+    qualifying = members.cases.filter(~pl.col("household_linked"))
+    daily = rooms.count(*_case_units(qualifying, "dated", room)[:2])
     own = (slice(None), slice(rule.window_days, None))  # the schools' days
     in_window = _window_sums(daily, rooms.days, rule.window_days + 1).reshape(-1, rooms.days)
     # a group with no qualifying case in any window is in no outbreak (when the rule asks for
@@ -466,8 +544,7 @@ def _outbreaks(data: SchoolData, members: _Members) -> npt.NDArray[np.int64]:
         groups = np.flatnonzero(in_window[own].any(axis=1))
     position = np.full(rooms.units.len(), -1, dtype=np.int64)
     position[groups] = np.arange(groups.size)
-    unit = _ints(room.get_column("unit"), -1)
-    spans = room.with_columns(pl.Series("unit", np.where(unit >= 0, position[unit], -1)))
+    spans = room._replace(unit=np.where(room.unit >= 0, position[room.unit], -1))
     size = _active_counts(spans, _Cells(rooms.units.gather(groups), lead, rooms.days))
     outbreak = meets_definition(in_window[groups][own], size.reshape(-1, rooms.days)[own], rule)
     school_of = (
@@ -487,46 +564,37 @@ def school_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFra
     """The school frame: ``unit`` (school id), ``date`` and the metrics of the module doc."""
     members = _Members.of(data, start, end)
     cells = members.schools
-    students = _span(members.students, "school")
-    staff = _span(members.staff, "school")
-    teachers = _span(members.staff.filter("teacher"), "school")
-    covid_teachers = _on_day(members.covid, teachers).filter(pl.col("unit") == pl.col("absent_at"))
-    covid_staff = (
-        _on_day(members.covid, staff)
-        .filter(pl.col("unit") == pl.col("absent_at"))
-        .select(
-            "unit",
-            "person_id",
-            pl.col("date").alias("start_date"),
-            pl.col("date").alias("end_date"),
-        )
-    )
-    reported = members.cases.select(
-        "person_id", "case_id", "household_linked", pl.col("report_date").alias("date")
-    )
-    at_school = _on_day(reported, pl.concat([students, staff])).unique(["unit", "case_id"])
+    students, student = members.students_by_school()
+    staff = members.staff
+    teachers = staff.take(members.teacher)
+    absent = _covid_absent(members.covid, teachers)
+    covid_teachers = pl.DataFrame(
+        {"unit": absent.unit, "date": absent.start, "person_id": absent.person}
+    ).unique()
+    covered = covid_teachers.join(members.covered, on=["person_id", "date"], how="semi")
+    unit, day, case = _case_units(members.cases, "report", students.plus(staff))
+    linked = _flags(members.cases.get_column("household_linked"))[case]
     metrics = {
         "classroom_teachers": _active_counts(teachers, cells),
-        "covid_absent_teachers": _count(covid_teachers, cells),
-        "absences_covered_by_substitutes": _count(
-            covid_teachers.join(members.covered, on=["person_id", "date"], how="semi"), cells
+        "covid_absent_teachers": cells.count(
+            _ints(covid_teachers.get_column("unit"), -1),
+            _ints(covid_teachers.get_column("date"), NO_DAY),
+        ),
+        "absences_covered_by_substitutes": cells.count(
+            _ints(covered.get_column("unit"), -1), _ints(covered.get_column("date"), NO_DAY)
         ),
         "enrolled": _active_counts(students, cells),
-        "in_person_students": _active_counts(
-            _span(members.students.filter("in_person"), "school"), cells
-        ),
+        "in_person_students": _active_counts(students.take(members.in_person[student]), cells),
         "students_quarantine_isolation": _active_counts(
             _under_orders(members.orders, students), cells
         ),
         "staff_total": _active_counts(staff, cells),
         # under an order, or absent at the school for a COVID-19 reason (a one-day span)
         "staff_isolation_quarantine": _active_counts(
-            pl.concat([_under_orders(members.orders, staff), covid_staff]), cells
+            _under_orders(members.orders, staff).plus(_covid_absent(members.covid, staff)), cells
         ),
-        "school_cases": _count(at_school, cells, distinct=False),
-        "household_linked_cases": _count(
-            at_school.filter(pl.col("household_linked")), cells, distinct=False
-        ),
+        "school_cases": cells.count(unit, day),
+        "household_linked_cases": cells.count(unit[linked], day[linked]),
     }
     # 14-day sums over the frame's own days (a window reaching before `start` is partial)
     for name in ("school_cases", "household_linked_cases"):
