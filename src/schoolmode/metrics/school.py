@@ -177,7 +177,7 @@ class _Cells:
         day = date - self.first
         inside = (unit >= 0) & (day >= 0) & (day < self.days)
         index = unit[inside] * self.days + day[inside]
-        return np.bincount(index, minlength=self.size).astype(np.int64)
+        return np.bincount(index, minlength=self.size).astype(np.int64, copy=False)
 
     def frame(self, rows: Ints | None = None) -> pl.DataFrame:
         """``unit``, ``date``: one row per cell of the units ``rows`` (default: all), in the
@@ -233,7 +233,7 @@ def _active_counts(spans: _Spans, cells: _Cells) -> Ints:
     width = days + 1
     delta = np.bincount(unit * width + first, minlength=n * width)
     delta -= np.bincount(unit * width + last + 1, minlength=n * width)
-    return np.cumsum(delta.reshape(n, width)[:, :days], axis=1).astype(np.int64).ravel()
+    return np.cumsum(delta.reshape(n, width)[:, :days], axis=1).astype(np.int64, copy=False).ravel()
 
 
 def _runs(unit: Ints, person: Ints, first: Ints, last: Ints, days: int) -> tuple[Ints, Ints, Ints]:
@@ -499,7 +499,9 @@ def _classroom_frame(data: SchoolData, cells: _Cells, metrics: dict[str, Ints]) 
     rows = _ints(units.get_column("row"), -1)
     every = rows.size == cells.units.len()
     take = (rows[:, None] * cells.days + np.arange(cells.days)).ravel()
-    parent = units.get_column("parent").gather(np.repeat(np.arange(rows.size), cells.days))
+    parent = (
+        units.get_column("parent").rechunk().gather(np.repeat(np.arange(rows.size), cells.days))
+    )
     return cells.frame(rows).select(
         "unit",
         parent,
@@ -513,7 +515,10 @@ def _classroom_frame(data: SchoolData, cells: _Cells, metrics: dict[str, Ints]) 
 
 def classroom_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
     """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics."""
-    members = _Members.of(data, start, end)
+    return _classroom_metrics(data, _Members.of(data, start, end))
+
+
+def _classroom_metrics(data: SchoolData, members: _Members) -> pl.DataFrame:
     cells = members.rooms
     reported = _case_units(members.cases, "report", members.room_members())
     metrics = {
@@ -534,19 +539,20 @@ def _outbreaks(data: SchoolData, members: _Members) -> Ints:
     rooms = _Cells(members.rooms.units, lead, schools.days + rule.window_days)
     room = members.room_members()
     qualifying = members.cases.filter(~pl.col("household_linked"))
-    daily = rooms.count(*_case_units(qualifying, "dated", room)[:2])
-    own = (slice(None), slice(rule.window_days, None))  # the schools' days
-    in_window = _window_sums(daily, rooms.days, rule.window_days + 1).reshape(-1, rooms.days)
-    # a group with no qualifying case in any window is in no outbreak (when the rule asks for
-    # cases): only the others' sizes are counted
+    unit, day, _case = _case_units(qualifying, "dated", room)
+    # a group without a qualifying case in these days is in no outbreak (when the rule asks
+    # for cases): only the groups with one are counted
     groups = np.arange(rooms.units.len())
     if rule.min_cases > 0 and (rule.share_min_cases is None or rule.share_min_cases > 0):
-        groups = np.flatnonzero(in_window[own].any(axis=1))
-    position = np.full(rooms.units.len(), -1, dtype=np.int64)
+        groups = np.unique(unit[(unit >= 0) & (day >= rooms.first)])
+    position = np.full(rooms.units.len() + 1, -1, dtype=np.int64)  # position[-1]: none
     position[groups] = np.arange(groups.size)
-    spans = room._replace(unit=np.where(room.unit >= 0, position[room.unit], -1))
-    size = _active_counts(spans, _Cells(rooms.units.gather(groups), lead, rooms.days))
-    outbreak = meets_definition(in_window[groups][own], size.reshape(-1, rooms.days)[own], rule)
+    cells = _Cells(rooms.units.gather(groups), lead, rooms.days)
+    own = (slice(None), slice(rule.window_days, None))  # the schools' days
+    daily = cells.count(position[unit], day)
+    in_window = _window_sums(daily, cells.days, rule.window_days + 1).reshape(-1, cells.days)
+    size = _active_counts(room._replace(unit=position[room.unit]), cells)
+    outbreak = meets_definition(in_window[own], size.reshape(-1, cells.days)[own], rule)
     school_of = (
         rooms.units.to_frame("classroom_id")
         .join(data.classroom, on="classroom_id", how="left", maintain_order="left")
@@ -562,7 +568,10 @@ def _outbreaks(data: SchoolData, members: _Members) -> Ints:
 
 def school_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
     """The school frame: ``unit`` (school id), ``date`` and the metrics of the module doc."""
-    members = _Members.of(data, start, end)
+    return _school_metrics(data, _Members.of(data, start, end))
+
+
+def _school_metrics(data: SchoolData, members: _Members) -> pl.DataFrame:
     cells = members.schools
     students, student = members.students_by_school()
     staff = members.staff
@@ -603,10 +612,16 @@ def school_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFra
     return _metric_frame(cells, metrics).select("unit", "date", *SCHOOL_METRICS)
 
 
+def unit_metrics(data: SchoolData, start: dt.date, end: dt.date) -> dict[str, pl.DataFrame]:
+    """``{"school": school_metrics(...), "classroom": classroom_metrics(...)}``, the tables
+    read once for both."""
+    members = _Members.of(data, start, end)
+    return {
+        "school": _school_metrics(data, members),
+        "classroom": _classroom_metrics(data, members),
+    }
+
+
 def school_frames(engine: Engine, start: dt.date, end: dt.date) -> dict[str, pl.DataFrame]:
     """``{"school": ..., "classroom": ...}`` from the store, for the policy engine."""
-    data = SchoolData.load(engine)
-    return {
-        "school": school_metrics(data, start, end),
-        "classroom": classroom_metrics(data, start, end),
-    }
+    return unit_metrics(SchoolData.load(engine), start, end)
