@@ -354,10 +354,6 @@ def _person_codes(*ids: pl.Series) -> list[pl.Series]:
     return out
 
 
-def _days(column: str) -> pl.Expr:
-    return pl.col(column).cast(pl.Int32)
-
-
 def _case_units(cases: pl.DataFrame, date: str, spans: _Spans) -> tuple[Ints, Ints, Ints]:
     """(unit, day, case row) of each case and membership of its person on the case's ``date``,
     once per unit and case id."""
