@@ -18,6 +18,7 @@ from schoolmode.metrics.school import (
     classroom_metrics,
     school_frames,
     school_metrics,
+    unit_metrics,
 )
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "positivity",
     "school_frames",
     "school_metrics",
+    "unit_metrics",
     "weekly_positivity_by_person",
     "zip_weekly_positivity",
 ]

@@ -19,7 +19,7 @@ import polars as pl
 from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select
 
 from schoolmode.metrics.community import citywide_metrics
-from schoolmode.metrics.school import SCHOOL_METRICS, SchoolData, classroom_metrics, school_metrics
+from schoolmode.metrics.school import SCHOOL_METRICS, SchoolData, unit_metrics
 from schoolmode.store.frames import query_frame, record_frames
 from schoolmode.store.tables import RECORD_TABLES
 
@@ -140,7 +140,8 @@ def unit_frames(
     Without classrooms in the store: ``{"school": school_frame(...)}``, as before. With them:
     the school frame's community metrics and grade band joined with the school metrics from the
     store (``enrolled`` is then the store's, not the profile's; a school of the list without a
-    roster gets zeros), and ``"classroom"``: :func:`classroom_metrics`.
+    roster gets zeros), and ``"classroom"``: ``classroom_metrics`` (both from
+    :func:`~schoolmode.metrics.school.unit_metrics`, which reads the tables once).
     """
     school = school_frame(district, school_list)
     if not has_classrooms(engine) or district.height == 0:
@@ -148,12 +149,11 @@ def unit_frames(
     start, end = district["date"].min(), district["date"].max()
     assert isinstance(start, dt.date)
     assert isinstance(end, dt.date)
-    data = school_data(engine, start, end)
-    metrics = school_metrics(data, start, end)
+    metrics = unit_metrics(school_data(engine, start, end), start, end)
     joined = (
         school.drop("enrolled")
-        .join(metrics, on=["unit", "date"], how="left")
+        .join(metrics["school"], on=["unit", "date"], how="left")
         .with_columns(pl.col(c).fill_null(0) for c in SCHOOL_METRICS)
         .sort("unit", "date")
     )
-    return {"school": joined, "classroom": classroom_metrics(data, start, end)}
+    return {"school": joined, "classroom": metrics["classroom"]}

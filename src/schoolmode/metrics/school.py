@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -111,6 +112,31 @@ class SchoolData:
         return cls.from_frames(**load_frames(engine, list(cls.__dataclass_fields__)))
 
 
+EPOCH = dt.date(1970, 1, 1)
+FAR_DAY = (FAR - EPOCH).days
+NO_DAY = -(2**40)
+"""A blank start date or event date: a membership without a start is open for the membership
+counts but holds no event (as a comparison with a blank is never true)."""
+
+Ints = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
+
+
+def _day(day: dt.date) -> int:
+    """Days from 1970-01-01 (a ``pl.Date``'s integer): dates are day numbers below."""
+    return (day - EPOCH).days
+
+
+def _ints(values: pl.Series, blank: int) -> Ints:
+    """``values`` as int64 (``blank`` for a blank)."""
+    return values.cast(pl.Int64).fill_null(blank).to_numpy().astype(np.int64, copy=False)
+
+
+def _flags(values: pl.Series) -> Flags:
+    """``values`` as bool (a blank is false)."""
+    return values.fill_null(False).to_numpy().astype(bool, copy=False)
+
+
 @dataclass(frozen=True)
 class _Cells:
     """The unit-days of a frame: every unit (sorted) on every day ``start .. start + days - 1``,
@@ -128,7 +154,12 @@ class _Cells:
     def size(self) -> int:
         return self.units.len() * self.days
 
-    def rows(self, unit: pl.Series) -> npt.NDArray[np.int64]:
+    @property
+    def first(self) -> int:
+        """The first day's number."""
+        return _day(self.start)
+
+    def rows(self, unit: pl.Series) -> Ints:
         """Each value's unit row (-1: not a unit of the cells)."""
         index = pl.DataFrame(
             {"unit": self.units, "row": np.arange(self.units.len(), dtype=np.int64)}
@@ -139,85 +170,171 @@ class _Cells:
             .join(index, on="unit", how="left", maintain_order="left")
             .get_column("row")
         )
-        return found.fill_null(-1).to_numpy().astype(np.int64)
+        return _ints(found, -1)
 
-    def index(self, frame: pl.DataFrame) -> npt.NDArray[np.int64]:
-        """Each (``unit``, ``date``) row's cell (-1: outside the cells)."""
-        rows = self.rows(frame.get_column("unit"))
-        day = _day_offsets(frame.get_column("date"), self.start)
-        inside = (rows >= 0) & (day >= 0) & (day < self.days)
-        return np.where(inside, rows * self.days + day, -1)
+    def count(self, unit: Ints, date: Ints) -> Ints:
+        """Events (unit row, day number) per cell (outside the cells: not counted)."""
+        day = date - self.first
+        inside = (unit >= 0) & (day >= 0) & (day < self.days)
+        index = unit[inside] * self.days + day[inside]
+        return np.bincount(index, minlength=self.size).astype(np.int64, copy=False)
 
-    def frame(self) -> pl.DataFrame:
-        """``unit``, ``date``: one row per cell, in the cells' order."""
-        offsets = np.tile(np.arange(self.days, dtype=np.int32), self.units.len())
-        epoch = (self.start - dt.date(1970, 1, 1)).days
+    def frame(self, rows: Ints | None = None) -> pl.DataFrame:
+        """``unit``, ``date``: one row per cell of the units ``rows`` (default: all), in the
+        cells' order."""
+        rows = np.arange(self.units.len()) if rows is None else rows
+        offsets = np.tile(np.arange(self.days, dtype=np.int32), rows.size)
         return pl.DataFrame(
             {
-                "unit": self.units.gather(np.repeat(np.arange(self.units.len()), self.days)),
-                "date": pl.Series(offsets + np.int32(epoch)).cast(pl.Date),
+                "unit": self.units.gather(np.repeat(rows, self.days)),
+                "date": pl.Series(offsets + np.int32(self.first)).cast(pl.Date),
             }
         )
 
 
-def _active_counts(spans: pl.DataFrame, cells: _Cells) -> npt.NDArray[np.int64]:
-    """People per cell from ``spans`` (``unit``, ``person_id``, ``start_date``, ``end_date``
-    with blank = open): overlapping spans of one person in one unit are merged first, then
-    counted with a difference array (+1 on the first day, -1 after the last)."""
-    keys = ["unit", "person_id"]
-    end = cells.start + dt.timedelta(days=cells.days - 1)
-    iv = (
-        spans.select(
-            *keys,
-            pl.max_horizontal("start_date", pl.lit(cells.start)).alias("s"),
-            pl.min_horizontal(pl.col("end_date").fill_null(FAR), pl.lit(end)).alias("e"),
+class _Spans(NamedTuple):
+    """Memberships (or orders) as arrays: ``unit`` (the cells' row; -1: none), ``person`` (a
+    code; -1: blank), ``start``, ``end`` (day numbers; a blank start is ``NO_DAY``, a blank
+    end ``FAR_DAY``)."""
+
+    unit: Ints
+    person: Ints
+    start: Ints
+    end: Ints
+
+    @classmethod
+    def of(cls, unit: Ints, frame: pl.DataFrame) -> _Spans:
+        """``unit`` and ``frame``'s ``person_id`` (codes), ``start_date``, ``end_date``."""
+        return cls(
+            unit,
+            _ints(frame.get_column("person_id"), -1),
+            _ints(frame.get_column("start_date"), NO_DAY),
+            _ints(frame.get_column("end_date"), FAR_DAY),
         )
-        .filter(pl.col("s") <= pl.col("e"))
-        .sort(*keys, "s")
+
+    def take(self, rows: Ints | Flags) -> _Spans:
+        return _Spans(*(a[rows] for a in self))
+
+    def plus(self, other: _Spans) -> _Spans:
+        return _Spans(*(np.concatenate(pair) for pair in zip(self, other, strict=True)))
+
+
+def _active_counts(spans: _Spans, cells: _Cells) -> Ints:
+    """People per cell from ``spans`` (a blank start or end is open): overlapping spans of one
+    person in one unit are merged first (:func:`_runs`; the blank persons of a unit are one),
+    then counted with a difference array (+1 on the first day, -1 after the last)."""
+    days, lo, n = cells.days, cells.first, cells.units.len()
+    first = np.maximum(spans.start, lo) - lo
+    last = np.minimum(spans.end, lo + days - 1) - lo
+    keep = (spans.unit >= 0) & (first <= last)
+    unit, first, last = _runs(
+        spans.unit[keep], spans.person[keep] + 1, first[keep], last[keep], days
     )
-    days = cells.days
-    counts = np.zeros((cells.units.len(), days + 1), dtype=np.int64)
-    if iv.height:
-        first = _day_offsets(iv.get_column("s"), cells.start)
-        last = _day_offsets(iv.get_column("e"), cells.start)
-        group = iv.select(pl.struct(keys).rle_id()).to_series().to_numpy().astype(np.int64)
-        # a running maximum of the last day within each (unit, person): the groups are sorted,
-        # so an offset per group keeps one group's maximum from reaching the next
-        reach = np.maximum.accumulate(last + group * (days + 2)) - group * (days + 2)
-        starts_run = np.ones(iv.height, dtype=bool)
-        starts_run[1:] = (group[1:] != group[:-1]) | (first[1:] > reach[:-1] + 1)
-        heads = np.flatnonzero(starts_run)
-        rows = cells.rows(iv.get_column("unit").gather(heads))
-        known = rows >= 0
-        np.add.at(counts, (rows[known], first[heads][known]), 1)
-        np.add.at(counts, (rows[known], np.maximum.reduceat(last, heads)[known] + 1), -1)
-    return np.cumsum(counts[:, :days], axis=1).ravel()
+    width = days + 1
+    delta = np.bincount(unit * width + first, minlength=n * width)
+    delta -= np.bincount(unit * width + last + 1, minlength=n * width)
+    return np.cumsum(delta.reshape(n, width)[:, :days], axis=1).astype(np.int64, copy=False).ravel()
 
 
-def _day_offsets(dates: pl.Series, start: dt.date) -> npt.NDArray[np.int64]:
-    """Days from ``start`` of each date (as int64)."""
-    offsets = dates.cast(pl.Int64) - (start - dt.date(1970, 1, 1)).days
-    return offsets.to_numpy().astype(np.int64)
-
-
-def _on_day(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
-    """``events`` (``person_id``, ``date``, ...) joined with the memberships (``person_id``,
-    ``unit``, ``start_date``, ``end_date``) active on the event's date."""
-    return events.join(spans, on="person_id", how="inner").filter(
-        (pl.col("start_date") <= pl.col("date"))
-        & (pl.col("date") <= pl.col("end_date").fill_null(FAR))
+def _runs(unit: Ints, person: Ints, first: Ints, last: Ints, days: int) -> tuple[Ints, Ints, Ints]:
+    """(unit, first, last) of the runs of days a person is in a unit: the spans (days ``0 ..
+    days - 1``, ``person`` codes >= 0) of one person in one unit that overlap or touch merged.
+    A person with one span has it as the run; the others' spans are sorted by unit, person and
+    first day."""
+    single = np.bincount(person)[person] == 1 if person.size else np.ones(0, dtype=bool)
+    if single.all():
+        return unit, first, last
+    solo = (unit[single], first[single], last[single])
+    unit, person, first, last = (a[~single] for a in (unit, person, first, last))
+    people = int(person.max()) + 1
+    if (int(unit.max()) + 1) * people * days < 2**62:  # one int64 key: (unit, person, first)
+        order = np.argsort((unit * people + person) * days + first)
+    else:
+        order = np.lexsort((first, person, unit))
+    unit, person, first, last = unit[order], person[order], first[order], last[order]
+    new = np.ones(unit.size, dtype=bool)
+    new[1:] = (unit[1:] != unit[:-1]) | (person[1:] != person[:-1])
+    # a running maximum of the last day within each (unit, person): the groups are sorted,
+    # so an offset per group keeps one group's maximum from reaching the next
+    shift = (np.cumsum(new) - 1) * (days + 2)
+    reach = np.maximum.accumulate(last + shift) - shift
+    heads = new.copy()
+    heads[1:] |= first[1:] > reach[:-1] + 1
+    at = np.flatnonzero(heads)
+    return (
+        np.concatenate([solo[0], unit[at]]),
+        np.concatenate([solo[1], first[at]]),
+        np.concatenate([solo[2], np.maximum.reduceat(last, at)]),
     )
 
 
-def _count(events: pl.DataFrame, cells: _Cells, distinct: bool = True) -> npt.NDArray[np.int64]:
-    """Events (``unit``, ``date``, ``person_id``) per cell."""
-    if distinct:
-        events = events.unique(["unit", "date", "person_id"])
-    index = cells.index(events)
-    return np.bincount(index[index >= 0], minlength=cells.size).astype(np.int64)
+def _pairs(left: Ints, right: Ints) -> tuple[Ints, Ints]:
+    """(left row, right row) of each pair of equal codes (a join on codes >= 0; -1 matches
+    nothing): a lookup when each code is on one row of a side at most, else a binary search
+    in the sorted right codes."""
+    if not (left.size and right.size):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    size = max(int(left.max()), int(right.max())) + 1
+    if _unique(right, size):
+        return _lookup(left, right, size)
+    if _unique(left, size):
+        found, rows = _lookup(right, left, size)
+        return rows, found
+    order = np.argsort(right, kind="stable")
+    keys = right[order]
+    lo = np.searchsorted(keys, left, "left")
+    n = np.where(left >= 0, np.searchsorted(keys, left, "right") - lo, 0)
+    rows = np.repeat(np.arange(left.size), n)
+    within = np.arange(rows.size) - np.repeat(np.cumsum(n) - n, n)
+    return rows, order[np.repeat(lo, n) + within]
 
 
-def _window_sums(values: npt.NDArray[np.int64], days: int, window: int) -> npt.NDArray[np.int64]:
+def _unique(codes: Ints, size: int) -> bool:
+    """Whether each code (>= 0, below ``size``) is on one row at most."""
+    return bool(np.bincount(codes[codes >= 0], minlength=size).max(initial=0) <= 1)
+
+
+def _lookup(left: Ints, right: Ints, size: int) -> tuple[Ints, Ints]:
+    """:func:`_pairs` where each right code is on one row at most."""
+    known = np.flatnonzero(right >= 0)
+    at = np.full(size + 1, -1, dtype=np.int64)  # a blank left code reads at[-1] = -1
+    at[right[known]] = known
+    found = at[left]
+    rows = np.flatnonzero(found >= 0)
+    return rows, found[rows]
+
+
+def _on_day(person: Ints, date: Ints, spans: _Spans) -> tuple[Ints, Ints]:
+    """(event, span) of each event (``person``, ``date``) and membership of its person active
+    on its date (a membership without a start holds none)."""
+    event, span = _pairs(person, spans.person)
+    start, day = spans.start[span], date[event]
+    on = (start != NO_DAY) & (start <= day) & (day <= spans.end[span])
+    return event[on], span[on]
+
+
+def _under_orders(orders: _Spans, spans: _Spans) -> _Spans:
+    """The days of the memberships ``spans`` on which their person is under a quarantine or
+    isolation order (``orders``, clipped to the frame's days): a span per membership and order
+    that overlap. Counted with :func:`_active_counts` (people, merged), the same as each
+    order-day joined with the memberships active that day, counted once per person, unit and
+    day."""
+    order, span = _pairs(orders.person, spans.person)
+    start = np.maximum(orders.start[order], spans.start[span])
+    end = np.minimum(orders.end[order], spans.end[span])
+    keep = (spans.start[span] != NO_DAY) & (start <= end)
+    span = span[keep]
+    return _Spans(spans.unit[span], spans.person[span], start[keep], end[keep])
+
+
+def _first_of_each(*keys: Ints) -> Ints:
+    """The rows that are the first of their combination of ``keys``."""
+    frame = pl.DataFrame({f"k{i}": k for i, k in enumerate(keys)}).with_row_index("row")
+    first = frame.unique([f"k{i}" for i in range(len(keys))], keep="first")
+    return np.sort(_ints(first.get_column("row"), -1))
+
+
+def _window_sums(values: Ints, days: int, window: int) -> Ints:
     """Each cell's sum over its unit's last ``window`` days (fewer at the start)."""
     matrix = values.reshape(-1, days)
     total = np.cumsum(matrix, axis=1)
@@ -226,157 +343,281 @@ def _window_sums(values: npt.NDArray[np.int64], days: int, window: int) -> npt.N
     return out.ravel()
 
 
-def _order_days(orders: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """One row per person and day under a quarantine or isolation order (within the span)."""
-    clipped = orders.select(
-        "person_id",
-        pl.max_horizontal("start_date", pl.lit(start)).alias("s"),
-        pl.min_horizontal("end_date", pl.lit(end)).alias("e"),
-    ).filter(pl.col("s") <= pl.col("e"))
-    return (
-        clipped.select("person_id", pl.date_ranges("s", "e").alias("date")).explode("date").unique()
-    )
+def _person_codes(*ids: pl.Series) -> list[pl.Series]:
+    """Each series of person ids as integer codes, one dictionary for all (blank stays blank):
+    joins and sorts on people compare integers, not strings."""
+    codes = pl.concat([s.rename("person_id") for s in ids]).rank("dense").cast(pl.Int64)
+    out, at = [], 0
+    for s in ids:
+        out.append(codes.slice(at, s.len()))
+        at += s.len()
+    return out
 
 
-def _memberships(data: SchoolData) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(students by homeroom with school, staff by school, classroom teachers by homeroom)."""
-    students = data.enrolment.join(
-        data.classroom.select("classroom_id", "school_id"), on="classroom_id", how="inner"
-    )
-    staff = data.staff_assignment
-    teachers = staff.filter(
-        (pl.col("role") == "classroom_teacher") & pl.col("classroom_id").is_not_null()
-    )
-    return students, staff, teachers
+def _case_units(cases: pl.DataFrame, date: str, spans: _Spans) -> tuple[Ints, Ints, Ints]:
+    """(unit, day, case row) of each case and membership of its person on the case's ``date``,
+    once per unit and case id."""
+    day = _ints(cases.get_column(date), NO_DAY)
+    case, span = _on_day(_ints(cases.get_column("person_id"), -1), day, spans)
+    unit = spans.unit[span]
+    first = _first_of_each(unit, _ints(cases.get_column("case"), -1)[case])
+    return unit[first], day[case[first]], case[first]
 
 
-def _span(frame: pl.DataFrame, unit: str) -> pl.DataFrame:
-    return frame.select(pl.col(unit).alias("unit"), "person_id", "start_date", "end_date")
+def _covid_absent(covid: pl.DataFrame, spans: _Spans) -> _Spans:
+    """A one-day span per absence for a COVID-19 reason and membership of the person at the
+    school of the absence (``absent_at``) that day."""
+    person, date = _ints(covid.get_column("person_id"), -1), _ints(covid.get_column("date"), NO_DAY)
+    event, span = _on_day(person, date, spans)
+    at = spans.unit[span] == _ints(covid.get_column("absent_at"), -1)[event]
+    event, span = event[at], span[at]
+    return _Spans(spans.unit[span], person[event], date[event], date[event])
 
 
-def _metric_frame(cells: _Cells, metrics: dict[str, npt.NDArray[np.int64]]) -> pl.DataFrame:
+@dataclass(frozen=True)
+class _Members:
+    """The tables the metrics read, as integer arrays: person ids as codes
+    (:func:`_person_codes` over all the tables), units as rows of the school and room cells,
+    dates as day numbers. ``students``: enrolments in a classroom of the table, by room
+    (``in_person``: not remote); ``staff``: assignments by school (``staff_room``: their room,
+    ``teacher``: a classroom teacher of a classroom); ``covid``: absences for a COVID-19
+    reason (``absent_at``: the school's row); ``covered``: absences covered by a substitute;
+    ``orders``: clipped to the frame's days; ``cases``: ``case`` (a code of the id),
+    ``report`` and ``dated`` (onset, else specimen, else report date)."""
+
+    schools: _Cells
+    rooms: _Cells
+    classroom: tuple[Ints, Ints]
+    """(room, school) of each classroom in the table."""
+    students: _Spans
+    in_person: Flags
+    staff: _Spans
+    staff_room: Ints
+    teacher: Flags
+    covid: pl.DataFrame
+    covered: pl.DataFrame
+    orders: _Spans
+    cases: pl.DataFrame
+
+    @classmethod
+    def of(cls, data: SchoolData, start: dt.date, end: dt.date) -> _Members:
+        assign, enrolment, classroom = data.staff_assignment, data.enrolment, data.classroom
+        units = pl.concat([classroom.get_column("school_id"), assign.get_column("school_id")])
+        schools = _Cells.of(units, start, end)
+        rooms = _Cells.of(classroom.get_column("classroom_id"), start, end)
+        covid = data.absence.filter(pl.col("reason").is_in(COVID_REASONS))
+        covered = data.substitute_coverage.filter(pl.col("covered"))
+        orders = data.quarantine_order.select(
+            "person_id",
+            pl.max_horizontal("start_date", pl.lit(start)).alias("start_date"),
+            pl.min_horizontal("end_date", pl.lit(end)).alias("end_date"),
+        ).filter(pl.col("start_date") <= pl.col("end_date"))
+        people = _person_codes(
+            enrolment.get_column("person_id"),
+            assign.get_column("person_id"),
+            covid.get_column("person_id"),
+            covered.get_column("absent_person_id"),
+            orders.get_column("person_id"),
+            data.case.get_column("person_id"),
+        )
+        room = rooms.rows(enrolment.get_column("classroom_id"))
+        enrolled = room >= 0
+        remote = pl.col("learning_choice").fill_null("") == "remote"
+        teacher = (pl.col("role") == "classroom_teacher") & pl.col("classroom_id").is_not_null()
+        return cls(
+            schools=schools,
+            rooms=rooms,
+            classroom=(
+                rooms.rows(classroom.get_column("classroom_id")),
+                schools.rows(classroom.get_column("school_id")),
+            ),
+            students=_Spans.of(room, enrolment.with_columns(people[0])).take(enrolled),
+            in_person=~_flags(enrolment.select(remote).to_series())[enrolled],
+            staff=_Spans.of(
+                schools.rows(assign.get_column("school_id")), assign.with_columns(people[1])
+            ),
+            staff_room=rooms.rows(assign.get_column("classroom_id")),
+            teacher=_flags(assign.select(teacher).to_series()),
+            covid=pl.DataFrame([people[2], covid.get_column("date").cast(pl.Int64)]).with_columns(
+                pl.Series("absent_at", schools.rows(covid.get_column("school_id")))
+            ),
+            covered=pl.DataFrame(
+                [people[3].fill_null(-1), covered.get_column("date").cast(pl.Int64)]
+            ).unique(),
+            orders=_Spans.of(
+                np.zeros(orders.height, dtype=np.int64), orders.with_columns(people[4])
+            ),
+            cases=data.case.select(
+                people[5],
+                pl.col("case_id").rank("dense").cast(pl.Int64).alias("case"),
+                "household_linked",
+                pl.col("report_date").alias("report"),
+                pl.coalesce("onset_date", "specimen_date", "report_date").alias("dated"),
+            ),
+        )
+
+    def students_by_school(self) -> tuple[_Spans, Ints]:
+        """The students' spans by school (a room of two schools: in both), and each one's
+        student."""
+        student, entry = _pairs(self.students.unit, self.classroom[0])
+        spans = self.students.take(student)
+        return spans._replace(unit=self.classroom[1][entry]), student
+
+    def room_members(self) -> _Spans:
+        """The core groups: students and classroom teachers, by room."""
+        teachers = self.staff._replace(unit=self.staff_room).take(self.teacher)
+        return self.students.plus(teachers)
+
+
+def _metric_frame(cells: _Cells, metrics: dict[str, Ints]) -> pl.DataFrame:
     return cells.frame().with_columns(
         pl.Series(name, values, dtype=pl.Int64) for name, values in metrics.items()
     )
 
 
-def classroom_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics."""
-    students, _staff, teachers = _memberships(data)
-    cells = _Cells.of(data.classroom.get_column("classroom_id"), start, end)
-    room_students = _span(students, "classroom_id")
-    orders = _order_days(data.quarantine_order, start, end)
-    reported = data.case.select("person_id", pl.col("report_date").alias("date"), "case_id")
-    members = pl.concat([room_students, _span(teachers, "classroom_id")])
-    metrics = {
-        "enrolled": _active_counts(room_students, cells),
-        "students_quarantine_isolation": _count(_on_day(orders, room_students), cells),
-        "positive_cases_reported": _count(
-            _on_day(reported, members).unique(["unit", "case_id"]), cells, distinct=False
-        ),
-    }
+def _classroom_frame(data: SchoolData, cells: _Cells, metrics: dict[str, Ints]) -> pl.DataFrame:
+    """The classroom frame: the cells with their homeroom's school (``parent``; a homeroom not
+    in the classroom table has none and no rows)."""
     parents = data.classroom.select(
         pl.col("classroom_id").alias("unit"), pl.col("school_id").alias("parent")
     )
-    return (
-        _metric_frame(cells, metrics)
+    units = (
+        cells.units.to_frame("unit")
+        .with_row_index("row")
         .join(parents, on="unit", how="inner", maintain_order="left")
-        .select("unit", "parent", "date", *CLASSROOM_METRICS)
+    )
+    if units.get_column("row").is_duplicated().any():  # a homeroom of two schools: rows per pair
+        return (
+            _metric_frame(cells, metrics)
+            .join(parents, on="unit", how="inner", maintain_order="left")
+            .select("unit", "parent", "date", *CLASSROOM_METRICS)
+        )
+    rows = _ints(units.get_column("row"), -1)
+    every = rows.size == cells.units.len()
+    take = (rows[:, None] * cells.days + np.arange(cells.days)).ravel()
+    parent = (
+        units.get_column("parent").rechunk().gather(np.repeat(np.arange(rows.size), cells.days))
+    )
+    return cells.frame(rows).select(
+        "unit",
+        parent,
+        "date",
+        *(
+            pl.Series(name, metrics[name] if every else metrics[name][take], dtype=pl.Int64)
+            for name in CLASSROOM_METRICS
+        ),
     )
 
 
-def _outbreaks(
-    data: SchoolData,
-    students: pl.DataFrame,
-    teachers: pl.DataFrame,
-    schools: _Cells,
-) -> npt.NDArray[np.int64]:
+def classroom_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics."""
+    return _classroom_metrics(data, _Members.of(data, start, end))
+
+
+def _classroom_metrics(data: SchoolData, members: _Members) -> pl.DataFrame:
+    cells = members.rooms
+    reported = _case_units(members.cases, "report", members.room_members())
+    metrics = {
+        "enrolled": _active_counts(members.students, cells),
+        "students_quarantine_isolation": _active_counts(
+            _under_orders(members.orders, members.students), cells
+        ),
+        "positive_cases_reported": cells.count(*reported[:2]),
+    }
+    return _classroom_frame(data, cells, metrics)
+
+
+def _outbreaks(data: SchoolData, members: _Members) -> Ints:
     """``in_outbreak`` per school cell from homeroom core groups."""
     rule = cste_rule()
+    schools = members.schools
     lead = schools.start - dt.timedelta(days=rule.window_days)
-    end = schools.start + dt.timedelta(days=schools.days - 1)
-    rooms = _Cells.of(data.classroom.get_column("classroom_id"), lead, end)
-    members = pl.concat([_span(students, "classroom_id"), _span(teachers, "classroom_id")])
-    size = _active_counts(members, rooms)
-    dated = data.case.filter(~pl.col("household_linked")).select(
-        "person_id",
-        "case_id",
-        pl.coalesce("onset_date", "specimen_date", "report_date").alias("date"),
-    )
-    daily = _count(_on_day(dated, members).unique(["unit", "case_id"]), rooms, distinct=False)
-    in_window = _window_sums(daily, rooms.days, rule.window_days + 1)
-    keep = np.tile(np.arange(rooms.days) >= rule.window_days, rooms.units.len())
-    outbreak = meets_definition(in_window[keep], size[keep], rule).reshape(-1, schools.days)
+    rooms = _Cells(members.rooms.units, lead, schools.days + rule.window_days)
+    room = members.room_members()
+    qualifying = members.cases.filter(~pl.col("household_linked"))
+    unit, day, _case = _case_units(qualifying, "dated", room)
+    # a group without a qualifying case in these days is in no outbreak (when the rule asks
+    # for cases): only the groups with one are counted
+    groups = np.arange(rooms.units.len())
+    if rule.min_cases > 0 and (rule.share_min_cases is None or rule.share_min_cases > 0):
+        groups = np.unique(unit[(unit >= 0) & (day >= rooms.first)])
+    position = np.full(rooms.units.len() + 1, -1, dtype=np.int64)  # position[-1]: none
+    position[groups] = np.arange(groups.size)
+    cells = _Cells(rooms.units.gather(groups), lead, rooms.days)
+    own = (slice(None), slice(rule.window_days, None))  # the schools' days
+    daily = cells.count(position[unit], day)
+    in_window = _window_sums(daily, cells.days, rule.window_days + 1).reshape(-1, cells.days)
+    size = _active_counts(room._replace(unit=position[room.unit]), cells)
+    outbreak = meets_definition(in_window[own], size.reshape(-1, cells.days)[own], rule)
     school_of = (
         rooms.units.to_frame("classroom_id")
         .join(data.classroom, on="classroom_id", how="left", maintain_order="left")
         .get_column("school_id")
     )
-    row = schools.rows(school_of)
+    row = schools.rows(school_of)[groups]
     known = row >= 0
     result = np.zeros((schools.units.len(), schools.days), dtype=np.int64)
-    np.maximum.at(result, row[known], outbreak[known].astype(np.int64))
+    hit, day = np.nonzero(outbreak[known])
+    result[row[known][hit], day] = 1
     return result.ravel()
 
 
 def school_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
     """The school frame: ``unit`` (school id), ``date`` and the metrics of the module doc."""
-    students, staff, teachers = _memberships(data)
-    units = pl.concat([data.classroom.get_column("school_id"), staff.get_column("school_id")])
-    cells = _Cells.of(units, start, end)
-    school_students = _span(students, "school_id")
-    school_staff = _span(staff, "school_id")
-    school_teachers = _span(teachers, "school_id")
-    in_person = students.filter(pl.col("learning_choice").fill_null("") != "remote")
-    covid = data.absence.filter(pl.col("reason").is_in(COVID_REASONS)).select(
-        "person_id", "date", pl.col("school_id").alias("absent_at")
-    )
-    covid_teachers = _on_day(covid, school_teachers).filter(pl.col("unit") == pl.col("absent_at"))
-    covered = data.substitute_coverage.filter(pl.col("covered")).select(
-        pl.col("absent_person_id").alias("person_id"), "date"
-    )
-    orders = _order_days(data.quarantine_order, start, end)
-    staff_out = pl.concat(
-        [
-            _on_day(orders, school_staff).select("unit", "date", "person_id"),
-            _on_day(covid, school_staff)
-            .filter(pl.col("unit") == pl.col("absent_at"))
-            .select("unit", "date", "person_id"),
-        ]
-    )
-    reported = data.case.select(
-        "person_id", "case_id", "household_linked", pl.col("report_date").alias("date")
-    )
-    at_school = _on_day(reported, pl.concat([school_students, school_staff])).unique(
-        ["unit", "case_id"]
-    )
+    return _school_metrics(data, _Members.of(data, start, end))
+
+
+def _school_metrics(data: SchoolData, members: _Members) -> pl.DataFrame:
+    cells = members.schools
+    students, student = members.students_by_school()
+    staff = members.staff
+    teachers = staff.take(members.teacher)
+    absent = _covid_absent(members.covid, teachers)
+    covid_teachers = pl.DataFrame(
+        {"unit": absent.unit, "date": absent.start, "person_id": absent.person}
+    ).unique()
+    covered = covid_teachers.join(members.covered, on=["person_id", "date"], how="semi")
+    unit, day, case = _case_units(members.cases, "report", students.plus(staff))
+    linked = _flags(members.cases.get_column("household_linked"))[case]
     metrics = {
-        "classroom_teachers": _active_counts(school_teachers, cells),
-        "covid_absent_teachers": _count(covid_teachers, cells),
-        "absences_covered_by_substitutes": _count(
-            covid_teachers.join(covered.unique(), on=["person_id", "date"], how="semi"), cells
+        "classroom_teachers": _active_counts(teachers, cells),
+        "covid_absent_teachers": cells.count(
+            _ints(covid_teachers.get_column("unit"), -1),
+            _ints(covid_teachers.get_column("date"), NO_DAY),
         ),
-        "enrolled": _active_counts(school_students, cells),
-        "in_person_students": _active_counts(_span(in_person, "school_id"), cells),
-        "students_quarantine_isolation": _count(_on_day(orders, school_students), cells),
-        "staff_total": _active_counts(school_staff, cells),
-        "staff_isolation_quarantine": _count(staff_out, cells),
-        "school_cases": _count(at_school, cells, distinct=False),
-        "household_linked_cases": _count(
-            at_school.filter(pl.col("household_linked")), cells, distinct=False
+        "absences_covered_by_substitutes": cells.count(
+            _ints(covered.get_column("unit"), -1), _ints(covered.get_column("date"), NO_DAY)
         ),
+        "enrolled": _active_counts(students, cells),
+        "in_person_students": _active_counts(students.take(members.in_person[student]), cells),
+        "students_quarantine_isolation": _active_counts(
+            _under_orders(members.orders, students), cells
+        ),
+        "staff_total": _active_counts(staff, cells),
+        # under an order, or absent at the school for a COVID-19 reason (a one-day span)
+        "staff_isolation_quarantine": _active_counts(
+            _under_orders(members.orders, staff).plus(_covid_absent(members.covid, staff)), cells
+        ),
+        "school_cases": cells.count(unit, day),
+        "household_linked_cases": cells.count(unit[linked], day[linked]),
     }
     # 14-day sums over the frame's own days (a window reaching before `start` is partial)
     for name in ("school_cases", "household_linked_cases"):
         metrics[f"{name}_14d"] = _window_sums(metrics[name], cells.days, 14)
-    metrics["in_outbreak"] = _outbreaks(data, students, teachers, cells)
+    metrics["in_outbreak"] = _outbreaks(data, members)
     return _metric_frame(cells, metrics).select("unit", "date", *SCHOOL_METRICS)
+
+
+def unit_metrics(data: SchoolData, start: dt.date, end: dt.date) -> dict[str, pl.DataFrame]:
+    """``{"school": school_metrics(...), "classroom": classroom_metrics(...)}``, the tables
+    read once for both."""
+    members = _Members.of(data, start, end)
+    return {
+        "school": _school_metrics(data, members),
+        "classroom": _classroom_metrics(data, members),
+    }
 
 
 def school_frames(engine: Engine, start: dt.date, end: dt.date) -> dict[str, pl.DataFrame]:
     """``{"school": ..., "classroom": ...}`` from the store, for the policy engine."""
-    data = SchoolData.load(engine)
-    return {
-        "school": school_metrics(data, start, end),
-        "classroom": classroom_metrics(data, start, end),
-    }
+    return unit_metrics(SchoolData.load(engine), start, end)

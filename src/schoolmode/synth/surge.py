@@ -23,7 +23,7 @@ import polars as pl
 
 from schoolmode.draws import stream
 from schoolmode.engine.period import run_over_period
-from schoolmode.metrics.school import SchoolData, classroom_metrics, school_metrics
+from schoolmode.metrics.school import SchoolData, unit_metrics
 from schoolmode.operations.tracing import Tracing
 from schoolmode.policy.loader import Registry
 from schoolmode.synth.district import SyntheticDistrict
@@ -159,10 +159,9 @@ def surge_week(
         quarantine_order=tracing.orders,
         case=reported,
     )
-    school = school_metrics(data, start, end)
-    room = classroom_metrics(data, start, end)
+    frames = unit_metrics(data, start, end)
+    school, room = frames["school"], frames["classroom"]
     policy = registry.get(AGREEMENT).policy
-    frames = {"school": school, "classroom": room}
     cut = {scope: f.filter(pl.col("date") <= end) for scope, f in frames.items()}
     decisions = run_over_period(policy, cut, start).results
     return SurgeWeek(
