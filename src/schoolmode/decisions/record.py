@@ -249,9 +249,7 @@ def decision_rows(
     rules = {r.id: r for r in policy.rules}
     out: list[dict[str, object]] = []
     for scope in evaluation.scopes:
-        frame = evaluation.frame(scope, only_present=False).filter(
-            pl.col("date").is_between(first, last)
-        )
+        frame = evaluation.frame(scope, only_present=False, days=(first, last))
         trigger_cols = [c for c in frame.columns if c.startswith("trigger.")]
         frame = frame.with_columns(
             (pl.any_horizontal(trigger_cols) if trigger_cols else pl.lit(False)).alias("_fired"),
@@ -269,7 +267,7 @@ def decision_rows(
             trace_json = explanation = None
             if interesting and with_traces:
                 t = trace(evaluation, scope, row["unit"], row["date"], row=row)
-                trace_json = json.dumps(t.to_dict(), default=str)
+                trace_json = t.to_json()
                 explanation = explain(t)
             out.append(
                 {

@@ -70,19 +70,32 @@ class Evaluation:
     scopes: dict[str, ScopeResult]
     missing_metrics: set[tuple[str, str]] = field(default_factory=set)
 
-    def frame(self, scope: str, *, only_present: bool = True) -> pl.DataFrame:
+    def frame(
+        self,
+        scope: str,
+        *,
+        only_present: bool = True,
+        days: tuple[dt.date, dt.date] | None = None,
+    ) -> pl.DataFrame:
         """One row per unit and day: mode, status, responsible rule, spell dates.
 
         ``mode``, ``status`` and ``rule`` are polars Enums; by default only the unit-days that
-        had a row in the input frame are returned.
+        had a row in the input frame are returned. ``days``: only the days from the first to
+        the last given (within the evaluated days), the same rows as filtering the whole frame.
         """
         result = self.scopes[scope]
         grid = result.grid
-        u, d = grid.shape
-        keep = grid.present.ravel() if only_present else None
+        u, full_days = grid.shape
+        first, last = 0, full_days - 1
+        if days is not None:
+            first = max(first, self.axis.index(days[0]))
+            last = min(last, self.axis.index(days[1]))
+        d = max(last - first + 1, 0)
+        window = slice(first, first + d)
+        keep = grid.present[:, window].ravel() if only_present else None
 
         def cells(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
-            flat = array.ravel()
+            flat = np.broadcast_to(array, (u, full_days))[:, window].ravel()
             return flat[keep] if keep is not None else flat
 
         modes = [mm.id for mm in self.policy.modes]
@@ -99,8 +112,10 @@ class Evaluation:
         rule_ids = [r.rule.id for r in result.rules]
         responsible = cells(result.rule)
         start_idx, end_idx = _spell_columns(result)
-        unit_idx = cells(np.broadcast_to(np.arange(u, dtype=np.int64)[:, None], (u, d)))
-        day_idx = cells(np.broadcast_to(np.arange(d, dtype=np.int32)[None, :], (u, d)))
+        unit_idx = cells(np.broadcast_to(np.arange(u, dtype=np.int64)[:, None], (u, full_days)))
+        day_idx = cells(
+            np.broadcast_to(np.arange(full_days, dtype=np.int32)[None, :], (u, full_days))
+        )
         epoch = (
             self.axis.start - dt.date(1970, 1, 1)
         ).days  # polars Dates are int32 days since 1970

@@ -9,6 +9,7 @@ from an evaluation made with ``keep=True``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from decimal import Decimal
@@ -104,8 +105,14 @@ class Trace:
         assert isinstance(out, dict)
         return out
 
+    def to_json(self) -> str:
+        """``json.dumps(self.to_dict(), default=str)``, without building the dict first."""
+        return json.dumps(self, default=_json_default)
+
 
 def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float):
+        return value
     names = _FIELDS.get(type(value))
     if names is not None:
         return {name: _plain(getattr(value, name)) for name in names}
@@ -118,6 +125,17 @@ def _plain(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)
     return value
+
+
+def _json_default(value: Any) -> Any:
+    """A trace's dataclasses as their fields (one level: the encoder recurses); other values
+    as text."""
+    names = _FIELDS.get(type(value))
+    if names is not None:
+        return {name: getattr(value, name) for name in names}
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return str(value)
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {
