@@ -23,6 +23,8 @@ from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import upgrade
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from schoolmode.policy.loader import Registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,6 +98,20 @@ def store(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def fixture_data() -> Path:
     return FIXTURE_DATA
+
+
+# ---------------------------------------------------------------------- dask
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[Client]:
+    """A client of one ``LocalCluster`` of two worker processes (``parallel.dask_client``), started
+    once for the session's Dask tests; a test that needs a scheduler address takes
+    ``dask_cluster.scheduler.address``."""
+    from schoolmode.parallel import dask_client
+
+    with dask_client(workers=2) as client:
+        yield client
 
 
 # ---------------------------------------------------------------------- policies
