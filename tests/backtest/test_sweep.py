@@ -14,14 +14,11 @@ from typer.testing import CliRunner
 from schoolmode.backtest.sweep import run_sweep, write_sweep_report
 from schoolmode.cli.app import app
 from schoolmode.engine.settings import sweep_points
-from schoolmode.importers import IMPORTERS
 from schoolmode.metrics.frames import district_frame, school_frame, schools
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.store.db import make_engine
-from schoolmode.store.migrate import upgrade
-from schoolmode.store.service import run_import
-from tests.conftest import POLICIES, SHARED_FIXTURE
+from tests.conftest import POLICIES, copy_history
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -32,15 +29,9 @@ LEVELS = ["6", "8", "10", "12.5", "16"]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('sweep') / 'store.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    for source in ("cdph-daily-testing", "cdph-daily-cases", "cps-school-profiles"):
-        importer = IMPORTERS[source]
-        for path in importer.default_paths(SHARED_FIXTURE / "data"):
-            run_import(engine, importer, path)
-    return url
+def store(tmp_path_factory: pytest.TempPathFactory, history_sqlite: Path) -> str:
+    """A copy of the session's store of CDPH daily testing and cases and the CPS profiles."""
+    return copy_history(history_sqlite, tmp_path_factory.mktemp("sweep"))
 
 
 @pytest.fixture(scope="module")
