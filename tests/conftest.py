@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import upgrade
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from schoolmode.policy.loader import Registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,6 +99,50 @@ def store(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def fixture_data() -> Path:
     return FIXTURE_DATA
+
+
+HISTORY_SOURCES = ("cdph-daily-testing", "cdph-daily-cases", "cps-school-profiles")
+
+
+@pytest.fixture(scope="session")
+def history_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite store holding the fixture history (CDPH daily testing and cases, CPS
+    profiles), imported once per session. Never opened by a test: take a copy
+    (:func:`copy_history`)."""
+    from schoolmode.importers import IMPORTERS
+    from schoolmode.store.service import run_import
+
+    path = tmp_path_factory.mktemp("history") / "store.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    for source in HISTORY_SOURCES:
+        for data in IMPORTERS[source].default_paths(FIXTURE_DATA):
+            run_import(engine, IMPORTERS[source], data)
+    engine.dispose()
+    return path
+
+
+def copy_history(history: Path, folder: Path) -> str:
+    """URL of a copy of the ``history_sqlite`` store as ``folder/store.sqlite``, the caller's own
+    (its tests may write to it)."""
+    target = folder / "store.sqlite"
+    with closing(sqlite3.connect(history)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    return f"sqlite:///{target}"
+
+
+# ---------------------------------------------------------------------- dask
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[Client]:
+    """A client of one ``LocalCluster`` of two worker processes (``parallel.dask_client``), started
+    once for the session's Dask tests; a test that needs a scheduler address takes
+    ``dask_cluster.scheduler.address``."""
+    from schoolmode.parallel import dask_client
+
+    with dask_client(workers=2) as client:
+        yield client
 
 
 # ---------------------------------------------------------------------- policies

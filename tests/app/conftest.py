@@ -9,12 +9,8 @@ from pathlib import Path
 import pytest
 
 from schoolmode.app.context import Context, open_context
-from schoolmode.importers import IMPORTERS
 from schoolmode.store.migrate import upgrade
-from schoolmode.store.service import run_import
-from tests.conftest import FIXTURE_DATA, POLICIES
-
-HISTORY = ("cdph-daily-testing", "cdph-daily-cases", "cps-school-profiles")
+from tests.conftest import POLICIES, copy_history
 
 
 @pytest.fixture
@@ -26,12 +22,11 @@ def ctx(tmp_path: Path) -> Iterator[Context]:
 
 
 @pytest.fixture(scope="module")
-def history_ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
-    """A context on a store holding the fixture history (shared by a module's tests)."""
-    folder = tmp_path_factory.mktemp("history")
-    with open_context(db_url=f"sqlite:///{folder / 'store.sqlite'}", policies_dir=POLICIES) as c:
-        upgrade(c.engine)
-        for source in HISTORY:
-            for path in IMPORTERS[source].default_paths(FIXTURE_DATA):
-                run_import(c.engine, IMPORTERS[source], path)
+def history_ctx(
+    tmp_path_factory: pytest.TempPathFactory, history_sqlite: Path
+) -> Iterator[Context]:
+    """A context on a copy of the session's store of the fixture history (CDPH daily testing
+    and cases, CPS profiles), shared by a module's tests."""
+    url = copy_history(history_sqlite, tmp_path_factory.mktemp("history"))
+    with open_context(db_url=url, policies_dir=POLICIES) as c:
         yield c

@@ -16,9 +16,7 @@ from schoolmode.importers import IMPORTERS
 from schoolmode.metrics.frames import district_frame, school_frame, schools
 from schoolmode.policy.loader import Registry
 from schoolmode.store.db import make_engine
-from schoolmode.store.migrate import upgrade
-from schoolmode.store.service import run_import
-from tests.conftest import POLICIES, SHARED_FIXTURE
+from tests.conftest import POLICIES, SHARED_FIXTURE, copy_history
 
 START, END = dt.date(2020, 9, 1), dt.date(2021, 11, 24)  # the by-test series ends on 2021-11-24
 POLICY_IDS = [
@@ -32,14 +30,11 @@ POLICY_IDS = [
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('bt') / 'store.sqlite'}")
-    upgrade(engine)
-    data = SHARED_FIXTURE / "data"
-    for source in ("cdph-daily-testing", "cdph-daily-cases", "cps-school-profiles"):
-        importer = IMPORTERS[source]
-        for path in importer.default_paths(data):
-            run_import(engine, importer, path)
+def history(
+    tmp_path_factory: pytest.TempPathFactory, history_sqlite: Path
+) -> dict[str, pl.DataFrame]:
+    # a copy of the session's store of CDPH daily testing and cases and the CPS profiles
+    engine = make_engine(copy_history(history_sqlite, tmp_path_factory.mktemp("bt")))
     district = district_frame(engine, START, END)
     return {"district": district, "school": school_frame(district, schools(engine))}
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
@@ -15,15 +14,14 @@ from typer.testing import CliRunner
 from schoolmode.backtest.sweep import run_sweep, write_sweep_report
 from schoolmode.cli.app import app
 from schoolmode.engine.settings import sweep_points
-from schoolmode.importers import IMPORTERS
 from schoolmode.metrics.frames import district_frame, school_frame, schools
-from schoolmode.parallel import dask_client
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
 from schoolmode.store.db import make_engine
-from schoolmode.store.migrate import upgrade
-from schoolmode.store.service import run_import
-from tests.conftest import POLICIES, SHARED_FIXTURE
+from tests.conftest import POLICIES, copy_history
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 START, END = dt.date(2020, 9, 1), dt.date(2021, 3, 31)
 MOA, HS = "cps-ctu-2021-02-06", "cps-ctu-2021-04-15-hs"
@@ -31,15 +29,9 @@ LEVELS = ["6", "8", "10", "12.5", "16"]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('sweep') / 'store.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    for source in ("cdph-daily-testing", "cdph-daily-cases", "cps-school-profiles"):
-        importer = IMPORTERS[source]
-        for path in importer.default_paths(SHARED_FIXTURE / "data"):
-            run_import(engine, importer, path)
-    return url
+def store(tmp_path_factory: pytest.TempPathFactory, history_sqlite: Path) -> str:
+    """A copy of the session's store of CDPH daily testing and cases and the CPS profiles."""
+    return copy_history(history_sqlite, tmp_path_factory.mktemp("sweep"))
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +39,6 @@ def history(store: str) -> dict[str, pl.DataFrame]:
     engine = make_engine(store)
     district = district_frame(engine, START, END)
     return {"district": district, "school": school_frame(district, schools(engine))}
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[object]:
-    with dask_client(workers=2) as running:
-        yield running
 
 
 def _policy(pid: str):  # type: ignore[no-untyped-def]
@@ -73,7 +59,7 @@ def test_serial_sweep_moves_with_the_threshold(history: dict[str, pl.DataFrame])
 
 
 def test_dask_local_cluster_gives_the_serial_table(
-    history: dict[str, pl.DataFrame], client: object
+    history: dict[str, pl.DataFrame], dask_cluster: Client
 ) -> None:
     policies = [_policy(MOA), _policy(HS)]
     serial = run_sweep(policies, "level_threshold_pct", LEVELS, history, START, END)
@@ -84,7 +70,7 @@ def test_dask_local_cluster_gives_the_serial_table(
         history,
         START,
         END,
-        client=client,  # type: ignore[arg-type]
+        client=dask_cluster,
     )
     assert serial.height == 2 * len(LEVELS)
     assert serial["policy"].to_list() == [MOA] * len(LEVELS) + [HS] * len(LEVELS)
@@ -119,42 +105,30 @@ def test_unknown_names_and_values_are_refused() -> None:
         sweep_points([moa, _policy("cps-ctu-2022-01-10")], "level_threshold_pct", ["10"])
 
 
-def test_sweep_command_connects_to_a_running_scheduler(store: str, tmp_path: Path) -> None:
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=False,
-        protocol="tcp",
-        host="127.0.0.1",
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-        silence_logs=logging.ERROR,
-    ) as cluster:
-        address = cluster.scheduler_address
-        assert address.startswith("tcp://127.0.0.1:")
-        args = [
-            "backtest",
-            "sweep",
-            "--policy",
-            MOA,
-            "--param",
-            "level_threshold_pct",
-            "--values",
-            "8,10,12",
-            "--from",
-            START.isoformat(),
-            "--to",
-            END.isoformat(),
-            "--db",
-            store,
-        ]
-        remote = CliRunner().invoke(
-            app, [*args, "--scheduler", address, "--out", str(tmp_path / "d")]
-        )
-        assert remote.exit_code == 0, remote.output
-        assert f"on {address}" in remote.output
+def test_sweep_command_connects_to_a_running_scheduler(
+    store: str, tmp_path: Path, dask_cluster: Client
+) -> None:
+    address = dask_cluster.scheduler.address  # the session's running cluster
+    assert address.startswith("tcp://127.0.0.1:")
+    args = [
+        "backtest",
+        "sweep",
+        "--policy",
+        MOA,
+        "--param",
+        "level_threshold_pct",
+        "--values",
+        "8,10,12",
+        "--from",
+        START.isoformat(),
+        "--to",
+        END.isoformat(),
+        "--db",
+        store,
+    ]
+    remote = CliRunner().invoke(app, [*args, "--scheduler", address, "--out", str(tmp_path / "d")])
+    assert remote.exit_code == 0, remote.output
+    assert f"on {address}" in remote.output
     serial = CliRunner().invoke(app, [*args, "--workers", "0", "--out", str(tmp_path / "s")])
     assert serial.exit_code == 0, serial.output
     assert (tmp_path / "d" / "sweep.csv").read_text() == (tmp_path / "s" / "sweep.csv").read_text()

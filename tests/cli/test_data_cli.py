@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -8,8 +11,7 @@ from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
 from schoolmode.store.migrate import head_revision
-
-SHARED_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "shared"
+from tests.conftest import BACKENDS, FIXTURE_DATA, SHARED_FIXTURE, fresh_db_url
 
 TESTING = "chicago-daily-testing/COVID-19_Daily_Testing_-_By_Test.csv"
 
@@ -20,23 +22,59 @@ def _ok(args: list[str]) -> str:
     return result.output
 
 
-def test_init_import_status(
-    db_url: str, fixture_data: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert f"schema {head_revision()}" in _ok(["init", "--db", db_url])
-    head = head_revision()
-    assert f"schema {head} -> {head}" in _ok(["db", "upgrade", "--db", db_url])
-    out = _ok(
-        ["import", "cdph-daily-testing", str(fixture_data / TESTING), "--db", db_url, "--by", "cli"]
-    )
-    assert "cdph-daily-testing/citywide: import #1: 36138 rows, 36138 added" in out
-    out = _ok(["import", "cdph-daily-testing", str(fixture_data / TESTING), "--db", db_url])
-    assert "unchanged (same file as import #1)" in out
+@dataclass(frozen=True)
+class Imported:
+    """A store taken through the commands below, and what each printed."""
 
-    monkeypatch.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
-    out = _ok(["import", "chicago", "--db", db_url])
-    assert "cdph-daily-testing/citywide: unchanged" in out
-    assert "cps-school-profiles/2022-2023: import" in out
+    url: str
+    init: str
+    upgrade: str
+    testing: str
+    testing_again: str
+    chicago: str
+
+
+def _import_chicago(url: str) -> Imported:
+    """``init``, ``db upgrade``, the testing file twice (first ``--by cli``), ``import chicago``."""
+    testing = ["import", "cdph-daily-testing", str(FIXTURE_DATA / TESTING), "--db", url]
+    init = _ok(["init", "--db", url])
+    upgrade = _ok(["db", "upgrade", "--db", url])
+    first = _ok([*testing, "--by", "cli"])
+    again = _ok(testing)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
+        chicago = _ok(["import", "chicago", "--db", url])
+    return Imported(url, init, upgrade, first, again, chicago)
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Imported]]:
+    """The store of each backend (sqlite, postgresql) taken through ``_import_chicago``, made on
+    first use and shared by the module's tests, which only read it."""
+    made: dict[str, Imported] = {}
+    with ExitStack() as stack:
+
+        def get(kind: str) -> Imported:
+            if kind not in made:
+                folder = tmp_path_factory.mktemp(f"chicago-{kind}")
+                made[kind] = _import_chicago(stack.enter_context(fresh_db_url(kind, folder)))
+            return made[kind]
+
+        yield get
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_init_import_status(kind: str, imported: Callable[[str], Imported]) -> None:
+    store = imported(kind)
+    db_url = store.url
+    assert f"schema {head_revision()}" in store.init
+    head = head_revision()
+    assert f"schema {head} -> {head}" in store.upgrade
+    assert "cdph-daily-testing/citywide: import #1: 36138 rows, 36138 added" in store.testing
+    assert "unchanged (same file as import #1)" in store.testing_again
+
+    assert "cdph-daily-testing/citywide: unchanged" in store.chicago
+    assert "cps-school-profiles/2022-2023: import" in store.chicago
 
     status = json.loads(_ok(["status", "--db", db_url, "--json"]))
     assert status["schema"] == head_revision()
@@ -72,19 +110,18 @@ def test_unknown_source_and_unmigrated_db(tmp_path: Path) -> None:
 
 
 def test_import_chicago_gives_the_same_counts_on_sqlite_and_postgresql(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    imported: Callable[[str], Imported], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The acceptance check of the data issue: one command, two backends, identical status."""
-    from tests.conftest import SHARED_FIXTURE, fresh_db_url
-
+    """The acceptance check of the data issue: one command, two backends, identical status
+    (the stores `import chicago` filled for the module; again here, it changes nothing)."""
     monkeypatch.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
     counts = {}
     for kind in ("sqlite", "postgresql"):
-        with fresh_db_url(kind, tmp_path) as url:
-            _ok(["init", "--db", url])
-            _ok(["import", "chicago", "--db", url])
-            status = json.loads(_ok(["status", "--db", url, "--json"]))
-            counts[kind] = status["rows"]
+        url = imported(kind).url
+        _ok(["init", "--db", url])
+        _ok(["import", "chicago", "--db", url])
+        status = json.loads(_ok(["status", "--db", url, "--json"]))
+        counts[kind] = status["rows"]
     assert counts["sqlite"] == counts["postgresql"]
     assert counts["sqlite"]["school"] > 0
     assert counts["sqlite"]["community_indicator"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -25,6 +26,9 @@ from schoolmode.sim.scenario import Scenario, load_scenario
 from schoolmode.sim.stats import paired_difference
 from schoolmode.sim.sweep import run_sweep
 from tests.synth.test_district import PROFILES
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 AGREEMENT = "cps-ctu-2022-01-10"
 PROPOSAL = "ctu-proposal-2022-01-08"
@@ -284,14 +288,13 @@ def test_vaccination_gives_second_doses_and_protects(population: Population) -> 
     assert vac.outcomes["infections"] < none.outcomes["infections"]
 
 
-def test_sweep_on_dask_equals_the_serial_sweep(population: Population) -> None:
-    from schoolmode.parallel import dask_client
-
+def test_sweep_on_dask_equals_the_serial_sweep(
+    population: Population, dask_cluster: Client
+) -> None:
     scenario = Scenario.model_validate({**SCENARIO.model_dump(), "days": 15})
     args = (scenario, [AGREEMENT, "none"], [0, 1], "tracing.delay_days", ["0", "2"])
     serial = run_sweep(*args, profiles=str(PROFILES), schools=6)
-    with dask_client(workers=1) as client:
-        dask = run_sweep(*args, profiles=str(PROFILES), schools=6, client=client)
+    dask = run_sweep(*args, profiles=str(PROFILES), schools=6, client=dask_cluster)
     assert serial.height == 2 * 2 * 2
     assert serial.equals(dask)
     quick, slow = (serial.filter(pl.col("value") == v)["quarantine_days"] for v in ("0", "2"))

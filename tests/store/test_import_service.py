@@ -172,8 +172,10 @@ def _big_testing_file(path: Path, days: int) -> None:
             fh.write(f"{d:%m/%d/%Y},{d:%A}," + ",".join(counts) + "\n")
 
 
+KILL_DAYS = 300
+
 KILL_CHILD = """
-import sys, time
+import os, sys
 from pathlib import Path
 from schoolmode.importers.cdph import DailyTesting
 from schoolmode.store.db import make_engine
@@ -181,7 +183,10 @@ from schoolmode.store.service import run_import
 
 def progress(stage, done, total):
     print(stage, done, total, flush=True)
-    time.sleep(0.25)
+    # wait inside the open transaction, after the first chunk, until the test kills us; if the
+    # test goes away instead (stdin closes), leave without committing
+    sys.stdin.read()
+    os._exit(3)
 
 run_import(make_engine(sys.argv[1]), DailyTesting(), Path(sys.argv[2]), progress=progress)
 print("committed", flush=True)
@@ -192,12 +197,19 @@ print("committed", flush=True)
 def test_killing_the_process_mid_import_leaves_the_store_as_before(
     store: Engine, db_url: str, fixture_data: Path, tmp_path: Path
 ) -> None:
-    run_import(store, DailyTesting(), fixture_data / TESTING)
+    # a store holding an import of the same source, which the killed import supersedes: its
+    # deletes and the log's update must be rolled back too (a month of the fixture: removing
+    # all of its 36,138 rows would take half a minute)
+    prior = tmp_path / "prior.csv"
+    lines = (fixture_data / TESTING).read_text().splitlines(keepends=True)
+    prior.write_text("".join(lines[:31]))
+    assert run_import(store, DailyTesting(), prior).added == 30 * 57
     before = _snapshot(store)
     big = tmp_path / "big.csv"
-    _big_testing_file(big, 3000)  # 114,000 records, 23 chunks
+    _big_testing_file(big, KILL_DAYS)  # 11,400 records, 3 chunks
     with subprocess.Popen(
         [sys.executable, "-c", KILL_CHILD, db_url, str(big)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -212,12 +224,13 @@ def test_killing_the_process_mid_import_leaves_the_store_as_before(
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
+    assert first.split() == ["write", "5000", str(KILL_DAYS * 38)]  # killed mid-write
     store.dispose()
     reopened = make_engine(db_url)
     assert _snapshot(reopened) == before
     # and the store still takes the file afterwards
     result = run_import(reopened, DailyTesting(), big)
-    assert result.added == 3000 * 38
+    assert result.added == KILL_DAYS * 38
     reopened.dispose()
 
 
