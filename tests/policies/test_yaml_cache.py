@@ -93,3 +93,24 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path.write_bytes(b"a: \xff\n")
     with pytest.raises(PolicyFileError, match="not UTF-8"):
         load_yaml(path, tmp_path / "c")
+
+
+def test_an_entry_others_can_write_is_not_trusted(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("a: 1\n")
+    cache = tmp_path / "c"
+    load_yaml(path, cache)
+    folder = cache / yamlcache.FOLDER
+    assert folder.stat().st_mode & 0o077 == 0  # the folder is the owner's only
+    (entry,) = folder.iterdir()
+    assert entry.stat().st_mode & 0o022 == 0
+    assert yamlcache.read(cache, path.read_bytes()) is not None
+    # an entry planted or left writable by others says something else: it is not read
+    planted = entry.read_text().replace('[["a", 1]]', '[["a", 2]]')
+    assert planted != entry.read_text()
+    entry.write_text(planted)
+    entry.chmod(0o600)
+    assert yamlcache.read(cache, path.read_bytes()) == ({"a": 2}, {(): 1, ("a",): 1})
+    entry.chmod(0o666)
+    assert yamlcache.read(cache, path.read_bytes()) is None
+    assert load_yaml(path, cache).data == {"a": 1}

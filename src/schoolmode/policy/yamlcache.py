@@ -5,6 +5,10 @@ new parser output format) is parsed again. Values are JSON with tags for the typ
 (decimal, date, date-time); a cache entry that cannot be read is ignored and rewritten, and a
 cache folder that cannot be written only costs the parse. Entries are written to a temporary
 file and renamed, so a reader never sees half an entry.
+
+An entry decides what a policy says, so only the user's own entries are trusted: the folder is
+created readable and writable by its owner only, and an entry owned by someone else, or
+writable by group or others, is ignored (and parsed again).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -66,11 +71,20 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def _trusted(entry: Path) -> bool:
+    """Whether ``entry`` is the user's own and only they can write it."""
+    info = entry.stat()
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
 def read(cache_dir: Path, raw: bytes) -> tuple[Any, Lines] | None:
-    """The cached (data, lines) of a file with these bytes; None when there is none (or it
-    cannot be read)."""
+    """The cached (data, lines) of a file with these bytes; None when there is none, when it
+    cannot be read or when it is not the user's own (see the module note)."""
+    entry = _entry(cache_dir, raw)
     try:
-        stored = json.loads(_entry(cache_dir, raw).read_text(encoding="utf-8"))
+        if not _trusted(entry):
+            return None
+        stored = json.loads(entry.read_text(encoding="utf-8"))
         if stored.get("format") != FORMAT:
             return None
         lines = {tuple(_decode(path)): int(line) for path, line in stored["lines"]}
@@ -94,7 +108,7 @@ def write(cache_dir: Path, raw: bytes, data: Any, lines: Lines) -> None:
         return
     entry = _entry(cache_dir, raw)
     with contextlib.suppress(OSError):
-        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
