@@ -122,6 +122,55 @@ def history_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def history_pg_template() -> Iterator[tuple[str, str]]:
+    """(admin URL, name) of a PostgreSQL database holding the fixture history, imported once per
+    session and never opened by a test: :func:`history_store` copies it
+    (``CREATE DATABASE ... TEMPLATE``)."""
+    from schoolmode.importers import IMPORTERS
+    from schoolmode.store.service import run_import
+
+    admin_url, name = _fresh_pg_database()
+    engine = make_engine(make_url(admin_url).set(database=name).render_as_string(False))
+    try:
+        upgrade(engine)
+        for source in HISTORY_SOURCES:
+            for data in IMPORTERS[source].default_paths(FIXTURE_DATA):
+                run_import(engine, IMPORTERS[source], data)
+    finally:
+        engine.dispose()  # a template must have no open connection when it is copied
+    try:
+        yield admin_url, name
+    finally:
+        _drop_pg_database(admin_url, name)
+
+
+@pytest.fixture(params=BACKENDS)
+def history_store(
+    request: pytest.FixtureRequest, tmp_path: Path, history_sqlite: Path
+) -> Iterator[Engine]:
+    """A store holding the fixture history on each backend, the test's own copy (it may write)."""
+    if request.param == "sqlite":
+        engine = make_engine(copy_history(history_sqlite, tmp_path))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    admin_url, template = request.getfixturevalue("history_pg_template")
+    name = f"sm_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    engine = make_engine(make_url(admin_url).set(database=name).render_as_string(False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        _drop_pg_database(admin_url, name)
+
+
 def copy_history(history: Path, folder: Path) -> str:
     """URL of a copy of the ``history_sqlite`` store as ``folder/store.sqlite``, the caller's own
     (its tests may write to it)."""

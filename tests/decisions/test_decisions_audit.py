@@ -28,12 +28,6 @@ REGISTRY = Registry(POLICIES)
 TESTING = "cdph-daily-testing"
 
 
-def _load(store: Engine) -> None:
-    for source in (TESTING, "cdph-daily-cases", "cps-school-profiles"):
-        for path in IMPORTERS[source].default_paths(FIXTURE_DATA):
-            run_import(store, IMPORTERS[source], path)
-
-
 def _corrected(tmp_path: Path, day: str) -> Path:
     source = IMPORTERS[TESTING].default_paths(FIXTURE_DATA)[0]
     with source.open(newline="", encoding="utf-8") as handle:
@@ -50,8 +44,8 @@ def _corrected(tmp_path: Path, day: str) -> Path:
     return target
 
 
-def test_decide_reproduce_correct_and_append_only(store: Engine, tmp_path: Path) -> None:
-    _load(store)
+def test_decide_reproduce_correct_and_append_only(history_store: Engine, tmp_path: Path) -> None:
+    store = history_store  # the fixture history, imported once per session
     day = dt.date(2021, 3, 26)
     loaded = policy_in_force(REGISTRY, day)
     assert loaded.id == "cps-ctu-2021-02-06"
@@ -78,8 +72,8 @@ def test_decide_reproduce_correct_and_append_only(store: Engine, tmp_path: Path)
             conn.execute(text(statement))
 
 
-def test_explanations_for_a_day_with_and_without_a_rule(store: Engine) -> None:
-    _load(store)
+def test_explanations_for_a_day_with_and_without_a_rule(history_store: Engine) -> None:
+    store = history_store  # the fixture history, imported once per session
     k12 = REGISTRY.get("cdc-k12-2021-02-12")
     run = decide(store, k12, dt.date(2021, 4, 19))
     assert run.not_default > 0
@@ -100,8 +94,8 @@ def test_explanations_for_a_day_with_and_without_a_rule(store: Engine) -> None:
     assert moa.not_default == 0
 
 
-def test_bad_input_says_what_is_missing(store: Engine) -> None:
-    _load(store)
+def test_bad_input_says_what_is_missing(history_store: Engine) -> None:
+    store = history_store  # the fixture history, imported once per session
     with pytest.raises(
         DecisionError,
         match=r"no citywide data for 2022-01-20: positivity_7d_pct runs through 2021-11-24",
@@ -169,17 +163,17 @@ def test_cli_decide_explain_reproduce(tmp_path: Path) -> None:
     assert "no ratified agreement of Chicago is in force on 2024-01-08" in none.output
 
 
-def test_explain_a_day_inside_a_stored_range(store: Engine) -> None:
-    _load(store)
+def test_explain_a_day_inside_a_stored_range(history_store: Engine) -> None:
+    store = history_store  # the fixture history, imported once per session
     decide(store, REGISTRY.get("cps-ctu-2021-02-06"), dt.date(2021, 3, 1), dt.date(2021, 4, 30))
     _, text_ = stored_explanation(store, "district", "chicago", dt.date(2021, 3, 26))
     assert "District chicago on Friday 26 March 2021: in person." in text_
     assert "4.43 is not at least 10.0%" in text_
 
 
-def test_a_policy_reading_no_citywide_metric_needs_no_citywide_data(store: Engine) -> None:
+def test_a_policy_reading_no_citywide_metric_needs_no_citywide_data(history_store: Engine) -> None:
     """The January 2022 agreement reads school and classroom data only: the end of the citywide
     positivity series (November 2021) does not stop a decision in January 2022."""
-    _load(store)
+    store = history_store  # the fixture history, imported once per session
     summary = decide(store, REGISTRY.get("cps-ctu-2022-01-10"), dt.date(2022, 1, 20))
     assert summary.decisions > 0
