@@ -11,6 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from schoolmode.policy.errors import SchoolmodeError
 
@@ -25,6 +33,39 @@ DbOption = Annotated[
     str | None, typer.Option("--db", help="Store URL (default: sqlite:///schoolmode.sqlite).")
 ]
 PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
+
+
+class ProgressSteps:
+    """A use case's long work (``app.progress.Steps``) as a rich progress bar: started with the
+    first task, gone when done; a step may name what comes next."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def start(self, description: str, total: int) -> None:
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(description, total=total)
+
+    def advance(self, description: str | None = None) -> None:
+        if self.bar is not None and self.task is not None:
+            if description is None:
+                self.bar.advance(self.task)
+            else:
+                self.bar.update(self.task, advance=1, description=description)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 def parse_day(text: str, option: str) -> dt.date:

@@ -10,16 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from schoolmode.cli.common import app_context
+from schoolmode.cli.common import ProgressSteps, app_context
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE
 from schoolmode.synth.district import SynthConfig
@@ -32,44 +24,13 @@ PROFILES = SchoolProfiles.default_files[0]
 app = typer.Typer(help="Districts: synthetic populations.", no_args_is_help=True)
 
 
-class _Steps:
-    """Long work as a rich progress bar, started with the first task, gone when done."""
-
-    def __init__(self) -> None:
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-
-    def start(self, description: str, total: int) -> None:
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=True,
-        )
-        self.bar.start()
-        self.task = self.bar.add_task(description, total=total)
-
-    def advance(self, description: str | None = None) -> None:
-        if self.bar is not None and self.task is not None:
-            if description is None:
-                self.bar.advance(self.task)
-            else:
-                self.bar.update(self.task, advance=1, description=description)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-
 @contextmanager
-def _steps() -> Iterator[_Steps]:
+def _steps() -> Iterator[ProgressSteps]:
     """Progress for a use case; a source file or input problem is echoed on stderr and exits
     (1 for a missing or invalid file, 2 for a bad input)."""
     from schoolmode.app.district import SourceFileError, SurgeInputError
 
-    steps = _Steps()
+    steps = ProgressSteps()
     try:
         yield steps
     except (SourceFileError, SurgeInputError) as exc:

@@ -11,16 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from schoolmode.cli.common import app_context, console
+from schoolmode.cli.common import ProgressSteps, app_context, console
 
 app = typer.Typer(help="Simulate policies on the synthetic district.", no_args_is_help=True)
 
@@ -41,35 +33,6 @@ ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", help="Scenario field=value (dotted names, e.g. tracing.delay_days=2)."),
 ]
-
-
-class _Runs:
-    """The runs as a rich progress bar (started once the population is built, gone when done)."""
-
-    def __init__(self) -> None:
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-
-    def start(self, description: str, total: int) -> None:
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        self.bar.start()
-        self.task = self.bar.add_task(description, total=total)
-
-    def advance(self, description: str | None = None) -> None:
-        if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, advance=1)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
 
 
 def _compare(
@@ -95,7 +58,7 @@ def _compare(
         profiles=profiles,
         params=params or [],
     )
-    runs = _Runs()
+    runs = ProgressSteps()
     with app_context(policies_dir=policies_dir) as ctx:
         try:
             result = simulate(ctx, req, runs)
