@@ -2,8 +2,6 @@
 
     uv run python bench/bench_backtest.py            # full run (a few minutes)
     uv run python bench/bench_backtest.py --quick    # small version, seconds
-    uv run python bench/bench_backtest.py --quick --db sqlite:///out/schoolmode.sqlite
-                                                     # + one day's decision on a district store
 
 Scenarios (synthetic metric frames built by ``bench_engine.py``'s generators: school
 attributes, teacher and student absences, cases, a citywide positivity series; weekends and
@@ -20,11 +18,7 @@ evenly spaced sample of days and its rate is reported per decision (unit-days de
 second); the estimated time of the full loop is scaled from the sample. The baseline's
 decisions are compared with the backtest's on the sampled days ("same modes").
 
-With ``--db URL`` of a store holding the synthetic district (``--day``, default 2022-01-20):
-one day's decision (the inputs, the evaluation, the decision rows with their traces, the
-inputs' digest and snapshot, nothing stored) from the policy's trailing window, against the
-same from whole-history frames (``decisions.record.input_frames`` from the earliest stored
-enrolment), with the decisions compared; printed as plain lines after the table.
+One day's stored decision on a district store is `bench_decide.py`'s.
 
 Each scenario runs in a child process so that its peak RSS (``resource.getrusage``) is its
 own. Only public tools are used: ``time.perf_counter`` and ``resource.getrusage``.
@@ -43,20 +37,16 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sqlalchemy import create_engine, func, select
 
 import _common as bc  # timing, peak RSS, child processes, tables
 import bench_engine as be  # the synthetic frame generators
 from schoolmode.backtest.run import run_backtest
-from schoolmode.decisions import record
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.period import counterfactual
-from schoolmode.engine.settings import Settings
 from schoolmode.engine.table import evaluate_table
 from schoolmode.policy import model as m
 from schoolmode.policy.loader import Registry
 from schoolmode.policy.needs import metrics_needed
-from schoolmode.store.tables import RECORD_TABLES
 
 START = dt.date(2020, 8, 31)  # a Monday; two school years to mid-2022
 COMPARED = ["unit", "date", "mode", "status", "rule"]
@@ -232,56 +222,7 @@ def child(key: str, mode: str) -> dict[str, Any]:
     return asdict(scenario(name, n_schools, days, sample, repeats))
 
 
-def one_day(url: str, day: dt.date, start: dt.date | None) -> tuple[float, list[dict[str, Any]]]:
-    """Seconds of one day's decision from inputs read from ``start`` (default: the policy's
-    window), and its decision rows."""
-    engine = create_engine(url)
-    policy = record.policy_in_force(Registry(), day).policy
-    t0 = time.perf_counter()
-    first = start or day - dt.timedelta(days=record.decision_window(policy))
-    frames = record.input_frames(engine, first, day, record.citywide_needed(policy))
-    auth = record.authorisations(engine, policy.id)
-    evaluation = record.evaluate_run(policy, frames, auth, Settings(), day, day)
-    rows = record.decision_rows(evaluation, day, day)
-    record.inputs_digest(frames)
-    record.pack(frames)
-    return time.perf_counter() - t0, rows
-
-
-def single_day(url: str, day: dt.date) -> list[str]:
-    """Plain lines: one day's decision from the trailing window against whole-history frames."""
-    with create_engine(url).connect() as conn:
-        earliest = conn.execute(
-            select(func.min(RECORD_TABLES["enrolment"].c.start_date))
-        ).scalar_one()
-    window_s, rows = one_day(url, day, None)
-    whole_s, whole = one_day(url, day, earliest)
-    return [
-        f"single-day decision {day}: {len(rows):,} decisions in {window_s:.2f} s from the "
-        f"policy's window; {whole_s:.2f} s from whole-history frames (from {earliest}); "
-        f"{whole_s / window_s:,.1f}x; decisions {'identical' if rows == whole else 'DIFFERENT'}"
-    ]
-
-
-def store_args(argv: list[str] | None) -> tuple[list[str], str | None, dt.date]:
-    """``argv`` without ``--db URL`` and ``--day DATE``, and their values."""
-    rest = list(sys.argv[1:] if argv is None else argv)
-    url: str | None = None
-    day = dt.date(2022, 1, 20)
-    for flag in ("--db", "--day"):
-        if flag in rest:
-            at = rest.index(flag)
-            value = rest[at + 1]
-            del rest[at : at + 2]
-            if flag == "--db":
-                url = value
-            else:
-                day = dt.date.fromisoformat(value)
-    return rest, url, day
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv, url, day = store_args(argv)
     got = bc.scenario_main(__doc__, argv, __file__, SCENARIOS, child)
     if got is None:  # a child: it printed its row
         return 0
@@ -295,11 +236,6 @@ def main(argv: list[str] | None = None) -> int:
             f"({'at least' if ratio >= 20 else 'BELOW'} 20x); "
             f"decisions {'identical' if row.same else 'DIFFERENT'} on the sampled days"
         )
-    if url is None:
-        print("single-day decision: not measured (pass --db URL of a synthetic district store)")
-    else:
-        for line in single_day(url, day):
-            print(line)
     return 0
 
 

@@ -200,7 +200,15 @@ def reproduce(engine: Engine, run_id: int, registry: Registry) -> AuditReport:
         )
         report.differences.extend("  " + line for line in moved)
     # the store read again as the run read it: the same days, the same checks of the data
-    now = input_frames(engine, stored_start(frames, first, used), last, citywide_needed(used))
+    columns = {scope: frame.columns for scope, frame in frames.items()}
+    starts = {
+        scope: day
+        for scope, frame in frames.items()
+        if frame.height and isinstance(day := frame["date"].min(), dt.date)
+    }
+    now = input_frames(
+        engine, stored_start(frames, first, used), last, citywide_needed(used), columns, starts
+    )
     now = {s: f for s, f in now.items() if s in frames}
     if inputs_digest(now) != run["inputs_sha256"]:
         report.identical = False

@@ -16,24 +16,32 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from schoolmode.engine.evaluate import ENGINE_VERSION, Evaluation, evaluate
 from schoolmode.engine.explain import explain
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.settings import Settings
+from schoolmode.engine.table import aggregates_over_units
 from schoolmode.engine.trace import trace
-from schoolmode.engine.window import policy_window
-from schoolmode.metrics.frames import DISTRICT_COLUMNS, district_frame, schools, unit_frames
+from schoolmode.engine.window import policy_window, school_day_slack
+from schoolmode.metrics.frames import (
+    DISTRICT_COLUMNS,
+    district_frame,
+    keep_columns,
+    school_records,
+    schools,
+    unit_frames,
+)
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
-from schoolmode.policy.needs import metrics_needed
+from schoolmode.policy.needs import attributes_needed, metrics_needed
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import table_frame
 from schoolmode.store.tables import authorisation, decision, decision_run
@@ -86,11 +94,29 @@ def policy_in_force(
     return max(candidates, key=lambda lp: lp.policy.term.from_)
 
 
-def decision_window(policy: m.Policy) -> int:
+def decision_window(policy: m.Policy, calendar: Calendar | None = None) -> int:
     """Calendar days of inputs read before the first day decided: the policy's own window
-    (``engine.window.policy_window``: its lookbacks and durations), and at least
+    (``engine.window.policy_window``: its lookbacks and durations, school days counted under
+    ``calendar``, by default the engine's, of every weekday, as a run decides), and at least
     ``LOOKBACK_DAYS`` (the metrics' own lookbacks)."""
-    return max(LOOKBACK_DAYS, policy_window(policy))
+    slack = school_day_slack(calendar or Calendar())
+    return max(LOOKBACK_DAYS, policy_window(policy, slack))
+
+
+def scope_starts(policy: m.Policy, first: dt.date) -> dict[str, dt.date]:
+    """The first day of the school and classroom frames of a decision on ``first``: each scope
+    evaluates alone (no rule aggregates over units), so its frame needs only its own rules'
+    window (at least ``LOOKBACK_DAYS``); the district frame, which the others are built on,
+    keeps the policy's whole window. With a rule over units, every frame keeps it."""
+    whole = first - dt.timedelta(days=decision_window(policy))
+    out = {}
+    for scope in (m.Scope.school, m.Scope.classroom):
+        rules = [r for r in policy.rules if r.scope == scope]
+        own = decision_window(policy.model_copy(update={"rules": rules}))
+        out[scope.value] = (
+            whole if aggregates_over_units(policy) else first - dt.timedelta(days=own)
+        )
+    return out
 
 
 def citywide_needed(policy: m.Policy) -> set[str]:
@@ -104,36 +130,72 @@ def citywide_needed(policy: m.Policy) -> set[str]:
     return names & set(DISTRICT_COLUMNS.values())
 
 
+def frame_columns(policy: m.Policy) -> dict[str, set[str]]:
+    """What ``policy`` reads, by scope: its metrics and the unit attributes it tests or groups
+    by (``parent``); a run's input frames keep only these columns besides unit and date."""
+    out = attributes_needed(policy)
+    for need in metrics_needed(policy).values():
+        for scope, names in need.items():
+            out.setdefault(scope, set()).update(names)
+    return out
+
+
 def input_frames(
-    engine: Engine, start: dt.date, last: dt.date, needed: set[str]
+    engine: Engine,
+    start: dt.date,
+    last: dt.date,
+    needed: set[str],
+    wanted: Mapping[str, Collection[str]] | None = None,
+    starts: Mapping[str, dt.date] | None = None,
 ) -> dict[str, pl.DataFrame]:
     """The metric frames a decision reads from the store: days ``start .. last``.
 
     ``needed`` names the citywide metrics the policy reads (:func:`citywide_needed`); each must
-    have a value on ``last``. A decision reads from ``first - decision_window(policy)``; its
-    audit reads again from the first day of the stored inputs, with the same check.
+    have a value on ``last``. ``wanted``: the columns to keep, by scope (a decision keeps
+    what its policy reads, :func:`frame_columns`; default: all). A decision reads from ``first -
+    decision_window(policy)``; its audit reads again from the first day of the stored inputs,
+    with the same check and the stored frames' columns. ``starts``: a later first day for some
+    scopes' frames (:func:`scope_starts`; the audit: each stored frame's first day).
     """
-    try:
-        district = district_frame(engine, start, last)
-    except LookupError as exc:
-        raise DecisionError(str(exc)) from None
-    for metric in sorted(needed):
-        if metric not in district.columns:
-            continue
-        through = _last_known(district, metric)
-        if through is None:  # nothing in the window: say where the series ends
-            through = _last_known(district_frame(engine, dt.date(1900, 1, 1), last), metric)
-        if through is None or through < last:
-            raise DecisionError(
-                f"the store has no citywide data for {last}: {metric} runs through {through}. Import "
-                "newer CDPH files with `schoolmode import cdph-daily-testing PATH` and `schoolmode "
-                "import cdph-daily-cases PATH`, then decide again."
+    # the school records are read (by the Arrow driver, off the GIL) while the citywide
+    # series are computed; they cover days start .. last, which hold the district frame's
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        records = pool.submit(school_records, engine, start, last)
+        try:
+            district = district_frame(engine, start, last)
+        except LookupError as exc:
+            raise DecisionError(str(exc)) from None
+        for metric in sorted(needed):
+            if metric not in district.columns:
+                continue
+            through = _last_known(district, metric)
+            if through is None:  # nothing in the window: say where the series ends
+                through = _last_known(district_frame(engine, dt.date(1900, 1, 1), last), metric)
+            if through is None or through < last:
+                raise DecisionError(
+                    f"the store has no citywide data for {last}: {metric} runs through {through}. "
+                    "Import newer CDPH files with `schoolmode import cdph-daily-testing PATH` and "
+                    "`schoolmode import cdph-daily-cases PATH`, then decide again."
+                )
+        district = district.filter(pl.col("date") >= start)
+        frames = {"district": district}
+        with contextlib.suppress(LookupError):  # without schools in the store: district rules only
+            frames.update(
+                unit_frames(
+                    engine,
+                    district,
+                    schools(engine),
+                    records.result(),
+                    wanted,
+                    (starts or {}).get("classroom"),
+                )
             )
-    district = district.filter(pl.col("date") >= start)
-    frames = {"district": district}
-    with contextlib.suppress(LookupError):  # without schools in the store: district rules only
-        frames.update(unit_frames(engine, district, schools(engine)))
-    return frames
+    return {
+        scope: frame.filter(pl.col("date") >= starts[scope])
+        if starts and scope in starts
+        else frame
+        for scope, frame in keep_columns(frames, wanted).items()
+    }
 
 
 def stored_start(frames: Mapping[str, pl.DataFrame], first: dt.date, policy: m.Policy) -> dt.date:
@@ -161,26 +223,23 @@ def _first_day(frames: Mapping[str, pl.DataFrame]) -> dt.date:
     return min(days)
 
 
-def _eligible_rule(
-    rules: dict[str, m.Rule], row: dict[str, object], trigger_cols: list[str]
-) -> m.Rule | None:
-    """The eligible rule whose trigger held, for a unit that is only eligible."""
-    for column in trigger_cols:
-        rule = rules[column.removeprefix("trigger.")]
-        if row[column] and rule.effect is not None and rule.effect.action == m.Action.eligible:
-            return rule
-    return None
-
-
 def inputs_digest(frames: Mapping[str, pl.DataFrame]) -> str:
-    """sha256 over a canonical rendering of the input rows (sorted, CSV, by scope)."""
+    """sha256 over a canonical rendering of the input rows (sorted, CSV, by scope), hashed a
+    slice of rows at a time (the same bytes as the whole CSV at once, without holding it)."""
     digest = hashlib.sha256()
     for scope in sorted(frames):
         frame = frames[scope]
         ordered = frame.select(sorted(frame.columns)).sort("unit", "date")
         digest.update(f"[{scope}]\n".encode())
-        digest.update(ordered.write_csv().encode())
+        if ordered.height == 0:
+            digest.update(ordered.write_csv().encode())
+        for index, part in enumerate(ordered.iter_slices(DIGEST_ROWS)):
+            digest.update(part.write_csv(include_header=index == 0).encode())
     return digest.hexdigest()
+
+
+DIGEST_ROWS = 100_000
+"""Rows rendered at a time by :func:`inputs_digest`."""
 
 
 def pack(frames: Mapping[str, pl.DataFrame]) -> bytes:
@@ -240,50 +299,132 @@ def evaluate_run(
     )
 
 
+DECISION_COLUMNS = ("scope", "unit", "date", "mode", "status", "rule", "action", "decided_by")
+
+
+def _acting(policy: m.Policy, trigger_cols: list[str]) -> pl.Expr:
+    """The rule acting on a unit-day: the responsible rule, else (for a unit that is only
+    eligible) the first eligible rule whose trigger held."""
+    eligible = [
+        c
+        for c in trigger_cols
+        for r in policy.rules
+        if f"trigger.{r.id}" == c and r.effect is not None and r.effect.action == m.Action.eligible
+    ]
+    fallback: pl.Expr = pl.lit(None, dtype=pl.String)
+    for column in reversed(eligible):
+        fallback = (
+            pl.when(pl.col(column))
+            .then(pl.lit(column.removeprefix("trigger.")))
+            .otherwise(fallback)
+        )
+    only_eligible = pl.col("status").str.starts_with("eligible_for_")
+    return pl.coalesce(
+        pl.col("rule"), pl.when(only_eligible).then(fallback).otherwise(pl.lit(None))
+    ).alias("rule")
+
+
+def _scope_decisions(
+    evaluation: Evaluation, scope: str, first: dt.date, last: dt.date
+) -> pl.DataFrame:
+    policy = evaluation.policy
+    frame = evaluation.frame(scope, only_present=False, days=(first, last))
+    trigger_cols = [c for c in frame.columns if c.startswith("trigger.")]
+    actions = {r.id: r.effect.action.value for r in policy.rules if r.effect is not None}
+    bodies = {r.id: r.decided_by for r in policy.rules if r.decided_by is not None}
+    fired = pl.any_horizontal(trigger_cols) if trigger_cols else pl.lit(False)
+    return (
+        frame.with_columns(pl.col("mode", "status", "rule").cast(pl.String))
+        .with_columns(
+            _acting(policy, trigger_cols),
+            (fired | (pl.col("status") != policy.modes[0].id)).alias("_interesting"),
+        )
+        .select(
+            pl.lit(scope).alias("scope"),
+            "unit",
+            "date",
+            "mode",
+            "status",
+            "rule",
+            pl.col("rule")
+            .replace_strict(actions, default=None, return_dtype=pl.String)
+            .alias("action"),
+            pl.col("rule")
+            .replace_strict(bodies, default=None, return_dtype=pl.String)
+            .alias("decided_by"),
+            "_interesting",
+        )
+    )
+
+
+def decision_frame(
+    evaluation: Evaluation, first: dt.date, last: dt.date, *, with_traces: bool = True
+) -> pl.DataFrame:
+    """One row per unit-day decided, scope by scope: ``DECISION_COLUMNS`` and (``with_traces``)
+    ``trace_json`` and ``explanation`` for the unit-days where something happened (a rule's
+    trigger held, or the status is not the default mode), blank elsewhere. The columns are
+    computed for all unit-days at once; only the traces are made one by one."""
+    parts = []
+    for scope in evaluation.scopes:
+        decided = _scope_decisions(evaluation, scope, first, last)
+        if with_traces:
+            decided = decided.with_columns(_traces(evaluation, scope, first, last, decided))
+        parts.append(decided.drop("_interesting"))
+    if parts:
+        return pl.concat(parts, how="vertical")
+    schema = {c: pl.Date if c == "date" else pl.String for c in DECISION_COLUMNS}
+    if with_traces:
+        schema |= {"trace_json": pl.String, "explanation": pl.String}
+    return pl.DataFrame(schema=schema)
+
+
+def _traces(
+    evaluation: Evaluation, scope: str, first: dt.date, last: dt.date, decided: pl.DataFrame
+) -> list[pl.Series]:
+    """``trace_json`` and ``explanation`` of the interesting unit-days of ``decided``."""
+    rows = decided.get_column("_interesting").arg_true().to_list()
+    traces: list[str | None] = [None] * decided.height
+    texts: list[str | None] = [None] * decided.height
+    if rows:
+        full = evaluation.frame(scope, only_present=False, days=(first, last))
+        for index in rows:
+            row = full.row(index, named=True)
+            t = trace(evaluation, scope, row["unit"], row["date"], row=row)
+            traces[index] = t.to_json()
+            texts[index] = explain(t)
+    return [
+        pl.Series("trace_json", traces, dtype=pl.String),
+        pl.Series("explanation", texts, dtype=pl.String),
+    ]
+
+
 def decision_rows(
     evaluation: Evaluation, first: dt.date, last: dt.date, *, with_traces: bool = True
 ) -> list[dict[str, object]]:
-    """One row per unit-day decided; traces for the unit-days where something happened."""
-    policy = evaluation.policy
-    default = policy.modes[0].id
-    rules = {r.id: r for r in policy.rules}
-    out: list[dict[str, object]] = []
-    for scope in evaluation.scopes:
-        frame = evaluation.frame(scope, only_present=False, days=(first, last))
-        trigger_cols = [c for c in frame.columns if c.startswith("trigger.")]
-        frame = frame.with_columns(
-            (pl.any_horizontal(trigger_cols) if trigger_cols else pl.lit(False)).alias("_fired"),
-            pl.col("mode", "status", "rule").cast(pl.String),
+    """:func:`decision_frame` as one dict per unit-day."""
+    return decision_frame(evaluation, first, last, with_traces=with_traces).to_dicts()
+
+
+def insert_decisions(conn: Connection, run_id: int, rows: pl.DataFrame) -> None:
+    """Append ``rows`` (:func:`decision_frame`) to the decisions of run ``run_id``.
+
+    On SQLite the rows go to the driver as tuples with the dates as the ISO text SQLAlchemy's
+    ``Date`` stores there (its per-value conversion of 15,000 dicts cost more than the insert
+    itself); elsewhere through SQLAlchemy's insert."""
+    if rows.height == 0:
+        return
+    if conn.dialect.name == "sqlite":
+        columns = ["run_id", *rows.columns]
+        text = rows.with_columns(pl.col("date").dt.to_string("%Y-%m-%d"))
+        conn.exec_driver_sql(
+            f"INSERT INTO {decision.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})",
+            [(run_id, *row) for row in text.iter_rows()],
         )
-        for row in frame.iter_rows(named=True):
-            rule = rules.get(row["rule"]) if row["rule"] else None
-            eligible_rule = (
-                _eligible_rule(rules, row, trigger_cols)
-                if row["status"].startswith("eligible_for_")
-                else None
-            )
-            acting = rule or eligible_rule
-            interesting = row["_fired"] or row["status"] != default
-            trace_json = explanation = None
-            if interesting and with_traces:
-                t = trace(evaluation, scope, row["unit"], row["date"], row=row)
-                trace_json = t.to_json()
-                explanation = explain(t)
-            out.append(
-                {
-                    "scope": scope,
-                    "unit": row["unit"],
-                    "date": row["date"],
-                    "mode": row["mode"],
-                    "status": row["status"],
-                    "rule": acting.id if acting else None,
-                    "action": acting.effect.action.value if acting and acting.effect else None,
-                    "decided_by": acting.decided_by if acting else None,
-                    "trace_json": trace_json,
-                    "explanation": explanation,
-                }
-            )
-    return out
+        return
+    conn.execute(
+        insert(decision), [{**row, "run_id": run_id} for row in rows.iter_rows(named=True)]
+    )
 
 
 def decide(
@@ -308,13 +449,20 @@ def decide(
         )
     settings = settings or Settings()
     start = first - dt.timedelta(days=decision_window(policy))
-    frames = input_frames(engine, start, last, citywide_needed(policy))
+    frames = input_frames(
+        engine,
+        start,
+        last,
+        citywide_needed(policy),
+        frame_columns(policy),
+        scope_starts(policy, first),
+    )
     auth = authorisations(engine, policy.id)
     # the inputs' digest and archive (polars, off the GIL) are made while the engine decides
     with ThreadPoolExecutor(max_workers=1) as pool:
         stored = pool.submit(lambda: (inputs_digest(frames), pack(frames)))
         evaluation = evaluate_run(policy, frames, auth, settings, first, last)
-        rows = decision_rows(evaluation, first, last)
+        rows = decision_frame(evaluation, first, last)
         digest, archive = stored.result()
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
@@ -333,16 +481,15 @@ def decide(
                 created_by=created_by or whoami(),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
-        if rows:
-            conn.execute(insert(decision), [{**r, "run_id": run_id} for r in rows])
+        insert_decisions(conn, int(run_id), rows)
     default = policy.modes[0].id
     return RunSummary(
         int(run_id),
         policy.id,
         first,
         last,
-        len(rows),
-        sum(1 for r in rows if r["status"] != default),
+        rows.height,
+        int((rows.get_column("status") != default).sum()),
         sorted(f"{s}.{n}" for s, n in evaluation.missing_metrics),
     )
 

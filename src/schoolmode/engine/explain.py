@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import lru_cache
 
 from schoolmode.engine.trace import Node, ParamUse, RuleTrace, Trace
 
@@ -21,6 +22,14 @@ CONFIDENCE = {
 MARK = {True: "[met]", False: "[not met]", None: "[no data]"}
 
 
+@lru_cache(maxsize=1024)
+def _quoted(quote: str) -> tuple[str, ...]:
+    """A clause's quotation wrapped to 96 columns (a day's run quotes the same few clauses for
+    thousands of units: wrapped once each)."""
+    return tuple(textwrap.wrap(f'"{quote}"', 96, initial_indent="    ", subsequent_indent="    "))
+
+
+@lru_cache(maxsize=4096)
 def long_date(day: str) -> str:
     d = dt.date.fromisoformat(day)
     return f"{d.strftime('%A')} {d.day} {d.strftime('%B %Y')}"
@@ -109,9 +118,7 @@ def _rule(rule: RuleTrace) -> list[str]:
         confidence = CONFIDENCE.get(rule.confidence, rule.confidence)
         out.append(f"  Clause: {rule.clause} ({confidence}).")
     if rule.quote:
-        out.extend(
-            textwrap.wrap(f'"{rule.quote}"', 96, initial_indent="    ", subsequent_indent="    ")
-        )
+        out.extend(_quoted(rule.quote))
     if rule.source_title:
         out.append(
             f"  Source: {rule.source_title}" + (f", {rule.source_url}" if rule.source_url else "")

@@ -10,11 +10,24 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from schoolmode.engine.grid import Calendar
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
 
 SCHOOL_DAY_SLACK = 17
 """Calendar days added to a lookback counted in school days (the longest holiday gap)."""
+
+WEEKEND_SLACK = 2
+"""The same for a calendar whose school days are every weekday (the engine's default
+``Calendar()``): N weekdays back from any day span at most N x 7 / 5 + 2 calendar days."""
+
+
+def school_day_slack(calendar: Calendar) -> int:
+    """The slack of lookbacks in school days under ``calendar``: the weekend's for a calendar
+    of every weekday, else the longest holiday gap."""
+    if calendar.school_days is None and not calendar.holidays:
+        return WEEKEND_SLACK
+    return SCHOOL_DAY_SLACK
 
 
 def _max_days(policy: m.Policy, ref: m.ValueRef) -> int:
@@ -29,12 +42,12 @@ def _max_days(policy: m.Policy, ref: m.ValueRef) -> int:
     return 0
 
 
-def policy_window(policy: m.Policy) -> int:
+def policy_window(policy: m.Policy, slack: int = SCHOOL_DAY_SLACK) -> int:
     """Calendar days the engine must see to decide tomorrow as the whole history would.
 
     For each rule: the sum of every number of days it states (sustained, window and lag
     lookbacks, trend days, notice, minimum and maximum durations), converted to calendar days
-    when a unit may be school days (x 7/5 plus a holiday gap); the window is twice the largest
+    when a unit may be school days (x 7/5 plus ``slack``: :func:`school_day_slack`); the window is twice the largest
     such sum plus a week, so that a spell in effect at the window's start has ended and its
     trigger's lookback is inside the window.
     """
@@ -50,6 +63,6 @@ def policy_window(policy: m.Policy) -> int:
                 unit = getattr(node, "unit", None)
                 if not (isinstance(unit, str) and unit == m.DayUnit.calendar_days.value):
                     school = school or unit is not None
-        days = total * 7 // 5 + SCHOOL_DAY_SLACK if school else total
+        days = total * 7 // 5 + slack if school else total
         longest = max(longest, days)
     return 2 * longest + 7

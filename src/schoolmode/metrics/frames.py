@@ -14,12 +14,13 @@ lookbacks: a single day's decision reads a few weeks, not the whole history.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 
 import polars as pl
 from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select
 
 from schoolmode.metrics.community import citywide_metrics
-from schoolmode.metrics.school import SCHOOL_METRICS, SchoolData, unit_metrics
+from schoolmode.metrics.school import SCHOOL_METRICS, SCHOOL_READS, SchoolData, unit_metrics
 from schoolmode.store.frames import query_frame, record_frames
 from schoolmode.store.tables import RECORD_TABLES
 
@@ -128,11 +129,21 @@ def school_data(engine: Engine, start: dt.date, end: dt.date) -> SchoolData:
         "quarantine_order": _overlapping(t["quarantine_order"], lo, end),
         "case": _dated(t["case"], lo, end, "report_date", "onset_date", "specimen_date"),
     }
-    return SchoolData.from_frames(**record_frames(engine, where))
+    return SchoolData.from_frames(**record_frames(engine, where, SCHOOL_READS))
+
+
+def school_records(engine: Engine, start: dt.date, end: dt.date) -> SchoolData | None:
+    """:func:`school_data` for days ``start .. end``; None when the store holds no classrooms."""
+    return school_data(engine, start, end) if has_classrooms(engine) else None
 
 
 def unit_frames(
-    engine: Engine, district: pl.DataFrame, school_list: pl.DataFrame
+    engine: Engine,
+    district: pl.DataFrame,
+    school_list: pl.DataFrame,
+    records: SchoolData | None = None,
+    wanted: Mapping[str, Collection[str]] | None = None,
+    classroom_start: dt.date | None = None,
 ) -> dict[str, pl.DataFrame]:
     """The school frame (and, when the store holds classrooms, the classroom frame) over the
     district frame's days.
@@ -142,18 +153,43 @@ def unit_frames(
     store (``enrolled`` is then the store's, not the profile's; a school of the list without a
     roster gets zeros), and ``"classroom"``: ``classroom_metrics`` (both from
     :func:`~schoolmode.metrics.school.unit_metrics`, which reads the tables once).
+    ``records``: the store's school records (:func:`school_records`) of days that cover the
+    district frame's, when the caller has read them already (e.g. while the citywide series
+    were computed); read here when not given. ``wanted``: the columns to keep, by scope
+    (default: all; :func:`keep_columns`), the metrics of the store's records computed only when
+    wanted. ``classroom_start``: a later first day of the classroom frame.
     """
     school = school_frame(district, school_list)
-    if not has_classrooms(engine) or district.height == 0:
-        return {"school": school}
+    if district.height == 0:
+        return keep_columns({"school": school}, wanted)
     start, end = district["date"].min(), district["date"].max()
     assert isinstance(start, dt.date)
     assert isinstance(end, dt.date)
-    metrics = unit_metrics(school_data(engine, start, end), start, end)
+    data = records if records is not None else school_records(engine, start, end)
+    if data is None:
+        return keep_columns({"school": school}, wanted)
+    metrics = unit_metrics(data, start, end, wanted, classroom_start)
+    computed = [c for c in SCHOOL_METRICS if c in metrics["school"].columns]
     joined = (
         school.drop("enrolled")
         .join(metrics["school"], on=["unit", "date"], how="left")
-        .with_columns(pl.col(c).fill_null(0) for c in SCHOOL_METRICS)
+        .with_columns(pl.col(c).fill_null(0) for c in computed)
         .sort("unit", "date")
     )
-    return {"school": joined, "classroom": metrics["classroom"]}
+    return keep_columns({"school": joined, "classroom": metrics["classroom"]}, wanted)
+
+
+KEYS = ("unit", "date")
+
+
+def keep_columns(
+    frames: Mapping[str, pl.DataFrame], wanted: Mapping[str, Collection[str]] | None
+) -> dict[str, pl.DataFrame]:
+    """``frames`` with only ``unit``, ``date`` and the columns ``wanted`` names for their scope
+    (metrics and attributes such as ``parent`` or ``grade_band``; None keeps every column)."""
+    if wanted is None:
+        return dict(frames)
+    return {
+        scope: frame.select(c for c in frame.columns if c in KEYS or c in wanted.get(scope, ()))
+        for scope, frame in frames.items()
+    }

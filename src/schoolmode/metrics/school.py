@@ -44,7 +44,9 @@ Classroom frame (``unit`` = homeroom id, ``parent`` = school id):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, fields
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -79,6 +81,33 @@ CLASSROOM_METRICS = ("enrolled", "students_quarantine_isolation", "positive_case
 FAR = dt.date(9999, 12, 31)
 
 
+SCHOOL_READS: dict[str, tuple[str, ...]] = {
+    "classroom": ("classroom_id", "school_id"),
+    "enrolment": ("person_id", "classroom_id", "start_date", "end_date", "learning_choice"),
+    "staff_assignment": (
+        "person_id",
+        "school_id",
+        "classroom_id",
+        "role",
+        "start_date",
+        "end_date",
+    ),
+    "absence": ("person_id", "school_id", "date", "reason"),
+    "substitute_coverage": ("absent_person_id", "date", "covered"),
+    "quarantine_order": ("person_id", "start_date", "end_date"),
+    "case": (
+        "case_id",
+        "person_id",
+        "household_linked",
+        "report_date",
+        "onset_date",
+        "specimen_date",
+    ),
+}
+"""The columns the metrics read, by table: a store read may leave the others out (they
+are then blank)."""
+
+
 @dataclass(frozen=True)
 class SchoolData:
     """The store's tables the school metrics read, as frames (standard columns)."""
@@ -96,7 +125,7 @@ class SchoolData:
         """Frames by record type; missing frames are empty, missing columns blank, and columns
         are cast to the standard's types."""
         out = {}
-        for name in cls.__dataclass_fields__:
+        for name in (f.name for f in fields(cls)):
             schema = frame_schema(RECORD_TYPES[name])
             frame = frames.get(name, pl.DataFrame(schema=schema))
             out[name] = frame.select(
@@ -109,7 +138,7 @@ class SchoolData:
 
     @classmethod
     def load(cls, engine: Engine) -> SchoolData:
-        return cls.from_frames(**load_frames(engine, list(cls.__dataclass_fields__)))
+        return cls.from_frames(**load_frames(engine, [f.name for f in fields(cls)]))
 
 
 EPOCH = dt.date(1970, 1, 1)
@@ -490,7 +519,7 @@ def _classroom_frame(data: SchoolData, cells: _Cells, metrics: dict[str, Ints]) 
         return (
             _metric_frame(cells, metrics)
             .join(parents, on="unit", how="inner", maintain_order="left")
-            .select("unit", "parent", "date", *CLASSROOM_METRICS)
+            .select("unit", "parent", "date", *metrics)
         )
     rows = _ints(units.get_column("row"), -1)
     every = rows.size == cells.units.len()
@@ -504,27 +533,36 @@ def _classroom_frame(data: SchoolData, cells: _Cells, metrics: dict[str, Ints]) 
         "date",
         *(
             pl.Series(name, metrics[name] if every else metrics[name][take], dtype=pl.Int64)
-            for name in CLASSROOM_METRICS
+            for name in metrics
         ),
     )
 
 
 def classroom_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
     """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics."""
-    return _classroom_metrics(data, _Members.of(data, start, end))
+    return _classroom_metrics(data, _Members.of(data, start, end), CLASSROOM_METRICS)
 
 
-def _classroom_metrics(data: SchoolData, members: _Members) -> pl.DataFrame:
+def _classroom_metrics(
+    data: SchoolData, members: _Members, wanted: Collection[str], start: dt.date | None = None
+) -> pl.DataFrame:
+    """The classroom frame with the metrics named in ``wanted``, from ``start`` (default: the
+    members' first day; a later day leaves the days before out)."""
     cells = members.rooms
-    reported = _case_units(members.cases, "report", members.room_members())
-    metrics = {
-        "enrolled": _active_counts(members.students, cells),
-        "students_quarantine_isolation": _active_counts(
+    if start is not None and start > cells.start:
+        skip = (start - cells.start).days
+        cells = _Cells(cells.units, start, max(cells.days - skip, 0))
+    compute: dict[str, Callable[[], Ints]] = {
+        "enrolled": lambda: _active_counts(members.students, cells),
+        "students_quarantine_isolation": lambda: _active_counts(
             _under_orders(members.orders, members.students), cells
         ),
-        "positive_cases_reported": cells.count(*reported[:2]),
+        "positive_cases_reported": lambda: cells.count(
+            *_case_units(members.cases, "report", members.room_members())[:2]
+        ),
     }
-    return _classroom_frame(data, cells, metrics)
+    names = [n for n in CLASSROOM_METRICS if n in wanted]
+    return _classroom_frame(data, cells, {name: compute[name]() for name in names})
 
 
 def _outbreaks(data: SchoolData, members: _Members) -> Ints:
@@ -564,57 +602,93 @@ def _outbreaks(data: SchoolData, members: _Members) -> Ints:
 
 def school_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
     """The school frame: ``unit`` (school id), ``date`` and the metrics of the module doc."""
-    return _school_metrics(data, _Members.of(data, start, end))
+    return _school_metrics(data, _Members.of(data, start, end), SCHOOL_METRICS)
 
 
-def _school_metrics(data: SchoolData, members: _Members) -> pl.DataFrame:
+def _school_metrics(data: SchoolData, members: _Members, wanted: Collection[str]) -> pl.DataFrame:
+    """The school frame with the metrics named in ``wanted`` (each computed only when asked)."""
     cells = members.schools
     students, student = members.students_by_school()
     staff = members.staff
     teachers = staff.take(members.teacher)
-    absent = _covid_absent(members.covid, teachers)
-    covid_teachers = pl.DataFrame(
-        {"unit": absent.unit, "date": absent.start, "person_id": absent.person}
-    ).unique()
-    covered = covid_teachers.join(members.covered, on=["person_id", "date"], how="semi")
-    unit, day, case = _case_units(members.cases, "report", students.plus(staff))
-    linked = _flags(members.cases.get_column("household_linked"))[case]
-    metrics = {
-        "classroom_teachers": _active_counts(teachers, cells),
-        "covid_absent_teachers": cells.count(
-            _ints(covid_teachers.get_column("unit"), -1),
-            _ints(covid_teachers.get_column("date"), NO_DAY),
-        ),
-        "absences_covered_by_substitutes": cells.count(
+
+    @cache
+    def covid_teachers() -> pl.DataFrame:
+        absent = _covid_absent(members.covid, teachers)
+        return pl.DataFrame(
+            {"unit": absent.unit, "date": absent.start, "person_id": absent.person}
+        ).unique()
+
+    def absences_covered() -> Ints:
+        covered = covid_teachers().join(members.covered, on=["person_id", "date"], how="semi")
+        return cells.count(
             _ints(covered.get_column("unit"), -1), _ints(covered.get_column("date"), NO_DAY)
+        )
+
+    @cache
+    def cases() -> tuple[Ints, Ints, Flags]:
+        unit, day, case = _case_units(members.cases, "report", students.plus(staff))
+        return unit, day, _flags(members.cases.get_column("household_linked"))[case]
+
+    @cache
+    def school_cases() -> Ints:
+        return cells.count(*cases()[:2])
+
+    @cache
+    def household_linked_cases() -> Ints:
+        unit, day, linked = cases()
+        return cells.count(unit[linked], day[linked])
+
+    compute: dict[str, Callable[[], Ints]] = {
+        "classroom_teachers": lambda: _active_counts(teachers, cells),
+        "covid_absent_teachers": lambda: cells.count(
+            _ints(covid_teachers().get_column("unit"), -1),
+            _ints(covid_teachers().get_column("date"), NO_DAY),
         ),
-        "enrolled": _active_counts(students, cells),
-        "in_person_students": _active_counts(students.take(members.in_person[student]), cells),
-        "students_quarantine_isolation": _active_counts(
+        "absences_covered_by_substitutes": absences_covered,
+        "enrolled": lambda: _active_counts(students, cells),
+        "in_person_students": lambda: _active_counts(
+            students.take(members.in_person[student]), cells
+        ),
+        "students_quarantine_isolation": lambda: _active_counts(
             _under_orders(members.orders, students), cells
         ),
-        "staff_total": _active_counts(staff, cells),
+        "staff_total": lambda: _active_counts(staff, cells),
         # under an order, or absent at the school for a COVID-19 reason (a one-day span)
-        "staff_isolation_quarantine": _active_counts(
+        "staff_isolation_quarantine": lambda: _active_counts(
             _under_orders(members.orders, staff).plus(_covid_absent(members.covid, staff)), cells
         ),
-        "school_cases": cells.count(unit, day),
-        "household_linked_cases": cells.count(unit[linked], day[linked]),
+        "school_cases": school_cases,
+        "household_linked_cases": household_linked_cases,
+        # 14-day sums over the frame's own days (a window reaching before `start` is partial)
+        "school_cases_14d": lambda: _window_sums(school_cases(), cells.days, 14),
+        "household_linked_cases_14d": lambda: _window_sums(
+            household_linked_cases(), cells.days, 14
+        ),
+        "in_outbreak": lambda: _outbreaks(data, members),
     }
-    # 14-day sums over the frame's own days (a window reaching before `start` is partial)
-    for name in ("school_cases", "household_linked_cases"):
-        metrics[f"{name}_14d"] = _window_sums(metrics[name], cells.days, 14)
-    metrics["in_outbreak"] = _outbreaks(data, members)
-    return _metric_frame(cells, metrics).select("unit", "date", *SCHOOL_METRICS)
+    names = [n for n in SCHOOL_METRICS if n in wanted]
+    return _metric_frame(cells, {name: compute[name]() for name in names})
 
 
-def unit_metrics(data: SchoolData, start: dt.date, end: dt.date) -> dict[str, pl.DataFrame]:
+def unit_metrics(
+    data: SchoolData,
+    start: dt.date,
+    end: dt.date,
+    wanted: Mapping[str, Collection[str]] | None = None,
+    classroom_start: dt.date | None = None,
+) -> dict[str, pl.DataFrame]:
     """``{"school": school_metrics(...), "classroom": classroom_metrics(...)}``, the tables
-    read once for both."""
+    read once for both. ``wanted``: the metrics to compute, by scope (default: all); the
+    others are left out of the frames. ``classroom_start``: a later first day of the
+    classroom frame (its rows are the same as the whole frame's from that day)."""
     members = _Members.of(data, start, end)
+    wanted = wanted or {"school": SCHOOL_METRICS, "classroom": CLASSROOM_METRICS}
     return {
-        "school": _school_metrics(data, members),
-        "classroom": _classroom_metrics(data, members),
+        "school": _school_metrics(data, members, wanted.get("school", ())),
+        "classroom": _classroom_metrics(
+            data, members, wanted.get("classroom", ()), classroom_start
+        ),
     }
 
 

@@ -31,3 +31,23 @@ def _collect(node: BaseModel, scope: str, needs: dict[str, set[str]]) -> None:
         return
     for child in children(node):
         _collect(child, scope, needs)
+
+
+def attributes_needed(policy: m.Policy) -> dict[str, set[str]]:
+    """scope -> the unit attributes ``policy`` reads there: those its rules test (``attribute``)
+    and ``parent`` in a scope whose units a ``share_of_units`` counts per parent."""
+    out: dict[str, set[str]] = {}
+    for rule in policy.rules:
+        _attributes(rule, rule.scope.value, out)
+    return out
+
+
+def _attributes(node: BaseModel, scope: str, out: dict[str, set[str]]) -> None:
+    if isinstance(node, m.AttributeSpec):
+        out.setdefault(scope, set()).add(node.name)
+    if isinstance(node, m.ShareOfUnitsSpec):
+        out.setdefault(node.scope.value, set()).add("parent")
+        _attributes(node.condition, node.scope.value, out)
+        return
+    for child in children(node):
+        _attributes(child, scope, out)

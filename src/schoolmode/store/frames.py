@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -16,7 +16,10 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    func,
+    literal_column,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.engine import Dialect
@@ -24,8 +27,8 @@ from sqlalchemy.exc import CompileError
 
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
-from schoolmode.store import arrow
-from schoolmode.store.tables import RECORD_TABLES
+from schoolmode.store import packed
+from schoolmode.store.tables import RECORD_TABLES, import_log
 
 Schema = Mapping[str, pl.DataType | type[pl.DataType]]
 
@@ -40,13 +43,13 @@ def query_frame(conn: Connection, query: Select[Any], schema: Schema) -> pl.Data
     return rows_frame(conn.execute(query).all(), schema)
 
 
-def _sqlite_query(
-    dialect: Dialect, table: Table, schema: Schema, where: ColumnElement[bool] | None
-) -> tuple[str, list[pl.Expr]] | None:
-    """The SQL text reading ``schema``'s columns of ``table`` from SQLite without a per-value
+def _sqlite_columns(
+    dialect: Dialect, table: Table, schema: Schema
+) -> tuple[list[ColumnElement[Any]], list[pl.Expr]] | None:
+    """The columns selecting ``schema``'s columns of ``table`` from SQLite without a per-value
     conversion in Python (dates as ISO text, booleans as 0/1), and the polars expressions that
-    convert its raw columns (named as ``schema``) once per column. None when a column's type
-    would need a per-value conversion or a value cannot be spelled literally."""
+    convert them (named as ``schema``, typed as :func:`_raw_schema` says) once per column.
+    None when a column's type would need a per-value conversion."""
     columns: list[ColumnElement[Any]] = []
     after: list[pl.Expr] = []
     for name, dtype in schema.items():
@@ -62,14 +65,52 @@ def _sqlite_query(
             after.append(pl.col(name).cast(dtype))
         else:
             return None
-    query = select(*columns)
-    if where is not None:
-        query = query.where(where)
+    return columns, after
+
+
+def _sql(dialect: Dialect, query: Select[Any]) -> str | None:
+    """``query`` as SQL text with its values inline; None when a value cannot be spelled."""
     try:
-        sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-    except CompileError:  # a value SQLite cannot spell literally
+        return str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    except CompileError:
         return None
-    return sql, after
+
+
+def _sqlite_query(
+    dialect: Dialect, table: Table, schema: Schema, where: ColumnElement[bool] | None
+) -> tuple[str, list[pl.Expr]] | None:
+    """The SQL text reading ``schema``'s columns of ``table`` (:func:`_sqlite_columns`) and the
+    expressions converting them; None when :func:`_sqlite_columns` or the text cannot say it."""
+    selected = _sqlite_columns(dialect, table, schema)
+    if selected is None:
+        return None
+    query = select(*selected[0])
+    sql = _sql(dialect, query if where is None else query.where(where))
+    return None if sql is None else (sql, selected[1])
+
+
+def _packed_query(
+    dialect: Dialect,
+    table: Table,
+    schema: Schema,
+    where: ColumnElement[bool] | None,
+    rows: int,
+) -> tuple[packed.Packed, list[pl.Expr]] | None:
+    """The query reading ``schema``'s columns of ``table`` (whose largest row id is ``rows``)
+    packed by SQLite, one JSON array per column (``store/packed.py``), and the expressions
+    converting them; None when a column is not text, an integer, a date or a boolean, or the
+    text cannot be said."""
+    selected = _sqlite_columns(dialect, table, schema)
+    raw = _raw_schema(schema)
+    if selected is None or any(t not in packed.PACKED for t in raw.values()):
+        return None
+    query = select(*(func.json_group_array(c) for c in selected[0])).select_from(table)
+    chunk = text("rowid > ? AND rowid <= ?")
+    sql = _sql(dialect, query.where(chunk) if where is None else query.where(where, chunk))
+    if sql is None:
+        return None
+    types = tuple(pl.String if raw[n] == pl.String else pl.Int64 for n in schema)
+    return packed.Packed(sql, tuple(schema), types, 0, rows), selected[1]
 
 
 def _raw_schema(schema: Schema) -> dict[str, pl.DataType | type[pl.DataType]]:
@@ -127,41 +168,75 @@ def record_frame(
 
 
 def record_frames(
-    engine: Engine, wheres: Mapping[str, ColumnElement[bool] | None]
+    engine: Engine,
+    wheres: Mapping[str, ColumnElement[bool] | None],
+    columns: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, pl.DataFrame]:
     """The stored records of several types (each only where its clause holds, None: all) as
-    frames of the standard's schema, read in one snapshot of the store.
+    frames of the standard's schema (only the ``columns`` named for a type, when given), read
+    in one state of the store.
 
-    From an SQLite file the rows come through the Arrow database driver (ADBC,
-    ``store/arrow.py``) straight into columns, about three times faster than the Python
-    driver's rows; from PostgreSQL (or when the Arrow driver cannot say a query) through the
-    engine's connection, in one transaction."""
+    From SQLite each column comes packed by SQLite into one JSON array (``store/packed.py``),
+    in two groups read at once (from a file) whose transactions see the same imports; from
+    PostgreSQL (or when a query cannot be packed) through one connection, in one transaction."""
+    schemas = {name: _columns(name, (columns or {}).get(name)) for name in wheres}
     if engine.dialect.name == "sqlite":
-        path = arrow.database_file(engine)
-        queries: dict[str, tuple[str, list[pl.Expr]]] = {}
-        for name, where in wheres.items():
-            schema = frame_schema(RECORD_TYPES[name])
-            query = _sqlite_query(engine.dialect, RECORD_TABLES[name], schema, where)
-            if query is None:
-                break
-            queries[name] = query
-        else:
-            if path is not None:
-                read = arrow.read_snapshot(path, {n: sql for n, (sql, _) in queries.items()})
-                if read is not None:
-                    return {
-                        name: _typed(read[name], frame_schema(RECORD_TYPES[name]), after)
-                        for name, (_, after) in queries.items()
-                    }
+        rows = _row_ids(engine, wheres)
+        said = {
+            name: _packed_query(
+                engine.dialect, RECORD_TABLES[name], schemas[name], where, rows[name]
+            )
+            for name, where in wheres.items()
+        }
+        queries = {name: q for name, q in said.items() if q is not None}
+        if len(queries) == len(said):
+            groups = packed.balanced({n: q for n, (q, _) in queries.items()}, _groups(engine))
+            read = packed.read_agreeing(engine, groups, VERSION)
+            if read is not None:
+                frames = packed.joined(read)
+                return {name: frames[name].select(after) for name, (_, after) in queries.items()}
     with engine.connect() as conn:
-        return {name: record_frame(conn, name, where) for name, where in wheres.items()}
+        return {
+            name: table_frame(conn, RECORD_TABLES[name], schemas[name], where)
+            for name, where in wheres.items()
+        }
 
 
-def _typed(raw: pl.DataFrame, schema: Schema, after: list[pl.Expr]) -> pl.DataFrame:
-    """An Arrow result (its columns in ``schema``'s order) converted to ``schema``'s types."""
-    if raw.height == 0:
-        return pl.DataFrame(schema=dict(schema))
-    return raw.rename(dict(zip(raw.columns, schema, strict=True))).select(after)
+def _columns(name: str, wanted: Sequence[str] | None) -> Schema:
+    """The standard's schema of record type ``name``, only the ``wanted`` columns (in the
+    standard's order) when given."""
+    schema = frame_schema(RECORD_TYPES[name])
+    if wanted is None:
+        return schema
+    unknown = set(wanted) - set(schema)
+    if unknown:
+        raise KeyError(f"record type {name} has no column {', '.join(sorted(unknown))}")
+    return {column: dtype for column, dtype in schema.items() if column in wanted}
+
+
+VERSION = f"SELECT coalesce(max(id), 0) FROM {import_log.name}"
+"""The store's version for reads that must agree: the latest import's id (only an import writes
+records, in the transaction that logs it; the log is append-only)."""
+
+
+def _row_ids(engine: Engine, names: Iterable[str]) -> dict[str, int]:
+    """Each record table's largest row id (a lookup in its B-tree; 0 when empty)."""
+    with engine.connect() as conn:
+        return {
+            name: conn.execute(
+                select(func.max(literal_column("rowid"))).select_from(RECORD_TABLES[name])
+            ).scalar()
+            or 0
+            for name in names
+        }
+
+
+def _groups(engine: Engine) -> int:
+    """Connections reading at once: two for a file (SQLite works off the GIL), one for an
+    in-memory database (each connection of which is its own database)."""
+    if engine.url.database in (None, "", ":memory:") or "memory" in str(engine.url.query):
+        return 1
+    return 2
 
 
 def load_frames(engine: Engine, names: Sequence[str]) -> dict[str, pl.DataFrame]:
