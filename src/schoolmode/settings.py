@@ -8,7 +8,7 @@ no library module reads the environment itself.
 |---|---|---|
 | ``db_url`` | ``SCHOOLMODE_DB`` | ``sqlite:///schoolmode.sqlite`` |
 | ``policies_dir`` | ``SCHOOLMODE_POLICIES`` | the policies shipped with the package |
-| ``data_dir`` | ``SCHOOLMODE_DATA`` (or ``SCHOOLMODE_SHARED``/data) | ``../shared/data`` beside the checkout |
+| ``data_dir`` | ``SCHOOLMODE_DATA`` (or ``SCHOOLMODE_SHARED``/data) | the data shipped in the package (``schoolmode/data``) |
 | ``cache_dir`` | ``SCHOOLMODE_CACHE`` | ``~/.cache/schoolmode`` |
 """
 
@@ -21,13 +21,14 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_URL = "sqlite:///schoolmode.sqlite"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-"""The checkout's root when running from a source tree (``src/schoolmode/..``)."""
+SHIPPED_DATA = Path(__file__).resolve().parent / "data"
+"""The snapshot of the public source data shipped in the package (``schoolmode/data``: each
+source's files gzip-compressed, with its ``SOURCE.md``)."""
 
 
 def default_data_dir() -> Path:
-    """``../shared/data`` beside the checkout: the data folder when nothing else is said."""
-    return REPO_ROOT.parent / "shared" / "data"
+    """The shipped snapshot (``SHIPPED_DATA``): the data folder when nothing else is said."""
+    return SHIPPED_DATA
 
 
 def default_cache_dir() -> Path:
@@ -53,7 +54,8 @@ class AppSettings(BaseSettings):
     data_dir: Path = Field(
         default_factory=default_data_dir,
         validation_alias=AliasChoices("SCHOOLMODE_DATA", "data_dir"),
-        description="Folder of the real source data files read by `import chicago`.",
+        description="Folder of the real source data files read by `import chicago` (default: "
+        "the snapshot shipped in the package).",
     )
     cache_dir: Path = Field(
         default_factory=default_cache_dir,

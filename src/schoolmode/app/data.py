@@ -171,14 +171,15 @@ def import_file(
 
 class ImportChicagoRequest(_Frozen):
     data_dir: Path | None = None
-    """The shared data folder (default: the settings' ``data_dir``)."""
+    """The data folder (default: the settings' ``data_dir``, the shipped snapshot)."""
     by: str | None = None
 
 
 def import_chicago(
     ctx: Context, req: ImportChicagoRequest, progress: ImportProgress | None = None
 ) -> ImportReport:
-    """Import every Chicago source's files from the shared data folder."""
+    """Import every Chicago source's files from the data folder (default: the snapshot shipped
+    in the package)."""
     data_dir = req.data_dir or ctx.settings.data_dir
     jobs = [ImportJob(parser=imp, path=p) for imp in CHICAGO for p in imp.default_paths(data_dir)]
     return import_files(ctx, ImportRequest(jobs=jobs, by=req.by), progress)

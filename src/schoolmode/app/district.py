@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from schoolmode.app.context import Context
 from schoolmode.app.progress import Silent, Steps
+from schoolmode.importers.base import source_file
 from schoolmode.importers.cdph import ZipWeekly
 from schoolmode.importers.cps import SchoolCovidCases, SchoolProfiles
 from schoolmode.importers.standard import StandardLayout
@@ -37,7 +38,7 @@ from schoolmode.synth.surge import surge_week
 SOURCE = "synthetic-district"
 """The source name the district's files are imported under."""
 PROFILES = SchoolProfiles.default_files[0]
-"""The CPS school profiles, relative to the shared data folder."""
+"""The CPS school profiles, relative to the data folder."""
 
 
 class SourceFileError(SchoolmodeError):
@@ -54,7 +55,7 @@ def district_parser() -> StandardLayout:
 
 
 def _schools(ctx: Context, profiles: Path | None) -> pl.DataFrame:
-    path = profiles or ctx.settings.data_dir / PROFILES
+    path = profiles or source_file(ctx.settings.data_dir, PROFILES)
     try:
         return SchoolProfiles().parse(path).frame
     except (FileValidationError, FileNotFoundError) as exc:
@@ -134,9 +135,9 @@ def _observe(
     started = time.perf_counter()
     steps.start("observations: reading CPS case reports and CDPH ZIP weekly", 3)
     try:
-        reports = SchoolCovidCases().parse(data / SchoolCovidCases.default_files[0]).frame
+        reports = SchoolCovidCases().parse(SchoolCovidCases().default_paths(data)[0]).frame
         steps.advance()
-        zips = zip_weekly_frame(ZipWeekly().parse(data / ZipWeekly.default_files[0]).frame)
+        zips = zip_weekly_frame(ZipWeekly().parse(ZipWeekly().default_paths(data)[0]).frame)
     except (FileValidationError, FileNotFoundError) as exc:
         raise SourceFileError(str(exc)) from exc
     steps.advance("observations: deriving")

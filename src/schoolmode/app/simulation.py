@@ -54,7 +54,7 @@ class SimRequest(BaseModel):
     schools: int | None = None
     """Only the first N schools by id (default: the whole district)."""
     profiles: Path | None = None
-    """CPS school profile CSV (default: the shared data's)."""
+    """CPS school profile CSV (default: the data folder's)."""
     params: list[str] = []
     """Scenario ``field=value`` settings (dotted names), applied in order."""
 

@@ -134,12 +134,15 @@ def import_chicago(
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Shared data folder (default $SCHOOLMODE_SHARED/data or ../shared/data)."
+            "--from",
+            "--data-dir",
+            help="Folder of the source files, as is or gzip-compressed (default: "
+            "$SCHOOLMODE_DATA, else the snapshot shipped with schoolmode).",
         ),
     ] = None,
     by: ByOption = None,
 ) -> None:
-    """Import every Chicago source from the shared data folder."""
+    """Import every Chicago source: the snapshot shipped with schoolmode, or another folder."""
     from schoolmode.app.data import ImportChicagoRequest
     from schoolmode.app.data import import_chicago as run
 

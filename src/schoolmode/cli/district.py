@@ -49,7 +49,9 @@ def synth(
     ),
     profiles: Annotated[
         Path | None,
-        typer.Option(help=f"CPS school profile CSV (default: <shared data>/{PROFILES})."),
+        typer.Option(
+            help=f"CPS school profile CSV (default: the data folder's {PROFILES}, shipped compressed)."
+        ),
     ] = None,
     absences: Annotated[
         bool, typer.Option("--absences/--no-absences", help="Also write a school year of absences.")
@@ -160,7 +162,9 @@ def surge(
     seed: Annotated[int, typer.Option(help="Random seed of the district.")] = SynthConfig.seed,
     profiles: Annotated[
         Path | None,
-        typer.Option(help=f"CPS school profile CSV (default: <shared data>/{PROFILES})."),
+        typer.Option(
+            help=f"CPS school profile CSV (default: the data folder's {PROFILES}, shipped compressed)."
+        ),
     ] = None,
     out: Annotated[
         Path | None,

@@ -26,7 +26,7 @@ SchoolsOpt = Annotated[
 ]
 ProfilesOpt = Annotated[
     Path | None,
-    typer.Option(help="CPS school profile CSV (default: the shared data's SY2122 profiles)."),
+    typer.Option(help="CPS school profile CSV (default: the data folder's SY2122 profiles)."),
 ]
 PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
 ParamOpt = Annotated[

@@ -22,7 +22,8 @@ class Importer(ABC):
     chicago: ClassVar[bool] = False
     """Part of ``schoolmode import chicago``."""
     default_files: ClassVar[tuple[str, ...]]
-    """Files under the shared data folder, relative to it."""
+    """Files under the data folder, relative to it (each may be there as is or gzip-compressed
+    with ``.gz`` added, as in the shipped snapshot: :func:`source_file`)."""
 
     @abstractmethod
     def parse(self, path: Path) -> Batch:
@@ -30,7 +31,18 @@ class Importer(ABC):
 
     def default_paths(self, data_dir: Path) -> list[Path]:
         """The source's files under ``data_dir`` (``AppSettings.data_dir``)."""
-        return [data_dir / rel for rel in self.default_files]
+        return [source_file(data_dir, rel) for rel in self.default_files]
+
+
+def source_file(data_dir: Path, relative: str) -> Path:
+    """``data_dir / relative``, or its gzip-compressed copy (``relative`` + ``.gz``, as the
+    shipped snapshot holds it) when only that is there; the plain path when neither is (the
+    error then names the file expected)."""
+    plain = data_dir / relative
+    if plain.exists() or relative.endswith(".gz"):
+        return plain
+    packed = plain.with_name(plain.name + ".gz")
+    return packed if packed.exists() else plain
 
 
 def long_indicators(

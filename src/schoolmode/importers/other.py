@@ -83,7 +83,7 @@ class OntarioSchoolCases(Importer):
 
 class SocioPatterns(Importer):
     """Face-to-face contacts ``t i j Ci Cj`` (whitespace separated, gzipped). Licensed
-    CC BY-NC-SA 3.0: imported from the shared folder at run time, never shipped."""
+    CC BY-NC-SA 3.0: never shipped; read from a folder given at run time."""
 
     source = "sociopatterns"
     title = "SocioPatterns school contact networks (primary school 2009, high schools 2012/2013)"

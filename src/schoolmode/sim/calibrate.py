@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -454,6 +455,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path)
     args = parser.parse_args(argv)
     files = args.files or shared_files(AppSettings.load().data_dir)
+    missing = [path for path in files if not path.is_file()]
+    if missing:
+        print(
+            f"no such file: {', '.join(map(str, missing))}. The SocioPatterns contact files "
+            "(CC BY-NC-SA 3.0) are not shipped with schoolmode: download them from "
+            "http://www.sociopatterns.org/datasets/ and name them here, or set SCHOOLMODE_DATA "
+            "to a folder holding sociopatterns-school-contacts/.",
+            file=sys.stderr,
+        )
+        return 2
     pl.Config.set_tbl_rows(100)
     pl.Config.set_tbl_cols(-1)
     pl.Config.set_tbl_width_chars(400)

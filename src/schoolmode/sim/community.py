@@ -37,12 +37,12 @@ UNKNOWN_ZIP = ""
 
 def zip_population_path(data_dir: Path | None = None) -> Path:
     """The ACS population file under ``data_dir`` (default: ``settings.default_data_dir()``)."""
-    return (data_dir or default_data_dir()) / ChicagoPopulation.default_files[0]
+    return ChicagoPopulation().default_paths(data_dir or default_data_dir())[0]
 
 
 def zip_cases_path(data_dir: Path | None = None) -> Path:
     """The CDPH weekly cases file under ``data_dir`` (default: ``settings.default_data_dir()``)."""
-    return (data_dir or default_data_dir()) / ZipWeekly.default_files[0]
+    return ZipWeekly().default_paths(data_dir or default_data_dir())[0]
 
 
 @lru_cache(maxsize=4)

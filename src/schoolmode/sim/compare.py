@@ -39,7 +39,7 @@ def _profiles(
     profiles: str | None, schools: int | None, data_dir: str | None = None
 ) -> pl.DataFrame:
     data = Path(data_dir) if data_dir else default_data_dir()
-    path = Path(profiles) if profiles else data / SchoolProfiles.default_files[0]
+    path = Path(profiles) if profiles else SchoolProfiles().default_paths(data)[0]
     if not path.exists():
         raise SchoolmodeError(
             f"{path}: no CPS school profiles (pass --profiles or set SCHOOLMODE_SHARED)"
@@ -55,7 +55,7 @@ def load_population(
     """The synthetic district of the CPS school profiles (``schools``: only the first N by
     school id), cached per process. Cross-ZIP community contacts are weighted by the real
     population of each ZIP and age band (ACS, ``community.load_zip_population``) when the
-    shared data has it, else by the district's own agents. ``data_dir``: the data folder
+    data folder has it, else by the district's own agents. ``data_dir``: the data folder
     (``AppSettings.data_dir``; default ``settings.default_data_dir()``)."""
     data = Path(data_dir) if data_dir else None
     path = zip_population_path(data)

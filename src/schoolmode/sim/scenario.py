@@ -105,7 +105,7 @@ INITIAL_VACCINATION_2022_01_10 = {
     "household_adult": 0.74,
 }
 """Share with a completed vaccine series by 2022-01-10 in Chicago: CDPH vaccinations by ZIP
-(553k-3xzc, shared data ``chicago-vaccination-zip``), cumulative ``Vaccine Series Completed``
+(553k-3xzc, the data folder's ``chicago-vaccination-zip``), cumulative ``Vaccine Series Completed``
 of ages 5+ minus 18+ (171,704) over the ACS 2019 population 5-17 (391,307) for students, and
 of ages 18+ (1,587,922) over the population 18+ (2,138,535) for adults; staff are given the
 adult share (an assumption: CPS staff were under a vaccination requirement, so likely more)."""
@@ -145,7 +145,7 @@ class Importation(_Strict):
     """Multiplier of the ZIP's infection rate (assumption: an agent's exposure outside the
     simulated population equals that of an average resident of its ZIP)."""
     cases_file: Path | None = None
-    """CDPH weekly cases by ZIP CSV (None: the shared data's)."""
+    """CDPH weekly cases by ZIP CSV (None: the data folder's)."""
 
 
 class Immunity(_Strict):
