@@ -202,10 +202,12 @@ def test_role_views_hide_personal_details(registry: Registry) -> None:
 # ---------------------------------------------------------------------- store
 
 
-def _import(store: Engine, tmp_path: Path, rows: list[str]) -> None:
+def _import(store: Engine, tmp_path: Path, rows: list[str], allow_removals: bool = False) -> None:
     path = tmp_path / "requests.csv"
     path.write_text("request_id,person_id,basis,requested_date,status\n" + "\n".join(rows) + "\n")
-    run_import(store, AccommodationRequests(), path, imported_by="test")
+    run_import(
+        store, AccommodationRequests(), path, imported_by="test", allow_removals=allow_removals
+    )
 
 
 def test_review_appeal_and_history(store: Engine, tmp_path: Path, registry: Registry) -> None:
@@ -244,11 +246,13 @@ def test_review_appeal_and_history(store: Engine, tmp_path: Path, registry: Regi
     assert events[0]["outcome"] == "denied"
     assert events[2]["supersedes_id"] == events[0]["id"]
     # a later review counts earlier decisions towards the quota: 4 new requests, 12 in all,
-    # 3 places, 2 drawn before plus 1 granted on appeal: no place left
+    # 3 places, 2 drawn before plus 1 granted on appeal: no place left (the new list drops
+    # two requests of the first: a removal the import must be allowed to make)
     _import(
         store,
         tmp_path,
         [f"H{i},P{i},household_high_risk,2021-02-01,pending" for i in range(12)],
+        allow_removals=True,
     )
     later = acc.select(
         acc_store.pending_requests(store), lbfo, D(2021, 2, 10), 5, acc_store.prior_decisions(store)

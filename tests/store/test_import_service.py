@@ -19,7 +19,7 @@ from schoolmode.importers.cdph import DailyTesting
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import current_revision, head_revision, upgrade
-from schoolmode.store.service import import_history, row_counts, run_import
+from schoolmode.store.service import RemovalRefused, import_history, row_counts, run_import
 from schoolmode.store.tables import RECORD_TABLES, metadata
 
 TESTING = "chicago-daily-testing/COVID-19_Daily_Testing_-_By_Test.csv"
@@ -87,7 +87,10 @@ def test_corrected_file_replaces_what_it_supersedes_and_log_keeps_both(
     corrected = tmp_path / "testing-corrected.csv"
     corrected.write_text(header + "".join(rows))
 
-    second = run_import(store, DailyTesting(), corrected, imported_by="bob")
+    with pytest.raises(RemovalRefused, match=r"would remove 57 of the \d[\d,]* stored rows"):
+        run_import(store, DailyTesting(), corrected, imported_by="bob")
+    assert len(import_history(store)) == 1  # refused: nothing logged, nothing changed
+    second = run_import(store, DailyTesting(), corrected, imported_by="bob", allow_removals=True)
     assert second.status == "imported"
     assert (second.added, second.changed, second.removed) == (0, 1, 57)
     assert second.unchanged == first.rows_in_file - 57 - 1
@@ -188,7 +191,10 @@ def progress(stage, done, total):
     sys.stdin.read()
     os._exit(3)
 
-run_import(make_engine(sys.argv[1]), DailyTesting(), Path(sys.argv[2]), progress=progress)
+run_import(
+    make_engine(sys.argv[1]), DailyTesting(), Path(sys.argv[2]), progress=progress,
+    allow_removals=True,
+)
 print("committed", flush=True)
 """
 
@@ -229,7 +235,7 @@ def test_killing_the_process_mid_import_leaves_the_store_as_before(
     reopened = make_engine(db_url)
     assert _snapshot(reopened) == before
     # and the store still takes the file afterwards
-    result = run_import(reopened, DailyTesting(), big)
+    result = run_import(reopened, DailyTesting(), big, allow_removals=True)
     assert result.added == KILL_DAYS * 38
     reopened.dispose()
 
@@ -249,3 +255,36 @@ def test_every_importer_is_registered_under_its_source() -> None:
             "sociopatterns",
         ]
     )
+
+
+def test_a_short_file_is_refused_and_changes_nothing(
+    store: Engine, fixture_data: Path, tmp_path: Path
+) -> None:
+    """The first rows of a file, or its header alone, would delete most or all of a stored
+    dataset: refused (the header alone even with ``allow_removals``), the store as it was."""
+    run_import(store, DailyTesting(), fixture_data / TESTING)
+    before = _snapshot(store)
+    lines = (fixture_data / TESTING).read_text().splitlines(keepends=True)
+    short = tmp_path / "short.csv"
+    short.write_text("".join(lines[:11]))
+    with pytest.raises(RemovalRefused) as refused:
+        run_import(store, DailyTesting(), short)
+    message = str(refused.value)
+    assert str(short) in message
+    assert "cdph-daily-testing dataset citywide" in message
+    assert "--allow-removals" in message
+    header = tmp_path / "header.csv"
+    header.write_text(lines[0])
+    for allow in (False, True):
+        with pytest.raises(RemovalRefused, match="no data rows"):
+            run_import(store, DailyTesting(), header, allow_removals=allow)
+    assert _snapshot(store) == before
+
+
+def test_a_header_only_file_into_an_empty_dataset_removes_nothing(
+    store: Engine, fixture_data: Path, tmp_path: Path
+) -> None:
+    header = tmp_path / "header.csv"
+    header.write_text((fixture_data / TESTING).read_text().splitlines(keepends=True)[0])
+    result = run_import(store, DailyTesting(), header)
+    assert (result.rows_in_file, result.added, result.removed) == (0, 0, 0)

@@ -34,6 +34,8 @@ class ImportRequest(BaseModel):
     path: Path
     by: str | None = None
     """Who imports it (default: the login)."""
+    allow_removals: bool = False
+    """Whether the file may drop stored requests it lacks (else it is refused, saying how many)."""
 
 
 class ImportSummary(BaseModel):
@@ -65,7 +67,12 @@ def import_requests(
     """Import the requests file in one transaction (``progress`` reports the writing)."""
     try:
         result = run_import(
-            ctx.engine, AccommodationRequests(), req.path, imported_by=req.by, progress=progress
+            ctx.engine,
+            AccommodationRequests(),
+            req.path,
+            imported_by=req.by,
+            progress=progress,
+            allow_removals=req.allow_removals,
         )
     except (FileValidationError, ImportFailed, FileNotFoundError) as exc:
         raise RequestsNotImported(str(exc)) from exc

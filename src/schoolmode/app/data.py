@@ -97,6 +97,8 @@ class ImportRequest(_Frozen):
     jobs: list[ImportJob]
     by: str | None = None
     """Who imports (default: the OS user)."""
+    allow_removals: bool = False
+    """Whether a file may remove the stored rows it lacks (else it is refused, saying how many)."""
 
 
 class ImportReport(_Frozen):
@@ -135,6 +137,7 @@ def import_files(
                 job.path,
                 imported_by=req.by,
                 progress=rows,
+                allow_removals=req.allow_removals,
             )
             outcome = ImportOutcome(
                 source=job.parser.source, path=job.path, summary=result.summary()
@@ -159,6 +162,7 @@ class ImportFileRequest(_Frozen):
     source: str
     path: Path
     by: str | None = None
+    allow_removals: bool = False
 
 
 def import_file(
@@ -166,13 +170,15 @@ def import_file(
 ) -> ImportReport:
     """Import one file of a known source."""
     job = ImportJob(parser=parser_for(req.source), path=req.path)
-    return import_files(ctx, ImportRequest(jobs=[job], by=req.by), progress)
+    request = ImportRequest(jobs=[job], by=req.by, allow_removals=req.allow_removals)
+    return import_files(ctx, request, progress)
 
 
 class ImportChicagoRequest(_Frozen):
     data_dir: Path | None = None
     """The data folder (default: the settings' ``data_dir``, the shipped snapshot)."""
     by: str | None = None
+    allow_removals: bool = False
 
 
 def import_chicago(
@@ -182,7 +188,8 @@ def import_chicago(
     in the package)."""
     data_dir = req.data_dir or ctx.settings.data_dir
     jobs = [ImportJob(parser=imp, path=p) for imp in CHICAGO for p in imp.default_paths(data_dir)]
-    return import_files(ctx, ImportRequest(jobs=jobs, by=req.by), progress)
+    request = ImportRequest(jobs=jobs, by=req.by, allow_removals=req.allow_removals)
+    return import_files(ctx, request, progress)
 
 
 class SourceRow(_Frozen):

@@ -29,6 +29,14 @@ DbOption = Annotated[
     ),
 ]
 ByOption = Annotated[str | None, typer.Option("--by", help="Who imports (default: the OS user).")]
+RemovalsOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-removals",
+        help="Let a file remove the stored rows of its dataset that it lacks (without it, such "
+        "a file is refused, saying how many rows it would remove).",
+    ),
+]
 
 
 class ImportGroup(TyperGroup):
@@ -119,12 +127,19 @@ def _done(report: ImportReport) -> None:
         raise typer.Exit(1)
 
 
-def run_imports(ctx: Context, jobs: Sequence[tuple[Parser, Path]], by: str | None) -> None:
+def run_imports(
+    ctx: Context,
+    jobs: Sequence[tuple[Parser, Path]],
+    by: str | None,
+    allow_removals: bool = False,
+) -> None:
     """Import ``jobs`` (parser, file) into the context's store, each file's outcome echoed;
     exit 1 if any file failed."""
     from schoolmode.app.data import ImportJob, ImportRequest, import_files
 
-    request = ImportRequest(jobs=[ImportJob(parser=p, path=f) for p, f in jobs], by=by)
+    request = ImportRequest(
+        jobs=[ImportJob(parser=p, path=f) for p, f in jobs], by=by, allow_removals=allow_removals
+    )
     _done(import_files(ctx, request, _Bars()))
 
 
@@ -141,6 +156,7 @@ def import_chicago(
         ),
     ] = None,
     by: ByOption = None,
+    allow_removals: RemovalsOption = False,
 ) -> None:
     """Import every Chicago source: the snapshot shipped with schoolmode, or another folder."""
     from schoolmode.app.data import ImportChicagoRequest
@@ -148,7 +164,8 @@ def import_chicago(
 
     with app_context(db) as ctx:
         _migrated(ctx)
-        _done(run(ctx, ImportChicagoRequest(data_dir=data_dir, by=by), _Bars()))
+        req = ImportChicagoRequest(data_dir=data_dir, by=by, allow_removals=allow_removals)
+        _done(run(ctx, req, _Bars()))
 
 
 @import_app.command("file")
@@ -159,6 +176,7 @@ def import_file(
     path: Annotated[Path, typer.Argument(help="File to import.")],
     db: DbOption = None,
     by: ByOption = None,
+    allow_removals: RemovalsOption = False,
 ) -> None:
     """Import one file of SOURCE (also reachable as `schoolmode import SOURCE PATH`)."""
     from schoolmode.app.data import ImportFileRequest, UnknownSource, parser_for
@@ -171,7 +189,8 @@ def import_file(
         raise typer.Exit(2) from None
     with app_context(db) as ctx:
         _migrated(ctx)
-        _done(run(ctx, ImportFileRequest(source=source, path=path, by=by), _Bars()))
+        req = ImportFileRequest(source=source, path=path, by=by, allow_removals=allow_removals)
+        _done(run(ctx, req, _Bars()))
 
 
 @import_app.command("sources")

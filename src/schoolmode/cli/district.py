@@ -62,6 +62,14 @@ def synth(
     db: Annotated[
         str | None, typer.Option("--db", help="Database URL for --import (default $SCHOOLMODE_DB).")
     ] = None,
+    allow_removals: Annotated[
+        bool,
+        typer.Option(
+            "--allow-removals",
+            help="With --import: let the new district replace a stored one it differs from "
+            "(its rows the new files lack are removed; without it such files are refused).",
+        ),
+    ] = False,
     observations: Annotated[
         bool,
         typer.Option(
@@ -120,7 +128,7 @@ def synth(
         result = run(ctx, req, steps)
     _print_synth(result)
     if do_import:
-        _import(db, result)
+        _import(db, result, allow_removals)
 
 
 def _print_synth(result: SynthResult) -> None:
@@ -139,7 +147,7 @@ def _print_synth(result: SynthResult) -> None:
         typer.echo(f"  {f.name:18} {f.rows:>10,} rows -> {f.path}")
 
 
-def _import(db: str | None, result: SynthResult) -> None:
+def _import(db: str | None, result: SynthResult, allow_removals: bool) -> None:
     from schoolmode.app.data import schema_is_current
     from schoolmode.app.district import district_parser
     from schoolmode.cli.data import run_imports
@@ -149,7 +157,7 @@ def _import(db: str | None, result: SynthResult) -> None:
             typer.echo("the database is not at the latest schema: run `schoolmode init`", err=True)
             raise typer.Exit(2)
         parser = district_parser()
-        run_imports(ctx, [(parser, f.path) for f in result.files], None)
+        run_imports(ctx, [(parser, f.path) for f in result.files], None, allow_removals)
 
 
 @app.command("surge")

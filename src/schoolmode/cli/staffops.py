@@ -276,7 +276,19 @@ class _ImportBar:
 
 
 @accommodations_app.command("import")
-def accommodations_import(path: Path, db: DbOption = None, by: ByOption = None) -> None:
+def accommodations_import(
+    path: Path,
+    db: DbOption = None,
+    by: ByOption = None,
+    allow_removals: Annotated[
+        bool,
+        typer.Option(
+            "--allow-removals",
+            help="Let the file drop stored requests it lacks (without it, such a file is "
+            "refused, saying how many it would drop).",
+        ),
+    ] = False,
+) -> None:
     """Import accommodation requests (CSV: request_id, person_id, basis, requested_date,
     status[, decided_date]). The file replaces the stored list; decisions are kept."""
     from schoolmode.app import accommodations as use
@@ -285,7 +297,8 @@ def accommodations_import(path: Path, db: DbOption = None, by: ByOption = None) 
         progress = _ImportBar(f"accommodation-requests {path.name}")
         try:
             with progress.bar:
-                result = use.import_requests(ctx, use.ImportRequest(path=path, by=by), progress)
+                request = use.ImportRequest(path=path, by=by, allow_removals=allow_removals)
+                result = use.import_requests(ctx, request, progress)
         except use.RequestsNotImported as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None

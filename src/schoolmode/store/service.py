@@ -2,8 +2,12 @@
 
 - A file whose sha256 digest equals the current import of its source changes nothing.
 - Otherwise the file's records replace the records of the same ``(source, dataset)``: rows whose
-  natural key is new are added, rows whose values differ are replaced, rows missing from the new
-  file are removed, identical rows are left as they were (keeping the import that wrote them).
+  natural key is new are added, rows whose values differ are replaced, identical rows are left
+  as they were (keeping the import that wrote them). Rows missing from the new file are removed
+  only when the caller allows it (``allow_removals``, ``--allow-removals``): otherwise the file
+  is refused with the number of rows it would remove (:class:`RemovalRefused`), so a short or
+  truncated file never deletes a dataset. A file with no data rows is refused whenever the
+  dataset holds rows (with or without ``allow_removals``).
   The earlier import is marked ``superseded``; the log keeps both (who, when, digest, counts).
 - A file with any validation error writes nothing (:class:`FileValidationError`), and a failure
   or a killed process mid-write leaves the store as before (the transaction never commits).
@@ -74,6 +78,25 @@ class ImportResult:
 
 class ImportFailed(Exception):
     """The database refused the file (e.g. a key already owned by another dataset)."""
+
+
+class RemovalRefused(ImportFailed):
+    """The file would remove stored rows and the caller did not allow removals."""
+
+
+def _removal_refused(
+    path: Path, batch: Batch, removed: pl.DataFrame, stored: int
+) -> RemovalRefused:
+    keys = list(batch.model.natural_key)
+    sample = ", ".join(
+        "(" + ", ".join(str(v) for v in row) + ")" for row in removed.select(keys).head(3).rows()
+    )
+    return RemovalRefused(
+        f"{path}: this file would remove {removed.height:,} of the {stored:,} stored rows of "
+        f"{batch.source} dataset {batch.dataset} (rows of the stored import missing from the "
+        f"file, e.g. {', '.join(keys)} = {sample}); nothing imported. If the publisher really "
+        "dropped them, import the file again with --allow-removals."
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -148,8 +171,11 @@ def run_import(
     imported_by: str | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    allow_removals: bool = False,
 ) -> ImportResult:
-    """Import one file in one transaction. Raises FileValidationError / ImportFailed."""
+    """Import one file in one transaction. Raises FileValidationError / ImportFailed
+    (:class:`RemovalRefused` when the file would remove stored rows and ``allow_removals`` is
+    false, or has no data rows)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -172,7 +198,15 @@ def run_import(
             if previous is not None and previous.file_sha256 == digest:
                 return _unchanged(previous)
             old = _existing(conn, batch)
+            if new.height == 0 and old.height:
+                raise RemovalRefused(
+                    f"{path}: the file has no data rows, and {old.height:,} rows of "
+                    f"{batch.source} dataset {batch.dataset} are stored; nothing imported (an "
+                    "empty file never replaces a dataset, --allow-removals or not)"
+                )
             added, changed, removed, unchanged = diff_frames(old, new, batch.model.natural_key)
+            if removed.height and not allow_removals:
+                raise _removal_refused(path, batch, removed, old.height)
             import_id = conn.execute(
                 insert(import_log)
                 .values(
