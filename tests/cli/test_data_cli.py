@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -125,3 +126,28 @@ def test_import_chicago_gives_the_same_counts_on_sqlite_and_postgresql(
     assert counts["sqlite"] == counts["postgresql"]
     assert counts["sqlite"]["school"] > 0
     assert counts["sqlite"]["community_indicator"] > 0
+
+
+def test_a_short_file_is_refused_unless_removals_are_allowed(tmp_path: Path) -> None:
+    """The first ten days of the testing file over the whole stored series: exit 1 with the
+    count and the flag to pass, the store unchanged; with ``--allow-removals`` it imports."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    _ok(["init", "--db", url])
+    _ok(["import", "cdph-daily-testing", str(FIXTURE_DATA / TESTING), "--db", url])
+    before = json.loads(_ok(["status", "--json", "--db", url]))
+    lines = (FIXTURE_DATA / TESTING).read_text().splitlines(keepends=True)
+    short = tmp_path / "short.csv"
+    short.write_text("".join(lines[:11]))
+    args = ["import", "cdph-daily-testing", str(short), "--db", url]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 1
+    assert "would remove" in refused.output
+    assert "--allow-removals" in refused.output
+    assert "Traceback" not in refused.output
+    assert json.loads(_ok(["status", "--json", "--db", url])) == before
+    done = _ok([*args, "--allow-removals"])
+    removed = re.search(r"([\d,]+) removed", done)
+    assert removed is not None, done
+    assert int(removed.group(1).replace(",", "")) > 0
+    after = json.loads(_ok(["status", "--json", "--db", url]))
+    assert after["rows"]["community_indicator"] < before["rows"]["community_indicator"]
