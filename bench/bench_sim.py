@@ -22,7 +22,7 @@ year of calendar days, with the in-school layers closed on days without school.
 
 Default: the numba loop against a pure-numpy loop of the same model on the synthetic district
 of the first CPS schools (by school id) whose students, staff and household adults come to
-about ``--agents`` agents (from ``$SCHOOLMODE_SHARED/data`` or ``../shared/data``; ``--quick``
+about ``--agents`` agents (from the data folder, ``AppSettings.data_dir``; ``--quick``
 uses the test fixture). Both loops use the same counter-based random numbers, so their
 infections must be identical (checked).
 """
@@ -48,6 +48,7 @@ import polars as pl
 
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.pathogen import Pathogen, load_pathogen
+from schoolmode.settings import AppSettings
 from schoolmode.sim import model
 from schoolmode.sim.network import (
     SCHOOL_LAYERS,
@@ -133,8 +134,7 @@ def population(agents: int, quick: bool) -> Population:
     if quick:
         schools = SchoolProfiles().parse(FIXTURE).frame
     else:
-        shared = Path(os.environ.get("SCHOOLMODE_SHARED", ROOT.parent / "shared"))
-        path = shared / "data" / SchoolProfiles.default_files[0]
+        path = SchoolProfiles().default_paths(AppSettings.load().data_dir)[0]
         schools = SchoolProfiles().parse(path).frame.sort("school_id")
         wanted = agents / AGENTS_PER_STUDENT
         schools = schools.filter(pl.col("enrolment").cum_sum() <= wanted)
@@ -252,8 +252,8 @@ def child_district(quick: bool, days: int | None) -> dict[str, Any]:
     if quick:
         schools = SchoolProfiles().parse(FIXTURE).frame
     else:
-        shared = Path(os.environ.get("SCHOOLMODE_SHARED", ROOT.parent / "shared"))
-        schools = SchoolProfiles().parse(shared / "data" / SchoolProfiles.default_files[0]).frame
+        path = SchoolProfiles().default_paths(AppSettings.load().data_dir)[0]
+        schools = SchoolProfiles().parse(path).frame
     pop = from_district(synth_district(schools).frames)
     build_s = time.perf_counter() - t0
     cal = calendar()

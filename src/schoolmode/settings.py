@@ -8,13 +8,12 @@ no library module reads the environment itself.
 |---|---|---|
 | ``db_url`` | ``SCHOOLMODE_DB`` | ``sqlite:///schoolmode.sqlite`` |
 | ``policies_dir`` | ``SCHOOLMODE_POLICIES`` | the policies shipped with the package |
-| ``data_dir`` | ``SCHOOLMODE_DATA`` (or ``SCHOOLMODE_SHARED``/data) | the data shipped in the package (``schoolmode/data``) |
+| ``data_dir`` | ``SCHOOLMODE_DATA`` | the data shipped in the package (``schoolmode/data``) |
 | ``cache_dir`` | ``SCHOOLMODE_CACHE`` | ``~/.cache/schoolmode`` |
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
@@ -78,10 +77,6 @@ class AppSettings(BaseSettings):
     @classmethod
     def load(cls, **overrides: object) -> AppSettings:
         """From the environment, with the given non-None overrides (command-line options) on
-        top. ``SCHOOLMODE_SHARED`` (the development folder) stands for ``data_dir`` = its
-        ``data`` subfolder when ``SCHOOLMODE_DATA`` is not set."""
+        top."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        shared = os.environ.get("SCHOOLMODE_SHARED")
-        if "data_dir" not in given and shared and not os.environ.get("SCHOOLMODE_DATA"):
-            given["data_dir"] = Path(shared) / "data"
         return cls(**given)  # type: ignore[arg-type]

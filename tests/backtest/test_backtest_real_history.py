@@ -16,7 +16,7 @@ from schoolmode.importers import IMPORTERS
 from schoolmode.metrics.frames import district_frame, school_frame, schools
 from schoolmode.policy.loader import Registry
 from schoolmode.store.db import make_engine
-from tests.conftest import POLICIES, SHARED_FIXTURE, copy_history
+from tests.conftest import FIXTURE_DATA, POLICIES, SHARED_FIXTURE, copy_history
 
 START, END = dt.date(2020, 9, 1), dt.date(2021, 11, 24)  # the by-test series ends on 2021-11-24
 POLICY_IDS = [
@@ -143,7 +143,7 @@ def test_backtest_command_writes_the_report(
 
     from schoolmode.cli.app import app
 
-    monkeypatch.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
+    monkeypatch.setenv("SCHOOLMODE_DATA", str(FIXTURE_DATA))
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     runner = CliRunner()
     assert runner.invoke(app, ["init", "--db", url]).exit_code == 0

@@ -11,7 +11,7 @@ from tests.conftest import FIXTURE_DATA, pg_admin_url
 
 
 def _bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("SCHOOLMODE_SHARED", str(FIXTURE_DATA.parent))
+    monkeypatch.setenv("SCHOOLMODE_DATA", str(FIXTURE_DATA))
     monkeypatch.delenv("SCHOOLMODE_BENCH_PG_URL", raising=False)
     return load_bench("bench_import")
 

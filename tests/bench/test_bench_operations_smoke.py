@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.bench import cells, load_bench, table_lines
-from tests.conftest import SHARED_FIXTURE
+from tests.conftest import FIXTURE_DATA
 
 
 @pytest.fixture(autouse=True)
 def _fixture_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
-    # the committed extract of the CPS profiles, not ../shared (children inherit it)
-    monkeypatch.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
+    # the committed extract of the CPS profiles, not the shipped snapshot (children inherit it)
+    monkeypatch.setenv("SCHOOLMODE_DATA", str(FIXTURE_DATA))
 
 
 def test_quick_operations_benchmark_prints_the_expected_rows(

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
 from schoolmode.store.migrate import head_revision
-from tests.conftest import BACKENDS, FIXTURE_DATA, SHARED_FIXTURE, fresh_db_url
+from tests.conftest import BACKENDS, FIXTURE_DATA, fresh_db_url
 
 TESTING = "chicago-daily-testing/COVID-19_Daily_Testing_-_By_Test.csv"
 
@@ -43,7 +43,7 @@ def _import_chicago(url: str) -> Imported:
     first = _ok([*testing, "--by", "cli"])
     again = _ok(testing)
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
+        env.setenv("SCHOOLMODE_DATA", str(FIXTURE_DATA))
         chicago = _ok(["import", "chicago", "--db", url])
     return Imported(url, init, upgrade, first, again, chicago)
 
@@ -115,7 +115,7 @@ def test_import_chicago_gives_the_same_counts_on_sqlite_and_postgresql(
 ) -> None:
     """The acceptance check of the data issue: one command, two backends, identical status
     (the stores `import chicago` filled for the module; again here, it changes nothing)."""
-    monkeypatch.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
+    monkeypatch.setenv("SCHOOLMODE_DATA", str(FIXTURE_DATA))
     counts = {}
     for kind in ("sqlite", "postgresql"):
         url = imported(kind).url

@@ -71,8 +71,7 @@ def test_every_shipped_file_is_its_original_compressed_and_documented() -> None:
 
 
 def test_the_shipped_snapshot_is_the_default_data_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SCHOOLMODE_DATA", "SCHOOLMODE_SHARED"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("SCHOOLMODE_DATA", raising=False)
     assert AppSettings.load().data_dir == SHIPPED_DATA
     monkeypatch.setenv("SCHOOLMODE_DATA", "/elsewhere")
     assert AppSettings.load().data_dir == Path("/elsewhere")
@@ -101,8 +100,7 @@ def test_import_chicago_from_the_shipped_snapshot_stores_the_development_folders
 ) -> None:
     """``import chicago`` with no folder named and none in the environment: the snapshot."""
 
-    for name in ("SCHOOLMODE_DATA", "SCHOOLMODE_SHARED"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("SCHOOLMODE_DATA", raising=False)
     db = f"sqlite:///{tmp_path / 'store.sqlite'}"
     runner = CliRunner()
     assert runner.invoke(app, ["init", "--db", db]).exit_code == 0

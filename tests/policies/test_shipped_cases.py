@@ -56,7 +56,7 @@ def test_every_shared_case_is_an_executable_case() -> None:
     shipped = {r.case_id for r in RUNS}
     missing = [c["id"] for c in SHARED["cases"] if c["id"] not in shipped]
     assert not missing, (
-        f"cases of ../shared/policies/cases.yaml without an executable case: {missing}"
+        f"worked cases of the policies research note without an executable case: {missing}"
     )
 
 

@@ -31,7 +31,7 @@ from schoolmode.sim.network import NetworkConfig, Population, from_district
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.state import NEVER
 from schoolmode.synth.district import synth_district
-from tests.conftest import ROOT, SHARED_FIXTURE
+from tests.conftest import FIXTURE_DATA, ROOT
 from tests.sim.test_sim import random_graph
 from tests.synth.test_district import PROFILES
 
@@ -174,8 +174,8 @@ def test_importation_in_the_loop_follows_the_case_rate_ranking() -> None:
 def test_cdph_cases_by_zip_are_read_with_the_importer_and_give_daily_rates(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # the committed extract of the CDPH file (same layout as ../shared/data)
-    monkeypatch.setenv("SCHOOLMODE_SHARED", str(SHARED_FIXTURE))
+    # the committed extract of the CDPH file (the data folder's layout)
+    monkeypatch.setenv("SCHOOLMODE_DATA", str(FIXTURE_DATA))
     cases = load_zip_cases(zip_cases_path(AppSettings.load().data_dir))
     feb = cases.filter(pl.col("week_start") == dt.date(2022, 2, 6)).row(0, named=True)
     assert (feb["zip"], feb["cases"], feb["population"]) == ("60601", 30.0, 14675.0)

@@ -119,7 +119,7 @@ def policies_root(policies_dir: Path | None) -> Path | None:
 
 def data_root(data_dir: Path | None = None) -> Path:
     """``--data-dir``, else the settings' data folder (``SCHOOLMODE_DATA``,
-    ``$SCHOOLMODE_SHARED/data`` or the snapshot shipped in the package)."""
+    else the snapshot shipped in the package)."""
     from schoolmode.settings import AppSettings
 
     return data_dir or AppSettings.load().data_dir

@@ -51,7 +51,7 @@ def load_zip_population(path: Path | None = None, year: int | None = None) -> pl
     of ``year`` (default: the latest in the file), read with the project's importer."""
     path = path or zip_population_path()
     if not path.exists():
-        raise SchoolmodeError(f"{path}: no Chicago population by ZIP (set SCHOOLMODE_SHARED)")
+        raise SchoolmodeError(f"{path}: no Chicago population by ZIP (set SCHOOLMODE_DATA)")
     frame = (
         ChicagoPopulation()
         .parse(path)
@@ -75,7 +75,7 @@ def load_zip_cases(path: Path | None = None) -> pl.DataFrame:
     are missing (null)."""
     path = path or zip_cases_path()
     if not path.exists():
-        raise SchoolmodeError(f"{path}: no CDPH weekly cases by ZIP (set SCHOOLMODE_SHARED)")
+        raise SchoolmodeError(f"{path}: no CDPH weekly cases by ZIP (set SCHOOLMODE_DATA)")
     frame = (
         ZipWeekly()
         .parse(path)

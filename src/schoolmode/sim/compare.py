@@ -42,7 +42,7 @@ def _profiles(
     path = Path(profiles) if profiles else SchoolProfiles().default_paths(data)[0]
     if not path.exists():
         raise SchoolmodeError(
-            f"{path}: no CPS school profiles (pass --profiles or set SCHOOLMODE_SHARED)"
+            f"{path}: no CPS school profiles (pass --profiles or set SCHOOLMODE_DATA)"
         )
     frame = SchoolProfiles().parse(path).frame.sort("school_id")
     return frame.head(schools) if schools is not None else frame
