@@ -32,6 +32,14 @@ if not console.is_terminal:
 DbOption = Annotated[
     str | None, typer.Option("--db", help="Store URL (default: sqlite:///schoolmode.sqlite).")
 ]
+RemovalsOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-removals",
+        help="Let a file remove the stored rows of its dataset that it lacks (without it, such "
+        "a file is refused, saying how many rows it would remove).",
+    ),
+]
 PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
 
 

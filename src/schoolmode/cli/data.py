@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from schoolmode.cli.common import app_context
+from schoolmode.cli.common import RemovalsOption, app_context
 from schoolmode.importers import IMPORTERS
 
 if TYPE_CHECKING:
@@ -29,14 +29,6 @@ DbOption = Annotated[
     ),
 ]
 ByOption = Annotated[str | None, typer.Option("--by", help="Who imports (default: the OS user).")]
-RemovalsOption = Annotated[
-    bool,
-    typer.Option(
-        "--allow-removals",
-        help="Let a file remove the stored rows of its dataset that it lacks (without it, such "
-        "a file is refused, saying how many rows it would remove).",
-    ),
-]
 
 
 class ImportGroup(TyperGroup):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from schoolmode.cli.common import ProgressSteps, app_context
+from schoolmode.cli.common import ProgressSteps, RemovalsOption, app_context
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE
 from schoolmode.synth.district import SynthConfig
@@ -62,14 +62,7 @@ def synth(
     db: Annotated[
         str | None, typer.Option("--db", help="Database URL for --import (default $SCHOOLMODE_DB).")
     ] = None,
-    allow_removals: Annotated[
-        bool,
-        typer.Option(
-            "--allow-removals",
-            help="With --import: let the new district replace a stored one it differs from "
-            "(its rows the new files lack are removed; without it such files are refused).",
-        ),
-    ] = False,
+    allow_removals: RemovalsOption = False,
     observations: Annotated[
         bool,
         typer.Option(

@@ -11,7 +11,15 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from schoolmode.cli.common import DbOption, PoliciesDir, app_context, console, fail, parse_day
+from schoolmode.cli.common import (
+    DbOption,
+    PoliciesDir,
+    RemovalsOption,
+    app_context,
+    console,
+    fail,
+    parse_day,
+)
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:
@@ -280,14 +288,7 @@ def accommodations_import(
     path: Path,
     db: DbOption = None,
     by: ByOption = None,
-    allow_removals: Annotated[
-        bool,
-        typer.Option(
-            "--allow-removals",
-            help="Let the file drop stored requests it lacks (without it, such a file is "
-            "refused, saying how many it would drop).",
-        ),
-    ] = False,
+    allow_removals: RemovalsOption = False,
 ) -> None:
     """Import accommodation requests (CSV: request_id, person_id, basis, requested_date,
     status[, decided_date]). The file replaces the stored list; decisions are kept."""
