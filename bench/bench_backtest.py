@@ -2,6 +2,8 @@
 
     uv run python bench/bench_backtest.py            # full run (a few minutes)
     uv run python bench/bench_backtest.py --quick    # small version, seconds
+    uv run python bench/bench_backtest.py --quick --db sqlite:///out/schoolmode.sqlite
+                                                     # + one day's decision (bench_decide.py)
 
 Scenarios (synthetic metric frames built by ``bench_engine.py``'s generators: school
 attributes, teacher and student absences, cases, a citywide positivity series; weekends and
@@ -18,7 +20,9 @@ evenly spaced sample of days and its rate is reported per decision (unit-days de
 second); the estimated time of the full loop is scaled from the sample. The baseline's
 decisions are compared with the backtest's on the sampled days ("same modes").
 
-One day's stored decision on a district store is `bench_decide.py`'s.
+With ``--db URL`` of an SQLite store holding the synthetic district (``--day``, default
+2022-01-20), `bench_decide.py` runs after the table: one day's stored decision against the same
+day from whole-history inputs, in the same run.
 
 Each scenario runs in a child process so that its peak RSS (``resource.getrusage``) is its
 own. Only public tools are used: ``time.perf_counter`` and ``resource.getrusage``.
@@ -222,7 +226,21 @@ def child(key: str, mode: str) -> dict[str, Any]:
     return asdict(scenario(name, n_schools, days, sample, repeats))
 
 
+def store_args(argv: list[str] | None) -> tuple[list[str], list[str]]:
+    """``argv`` without ``--db URL`` and ``--day DATE``, and those options (for
+    ``bench_decide.py``)."""
+    rest = list(sys.argv[1:] if argv is None else argv)
+    store: list[str] = []
+    for flag in ("--db", "--day"):
+        if flag in rest:
+            at = rest.index(flag)
+            store += rest[at : at + 2]
+            del rest[at : at + 2]
+    return rest, store
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv, store = store_args(argv)
     got = bc.scenario_main(__doc__, argv, __file__, SCENARIOS, child)
     if got is None:  # a child: it printed its row
         return 0
@@ -236,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
             f"({'at least' if ratio >= 20 else 'BELOW'} 20x); "
             f"decisions {'identical' if row.same else 'DIFFERENT'} on the sampled days"
         )
+    if "--db" in store:
+        import bench_decide  # one day's stored decision against whole-history inputs
+
+        print()
+        return int(bench_decide.main(store))
+    print("single-day decision: not measured (pass --db URL of a synthetic district store)")
     return 0
 
 
