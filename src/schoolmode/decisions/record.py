@@ -157,8 +157,8 @@ def input_frames(
     with the same check and the stored frames' columns. ``starts``: a later first day for some
     scopes' frames (:func:`scope_starts`; the audit: each stored frame's first day).
     """
-    # the school records are read (by the Arrow driver, off the GIL) while the citywide
-    # series are computed; they cover days start .. last, which hold the district frame's
+    # the school records are read (SQLite works off the GIL: store/packed.py) while the
+    # citywide series are computed; they cover days start .. last, which hold the district's
     with ThreadPoolExecutor(max_workers=1) as pool:
         records = pool.submit(school_records, engine, start, last)
         try:
