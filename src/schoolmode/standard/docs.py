@@ -44,7 +44,11 @@ People appear only under **pseudonymous ids**: no names, birth dates or addresse
   counted), so data row 1 is line 2 of the file.
 - **Parquet**: one file per record type, columns named as below with the Parquet type given.
 - **Natural key**: the fields that identify a record. Importing a corrected file for the same
-  source replaces the records it supersedes; the import log keeps both files.
+  source replaces the records it supersedes; the import log keeps both files. A corrected file
+  that lacks stored records is refused, saying how many it would remove and naming a few,
+  unless the import is given `--allow-removals` (then the removal is in the log's counts); a
+  file with no data rows is refused whenever its dataset holds records, flag or not. A short or
+  truncated file therefore never deletes a dataset.
 - JSON Schema for each record type: `docs/schemas/<record type>.json`.
 
 """

@@ -84,14 +84,24 @@ class RemovalRefused(ImportFailed):
     """The file would remove stored rows and the caller did not allow removals."""
 
 
-def _removal_refused(
-    path: Path, batch: Batch, removed: pl.DataFrame, stored: int
-) -> RemovalRefused:
+def _guard_removals(
+    path: Path, batch: Batch, stored: int, removed: pl.DataFrame, allow_removals: bool
+) -> None:
+    """Refuse a file with no data rows over ``stored`` rows (always), and a file that would
+    remove stored rows (``removed``: their keys) unless removals are allowed."""
+    if batch.frame.height == 0 and stored:
+        raise RemovalRefused(
+            f"{path}: the file has no data rows, and {stored:,} rows of {batch.source} dataset "
+            f"{batch.dataset} are stored; nothing imported (an empty file never replaces a "
+            "dataset, --allow-removals or not)"
+        )
+    if removed.height == 0 or allow_removals:
+        return
     keys = list(batch.model.natural_key)
     sample = ", ".join(
         "(" + ", ".join(str(v) for v in row) + ")" for row in removed.select(keys).head(3).rows()
     )
-    return RemovalRefused(
+    raise RemovalRefused(
         f"{path}: this file would remove {removed.height:,} of the {stored:,} stored rows of "
         f"{batch.source} dataset {batch.dataset} (rows of the stored import missing from the "
         f"file, e.g. {', '.join(keys)} = {sample}); nothing imported. If the publisher really "
@@ -198,15 +208,8 @@ def run_import(
             if previous is not None and previous.file_sha256 == digest:
                 return _unchanged(previous)
             old = _existing(conn, batch)
-            if new.height == 0 and old.height:
-                raise RemovalRefused(
-                    f"{path}: the file has no data rows, and {old.height:,} rows of "
-                    f"{batch.source} dataset {batch.dataset} are stored; nothing imported (an "
-                    "empty file never replaces a dataset, --allow-removals or not)"
-                )
             added, changed, removed, unchanged = diff_frames(old, new, batch.model.natural_key)
-            if removed.height and not allow_removals:
-                raise _removal_refused(path, batch, removed, old.height)
+            _guard_removals(path, batch, old.height, removed, allow_removals)
             import_id = conn.execute(
                 insert(import_log)
                 .values(
