@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from schoolmode.standard import RECORD_TYPES, record_type
+from schoolmode.standard.batch import FileValidationError, RowError
 from schoolmode.standard.docs import expected_files, stale_files, write
 from schoolmode.standard.fields import field_specs
 from schoolmode.standard.models import Person, School
@@ -74,3 +75,23 @@ def test_record_type_lookup_names_known_types() -> None:
     assert record_type("absence").natural_key == ("person_id", "date")
     with pytest.raises(KeyError, match="known: absence"):
         record_type("nope")
+
+
+def test_an_error_shows_a_long_value_cut_with_its_length(tmp_path: Path) -> None:
+    """A 10 MB field is named with its first characters and its length, not echoed whole."""
+    from schoolmode.importers.cdph import DailyTesting
+    from tests.conftest import FIXTURE_DATA
+
+    lines = (FIXTURE_DATA / DailyTesting.default_files[0]).read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[2] = "9" * 10_000_000  # Positive Tests
+    path = tmp_path / "testing.csv"
+    path.write_text(lines[0] + "\n" + ",".join(cells) + "\n")
+    with pytest.raises(FileValidationError) as error:
+        DailyTesting().parse(path)
+    message = str(error.value)
+    assert len(message) < 2_000
+    assert "(10,000,000 characters)" in message
+    assert "'Positive Tests'" in message
+    short = RowError("f.csv", 3, "x", "abc", "a number")
+    assert str(short) == "f.csv: data row 3, field 'x': value 'abc'; expected a number"

@@ -41,10 +41,20 @@ class RowError:
 
     def __str__(self) -> str:
         where = f"data row {self.row}" if self.row is not None else "header"
-        shown = "<blank>" if self.value is None or self.value == "" else repr(self.value)
+        shown = "<blank>" if self.value is None or self.value == "" else _shown(self.value)
         return (
             f"{self.file}: {where}, field {self.field!r}: value {shown}; expected {self.expected}"
         )
+
+
+SHOWN_CHARACTERS = 120
+"""Characters of a bad value an error message shows (a 10 MB field is cut, its length said)."""
+
+
+def _shown(value: str) -> str:
+    if len(value) <= SHOWN_CHARACTERS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARACTERS]!r}... ({len(value):,} characters)"
 
 
 class FileValidationError(Exception):
