@@ -193,3 +193,24 @@ def test_chicago_set() -> None:
         "cdph-population",
         "cdph-vaccination-zip",
     }
+
+
+@pytest.mark.parametrize("importer", [DailyTesting(), DailyCases()])
+def test_a_column_the_publisher_does_not_have_is_refused(
+    importer: DailyTesting | DailyCases, fixture_data: Path, tmp_path: Path
+) -> None:
+    """An extra column, or a repeated one, would have become a metric: refused, named."""
+    lines = (fixture_data / importer.default_files[0]).read_text().splitlines()
+    extra = tmp_path / "extra.csv"
+    extra.write_text("\n".join([lines[0] + ",Bitcoin Price", *(r + ",1" for r in lines[1:4])]))
+    with pytest.raises(FileValidationError) as refused:
+        importer.parse(extra)
+    assert "field 'Bitcoin Price'" in str(refused.value)
+    assert f"columns of {importer.source}'s published file" in str(refused.value)
+    first = lines[0].split(",")[2]
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_text(
+        "\n".join([lines[0] + "," + first, *(r + "," + r.split(",")[2] for r in lines[1:4])])
+    )
+    with pytest.raises(FileValidationError, match="published file"):
+        importer.parse(repeated)

@@ -21,6 +21,7 @@ from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import current_revision, head_revision, upgrade
 from schoolmode.store.service import RemovalRefused, import_history, row_counts, run_import
 from schoolmode.store.tables import RECORD_TABLES, metadata
+from tests.conftest import FIXTURE_DATA
 
 TESTING = "chicago-daily-testing/COVID-19_Daily_Testing_-_By_Test.csv"
 
@@ -164,8 +165,10 @@ def test_duplicate_keys_are_reported_with_their_rows(
 
 
 def _big_testing_file(path: Path, days: int) -> None:
-    header = ["Date", "Day", "Positive Tests", "Not Positive Tests", "Total Tests"]
-    header += [f"Tests - Group {k}" for k in range(35)]
+    """``days`` days of the testing file's first 38 count columns (its real header's)."""
+    published = (FIXTURE_DATA / TESTING).read_text().splitlines()[0].split(",")
+    header = published[:40]  # Date, Day and 38 counts, Positive Tests first
+    assert header[:5] == ["Date", "Day", "Positive Tests", "Not Positive Tests", "Total Tests"]
     start = dt.date(2000, 1, 1)
     with path.open("w") as fh:
         fh.write(",".join(header) + "\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +50,20 @@ class Cells:
                     RowError(str(self.path), None, c, None, "this column in the header")
                     for c in missing
                 ],
+            )
+
+    def refuse_unknown_columns(self, known: Collection[str], source: str) -> None:
+        """Raise at once when the header has a column not in ``known`` (the columns the
+        publisher's file has): an unknown or repeated column never becomes data."""
+        unknown = [c for c in self.frame.columns if c != ROW and c not in known]
+        if unknown:
+            expected = (
+                f"one of the {len(known)} columns of {source}'s published file (the shipped "
+                "copy's header; a renamed or repeated column is refused)"
+            )
+            raise FileValidationError(
+                str(self.path),
+                [RowError(str(self.path), None, c, None, expected) for c in unknown],
             )
 
     def parse(

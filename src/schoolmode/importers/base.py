@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,6 +11,7 @@ from typing import ClassVar
 
 import polars as pl
 
+from schoolmode.settings import SHIPPED_DATA
 from schoolmode.standard.batch import ROW, Batch, frame_schema
 from schoolmode.standard.models import CommunityIndicator, Record
 
@@ -32,6 +35,17 @@ class Importer(ABC):
     def default_paths(self, data_dir: Path) -> list[Path]:
         """The source's files under ``data_dir`` (``AppSettings.data_dir``)."""
         return [source_file(data_dir, rel) for rel in self.default_files]
+
+
+def published_columns(importer: Importer) -> frozenset[str]:
+    """The header columns of ``importer``'s files in the shipped snapshot
+    (``settings.SHIPPED_DATA``): the columns its publisher's files have."""
+    columns: set[str] = set()
+    for path in importer.default_paths(SHIPPED_DATA):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            columns.update(next(csv.reader(handle), []))
+    return frozenset(columns)
 
 
 def source_file(data_dir: Path, relative: str) -> Path:

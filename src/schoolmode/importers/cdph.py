@@ -9,7 +9,7 @@ from typing import ClassVar
 import polars as pl
 
 from schoolmode.importers._parse import Cells, read_text_csv, slug
-from schoolmode.importers.base import Importer, long_indicators
+from schoolmode.importers.base import Importer, long_indicators, published_columns
 from schoolmode.standard.batch import ROW, Batch, frame_schema
 from schoolmode.standard.models import CommunityIndicator, Population
 
@@ -17,7 +17,8 @@ CITY = pl.lit("Chicago")
 
 
 class _DailyCitywide(Importer):
-    """One row per date, every other column a count: each becomes a metric (snake_case)."""
+    """One row per date, every other column a count: each becomes a metric (snake_case). A
+    column the publisher's file does not have (its shipped copy's header) is refused."""
 
     model = CommunityIndicator
     chicago = True
@@ -27,6 +28,7 @@ class _DailyCitywide(Importer):
         raw = read_text_csv(path)
         cells = Cells(path, raw)
         cells.require_columns(["Date", *self.required_metrics])
+        cells.refuse_unknown_columns(published_columns(self), self.source)
         keep_blank_date = (raw["Date"].str.strip_chars() == "").fill_null(True)
         skipped = int(keep_blank_date.sum())
         notes = []
