@@ -26,14 +26,14 @@ from schoolmode.decisions.record import (
     DecisionError,
     authorisations,
     citywide_needed,
-    decision_rows,
+    decision_frame,
     evaluate_run,
     input_frames,
     inputs_digest,
     stored_start,
     unpack,
 )
-from schoolmode.engine.evaluate import ENGINE_VERSION
+from schoolmode.engine.evaluate import ENGINE_VERSION, Evaluation
 from schoolmode.engine.settings import Settings
 from schoolmode.policy.diff import policy_diff
 from schoolmode.policy.loader import Registry, policy_hash
@@ -88,11 +88,10 @@ def _stored(engine: Engine, run_id: int) -> tuple[dict[str, object], pl.DataFram
     return dict(run), frame
 
 
-def _as_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [{k: r[k] for k in (*KEY, *COMPARED)} for r in rows],
-        schema=DECISION_SCHEMA,
-    )
+def _decided(evaluation: Evaluation, first: dt.date, last: dt.date) -> pl.DataFrame:
+    """The compared columns of the decisions ``evaluation`` gives for ``first .. last``."""
+    frame = decision_frame(evaluation, first, last, with_traces=False)
+    return frame.select(pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items())
 
 
 def _compare(before: pl.DataFrame, after: pl.DataFrame, limit: int = 20) -> list[str]:
@@ -156,11 +155,7 @@ def reproduce(engine: Engine, run_id: int, registry: Registry) -> AuditReport:
     settings = Settings(settings_raw["interpretations"], settings_raw["parameters"])
     used = Policy.model_validate_json(str(run["policy_json"]))
     auth = authorisations(engine, policy_id)
-    again = _as_frame(
-        decision_rows(
-            evaluate_run(used, frames, auth, settings, first, last), first, last, with_traces=False
-        )
-    )
+    again = _decided(evaluate_run(used, frames, auth, settings, first, last), first, last)
     engine_note = (
         ""
         if run["engine_version"] == ENGINE_VERSION
@@ -185,13 +180,8 @@ def reproduce(engine: Engine, run_id: int, registry: Registry) -> AuditReport:
         ]
         report.differences.append(f"the policy file {policy_id} has changed since the run:")
         report.differences.extend(changes or ["  (identity fields only)"])
-        with_new_policy = _as_frame(
-            decision_rows(
-                evaluate_run(current, frames, auth, settings, first, last),
-                first,
-                last,
-                with_traces=False,
-            )
+        with_new_policy = _decided(
+            evaluate_run(current, frames, auth, settings, first, last), first, last
         )
         moved = _compare(stored, with_new_policy)
         report.differences.append(
@@ -216,11 +206,7 @@ def reproduce(engine: Engine, run_id: int, registry: Registry) -> AuditReport:
             "the store's data have changed since the run (a late correction):"
         )
         report.differences.extend("  " + line for line in _input_changes(frames, now))
-        with_new_data = _as_frame(
-            decision_rows(
-                evaluate_run(used, now, auth, settings, first, last), first, last, with_traces=False
-            )
-        )
+        with_new_data = _decided(evaluate_run(used, now, auth, settings, first, last), first, last)
         moved = _compare(stored, with_new_data)
         report.differences.append(
             "decisions the corrected data would change: " + ("none" if not moved else "")
