@@ -17,7 +17,9 @@ the runs it stores never reach the original. Each measurement runs in a fresh ch
 (c) the **baseline**: the same without storing, from inputs read over the whole history
     (from the earliest enrolment) with every column, as a decision read them before it kept
     a window; its decisions, traces and explanations must equal (b)'s;
-(d) `schoolmode decide` from the command line (wall time of the process), and `schoolmode
+(d) `schoolmode decide` from the command line (wall time of the process), ``--repeats`` times
+    (the median), against the **baseline** of the eager start-up (every command module
+    imported before the command runs, the collector not frozen: ``EAGER``), and `schoolmode
     --help` (the interpreter and the command line's start-up alone).
 
 The shipped policies are parsed once into the parse cache before (as any earlier command has
@@ -124,20 +126,33 @@ def unstored(url: str, day: dt.date, whole: bool) -> dict[str, Any]:
     }
 
 
-def command_line(url: str, day: dt.date) -> dict[str, Any]:
-    """(d): ``schoolmode decide`` and ``schoolmode --help``, each a process of its own."""
-    out: dict[str, Any] = {}
-    for name, args in (
-        ("help", ["--help"]),
-        ("decide", ["decide", "--date", day.isoformat(), "--db", url]),
-    ):
-        t0 = time.perf_counter()
-        proc = subprocess.run([str(SCHOOLMODE), *args], capture_output=True, text=True, check=False)
-        out[name] = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"schoolmode {' '.join(args)} exited {proc.returncode}: {proc.stderr}"
-            )
+EAGER = (
+    "import gc, importlib, sys; gc.freeze = lambda: None; "
+    "from schoolmode.cli import app; "
+    "[importlib.import_module('schoolmode.cli.' + m) for m in sorted(set(app.COMMANDS.values()))]; "
+    "sys.argv[0] = 'schoolmode'; app.main()"
+)
+"""The (d) baseline: the command line as it started before its commands were loaded lazily
+and the collector frozen: every command module imported first, ``gc.freeze`` a no-op."""
+
+
+def command_line(url: str, day: dt.date, processes: int) -> dict[str, Any]:
+    """(d): ``schoolmode decide``, the same with the eager start-up (``EAGER``) and ``schoolmode
+    --help``, each a process of its own, ``processes`` times, interleaved."""
+    decide = ["decide", "--date", day.isoformat(), "--db", url]
+    runs = {
+        "help": [str(SCHOOLMODE), "--help"],
+        "decide": [str(SCHOOLMODE), *decide],
+        "eager": [sys.executable, "-c", EAGER, *decide],
+    }
+    out: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(processes):
+        for name, args in runs.items():
+            t0 = time.perf_counter()
+            proc = subprocess.run(args, capture_output=True, text=True, check=False)
+            out[name].append(time.perf_counter() - t0)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr}")
     return out
 
 
@@ -145,7 +160,7 @@ def child(kind: str, url: str, day: dt.date, repeats: int) -> dict[str, Any]:
     if kind == "stored":
         return stored(url, day, repeats)
     if kind == "command":
-        return command_line(url, day)
+        return command_line(url, day, repeats)
     return unstored(url, day, whole=kind == "whole")
 
 
@@ -200,6 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _spread(values: list[float]) -> str:
+    return f"median of {len(values)} (min {min(values):.2f}, max {max(values):.2f})"
+
+
 def report(got: dict[str, dict[str, Any]], day: dt.date) -> str:
     a, b, c, d = got["stored"], got["window"], got["whole"], got["command"]
     same = b["rows"] == c["rows"]
@@ -227,8 +250,24 @@ def report(got: dict[str, dict[str, Any]], day: dt.date) -> str:
             f"{c['cpu'][0]:.2f}",
             f"{c['rss']:,.0f}",
         ],
-        ["(d) `schoolmode --help` (start-up)", f"{d['help']:.2f}", "", ""],
-        ["(d) `schoolmode decide` (process)", f"{d['decide']:.2f}", "", ""],
+        [
+            f"(d) `schoolmode --help` (start-up), {_spread(d['help'])}",
+            f"{_median(d['help']):.2f}",
+            "",
+            "",
+        ],
+        [
+            f"(d) `schoolmode decide` (process), {_spread(d['decide'])}",
+            f"{_median(d['decide']):.2f}",
+            "",
+            "",
+        ],
+        [
+            f"(d) baseline: the same, eager start-up, {_spread(d['eager'])}",
+            f"{_median(d['eager']):.2f}",
+            "",
+            "",
+        ],
     ]
     table = bc.markdown_table(["measurement", "seconds", "CPU seconds", "peak RSS MiB"], rows)
     ratio = c["seconds"][0] / b["seconds"][0]
@@ -240,7 +279,10 @@ def report(got: dict[str, dict[str, Any]], day: dt.date) -> str:
         f"(c) / (b): {ratio:.1f}x; decisions, traces and explanations "
         f"{'identical' if same else 'DIFFERENT'}",
         f"first call {'under' if a['seconds'][0] < 2 else 'OVER'} 2 s; median of the calls "
-        f"{sorted(a['seconds'])[len(a['seconds']) // 2]:.2f} s",
+        f"{_median(a['seconds']):.2f} s",
+        f"`schoolmode decide`: median {_median(d['decide']):.2f} s of {len(d['decide'])} "
+        f"processes ({'under' if _median(d['decide']) < 2 else 'OVER'} 2 s); eager start-up / "
+        f"lazy: {_median(d['eager']) / _median(d['decide']):.2f}x",
     ]
     return "\n".join(lines)
 

@@ -54,7 +54,7 @@ IDENT = r"^[a-z0-9][a-z0-9_.-]*$"
 class Strict(BaseModel):
     """Base: unknown keys are errors, so a typo in a policy file never passes silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Confidence(StrEnum):
@@ -718,8 +718,3 @@ def _suggest(name: str, known: object) -> str:
     options = list(known) if isinstance(known, dict) else []
     close = difflib.get_close_matches(name, options, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
-
-
-for _model in list(globals().values()):
-    if isinstance(_model, type) and issubclass(_model, BaseModel) and _model is not BaseModel:
-        _model.model_rebuild()
