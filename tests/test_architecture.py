@@ -21,7 +21,7 @@ DOC = ROOT / "docs" / "architecture.md"
 FLOORS: dict[str, tuple[str, ...]] = {
     "faces": ("cli", "api", "web"),
     "application": ("app",),
-    "domain": ("sim", "synth", "operations", "backtest", "decisions", "cases"),
+    "domain": ("sim", "synth", "operations", "backtest", "decisions", "cases", "access"),
     "data": ("metrics", "importers"),
     "core": ("engine", "store"),
     "ground": ("policy", "standard", "settings", "pathogen", "draws", "parallel", "reports"),

@@ -4,6 +4,7 @@ and an audit that reads the store again over the same days with the same checks.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -59,6 +60,13 @@ def district_store(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     that the January 2022 agreement's school and classroom rules fire."""
     directory = tmp_path_factory.mktemp("window")
     engine = make_engine(f"sqlite:///{directory / 'store.sqlite'}")
+    fill_district_store(engine, directory)
+    return engine
+
+
+def fill_district_store(engine: Engine, directory: Path) -> None:
+    """Migrate ``engine``'s store and import the CDPH fixture series and the tiny synthetic
+    district (its standard files written under ``directory``)."""
     upgrade(engine)
     for source in ("cdph-daily-testing", "cdph-daily-cases"):
         for path in IMPORTERS[source].default_paths(FIXTURE_DATA):
@@ -82,7 +90,6 @@ def district_store(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     frames = {"school": school, **merge_into(district, observed)}
     for path in write_standard_files(frames, directory / "standard"):
         run_import(engine, StandardLayout("synthetic-district"), path)
-    return engine
 
 
 def test_windowed_inputs_decide_a_day_as_the_whole_history(district_store: Engine) -> None:

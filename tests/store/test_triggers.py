@@ -9,7 +9,7 @@ from sqlalchemy import Engine, text
 from schoolmode.store.migrate import alembic_config
 from schoolmode.store.triggers import append_only_ddl, drop_append_only_ddl
 
-# tables made append-only by migrations 0002-0005 (their APPEND_ONLY tuples)
+# tables made append-only by migrations 0002-0005 and 0007 (their APPEND_ONLY tuples)
 GUARDED = (
     "decision_run",
     "decision",
@@ -27,6 +27,7 @@ GUARDED = (
     "traced_order",
     "trace_exception",
     "outbreak_confirmation",
+    "access_log",
 )
 
 

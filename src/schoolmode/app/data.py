@@ -63,6 +63,11 @@ def schema_is_current(ctx: Context) -> bool:
     return current_revision(ctx.engine) == head_revision()
 
 
+def schema_is_empty(ctx: Context) -> bool:
+    """Whether the store was never migrated (a new database: ``init_store`` makes it)."""
+    return current_revision(ctx.engine) is None
+
+
 # ---------------------------------------------------------------------- imports
 
 

@@ -11,7 +11,8 @@ from schoolmode.decisions.audit import reproduce as reproduce_run
 from schoolmode.decisions.record import authorise as record_authorisation
 from schoolmode.decisions.record import decide as decide_run
 from schoolmode.decisions.record import policy_in_force, stored_explanation
-from schoolmode.decisions.runs import decision_runs
+from schoolmode.decisions.runs import day_decisions as stored_day_decisions
+from schoolmode.decisions.runs import decision_runs, school_of
 
 
 class DecideRequest(BaseModel):
@@ -23,6 +24,8 @@ class DecideRequest(BaseModel):
     first: dt.date
     last: dt.date | None = None
     policy_id: str | None = None
+    created_by: str | None = None
+    """Who runs it (default: the OS user)."""
 
 
 class DecideResult(BaseModel):
@@ -43,7 +46,9 @@ def decide(ctx: Context, req: DecideRequest) -> DecideResult:
     """Decide and store the run with its audit record."""
     registry = ctx.registry
     loaded = registry.get(req.policy_id) if req.policy_id else policy_in_force(registry, req.first)
-    summary = decide_run(ctx.engine, loaded, req.first, req.last or req.first)
+    summary = decide_run(
+        ctx.engine, loaded, req.first, req.last or req.first, created_by=req.created_by
+    )
     return DecideResult(
         run_id=summary.run_id,
         policy_id=summary.policy_id,
@@ -66,6 +71,8 @@ class AuthoriseRequest(BaseModel):
     day: dt.date
     by: str
     reason: str
+    recorded_by: str | None = None
+    """Who records it (default: the OS user)."""
 
 
 class AuthoriseResult(BaseModel):
@@ -85,8 +92,16 @@ def authorise(ctx: Context, req: AuthoriseRequest) -> AuthoriseResult:
         req.day,
         req.by,
         req.reason,
+        req.recorded_by,
     )
     return AuthoriseResult(key=key)
+
+
+def rule_unit_school(ctx: Context, policy_id: str, rule_id: str, unit: str) -> str | None:
+    """The school of the unit an eligible rule acts on (None: the district, or an unknown
+    rule: the authorisation itself then says what is wrong)."""
+    rule = next((r for r in ctx.registry.get(policy_id).policy.rules if r.id == rule_id), None)
+    return None if rule is None else school_of(ctx.engine, rule.scope.value, unit)
 
 
 class ExplainRequest(BaseModel):
@@ -161,3 +176,72 @@ def list_runs(ctx: Context) -> list[DecisionRun]:
         )
         for r in decision_runs(ctx.engine)
     ]
+
+
+class DayDecisionsRequest(BaseModel):
+    """The stored decisions of ``day`` (its latest run), of one ``scope`` and ``unit`` when
+    given, a page of ``limit`` from ``offset``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: dt.date
+    scope: str | None = None
+    unit: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+class UnitMode(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    scope: str
+    unit: str
+    mode: str
+    status: str
+    rule: str | None
+    action: str | None
+    decided_by: str | None
+
+
+class DayDecisionsResult(BaseModel):
+    """A page of a day's decisions with the run, policy and content hash that made them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: dt.date
+    run_id: int
+    policy_id: str
+    policy_hash: str
+    total: int
+    limit: int
+    offset: int
+    items: list[UnitMode]
+
+
+def day_decisions(ctx: Context, req: DayDecisionsRequest) -> DayDecisionsResult | None:
+    """None when no stored run decided the day."""
+    found = stored_day_decisions(
+        ctx.engine,
+        req.day,
+        req.scope,
+        None if req.unit is None else [req.unit],
+        req.limit,
+        req.offset,
+    )
+    if found is None:
+        return None
+    return DayDecisionsResult(
+        day=found.day,
+        run_id=found.run_id,
+        policy_id=found.policy_id,
+        policy_hash=found.policy_hash,
+        total=found.total,
+        limit=req.limit,
+        offset=req.offset,
+        items=[UnitMode(**row.__dict__) for row in found.rows],
+    )
+
+
+def school_of_unit(ctx: Context, scope: str, unit: str) -> str | None:
+    """The school of a school or classroom (None for the district or an unknown room)."""
+    return school_of(ctx.engine, scope, unit)

@@ -39,6 +39,9 @@ COMMANDS: dict[str, str] = {
     "vaccination": "staffops",
     "accommodations": "staffops",
     "sim": "sim",
+    "serve": "serve",
+    "users": "serve",
+    "tokens": "serve",
 }
 
 

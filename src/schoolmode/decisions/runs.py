@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 
-from schoolmode.store.tables import decision, decision_run
+from schoolmode.store.tables import RECORD_TABLES, decision, decision_run
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,89 @@ def decision_runs(engine: Engine) -> list[DecisionRunRow]:
             .order_by(decision_run.c.id)
         ).all()
     return [DecisionRunRow(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class UnitDecision:
+    """One unit's stored decision on a day (no trace: what anyone may read)."""
+
+    scope: str
+    unit: str
+    mode: str
+    status: str
+    rule: str | None
+    action: str | None
+    decided_by: str | None
+
+
+@dataclass(frozen=True)
+class DayDecisions:
+    """A page of the decisions of the latest run that decided ``day``."""
+
+    day: dt.date
+    run_id: int
+    policy_id: str
+    policy_hash: str
+    total: int
+    rows: list[UnitDecision]
+
+
+def day_decisions(
+    engine: Engine,
+    day: dt.date,
+    scope: str | None = None,
+    units: Collection[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> DayDecisions | None:
+    """The decisions of ``day`` in its latest run (None when no run decided it), of ``scope``
+    and ``units`` when given, ordered by scope and unit: ``total`` rows, ``limit`` from
+    ``offset``."""
+    with engine.connect() as conn:
+        run = conn.execute(
+            select(decision_run.c.id, decision_run.c.policy_id, decision_run.c.policy_hash)
+            .where(decision_run.c.first_date <= day, decision_run.c.last_date >= day)
+            .order_by(decision_run.c.id.desc())
+            .limit(1)
+        ).first()
+        if run is None:
+            return None
+        where = [decision.c.run_id == run.id, decision.c.date == day]
+        if scope is not None:
+            where.append(decision.c.scope == scope)
+        if units is not None:
+            where.append(decision.c.unit.in_(sorted(units)))
+        total = conn.execute(select(func.count()).select_from(decision).where(*where)).scalar_one()
+        rows = conn.execute(
+            select(
+                decision.c.scope,
+                decision.c.unit,
+                decision.c.mode,
+                decision.c.status,
+                decision.c.rule,
+                decision.c.action,
+                decision.c.decided_by,
+            )
+            .where(*where)
+            .order_by(decision.c.scope, decision.c.unit)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return DayDecisions(
+        day, run.id, run.policy_id, run.policy_hash, int(total), [UnitDecision(*r) for r in rows]
+    )
+
+
+def school_of(engine: Engine, scope: str, unit: str) -> str | None:
+    """The school a unit belongs to: itself for a school, its school for a classroom (any
+    school year), None for the district or an unknown classroom."""
+    if scope == "school":
+        return unit
+    if scope != "classroom":
+        return None
+    table = RECORD_TABLES["classroom"]
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(table.c.school_id).where(table.c.classroom_id == unit).limit(1)
+        ).first()
+    return None if row is None else str(row[0])

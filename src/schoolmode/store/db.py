@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -16,6 +19,8 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         memory = engine.url.database in (None, "", ":memory:")
+        if not memory:
+            _create_owner_only(Path(str(engine.url.database)))
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -34,6 +39,15 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _create_owner_only(path: Path) -> None:
+    """Create a new store file readable and writable by its owner only (SQLite gives its WAL
+    and shared-memory files the same mode); an existing file is left as it is."""
+    if path.exists() or not path.parent.is_dir():
+        return  # a missing folder: SQLite's own error names the path
+    with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def whoami() -> str:

@@ -450,3 +450,53 @@ TRACING_APPEND_ONLY = (
     "trace_exception",
     "outbreak_confirmation",
 )
+
+
+# ---------------------------------------------------------------------- access (accounts, tokens)
+
+account = Table(
+    "account",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(40), nullable=False, comment="access.roles.Role"),
+    Column("scope", String(200), nullable=False, comment="district, network:ID or school:ID"),
+    Column("password_hash", Text, nullable=True, comment="argon2id; none: tokens only."),
+    *_stamp("created"),
+    *_stamp("disabled", nullable=True),
+    comment="A person or service that logs in; disabled, never deleted.",
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("account.id"), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True, comment="Never the token."),
+    Column("kind", String(16), nullable=False, comment="service (created) or login (password)"),
+    Column("label", String(200), nullable=False),
+    *_stamp("created"),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    *_stamp("revoked", nullable=True),
+    comment="A bearer token of an account, stored as its sha256; revoked, never deleted.",
+)
+
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("principal", String(100), nullable=True, comment="Account name; none: anonymous."),
+    Column("role", String(40), nullable=False),
+    Column("scope", String(200), nullable=False),
+    Column("action", String(16), nullable=False, comment="read (personal data) or write"),
+    Column("method", String(8), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("params_json", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("rows", Integer, nullable=True, comment="Rows returned, for a read."),
+    Index("ix_access_log_at", "at"),
+    comment="Every read of personal data and every write, by whom; never updated or deleted.",
+)
+
+ACCESS_APPEND_ONLY = ("access_log",)

@@ -1,0 +1,1 @@
+"""Who may do what: roles, scopes and permissions, accounts and tokens, the access log."""

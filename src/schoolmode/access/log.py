@@ -1,0 +1,88 @@
+"""The access log: every read of personal data and every write, append-only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Engine, func, insert, select
+
+from schoolmode.access.roles import Principal
+from schoolmode.store.tables import access_log
+
+
+class Action(StrEnum):
+    read = "read"
+    write = "write"
+
+
+@dataclass(frozen=True)
+class AccessEvent:
+    at: dt.datetime
+    principal: str | None
+    role: str
+    scope: str
+    action: str
+    method: str
+    route: str
+    params: dict[str, object]
+    status: int
+    rows: int | None
+
+
+def record_access(
+    engine: Engine,
+    who: Principal,
+    action: Action,
+    method: str,
+    route: str,
+    params: Mapping[str, object],
+    status: int,
+    rows: int | None = None,
+) -> None:
+    """Append one event (``params``: the request's path and query parameters, never a
+    password or a token)."""
+    with engine.begin() as conn:
+        conn.execute(
+            insert(access_log).values(
+                at=dt.datetime.now(dt.UTC),
+                principal=who.name,
+                role=who.role.value,
+                scope=str(who.scope),
+                action=action.value,
+                method=method,
+                route=route,
+                params_json=json.dumps(dict(params), sort_keys=True, default=str),
+                status=status,
+                rows=rows,
+            )
+        )
+
+
+def access_events(
+    engine: Engine, limit: int = 100, offset: int = 0
+) -> tuple[int, list[AccessEvent]]:
+    """The total and one page of events, the latest first."""
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(access_log)).scalar_one())
+        rows = conn.execute(
+            select(access_log).order_by(access_log.c.id.desc()).limit(limit).offset(offset)
+        ).all()
+    return total, [
+        AccessEvent(
+            at=r.at if r.at.tzinfo else r.at.replace(tzinfo=dt.UTC),
+            principal=r.principal,
+            role=r.role,
+            scope=r.scope,
+            action=r.action,
+            method=r.method,
+            route=r.route,
+            params=json.loads(r.params_json),
+            status=r.status,
+            rows=r.rows,
+        )
+        for r in rows
+    ]

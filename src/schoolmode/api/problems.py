@@ -1,0 +1,106 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), naming the field and
+what was expected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from schoolmode.policy.errors import SchoolmodeError, UnknownPolicyError
+
+PROBLEM = "application/problem+json"
+
+
+class InvalidParam(BaseModel):
+    name: str
+    """Where: ``query.date``, ``path.policy_id``, ``body.first``."""
+    reason: str
+    """What was wrong and what was expected."""
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    invalid_params: list[InvalidParam] | None = None
+
+
+class ProblemError(Exception):
+    """Raised by a route: answered as problem details."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str | None = None,
+    invalid: list[InvalidParam] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        invalid_params=invalid,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM,
+        headers=headers,
+    )
+
+
+def _invalid(errors: Any) -> list[InvalidParam]:
+    out = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        out.append(InvalidParam(name=where, reason=str(error.get("msg", "invalid"))))
+    return out
+
+
+def install(app: FastAPI) -> None:
+    """The handlers that turn every error into problem details."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(request, exc.status, exc.title, exc.detail, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(
+            request, 422, "Invalid request", "see invalid_params", _invalid(exc.errors())
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(request, exc.status_code, str(exc.detail), headers=headers)
+
+    @app.exception_handler(UnknownPolicyError)
+    async def _unknown_policy(request: Request, exc: UnknownPolicyError) -> JSONResponse:
+        return problem_response(request, 404, "No such policy", str(exc))
+
+    @app.exception_handler(SchoolmodeError)
+    async def _schoolmode(request: Request, exc: SchoolmodeError) -> JSONResponse:
+        return problem_response(request, 400, "Request cannot be done", str(exc))

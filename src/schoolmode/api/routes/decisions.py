@@ -1,0 +1,119 @@
+"""Decisions by day, scope and unit; explanations; running a day; authorisations; audit runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from schoolmode.access.roles import Permission, Principal
+from schoolmode.api.problems import ProblemError
+from schoolmode.api.security import Requires, context, in_scope
+from schoolmode.app import decisions as uc
+from schoolmode.app.context import Context
+
+router = APIRouter(tags=["decisions"])
+Ctx = Annotated[Context, Depends(context)]
+ScopeName = Literal["district", "school", "classroom"]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Rows per page")]
+Offset = Annotated[int, Query(ge=0, description="Rows skipped")]
+
+
+@router.get("/decisions", summary="Each unit's mode on a day, with the run and policy that decided")
+def day_decisions(
+    _: Annotated[Principal, Depends(Requires(Permission.decisions_read))],
+    ctx: Ctx,
+    date: Annotated[dt.date, Query(description="The day (YYYY-MM-DD)")],
+    scope: ScopeName | None = None,
+    unit: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> uc.DayDecisionsResult:
+    found = uc.day_decisions(
+        ctx,
+        uc.DayDecisionsRequest(day=date, scope=scope, unit=unit, limit=limit, offset=offset),
+    )
+    if found is None:
+        raise ProblemError(404, "No decision that day", f"no stored run decided {date}")
+    return found
+
+
+@router.get(
+    "/decisions/{scope}/{unit}/explanation",
+    summary="Why a unit is in its mode on a day, with the figures that decided",
+)
+def explanation(
+    scope: ScopeName,
+    unit: Annotated[str, Path(max_length=100)],
+    who: Annotated[Principal, Depends(Requires(Permission.decisions_inputs))],
+    ctx: Ctx,
+    date: Annotated[dt.date, Query(description="The day (YYYY-MM-DD)")],
+) -> uc.ExplainResult:
+    in_scope(who, uc.school_of_unit(ctx, scope, unit) if scope != "district" else None)
+    return uc.explain(ctx, uc.ExplainRequest(scope=scope, unit=unit, day=date))
+
+
+class DecideIn(BaseModel):
+    first: dt.date
+    last: dt.date | None = None
+    policy_id: str | None = Field(default=None, max_length=100)
+
+
+@router.post("/decisions", status_code=201, summary="Decide and store a day (or days) with audit")
+def decide(
+    body: DecideIn,
+    who: Annotated[Principal, Depends(Requires(Permission.decisions_run))],
+    ctx: Ctx,
+) -> uc.DecideResult:
+    return uc.decide(ctx, uc.DecideRequest(**body.model_dump(), created_by=who.name))
+
+
+class AuthoriseIn(BaseModel):
+    policy_id: str = Field(max_length=100)
+    rule: str = Field(max_length=100)
+    unit: str = Field(max_length=100)
+    day: dt.date
+    by: str = Field(min_length=1, max_length=200, description="The named body that decided")
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+@router.post("/authorisations", status_code=201, summary="Record a named body's decision")
+def authorise(
+    body: AuthoriseIn,
+    who: Annotated[Principal, Depends(Requires(Permission.authorisations_write))],
+    ctx: Ctx,
+) -> uc.AuthoriseResult:
+    in_scope(who, uc.rule_unit_school(ctx, body.policy_id, body.rule, body.unit))
+    return uc.authorise(ctx, uc.AuthoriseRequest(**body.model_dump(), recorded_by=who.name))
+
+
+class RunsPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[uc.DecisionRun]
+
+
+@router.get("/runs", summary="Stored decision runs, with who ran them")
+def runs(
+    _: Annotated[Principal, Depends(Requires(Permission.audit_read))],
+    ctx: Ctx,
+    request: Request,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> RunsPage:
+    every = uc.list_runs(ctx)
+    page = every[offset : offset + limit]
+    request.state.rows = len(page)
+    return RunsPage(total=len(every), limit=limit, offset=offset, items=page)
+
+
+@router.get("/runs/{run_id}/reproduction", summary="Recompute a run from its record and compare")
+def reproduction(
+    run_id: int,
+    _: Annotated[Principal, Depends(Requires(Permission.audit_read))],
+    ctx: Ctx,
+) -> uc.ReproduceResult:
+    return uc.reproduce(ctx, uc.ReproduceRequest(run_id=run_id))

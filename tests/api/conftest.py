@@ -1,0 +1,101 @@
+"""The API on a store with the tiny synthetic district (decided on one day) and one account
+per role, on SQLite and on the throwaway PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from schoolmode.access.roles import Principal, Role, Scope
+from schoolmode.api.app import create_app
+from schoolmode.app.access import AddAccountRequest, TokenRequest, add_account, create_token
+from schoolmode.app.context import Context
+from schoolmode.app.decisions import DecideRequest, decide
+from schoolmode.settings import AppSettings
+from schoolmode.store.db import make_engine
+from tests.conftest import BACKENDS, _drop_pg_database, _fresh_pg_database
+from tests.decisions.test_decide_window import fill_district_store
+from tests.synth.test_observations import SCHOOLS
+
+DAY = dt.date(2022, 2, 10)
+"""The day decided in the store (the January 2022 agreement; its rules fire on the district)."""
+
+ADMIN = Principal("test-admin", Role.administrator)
+SCHOOL = str(SCHOOLS["school_id"][0])
+OTHER_SCHOOL = str(SCHOOLS["school_id"][1])
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Api:
+    """A client of the API on a store, a token per role (district scope) and for a union
+    member scoped to one school."""
+
+    client: TestClient
+    ctx: Context
+    engine: Engine
+    tokens: dict[str, str]
+    run_id: int
+
+    def as_(self, who: str) -> dict[str, str]:
+        """Headers of ``who`` (a role's value, ``school-union``, or ``public``: none)."""
+        return {} if who == "public" else {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+def _accounts(ctx: Context) -> dict[str, str]:
+    tokens = {}
+    for role in Role:
+        if role is Role.public:
+            continue
+        add_account(ctx, AddAccountRequest(name=role.value, role=role, password=PASSWORD), ADMIN)
+        tokens[role.value] = create_token(
+            ctx, TokenRequest(name=role.value, label="tests"), ADMIN
+        ).token
+    add_account(
+        ctx,
+        AddAccountRequest(
+            name="school-union",
+            role=Role.union_safety_committee,
+            scope=str(Scope.parse(f"school:{SCHOOL}")),
+        ),
+        ADMIN,
+    )
+    tokens["school-union"] = create_token(
+        ctx, TokenRequest(name="school-union", label="tests"), ADMIN
+    ).token
+    return tokens
+
+
+def _url(kind: str, directory: Path) -> tuple[str, tuple[str, str] | None]:
+    if kind == "sqlite":
+        return f"sqlite:///{directory / 'store.sqlite'}", None
+    admin, name = _fresh_pg_database()
+    return make_url(admin).set(database=name).render_as_string(hide_password=False), (admin, name)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """Built once per module and backend: the store (district, a run deciding ``DAY``), the
+    accounts, and a client of the API on it (its start-up and shutdown run)."""
+    directory = tmp_path_factory.mktemp(f"api-{request.param}")
+    url, pg = _url(request.param, directory)
+    engine = make_engine(url)
+    try:
+        fill_district_store(engine, directory)
+        ctx = Context(AppSettings.load(db_url=url))
+        tokens = _accounts(ctx)
+        run = decide(ctx, DecideRequest(first=DAY, created_by="tests"))
+        with TestClient(create_app(AppSettings.load(db_url=url))) as client:
+            yield Api(client, ctx, engine, tokens, run.run_id)
+        ctx.close()
+    finally:
+        engine.dispose()
+        if pg is not None:
+            _drop_pg_database(*pg)

@@ -1,0 +1,209 @@
+"""The API end to end: public and protected reads, login and tokens, a day's decisions with
+their policy hash, scopes, problem details, versions and ETags, the access log, generated docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from schoolmode import __version__
+from schoolmode.access.docs import render as render_roles
+from schoolmode.access.roles import Role
+from schoolmode.api.docs import render as render_api
+from schoolmode.app.access import (
+    AddAccountRequest,
+    TokenRequest,
+    add_account,
+    create_token,
+    disable_account,
+    revoke_token,
+)
+from schoolmode.policy.loader import Registry
+from tests.api.conftest import ADMIN, DAY, OTHER_SCHOOL, PASSWORD, SCHOOL, Api
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_anonymous_reads_policies_but_not_accommodations(api: Api) -> None:
+    assert api.client.get("/api/v1/policies").status_code == 200
+    refused = api.client.get("/api/v1/accommodations")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert refused.json()["detail"] == "this needs the permission accommodations:read"
+
+
+def test_openapi_lists_every_resource(api: Api) -> None:
+    doc = api.client.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.1")
+    for path in (
+        "/api/v1/policies",
+        "/api/v1/policies/{policy_id}",
+        "/api/v1/policies/{policy_a}/diff/{policy_b}",
+        "/api/v1/policies/{policy_id}/cases",
+        "/api/v1/decisions",
+        "/api/v1/decisions/{scope}/{unit}/explanation",
+        "/api/v1/authorisations",
+        "/api/v1/runs",
+        "/api/v1/runs/{run_id}/reproduction",
+        "/api/v1/accommodations",
+        "/api/v1/imports",
+        "/api/v1/access-log",
+    ):
+        assert path in doc["paths"], path
+    assert "HTTPBearer" in doc["components"]["securitySchemes"]
+
+
+def test_login_with_a_password_and_who_am_i(api: Api) -> None:
+    token = api.client.post(
+        "/api/v1/auth/token", data={"username": "auditor", "password": PASSWORD}
+    )
+    assert token.status_code == 200, token.text
+    body = token.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 12 * 3600
+    me = api.client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+    ).json()
+    assert me["name"] == "auditor"
+    assert me["role"] == "auditor"
+    assert "access-log:read" in me["permissions"]
+    assert "decisions:run" not in me["permissions"]
+    anonymous = api.client.get("/api/v1/auth/me").json()
+    assert anonymous == {
+        "name": None,
+        "role": "public",
+        "scope": "district",
+        "permissions": ["decisions:read", "policies:read"],
+    }
+
+
+def test_wrong_password_unknown_name_and_bad_token_are_401(api: Api) -> None:
+    for name, password in (("auditor", "wrong password!!"), ("nobody", PASSWORD)):
+        r = api.client.post("/api/v1/auth/token", data={"username": name, "password": password})
+        assert r.status_code == 401
+        assert r.json()["detail"] == "wrong name or password"
+    r = api.client.get("/api/v1/policies", headers={"Authorization": "Bearer smt_not-a-token"})
+    assert r.status_code == 401
+    assert r.json()["title"] == "Invalid token"
+
+
+def test_revoked_token_and_disabled_account_stop_working(api: Api) -> None:
+    add_account(api.ctx, AddAccountRequest(name="leaver", role=Role.auditor), ADMIN)
+    first = create_token(api.ctx, TokenRequest(name="leaver", label="a"), ADMIN).token
+    second = create_token(api.ctx, TokenRequest(name="leaver", label="b"), ADMIN).token
+    for token in (first, second):
+        ok = api.client.get("/api/v1/runs", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200
+    revoke_token(api.ctx, first, ADMIN)
+    gone = api.client.get("/api/v1/runs", headers={"Authorization": f"Bearer {first}"})
+    assert gone.status_code == 401
+    disable_account(api.ctx, "leaver", ADMIN)
+    gone = api.client.get("/api/v1/runs", headers={"Authorization": f"Bearer {second}"})
+    assert gone.status_code == 401
+
+
+def test_a_days_decisions_with_the_policy_and_its_hash(api: Api) -> None:
+    r = api.client.get("/api/v1/decisions", params={"date": DAY.isoformat(), "limit": 1000})
+    assert r.status_code == 200
+    body = r.json()
+    policy = Registry().get("cps-ctu-2022-01-10")
+    assert body["policy_id"] == policy.id
+    assert body["policy_hash"] == policy.content_hash
+    assert body["day"] == DAY.isoformat()
+    scopes = {row["scope"] for row in body["items"]}
+    assert scopes == {"district", "school", "classroom"}
+    assert body["total"] == len(body["items"])
+    page = api.client.get(
+        "/api/v1/decisions",
+        params={"date": DAY.isoformat(), "scope": "school", "limit": 1, "offset": 1},
+    ).json()
+    schools = sorted(row["unit"] for row in body["items"] if row["scope"] == "school")
+    assert page["total"] == len(schools)
+    assert [row["unit"] for row in page["items"]] == schools[1:2]
+    for row in body["items"]:
+        assert set(row) == {"scope", "unit", "mode", "status", "rule", "action", "decided_by"}
+
+
+def test_no_decision_and_bad_parameters_are_problem_details(api: Api) -> None:
+    none = api.client.get("/api/v1/decisions", params={"date": "2019-01-01"})
+    assert none.status_code == 404
+    assert none.json()["detail"] == "no stored run decided 2019-01-01"
+    bad = api.client.get("/api/v1/decisions", params={"date": "2022-02-30", "limit": 0})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+    names = {p["name"] for p in bad.json()["invalid_params"]}
+    assert names == {"query.date", "query.limit"}
+    unknown = api.client.get("/api/v1/policies/cps-ctu-2022-01-11")
+    assert unknown.status_code == 404
+    assert "Did you mean 'cps-ctu-2022-01-10'?" in unknown.json()["detail"]
+
+
+def test_a_school_scope_explains_its_school_only(api: Api) -> None:
+    own = api.client.get(
+        f"/api/v1/decisions/school/{SCHOOL}/explanation",
+        params={"date": DAY.isoformat()},
+        headers=api.as_("school-union"),
+    )
+    assert own.status_code == 200, own.text
+    assert own.json()["run_id"] == api.run_id
+    assert own.json()["text"]
+    other = api.client.get(
+        f"/api/v1/decisions/school/{OTHER_SCHOOL}/explanation",
+        params={"date": DAY.isoformat()},
+        headers=api.as_("school-union"),
+    )
+    assert other.status_code == 403
+    assert other.json()["detail"] == f"your scope is school:{SCHOOL}"
+    district = api.client.get(
+        "/api/v1/decisions/district/district/explanation",
+        params={"date": DAY.isoformat()},
+        headers=api.as_("school-union"),
+    )
+    assert district.status_code == 403
+
+
+def test_every_response_carries_the_version_and_reads_an_etag(api: Api) -> None:
+    first = api.client.get("/api/v1/policies")
+    assert first.headers["x-schoolmode-version"] == __version__
+    again = api.client.get("/api/v1/policies", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+    refused = api.client.get("/api/v1/access-log")
+    assert refused.headers["x-schoolmode-version"] == __version__
+    assert "etag" not in refused.headers
+
+
+def test_personal_reads_and_writes_are_in_the_access_log(api: Api) -> None:
+    api.client.get("/api/v1/accommodations")  # refused: still logged
+    read = api.client.get("/api/v1/accommodations", headers=api.as_("hr"), params={"limit": 5})
+    assert read.status_code == 200
+    decided = api.client.post(
+        "/api/v1/decisions", json={"first": DAY.isoformat()}, headers=api.as_("district-operations")
+    )
+    assert decided.status_code == 201, decided.text
+    log = api.client.get("/api/v1/access-log", headers=api.as_("auditor")).json()
+    events = log["items"]
+    write = events[0]
+    assert (write["principal"], write["action"], write["route"], write["status"]) == (
+        "district-operations",
+        "write",
+        "/api/v1/decisions",
+        201,
+    )
+    reads = [e for e in events if e["route"] == "/api/v1/accommodations"]
+    assert (reads[0]["principal"], reads[0]["role"], reads[0]["action"], reads[0]["status"]) == (
+        "hr",
+        "hr",
+        "read",
+        200,
+    )
+    assert reads[0]["params"] == {"limit": "5"}
+    assert reads[0]["rows"] == 0
+    assert (reads[1]["principal"], reads[1]["status"]) == (None, 401)
+    runs = api.client.get("/api/v1/runs", headers=api.as_("auditor")).json()
+    assert runs["items"][-1]["created_by"] == "district-operations"
+
+
+def test_generated_docs_are_current() -> None:
+    assert (ROOT / "docs" / "roles.md").read_text(encoding="utf-8") == render_roles()
+    assert (ROOT / "docs" / "api.md").read_text(encoding="utf-8") == render_api()
