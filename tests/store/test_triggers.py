@@ -3,11 +3,18 @@ downgrade."""
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from schoolmode.store.migrate import alembic_config
-from schoolmode.store.triggers import append_only_ddl, drop_append_only_ddl
+from schoolmode.store.triggers import (
+    append_only_ddl,
+    drop_append_only_ddl,
+    drop_no_truncate_ddl,
+    no_truncate_ddl,
+)
 
 # tables made append-only by migrations 0002-0005 and 0007 (their APPEND_ONLY tuples)
 GUARDED = (
@@ -54,6 +61,14 @@ def test_ddl_is_pinned() -> None:
         "DROP FUNCTION IF EXISTS t_append_only()",
     ]
     assert append_only_ddl("mysql", ["t"]) == drop_append_only_ddl("mysql", ["t"]) == []
+    assert no_truncate_ddl("postgresql", ["t"]) == [
+        "CREATE TRIGGER t_no_truncate BEFORE TRUNCATE ON t "
+        "FOR EACH STATEMENT EXECUTE FUNCTION t_append_only()"
+    ]
+    assert drop_no_truncate_ddl("postgresql", ["t"]) == [
+        "DROP TRIGGER IF EXISTS t_no_truncate ON t"
+    ]
+    assert no_truncate_ddl("sqlite", ["t"]) == drop_no_truncate_ddl("sqlite", ["t"]) == []
 
 
 def _guards(engine: Engine) -> set[str]:
@@ -68,7 +83,7 @@ def _guards(engine: Engine) -> set[str]:
 def _expected(dialect: str) -> set[str]:
     if dialect == "sqlite":
         return {f"{t}_no_{a}" for t in GUARDED for a in ("update", "delete")}
-    return {f"{t}_append_only" for t in GUARDED}
+    return {f"{t}_{g}" for t in GUARDED for g in ("append_only", "no_truncate")}
 
 
 def test_every_audit_table_is_guarded_and_downgrade_removes_the_guards(store: Engine) -> None:
@@ -79,3 +94,54 @@ def test_every_audit_table_is_guarded_and_downgrade_removes_the_guards(store: En
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0001")
     assert _guards(store) == set()
+
+
+def _authorisation(conn: object, reason: str) -> None:
+    conn.execute(  # type: ignore[attr-defined]
+        text(
+            "INSERT INTO authorisation (id, policy_id, rule, scope, unit, date, decided_by, "
+            "reason, recorded_at, recorded_by) VALUES (1, 'p', 'r', 'school', 'u', "
+            "'2022-01-20', 'CPS Tactical Team', :reason, '2022-01-20 10:00:00', 'tester')"
+        ),
+        {"reason": reason},
+    )
+
+
+REWRITES = {
+    "update": "UPDATE authorisation SET reason = 'forged' WHERE id = 1",
+    "delete": "DELETE FROM authorisation WHERE id = 1",
+    "delete all": "DELETE FROM authorisation",
+    "upsert": (
+        "INSERT INTO authorisation (id, policy_id, rule, scope, unit, date, decided_by, reason, "
+        "recorded_at, recorded_by) VALUES (1, 'p', 'r', 'school', 'u', '2022-01-20', 'x', "
+        "'forged', '2022-01-20 10:00:00', 'x') ON CONFLICT (id) DO UPDATE SET reason = 'forged'"
+    ),
+}
+SQLITE_REWRITES = {
+    "insert or replace": (
+        "INSERT OR REPLACE INTO authorisation (id, policy_id, rule, scope, unit, date, "
+        "decided_by, reason, recorded_at, recorded_by) VALUES (1, 'p', 'r', 'school', 'u', "
+        "'2022-01-20', 'x', 'forged', '2022-01-20 10:00:00', 'x')"
+    ),
+    "replace": (
+        "REPLACE INTO authorisation (id, policy_id, rule, scope, unit, date, decided_by, reason, "
+        "recorded_at, recorded_by) VALUES (1, 'p', 'r', 'school', 'u', '2022-01-20', 'x', "
+        "'forged', '2022-01-20 10:00:00', 'x')"
+    ),
+}
+POSTGRESQL_REWRITES = {
+    "truncate": "TRUNCATE authorisation",
+    "truncate cascade": "TRUNCATE authorisation CASCADE",
+}
+
+
+def test_an_audit_row_cannot_be_rewritten_by_any_statement(store: Engine) -> None:
+    with store.begin() as conn:
+        _authorisation(conn, "the original reason")
+    extra = SQLITE_REWRITES if store.dialect.name == "sqlite" else POSTGRESQL_REWRITES
+    for name, statement in {**REWRITES, **extra}.items():
+        with pytest.raises(DBAPIError, match="append-only"), store.begin() as conn:
+            conn.execute(text(statement))
+        with store.connect() as conn:
+            rows = conn.execute(text("SELECT id, reason, decided_by FROM authorisation")).all()
+        assert [tuple(r) for r in rows] == [(1, "the original reason", "CPS Tactical Team")], name

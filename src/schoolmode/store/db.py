@@ -30,6 +30,9 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # a REPLACE deletes the row it replaces: with recursive triggers that delete fires
+            # the append-only guards (without them, INSERT OR REPLACE rewrites an audit row)
+            cursor.execute("PRAGMA recursive_triggers=ON")
             if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()

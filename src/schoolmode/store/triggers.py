@@ -66,3 +66,22 @@ def drop_append_only(tables: Iterable[str]) -> None:
 
     for statement in drop_append_only_ddl(op.get_bind().dialect.name, tables):
         op.execute(statement)
+
+
+def no_truncate_ddl(dialect: str, tables: Iterable[str]) -> list[str]:
+    """PostgreSQL: a statement trigger per table that refuses TRUNCATE (row triggers do not see
+    it), calling the table's append-only function. SQLite has no TRUNCATE: its ``DELETE``
+    without ``WHERE`` fires the row triggers when a table has any."""
+    if dialect != "postgresql":
+        return []
+    return [
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()"
+        for table in tables
+    ]
+
+
+def drop_no_truncate_ddl(dialect: str, tables: Iterable[str]) -> list[str]:
+    if dialect != "postgresql":
+        return []
+    return [f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}" for table in tables]
