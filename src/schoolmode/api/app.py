@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from schoolmode import __version__
 from schoolmode.access.roles import ANONYMOUS
 from schoolmode.api import problems
 from schoolmode.api.routes import access, decisions, meta, operations, policies
+from schoolmode.api.security import Requires
 from schoolmode.app.access import log_access
 from schoolmode.app.context import Context
 from schoolmode.settings import AppSettings
@@ -98,4 +101,31 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     app.add_middleware(BaseHTTPMiddleware, dispatch=_stamp)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    _describe_anonymous_access(app)
     return app
+
+
+def _describe_anonymous_access(app: FastAPI) -> None:
+    """In the OpenAPI description, a route the public may use has the bearer token optional
+    (``security: [{}, {HTTPBearer: []}]``); the others require it."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        for router in ROUTERS:
+            for route in router.routes:
+                if not isinstance(route, APIRoute):
+                    continue
+                needs = [
+                    d.call for d in route.dependant.dependencies if isinstance(d.call, Requires)
+                ]
+                if needs and (needs[0].permission is None or ANONYMOUS.may(needs[0].permission)):
+                    for method in route.methods or ():
+                        operation = document["paths"][API_PREFIX + route.path][method.lower()]
+                        operation["security"] = [{}, *operation.get("security", [])]
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

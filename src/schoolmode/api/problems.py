@@ -15,6 +15,11 @@ from schoolmode.policy.errors import SchoolmodeError, UnknownPolicyError
 
 PROBLEM = "application/problem+json"
 
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+"""Text a request may carry: no control characters (a NUL byte, a newline in an id)."""
+PLAIN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Free text (a reason): line breaks and tabs allowed, other control characters not."""
+
 
 class InvalidParam(BaseModel):
     name: str
@@ -32,6 +37,28 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     invalid_params: list[InvalidParam] | None = None
+
+
+_WHEN = {
+    400: "The request cannot be done as asked (the detail says why).",
+    401: "Login required, or the token is unknown, expired or revoked.",
+    403: "The caller's role or scope does not allow it.",
+    404: "No such resource.",
+    422: "A parameter or field is invalid (invalid_params names each).",
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The problem-details responses a route may give, for its OpenAPI description."""
+    ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {
+        code: {"model": Problem, "description": _WHEN[code], "content": {PROBLEM: ref}}
+        for code in codes
+    }
+
+
+COMMON = problem_responses(400, 401, 403, 404, 422)
+"""What any route may answer besides its success."""
 
 
 class ProblemError(Exception):

@@ -41,7 +41,23 @@ def decision_runs(engine: Engine) -> list[DecisionRunRow]:
             .group_by(decision_run.c.id)
             .order_by(decision_run.c.id)
         ).all()
-    return [DecisionRunRow(*r) for r in rows]
+    return [
+        DecisionRunRow(
+            run_id=r[0],
+            policy_id=r[1],
+            first=r[2],
+            last=r[3],
+            created_at=_utc(r[4]),
+            created_by=r[5],
+            decisions=r[6],
+        )
+        for r in rows
+    ]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """A stored timestamp with its zone (SQLite gives it back without: it is UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,16 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from schoolmode.access.roles import Permission, Principal
-from schoolmode.api.problems import ProblemError
+from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN, ProblemError
 from schoolmode.api.security import Requires, context, in_scope
 from schoolmode.app import decisions as uc
 from schoolmode.app.context import Context
 
-router = APIRouter(tags=["decisions"])
+router = APIRouter(tags=["decisions"], responses=COMMON)
 Ctx = Annotated[Context, Depends(context)]
 ScopeName = Literal["district", "school", "classroom"]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows per page")]
-Offset = Annotated[int, Query(ge=0, description="Rows skipped")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="Rows skipped")]
 
 
 @router.get("/decisions", summary="Each unit's mode on a day, with the run and policy that decided")
@@ -27,7 +27,7 @@ def day_decisions(
     ctx: Ctx,
     date: Annotated[dt.date, Query(description="The day (YYYY-MM-DD)")],
     scope: ScopeName | None = None,
-    unit: Annotated[str | None, Query(max_length=100)] = None,
+    unit: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL)] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> uc.DayDecisionsResult:
@@ -46,7 +46,7 @@ def day_decisions(
 )
 def explanation(
     scope: ScopeName,
-    unit: Annotated[str, Path(max_length=100)],
+    unit: Annotated[str, Path(max_length=100, pattern=NO_CONTROL)],
     who: Annotated[Principal, Depends(Requires(Permission.decisions_inputs))],
     ctx: Ctx,
     date: Annotated[dt.date, Query(description="The day (YYYY-MM-DD)")],
@@ -58,7 +58,7 @@ def explanation(
 class DecideIn(BaseModel):
     first: dt.date
     last: dt.date | None = None
-    policy_id: str | None = Field(default=None, max_length=100)
+    policy_id: str | None = Field(default=None, max_length=100, pattern=NO_CONTROL)
 
 
 @router.post("/decisions", status_code=201, summary="Decide and store a day (or days) with audit")
@@ -71,12 +71,14 @@ def decide(
 
 
 class AuthoriseIn(BaseModel):
-    policy_id: str = Field(max_length=100)
-    rule: str = Field(max_length=100)
-    unit: str = Field(max_length=100)
+    policy_id: str = Field(max_length=100, pattern=NO_CONTROL)
+    rule: str = Field(max_length=100, pattern=NO_CONTROL)
+    unit: str = Field(max_length=100, pattern=NO_CONTROL)
     day: dt.date
-    by: str = Field(min_length=1, max_length=200, description="The named body that decided")
-    reason: str = Field(min_length=1, max_length=4000)
+    by: str = Field(
+        min_length=1, max_length=200, pattern=NO_CONTROL, description="The named body that decided"
+    )
+    reason: str = Field(min_length=1, max_length=4000, pattern=PLAIN)
 
 
 @router.post("/authorisations", status_code=201, summary="Record a named body's decision")
@@ -112,7 +114,7 @@ def runs(
 
 @router.get("/runs/{run_id}/reproduction", summary="Recompute a run from its record and compare")
 def reproduction(
-    run_id: int,
+    run_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="The run's id")],
     _: Annotated[Principal, Depends(Requires(Permission.audit_read))],
     ctx: Ctx,
 ) -> uc.ReproduceResult:

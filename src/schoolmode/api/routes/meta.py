@@ -9,13 +9,13 @@ from pydantic import BaseModel
 
 from schoolmode import __version__
 from schoolmode.access.roles import Permission, Principal
-from schoolmode.api.problems import ProblemError
+from schoolmode.api.problems import COMMON, NO_CONTROL, ProblemError
 from schoolmode.api.security import Requires, context
 from schoolmode.app.access import login
 from schoolmode.app.context import Context
 from schoolmode.policy.errors import SchoolmodeError
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(tags=["meta"], responses=COMMON)
 
 
 class Index(BaseModel):
@@ -41,8 +41,8 @@ class TokenOut(BaseModel):
 
 @router.post("/auth/token", summary="Log in with a name and password: a bearer token")
 def token(
-    username: Annotated[str, Form(max_length=100)],
-    password: Annotated[str, Form(max_length=1000)],
+    username: Annotated[str, Form(min_length=1, max_length=100, pattern=NO_CONTROL)],
+    password: Annotated[str, Form(min_length=1, max_length=1000, pattern=NO_CONTROL)],
     ctx: Annotated[Context, Depends(context)],
     _: Annotated[Principal, Depends(Requires(None))],
 ) -> TokenOut:

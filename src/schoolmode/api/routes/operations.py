@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from schoolmode.access.roles import Permission, Principal
+from schoolmode.api.problems import COMMON
 from schoolmode.api.security import Requires, context
 from schoolmode.app import accommodations, data
 from schoolmode.app.context import Context
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses=COMMON)
 Ctx = Annotated[Context, Depends(context)]
 
 
@@ -33,7 +34,7 @@ def accommodation_decisions(
     ctx: Ctx,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> AccommodationsPage:
     rows = accommodations.show(ctx, accommodations.ShowRequest(role="district-hr")).rows
     page = rows.slice(offset, limit)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from schoolmode.access.roles import Permission, Principal
+from schoolmode.api.problems import COMMON, NO_CONTROL
 from schoolmode.api.security import Requires, context
 from schoolmode.app import policies as uc
 from schoolmode.app.context import Context
 
-router = APIRouter(prefix="/policies", tags=["policies"])
+router = APIRouter(prefix="/policies", tags=["policies"], responses=COMMON)
 Reader = Annotated[Principal, Depends(Requires(Permission.policies_read))]
 Ctx = Annotated[Context, Depends(context)]
+PolicyId = Annotated[str, Path(max_length=100, pattern=NO_CONTROL, description="A policy's id")]
 
 
 class PolicyListOut(BaseModel):
@@ -29,7 +31,7 @@ def list_policies(_: Reader, ctx: Ctx) -> PolicyListOut:
 
 @router.get("/{policy_id}", summary="One policy: parameters with clause, quote, source, confidence")
 def show_policy(
-    policy_id: str,
+    policy_id: PolicyId,
     _: Reader,
     ctx: Ctx,
     on: Annotated[dt.date | None, Query(description="Parameters in force on this day")] = None,
@@ -53,7 +55,7 @@ class CasesOut(BaseModel):
 
 
 @router.get("/{policy_id}/cases", summary="The policy's worked cases, run now")
-def policy_cases(policy_id: str, _: Reader, ctx: Ctx) -> CasesOut:
+def policy_cases(policy_id: PolicyId, _: Reader, ctx: Ctx) -> CasesOut:
     ctx.registry.get(policy_id)  # 404 for an unknown id
     report = uc.run_cases(ctx, uc.RunCasesRequest(policy_ids=[policy_id]))
     items = [
@@ -70,5 +72,5 @@ def policy_cases(policy_id: str, _: Reader, ctx: Ctx) -> CasesOut:
 
 
 @router.get("/{policy_a}/diff/{policy_b}", summary="Two policies side by side")
-def diff(policy_a: str, policy_b: str, _: Reader, ctx: Ctx) -> uc.PolicyDiff:
+def diff(policy_a: PolicyId, policy_b: PolicyId, _: Reader, ctx: Ctx) -> uc.PolicyDiff:
     return uc.diff_policies(ctx, uc.DiffRequest(policy_a=policy_a, policy_b=policy_b))
