@@ -147,6 +147,8 @@ class Http:
                     self._check(url, response, JSON_TYPES)
                     body = response.read()
                     _check_length(response, len(body))
+            except httpx.RemoteProtocolError as exc:
+                raise _Retry(f"truncated body ({exc})") from None
             except httpx.TransportError as exc:
                 raise _Retry(f"{type(exc).__name__}: {exc}") from None
             try:
@@ -185,6 +187,8 @@ class Http:
                 if verify is not None:
                     verify(out)
                 return response.num_bytes_downloaded
+            except httpx.RemoteProtocolError as exc:
+                raise _Retry(f"truncated body ({exc})") from None
             except httpx.TransportError as exc:
                 raise _Retry(f"{type(exc).__name__}: {exc}") from None
             except IncompleteBody as exc:
