@@ -13,6 +13,7 @@ no library module reads the environment itself.
 | ``chicago_portal_url`` | ``SCHOOLMODE_CHICAGO_PORTAL_URL`` | ``https://data.cityofchicago.org`` |
 | ``github_raw_url`` | ``SCHOOLMODE_GITHUB_RAW_URL`` | ``https://raw.githubusercontent.com`` |
 | ``ontario_portal_url`` | ``SCHOOLMODE_ONTARIO_PORTAL_URL`` | ``https://data.ontario.ca`` |
+| ``sociopatterns_url`` | ``SCHOOLMODE_SOCIOPATTERNS_URL`` | ``https://www.sociopatterns.org`` |
 | ``socrata_app_token`` | ``SCHOOLMODE_SOCRATA_APP_TOKEN`` | none (anonymous, throttled) |
 | ``fetch_page_size`` | ``SCHOOLMODE_FETCH_PAGE_SIZE`` | 50000 rows per Socrata page |
 | ``fetch_retries`` | ``SCHOOLMODE_FETCH_RETRIES`` | 5 tries after the first |
@@ -82,6 +83,10 @@ class AppSettings(BaseSettings):
     ontario_portal_url: str = Field(
         default="https://data.ontario.ca",
         description="Ontario's open data portal (CKAN) that `fetch` reads.",
+    )
+    sociopatterns_url: str = Field(
+        default="https://www.sociopatterns.org",
+        description="SocioPatterns' site (contact files, fetched into the cache only).",
     )
     socrata_app_token: SecretStr | None = Field(
         default=None,

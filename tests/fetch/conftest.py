@@ -33,6 +33,7 @@ def publisher_settings(base: str, cache: Path) -> dict[str, object]:
         "chicago_portal_url": base,
         "github_raw_url": base,
         "ontario_portal_url": base,
+        "sociopatterns_url": base,
         "fetch_page_size": PAGE_SIZE,
         "fetch_backoff": 0.0,
         "fetch_retries": 3,

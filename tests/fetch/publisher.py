@@ -6,7 +6,8 @@
   ``$limit``, ``$offset`` and ``$where=<field> >= '<timestamp>'`` (every value quoted, dates
   as floating timestamps, as Socrata writes them);
 - GitHub's raw files (``/<owner>/<repo>/<commit>/<path>``);
-- Ontario's CKAN portal (``/api/3/action/package_show?id=`` and each resource's download).
+- Ontario's CKAN portal (``/api/3/action/package_show?id=`` and each resource's download);
+- SocioPatterns' contact files (``/assets/data/<name>``, a made-up list gzip-compressed).
 
 Each dataset's rows are those of a file in the portal's export layout (the test fixtures).
 Faults are queued per path prefix: an HTTP status (with ``Retry-After``), a body cut short
@@ -28,11 +29,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from schoolmode.fetch.sources import SOURCES, CkanResource, PinnedFile, SocrataDataset
+from schoolmode.fetch.sources import (
+    SOURCES,
+    CkanResource,
+    ContactFile,
+    PinnedFile,
+    SocrataDataset,
+)
 from schoolmode.settings import SHIPPED_DATA
 from tests.conftest import FIXTURE_DATA
 
 DATE_COLUMNS = {"Date", "Week Start", "Week End"}
+CONTACTS = FIXTURE_DATA.parents[1] / "sociopatterns" / "school.csv"
+"""A made-up contact list in the SocioPatterns layout (the real files are not in the repo)."""
 CPS_IDS = {"SY2122": "cps1-2122", "SY2223": "cps2-2223"}
 """Ids the local catalog gives the CPS profile datasets (their real ids are looked up)."""
 
@@ -106,6 +115,8 @@ class Publisher:
                 elif isinstance(remote, PinnedFile):
                     original = SHIPPED_DATA / f"{remote.file}.gz"
                     pub.files[f"/{remote.path}"] = gzip.decompress(original.read_bytes())
+                elif isinstance(remote, ContactFile):
+                    pub.files[f"/{remote.path}"] = gzip.compress(CONTACTS.read_bytes(), mtime=0)
                 elif isinstance(remote, CkanResource):
                     name = Path(remote.file).name
                     path = f"/dataset/{remote.package_id}/resource/r-{name}/download/{name}"
@@ -180,7 +191,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, pub: Publisher, path: str, query: dict[str, str]) -> tuple[bytes, str] | None:
         if path in pub.files:
-            return pub.files[path], "text/csv"
+            kind = "application/gzip" if path.endswith(".gz") else "text/csv"
+            return pub.files[path], kind
         if path == "/api/catalog/v1":
             results = [
                 {"resource": {"id": i, "name": d.title}}

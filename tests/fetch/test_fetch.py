@@ -219,6 +219,29 @@ def test_ontario_files_are_found_in_the_portals_dataset_and_imported(
     assert all("import #" in str(o.summary) for o in report.imports.outcomes)
 
 
+def test_sociopatterns_is_fetched_into_the_cache_only(
+    fetch_ctx: Context, publisher: Publisher
+) -> None:
+    report = _fetch(fetch_ctx, "sociopatterns")
+    assert not report.failed, report
+    assert report.imports is None
+    assert [o.rows for o in report.fetched] == [24, 24, 24]
+    assert {o.licence for o in report.fetched} == {SOURCES["sociopatterns"].licence}
+    assert "CC BY-NC-SA 3.0" in SOURCES["sociopatterns"].licence
+    for o in report.fetched:
+        assert o.file is not None
+        assert o.file.read_bytes() == publisher.files["/assets/data/" + o.file.name]
+    assert import_history(fetch_ctx.engine) == []
+
+
+def test_a_cut_gzip_file_is_refused(fetch_ctx: Context, publisher: Publisher) -> None:
+    path = "/assets/data/primaryschool.csv.gz"
+    publisher.files[path] = publisher.files[path][:-12]
+    error = _only(_fetch(fetch_ctx, "sociopatterns"))
+    assert "primaryschool.csv.gz: truncated body: not a whole gzip file" in error
+    assert _leftovers(fetch_ctx) == []
+
+
 def test_the_catalog_names_one_dataset(fetch_ctx: Context, publisher: Publisher) -> None:
     publisher.datasets["copy-2122"] = publisher.datasets["cps1-2122"]
     error = _only(_fetch(fetch_ctx, "cps-school-profiles"))
@@ -226,8 +249,10 @@ def test_the_catalog_names_one_dataset(fetch_ctx: Context, publisher: Publisher)
 
 
 def test_an_unknown_source_is_refused(fetch_ctx: Context) -> None:
-    with pytest.raises(UnknownSource, match="cannot fetch 'sociopatterns'; fetchable: chicago"):
-        _fetch(fetch_ctx, "sociopatterns")
+    with pytest.raises(
+        UnknownSource, match="cannot fetch 'idph-illinois-statewide'; fetchable: chicago"
+    ):
+        _fetch(fetch_ctx, "idph-illinois-statewide")
 
 
 def test_retry_waits_double_and_honour_retry_after_within_the_cap() -> None:

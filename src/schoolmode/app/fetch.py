@@ -105,6 +105,7 @@ def plan_for(settings: AppSettings, since: dt.date | None) -> FetchPlan:
         chicago=settings.chicago_portal_url,
         github=settings.github_raw_url,
         ontario=settings.ontario_portal_url,
+        sociopatterns=settings.sociopatterns_url,
     )
     return FetchPlan(settings.fetch_cache_dir, publishers, settings.fetch_page_size, since)
 

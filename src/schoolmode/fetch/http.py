@@ -29,6 +29,7 @@ known)."""
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-stream")
 JSON_TYPES = ("application/json",)
+GZIP_TYPES = ("application/gzip", "application/x-gzip", "application/octet-stream")
 
 
 class FetchError(SchoolmodeError):
@@ -167,7 +168,7 @@ class Http:
         accept: tuple[str, ...] = CSV_TYPES,
         progress: Progress | None = None,
         label: str = "",
-        verify: Callable[[Path], None] | None = None,
+        verify: Callable[[Path], object] | None = None,
     ) -> int:
         """Stream the body at ``url`` into ``out`` (overwritten by each try); its size.
         ``verify(out)`` may raise :class:`IncompleteBody` to have it fetched again."""

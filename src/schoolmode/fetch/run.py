@@ -11,11 +11,21 @@ cached whole file, ``--since`` is refused."""
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from schoolmode.fetch.http import CSV_TYPES, FetchError, Http, Progress, atomic_file
+from schoolmode.fetch.http import (
+    CSV_TYPES,
+    GZIP_TYPES,
+    FetchError,
+    Http,
+    IncompleteBody,
+    Progress,
+    atomic_file,
+)
 from schoolmode.fetch.socrata import (
     Query,
     export_date,
@@ -27,6 +37,7 @@ from schoolmode.fetch.socrata import (
 )
 from schoolmode.fetch.sources import (
     CkanResource,
+    ContactFile,
     FetchSource,
     PinnedFile,
     Remote,
@@ -42,6 +53,7 @@ class Publishers:
     chicago: str = "https://data.cityofchicago.org"
     github: str = "https://raw.githubusercontent.com"
     ontario: str = "https://data.ontario.ca"
+    sociopatterns: str = "https://www.sociopatterns.org"
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,8 @@ def _fetch_one(
             url, count = _socrata(http, remote, plan_, temp, progress)
         elif isinstance(remote, PinnedFile):
             url, count = _pinned(http, remote, plan_, temp, progress)
+        elif isinstance(remote, ContactFile):
+            url, count = _contacts(http, remote, plan_, temp, progress)
         else:
             url, count = _ckan(http, remote, plan_, temp, progress)
         digest = sha256_of(temp)
@@ -152,7 +166,7 @@ def _pinned(
 ) -> tuple[str, int]:
     url = f"{plan_.publishers.github.rstrip('/')}/{remote.path}"
     label = Path(remote.file).name
-    http.download(url, out, accept=CSV_TYPES, progress=progress, label=label)
+    http.download(url, out, accept=CSV_TYPES, progress=progress, label=label, verify=check_complete)
     digest = sha256_of(out)
     if digest != remote.sha256:
         raise FetchError(
@@ -178,8 +192,42 @@ def _ckan(
             f"{base}: dataset {remote.package_id} has {len(urls)} resources named {name!r}; "
             "expected one"
         )
-    http.download(urls[0], out, accept=CSV_TYPES, progress=progress, label=name)
+    http.download(
+        urls[0], out, accept=CSV_TYPES, progress=progress, label=name, verify=check_complete
+    )
     count = check_complete(out)
     header = next(rows(out), [])
     check_columns(header, shipped_header(remote.file), urls[0])
     return urls[0], count
+
+
+def _contact_lines(path: Path) -> int:
+    """The number of contacts of a gzip-compressed SocioPatterns file; raises
+    :class:`IncompleteBody` when the file is cut (gzip's end missing) and ValueError when a
+    line is not ``t i j Ci Cj``."""
+    count = 0
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if len(line.split()) != 5:
+                    raise ValueError(f"line {number} is not 't i j Ci Cj': {line[:80]!r}")
+                count += 1
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise IncompleteBody(f"not a whole gzip file ({exc})") from None
+    return count
+
+
+def _contacts(
+    http: Http, remote: ContactFile, plan_: FetchPlan, out: Path, progress: Progress | None
+) -> tuple[str, int]:
+    url = f"{plan_.publishers.sociopatterns.rstrip('/')}/{remote.path}"
+
+    def contacts(path: Path) -> int:
+        try:
+            return _contact_lines(path)
+        except ValueError as exc:
+            raise FetchError(f"{url}: {exc}; nothing written") from None
+
+    label = Path(remote.file).name
+    http.download(url, out, accept=GZIP_TYPES, progress=progress, label=label, verify=contacts)
+    return url, contacts(out)

@@ -49,7 +49,16 @@ class CkanResource:
     package_id: str
 
 
-Remote = SocrataDataset | PinnedFile | CkanResource
+@dataclass(frozen=True)
+class ContactFile:
+    """A gzip-compressed SocioPatterns contact list (``t i j Ci Cj`` per line) under the
+    SocioPatterns address."""
+
+    file: str
+    path: str
+
+
+Remote = SocrataDataset | PinnedFile | CkanResource | ContactFile
 
 
 @dataclass(frozen=True)
@@ -165,8 +174,22 @@ SOURCES: dict[str, FetchSource] = {
             ),
             "Open Government Licence - Ontario",
         ),
+        FetchSource(
+            "sociopatterns",
+            "SocioPatterns (sociopatterns.org)",
+            tuple(
+                ContactFile(f"sociopatterns-school-contacts/{name}", f"assets/data/{name}")
+                for name in (
+                    "primaryschool.csv.gz",
+                    "highschool_2012.csv.gz",
+                    "HighSchool2013_proximity_net.csv.gz",
+                )
+            ),
+            "CC BY-NC-SA 3.0 (non-commercial, share alike, cite SocioPatterns): fetched into "
+            "the cache only, never imported or shipped",
+            importable=False,
+        ),
     )
 }
 """Every fetchable source. Not here: ``idph-illinois-statewide`` (the shipped file is a
-transcription of a repository's file, not a publisher's file) and ``sociopatterns`` (its
-download addresses are not recorded in the project)."""
+transcription of a repository's file, not a publisher's file)."""

@@ -55,7 +55,7 @@ def check_complete(path: Path, *, line_ends: bool = False) -> int:
         with path.open("rb") as handle:
             handle.seek(-1, 2)
             if handle.read(1) != b"\n":
-                raise IncompleteBody(f"{path.name}: the last row has no line end")
+                raise IncompleteBody("the last row has no line end")
     width = None
     count = 0
     for number, row in enumerate(rows(path)):
@@ -63,8 +63,6 @@ def check_complete(path: Path, *, line_ends: bool = False) -> int:
             width = len(row)
             continue
         if len(row) != width:
-            raise IncompleteBody(
-                f"{path.name}: row {number} has {len(row)} of the header's {width} fields"
-            )
+            raise IncompleteBody(f"data row {number} has {len(row)} of the header's {width} fields")
         count += 1
     return count
