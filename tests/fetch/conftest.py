@@ -30,10 +30,10 @@ def publisher_settings(base: str, cache: Path) -> dict[str, object]:
     """Settings (as ``AppSettings`` fields) that send ``fetch`` to ``base``."""
     return {
         "cache_dir": cache,
-        "chicago_portal_url": base,
-        "github_raw_url": base,
-        "ontario_portal_url": base,
-        "sociopatterns_url": base,
+        "chicago_portal_url": f"{base}/chicago",
+        "github_raw_url": f"{base}/github",
+        "ontario_portal_url": f"{base}/ontario",
+        "sociopatterns_url": f"{base}/sociopatterns",
         "fetch_page_size": PAGE_SIZE,
         "fetch_backoff": 0.0,
         "fetch_retries": 3,

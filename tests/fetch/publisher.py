@@ -73,8 +73,14 @@ class Fault:
     retry_after: str | None = None
 
 
+SITES = ("chicago", "github", "ontario", "sociopatterns")
+"""Each publisher answers under ``/<site>`` (its address in the settings), so requests show
+which publisher they were sent to; Ontario's downloads are at the root."""
+
+
 @dataclass
 class Request:
+    site: str
     path: str
     query: dict[str, str]
     headers: dict[str, str]
@@ -173,14 +179,16 @@ class _Handler(BaseHTTPRequestHandler):
         pub = self.server.publisher
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        site, _, rest = parts.path.lstrip("/").partition("/")
+        site, path = (site, f"/{rest}") if site in SITES else ("", parts.path)
         with pub.lock:
-            pub.log.append(Request(parts.path, query, dict(self.headers.items())))
-        fault = pub.take_fault(parts.path)
+            pub.log.append(Request(site, path, query, dict(self.headers.items())))
+        fault = pub.take_fault(path)
         if fault is not None and fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             self._send(fault.status, b"busy", "text/plain", headers=headers)
             return
-        answer = self._answer(pub, parts.path, query)
+        answer = self._answer(pub, path, query)
         if answer is None:
             self._send(404, b"not found", "text/plain")
             return

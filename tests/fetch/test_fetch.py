@@ -92,6 +92,16 @@ def test_a_503_then_success_is_retried(fetch_ctx: Context, publisher: Publisher)
     assert report.fetched[0].rows == 635
 
 
+def test_retry_after_is_waited_then_the_doubling_backoff(publisher: Publisher) -> None:
+    publisher.fail("/api/views/85cm-7uqa.json", times=1, retry_after="7")
+    publisher.fail("/api/views/85cm-7uqa.json", status=500, times=2)
+    waits: list[float] = []
+    with Http(HttpConfig(retries=3, backoff_s=0.5), sleep=waits.append) as http:
+        meta = http.get_json(f"{publisher.base}/chicago/api/views/85cm-7uqa.json")
+    assert meta["name"] == "Chicago Population Counts"
+    assert waits == [7.0, 1.0, 2.0]
+
+
 def test_a_server_that_stays_down_is_given_up_on(fetch_ctx: Context, publisher: Publisher) -> None:
     publisher.fail("/resource/gkdw-2tgv.csv", times=99)
     error = _only(_fetch(fetch_ctx, "cdph-daily-testing"))

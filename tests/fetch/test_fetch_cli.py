@@ -64,14 +64,25 @@ def test_fetch_chicago_imports_every_chicago_source(
     assert status["rows"]["school_case_report"] == 152810
 
 
-def test_the_app_token_is_sent_and_never_printed(env: Path, publisher: Publisher) -> None:
+def test_the_app_token_goes_to_the_chicago_portal_only_and_is_never_printed(
+    env: Path, publisher: Publisher
+) -> None:
     result = _run(["fetch", "cdph-population", "--no-import"])
     assert result.exit_code == 0, result.output
     assert "cdph-population: Chicago_Population_Counts.csv: 120 rows, new" in result.output
-    asked = publisher.requests_to("/")
-    assert asked
-    assert {r.headers.get("X-App-Token") for r in asked} == {TOKEN}
-    assert TOKEN not in result.output
+    others = _run(["fetch", "cps-school-covid-cases", "--no-import"])
+    assert others.exit_code == 0, others.output
+    assert _run(["fetch", "sociopatterns"]).exit_code == 0
+    assert _run(["fetch", "ontario-school-cases", "--no-import"]).exit_code == 0
+    sent = {(r.site, r.headers.get("X-App-Token")) for r in publisher.requests_to("/")}
+    assert sent == {
+        ("chicago", TOKEN),
+        ("github", None),
+        ("sociopatterns", None),
+        ("ontario", None),
+        ("", None),
+    }
+    assert TOKEN not in result.output + others.output
 
 
 def test_a_changed_schema_exits_1_naming_the_column(

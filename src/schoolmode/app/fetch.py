@@ -91,11 +91,21 @@ def fetch_sources(source: str) -> list[FetchSource]:
     return [SOURCES[source]]
 
 
+def needs_store(req: FetchRequest) -> bool:
+    """Whether the request imports anything (SocioPatterns alone, or ``--no-import``, does
+    not)."""
+    return req.load and any(s.importable for s in fetch_sources(req.source))
+
+
 def http_for(settings: AppSettings) -> Http:
     token = settings.socrata_app_token
-    headers = {"X-App-Token": token.get_secret_value()} if token is not None else {}
+    sites = (
+        {settings.chicago_portal_url: {"X-App-Token": token.get_secret_value()}}
+        if token is not None
+        else {}
+    )
     config = HttpConfig(
-        retries=settings.fetch_retries, backoff_s=settings.fetch_backoff, headers=headers
+        retries=settings.fetch_retries, backoff_s=settings.fetch_backoff, site_headers=sites
     )
     return Http(config)
 

@@ -82,16 +82,16 @@ def fetch(
 ) -> None:
     """Fetch a source's files from their publishers into the cache ($SCHOOLMODE_CACHE/fetch),
     checked, and import them."""
-    from schoolmode.app.fetch import FetchRequest
+    from schoolmode.app.fetch import FetchRequest, needs_store
     from schoolmode.app.fetch import fetch as run
 
     with app_context(db) as ctx:
         day = parse_day(since, "--since") if since is not None else None
-        if load:
-            _migrated(ctx)
         req = FetchRequest(
             source=source, since=day, load=load, by=by, allow_removals=allow_removals
         )
+        if needs_store(req):
+            _migrated(ctx)
         report = run(ctx, req, _FetchBars())
         cache = ctx.settings.fetch_cache_dir
     typer.echo(f"cache: {Path(cache)}")

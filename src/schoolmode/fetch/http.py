@@ -61,8 +61,17 @@ class HttpConfig:
     max_wait_s: float = 60.0
     """No wait is longer (a larger ``Retry-After`` included)."""
     timeout_s: float = 60.0
-    headers: Mapping[str, str] = field(default_factory=dict)
-    """Sent with every request (the Socrata app token); never printed."""
+    site_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
+    """Headers sent with the requests to an address starting with each key (the Socrata app
+    token, to the Chicago portal only); never printed."""
+
+    def headers_for(self, url: str) -> dict[str, str]:
+        """The headers of a request to ``url``."""
+        found: dict[str, str] = {}
+        for prefix, headers in self.site_headers.items():
+            if url.startswith(prefix.rstrip("/") + "/"):
+                found.update(headers)
+        return found
 
 
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
@@ -95,9 +104,7 @@ class Http:
     ) -> None:
         self.config = config
         self.sleep = sleep
-        self.client = httpx.Client(
-            timeout=config.timeout_s, headers=dict(config.headers), follow_redirects=True
-        )
+        self.client = httpx.Client(timeout=config.timeout_s, follow_redirects=True)
 
     def close(self) -> None:
         self.client.close()
@@ -144,10 +151,12 @@ class Http:
 
         def attempt() -> Any:
             try:
-                with self.client.stream("GET", url, params=params) as response:
+                with self.client.stream(
+                    "GET", url, params=params, headers=self.config.headers_for(url)
+                ) as response:
                     self._check(url, response, JSON_TYPES)
                     body = response.read()
-                    _check_length(response, len(body))
+                    _check_length(response, response.num_bytes_downloaded)
             except httpx.RemoteProtocolError as exc:
                 raise _Retry(f"truncated body ({exc})") from None
             except httpx.TransportError as exc:
@@ -175,7 +184,9 @@ class Http:
 
         def attempt() -> int:
             try:
-                with self.client.stream("GET", url, params=params) as response:
+                with self.client.stream(
+                    "GET", url, params=params, headers=self.config.headers_for(url)
+                ) as response:
                     self._check(url, response, accept)
                     length = response.headers.get("content-length")
                     total = int(length) if length and length.isdigit() else None
