@@ -15,7 +15,9 @@ from schoolmode.app.context import Context
 from schoolmode.app.data import UnknownSource
 from schoolmode.app.fetch import FetchReport, FetchRequest, fetch
 from schoolmode.fetch import SOURCES
-from schoolmode.fetch.http import Http, HttpConfig, retry_after_seconds
+from schoolmode.fetch.http import FetchError, Http, HttpConfig, retry_after_seconds
+from schoolmode.fetch.socrata import export_value
+from schoolmode.fetch.table import check_columns
 from schoolmode.importers import CHICAGO
 from schoolmode.standard.batch import ROW
 from schoolmode.store.service import import_history
@@ -276,3 +278,18 @@ def test_retry_waits_double_and_honour_retry_after_within_the_cap() -> None:
     assert retry_after_seconds("5") == 5.0
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+def test_api_values_are_written_as_the_export_writes_them() -> None:
+    assert export_value("2022-01-10T00:00:00.000", "calendar_date") == "01/10/2022"
+    assert export_value("2022-01-10T13:05:09.000", "calendar_date") == "01/10/2022 01:05:09 PM"
+    assert export_value("2022-01-10T00:00:00.000Z", "date") == "01/10/2022"
+    assert export_value("", "calendar_date") == ""
+    assert export_value("2022-01-10T00:00:00.000", "text") == "2022-01-10T00:00:00.000"
+    assert export_value("POINT (-87.6 41.8)", "point") == "POINT (-87.6 41.8)"
+
+
+def test_a_repeated_column_is_refused_by_name() -> None:
+    with pytest.raises(FetchError, match="repeated column\\(s\\) 'Date'"):
+        check_columns(["Date", "Date", "Cases"], ["Date", "Cases"], "here")
+    check_columns(["Cases", "Date"], ["Date", "Cases"], "here")  # order is free
