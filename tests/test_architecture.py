@@ -22,7 +22,7 @@ FLOORS: dict[str, tuple[str, ...]] = {
     "faces": ("cli", "api", "web"),
     "application": ("app",),
     "domain": ("sim", "synth", "operations", "backtest", "decisions", "cases", "access"),
-    "data": ("metrics", "importers"),
+    "data": ("metrics", "importers", "fetch"),
     "core": ("engine", "store"),
     "ground": ("policy", "standard", "settings", "pathogen", "draws", "parallel", "reports"),
 }
@@ -33,6 +33,7 @@ SAME_FLOOR: dict[str, frozenset[str]] = {
     "sim": frozenset({"synth", "operations"}),
     "synth": frozenset({"operations"}),
     "cases": frozenset({"operations"}),
+    "fetch": frozenset({"importers"}),  # the shipped header and source_file
     "parallel": frozenset({"policy"}),  # SchoolmodeError
 }
 

@@ -10,13 +10,23 @@ no library module reads the environment itself.
 | ``policies_dir`` | ``SCHOOLMODE_POLICIES`` | the policies shipped with the package |
 | ``data_dir`` | ``SCHOOLMODE_DATA`` | the data shipped in the package (``schoolmode/data``) |
 | ``cache_dir`` | ``SCHOOLMODE_CACHE`` | ``~/.cache/schoolmode`` |
+| ``chicago_portal_url`` | ``SCHOOLMODE_CHICAGO_PORTAL_URL`` | ``https://data.cityofchicago.org`` |
+| ``github_raw_url`` | ``SCHOOLMODE_GITHUB_RAW_URL`` | ``https://raw.githubusercontent.com`` |
+| ``ontario_portal_url`` | ``SCHOOLMODE_ONTARIO_PORTAL_URL`` | ``https://data.ontario.ca`` |
+| ``sociopatterns_url`` | ``SCHOOLMODE_SOCIOPATTERNS_URL`` | ``https://www.sociopatterns.org`` |
+| ``socrata_app_token`` | ``SCHOOLMODE_SOCRATA_APP_TOKEN`` | none (anonymous, throttled) |
+| ``fetch_page_size`` | ``SCHOOLMODE_FETCH_PAGE_SIZE`` | 50000 rows per Socrata page |
+| ``fetch_retries`` | ``SCHOOLMODE_FETCH_RETRIES`` | 5 tries after the first |
+| ``fetch_backoff`` | ``SCHOOLMODE_FETCH_BACKOFF`` | 1 second, doubled each try |
+
+``fetch_cache_dir`` (``cache_dir/fetch``) is where ``schoolmode fetch`` writes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_URL = "sqlite:///schoolmode.sqlite"
@@ -61,6 +71,37 @@ class AppSettings(BaseSettings):
         validation_alias=AliasChoices("SCHOOLMODE_CACHE", "cache_dir"),
         description="Folder for caches (parsed policy files, the simulator's calibrated beta).",
     )
+
+    chicago_portal_url: str = Field(
+        default="https://data.cityofchicago.org",
+        description="The City of Chicago data portal (Socrata) that `fetch` reads.",
+    )
+    github_raw_url: str = Field(
+        default="https://raw.githubusercontent.com",
+        description="GitHub's raw-file address (the CPS case reports archive at its commit).",
+    )
+    ontario_portal_url: str = Field(
+        default="https://data.ontario.ca",
+        description="Ontario's open data portal (CKAN) that `fetch` reads.",
+    )
+    sociopatterns_url: str = Field(
+        default="https://www.sociopatterns.org",
+        description="SocioPatterns' site (contact files, fetched into the cache only).",
+    )
+    socrata_app_token: SecretStr | None = Field(
+        default=None,
+        description="Socrata app token sent as X-App-Token (less throttling); never printed.",
+    )
+    fetch_page_size: int = Field(default=50_000, ge=1, description="Rows per Socrata page.")
+    fetch_retries: int = Field(default=5, ge=0, description="Tries after the first.")
+    fetch_backoff: float = Field(
+        default=1.0, ge=0, description="Seconds before the first retry, doubled each retry."
+    )
+
+    @property
+    def fetch_cache_dir(self) -> Path:
+        """Where ``schoolmode fetch`` writes: ``cache_dir/fetch``, laid out as a data folder."""
+        return self.cache_dir / "fetch"
 
     @field_validator("db_url")
     @classmethod

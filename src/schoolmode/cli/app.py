@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "status": "data",
     "db": "data",
     "import": "data",
+    "fetch": "fetch",
     "district": "district",
     "backtest": "backtest",
     "decide": "decisions",
