@@ -56,6 +56,8 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
     ("GET", "/api/v1/accommodations"): ("/api/v1/accommodations", {}, None),
     ("GET", "/api/v1/imports"): ("/api/v1/imports", {}, None),
     ("GET", "/api/v1/access-log"): ("/api/v1/access-log", {}, None),
+    ("GET", "/api/v1/audit/head"): ("/api/v1/audit/head", {}, None),
+    ("GET", "/api/v1/audit/verification"): ("/api/v1/audit/verification", {}, None),
 }
 
 PRINCIPALS: dict[str, Principal] = {

@@ -16,7 +16,7 @@ from schoolmode.store.triggers import (
     no_truncate_ddl,
 )
 
-# tables made append-only by migrations 0002-0005 and 0007 (their APPEND_ONLY tuples)
+# tables made append-only by migrations 0002-0005, 0007 and 0009 (their APPEND_ONLY tuples)
 GUARDED = (
     "decision_run",
     "decision",
@@ -35,6 +35,7 @@ GUARDED = (
     "trace_exception",
     "outbreak_confirmation",
     "access_log",
+    "chain_link",
 )
 
 

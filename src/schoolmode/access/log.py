@@ -11,6 +11,7 @@ from enum import StrEnum
 from sqlalchemy import Engine, func, insert, select
 
 from schoolmode.access.roles import Principal
+from schoolmode.store.chain import append_link
 from schoolmode.store.tables import access_log
 
 
@@ -46,7 +47,7 @@ def record_access(
     """Append one event (``params``: the request's path and query parameters, never a
     password or a token)."""
     with engine.begin() as conn:
-        conn.execute(
+        key = conn.execute(
             insert(access_log).values(
                 at=dt.datetime.now(dt.UTC),
                 principal=who.name,
@@ -59,7 +60,8 @@ def record_access(
                 status=status,
                 rows=rows,
             )
-        )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        append_link(conn, "access_log", int(key))
 
 
 def access_events(

@@ -13,6 +13,8 @@ from schoolmode.decisions.record import decide as decide_run
 from schoolmode.decisions.record import policy_in_force, stored_explanation
 from schoolmode.decisions.runs import day_decisions as stored_day_decisions
 from schoolmode.decisions.runs import decision_runs, school_of
+from schoolmode.decisions.verify import verify as verify_store
+from schoolmode.store.chain import chain_head
 
 
 class DecideRequest(BaseModel):
@@ -245,3 +247,44 @@ def day_decisions(ctx: Context, req: DayDecisionsRequest) -> DayDecisionsResult 
 def school_of_unit(ctx: Context, scope: str, unit: str) -> str | None:
     """The school of a school or classroom (None for the district or an unknown room)."""
     return school_of(ctx.engine, scope, unit)
+
+
+class VerifyResult(BaseModel):
+    """``audit verify``: intact, or every problem, the first broken link first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    intact: bool
+    links: int
+    head: str | None
+    snapshots: int
+    problems: list[str]
+    text: str
+
+
+def verify(ctx: Context, published_head: str | None = None) -> VerifyResult:
+    """Check the hash chain of the audit records and every run's input snapshot."""
+    found = verify_store(ctx.engine, published_head)
+    return VerifyResult(
+        intact=found.intact,
+        links=found.links,
+        head=found.head,
+        snapshots=found.snapshots,
+        problems=found.problems,
+        text=found.render(),
+    )
+
+
+class ChainHeadResult(BaseModel):
+    """What anyone may publish and keep: the chain's length, head and when it was linked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    links: int
+    head: str | None
+    linked_at: dt.datetime | None
+
+
+def audit_head(ctx: Context) -> ChainHeadResult:
+    found = chain_head(ctx.engine)
+    return ChainHeadResult(links=found.links, head=found.head, linked_at=found.linked_at)

@@ -121,6 +121,37 @@ def reproduce(run_id: int, db: DbOption = None, policies_dir: PoliciesDir = None
         raise typer.Exit(code=1)
 
 
+@audit_app.command("verify")
+def verify(
+    db: DbOption = None,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head", help="A chain head published earlier: it must still be in the chain."
+        ),
+    ] = None,
+) -> None:
+    """Check the hash chain of decision runs, authorisations and the access log, and every
+    run's input snapshot; name the first broken link. Exit 1 when anything is broken."""
+    from schoolmode.app import decisions
+
+    with app_context(db) as ctx:
+        report = decisions.verify(ctx, head)
+    console.print(report.text, markup=False)
+    if not report.intact:
+        raise typer.Exit(code=1)
+
+
+@audit_app.command("head")
+def audit_head(db: DbOption = None) -> None:
+    """The chain's head, to publish and keep: a later `audit verify --head` checks it."""
+    from schoolmode.app import decisions
+
+    with app_context(db) as ctx:
+        found = decisions.audit_head(ctx)
+    console.print(f"{found.head or '(empty chain)'} ({found.links} links, {found.linked_at})")
+
+
 @decisions_app.command("list")
 def list_runs(db: DbOption = None) -> None:
     """The stored decision runs."""

@@ -42,6 +42,7 @@ from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
 from schoolmode.policy.needs import attributes_needed, metrics_needed
+from schoolmode.store.chain import append_link, decisions_digest, row_digest, stored_row
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import table_frame
 from schoolmode.store.tables import authorisation, decision, decision_run
@@ -482,6 +483,14 @@ def decide(
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         insert_decisions(conn, int(run_id), rows)
+        run_row = stored_row(conn, "decision_run", int(run_id))
+        assert run_row is not None
+        append_link(
+            conn,
+            "decision_run",
+            int(run_id),
+            row_digest(run_row, {"decisions": decisions_digest(rows)}),
+        )
     default = policy.modes[0].id
     return RunSummary(
         int(run_id),
@@ -531,6 +540,7 @@ def authorise(
                 recorded_by=recorded_by or whoami(),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
+        append_link(conn, "authorisation", int(key))
     return int(key)
 
 

@@ -500,3 +500,25 @@ access_log = Table(
 )
 
 ACCESS_APPEND_ONLY = ("access_log",)
+
+
+# ---------------------------------------------------------------------- the hash chain
+
+chain_link = Table(
+    "chain_link",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_table", String(40), nullable=False),
+    Column("record_id", Integer, nullable=False),
+    Column("content_sha256", String(64), nullable=False, comment="Digest of the record."),
+    Column("prev_sha256", String(64), nullable=False, unique=True, comment="The link before."),
+    Column("link_sha256", String(64), nullable=False, unique=True),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Index("ix_chain_link_record", "record_table", "record_id", unique=True),
+    comment=(
+        "One link per audit record (decision runs, authorisations, the access log): the "
+        "record's digest and the previous link's; never updated or deleted."
+    ),
+)
+
+CHAIN_APPEND_ONLY = ("chain_link",)

@@ -119,3 +119,27 @@ def reproduction(
     ctx: Ctx,
 ) -> uc.ReproduceResult:
     return uc.reproduce(ctx, uc.ReproduceRequest(run_id=run_id))
+
+
+@router.get("/audit/head", summary="The hash chain's head, to publish and keep")
+def audit_head(
+    _: Annotated[Principal, Depends(Requires(Permission.decisions_read))], ctx: Ctx
+) -> uc.ChainHeadResult:
+    return uc.audit_head(ctx)
+
+
+Head = Annotated[
+    str | None,
+    Query(
+        pattern="^[0-9a-f]{64}$", description="A head published earlier: it must be in the chain"
+    ),
+]
+
+
+@router.get("/audit/verification", summary="Check the hash chain and every input snapshot")
+def verification(
+    _: Annotated[Principal, Depends(Requires(Permission.audit_read))],
+    ctx: Ctx,
+    head: Head = None,
+) -> uc.VerifyResult:
+    return uc.verify(ctx, head)
