@@ -1,6 +1,6 @@
 """The one settings object of a schoolmode process (pydantic-settings).
 
-Built once at start (by the CLI, the coming API server, a benchmark) from the environment
+Built once at start (by the CLI, the API server, a benchmark) from the environment
 (``SCHOOLMODE_*``) and explicit overrides such as ``--db``, validated there, and passed down:
 no library module reads the environment itself.
 
@@ -18,6 +18,8 @@ no library module reads the environment itself.
 | ``fetch_page_size`` | ``SCHOOLMODE_FETCH_PAGE_SIZE`` | 50000 rows per Socrata page |
 | ``fetch_retries`` | ``SCHOOLMODE_FETCH_RETRIES`` | 5 tries after the first |
 | ``fetch_backoff`` | ``SCHOOLMODE_FETCH_BACKOFF`` | 1 second, doubled each try |
+| ``api_rate_anonymous`` | ``SCHOOLMODE_API_RATE_ANONYMOUS`` | 120 requests a minute per client |
+| ``api_rate_token`` | ``SCHOOLMODE_API_RATE_TOKEN`` | 1200 requests a minute per token |
 
 ``fetch_cache_dir`` (``cache_dir/fetch``) is where ``schoolmode fetch`` writes.
 """
@@ -96,6 +98,13 @@ class AppSettings(BaseSettings):
     fetch_retries: int = Field(default=5, ge=0, description="Tries after the first.")
     fetch_backoff: float = Field(
         default=1.0, ge=0, description="Seconds before the first retry, doubled each retry."
+    )
+
+    api_rate_anonymous: int = Field(
+        default=120, ge=1, description="Requests a minute an anonymous client may make."
+    )
+    api_rate_token: int = Field(
+        default=1200, ge=1, description="Requests a minute one bearer token may make."
     )
 
     @property

@@ -92,7 +92,9 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ctx = Context(AppSettings.load(db_url=url))
         tokens = _accounts(ctx)
         run = decide(ctx, DecideRequest(first=DAY, created_by="tests"))
-        with TestClient(create_app(AppSettings.load(db_url=url))) as client:
+        # the tests make hundreds of requests a minute: limits of their own (tests/api/test_limits.py)
+        unlimited = AppSettings.load(db_url=url, api_rate_anonymous=10**6, api_rate_token=10**6)
+        with TestClient(create_app(unlimited)) as client:
             yield Api(client, ctx, engine, tokens, run.run_id)
         ctx.close()
     finally:

@@ -14,6 +14,8 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from schoolmode import __version__
 from schoolmode.access.roles import ANONYMOUS
 from schoolmode.api import problems
+from schoolmode.api.limits import SlidingWindow, client_key, retry_after
+from schoolmode.api.problems import problem_response
 from schoolmode.api.routes import access, decisions, meta, operations, policies
 from schoolmode.api.security import Requires
 from schoolmode.app.access import log_access
@@ -52,6 +54,26 @@ async def _stamp(request: Request, call_next: Next) -> Response:
     return Response(body, response.status_code, headers, response.media_type)
 
 
+async def _limit(request: Request, call_next: Next) -> Response:
+    """429 with ``Retry-After`` past the settings' requests a minute (per token, else per
+    client address)."""
+    settings: AppSettings = request.app.state.ctx.settings
+    key, token = client_key(
+        request.headers.get("authorization"), getattr(request.client, "host", None)
+    )
+    limit = settings.api_rate_token if token else settings.api_rate_anonymous
+    wait = request.app.state.limits.take(key, limit)
+    if wait is None:
+        return await call_next(request)
+    return problem_response(
+        request,
+        429,
+        "Too many requests",
+        f"at most {limit} requests a minute; try again in {retry_after(wait)} s",
+        headers={"Retry-After": retry_after(wait), VERSION_HEADER: __version__},
+    )
+
+
 async def _audit(request: Request, call_next: Next) -> Response:
     """Every write, and every read of personal data, in the access log."""
     response = await call_next(request)
@@ -81,6 +103,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ctx = Context(settings)
+        app.state.limits = SlidingWindow()
         app.state.ctx.registry  # noqa: B018 (parse the policies now, not on the first request)
         try:
             yield
@@ -98,6 +121,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     )
     problems.install(app)
     app.add_middleware(BaseHTTPMiddleware, dispatch=_audit)
+    app.add_middleware(BaseHTTPMiddleware, dispatch=_limit)
     app.add_middleware(BaseHTTPMiddleware, dispatch=_stamp)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

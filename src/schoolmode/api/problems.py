@@ -45,6 +45,7 @@ _WHEN = {
     403: "The caller's role or scope does not allow it.",
     404: "No such resource.",
     422: "A parameter or field is invalid (invalid_params names each).",
+    429: "Too many requests: try again after Retry-After seconds.",
 }
 
 
@@ -57,7 +58,7 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-COMMON = problem_responses(400, 401, 403, 404, 422)
+COMMON = problem_responses(400, 401, 403, 404, 422, 429)
 """What any route may answer besides its success."""
 
 

@@ -1,0 +1,66 @@
+"""Rate limits per anonymous client and per token: 429 with Retry-After, then allowed again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from schoolmode.access.roles import Principal, Role
+from schoolmode.api.app import create_app
+from schoolmode.api.limits import SlidingWindow, client_key
+from schoolmode.app.access import AddAccountRequest, TokenRequest, add_account, create_token
+from schoolmode.app.context import Context
+from schoolmode.settings import AppSettings
+from schoolmode.store.db import make_engine
+from schoolmode.store.migrate import upgrade
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_sliding_window_allows_limit_events_per_window() -> None:
+    clock = Clock()
+    window = SlidingWindow(60.0, clock)
+    assert [window.take("a", 3) for _ in range(3)] == [None, None, None]
+    assert window.take("a", 3) == 60.0
+    assert window.take("b", 3) is None  # another key has its own window
+    clock.now += 20
+    assert window.take("a", 3) == 40.0
+    clock.now += 40
+    assert window.take("a", 3) is None
+
+
+def test_a_token_is_counted_by_its_digest_never_itself() -> None:
+    key, token = client_key("Bearer smt_secret", "10.0.0.1")
+    assert token
+    assert "smt_secret" not in key
+    assert client_key(None, "10.0.0.1") == ("client:10.0.0.1", False)
+
+
+def test_the_api_answers_429_past_the_limit(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    upgrade(make_engine(url))
+    settings = AppSettings.load(db_url=url, api_rate_anonymous=3, api_rate_token=5)
+    ctx = Context(settings)
+    admin = Principal("admin", Role.administrator)
+    add_account(ctx, AddAccountRequest(name="bot", role=Role.auditor), admin)
+    token = create_token(ctx, TokenRequest(name="bot", label="t"), admin).token
+    with TestClient(create_app(settings)) as client:
+        statuses = [client.get("/api/v1/policies").status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        refused = client.get("/api/v1/policies")
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert refused.json()["detail"].startswith("at most 3 requests a minute; try again in")
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert [client.get("/api/v1/runs", headers=bearer).status_code for _ in range(6)] == [
+            *[200] * 5,
+            429,
+        ]
+    ctx.close()
