@@ -1,0 +1,287 @@
+"""Benchmark the HTTP API under a steady load: latency and errors against the same use case
+called in-process.
+
+    uv run python bench/bench_api.py --db sqlite:///out/schoolmode.sqlite
+    uv run python bench/bench_api.py --db sqlite:///out/schoolmode.sqlite \\
+        --db postgresql+psycopg://schoolmode@127.0.0.1/schoolmode --rate 200 --seconds 60
+
+For each store: an SQLite store is copied to a temporary folder first and the copy brought to
+the current schema (the runs and accounts the benchmark writes never reach the original); a PostgreSQL store is used as given and gets a decision
+run for the day (when it has none) and a benchmark account. Then `schoolmode serve` runs as
+a process of its own on 127.0.0.1 (rate limits lifted), and a bounded client (at most
+``--connections`` requests in flight, httpx on asyncio) sends ``--rate`` requests a second for
+``--seconds`` seconds, each at its scheduled time, for each scenario:
+
+(a) the decisions of every school on the day (`GET /api/v1/decisions?scope=school`, one page
+    of up to 1,000 schools), anonymous;
+(b) one school's explanation on the day (`GET /api/v1/decisions/school/ID/explanation`), with
+    a union safety committee token.
+
+A request's latency runs from its scheduled time (so a server that falls behind shows it) to
+the end of its response; an error is a status other than 200 or a failed connection. The
+**baseline** is the same use case (`app.decisions.day_decisions`, `app.decisions.explain`)
+called in this process on the same store, ``--baseline-calls`` times. Printed: a Markdown
+table (requests, errors, achieved rate, p50 and p99 in ms, the in-process p50, and the ratio
+of the API's p50 to it). The machine is shared: run it when it is quiet, and read ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as bc  # tables
+
+SCHOOLMODE = Path(sys.executable).parent / "schoolmode"
+DEFAULT_DB = "sqlite:///out/schoolmode.sqlite"
+DEFAULT_DAY = dt.date(2022, 1, 20)
+ACCOUNT = "bench-union"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(url: str, day: dt.date) -> tuple[str, str]:
+    """A decision run for ``day`` (made when the store has none), a union account's token and
+    a school decided that day: (token, school)."""
+    from schoolmode.access.roles import Principal, Role
+    from schoolmode.app import access, decisions
+    from schoolmode.app.context import Context
+    from schoolmode.policy.errors import SchoolmodeError
+    from schoolmode.settings import AppSettings
+
+    ctx = Context(AppSettings.load(db_url=url))
+    try:
+        found = decisions.day_decisions(
+            ctx, decisions.DayDecisionsRequest(day=day, scope="school", limit=1)
+        )
+        if found is None:
+            decisions.decide(ctx, decisions.DecideRequest(first=day, created_by="bench_api"))
+            found = decisions.day_decisions(
+                ctx, decisions.DayDecisionsRequest(day=day, scope="school", limit=1)
+            )
+        if found is None or not found.items:
+            raise SystemExit(f"no school decided on {day}")
+        admin = Principal("bench_api", Role.administrator)
+        with contextlib.suppress(SchoolmodeError):  # made by an earlier run on this store
+            access.add_account(
+                ctx,
+                access.AddAccountRequest(name=ACCOUNT, role=Role.union_safety_committee),
+                admin,
+            )
+        token = access.create_token(
+            ctx, access.TokenRequest(name=ACCOUNT, label="bench_api", days=1), admin
+        ).token
+        return token, found.items[0].unit
+    finally:
+        ctx.close()
+
+
+@contextmanager
+def server(url: str) -> Iterator[str]:
+    """``schoolmode serve`` on a free port, rate limits lifted: its base URL."""
+    port = _free_port()
+    env = {**os.environ, "SCHOOLMODE_API_RATE_ANONYMOUS": "1000000000"}
+    env["SCHOOLMODE_API_RATE_TOKEN"] = "1000000000"
+    proc = subprocess.Popen(
+        [str(SCHOOLMODE), "serve", "--db", url, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"schoolmode serve exited: {proc.stderr.read() if proc.stderr else ''}"
+                )
+            try:
+                if httpx.get(f"{base}/api/v1", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("schoolmode serve did not answer in 60 s")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def _load(
+    base: str, path: str, headers: dict[str, str], rate: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    slots = asyncio.Semaphore(connections)
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * seconds)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        start = time.perf_counter()
+
+        async def one(index: int) -> None:
+            nonlocal errors
+            scheduled = start + index / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            async with slots:
+                try:
+                    response = await client.get(path, headers=headers)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+            latencies.append(time.perf_counter() - scheduled)
+            errors += not ok
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+        elapsed = time.perf_counter() - start
+    return {"latencies": latencies, "errors": errors, "requests": total, "elapsed": elapsed}
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def in_process(url: str, day: dt.date, school: str, calls: int) -> dict[str, list[float]]:
+    """The baseline: each scenario's use case called ``calls`` times in this process."""
+    from schoolmode.app import decisions
+    from schoolmode.app.context import Context
+    from schoolmode.settings import AppSettings
+
+    ctx = Context(AppSettings.load(db_url=url))
+    runs: dict[str, Callable[[], object]] = {
+        "decisions": lambda: decisions.day_decisions(
+            ctx, decisions.DayDecisionsRequest(day=day, scope="school", limit=1000)
+        ),
+        "explanation": lambda: decisions.explain(
+            ctx, decisions.ExplainRequest(scope="school", unit=school, day=day)
+        ),
+    }
+    out = {}
+    for name, run in runs.items():
+        run()  # warm
+        times = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t0)
+        out[name] = times
+    ctx.close()
+    return out
+
+
+def bench_store(url: str, args: argparse.Namespace) -> list[list[str]]:
+    token, school = prepare(url, args.day)
+    baseline = in_process(url, args.day, school, args.baseline_calls)
+    day = args.day.isoformat()
+    scenarios = {
+        "decisions": (f"/api/v1/decisions?date={day}&scope=school&limit=1000", {}),
+        "explanation": (
+            f"/api/v1/decisions/school/{school}/explanation?date={day}",
+            {"Authorization": f"Bearer {token}"},
+        ),
+    }
+    kind = url.split(":", 1)[0].split("+", 1)[0]
+    rows = []
+    with server(url) as base:
+        for name, (path, headers) in scenarios.items():
+            got = asyncio.run(_load(base, path, headers, args.rate, args.seconds, args.connections))
+            p50 = _quantile(got["latencies"], 0.5)
+            inside = statistics.median(baseline[name])
+            label = (
+                "(a) decisions of every school"
+                if name == "decisions"
+                else "(b) a school's explanation"
+            )
+            rows.append(
+                [
+                    f"{label}, {kind}",
+                    f"{got['requests']:,}",
+                    str(got["errors"]),
+                    f"{got['requests'] / got['elapsed']:.0f}",
+                    f"{p50 * 1000:.1f}",
+                    f"{_quantile(got['latencies'], 0.99) * 1000:.1f}",
+                    f"{inside * 1000:.1f}",
+                    f"{p50 / inside:.1f}x",
+                ]
+            )
+    return rows
+
+
+@contextmanager
+def local_copy(url: str) -> Iterator[str]:
+    """An SQLite store's copy in a temporary folder (a PostgreSQL URL as it is)."""
+    if not url.startswith("sqlite:///"):
+        yield url
+        return
+    import sqlite3
+
+    source = Path(url.removeprefix("sqlite:///"))
+    if not source.is_file():
+        raise SystemExit(f"{source}: no such store; build it with `scripts/run` first")
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+        with sqlite3.connect(source) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        target = Path(tmp) / "store.sqlite"
+        shutil.copyfile(source, target)
+        copy = f"sqlite:///{target}"
+        subprocess.run([str(SCHOOLMODE), "db", "upgrade", "--db", copy], check=True)
+        yield copy
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--db", action="append", help="a store (repeat for several)")
+    parser.add_argument("--day", type=dt.date.fromisoformat, default=DEFAULT_DAY)
+    parser.add_argument("--rate", type=float, default=200.0, help="requests a second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="per scenario")
+    parser.add_argument("--connections", type=int, default=32, help="requests in flight, at most")
+    parser.add_argument("--baseline-calls", type=int, default=200)
+    args = parser.parse_args(argv)
+    rows = []
+    for url in args.db or [DEFAULT_DB]:
+        with local_copy(url) as copy:
+            rows.extend(bench_store(copy, args))
+    header = [
+        "scenario",
+        "requests",
+        "errors",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "in-process p50 ms",
+        "API p50 / in-process",
+    ]
+    print(bc.markdown_table(header, rows))
+    print(
+        f"\n{args.rate:.0f} requests/s for {args.seconds:.0f} s per scenario, at most "
+        f"{args.connections} in flight; day {args.day}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
