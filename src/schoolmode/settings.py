@@ -10,6 +10,7 @@ no library module reads the environment itself.
 | ``policies_dir`` | ``SCHOOLMODE_POLICIES`` | the policies shipped with the package |
 | ``data_dir`` | ``SCHOOLMODE_DATA`` | the data shipped in the package (``schoolmode/data``) |
 | ``cache_dir`` | ``SCHOOLMODE_CACHE`` | ``~/.cache/schoolmode`` |
+| ``lock_wait_s`` | ``SCHOOLMODE_LOCK_WAIT`` | 600 (seconds a writer waits for another) |
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ class AppSettings(BaseSettings):
         default_factory=default_cache_dir,
         validation_alias=AliasChoices("SCHOOLMODE_CACHE", "cache_dir"),
         description="Folder for caches (parsed policy files, the simulator's calibrated beta).",
+    )
+
+    lock_wait_s: float = Field(
+        default=600.0,
+        ge=0,
+        validation_alias=AliasChoices("SCHOOLMODE_LOCK_WAIT", "lock_wait_s"),
+        description="Seconds an import or a review waits for another one writing the same "
+        "dataset (on SQLite: any other write) before it is refused, nothing written.",
     )
 
     @field_validator("db_url")

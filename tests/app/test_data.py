@@ -29,6 +29,9 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[str] = []
 
+    def waiting(self, message: str) -> None:
+        self.events.append(f"waiting {message}")
+
     def file_started(self, source: str, path: Path) -> None:
         self.events.append(f"start {source}")
 

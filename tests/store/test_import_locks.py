@@ -16,13 +16,16 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
+from schoolmode.importers import IMPORTERS
 from schoolmode.importers.cdph import DailyTesting
+from schoolmode.standard.batch import FileValidationError
 from schoolmode.store.db import make_engine
 from schoolmode.store.locks import StoreBusy
 from schoolmode.store.migrate import upgrade
-from schoolmode.store.service import import_history, run_import
+from schoolmode.store.service import import_history, import_set, run_import
 from schoolmode.store.tables import RECORD_TABLES
 from tests.conftest import FIXTURE_DATA
 
@@ -33,15 +36,30 @@ PATIENCE = 120.0
 measure: every wait below ends as soon as the other side has done its step)."""
 
 
-def days_file(path: Path, days: int) -> Path:
-    """The fixture's testing file cut to its first ``days`` days."""
-    lines = TESTING.read_text().splitlines(keepends=True)
+def days_file(path: Path, days: int, source: Path = TESTING) -> Path:
+    """The fixture's testing (or ``source``) file cut to its first ``days`` days."""
+    lines = source.read_text().splitlines(keepends=True)
     path.write_text("".join(lines[: days + 1]))
     return path
 
 
-def _held_import(url: str, path: str, holding: Event, release: Event, out: Any) -> None:
-    """Import ``path``, stopping inside the transaction (after the first rows written) until
+Jobs = list[tuple[str, str]]
+"""``(source, path)`` of each file an import reads, in order."""
+
+
+def _import(url: str, jobs: Jobs, **kwargs: Any) -> list[tuple[Any, ...]]:
+    engine = make_engine(url)
+    try:
+        results = import_set(
+            engine, [(IMPORTERS[source], Path(path)) for source, path in jobs], **kwargs
+        )
+    finally:
+        engine.dispose()
+    return [(r.status, r.import_id, r.added, r.unchanged) for r in results]
+
+
+def _held_import(url: str, jobs: Jobs, holding: Event, release: Event, out: Any) -> None:
+    """Import ``jobs``, stopping inside the transaction (after the first rows written) until
     ``release``; put ``("A", outcome...)`` on ``out``."""
 
     def progress(_stage: str, _done: int, _total: int) -> None:
@@ -50,40 +68,32 @@ def _held_import(url: str, path: str, holding: Event, release: Event, out: Any) 
             if not release.wait(PATIENCE):
                 os._exit(3)  # the test went away: leave without committing
 
-    engine = make_engine(url)
     try:
-        result = run_import(engine, DailyTesting(), Path(path), progress=progress)
-        out.put(("A", "ok", result.status, result.import_id, result.added, result.unchanged))
+        out.put(("A", "ok", _import(url, jobs, progress=progress)))
     except Exception as exc:  # reported to the test, which fails on it
         out.put(("A", "error", type(exc).__name__, str(exc)))
-    finally:
-        engine.dispose()
 
 
-def _second_import(url: str, path: str, wait: float, waiting: Event, out: Any) -> None:
-    """Import ``path`` (waiting at most ``wait`` s for the lock); put what it was told while
+def _second_import(url: str, jobs: Jobs, wait: float, waiting: Event, out: Any) -> None:
+    """Import ``jobs`` (waiting at most ``wait`` s for the lock); put what it was told while
     waiting and its outcome on ``out``."""
 
     def on_wait(message: str) -> None:
         out.put(("B", "waiting", message))
         waiting.set()
 
-    engine = make_engine(url)
     try:
-        result = run_import(engine, DailyTesting(), Path(path), wait=wait, on_wait=on_wait)
-        out.put(("B", "ok", result.status, result.import_id, result.added, result.unchanged))
+        out.put(("B", "ok", _import(url, jobs, wait=wait, on_wait=on_wait)))
     except Exception as exc:
         out.put(("B", "error", type(exc).__name__, str(exc)))
-    finally:
-        engine.dispose()
 
 
-def _race(url: str, first: Path, second: Path, wait: float) -> dict[str, list[tuple[Any, ...]]]:
+def _race(url: str, first: Jobs, second: Jobs, wait: float) -> dict[str, list[tuple[Any, ...]]]:
     """Run the two imports as described above; the messages of each process, by process."""
     out = SPAWN.Queue()
     holding, release, waiting = SPAWN.Event(), SPAWN.Event(), SPAWN.Event()
-    a = SPAWN.Process(target=_held_import, args=(url, str(first), holding, release, out))
-    b = SPAWN.Process(target=_second_import, args=(url, str(second), wait, waiting, out))
+    a = SPAWN.Process(target=_held_import, args=(url, first, holding, release, out))
+    b = SPAWN.Process(target=_second_import, args=(url, second, wait, waiting, out))
     a.start()
     try:
         assert holding.wait(PATIENCE), "the first import never started writing"
@@ -111,17 +121,30 @@ def _race(url: str, first: Path, second: Path, wait: float) -> dict[str, list[tu
     return said
 
 
+def _one(said: dict[str, list[tuple[Any, ...]]], who: str, kind: str) -> Any:
+    """The one message of ``kind`` that ``who`` sent, without its kind."""
+    (found,) = [m[1:] for m in said[who] if m[0] == kind]
+    return found[0] if len(found) == 1 else found
+
+
+def _testing_job(path: Path) -> Jobs:
+    return [("cdph-daily-testing", str(path))]
+
+
 def _stored(engine: Engine) -> set[tuple[Any, ...]]:
+    """Every stored community indicator (testing and cases: both sources write them), without
+    the import that wrote it."""
     t = RECORD_TABLES["community_indicator"]
     with engine.connect() as conn:
-        return {tuple(r) for r in conn.execute(select(t.c.date, t.c.metric, t.c.value))}
+        rows = conn.execute(select(*(c for c in t.c if c.name != "import_id")))
+        return {tuple(r) for r in rows}
 
 
-def _alone(path: Path) -> set[tuple[Any, ...]]:
-    """The rows ``path`` alone stores, in a fresh SQLite store beside it."""
-    solo = make_engine(f"sqlite:///{path.with_suffix('.sqlite')}")
+def _alone(jobs: Jobs) -> set[tuple[Any, ...]]:
+    """The rows ``jobs`` alone store, in a fresh SQLite store beside their first file."""
+    solo = make_engine(f"sqlite:///{Path(jobs[0][1]).with_suffix('.sqlite')}")
     upgrade(solo)
-    run_import(solo, DailyTesting(), path)
+    import_set(solo, [(IMPORTERS[source], Path(path)) for source, path in jobs])
     rows = _stored(solo)
     solo.dispose()
     return rows
@@ -132,11 +155,12 @@ def test_two_imports_of_different_files_run_one_then_the_other(
 ) -> None:
     first = days_file(tmp_path / "30days.csv", 30)
     second = days_file(tmp_path / "31days.csv", 31)
-    said = _race(db_url, first, second, wait=PATIENCE * 5)
-    ((a_status, a_id, a_added, _),) = [m[1:] for m in said["A"] if m[0] == "ok"]
-    (told,) = [m[1] for m in said["B"] if m[0] == "waiting"]
-    assert told == "waiting for another import of cdph-daily-testing to finish…"
-    ((b_status, b_id, b_added, b_unchanged),) = [m[1:] for m in said["B"] if m[0] == "ok"]
+    said = _race(db_url, _testing_job(first), _testing_job(second), wait=PATIENCE * 5)
+    ((a_status, a_id, a_added, _),) = _one(said, "A", "ok")
+    assert _one(said, "B", "waiting") == (
+        "waiting for another import of cdph-daily-testing to finish…"
+    )
+    ((b_status, b_id, b_added, b_unchanged),) = _one(said, "B", "ok")
     assert (a_status, a_added) == ("imported", 30 * 57)
     # the second decided on what the first committed: one day added, 30 days unchanged
     assert (b_status, b_added, b_unchanged) == ("imported", 57, 30 * 57)
@@ -145,20 +169,20 @@ def test_two_imports_of_different_files_run_one_then_the_other(
         (a_id, "superseded", None),
         (b_id, "current", a_id),
     ]
-    assert _stored(store) == _alone(second)
+    assert _stored(store) == _alone(_testing_job(second))
     # the first file again is a change back, not "unchanged"
     again = run_import(store, DailyTesting(), first, allow_removals=True)
     assert (again.status, again.removed) == ("imported", 57)
-    assert _stored(store) == _alone(first)
+    assert _stored(store) == _alone(_testing_job(first))
 
 
 def test_the_same_file_twice_at_once_is_imported_once(
     store: Engine, db_url: str, tmp_path: Path
 ) -> None:
     path = days_file(tmp_path / "30days.csv", 30)
-    said = _race(db_url, path, path, wait=PATIENCE * 5)
-    ((a_status, a_id, _, _),) = [m[1:] for m in said["A"] if m[0] == "ok"]
-    ((b_status, b_id, b_added, _),) = [m[1:] for m in said["B"] if m[0] == "ok"]
+    said = _race(db_url, _testing_job(path), _testing_job(path), wait=PATIENCE * 5)
+    ((a_status, a_id, _, _),) = _one(said, "A", "ok")
+    ((b_status, b_id, b_added, _),) = _one(said, "B", "ok")
     assert (a_status, b_status, b_id, b_added) == ("imported", "unchanged", a_id, 0)
     assert [(e["id"], e["status"]) for e in import_history(store)] == [(a_id, "current")]
 
@@ -168,11 +192,60 @@ def test_a_second_import_that_waits_too_long_is_refused_and_writes_nothing(
 ) -> None:
     first = days_file(tmp_path / "30days.csv", 30)
     second = days_file(tmp_path / "31days.csv", 31)
-    said = _race(db_url, first, second, wait=0.2)
-    ((_, a_id, _, _),) = [m[1:] for m in said["A"] if m[0] == "ok"]
-    ((kind, message),) = [m[1:] for m in said["B"] if m[0] == "error"]
+    said = _race(db_url, _testing_job(first), _testing_job(second), wait=0.2)
+    ((_, a_id, _, _),) = _one(said, "A", "ok")
+    kind, message = _one(said, "B", "error")
     assert kind == StoreBusy.__name__
     assert message.startswith("another import of cdph-daily-testing is still writing after 0.2 s")
     assert "nothing written" in message
     assert [(e["id"], e["status"]) for e in import_history(store)] == [(a_id, "current")]
-    assert _stored(store) == _alone(first)
+    assert _stored(store) == _alone(_testing_job(first))
+
+
+CASES = IMPORTERS["cdph-daily-cases"].default_paths(FIXTURE_DATA)[0]
+
+
+def test_two_sets_of_files_at_once_end_as_one_then_the_other(
+    store: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Two ``import chicago``-like sets (testing and cases files, each set in one transaction):
+    the second waits for the whole first set, then applies its own: both datasets end as the
+    second set's files, never one of each."""
+    first = [
+        ("cdph-daily-testing", str(days_file(tmp_path / "t30.csv", 30))),
+        ("cdph-daily-cases", str(days_file(tmp_path / "c30.csv", 30, CASES))),
+    ]
+    second = [
+        ("cdph-daily-testing", str(days_file(tmp_path / "t31.csv", 31))),
+        ("cdph-daily-cases", str(days_file(tmp_path / "c31.csv", 31, CASES))),
+    ]
+    said = _race(db_url, first, second, wait=PATIENCE * 5)
+    a_done, b_done = _one(said, "A", "ok"), _one(said, "B", "ok")
+    assert [r[0] for r in a_done] == ["imported", "imported"]
+    # each file of the second set decided on the first set's committed rows: one day more
+    assert [(r[0], r[3]) for r in b_done] == [("imported", 30 * 57), ("imported", a_done[1][2])]
+    log = import_history(store)
+    assert [(e["source"], e["status"]) for e in log] == [
+        ("cdph-daily-testing", "superseded"),
+        ("cdph-daily-cases", "superseded"),
+        ("cdph-daily-testing", "current"),
+        ("cdph-daily-cases", "current"),
+    ]
+    assert _stored(store) == _alone(second)
+
+
+def test_a_set_with_a_bad_file_imports_none_of_its_files(store: Engine, tmp_path: Path) -> None:
+    good = days_file(tmp_path / "t30.csv", 30)
+    bad = tmp_path / "c_bad.csv"
+    lines = CASES.read_text().splitlines(keepends=True)
+    bad.write_text(lines[0] + lines[1].replace(",", ",x", 1))
+    told: list[int] = []
+    with pytest.raises(FileValidationError, match=r"c_bad\.csv"):
+        import_set(
+            store,
+            [(IMPORTERS["cdph-daily-testing"], good), (IMPORTERS["cdph-daily-cases"], bad)],
+            started=told.append,
+        )
+    assert told == [0, 1]  # the first was written, then rolled back with the second
+    assert import_history(store) == []
+    assert _stored(store) == set()
