@@ -283,6 +283,11 @@ class _ImportBar:
         self.bar.update(self.task, completed=done, total=total)
 
 
+def _waiting(message: str) -> None:
+    """Another import or review holds the lock: say so on stderr."""
+    typer.echo(message, err=True)
+
+
 @accommodations_app.command("import")
 def accommodations_import(
     path: Path,
@@ -299,7 +304,7 @@ def accommodations_import(
         try:
             with progress.bar:
                 request = use.ImportRequest(path=path, by=by, allow_removals=allow_removals)
-                result = use.import_requests(ctx, request, progress)
+                result = use.import_requests(ctx, request, progress, _waiting)
         except use.RequestsNotImported as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
@@ -335,7 +340,7 @@ def accommodations_review(
             settings=_settings(settings),
             by=by,
         )
-        result = use.review(ctx, req)
+        result = use.review(ctx, req, _waiting)
     if not as_json:
         _print_review(result)
     _show(result.rows, role, "Decisions", as_json)
