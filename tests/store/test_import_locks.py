@@ -58,7 +58,7 @@ def _import(url: str, jobs: Jobs, **kwargs: Any) -> list[tuple[Any, ...]]:
     return [(r.status, r.import_id, r.added, r.unchanged) for r in results]
 
 
-def _held_import(url: str, jobs: Jobs, holding: Event, release: Event, out: Any) -> None:
+def held_import(url: str, jobs: Jobs, holding: Event, release: Event, out: Any) -> None:
     """Import ``jobs``, stopping inside the transaction (after the first rows written) until
     ``release``; put ``("A", outcome...)`` on ``out``."""
 
@@ -92,7 +92,7 @@ def _race(url: str, first: Jobs, second: Jobs, wait: float) -> dict[str, list[tu
     """Run the two imports as described above; the messages of each process, by process."""
     out = SPAWN.Queue()
     holding, release, waiting = SPAWN.Event(), SPAWN.Event(), SPAWN.Event()
-    a = SPAWN.Process(target=_held_import, args=(url, first, holding, release, out))
+    a = SPAWN.Process(target=held_import, args=(url, first, holding, release, out))
     b = SPAWN.Process(target=_second_import, args=(url, second, wait, waiting, out))
     a.start()
     try:

@@ -91,7 +91,7 @@ class _Bars:
         self._bar: Progress | None = None
 
     def waiting(self, message: str) -> None:
-        console.print(message, markup=False, highlight=False)
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     def _stop(self) -> None:
         if self._bar is not None:
