@@ -231,10 +231,16 @@ class AppealFiled(BaseModel):
     decision_id: int
 
 
-def appeal(ctx: Context, req: AppealRequest) -> AppealFiled:
+def appeal(ctx: Context, req: AppealRequest, on_wait: Waiting | None = None) -> AppealFiled:
     """File an appeal against a decision (a new record; the decision stays)."""
     appeal_id = store.record_appeal(
-        ctx.engine, req.decision_id, req.filed_on, req.grounds, req.by or whoami()
+        ctx.engine,
+        req.decision_id,
+        req.filed_on,
+        req.grounds,
+        req.by or whoami(),
+        wait=ctx.settings.lock_wait_s,
+        on_wait=on_wait,
     )
     return AppealFiled(appeal_id=appeal_id, decision_id=req.decision_id)
 
@@ -257,10 +263,20 @@ class AppealDecided(BaseModel):
     """The new decision, superseding the one appealed."""
 
 
-def appeal_outcome(ctx: Context, req: AppealOutcomeRequest) -> AppealDecided:
-    """Record an appeal's outcome: a new decision that supersedes the one appealed."""
+def appeal_outcome(
+    ctx: Context, req: AppealOutcomeRequest, on_wait: Waiting | None = None
+) -> AppealDecided:
+    """Record an appeal's outcome: a new decision that supersedes the one appealed (refused
+    when the appeal has one: two recorded at once end as one and a refusal)."""
     new = store.record_appeal_outcome(
-        ctx.engine, req.appeal_id, req.outcome, req.reason, req.on, req.by or whoami()
+        ctx.engine,
+        req.appeal_id,
+        req.outcome,
+        req.reason,
+        req.on,
+        req.by or whoami(),
+        wait=ctx.settings.lock_wait_s,
+        on_wait=on_wait,
     )
     return AppealDecided(appeal_id=req.appeal_id, outcome=req.outcome, decision_id=new)
 

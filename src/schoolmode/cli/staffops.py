@@ -393,7 +393,7 @@ def accommodations_appeal(
         req = use.AppealRequest(
             decision_id=decision, grounds=grounds, filed_on=parse_day(on, "--on"), by=by
         )
-        filed = use.appeal(ctx, req)
+        filed = use.appeal(ctx, req, _waiting)
     console.print(f"appeal {filed.appeal_id} against decision {filed.decision_id} recorded")
 
 
@@ -413,7 +413,7 @@ def accommodations_appeal_outcome(
         req = use.AppealOutcomeRequest(
             appeal_id=appeal, outcome=outcome, reason=reason, on=parse_day(on, "--on"), by=by
         )
-        decided = use.appeal_outcome(ctx, req)
+        decided = use.appeal_outcome(ctx, req, _waiting)
     console.print(f"appeal {decided.appeal_id}: {decided.outcome} (decision {decided.decision_id})")
 
 

@@ -131,12 +131,20 @@ def record_review(
 
 
 def record_appeal(
-    engine: Engine, decision_id: int, filed_on: dt.date, grounds: str, by: str
+    engine: Engine,
+    decision_id: int,
+    filed_on: dt.date,
+    grounds: str,
+    by: str,
+    *,
+    wait: float = LOCK_WAIT,
+    on_wait: Waiting | None = None,
 ) -> int:
-    """File an appeal against a decision (a new record; the decision is untouched)."""
+    """File an appeal against a decision (a new record; the decision is untouched), in a
+    transaction holding the decisions' lock (:func:`reviewing`)."""
     if not grounds.strip():
         raise SchoolmodeError("an appeal needs its grounds")
-    with engine.begin() as conn:
+    with reviewing(engine, wait=wait, on_wait=on_wait) as conn:
         found = conn.execute(
             sql_select(accommodation_decision.c.request_id).where(
                 accommodation_decision.c.id == decision_id
@@ -161,16 +169,26 @@ def record_appeal(
 
 
 def record_appeal_outcome(
-    engine: Engine, appeal_id: int, outcome: str, reason: str, on: dt.date, by: str
+    engine: Engine,
+    appeal_id: int,
+    outcome: str,
+    reason: str,
+    on: dt.date,
+    by: str,
+    *,
+    wait: float = LOCK_WAIT,
+    on_wait: Waiting | None = None,
 ) -> int:
     """The outcome of an appeal: a new decision for the request that supersedes the one
-    appealed (which stays, with the appeal, in the history). Returns the new decision id."""
+    appealed (which stays, with the appeal, in the history). Returns the new decision id.
+    Checked and recorded holding the decisions' lock (:func:`reviewing`): two outcomes of
+    one appeal recorded at once end as one recorded, the other refused."""
     if outcome not in ("granted", "denied"):
         raise SchoolmodeError(f"an appeal's outcome is granted or denied, not {outcome!r}")
     if not reason.strip():
         raise SchoolmodeError("an appeal's outcome needs its reason")
     a, d = accommodation_appeal, accommodation_decision
-    with engine.begin() as conn:
+    with reviewing(engine, wait=wait, on_wait=on_wait) as conn:
         appeal = conn.execute(sql_select(a.c.decision_id).where(a.c.id == appeal_id)).first()
         if appeal is None:
             raise SchoolmodeError(f"no accommodation appeal {appeal_id}")

@@ -57,9 +57,8 @@ def _is_busy(exc: OperationalError) -> bool:
     """A refused lock: SQLite's busy (``database is locked``), PostgreSQL's lock timeout."""
     orig: Any = exc.orig
     if isinstance(orig, sqlite3.OperationalError):
-        return getattr(orig, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, 5) or (
-            "database is locked" in str(orig)
-        )
+        code = getattr(orig, "sqlite_errorcode", None)  # extended: the low byte is the primary
+        return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
     return getattr(orig, "sqlstate", None) == "55P03"  # lock_not_available
 
 
