@@ -9,6 +9,7 @@ happens every time, with no sleep.
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing as mp
 import os
 import queue
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from schoolmode.importers import IMPORTERS
 from schoolmode.importers.cdph import DailyTesting
@@ -26,7 +28,7 @@ from schoolmode.store.db import make_engine
 from schoolmode.store.locks import StoreBusy
 from schoolmode.store.migrate import upgrade
 from schoolmode.store.service import import_history, import_set, run_import
-from schoolmode.store.tables import RECORD_TABLES
+from schoolmode.store.tables import RECORD_TABLES, import_log
 from tests.conftest import FIXTURE_DATA
 
 TESTING = FIXTURE_DATA / "chicago-daily-testing/COVID-19_Daily_Testing_-_By_Test.csv"
@@ -249,3 +251,53 @@ def test_a_set_with_a_bad_file_imports_none_of_its_files(store: Engine, tmp_path
     assert told == [0, 1]  # the first was written, then rolled back with the second
     assert import_history(store) == []
     assert _stored(store) == set()
+
+
+def _log_row(source: str, dataset: str, digest: str) -> dict[str, Any]:
+    return {
+        "source": source,
+        "dataset": dataset,
+        "record_type": "community_indicator",
+        "file_name": f"{digest}.csv",
+        "file_sha256": digest,
+        "imported_by": "t",
+        "imported_at": dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+        "status": "current",
+        "rows_in_file": 1,
+        "rows_added": 1,
+        "rows_changed": 0,
+        "rows_removed": 0,
+        "rows_unchanged": 0,
+        "rows_skipped": 0,
+    }
+
+
+def test_migration_0007_clears_a_mixed_dataset_and_then_refuses_a_second_current_import(
+    db_url: str,
+) -> None:
+    """A store where the race left two current imports of one dataset: after the migration
+    neither is current (the next import of its file re-applies it, not "unchanged"); a dataset
+    with one current import keeps it; and the database refuses a second current one."""
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0006")
+        with engine.begin() as conn:
+            conn.execute(
+                insert(import_log),
+                [
+                    _log_row("cdph-daily-testing", "citywide", "a"),
+                    _log_row("cdph-daily-testing", "citywide", "b"),
+                    _log_row("cdph-daily-cases", "citywide", "c"),
+                ],
+            )
+        upgrade(engine)
+        assert [(e["file_sha256"], e["status"]) for e in import_history(engine)] == [
+            ("a", "superseded"),
+            ("b", "superseded"),
+            ("c", "current"),
+        ]
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert(import_log), [_log_row("cdph-daily-cases", "citywide", "d")])
+        assert len(import_history(engine)) == 3
+    finally:
+        engine.dispose()
