@@ -25,7 +25,7 @@ from schoolmode.importers import IMPORTERS
 from schoolmode.importers.cdph import DailyTesting
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.store.db import make_engine
-from schoolmode.store.locks import StoreBusy
+from schoolmode.store.locks import StoreBusy, writing
 from schoolmode.store.migrate import upgrade
 from schoolmode.store.service import import_history, import_set, run_import
 from schoolmode.store.tables import RECORD_TABLES, import_log
@@ -301,3 +301,16 @@ def test_migration_0007_clears_a_mixed_dataset_and_then_refuses_a_second_current
         assert len(import_history(engine)) == 3
     finally:
         engine.dispose()
+
+
+def test_a_writer_that_may_not_wait_is_refused_at_once(store: Engine) -> None:
+    """``wait=0`` (``SCHOOLMODE_LOCK_WAIT=0``): refused as soon as another writer holds the
+    lock (on PostgreSQL a lock_timeout of 0 would mean no limit), told first that it waits."""
+    told: list[str] = []
+    refused = pytest.raises(StoreBusy, match=r"another import of cdph-daily-testing is still wr")
+    with writing(store, ["cdph-daily-testing"], "import"), refused:  # noqa: SIM117
+        with writing(store, ["cdph-daily-testing"], "import", wait=0, on_wait=told.append):
+            pytest.fail("a second writer got the lock")
+    assert told == ["waiting for another import of cdph-daily-testing to finish…"]
+    with writing(store, ["cdph-daily-testing"], "import", wait=0) as conn:  # free again
+        assert conn.in_transaction()

@@ -110,10 +110,11 @@ def _pg_lock(
         if not told and on_wait is not None:
             on_wait(f"waiting for another {what} of {name} to finish…")
         told = True
+        if wait <= 0:  # a lock_timeout of 0 would wait for ever
+            raise _refused(what, names, wait)
         before = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
-        conn.execute(
-            text("SELECT set_config('lock_timeout', :v, true)"), {"v": f"{int(wait * 1000)}ms"}
-        )
+        ms = max(1, round(wait * 1000))
+        conn.execute(text("SELECT set_config('lock_timeout', :v, true)"), {"v": f"{ms}ms"})
         try:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         except OperationalError as exc:
