@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -103,6 +104,7 @@ def _pg_lock(
     conn: Connection, what: str, names: list[str], wait: float, on_wait: Waiting | None
 ) -> None:
     told = False
+    deadline = time.monotonic() + wait  # one wait for all of the names
     for name in names:
         key = lock_key(name)
         if conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar():
@@ -110,10 +112,10 @@ def _pg_lock(
         if not told and on_wait is not None:
             on_wait(f"waiting for another {what} of {name} to finish…")
         told = True
-        if wait <= 0:  # a lock_timeout of 0 would wait for ever
+        ms = round((deadline - time.monotonic()) * 1000)
+        if ms <= 0:  # a lock_timeout of 0 would wait for ever
             raise _refused(what, names, wait)
         before = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
-        ms = max(1, round(wait * 1000))
         conn.execute(text("SELECT set_config('lock_timeout', :v, true)"), {"v": f"{ms}ms"})
         try:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
