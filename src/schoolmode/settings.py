@@ -20,6 +20,7 @@ no library module reads the environment itself.
 | ``fetch_backoff`` | ``SCHOOLMODE_FETCH_BACKOFF`` | 1 second, doubled each try |
 | ``api_rate_anonymous`` | ``SCHOOLMODE_API_RATE_ANONYMOUS`` | 120 requests a minute per client |
 | ``api_rate_token`` | ``SCHOOLMODE_API_RATE_TOKEN`` | 1200 requests a minute per token |
+| ``lock_wait_s`` | ``SCHOOLMODE_LOCK_WAIT`` | 600 (seconds a writer waits for another) |
 
 ``fetch_cache_dir`` (``cache_dir/fetch``) is where ``schoolmode fetch`` writes.
 """
@@ -111,6 +112,14 @@ class AppSettings(BaseSettings):
     def fetch_cache_dir(self) -> Path:
         """Where ``schoolmode fetch`` writes: ``cache_dir/fetch``, laid out as a data folder."""
         return self.cache_dir / "fetch"
+
+    lock_wait_s: float = Field(
+        default=600.0,
+        ge=0,
+        validation_alias=AliasChoices("SCHOOLMODE_LOCK_WAIT", "lock_wait_s"),
+        description="Seconds an import or a review waits for another one writing the same "
+        "dataset (on SQLite: any other write) before it is refused, nothing written.",
+    )
 
     @field_validator("db_url")
     @classmethod

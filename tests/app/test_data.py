@@ -9,10 +9,13 @@ import pytest
 from schoolmode.app.context import Context, open_context
 from schoolmode.app.data import (
     ImportFileRequest,
+    ImportJob,
     ImportOutcome,
+    ImportRequest,
     UnknownSource,
     UpgradeRequest,
     import_file,
+    import_files,
     init_store,
     list_sources,
     schema_is_current,
@@ -28,6 +31,9 @@ SOURCE = "cdph-daily-cases"
 class Recorder:
     def __init__(self) -> None:
         self.events: list[str] = []
+
+    def waiting(self, message: str) -> None:
+        self.events.append(f"waiting {message}")
 
     def file_started(self, source: str, path: Path) -> None:
         self.events.append(f"start {source}")
@@ -81,3 +87,34 @@ def test_sources() -> None:
     rows = list_sources()
     assert [r.source for r in rows] == list(IMPORTERS)
     assert any(r.chicago for r in rows)
+
+
+def test_the_files_of_one_request_are_imported_all_or_none(ctx: Context, tmp_path: Path) -> None:
+    good = IMPORTERS[SOURCE].default_paths(FIXTURE_DATA)[0]
+    bad = tmp_path / "testing.csv"
+    bad.write_text("Date,Day,Positive Tests\n01/01/2021,Friday,many\n")
+    jobs = [
+        ImportJob(parser=IMPORTERS[SOURCE], path=good),
+        ImportJob(parser=IMPORTERS["cdph-daily-testing"], path=bad),
+    ]
+    recorder = Recorder()
+    report = import_files(ctx, ImportRequest(jobs=jobs, by="t"), recorder)
+    assert report.failed
+    first, second = report.outcomes
+    assert first.error == (
+        f"{good}: not imported either: the 2 files are imported together, all or none, and "
+        "testing.csv was refused"
+    )
+    assert second.error is not None
+    assert "testing.csv" in second.error
+    assert "nothing imported" in second.error
+    # both files were started, the first written, then everything rolled back
+    assert recorder.events[0] == f"start {SOURCE}"
+    assert "start cdph-daily-testing" in recorder.events
+    assert recorder.events[-2:] == ["error", "error"]
+    status = store_status(ctx)
+    assert status.last_imports == []
+    assert not any(status.rows.values())
+    # the good file alone is imported
+    alone = import_files(ctx, ImportRequest(jobs=jobs[:1], by="t"))
+    assert not alone.failed

@@ -218,10 +218,11 @@ def test_review_appeal_and_history(store: Engine, tmp_path: Path, registry: Regi
         + ["O1,Q1,own_high_risk,2021-02-01,pending", "W1,Q2,own_high_risk,2021-02-01,withdrawn"],
     )
     lbfo = registry.get("cps-lbfo-2021-02-04").policy
-    pending = acc_store.pending_requests(store)
-    assert pending.height == 9
-    sel = acc.select(pending, lbfo, D(2021, 2, 5), 99, acc_store.prior_decisions(store))
-    review = acc_store.record_review(store, sel, lbfo, D(2021, 2, 5), "hr")
+    with acc_store.reviewing(store) as conn:  # read and record in the review's transaction
+        pending = acc_store.pending_requests(conn)
+        assert pending.height == 9
+        sel = acc.select(pending, lbfo, D(2021, 2, 5), 99, acc_store.prior_decisions(conn))
+        review = acc_store.record_review(conn, sel, lbfo, D(2021, 2, 5), "hr")
     assert review >= 1
     current = acc_store.current_decisions(store)
     assert current.height == 9
@@ -270,7 +271,8 @@ def test_staff_operation_tables_are_append_only(
     _import(store, tmp_path, ["H1,P1,household_high_risk,2021-02-01,pending"])
     lbfo = registry.get("cps-lbfo-2021-02-04").policy
     sel = acc.select(acc_store.pending_requests(store), lbfo, D(2021, 2, 5), 1)
-    acc_store.record_review(store, sel, lbfo, D(2021, 2, 5), "hr")
+    with acc_store.reviewing(store) as conn:
+        acc_store.record_review(conn, sel, lbfo, D(2021, 2, 5), "hr")
     decision = acc_store.current_decisions(store)["decision_id"][0]
     acc_store.record_appeal(store, decision, D(2021, 2, 6), "grounds", "u")
     rules = v.vaccination_rules(registry.get("cps-ctu-2021-02-06").policy, D(2021, 2, 11))

@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection, Engine
 
 from schoolmode.app.context import Context
 from schoolmode.decisions.record import policy_in_force
@@ -18,8 +19,10 @@ from schoolmode.importers.staff import AccommodationRequests
 from schoolmode.operations import accommodations as acc
 from schoolmode.operations import accommodations_store as store
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.model import Policy
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.store.db import whoami
+from schoolmode.store.locks import StoreBusy, Waiting
 from schoolmode.store.service import ImportFailed, Progress, run_import
 
 # ---------------------------------------------------------------------- import
@@ -57,14 +60,18 @@ class ImportSummary(BaseModel):
 
 
 class RequestsNotImported(SchoolmodeError):
-    """The file was refused (validation errors, a database refusal, or no such file): nothing
-    was imported."""
+    """The file was refused (validation errors, a database refusal, no such file, or another
+    import or review held the lock too long): nothing was imported."""
 
 
 def import_requests(
-    ctx: Context, req: ImportRequest, progress: Progress | None = None
+    ctx: Context,
+    req: ImportRequest,
+    progress: Progress | None = None,
+    on_wait: Waiting | None = None,
 ) -> ImportSummary:
-    """Import the requests file in one transaction (``progress`` reports the writing)."""
+    """Import the requests file in one transaction (``progress`` reports the writing;
+    ``on_wait`` is told when another import or review of the requests holds the lock)."""
     try:
         result = run_import(
             ctx.engine,
@@ -73,8 +80,10 @@ def import_requests(
             imported_by=req.by,
             progress=progress,
             allow_removals=req.allow_removals,
+            wait=ctx.settings.lock_wait_s,
+            on_wait=on_wait,
         )
-    except (FileValidationError, ImportFailed, FileNotFoundError) as exc:
+    except (FileValidationError, ImportFailed, FileNotFoundError, StoreBusy) as exc:
         raise RequestsNotImported(str(exc)) from exc
     return ImportSummary(
         source=result.source,
@@ -135,25 +144,26 @@ class ReviewResult(BaseModel):
     """The decisions of this review as ``role`` may see them."""
 
 
-def review(ctx: Context, req: ReviewRequest) -> ReviewResult:
-    """Select (and, unless a dry run, record) the decisions on every pending request."""
+def review(ctx: Context, req: ReviewRequest, on_wait: Waiting | None = None) -> ReviewResult:
+    """Select (and, unless a dry run, record) the decisions on every pending request. A review
+    reads and records in one transaction holding the requests' and decisions' lock: one
+    running at the same time waits for it (``on_wait`` told), up to the settings'
+    ``lock_wait_s``, then decides only what it left pending (or is refused: ``StoreBusy``)."""
     _check_role(req.role)
     loaded = (
         ctx.registry.get(req.policy_id) if req.policy_id else policy_in_force(ctx.registry, req.on)
     )
     settings = dict(req.settings)
     engine = ctx.engine
-    pending = store.pending_requests(engine)
-    selection = acc.select(
-        pending, loaded.policy, req.on, req.seed, store.prior_decisions(engine), settings
-    )
-    review_id = (
-        None
-        if req.dry_run
-        else store.record_review(
-            engine, selection, loaded.policy, req.on, req.by or whoami(), settings
-        )
-    )
+    if req.dry_run:
+        selection = _select(engine, loaded.policy, req, settings)
+        review_id = None
+    else:
+        with store.reviewing(engine, wait=ctx.settings.lock_wait_s, on_wait=on_wait) as conn:
+            selection = _select(conn, loaded.policy, req, settings)
+            review_id = store.record_review(
+                conn, selection, loaded.policy, req.on, req.by or whoami(), settings
+            )
     shown = (
         store.current_decisions(engine).filter(
             pl.col("request_id").is_in(selection.decisions["request_id"].implode())
@@ -172,6 +182,14 @@ def review(ctx: Context, req: ReviewRequest) -> ReviewResult:
         pools=selection.pools,
         rows=acc.role_view(shown, req.role),
     )
+
+
+def _select(
+    bind: Engine | Connection, policy: Policy, req: ReviewRequest, settings: dict[str, str]
+) -> acc.Selection:
+    """The decisions on the pending requests read from ``bind``."""
+    pending = store.pending_requests(bind)
+    return acc.select(pending, policy, req.on, req.seed, store.prior_decisions(bind), settings)
 
 
 class ShowRequest(BaseModel):
@@ -213,10 +231,16 @@ class AppealFiled(BaseModel):
     decision_id: int
 
 
-def appeal(ctx: Context, req: AppealRequest) -> AppealFiled:
+def appeal(ctx: Context, req: AppealRequest, on_wait: Waiting | None = None) -> AppealFiled:
     """File an appeal against a decision (a new record; the decision stays)."""
     appeal_id = store.record_appeal(
-        ctx.engine, req.decision_id, req.filed_on, req.grounds, req.by or whoami()
+        ctx.engine,
+        req.decision_id,
+        req.filed_on,
+        req.grounds,
+        req.by or whoami(),
+        wait=ctx.settings.lock_wait_s,
+        on_wait=on_wait,
     )
     return AppealFiled(appeal_id=appeal_id, decision_id=req.decision_id)
 
@@ -239,10 +263,20 @@ class AppealDecided(BaseModel):
     """The new decision, superseding the one appealed."""
 
 
-def appeal_outcome(ctx: Context, req: AppealOutcomeRequest) -> AppealDecided:
-    """Record an appeal's outcome: a new decision that supersedes the one appealed."""
+def appeal_outcome(
+    ctx: Context, req: AppealOutcomeRequest, on_wait: Waiting | None = None
+) -> AppealDecided:
+    """Record an appeal's outcome: a new decision that supersedes the one appealed (refused
+    when the appeal has one: two recorded at once end as one and a refusal)."""
     new = store.record_appeal_outcome(
-        ctx.engine, req.appeal_id, req.outcome, req.reason, req.on, req.by or whoami()
+        ctx.engine,
+        req.appeal_id,
+        req.outcome,
+        req.reason,
+        req.on,
+        req.by or whoami(),
+        wait=ctx.settings.lock_wait_s,
+        on_wait=on_wait,
     )
     return AppealDecided(appeal_id=req.appeal_id, outcome=req.outcome, decision_id=new)
 

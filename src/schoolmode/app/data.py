@@ -1,6 +1,6 @@
 """Use cases of the store and its data: create or upgrade the store, import source files (one
-file, every Chicago source, any parser's files) with progress told to the caller, list the
-importable sources, and the store's status."""
+file, every Chicago source, any parser's files: the files of one request in one transaction)
+with progress told to the caller, list the importable sources, and the store's status."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from schoolmode.app.context import Context
 from schoolmode.importers import CHICAGO, IMPORTERS
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.standard.batch import FileValidationError
+from schoolmode.store.locks import StoreBusy
 from schoolmode.store.migrate import current_revision, head_revision, upgrade
-from schoolmode.store.service import ImportFailed, Parser, last_imports, row_counts, run_import
+from schoolmode.store.service import ImportFailed, Parser, import_set, last_imports, row_counts
 
 
 class _Frozen(BaseModel):
@@ -91,6 +92,9 @@ class ImportOutcome(_Frozen):
 class ImportProgress(Protocol):
     """What a caller is told while files are imported, file by file."""
 
+    def waiting(self, message: str) -> None:
+        """Another import holds the lock: this one waits (``message`` says for what)."""
+
     def file_started(self, source: str, path: Path) -> None: ...
 
     def rows_written(self, done: int, total: int) -> None: ...
@@ -128,31 +132,64 @@ def _rows_told(progress: ImportProgress | None) -> Callable[[str, int, int], Non
 def import_files(
     ctx: Context, req: ImportRequest, progress: ImportProgress | None = None
 ) -> ImportReport:
-    """Import each file in its own transaction; a file that fails is reported and the next
-    one is imported."""
-    outcomes = []
-    rows = _rows_told(progress)
-    for job in req.jobs:
+    """Import the files in ONE transaction: all of them, or (one failed) none, each file's
+    outcome told after the commit. A second import of one of their sources running at the
+    same time waits for this one (or this one for it: ``progress.waiting``), up to the
+    settings' ``lock_wait_s``, then is refused."""
+    jobs = req.jobs
+    at = [-1]
+
+    def started(index: int) -> None:
+        at[0] = index
         if progress is not None:
-            progress.file_started(job.parser.source, job.path)
-        try:
-            result = run_import(
-                ctx.engine,
-                job.parser,
-                job.path,
-                imported_by=req.by,
-                progress=rows,
-                allow_removals=req.allow_removals,
-            )
-            outcome = ImportOutcome(
-                source=job.parser.source, path=job.path, summary=result.summary()
-            )
-        except (FileValidationError, ImportFailed, FileNotFoundError) as exc:
-            outcome = ImportOutcome(source=job.parser.source, path=job.path, error=str(exc))
-        if progress is not None:
+            progress.file_started(jobs[index].parser.source, jobs[index].path)
+
+    try:
+        results = import_set(
+            ctx.engine,
+            [(job.parser, job.path) for job in jobs],
+            imported_by=req.by,
+            progress=_rows_told(progress),
+            allow_removals=req.allow_removals,
+            wait=ctx.settings.lock_wait_s,
+            on_wait=progress.waiting if progress is not None else None,
+            started=started,
+        )
+        outcomes = [
+            ImportOutcome(source=job.parser.source, path=job.path, summary=result.summary())
+            for job, result in zip(jobs, results, strict=True)
+        ]
+    except (FileValidationError, ImportFailed, FileNotFoundError, StoreBusy) as exc:
+        outcomes = _refused(jobs, _failed_at(jobs, at[0]), str(exc))
+    if progress is not None:
+        for outcome in outcomes:
             progress.file_finished(outcome)
-        outcomes.append(outcome)
     return ImportReport(outcomes=outcomes)
+
+
+def _failed_at(jobs: list[ImportJob], started: int) -> int:
+    """The file an error came from: the one being imported, else (refused before the first
+    began: a missing file, the lock) the first missing file, else the first."""
+    if started >= 0:
+        return started
+    return next((i for i, job in enumerate(jobs) if not job.path.is_file()), 0)
+
+
+def _refused(jobs: list[ImportJob], failed: int, error: str) -> list[ImportOutcome]:
+    """The outcomes of a set that was not imported: the error where it came from, and on every
+    other file that it was not imported either."""
+    culprit = jobs[failed].path.name
+    return [
+        ImportOutcome(
+            source=job.parser.source,
+            path=job.path,
+            error=error
+            if i == failed
+            else f"{job.path}: not imported either: the {len(jobs)} files are imported "
+            f"together, all or none, and {culprit} was refused",
+        )
+        for i, job in enumerate(jobs)
+    ]
 
 
 def parser_for(source: str) -> Parser:

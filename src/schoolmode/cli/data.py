@@ -42,7 +42,8 @@ class ImportGroup(TyperGroup):
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 import_app = typer.Typer(
-    help="Import source files into the store (one file = one transaction).",
+    help="Import source files into the store (one file, or the files of one command, = one "
+    "transaction; one import of a source at a time).",
     no_args_is_help=True,
     cls=ImportGroup,
 )
@@ -82,13 +83,23 @@ def db_upgrade(
 
 
 class _Bars:
-    """The import's progress as a rich progress bar per file (on stderr, gone when done); each
-    file's outcome echoed as it finishes."""
+    """The import's progress as a rich progress bar per file (on stderr, gone when done); a
+    wait for another import said on stderr; each file's outcome echoed once the import is
+    over (committed, or refused as a whole)."""
 
     def __init__(self) -> None:
         self._bar: Progress | None = None
 
+    def waiting(self, message: str) -> None:
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    def _stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
     def file_started(self, source: str, path: Path) -> None:
+        self._stop()
         self._bar = Progress(
             TextColumn(f"{source} {path.name}"),
             BarColumn(),
@@ -105,9 +116,7 @@ class _Bars:
             self._bar.update(self._task, completed=done, total=total)
 
     def file_finished(self, outcome: ImportOutcome) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
+        self._stop()
         if outcome.error is not None:
             typer.echo(outcome.error, err=True)
         else:

@@ -283,6 +283,11 @@ class _ImportBar:
         self.bar.update(self.task, completed=done, total=total)
 
 
+def _waiting(message: str) -> None:
+    """Another import or review holds the lock: say so on stderr."""
+    typer.echo(message, err=True)
+
+
 @accommodations_app.command("import")
 def accommodations_import(
     path: Path,
@@ -299,7 +304,7 @@ def accommodations_import(
         try:
             with progress.bar:
                 request = use.ImportRequest(path=path, by=by, allow_removals=allow_removals)
-                result = use.import_requests(ctx, request, progress)
+                result = use.import_requests(ctx, request, progress, _waiting)
         except use.RequestsNotImported as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
@@ -335,7 +340,7 @@ def accommodations_review(
             settings=_settings(settings),
             by=by,
         )
-        result = use.review(ctx, req)
+        result = use.review(ctx, req, _waiting)
     if not as_json:
         _print_review(result)
     _show(result.rows, role, "Decisions", as_json)
@@ -388,7 +393,7 @@ def accommodations_appeal(
         req = use.AppealRequest(
             decision_id=decision, grounds=grounds, filed_on=parse_day(on, "--on"), by=by
         )
-        filed = use.appeal(ctx, req)
+        filed = use.appeal(ctx, req, _waiting)
     console.print(f"appeal {filed.appeal_id} against decision {filed.decision_id} recorded")
 
 
@@ -408,7 +413,7 @@ def accommodations_appeal_outcome(
         req = use.AppealOutcomeRequest(
             appeal_id=appeal, outcome=outcome, reason=reason, on=parse_day(on, "--on"), by=by
         )
-        decided = use.appeal_outcome(ctx, req)
+        decided = use.appeal_outcome(ctx, req, _waiting)
     console.print(f"appeal {decided.appeal_id}: {decided.outcome} (decision {decided.decision_id})")
 
 

@@ -1,36 +1,65 @@
 """Store edges of staff accommodation requests: read the stored requests and the current
 decisions, append reviews, decisions and appeals (tables the database keeps append-only), and
-the audit trail of one request. The selection itself is pure (``accommodations.py``)."""
+the audit trail of one request. The selection itself is pure (``accommodations.py``).
+
+A review reads the pending requests and records its decisions in one transaction holding the
+lock of the requests and of the decisions (:func:`reviewing`): a second review (or an import
+of the requests) at the same time waits for the first and then sees its decisions, so no
+request is ever decided twice."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 from sqlalchemy import select as sql_select
 
 from schoolmode.operations.accommodations import DECISION_SCHEMA, Selection
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value
-from schoolmode.store.frames import load_frames, query_frame
+from schoolmode.store.frames import query_frame, record_frame
+from schoolmode.store.locks import LOCK_WAIT, Waiting, writing
 from schoolmode.store.tables import (
     accommodation_appeal,
     accommodation_decision,
     accommodation_review,
 )
 
+REQUESTS = "accommodation-requests"
+"""The import source of the requests (``importers.staff.AccommodationRequests``)."""
+DECISIONS = "accommodation-decisions"
+"""The lock name of the decisions."""
 
-def current_decisions(engine: Engine) -> pl.DataFrame:
+
+@contextmanager
+def reviewing(
+    engine: Engine, *, wait: float = LOCK_WAIT, on_wait: Waiting | None = None
+) -> Iterator[Connection]:
+    """The transaction of a review: it holds the lock of the requests (an import of them waits)
+    and of the decisions (another review waits), up to ``wait`` seconds, then ``StoreBusy``."""
+    with writing(
+        engine, [REQUESTS, DECISIONS], "review or import", wait=wait, on_wait=on_wait
+    ) as c:
+        yield c
+
+
+def _connection(bind: Engine | Connection) -> Any:
+    """A connection of ``bind``: the one given, or a new one of the engine (closed after)."""
+    return bind.connect() if isinstance(bind, Engine) else nullcontext(bind)
+
+
+def current_decisions(bind: Engine | Connection) -> pl.DataFrame:
     """The latest decision of each request (an appeal's outcome replaces the one appealed),
     with ``decision_id``, the lottery ``seed`` of its review and whether it was appealed."""
     t, r = accommodation_decision, accommodation_review
     schema = {"decision_id": pl.Int64, **DECISION_SCHEMA, "decided_on": pl.Date, "seed": pl.Int64}
-    with engine.connect() as conn:
+    with _connection(bind) as conn:
         frame = query_frame(
             conn,
             sql_select(t.c.id, *(t.c[c] for c in DECISION_SCHEMA), t.c.decided_on, r.c.seed)
@@ -47,20 +76,20 @@ def current_decisions(engine: Engine) -> pl.DataFrame:
     )
 
 
-def pending_requests(engine: Engine) -> pl.DataFrame:
+def pending_requests(bind: Engine | Connection) -> pl.DataFrame:
     """Stored requests with status ``pending`` and no decision in the decision table."""
-    requests = load_frames(engine, ("accommodation_request",))["accommodation_request"]
-    decided = current_decisions(engine)["request_id"]
+    requests = record_frame(bind, "accommodation_request")
+    decided = current_decisions(bind)["request_id"]
     return requests.filter(
         (pl.col("status") == "pending") & ~pl.col("request_id").is_in(decided.implode())
     ).sort("request_id")
 
 
-def prior_decisions(engine: Engine) -> pl.DataFrame:
+def prior_decisions(bind: Engine | Connection) -> pl.DataFrame:
     """Decisions that count towards quotas: the decision table's current ones and requests
     the district recorded as granted or denied before this system (status in the record)."""
-    current = current_decisions(engine).select("request_id", "basis", "outcome")
-    stored = load_frames(engine, ("accommodation_request",))["accommodation_request"]
+    current = current_decisions(bind).select("request_id", "basis", "outcome")
+    stored = record_frame(bind, "accommodation_request")
     outside = stored.filter(
         pl.col("status").is_in(["granted", "denied"])
         & ~pl.col("request_id").is_in(current["request_id"].implode())
@@ -69,45 +98,53 @@ def prior_decisions(engine: Engine) -> pl.DataFrame:
 
 
 def record_review(
-    engine: Engine,
+    conn: Connection,
     selection: Selection,
     policy: Policy,
     on: dt.date,
     by: str,
     settings: Mapping[str, Value] | None = None,
 ) -> int:
-    """Append the review and its decisions in one transaction; returns the review id."""
+    """Append the review and its decisions in the review's transaction (:func:`reviewing`, in
+    which the selection was made from what it read); returns the review id."""
     now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
-        review_id = conn.execute(
-            insert(accommodation_review)
-            .values(
-                policy_id=policy.id,
-                on_date=on,
-                seed=selection.seed,
-                settings_json=json.dumps({k: str(v) for k, v in (settings or {}).items()}),
-                pools_json=json.dumps(selection.pools, default=str, sort_keys=True),
-                created_at=now,
-                created_by=by,
-            )
-            .returning(accommodation_review.c.id)
-        ).scalar_one()
-        rows = [
-            {**r, "review_id": review_id, "decided_on": on, "recorded_at": now, "recorded_by": by}
-            for r in selection.decisions.to_dicts()
-        ]
-        if rows:
-            conn.execute(insert(accommodation_decision), rows)
+    review_id = conn.execute(
+        insert(accommodation_review)
+        .values(
+            policy_id=policy.id,
+            on_date=on,
+            seed=selection.seed,
+            settings_json=json.dumps({k: str(v) for k, v in (settings or {}).items()}),
+            pools_json=json.dumps(selection.pools, default=str, sort_keys=True),
+            created_at=now,
+            created_by=by,
+        )
+        .returning(accommodation_review.c.id)
+    ).scalar_one()
+    rows = [
+        {**r, "review_id": review_id, "decided_on": on, "recorded_at": now, "recorded_by": by}
+        for r in selection.decisions.to_dicts()
+    ]
+    if rows:
+        conn.execute(insert(accommodation_decision), rows)
     return int(review_id)
 
 
 def record_appeal(
-    engine: Engine, decision_id: int, filed_on: dt.date, grounds: str, by: str
+    engine: Engine,
+    decision_id: int,
+    filed_on: dt.date,
+    grounds: str,
+    by: str,
+    *,
+    wait: float = LOCK_WAIT,
+    on_wait: Waiting | None = None,
 ) -> int:
-    """File an appeal against a decision (a new record; the decision is untouched)."""
+    """File an appeal against a decision (a new record; the decision is untouched), in a
+    transaction holding the decisions' lock (:func:`reviewing`)."""
     if not grounds.strip():
         raise SchoolmodeError("an appeal needs its grounds")
-    with engine.begin() as conn:
+    with reviewing(engine, wait=wait, on_wait=on_wait) as conn:
         found = conn.execute(
             sql_select(accommodation_decision.c.request_id).where(
                 accommodation_decision.c.id == decision_id
@@ -132,16 +169,26 @@ def record_appeal(
 
 
 def record_appeal_outcome(
-    engine: Engine, appeal_id: int, outcome: str, reason: str, on: dt.date, by: str
+    engine: Engine,
+    appeal_id: int,
+    outcome: str,
+    reason: str,
+    on: dt.date,
+    by: str,
+    *,
+    wait: float = LOCK_WAIT,
+    on_wait: Waiting | None = None,
 ) -> int:
     """The outcome of an appeal: a new decision for the request that supersedes the one
-    appealed (which stays, with the appeal, in the history). Returns the new decision id."""
+    appealed (which stays, with the appeal, in the history). Returns the new decision id.
+    Checked and recorded holding the decisions' lock (:func:`reviewing`): two outcomes of
+    one appeal recorded at once end as one recorded, the other refused."""
     if outcome not in ("granted", "denied"):
         raise SchoolmodeError(f"an appeal's outcome is granted or denied, not {outcome!r}")
     if not reason.strip():
         raise SchoolmodeError("an appeal's outcome needs its reason")
     a, d = accommodation_appeal, accommodation_decision
-    with engine.begin() as conn:
+    with reviewing(engine, wait=wait, on_wait=on_wait) as conn:
         appeal = conn.execute(sql_select(a.c.decision_id).where(a.c.id == appeal_id)).first()
         if appeal is None:
             raise SchoolmodeError(f"no accommodation appeal {appeal_id}")

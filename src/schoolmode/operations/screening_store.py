@@ -28,6 +28,7 @@ from schoolmode.operations.screening_results import (
 )
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import load_frames, query_frame, record_frame
+from schoolmode.store.locks import writing
 from schoolmode.store.tables import (
     RECORD_TABLES,
     screening_exception,
@@ -59,6 +60,10 @@ def plan_inputs(engine: Engine) -> dict[str, pl.DataFrame]:
         )
         frames["test"] = record_frame(conn, "test", test.screening.is_(True))
     return frames
+
+
+RESULTS = "screening-results"
+"""The lock name of the screening results and their exceptions (``store.locks``)."""
 
 
 def _now() -> dt.datetime:
@@ -176,7 +181,9 @@ def ingest_results(
     plan = load_plan(engine, plan_id)
     who = by or whoami()
     now = _now()
-    with engine.begin() as conn:
+    # checked against what is stored and written holding the results' lock: two ingests of
+    # one file at once store its results once
+    with writing(engine, [RESULTS], "results ingest or resolution") as conn:
         stored = _stored(conn, plan_id)
         checked = check_results(rows, plan.members, stored, today)
         base = {"plan_id": plan_id, "file_name": str(path), "recorded_at": now, "recorded_by": who}
@@ -254,7 +261,7 @@ def resolve_exception(engine: Engine, exception_id: int, note: str, by: str | No
     """Mark an open exception resolved with a note (once; the row itself is kept)."""
     if not note.strip():
         raise ScreeningError("a resolution needs a note saying what was done")
-    with engine.begin() as conn:
+    with writing(engine, [RESULTS], "results ingest or resolution") as conn:
         status = conn.execute(
             select(screening_exception.c.status).where(screening_exception.c.id == exception_id)
         ).scalar()

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from schoolmode.operations.tracing import (
     CONTACT_COLUMNS,
@@ -48,6 +48,7 @@ from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import load_frames, table_frame
+from schoolmode.store.locks import writing
 from schoolmode.store.tables import (
     outbreak_confirmation,
     trace_exception,
@@ -109,9 +110,9 @@ _EXCEPTION_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def order_history(engine: Engine) -> pl.DataFrame:
+def order_history(bind: Engine | Connection) -> pl.DataFrame:
     """Every stored traced-order row (``id`` order is issue order)."""
-    return table_frame(engine, traced_order, _ORDER_SCHEMA).sort("id")
+    return table_frame(bind, traced_order, _ORDER_SCHEMA).sort("id")
 
 
 def _latest(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
@@ -124,9 +125,43 @@ def traced_orders(engine: Engine) -> pl.DataFrame:
     return latest.filter(pl.col("status") == "issued").drop("status")
 
 
-def trace_exceptions(engine: Engine) -> pl.DataFrame:
+def trace_exceptions(bind: Engine | Connection) -> pl.DataFrame:
     """Stored exceptions (cases that could not be traced), one row per case and reason."""
-    return _latest(table_frame(engine, trace_exception, _EXCEPTION_SCHEMA), ["case_id", "reason"])
+    return _latest(table_frame(bind, trace_exception, _EXCEPTION_SCHEMA), ["case_id", "reason"])
+
+
+TRACING = "tracing"
+"""The lock name of the traced orders, contacts and exceptions (``store.locks``)."""
+
+
+def _changes(
+    conn: Connection, result: Tracing, ids: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """``(new, gone, new_contacts, exceptions)``: what ``result`` (a trace of ``ids``) changes
+    in the stored state read through ``conn``."""
+    issued = result.issued.select(
+        *ORDER_COLUMNS, pl.lit("issued").alias("status"), "rule", "policy_id"
+    )
+    stored = _latest(order_history(conn), ["order_id"])
+    mine = stored.filter(pl.col("case_id").is_in(ids))
+    new = issued.join(mine.select(ORDER_VALUES), on=ORDER_VALUES, how="anti", nulls_equal=True)
+    gone = (
+        mine.filter(pl.col("status") == "issued")
+        .join(issued.select("order_id"), on="order_id", how="anti")
+        .select(*ORDER_COLUMNS, pl.lit("withdrawn").alias("status"), "rule", "policy_id")
+    )
+    contacts = result.contacts.select(CONTACT_COLUMNS)
+    old_contacts = _latest(
+        table_frame(conn, traced_contact, _CONTACT_SCHEMA), ["case_id", "person_id"]
+    )
+    new_contacts = contacts.join(
+        old_contacts.select(CONTACT_COLUMNS), on=CONTACT_COLUMNS, how="anti", nulls_equal=True
+    )
+    exceptions = result.exceptions
+    if exceptions.height:
+        queued = trace_exceptions(conn).select("case_id", "reason")
+        exceptions = exceptions.join(queued, on=["case_id", "reason"], how="anti")
+    return new, gone, new_contacts, exceptions
 
 
 def record_tracing(
@@ -144,34 +179,15 @@ def record_tracing(
     of these cases no longer issued (as ``withdrawn``), contacts new or changed, exceptions not
     yet queued. Nothing new: no run is written."""
     ids = sorted(set(traced_cases))
-    issued = result.issued.select(
-        *ORDER_COLUMNS, pl.lit("issued").alias("status"), "rule", "policy_id"
-    )
-    stored = _latest(order_history(engine), ["order_id"])
-    mine = stored.filter(pl.col("case_id").is_in(ids))
-    new = issued.join(mine.select(ORDER_VALUES), on=ORDER_VALUES, how="anti", nulls_equal=True)
-    gone = (
-        mine.filter(pl.col("status") == "issued")
-        .join(issued.select("order_id"), on="order_id", how="anti")
-        .select(*ORDER_COLUMNS, pl.lit("withdrawn").alias("status"), "rule", "policy_id")
-    )
-    contacts = result.contacts.select(CONTACT_COLUMNS)
-    old_contacts = _latest(
-        table_frame(engine, traced_contact, _CONTACT_SCHEMA), ["case_id", "person_id"]
-    )
-    new_contacts = contacts.join(
-        old_contacts.select(CONTACT_COLUMNS), on=CONTACT_COLUMNS, how="anti", nulls_equal=True
-    )
-    exceptions = result.exceptions
-    if exceptions.height:
-        queued = trace_exceptions(engine).select("case_id", "reason")
-        exceptions = exceptions.join(queued, on=["case_id", "reason"], how="anti")
-    if new.height + gone.height + new_contacts.height + exceptions.height == 0:
-        return Recorded(None, 0, 0, 0, 0)
-    used = sorted({QUARANTINE, ISOLATION, TEST_TO_STAY, WINDOW[0], *(p for p, _ in local)})
-    hashes = {p: policy_hash(registry.get(p).policy) for p in used}
-    rules = rules_in_force(registry, local)
-    with engine.begin() as conn:
+    # the stored state read and the difference written holding the tracing lock: two traces
+    # of the same cases at once write their orders once
+    with writing(engine, [TRACING], "trace") as conn:
+        new, gone, new_contacts, exceptions = _changes(conn, result, ids)
+        if new.height + gone.height + new_contacts.height + exceptions.height == 0:
+            return Recorded(None, 0, 0, 0, 0)
+        used = sorted({QUARANTINE, ISOLATION, TEST_TO_STAY, WINDOW[0], *(p for p, _ in local)})
+        hashes = {p: policy_hash(registry.get(p).policy) for p in used}
+        rules = rules_in_force(registry, local)
         run_id = conn.execute(
             insert(trace_run)
             .values(

@@ -10,10 +10,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+from schoolmode.store.locks import IMMEDIATE, SQLITE_BUSY_TIMEOUT_MS
+
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` (the caller's settings say which: ``AppSettings.db_url``).
-    SQLite connections get foreign keys, WAL and real transactions."""
+    SQLite connections get foreign keys, WAL and real transactions (``BEGIN IMMEDIATE`` for the
+    writers of ``store.locks.writing``)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url)
@@ -29,7 +32,7 @@ def make_engine(url: str) -> Engine:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             # a REPLACE deletes the row it replaces: with recursive triggers that delete fires
             # the append-only guards (without them, INSERT OR REPLACE rewrites an audit row)
             cursor.execute("PRAGMA recursive_triggers=ON")
@@ -39,7 +42,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # a writer (store.locks.writing) takes the write lock up front: BEGIN IMMEDIATE
+            immediate = conn.get_execution_options().get(IMMEDIATE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

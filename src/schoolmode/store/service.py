@@ -1,4 +1,11 @@
-"""Transactional import service: one file = one transaction.
+"""Transactional import service: one file = one transaction, several files imported together
+(``import_set``: ``import chicago``, ``district synth --import``) = one transaction.
+
+- One writer per source: the transaction first takes the import lock of each of its sources
+  (``store.locks.writing``: a PostgreSQL advisory lock, SQLite's write lock). A second import
+  waits for the first to commit (told through ``on_wait``), then decides everything (is the
+  file unchanged? what does it add, change, remove?) on what the first committed; after
+  ``wait`` seconds it is refused (:class:`StoreBusy`), nothing written.
 
 - A file whose sha256 digest equals the current import of its source changes nothing.
 - Otherwise the file's records replace the records of the same ``(source, dataset)``: rows whose
@@ -29,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from schoolmode.standard.batch import ROW, Batch, FileValidationError, frame_schema, validate_batch
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import query_frame
+from schoolmode.store.locks import LOCK_WAIT, StoreBusy, Waiting, writing
 from schoolmode.store.tables import RECORD_TABLES, import_log
 
 CHUNK = 5000
@@ -182,79 +190,128 @@ def run_import(
     progress: Progress | None = None,
     now: dt.datetime | None = None,
     allow_removals: bool = False,
+    wait: float = LOCK_WAIT,
+    on_wait: Waiting | None = None,
 ) -> ImportResult:
     """Import one file in one transaction. Raises FileValidationError / ImportFailed
     (:class:`RemovalRefused` when the file would remove stored rows and ``allow_removals`` is
-    false, or has no data rows)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    false, or has no data rows) / :class:`StoreBusy` (another import of the source held the
+    lock for more than ``wait`` seconds; ``on_wait`` is told when it starts waiting)."""
+    return import_set(
+        engine,
+        [(parser, path)],
+        imported_by=imported_by,
+        progress=progress,
+        now=now,
+        allow_removals=allow_removals,
+        wait=wait,
+        on_wait=on_wait,
+    )[0]
+
+
+def import_set(
+    engine: Engine,
+    jobs: Sequence[tuple[Parser, Path]],
+    *,
+    imported_by: str | None = None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+    allow_removals: bool = False,
+    wait: float = LOCK_WAIT,
+    on_wait: Waiting | None = None,
+    started: Callable[[int], None] | None = None,
+) -> list[ImportResult]:
+    """Import several files (``(parser, path)``, in order) in ONE transaction holding the
+    import lock of each of their sources: all of them are imported, or (the first error
+    raised, ``started`` having been told the index of the file it came from) none. A second
+    import of one of the sources waits for the first to commit and then decides on what it
+    committed (an identical file is then ``unchanged``)."""
+    paths = [Path(path) for _, path in jobs]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
     who = imported_by or whoami()
-    digest = file_sha256(path)
-    with engine.connect() as conn:
-        same = _current_import(conn, parser.source, file_sha256=digest)
+    digests = [file_sha256(path) for path in paths]
+    sources = [parser.source for parser, _ in jobs]
+    results = []
+    with writing(engine, sources, "import", wait=wait, on_wait=on_wait) as conn:
+        for index, ((parser, _), path, digest) in enumerate(zip(jobs, paths, digests, strict=True)):
+            if started is not None:
+                started(index)
+            try:
+                result = _import_file(
+                    conn, parser, path, digest, who, progress, now, allow_removals
+                )
+            except IntegrityError as exc:
+                raise ImportFailed(
+                    f"{path}: the database refused the file, nothing imported: {exc.orig}"
+                ) from exc
+            results.append(result)
+    return results
+
+
+def _import_file(
+    conn: Connection,
+    parser: Parser,
+    path: Path,
+    digest: str,
+    who: str,
+    progress: Progress | None,
+    now: dt.datetime | None,
+    allow_removals: bool,
+) -> ImportResult:
+    """One file inside the import transaction (its source's lock held)."""
+    same = _current_import(conn, parser.source, file_sha256=digest)
     if same is not None:
         return _unchanged(same)
-
     batch = parser.parse(path)
     if batch.source != parser.source:
         raise ValueError(f"importer {parser.source} produced a batch for {batch.source}")
     validate_batch(batch)
     new = batch.frame
     table = RECORD_TABLES[batch.model.record_name]
-    try:
-        with engine.begin() as conn:
-            previous = _current_import(conn, batch.source, dataset=batch.dataset)
-            if previous is not None and previous.file_sha256 == digest:
-                return _unchanged(previous)
-            old = _existing(conn, batch)
-            added, changed, removed, unchanged = diff_frames(old, new, batch.model.natural_key)
-            _guard_removals(path, batch, old.height, removed, allow_removals)
-            import_id = conn.execute(
-                insert(import_log)
-                .values(
-                    source=batch.source,
-                    dataset=batch.dataset,
-                    record_type=batch.model.record_name,
-                    file_name=path.name,
-                    file_sha256=digest,
-                    imported_by=who,
-                    imported_at=now or dt.datetime.now(dt.UTC),
-                    status="current",
-                    supersedes_id=previous.id if previous is not None else None,
-                    rows_in_file=new.height,
-                    rows_added=added.height,
-                    rows_changed=changed.height,
-                    rows_removed=removed.height,
-                    rows_unchanged=unchanged,
-                    rows_skipped=batch.skipped_rows,
-                    notes="\n".join(batch.notes) or None,
-                )
-                .returning(import_log.c.id)
-            ).scalar_one()
-            if previous is not None:
-                conn.execute(
-                    update(import_log)
-                    .where(import_log.c.id == previous.id)
-                    .values(status="superseded")
-                )
-            _delete_keys(conn, batch, pl.concat([removed, changed.select(removed.columns)]))
-            to_write = (
-                pl.concat([added, changed])
-                .drop(ROW)
-                .with_columns(pl.lit(import_id).alias("import_id"))
-            )
-            done = 0
-            for piece in to_write.iter_slices(CHUNK):
-                # one slice at a time: never every row as Python dicts at once
-                conn.execute(insert(table), piece.to_dicts())
-                done += piece.height
-                if progress is not None:
-                    progress("write", done, to_write.height)
-    except IntegrityError as exc:
-        raise ImportFailed(
-            f"{path}: the database refused the file, nothing imported: {exc.orig}"
-        ) from exc
+    previous = _current_import(conn, batch.source, dataset=batch.dataset)
+    old = _existing(conn, batch)
+    added, changed, removed, unchanged = diff_frames(old, new, batch.model.natural_key)
+    _guard_removals(path, batch, old.height, removed, allow_removals)
+    if previous is not None:
+        # first: at most one import of a dataset is current (a unique index says so)
+        conn.execute(
+            update(import_log).where(import_log.c.id == previous.id).values(status="superseded")
+        )
+    import_id = conn.execute(
+        insert(import_log)
+        .values(
+            source=batch.source,
+            dataset=batch.dataset,
+            record_type=batch.model.record_name,
+            file_name=path.name,
+            file_sha256=digest,
+            imported_by=who,
+            imported_at=now or dt.datetime.now(dt.UTC),
+            status="current",
+            supersedes_id=previous.id if previous is not None else None,
+            rows_in_file=new.height,
+            rows_added=added.height,
+            rows_changed=changed.height,
+            rows_removed=removed.height,
+            rows_unchanged=unchanged,
+            rows_skipped=batch.skipped_rows,
+            notes="\n".join(batch.notes) or None,
+        )
+        .returning(import_log.c.id)
+    ).scalar_one()
+    _delete_keys(conn, batch, pl.concat([removed, changed.select(removed.columns)]))
+    to_write = (
+        pl.concat([added, changed]).drop(ROW).with_columns(pl.lit(import_id).alias("import_id"))
+    )
+    done = 0
+    for piece in to_write.iter_slices(CHUNK):
+        # one slice at a time: never every row as Python dicts at once
+        conn.execute(insert(table), piece.to_dicts())
+        done += piece.height
+        if progress is not None:
+            progress("write", done, to_write.height)
     return ImportResult(
         source=batch.source,
         dataset=batch.dataset,
@@ -329,9 +386,11 @@ __all__ = [
     "ImportFailed",
     "ImportResult",
     "Parser",
+    "StoreBusy",
     "diff_frames",
     "file_sha256",
     "import_history",
+    "import_set",
     "last_imports",
     "row_counts",
     "run_import",

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -63,6 +64,15 @@ import_log = Table(
     Column("notes", Text, nullable=True),
     Index("ix_import_log_source_dataset", "source", "dataset"),
     Index("ix_import_log_file_sha256", "file_sha256"),
+    # at most one current import per dataset, on both databases (migration 0010)
+    Index(
+        "uq_import_log_current",
+        "source",
+        "dataset",
+        unique=True,
+        sqlite_where=text("status = 'current'"),
+        postgresql_where=text("status = 'current'"),
+    ),
 )
 
 _SQL_TYPES: dict[str, type[TypeEngine[Any]]] = {
