@@ -207,3 +207,16 @@ def test_personal_reads_and_writes_are_in_the_access_log(api: Api) -> None:
 def test_generated_docs_are_current() -> None:
     assert (ROOT / "docs" / "roles.md").read_text(encoding="utf-8") == render_roles()
     assert (ROOT / "docs" / "api.md").read_text(encoding="utf-8") == render_api()
+
+
+def test_a_new_run_is_served_at_once_not_a_kept_page(api: Api) -> None:
+    params = {"date": DAY.isoformat(), "scope": "district"}
+    first = api.client.get("/api/v1/decisions", params=params).json()
+    again = api.client.get("/api/v1/decisions", params=params).json()
+    assert again == first
+    decided = api.client.post(
+        "/api/v1/decisions", json={"first": DAY.isoformat()}, headers=api.as_("district-operations")
+    )
+    assert decided.status_code == 201
+    after = api.client.get("/api/v1/decisions", params=params).json()
+    assert after["run_id"] == decided.json()["run_id"] > first["run_id"]

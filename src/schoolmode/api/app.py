@@ -14,6 +14,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from schoolmode import __version__
 from schoolmode.access.roles import ANONYMOUS
 from schoolmode.api import problems
+from schoolmode.api.cache import ResponseCache
 from schoolmode.api.limits import SlidingWindow, client_key, retry_after
 from schoolmode.api.problems import problem_response
 from schoolmode.api.routes import access, decisions, meta, operations, policies
@@ -104,6 +105,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ctx = Context(settings)
         app.state.limits = SlidingWindow()
+        app.state.responses = ResponseCache()
         app.state.ctx.registry  # noqa: B018 (parse the policies now, not on the first request)
         try:
             yield

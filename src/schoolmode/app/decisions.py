@@ -12,7 +12,7 @@ from schoolmode.decisions.record import authorise as record_authorisation
 from schoolmode.decisions.record import decide as decide_run
 from schoolmode.decisions.record import policy_in_force, stored_explanation
 from schoolmode.decisions.runs import day_decisions as stored_day_decisions
-from schoolmode.decisions.runs import decision_runs, school_of
+from schoolmode.decisions.runs import decision_runs, latest_run_for_day, school_of
 from schoolmode.decisions.verify import verify as verify_store
 from schoolmode.store.chain import chain_head
 
@@ -191,6 +191,8 @@ class DayDecisionsRequest(BaseModel):
     unit: str | None = None
     limit: int = 100
     offset: int = 0
+    run_id: int | None = None
+    """The run to read (default: the latest that decided the day)."""
 
 
 class UnitMode(BaseModel):
@@ -229,6 +231,7 @@ def day_decisions(ctx: Context, req: DayDecisionsRequest) -> DayDecisionsResult 
         None if req.unit is None else [req.unit],
         req.limit,
         req.offset,
+        req.run_id,
     )
     if found is None:
         return None
@@ -242,6 +245,11 @@ def day_decisions(ctx: Context, req: DayDecisionsRequest) -> DayDecisionsResult 
         offset=req.offset,
         items=[UnitMode(**row.__dict__) for row in found.rows],
     )
+
+
+def latest_run(ctx: Context, day: dt.date) -> int | None:
+    """The latest stored run that decided ``day`` (None: none did)."""
+    return latest_run_for_day(ctx.engine, day)
 
 
 def school_of_unit(ctx: Context, scope: str, unit: str) -> str | None:

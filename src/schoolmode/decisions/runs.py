@@ -92,14 +92,19 @@ def day_decisions(
     units: Collection[str] | None = None,
     limit: int = 100,
     offset: int = 0,
+    run_id: int | None = None,
 ) -> DayDecisions | None:
-    """The decisions of ``day`` in its latest run (None when no run decided it), of ``scope``
-    and ``units`` when given, ordered by scope and unit: ``total`` rows, ``limit`` from
-    ``offset``."""
+    """The decisions of ``day`` in its latest run (``run_id``: in that run, when it decided
+    the day; None when no run decided it), of ``scope`` and ``units`` when given, ordered by
+    scope and unit: ``total`` rows, ``limit`` from ``offset``."""
     with engine.connect() as conn:
         run = conn.execute(
             select(decision_run.c.id, decision_run.c.policy_id, decision_run.c.policy_hash)
-            .where(decision_run.c.first_date <= day, decision_run.c.last_date >= day)
+            .where(
+                decision_run.c.first_date <= day,
+                decision_run.c.last_date >= day,
+                *([] if run_id is None else [decision_run.c.id == run_id]),
+            )
             .order_by(decision_run.c.id.desc())
             .limit(1)
         ).first()
@@ -129,6 +134,17 @@ def day_decisions(
     return DayDecisions(
         day, run.id, run.policy_id, run.policy_hash, int(total), [UnitDecision(*r) for r in rows]
     )
+
+
+def latest_run_for_day(engine: Engine, day: dt.date) -> int | None:
+    """The latest run that decided ``day`` (None: none did)."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(func.max(decision_run.c.id)).where(
+                decision_run.c.first_date <= day, decision_run.c.last_date >= day
+            )
+        ).scalar_one()
+    return None if found is None else int(found)
 
 
 def school_of(engine: Engine, scope: str, unit: str) -> str | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from schoolmode.access.roles import Permission, Principal
+from schoolmode.api.cache import ResponseCache
 from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN, ProblemError
 from schoolmode.api.security import Requires, context, in_scope
 from schoolmode.app import decisions as uc
@@ -21,23 +22,35 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Rows per page")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="Rows skipped")]
 
 
-@router.get("/decisions", summary="Each unit's mode on a day, with the run and policy that decided")
+@router.get(
+    "/decisions",
+    summary="Each unit's mode on a day, with the run and policy that decided",
+    response_model=uc.DayDecisionsResult,
+)
 def day_decisions(
     _: Annotated[Principal, Depends(Requires(Permission.decisions_read))],
     ctx: Ctx,
+    request: Request,
     date: Annotated[dt.date, Query(description="The day (YYYY-MM-DD)")],
     scope: ScopeName | None = None,
     unit: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL)] = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> uc.DayDecisionsResult:
-    found = uc.day_decisions(
-        ctx,
-        uc.DayDecisionsRequest(day=date, scope=scope, unit=unit, limit=limit, offset=offset),
-    )
-    if found is None:
+) -> Response:
+    run_id = uc.latest_run(ctx, date)
+    if run_id is None:
         raise ProblemError(404, "No decision that day", f"no stored run decided {date}")
-    return found
+    req = uc.DayDecisionsRequest(
+        day=date, scope=scope, unit=unit, limit=limit, offset=offset, run_id=run_id
+    )
+
+    def page() -> bytes:
+        found = uc.day_decisions(ctx, req)
+        assert found is not None  # the run decided the day, and runs are never deleted
+        return found.model_dump_json().encode()
+
+    cache: ResponseCache = request.app.state.responses
+    return Response(cache.get(("decisions", req), page), media_type="application/json")
 
 
 @router.get(
