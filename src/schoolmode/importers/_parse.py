@@ -20,8 +20,12 @@ Kind = Literal["int", "float", "date", "bool", "text"]
 
 
 MAX_CELL = 131_072
-"""Characters a cell may hold (the csv module's default limit, set again before each read): a longer cell is refused
-with its row, without holding more of it than that."""
+"""Characters a cell may hold: a longer one is refused naming its row and column, its first
+characters and its length."""
+
+READ_LIMIT = 1 << 26
+"""Characters of a cell the reader takes at all (64 Mi): a longer one is refused naming its row
+only, the csv module stopping there."""
 
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 """Control characters refused in any cell: C0 and C1 controls other than tab, line feed and
@@ -51,14 +55,15 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, *, header: bool = True) -> str:
     """The file as UTF-8 text (a leading byte order mark dropped); other bytes are refused
-    with the data row they are on and the bytes around them."""
+    with the data row they are on (its line, less the header line if it has one) and the bytes
+    around them."""
     data = read_bytes(path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start)
+        line = data.count(b"\n", 0, exc.start) + (0 if header else 1)
         around = data[max(0, exc.start - 20) : exc.end + 20]
         _refuse(path, line or None, "(encoding)", repr(around), "UTF-8 text")
 
@@ -72,10 +77,25 @@ def read_text_csv(path: Path, *, separator: str = ",") -> pl.DataFrame:
     (``CONTROL``); otherwise it is refused naming the first such row. Blank cells are null.
     """
     text = read_text(path)
-    csv.field_size_limit(MAX_CELL)
+    previous = csv.field_size_limit(READ_LIMIT)  # restored below: a process-wide setting
+    try:
+        header, columns = _columns(path, text, separator)
+    finally:
+        csv.field_size_limit(previous)
+    frame = pl.DataFrame(
+        {name: pl.Series(name, col, pl.String) for name, col in zip(header, columns, strict=True)}
+    )
+    frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    if re.search(CONTROL, text):  # cell by cell only when the file has one
+        refuse_control_characters(path, frame)
+    return frame
+
+
+def _columns(path: Path, text: str, separator: str) -> tuple[list[str], list[list[str | None]]]:
+    """The header and the cells of each column (blank: None), the file's rows checked."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
     header = _next_record(path, reader, None)
-    if header is None:
+    if not header:
         _refuse(path, None, "(header)", None, "a header row (the file is empty)")
     _check_header(path, header)
     columns: list[list[str | None]] = [[] for _ in header]
@@ -86,15 +106,14 @@ def read_text_csv(path: Path, *, separator: str = ",") -> pl.DataFrame:
                 _refuse(path, row, "(row)", None, "no blank line between rows")
             expected = f"{len(header)} cells as in the header, not {len(record)}"
             _refuse(path, row, "(row)", separator.join(record), expected)
+        if max(map(len, record)) > MAX_CELL:
+            at = next(i for i, value in enumerate(record) if len(value) > MAX_CELL)
+            expected = f"a cell of at most {MAX_CELL:,} characters"
+            _refuse(path, row, header[at], record[at], expected)
         for cells, value in zip(columns, record, strict=True):
             cells.append(value or None)
         row += 1
-    frame = pl.DataFrame(
-        {name: pl.Series(name, col, pl.String) for name, col in zip(header, columns, strict=True)}
-    )
-    frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    refuse_control_characters(path, frame)
-    return frame
+    return header, columns
 
 
 def _next_record(path: Path, reader: Iterator[list[str]], row: int | None) -> list[str] | None:
@@ -103,7 +122,7 @@ def _next_record(path: Path, reader: Iterator[list[str]], row: int | None) -> li
         return next(reader, None)
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
-            expected = f"a cell of at most {MAX_CELL:,} characters"
+            expected = f"a cell of at most {MAX_CELL:,} characters (one of over {READ_LIMIT:,})"
         else:
             expected = f"well-formed CSV, quotes doubled inside quoted cells ({exc})"
         _refuse(path, row, "(row)", None, expected)

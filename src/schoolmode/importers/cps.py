@@ -89,7 +89,7 @@ class SchoolProfiles(Importer):
         bad_zip = frame.filter(~pl.col("zip").str.contains(r"^\d{5}$").fill_null(True))
         for row, value in bad_zip.select(ROW, "zip").iter_rows():
             cells.fail(row, "Zip", value, "a five-digit ZIP code")
-        years = frame["school_year"].drop_nulls().unique().to_list()
+        years = frame["school_year"].drop_nulls().unique(maintain_order=True).to_list()
         if len(years) > 1:
             first = frame.filter(pl.col("school_year") != years[0]).row(0, named=True)
             cells.fail(

@@ -117,7 +117,7 @@ class SocioPatterns(Importer):
     )
 
     def parse(self, path: Path) -> Batch:
-        text = read_text(path).split("\n")
+        text = read_text(path, header=False).split("\n")
         if text and text[-1] == "":
             text.pop()
         lines = (
