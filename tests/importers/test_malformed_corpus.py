@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import sys
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -212,3 +213,23 @@ def test_five_thousand_extra_columns_are_refused_in_a_short_message(
     assert f"{path}: header, field 'metric_0': value <blank>; expected one of the" in out
     assert "... and 4950 more" in out
     assert _status(url) == before
+
+
+def test_a_huge_field_costs_a_few_times_its_size_in_memory(tmp_path: Path) -> None:
+    """The reader stops at the cell limit: a 10 MB cell costs the file's text, its line and
+    the cell named in the error (it used to take about 9 times the field, then 14)."""
+    lines = (CORPUS / "cdph-daily-cases" / "valid.csv").read_text().splitlines()
+    cells = lines[2].split(",")
+    cells[1] = "7" * 10_000_000
+    path = tmp_path / "huge.csv"
+    path.write_text("\n".join([*lines[:2], ",".join(cells), *lines[3:]]) + "\n")
+    parser = IMPORTERS["cdph-daily-cases"]
+    parser.parse(CORPUS / "cdph-daily-cases" / "valid.csv")  # imports and caches warmed up
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileValidationError, match="'Cases - Total'"):
+            parser.parse(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * 10_000_000

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
-import io
 import re
 import zlib
 from collections.abc import Collection, Iterator, Sequence
@@ -20,12 +19,9 @@ Kind = Literal["int", "float", "date", "bool", "text"]
 
 
 MAX_CELL = 131_072
-"""Characters a cell may hold: a longer one is refused naming its row and column, its first
-characters and its length."""
-
-READ_LIMIT = 1 << 26
-"""Characters of a cell the reader takes at all (64 Mi): a longer one is refused naming its row
-only, the csv module stopping there."""
+"""Characters a cell may hold (the csv module's limit, set for each read): a longer one is
+refused naming its row and column, its first characters and its length, the reader having
+stopped at the limit."""
 
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 """Control characters refused in any cell: C0 and C1 controls other than tab, line feed and
@@ -77,7 +73,7 @@ def read_text_csv(path: Path, *, separator: str = ",") -> pl.DataFrame:
     (``CONTROL``); otherwise it is refused naming the first such row. Blank cells are null.
     """
     text = read_text(path)
-    previous = csv.field_size_limit(READ_LIMIT)  # restored below: a process-wide setting
+    previous = csv.field_size_limit(MAX_CELL)  # restored below: a process-wide setting
     try:
         header, columns = _columns(path, text, separator)
     finally:
@@ -91,41 +87,86 @@ def read_text_csv(path: Path, *, separator: str = ",") -> pl.DataFrame:
     return frame
 
 
+class _Lines:
+    """The text's lines one at a time, for the csv reader (no copy of the whole text); the
+    last line given is kept, to find an over-long cell in it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.start = 0
+        self.line = ""
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self.start >= len(self.text):
+            raise StopIteration
+        end = self.text.find("\n", self.start)
+        end = len(self.text) if end < 0 else end + 1
+        self.line, self.start = self.text[self.start : end], end
+        return self.line
+
+
 def _columns(path: Path, text: str, separator: str) -> tuple[list[str], list[list[str | None]]]:
     """The header and the cells of each column (blank: None), the file's rows checked."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
-    header = _next_record(path, reader, None)
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=separator, strict=True)
+    header = _next_record(path, reader, None, lines, [], separator)
     if not header:
         _refuse(path, None, "(header)", None, "a header row (the file is empty)")
     _check_header(path, header)
     columns: list[list[str | None]] = [[] for _ in header]
     row = 1
-    while (record := _next_record(path, reader, row)) is not None:
+    while (record := _next_record(path, reader, row, lines, header, separator)) is not None:
         if len(record) != len(header):
             if not record:
                 _refuse(path, row, "(row)", None, "no blank line between rows")
             expected = f"{len(header)} cells as in the header, not {len(record)}"
             _refuse(path, row, "(row)", separator.join(record), expected)
-        if max(map(len, record)) > MAX_CELL:
-            at = next(i for i, value in enumerate(record) if len(value) > MAX_CELL)
-            expected = f"a cell of at most {MAX_CELL:,} characters"
-            _refuse(path, row, header[at], record[at], expected)
         for cells, value in zip(columns, record, strict=True):
             cells.append(value or None)
         row += 1
     return header, columns
 
 
-def _next_record(path: Path, reader: Iterator[list[str]], row: int | None) -> list[str] | None:
+def _next_record(
+    path: Path,
+    reader: Iterator[list[str]],
+    row: int | None,
+    lines: _Lines,
+    header: list[str],
+    separator: str,
+) -> list[str] | None:
     """The reader's next record (None at the end); a CSV syntax error refused at ``row``."""
     try:
         return next(reader, None)
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
-            expected = f"a cell of at most {MAX_CELL:,} characters (one of over {READ_LIMIT:,})"
-        else:
-            expected = f"well-formed CSV, quotes doubled inside quoted cells ({exc})"
+            field, value = _long_cell(lines.line, header, separator)
+            _refuse(path, row, field, value, f"a cell of at most {MAX_CELL:,} characters")
+        expected = f"well-formed CSV, quotes doubled inside quoted cells ({exc})"
         _refuse(path, row, "(row)", None, expected)
+
+
+def _long_cell(line: str, header: list[str], separator: str) -> tuple[str, str | None]:
+    """The column and the text of the first over-long cell of ``line`` (cells before it
+    counted by the csv module); ``("(row)", None)`` when it is not found in the line (a quoted
+    cell over several lines)."""
+    sep = re.escape(separator)
+    found = re.search(f"[^{sep}\n]{{{MAX_CELL + 1}}}", line)
+    if found is None:
+        return "(row)", None
+    start = line.rfind(separator, 0, found.start()) + 1
+    end = line.find(separator, start)
+    prefix = line[: max(start - 1, 0)]
+    try:
+        before = len(next(csv.reader([prefix], delimiter=separator), [])) if prefix else 0
+    except csv.Error:
+        return "(row)", None
+    before += 1 if start and not prefix else 0
+    field = header[before] if before < len(header) else "(row)"
+    return field, line[start : end if end >= 0 else len(line)].rstrip("\r\n")
 
 
 def _check_header(path: Path, header: list[str]) -> None:
