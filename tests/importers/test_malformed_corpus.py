@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import io
 import sys
 import tracemalloc
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
@@ -23,7 +25,8 @@ from schoolmode.importers import IMPORTERS
 from schoolmode.importers._parse import MAX_CELL
 from schoolmode.importers.staff import AccommodationRequests
 from schoolmode.standard.batch import FileValidationError, validate_batch
-from schoolmode.store.service import Parser
+from schoolmode.store.service import Parser, run_import
+from schoolmode.store.tables import RECORD_TABLES
 from tests.conftest import BACKENDS, FIXTURES, fresh_db_url
 
 MALFORMED = FIXTURES / "malformed"
@@ -233,3 +236,20 @@ def test_a_huge_field_costs_a_few_times_its_size_in_memory(tmp_path: Path) -> No
     finally:
         tracemalloc.stop()
     assert peak < 5 * 10_000_000
+
+
+def test_formula_and_sql_looking_text_is_stored_as_given(store: Engine, tmp_path: Path) -> None:
+    """Text is data: stored exactly as the file has it (exports neutralise it, the store
+    does not)."""
+    text = (CORPUS / "cps-school-profiles" / "valid.csv").read_text()
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    names = ['=HYPERLINK("http://example.com","x")', "Robert'); DROP TABLE school;--"]
+    for row, name in zip(rows[1:3], names, strict=True):
+        row[rows[0].index("Long_Name")] = name
+    path = tmp_path / "profiles.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    run_import(store, IMPORTERS["cps-school-profiles"], path)
+    with store.connect() as conn:
+        stored = set(conn.execute(select(RECORD_TABLES["school"].c.name)).scalars())
+    assert set(names) <= stored
