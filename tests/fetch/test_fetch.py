@@ -164,7 +164,8 @@ def test_a_changed_upstream_file_is_a_correction_with_history(
 ) -> None:
     first = _fetch(fetch_ctx, "cdph-zip-weekly")
     weekly = publisher.datasets["yhhz-zm2v"]
-    weekly.rows[3][weekly.columns.index("Cases - Weekly")] = "12345"
+    # a plausible correction (a week's cases above the cumulative count would be refused)
+    weekly.rows[3][weekly.columns.index("Tests - Weekly")] = "12345"
     second = _fetch(fetch_ctx, "cdph-zip-weekly")
     assert second.fetched[0].status == "changed"
     assert second.fetched[0].sha256 != first.fetched[0].sha256

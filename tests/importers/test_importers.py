@@ -212,5 +212,5 @@ def test_a_column_the_publisher_does_not_have_is_refused(
     repeated.write_text(
         "\n".join([lines[0] + "," + first, *(r + "," + r.split(",")[2] for r in lines[1:4])])
     )
-    with pytest.raises(FileValidationError, match="published file"):
+    with pytest.raises(FileValidationError, match=f"field '{first}'.*expected a column named once"):
         importer.parse(repeated)

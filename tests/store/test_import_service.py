@@ -169,12 +169,13 @@ def _big_testing_file(path: Path, days: int) -> None:
     published = (FIXTURE_DATA / TESTING).read_text().splitlines()[0].split(",")
     header = published[:40]  # Date, Day and 38 counts, Positive Tests first
     assert header[:5] == ["Date", "Day", "Positive Tests", "Not Positive Tests", "Total Tests"]
-    start = dt.date(2000, 1, 1)
+    start = dt.date(2022, 1, 1)  # after the fixture's last day, before today (dates are checked)
     with path.open("w") as fh:
         fh.write(",".join(header) + "\n")
         for n in range(days):
             d = start + dt.timedelta(days=n)
             counts = [str((n * 7 + k) % 1000) for k in range(38)]
+            counts[2] = str(int(counts[0]) + int(counts[1]))  # total = positive + not positive
             fh.write(f"{d:%m/%d/%Y},{d:%A}," + ",".join(counts) + "\n")
 
 

@@ -18,6 +18,7 @@ from schoolmode.importers.cdph import ZipWeekly
 from schoolmode.importers.cps import SchoolCovidCases, SchoolProfiles
 from schoolmode.importers.standard import StandardLayout
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.reports.export import write_csv
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE, district_consent
 from schoolmode.synth.district import (
@@ -270,10 +271,10 @@ def surge(ctx: Context, req: SurgeRequest, steps: Steps | None = None) -> SurgeR
     eligible = result.eligible_schools()
     if req.out is not None:
         req.out.mkdir(parents=True, exist_ok=True)
-        result.orders.write_csv(req.out / "quarantine_order.csv")
-        result.school.write_csv(req.out / "school_metrics.csv")
-        eligible.write_csv(req.out / "eligible_schools.csv")
-        result.flipped_classrooms().write_csv(req.out / "flipped_classrooms.csv")
+        write_csv(result.orders, req.out / "quarantine_order.csv")
+        write_csv(result.school, req.out / "school_metrics.csv")
+        write_csv(eligible, req.out / "eligible_schools.csv")
+        write_csv(result.flipped_classrooms(), req.out / "flipped_classrooms.csv")
     return SurgeResult(
         start=result.start,
         end=result.end,

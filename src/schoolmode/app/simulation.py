@@ -12,6 +12,7 @@ from schoolmode.app.errors import as_use_case_errors
 from schoolmode.app.progress import Silent, Steps
 from schoolmode.parallel import dask_client
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.reports.export import write_csv
 from schoolmode.sim.compare import NO_POLICY, compare, load_population, school_attributes
 from schoolmode.sim.report import write_report as write_sim_report
 from schoolmode.sim.scenario import Scenario, load_scenario
@@ -193,9 +194,9 @@ def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
             with dask_client(req.workers, req.scheduler) as client:
                 rows = run_sweep(*args, client=client, **kwargs)  # type: ignore[arg-type]
         req.out.mkdir(parents=True, exist_ok=True)
-        rows.write_csv(req.out / "sweep.csv")
+        write_csv(rows, req.out / "sweep.csv")
         summary = sweep_summary(rows)
-        summary.write_csv(req.out / "summary.csv")
+        write_csv(summary, req.out / "summary.csv")
     table = summary.filter(summary["outcome"] == "infections")
     return SimSweepResult(
         name=name,

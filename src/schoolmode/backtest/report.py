@@ -18,6 +18,7 @@ from schoolmode.backtest.summary import IN_PERSON, disagreements, headline, spel
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
 from schoolmode.reports import figures
+from schoolmode.reports.export import write_csv
 from schoolmode.reports.page import (
     Block,
     Bullets,
@@ -175,8 +176,8 @@ def write_data(
 ) -> dict[str, Path]:
     """headline.csv and disagreements.csv (``table``, ``differ``), and modes-{scope}.parquet
     (every policy's modes); the paths of the Parquet files by name."""
-    table.write_csv(out / "headline.csv")
-    differ.write_csv(out / "disagreements.csv")
+    write_csv(table, out / "headline.csv")
+    write_csv(differ, out / "disagreements.csv")
     files: dict[str, Path] = {}
     for scope in SCOPES:
         parts = [

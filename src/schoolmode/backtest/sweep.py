@@ -24,6 +24,7 @@ from schoolmode.engine.grid import Calendar
 from schoolmode.engine.settings import Settings, SweepPoint, sweep_points
 from schoolmode.policy import model as m
 from schoolmode.reports import figures
+from schoolmode.reports.export import write_csv
 from schoolmode.reports.page import Figures, Heading, Page, Paragraph, TableBlock, write_page
 from schoolmode.reports.table import Table
 
@@ -229,7 +230,7 @@ def write_sweep_report(
     """sweep.md, sweep.csv and sweep.png in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     files = {"sweep.csv": out / "sweep.csv"}
-    table.write_csv(files["sweep.csv"])
+    write_csv(table, files["sweep.csv"])
     files["sweep.png"] = sweep_plot(table, out / "sweep.png")
     page = sweep_page(
         table, files["sweep.png"], start=start, end=end, counterfactual=counterfactual

@@ -21,6 +21,7 @@ from schoolmode.cli.common import (
     parse_day,
 )
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.reports.export import write_csv
 
 if TYPE_CHECKING:
     from schoolmode.app.accommodations import ReviewResult
@@ -164,7 +165,7 @@ def vaccination_schedule(
     except OSError as exc:
         raise fail(exc) from None
     if appointments:
-        result.appointments.write_csv(appointments)
+        write_csv(result.appointments, appointments)
     if as_json:
         typer.echo(json.dumps(_schedule_json(result), indent=2))
     else:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import gzip
 import re
-from collections.abc import Collection, Sequence
+import zlib
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 import polars as pl
 
@@ -14,15 +18,183 @@ from schoolmode.standard.batch import MAX_REPORTED, ROW, FileValidationError, Ro
 Kind = Literal["int", "float", "date", "bool", "text"]
 
 
-def read_text_csv(path: Path, *, separator: str = ",", has_header: bool = True) -> pl.DataFrame:
-    """Read every column as text and add ``_row``: the 1-based data row (header not counted)."""
-    df = pl.read_csv(
-        path,
-        separator=separator,
-        has_header=has_header,
-        infer_schema=False,
+MAX_CELL = 131_072
+"""Characters a cell may hold (the csv module's limit, set for each read): a longer one is
+refused naming its row and column, its first characters and its length, the reader having
+stopped at the limit."""
+
+CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+"""Control characters refused in any cell: C0 and C1 controls other than tab, line feed and
+carriage return (a quoted cell may span lines), zero-width characters, bidirectional
+overrides and isolates, and a byte order mark after the file's start."""
+
+CONTROL_EXPECTED = (
+    "text without control characters (U+0000-U+001F but tab and line breaks, U+007F-U+009F, "
+    "zero-width and bidirectional format characters U+200B-U+200F, U+202A-U+202E, "
+    "U+2060-U+2069, U+FEFF)"
+)
+
+
+def _refuse(path: Path, row: int | None, field: str, value: str | None, expected: str) -> NoReturn:
+    raise FileValidationError(str(path), [RowError(str(path), row, field, value, expected)])
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it is gzip-compressed (by its ``.gz`` suffix or its
+    magic number); a truncated or corrupt gzip file is refused."""
+    data = path.read_bytes()
+    if path.suffix == ".gz" or data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            _refuse(path, None, "(file)", None, f"a complete gzip file ({exc})")
+    return data
+
+
+def read_text(path: Path, *, header: bool = True) -> str:
+    """The file as UTF-8 text (a leading byte order mark dropped); other bytes are refused
+    with the data row they are on (its line, less the header line if it has one) and the bytes
+    around them."""
+    data = read_bytes(path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + (0 if header else 1)
+        around = data[max(0, exc.start - 20) : exc.end + 20]
+        _refuse(path, line or None, "(encoding)", repr(around), "UTF-8 text")
+
+
+def read_text_csv(path: Path, *, separator: str = ",") -> pl.DataFrame:
+    """Read every column as text and add ``_row``: the 1-based data row (header not counted).
+
+    The file must be UTF-8 CSV (gzip-compressed or not, a byte order mark and CRLF line ends
+    allowed) with a header of distinct, non-blank names and the same number of cells on every
+    row, well-quoted, no cell over ``MAX_CELL`` characters, no control characters
+    (``CONTROL``); otherwise it is refused naming the first such row. Blank cells are null.
+    """
+    text = read_text(path)
+    previous = csv.field_size_limit(MAX_CELL)  # restored below: a process-wide setting
+    try:
+        header, columns = _columns(path, text, separator)
+    finally:
+        csv.field_size_limit(previous)
+    frame = pl.DataFrame(
+        {name: pl.Series(name, col, pl.String) for name, col in zip(header, columns, strict=True)}
     )
-    return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    if re.search(CONTROL, text):  # cell by cell only when the file has one
+        refuse_control_characters(path, frame)
+    return frame
+
+
+class _Lines:
+    """The text's lines one at a time, for the csv reader (no copy of the whole text); the
+    last line given is kept, to find an over-long cell in it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.start = 0
+        self.line = ""
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self.start >= len(self.text):
+            raise StopIteration
+        end = self.text.find("\n", self.start)
+        end = len(self.text) if end < 0 else end + 1
+        self.line, self.start = self.text[self.start : end], end
+        return self.line
+
+
+def _columns(path: Path, text: str, separator: str) -> tuple[list[str], list[list[str | None]]]:
+    """The header and the cells of each column (blank: None), the file's rows checked."""
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=separator, strict=True)
+    header = _next_record(path, reader, None, lines, [], separator)
+    if not header:
+        _refuse(path, None, "(header)", None, "a header row (the file is empty)")
+    _check_header(path, header)
+    columns: list[list[str | None]] = [[] for _ in header]
+    row = 1
+    while (record := _next_record(path, reader, row, lines, header, separator)) is not None:
+        if len(record) != len(header):
+            if not record:
+                _refuse(path, row, "(row)", None, "no blank line between rows")
+            expected = f"{len(header)} cells as in the header, not {len(record)}"
+            _refuse(path, row, "(row)", separator.join(record), expected)
+        for cells, value in zip(columns, record, strict=True):
+            cells.append(value or None)
+        row += 1
+    return header, columns
+
+
+def _next_record(
+    path: Path,
+    reader: Iterator[list[str]],
+    row: int | None,
+    lines: _Lines,
+    header: list[str],
+    separator: str,
+) -> list[str] | None:
+    """The reader's next record (None at the end); a CSV syntax error refused at ``row``."""
+    try:
+        return next(reader, None)
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            field, value = _long_cell(lines.line, header, separator)
+            _refuse(path, row, field, value, f"a cell of at most {MAX_CELL:,} characters")
+        expected = f"well-formed CSV, quotes doubled inside quoted cells ({exc})"
+        _refuse(path, row, "(row)", None, expected)
+
+
+def _long_cell(line: str, header: list[str], separator: str) -> tuple[str, str | None]:
+    """The column and the text of the first over-long cell of ``line`` (cells before it
+    counted by the csv module); ``("(row)", None)`` when it is not found in the line (a quoted
+    cell over several lines)."""
+    sep = re.escape(separator)
+    found = re.search(f"[^{sep}\n]{{{MAX_CELL + 1}}}", line)
+    if found is None:
+        return "(row)", None
+    start = line.rfind(separator, 0, found.start()) + 1
+    end = line.find(separator, start)
+    prefix = line[: max(start - 1, 0)]
+    try:
+        before = len(next(csv.reader([prefix], delimiter=separator), [])) if prefix else 0
+    except csv.Error:
+        return "(row)", None
+    before += 1 if start and not prefix else 0
+    field = header[before] if before < len(header) else "(row)"
+    return field, line[start : end if end >= 0 else len(line)].rstrip("\r\n")
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    errors = []
+    seen: set[str] = set()
+    for name in header:
+        if not name.strip():
+            errors.append(RowError(str(path), None, name, name, "a column name (not blank)"))
+        elif name in seen:
+            errors.append(RowError(str(path), None, name, name, "a column named once"))
+        elif re.search(CONTROL, name):
+            errors.append(RowError(str(path), None, name, name, CONTROL_EXPECTED))
+        seen.add(name)
+    if errors:
+        raise FileValidationError(str(path), errors)
+
+
+def refuse_control_characters(path: Path, frame: pl.DataFrame) -> None:
+    """Refuse a cell holding a control character (``CONTROL``), naming each one."""
+    errors: list[RowError] = []
+    total = 0
+    for name in frame.columns[1:]:
+        bad = frame.filter(pl.col(name).str.contains(CONTROL).fill_null(False))
+        total += bad.height
+        for row, value in bad.select(ROW, name).head(MAX_REPORTED).iter_rows():
+            errors.append(RowError(str(path), row, name, value, CONTROL_EXPECTED))
+    if errors:
+        raise FileValidationError(str(path), errors[:MAX_REPORTED], total)
 
 
 def slug(column: str) -> str:
@@ -109,6 +281,9 @@ class Cells:
             parsed = clean
             expected = "text"
         bad = clean.is_not_null() & parsed.is_null()
+        if kind == "float":
+            bad = bad | (parsed.is_nan() | parsed.is_infinite()).fill_null(False)
+            expected = "a finite number"
         if choices is not None:
             bad = bad | (parsed.is_not_null() & ~parsed.is_in(list(choices)))
             expected = "one of " + ", ".join(choices)
@@ -133,6 +308,31 @@ class Cells:
         rows = self.frame.filter(bad).select(ROW, column).head(MAX_REPORTED)
         for row, value in rows.iter_rows():
             self.errors.append(RowError(str(self.path), row, column, value, expected))
+
+    def within_dates(self, column: str, dates: pl.Series, first: dt.date) -> None:
+        """Plausibility: each date of ``column`` (parsed) from ``first`` to today."""
+        today = dt.date.today()
+        bad = ((dates < first) | (dates > today)).fill_null(False)
+        self._record(column, bad, f"a date from {first.isoformat()} to today ({today.isoformat()})")
+
+    def at_most(self, column: str, values: pl.Series, limit_column: str, limit: pl.Series) -> None:
+        """Plausibility: ``column`` <= ``limit_column`` on every row where both are given."""
+        bad = (values > limit).fill_null(False)
+        self._record(column, bad, f"at most {limit_column} of the same row")
+
+    def non_decreasing(
+        self, column: str, values: pl.Series, order: pl.Series, by: pl.Series | None = None
+    ) -> None:
+        """Plausibility of a cumulative series: ``column`` never below its value at an earlier
+        ``order`` (date) of the same ``by`` (geography); blank cells are skipped."""
+        groups = by if by is not None else pl.Series("by", [""] * len(values), pl.String)
+        frame = pl.DataFrame({ROW: self.frame[ROW], "v": values, "o": order, "g": groups}).filter(
+            pl.col("v").is_not_null() & pl.col("o").is_not_null()
+        )
+        earlier = pl.col("v").cum_max().shift(1).over("g", order_by="o")
+        bad_rows = frame.filter((pl.col("v") < earlier).fill_null(False))[ROW]
+        bad = self.frame[ROW].is_in(bad_rows)
+        self._record(column, bad, "a cumulative count not below its value on an earlier date")
 
     def fail(self, row: int | None, column: str, value: str | None, expected: str) -> None:
         """Record one error found by a check outside :meth:`parse`."""

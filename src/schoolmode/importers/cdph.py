@@ -3,6 +3,7 @@ weekly cases and tests by ZIP (yhhz-zm2v), vaccinations by ZIP (553k-3xzc) and p
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,6 +15,9 @@ from schoolmode.standard.batch import ROW, Batch, frame_schema
 from schoolmode.standard.models import CommunityIndicator, Population
 
 CITY = pl.lit("Chicago")
+FIRST_DATE = dt.date(2020, 1, 1)
+"""No COVID-19 count of these sources is dated before 2020 (plausibility: dates from it to
+today)."""
 
 
 class _DailyCitywide(Importer):
@@ -38,12 +42,14 @@ class _DailyCitywide(Importer):
         cells.frame = raw
         metric_cols = [c for c in raw.columns if c not in (ROW, "Date", *self.ignored)]
         parsed = [cells.parse("Date", "date", fmt="%m/%d/%Y").alias("date")]
+        cells.within_dates("Date", parsed[0], FIRST_DATE)
         for col in metric_cols:
             parsed.append(
                 cells.parse(col, "int", required=col in self.required_metrics, ge=0).alias(
                     slug(col)
                 )
             )
+        self.plausible(cells, dict(zip(metric_cols, parsed[1:], strict=True)))
         cells.raise_if_errors()
         wide = pl.DataFrame([raw[ROW], *parsed])
         frame = long_indicators(
@@ -59,6 +65,9 @@ class _DailyCitywide(Importer):
 
     required_metrics: ClassVar[tuple[str, ...]] = ()
 
+    def plausible(self, cells: Cells, counts: dict[str, pl.Series]) -> None:
+        """Checks between the counts of one row (none by default)."""
+
 
 class DailyTesting(_DailyCitywide):
     source = "cdph-daily-testing"
@@ -66,6 +75,11 @@ class DailyTesting(_DailyCitywide):
     default_files = ("chicago-daily-testing/COVID-19_Daily_Testing_-_By_Test.csv",)
     ignored = ("Day",)
     required_metrics = ("Positive Tests", "Not Positive Tests", "Total Tests")
+
+    def plausible(self, cells: Cells, counts: dict[str, pl.Series]) -> None:
+        """Positive tests are at most the total tests of the day."""
+        positive, total = counts["Positive Tests"], counts["Total Tests"]
+        cells.at_most("Positive Tests", positive, "Total Tests", total)
 
 
 class DailyCases(_DailyCitywide):
@@ -106,10 +120,13 @@ class ZipWeekly(Importer):
         raw = read_text_csv(path)
         cells = Cells(path, raw)
         cells.require_columns(["ZIP Code", "Week Start", "Week End", *self.metrics])
+        cells.refuse_unknown_columns(published_columns(self), self.source)
         zips = _zip_geography(cells, "ZIP Code")
         start = cells.parse("Week Start", "date", fmt="%m/%d/%Y").alias("date")
         end = cells.parse("Week End", "date", fmt="%m/%d/%Y")
+        cells.within_dates("Week Start", start, FIRST_DATE)
         values = [cells.parse(c, "int", required=False, ge=0).alias(slug(c)) for c in self.metrics]
+        self._plausible(cells, dict(zip(self.metrics, values, strict=True)), start, zips)
         span = (end - start).dt.total_days()
         for row, value in (
             raw.filter((span != 6).fill_null(False)).select(ROW, "Week End").iter_rows()
@@ -127,6 +144,26 @@ class ZipWeekly(Importer):
         )
         fields = {"date": "Week Start", "geography": "ZIP Code"}
         return Batch(self.source, "zip-weekly", self.model, frame, path, source_fields=fields)
+
+    @staticmethod
+    def _plausible(
+        cells: Cells, counts: dict[str, pl.Series], week: pl.Series, zips: pl.Series
+    ) -> None:
+        """Cumulative cases and deaths never fall from one week to a later one of the same ZIP
+        (cumulative tests do, as the publisher deduplicates people); a week's count is at most
+        the cumulative count; deaths at most cases; cumulative cases at most the ZIP's
+        population where it is above 0."""
+        for kind in ("Cases", "Deaths"):
+            cumulative = counts[f"{kind} - Cumulative"]
+            cells.non_decreasing(f"{kind} - Cumulative", cumulative, week, zips)
+            cells.at_most(
+                f"{kind} - Weekly", counts[f"{kind} - Weekly"], f"{kind} - Cumulative", cumulative
+            )
+        cases, deaths = counts["Cases - Cumulative"], counts["Deaths - Cumulative"]
+        cells.at_most("Deaths - Cumulative", deaths, "Cases - Cumulative", cases)
+        population = counts["Population"]
+        known = pl.when(population > 0).then(population).otherwise(None)
+        cells.at_most("Cases - Cumulative", cases, "Population", pl.select(known).to_series())
 
 
 class VaccinationZip(Importer):
@@ -151,9 +188,29 @@ class VaccinationZip(Importer):
         raw = read_text_csv(path)
         cells = Cells(path, raw)
         cells.require_columns(["Zip Code", "Date", *self.metrics])
+        cells.refuse_unknown_columns(published_columns(self), self.source)
         zips = _zip_geography(cells, "Zip Code")
         date = cells.parse("Date", "date", fmt="%m/%d/%Y").alias("date")
+        cells.within_dates("Date", date, FIRST_DATE)
         values = [cells.parse(c, "int", required=False, ge=0).alias(slug(c)) for c in self.metrics]
+        counts = dict(zip(self.metrics, values, strict=True))
+        for name in ("Total Doses", "1st Dose", "Vaccine Series Completed"):
+            cumulative = counts[f"{name} - Cumulative"]
+            cells.non_decreasing(f"{name} - Cumulative", cumulative, date, zips)
+            cells.at_most(
+                f"{name} - Daily", counts[f"{name} - Daily"], f"{name} - Cumulative", cumulative
+            )
+        first = counts["1st Dose - Cumulative"]
+        cells.at_most(
+            "1st Dose - Cumulative",
+            first,
+            "Total Doses - Cumulative",
+            counts["Total Doses - Cumulative"],
+        )
+        completed = counts["Vaccine Series Completed - Cumulative"]
+        cells.at_most(
+            "Vaccine Series Completed - Cumulative", completed, "1st Dose - Cumulative", first
+        )
         cells.raise_if_errors()
         wide = pl.DataFrame([raw[ROW], date, zips.alias("zip"), *values])
         frame = long_indicators(
@@ -186,8 +243,9 @@ class ChicagoPopulation(Importer):
         raw = read_text_csv(path)
         cells = Cells(path, raw)
         cells.require_columns(["Geography Type", "Year", "Geography", "Population - Total"])
+        cells.refuse_unknown_columns(published_columns(self), self.source)
         gtype = cells.parse("Geography Type", "text", choices=("Citywide", "ZIP Code", "Zip Code"))
-        year = cells.parse("Year", "int", ge=1900, le=2100)
+        year = cells.parse("Year", "int", ge=2000, le=dt.date.today().year)
         geo = cells.parse("Geography", "text")
         groups: list[tuple[str, str, str]] = []
         for col in raw.columns:
@@ -202,6 +260,10 @@ class ChicagoPopulation(Importer):
             cells.parse(col, "int", required=col == "Population - Total", ge=0)
             for col, _, _ in groups
         ]
+        total = values[[col for col, _, _ in groups].index("Population - Total")]
+        for (col, _, _), value in zip(groups, values, strict=True):
+            if col != "Population - Total":
+                cells.at_most(col, value, "Population - Total", total)
         cells.raise_if_errors()
         base = pl.DataFrame(
             [

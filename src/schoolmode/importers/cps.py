@@ -9,11 +9,31 @@ from pathlib import Path
 import polars as pl
 
 from schoolmode.importers._parse import Cells, read_text_csv
-from schoolmode.importers.base import Importer
+from schoolmode.importers.base import Importer, published_columns
 from schoolmode.standard.batch import ROW, Batch, FileValidationError, RowError, frame_schema
 from schoolmode.standard.models import School, SchoolCaseReport
 
 DISTRICT_ID = "CPS"
+
+
+FIRST_DATE = dt.date(2020, 1, 1)
+"""No CPS COVID-19 report is dated before 2020."""
+
+
+def _school_year(cells: Cells, text: pl.Series) -> pl.Series:
+    """``School Year 2021-2022`` -> ``2021-2022``: two consecutive years, the first from 2000
+    to next year (plausibility: no school year 2099-2100)."""
+    year = text.str.extract(r"(\d{4}-\d{4})$")
+    first = year.str.slice(0, 4).cast(pl.Int64)
+    second = year.str.slice(5, 4).cast(pl.Int64)
+    last = dt.date.today().year + 1
+    ok = (second == first + 1) & (first >= 2000) & (first <= last)
+    bad = text.is_not_null() & ~ok.fill_null(False)
+    for row, value in cells.frame.filter(bad).select(ROW, "School_Year").head(50).iter_rows():
+        cells.fail(
+            row, "School_Year", value, f"School Year YYYY-YYYY, one year apart, from 2000 to {last}"
+        )
+    return year
 
 
 class SchoolProfiles(Importer):
@@ -35,15 +55,15 @@ class SchoolProfiles(Importer):
         cols += ["Grades_Offered_All", "Zip", "School_Latitude", "School_Longitude"]
         cols += ["Student_Count_Total", "Network", "School_Year"]
         cells.require_columns(cols)
+        cells.refuse_unknown_columns(published_columns(self), self.source)
+        if raw.height == 0:
+            raise FileValidationError(
+                str(path),
+                [RowError(str(path), 1, "School_Year", None, "a data row (the school year)")],
+            )
         school_id = cells.parse("School_ID", "int", ge=1).cast(pl.String)
         year_text = cells.parse("School_Year", "text")
-        year = year_text.str.extract(r"(\d{4}-\d{4})$")
-        for row, value in (
-            raw.filter(year.is_null() & year_text.is_not_null())
-            .select(ROW, "School_Year")
-            .iter_rows()
-        ):
-            cells.fail(row, "School_Year", value, "School Year YYYY-YYYY")
+        year = _school_year(cells, year_text)
         frame = pl.DataFrame(
             [
                 raw[ROW],
@@ -69,7 +89,7 @@ class SchoolProfiles(Importer):
         bad_zip = frame.filter(~pl.col("zip").str.contains(r"^\d{5}$").fill_null(True))
         for row, value in bad_zip.select(ROW, "zip").iter_rows():
             cells.fail(row, "Zip", value, "a five-digit ZIP code")
-        years = frame["school_year"].drop_nulls().unique().to_list()
+        years = frame["school_year"].drop_nulls().unique(maintain_order=True).to_list()
         if len(years) > 1:
             first = frame.filter(pl.col("school_year") != years[0]).row(0, named=True)
             cells.fail(
@@ -101,6 +121,7 @@ class SchoolCovidCases(Importer):
         cells = Cells(path, raw)
         cells.require_columns(["School", "CPS_School_ID"])
         date_cols = [c for c in raw.columns if c.isdigit() and len(c) == 8]
+        cells.refuse_unknown_columns(published_columns(self) | set(date_cols), self.source)
         dates: list[dt.date] = []
         bad_header = []
         for c in date_cols:
@@ -114,9 +135,11 @@ class SchoolCovidCases(Importer):
                 bad_header or [RowError(str(path), None, "YYYYMMDD", None, "date columns")],
             )
         periods = [7] + [(b - a).days for a, b in itertools.pairwise(dates)]
-        for col, period in zip(date_cols, periods, strict=True):
+        for col, day, period in zip(date_cols, dates, periods, strict=True):
             if period < 1:
                 cells.fail(None, col, col, "date columns in increasing order")
+            if not FIRST_DATE <= day <= dt.date.today():
+                cells.fail(None, col, col, f"a date column from {FIRST_DATE:%Y%m%d} to today")
         school_id = cells.parse("CPS_School_ID", "int", ge=1).cast(pl.String)
         name = cells.parse("School", "text")
         counts = [cells.parse(c, "int", ge=0) for c in date_cols]

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import gzip
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
 
-from schoolmode.importers._parse import Cells, read_text_csv, slug
-from schoolmode.importers.base import Importer, long_indicators
+from schoolmode.importers._parse import (
+    Cells,
+    read_text,
+    read_text_csv,
+    refuse_control_characters,
+    slug,
+)
+from schoolmode.importers.base import Importer, long_indicators, published_columns
 from schoolmode.standard.batch import ROW, Batch, frame_schema
 from schoolmode.standard.models import CommunityIndicator, ContactEvent
+
+FIRST_DATE = dt.date(2020, 1, 1)
+"""No COVID-19 count of these sources is dated before 2020."""
 
 
 class IllinoisStatewide(Importer):
@@ -26,8 +35,18 @@ class IllinoisStatewide(Importer):
         raw = read_text_csv(path)
         cells = Cells(path, raw)
         cells.require_columns(["date", *self.metrics])
+        cells.refuse_unknown_columns(published_columns(self), self.source)
         date = cells.parse("date", "date", fmt="%Y-%m-%d")
-        values = [cells.parse(c, "int", required=False, blank=("NA",)) for c in self.metrics]
+        cells.within_dates("date", date, FIRST_DATE)
+        values = [cells.parse(c, "int", required=False, blank=("NA",), ge=0) for c in self.metrics]
+        counts = dict(zip(self.metrics, values, strict=True))
+        for cumulative, daily in (
+            ("confirmed_cases", "daily_confirmed_cases"),
+            ("deaths", "daily_deaths"),
+        ):
+            cells.non_decreasing(cumulative, counts[cumulative], date)
+            cells.at_most(daily, counts[daily], cumulative, counts[cumulative])
+        cells.at_most("deaths", counts["deaths"], "confirmed_cases", counts["confirmed_cases"])
         cells.raise_if_errors()
         wide = pl.DataFrame([raw[ROW], date, *values])
         frame = long_indicators(
@@ -57,8 +76,11 @@ class OntarioSchoolCases(Importer):
         raw = read_text_csv(path)
         cells = Cells(path, raw)
         cells.require_columns(["collected_date", "reported_date"])
+        cells.refuse_unknown_columns(published_columns(self), self.source)
         date = cells.parse("collected_date", "date", fmt="%Y-%m-%d").alias("date")
-        cells.parse("reported_date", "date", fmt="%Y-%m-%d")
+        reported = cells.parse("reported_date", "date", fmt="%Y-%m-%d")
+        cells.within_dates("collected_date", date, FIRST_DATE)
+        cells.within_dates("reported_date", reported, FIRST_DATE)
         metric_cols = [c for c in raw.columns if c not in (ROW, "collected_date", "reported_date")]
         values = [cells.parse(c, "int", required=False, ge=0).alias(slug(c)) for c in metric_cols]
         cells.raise_if_errors()
@@ -95,23 +117,27 @@ class SocioPatterns(Importer):
     )
 
     def parse(self, path: Path) -> Batch:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as fh:
-            lines = pl.Series("line", fh.read().splitlines(), pl.String)
-        raw = (
-            pl.DataFrame([lines])
-            .select(
-                pl.col("line")
-                .str.strip_chars()
-                .str.replace_all(r"\s+", " ")
-                .str.split_exact(" ", 4)
-            )
-            .unnest("line")
-            .rename({f"field_{i}": n for i, n in enumerate(["t", "i", "j", "Ci", "Cj"])})
+        text = read_text(path, header=False).split("\n")
+        if text and text[-1] == "":
+            text.pop()
+        lines = (
+            pl.DataFrame([pl.Series("line", text, pl.String)])
             .with_row_index(ROW, offset=1)
             .with_columns(pl.col(ROW).cast(pl.Int64))
         )
+        refuse_control_characters(path, lines)
+        parts = pl.col("line").str.strip_chars().str.split(by=" ")
+        lines = lines.with_columns(pl.col("line").str.replace_all(r"[ \t]+", " "))
+        lines = lines.with_columns(parts.list.len().alias("n"))
+        names = ["t", "i", "j", "Ci", "Cj"]
+        raw = lines.select(
+            ROW,
+            "line",
+            *(parts.list.get(k, null_on_oob=True).alias(n) for k, n in enumerate(names)),
+        )
         cells = Cells(path, raw)
+        for row, line in lines.filter(pl.col("n") > 5).select(ROW, "line").head(50).iter_rows():
+            cells.fail(row, "(line)", line, "5 fields: t i j Ci Cj")
         t = cells.parse("t", "int", ge=0)
         i = cells.parse("i", "int", ge=0).cast(pl.String)
         j = cells.parse("j", "int", ge=0).cast(pl.String)

@@ -33,13 +33,6 @@ class AccommodationRequests(StandardLayout):
             RowError(str(path), int(r[ROW]), "basis", r["basis"], expected)
             for r in bad.head(50).iter_rows(named=True)
         ]
-        dup = frame.filter(pl.col("request_id").is_duplicated())
-        errors += [
-            RowError(
-                str(path), int(r[ROW]), "request_id", r["request_id"], "a request id used once"
-            )
-            for r in dup.head(50).iter_rows(named=True)
-        ]
-        if errors:
-            raise FileValidationError(str(path), errors, bad.height + dup.height)
+        if errors:  # a repeated request_id is refused by the import service (its natural key)
+            raise FileValidationError(str(path), errors, bad.height)
         return Batch(self.source, "accommodation_request", AccommodationRequest, frame, path)

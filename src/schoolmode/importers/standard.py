@@ -96,7 +96,11 @@ class StandardLayout:
 
     @staticmethod
     def _parquet(path: Path, model: type[Record]) -> pl.DataFrame:
-        frame = pl.read_parquet(path)
+        try:
+            frame = pl.read_parquet(path)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            error = RowError(str(path), None, "(file)", None, f"a readable Parquet file ({exc})")
+            raise FileValidationError(str(path), [error]) from None
         schema = frame_schema(model)
         errors = []
         for name, dtype in schema.items():

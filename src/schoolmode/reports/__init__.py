@@ -7,7 +7,8 @@ autoescaped, figures are embedded as PNG data URIs). ``table.py`` is the one tab
 the same rows and columns as a Markdown or an HTML table, with an optional caption and a
 "first N of M rows, full table in FILE" note. ``figures.py`` makes and saves Matplotlib
 figures; it imports Matplotlib only when a figure is made and selects the ``Agg`` backend
-once, so importing a report module costs nothing until a plot is drawn.
+once, so importing a report module costs nothing until a plot is drawn. ``export.py`` writes
+the CSV files meant for people, neutralising text a spreadsheet would run as a formula.
 
 This package is on the ground floor: it imports no domain package. The backtest, sweep and
 simulator reports (``backtest/report.py``, ``backtest/sweep.py``, ``sim/report.py``) build

@@ -16,6 +16,7 @@ import polars as pl
 
 from schoolmode.pathogen import load_pathogen
 from schoolmode.reports import figures
+from schoolmode.reports.export import write_csv
 from schoolmode.reports.page import (
     Block,
     Bullets,
@@ -190,8 +191,8 @@ def write_report(comparison: Comparison, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     outcomes = comparison.outcomes()
     summary = summarise(outcomes)
-    outcomes.write_csv(out / "outcomes.csv")
-    summary.write_csv(out / "summary.csv")
+    write_csv(outcomes, out / "outcomes.csv")
+    write_csv(summary, out / "summary.csv")
     files = {"outcomes.csv": out / "outcomes.csv", "summary.csv": out / "summary.csv"}
     plots = [_band_plot(comparison, series, ylabel, out / name) for series, ylabel, name in BANDS]
     files.update(

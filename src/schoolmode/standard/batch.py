@@ -143,6 +143,11 @@ def validate_batch(batch: Batch) -> None:
             total += _bad_rows(batch, spec, col < spec.ge, spec.expectation(), errors)
         if spec.le is not None:
             total += _bad_rows(batch, spec, col > spec.le, spec.expectation(), errors)
+    specs = {spec.name: spec for spec in field_specs(model)}
+    for earlier, later in model.date_order:
+        expected = f"a date not before {batch.source_fields.get(earlier, earlier)}"
+        mask = (pl.col(later) < pl.col(earlier)).fill_null(False)
+        total += _bad_rows(batch, specs[later], mask, expected, errors)
     key = list(model.natural_key)
     dup = batch.frame.filter(pl.struct(key).is_duplicated())
     if dup.height:

@@ -51,6 +51,53 @@ People appear only under **pseudonymous ids**: no names, birth dates or addresse
   truncated file therefore never deletes a dataset.
 - JSON Schema for each record type: `docs/schemas/<record type>.json`.
 
+## Checks on every imported file
+
+A file that fails any check is refused whole: nothing is written, and the error names the
+file, the data row (or the header), the field, the value (its first 120 characters and its
+length when longer) and what was expected.
+
+- **Bytes**: UTF-8 (a leading byte order mark is allowed); a `.gz` file (or one starting with
+  the gzip magic number) must decompress completely.
+- **CSV**: one header of distinct, non-blank names; every row has as many cells as the header;
+  a quote inside a quoted cell is doubled; no blank line between rows; CRLF line ends allowed.
+- **Cells**: at most 131,072 characters; no control characters (U+0000-U+001F other than tab
+  and line breaks, U+007F-U+009F), zero-width or bidirectional format characters (U+200B-U+200F,
+  U+202A-U+202E, U+2060-U+2069) or byte order marks inside a cell. Text is stored as given
+  otherwise (CSV files schoolmode writes neutralise text that a spreadsheet would run as a
+  formula).
+- **Numbers**: whole numbers are digits with an optional sign (no look-alike Unicode digits,
+  separators or decimals); decimal numbers must be finite (`NaN` and `inf` are refused).
+- **Columns**: a standard-layout file's columns are the record type's fields; a public
+  source's columns are those of its publisher's file (the header of the copy shipped with
+  schoolmode): an unknown or repeated column is refused, never turned into a metric.
+- **Keys**: a natural key repeated within a file is refused at each repeat.
+
+## Plausibility of the public sources
+
+Checked by each source's importer, on top of the record type's rules:
+
+- every source: dates from 2020-01-01 to the day of the import (no future dates); counts ≥ 0.
+- `cdph-daily-testing`: `Positive Tests` ≤ `Total Tests` on each day.
+- `cdph-zip-weekly`: `Week End` = `Week Start` + 6 days; a five-digit ZIP code or `Unknown`;
+  `Cases - Cumulative` and `Deaths - Cumulative` never fall from one week to a later one of the
+  same ZIP (cumulative tests may: the publisher counts people, deduplicated); a week's count ≤
+  the cumulative count; cumulative deaths ≤ cumulative cases; cumulative cases ≤ the ZIP's
+  `Population` where it is above 0.
+- `cdph-vaccination-zip`: each cumulative dose count never falls from one day to a later one
+  of the same ZIP; a day's count ≤ the cumulative count; first doses ≤ total doses; completed
+  series ≤ first doses. (Cumulative doses may exceed the ZIP's population in the published
+  data: residents of small downtown ZIPs, so no such check.)
+- `cdph-population`: `Year` from 2000 to the current year; each age group and sex ≤
+  `Population - Total`.
+- `cps-school-profiles`: `School_Year` names two consecutive years, the first from 2000 to next
+  year, one school year per file; a file needs at least one data row.
+- `cps-school-covid-cases`: date columns `YYYYMMDD` in increasing order, from 2020-01-01 to
+  today.
+- `idph-illinois-statewide`: cumulative cases and deaths never fall; daily ≤ cumulative;
+  deaths ≤ cases.
+- `ontario-school-cases`: collected and reported dates from 2020-01-01 to today.
+
 """
 
 
@@ -78,6 +125,9 @@ def render_markdown() -> str:
         doc = (model.__doc__ or "").strip()
         parts.append(f"\n## {name.replace('_', '-')}\n\n{doc}\n\n")
         parts.append("Natural key: " + ", ".join(f"`{k}`" for k in model.natural_key) + "\n\n")
+        if model.date_order:
+            rules = "; ".join(f"`{b}` is not before `{a}`" for a, b in model.date_order)
+            parts.append(f"Plausibility (checked on import): where both are given, {rules}.\n\n")
         parts.append("| field | CSV value | Parquet | required | description |\n")
         parts.append("|---|---|---|---|---|\n")
         parts += [_row(spec) + "\n" for spec in field_specs(model)]

@@ -25,6 +25,9 @@ class Record(BaseModel):
 
     record_name: ClassVar[str]
     natural_key: ClassVar[tuple[str, ...]]
+    date_order: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """Plausibility: pairs ``(earlier, later)`` of date fields; where both are given, the later
+    is not before the earlier (checked on every import, listed in the data standard)."""
 
 
 # --------------------------------------------------------------------------- enumerations
@@ -227,6 +230,7 @@ class Enrolment(Record):
 
     record_name: ClassVar[str] = "enrolment"
     natural_key: ClassVar[tuple[str, ...]] = ("person_id", "classroom_id", "start_date")
+    date_order: ClassVar[tuple[tuple[str, str], ...]] = (("start_date", "end_date"),)
 
     person_id: str = Field(description="Pseudonymous student id.")
     classroom_id: str = Field(description="Classroom the student is enrolled in.")
@@ -244,6 +248,7 @@ class StaffAssignment(Record):
 
     record_name: ClassVar[str] = "staff_assignment"
     natural_key: ClassVar[tuple[str, ...]] = ("person_id", "school_id", "start_date")
+    date_order: ClassVar[tuple[tuple[str, str], ...]] = (("start_date", "end_date"),)
 
     person_id: str = Field(description="Pseudonymous staff id.")
     school_id: str = Field(description="School of the assignment.")
@@ -299,6 +304,7 @@ class Test(Record):
     __test__: ClassVar[bool] = False  # not a pytest test class
     record_name: ClassVar[str] = "test"
     natural_key: ClassVar[tuple[str, ...]] = ("test_id",)
+    date_order: ClassVar[tuple[tuple[str, str], ...]] = (("specimen_date", "result_date"),)
 
     test_id: str = Field(description="Test identifier.")
     person_id: str | None = Field(
@@ -322,6 +328,7 @@ class TestingConsent(Record):
     __test__: ClassVar[bool] = False  # not a pytest test class
     record_name: ClassVar[str] = "testing_consent"
     natural_key: ClassVar[tuple[str, ...]] = ("person_id", "start_date")
+    date_order: ClassVar[tuple[tuple[str, str], ...]] = (("start_date", "end_date"),)
 
     person_id: str = Field(description="Pseudonymous person id (student or staff).")
     start_date: dt.date = Field(description="First day the consent holds (inclusive).")
@@ -366,6 +373,7 @@ class QuarantineOrder(Record):
 
     record_name: ClassVar[str] = "quarantine_order"
     natural_key: ClassVar[tuple[str, ...]] = ("order_id",)
+    date_order: ClassVar[tuple[tuple[str, str], ...]] = (("start_date", "end_date"),)
 
     order_id: str = Field(description="Order identifier.")
     person_id: str = Field(description="Pseudonymous person id.")
@@ -400,6 +408,7 @@ class AccommodationRequest(Record):
 
     record_name: ClassVar[str] = "accommodation_request"
     natural_key: ClassVar[tuple[str, ...]] = ("request_id",)
+    date_order: ClassVar[tuple[tuple[str, str], ...]] = (("requested_date", "decided_date"),)
 
     request_id: str = Field(description="Request identifier.")
     person_id: str = Field(description="Pseudonymous staff id.")
