@@ -4,8 +4,8 @@
     uv run python bench/bench_decide.py --db sqlite:///out/schoolmode.sqlite --day 2022-01-20
 
 The store must be an SQLite file holding a synthetic district (`scripts/run` builds the full
-one in `out/schoolmode.sqlite`); the benchmark works on a copy of it in a temporary folder, so
-the runs it stores never reach the original. Each measurement runs in a fresh child process:
+one in `out/schoolmode.sqlite`); the benchmark works on a copy of it in a temporary folder,
+brought to the current schema, so the runs it stores never reach the original. Each measurement runs in a fresh child process:
 
 (a) the use case `app.decisions.decide` (what `schoolmode decide` runs): the inputs of the
     policy's window, read from the store; the engine; the decision rows with traces and
@@ -179,8 +179,10 @@ def copy_store(url: str, folder: Path) -> str:
     with sqlite3.connect(source) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     shutil.copyfile(source, target)
+    url = f"sqlite:///{target}"
+    subprocess.run([str(SCHOOLMODE), "db", "upgrade", "--db", url], check=True, capture_output=True)
     os.sync()  # the copy's pages written out before anything is timed
-    return f"sqlite:///{target}"
+    return url
 
 
 def warm_policy_cache() -> None:

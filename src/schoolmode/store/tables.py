@@ -160,7 +160,7 @@ decision = Table(
     Column("trace_json", Text, nullable=True),
     Column("explanation", Text, nullable=True),
     Index("ix_decision_date_unit", "date", "scope", "unit"),
-    Index("ix_decision_run_id", "run_id"),
+    Index("ix_decision_run_day", "run_id", "date", "scope", "unit"),
     comment="A unit's mode on a day under a run; never updated or deleted.",
 )
 
