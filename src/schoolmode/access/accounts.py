@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from schoolmode.access.roles import Principal, Role, Scope
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.store.db import as_utc
 from schoolmode.store.tables import account, api_token
 
 TOKEN_PREFIX = "smt_"
@@ -51,11 +52,6 @@ class Account:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite returns naive datetimes for aware columns: they are UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def token_digest(token: str) -> str:
@@ -99,7 +95,7 @@ def _account(row: object) -> Account:
         name=row.name,  # type: ignore[attr-defined]
         role=Role(row.role),  # type: ignore[attr-defined]
         scope=Scope.parse(row.scope),  # type: ignore[attr-defined]
-        created_at=_aware(row.created_at),  # type: ignore[attr-defined]
+        created_at=as_utc(row.created_at),  # type: ignore[attr-defined]
         created_by=row.created_by,  # type: ignore[attr-defined]
         disabled=row.disabled_at is not None,  # type: ignore[attr-defined]
     )
@@ -192,7 +188,7 @@ def resolve_token(engine: Engine, token: str) -> Account | None:
                 account.c.disabled_at.is_(None),
             )
         ).first()
-    if row is None or _aware(row.expires_at) <= _now():
+    if row is None or as_utc(row.expires_at) <= _now():
         return None
     return _account(row)
 

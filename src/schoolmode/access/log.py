@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, func, insert, select
 
 from schoolmode.access.roles import Principal
 from schoolmode.store.chain import append_link
+from schoolmode.store.db import as_utc
 from schoolmode.store.tables import access_log
 
 
@@ -20,8 +21,11 @@ class Action(StrEnum):
     write = "write"
 
 
-@dataclass(frozen=True)
-class AccessEvent:
+class AccessEvent(BaseModel):
+    """One logged access, as the access log shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
     at: dt.datetime
     principal: str | None
     role: str
@@ -75,7 +79,7 @@ def access_events(
         ).all()
     return total, [
         AccessEvent(
-            at=r.at if r.at.tzinfo else r.at.replace(tzinfo=dt.UTC),
+            at=as_utc(r.at),
             principal=r.principal,
             role=r.role,
             scope=r.scope,

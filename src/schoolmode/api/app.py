@@ -18,7 +18,7 @@ from schoolmode.api.cache import ResponseCache
 from schoolmode.api.limits import SlidingWindow, client_key, retry_after
 from schoolmode.api.problems import problem_response
 from schoolmode.api.routes import access, decisions, meta, operations, policies
-from schoolmode.api.security import Requires
+from schoolmode.api.security import route_requirements
 from schoolmode.app.access import log_access
 from schoolmode.app.context import Context
 from schoolmode.settings import AppSettings
@@ -144,9 +144,7 @@ def _describe_anonymous_access(app: FastAPI) -> None:
             for route in router.routes:
                 if not isinstance(route, APIRoute):
                     continue
-                needs = [
-                    d.call for d in route.dependant.dependencies if isinstance(d.call, Requires)
-                ]
+                needs = route_requirements(route)
                 if needs and (needs[0].permission is None or ANONYMOUS.may(needs[0].permission)):
                     for method in route.methods or ():
                         operation = document["paths"][API_PREFIX + route.path][method.lower()]

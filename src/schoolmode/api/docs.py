@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi.routing import APIRoute
 
 from schoolmode.api.app import API_PREFIX, ROUTERS
-from schoolmode.api.security import Requires
+from schoolmode.api.security import Requires, route_requirements
 
 DOC = Path("docs") / "api.md"
 
@@ -70,18 +70,6 @@ def route_requirement(route: APIRoute) -> Requires | None:
     """The :class:`Requires` a route declares (its first, when it wrongly declares several)."""
     found = route_requirements(route)
     return found[0] if found else None
-
-
-def route_requirements(route: APIRoute) -> list[Requires]:
-    """Every :class:`Requires` among a route's dependencies."""
-    out: list[Requires] = []
-    pending = list(route.dependant.dependencies)
-    while pending:
-        dep = pending.pop()
-        if isinstance(dep.call, Requires):
-            out.append(dep.call)
-        pending.extend(dep.dependencies)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from schoolmode.access.roles import Permission, Principal
@@ -63,6 +64,18 @@ class Requires:
 
     def __repr__(self) -> str:
         return f"Requires({self.permission})"
+
+
+def route_requirements(route: APIRoute) -> list[Requires]:
+    """Every :class:`Requires` among a route's dependencies (a route declares exactly one)."""
+    out: list[Requires] = []
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dep = pending.pop()
+        if isinstance(dep.call, Requires):
+            out.append(dep.call)
+        pending.extend(dep.dependencies)
+    return out
 
 
 def in_scope(who: Principal, school: str | None) -> None:

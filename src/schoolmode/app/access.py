@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from schoolmode.access import accounts as acc
-from schoolmode.access.log import Action, access_events, record_access
+from schoolmode.access.log import AccessEvent, Action, access_events, record_access
 from schoolmode.access.roles import ANONYMOUS, Principal, Role, Scope
 from schoolmode.app.context import Context
 
@@ -117,24 +117,11 @@ def _log_write(ctx: Context, who: Principal, what: str, params: dict[str, object
     record_access(ctx.engine, who, Action.write, "USE", what, params, 0)
 
 
-class AccessEventView(_Frozen):
-    at: dt.datetime
-    principal: str | None
-    role: str
-    scope: str
-    action: str
-    method: str
-    route: str
-    params: dict[str, object]
-    status: int
-    rows: int | None
-
-
 class AccessLogPage(_Frozen):
     total: int
     limit: int
     offset: int
-    items: list[AccessEventView]
+    items: list[AccessEvent]
 
 
 def access_log(ctx: Context, limit: int = 100, offset: int = 0) -> AccessLogPage:
@@ -143,7 +130,7 @@ def access_log(ctx: Context, limit: int = 100, offset: int = 0) -> AccessLogPage
         total=total,
         limit=limit,
         offset=offset,
-        items=[AccessEventView(**e.__dict__) for e in events],
+        items=events,
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 
+from schoolmode.store.db import as_utc
 from schoolmode.store.tables import RECORD_TABLES, decision, decision_run
 
 
@@ -47,17 +48,12 @@ def decision_runs(engine: Engine) -> list[DecisionRunRow]:
             policy_id=r[1],
             first=r[2],
             last=r[3],
-            created_at=_utc(r[4]),
+            created_at=as_utc(r[4]),
             created_by=r[5],
             decisions=r[6],
         )
         for r in rows
     ]
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    """A stored timestamp with its zone (SQLite gives it back without: it is UTC)."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

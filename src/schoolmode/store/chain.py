@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text
 
+from schoolmode.store.db import as_utc
 from schoolmode.store.tables import access_log, authorisation, chain_link, decision, decision_run
 
 SCHEME = 1
@@ -191,5 +192,4 @@ def chain_head(engine: Engine) -> ChainHead:
         ).first()
     if row is None:
         return ChainHead(count, None, None)
-    at = row[1] if row[1].tzinfo is not None else row[1].replace(tzinfo=dt.UTC)
-    return ChainHead(count, str(row[0]), at)
+    return ChainHead(count, str(row[0]), as_utc(row[1]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import getpass
 import os
 from pathlib import Path
@@ -56,6 +57,12 @@ def _create_owner_only(path: Path) -> None:
         return  # a missing folder: SQLite's own error names the path
     with contextlib.suppress(FileExistsError):  # made meanwhile by another process
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """A stored timestamp with its zone: SQLite gives a zoned column back without one, and
+    the store writes UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def whoami() -> str:
