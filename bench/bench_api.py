@@ -9,7 +9,7 @@ For each store: an SQLite store is copied to a temporary folder first and the co
 the current schema (the runs and accounts the benchmark writes never reach the original); a PostgreSQL store is used as given and gets a decision
 run for the day (when it has none) and a benchmark account. Then `schoolmode serve` runs as
 a process of its own on 127.0.0.1 (rate limits lifted), and a bounded client (at most
-``--connections`` requests in flight, httpx on asyncio) sends ``--rate`` requests a second for
+``--connections`` requests in flight, httpx on asyncio, in a process of its own) sends ``--rate`` requests a second for
 ``--seconds`` seconds, each at its scheduled time, for each scenario:
 
 (a) the decisions of every school on the day (`GET /api/v1/decisions?scope=school`, one page
@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,13 +103,14 @@ def prepare(url: str, day: dt.date) -> tuple[str, str]:
 
 
 @contextmanager
-def server(url: str) -> Iterator[str]:
-    """``schoolmode serve`` on a free port, rate limits lifted: its base URL."""
+def server(url: str, workers: int = 1) -> Iterator[str]:
+    """``schoolmode serve`` on a free port (``workers`` processes), rate limits lifted: its
+    base URL."""
     port = _free_port()
     env = {**os.environ, "SCHOOLMODE_API_RATE_ANONYMOUS": "1000000000"}
     env["SCHOOLMODE_API_RATE_TOKEN"] = "1000000000"
     proc = subprocess.Popen(
-        [str(SCHOOLMODE), "serve", "--db", url, "--port", str(port)],
+        [str(SCHOOLMODE), "serve", "--db", url, "--port", str(port), "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -165,6 +167,22 @@ async def _load(
     return {"latencies": latencies, "errors": errors, "requests": total, "elapsed": elapsed}
 
 
+def _load_sync(
+    base: str, path: str, headers: dict[str, str], rate: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    return asyncio.run(_load(base, path, headers, rate, seconds, connections))
+
+
+def client_process(
+    base: str, path: str, headers: dict[str, str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """The load from a process of its own (the client's Python is not the server's)."""
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        return pool.submit(
+            _load_sync, base, path, headers, args.rate, args.seconds, args.connections
+        ).result()
+
+
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -212,9 +230,9 @@ def bench_store(url: str, args: argparse.Namespace) -> list[list[str]]:
     }
     kind = url.split(":", 1)[0].split("+", 1)[0]
     rows = []
-    with server(url) as base:
+    with server(url, args.workers) as base:
         for name, (path, headers) in scenarios.items():
-            got = asyncio.run(_load(base, path, headers, args.rate, args.seconds, args.connections))
+            got = client_process(base, path, headers, args)
             p50 = _quantile(got["latencies"], 0.5)
             inside = statistics.median(baseline[name])
             label = (
@@ -266,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="per scenario")
     parser.add_argument("--connections", type=int, default=32, help="requests in flight, at most")
     parser.add_argument("--baseline-calls", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args(argv)
     rows = []
     for url in args.db or [DEFAULT_DB]:
@@ -284,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     print(bc.markdown_table(header, rows))
     print(
         f"\n{args.rate:.0f} requests/s for {args.seconds:.0f} s per scenario, at most "
-        f"{args.connections} in flight; day {args.day}"
+        f"{args.connections} in flight; day {args.day}; {args.workers} server process(es)"
     )
     return 0
 

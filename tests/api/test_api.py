@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from sqlalchemy import Engine
+
 from schoolmode import __version__
 from schoolmode.access.docs import render as render_roles
 from schoolmode.access.roles import Role
+from schoolmode.api.cache import ResponseCache
 from schoolmode.api.docs import render as render_api
 from schoolmode.app.access import (
     AddAccountRequest,
@@ -17,6 +21,8 @@ from schoolmode.app.access import (
     disable_account,
     revoke_token,
 )
+from schoolmode.decisions import record
+from schoolmode.engine.evaluate import Evaluation
 from schoolmode.policy.loader import Registry
 from tests.api.conftest import ADMIN, DAY, OTHER_SCHOOL, PASSWORD, SCHOOL, Api
 
@@ -220,3 +226,34 @@ def test_a_new_run_is_served_at_once_not_a_kept_page(api: Api) -> None:
     assert decided.status_code == 201
     after = api.client.get("/api/v1/decisions", params=params).json()
     assert after["run_id"] == decided.json()["run_id"] > first["run_id"]
+
+
+def test_units_without_a_kept_trace_are_explained_from_one_recomputation(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the run keeps traces only for units out of their default mode: the others are explained
+    # from the run's record, evaluated again once for all of them (and each text kept)
+    recomputed: list[int] = []
+    original = record._recompute
+
+    def counted(engine: Engine, run_id: int) -> Evaluation:
+        recomputed.append(run_id)
+        return original(engine, run_id)
+
+    monkeypatch.setattr(record, "_recompute", counted)
+    monkeypatch.setattr(api.client.app.state.ctx, "_evaluations", None)  # type: ignore[attr-defined]
+    api.client.app.state.responses = ResponseCache()  # type: ignore[attr-defined]
+    page = api.client.get(
+        "/api/v1/decisions", params={"date": DAY.isoformat(), "scope": "classroom"}
+    ).json()
+    quiet = [d["unit"] for d in page["items"] if d["mode"] == "in_person"][:4]
+    assert len(quiet) == 4
+    for unit in quiet * 2:
+        got = api.client.get(
+            f"/api/v1/decisions/classroom/{unit}/explanation",
+            params={"date": DAY.isoformat()},
+            headers=api.as_("district-operations"),
+        )
+        assert got.status_code == 200, got.text
+        assert got.json()["text"]
+    assert recomputed == [api.run_id]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from schoolmode.decisions import record
 from schoolmode.decisions.audit import reproduce
@@ -43,6 +43,7 @@ from schoolmode.policy.needs import attributes_needed
 from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import upgrade
 from schoolmode.store.service import run_import
+from schoolmode.store.tables import decision_run
 from schoolmode.synth.district import SynthConfig, synth_district, write_standard_files
 from schoolmode.synth.observations import ObservationConfig, derive_observations, merge_into
 from tests.conftest import FIXTURE_DATA, POLICIES
@@ -233,3 +234,29 @@ def test_the_digest_hashes_slices_as_the_whole_csv(
             frame.select(sorted(frame.columns)).sort("unit", "date").write_csv().encode()
         )
     assert inputs_digest(empty) == expected.hexdigest()
+
+
+def test_a_run_is_audited_with_the_authorisations_recorded_by_its_making(
+    tmp_path: Path,
+) -> None:
+    # a run decides with the authorisations recorded by then: its audit, and an explanation
+    # recomputed from its record, read those, not one recorded the next morning
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    fill_district_store(engine, tmp_path)
+    registry = Registry(POLICIES)
+    day = DAYS[-1]
+    summary = decide(engine, registry.get(AGREEMENT), day)
+    school = str(SCHOOLS["school_id"][0])
+    record.authorise(
+        engine, registry.get(AGREEMENT), "teacher-absences", school, day, "CPS Tactical Team", "x"
+    )
+    with engine.connect() as conn:
+        made = conn.execute(
+            select(decision_run.c.created_at).where(decision_run.c.id == summary.run_id)
+        ).scalar_one()
+    assert authorisations(engine, AGREEMENT).height == 1
+    assert authorisations(engine, AGREEMENT, made).height == 0
+    assert authorisations(engine, AGREEMENT, made + dt.timedelta(days=1)).height == 1
+    report = reproduce(engine, summary.run_id, registry)
+    assert report.identical, report.render()
+    engine.dispose()

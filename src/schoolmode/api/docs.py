@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fastapi.routing import APIRoute
 
-from schoolmode.api.app import API_PREFIX, ROUTERS
+from schoolmode.api.app import ROUTERS
+from schoolmode.api.middleware import API_PREFIX
 from schoolmode.api.security import Requires, route_requirements
 
 DOC = Path("docs") / "api.md"

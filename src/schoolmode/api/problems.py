@@ -76,6 +76,12 @@ class ProblemError(Exception):
         self.status, self.title, self.detail, self.headers = status, title, detail, headers
 
 
+def problem_body(instance: str, status: int, title: str, detail: str | None = None) -> bytes:
+    """The JSON of a problem (for a response sent below the routing, as a 429)."""
+    problem = Problem(title=title, status=status, detail=detail, instance=instance)
+    return problem.model_dump_json(exclude_none=True).encode()
+
+
 def problem_response(
     request: Request,
     status: int,

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from schoolmode.access.roles import Permission, Principal
 from schoolmode.api.problems import ProblemError
@@ -24,7 +25,7 @@ bearer = HTTPBearer(auto_error=False, description="A token from `POST /api/v1/au
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def context(request: Request) -> Context:
+async def context(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     return ctx
 
@@ -37,13 +38,19 @@ class Requires:
         self.permission = permission
         self.personal = personal
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
+        ctx: Context = request.app.state.ctx
         token = credentials.credentials if credentials is not None else None
-        who = authenticate(context(request), token)
+        # async: an anonymous caller costs no thread; a token is looked up in the thread pool
+        who = (
+            authenticate(ctx, None)
+            if token is None
+            else await run_in_threadpool(authenticate, ctx, token)
+        )
         if who is None:
             raise ProblemError(
                 401, "Invalid token", "the token is unknown, expired or revoked", _CHALLENGE

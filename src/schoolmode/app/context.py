@@ -12,17 +12,20 @@ from schoolmode.settings import AppSettings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from schoolmode.decisions.record import RunEvaluations
     from schoolmode.policy.loader import Registry
 
 
 @dataclass
 class Context:
-    """Settings, plus the store's engine and the policy registry, each made on first use and
-    kept for the context's life (``close`` disposes the engine)."""
+    """Settings, plus the store's engine, the policy registry and the recomputed evaluations
+    of stored runs, each made on first use and kept for the context's life (``close``
+    disposes the engine)."""
 
     settings: AppSettings = field(default_factory=AppSettings.load)
     _engine: Engine | None = field(default=None, init=False, repr=False)
     _registry: Registry | None = field(default=None, init=False, repr=False)
+    _evaluations: RunEvaluations | None = field(default=None, init=False, repr=False)
 
     @property
     def engine(self) -> Engine:
@@ -41,6 +44,15 @@ class Context:
 
             self._registry = Registry(self.settings.policies_dir, self.settings.cache_dir)
         return self._registry
+
+    @property
+    def evaluations(self) -> RunEvaluations:
+        """Stored runs evaluated again (for explanations they kept no trace for)."""
+        if self._evaluations is None:
+            from schoolmode.decisions.record import RunEvaluations
+
+            self._evaluations = RunEvaluations()
+        return self._evaluations
 
     def close(self) -> None:
         if self._engine is not None:

@@ -14,6 +14,7 @@ from schoolmode.app.context import Context
 from schoolmode.importers import CHICAGO, IMPORTERS
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.standard.batch import FileValidationError
+from schoolmode.store import privileges
 from schoolmode.store.locks import StoreBusy
 from schoolmode.store.migrate import current_revision, head_revision, upgrade
 from schoolmode.store.service import ImportFailed, Parser, import_set, last_imports, row_counts
@@ -57,6 +58,27 @@ def upgrade_store(ctx: Context, req: UpgradeRequest) -> SchemaChange:
     """Run the store's migrations up (or down) to ``revision``."""
     before = current_revision(ctx.engine)
     return SchemaChange(before=before, after=upgrade(ctx.engine, req.revision))
+
+
+class GrantRequest(_Frozen):
+    role: str
+    """The PostgreSQL role the application connects with (not the owner)."""
+
+
+class GrantResult(_Frozen):
+    role: str
+    append_only: list[str]
+    """Tables it may read and add to, nothing more."""
+    writable: list[str]
+    """Tables it may read and change (never truncate)."""
+
+
+def grant_app_role(ctx: Context, req: GrantRequest) -> GrantResult:
+    """Give the application's database role least privilege on the store (PostgreSQL)."""
+    grants = privileges.grant_app_role(ctx.engine, req.role)
+    return GrantResult(
+        role=grants.role, append_only=list(grants.append_only), writable=list(grants.writable)
+    )
 
 
 def schema_is_current(ctx: Context) -> bool:

@@ -126,7 +126,7 @@ class ExplainResult(BaseModel):
 
 def explain(ctx: Context, req: ExplainRequest) -> ExplainResult:
     """The explanation of the latest stored decision for the unit and day."""
-    run_id, text = stored_explanation(ctx.engine, req.scope, req.unit, req.day)
+    run_id, text = stored_explanation(ctx.engine, req.scope, req.unit, req.day, ctx.evaluations)
     return ExplainResult(run_id=run_id, text=text)
 
 

@@ -82,6 +82,25 @@ def db_upgrade(
     typer.echo(f"schema {change.before or '(empty)'} -> {change.after}")
 
 
+@db_app.command("grant")
+def db_grant(
+    role: Annotated[str, typer.Argument(help="The PostgreSQL role the application uses.")],
+    db: DbOption = None,
+) -> None:
+    """Give the application's PostgreSQL role least privilege (run as the store's owner,
+    again after each upgrade): read and add to the audit tables, never change, truncate or
+    alter them."""
+    from schoolmode.app.data import GrantRequest, grant_app_role
+
+    with app_context(db) as ctx:
+        done = grant_app_role(ctx, GrantRequest(role=role))
+    typer.echo(
+        f"role {done.role}: read and add to {len(done.append_only)} append-only tables "
+        f"({', '.join(done.append_only)}); read and change {len(done.writable)} others; "
+        "no TRUNCATE, no ALTER, no CREATE"
+    )
+
+
 class _Bars:
     """The import's progress as a rich progress bar per file (on stderr, gone when done); a
     wait for another import said on stderr; each file's outcome echoed once the import is

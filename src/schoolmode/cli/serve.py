@@ -24,6 +24,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    request_log: Annotated[
+        bool,
+        typer.Option(
+            help="Print a line per request (the reverse proxy usually logs them; the access "
+            "log of personal data and writes is in the store either way)."
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json) on the store, until interrupted."""
     import uvicorn
@@ -56,6 +63,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         server_header=False,
+        access_log=request_log,
     )
 
 

@@ -154,7 +154,8 @@ def reproduce(engine: Engine, run_id: int, registry: Registry) -> AuditReport:
     settings_raw = json.loads(str(run["settings_json"]))
     settings = Settings(settings_raw["interpretations"], settings_raw["parameters"])
     used = Policy.model_validate_json(str(run["policy_json"]))
-    auth = authorisations(engine, policy_id)
+    made = run["created_at"]
+    auth = authorisations(engine, policy_id, made if isinstance(made, dt.datetime) else None)
     again = _decided(evaluate_run(used, frames, auth, settings, first, last), first, last)
     engine_note = (
         ""

@@ -15,7 +15,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import threading
 import zipfile
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -261,9 +263,15 @@ def unpack(blob: bytes) -> dict[str, pl.DataFrame]:
         }
 
 
-def authorisations(engine: Engine, policy_id: str) -> pl.DataFrame:
+def authorisations(
+    engine: Engine, policy_id: str, as_of: dt.datetime | None = None
+) -> pl.DataFrame:
+    """A policy's recorded authorisations; ``as_of``: only those recorded by then (a run's
+    creation: what the run decided with, not what was recorded after it)."""
     schema = {"unit": pl.String, "date": pl.Date, "rule": pl.String}
     where = authorisation.c.policy_id == policy_id
+    if as_of is not None:
+        where = where & (authorisation.c.recorded_at <= as_of)
     with engine.connect() as conn:
         return table_frame(conn, authorisation, schema, where)
 
@@ -544,23 +552,71 @@ def authorise(
     return int(key)
 
 
-def stored_explanation(engine: Engine, scope: str, unit: str, day: dt.date) -> tuple[int, str]:
-    """The explanation of the latest stored decision for a unit and day (recomputed from the
-    run's stored inputs when the run kept no trace for it)."""
+class RunEvaluations:
+    """Recomputed evaluations of stored runs, the ``size`` most recent kept: a run is
+    immutable, so its evaluation (every unit's trace) is made once for all the explanations
+    asked of it; one run is recomputed by one thread at a time."""
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._kept: OrderedDict[int, Evaluation] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, engine: Engine, run_id: int) -> Evaluation:
+        with self._lock:
+            if run_id in self._kept:
+                self._kept.move_to_end(run_id)
+                return self._kept[run_id]
+            found = _recompute(engine, run_id)
+            self._kept[run_id] = found
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+            return found
+
+
+def _recompute(engine: Engine, run_id: int) -> Evaluation:
+    """A stored run evaluated again from its record: policy, settings, inputs, and the
+    authorisations recorded by the time it was made."""
     with engine.connect() as conn:
-        row = conn.execute(
+        run = conn.execute(
             select(
-                decision.c.run_id,
-                decision.c.explanation,
                 decision_run.c.policy_json,
                 decision_run.c.settings_json,
                 decision_run.c.inputs_parquet,
                 decision_run.c.first_date,
                 decision_run.c.last_date,
-            )
-            .join(decision_run, decision_run.c.id == decision.c.run_id)
+                decision_run.c.created_at,
+            ).where(decision_run.c.id == run_id)
+        ).one()
+    policy_json, raw_settings, blob, first, last, created = run
+    policy = m.Policy.model_validate_json(policy_json)
+    loaded = json.loads(raw_settings)
+    return evaluate_run(
+        policy,
+        unpack(bytes(blob)),
+        authorisations(engine, policy.id, created),
+        Settings(loaded["interpretations"], loaded["parameters"]),
+        first,
+        last,
+    )
+
+
+def stored_explanation(
+    engine: Engine,
+    scope: str,
+    unit: str,
+    day: dt.date,
+    evaluations: RunEvaluations | None = None,
+) -> tuple[int, str]:
+    """The explanation of the latest stored decision for a unit and day (recomputed from the
+    run's stored inputs when the run kept no trace for it; through ``evaluations`` when given,
+    so a run is recomputed once for many units)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(decision.c.run_id, decision.c.explanation)
             .where(decision.c.scope == scope, decision.c.unit == unit, decision.c.date == day)
             .order_by(decision.c.run_id.desc())
+            .limit(1)
         ).first()
         if row is None:
             known = conn.execute(
@@ -576,17 +632,8 @@ def stored_explanation(engine: Engine, scope: str, unit: str, day: dt.date) -> t
             f"no stored decision for {scope} {unit!r} on {day}: run `schoolmode decide --date "
             f"{day}` first, or check the id.{hint}"
         )
-    run_id, text, policy_json, raw_settings, blob, first, last = row
+    run_id, text = int(row[0]), row[1]
     if text:
-        return int(run_id), str(text)
-    policy = m.Policy.model_validate_json(policy_json)
-    loaded = json.loads(raw_settings)
-    evaluation = evaluate_run(
-        policy,
-        unpack(bytes(blob)),
-        authorisations(engine, policy.id),
-        Settings(loaded["interpretations"], loaded["parameters"]),
-        first,
-        last,
-    )
-    return int(run_id), explain(trace(evaluation, scope, unit, day))
+        return run_id, str(text)
+    evaluation = (evaluations or RunEvaluations()).get(engine, run_id)
+    return run_id, explain(trace(evaluation, scope, unit, day))

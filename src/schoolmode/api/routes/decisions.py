@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from schoolmode.access.roles import Permission, Principal
-from schoolmode.api.cache import ResponseCache
+from schoolmode.api.cache import Recent, ResponseCache
 from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN, ProblemError
 from schoolmode.api.security import Requires, context, in_scope
 from schoolmode.app import decisions as uc
@@ -27,7 +28,7 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="Rows skipped")]
     summary="Each unit's mode on a day, with the run and policy that decided",
     response_model=uc.DayDecisionsResult,
 )
-def day_decisions(
+async def day_decisions(
     _: Annotated[Principal, Depends(Requires(Permission.decisions_read))],
     ctx: Ctx,
     request: Request,
@@ -37,7 +38,13 @@ def day_decisions(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
-    run_id = uc.latest_run(ctx, date)
+    # async, with the store reached only on a miss (in the thread pool): a page already made
+    # is answered without leaving the event loop
+    latest: Recent[int | None] = request.app.state.latest_runs
+    kept = latest.peek(date)
+    run_id = (
+        kept[0] if kept else latest.put(date, await run_in_threadpool(uc.latest_run, ctx, date))
+    )
     if run_id is None:
         raise ProblemError(404, "No decision that day", f"no stored run decided {date}")
     req = uc.DayDecisionsRequest(
@@ -50,22 +57,50 @@ def day_decisions(
         return found.model_dump_json().encode()
 
     cache: ResponseCache = request.app.state.responses
-    return Response(cache.get(("decisions", req), page), media_type="application/json")
+    body = cache.peek(("decisions", req))
+    if body is None:
+        body = await run_in_threadpool(cache.get, ("decisions", req), page)
+    return Response(body, media_type="application/json")
 
 
 @router.get(
     "/decisions/{scope}/{unit}/explanation",
     summary="Why a unit is in its mode on a day, with the figures that decided",
+    response_model=uc.ExplainResult,
 )
-def explanation(
+async def explanation(
     scope: ScopeName,
     unit: Annotated[str, Path(max_length=100, pattern=NO_CONTROL)],
     who: Annotated[Principal, Depends(Requires(Permission.decisions_inputs))],
     ctx: Ctx,
+    request: Request,
     date: Annotated[dt.date, Query(description="The day (YYYY-MM-DD)")],
-) -> uc.ExplainResult:
-    in_scope(who, uc.school_of_unit(ctx, scope, unit) if scope != "district" else None)
-    return uc.explain(ctx, uc.ExplainRequest(scope=scope, unit=unit, day=date))
+) -> Response:
+    school = (
+        await run_in_threadpool(uc.school_of_unit, ctx, scope, unit)
+        if scope == "classroom"
+        else uc.school_of_unit(ctx, scope, unit)  # no store needed
+    )
+    in_scope(who, school)
+    # kept per latest run of the day: a new run of the day makes a new key
+    key = ("explanation", await _latest_run(request, ctx, date), scope, unit, date)
+
+    def text() -> bytes:
+        found = uc.explain(ctx, uc.ExplainRequest(scope=scope, unit=unit, day=date))
+        return found.model_dump_json().encode()
+
+    cache: ResponseCache = request.app.state.responses
+    body = cache.peek(key)
+    if body is None:
+        body = await run_in_threadpool(cache.get, key, text)
+    return Response(body, media_type="application/json")
+
+
+async def _latest_run(request: Request, ctx: Context, day: dt.date) -> int | None:
+    """The latest run that decided ``day``, as known for the last second."""
+    latest: Recent[int | None] = request.app.state.latest_runs
+    kept = latest.peek(day)
+    return kept[0] if kept else latest.put(day, await run_in_threadpool(uc.latest_run, ctx, day))
 
 
 class DecideIn(BaseModel):
@@ -79,8 +114,13 @@ def decide(
     body: DecideIn,
     who: Annotated[Principal, Depends(Requires(Permission.decisions_run))],
     ctx: Ctx,
+    request: Request,
 ) -> uc.DecideResult:
-    return uc.decide(ctx, uc.DecideRequest(**body.model_dump(), created_by=who.name))
+    try:
+        return uc.decide(ctx, uc.DecideRequest(**body.model_dump(), created_by=who.name))
+    finally:
+        latest: Recent[int | None] = request.app.state.latest_runs
+        latest.forget()  # the latest run of these days may have changed
 
 
 class AuthoriseIn(BaseModel):
