@@ -153,6 +153,8 @@ def test_a_school_scope_explains_its_school_only(api: Api) -> None:
     assert own.status_code == 200, own.text
     assert own.json()["run_id"] == api.run_id
     assert own.json()["text"]
+    assert own.json()["policy_id"] == "cps-ctu-2022-01-10"
+    assert own.json()["policy_hash"] == Registry().get("cps-ctu-2022-01-10").content_hash
     other = api.client.get(
         f"/api/v1/decisions/school/{OTHER_SCHOOL}/explanation",
         params={"date": DAY.isoformat()},

@@ -12,7 +12,7 @@ from schoolmode.decisions.record import authorise as record_authorisation
 from schoolmode.decisions.record import decide as decide_run
 from schoolmode.decisions.record import policy_in_force, stored_explanation
 from schoolmode.decisions.runs import day_decisions as stored_day_decisions
-from schoolmode.decisions.runs import decision_runs, latest_run_for_day, school_of
+from schoolmode.decisions.runs import decision_runs, latest_run_for_day, run_policy, school_of
 from schoolmode.decisions.verify import verify as verify_store
 from schoolmode.store.chain import chain_head
 
@@ -120,6 +120,9 @@ class ExplainResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     run_id: int
+    policy_id: str
+    policy_hash: str
+    """The content hash of the policy the run decided with."""
     text: str
     """The explanation, in plain language."""
 
@@ -127,7 +130,8 @@ class ExplainResult(BaseModel):
 def explain(ctx: Context, req: ExplainRequest) -> ExplainResult:
     """The explanation of the latest stored decision for the unit and day."""
     run_id, text = stored_explanation(ctx.engine, req.scope, req.unit, req.day, ctx.evaluations)
-    return ExplainResult(run_id=run_id, text=text)
+    policy_id, policy_hash = run_policy(ctx.engine, run_id)
+    return ExplainResult(run_id=run_id, policy_id=policy_id, policy_hash=policy_hash, text=text)
 
 
 class ReproduceRequest(BaseModel):

@@ -132,6 +132,17 @@ def day_decisions(
     )
 
 
+def run_policy(engine: Engine, run_id: int) -> tuple[str, str]:
+    """The policy id and content hash a stored run decided with."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(decision_run.c.policy_id, decision_run.c.policy_hash).where(
+                decision_run.c.id == run_id
+            )
+        ).one()
+    return str(row[0]), str(row[1])
+
+
 def latest_run_for_day(engine: Engine, day: dt.date) -> int | None:
     """The latest run that decided ``day`` (None: none did)."""
     with engine.connect() as conn:
