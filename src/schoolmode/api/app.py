@@ -17,7 +17,7 @@ from schoolmode.api import problems
 from schoolmode.api.cache import ResponseCache
 from schoolmode.api.limits import SlidingWindow, client_key, retry_after
 from schoolmode.api.problems import problem_response
-from schoolmode.api.routes import access, decisions, meta, operations, policies
+from schoolmode.api.routes import access, auth, decisions, meta, operations, policies
 from schoolmode.api.security import route_requirements
 from schoolmode.app.access import log_access
 from schoolmode.app.context import Context
@@ -31,6 +31,7 @@ Next = Callable[[Request], Awaitable[Response]]
 
 ROUTERS: tuple[APIRouter, ...] = (
     meta.router,
+    auth.router,
     policies.router,
     decisions.router,
     operations.router,
