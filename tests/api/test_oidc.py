@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from schoolmode.access.accounts import account_by_subject
 from schoolmode.access.roles import Role
 from schoolmode.api.app import create_app
 from schoolmode.api.security import OIDC_STATE_COOKIE, SESSION_COOKIE
 from schoolmode.app.access import AddAccountRequest, add_account
+from schoolmode.cli.app import app
 from schoolmode.settings import AppSettings
+from schoolmode.store.db import make_engine
 from schoolmode.store.tables import access_log
 from tests.api.conftest import ADMIN, Api
 from tests.api.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
@@ -111,8 +116,8 @@ def test_a_bad_state_is_refused(browser: TestClient, provider: Provider) -> None
     )
     assert "not this browser's" in _problem(wrong, 400)
     # the right state from a browser that did not start this login (no state cookie)
-    with TestClient(browser.app, base_url=SITE) as other:
-        assert "not this browser's" in _problem(other.get(back, follow_redirects=False), 400)
+    other = TestClient(browser.app, base_url=SITE)  # the running app: no second start-up
+    assert "not this browser's" in _problem(other.get(back, follow_redirects=False), 400)
     assert browser.cookies.get(SESSION_COOKIE) is None
 
 
@@ -182,3 +187,23 @@ def test_without_an_issuer_the_routes_are_404(api: Api) -> None:
 def test_the_client_secret_comes_from_the_environment_only() -> None:
     with pytest.raises(ValueError, match="environment only"):
         AppSettings.load(oidc_client_secret="on-a-command-line")
+
+
+def test_accounts_map_a_subject_from_the_command_line_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--db", url]).exit_code == 0
+    add = ["users", "add", "--role", "hr", "--no-password", "--oidc-subject", "sub-7", "--db", url]
+    first = runner.invoke(app, [*add[:2], "hr-lead", *add[2:]])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, [*add[:2], "hr-other", *add[2:]])
+    assert again.exit_code != 0
+    assert "OpenID subject 'sub-7' belongs to another account" in again.output
+    engine = make_engine(url)
+    try:
+        found = account_by_subject(engine, "sub-7")
+        assert found is not None
+        assert (found.name, found.role) == ("hr-lead", Role.hr)
+        assert account_by_subject(engine, "sub-8") is None
+    finally:
+        engine.dispose()

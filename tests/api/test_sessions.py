@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from http.cookies import SimpleCookie
 
 import pytest
@@ -25,10 +24,10 @@ SITE = "https://testserver"
 
 
 @pytest.fixture
-def browser(api: Api) -> Iterator[TestClient]:
-    """A browser on https (so the ``Secure`` cookie comes back), its own cookie jar."""
-    with TestClient(api.client.app, base_url=SITE) as client:
-        yield client
+def browser(api: Api) -> TestClient:
+    """A browser on https (so the ``Secure`` cookie comes back), its own cookie jar, on the
+    running app of ``api`` (no second start-up)."""
+    return TestClient(api.client.app, base_url=SITE)
 
 
 def _login(client: TestClient, name: str = "district-operations") -> dict[str, object]:
