@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, select, update
 
-from schoolmode.access.accounts import Account, account_from_row, token_digest
+from schoolmode.access.accounts import Account, AccountError, account_from_row, token_digest
 from schoolmode.store.db import as_utc
 from schoolmode.store.tables import account, oidc_login, web_session
 
@@ -76,7 +76,7 @@ def open_session(
             select(account).where(account.c.name == name, account.c.disabled_at.is_(None))
         ).first()
         if row is None:
-            raise LookupError(f"no enabled account {name!r}")
+            raise AccountError(f"no enabled account {name!r}")
         if replaces is not None:
             _revoke(conn, token_digest(replaces), by or name, now)
         conn.execute(
