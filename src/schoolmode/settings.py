@@ -21,6 +21,14 @@ no library module reads the environment itself.
 | ``api_rate_anonymous`` | ``SCHOOLMODE_API_RATE_ANONYMOUS`` | 120 requests a minute per client |
 | ``api_rate_token`` | ``SCHOOLMODE_API_RATE_TOKEN`` | 1200 requests a minute per token |
 | ``lock_wait_s`` | ``SCHOOLMODE_LOCK_WAIT`` | 600 (seconds a writer waits for another) |
+| ``session_idle_minutes`` | ``SCHOOLMODE_SESSION_IDLE_MINUTES`` | 30 (a browser session unused this long ends) |
+| ``session_absolute_hours`` | ``SCHOOLMODE_SESSION_ABSOLUTE_HOURS`` | 12 (a browser session ends this long after login) |
+| ``session_cookie_secure`` | ``SCHOOLMODE_SESSION_COOKIE_SECURE`` | ``auto`` (``Secure`` unless plain http on a loopback host) |
+| ``login_failures`` | ``SCHOOLMODE_LOGIN_FAILURES`` | 10 failed logins per name and per client in 15 minutes |
+| ``oidc_issuer`` | ``SCHOOLMODE_OIDC_ISSUER`` | none: OpenID Connect login off |
+| ``oidc_client_id`` | ``SCHOOLMODE_OIDC_CLIENT_ID`` | none |
+| ``oidc_client_secret`` | ``SCHOOLMODE_OIDC_CLIENT_SECRET`` (environment only) | none |
+| ``oidc_scopes`` | ``SCHOOLMODE_OIDC_SCOPES`` | ``openid`` |
 
 ``fetch_cache_dir`` (``cache_dir/fetch``) is where ``schoolmode fetch`` writes.
 """
@@ -28,8 +36,9 @@ no library module reads the environment itself.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DB_URL = "sqlite:///schoolmode.sqlite"
@@ -121,6 +130,54 @@ class AppSettings(BaseSettings):
         "dataset (on SQLite: any other write) before it is refused, nothing written.",
     )
 
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="A browser session unused this long ends."
+    )
+    session_absolute_hours: float = Field(
+        default=12.0, gt=0, le=24 * 7, description="A browser session ends this long after login."
+    )
+    session_cookie_secure: Literal["auto", "always"] = Field(
+        default="auto",
+        description="`always`: the session cookie is `Secure` on every request; `auto`: also, "
+        "except on plain http to a loopback host (127.0.0.1, ::1, localhost), for development.",
+    )
+    login_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failed logins allowed per account name and per client in 15 minutes.",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer (its discovery document is at "
+        "ISSUER/.well-known/openid-configuration); none: OpenID login is off.",
+    )
+    oidc_client_id: str | None = Field(default=None, description="This service's client id.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The client secret: from the environment only (never a command line).",
+    )
+    oidc_scopes: str = Field(
+        default="openid",
+        pattern=r"(^| )openid( |$)",
+        description="Scopes asked for (space-separated; `openid` needed, nothing more used).",
+    )
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.removesuffix("/.well-known/openid-configuration")
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError(f"{value!r}: an OpenID issuer is an https:// address")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_client(self) -> AppSettings:
+        if self.oidc_issuer is not None and self.oidc_client_id is None:
+            raise ValueError("oidc_issuer is set but oidc_client_id is not")
+        return self
+
     @field_validator("db_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -138,4 +195,6 @@ class AppSettings(BaseSettings):
         """From the environment, with the given non-None overrides (command-line options) on
         top."""
         given = {k: v for k, v in overrides.items() if v is not None}
+        if "oidc_client_secret" in given:
+            raise ValueError("the OpenID client secret comes from the environment only")
         return cls(**given)  # type: ignore[arg-type]

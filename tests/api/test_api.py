@@ -72,6 +72,8 @@ def test_login_with_a_password_and_who_am_i(api: Api) -> None:
     ).json()
     assert me["name"] == "auditor"
     assert me["role"] == "auditor"
+    assert me["via"] == "token"
+    assert me["csrf_token"] is None
     assert "access-log:read" in me["permissions"]
     assert "decisions:run" not in me["permissions"]
     anonymous = api.client.get("/api/v1/auth/me").json()
@@ -80,6 +82,8 @@ def test_login_with_a_password_and_who_am_i(api: Api) -> None:
         "role": "public",
         "scope": "district",
         "permissions": ["decisions:read", "policies:read"],
+        "via": None,
+        "csrf_token": None,
     }
 
 

@@ -20,6 +20,18 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
         None,
     ),
     ("GET", "/api/v1/auth/me"): ("/api/v1/auth/me", {}, None),
+    ("POST", "/api/v1/auth/session"): (
+        "/api/v1/auth/session",
+        {"username": "auditor", "password": PASSWORD},
+        None,
+    ),
+    ("DELETE", "/api/v1/auth/session"): ("/api/v1/auth/session", {}, None),
+    ("GET", "/api/v1/auth/oidc/login"): ("/api/v1/auth/oidc/login", {}, None),
+    ("GET", "/api/v1/auth/oidc/callback"): (
+        "/api/v1/auth/oidc/callback",
+        {"code": "c", "state": "s"},
+        None,
+    ),
     ("GET", "/api/v1/policies"): ("/api/v1/policies", {}, None),
     ("GET", "/api/v1/policies/{policy_id}"): ("/api/v1/policies/cps-ctu-2022-01-10", {}, None),
     ("GET", "/api/v1/policies/{policy_id}/cases"): (
@@ -74,6 +86,8 @@ def _call(api: Api, who: str, method: str, path: str) -> int:
     headers = api.as_(who)
     if method == "GET":
         return api.client.get(url, params=params, headers=headers).status_code
+    if method == "DELETE":
+        return api.client.delete(url, params=params, headers=headers).status_code
     if body is None:
         return api.client.post(url, data=params, headers=headers).status_code
     return api.client.post(url, json=body, headers=headers).status_code

@@ -65,18 +65,31 @@ def add_account(
     scope: Scope,
     created_by: str,
     password: str | None = None,
+    oidc_subject: str | None = None,
 ) -> Account:
     """A new account; its name must be new. ``password``: at least ``MIN_PASSWORD``
-    characters; without one the account logs in with tokens only."""
+    characters; without one the account logs in with tokens only. ``oidc_subject``: the
+    OpenID provider's ``sub`` of this person, who may then log in there (unique)."""
     name = name.strip()
     if not name or len(name) > 100 or any(not c.isprintable() for c in name):
         raise AccountError(f"account name {name!r}: 1 to 100 printable characters")
     if password is not None and len(password) < MIN_PASSWORD:
         raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+    if oidc_subject is not None and (
+        not 1 <= len(oidc_subject) <= 255 or any(not c.isprintable() for c in oidc_subject)
+    ):
+        raise AccountError(f"OpenID subject {oidc_subject!r}: 1 to 255 printable characters")
     now = _now()
     with engine.begin() as conn:
         if conn.execute(select(account.c.id).where(account.c.name == name)).first():
             raise AccountError(f"account {name!r} exists already")
+        if (
+            oidc_subject is not None
+            and conn.execute(
+                select(account.c.name).where(account.c.oidc_subject == oidc_subject)
+            ).first()
+        ):
+            raise AccountError(f"OpenID subject {oidc_subject!r} belongs to another account")
         conn.execute(
             insert(account).values(
                 name=name,
@@ -85,12 +98,14 @@ def add_account(
                 password_hash=None if password is None else _HASHER.hash(password),
                 created_at=now,
                 created_by=created_by,
+                oidc_subject=oidc_subject,
             )
         )
     return Account(name, role, scope, now, created_by, False)
 
 
-def _account(row: object) -> Account:
+def account_from_row(row: object) -> Account:
+    """An account from a row of the ``account`` table."""
     return Account(
         name=row.name,  # type: ignore[attr-defined]
         role=Role(row.role),  # type: ignore[attr-defined]
@@ -103,7 +118,7 @@ def _account(row: object) -> Account:
 
 def accounts(engine: Engine) -> list[Account]:
     with engine.connect() as conn:
-        return [_account(r) for r in conn.execute(select(account).order_by(account.c.name))]
+        return [account_from_row(r) for r in conn.execute(select(account).order_by(account.c.name))]
 
 
 def disable_account(engine: Engine, name: str, disabled_by: str) -> None:
@@ -153,22 +168,45 @@ def create_token(
         return _issue(conn, row.id, "service", label, created_by, dt.timedelta(days=days))
 
 
-def login(engine: Engine, name: str, password: str) -> tuple[str, Account]:
-    """A login token (``LOGIN_TOKEN_HOURS``) for the right password of an enabled account.
+def _checked(conn: object, name: str, password: str) -> object:
+    """The row of the enabled account ``name`` if ``password`` is its password.
 
     The same error for an unknown name, a wrong password and a disabled account, and the hash
     is checked in every case (no timing difference tells which)."""
+    row = conn.execute(select(account).where(account.c.name == name)).first()  # type: ignore[attr-defined]
+    stored = row.password_hash if row is not None else None
+    try:
+        ok = _HASHER.verify(stored or _DUMMY, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or row is None or row.disabled_at is not None:
+        raise AccountError("wrong name or password")
+    return row
+
+
+def check_password(engine: Engine, name: str, password: str) -> Account:
+    """The enabled account ``name`` if ``password`` is its password (else ``AccountError``)."""
+    with engine.connect() as conn:
+        return account_from_row(_checked(conn, name, password))
+
+
+def login(engine: Engine, name: str, password: str) -> tuple[str, Account]:
+    """A login token (``LOGIN_TOKEN_HOURS``) for the right password of an enabled account."""
     with engine.begin() as conn:
-        row = conn.execute(select(account).where(account.c.name == name)).first()
-        stored = row.password_hash if row is not None else None
-        try:
-            ok = _HASHER.verify(stored or _DUMMY, password) and stored is not None
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok or row is None or row.disabled_at is not None:
-            raise AccountError("wrong name or password")
+        row = _checked(conn, name, password)
         life = dt.timedelta(hours=LOGIN_TOKEN_HOURS)
-        return _issue(conn, row.id, "login", "login", name, life), _account(row)
+        return _issue(conn, row.id, "login", "login", name, life), account_from_row(row)  # type: ignore[attr-defined]
+
+
+def account_by_subject(engine: Engine, subject: str) -> Account | None:
+    """The enabled account mapped to the OpenID subject ``subject``; None when none is."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(account).where(
+                account.c.oidc_subject == subject, account.c.disabled_at.is_(None)
+            )
+        ).first()
+    return None if row is None else account_from_row(row)
 
 
 _DUMMY = _HASHER.hash("not a password: keeps an unknown name as slow as a known one")
@@ -190,7 +228,7 @@ def resolve_token(engine: Engine, token: str) -> Account | None:
         ).first()
     if row is None or as_utc(row.expires_at) <= _now():
         return None
-    return _account(row)
+    return account_from_row(row)
 
 
 def revoke_token(engine: Engine, token: str, revoked_by: str) -> None:

@@ -30,6 +30,11 @@ apply to. Anonymous callers hold the `public` role. Every route of the API decla
 permission it needs (`docs/api.md`); a caller without it gets 401 when anonymous (log in) and
 403 otherwise. Accounts and tokens are made with `schoolmode users add` and `schoolmode tokens
 create`; every write and every read of personal data is in the access log.
+
+A login by OpenID Connect gives the role and scope of the local account mapped to the
+provider's subject (`schoolmode users add NAME --role ... --scope ... --oidc-subject SUB`);
+nothing the provider says (groups, e-mail, other claims) grants a role, and a subject mapped
+to no account is refused (403): no account is ever created from a login.
 """
 
 

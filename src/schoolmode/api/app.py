@@ -15,13 +15,14 @@ from schoolmode.api import problems
 from schoolmode.api.cache import Recent, ResponseCache
 from schoolmode.api.limits import SlidingWindow
 from schoolmode.api.middleware import API_PREFIX, Guard
-from schoolmode.api.routes import access, decisions, meta, operations, policies
+from schoolmode.api.routes import access, auth, decisions, meta, operations, policies
 from schoolmode.api.security import route_requirements
 from schoolmode.app.context import Context
 from schoolmode.settings import AppSettings
 
 ROUTERS: tuple[APIRouter, ...] = (
     meta.router,
+    auth.router,
     policies.router,
     decisions.router,
     operations.router,

@@ -30,6 +30,14 @@ Running it for others (TLS, PostgreSQL, secrets, backups): `docs/deployment.md`.
   token (12 hours); services use tokens made with `schoolmode tokens create NAME --label ...`
   (90 days by default). Send `Authorization: Bearer TOKEN`. Tokens are stored as their sha256,
   passwords as argon2id hashes; a disabled account's tokens stop working.
+- **Browser sessions.** `POST /api/v1/auth/session` (form `username`, `password`) or
+  `GET /api/v1/auth/oidc/login` (OpenID Connect, when `SCHOOLMODE_OIDC_ISSUER` is set) start a
+  session in an `HttpOnly`, `Secure`, `SameSite=Lax` cookie (idle timeout 30 minutes, absolute
+  12 hours by default); `DELETE /api/v1/auth/session` ends it. Every POST, PUT, PATCH and
+  DELETE logged in by the cookie carries the session's CSRF token (returned at login and by
+  `GET /api/v1/auth/me`) in `X-CSRF-Token` or a `csrf_token` form field, and an `Origin` of
+  this site when the browser sends one; else 403. A bearer token wins over a cookie and needs
+  neither. Failed logins: 10 per name and per client in 15 minutes, then 429.
 - **Roles.** Each route below declares its permission; `docs/roles.md` says which roles hold
   it and how a scope limits it. Anonymous callers get 401 for a route the public may not use,
   logged-in callers without the permission 403.

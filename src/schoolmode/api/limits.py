@@ -34,6 +34,14 @@ class SlidingWindow:
                 self._events = {k: v for k, v in self._events.items() if v}
             return None
 
+    def waiting(self, key: str, limit: int) -> float | None:
+        """Without recording an event: None when one more for ``key`` is allowed, else the
+        seconds until one is."""
+        now = self.clock()
+        with self._lock:
+            recent = [t for t in self._events.get(key, ()) if t > now - self.window]
+            return None if len(recent) < limit else recent[-limit] + self.window - now
+
 
 def client_key(authorization: str | None, client: str | None) -> tuple[str, bool]:
     """The key a request is counted under and whether it is a token's: a bearer token by its

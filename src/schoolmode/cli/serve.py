@@ -84,6 +84,10 @@ def add_user(
         bool,
         typer.Option("--password/--no-password", help="Ask for a password (else tokens only)."),
     ] = True,
+    oidc_subject: Annotated[
+        str | None,
+        typer.Option(help="The OpenID provider's subject (`sub`) of this person: OpenID login."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Add an account (the person at this terminal, who holds the store, is its administrator)."""
@@ -102,7 +106,9 @@ def add_user(
     with app_context(db) as ctx:
         view = add_account(
             ctx,
-            AddAccountRequest(name=name, role=chosen, scope=scope, password=secret),
+            AddAccountRequest(
+                name=name, role=chosen, scope=scope, password=secret, oidc_subject=oidc_subject
+            ),
             _admin(),
         )
     console.print(f"account {view.name}: {view.role.value}, scope {view.scope}")

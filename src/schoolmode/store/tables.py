@@ -474,6 +474,13 @@ account = Table(
     Column("password_hash", Text, nullable=True, comment="argon2id; none: tokens only."),
     *_stamp("created"),
     *_stamp("disabled", nullable=True),
+    Column(
+        "oidc_subject",
+        String(255),
+        nullable=True,
+        comment="The OpenID provider's `sub` of this person; none: no OpenID login.",
+    ),
+    Index("uq_account_oidc_subject", "oidc_subject", unique=True),
     comment="A person or service that logs in; disabled, never deleted.",
 )
 
@@ -489,6 +496,34 @@ api_token = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     *_stamp("revoked", nullable=True),
     comment="A bearer token of an account, stored as its sha256; revoked, never deleted.",
+)
+
+web_session = Table(
+    "web_session",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_sha256", String(64), nullable=False, unique=True, comment="Never the cookie."),
+    Column("account_id", Integer, ForeignKey("account.id"), nullable=False),
+    Column("via", String(16), nullable=False, comment="password or oidc"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, comment="Absolute timeout."),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False, comment="Idle timeout."),
+    *_stamp("revoked", nullable=True),
+    comment="A browser's login (cookie), stored as the cookie's sha256; revoked, never deleted.",
+)
+
+oidc_login = Table(
+    "oidc_login",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state_sha256", String(64), nullable=False, unique=True, comment="Never the state."),
+    Column("nonce", String(100), nullable=False),
+    Column("code_verifier", String(200), nullable=False, comment="PKCE (S256)."),
+    Column("redirect_uri", String(1000), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True, comment="Used once at most."),
+    comment="An OpenID Connect login under way: its state, nonce and PKCE verifier.",
 )
 
 access_log = Table(
