@@ -21,6 +21,8 @@ no library module reads the environment itself.
 | ``api_rate_anonymous`` | ``SCHOOLMODE_API_RATE_ANONYMOUS`` | 120 requests a minute per client |
 | ``api_rate_token`` | ``SCHOOLMODE_API_RATE_TOKEN`` | 1200 requests a minute per token |
 | ``lock_wait_s`` | ``SCHOOLMODE_LOCK_WAIT`` | 600 (seconds a writer waits for another) |
+| ``jobs_scheduler`` | ``SCHOOLMODE_JOBS_SCHEDULER`` | none: the API starts a LocalCluster |
+| ``jobs_workers`` | ``SCHOOLMODE_JOBS_WORKERS`` | 2 worker processes of that LocalCluster |
 
 ``fetch_cache_dir`` (``cache_dir/fetch``) is where ``schoolmode fetch`` writes.
 """
@@ -119,6 +121,15 @@ class AppSettings(BaseSettings):
         validation_alias=AliasChoices("SCHOOLMODE_LOCK_WAIT", "lock_wait_s"),
         description="Seconds an import or a review waits for another one writing the same "
         "dataset (on SQLite: any other write) before it is refused, nothing written.",
+    )
+
+    jobs_scheduler: str | None = Field(
+        default=None,
+        description="Address of the Dask scheduler the API's jobs (backtests, sweeps, "
+        "simulations) run on; none: a LocalCluster started by the server on its first job.",
+    )
+    jobs_workers: int = Field(
+        default=2, ge=1, le=64, description="Worker processes of the API's LocalCluster."
     )
 
     @field_validator("db_url")

@@ -17,10 +17,11 @@ from schoolmode.api import problems
 from schoolmode.api.cache import ResponseCache
 from schoolmode.api.limits import SlidingWindow, client_key, retry_after
 from schoolmode.api.problems import problem_response
-from schoolmode.api.routes import access, decisions, meta, operations, policies
+from schoolmode.api.routes import access, decisions, evaluate, jobs, meta, operations, policies
 from schoolmode.api.security import route_requirements
 from schoolmode.app.access import log_access
 from schoolmode.app.context import Context
+from schoolmode.app.jobrun import JobRunner
 from schoolmode.settings import AppSettings
 
 VERSION_HEADER = "X-Schoolmode-Version"
@@ -35,6 +36,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     decisions.router,
     operations.router,
     access.router,
+    jobs.router,
+    evaluate.router,
 )
 """Every group of routes, mounted under ``API_PREFIX`` (the docs and tests walk these)."""
 
@@ -106,10 +109,12 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.ctx = Context(settings)
         app.state.limits = SlidingWindow()
         app.state.responses = ResponseCache()
+        app.state.jobs = JobRunner(settings)  # its Dask client is made on the first job
         app.state.ctx.registry  # noqa: B018 (parse the policies now, not on the first request)
         try:
             yield
         finally:
+            app.state.jobs.close()
             app.state.ctx.close()
 
     app = FastAPI(
