@@ -174,13 +174,15 @@ def test_a_job_left_running_is_marked_failed_when_the_server_starts(db_url: str)
             text=True,
         )
         try:
-            for _ in range(300):  # polled: no fixed sleep decides the outcome
+            for _ in range(1200):  # polled: no fixed sleep decides the outcome
                 try:
                     _get(f"http://127.0.0.1:{port}/api/v1")
                     break
                 except (urllib.error.URLError, ConnectionError):
                     assert server.poll() is None, server.stdout.read() if server.stdout else ""
                     time.sleep(0.1)
+            else:
+                raise AssertionError("the server did not answer")
         finally:
             server.terminate()
             output = server.communicate(timeout=30)[0]

@@ -72,9 +72,10 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.imports_read: "The import log and the store's row counts.",
     Permission.accommodations_read: "Staff accommodation requests with their medical basis.",
     Permission.users_admin: "Accounts and API tokens.",
-    Permission.jobs_run: "Submit backtests, sweeps and simulations (jobs run on Dask).",
-    Permission.jobs_read: "Jobs, their state and their reports: district-wide full counts, "
-    "so not public.",
+    Permission.jobs_run: "Submit backtests, sweeps and simulations (jobs run on Dask); not the "
+    "auditor's, who only reads.",
+    Permission.jobs_read: "Jobs, their state and report files: a backtest replays the whole "
+    "district's full counts, so not public and not for a narrower scope.",
 }
 
 _PUBLIC = frozenset({Permission.policies_read, Permission.decisions_read})
