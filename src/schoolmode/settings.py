@@ -29,6 +29,8 @@ no library module reads the environment itself.
 | ``oidc_client_id`` | ``SCHOOLMODE_OIDC_CLIENT_ID`` | none |
 | ``oidc_client_secret`` | ``SCHOOLMODE_OIDC_CLIENT_SECRET`` (environment only) | none |
 | ``oidc_scopes`` | ``SCHOOLMODE_OIDC_SCOPES`` | ``openid`` |
+| ``jobs_scheduler`` | ``SCHOOLMODE_JOBS_SCHEDULER`` | none: the API starts a LocalCluster |
+| ``jobs_workers`` | ``SCHOOLMODE_JOBS_WORKERS`` | 2 worker processes of that LocalCluster |
 
 ``fetch_cache_dir`` (``cache_dir/fetch``) is where ``schoolmode fetch`` writes.
 """
@@ -177,6 +179,15 @@ class AppSettings(BaseSettings):
         if self.oidc_issuer is not None and self.oidc_client_id is None:
             raise ValueError("oidc_issuer is set but oidc_client_id is not")
         return self
+
+    jobs_scheduler: str | None = Field(
+        default=None,
+        description="Address of the Dask scheduler the API's jobs (backtests, sweeps, "
+        "simulations) run on; none: a LocalCluster started by the server on its first job.",
+    )
+    jobs_workers: int = Field(
+        default=2, ge=1, le=64, description="Worker processes of the API's LocalCluster."
+    )
 
     @field_validator("db_url")
     @classmethod

@@ -70,6 +70,18 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
     ("GET", "/api/v1/access-log"): ("/api/v1/access-log", {}, None),
     ("GET", "/api/v1/audit/head"): ("/api/v1/audit/head", {}, None),
     ("GET", "/api/v1/audit/verification"): ("/api/v1/audit/verification", {}, None),
+    # jobs: a request refused as invalid (422) once the permission holds, so nothing runs
+    ("POST", "/api/v1/backtests"): ("/api/v1/backtests", {}, {"policy_ids": []}),
+    ("POST", "/api/v1/sweeps"): ("/api/v1/sweeps", {}, {"policy_ids": []}),
+    ("POST", "/api/v1/simulations"): ("/api/v1/simulations", {}, {"policy_ids": []}),
+    ("GET", "/api/v1/jobs"): ("/api/v1/jobs", {}, None),
+    ("GET", "/api/v1/jobs/{job_id}"): ("/api/v1/jobs/1", {}, None),
+    ("GET", "/api/v1/jobs/{job_id}/files/{name}"): ("/api/v1/jobs/1/files/report.md", {}, None),
+    ("POST", "/api/v1/evaluations"): (
+        "/api/v1/evaluations",
+        {},
+        {"policy_id": "cps-ctu-2022-01-10", "frames": {"school": []}},
+    ),
 }
 
 PRINCIPALS: dict[str, Principal] = {

@@ -56,6 +56,8 @@ class Permission(StrEnum):
     imports_read = "imports:read"
     accommodations_read = "accommodations:read"
     users_admin = "users:admin"
+    jobs_run = "jobs:run"
+    jobs_read = "jobs:read"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -70,21 +72,27 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.imports_read: "The import log and the store's row counts.",
     Permission.accommodations_read: "Staff accommodation requests with their medical basis.",
     Permission.users_admin: "Accounts and API tokens.",
+    Permission.jobs_run: "Submit backtests, sweeps and simulations (jobs run on Dask); not the "
+    "auditor's, who only reads.",
+    Permission.jobs_read: "Jobs, their state and report files: a backtest replays the whole "
+    "district's full counts, so not public and not for a narrower scope.",
 }
 
 _PUBLIC = frozenset({Permission.policies_read, Permission.decisions_read})
 _INSIDE = _PUBLIC | {Permission.authorisations_read}
 _INPUTS = _INSIDE | {Permission.decisions_inputs, Permission.audit_read}
+_JOBS = frozenset({Permission.jobs_run, Permission.jobs_read})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.public: _PUBLIC,
-    Role.district_operations: _INPUTS | {Permission.decisions_run, Permission.imports_read},
-    Role.mode_authority: _INPUTS | {Permission.authorisations_write},
-    Role.union_safety_committee: _INPUTS,
-    Role.health_department: _INPUTS,
+    Role.district_operations: _INPUTS | _JOBS | {Permission.decisions_run, Permission.imports_read},
+    Role.mode_authority: _INPUTS | _JOBS | {Permission.authorisations_write},
+    Role.union_safety_committee: _INPUTS | _JOBS,
+    Role.health_department: _INPUTS | _JOBS,
     Role.hr: _INSIDE | {Permission.accommodations_read},
     Role.data_steward: _INSIDE | {Permission.imports_read},
-    Role.auditor: _INPUTS | {Permission.access_log_read, Permission.imports_read},
+    Role.auditor: _INPUTS
+    | {Permission.access_log_read, Permission.imports_read, Permission.jobs_read},
     Role.administrator: _PUBLIC | {Permission.users_admin},
 }
 """The table: what each role may do (within its scope)."""
@@ -92,6 +100,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 DISTRICT_WIDE = frozenset(
     {Permission.decisions_run, Permission.imports_read, Permission.access_log_read}
     | {Permission.users_admin, Permission.accommodations_read}
+    | _JOBS
 )
 """Permissions that act on the whole store: held only by a principal of the district scope."""
 

@@ -15,9 +15,19 @@ from schoolmode.api import problems
 from schoolmode.api.cache import Recent, ResponseCache
 from schoolmode.api.limits import SlidingWindow
 from schoolmode.api.middleware import API_PREFIX, Guard
-from schoolmode.api.routes import access, auth, decisions, meta, operations, policies
+from schoolmode.api.routes import (
+    access,
+    auth,
+    decisions,
+    evaluate,
+    jobs,
+    meta,
+    operations,
+    policies,
+)
 from schoolmode.api.security import route_requirements
 from schoolmode.app.context import Context
+from schoolmode.app.jobrun import JobRunner
 from schoolmode.settings import AppSettings
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -27,6 +37,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     decisions.router,
     operations.router,
     access.router,
+    jobs.router,
+    evaluate.router,
 )
 """Every group of routes, mounted under ``API_PREFIX`` (the docs and tests walk these)."""
 
@@ -42,10 +54,12 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.limits = SlidingWindow()
         app.state.responses = ResponseCache()
         app.state.latest_runs = Recent[int | None]()
+        app.state.jobs = JobRunner(settings)  # its Dask client is made on the first job
         app.state.ctx.registry  # noqa: B018 (parse the policies now, not on the first request)
         try:
             yield
         finally:
+            app.state.jobs.close()
             app.state.ctx.close()
 
     app = FastAPI(

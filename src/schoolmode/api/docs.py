@@ -51,6 +51,24 @@ Running it for others (TLS, PostgreSQL, secrets, backups): `docs/deployment.md`.
   process over a sliding minute; past it, 429 with `Retry-After`.
 - **Access log.** Every write and every read of personal data (and every refused attempt at
   one) is recorded append-only: who, role, scope, route, parameters, status, rows returned.
+- **Jobs.** `POST /backtests`, `/sweeps` and `/simulations` take the CLI's options as JSON
+  (bounded: at most 10 policies, 800 days, 100 sweep backtests, 400 simulation runs) and answer
+  202 with the job's id and `status_url` (also in `Location`); the job runs on Dask (the
+  scheduler of `serve --scheduler`, else a LocalCluster the server starts with its first job).
+  Poll `GET /jobs/{id}` (`queued`, `running` with `stage` and `progress`, `done`, `failed`
+  with `message`), then download each file of `files` from `/jobs/{id}/files/{name}` (its
+  media type, as an attachment, with its sha256). A request identical to an earlier job's (the
+  same request, software version, policies and stored imports) that has not failed gets that
+  job, 200: nothing runs twice. The files are kept in the store; a job the server was running
+  when it stopped is marked failed ("interrupted") when `serve` starts again. Jobs read the
+  whole district's full counts: `jobs:run` and `jobs:read` are district-wide and not public.
+- **Evaluate.** `POST /evaluations` (like OpenFisca's `/calculate` and `/trace`): a policy id
+  or a whole policy document (errors name its key), optional `settings` and `calendar`, and
+  the metric frames as records by scope (`unit`, `date` and what the policy reads there: a
+  column it does not read is 422 naming it) -> each unit's mode and status per day (`on`: one
+  day), the traces of the unit-days listed in `trace`, and the policy's content hash. Bounded:
+  2 MiB of body, 200 units a scope, 400 days, 20,000 rows, 20 traces (413 past them). It
+  stores nothing (the access log records the call, as every POST).
 """
 
 

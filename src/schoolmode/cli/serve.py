@@ -31,12 +31,22 @@ def serve(
             "log of personal data and writes is in the store either way)."
         ),
     ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of the Dask scheduler the jobs run on (default: a LocalCluster "
+            "started with the first job)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json) on the store, until interrupted."""
     import uvicorn
 
     from schoolmode.app.data import init_store, schema_is_current, schema_is_empty
+    from schoolmode.app.jobs import mark_interrupted
 
+    if scheduler is not None:  # read by the settings here and in every worker process
+        os.environ["SCHOOLMODE_JOBS_SCHEDULER"] = scheduler
     with app_context(db, policies_dir) as ctx:  # the settings validated, the store checked now
         if schema_is_empty(ctx):
             console.print(f"a new store: tables created at {init_store(ctx).revision}")
@@ -47,6 +57,9 @@ def serve(
                     "schema: run `schoolmode db upgrade` first (after a backup)"
                 )
             )
+        interrupted = mark_interrupted(ctx)  # a job left running by the last server is lost
+        if interrupted:
+            console.print(f"{interrupted} jobs of the last server marked failed (interrupted)")
         settings = ctx.settings
         ctx.registry  # noqa: B018 (a policy file that does not validate fails here, not later)
     # the workers build the app from the environment: pass the validated settings on

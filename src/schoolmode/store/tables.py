@@ -567,3 +567,45 @@ chain_link = Table(
 )
 
 CHAIN_APPEND_ONLY = ("chain_link",)
+
+# ---------------------------------------------------------------------- jobs of the API
+
+job = Table(
+    "job",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False, comment="backtest, sweep or simulation"),
+    Column("request_json", Text, nullable=False, comment="The canonical request (sorted JSON)."),
+    Column(
+        "key_sha256",
+        String(64),
+        nullable=False,
+        comment="sha256 of kind, request, software version and input digest: one result each.",
+    ),
+    Column("software_version", String(40), nullable=False),
+    Column("inputs_sha256", String(64), nullable=False, comment="Digest of what the job reads."),
+    Column("status", String(10), nullable=False, comment="queued, running, done or failed"),
+    Column("message", Text, nullable=True, comment="Why it failed."),
+    Column("stage", String(200), nullable=True, comment="What it is doing now."),
+    Column("progress", Double, nullable=False, comment="Share done, 0 to 1."),
+    *_stamp("submitted"),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Index("ix_job_key_sha256", "key_sha256"),
+    comment="A backtest, sweep or simulation run for the API: its request, state and result.",
+)
+
+job_file = Table(
+    "job_file",
+    metadata,
+    Column("job_id", Integer, ForeignKey("job.id"), nullable=False),
+    Column("name", String(200), nullable=False, comment="Path within the report folder."),
+    Column("media_type", String(100), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("job_id", "name"),
+    comment="The files a finished job wrote (its report), kept with their sha256; never changed.",
+)
+
+JOB_APPEND_ONLY = ("job_file",)
