@@ -39,19 +39,26 @@ def import_everything(engine: Engine, folder: Path) -> dict[str, pl.DataFrame]:
 
     def one(parser: object, path: Path, allow: bool = False) -> None:
         result = run_import(
-            engine, parser, path, imported_by="test", now=NOW, allow_removals=allow  # type: ignore[arg-type]
+            engine,
+            parser,
+            path,
+            imported_by="test",
+            now=NOW,
+            allow_removals=allow,  # type: ignore[arg-type]
         )
         assert result.status == "imported", result
         batch = parser.parse(path)  # type: ignore[attr-defined]
         parsed[batch.model.record_name] = batch.frame
 
-    for source, importer in sorted(IMPORTERS.items()):
+    for _source, importer in sorted(IMPORTERS.items()):
         for path in importer.default_paths(FIXTURE_DATA):
             if path.exists():
                 one(importer, path)
-    schools = SchoolProfiles().parse(
-        SchoolProfiles().default_paths(FIXTURE_DATA)[0]
-    ).frame.sort("school_id")
+    schools = (
+        SchoolProfiles()
+        .parse(SchoolProfiles().default_paths(FIXTURE_DATA)[0])
+        .frame.sort("school_id")
+    )
     district = synth_district(schools.head(SCHOOLS), SynthConfig())
     frames = dict(district.frames)
     frames["absence"] = synth_absences(district, SynthConfig())
@@ -137,9 +144,7 @@ EXPECTED: dict[str, dict[str, str]] = {
 }
 
 
-def test_the_write_path_stores_what_the_previous_path_stored(
-    store: Engine, tmp_path: Path
-) -> None:
+def test_the_write_path_stores_what_the_previous_path_stored(store: Engine, tmp_path: Path) -> None:
     parsed = import_everything(store, tmp_path)
     assert stored_digests(store) == EXPECTED[store.dialect.name]
     for name, frame in parsed.items():
