@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        profiles = AppSettings.load().data_dir / SchoolProfiles.default_files[0]
+        profiles = SchoolProfiles().default_paths(AppSettings.load().data_dir)[0]
         schools = SchoolProfiles().parse(profiles).frame.sort("school_id")
         if args.quick:
             schools = schools.head(QUICK_SCHOOLS)

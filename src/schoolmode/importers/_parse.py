@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import gzip
@@ -11,6 +12,7 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, NoReturn
 
+import numpy as np
 import polars as pl
 
 from schoolmode.standard.batch import MAX_REPORTED, ROW, FileValidationError, RowError
@@ -55,7 +57,11 @@ def read_text(path: Path, *, header: bool = True) -> str:
     """The file as UTF-8 text (a leading byte order mark dropped); other bytes are refused
     with the data row they are on (its line, less the header line if it has one) and the bytes
     around them."""
-    data = read_bytes(path)
+    return _decoded(path, read_bytes(path), header=header)
+
+
+def _decoded(path: Path, data: bytes, *, header: bool = True) -> str:
+    """``data`` as :func:`read_text` returns it."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -72,18 +78,75 @@ def read_text_csv(path: Path, *, separator: str = ",") -> pl.DataFrame:
     row, well-quoted, no cell over ``MAX_CELL`` characters, no control characters
     (``CONTROL``); otherwise it is refused naming the first such row. Blank cells are null.
     """
-    text = read_text(path)
-    previous = csv.field_size_limit(MAX_CELL)  # restored below: a process-wide setting
-    try:
-        header, columns = _columns(path, text, separator)
-    finally:
-        csv.field_size_limit(previous)
-    frame = pl.DataFrame(
-        {name: pl.Series(name, col, pl.String) for name, col in zip(header, columns, strict=True)}
-    )
+    data = read_bytes(path)
+    text = _decoded(path, data)
+    frame = _plain_frame(path, data, separator)
+    if frame is None:
+        previous = csv.field_size_limit(MAX_CELL)  # restored below: a process-wide setting
+        try:
+            header, columns = _columns(path, text, separator)
+        finally:
+            csv.field_size_limit(previous)
+        frame = pl.DataFrame(
+            {n: pl.Series(n, col, pl.String) for n, col in zip(header, columns, strict=True)}
+        )
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    if re.search(CONTROL, text):  # cell by cell only when the file has one
+    if _maybe_control(data) and re.search(CONTROL, text):  # cell by cell only when one is there
         refuse_control_characters(path, frame)
+    return frame
+
+
+def _maybe_control(data: bytes) -> bool:
+    """Whether ``data`` may hold a ``CONTROL`` character: False only when every byte is
+    printable ASCII, tab, line feed or carriage return (the common case, checked at numpy
+    speed; the regular expression then has nothing to find)."""
+    return bool(_SUSPECT[np.frombuffer(data, dtype=np.uint8)].any())
+
+
+_SUSPECT = np.ones(256, dtype=bool)
+_SUSPECT[0x20:0x7F] = False
+_SUSPECT[[0x09, 0x0A, 0x0D]] = False
+
+
+def _plain_frame(path: Path, data: bytes, separator: str) -> pl.DataFrame | None:
+    """The cells of a plain file read by polars (every cell as text, blank: null), or None
+    when the file is not plain and the csv module must read it (and name what is wrong).
+
+    Plain: a one-byte separator, no quote character and no NUL byte anywhere, a carriage
+    return only before a line feed, no blank line, no line longer than ``MAX_CELL``, a header
+    and at least one data row, every line with as many separators as the header. In such a
+    file each line is a record and each separator ends a cell, so polars reads exactly the
+    cells the csv module would (tested against it), at column speed instead of row by row."""
+    sep = separator.encode()
+    body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    if len(sep) != 1 or not body or b'"' in body or b"\0" in body:
+        return None
+    codes = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(codes == 0x0A)
+    if ends.size == 0 or ends[-1] != codes.size - 1:
+        ends = np.append(ends, codes.size)  # a last line without a line feed
+    returns = np.flatnonzero(codes == 0x0D)
+    if returns.size and (returns[-1] + 1 == codes.size or (codes[returns + 1] != 0x0A).any()):
+        return None
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    before_end = np.where(ends > starts, codes[np.maximum(ends - 1, 0)] == 0x0D, False)
+    lengths = ends - starts - before_end
+    if ends.size < 2 or lengths.min() == 0 or lengths.max() > MAX_CELL:
+        return None
+    cuts = np.flatnonzero(codes == sep[0])
+    per_line = np.bincount(np.searchsorted(ends, cuts), minlength=ends.size)
+    if (per_line != per_line[0]).any():
+        return None
+    header = body[: lengths[0]].decode().split(separator)
+    _check_header(path, header)
+    try:
+        frame = pl.read_csv(
+            body, separator=separator, quote_char=None, has_header=True, infer_schema=False
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.columns != header or frame.height != ends.size - 1:
+        return None
     return frame
 
 

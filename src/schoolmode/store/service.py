@@ -16,6 +16,9 @@
   truncated file never deletes a dataset. A file with no data rows is refused whenever the
   dataset holds rows (with or without ``allow_removals``).
   The earlier import is marked ``superseded``; the log keeps both (who, when, digest, counts).
+- Writing is set-based (``store.bulk``): PostgreSQL ``COPY`` into a TEMP staging table and one
+  merge, SQLite ``executemany`` in large slices on the import's connection; the stored dataset
+  is read back by column, not row by row.
 - A file with any validation error writes nothing (:class:`FileValidationError`), and a failure
   or a killed process mid-write leaves the store as before (the transaction never commits).
 """
@@ -24,22 +27,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from schoolmode.standard.batch import ROW, Batch, FileValidationError, frame_schema, validate_batch
+from schoolmode.store import bulk
 from schoolmode.store.db import whoami
-from schoolmode.store.frames import query_frame
+from schoolmode.store.frames import table_frame
 from schoolmode.store.locks import LOCK_WAIT, StoreBusy, Waiting, writing
 from schoolmode.store.tables import RECORD_TABLES, import_log
-
-CHUNK = 5000
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` while an import runs."""
@@ -135,15 +137,17 @@ def _current_import(conn: Connection, source: str, **where: str) -> Any:
 
 
 def _existing(conn: Connection, batch: Batch) -> pl.DataFrame:
+    """The stored rows of the batch's dataset (every import of its source and dataset), read
+    by column: COPY on PostgreSQL, ``store.frames.table_frame`` on SQLite."""
     table = RECORD_TABLES[batch.model.record_name]
     schema = frame_schema(batch.model)
-    cols = [table.c[name] for name in schema]
-    query = (
-        select(*cols)
-        .join(import_log, table.c.import_id == import_log.c.id)
-        .where(import_log.c.source == batch.source, import_log.c.dataset == batch.dataset)
+    imports = select(import_log.c.id).where(
+        import_log.c.source == batch.source, import_log.c.dataset == batch.dataset
     )
-    return query_frame(conn, query, schema)
+    where = table.c.import_id.in_(imports.scalar_subquery())
+    if conn.dialect.name == "postgresql":
+        return bulk.pg_frame(conn, table, schema, where)
+    return table_frame(conn, table, schema, where)
 
 
 def diff_frames(
@@ -164,21 +168,6 @@ def diff_frames(
     unchanged = joined.filter(present & ~differs).height
     removed = old.select(keys).join(new.select(keys), on=keys, how="anti", nulls_equal=True)
     return added, changed, removed, unchanged
-
-
-def _chunks(rows: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-def _delete_keys(conn: Connection, batch: Batch, keys: pl.DataFrame) -> None:
-    if keys.height == 0:
-        return
-    table = RECORD_TABLES[batch.model.record_name]
-    names = list(batch.model.natural_key)
-    for chunk in _chunks(keys.to_dicts(), 200):
-        conds = [and_(*(table.c[n] == rec[n] for n in names)) for rec in chunk]
-        conn.execute(delete(table).where(or_(*conds)))
 
 
 def run_import(
@@ -301,17 +290,19 @@ def _import_file(
         )
         .returning(import_log.c.id)
     ).scalar_one()
-    _delete_keys(conn, batch, pl.concat([removed, changed.select(removed.columns)]))
     to_write = (
-        pl.concat([added, changed]).drop(ROW).with_columns(pl.lit(import_id).alias("import_id"))
+        pl.concat([added, changed])
+        .drop(ROW)
+        .with_columns(pl.lit(import_id, dtype=pl.Int64).alias("import_id"))
     )
-    done = 0
-    for piece in to_write.iter_slices(CHUNK):
-        # one slice at a time: never every row as Python dicts at once
-        conn.execute(insert(table), piece.to_dicts())
-        done += piece.height
-        if progress is not None:
-            progress("write", done, to_write.height)
+    bulk.replace_rows(
+        conn,
+        table,
+        batch.model.natural_key,
+        pl.concat([removed, changed.select(removed.columns)]),
+        to_write,
+        None if progress is None else lambda done, total: progress("write", done, total),
+    )
     return ImportResult(
         source=batch.source,
         dataset=batch.dataset,
