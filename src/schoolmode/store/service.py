@@ -16,6 +16,8 @@
   truncated file never deletes a dataset. A file with no data rows is refused whenever the
   dataset holds rows (with or without ``allow_removals``).
   The earlier import is marked ``superseded``; the log keeps both (who, when, digest, counts).
+- Every import-log entry written is linked into the audit hash chain (``store/chain.py``) in
+  the same transaction, after the last file.
 - A file with any validation error writes nothing (:class:`FileValidationError`), and a failure
   or a killed process mid-write leaves the store as before (the transaction never commits).
 """
@@ -34,6 +36,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, sele
 from sqlalchemy.exc import IntegrityError
 
 from schoolmode.standard.batch import ROW, Batch, FileValidationError, frame_schema, validate_batch
+from schoolmode.store.chain import append_link
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import query_frame
 from schoolmode.store.locks import LOCK_WAIT, StoreBusy, Waiting, writing
@@ -247,6 +250,9 @@ def import_set(
                     f"{path}: the database refused the file, nothing imported: {exc.orig}"
                 ) from exc
             results.append(result)
+        for result in results:  # last: the chain's lock (PostgreSQL) is held only to commit
+            if result.status == "imported":
+                append_link(conn, "import_log", result.import_id)
     return results
 
 
