@@ -39,7 +39,8 @@ def test_each_import_is_linked_and_a_superseding_import_keeps_the_chain_intact(
     assert again.status == "unchanged"
     assert _links(store) == [("import_log", first.import_id)]  # nothing new: no link
     second = run_import(store, DailyTesting(), days_file(tmp_path / "b.csv", 20))
-    assert second.added > 0 and second.removed == 0
+    assert second.added > 0
+    assert second.removed == 0
     assert _links(store) == [("import_log", first.import_id), ("import_log", second.import_id)]
     assert _statuses(store) == ["superseded", "current"]
     found = verify(store)
@@ -128,8 +129,6 @@ def test_migration_0012_links_the_earlier_entries_in_order(db_url: str, tmp_path
         with engine.begin() as conn:
             conn.execute(text("UPDATE import_log SET status = 'superseded' WHERE id = 1"))
         found = verify(engine)
-        assert found.problems == [
-            "link 2 (import_log 1): the record changed after it was linked"
-        ]
+        assert found.problems == ["link 2 (import_log 1): the record changed after it was linked"]
     finally:
         engine.dispose()
