@@ -1,5 +1,5 @@
-"""``audit verify``: the hash chain over decision runs, authorisations and the access log, and
-every input snapshot, detect each tampering (as someone with the database's owner rights
+"""``audit verify``: the hash chain over decision runs, authorisations, the access log and the
+import log, and every input snapshot, detect each tampering (as someone with the database's owner rights
 would do it: the append-only guards switched off first), naming the first broken link."""
 
 from __future__ import annotations
@@ -35,14 +35,17 @@ from tests.synth.test_observations import SCHOOLS
 DAYS = (dt.date(2022, 2, 9), dt.date(2022, 2, 10), dt.date(2022, 2, 11))
 POLICY = "cps-ctu-2022-01-10"
 SCHOOL = str(SCHOOLS["school_id"][0])
+IMPORTS = 14
+"""Files ``fill_district_store`` imports (2 CDPH series, 12 standard files): the first links."""
+LINKS = IMPORTS + 3 + 1 + 2
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
-    """(backend, where): a store with the tiny district, three decision runs, an authorisation
-    and two access-log events, all linked; never opened by a test (each takes a copy)."""
+    """(backend, where): a store with the tiny district (``IMPORTS`` imported files), three
+    decision runs, an authorisation and two access-log events, all linked; never opened by a test (each takes a copy)."""
     directory = tmp_path_factory.mktemp("verify")
     if request.param == "sqlite":
         url, pg = f"sqlite:///{directory / 'store.sqlite'}", None
@@ -114,10 +117,13 @@ def _run_ids(engine: Engine) -> list[int]:
 def test_an_untouched_store_is_intact(store: Engine) -> None:
     found = verify(store)
     assert found.problems == []
-    assert found.links == 3 + 1 + 2
+    assert found.links == LINKS
     assert found.snapshots == 3
     assert found.head == chain_head(store).head
-    assert found.render().startswith("intact: 6 links, head ")
+    assert found.render().startswith(f"intact: {LINKS} links, head ")
+    with store.connect() as conn:
+        tables = conn.execute(text("SELECT record_table FROM chain_link ORDER BY id")).scalars()
+        assert list(tables)[:IMPORTS] == ["import_log"] * IMPORTS
 
 
 def _changed_decision(engine: Engine) -> None:
@@ -177,8 +183,45 @@ def _altered_link(engine: Engine) -> None:
     _unguarded(engine, "chain_link")
     _sql(
         engine,
-        "UPDATE chain_link SET content_sha256 = '" + "f" * 64 + "' WHERE id = 2",
+        "UPDATE chain_link SET content_sha256 = '" + "f" * 64 + f"' WHERE id = {IMPORTS + 2}",
     )
+
+
+def _rewritten_import(engine: Engine) -> None:
+    _unguarded(engine, "import_log")
+    _sql(engine, "UPDATE import_log SET file_sha256 = '" + "0" * 64 + "' WHERE id = 2")
+
+
+def _deleted_import(engine: Engine) -> None:
+    """The last import's entry deleted with its records (their foreign key names it)."""
+    _unguarded(engine, "import_log")
+    with engine.begin() as conn:
+        import_id, record_type = conn.execute(
+            text("SELECT id, record_type FROM import_log ORDER BY id DESC LIMIT 1")
+        ).one()
+        conn.execute(text(f"DELETE FROM {record_type} WHERE import_id = {import_id}"))
+        conn.execute(text(f"DELETE FROM import_log WHERE id = {import_id}"))
+
+
+def _forged_import_digest(engine: Engine) -> None:
+    """An import-log entry rewritten and its link's content digest forged to match it."""
+    _rewritten_import(engine)
+    _unguarded(engine, "chain_link")
+    with engine.begin() as conn:
+        forged = record_digest(conn, "import_log", 2)
+        conn.execute(
+            text(
+                "UPDATE chain_link SET content_sha256 = :c "
+                "WHERE record_table = 'import_log' AND record_id = 2"
+            ),
+            {"c": forged},
+        )
+
+
+def _import_marked_superseded(engine: Engine) -> None:
+    """A current entry marked superseded with no import superseding it: the one update its
+    guard lets through (guard on), so only its link can tell."""
+    _sql(engine, "UPDATE import_log SET status = 'superseded' WHERE id = 3")
 
 
 TAMPERINGS: dict[str, tuple[Callable[[Engine], None], str]] = {
@@ -195,6 +238,19 @@ TAMPERINGS: dict[str, tuple[Callable[[Engine], None], str]] = {
     ),
     "an access-log event altered": (_altered_access_event, "(access_log 1): the record changed"),
     "a link altered": (_altered_link, "(decision_run 2) was altered"),
+    "an import-log entry rewritten": (_rewritten_import, "link 2 (import_log 2): the record chan"),
+    "an import-log entry deleted": (
+        _deleted_import,
+        f"link {IMPORTS} (import_log {IMPORTS}): the record is gone",
+    ),
+    "an import's link digest forged": (
+        _forged_import_digest,
+        "link 2 (import_log 2) was altered: its digest does not match its content",
+    ),
+    "an import marked superseded by SQL": (
+        _import_marked_superseded,
+        "link 3 (import_log 3): the record changed after it was linked",
+    ),
 }
 
 
@@ -244,12 +300,13 @@ def test_audit_verify_from_the_command_line(store: Engine) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["audit", "verify", "--db", url])
     assert ok.exit_code == 0, ok.output
-    assert "intact: 6 links" in ok.output
+    assert f"intact: {LINKS} links" in ok.output
     head = runner.invoke(app, ["audit", "head", "--db", url])
-    assert "(6 links," in head.output
+    assert f"({LINKS} links," in head.output
     _altered_access_event(store)
     broken = runner.invoke(app, ["audit", "verify", "--db", url])
     assert broken.exit_code == 1
     assert (
-        "BROKEN:\n- link 5 (access_log 1): the record changed after it was linked" in broken.output
+        f"BROKEN:\n- link {LINKS - 1} (access_log 1): the record changed after it was linked"
+        in broken.output
     )

@@ -131,8 +131,8 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Check the hash chain of decision runs, authorisations and the access log, and every
-    run's input snapshot; name the first broken link. Exit 1 when anything is broken."""
+    """Check the hash chain of decision runs, authorisations, the access and import logs, and
+    every run's input snapshot; name the first broken link. Exit 1 when anything is broken."""
     from schoolmode.app import decisions
 
     with app_context(db) as ctx:

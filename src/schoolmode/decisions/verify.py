@@ -1,15 +1,17 @@
-"""``audit verify``: the hash chain of the audit records and every run's input snapshot,
-checked against the store as it is now; the first broken link is named first."""
+"""``audit verify``: the hash chain of the audit records (decision runs, authorisations, the access
+log, the import log) and every run's input snapshot, checked against the store as it is now;
+the first broken link is named first."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.orm import aliased
 
 from schoolmode.decisions.record import inputs_digest, unpack
 from schoolmode.store.chain import CHAINED, GENESIS, link_digest, record_digest
-from schoolmode.store.tables import chain_link, decision_run
+from schoolmode.store.tables import chain_link, decision_run, import_log
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,22 @@ class Verification:
                 f"{self.snapshots} input snapshots match their digests"
             )
         return "BROKEN:\n" + "\n".join(f"- {p}" for p in self.problems)
+
+
+def _supersessions(conn: Connection) -> list[str]:
+    """An import-log entry that a later import names in ``supersedes_id`` must say
+    ``superseded`` (its link leaves the status out: the successor's link fixes it)."""
+    later = aliased(import_log)
+    rows = conn.execute(
+        select(import_log.c.id, later.c.id)
+        .join(later, later.c.supersedes_id == import_log.c.id)
+        .where(import_log.c.status != "superseded")
+        .order_by(import_log.c.id)
+    ).all()
+    return [
+        f"import_log {old}: import_log {new} superseded it, yet it says it is current"
+        for old, new in rows
+    ]
 
 
 def verify(engine: Engine, published_head: str | None = None) -> Verification:
@@ -66,6 +84,7 @@ def verify(engine: Engine, published_head: str | None = None) -> Verification:
             for (record_id,) in conn.execute(select(table.c.id).order_by(table.c.id)):
                 if (name, int(record_id)) not in seen:
                     problems.append(f"{name} {record_id} has no link: added outside schoolmode")
+        problems.extend(_supersessions(conn))
         snapshots = 0
         for run_id, recorded, blob in conn.execute(
             select(decision_run.c.id, decision_run.c.inputs_sha256, decision_run.c.inputs_parquet)

@@ -1,6 +1,7 @@
 """The hash chain over the audit records: tamper-evident history.
 
-Each audit record (a decision run, an authorisation, an access-log event) gets one link in
+Each audit record (a decision run, an authorisation, an access-log event, an import-log entry)
+gets one link in
 ``chain_link``, written in the record's own transaction: the digest of the record's content
 (``content_sha256``), the previous link's digest (``prev_sha256``; ``GENESIS`` for the first)
 and its own, ``sha256(prev | table | id | content)``. A unique ``prev_sha256`` keeps the chain
@@ -10,6 +11,14 @@ still the prefix of the store's (``schoolmode audit verify --head SHA``).
 
 What a record's content is, is fixed here (``SCHEME``) and in ``decisions/verify.py``; a change
 to it is a new scheme, never an edit.
+
+An import-log entry is the one chained record with a column that legitimately changes: its
+``status`` goes from ``current`` to ``superseded`` when a later import of its dataset names it in
+``supersedes_id`` (the only update its guard allows, migration 0012). Its content therefore
+leaves ``status`` out while the entry is current or named by a successor (that successor's own
+link fixes the supersession), and covers it otherwise: an entry marked superseded with no
+successor (as migration 0010 marked the current entries of a dataset two imports had mixed)
+was linked so, and an entry flipped to superseded later, by SQL, no longer matches its link.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +34,14 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text
 
 from schoolmode.store.db import as_utc
-from schoolmode.store.tables import access_log, authorisation, chain_link, decision, decision_run
+from schoolmode.store.tables import (
+    access_log,
+    authorisation,
+    chain_link,
+    decision,
+    decision_run,
+    import_log,
+)
 
 SCHEME = 1
 GENESIS = "0" * 64
@@ -36,8 +52,20 @@ CHAINED: dict[str, Table] = {
     "decision_run": decision_run,
     "authorisation": authorisation,
     "access_log": access_log,
+    "import_log": import_log,
 }
 """The tables whose every record is linked."""
+
+STAMPS = {
+    "decision_run": "created_at",
+    "authorisation": "recorded_at",
+    "access_log": "at",
+    "import_log": "imported_at",
+}
+"""When each chained record was made: the order :func:`backfill` links them in."""
+
+FIRST_CHAINED = ("decision_run", "authorisation", "access_log")
+"""The tables migration 0009 linked (``import_log`` joined the chain in migration 0012)."""
 
 
 def _canonical(value: Any) -> Any:
@@ -115,20 +143,34 @@ def record_digest(conn: Connection, table: str, record_id: int) -> str | None:
         return None
     if table == "decision_run":
         return row_digest(row, {"decisions": stored_decisions_digest(conn, record_id)})
+    if table == "import_log" and not _status_covered(conn, row):
+        del row["status"]
     return row_digest(row)
 
 
-def backfill(conn: Connection) -> int:
-    """Link every record of the chained tables that has no link yet, oldest first (what the
-    migration that made the chain does for a store's earlier records)."""
+def _status_covered(conn: Connection, row: Mapping[str, Any]) -> bool:
+    """Whether an import-log entry's content covers its ``status``: only when it says
+    ``superseded`` and no entry names it in ``supersedes_id`` (see the module's docstring)."""
+    if row["status"] == "current":
+        return False
+    successor = conn.execute(
+        select(import_log.c.id).where(import_log.c.supersedes_id == row["id"]).limit(1)
+    ).first()
+    return successor is None
+
+
+def backfill(conn: Connection, tables: Iterable[str] = FIRST_CHAINED) -> int:
+    """Link every record of ``tables`` that has no link yet, oldest first (what the migration
+    that chains a table does for a store's earlier records: 0009 the first three, 0012 the
+    import log)."""
     linked = {
         (r[0], r[1])
         for r in conn.execute(select(chain_link.c.record_table, chain_link.c.record_id))
     }
-    stamps = {"decision_run": "created_at", "authorisation": "recorded_at", "access_log": "at"}
     pending = []
-    for name, table in CHAINED.items():
-        for record_id, stamp in conn.execute(select(table.c.id, table.c[stamps[name]])):
+    for name in tables:
+        table = CHAINED[name]
+        for record_id, stamp in conn.execute(select(table.c.id, table.c[STAMPS[name]])):
             if (name, record_id) not in linked:
                 pending.append((_canonical(stamp), name, int(record_id)))
     for _, name, record_id in sorted(pending):

@@ -19,6 +19,8 @@
 - Writing is set-based (``store.bulk``): PostgreSQL ``COPY`` into a TEMP staging table and one
   merge, SQLite ``executemany`` in large slices on the import's connection; the stored dataset
   is read back by column, not row by row.
+- Every import-log entry written is linked into the audit hash chain (``store/chain.py``) in
+  the same transaction, after the last file.
 - A file with any validation error writes nothing (:class:`FileValidationError`), and a failure
   or a killed process mid-write leaves the store as before (the transaction never commits).
 """
@@ -38,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 
 from schoolmode.standard.batch import ROW, Batch, FileValidationError, frame_schema, validate_batch
 from schoolmode.store import bulk
+from schoolmode.store.chain import append_link
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import table_frame
 from schoolmode.store.locks import LOCK_WAIT, StoreBusy, Waiting, writing
@@ -236,6 +239,9 @@ def import_set(
                     f"{path}: the database refused the file, nothing imported: {exc.orig}"
                 ) from exc
             results.append(result)
+        for result in results:  # last: the chain's lock (PostgreSQL) is held only to commit
+            if result.status == "imported":
+                append_link(conn, "import_log", result.import_id)
     return results
 
 
