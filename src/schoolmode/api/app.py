@@ -17,7 +17,17 @@ from schoolmode.api import problems
 from schoolmode.api.cache import ResponseCache
 from schoolmode.api.limits import SlidingWindow, client_key, retry_after
 from schoolmode.api.problems import problem_response
-from schoolmode.api.routes import access, decisions, meta, operations, policies
+from schoolmode.api.routes import (
+    access,
+    decisions,
+    imports,
+    meta,
+    operations,
+    policies,
+    screening,
+    staff,
+    tracing,
+)
 from schoolmode.api.security import route_requirements
 from schoolmode.app.access import log_access
 from schoolmode.app.context import Context
@@ -34,6 +44,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     policies.router,
     decisions.router,
     operations.router,
+    tracing.router,
+    screening.router,
+    staff.router,
+    imports.router,
     access.router,
 )
 """Every group of routes, mounted under ``API_PREFIX`` (the docs and tests walk these)."""

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine
 
 from schoolmode.app.context import Context
+from schoolmode.app.data import RowProblem, row_problems
 from schoolmode.decisions.record import policy_in_force
 from schoolmode.importers.staff import AccommodationRequests
 from schoolmode.operations import accommodations as acc
@@ -64,7 +65,12 @@ class ImportSummary(BaseModel):
 
 class RequestsNotImported(SchoolmodeError):
     """The file was refused (validation errors, a database refusal, no such file, or another
-    import or review held the lock too long): nothing was imported."""
+    import or review held the lock too long): nothing was imported. ``problems``: the file's
+    row errors, when it was refused for its rows."""
+
+    def __init__(self, message: str, problems: list[RowProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 def import_requests(
@@ -87,7 +93,7 @@ def import_requests(
             on_wait=on_wait,
         )
     except (FileValidationError, ImportFailed, FileNotFoundError, StoreBusy) as exc:
-        raise RequestsNotImported(str(exc)) from exc
+        raise RequestsNotImported(str(exc), row_problems(exc)) from exc
     return ImportSummary(
         source=result.source,
         dataset=result.dataset,
