@@ -44,8 +44,10 @@ _WHEN = {
     401: "Login required, or the token is unknown, expired or revoked.",
     403: "The caller's role or scope does not allow it.",
     404: "No such resource.",
+    413: "The uploaded file is larger than the server takes.",
     422: "A parameter or field is invalid (invalid_params names each).",
     429: "Too many requests: try again after Retry-After seconds.",
+    502: "The publisher of a source could not be fetched.",
 }
 
 

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from pydantic import BaseModel, Field
 
 from schoolmode.access.roles import Permission, Principal
-from schoolmode.api.problems import COMMON, NO_CONTROL, ProblemError
+from schoolmode.api.problems import COMMON, NO_CONTROL, ProblemError, problem_responses
 from schoolmode.api.security import Requires, context
 from schoolmode.api.uploads import Limit, Offset, Page, page, refused_file, saved
 from schoolmode.app import data, fetch
@@ -41,6 +41,7 @@ def _known(source: str) -> None:
 @router.post(
     "/imports/{source}",
     status_code=201,
+    responses=problem_responses(413),
     summary="Upload a file of a source: checked and imported in one transaction",
 )
 def upload(
@@ -92,6 +93,7 @@ class FetchIn(BaseModel):
 
 @router.post(
     "/fetch/{source}",
+    responses=problem_responses(502),
     summary="Fetch one source from its publisher and import it (synchronous, one source)",
 )
 def fetch_source(

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from pydantic import BaseModel, Field
 
 from schoolmode.access.roles import Permission, Principal
-from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN
+from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN, problem_responses
 from schoolmode.api.security import Requires, context
 from schoolmode.api.uploads import Limit, Offset, Page, page, refused_file, saved
 from schoolmode.app import accommodations as uc
@@ -57,6 +57,7 @@ def accommodation_decisions(
 @router.post(
     "/accommodations/requests",
     status_code=201,
+    responses=problem_responses(413),
     summary="Upload the accommodation requests file (it replaces the stored list)",
 )
 def import_requests(

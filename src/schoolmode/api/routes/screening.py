@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from pydantic import BaseModel, Field
 
 from schoolmode.access.roles import Permission, Principal
-from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN
+from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN, problem_responses
 from schoolmode.api.security import Requires, context
 from schoolmode.api.uploads import Limit, Offset, Page, page, saved
 from schoolmode.app import screening as uc
@@ -70,6 +70,7 @@ def plan(
 @router.post(
     "/screening/results",
     status_code=201,
+    responses=problem_responses(413),
     summary="Store a lab results file against a plan; deconvolve the plan's results",
 )
 def results(
