@@ -25,7 +25,7 @@ from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy
 from schoolmode.policy.model import Policy
 from schoolmode.standard.batch import FileValidationError
-from schoolmode.store.db import whoami
+from schoolmode.store.db import as_utc, whoami
 from schoolmode.store.locks import StoreBusy, Waiting
 from schoolmode.store.service import ImportFailed, Progress, run_import
 
@@ -447,5 +447,10 @@ def history(ctx: Context, req: HistoryRequest) -> list[HistoryEvent]:
     events = store.history(ctx.engine, req.request_id)
     if not events:
         raise SchoolmodeError(f"no decision on request {req.request_id!r}")
-    fields = HistoryEvent.model_fields
-    return [HistoryEvent(**{k: val for k, val in e.items() if k in fields}) for e in events]
+    fields = set(HistoryEvent.model_fields) - {"recorded_at"}
+    return [
+        HistoryEvent(
+            **{k: val for k, val in e.items() if k in fields}, recorded_at=as_utc(e["recorded_at"])
+        )
+        for e in events
+    ]

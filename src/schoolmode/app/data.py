@@ -350,5 +350,6 @@ def import_log(ctx: Context, req: ImportLogRequest) -> list[ImportLogEntry]:
             continue
         if (req.first is not None and day < req.first) or (req.last is not None and day > req.last):
             continue
-        out.append(ImportLogEntry(**{k: v for k, v in row.items() if k in fields}))
+        entry = {k: v for k, v in row.items() if k in fields}
+        out.append(ImportLogEntry(**{**entry, "imported_at": as_utc(row["imported_at"])}))
     return out
