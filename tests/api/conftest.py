@@ -93,7 +93,19 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         tokens = _accounts(ctx)
         run = decide(ctx, DecideRequest(first=DAY, created_by="tests"))
         # the tests make hundreds of requests a minute: limits of their own (tests/api/test_limits.py)
-        unlimited = AppSettings.load(db_url=url, api_rate_anonymous=10**6, api_rate_token=10**6)
+        # ... and publishers that answer nothing at once: no request leaves the machine
+        nowhere = "http://127.0.0.1:9"
+        unlimited = AppSettings.load(
+            db_url=url,
+            api_rate_anonymous=10**6,
+            api_rate_token=10**6,
+            chicago_portal_url=nowhere,
+            github_raw_url=nowhere,
+            ontario_portal_url=nowhere,
+            sociopatterns_url=nowhere,
+            fetch_retries=0,
+            cache_dir=directory / "cache",
+        )
         with TestClient(create_app(unlimited)) as client:
             yield Api(client, ctx, engine, tokens, run.run_id)
         ctx.close()

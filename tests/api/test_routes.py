@@ -69,6 +69,90 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
     ("GET", "/api/v1/imports"): ("/api/v1/imports", {}, None),
     ("GET", "/api/v1/access-log"): ("/api/v1/access-log", {}, None),
     ("GET", "/api/v1/audit/head"): ("/api/v1/audit/head", {}, None),
+    # operations (tracing, screening, staff, accommodations, imports)
+    ("POST", "/api/v1/tracing/cases/{case_id}"): (
+        "/api/v1/tracing/cases/no-such-case",
+        {},
+        {"store": False},
+    ),
+    ("GET", "/api/v1/quarantine"): (
+        "/api/v1/quarantine",
+        {"school": SCHOOL, "date": DAY.isoformat()},
+        None,
+    ),
+    ("GET", "/api/v1/outbreaks"): ("/api/v1/outbreaks", {"from": "2022-01-01"}, None),
+    ("POST", "/api/v1/outbreaks/confirmations"): (
+        "/api/v1/outbreaks/confirmations",
+        {},
+        {
+            "classroom_id": "no-such-room",
+            "detected_on": DAY.isoformat(),
+            "confirmed": True,
+            "decided_by": "CDPH",
+            "note": "matrix test",
+        },
+    ),
+    ("POST", "/api/v1/screening/plans"): (
+        "/api/v1/screening/plans",
+        {},
+        {"week": "2021-01-04", "policy_id": "no-such-policy"},
+    ),
+    ("POST", "/api/v1/screening/results"): (
+        "/api/v1/screening/results",
+        {"today": DAY.isoformat(), "plan_id": "999"},
+        None,
+    ),
+    ("GET", "/api/v1/screening/exceptions"): ("/api/v1/screening/exceptions", {"all": "1"}, None),
+    ("POST", "/api/v1/screening/exceptions/{exception_id}/resolution"): (
+        "/api/v1/screening/exceptions/999/resolution",
+        {},
+        {"note": "matrix test"},
+    ),
+    ("GET", "/api/v1/screening/positivity"): (
+        "/api/v1/screening/positivity",
+        {"week": DAY.isoformat()},
+        None,
+    ),
+    ("POST", "/api/v1/vaccination/schedules"): (
+        "/api/v1/vaccination/schedules",
+        {},
+        {"start": "2021-02-11", "weeks": 1, "policy_id": "no-such-policy"},
+    ),
+    ("POST", "/api/v1/accommodations/requests"): ("/api/v1/accommodations/requests", {}, None),
+    ("GET", "/api/v1/accommodations/pool"): (
+        "/api/v1/accommodations/pool",
+        {"date": "2021-02-05", "policy_id": "cps-lbfo-2021-02-04"},
+        None,
+    ),
+    ("POST", "/api/v1/accommodations/commitments"): (
+        "/api/v1/accommodations/commitments",
+        {},
+        {"date": "2021-02-05", "policy_id": "no-such-policy"},
+    ),
+    ("POST", "/api/v1/accommodations/reviews"): (
+        "/api/v1/accommodations/reviews",
+        {},
+        {"date": "1999-01-01", "seed": 1, "nonce": "0" * 32},
+    ),
+    ("GET", "/api/v1/accommodations/lotteries"): ("/api/v1/accommodations/lotteries", {}, None),
+    ("POST", "/api/v1/accommodations/decisions/{decision_id}/appeals"): (
+        "/api/v1/accommodations/decisions/999999/appeals",
+        {},
+        {"grounds": "matrix test", "filed_on": DAY.isoformat()},
+    ),
+    ("POST", "/api/v1/accommodations/appeals/{appeal_id}/outcome"): (
+        "/api/v1/accommodations/appeals/999999/outcome",
+        {},
+        {"outcome": "granted", "reason": "matrix test", "on": DAY.isoformat()},
+    ),
+    ("GET", "/api/v1/accommodations/requests/{request_id}/history"): (
+        "/api/v1/accommodations/requests/no-such-request/history",
+        {},
+        None,
+    ),
+    ("POST", "/api/v1/imports/{source}"): ("/api/v1/imports/accommodation-requests", {}, None),
+    ("GET", "/api/v1/imports/log"): ("/api/v1/imports/log", {"from": "2020-01-01"}, None),
+    ("POST", "/api/v1/fetch/{source}"): ("/api/v1/fetch/chicago", {}, {}),
     ("GET", "/api/v1/audit/verification"): ("/api/v1/audit/verification", {}, None),
     # jobs: a request refused as invalid (422) once the permission holds, so nothing runs
     ("POST", "/api/v1/backtests"): ("/api/v1/backtests", {}, {"policy_ids": []}),
@@ -82,6 +166,14 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
         {},
         {"policy_id": "cps-ctu-2022-01-10", "frames": {"school": []}},
     ),
+}
+
+# routes that take a file (multipart): the file each is sent (an empty file, refused with 422
+# by those allowed: the matrix checks who may, tests/api/test_operations.py what they do)
+UPLOADS: dict[tuple[str, str], tuple[str, bytes]] = {
+    ("POST", "/api/v1/screening/results"): ("results.csv", b""),
+    ("POST", "/api/v1/accommodations/requests"): ("requests.csv", b""),
+    ("POST", "/api/v1/imports/{source}"): ("requests.csv", b""),
 }
 
 PRINCIPALS: dict[str, Principal] = {
@@ -100,6 +192,9 @@ def _call(api: Api, who: str, method: str, path: str) -> int:
         return api.client.get(url, params=params, headers=headers).status_code
     if method == "DELETE":
         return api.client.delete(url, params=params, headers=headers).status_code
+    if (method, path) in UPLOADS:
+        files = {"file": UPLOADS[(method, path)]}
+        return api.client.post(url, data=params, files=files, headers=headers).status_code
     if body is None:
         return api.client.post(url, data=params, headers=headers).status_code
     return api.client.post(url, json=body, headers=headers).status_code

@@ -10,6 +10,7 @@ import pytest
 
 from schoolmode.app import accommodations as use
 from schoolmode.app.context import Context
+from schoolmode.operations import accommodations as acc
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.settings import AppSettings
 from schoolmode.store.migrate import upgrade
@@ -52,22 +53,40 @@ def test_import_refuses_a_bad_file_and_imports_a_good_one(ctx: Context, tmp_path
     assert _import(ctx, tmp_path).status == "unchanged"
 
 
-def test_review_show_appeal_and_history(ctx: Context, tmp_path: Path) -> None:
+def test_commit_preview_review_show_appeal_and_history(ctx: Context, tmp_path: Path) -> None:
     _import(ctx, tmp_path)
-    req = use.ReviewRequest(on=D(2021, 2, 5), seed=99, policy_id="cps-lbfo-2021-02-04", by="hr")
-    dry = use.review(ctx, req.model_copy(update={"dry_run": True}))
-    assert dry.review_id is None
-    assert dry.decided == 10
+    on, lbfo = D(2021, 2, 5), "cps-lbfo-2021-02-04"
+    ask = use.CommitRequest(on=on, policy_id=lbfo, by="hr")
+    dry = use.preview(ctx, ask)
+    assert dry.eligible == 10
+    assert all("ranked" not in p for p in dry.pools)  # a preview never ranks anyone
+    with pytest.raises(SchoolmodeError, match="no lottery commitment for 2021-02-05"):
+        use.review(ctx, use.ReviewRequest(on=on, seed=99, nonce="0" * 32))
+    committed = use.commit(ctx, ask.model_copy(update={"seed": 99}))
+    assert committed.seed == 99
+    assert committed.commitment_sha256 == acc.commitment_digest(99, committed.nonce)
+    assert (committed.eligible, committed.pools) == (dry.eligible, dry.pools)
+    req = use.ReviewRequest(on=on, seed=99, nonce=committed.nonce, by="hr")
+    with pytest.raises(SchoolmodeError, match="do not match lottery commitment"):
+        use.review(ctx, req.model_copy(update={"seed": 98}))
     done = use.review(ctx, req.model_copy(update={"role": "union"}))
-    assert done.review_id == 1
+    assert (done.review_id, done.commitment_id, done.seed) == (1, committed.commitment_id, 99)
     assert "basis" not in done.rows.columns
-    assert sorted(done.rows["request_id"]) == sorted(dry.rows["request_id"])
+    assert done.rows.height == 10
     assert {p["kind"]: p["rule"] for p in done.pools} == {
         "own_high_risk": "all_granted",
         "household_high_risk": "lottery",
         "caregiver": "no_provision",
     }
-    assert use.review(ctx, req).decided == 0  # nothing pending any more
+    with pytest.raises(SchoolmodeError, match="was revealed by review 1"):
+        use.review(ctx, req)  # a commitment is revealed once
+    assert use.verify_lotteries(ctx).model_dump() == {
+        "commitments": 1,
+        "revealed": [committed.commitment_id],
+        "unrevealed": [],
+        "reviews_without_commitment": [],
+        "problems": [],
+    }
     hr = use.show(ctx, use.ShowRequest()).rows
     assert hr.height == 10
     public = use.show(ctx, use.ShowRequest(role="public")).rows
@@ -92,7 +111,7 @@ def test_review_show_appeal_and_history(ctx: Context, tmp_path: Path) -> None:
 
 def test_use_case_errors_are_schoolmode_errors(ctx: Context) -> None:
     with pytest.raises(SchoolmodeError, match="--role must be one of"):
-        use.review(ctx, use.ReviewRequest(on=D(2021, 2, 5), seed=1, role="press"))
+        use.review(ctx, use.ReviewRequest(on=D(2021, 2, 5), seed=1, nonce="0" * 32, role="press"))
     with pytest.raises(SchoolmodeError, match="role must be one of"):
         use.show(ctx, use.ShowRequest(role="press"))
     with pytest.raises(SchoolmodeError, match="no accommodation decision 9"):

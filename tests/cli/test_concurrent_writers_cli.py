@@ -11,7 +11,6 @@ interleaving happens every time, with no sleep.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from schoolmode.app.context import open_context
 from schoolmode.importers.staff import AccommodationRequests
 from schoolmode.operations import accommodations as acc
 from schoolmode.operations import accommodations_store as acc_store
+from schoolmode.policy.loader import Registry
 from schoolmode.store.service import import_history, run_import
 from schoolmode.store.tables import accommodation_decision, accommodation_review
 from tests.conftest import POLICIES
@@ -123,15 +123,22 @@ def test_a_second_import_command_is_refused_after_the_wait_and_writes_nothing(
     assert [(e["id"], e["status"]) for e in import_history(store)] == [(1, "current")]
 
 
+NONCE = "5" * 32
+"""The nonce of the tests' commitment (seed 2): both reviews reveal it."""
+
+
 def held_review(url: str, holding: Event, release: Event, out: Any) -> None:
-    """A review of the pending requests (seed 1), stopped after recording its decisions and
-    before its commit until ``release``."""
+    """A review revealing the day's commitment (seed 2), stopped after recording its decisions
+    and before its commit until ``release``."""
     with open_context(db_url=url, policies_dir=POLICIES) as ctx:
         policy = ctx.registry.get(LBFO).policy
         with acc_store.reviewing(ctx.engine) as conn:
+            committed = acc_store.open_commitment(conn, DAY)
             pending = acc_store.pending_requests(conn)
-            selection = acc.select(pending, policy, DAY, 1, acc_store.prior_decisions(conn))
-            review_id = acc_store.record_review(conn, selection, policy, DAY, "a")
+            selection = acc.select(pending, policy, DAY, 2, acc_store.prior_decisions(conn))
+            review_id = acc_store.record_review(
+                conn, selection, policy, DAY, "a", None, (committed["id"], NONCE)
+            )
             holding.set()
             if not release.wait(PATIENCE):
                 os._exit(3)  # the test went away: leave without committing
@@ -139,16 +146,24 @@ def held_review(url: str, holding: Event, release: Event, out: Any) -> None:
 
 
 def _requests(store: Engine, tmp_path: Path) -> None:
+    """40 pending requests, and the day's lottery committed (seed 2, nonce ``NONCE``)."""
     rows = [f"H{i},P{i},household_high_risk,2021-02-01,pending" for i in range(36)]
     rows += [f"O{i},Q{i},own_high_risk,2021-02-01,pending" for i in range(4)]
     path = tmp_path / "requests.csv"
     path.write_text("request_id,person_id,basis,requested_date,status\n" + "\n".join(rows))
     run_import(store, AccommodationRequests(), path)
+    policy = Registry(POLICIES).get(LBFO).policy
+    with acc_store.reviewing(store) as conn:
+        found = acc.quotas(acc_store.pending_requests(conn), policy, DAY)
+        pool = found.eligible["request_id"].to_list()
+        digest = acc.commitment_digest(2, NONCE)
+        rules = acc.quota_rules(found)
+        acc_store.record_commitment(conn, DAY, policy, {}, rules, pool, digest, "a")
 
 
 def _review_args(db_url: str) -> list[str]:
     return [
-        "accommodations", "review", "--on", DAY.isoformat(), "--seed", "2", "--policy", LBFO,
+        "accommodations", "review", "--on", DAY.isoformat(), "--seed", "2", "--nonce", NONCE,
         "--by", "b", "--json", "--db", db_url, "--policies-dir", str(POLICIES),
     ]  # fmt: skip
 
@@ -170,15 +185,16 @@ def test_two_reviews_at_once_decide_each_request_once(
         release.set()
         code, printed, err = _finish(command)
         first_id, first_decided = out.get(timeout=PATIENCE)
-    assert code == 0, err
-    assert "Traceback" not in err
+    assert code == 2, err
+    assert "Traceback" not in printed + err
     assert first_decided == 40
-    assert json.loads(printed)["rows"] == []  # the second saw the first's decisions
+    # the second waited, then found the commitment revealed by the first: refused
+    assert f"was revealed by review {first_id}" in printed + err
     decided = _decisions_per_request(store)
     assert (len(decided), set(decided.values())) == (40, {1})  # every request, once
     with store.connect() as conn:
         reviews = conn.execute(select(accommodation_review.c.id).order_by("id")).scalars().all()
-    assert reviews == [first_id, first_id + 1]
+    assert reviews == [first_id]
 
 
 def test_a_second_review_refused_after_the_wait_records_nothing(

@@ -152,10 +152,21 @@ def test_accommodations_cli(store: Engine, tmp_path: Path) -> None:
     runner = CliRunner()
     out = runner.invoke(app, ["accommodations", "import", str(path), "--db", url])
     assert out.exit_code == 0, out.output
-    review = ["accommodations", "review", "--on", "2021-02-05", "--seed", "2021", "--db", url]
-    review += ["--policy", "cps-lbfo-2021-02-04"]
-    dry = runner.invoke(app, [*review, "--dry-run", "--json"])
+    preview = ["accommodations", "review", "--on", "2021-02-05", "--dry-run", "--json"]
+    dry = runner.invoke(app, [*preview, "--db", url, "--policy", "cps-lbfo-2021-02-04"])
     assert dry.exit_code == 0, dry.output
+    assert "ranked" not in dry.output  # no draw to preview
+    assert "seed" not in dry.output
+    commit = ["accommodations", "commit", "--on", "2021-02-05", "--seed", "2021", "--db", url]
+    done = runner.invoke(app, [*commit, "--policy", "cps-lbfo-2021-02-04", "--json"])
+    assert done.exit_code == 0, done.output
+    committed = json.loads(done.output)
+    assert committed["pools"] == json.loads(dry.output)["pools"]
+    review = ["accommodations", "review", "--on", "2021-02-05", "--seed", "2021", "--db", url]
+    review += ["--nonce", committed["nonce"]]
+    no_nonce = runner.invoke(app, review[:-2])
+    assert no_nonce.exit_code == 2
+    assert "--nonce" in no_nonce.output
     out = runner.invoke(app, [*review, "--role", "union", "--json"])
     assert out.exit_code == 0, out.output
     rows_union = json.loads(out.output)["rows"]
@@ -163,11 +174,13 @@ def test_accommodations_cli(store: Engine, tmp_path: Path) -> None:
     assert all("basis" not in r and "reason" not in r for r in rows_union)
     assert {r["seed"] for r in rows_union} == {2021}  # the union can recompute the draw
     granted = sorted(r["request_id"] for r in rows_union if r["outcome"] == "granted")
-    dry_rows = json.loads(dry.output)["rows"]
-    assert granted == sorted(r["request_id"] for r in dry_rows if r["outcome"] == "granted")
     assert len(granted) == 4  # O1 by right, 3 of 12 (25%) by lottery; C1 no provision
+    verified = runner.invoke(app, ["accommodations", "verify", "--db", url])
+    assert verified.exit_code == 0, verified.output
+    assert "every lottery matches its commitment" in verified.output
     again = runner.invoke(app, [*review, "--json"])
-    assert json.loads(again.output)["rows"] == []  # nothing pending any more
+    assert again.exit_code == 2
+    assert "was revealed by review 1" in again.output  # a commitment is revealed once
     public = runner.invoke(app, ["accommodations", "show", "--role", "public", "--db", url])
     assert public.exit_code == 0, public.output
     assert "P0" not in public.output

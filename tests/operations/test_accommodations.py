@@ -16,7 +16,9 @@ from schoolmode.draws import lottery_ticket
 from schoolmode.importers.staff import AccommodationRequests
 from schoolmode.operations import accommodations as acc
 from schoolmode.operations import accommodations_store as acc_store
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
+from schoolmode.policy.model import Policy
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.standard.fields import ACCOMMODATION_BASIS_KIND
 from schoolmode.store.service import run_import
@@ -331,3 +333,81 @@ def test_bad_request_file_names_row_and_field_and_imports_nothing(
     with pytest.raises(FileValidationError, match=r"data row 2, field 'basis': value 'astrology'"):
         run_import(store, AccommodationRequests(), path, imported_by="test")
     assert acc_store.pending_requests(store).height == 0
+
+
+# ---------------------------------------------------------------------- commit-reveal
+
+
+def _commit(store: Engine, lbfo: Policy, on: dt.date, seed: int, nonce: str) -> int:
+    with acc_store.reviewing(store) as conn:
+        found = acc.quotas(acc_store.pending_requests(conn), lbfo, on)
+        pool = found.eligible["request_id"].to_list()
+        digest = acc.commitment_digest(seed, nonce)
+        return acc_store.record_commitment(
+            conn, on, lbfo, {}, acc.quota_rules(found), pool, digest, "hr"
+        )
+
+
+def _reveal(store: Engine, lbfo: Policy, on: dt.date, seed: int, nonce: str) -> int:
+    with acc_store.reviewing(store) as conn:
+        committed = acc_store.open_commitment(conn, on)
+        pending = acc_store.pending_requests(conn)
+        acc_store.check_reveal(committed, seed, nonce, pending["request_id"].to_list())
+        sel = acc.select(pending, lbfo, on, seed, acc_store.prior_decisions(conn))
+        return acc_store.record_review(conn, sel, lbfo, on, "hr", None, (committed["id"], nonce))
+
+
+def test_commitment_digest_hides_a_small_seed_and_binds_the_nonce() -> None:
+    one = acc.commitment_digest(6, "a" * 32)
+    assert one != acc.commitment_digest(6, "b" * 32)  # no table of small seeds finds it
+    assert one != acc.commitment_digest(7, "a" * 32)
+    assert len({acc.draw_seed() for _ in range(20)}) == 20
+    assert acc.pool_digest(["b", "a"]) == acc.pool_digest(["a", "b"])
+    with pytest.raises(SchoolmodeError, match="whole number from 0"):
+        acc.commitment_digest(-1, "a" * 32)
+
+
+def test_a_review_reveals_its_commitment_once_and_verification_finds_forgeries(
+    store: Engine, tmp_path: Path, registry: Registry
+) -> None:
+    lbfo = registry.get("cps-lbfo-2021-02-04").policy
+    on, nonce = D(2021, 2, 5), "ab" * 16
+    _import(
+        store, tmp_path, [f"H{i},P{i},household_high_risk,2021-02-01,pending" for i in range(8)]
+    )
+    with pytest.raises(SchoolmodeError, match="no lottery commitment"):
+        _reveal(store, lbfo, on, 3, nonce)
+    abandoned = _commit(store, lbfo, on, 1, nonce)
+    _commit(store, lbfo, on, 3, nonce)  # the latest commitment of the day is the one revealed
+    with pytest.raises(SchoolmodeError, match="do not match lottery commitment"):
+        _reveal(store, lbfo, on, 1, nonce)
+    # a request arriving after the commitment changes the pool: commit again
+    rows = [f"H{i},P{i},household_high_risk,2021-02-01,pending" for i in range(9)]
+    _import(store, tmp_path, rows)
+    with pytest.raises(SchoolmodeError, match="changed since lottery commitment"):
+        _reveal(store, lbfo, on, 3, nonce)
+    committed = _commit(store, lbfo, on, 3, "cd" * 16)
+    review = _reveal(store, lbfo, on, 3, "cd" * 16)
+    with pytest.raises(SchoolmodeError, match=f"was revealed by review {review}"):
+        _reveal(store, lbfo, on, 3, "cd" * 16)
+    audit = acc_store.verify_lotteries(store)
+    assert audit["problems"] == []
+    assert audit["revealed"] == [committed]
+    assert abandoned in audit["unrevealed"]
+    assert len(audit["unrevealed"]) == 2
+    # a forged review naming the commitment with another seed, and tickets not of its seed
+    pools = '[{"ranked": [{"lottery_rank": 1, "request_id": "H1", "ticket": "00"}]}]'
+    with store.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO accommodation_review (policy_id, on_date, seed, settings_json, "
+                "pools_json, created_at, created_by, commitment_id, seed_nonce) VALUES "
+                "('x', '2021-02-05', 4, '{}', :pools, '2021-02-05 10:00:00', 'x', :c, :n)"
+            ),
+            {"pools": pools, "c": committed, "n": "cd" * 16},
+        )
+    problems = acc_store.verify_lotteries(store)["problems"]
+    assert any("does not hash to its commitment" in p for p in problems)
+    assert any("recorded before its commitment" in p for p in problems)
+    assert any("did not decide the pool committed" in p for p in problems)
+    assert any("a ticket is not drawn with its seed" in p for p in problems)

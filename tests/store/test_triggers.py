@@ -16,7 +16,7 @@ from schoolmode.store.triggers import (
     no_truncate_ddl,
 )
 
-# tables made append-only by migrations 0002-0005, 0007 and 0009 (their APPEND_ONLY tuples)
+# tables made append-only by migrations 0002-0005, 0007, 0009 and 0013 (their APPEND_ONLY tuples)
 GUARDED = (
     "decision_run",
     "decision",
@@ -36,6 +36,7 @@ GUARDED = (
     "outbreak_confirmation",
     "access_log",
     "chain_link",
+    "lottery_commitment",
 )
 
 

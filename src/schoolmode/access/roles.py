@@ -55,6 +55,16 @@ class Permission(StrEnum):
     access_log_read = "access-log:read"
     imports_read = "imports:read"
     accommodations_read = "accommodations:read"
+    accommodations_write = "accommodations:write"
+    cases_read = "cases:read"
+    cases_write = "cases:write"
+    outbreaks_read = "outbreaks:read"
+    outbreaks_confirm = "outbreaks:confirm"
+    screening_read = "screening:read"
+    screening_records = "screening:records"
+    screening_write = "screening:write"
+    vaccination_plan = "vaccination:plan"
+    imports_write = "imports:write"
     users_admin = "users:admin"
     jobs_run = "jobs:run"
     jobs_read = "jobs:read"
@@ -71,6 +81,19 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.access_log_read: "The log of every access to personal data and every write.",
     Permission.imports_read: "The import log and the store's row counts.",
     Permission.accommodations_read: "Staff accommodation requests with their medical basis.",
+    Permission.accommodations_write: "Import accommodation requests, commit a lottery seed, "
+    "review, record appeals and their outcomes.",
+    Permission.cases_read: "Case detail: quarantine and isolation orders of named (pseudonymous) "
+    "people.",
+    Permission.cases_write: "Trace a case: its close contacts and the orders, recorded.",
+    Permission.outbreaks_read: "Classrooms meeting the outbreak definition, with full counts.",
+    Permission.outbreaks_confirm: "Record the health department's decision on an outbreak.",
+    Permission.screening_read: "Screening test positivity by week (counts, no person).",
+    Permission.screening_records: "The screening exceptions queue and retests, person by person.",
+    Permission.screening_write: "Plan a screening week, store lab results, resolve exceptions.",
+    Permission.vaccination_plan: "Compute (and record) staff vaccination schedules, person by "
+    "person.",
+    Permission.imports_write: "Upload a source file, fetch a source from its publisher.",
     Permission.users_admin: "Accounts and API tokens.",
     Permission.jobs_run: "Submit backtests, sweeps and simulations (jobs run on Dask); not the "
     "auditor's, who only reads.",
@@ -83,15 +106,41 @@ _INSIDE = _PUBLIC | {Permission.authorisations_read}
 _INPUTS = _INSIDE | {Permission.decisions_inputs, Permission.audit_read}
 _JOBS = frozenset({Permission.jobs_run, Permission.jobs_read})
 
+_COUNTS = frozenset({Permission.outbreaks_read, Permission.screening_read})
+"""Full counts of operations, no person: for those who hold the decision inputs."""
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.public: _PUBLIC,
-    Role.district_operations: _INPUTS | _JOBS | {Permission.decisions_run, Permission.imports_read},
+    Role.district_operations: _INPUTS
+    | _COUNTS
+    | _JOBS
+    | {
+        Permission.decisions_run,
+        Permission.imports_read,
+        Permission.screening_records,
+        Permission.screening_write,
+        Permission.vaccination_plan,
+    },
     Role.mode_authority: _INPUTS | _JOBS | {Permission.authorisations_write},
-    Role.union_safety_committee: _INPUTS | _JOBS,
-    Role.health_department: _INPUTS | _JOBS,
-    Role.hr: _INSIDE | {Permission.accommodations_read},
-    Role.data_steward: _INSIDE | {Permission.imports_read},
+    Role.union_safety_committee: _INPUTS | _COUNTS | _JOBS,
+    Role.health_department: _INPUTS
+    | _COUNTS
+    | _JOBS
+    | {
+        Permission.cases_read,
+        Permission.cases_write,
+        Permission.outbreaks_confirm,
+        Permission.screening_records,
+    },
+    Role.hr: _INSIDE
+    | {
+        Permission.accommodations_read,
+        Permission.accommodations_write,
+        Permission.vaccination_plan,
+    },
+    Role.data_steward: _INSIDE | {Permission.imports_read, Permission.imports_write},
     Role.auditor: _INPUTS
+    | _COUNTS
     | {Permission.access_log_read, Permission.imports_read, Permission.jobs_read},
     Role.administrator: _PUBLIC | {Permission.users_admin},
 }
@@ -99,7 +148,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 DISTRICT_WIDE = frozenset(
     {Permission.decisions_run, Permission.imports_read, Permission.access_log_read}
-    | {Permission.users_admin, Permission.accommodations_read}
+    | {Permission.users_admin, Permission.accommodations_read, Permission.accommodations_write}
+    | {Permission.imports_write, Permission.cases_write, Permission.outbreaks_confirm}
+    | {Permission.screening_read, Permission.screening_records, Permission.screening_write}
+    | {Permission.vaccination_plan}
     | _JOBS
 )
 """Permissions that act on the whole store: held only by a principal of the district scope."""

@@ -20,10 +20,14 @@ from schoolmode.api.routes import (
     auth,
     decisions,
     evaluate,
+    imports,
     jobs,
     meta,
     operations,
     policies,
+    screening,
+    staff,
+    tracing,
 )
 from schoolmode.api.security import route_requirements
 from schoolmode.app.context import Context
@@ -36,6 +40,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     policies.router,
     decisions.router,
     operations.router,
+    tracing.router,
+    screening.router,
+    staff.router,
+    imports.router,
     access.router,
     jobs.router,
     evaluate.router,

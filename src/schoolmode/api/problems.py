@@ -44,8 +44,10 @@ _WHEN = {
     401: "Login required, or the token is unknown, expired or revoked.",
     403: "The caller's role or scope does not allow it.",
     404: "No such resource.",
+    413: "The uploaded file is larger than the server takes.",
     422: "A parameter or field is invalid (invalid_params names each).",
     429: "Too many requests: try again after Retry-After seconds.",
+    502: "The publisher of a source could not be fetched.",
 }
 
 
@@ -71,9 +73,11 @@ class ProblemError(Exception):
         title: str,
         detail: str | None = None,
         headers: dict[str, str] | None = None,
+        invalid: list[InvalidParam] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.headers = status, title, detail, headers
+        self.invalid = invalid
 
 
 def problem_body(instance: str, status: int, title: str, detail: str | None = None) -> bytes:
@@ -118,7 +122,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(request, exc.status, exc.title, exc.detail, headers=exc.headers)
+        return problem_response(
+            request, exc.status, exc.title, exc.detail, exc.invalid, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,6 +4,7 @@ with progress told to the caller, list the importable sources, and the store's s
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -15,9 +16,17 @@ from schoolmode.importers import CHICAGO, IMPORTERS
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.store import privileges
+from schoolmode.store.db import as_utc
 from schoolmode.store.locks import StoreBusy
 from schoolmode.store.migrate import current_revision, head_revision, upgrade
-from schoolmode.store.service import ImportFailed, Parser, import_set, last_imports, row_counts
+from schoolmode.store.service import (
+    ImportFailed,
+    Parser,
+    import_history,
+    import_set,
+    last_imports,
+    row_counts,
+)
 
 
 class _Frozen(BaseModel):
@@ -102,6 +111,27 @@ class ImportJob(_Frozen):
     path: Path
 
 
+class RowProblem(_Frozen):
+    """One thing wrong in a refused file: the file, its data row (None: the header), the
+    field, the value and what was expected."""
+
+    file: str
+    row: int | None
+    field: str
+    value: str | None
+    expected: str
+
+
+def row_problems(exc: BaseException) -> list[RowProblem]:
+    """The row errors of a refused file (none when the refusal was not about its rows)."""
+    if not isinstance(exc, FileValidationError):
+        return []
+    return [
+        RowProblem(file=e.file, row=e.row, field=e.field, value=e.value, expected=e.expected)
+        for e in exc.errors
+    ]
+
+
 class ImportOutcome(_Frozen):
     """One file's import: its summary, or why nothing of it was imported."""
 
@@ -109,6 +139,8 @@ class ImportOutcome(_Frozen):
     path: Path
     summary: str | None = None
     error: str | None = None
+    problems: list[RowProblem] = []
+    """For a file refused for its rows: each row error the importer reported."""
 
 
 class ImportProgress(Protocol):
@@ -182,7 +214,7 @@ def import_files(
             for job, result in zip(jobs, results, strict=True)
         ]
     except (FileValidationError, ImportFailed, FileNotFoundError, StoreBusy) as exc:
-        outcomes = _refused(jobs, _failed_at(jobs, at[0]), str(exc))
+        outcomes = _refused(jobs, _failed_at(jobs, at[0]), str(exc), row_problems(exc))
     if progress is not None:
         for outcome in outcomes:
             progress.file_finished(outcome)
@@ -197,7 +229,9 @@ def _failed_at(jobs: list[ImportJob], started: int) -> int:
     return next((i for i, job in enumerate(jobs) if not job.path.is_file()), 0)
 
 
-def _refused(jobs: list[ImportJob], failed: int, error: str) -> list[ImportOutcome]:
+def _refused(
+    jobs: list[ImportJob], failed: int, error: str, problems: list[RowProblem]
+) -> list[ImportOutcome]:
     """The outcomes of a set that was not imported: the error where it came from, and on every
     other file that it was not imported either."""
     culprit = jobs[failed].path.name
@@ -209,6 +243,7 @@ def _refused(jobs: list[ImportJob], failed: int, error: str) -> list[ImportOutco
             if i == failed
             else f"{job.path}: not imported either: the {len(jobs)} files are imported "
             f"together, all or none, and {culprit} was refused",
+            problems=problems if i == failed else [],
         )
         for i, job in enumerate(jobs)
     ]
@@ -289,3 +324,54 @@ def store_status(ctx: Context) -> StoreStatus:
         rows=row_counts(ctx.engine),
         last_imports=last_imports(ctx.engine),
     )
+
+
+# ---------------------------------------------------------------------- the import log
+
+
+class ImportLogRequest(_Frozen):
+    """The import log, newest first: of one ``source`` (default: all), imported from ``first``
+    to ``last`` (UTC days, both included)."""
+
+    source: str | None = None
+    first: dt.date | None = None
+    last: dt.date | None = None
+
+
+class ImportLogEntry(_Frozen):
+    """One imported file: what it replaced (``supersedes_id``: the correction's earlier file of
+    the same dataset, now ``superseded``) and what changed, in rows."""
+
+    id: int
+    source: str
+    dataset: str
+    record_type: str
+    file_name: str
+    file_sha256: str
+    imported_by: str
+    imported_at: dt.datetime
+    status: str
+    """``current`` or ``superseded`` (by a later file of the dataset: a correction)."""
+    supersedes_id: int | None
+    rows_in_file: int
+    rows_added: int
+    rows_changed: int
+    rows_removed: int
+    rows_unchanged: int
+    rows_skipped: int
+    notes: str | None
+
+
+def import_log(ctx: Context, req: ImportLogRequest) -> list[ImportLogEntry]:
+    """Every import log entry that matches, newest first."""
+    fields = ImportLogEntry.model_fields
+    out = []
+    for row in reversed(import_history(ctx.engine)):
+        day = as_utc(row["imported_at"]).date()
+        if req.source is not None and row["source"] != req.source:
+            continue
+        if (req.first is not None and day < req.first) or (req.last is not None and day > req.last):
+            continue
+        entry = {k: v for k, v in row.items() if k in fields}
+        out.append(ImportLogEntry(**{**entry, "imported_at": as_utc(row["imported_at"])}))
+    return out

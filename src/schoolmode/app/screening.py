@@ -259,6 +259,10 @@ class ExceptionsRequest(BaseModel):
 
     plan_id: int | None = None
     show_all: bool = False
+    first: dt.date | None = None
+    """Recorded from this day (UTC)."""
+    last: dt.date | None = None
+    """Recorded up to this day (UTC), included."""
 
 
 class ExceptionsResult(BaseModel):
@@ -273,7 +277,9 @@ def exceptions(ctx: Context, req: ExceptionsRequest) -> ExceptionsResult:
     """List the screening exceptions queue."""
     engine = _migrated(ctx)
     return ExceptionsResult(
-        rows=list_exceptions(engine, None if req.show_all else "open", req.plan_id)
+        rows=list_exceptions(
+            engine, None if req.show_all else "open", req.plan_id, req.first, req.last
+        )
     )
 
 

@@ -312,14 +312,61 @@ def accommodations_import(
     typer.echo(result.summary)
 
 
+@accommodations_app.command("commit")
+def accommodations_commit(
+    on: Annotated[str, typer.Option("--on", help="Day of the review (policy in force).")],
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="A seed drawn in the open (default: drawn securely here)."),
+    ] = None,
+    policy: PolicyOption = None,
+    settings: SetOption = None,
+    by: ByOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    policies_dir: PoliciesDir = None,
+) -> None:
+    """Commit the lottery seed of a review before anything is ranked: record its sha256 (with
+    a secret nonce), the quota rule and the eligible pool. Prints the seed and nonce once:
+    keep them, `accommodations review` reveals them."""
+    from schoolmode.app import accommodations as use
+
+    with app_context(db, policies_dir) as ctx:
+        req = use.CommitRequest(
+            on=parse_day(on, "--on"),
+            seed=seed,
+            policy_id=policy,
+            settings=_settings(settings),
+            by=by,
+        )
+        done = use.commit(ctx, req, _waiting)
+    if as_json:
+        typer.echo(done.model_dump_json(indent=2))
+        return
+    console.print(
+        f"commitment {done.commitment_id} under {done.policy_id} on {done.on}: "
+        f"sha256 {done.commitment_sha256}, {done.eligible} request(s) in the pool"
+    )
+    _print_pools(done.pools, "district-hr")
+    console.print(f"reveal at the review (shown once): --seed {done.seed} --nonce {done.nonce}")
+
+
 @accommodations_app.command("review")
 def accommodations_review(
-    on: Annotated[str, typer.Option("--on", help="Day of the review (policy in force).")],
-    seed: Annotated[int, typer.Option("--seed", help="Lottery seed, drawn in the open.")],
-    policy: PolicyOption = None,
+    on: Annotated[str, typer.Option("--on", help="Day of the review (its commitment's day).")],
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="The committed seed (not for --dry-run).")
+    ] = None,
+    nonce: Annotated[
+        str | None, typer.Option("--nonce", help="The commitment's nonce (not for --dry-run).")
+    ] = None,
+    policy: Annotated[
+        str | None, typer.Option("--policy", help="For --dry-run: the policy (default: in force).")
+    ] = None,
     role: RoleOption = "district-hr",
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the selection without recording it.")
+        bool,
+        typer.Option("--dry-run", help="Show the eligible pool and its places: no draw, no seed."),
     ] = False,
     settings: SetOption = None,
     by: ByOption = None,
@@ -327,44 +374,82 @@ def accommodations_review(
     db: DbOption = None,
     policies_dir: PoliciesDir = None,
 ) -> None:
-    """Decide every pending request: by right, by a seeded lottery over a quota, or denied
-    where the policy makes no provision; record the decisions with their reasons."""
+    """Decide every pending request by revealing the day's commitment (`accommodations
+    commit`): by right, by the committed lottery over a quota, or denied where the policy makes
+    no provision; record the decisions with their reasons and the seed. Refused unless the seed
+    and nonce match the commitment and the pending requests are the pool committed."""
     from schoolmode.app import accommodations as use
 
+    day = parse_day(on, "--on")
     with app_context(db, policies_dir) as ctx:
-        req = use.ReviewRequest(
-            on=parse_day(on, "--on"),
-            seed=seed,
-            policy_id=policy,
-            role=role,
-            dry_run=dry_run,
-            settings=_settings(settings),
-            by=by,
+        if dry_run:
+            request = use.CommitRequest(on=day, policy_id=policy, settings=_settings(settings))
+            shown = use.preview(ctx, request)
+        elif seed is None or nonce is None:
+            raise typer.BadParameter("a review reveals its commitment: give --seed and --nonce")
+        else:
+            req = use.ReviewRequest(on=day, seed=seed, nonce=nonce, role=role, by=by)
+            result = use.review(ctx, req, _waiting)
+    if dry_run:
+        if as_json:
+            typer.echo(shown.model_dump_json(indent=2))
+            return
+        console.print(
+            f"dry run (nothing drawn, nothing recorded) under {shown.policy_id} on {shown.on}: "
+            f"{shown.eligible} request(s) in the pool, {shown.left_pending} left pending"
         )
-        result = use.review(ctx, req, _waiting)
+        _print_pools(shown.pools, role)
+        return
     if not as_json:
         _print_review(result)
     _show(result.rows, role, "Decisions", as_json)
 
 
+def _print_pools(pools: list[dict[str, Any]], role: str) -> None:
+    if role == "public":
+        return
+    for pool in pools:
+        label = pool["kind"] if role == "district-hr" else "a pool"
+        console.print(
+            f"  {label}: {pool['rule']}, {pool['pending']} pending, "
+            f"{pool.get('places', 0)} place(s)"
+            + (f", share {pool['share_pct']}%" if role == "district-hr" else "")
+        )
+
+
 def _print_review(result: ReviewResult) -> None:
-    role = result.role
     head = (
-        f"review {result.review_id}"
-        if result.review_id is not None
-        else "dry run (nothing recorded)"
-    ) + f" under {result.policy_id} on {result.on}, seed {result.seed}: {result.decided} decided"
+        f"review {result.review_id} under {result.policy_id} on {result.on}, revealing "
+        f"commitment {result.commitment_id} (seed {result.seed}): {result.decided} decided"
+    )
     if result.left_pending:
         head += f", {result.left_pending} left pending (basis not a known kind)"
     console.print(head)
-    if role != "public":
-        for pool in result.pools:
-            label = pool["kind"] if role == "district-hr" else "a pool"
-            console.print(
-                f"  {label}: {pool['rule']}, {pool['pending']} pending, "
-                f"{pool.get('places', 0)} place(s)"
-                + (f", share {pool['share_pct']}%" if role == "district-hr" else "")
-            )
+    _print_pools(result.pools, result.role)
+
+
+@accommodations_app.command("verify")
+def accommodations_verify(as_json: JsonOption = False, db: DbOption = None) -> None:
+    """Check every lottery against its commitment: the revealed seed hashes to it, the review
+    came after it and decided the pool committed, every ticket follows from the seed. Exits 1
+    on a problem."""
+    from schoolmode.app import accommodations as use
+
+    with app_context(db) as ctx:
+        audit = use.verify_lotteries(ctx)
+    if as_json:
+        typer.echo(audit.model_dump_json(indent=2))
+    else:
+        console.print(
+            f"{audit.commitments} commitment(s), {len(audit.revealed)} revealed, "
+            f"unrevealed: {audit.unrevealed or 'none'}, reviews without a commitment: "
+            f"{audit.reviews_without_commitment or 'none'}"
+        )
+        for problem in audit.problems:
+            console.print(f"  problem: {problem}")
+        console.print("every lottery matches its commitment" if audit.ok else "lottery problems")
+    if not audit.ok:
+        raise typer.Exit(1)
 
 
 @accommodations_app.command("show")

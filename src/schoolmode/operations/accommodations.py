@@ -20,16 +20,26 @@ under ``accommodation_quota_rounding`` (``floor`` where the policy says nothing)
 all requests of the kind decided so far plus the pending ones, less those already granted.
 
 Selection over quota is a lottery, reproducible by anyone: each request's ticket is
-``sha256("<seed>:<request_id>")`` in hex, the lowest tickets win. The seed is drawn in the open
-(e.g. dice at a joint meeting) and recorded with the ranked list. The ticket does not depend on
+``sha256("<seed>:<request_id>")`` in hex, the lowest tickets win. The ticket does not depend on
 the order of the file, the person or the date of the request, so every pending request of a
 kind has the same chance.
+
+The seed is committed before any request is ranked (commit-reveal): drawn with ``secrets``
+(:func:`draw_seed`) or given (dice at a joint meeting), it is recorded only as
+:func:`commitment_digest`, ``sha256("schoolmode-lottery:<nonce>:<seed>")`` with a secret
+random nonce (so a small seed cannot be found from its digest), together with the day, the
+policy, the quota rules and :func:`pool_digest` of the eligible pending requests. The review
+then reveals the seed and nonce; it is refused unless they match the commitment and the pool is
+the one committed, and records the seed with the decisions. No ranking exists before the
+reveal: a preview (:func:`quotas`) gives the pools and their places, never an order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import hashlib
+import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -138,34 +148,51 @@ class Selection:
     seed: int
 
 
-def select(
+@dataclass
+class Quotas:
+    """The eligible pool and each kind's places, before any draw (no ranking)."""
+
+    eligible: pl.DataFrame
+    """Pending requests of a known kind: ``request_id``, ``person_id``, ``basis``, ``kind``."""
+    pools: list[dict[str, Any]]
+    """Per kind: rule, share, counts and places (no ranked list)."""
+    left_pending: pl.DataFrame
+    """Requests whose basis is not a known kind: left for a person to decide."""
+    earlier: pl.DataFrame
+    """Decisions already made, with their ``kind`` (they count towards the quotas)."""
+    rules: dict[str, KindRule]
+    rounding: str
+
+
+_KIND = pl.col("basis").replace_strict(ACCOMMODATION_BASIS_KIND, default=None).alias("kind")
+
+
+def quotas(
     requests: pl.DataFrame,
     policy: Policy,
     on: dt.date,
-    seed: int,
     decided: pl.DataFrame | None = None,
     settings: Mapping[str, Value] | None = None,
-) -> Selection:
-    """Decide the pending ``requests`` (``request_id``, ``person_id``, ``basis``) under
-    ``policy`` on ``on``. ``decided`` are the current decisions already made (``request_id``,
-    ``basis``, ``outcome``): they count towards a quota's base and its places."""
+) -> Quotas:
+    """The pending ``requests`` (``request_id``, ``person_id``, ``basis``) by kind and the
+    places each kind has under ``policy`` on ``on``. ``decided`` are the current decisions
+    already made (``request_id``, ``basis``, ``outcome``): they count towards a quota's base
+    and its places."""
     for col in ("request_id", "person_id", "basis"):
         if col not in requests.columns:
             raise SchoolmodeError(f"requests lack the column {col!r}")
     if requests["request_id"].is_duplicated().any():
         dup = requests.filter(pl.col("request_id").is_duplicated())["request_id"][0]
         raise SchoolmodeError(f"request {dup!r} appears more than once")
-    kind_of = pl.col("basis").replace_strict(ACCOMMODATION_BASIS_KIND, default=None).alias("kind")
     frame = requests.select(
         pl.col("request_id").cast(pl.String),
         pl.col("person_id").cast(pl.String),
         pl.col("basis").cast(pl.String),
-    ).with_columns(kind_of)
-    unknown = frame.filter(pl.col("kind").is_null()).drop("kind")
+    ).with_columns(_KIND)
     rules = kind_rules(policy, on, settings)
     rounding = quota_rounding(policy, settings)
-    before = (
-        decided.with_columns(kind_of)
+    earlier = (
+        decided.select("request_id", "basis", "outcome").with_columns(_KIND)
         if decided is not None and decided.height
         else pl.DataFrame(
             schema={
@@ -176,50 +203,90 @@ def select(
             }
         )
     )
+    pools = [
+        _quota(
+            frame.filter(pl.col("kind") == kind).height,
+            rules[kind],
+            earlier.filter(pl.col("kind") == kind),
+            rounding,
+        )
+        for kind in ACCOMMODATION_KINDS
+        if frame.filter(pl.col("kind") == kind).height
+    ]
+    return Quotas(
+        eligible=frame.filter(pl.col("kind").is_not_null()).sort("request_id"),
+        pools=pools,
+        left_pending=frame.filter(pl.col("kind").is_null()).drop("kind"),
+        earlier=earlier,
+        rules=rules,
+        rounding=rounding,
+    )
+
+
+def select(
+    requests: pl.DataFrame,
+    policy: Policy,
+    on: dt.date,
+    seed: int,
+    decided: pl.DataFrame | None = None,
+    settings: Mapping[str, Value] | None = None,
+) -> Selection:
+    """Decide the pending ``requests`` under ``policy`` on ``on`` (:func:`quotas`), the
+    lotteries drawn with ``seed``."""
+    found = quotas(requests, policy, on, decided, settings)
     parts: list[pl.DataFrame] = []
     pools: list[dict[str, Any]] = []
-    for kind in ACCOMMODATION_KINDS:
-        pending = frame.filter(pl.col("kind") == kind).drop("kind")
-        if pending.height == 0:
-            continue
-        part, pool = _decide_kind(
-            pending, rules[kind], before.filter(pl.col("kind") == kind), rounding, seed
-        )
+    for pool in found.pools:
+        kind = pool["kind"]
+        pending = found.eligible.filter(pl.col("kind") == kind).drop("kind")
+        part, ranked = _decide_kind(pending, found.rules[kind], pool, seed)
         parts.append(part)
-        pools.append(pool)
+        pools.append(pool if ranked is None else {**pool, "ranked": ranked})
     decisions = (
         pl.concat(parts).select(pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items())
         if parts
         else pl.DataFrame(schema=DECISION_SCHEMA)
     )
-    return Selection(decisions, pools, unknown, seed)
+    return Selection(decisions, pools, found.left_pending, seed)
 
 
-def _decide_kind(
-    pending: pl.DataFrame, rule: KindRule, earlier: pl.DataFrame, rounding: str, seed: int
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """The decisions on the ``pending`` requests of one kind, and the kind's pool record."""
-    kind = rule.kind
+def _quota(pending: int, rule: KindRule, earlier: pl.DataFrame, rounding: str) -> dict[str, Any]:
+    """One kind's pool record: its rule, share, counts and free places."""
     granted_before = earlier.filter(pl.col("outcome") == "granted").height
     pool: dict[str, Any] = {
-        "kind": kind,
+        "kind": rule.kind,
         "share_pct": None if rule.share_pct is None else str(rule.share_pct),
         "source": rule.source,
-        "pending": pending.height,
+        "pending": pending,
         "decided_before": earlier.height,
         "granted_before": granted_before,
     }
     if rule.share_pct is None:
         pool.update(places=0, rule="no_provision")
+    elif rule.share_pct >= 100:
+        pool.update(places=pending, rule="all_granted")
+    else:
+        total = earlier.height + pending
+        allowed = min(places(rule.share_pct, total, rounding), total)
+        free = max(0, allowed - granted_before)
+        pool.update(places=free, allowed=allowed, rounding=rounding, rule="lottery")
+    return pool
+
+
+def _decide_kind(
+    pending: pl.DataFrame, rule: KindRule, pool: dict[str, Any], seed: int
+) -> tuple[pl.DataFrame, list[dict[str, Any]] | None]:
+    """The decisions on the ``pending`` requests of one kind (``pool``: its :func:`_quota`),
+    and for a lottery the ranked list."""
+    kind = rule.kind
+    if pool["rule"] == "no_provision":
         part = _decide(pending, "denied", "no_provision", f"denied: {rule.source}", None, None)
-        return part, pool
-    if rule.share_pct >= 100:
-        pool.update(places=pending.height, rule="all_granted")
+        return part, None
+    if pool["rule"] == "all_granted":
         reason = f"granted: every {kind} request ({rule.source})"
-        return _decide(pending, "granted", "all_granted", reason, None, None), pool
-    total = earlier.height + pending.height
-    allowed = min(places(rule.share_pct, total, rounding), total)
-    free = max(0, allowed - granted_before)
+        return _decide(pending, "granted", "all_granted", reason, None, None), None
+    free, allowed, rounding = pool["places"], pool["allowed"], pool["rounding"]
+    total = pool["decided_before"] + pool["pending"]
     ranked = (
         pending.with_columns(
             pl.Series("ticket", [lottery_ticket(seed, r) for r in pending["request_id"]])
@@ -231,7 +298,7 @@ def _decide_kind(
     n = ranked.height
     basis_text = (
         f"{allowed} place(s) = {rule.share_pct}% of {total} {kind} request(s), "
-        f"{rounding}; {granted_before} granted before; {rule.source}"
+        f"{rounding}; {pool['granted_before']} granted before; {rule.source}"
     )
     part = ranked.with_columns(
         pl.when(pl.col("lottery_rank") <= free)
@@ -250,14 +317,46 @@ def _decide_kind(
             + pl.lit(basis_text)
         ).alias("reason"),
     ).select(*DECISION_SCHEMA)
-    pool.update(
-        places=free,
-        allowed=allowed,
-        rounding=rounding,
-        rule="lottery",
-        ranked=ranked.select("lottery_rank", "request_id", "ticket").to_dicts(),
-    )
-    return part, pool
+    return part, ranked.select("lottery_rank", "request_id", "ticket").to_dicts()
+
+
+# ---------------------------------------------------------------------- commit-reveal
+
+SEED_BITS = 62
+"""A drawn seed: ``secrets.randbits(SEED_BITS)`` (fits the store's 64-bit integer)."""
+
+
+def draw_seed() -> int:
+    """A lottery seed from the operating system's secure random source."""
+    return secrets.randbits(SEED_BITS)
+
+
+def draw_nonce() -> str:
+    """The commitment's secret nonce: 128 random bits, hex."""
+    return secrets.token_hex(16)
+
+
+def commitment_digest(seed: int, nonce: str) -> str:
+    """What is recorded before the draw: ``sha256("schoolmode-lottery:<nonce>:<seed>")``."""
+    if seed < 0:
+        raise SchoolmodeError(f"a lottery seed is a whole number from 0, not {seed}")
+    return hashlib.sha256(f"schoolmode-lottery:{nonce}:{seed}".encode()).hexdigest()
+
+
+def pool_digest(request_ids: Iterable[str]) -> str:
+    """sha256 of the eligible request ids, sorted, one a line: the pool a commitment covers."""
+    return hashlib.sha256("\n".join(sorted(request_ids)).encode()).hexdigest()
+
+
+def quota_rules(found: Quotas) -> dict[str, Any]:
+    """The quota rule a commitment records: each kind's share and its source, the rounding."""
+    return {
+        "rounding": found.rounding,
+        "kinds": {
+            k: {"share_pct": None if r.share_pct is None else str(r.share_pct), "source": r.source}
+            for k, r in found.rules.items()
+        },
+    }
 
 
 def _decide(

@@ -2,6 +2,12 @@
 decisions, append reviews, decisions and appeals (tables the database keeps append-only), and
 the audit trail of one request. The selection itself is pure (``accommodations.py``).
 
+The lottery is commit-reveal: :func:`record_commitment` records the seed's digest, the quota
+rule and the eligible pool before any ranking; :func:`record_review` records a review only
+against the latest commitment of its day, unrevealed, with the seed and nonce that hash to it
+and the same pool; :func:`verify_lotteries` checks every recorded review against its
+commitment.
+
 A review reads the pending requests and records its decisions in one transaction holding the
 lock of the requests and of the decisions (:func:`reviewing`): a second review (or an import
 of the requests) at the same time waits for the first and then sees its decisions, so no
@@ -19,7 +25,13 @@ import polars as pl
 from sqlalchemy import Connection, Engine, insert
 from sqlalchemy import select as sql_select
 
-from schoolmode.operations.accommodations import DECISION_SCHEMA, Selection
+from schoolmode.draws import lottery_ticket
+from schoolmode.operations.accommodations import (
+    DECISION_SCHEMA,
+    Selection,
+    commitment_digest,
+    pool_digest,
+)
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value
@@ -29,6 +41,7 @@ from schoolmode.store.tables import (
     accommodation_appeal,
     accommodation_decision,
     accommodation_review,
+    lottery_commitment,
 )
 
 REQUESTS = "accommodation-requests"
@@ -97,6 +110,81 @@ def prior_decisions(bind: Engine | Connection) -> pl.DataFrame:
     return pl.concat([current, outside])
 
 
+def record_commitment(
+    conn: Connection,
+    on: dt.date,
+    policy: Policy,
+    settings: Mapping[str, Value],
+    rules: Mapping[str, Any],
+    pool: list[str],
+    commitment: str,
+    by: str,
+) -> int:
+    """Record a commitment (in the review lock's transaction, :func:`reviewing`, in which the
+    pool was read): the day, policy, settings, quota ``rules``, the digest of the eligible
+    ``pool`` and the seed's ``commitment`` digest. Returns its id."""
+    return int(
+        conn.execute(
+            insert(lottery_commitment)
+            .values(
+                on_date=on,
+                policy_id=policy.id,
+                settings_json=json.dumps({k: str(v) for k, v in settings.items()}, sort_keys=True),
+                rules_json=json.dumps(rules, sort_keys=True),
+                pool_sha256=pool_digest(pool),
+                pool_size=len(pool),
+                commitment_sha256=commitment,
+                created_at=dt.datetime.now(dt.UTC),
+                created_by=by,
+            )
+            .returning(lottery_commitment.c.id)
+        ).scalar_one()
+    )
+
+
+def open_commitment(conn: Connection, on: dt.date) -> dict[str, Any]:
+    """The latest commitment of day ``on``, refused when there is none or a review revealed it
+    already (an earlier, unrevealed one of the day cannot be used: a new commitment abandons
+    it, and :func:`verify_lotteries` lists it)."""
+    c = lottery_commitment
+    found = (
+        conn.execute(sql_select(c).where(c.c.on_date == on).order_by(c.c.id.desc()).limit(1))
+        .mappings()
+        .first()
+    )
+    if found is None:
+        raise SchoolmodeError(
+            f"no lottery commitment for {on}: commit a seed first "
+            "(`schoolmode accommodations commit`), then review with it"
+        )
+    used = conn.execute(
+        sql_select(accommodation_review.c.id).where(
+            accommodation_review.c.commitment_id == found["id"]
+        )
+    ).first()
+    if used is not None:
+        raise SchoolmodeError(
+            f"lottery commitment {found['id']} for {on} was revealed by review {used[0]}: "
+            "commit a new seed for another review"
+        )
+    return dict(found)
+
+
+def check_reveal(commitment: Mapping[str, Any], seed: int, nonce: str, pool: list[str]) -> None:
+    """Refuse a reveal that does not hash to the commitment, or a pool that is not the one
+    committed."""
+    if commitment_digest(seed, nonce) != commitment["commitment_sha256"]:
+        raise SchoolmodeError(
+            f"the seed and nonce do not match lottery commitment {commitment['id']}: "
+            "nothing recorded"
+        )
+    if pool_digest(pool) != commitment["pool_sha256"]:
+        raise SchoolmodeError(
+            f"the pending requests changed since lottery commitment {commitment['id']} "
+            f"({commitment['pool_size']} committed, {len(pool)} now): commit a new seed"
+        )
+
+
 def record_review(
     conn: Connection,
     selection: Selection,
@@ -104,9 +192,11 @@ def record_review(
     on: dt.date,
     by: str,
     settings: Mapping[str, Value] | None = None,
+    commitment: tuple[int, str] | None = None,
 ) -> int:
     """Append the review and its decisions in the review's transaction (:func:`reviewing`, in
-    which the selection was made from what it read); returns the review id."""
+    which the selection was made from what it read); ``commitment``: the id of the commitment
+    revealed and its nonce. Returns the review id."""
     now = dt.datetime.now(dt.UTC)
     review_id = conn.execute(
         insert(accommodation_review)
@@ -118,6 +208,8 @@ def record_review(
             pools_json=json.dumps(selection.pools, default=str, sort_keys=True),
             created_at=now,
             created_by=by,
+            commitment_id=None if commitment is None else commitment[0],
+            seed_nonce=None if commitment is None else commitment[1],
         )
         .returning(accommodation_review.c.id)
     ).scalar_one()
@@ -128,6 +220,56 @@ def record_review(
     if rows:
         conn.execute(insert(accommodation_decision), rows)
     return int(review_id)
+
+
+def _lottery_problems(
+    conn: Connection, review: Mapping[str, Any], commitment: Mapping[str, Any] | None
+) -> list[str]:
+    """What is wrong with one review's reveal (empty: nothing)."""
+    if commitment is None:
+        return [f"review {review['id']} names commitment {review['commitment_id']}, not stored"]
+    problems = []
+    if commitment_digest(review["seed"], review["seed_nonce"]) != commitment["commitment_sha256"]:
+        problems.append(f"review {review['id']}: its seed does not hash to its commitment")
+    if commitment["created_at"] > review["created_at"]:
+        problems.append(f"review {review['id']} was recorded before its commitment")
+    decided = conn.execute(
+        sql_select(accommodation_decision.c.request_id).where(
+            accommodation_decision.c.review_id == review["id"]
+        )
+    ).scalars()
+    if pool_digest(list(decided)) != commitment["pool_sha256"]:
+        problems.append(f"review {review['id']} did not decide the pool committed")
+    for pool in json.loads(review["pools_json"]):
+        for row in pool.get("ranked", []):
+            if row["ticket"] != lottery_ticket(review["seed"], row["request_id"]):
+                problems.append(f"review {review['id']}: a ticket is not drawn with its seed")
+                break
+    return problems
+
+
+def verify_lotteries(engine: Engine) -> dict[str, Any]:
+    """Every commitment and the review that revealed it: the reveal hashes to the commitment,
+    the review came after it and decided the pool committed, every ticket follows from the
+    seed. Also lists the commitments no review revealed and reviews made without one."""
+    c, r = lottery_commitment, accommodation_review
+    with engine.connect() as conn:
+        commitments = {row["id"]: dict(row) for row in conn.execute(sql_select(c)).mappings()}
+        reviews = [dict(row) for row in conn.execute(sql_select(r).order_by(r.c.id)).mappings()]
+        problems: list[str] = []
+        revealed: set[int] = set()
+        for review in reviews:
+            if review["commitment_id"] is None:
+                continue
+            revealed.add(review["commitment_id"])
+            problems += _lottery_problems(conn, review, commitments.get(review["commitment_id"]))
+    return {
+        "commitments": len(commitments),
+        "revealed": sorted(revealed),
+        "unrevealed": sorted(set(commitments) - revealed),
+        "reviews_without_commitment": [v["id"] for v in reviews if v["commitment_id"] is None],
+        "problems": problems,
+    }
 
 
 def record_appeal(

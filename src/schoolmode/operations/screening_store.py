@@ -241,11 +241,23 @@ EXCEPTION_COLUMNS = (
 
 
 def list_exceptions(
-    engine: Engine, status: str | None = "open", plan_id: int | None = None
+    engine: Engine,
+    status: str | None = "open",
+    plan_id: int | None = None,
+    first: dt.date | None = None,
+    last: dt.date | None = None,
 ) -> pl.DataFrame:
+    """The exceptions (``status``: open, resolved or None for both) of one plan or all,
+    recorded from ``first`` to ``last`` (UTC days, both included), oldest first."""
     query = select(*(screening_exception.c[c] for c in EXCEPTION_COLUMNS)).order_by(
         screening_exception.c.id
     )
+    recorded = screening_exception.c.recorded_at
+    if first is not None:
+        query = query.where(recorded >= dt.datetime.combine(first, dt.time(), dt.UTC))
+    if last is not None:
+        after = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
+        query = query.where(recorded < after)
     if status is not None:
         query = query.where(screening_exception.c.status == status)
     if plan_id is not None:

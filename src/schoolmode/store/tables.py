@@ -201,7 +201,50 @@ accommodation_review = Table(
         comment="Per kind: share, counts, places and the ranked lottery list.",
     ),
     *_stamp("created"),
+    Column(
+        "commitment_id",
+        Integer,
+        nullable=True,
+        comment="The lottery_commitment revealed (none: reviews before commitments).",
+    ),
+    Column(
+        "seed_nonce",
+        String(64),
+        nullable=True,
+        comment="The commitment's nonce, revealed with the seed.",
+    ),
     comment="One selection run over pending accommodation requests; never updated or deleted.",
+)
+
+lottery_commitment = Table(
+    "lottery_commitment",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("on_date", Date, nullable=False, comment="Day of the review."),
+    Column("policy_id", String(100), nullable=False),
+    Column("settings_json", Text, nullable=False, comment="Interpretation and parameter settings."),
+    Column(
+        "rules_json",
+        Text,
+        nullable=False,
+        comment="The quota rule: each kind's share and source, the rounding.",
+    ),
+    Column(
+        "pool_sha256",
+        String(64),
+        nullable=False,
+        comment="sha256 of the eligible pending request ids, sorted, one a line.",
+    ),
+    Column("pool_size", Integer, nullable=False),
+    Column(
+        "commitment_sha256",
+        String(64),
+        nullable=False,
+        unique=True,
+        comment='sha256("schoolmode-lottery:<nonce>:<seed>"); never the seed.',
+    ),
+    *_stamp("created"),
+    comment="A lottery seed committed before the draw; never updated or deleted.",
 )
 
 accommodation_decision = Table(
@@ -289,6 +332,8 @@ STAFF_APPEND_ONLY = (
     "vaccination_schedule_run",
     "vaccination_appointment",
 )
+
+LOTTERY_APPEND_ONLY = ("lottery_commitment",)
 
 
 # ---------------------------------------------------------------------- screening (issue 6)

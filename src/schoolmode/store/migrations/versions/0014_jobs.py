@@ -6,7 +6,7 @@ with the store's backups, and a Dask worker on another machine needs only the st
 write them.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-02
 
 """
@@ -24,7 +24,7 @@ from schoolmode.store.triggers import (
 )
 
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

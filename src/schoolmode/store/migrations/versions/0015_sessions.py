@@ -2,7 +2,7 @@
 OpenID subject of an account
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 Create Date: 2026-12-02
 
 """
