@@ -58,6 +58,16 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
     ("GET", "/api/v1/access-log"): ("/api/v1/access-log", {}, None),
     ("GET", "/api/v1/audit/head"): ("/api/v1/audit/head", {}, None),
     ("GET", "/api/v1/audit/verification"): ("/api/v1/audit/verification", {}, None),
+    ("GET", "/api/v1/metrics/{level}"): (
+        "/api/v1/metrics/school",
+        {"from": DAY.isoformat(), "to": DAY.isoformat()},
+        None,
+    ),
+    ("GET", "/api/v1/metrics/{level}/download"): (
+        "/api/v1/metrics/school/download",
+        {"from": DAY.isoformat(), "to": DAY.isoformat(), "format": "csv"},
+        None,
+    ),
 }
 
 PRINCIPALS: dict[str, Principal] = {

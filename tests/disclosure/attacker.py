@@ -10,7 +10,7 @@ runs past its budget counts as a recovery: the attacker never concedes without p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -35,54 +35,66 @@ class _Search:
         self.rows = [r for r in relations if any(c in lower for c in r.cells)]
         self.nodes = 0
 
-    def _consistent(self, x: dict[int, int]) -> bool:
-        """Whether every relation whose cells all have values holds."""
+    def _value(self, x: dict[int, int], c: int) -> int | None:
+        return x.get(c) if c in self.lower else int(self.values[c])
+
+    def _check(self, x: dict[int, int]) -> dict[int, int] | None:
+        """None when a relation cannot hold any more (its total outside what its parts can
+        still sum to); else the values relations with one free cell force."""
+        forced: dict[int, int] = {}
         for r in self.rows:
-            if any(c in self.lower and c not in x for c in r.cells):
-                continue
-            val = {c: x.get(c, int(self.values[c])) for c in r.cells}
-            if val[r.total] != sum(val[p] for p in r.parts):
-                return False
-        return True
+            total = self._value(x, r.total)
+            parts = [self._value(x, p) for p in r.parts]
+            free = [p for p, v in zip(r.parts, parts, strict=True) if v is None]
+            fixed = sum(v for v in parts if v is not None)
+            low = fixed + sum(self.lower[p] for p in free)
+            high = fixed + self.ceiling * len(free)
+            if total is not None and not low <= total <= high:
+                return None
+            if total is None and not free:
+                if not self.lower[r.total] <= fixed <= self.ceiling:
+                    return None
+                forced[r.total] = fixed
+            elif total is not None and len(free) == 1:
+                forced[free[0]] = total - fixed
+        return forced
 
     def solve(self, x: dict[int, int]) -> bool:
-        self.nodes += 1
-        if self.nodes > BUDGET:
-            raise RuntimeError("attacker out of budget")
-        if not self._consistent(x):
-            return False
-        forced = self._forced(x)
-        if forced is False:
-            return False
-        assert isinstance(forced, dict)
-        if forced:
-            return self.solve({**x, **forced})
+        while True:
+            self.nodes += 1
+            if self.nodes > BUDGET:
+                raise RuntimeError("attacker out of budget")
+            forced = self._check(x)
+            if forced is None:
+                return False
+            if any(c in x and x[c] != v for c, v in forced.items()):
+                return False
+            new = {c: v for c, v in forced.items() if c not in x}
+            if any(not self.lower[c] <= v <= self.ceiling for c, v in new.items()):
+                return False
+            if not new:
+                break
+            x = {**x, **new}
         rest = [c for c in self.unknown if c not in x]
         if not rest:
             return True
-        c = rest[0]
+        c = min(rest, key=self._freedom(x))
         truth = int(self.values[c])
         order = sorted(range(self.lower[c], self.ceiling + 1), key=lambda v: (abs(v - truth), v))
         return any(self.solve({**x, c: v}) for v in order)
 
-    def _forced(self, x: dict[int, int]) -> dict[int, int] | bool:
-        """The values relations with one free cell force on it (False: out of bounds)."""
-        out: dict[int, int] = {}
-        for r in self.rows:
-            free = [c for c in r.cells if c in self.lower and c not in x]
-            if len(free) != 1:
-                continue
-            c = free[0]
-            val = {k: x.get(k, int(self.values[k])) for k in r.cells if k != c}
-            if c == r.total:
-                v = sum(val[p] for p in r.parts)
-            else:
-                v = val[r.total] - sum(val[p] for p in r.parts if p != c)
-            if not self.lower[c] <= v <= self.ceiling:
-                return False
-            out[c] = v
-            return out
-        return out
+    def _freedom(self, x: dict[int, int]) -> Callable[[int], int]:
+        """Most constrained first: the fewest free cells in one of its relations."""
+
+        def free_in(c: int) -> int:
+            counts = [
+                sum(1 for k in r.cells if k in self.lower and k not in x)
+                for r in self.rows
+                if c in r.cells
+            ]
+            return min(counts, default=len(self.unknown))
+
+        return free_in
 
 
 def recovered(

@@ -17,7 +17,7 @@ from schoolmode.api import problems
 from schoolmode.api.cache import ResponseCache
 from schoolmode.api.limits import SlidingWindow, client_key, retry_after
 from schoolmode.api.problems import problem_response
-from schoolmode.api.routes import access, decisions, meta, operations, policies
+from schoolmode.api.routes import access, decisions, meta, metrics, operations, policies
 from schoolmode.api.security import route_requirements
 from schoolmode.app.access import log_access
 from schoolmode.app.context import Context
@@ -33,6 +33,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     meta.router,
     policies.router,
     decisions.router,
+    metrics.router,
     operations.router,
     access.router,
 )

@@ -27,6 +27,7 @@ cell is at least 1.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -94,16 +95,17 @@ def suppress(cells: Cells, rule: Rule) -> Bools:
         for c in r.cells:
             by_cell.setdefault(c, []).append(n)
     protect = small | hidden
+    memo: dict[tuple[int, ...], frozenset[int]] = {}
     for _ in range(MAX_ROUNDS):
         _complete(cells, hidden, protect, locked, by_cell)
-        exposed = exposed_cells(cells, hidden, small)
+        exposed = exposed_cells(cells, hidden, small, memo)
         if not exposed:
             return hidden
         touched: set[int] = set()  # one complement per relation a round: then audit again
         for c in exposed:
             mine = by_cell.get(c, [])
             if touched.isdisjoint(mine):
-                _add_complement(cells, hidden, locked, [cells.relations[n] for n in mine], c)
+                _add_complement(cells, hidden, locked, by_cell, c)
                 touched.update(mine)
     raise DisclosureError(f"no fixed point after {MAX_ROUNDS} rounds")
 
@@ -140,54 +142,124 @@ def _smallest(cells: Cells, hidden: Bools, locked: Bools, among: Iterable[int]) 
 
 
 def _add_complement(
-    cells: Cells, hidden: Bools, locked: Bools, relations: list[Relation], cell: int
+    cells: Cells, hidden: Bools, locked: Bools, by_cell: dict[int, list[int]], cell: int
 ) -> None:
-    known = [r for r in relations if any(not _unknown(cells, hidden)[c] for c in r.cells)]
-    for r in sorted(known, key=lambda r: sum(bool(_unknown(cells, hidden)[c]) for c in r.cells)):
-        chosen = _smallest(cells, hidden, locked, r.cells)
-        if chosen is not None:
-            hidden[chosen] = True
-            return
-    raise DisclosureError(f"cell {cell} is exposed and no cell of its relations can be hidden")
-
-
-def exposed_cells(cells: Cells, hidden: Bools, small: Bools) -> list[int]:
-    """The hidden or small cells an attacker can work out from what is published (step 3)."""
+    """Hide one more cell for an exposed ``cell``: the smallest candidate of its relations
+    (the one with the fewest unknowns first); when they have none (every other cell hidden,
+    locked or zero), of the relations of the unknown cells linked to it, nearest first."""
     unknown = _unknown(cells, hidden)
-    guard = hidden | small
-    lo, hi = bounds(cells, hidden)
-    pinned = set(np.flatnonzero(guard & unknown & (lo == hi)).tolist())
-    return sorted(pinned | determined(cells, unknown) & set(np.flatnonzero(guard).tolist()))
+    frontier, seen_cells = [cell], {cell}
+    seen_rel: set[int] = set()
+    while frontier:
+        rels = sorted(
+            {n for c in frontier for n in by_cell.get(c, [])} - seen_rel,
+            key=lambda n: (sum(bool(unknown[c]) for c in cells.relations[n].cells), n),
+        )
+        seen_rel.update(rels)
+        for n in rels:
+            chosen = _smallest(cells, hidden, locked, cells.relations[n].cells)
+            if chosen is not None:
+                hidden[chosen] = True
+                return
+        nxt = {c for n in rels for c in cells.relations[n].cells if unknown[c]} - seen_cells
+        seen_cells |= nxt
+        frontier = sorted(nxt)
+    raise DisclosureError(f"cell {cell} is exposed and no cell linked to it can be hidden")
 
 
-def bounds(cells: Cells, hidden: Bools) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def exposed_cells(
+    cells: Cells,
+    hidden: Bools,
+    small: Bools,
+    memo: dict[tuple[int, ...], frozenset[int]] | None = None,
+) -> list[int]:
+    """The hidden or small cells an attacker can work out from what is published (step 3),
+    found per group of unknown cells linked by relations (``memo``: the groups of an earlier
+    round, unchanged since, are not solved again)."""
+    unknown = _unknown(cells, hidden)
+    memo = {} if memo is None else memo
+    out: set[int] = set()
+    for members, rows in _groups(cells, unknown):
+        key = tuple(members)
+        if key not in memo:
+            memo[key] = frozenset(_pinned(cells, hidden, members, rows))
+        out |= memo[key]
+    return sorted(c for c in out if hidden[c] or small[c])
+
+
+def _groups(cells: Cells, unknown: Bools) -> list[tuple[list[int], list[Relation]]]:
+    """The unknown cells in groups linked by relations, each with its relations."""
+    parent: dict[int, int] = {int(c): int(c) for c in np.flatnonzero(unknown)}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    rows = []
+    for r in cells.relations:
+        members = [c for c in r.cells if c in parent]
+        if members:
+            rows.append((r, members[0]))
+            for m in members[1:]:
+                parent[find(m)] = find(members[0])
+    groups: dict[int, tuple[list[int], list[Relation]]] = {}
+    for c in parent:
+        groups.setdefault(find(c), ([], []))[0].append(c)
+    for r, first in rows:
+        groups[find(first)][1].append(r)
+    return list(groups.values())
+
+
+def _pinned(cells: Cells, hidden: Bools, members: list[int], rows: list[Relation]) -> set[int]:
+    """Of one group's cells, those the relations fix (:func:`determined_in`) or the bounds
+    pin to one value (:func:`bounds_in`)."""
+    if not rows:
+        return set()
+    lo, hi = bounds_in(cells, hidden, members, rows)
+    return {c for c in members if lo[c] == hi[c]} | determined_in(members, rows)
+
+
+def bounds_in(
+    cells: Cells, hidden: Bools, members: list[int], rows: list[Relation]
+) -> tuple[dict[int, float], dict[int, float]]:
     """Each cell's interval as an attacker sees it: a published cell its value; a hidden one
-    at least 1, an internal one at least 0, narrowed through the relations to a fixed point."""
-    unknown = _unknown(cells, hidden)
-    lo = np.where(unknown, np.where(hidden, 1.0, 0.0), cells.values.astype(float))
-    hi = np.where(unknown, np.inf, cells.values.astype(float))
-    active = [r for r in cells.relations if any(unknown[c] for c in r.cells)]
+    at least 1, an internal one at least 0 (no upper bound), narrowed through the relations to
+    a fixed point (integers: bounds rounded inward)."""
+    inf = float("inf")
+    lo: dict[int, float] = {}
+    hi: dict[int, float] = {}
+    for r in rows:
+        for c in r.cells:
+            if c not in lo:
+                known = bool(cells.published[c]) and not hidden[c]
+                lo[c] = float(cells.values[c]) if known else (1.0 if hidden[c] else 0.0)
+                hi[c] = float(cells.values[c]) if known else inf
     for _ in range(MAX_ROUNDS):
         changed = False
-        for r in active:
-            parts = list(r.parts)
-            plo, phi = lo[parts].sum(), hi[parts].sum()
-            changed |= _narrow(lo, hi, r.total, plo, phi)
-            for k, p in enumerate(parts):
-                others = parts[:k] + parts[k + 1 :]
-                olo, ohi = lo[others].sum(), hi[others].sum()
-                changed |= _narrow(lo, hi, p, lo[r.total] - ohi, hi[r.total] - olo)
+        for r in rows:
+            parts = r.parts
+            plo = sum(lo[p] for p in parts)
+            unbounded = sum(hi[p] == inf for p in parts)
+            finite = sum(hi[p] for p in parts if hi[p] != inf)
+            changed |= _narrow(lo, hi, r.total, plo, inf if unbounded else finite)
+            tlo, thi = lo[r.total], hi[r.total]
+            for p in parts:
+                mine = hi[p] == inf
+                ohi = inf if unbounded - mine else finite - (0.0 if mine else hi[p])
+                changed |= _narrow(lo, hi, p, tlo - ohi, thi - (plo - lo[p]))
         if not changed:
-            return lo, hi
+            break
     return lo, hi
 
 
-def _narrow(
-    lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64], c: int, a: float, b: float
-) -> bool:
-    """Narrow cell ``c`` to ``[a, b]`` (integers: bounds rounded inward); whether it changed."""
-    a = float(np.ceil(a - 1e-9)) if np.isfinite(a) else a
-    b = float(np.floor(b + 1e-9)) if np.isfinite(b) else b
+def _narrow(lo: dict[int, float], hi: dict[int, float], c: int, a: float, b: float) -> bool:
+    """Narrow cell ``c`` to ``[a, b]`` (rounded inward); whether it changed."""
+    if a != float("-inf") and a != float("inf"):
+        a = float(math.ceil(a - 1e-9))
+    if b != float("inf") and b != float("-inf"):
+        b = float(math.floor(b + 1e-9))
     changed = False
     if a > lo[c]:
         lo[c], changed = a, True
@@ -196,56 +268,20 @@ def _narrow(
     return changed
 
 
-def determined(cells: Cells, unknown: Bools) -> set[int]:
-    """The unknown cells the relations fix exactly (whatever the bounds): a cell is fixed when
-    every solution of the relations over the unknown cells has the same value there, i.e. the
-    null space of their matrix is zero at that cell. Solved per connected group of cells."""
-    index = {int(c): n for n, c in enumerate(np.flatnonzero(unknown))}
-    rows = [r for r in cells.relations if any(c in index for c in r.cells)]
-    parent = list(range(len(index)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for r in rows:
-        members = [index[c] for c in r.cells if c in index]
-        for m in members[1:]:
-            parent[find(m)] = find(members[0])
-    groups: dict[int, list[int]] = {}
-    for n in range(len(index)):
-        groups.setdefault(find(n), []).append(n)
-    group_rows: dict[int, list[Relation]] = {}
-    for r in rows:
-        first = next(index[c] for c in r.cells if c in index)
-        group_rows.setdefault(find(first), []).append(r)
-    cell_of = {n: c for c, n in index.items()}
-    out: set[int] = set()
-    for root, members in groups.items():
-        out |= _fixed_in(group_rows.get(root, []), index, members, cell_of)
-    return out
-
-
-def _fixed_in(
-    rows: list[Relation], index: dict[int, int], members: list[int], cell_of: dict[int, int]
-) -> set[int]:
-    column = {m: k for k, m in enumerate(members)}
-    matrix = []
-    for r in rows:
-        row = np.zeros(len(members))
-        for sign, cs in ((1.0, (r.total,)), (-1.0, r.parts)):
-            for c in cs:
-                if c in index and index[c] in column:
-                    row[column[index[c]]] += sign
-        if row.any():
-            matrix.append(row)
-    if not matrix:
-        return set()
-    a = np.array(matrix)
-    _, s, vt = np.linalg.svd(a)
-    rank = int((s > 1e-9 * max(1.0, s[0])).sum())
-    null = vt[rank:]
-    free = np.abs(null).max(axis=0) if null.size else np.zeros(len(members))
-    return {cell_of[m] for m, k in column.items() if free[k] < 1e-9}
+def determined_in(members: list[int], rows: list[Relation]) -> set[int]:
+    """The cells of one group the relations fix exactly (whatever the bounds): every solution
+    has the same value there, i.e. the null space of the relations over the group's unknown
+    cells (the eigenvectors of AᵀA with eigenvalue zero) is zero at that cell."""
+    column = {c: k for k, c in enumerate(members)}
+    a = np.zeros((len(rows), len(members)))
+    for i, r in enumerate(rows):
+        if r.total in column:
+            a[i, column[r.total]] += 1.0
+        for p in r.parts:
+            if p in column:
+                a[i, column[p]] -= 1.0
+    gram = a.T @ a
+    eigenvalues, vectors = np.linalg.eigh(gram)
+    null = vectors[:, eigenvalues < 1e-9 * max(1.0, float(eigenvalues.max(initial=0.0)))]
+    free = np.abs(null).max(axis=1) if null.size else np.zeros(len(members))
+    return {c for c, k in column.items() if free[k] < 1e-7}

@@ -104,15 +104,25 @@ class Release:
     def window(self, name: str, daily: str, total: str, days: int) -> None:
         """In ``name`` (``unit``, ``date``): ``total`` on day d is the sum of ``daily`` over
         days d-(days-1) .. d of the same unit (days before the table's first count as none)."""
+        self.lagged(name, total, [(daily, k) for k in range(days)], partial=True)
+
+    def lagged(
+        self, name: str, total: str, parts: Sequence[tuple[str, int]], *, partial: bool = False
+    ) -> None:
+        """In ``name`` (``unit``, ``date``): ``total`` on day d is the sum of each part's
+        column on day d - its lag, same unit (e.g. a 14-day count = the 7-day count + the
+        7-day count a week earlier). A day whose part days are not all in the table gets no
+        relation, unless ``partial`` (the missing days count as none)."""
         t = self.tables[name]
         at = {
             (u, d): r for r, (u, d) in enumerate(zip(t.frame["unit"], t.frame["date"], strict=True))
         }
-        span = [dt.timedelta(days=k) for k in range(days)]
         for (unit, day), r in at.items():
             assert isinstance(day, dt.date)
-            parts = tuple(t.cell(at[(unit, day - k)], daily) for k in span if (unit, day - k) in at)
-            self.relations.append(Relation(t.cell(r, total), parts))
+            keys = [(col, (unit, day - dt.timedelta(days=lag))) for col, lag in parts]
+            found = tuple(t.cell(at[k], col) for col, k in keys if k in at)
+            if partial or len(found) == len(keys):
+                self.relations.append(Relation(t.cell(r, total), found))
 
     def apply(self, rule: Rule, locked: np.ndarray | None = None) -> dict[str, pl.DataFrame]:
         """Every table with its hidden counts null and the ``suppressed`` column."""
