@@ -92,3 +92,25 @@ def test_bad_requests_name_the_field(api: Api) -> None:
     r = api.client.get("/api/v1/metrics/county")
     assert r.status_code == 422
     assert r.json()["invalid_params"][0]["name"] == "path.level"
+
+
+def test_the_public_explanation_gives_bands_never_counts(api: Api) -> None:
+    url = f"/api/v1/decisions/school/{SCHOOL}/public-explanation"
+    public = api.client.get(url, params={"date": DAY.isoformat()})
+    assert public.status_code == 200
+    body = public.json()
+    assert body["suppression"]["high"] == 10
+    bands = [c["band"] for r in body["rules"] for c in r["conditions"]]
+    assert bands
+    assert all(b is not None for b in bands)
+    assert " of " not in body["text"].replace("share of", "").replace("half of", "")
+    exact = api.client.get(
+        f"/api/v1/decisions/school/{SCHOOL}/explanation",
+        params={"date": DAY.isoformat()},
+        headers=api.as_("union-safety-committee"),
+    ).json()
+    assert " of " in exact["text"], "the role view keeps the exact figures"
+    refused = api.client.get(
+        f"/api/v1/decisions/school/{SCHOOL}/explanation", params={"date": DAY.isoformat()}
+    )
+    assert refused.status_code == 401

@@ -38,6 +38,11 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
         {"date": DAY.isoformat()},
         None,
     ),
+    ("GET", "/api/v1/decisions/{scope}/{unit}/public-explanation"): (
+        f"/api/v1/decisions/school/{SCHOOL}/public-explanation",
+        {"date": DAY.isoformat()},
+        None,
+    ),
     ("POST", "/api/v1/decisions"): ("/api/v1/decisions", {}, {"first": DAY.isoformat()}),
     ("POST", "/api/v1/authorisations"): (
         "/api/v1/authorisations",

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select
@@ -28,7 +29,7 @@ from schoolmode.engine.explain import explain
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.settings import Settings
 from schoolmode.engine.table import aggregates_over_units
-from schoolmode.engine.trace import trace
+from schoolmode.engine.trace import Trace, trace
 from schoolmode.engine.window import policy_window, school_day_slack
 from schoolmode.metrics.frames import (
     DISTRICT_COLUMNS,
@@ -547,6 +548,35 @@ def authorise(
 def stored_explanation(engine: Engine, scope: str, unit: str, day: dt.date) -> tuple[int, str]:
     """The explanation of the latest stored decision for a unit and day (recomputed from the
     run's stored inputs when the run kept no trace for it)."""
+    row = _stored_decision(engine, scope, unit, day)
+    if row[1]:
+        return int(row[0]), str(row[1])
+    run_id, found = stored_trace(engine, scope, unit, day, row)
+    return run_id, explain(found)
+
+
+def stored_trace(
+    engine: Engine, scope: str, unit: str, day: dt.date, row: Any = None
+) -> tuple[int, Trace]:
+    """The trace of the latest stored decision for a unit and day, recomputed from the run's
+    stored inputs (the public explanation is written from it)."""
+    row = row if row is not None else _stored_decision(engine, scope, unit, day)
+    run_id, _, policy_json, raw_settings, blob, first, last = row
+    policy = m.Policy.model_validate_json(policy_json)
+    loaded = json.loads(raw_settings)
+    evaluation = evaluate_run(
+        policy,
+        unpack(bytes(blob)),
+        authorisations(engine, policy.id),
+        Settings(loaded["interpretations"], loaded["parameters"]),
+        first,
+        last,
+    )
+    return int(run_id), trace(evaluation, scope, unit, day)
+
+
+def _stored_decision(engine: Engine, scope: str, unit: str, day: dt.date) -> Any:
+    """The latest stored decision's row for a unit and day, with its run's inputs."""
     with engine.connect() as conn:
         row = conn.execute(
             select(
@@ -576,17 +606,4 @@ def stored_explanation(engine: Engine, scope: str, unit: str, day: dt.date) -> t
             f"no stored decision for {scope} {unit!r} on {day}: run `schoolmode decide --date "
             f"{day}` first, or check the id.{hint}"
         )
-    run_id, text, policy_json, raw_settings, blob, first, last = row
-    if text:
-        return int(run_id), str(text)
-    policy = m.Policy.model_validate_json(policy_json)
-    loaded = json.loads(raw_settings)
-    evaluation = evaluate_run(
-        policy,
-        unpack(bytes(blob)),
-        authorisations(engine, policy.id),
-        Settings(loaded["interpretations"], loaded["parameters"]),
-        first,
-        last,
-    )
-    return int(run_id), explain(trace(evaluation, scope, unit, day))
+    return row

@@ -13,6 +13,7 @@ from schoolmode.api.cache import ResponseCache
 from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN, ProblemError
 from schoolmode.api.security import Requires, context, in_scope
 from schoolmode.app import decisions as uc
+from schoolmode.app import explain_public as public
 from schoolmode.app.context import Context
 
 router = APIRouter(tags=["decisions"], responses=COMMON)
@@ -66,6 +67,20 @@ def explanation(
 ) -> uc.ExplainResult:
     in_scope(who, uc.school_of_unit(ctx, scope, unit) if scope != "district" else None)
     return uc.explain(ctx, uc.ExplainRequest(scope=scope, unit=unit, day=date))
+
+
+@router.get(
+    "/decisions/{scope}/{unit}/public-explanation",
+    summary="Why a unit is in its mode on a day, for anyone: thresholds met and by how much",
+)
+def public_explanation(
+    scope: ScopeName,
+    unit: Annotated[str, Path(max_length=100, pattern=NO_CONTROL)],
+    _: Annotated[Principal, Depends(Requires(Permission.decisions_read))],
+    ctx: Ctx,
+    date: Annotated[dt.date, Query(description="The day (YYYY-MM-DD)")],
+) -> public.PublicExplanation:
+    return public.public_explanation(ctx, scope, unit, date)
 
 
 class DecideIn(BaseModel):
