@@ -65,6 +65,7 @@ NOT_FOR_PEOPLE = {
     "decisions/record.py": "bytes hashed for the audit digest, never written",
     "store/chain.py": "a run's decisions as bytes hashed for its chain link, never written",
     "fetch/socrata.py": "a publisher's file saved as the source it is",
+    "store/bulk.py": "rows sent to PostgreSQL's COPY inside an import, never a file",
 }
 
 
