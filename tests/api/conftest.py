@@ -30,13 +30,17 @@ DAY = dt.date(2022, 2, 10)
 ADMIN = Principal("test-admin", Role.administrator)
 SCHOOL = str(SCHOOLS["school_id"][0])
 OTHER_SCHOOL = str(SCHOOLS["school_id"][1])
+THIRD_SCHOOL = str(SCHOOLS["school_id"][2])
+NETWORK = "network-7"
+NETWORKS = {SCHOOL: NETWORK, OTHER_SCHOOL: NETWORK, THIRD_SCHOOL: "network-9"}
+"""The schools' networks in the store: ``NETWORK`` holds ``SCHOOL`` and ``OTHER_SCHOOL``."""
 PASSWORD = "correct horse battery staple"
 
 
 @dataclass
 class Api:
-    """A client of the API on a store, a token per role (district scope) and for a union
-    member scoped to one school."""
+    """A client of the API on a store, a token per role (district scope) and for union
+    members scoped to one school (``school-union``) and to one network (``network-union``)."""
 
     client: TestClient
     ctx: Context
@@ -45,7 +49,8 @@ class Api:
     run_id: int
 
     def as_(self, who: str) -> dict[str, str]:
-        """Headers of ``who`` (a role's value, ``school-union``, or ``public``: none)."""
+        """Headers of ``who`` (a role's value, ``school-union``, ``network-union``, or
+        ``public``: none)."""
         return {} if who == "public" else {"Authorization": f"Bearer {self.tokens[who]}"}
 
 
@@ -58,18 +63,18 @@ def _accounts(ctx: Context) -> dict[str, str]:
         tokens[role.value] = create_token(
             ctx, TokenRequest(name=role.value, label="tests"), ADMIN
         ).token
-    add_account(
-        ctx,
-        AddAccountRequest(
-            name="school-union",
-            role=Role.union_safety_committee,
-            scope=str(Scope.parse(f"school:{SCHOOL}")),
-        ),
-        ADMIN,
-    )
-    tokens["school-union"] = create_token(
-        ctx, TokenRequest(name="school-union", label="tests"), ADMIN
-    ).token
+    for name, scope in (
+        ("school-union", f"school:{SCHOOL}"),
+        ("network-union", f"network:{NETWORK}"),
+    ):
+        add_account(
+            ctx,
+            AddAccountRequest(
+                name=name, role=Role.union_safety_committee, scope=str(Scope.parse(scope))
+            ),
+            ADMIN,
+        )
+        tokens[name] = create_token(ctx, TokenRequest(name=name, label="tests"), ADMIN).token
     return tokens
 
 
@@ -88,7 +93,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     url, pg = _url(request.param, directory)
     engine = make_engine(url)
     try:
-        fill_district_store(engine, directory)
+        fill_district_store(engine, directory, NETWORKS)
         ctx = Context(AppSettings.load(db_url=url))
         tokens = _accounts(ctx)
         run = decide(ctx, DecideRequest(first=DAY, created_by="tests"))

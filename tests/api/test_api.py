@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, select
 
 from schoolmode import __version__
+from schoolmode.access.accounts import AccountError
 from schoolmode.access.docs import render as render_roles
+from schoolmode.access.networks import network_schools
 from schoolmode.access.roles import Role
 from schoolmode.api.cache import ResponseCache
 from schoolmode.api.docs import render as render_api
@@ -24,7 +27,19 @@ from schoolmode.app.access import (
 from schoolmode.decisions import record
 from schoolmode.engine.evaluate import Evaluation
 from schoolmode.policy.loader import Registry
-from tests.api.conftest import ADMIN, DAY, OTHER_SCHOOL, PASSWORD, SCHOOL, Api
+from schoolmode.store.frames import record_frame
+from schoolmode.store.tables import RECORD_TABLES
+from tests.api.conftest import (
+    ADMIN,
+    DAY,
+    NETWORK,
+    NETWORKS,
+    OTHER_SCHOOL,
+    PASSWORD,
+    SCHOOL,
+    THIRD_SCHOOL,
+    Api,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -172,6 +187,80 @@ def test_a_school_scope_explains_its_school_only(api: Api) -> None:
         headers=api.as_("school-union"),
     )
     assert district.status_code == 403
+
+
+def _explain(api: Api, who: str, scope: str, unit: str) -> int:
+    return api.client.get(
+        f"/api/v1/decisions/{scope}/{unit}/explanation",
+        params={"date": DAY.isoformat()},
+        headers=api.as_(who),
+    ).status_code
+
+
+def test_a_network_scope_covers_its_networks_schools_only(api: Api) -> None:
+    who = "network-union"
+    assert (_explain(api, who, "school", SCHOOL), _explain(api, who, "school", OTHER_SCHOOL)) == (
+        200,
+        200,
+    )
+    other = api.client.get(
+        f"/api/v1/decisions/school/{THIRD_SCHOOL}/explanation",
+        params={"date": DAY.isoformat()},
+        headers=api.as_(who),
+    )
+    assert other.status_code == 403
+    assert other.json()["detail"] == f"your scope is network:{NETWORK}"
+    assert _explain(api, who, "district", "district") == 403
+    rooms = record_frame(api.engine, "classroom").select("classroom_id", "school_id")
+    room_of = {s: str(rooms.filter(pl.col("school_id") == s)["classroom_id"][0]) for s in NETWORKS}
+    assert _explain(api, who, "classroom", room_of[OTHER_SCHOOL]) == 200
+    assert _explain(api, who, "classroom", room_of[THIRD_SCHOOL]) == 403
+    # the outbreak list: exactly the district's, less the classrooms of other networks' schools
+    school_of = dict(rooms.iter_rows())
+    every = api.client.get(
+        "/api/v1/outbreaks", params={"limit": 1000}, headers=api.as_("auditor")
+    ).json()["items"]
+    mine = api.client.get("/api/v1/outbreaks", params={"limit": 1000}, headers=api.as_(who)).json()[
+        "items"
+    ]
+    assert mine == [o for o in every if NETWORKS[school_of[o["classroom_id"]]] == NETWORK]
+    assert mine != every, "the district's outbreaks should reach beyond the network"
+    # person-level reads: a health department scoped to the network
+    add_account(
+        api.ctx,
+        AddAccountRequest(
+            name="network-health", role=Role.health_department, scope=f"network:{NETWORK}"
+        ),
+        ADMIN,
+    )
+    token = create_token(api.ctx, TokenRequest(name="network-health", label="t"), ADMIN).token
+    health = {"Authorization": f"Bearer {token}"}
+    for school, status in ((OTHER_SCHOOL, 200), (THIRD_SCHOOL, 403)):
+        params = {"school": school, "date": DAY.isoformat()}
+        got = api.client.get("/api/v1/quarantine", params=params, headers=health)
+        assert got.status_code == status, got.text
+
+
+def test_a_network_scope_follows_each_schools_latest_year(api: Api) -> None:
+    school = RECORD_TABLES["school"]
+    with api.engine.connect() as conn:
+        assert network_schools(conn, NETWORK) == {SCHOOL, OTHER_SCHOOL}
+        row = conn.execute(select(school).where(school.c.school_id == THIRD_SCHOOL)).one()
+        moved = {**row._asdict(), "school_year": "2099-2100", "network": NETWORK}
+        conn.execute(insert(school).values(**moved))  # rolled back: the store stays as it was
+        assert network_schools(conn, NETWORK) == {SCHOOL, THIRD_SCHOOL, OTHER_SCHOOL}
+        assert network_schools(conn, "network-9") == frozenset()
+        conn.rollback()
+
+
+def test_an_account_of_an_unknown_network_is_refused(api: Api) -> None:
+    request = AddAccountRequest(name="nowhere", role=Role.auditor, scope="network:network-0")
+    with pytest.raises(AccountError) as refused:
+        add_account(api.ctx, request, ADMIN)
+    assert str(refused.value) == (
+        "scope network:network-0: no stored school record names network 'network-0' "
+        "(known networks: network-7, network-9)"
+    )
 
 
 def test_every_response_carries_the_version_and_reads_an_etag(api: Api) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from schoolmode.access.roles import Principal, Role, Scope
+from schoolmode.access.roles import Principal, Role, Scope, ScopeKind
 from schoolmode.api.docs import api_routes, route_requirement, route_requirements
-from tests.api.conftest import DAY, PASSWORD, SCHOOL, Api
+from tests.api.conftest import DAY, NETWORK, NETWORKS, PASSWORD, SCHOOL, Api
 
 # how to call each route: (concrete path, query or form, JSON body)
 CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] = {
@@ -181,6 +181,13 @@ PRINCIPALS: dict[str, Principal] = {
     **{r.value: Principal(r.value, r) for r in Role if r is not Role.public},
     "school-union": Principal(
         "school-union", Role.union_safety_committee, Scope.parse(f"school:{SCHOOL}")
+    ),
+    "network-union": Principal(
+        "network-union",
+        Role.union_safety_committee,
+        Scope(
+            ScopeKind.network, NETWORK, frozenset(s for s, n in NETWORKS.items() if n == NETWORK)
+        ),
     ),
 }
 

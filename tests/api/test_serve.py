@@ -92,6 +92,13 @@ def test_accounts_and_tokens_from_the_command_line(tmp_path: Path) -> None:
     )
     assert added.exit_code == 0, added.output
     assert "account ward: union-safety-committee, scope school:400164" in added.output
+    unknown = runner.invoke(
+        app,
+        ["users", "add", "n", "--role", "auditor", "--scope", "network:north", "--no-password"],
+        env={"SCHOOLMODE_DB": url},
+    )
+    assert unknown.exit_code != 0
+    assert "no stored school record names network 'north'" in unknown.output
     bad = runner.invoke(app, ["users", "add", "x", "--role", "mayor", "--db", url])
     assert bad.exit_code == 2
     assert "--role 'mayor': one of public, district-operations" in bad.output

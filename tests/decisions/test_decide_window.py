@@ -65,9 +65,12 @@ def district_store(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     return engine
 
 
-def fill_district_store(engine: Engine, directory: Path) -> None:
+def fill_district_store(
+    engine: Engine, directory: Path, networks: dict[str, str] | None = None
+) -> None:
     """Migrate ``engine``'s store and import the CDPH fixture series and the tiny synthetic
-    district (its standard files written under ``directory``)."""
+    district (its standard files written under ``directory``); ``networks``: each school's
+    network (none by default)."""
     upgrade(engine)
     for source in ("cdph-daily-testing", "cdph-daily-cases"):
         for path in IMPORTERS[source].default_paths(FIXTURE_DATA):
@@ -88,6 +91,8 @@ def fill_district_store(engine: Engine, directory: Path) -> None:
         "zip",
         "enrolment",
     )
+    if networks is not None:
+        school = school.with_columns(pl.col("school_id").replace_strict(networks).alias("network"))
     frames = {"school": school, **merge_into(district, observed)}
     for path in write_standard_files(frames, directory / "standard"):
         run_import(engine, StandardLayout("synthetic-district"), path)

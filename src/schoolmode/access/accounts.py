@@ -17,7 +17,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, func, insert, select, update
 
-from schoolmode.access.roles import Principal, Role, Scope
+from schoolmode.access.networks import known_network, known_networks
+from schoolmode.access.roles import Principal, Role, Scope, ScopeKind
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.store.db import as_utc
 from schoolmode.store.tables import account, api_token
@@ -69,7 +70,8 @@ def add_account(
 ) -> Account:
     """A new account; its name must be new. ``password``: at least ``MIN_PASSWORD``
     characters; without one the account logs in with tokens only. ``oidc_subject``: the
-    OpenID provider's ``sub`` of this person, who may then log in there (unique)."""
+    OpenID provider's ``sub`` of this person, who may then log in there (unique). A network
+    scope must name a network of the stored school records."""
     name = name.strip()
     if not name or len(name) > 100 or any(not c.isprintable() for c in name):
         raise AccountError(f"account name {name!r}: 1 to 100 printable characters")
@@ -83,6 +85,12 @@ def add_account(
     with engine.begin() as conn:
         if conn.execute(select(account.c.id).where(account.c.name == name)).first():
             raise AccountError(f"account {name!r} exists already")
+        if scope.kind is ScopeKind.network and not known_network(conn, str(scope.unit)):
+            known = ", ".join(known_networks(conn)) or "none: import the school records first"
+            raise AccountError(
+                f"scope {scope}: no stored school record names network {scope.unit!r} "
+                f"(known networks: {known})"
+            )
         if (
             oidc_subject is not None
             and conn.execute(

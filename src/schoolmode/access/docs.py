@@ -31,6 +31,12 @@ permission it needs (`docs/api.md`); a caller without it gets 401 when anonymous
 403 otherwise. Accounts and tokens are made with `schoolmode users add` and `schoolmode tokens
 create`; every write and every read of personal data is in the access log.
 
+A network scope covers the schools whose school record of their latest stored school year
+names that network, looked up each time the caller's token or session cookie is checked (so a
+school imported into or out of a network counts from the next request on); a school or
+classroom outside it is refused (403) as it is for a school scope, and lists leave it out.
+`schoolmode users add --scope network:ID` refuses a network no stored school record names.
+
 A login by OpenID Connect gives the role and scope of the local account mapped to the
 provider's subject (`schoolmode users add NAME --role ... --scope ... --oidc-subject SUB`);
 nothing the provider says (groups, e-mail, other claims) grants a role, and a subject mapped

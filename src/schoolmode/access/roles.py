@@ -165,8 +165,10 @@ class ScopeKind(StrEnum):
 
 @dataclass(frozen=True)
 class Scope:
-    """The units a principal may see: the whole district, or one school (its classrooms
-    included). A network scope names its schools (``schools``)."""
+    """The units a principal may see: the whole district, one network's schools or one school
+    (their classrooms included). A network scope covers the schools in ``schools``, filled
+    from the store's school records when the principal's token or cookie is checked
+    (``access/networks.py``); unresolved, it covers none."""
 
     kind: ScopeKind = ScopeKind.district
     unit: str | None = None

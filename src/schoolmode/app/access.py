@@ -11,6 +11,7 @@ from schoolmode.access import accounts as acc
 from schoolmode.access import oidc
 from schoolmode.access import sessions as ses
 from schoolmode.access.log import AccessEvent, Action, access_events, record_access
+from schoolmode.access.networks import resolve_scope
 from schoolmode.access.roles import ANONYMOUS, Principal, Role, Scope
 from schoolmode.app.context import Context
 
@@ -127,7 +128,13 @@ def authenticate(ctx: Context, token: str | None) -> Principal | None:
     if token is None:
         return ANONYMOUS
     account = acc.resolve_token(ctx.engine, token)
-    return None if account is None else account.principal
+    return None if account is None else _principal(ctx, account)
+
+
+def _principal(ctx: Context, account: acc.Account) -> Principal:
+    """The account as a principal, a network scope resolved to its schools (once per
+    request: a token or cookie is checked once a request)."""
+    return Principal(account.name, account.role, resolve_scope(ctx.engine, account.scope))
 
 
 class OpenedSession(_Frozen):
@@ -202,7 +209,7 @@ def session_who(ctx: Context, cookie: str) -> SessionWho | None:
     if session is None:
         return None
     return SessionWho(
-        principal=session.account.principal,
+        principal=_principal(ctx, session.account),
         digest=session.digest,
         csrf_token=ses.csrf_token(cookie),
     )
