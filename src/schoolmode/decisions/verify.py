@@ -1,5 +1,5 @@
 """``audit verify``: the hash chain of the audit records (decision runs, authorisations, the access
-log, the import log) and every run's input snapshot, checked against the store as it is now;
+log, the import log, the accommodation lottery's seed commitments) and every run's input snapshot, checked against the store as it is now;
 the first broken link is named first."""
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from schoolmode.operations.accommodations import (
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value
+from schoolmode.store.chain import append_link
 from schoolmode.store.frames import query_frame, record_frame
 from schoolmode.store.locks import LOCK_WAIT, Waiting, writing
 from schoolmode.store.tables import (
@@ -122,8 +123,9 @@ def record_commitment(
 ) -> int:
     """Record a commitment (in the review lock's transaction, :func:`reviewing`, in which the
     pool was read): the day, policy, settings, quota ``rules``, the digest of the eligible
-    ``pool`` and the seed's ``commitment`` digest. Returns its id."""
-    return int(
+    ``pool`` and the seed's ``commitment`` digest, linked in the audit hash chain in the same
+    transaction. Returns its id."""
+    commitment_id = int(
         conn.execute(
             insert(lottery_commitment)
             .values(
@@ -140,6 +142,8 @@ def record_commitment(
             .returning(lottery_commitment.c.id)
         ).scalar_one()
     )
+    append_link(conn, "lottery_commitment", commitment_id)
+    return commitment_id
 
 
 def open_commitment(conn: Connection, on: dt.date) -> dict[str, Any]:

@@ -1,8 +1,7 @@
 """The hash chain over the audit records: tamper-evident history.
 
-Each audit record (a decision run, an authorisation, an access-log event, an import-log entry)
-gets one link in
-``chain_link``, written in the record's own transaction: the digest of the record's content
+Each audit record (a decision run, an authorisation, an access-log event, an import-log entry,
+an accommodation lottery's seed commitment) gets one link in ``chain_link``, written in the record's own transaction: the digest of the record's content
 (``content_sha256``), the previous link's digest (``prev_sha256``; ``GENESIS`` for the first)
 and its own, ``sha256(prev | table | id | content)``. A unique ``prev_sha256`` keeps the chain
 a line (two writers cannot both extend the same head); PostgreSQL writers also take an
@@ -41,6 +40,7 @@ from schoolmode.store.tables import (
     decision,
     decision_run,
     import_log,
+    lottery_commitment,
 )
 
 SCHEME = 1
@@ -53,6 +53,7 @@ CHAINED: dict[str, Table] = {
     "authorisation": authorisation,
     "access_log": access_log,
     "import_log": import_log,
+    "lottery_commitment": lottery_commitment,
 }
 """The tables whose every record is linked."""
 
@@ -61,11 +62,13 @@ STAMPS = {
     "authorisation": "recorded_at",
     "access_log": "at",
     "import_log": "imported_at",
+    "lottery_commitment": "created_at",
 }
 """When each chained record was made: the order :func:`backfill` links them in."""
 
 FIRST_CHAINED = ("decision_run", "authorisation", "access_log")
-"""The tables migration 0009 linked (``import_log`` joined the chain in migration 0012)."""
+"""The tables migration 0009 linked (``import_log`` joined the chain in migration 0012,
+``lottery_commitment`` in migration 0016)."""
 
 
 def _canonical(value: Any) -> Any:
@@ -162,7 +165,7 @@ def _status_covered(conn: Connection, row: Mapping[str, Any]) -> bool:
 def backfill(conn: Connection, tables: Iterable[str] = FIRST_CHAINED) -> int:
     """Link every record of ``tables`` that has no link yet, oldest first (what the migration
     that chains a table does for a store's earlier records: 0009 the first three, 0012 the
-    import log)."""
+    import log, 0016 the lottery commitments)."""
     linked = {
         (r[0], r[1])
         for r in conn.execute(select(chain_link.c.record_table, chain_link.c.record_id))
