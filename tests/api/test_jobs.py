@@ -1,6 +1,7 @@
 """Jobs through the API on SQLite and PostgreSQL, run by a real Dask cluster (the session's
 LocalCluster of two worker processes, given as the scheduler): 202, polled to done, the report
-downloaded; an identical request gets the same job; bad requests 422 naming the field."""
+downloaded; an identical request gets the same job; bad requests 422 naming the field; a fetch
+of a source from the local publisher (tests/fetch/publisher.py: nothing leaves the machine)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,20 @@ from schoolmode.access.roles import Principal, Role
 from schoolmode.api.app import create_app
 from schoolmode.app.context import open_context
 from schoolmode.app.jobrun import _claim, _finish
-from schoolmode.app.jobs import INTERRUPTED, BacktestJob, get_job, submit
+from schoolmode.app.jobs import (
+    INTERRUPTED,
+    BacktestJob,
+    FetchJob,
+    get_fetch,
+    get_job,
+    submit,
+)
 from schoolmode.settings import AppSettings
 from schoolmode.store.migrate import upgrade
 from tests.api.conftest import DAY, Api
 from tests.api.test_serve import SCHOOLMODE, _free_port, _get
+from tests.fetch.conftest import publisher_settings
+from tests.fetch.publisher import Publisher, Serving
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -38,13 +48,30 @@ OPS = "district-operations"
 
 
 @pytest.fixture(scope="module")
-def jobs(api: Api, dask_cluster: Client) -> Iterator[TestClient]:
-    """A second server on the same store whose jobs run on the session's Dask cluster."""
+def served() -> Iterator[Publisher]:
+    """The publishers, served from the test fixtures on 127.0.0.1."""
+    serving = Serving(Publisher.from_fixtures())
+    try:
+        yield serving.publisher
+    finally:
+        serving.close()
+
+
+@pytest.fixture(scope="module")
+def jobs(
+    api: Api,
+    dask_cluster: Client,
+    served: Publisher,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TestClient]:
+    """A second server on the same store whose jobs run on the session's Dask cluster, and
+    whose fetches go to ``served``."""
     settings = AppSettings.load(
         db_url=api.ctx.settings.db_url,
         jobs_scheduler=dask_cluster.scheduler.address,
         api_rate_anonymous=10**6,
         api_rate_token=10**6,
+        **publisher_settings(served.base, tmp_path_factory.mktemp("jobs-cache")),
     )
     with TestClient(create_app(settings)) as client:
         yield client
@@ -155,6 +182,69 @@ def test_bad_requests_name_the_field(api: Api, jobs: TestClient) -> None:
     extra = {**BACKTEST, "out": "/etc"}
     assert _invalid(post("/api/v1/backtests", json=extra, headers=headers)) == ["body.out"]
     assert jobs.get("/api/v1/jobs/999999", headers=headers).status_code == 404
+
+
+def test_a_fetch_runs_as_a_job_and_its_report_is_kept(
+    api: Api, jobs: TestClient, served: Publisher
+) -> None:
+    steward = api.as_("data-steward")
+    posted = jobs.post("/api/v1/fetch/cdph-daily-testing", json={}, headers=steward)
+    assert posted.status_code == 202, posted.text
+    accepted = posted.json()
+    assert accepted["status_url"] == f"/api/v1/fetches/{accepted['id']}"
+    assert posted.headers["Location"] == accepted["status_url"]
+    view = _finished(jobs, accepted["status_url"], steward)
+    assert view["status"] == "done", view["message"]
+    assert (view["kind"], view["submitted_by"]) == ("fetch", "data-steward")
+    fetched = view["report"]["fetched"]
+    assert [(o["source"], o["error"]) for o in fetched] == [("cdph-daily-testing", None)]
+    assert fetched[0]["url"].startswith(served.base)
+    outcomes = view["report"]["imports"]["outcomes"]
+    assert [o["error"] for o in outcomes] == [None]
+    assert outcomes[0]["summary"]
+    log = jobs.get(
+        "/api/v1/imports/log", params={"source": "cdph-daily-testing"}, headers=steward
+    ).json()["items"]
+    assert log[0]["file_sha256"] == fetched[0]["sha256"]  # the store holds what was fetched
+    # the steward reads the fetch, not the other jobs (jobs:read)
+    assert jobs.get(f"/api/v1/jobs/{accepted['id']}", headers=steward).status_code == 403
+    assert jobs.get(accepted["status_url"], headers=api.as_("auditor")).status_code == 200
+    # a finished fetch is fetched anew (the publisher may have published since): here it fails
+    served.fail("/resource/gkdw-2tgv.csv", times=4)  # every try (fetch_retries=3) fails
+    again = jobs.post("/api/v1/fetch/cdph-daily-testing", json={}, headers=steward)
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] != accepted["id"]
+    failed = _finished(jobs, again.json()["status_url"], steward)
+    assert failed["status"] == "failed"
+    assert failed["message"].startswith("the publisher could not be fetched: cdph-daily-testing")
+    assert "HTTP 503" in failed["message"]
+    assert failed["report"] is None
+    unknown = jobs.post("/api/v1/fetch/no-such-source", json={}, headers=steward)
+    assert unknown.status_code == 404
+    assert jobs.get("/api/v1/fetches/999999", headers=steward).status_code == 404
+
+
+def test_an_identical_fetch_is_one_job_only_while_it_is_queued_or_running(api: Api) -> None:
+    steward = Principal("data-steward", Role.data_steward)
+    body = FetchJob(source="cdph-daily-cases", load=False)
+    first = submit(api.ctx, "fetch", body, steward)
+    assert first.created
+    assert first.job.status == "queued"
+    queued = submit(api.ctx, "fetch", body, steward)
+    assert (queued.created, queued.job.id) == (False, first.job.id)
+    assert _claim(api.ctx.engine, first.job.id) is not None
+    assert submit(api.ctx, "fetch", body, steward).job.id == first.job.id  # running
+    assert _finish(api.ctx.engine, first.job.id, "done", None, {})
+    anew = submit(api.ctx, "fetch", body, steward)
+    assert anew.created
+    assert anew.job.id != first.job.id
+    assert _claim(api.ctx.engine, anew.job.id) is not None  # left finished, as the first
+    assert _finish(api.ctx.engine, anew.job.id, "done", None, {})
+    # a job of another kind is no fetch (never run here: its period is no other test's)
+    other = BacktestJob.model_validate({**BACKTEST, "start": DAY.isoformat()})
+    backtest = submit(api.ctx, "backtest", other, Principal("ops", Role.district_operations))
+    assert get_fetch(api.ctx, backtest.job.id) is None
+    assert get_fetch(api.ctx, first.job.id) is not None
 
 
 def test_a_job_left_running_is_marked_failed_when_the_server_starts(db_url: str) -> None:

@@ -153,6 +153,7 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
     ("POST", "/api/v1/imports/{source}"): ("/api/v1/imports/accommodation-requests", {}, None),
     ("GET", "/api/v1/imports/log"): ("/api/v1/imports/log", {"from": "2020-01-01"}, None),
     ("POST", "/api/v1/fetch/{source}"): ("/api/v1/fetch/chicago", {}, {}),
+    ("GET", "/api/v1/fetches/{job_id}"): ("/api/v1/fetches/999999", {}, None),
     ("GET", "/api/v1/audit/verification"): ("/api/v1/audit/verification", {}, None),
     # jobs: a request refused as invalid (422) once the permission holds, so nothing runs
     ("POST", "/api/v1/backtests"): ("/api/v1/backtests", {}, {"policy_ids": []}),

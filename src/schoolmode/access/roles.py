@@ -79,7 +79,8 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.authorisations_write: "Record a named body's decision on an eligible rule.",
     Permission.audit_read: "Decision runs with who ran them; reproduce a run from its record.",
     Permission.access_log_read: "The log of every access to personal data and every write.",
-    Permission.imports_read: "The import log and the store's row counts.",
+    Permission.imports_read: "The import log, the store's row counts, and fetch jobs with "
+    "their reports.",
     Permission.accommodations_read: "Staff accommodation requests with their medical basis.",
     Permission.accommodations_write: "Import accommodation requests, commit a lottery seed, "
     "review, record appeals and their outcomes.",
@@ -93,7 +94,7 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.screening_write: "Plan a screening week, store lab results, resolve exceptions.",
     Permission.vaccination_plan: "Compute (and record) staff vaccination schedules, person by "
     "person.",
-    Permission.imports_write: "Upload a source file, fetch a source from its publisher.",
+    Permission.imports_write: "Upload a source file, fetch a source from its publisher (a job).",
     Permission.users_admin: "Accounts and API tokens.",
     Permission.jobs_run: "Submit backtests, sweeps and simulations (jobs run on Dask); not the "
     "auditor's, who only reads.",

@@ -62,6 +62,13 @@ Running it for others (TLS, PostgreSQL, secrets, backups): `docs/deployment.md`.
   job, 200: nothing runs twice. The files are kept in the store; a job the server was running
   when it stopped is marked failed ("interrupted") when `serve` starts again. Jobs read the
   whole district's full counts: `jobs:run` and `jobs:read` are district-wide and not public.
+- **Fetch.** `POST /fetch/{source}` (`imports:write`) fetches one source from its publisher
+  and imports it as a job on the same Dask cluster: 202 with the job's `status_url`,
+  `GET /fetches/{id}` (`imports:read`): the job's state, then its `report` (each file fetched,
+  its digest, rows and status, and each import's outcome). A job whose every file failed to
+  come, or whose import was refused, fails with their errors. An identical fetch still queued
+  or running is that job (200); a finished one is fetched anew (the publisher may have
+  published since).
 - **Evaluate.** `POST /evaluations` (like OpenFisca's `/calculate` and `/trace`): a policy id
   or a whole policy document (errors name its key), optional `settings` and `calendar`, and
   the metric frames as records by scope (`unit`, `date` and what the policy reads there: a

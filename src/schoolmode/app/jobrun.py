@@ -1,8 +1,8 @@
 """Running the API's jobs on Dask: :class:`JobRunner` (held by the server) sends each new job
 to a Dask client (``parallel.dask_client``: the scheduler of the settings, or a LocalCluster
 started on the first job), and :func:`execute` runs it on a worker: the existing use cases
-(``app/backtests.py``, ``app/simulation.py``) into a temporary folder, whose files are then
-stored with the job.
+(``app/backtests.py``, ``app/simulation.py``, ``app/fetch.py``) into a temporary folder, whose
+files are then stored with the job.
 
 A job is claimed (queued -> running) and finished (running -> done or failed, with its files)
 each in one transaction, conditionally: a job marked failed meanwhile (interrupted, at a
@@ -23,9 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from schoolmode.app import backtests, simulation
+from schoolmode.app import backtests, fetch, simulation
 from schoolmode.app.context import Context
-from schoolmode.app.jobs import REQUESTS, BacktestJob, SimulationJob, SweepJob
+from schoolmode.app.jobs import (
+    FETCH_REPORT,
+    REQUESTS,
+    BacktestJob,
+    FetchJob,
+    SimulationJob,
+    SweepJob,
+)
 from schoolmode.parallel import dask_client
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.settings import AppSettings
@@ -87,7 +94,8 @@ class Progress:
         self._write(f"{runs} backtests on {where}")
 
 
-def _claim(engine: Engine, job_id: int) -> tuple[str, dict[str, Any]] | None:
+def _claim(engine: Engine, job_id: int) -> tuple[str, dict[str, Any], str] | None:
+    """Mark a queued job running: its kind, request and who submitted it (None: not queued)."""
     with engine.begin() as conn:
         claimed = conn.execute(
             update(job)
@@ -96,8 +104,10 @@ def _claim(engine: Engine, job_id: int) -> tuple[str, dict[str, Any]] | None:
         ).rowcount
         if claimed != 1:
             return None
-        row = conn.execute(select(job.c.kind, job.c.request_json).where(job.c.id == job_id)).one()
-    return str(row.kind), json.loads(row.request_json)
+        row = conn.execute(
+            select(job.c.kind, job.c.request_json, job.c.submitted_by).where(job.c.id == job_id)
+        ).one()
+    return str(row.kind), json.loads(row.request_json), str(row.submitted_by)
 
 
 def _finish(
@@ -150,7 +160,7 @@ def _scheduler_here() -> str | None:
     return str(worker.scheduler.address)
 
 
-def _run(ctx: Context, kind: str, raw: dict[str, Any], out: Path, told: Progress) -> None:
+def _run(ctx: Context, kind: str, raw: dict[str, Any], out: Path, told: Progress, by: str) -> None:
     request = REQUESTS[kind].model_validate(raw)
     if isinstance(request, BacktestJob):
         told.total = 3
@@ -165,6 +175,23 @@ def _run(ctx: Context, kind: str, raw: dict[str, Any], out: Path, told: Progress
         backtests.sweep(ctx, req, told.started)
     elif isinstance(request, SimulationJob):
         _simulate(ctx, request, out, told)
+    elif isinstance(request, FetchJob):
+        _fetch(ctx, request, out, told, by)
+
+
+def _fetch(ctx: Context, request: FetchJob, out: Path, told: Progress, by: str) -> None:
+    """Fetch (and import) one source; the report is the job's file. A job whose every file
+    failed to come, or whose import was refused, fails with their errors."""
+    told.start(f"fetching {request.source}", 1)
+    req = fetch.FetchRequest(**request.model_dump(), by=by)
+    report = fetch.fetch(ctx, req)
+    (out / FETCH_REPORT).write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    failed = [f"{o.source}: {o.error}" for o in report.fetched if o.error is not None]
+    if failed and len(failed) == len(report.fetched):
+        raise SchoolmodeError("the publisher could not be fetched: " + "; ".join(failed))
+    if report.imports is not None and report.imports.failed:
+        refused = [o.error for o in report.imports.outcomes if o.error is not None]
+        raise SchoolmodeError("the fetched file was not imported: " + "; ".join(refused))
 
 
 def _simulate(ctx: Context, request: SimulationJob, out: Path, told: Progress) -> None:
@@ -193,11 +220,11 @@ def execute(settings: AppSettings, job_id: int) -> str:
         claimed = _claim(ctx.engine, job_id)
         if claimed is None:
             return "skipped"
-        kind, raw = claimed
+        kind, raw, by = claimed
         with tempfile.TemporaryDirectory(prefix=f"schoolmode-job-{job_id}-") as tmp:
             out = Path(tmp)
             try:
-                _run(ctx, kind, raw, out, Progress(ctx.engine, job_id))
+                _run(ctx, kind, raw, out, Progress(ctx.engine, job_id), by)
             except Exception as exc:  # every failure is the job's outcome, with its cause
                 message = str(exc) if isinstance(exc, SchoolmodeError) else repr(exc)
                 _finish(ctx.engine, job_id, "failed", message[:2000], {})

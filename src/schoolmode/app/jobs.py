@@ -1,11 +1,14 @@
-"""Use cases of the API's jobs: backtests, sweeps and simulations submitted as requests, run on
-Dask (``app/jobrun.py``), their state and report files kept in the store (tables ``job`` and
-``job_file``).
+"""Use cases of the API's jobs: backtests, sweeps, simulations and fetches of a source submitted
+as requests, run on Dask (``app/jobrun.py``), their state and report files kept in the store
+(tables ``job`` and ``job_file``).
 
 A job is known by its key: the sha256 of its kind, its canonical request (sorted JSON), the
 software version and the digest of what it reads (the policies' content hashes and, for a
-backtest or a sweep, the store's current imports). A request whose key matches a job that has
-not failed gets that job back: the same inputs are never run twice. The report files are kept
+backtest, a sweep or a fetch, the store's current imports). A request whose key matches a job
+that has not failed gets that job back: the same inputs are never run twice. A fetch is the
+exception: it reads a publisher, which may publish again at any time, so only an identical
+fetch still queued or running is given back; once it has finished, the same request fetches
+anew. The report files are kept
 in the database (with their sha256), so that they survive a restart and travel with the
 store's backups, and so that a Dask worker on another machine needs nothing but the store.
 """
@@ -30,11 +33,12 @@ from sqlalchemy import Engine, func, insert, select, update
 from schoolmode import __version__
 from schoolmode.access.roles import Principal
 from schoolmode.app.context import Context
+from schoolmode.app.fetch import FetchReport
 from schoolmode.policy.errors import SchoolmodeError, UnknownPolicyError
 from schoolmode.store.db import as_utc
 from schoolmode.store.tables import import_log, job, job_file
 
-Kind = Literal["backtest", "sweep", "simulation"]
+Kind = Literal["backtest", "sweep", "simulation", "fetch"]
 Status = Literal["queued", "running", "done", "failed"]
 
 MAX_POLICIES = 10
@@ -141,10 +145,24 @@ class SimulationJob(BaseModel):
         return sweep
 
 
+class FetchJob(BaseModel):
+    """Fetch one source from its publisher (``since``: only the rows from that day, merged into
+    the cached file) and, with ``load``, import it; the report (``report.json``: each file
+    fetched, its digest, rows and status, and each import's outcome) is the job's result."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    since: dt.date | None = None
+    load: bool = True
+    allow_removals: bool = False
+
+
 REQUESTS: dict[str, type[BaseModel]] = {
     "backtest": BacktestJob,
     "sweep": SweepJob,
     "simulation": SimulationJob,
+    "fetch": FetchJob,
 }
 
 
@@ -235,14 +253,17 @@ def job_key(kind: str, request_json: str, inputs: str) -> str:
 
 def submit(ctx: Context, kind: Kind, request: BaseModel, who: Principal) -> Submitted:
     """A new queued job for ``request``, or the job of an identical one (same request, software
-    version and inputs) that has not failed."""
+    version and inputs) that has not failed (a fetch: that is still queued or running)."""
     text = canonical(request)
     inputs = _inputs_digest(ctx, kind, request)
     key = job_key(kind, text, inputs)
+    reusable = (
+        job.c.status.in_(("queued", "running")) if kind == "fetch" else job.c.status != "failed"
+    )
     with ctx.engine.begin() as conn:
         found = conn.execute(
             select(job.c.id)
-            .where(job.c.key_sha256 == key, job.c.status != "failed")
+            .where(job.c.key_sha256 == key, reusable)
             .order_by(job.c.id.desc())
             .limit(1)
         ).scalar_one_or_none()
@@ -374,3 +395,25 @@ def mark_interrupted(ctx: Context) -> int:
             .values(status="failed", message=INTERRUPTED, finished_at=dt.datetime.now(dt.UTC))
         )
     return int(result.rowcount)
+
+
+FETCH_REPORT = "report.json"
+"""The file a finished fetch job stores its report in."""
+
+
+class FetchJobView(JobView):
+    """A fetch job, with its report once done."""
+
+    report: FetchReport | None
+    """Each file fetched and each import's outcome (None until the job is done)."""
+
+
+def get_fetch(ctx: Context, job_id: int) -> FetchJobView | None:
+    """Fetch job ``job_id`` with its report; None when there is no such job or it is not a
+    fetch."""
+    found = get_job(ctx, job_id)
+    if found is None or found.kind != "fetch":
+        return None
+    stored = read_file(ctx, job_id, FETCH_REPORT)
+    report = None if stored is None else FetchReport.model_validate_json(stored.content)
+    return FetchJobView(**found.model_dump(), report=report)

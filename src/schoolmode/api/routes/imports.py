@@ -6,10 +6,13 @@ transaction, the removal guard, ``allow_removals``); a refused file is a 422 pro
 the file, row and field of each error, and nothing is imported. A file of a dataset already
 imported is a correction: it supersedes the earlier file, and the log says what changed.
 
-``POST /fetch/{source}`` fetches one source and imports it, synchronously: one source at a
-time (``chicago``, every source at once, is the command's, not a request's), bounded by the
-settings' page size, retries and back-off; the shipped sources take seconds each. Uploads and
-fetches are the data steward's (``imports:write``, district scope).
+``POST /fetch/{source}`` fetches one source and imports it as a job (202 and the job's address,
+``GET /fetches/{id}``: its state, then the fetch report), run on the jobs' Dask cluster like a
+backtest: one source at a time (``chicago``, every source at once, is the command's, not a
+request's), bounded by the settings' page size, retries and back-off. An identical fetch still
+queued or running is that job (200); a finished one is fetched anew. Uploads and fetches are
+the data steward's (``imports:write``, district scope); a fetch's state and report are read
+by those who read the import log (``imports:read``).
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ import datetime as dt
 from pathlib import Path as Path_
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from schoolmode.access.roles import Permission, Principal
 from schoolmode.api.problems import COMMON, NO_CONTROL, ProblemError, problem_responses
+from schoolmode.api.routes.jobs import ACCEPTED, Accepted, JobId, submit
 from schoolmode.api.security import Requires, context
 from schoolmode.api.uploads import Limit, Offset, Page, page, refused_file, saved
-from schoolmode.app import data, fetch
+from schoolmode.app import data, fetch, jobs
 from schoolmode.app.context import Context
 
 router = APIRouter(tags=["imports"], responses=COMMON)
@@ -93,24 +97,42 @@ class FetchIn(BaseModel):
 
 @router.post(
     "/fetch/{source}",
-    responses=problem_responses(502),
-    summary="Fetch one source from its publisher and import it (synchronous, one source)",
+    status_code=202,
+    responses=ACCEPTED,
+    summary="Fetch one source from its publisher and import it (a job, one source)",
 )
 def fetch_source(
     source: Source,
     body: FetchIn,
     who: Annotated[Principal, Depends(Requires(Permission.imports_write))],
     ctx: Ctx,
-) -> fetch.FetchReport:
+    request: Request,
+    response: Response,
+) -> Accepted:
     if source == "chicago":
         raise ProblemError(
             400,
             "One source at a time",
             "fetch the Chicago sources one by one, or run `schoolmode fetch chicago`",
         )
-    req = fetch.FetchRequest(source=source, by=who.name, **body.model_dump())
-    report = fetch.fetch(ctx, req)
-    failed = [f.error for f in report.fetched if f.error is not None]
-    if failed and len(failed) == len(report.fetched):
-        raise ProblemError(502, "The publisher could not be fetched", "; ".join(failed))
-    return report
+    try:
+        fetch.fetch_sources(source)
+    except data.UnknownSource as exc:
+        raise ProblemError(404, "No such source", str(exc)) from None
+    job = jobs.FetchJob(source=source, **body.model_dump())
+    return submit(ctx, request, response, "fetch", job, who, status_route="show_fetch")
+
+
+@router.get(
+    "/fetches/{job_id}",
+    summary="A fetch job: its state, then what was fetched and imported",
+)
+def show_fetch(
+    job_id: JobId,
+    _: Annotated[Principal, Depends(Requires(Permission.imports_read))],
+    ctx: Ctx,
+) -> jobs.FetchJobView:
+    found = jobs.get_fetch(ctx, job_id)
+    if found is None:
+        raise ProblemError(404, "No such fetch", f"no fetch job {job_id}")
+    return found

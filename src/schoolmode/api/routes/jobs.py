@@ -1,5 +1,6 @@
 """Jobs: backtests, sweeps and simulations submitted (202 and the job's address), run on Dask,
-their state and report files read back; an identical request gets the stored job (200)."""
+their state and report files read back; an identical request gets the stored job (200). A
+fetch of a source is a job too (``routes/imports.py``), submitted and read there."""
 
 from __future__ import annotations
 
@@ -34,14 +35,17 @@ class Accepted(BaseModel):
     """False: an identical request's job, nothing new runs."""
 
 
-def _submit(
+def submit(
     ctx: Context,
     request: Request,
     response: Response,
     kind: uc.Kind,
     body: BaseModel,
     who: Principal,
+    status_route: str = "show_job",
 ) -> Accepted:
+    """Submit a job (``status_route``: the route its ``status_url`` names) and start it when it
+    is new: 202, or 200 with an identical request's job."""
     try:
         found = uc.submit(ctx, kind, body, who)
     except uc.JobFieldError as exc:
@@ -51,13 +55,13 @@ def _submit(
     if found.created:
         runner: JobRunner = request.app.state.jobs
         runner.start(found.job.id)
-    url = str(request.url_for("show_job", job_id=found.job.id).path)
+    url = str(request.url_for(status_route, job_id=found.job.id).path)
     response.status_code = 202 if found.created else 200
     response.headers["Location"] = url
     return Accepted(id=found.job.id, status=found.job.status, status_url=url, created=found.created)
 
 
-_ACCEPTED: dict[int | str, dict[str, Any]] = {
+ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"description": "Accepted: the job is queued; Location is its status."},
     200: {"description": "An identical request's job (Location is its status)."},
 }
@@ -67,36 +71,36 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
     "/backtests",
     summary="Replay stored history through policies (a job)",
     status_code=202,
-    responses=_ACCEPTED,
+    responses=ACCEPTED,
 )
 def submit_backtest(
     body: uc.BacktestJob, who: Runner, ctx: Ctx, request: Request, response: Response
 ) -> Accepted:
-    return _submit(ctx, request, response, "backtest", body, who)
+    return submit(ctx, request, response, "backtest", body, who)
 
 
 @router.post(
     "/sweeps",
     summary="Backtest once per value of a parameter (a job)",
     status_code=202,
-    responses=_ACCEPTED,
+    responses=ACCEPTED,
 )
 def submit_sweep(
     body: uc.SweepJob, who: Runner, ctx: Ctx, request: Request, response: Response
 ) -> Accepted:
-    return _submit(ctx, request, response, "sweep", body, who)
+    return submit(ctx, request, response, "sweep", body, who)
 
 
 @router.post(
     "/simulations",
     summary="Simulate policies on the synthetic district, or sweep a setting (a job)",
     status_code=202,
-    responses=_ACCEPTED,
+    responses=ACCEPTED,
 )
 def submit_simulation(
     body: uc.SimulationJob, who: Runner, ctx: Ctx, request: Request, response: Response
 ) -> Accepted:
-    return _submit(ctx, request, response, "simulation", body, who)
+    return submit(ctx, request, response, "simulation", body, who)
 
 
 @router.get("/jobs", summary="Jobs, newest first")
