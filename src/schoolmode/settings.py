@@ -20,6 +20,7 @@ no library module reads the environment itself.
 | ``fetch_backoff`` | ``SCHOOLMODE_FETCH_BACKOFF`` | 1 second, doubled each try |
 | ``api_rate_anonymous`` | ``SCHOOLMODE_API_RATE_ANONYMOUS`` | 120 requests a minute per client |
 | ``api_rate_token`` | ``SCHOOLMODE_API_RATE_TOKEN`` | 1200 requests a minute per token |
+| ``api_rate_session`` | ``SCHOOLMODE_API_RATE_SESSION`` | 600 requests a minute per account logged in by browser sessions |
 | ``lock_wait_s`` | ``SCHOOLMODE_LOCK_WAIT`` | 600 (seconds a writer waits for another) |
 | ``session_idle_minutes`` | ``SCHOOLMODE_SESSION_IDLE_MINUTES`` | 30 (a browser session unused this long ends) |
 | ``session_absolute_hours`` | ``SCHOOLMODE_SESSION_ABSOLUTE_HOURS`` | 12 (a browser session ends this long after login) |
@@ -117,6 +118,12 @@ class AppSettings(BaseSettings):
     )
     api_rate_token: int = Field(
         default=1200, ge=1, description="Requests a minute one bearer token may make."
+    )
+    api_rate_session: int = Field(
+        default=600,
+        ge=1,
+        description="Requests a minute one account may make through its browser sessions "
+        "(all of them together).",
     )
 
     @property

@@ -1,19 +1,26 @@
-"""Rate limits per anonymous client and per token: 429 with Retry-After, then allowed again."""
+"""Rate limits per anonymous client, per token and per account of browser sessions: 429 with
+Retry-After, then allowed again."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from schoolmode.access.roles import Principal, Role
 from schoolmode.api.app import create_app
 from schoolmode.api.limits import SlidingWindow, client_key
+from schoolmode.api.security import SESSION_COOKIE
 from schoolmode.app.access import AddAccountRequest, TokenRequest, add_account, create_token
 from schoolmode.app.context import Context
 from schoolmode.settings import AppSettings
 from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import upgrade
+from tests.api.conftest import PASSWORD
+
+SITE = "https://testserver"
+"""On https, so that the ``Secure`` session cookie comes back."""
 
 
 class Clock:
@@ -63,4 +70,38 @@ def test_the_api_answers_429_past_the_limit(tmp_path: Path) -> None:
             *[200] * 5,
             429,
         ]
+    ctx.close()
+
+
+def test_a_browser_session_is_limited_per_account_not_per_address(store: Engine) -> None:
+    settings = AppSettings.load(
+        db_url=store.url.render_as_string(hide_password=False),
+        api_rate_anonymous=3,
+        api_rate_token=100,
+        api_rate_session=4,
+    )
+    ctx = Context(settings)
+    admin = Principal("admin", Role.administrator)
+    add_account(ctx, AddAccountRequest(name="ward", role=Role.auditor, password=PASSWORD), admin)
+    login = {"username": "ward", "password": PASSWORD}
+    with TestClient(create_app(settings), base_url=SITE) as browser:
+        # the login itself is an anonymous request (1 of the address's 3)
+        assert browser.post("/api/v1/auth/session", data=login).status_code == 200
+        # the session's requests count for its account: 4 a minute, not the address's 3
+        statuses = [browser.get("/api/v1/runs").status_code for _ in range(5)]
+        assert statuses == [200, 200, 200, 200, 429]
+        refused = browser.get("/api/v1/policies")
+        assert refused.json()["detail"].startswith("at most 4 requests a minute")
+        # a second browser of the same account: its login is anonymous (2 of 3), then it shares
+        # the account's count
+        other = TestClient(browser.app, base_url=SITE)
+        assert other.post("/api/v1/auth/session", data=login).status_code == 200
+        assert other.get("/api/v1/runs").status_code == 429
+        # the address still has its own anonymous count (3 of 3), then 429; a made-up cookie
+        # is anonymous, not a count of its own
+        anonymous = TestClient(browser.app, base_url=SITE)
+        assert anonymous.get("/api/v1/policies").status_code == 200
+        forged = TestClient(browser.app, base_url=SITE, cookies={SESSION_COOKIE: "made-up"})
+        assert forged.get("/api/v1/policies").status_code == 429
+        assert anonymous.get("/api/v1/policies").status_code == 429
     ctx.close()

@@ -46,9 +46,11 @@ Running it for others (TLS, PostgreSQL, secrets, backups): `docs/deployment.md`.
   (`query.date`, `body.first`) and what was expected.
 - **Lists** take `limit` (1-1000, default 100) and `offset` and return `total`.
 - **Caching.** A successful GET carries an `ETag`; send it back in `If-None-Match` for a 304.
-- **Rate limits.** 120 requests a minute per anonymous client and 1200 per token, by default
-  (`SCHOOLMODE_API_RATE_ANONYMOUS`, `SCHOOLMODE_API_RATE_TOKEN`), counted in each server
-  process over a sliding minute; past it, 429 with `Retry-After`.
+- **Rate limits.** 120 requests a minute per anonymous client, 1200 per token and 600 per
+  account logged in by browser sessions (all its sessions together), by default
+  (`SCHOOLMODE_API_RATE_ANONYMOUS`, `SCHOOLMODE_API_RATE_TOKEN`,
+  `SCHOOLMODE_API_RATE_SESSION`), counted in each server process over a sliding minute; past
+  it, 429 with `Retry-After`. A cookie that is not a live session's counts as anonymous.
 - **Access log.** Every write and every read of personal data (and every refused attempt at
   one) is recorded append-only: who, role, scope, route, parameters, status, rows returned.
 - **Jobs.** `POST /backtests`, `/sweeps` and `/simulations` take the CLI's options as JSON

@@ -1,5 +1,6 @@
-"""Rate limits: requests a minute per bearer token and per anonymous client (a sliding
-window, in each server process; a reverse proxy in front may add its own)."""
+"""Rate limits: requests a minute per bearer token, per account logged in by a browser session
+cookie (all its sessions together) and per anonymous client (a sliding window, in each server
+process; a reverse proxy in front may add its own)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ def client_key(authorization: str | None, client: str | None) -> tuple[str, bool
         token = authorization[7:].strip()
         return "token:" + hashlib.sha256(token.encode()).hexdigest(), True
     return f"client:{client or 'unknown'}", False
+
+
+def session_key(account: str | None) -> str:
+    """The key of the requests of a live browser session: its account's (not the cookie's, so
+    that a new login does not start a new count)."""
+    return f"session:{account}"
 
 
 def retry_after(seconds: float) -> str:

@@ -2,7 +2,10 @@
 layer, as Starlette's ``BaseHTTPMiddleware`` adds three times over):
 
 - the rate limit: 429 with ``Retry-After`` past the settings' requests a minute, per bearer
-  token (by its digest) or per anonymous client address;
+  token (by its digest), per account of a live browser session cookie (its sessions together;
+  the session found is kept in the request's state, so the route's ``Requires`` does not look
+  it up again), or per client address for anyone else (anonymous, or a cookie that is not a
+  live session's: a made-up cookie buys no count of its own);
 - the stamp: every response carries the software version; a successful GET carries an ETag of
   its body and is answered 304 when the caller has it already;
 - the access log: every write, and every read of personal data (a route's ``Requires`` marks
@@ -16,13 +19,15 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schoolmode import __version__
 from schoolmode.access.roles import ANONYMOUS
-from schoolmode.api.limits import client_key, retry_after
+from schoolmode.api.limits import client_key, retry_after, session_key
 from schoolmode.api.problems import problem_body
-from schoolmode.app.access import log_access
+from schoolmode.api.security import KEPT_SESSION, read_cookie
+from schoolmode.app.access import SessionWho, log_access, session_who
 from schoolmode.settings import AppSettings
 
 VERSION_HEADER = "X-Schoolmode-Version"
@@ -81,6 +86,8 @@ class Guard:
         client = scope.get("client")
         key, token = client_key(headers.get("authorization"), client[0] if client else None)
         limit = settings.api_rate_token if token else settings.api_rate_anonymous
+        if not token and (session := await _session(scope)) is not None:
+            key, limit = session_key(session.principal.name), settings.api_rate_session
         wait = app.state.limits.take(key, limit)
         if wait is None:
             return False
@@ -104,6 +111,18 @@ class Guard:
         )
         await send({"type": "http.response.body", "body": body})
         return True
+
+
+async def _session(scope: Scope) -> SessionWho | None:
+    """The live session of the request's session cookie (None: no cookie, or not a live
+    session's), kept in the request's state for the route."""
+    request = Request(scope)
+    cookie = read_cookie(request, oidc=False)
+    if cookie is None:
+        return None
+    found = await run_in_threadpool(session_who, request.app.state.ctx, cookie)
+    setattr(request.state, KEPT_SESSION, (cookie, found))
+    return found
 
 
 async def _send_tagged(start: Message, body: bytes, request: Headers, send: Send) -> None:

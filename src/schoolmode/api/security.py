@@ -35,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from schoolmode.access.roles import ANONYMOUS, Permission, Principal
 from schoolmode.api.problems import ProblemError
-from schoolmode.app.access import authenticate, csrf_matches, session_who
+from schoolmode.app.access import SessionWho, authenticate, csrf_matches, session_who
 from schoolmode.app.context import Context
 
 bearer = HTTPBearer(auto_error=False, description="A token from `POST /api/v1/auth/token`.")
@@ -49,6 +49,8 @@ LOOPBACK_SESSION_COOKIE = "schoolmode-session"
 ``Secure``)."""
 OIDC_STATE_COOKIE = "__Host-schoolmode-oidc"
 LOOPBACK_OIDC_STATE_COOKIE = "schoolmode-oidc"
+KEPT_SESSION = "kept_session"
+"""The request state's ``(cookie, SessionWho | None)`` the rate limit found (``middleware``)."""
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -193,7 +195,12 @@ class Requires:
         cookie = read_cookie(request, oidc=False)
         if cookie is None:
             return ANONYMOUS
-        found = await run_in_threadpool(session_who, ctx, cookie)
+        kept: tuple[str, SessionWho | None] | None = getattr(request.state, KEPT_SESSION, None)
+        found: SessionWho | None
+        if kept is not None and kept[0] == cookie:  # the rate limit looked it up already
+            found = kept[1]
+        else:
+            found = await run_in_threadpool(session_who, ctx, cookie)
         if found is None:  # expired, idle, revoked: the browser is anonymous again
             return ANONYMOUS
         if self.csrf and request.method in UNSAFE_METHODS:
