@@ -184,9 +184,15 @@ def _head(rule: RuleTrace, labels: dict[str, str], w: _Words) -> str:
     if rule.level is not None:
         return _('Rule "{title}": level {level}.').format(title=title, level=w.policy(rule.level))
     if rule.in_effect:
-        since = w.date(rule.spell_start) if rule.spell_start else _("this day")
-        head = _('Rule "{title}" is in effect: {mode} since {since}').format(
-            title=title, mode=_effect_mode(rule.mode, labels, w), since=since
+        mode = _effect_mode(rule.mode, labels, w)
+        head = (
+            _('Rule "{title}" is in effect: {mode} since {date}').format(
+                title=title, mode=mode, date=w.date(rule.spell_start)
+            )
+            if rule.spell_start
+            else _('Rule "{title}" is in effect: {mode} since this day').format(
+                title=title, mode=mode
+            )
         )
         if rule.earliest_return:
             return head + _("; earliest return {date}.").format(date=w.date(rule.earliest_return))

@@ -40,7 +40,9 @@ FORMATS: dict[str, tuple[str, str]] = {
     "es": ("es_US", "full"),  # "lunes, 10 de enero de 2022"; 1,234.5 as in the US (CPS)
 }
 
-_FIGURE = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(%?)(?![\w.])")
+_FIGURE = re.compile(r"(?<![\w.,/-])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(%?)(?![\w/-]|[.,]\d)")
+"""A figure as the engine writes it (``1,234``, ``0.75``, ``12.5%``); not a part of a date or
+a word (``2022-01-10``, ``7-day``, ``3rd``)."""
 
 
 def N_(message: str) -> str:
@@ -86,7 +88,8 @@ class Language:
         except InvalidOperation:  # pragma: no cover - the pattern only matches figures
             return match.group(0)
         places = len(fraction) - 1 if fraction else 0
-        pattern = "#,##0" + ("." + "0" * places if places else "")
+        # grouped where the engine grouped (its counts), not elsewhere (parameters, ids)
+        pattern = ("#,##0" if "," in whole else "0") + ("." + "0" * places if places else "")
         shown = format_decimal(value, pattern, locale=self.locale)
         if not percent:
             return shown
