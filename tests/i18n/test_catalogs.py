@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -12,8 +13,10 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from schoolmode.api.routes.decisions import Lang
 from schoolmode.i18n import (
     DEFAULT,
+    FORMATS,
     LANGUAGES,
     TEMPLATE,
     LanguageError,
@@ -123,3 +126,10 @@ def test_an_unsupported_language_names_the_supported_ones() -> None:
 )
 def test_accept_language_is_negotiated(header: str | None, wanted: str) -> None:
     assert negotiate(header) == wanted
+
+
+def test_the_api_offers_the_languages_of_the_catalogs() -> None:
+    assert get_args(Lang) == LANGUAGES
+    assert set(FORMATS) == set(LANGUAGES)
+    for code in LANGUAGES:
+        assert code == DEFAULT or catalog_path(code).is_file()
