@@ -95,7 +95,7 @@ class _Words:
     def policy(self, text: str) -> str:
         """A policy file's words (a label, a level, a body's name) in this language when the
         catalog has them, else as written."""
-        return self.lang.translations.pgettext("policy", text)
+        return self.lang.translations.pgettext("policy", text) if text else text
 
     def token(self, text: str) -> str:
         """A value the engine wrote in words ("no data") or in figures."""

@@ -16,7 +16,7 @@ import gettext
 import io
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -82,19 +82,24 @@ class Language:
         return _FIGURE.sub(self._figure, text)
 
     def _figure(self, match: re.Match[str]) -> str:
-        whole, fraction, percent = match.group(1), match.group(2) or "", match.group(3)
-        try:
-            value = Decimal(whole.replace(",", "") + fraction)
-        except InvalidOperation:  # pragma: no cover - the pattern only matches figures
-            return match.group(0)
-        places = len(fraction) - 1 if fraction else 0
-        # grouped where the engine grouped (its counts), not elsewhere (parameters, ids)
-        pattern = ("#,##0" if "," in whole else "0") + ("." + "0" * places if places else "")
-        shown = format_decimal(value, pattern, locale=self.locale)
-        if not percent:
-            return shown
-        sign = self.locale.number_symbols["latn"]["percentSign"]
-        return f"{shown}{sign}"
+        return _written(match.group(0), str(self.locale))
+
+
+@lru_cache(maxsize=16384)
+def _written(figure: str, locale: str) -> str:
+    """One figure of the engine's (``1,234``, ``0.75``, ``12.5%``) as ``locale`` writes it (an
+    explanation repeats the same few figures: each is written by Babel once)."""
+    found = _FIGURE.fullmatch(figure)
+    if found is None:  # pragma: no cover - called with the pattern's matches only
+        return figure
+    whole, fraction, percent = found.group(1), found.group(2) or "", found.group(3)
+    value = Decimal(whole.replace(",", "") + fraction)
+    places = len(fraction) - 1 if fraction else 0
+    # grouped where the engine grouped (its counts), not elsewhere (parameters, ids)
+    pattern = ("#,##0" if "," in whole else "0") + ("." + "0" * places if places else "")
+    where = Locale.parse(locale)
+    shown = format_decimal(value, pattern, locale=where)
+    return shown + where.number_symbols["latn"]["percentSign"] if percent else shown
 
 
 def supported(code: str) -> bool:
