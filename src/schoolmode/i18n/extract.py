@@ -1,6 +1,8 @@
 """A Babel extraction method for policy files: the words of a policy that explanations show
-beside the catalog's sentences (its modes' labels, its rules' levels and the bodies that
-decide), extracted under the message context ``policy`` (``[policy: ...]`` in babel.cfg)."""
+beside the catalog's sentences (its modes' labels, its rules' titles, levels and conditions'
+labels, and the bodies that decide), extracted under the message context ``policy``
+(``[policy: ...]`` in babel.cfg). A policy's own title, its sources and the quotations of its
+clauses are not: they name and quote documents."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ def _line(node: Any, default: int) -> int:
 
 
 def policy_words(document: Mapping[str, Any]) -> Iterator[tuple[int, str]]:
-    """(line, words) of each mode label, level name and deciding body of a policy document."""
+    """(line, words) of each mode label, rule title, condition label, level name and deciding
+    body of a policy document (not its sources, quotations or clause references)."""
     for mode in document.get("modes") or []:
         if isinstance(mode, Mapping) and mode.get("label"):
             yield _line(mode, 0), str(mode["label"])
@@ -28,10 +31,28 @@ def policy_words(document: Mapping[str, Any]) -> Iterator[tuple[int, str]]:
         if not isinstance(rule, Mapping):
             continue
         line = _line(rule, 0)
+        if rule.get("title"):
+            yield line, str(rule["title"])
         for level in rule.get("levels") or []:
             yield line, str(level)
         if rule.get("decided_by"):
             yield line, str(rule["decided_by"])
+        for key in ("when", "classify"):
+            yield from _labels(rule.get(key), line)
+
+
+def _labels(node: Any, line: int) -> Iterator[tuple[int, str]]:
+    """The ``label`` of every condition and operand under ``node``."""
+    if isinstance(node, Mapping):
+        here = _line(node, line)
+        label = node.get("label")
+        if isinstance(label, str) and label:
+            yield here, label
+        for value in node.values():
+            yield from _labels(value, here)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _labels(value, line)
 
 
 def extract_policy(
