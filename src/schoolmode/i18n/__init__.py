@@ -102,10 +102,6 @@ def _written(figure: str, locale: str) -> str:
     return shown + where.number_symbols["latn"]["percentSign"] if percent else shown
 
 
-def supported(code: str) -> bool:
-    return code in LANGUAGES
-
-
 @lru_cache(maxsize=len(LANGUAGES))
 def language(code: str = DEFAULT) -> Language:
     """The language ``code`` (one of :data:`LANGUAGES`), its catalog compiled once."""
