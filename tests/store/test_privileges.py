@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from typer.testing import CliRunner
 
 from schoolmode.access.roles import Principal, Role
@@ -55,9 +55,13 @@ def app_role() -> Iterator[str]:
                 engine = create_engine(
                     make_url(pg_admin_url()).set(database=database), isolation_level="AUTOCOMMIT"
                 )
-                with engine.connect() as inner:
-                    inner.execute(text(f"DROP OWNED BY {role}"))
-                engine.dispose()
+                try:
+                    with engine.connect() as inner:
+                        inner.execute(text(f"DROP OWNED BY {role}"))
+                except OperationalError:
+                    pass  # dropped meanwhile by another test (pytest-xdist workers share the server)
+                finally:
+                    engine.dispose()
             conn.execute(text(f"DROP ROLE {role}"))
         admin.dispose()
 
