@@ -24,7 +24,16 @@ FLOORS: dict[str, tuple[str, ...]] = {
     "domain": ("sim", "synth", "operations", "backtest", "decisions", "cases", "access"),
     "data": ("metrics", "importers", "fetch"),
     "core": ("engine", "store"),
-    "ground": ("policy", "standard", "settings", "pathogen", "draws", "parallel", "reports"),
+    "ground": (
+        "policy",
+        "standard",
+        "settings",
+        "pathogen",
+        "draws",
+        "parallel",
+        "reports",
+        "disclosure",
+    ),
 }
 """Top to bottom. A module may import its own package and any package on a lower floor, and
 on its own floor only what ``SAME_FLOOR`` lists."""
