@@ -154,14 +154,46 @@ def test_an_attacker_recovers_no_unpublished_difference(rows: list[tuple[int, in
 def test_an_attacker_recovers_no_day_from_weeks_and_cumulatives(
     daily: list[int], released: int, week: int
 ) -> None:
-    """Daily counts, their trailing ``week``-day sums and their cumulative; the first
-    ``released`` cumulatives went out in an earlier release (when they were not small)."""
+    _weeks_and_cumulatives(daily, released, week)
+
+
+@pytest.mark.parametrize("week", [2, 3])
+@pytest.mark.parametrize("released", [0, 1, 2, 3])
+def test_days_1_2_9_1_are_not_recovered_from_weeks_and_cumulatives(
+    released: int, week: int
+) -> None:
+    """Hypothesis's counterexample to the bound-propagation audit (reverted on main): with the
+    weeks and cumulatives published, combining relations gives d0 + d3 = 2 with both hidden
+    (at least 1), so both are 1; one relation at a time never shows it."""
+    _weeks_and_cumulatives([1, 2, 9, 1], released, week)
+
+
+def test_the_pinned_pair_of_1_2_9_1_is_what_the_attacker_finds() -> None:
+    """The attacker is not blind to that example: hiding the four days and the cumulatives
+    of the first and third day (not enough) lets it recover the first and last day."""
+    daily = [1, 2, 9, 1]
+    values, rel, n = _series(daily, 2)
+    hidden = np.zeros(len(values), bool)
+    hidden[[0, 1, 2, 3, n, n + 2]] = True
+    assert recovered(values, np.ones(len(values), bool), hidden, rel, [0, 3]) == [0, 3]
+
+
+def _series(daily: list[int], week: int) -> tuple[np.ndarray, list[Relation], int]:
+    """Daily counts, their cumulative and their trailing ``week``-day sums, with relations."""
     n = len(daily)
     cum = np.cumsum(daily).tolist()
     windows = [sum(daily[max(0, d - week + 1) : d + 1]) for d in range(n)]
     values = np.array(daily + cum + windows, dtype=np.int64)
     rel = [Relation(n, (0,))] + [Relation(n + d, (n + d - 1, d)) for d in range(1, n)]
     rel += [Relation(2 * n + d, tuple(range(max(0, d - week + 1), d + 1))) for d in range(n)]
+    return values, rel, n
+
+
+def _weeks_and_cumulatives(daily: list[int], released: int, week: int) -> None:
+    """Daily counts, their trailing ``week``-day sums and their cumulative; the first
+    ``released`` cumulatives went out in an earlier release (when they were not small)."""
+    values, rel, n = _series(daily, week)
+    cum = values[n : 2 * n].tolist()
     locked = np.zeros(3 * n, bool)
     for d in range(min(released, n)):
         if RULE.small(cum[d]):

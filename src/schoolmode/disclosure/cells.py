@@ -27,12 +27,13 @@ cell is at least 1.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from schoolmode.disclosure.rules import Rule
 
@@ -173,22 +174,35 @@ def exposed_cells(
     small: Bools,
     memo: dict[tuple[int, ...], frozenset[int]] | None = None,
 ) -> list[int]:
-    """The hidden or small cells an attacker can work out from what is published (step 3),
-    found per group of unknown cells linked by relations (``memo``: the groups of an earlier
-    round, unchanged since, are not solved again)."""
+    """The hidden or small unknown cells an attacker can work out from what is published (step
+    3), audited per group of unknown cells linked by relations (``memo``: the groups of an
+    earlier round, unchanged since, are not audited again)."""
     unknown = _unknown(cells, hidden)
+    protect = unknown & (hidden | small)
+    lower = np.where(hidden, 1, 0).astype(np.int64)
     memo = {} if memo is None else memo
     out: set[int] = set()
     for members, rows in _groups(cells, unknown):
-        key = tuple(members)
+        targets = [c for c in members if protect[c]]
+        if not targets:
+            continue
+        key = tuple(c if hidden[c] else -1 - c for c in members)
         if key not in memo:
-            memo[key] = frozenset(_pinned(cells, hidden, members, rows))
+            exact = len(members) <= EXACT_LIMIT
+            memo[key] = frozenset(_pinned(cells.values, lower, members, rows, targets, exact))
         out |= memo[key]
-    return sorted(c for c in out if hidden[c] or small[c])
+    return sorted(out)
+
+
+EXACT_LIMIT = 2_000
+"""Groups of at most this many unknown cells get a solve per cell the batched search leaves
+unmoved (the exact audit); a larger group calls such a cell exposed without that solve (safe:
+it gets a complement it may not have needed)."""
 
 
 def _groups(cells: Cells, unknown: Bools) -> list[tuple[list[int], list[Relation]]]:
-    """The unknown cells in groups linked by relations, each with its relations."""
+    """The unknown cells in groups linked by relations, each with its relations (a relation
+    with no unknown cell holds as published and is left out)."""
     parent: dict[int, int] = {int(c): int(c) for c in np.flatnonzero(unknown)}
 
     def find(x: int) -> int:
@@ -202,8 +216,11 @@ def _groups(cells: Cells, unknown: Bools) -> list[tuple[list[int], list[Relation
         members = [c for c in r.cells if c in parent]
         if members:
             rows.append((r, members[0]))
+            root = find(members[0])
             for m in members[1:]:
-                parent[find(m)] = find(members[0])
+                other = find(m)
+                if other != root:
+                    parent[other] = root
     groups: dict[int, tuple[list[int], list[Relation]]] = {}
     for c in parent:
         groups.setdefault(find(c), ([], []))[0].append(c)
@@ -212,76 +229,95 @@ def _groups(cells: Cells, unknown: Bools) -> list[tuple[list[int], list[Relation
     return list(groups.values())
 
 
-def _pinned(cells: Cells, hidden: Bools, members: list[int], rows: list[Relation]) -> set[int]:
-    """Of one group's cells, those the relations fix (:func:`determined_in`) or the bounds
-    pin to one value (:func:`bounds_in`)."""
-    if not rows:
-        return set()
-    lo, hi = bounds_in(cells, hidden, members, rows)
-    return {c for c in members if lo[c] == hi[c]} | determined_in(members, rows)
+class _Model:
+    """The integer program of one group: its unknown cells are the variables (a hidden cell at
+    least 1, an unpublished one at least 0, no upper bound: an attacker knows none), every
+    relation an equality with the published cells as constants."""
+
+    def __init__(
+        self, values: Ints, lower: Ints, members: list[int], rows: Sequence[Relation]
+    ) -> None:
+        self.column = {c: k for k, c in enumerate(members)}
+        n = len(members)
+        data: list[float] = []
+        ri: list[int] = []
+        ci: list[int] = []
+        for i, r in enumerate(rows):
+            for c, sign in ((r.total, 1.0), *((p, -1.0) for p in r.parts)):
+                if c in self.column:
+                    ri.append(i)
+                    ci.append(self.column[c])
+                    data.append(sign)
+        a = sparse.csr_array((data, (ri, ci)), shape=(len(rows), n))
+        self.truth = values[members].astype(np.float64)
+        rhs = a @ self.truth  # the truth holds: the constants are what it sums to
+        self.constraint = LinearConstraint(a, rhs, rhs)
+        self.lower = lower[members].astype(np.float64)
+        self.integrality = np.ones(n)
+
+    def solve(
+        self,
+        objective: npt.NDArray[np.float64],
+        lb: npt.NDArray[np.float64],
+        ub: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64] | None:
+        """An integer solution within ``lb``..``ub`` minimising ``objective``; None if none."""
+        res = milp(
+            objective,
+            constraints=self.constraint,
+            integrality=self.integrality,
+            bounds=Bounds(lb, ub),
+        )
+        return None if res.x is None else np.round(res.x)
 
 
-def bounds_in(
-    cells: Cells, hidden: Bools, members: list[int], rows: list[Relation]
-) -> tuple[dict[int, float], dict[int, float]]:
-    """Each cell's interval as an attacker sees it: a published cell its value; a hidden one
-    at least 1, an internal one at least 0 (no upper bound), narrowed through the relations to
-    a fixed point (integers: bounds rounded inward)."""
-    inf = float("inf")
-    lo: dict[int, float] = {}
-    hi: dict[int, float] = {}
-    for r in rows:
-        for c in r.cells:
-            if c not in lo:
-                known = bool(cells.published[c]) and not hidden[c]
-                lo[c] = float(cells.values[c]) if known else (1.0 if hidden[c] else 0.0)
-                hi[c] = float(cells.values[c]) if known else inf
-    for _ in range(MAX_ROUNDS):
-        changed = False
-        for r in rows:
-            parts = r.parts
-            plo = sum(lo[p] for p in parts)
-            unbounded = sum(hi[p] == inf for p in parts)
-            finite = sum(hi[p] for p in parts if hi[p] != inf)
-            changed |= _narrow(lo, hi, r.total, plo, inf if unbounded else finite)
-            tlo, thi = lo[r.total], hi[r.total]
-            for p in parts:
-                mine = hi[p] == inf
-                ohi = inf if unbounded - mine else finite - (0.0 if mine else hi[p])
-                changed |= _narrow(lo, hi, p, tlo - ohi, thi - (plo - lo[p]))
-        if not changed:
-            break
-    return lo, hi
+def _pinned(
+    values: Ints,
+    lower: Ints,
+    members: list[int],
+    rows: Sequence[Relation],
+    targets: list[int],
+    exact: bool,
+) -> set[int]:
+    """The ``targets`` of one group that no integer solution of its relations moves by one
+    from the true value (up or down, within their bounds): those an attacker recovers.
 
-
-def _narrow(lo: dict[int, float], hi: dict[int, float], c: int, a: float, b: float) -> bool:
-    """Narrow cell ``c`` to ``[a, b]`` (rounded inward); whether it changed."""
-    if a != float("-inf") and a != float("inf"):
-        a = float(math.ceil(a - 1e-9))
-    if b != float("inf") and b != float("-inf"):
-        b = float(math.floor(b + 1e-9))
-    changed = False
-    if a > lo[c]:
-        lo[c], changed = a, True
-    if b < hi[c]:
-        hi[c], changed = b, True
-    return changed
-
-
-def determined_in(members: list[int], rows: list[Relation]) -> set[int]:
-    """The cells of one group the relations fix exactly (whatever the bounds): every solution
-    has the same value there, i.e. the null space of the relations over the group's unknown
-    cells (the eigenvectors of AᵀA with eigenvalue zero) is zero at that cell."""
-    column = {c: k for k, c in enumerate(members)}
-    a = np.zeros((len(rows), len(members)))
-    for i, r in enumerate(rows):
-        if r.total in column:
-            a[i, column[r.total]] += 1.0
-        for p in r.parts:
-            if p in column:
-                a[i, column[p]] -= 1.0
-    gram = a.T @ a
-    eigenvalues, vectors = np.linalg.eigh(gram)
-    null = vectors[:, eigenvalues < 1e-9 * max(1.0, float(eigenvalues.max(initial=0.0)))]
-    free = np.abs(null).max(axis=1) if null.size else np.zeros(len(members))
-    return {c for c, k in column.items() if free[k] < 1e-7}
+    Witnesses first, in batches: a solution that pushes every target not yet freed one up
+    (each kept within its true value .. +1, the other cells free), then one down; every target
+    it moved is free. Repeat while a batch frees some. A target still unmoved gets its own two
+    solves (fixed at its true value + 1, then - 1, every other cell free) when ``exact``;
+    otherwise it counts as exposed (a complement it may not need, never a recovery missed).
+    """
+    model = _Model(values, lower, members, rows)
+    n = len(members)
+    inf = np.full(n, np.inf)
+    col = [model.column[t] for t in targets]
+    left = set(col)
+    for step in (1.0, -1.0):
+        while left:
+            batch = sorted(k for k in left if model.truth[k] + step >= model.lower[k])
+            if not batch:
+                break
+            lb, ub = model.lower.copy(), inf.copy()
+            near = model.truth[batch] + step
+            lb[batch] = np.minimum(model.truth[batch], near)
+            ub[batch] = np.maximum(model.truth[batch], near)
+            objective = np.zeros(n)
+            objective[batch] = -step
+            x = model.solve(objective, lb, ub)
+            moved = set() if x is None else {k for k in batch if x[k] != model.truth[k]}
+            if not moved:
+                break
+            left -= moved
+    if exact:
+        for k in sorted(left):
+            for step in (1.0, -1.0):
+                v = model.truth[k] + step
+                if v < model.lower[k]:
+                    continue
+                lb, ub = model.lower.copy(), inf.copy()
+                lb[k] = ub[k] = v
+                if model.solve(np.zeros(n), lb, ub) is not None:
+                    left.discard(k)
+                    break
+    return {members[k] for k in left}
