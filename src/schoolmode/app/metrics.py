@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select
 
 from schoolmode.access.roles import Permission, Principal
 from schoolmode.app.context import Context
-from schoolmode.disclosure import SUPPRESSED, Release, Rule, rule_on
+from schoolmode.disclosure import SUPPRESSED, DisclosureError, Release, Rule, rule_on
 from schoolmode.metrics.community import citywide_metrics
 from schoolmode.metrics.frames import school_data
 from schoolmode.metrics.school import unit_metrics
@@ -116,6 +116,9 @@ class MetricsPage(BaseModel):
     limit: int
     offset: int
     items: list[dict[str, Any]]
+    notes: list[str] = []
+    """Public release only: what was published coarser than asked and why (a table that could
+    not be protected is withheld, never refused; classroom counts are for roles only)."""
 
 
 def exact_for(who: Principal, level: Level) -> bool:
@@ -201,31 +204,64 @@ def exact_tables(engine: Engine) -> dict[str, pl.DataFrame]:
     return {"citywide": _city_table(engine), "zip": _zip_table(engine), **tables}
 
 
-def _school_release(tables: dict[str, pl.DataFrame], rule: Rule) -> dict[str, pl.DataFrame]:
-    rel = Release()
-    school, district, room = tables["school"], tables["district"], tables["classroom"]
+def school_release(
+    tables: dict[str, pl.DataFrame], rule: Rule, *, history: bool = True
+) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """The public school and district tables, suppressed together, and the notes of a coarser
+    release. ``history``: the tables start at the store's first day (a 14-day count then sums
+    the days there are); else they are a cut, and a 14-day count is related to its days only
+    where all 14 are in it.
+
+    Never fails: when the tables cannot be protected (``DisclosureError``), the school counts
+    are withheld and only the district's published (the aggregate), and if even that cannot be
+    protected, no count at all; the notes say so. Classroom counts are never public.
+    """
+    school, district = tables["school"], tables["district"]
     if school.height == 0:
-        return {k: _no_counts(v, SCHOOL_COUNTS) for k, v in tables.items() if k != "classroom"} | {
-            "classroom": _no_counts(room, CLASSROOM_COUNTS)
-        }
+        return {"school": _no_counts(school, SCHOOL_COUNTS), "district": district}, []
     pub = ["unit", "date", "in_outbreak", *SCHOOL_COUNTS]
-    rel.add("school", school.select([*pub, "parent"]), ("unit", "date"), SCHOOL_COUNTS)
-    rel.add("district", district.select(pub), ("unit", "date"), SCHOOL_COUNTS)
-    rel.add(
-        "classroom",
-        room.select("unit", "parent", "date", *CLASSROOM_COUNTS),
-        ("unit", "date"),
-        CLASSROOM_COUNTS,
-    )
+    school = school.select([*pub, "parent"])
+    district = district.select(pub)
+    try:
+        return _released(school, district, rule, history, with_schools=True), []
+    except DisclosureError as exc:
+        note = (
+            f"school counts withheld: the school table could not be protected ({exc}); "
+            "only the district's counts are published"
+        )
+    try:
+        out = _released(school, district, rule, history, with_schools=False)
+        return {"school": _no_counts(school, SCHOOL_COUNTS), "district": out["district"]}, [note]
+    except DisclosureError as exc:
+        return {
+            "school": _no_counts(school, SCHOOL_COUNTS),
+            "district": _no_counts(district, SCHOOL_COUNTS),
+        }, [f"all counts withheld: even the district's could not be protected ({exc})"]
+
+
+def _released(
+    school: pl.DataFrame,
+    district: pl.DataFrame,
+    rule: Rule,
+    history: bool,
+    *,
+    with_schools: bool,
+) -> dict[str, pl.DataFrame]:
+    """The release of the district (and the schools): the school counts are unpublished cells
+    of the release when ``with_schools`` is false, so the district's still protect them."""
+    rel = Release()
+    rel.add("school", school, ("unit", "date"), SCHOOL_COUNTS, published=with_schools)
+    rel.add("district", district, ("unit", "date"), SCHOOL_COUNTS)
     for name in ("school", "district"):
         rel.across(name, "enrolled", ["students_quarantine_isolation"], rest="not_isolated")
         rel.across(name, "classroom_teachers", ["covid_absent_teachers"], rest="teachers_present")
         rel.across(name, "staff_total", ["staff_isolation_quarantine"], rest="staff_present")
         rel.across(name, "staff_total", ["classroom_teachers"], rest="other_staff")
-        rel.window(name, "school_cases", "school_cases_14d", 14)
-    rel.across("classroom", "enrolled", ["students_quarantine_isolation"], rest="not_isolated")
+        if history:
+            rel.window(name, "school_cases", "school_cases_14d", 14)
+        else:
+            rel.lagged(name, "school_cases_14d", [("school_cases", k) for k in range(14)])
     rel.rollup("school", "district", SCHOOL_COUNTS)
-    rel.rollup("classroom", "school", ["enrolled", "students_quarantine_isolation"])
     return rel.apply(rule)
 
 
@@ -237,21 +273,29 @@ def _no_counts(frame: pl.DataFrame, counts: tuple[str, ...]) -> pl.DataFrame:
     )
 
 
-def _city_release(city: pl.DataFrame, rule: Rule) -> pl.DataFrame:
+def _city_release(city: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, list[str]]:
     if city.height == 0:
-        return city
+        return city, []
     rel = Release()
     rel.add("city", city, ("unit", "date"), CITY_COUNTS)
     for kind in ("positive", "cases"):
         rel.lagged("city", f"{kind}_14d", [(f"{kind}_7d", 0), (f"{kind}_7d", 7)])
-    out = rel.apply(rule)["city"]
+    notes: list[str] = []
+    try:
+        out = rel.apply(rule)["city"]
+    except DisclosureError as exc:
+        out = city.with_columns(
+            *(pl.lit(None, pl.Int64).alias(c) for c in CITY_COUNTS),
+            pl.lit(",".join(CITY_COUNTS)).alias(SUPPRESSED),
+        )
+        notes.append(f"citywide counts withheld: they could not be protected ({exc})")
     return out.with_columns(
         pl.when(pl.any_horizontal(pl.col(c).is_null() for c in needs))
         .then(None)
         .otherwise(pl.col(rate))
         .alias(rate)
         for rate, needs in CITY_RATES.items()
-    )
+    ), notes
 
 
 def _zip_release(zips: pl.DataFrame, rule: Rule) -> pl.DataFrame:
@@ -270,24 +314,41 @@ def _with_rates(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def public_tables(engine: Engine, rule: Rule) -> dict[str, pl.DataFrame]:
-    """The public release of every level (whole history)."""
+CLASSROOM_NOTE = "classroom counts are not public: they are for roles with decision inputs"
+
+
+class PublicRelease(BaseModel):
+    """Every level's public table and, per level, the notes of a coarser release."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    tables: dict[str, pl.DataFrame]
+    notes: dict[str, list[str]]
+
+
+def public_tables(engine: Engine, rule: Rule) -> PublicRelease:
+    """The public release of every level (whole history). Classrooms: no rows (their counts
+    are small by nature and are for roles only)."""
     exact = exact_tables(engine)
-    school = _school_release(exact, rule)
-    return {
-        "citywide": _city_release(exact["citywide"], rule),
-        "zip": _zip_release(exact["zip"], rule),
-        "district": _with_rates(school["district"]),
-        "school": _with_rates(school["school"]),
-        "classroom": school["classroom"],
-    }
+    school, notes = school_release(exact, rule)
+    city, city_notes = _city_release(exact["citywide"], rule)
+    return PublicRelease(
+        tables={
+            "citywide": city,
+            "zip": _zip_release(exact["zip"], rule),
+            "district": _with_rates(school["district"]),
+            "school": _with_rates(school["school"]),
+            "classroom": _no_counts(exact["classroom"], CLASSROOM_COUNTS).clear(),
+        },
+        notes={"school": notes, "district": notes, "citywide": city_notes},
+    )
 
 
-_RELEASES: dict[tuple[str, int, str], dict[str, pl.DataFrame]] = {}
+_RELEASES: dict[tuple[str, int, str], PublicRelease] = {}
 _LOCK = threading.Lock()
 
 
-def _public(ctx: Context, rule: Rule) -> dict[str, pl.DataFrame]:
+def _public(ctx: Context, rule: Rule) -> PublicRelease:
     """The public release of the store's current version, computed once per version."""
     key = (str(ctx.engine.url), _version(ctx.engine), rule.id)
     with _LOCK:
@@ -302,8 +363,10 @@ def _public(ctx: Context, rule: Rule) -> dict[str, pl.DataFrame]:
 
 def metrics_frame(
     ctx: Context, req: MetricsRequest, who: Principal
-) -> tuple[pl.DataFrame, Rule | None]:
-    """The rows of ``req`` as ``who`` may see them, and the rule applied (None: exact)."""
+) -> tuple[pl.DataFrame, Rule | None, list[str]]:
+    """The rows of ``req`` as ``who`` may see them, the rule applied (None: exact) and the
+    notes of a coarser public release."""
+    notes: list[str] = []
     if req.start and req.end and req.start > req.end:
         raise MetricsError("query.from", f"from {req.start} is after to {req.end}")
     if exact_for(who, req.level):
@@ -315,14 +378,18 @@ def metrics_frame(
         rule = None
     else:
         rule = rule_on(dt.date.today())
-        frame = _public(ctx, rule)[req.level]
+        release = _public(ctx, rule)
+        frame = release.tables[req.level]
+        notes = list(release.notes.get(req.level, []))
+        if req.level == "classroom":
+            notes.append(CLASSROOM_NOTE)
     if req.start:
         frame = frame.filter(pl.col("date") >= req.start)
     if req.end:
         frame = frame.filter(pl.col("date") <= req.end)
     if req.units:
         frame = frame.filter(pl.col("unit").is_in(list(req.units)))
-    return frame.sort("unit", "date"), rule
+    return frame.sort("unit", "date"), rule, notes
 
 
 def _counts(level: Level) -> list[str]:
@@ -334,7 +401,7 @@ def _counts(level: Level) -> list[str]:
 
 
 def metrics_page(ctx: Context, req: MetricsRequest, who: Principal) -> MetricsPage:
-    frame, rule = metrics_frame(ctx, req, who)
+    frame, rule, notes = metrics_frame(ctx, req, who)
     page = frame.slice(req.offset, req.limit)
     return MetricsPage(
         level=req.level,
@@ -345,6 +412,7 @@ def metrics_page(ctx: Context, req: MetricsRequest, who: Principal) -> MetricsPa
         limit=req.limit,
         offset=req.offset,
         items=page.to_dicts(),
+        notes=notes,
     )
 
 
@@ -353,16 +421,17 @@ class Download(BaseModel):
     media_type: str
     filename: str
     rule: RuleInfo | None
+    notes: list[str]
 
 
 def metrics_download(ctx: Context, req: MetricsRequest, who: Principal, fmt: Format) -> Download:
     """Every row of ``req`` (no paging) as CSV (neutralised for spreadsheets), Parquet or
     GeoJSON (schools only: a point per school from its profile, blank when it has none)."""
-    frame, rule = metrics_frame(ctx, req, who)
+    frame, rule, notes = metrics_frame(ctx, req, who)
     if fmt == "geojson":
         if req.level != "school":
             raise MetricsError("query.format", "GeoJSON is for the school level (points)")
-        content = _geojson(ctx.engine, frame, rule)
+        content = _geojson(ctx.engine, frame, rule, notes)
     elif fmt == "csv":
         content = neutralised(frame).write_csv().encode()
     else:
@@ -372,11 +441,15 @@ def metrics_download(ctx: Context, req: MetricsRequest, who: Principal, fmt: For
     ext = "geojson" if fmt == "geojson" else fmt
     info = None if rule is None else RuleInfo.of(rule)
     return Download(
-        content=content, media_type=MEDIA[fmt], filename=f"{req.level}.{ext}", rule=info
+        content=content,
+        media_type=MEDIA[fmt],
+        filename=f"{req.level}.{ext}",
+        rule=info,
+        notes=notes,
     )
 
 
-def _geojson(engine: Engine, frame: pl.DataFrame, rule: Rule | None) -> bytes:
+def _geojson(engine: Engine, frame: pl.DataFrame, rule: Rule | None, notes: list[str]) -> bytes:
     t = RECORD_TABLES["school"]
     with engine.connect() as conn:
         places = query_frame(
@@ -401,4 +474,5 @@ def _geojson(engine: Engine, frame: pl.DataFrame, rule: Rule | None) -> bytes:
     doc: dict[str, Any] = {"type": "FeatureCollection", "features": features}
     if rule is not None:
         doc["suppression"] = RuleInfo.of(rule).model_dump(mode="json")
+        doc["notes"] = notes
     return json.dumps(doc).encode()

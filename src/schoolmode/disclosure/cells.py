@@ -238,7 +238,7 @@ class _Model:
         self, values: Ints, lower: Ints, members: list[int], rows: Sequence[Relation]
     ) -> None:
         self.column = {c: k for k, c in enumerate(members)}
-        n = len(members)
+        self.n = n = len(members)
         data: list[float] = []
         ri: list[int] = []
         ci: list[int] = []
@@ -248,27 +248,59 @@ class _Model:
                     ri.append(i)
                     ci.append(self.column[c])
                     data.append(sign)
-        a = sparse.csr_array((data, (ri, ci)), shape=(len(rows), n))
+        self.a = sparse.csr_array((data, (ri, ci)), shape=(len(rows), n))
         self.truth = values[members].astype(np.float64)
-        rhs = a @ self.truth  # the truth holds: the constants are what it sums to
-        self.constraint = LinearConstraint(a, rhs, rhs)
+        # the truth holds: the constants are what it sums to
+        self.rhs = np.asarray(self.a @ self.truth, dtype=np.float64)
         self.lower = lower[members].astype(np.float64)
-        self.integrality = np.ones(n)
 
-    def solve(
-        self,
-        objective: npt.NDArray[np.float64],
-        lb: npt.NDArray[np.float64],
-        ub: npt.NDArray[np.float64],
-    ) -> npt.NDArray[np.float64] | None:
-        """An integer solution within ``lb``..``ub`` minimising ``objective``; None if none."""
+    def feasible(self, k: int, value: float) -> bool:
+        """Whether an integer solution has cell ``k`` (a column) at ``value``."""
+        lb, ub = self.lower.copy(), np.full(self.n, np.inf)
+        lb[k] = ub[k] = value
         res = milp(
-            objective,
-            constraints=self.constraint,
-            integrality=self.integrality,
+            np.zeros(self.n),
+            constraints=LinearConstraint(self.a, self.rhs, self.rhs),
+            integrality=np.ones(self.n, dtype=np.int64),
             bounds=Bounds(lb, ub),
         )
-        return None if res.x is None else np.round(res.x)
+        return res.x is not None
+
+    def most_moved(self, batch: list[int]) -> set[int]:
+        """The columns of ``batch`` moved by one (up or down) in an integer solution that moves
+        as many of them as it can: ``x = truth + up - down`` for each, ``up + down <= 1``,
+        ``up``, ``down`` in {0, 1} (``down`` 0 where the bound forbids it); maximise the moves.
+        """
+        t = len(batch)
+        n = self.n
+        eye = sparse.csr_array((np.ones(t), (np.arange(t), np.asarray(batch))), shape=(t, n))
+        ident = sparse.identity(t, format="csr")
+        zeros_nt = sparse.csr_array((self.a.shape[0], 2 * t))
+        a = sparse.vstack(
+            [
+                sparse.hstack([self.a, zeros_nt]),
+                sparse.hstack([eye, -ident, ident]),  # x - up + down = truth
+                sparse.hstack([sparse.csr_array((t, n)), ident, ident]),  # up + down <= 1
+            ],
+            format="csr",
+        )
+        cols = np.asarray(batch)
+        lo = np.concatenate([self.rhs, self.truth[cols], np.full(t, -np.inf)])
+        hi = np.concatenate([self.rhs, self.truth[cols], np.ones(t)])
+        down_ub = (self.truth[cols] - 1 >= self.lower[cols]).astype(np.float64)
+        lb = np.concatenate([self.lower, np.zeros(2 * t)])
+        ub = np.concatenate([np.full(n, np.inf), np.ones(t), down_ub])
+        objective = np.concatenate([np.zeros(n), -np.ones(2 * t)])
+        res = milp(
+            objective,
+            constraints=LinearConstraint(a, lo, hi),
+            integrality=np.ones(n + 2 * t, dtype=np.int64),
+            bounds=Bounds(lb, ub),
+        )
+        if res.x is None:
+            return set()
+        x = np.round(res.x[:n])
+        return {k for k in batch if x[k] != self.truth[k]}
 
 
 def _pinned(
@@ -282,42 +314,24 @@ def _pinned(
     """The ``targets`` of one group that no integer solution of its relations moves by one
     from the true value (up or down, within their bounds): those an attacker recovers.
 
-    Witnesses first, in batches: a solution that pushes every target not yet freed one up
-    (each kept within its true value .. +1, the other cells free), then one down; every target
-    it moved is free. Repeat while a batch frees some. A target still unmoved gets its own two
-    solves (fixed at its true value + 1, then - 1, every other cell free) when ``exact``;
-    otherwise it counts as exposed (a complement it may not need, never a recovery missed).
+    Witnesses first, in batches: a solution that moves as many targets not yet freed as it can
+    by one (the other cells free); every target it moved is free. Repeat while a batch frees
+    some. A target still unmoved gets its own solves (fixed at its true value + 1, then - 1,
+    every other cell free) when ``exact``; otherwise it counts as exposed (a complement it may
+    not need, never a recovery missed).
     """
     model = _Model(values, lower, members, rows)
-    n = len(members)
-    inf = np.full(n, np.inf)
-    col = [model.column[t] for t in targets]
-    left = set(col)
-    for step in (1.0, -1.0):
-        while left:
-            batch = sorted(k for k in left if model.truth[k] + step >= model.lower[k])
-            if not batch:
-                break
-            lb, ub = model.lower.copy(), inf.copy()
-            near = model.truth[batch] + step
-            lb[batch] = np.minimum(model.truth[batch], near)
-            ub[batch] = np.maximum(model.truth[batch], near)
-            objective = np.zeros(n)
-            objective[batch] = -step
-            x = model.solve(objective, lb, ub)
-            moved = set() if x is None else {k for k in batch if x[k] != model.truth[k]}
-            if not moved:
-                break
-            left -= moved
+    left = {model.column[t] for t in targets}
+    while left:
+        moved = model.most_moved(sorted(left))
+        if not moved:
+            break
+        left -= moved
     if exact:
         for k in sorted(left):
             for step in (1.0, -1.0):
                 v = model.truth[k] + step
-                if v < model.lower[k]:
-                    continue
-                lb, ub = model.lower.copy(), inf.copy()
-                lb[k] = ub[k] = v
-                if model.solve(np.zeros(n), lb, ub) is not None:
+                if v >= model.lower[k] and model.feasible(k, v):
                     left.discard(k)
                     break
     return {members[k] for k in left}

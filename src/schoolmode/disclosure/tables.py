@@ -55,16 +55,23 @@ class Release:
     _size: int = 0
 
     def add(
-        self, name: str, frame: pl.DataFrame, keys: Sequence[str], counts: Sequence[str]
+        self,
+        name: str,
+        frame: pl.DataFrame,
+        keys: Sequence[str],
+        counts: Sequence[str],
+        *,
+        published: bool = True,
     ) -> None:
         """A table: its rows (``keys`` identify one) and its columns that are counts of people
-        (integers, no blanks)."""
+        (integers, no blanks). ``published=False``: a table withheld whose counts still relate
+        to the published ones (protected like any unpublished count)."""
         for c in counts:
             if frame[c].null_count():
                 raise ValueError(f"table {name}, column {c}: a blank count")
         values = frame.select(pl.col(c).cast(pl.Int64) for c in counts).to_numpy().reshape(-1)
         self.tables[name] = _Table(frame, tuple(keys), tuple(counts), self._size)
-        self._extend(values.astype(np.int64), published=True)
+        self._extend(values.astype(np.int64), published=published)
 
     def _extend(self, values: np.ndarray, *, published: bool) -> int:
         start = self._size

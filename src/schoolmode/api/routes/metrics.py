@@ -25,6 +25,8 @@ Units = Annotated[
     Query(max_length=100, description="Only these units (repeat the parameter)"),
 ]
 RULE_HEADER = "X-Schoolmode-Suppression"
+NOTES_HEADER = "X-Schoolmode-Notes"
+"""What a public download published coarser than asked, and why."""
 
 
 def _request(
@@ -71,7 +73,8 @@ def metrics(
     responses={
         200: {
             "content": {m.split(";")[0]: {} for m in uc.MEDIA.values()},
-            "description": "The file; the suppression rule applied in X-Schoolmode-Suppression",
+            "description": "The file; the suppression rule applied in X-Schoolmode-Suppression, "
+            "what was published coarser than asked in X-Schoolmode-Notes",
         }
     },
 )
@@ -94,4 +97,6 @@ def download(
         headers[RULE_HEADER] = f"{r.id}; counts {r.low}-{r.high} hidden; since {r.effective}"
     else:
         headers[RULE_HEADER] = "none (exact figures)"
+    if got.notes:
+        headers[NOTES_HEADER] = " | ".join(got.notes)
     return Response(got.content, media_type=got.media_type, headers=headers)
