@@ -219,9 +219,7 @@ def school_release(
     school, district = tables["school"], tables["district"]
     if school.height == 0:
         return {"school": _no_counts(school, SCHOOL_COUNTS), "district": district}, []
-    pub = ["unit", "date", "in_outbreak", *SCHOOL_COUNTS]
-    school = school.select([*pub, "parent"])
-    district = district.select(pub)
+    school, district = public_columns(school, district)
     try:
         return _released(school, district, rule, history, with_schools=True), []
     except DisclosureError as exc:
@@ -239,6 +237,14 @@ def school_release(
         }, [f"all counts withheld: even the district's could not be protected ({exc})"]
 
 
+def public_columns(
+    school: pl.DataFrame, district: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The columns of the school and district tables a public release carries."""
+    pub = ["unit", "date", "in_outbreak", *SCHOOL_COUNTS]
+    return school.select([*pub, "parent"]), district.select(pub)
+
+
 def _released(
     school: pl.DataFrame,
     district: pl.DataFrame,
@@ -247,8 +253,15 @@ def _released(
     *,
     with_schools: bool,
 ) -> dict[str, pl.DataFrame]:
-    """The release of the district (and the schools): the school counts are unpublished cells
-    of the release when ``with_schools`` is false, so the district's still protect them."""
+    return release_of(school, district, history, with_schools=with_schools).apply(rule)
+
+
+def release_of(
+    school: pl.DataFrame, district: pl.DataFrame, history: bool, *, with_schools: bool = True
+) -> Release:
+    """The school and district counts and their relations (:func:`school_release`); the
+    school counts are unpublished cells when ``with_schools`` is false, so the district's
+    still protect them."""
     rel = Release()
     rel.add("school", school, ("unit", "date"), SCHOOL_COUNTS, published=with_schools)
     rel.add("district", district, ("unit", "date"), SCHOOL_COUNTS)
@@ -262,7 +275,7 @@ def _released(
         else:
             rel.lagged(name, "school_cases_14d", [("school_cases", k) for k in range(14)])
     rel.rollup("school", "district", SCHOOL_COUNTS)
-    return rel.apply(rule)
+    return rel
 
 
 def _no_counts(frame: pl.DataFrame, counts: tuple[str, ...]) -> pl.DataFrame:

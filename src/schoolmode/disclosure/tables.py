@@ -131,11 +131,15 @@ class Release:
             if partial or len(found) == len(keys):
                 self.relations.append(Relation(t.cell(r, total), found))
 
-    def apply(self, rule: Rule, locked: np.ndarray | None = None) -> dict[str, pl.DataFrame]:
-        """Every table with its hidden counts null and the ``suppressed`` column."""
+    def cells(self, locked: np.ndarray | None = None) -> Cells:
+        """Every count of the release (published or not) and the relations between them."""
         values = np.concatenate(self._values) if self._values else np.zeros(0, np.int64)
         published = np.concatenate(self._published) if self._published else np.zeros(0, bool)
-        hidden = suppress(Cells(values, published, self.relations, locked), rule)
+        return Cells(values, published, self.relations, locked)
+
+    def apply(self, rule: Rule, locked: np.ndarray | None = None) -> dict[str, pl.DataFrame]:
+        """Every table with its hidden counts null and the ``suppressed`` column."""
+        hidden = suppress(self.cells(locked), rule)
         return {name: _masked(t, hidden) for name, t in self.tables.items()}
 
 
