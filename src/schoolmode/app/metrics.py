@@ -205,12 +205,17 @@ def exact_tables(engine: Engine) -> dict[str, pl.DataFrame]:
 
 
 def school_release(
-    tables: dict[str, pl.DataFrame], rule: Rule, *, history: bool = True
+    tables: dict[str, pl.DataFrame],
+    rule: Rule,
+    *,
+    history: bool = True,
+    earlier: dict[str, pl.DataFrame] | None = None,
 ) -> tuple[dict[str, pl.DataFrame], list[str]]:
     """The public school and district tables, suppressed together, and the notes of a coarser
     release. ``history``: the tables start at the store's first day (a 14-day count then sums
     the days there are); else they are a cut, and a 14-day count is related to its days only
-    where all 14 are in it.
+    where all 14 are in it. ``earlier``: the school and district tables of an earlier release
+    as published (hidden counts null): what they showed stays out, so it is locked.
 
     Never fails: when the tables cannot be protected (``DisclosureError``), the school counts
     are withheld and only the district's published (the aggregate), and if even that cannot be
@@ -221,20 +226,20 @@ def school_release(
         return {"school": _no_counts(school, SCHOOL_COUNTS), "district": district}, []
     school, district = public_columns(school, district)
     try:
-        return _released(school, district, rule, history, with_schools=True), []
+        return _released(school, district, rule, history, earlier, with_schools=True), []
     except DisclosureError as exc:
         note = (
             f"school counts withheld: the school table could not be protected ({exc}); "
             "only the district's counts are published"
         )
     try:
-        out = _released(school, district, rule, history, with_schools=False)
+        out = _released(school, district, rule, history, earlier, with_schools=False)
         return {"school": _no_counts(school, SCHOOL_COUNTS), "district": out["district"]}, [note]
     except DisclosureError as exc:
         return {
             "school": _no_counts(school, SCHOOL_COUNTS),
             "district": _no_counts(district, SCHOOL_COUNTS),
-        }, [f"all counts withheld: even the district's could not be protected ({exc})"]
+        }, [note, f"all counts withheld: even the district's could not be protected ({exc})"]
 
 
 def public_columns(
@@ -250,10 +255,14 @@ def _released(
     district: pl.DataFrame,
     rule: Rule,
     history: bool,
+    earlier: dict[str, pl.DataFrame] | None,
     *,
     with_schools: bool,
 ) -> dict[str, pl.DataFrame]:
-    return release_of(school, district, history, with_schools=with_schools).apply(rule)
+    rel = release_of(school, district, history, with_schools=with_schools)
+    for name, frame in (earlier or {}).items():
+        rel.lock(name, frame)
+    return rel.apply(rule)
 
 
 def release_of(

@@ -52,6 +52,7 @@ class Release:
     relations: list[Relation] = field(default_factory=list)
     _values: list[np.ndarray] = field(default_factory=list)
     _published: list[np.ndarray] = field(default_factory=list)
+    _locked: set[int] = field(default_factory=set)
     _size: int = 0
 
     def add(
@@ -131,11 +132,31 @@ class Release:
             if partial or len(found) == len(keys):
                 self.relations.append(Relation(t.cell(r, total), found))
 
+    def lock(self, name: str, earlier: pl.DataFrame) -> None:
+        """The counts of ``name`` an earlier release published (``earlier``: that release's
+        table, a hidden count null): they are out, so they are published now whatever this
+        release does (an attacker has them), and can be neither hidden nor complements."""
+        t = self.tables[name]
+        at = {k: r for r, k in enumerate(t.frame.select(t.keys).iter_rows())}
+        cols = [c for c in t.counts if c in earlier.columns]
+        for row in earlier.select([*t.keys, *cols]).iter_rows():
+            r = at.get(tuple(row[: len(t.keys)]))
+            if r is not None:
+                self._locked.update(
+                    t.cell(r, c)
+                    for c, v in zip(cols, row[len(t.keys) :], strict=True)
+                    if v is not None
+                )
+
     def cells(self, locked: np.ndarray | None = None) -> Cells:
-        """Every count of the release (published or not) and the relations between them."""
+        """Every count of the release (published or not) and the relations between them;
+        ``locked``: more cells published before, beside those of :meth:`lock`."""
         values = np.concatenate(self._values) if self._values else np.zeros(0, np.int64)
         published = np.concatenate(self._published) if self._published else np.zeros(0, bool)
-        return Cells(values, published, self.relations, locked)
+        mask = np.zeros(len(values), bool) if locked is None else locked.copy()
+        mask[sorted(self._locked)] = True
+        published = published | mask
+        return Cells(values, published, self.relations, mask)
 
     def apply(self, rule: Rule, locked: np.ndarray | None = None) -> dict[str, pl.DataFrame]:
         """Every table with its hidden counts null and the ``suppressed`` column."""
