@@ -115,3 +115,17 @@ def test_the_public_explanation_gives_bands_never_counts(api: Api) -> None:
         f"/api/v1/decisions/school/{SCHOOL}/explanation", params={"date": DAY.isoformat()}
     )
     assert refused.status_code == 401
+
+
+def test_classroom_counts_are_not_public(api: Api) -> None:
+    page = api.client.get("/api/v1/metrics/classroom", params=RANGE).json()
+    assert page["exact"] is False
+    assert page["items"] == []
+    assert page["total"] == 0
+    assert any("classroom counts are not public" in n for n in page["notes"])
+    csv = api.client.get("/api/v1/metrics/classroom/download", params={"format": "csv"})
+    assert csv.status_code == 200
+    assert "classroom counts are not public" in csv.headers["x-schoolmode-notes"]
+    assert pl.read_csv(io.BytesIO(csv.content)).height == 0
+    school = api.client.get("/api/v1/metrics/school", params=RANGE).json()
+    assert school["notes"] == [], "the tiny district's school table is protected as it is"

@@ -125,7 +125,9 @@ def test_inconsistent_tables_are_refused() -> None:
 counts = st.one_of(st.integers(0, 12), st.integers(0, 40))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     st.integers(1, 3).flatmap(
         lambda k: st.lists(st.lists(counts, min_size=k, max_size=k), min_size=1, max_size=4)
@@ -138,7 +140,9 @@ def test_an_attacker_recovers_no_cell_of_a_two_way_table(parts: list[list[int]])
     _check(values, published, rel, hidden)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.lists(st.tuples(counts, counts), min_size=1, max_size=4))
 def test_an_attacker_recovers_no_unpublished_difference(rows: list[tuple[int, int]]) -> None:
     # per row: total = shown part + unpublished rest; a district row sums the rows
@@ -149,8 +153,10 @@ def test_an_attacker_recovers_no_unpublished_difference(rows: list[tuple[int, in
     _check(values, published, rel, hidden)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(counts, min_size=2, max_size=7), st.integers(0, 3), st.integers(2, 3))
+@settings(
+    max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(st.lists(counts, min_size=2, max_size=6), st.integers(0, 3), st.integers(2, 3))
 def test_an_attacker_recovers_no_day_from_weeks_and_cumulatives(
     daily: list[int], released: int, week: int
 ) -> None:

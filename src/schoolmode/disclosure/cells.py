@@ -182,22 +182,53 @@ def exposed_cells(
     lower = np.where(hidden, 1, 0).astype(np.int64)
     memo = {} if memo is None else memo
     out: set[int] = set()
+    pending: list[_Group] = []
     for members, rows in _groups(cells, unknown):
         targets = [c for c in members if protect[c]]
         if not targets:
             continue
         key = tuple(c if hidden[c] else -1 - c for c in members)
-        if key not in memo:
-            exact = len(members) <= EXACT_LIMIT
-            memo[key] = frozenset(_pinned(cells.values, lower, members, rows, targets, exact))
-        out |= memo[key]
+        if key in memo:
+            out |= memo[key]
+        else:
+            pending.append(_Group(key, members, rows, targets))
+    batch: list[_Group] = []
+    for g in sorted(pending, key=lambda g: len(g.members)):
+        if len(g.members) > EXACT_LIMIT:
+            (memo[g.key],) = _pinned(cells.values, lower, [g], exact=False)
+            continue
+        batch.append(g)
+        if sum(len(b.members) for b in batch) >= BATCH:
+            for b, found in zip(
+                batch, _pinned(cells.values, lower, batch, exact=True), strict=True
+            ):
+                memo[b.key] = found
+            batch = []
+    if batch:
+        for b, found in zip(batch, _pinned(cells.values, lower, batch, exact=True), strict=True):
+            memo[b.key] = found
+    for g in pending:
+        out |= memo[g.key]
     return sorted(out)
 
 
+@dataclass(frozen=True)
+class _Group:
+    key: tuple[int, ...]
+    members: list[int]
+    rows: list[Relation]
+    targets: list[int]
+
+
 EXACT_LIMIT = 2_000
-"""Groups of at most this many unknown cells get a solve per cell the batched search leaves
-unmoved (the exact audit); a larger group calls such a cell exposed without that solve (safe:
-it gets a complement it may not have needed)."""
+"""Groups of at most this many unknown cells get the exact audit: every cell the batched
+witnesses leave unmoved is tried alone; a larger group calls such a cell exposed without that
+(safe: it gets a complement it may not have needed)."""
+
+BATCH = 5_000
+"""Small groups are audited together, up to about this many unknown cells in one program (the
+program is block-diagonal: each group's solutions are its own; one solver call for many
+groups instead of one each)."""
 
 
 def _groups(cells: Cells, unknown: Bools) -> list[tuple[list[int], list[Relation]]]:
@@ -254,84 +285,75 @@ class _Model:
         self.rhs = np.asarray(self.a @ self.truth, dtype=np.float64)
         self.lower = lower[members].astype(np.float64)
 
-    def feasible(self, k: int, value: float) -> bool:
-        """Whether an integer solution has cell ``k`` (a column) at ``value``."""
+    def pushed(self, batch: list[int], signs: npt.NDArray[np.float64]) -> set[int]:
+        """The columns of ``batch`` moved in an integer solution that pushes each by one in
+        the direction of its sign (each kept within its true value +- 1 and its bound, the
+        other cells free): the columns that moved are free."""
+        cols = np.asarray(batch)
         lb, ub = self.lower.copy(), np.full(self.n, np.inf)
-        lb[k] = ub[k] = value
+        lb[cols] = np.maximum(self.lower[cols], self.truth[cols] - 1)
+        ub[cols] = self.truth[cols] + 1
+        objective = np.zeros(self.n)
+        objective[cols] = -signs
         res = milp(
-            np.zeros(self.n),
+            objective,
             constraints=LinearConstraint(self.a, self.rhs, self.rhs),
             integrality=np.ones(self.n, dtype=np.int64),
             bounds=Bounds(lb, ub),
         )
-        return res.x is not None
-
-    def most_moved(self, batch: list[int]) -> set[int]:
-        """The columns of ``batch`` moved by one (up or down) in an integer solution that moves
-        as many of them as it can: ``x = truth + up - down`` for each, ``up + down <= 1``,
-        ``up``, ``down`` in {0, 1} (``down`` 0 where the bound forbids it); maximise the moves.
-        """
-        t = len(batch)
-        n = self.n
-        eye = sparse.csr_array((np.ones(t), (np.arange(t), np.asarray(batch))), shape=(t, n))
-        ident = sparse.identity(t, format="csr")
-        zeros_nt = sparse.csr_array((self.a.shape[0], 2 * t))
-        a = sparse.vstack(
-            [
-                sparse.hstack([self.a, zeros_nt]),
-                sparse.hstack([eye, -ident, ident]),  # x - up + down = truth
-                sparse.hstack([sparse.csr_array((t, n)), ident, ident]),  # up + down <= 1
-            ],
-            format="csr",
-        )
-        cols = np.asarray(batch)
-        lo = np.concatenate([self.rhs, self.truth[cols], np.full(t, -np.inf)])
-        hi = np.concatenate([self.rhs, self.truth[cols], np.ones(t)])
-        down_ub = (self.truth[cols] - 1 >= self.lower[cols]).astype(np.float64)
-        lb = np.concatenate([self.lower, np.zeros(2 * t)])
-        ub = np.concatenate([np.full(n, np.inf), np.ones(t), down_ub])
-        objective = np.concatenate([np.zeros(n), -np.ones(2 * t)])
-        res = milp(
-            objective,
-            constraints=LinearConstraint(a, lo, hi),
-            integrality=np.ones(n + 2 * t, dtype=np.int64),
-            bounds=Bounds(lb, ub),
-        )
         if res.x is None:
             return set()
-        x = np.round(res.x[:n])
+        x = np.round(res.x)
         return {k for k in batch if x[k] != self.truth[k]}
 
 
 def _pinned(
-    values: Ints,
-    lower: Ints,
-    members: list[int],
-    rows: Sequence[Relation],
-    targets: list[int],
-    exact: bool,
-) -> set[int]:
-    """The ``targets`` of one group that no integer solution of its relations moves by one
-    from the true value (up or down, within their bounds): those an attacker recovers.
+    values: Ints, lower: Ints, groups: Sequence[_Group], exact: bool
+) -> list[frozenset[int]]:
+    """For each group, its targets that no integer solution of its relations moves by one from
+    the true value (up or down, within their bounds): those an attacker recovers. The groups
+    are solved together (block-diagonal: a solution of the union is one of each group).
 
-    Witnesses first, in batches: a solution that moves as many targets not yet freed as it can
-    by one (the other cells free); every target it moved is free. Repeat while a batch frees
-    some. A target still unmoved gets its own solves (fixed at its true value + 1, then - 1,
-    every other cell free) when ``exact``; otherwise it counts as exposed (a complement it may
-    not need, never a recovery missed).
+    Witnesses first, in batches: a solution that pushes every target not yet freed one up or
+    down (alternate signs; then the signs flipped; then all up; then all down), the other cells
+    free; every target it moved is free. Repeat while a round of the four frees some. Then, when
+    ``exact``, each target still unmoved is tried alone (one per group in a solve: pushed up,
+    then down, every other cell free): unmoved, it is exposed. Otherwise every target left
+    counts as exposed (a complement it may not need, never a recovery missed).
     """
+    members = [c for g in groups for c in g.members]
+    rows = [r for g in groups for r in g.rows]
     model = _Model(values, lower, members, rows)
-    left = {model.column[t] for t in targets}
+    group_of = {model.column[c]: i for i, g in enumerate(groups) for c in g.members}
+    left = {model.column[t] for g in groups for t in g.targets}
+    progress = True
+    while left and progress:
+        progress = False
+        for pattern in range(4):
+            if not left:
+                break
+            batch = sorted(left)
+            alternate = np.where(np.arange(len(batch)) % 2 == 0, 1.0, -1.0)
+            signs = {0: alternate, 1: -alternate, 2: np.ones(len(batch))}.get(
+                pattern, -np.ones(len(batch))
+            )
+            moved = model.pushed(batch, signs)
+            left -= moved
+            progress |= bool(moved)
+    exposed: set[int] = set()
+    if not exact:
+        exposed, left = left, set()
     while left:
-        moved = model.most_moved(sorted(left))
-        if not moved:
-            break
-        left -= moved
-    if exact:
+        alone: dict[int, int] = {}
         for k in sorted(left):
-            for step in (1.0, -1.0):
-                v = model.truth[k] + step
-                if v >= model.lower[k] and model.feasible(k, v):
-                    left.discard(k)
-                    break
-    return {members[k] for k in left}
+            alone.setdefault(group_of[k], k)
+        tried = sorted(alone.values())
+        up = model.pushed(tried, np.ones(len(tried)))
+        rest = [k for k in tried if k not in up]
+        down = model.pushed(rest, -np.ones(len(rest))) if rest else set()
+        exposed |= set(rest) - down
+        left -= set(tried)
+    found: list[set[int]] = [set() for _ in groups]
+    for k in exposed:
+        found[group_of[k]].add(members[k])
+    return [frozenset(f) for f in found]
