@@ -225,7 +225,7 @@ EXACT_LIMIT = 2_000
 witnesses leave unmoved is tried alone; a larger group calls such a cell exposed without that
 (safe: it gets a complement it may not have needed)."""
 
-BATCH = 5_000
+BATCH = 300
 """Small groups are audited together, up to about this many unknown cells in one program (the
 program is block-diagonal: each group's solutions are its own; one solver call for many
 groups instead of one each)."""
