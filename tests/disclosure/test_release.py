@@ -70,6 +70,7 @@ def test_a_school_table_that_cannot_be_protected_is_withheld_and_the_district_pu
     assert notes[0].startswith("school counts withheld")
     assert out["school"].height == 3
     assert all(out["school"][c].is_null().all() for c in SCHOOL_COUNTS)
+    assert out["school"]["suppressed"].to_list() == [",".join(SCHOOL_COUNTS)] * 3
     district = out["district"].row(0, named=True)
     assert district["school_cases"] == 25
     assert district["enrolled"] == 900

@@ -227,19 +227,19 @@ def school_release(
     school, district = public_columns(school, district)
     try:
         return _released(school, district, rule, history, earlier, with_schools=True), []
-    except DisclosureError as exc:
+    except DisclosureError:
         note = (
-            f"school counts withheld: the school table could not be protected ({exc}); "
-            "only the district's counts are published"
+            "school counts withheld: the school table could not be protected (a complement "
+            "was needed where none is left); only the district's counts are published"
         )
     try:
         out = _released(school, district, rule, history, earlier, with_schools=False)
         return {"school": _no_counts(school, SCHOOL_COUNTS), "district": out["district"]}, [note]
-    except DisclosureError as exc:
+    except DisclosureError:
         return {
             "school": _no_counts(school, SCHOOL_COUNTS),
             "district": _no_counts(district, SCHOOL_COUNTS),
-        }, [note, f"all counts withheld: even the district's could not be protected ({exc})"]
+        }, [note, "all counts withheld: even the district's could not be protected"]
 
 
 def public_columns(
@@ -291,7 +291,7 @@ def _no_counts(frame: pl.DataFrame, counts: tuple[str, ...]) -> pl.DataFrame:
     return frame.select(
         *(c for c in frame.columns if c not in counts and c in ("unit", "date", "parent")),
         *(pl.lit(None, pl.Int64).alias(c) for c in counts),
-        pl.lit(None, pl.String).alias(SUPPRESSED),
+        pl.lit(",".join(counts)).alias(SUPPRESSED),
     )
 
 
@@ -305,12 +305,12 @@ def _city_release(city: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, list[st
     notes: list[str] = []
     try:
         out = rel.apply(rule)["city"]
-    except DisclosureError as exc:
+    except DisclosureError:
         out = city.with_columns(
             *(pl.lit(None, pl.Int64).alias(c) for c in CITY_COUNTS),
             pl.lit(",".join(CITY_COUNTS)).alias(SUPPRESSED),
         )
-        notes.append(f"citywide counts withheld: they could not be protected ({exc})")
+        notes.append("citywide counts withheld: they could not be protected")
     return out.with_columns(
         pl.when(pl.any_horizontal(pl.col(c).is_null() for c in needs))
         .then(None)
