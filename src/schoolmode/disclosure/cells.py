@@ -3,7 +3,7 @@
 A *cell* is a count of people. Published cells go out unless suppressed; *internal* cells are
 never published but are counts of people all the same (the remote students when the enrolled
 and the in-person students are published): the rule protects them too. A *relation* says a
-total cell is the sum of its part cells (students + staff = total; classrooms -> school; the
+total cell is the sum of its part cells (students + staff = total; schools -> district; the
 days of a window). Cells published in an earlier release are *locked*: they are out, so they
 can be neither hidden now nor chosen as complements.
 
@@ -14,12 +14,13 @@ The method (docs/disclosure.md), deterministic:
 2. Complementary, to a fixed point: a relation with exactly one unknown cell (hidden or
    internal) that is protected, or hidden, would give it away as the difference: hide the
    smallest non-zero published cell of that relation (ties: the first cell).
-3. Audit: from everything published, an attacker knows each unknown cell's bounds (a hidden
-   cell is at least 1, an internal one at least 0) and every relation. A protected or hidden
-   cell is *exposed* when the relations determine it (a null-space test on the unknown cells)
-   or when the bounds propagated through the relations pin it to one value. Each exposed cell
-   gets one more complement (step 2's choice, in the relation with the fewest unknowns), and
-   steps 2 and 3 run again until nothing is exposed.
+3. Audit, exact: from everything published, an attacker knows each unknown cell's lower
+   bound (a hidden cell is at least 1, an internal one at least 0; no upper bound) and every
+   relation, all at once. A protected unknown cell is *safe* only if an integer solution of
+   all the relations has it at its true value + 1 or - 1 (found with HiGHS through
+   ``scipy.optimize.milp``: batched witnesses, then each cell left alone); otherwise it is
+   *exposed*. Each exposed cell gets one more complement (step 2's choice, in the relation
+   with the fewest unknowns), and steps 2 and 3 run again until nothing is exposed.
 
 Zeros are never hidden (a zero is no person) and never chosen as complements, so every hidden
 cell is at least 1.
