@@ -85,15 +85,71 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def store(db_url: str) -> Iterator[Engine]:
-    """A migrated, empty store on each backend."""
-    engine = make_engine(db_url)
-    upgrade(engine)
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A migrated, empty store per backend, built on first use and never opened by a test
+    (:func:`store` copies it): the SQLite file's path, or the PostgreSQL database's name."""
+    built: dict[str, str] = {}
+
+    class Lazy(dict[str, str]):
+        def __missing__(self, kind: str) -> str:
+            if kind == "sqlite":
+                path = tmp_path_factory.mktemp("migrated") / "store.sqlite"
+                url = f"sqlite:///{path}"
+                built[kind] = str(path)
+            else:
+                admin, built[kind] = _fresh_pg_database()
+                url = make_url(admin).set(database=built[kind]).render_as_string(False)
+            engine = make_engine(url)
+            try:
+                upgrade(engine)
+            finally:
+                engine.dispose()  # a template must have no open connection when it is copied
+            return built[kind]
+
+    yield Lazy()
+    if "postgresql" in built:
+        _drop_pg_database(
+            make_url(pg_admin_url()).set(drivername="postgresql+psycopg").render_as_string(False),
+            built["postgresql"],
+        )
+
+
+@pytest.fixture(params=BACKENDS)
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]
+) -> Iterator[Engine]:
+    """A migrated, empty store on each backend, the test's own (a copy of the session's
+    migrated template: migrating takes longer than copying)."""
+    template = migrated_templates[request.param]
+    if request.param == "sqlite":
+        engine = make_engine(copy_history(Path(template), tmp_path))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    with _pg_copy(template) as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def _pg_copy(template: str) -> Iterator[str]:
+    """URL of a new PostgreSQL database copied from ``template`` (dropped afterwards)."""
+    admin_url = make_url(pg_admin_url()).set(drivername="postgresql+psycopg")
+    name = f"sm_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
     try:
-        yield engine
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:
-        engine.dispose()
+        _drop_pg_database(admin_url.render_as_string(hide_password=False), name)
 
 
 @pytest.fixture
@@ -157,24 +213,20 @@ def history_store(
         finally:
             engine.dispose()
         return
-    admin_url, template = request.getfixturevalue("history_pg_template")
-    name = f"sm_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    admin.dispose()
-    engine = make_engine(make_url(admin_url).set(database=name).render_as_string(False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        _drop_pg_database(admin_url, name)
+    _admin_url, template = request.getfixturevalue("history_pg_template")
+    with _pg_copy(template) as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def copy_history(history: Path, folder: Path) -> str:
-    """URL of a copy of the ``history_sqlite`` store as ``folder/store.sqlite``, the caller's own
+    """URL of a copy of a template SQLite store (``history_sqlite``, a migrated one) as ``folder/store.sqlite``, the caller's own
     (its tests may write to it)."""
     target = folder / "store.sqlite"
+    os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # as make_engine
     with closing(sqlite3.connect(history)) as source, closing(sqlite3.connect(target)) as copy:
         source.backup(copy)
     return f"sqlite:///{target}"

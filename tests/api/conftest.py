@@ -4,13 +4,17 @@ per role, on SQLite and on the throwaway PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sqlite3
+import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from schoolmode.access.roles import Principal, Role, Scope
@@ -73,25 +77,91 @@ def _accounts(ctx: Context) -> dict[str, str]:
     return tokens
 
 
-def _url(kind: str, directory: Path) -> tuple[str, tuple[str, str] | None]:
+@dataclass(frozen=True)
+class Template:
+    """A store built once per session and backend (district, accounts, a run deciding ``DAY``),
+    never opened by a test: each module takes a copy (:func:`_copy`)."""
+
+    kind: str
+    source: str  # the SQLite file, or the PostgreSQL template database's name
+    admin: str | None  # PostgreSQL: the URL to create databases from
+    tokens: dict[str, str]
+    run_id: int
+
+
+def _build(kind: str, directory: Path) -> Template:
     if kind == "sqlite":
-        return f"sqlite:///{directory / 'store.sqlite'}", None
-    admin, name = _fresh_pg_database()
-    return make_url(admin).set(database=name).render_as_string(hide_password=False), (admin, name)
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """Built once per module and backend: the store (district, a run deciding ``DAY``), the
-    accounts, and a client of the API on it (its start-up and shutdown run)."""
-    directory = tmp_path_factory.mktemp(f"api-{request.param}")
-    url, pg = _url(request.param, directory)
+        path = directory / "template.sqlite"
+        url, admin, source = f"sqlite:///{path}", None, str(path)
+    else:
+        admin, source = _fresh_pg_database()
+        url = make_url(admin).set(database=source).render_as_string(hide_password=False)
     engine = make_engine(url)
     try:
         fill_district_store(engine, directory)
         ctx = Context(AppSettings.load(db_url=url))
-        tokens = _accounts(ctx)
-        run = decide(ctx, DecideRequest(first=DAY, created_by="tests"))
+        try:
+            tokens = _accounts(ctx)
+            run = decide(ctx, DecideRequest(first=DAY, created_by="tests"))
+        finally:
+            ctx.close()
+    finally:
+        engine.dispose()  # a PostgreSQL template must have no open connection when copied
+    return Template(kind, source, admin, tokens, run.run_id)
+
+
+@pytest.fixture(scope="session")
+def api_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Template]]:
+    """The templates, built on first use per backend and dropped at the end of the session."""
+    built: dict[str, Template] = {}
+
+    class Lazy(dict[str, Template]):
+        def __missing__(self, kind: str) -> Template:
+            built[kind] = _build(kind, tmp_path_factory.mktemp(f"api-template-{kind}"))
+            return built[kind]
+
+    yield Lazy()
+    for template in built.values():
+        if template.admin is not None:
+            _drop_pg_database(template.admin, template.source)
+
+
+def _copy(template: Template, directory: Path) -> tuple[str, tuple[str, str] | None]:
+    """A new store copied from ``template``: its URL, and (admin URL, name) to drop it by."""
+    if template.kind == "sqlite":
+        target = directory / "store.sqlite"
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        with (
+            closing(sqlite3.connect(template.source)) as source,
+            closing(sqlite3.connect(target)) as copy,
+        ):
+            source.backup(copy)
+        return f"sqlite:///{target}", None
+    assert template.admin is not None
+    name = f"sm_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(template.admin, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.source}"'))
+    admin.dispose()
+    url = make_url(template.admin).set(database=name).render_as_string(hide_password=False)
+    return url, (template.admin, name)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    api_templates: dict[str, Template],
+) -> Iterator[Api]:
+    """A module's own store and backend, copied from the session's template (district, a run
+    deciding ``DAY``, the accounts), and a client of the API on it (its start-up and shutdown
+    run)."""
+    template = api_templates[request.param]
+    directory = tmp_path_factory.mktemp(f"api-{request.param}")
+    url, pg = _copy(template, directory)
+    engine = make_engine(url)
+    try:
+        ctx = Context(AppSettings.load(db_url=url))
         # the tests make hundreds of requests a minute: limits of their own (tests/api/test_limits.py)
         # ... and publishers that answer nothing at once: no request leaves the machine
         nowhere = "http://127.0.0.1:9"
@@ -107,7 +177,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             cache_dir=directory / "cache",
         )
         with TestClient(create_app(unlimited)) as client:
-            yield Api(client, ctx, engine, tokens, run.run_id)
+            yield Api(client, ctx, engine, dict(template.tokens), template.run_id)
         ctx.close()
     finally:
         engine.dispose()

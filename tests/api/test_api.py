@@ -3,8 +3,10 @@ their policy hash, scopes, problem details, versions and ETags, the access log, 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
@@ -13,6 +15,7 @@ from schoolmode.access.docs import render as render_roles
 from schoolmode.access.roles import Role
 from schoolmode.api.cache import ResponseCache
 from schoolmode.api.docs import render as render_api
+from schoolmode.app import decisions as uc
 from schoolmode.app.access import (
     AddAccountRequest,
     TokenRequest,
@@ -23,8 +26,10 @@ from schoolmode.app.access import (
 )
 from schoolmode.decisions import record
 from schoolmode.engine.evaluate import Evaluation
+from schoolmode.i18n import language
 from schoolmode.policy.loader import Registry
 from tests.api.conftest import ADMIN, DAY, OTHER_SCHOOL, PASSWORD, SCHOOL, Api
+from tests.i18n.test_explanations import assert_same_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -263,3 +268,86 @@ def test_units_without_a_kept_trace_are_explained_from_one_recomputation(
         assert got.status_code == 200, got.text
         assert got.json()["text"]
     assert recomputed == [got.json()["run_id"]]  # the day's latest run, once
+
+
+def _explanation(
+    api: Api, lang: str | None = None, accept_language: str | None = None
+) -> httpx.Response:
+    params = {"date": DAY.isoformat()} | ({} if lang is None else {"lang": lang})
+    headers = api.as_("school-union") | (
+        {} if accept_language is None else {"Accept-Language": accept_language}
+    )
+    return api.client.get(
+        f"/api/v1/decisions/school/{SCHOOL}/explanation", params=params, headers=headers
+    )
+
+
+def test_an_explanation_in_spanish_says_its_language(api: Api) -> None:
+    english = _explanation(api)
+    assert english.status_code == 200, english.text
+    assert english.json()["lang"] == "en"
+    assert english.headers["content-language"] == "en"
+    assert english.headers["vary"] == "Accept-Language"
+    spanish = _explanation(api, lang="es")
+    assert spanish.status_code == 200, spanish.text
+    assert spanish.json()["lang"] == "es"
+    assert spanish.headers["content-language"] == "es"
+    assert spanish.json()["text"].startswith(f"Escuela {SCHOOL} el ")
+    assert spanish.json()["run_id"] == english.json()["run_id"]
+    assert spanish.json()["policy_hash"] == english.json()["policy_hash"]
+    # kept per language: English again is the English text, not the Spanish one just kept
+    again = _explanation(api, lang="en")
+    assert again.json()["text"] == english.json()["text"]
+    assert again.headers["etag"] != spanish.headers["etag"]
+
+
+def test_the_language_comes_from_accept_language_when_lang_is_absent(api: Api) -> None:
+    browser = "es-MX,es;q=0.9,en;q=0.8"
+    chosen = _explanation(api, accept_language=browser)
+    assert chosen.headers["content-language"] == "es"
+    assert chosen.json()["lang"] == "es"
+    assert _explanation(api, lang="en", accept_language=browser).json()["lang"] == "en"
+    assert _explanation(api, accept_language="fr-FR, de;q=0.5").json()["lang"] == "en"
+
+
+def test_an_unsupported_language_is_a_problem_naming_the_field(api: Api) -> None:
+    refused = _explanation(api, lang="fr")
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    (invalid,) = refused.json()["invalid_params"]
+    assert invalid["name"] == "query.lang"
+    assert "'en'" in invalid["reason"]
+    assert "'es'" in invalid["reason"]
+
+
+def test_every_unit_of_the_day_is_explained_alike_in_both_languages(api: Api) -> None:
+    """Every unit decided on DAY (the district, its schools and classrooms): the Spanish
+    explanation states the same mode, the same rules and the same figures as the English one."""
+    found = uc.day_decisions(api.ctx, uc.DayDecisionsRequest(day=DAY, limit=1000))
+    assert found is not None
+    assert 0 < found.total <= 1000
+    assert {item.scope for item in found.items} == {"district", "school", "classroom"}
+    modes = {m.id: m.label for m in Registry().get(found.policy_id).policy.modes}
+    es = language("es")
+
+    def words(status: str, lang: str) -> str:
+        mode = status.removeprefix("eligible_for_")
+        label = modes[mode] if lang == "en" else es.translations.pgettext("policy", modes[mode])
+        if mode == status:
+            return label.lower()
+        return ("eligible for " if lang == "en" else "elegible para ") + label.lower()
+
+    statuses = set()
+    for item in found.items:
+        req = uc.ExplainRequest(scope=item.scope, unit=item.unit, day=DAY)
+        english = uc.explain(api.ctx, req)
+        spanish = uc.explain(api.ctx, req.model_copy(update={"lang": "es"}))
+        assert (spanish.run_id, spanish.lang) == (english.run_id, "es")
+        assert english.text.splitlines()[0].endswith(f": {words(item.status, 'en')}.")
+        assert spanish.text.splitlines()[0].endswith(f": {words(item.status, 'es')}.")
+        rules = re.compile(r'^(?:Rule|La regla|Regla) "(.+?)"', flags=re.M)
+        titles = [es.translations.pgettext("policy", t) for t in rules.findall(english.text)]
+        assert titles == rules.findall(spanish.text)
+        assert_same_figures(english.text, spanish.text)
+        statuses.add(item.status)
+    assert len(statuses) > 1  # more than the default mode is explained

@@ -23,7 +23,7 @@ from schoolmode.app.jobs import INTERRUPTED, BacktestJob, get_job, submit
 from schoolmode.settings import AppSettings
 from schoolmode.store.migrate import upgrade
 from tests.api.conftest import DAY, Api
-from tests.api.test_serve import SCHOOLMODE, _free_port, _get
+from tests.api.test_serve import SCHOOLMODE, STARTUP_DEADLINE_S, _free_port, _get
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -174,7 +174,10 @@ def test_a_job_left_running_is_marked_failed_when_the_server_starts(db_url: str)
             text=True,
         )
         try:
-            for _ in range(1200):  # polled: no fixed sleep decides the outcome
+            # polled until the server answers or exits; the deadline only stops a hung start
+            # (a loaded machine takes tens of seconds to start a CLI)
+            deadline = time.monotonic() + STARTUP_DEADLINE_S
+            while time.monotonic() < deadline:
                 try:
                     _get(f"http://127.0.0.1:{port}/api/v1")
                     break

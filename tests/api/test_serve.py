@@ -22,6 +22,9 @@ from schoolmode.settings import AppSettings
 SCHOOLMODE = Path(sys.executable).parent / "schoolmode"
 
 
+STARTUP_DEADLINE_S = 300.0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,7 +51,10 @@ def test_serve_starts_on_a_fresh_store(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):  # the start-up, polled: no fixed sleep decides the outcome
+        # polled until the server answers or exits; the deadline only stops a hung start
+        # (a loaded machine takes tens of seconds to start a CLI)
+        deadline = time.monotonic() + STARTUP_DEADLINE_S
+        while time.monotonic() < deadline:
             try:
                 status, body = _get(f"{base}/api/v1/policies")
                 break

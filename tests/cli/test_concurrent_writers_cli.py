@@ -29,7 +29,7 @@ from schoolmode.operations import accommodations_store as acc_store
 from schoolmode.policy.loader import Registry
 from schoolmode.store.service import import_history, run_import
 from schoolmode.store.tables import accommodation_decision, accommodation_review
-from tests.conftest import POLICIES
+from tests.conftest import POLICIES, store_url
 from tests.store.test_import_locks import PATIENCE, SPAWN, days_file, held_import
 
 SCHOOLMODE = str(Path(sys.executable).with_name("schoolmode"))
@@ -86,8 +86,9 @@ def _finish(command: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 
 def test_a_second_import_command_waits_then_imports_on_what_the_first_committed(
-    store: Engine, db_url: str, tmp_path: Path
+    store: Engine, tmp_path: Path
 ) -> None:
+    db_url = store_url(store)
     first = [("cdph-daily-testing", str(days_file(tmp_path / "30days.csv", 30)))]
     second = days_file(tmp_path / "31days.csv", 31)
     with _first_writer(held_import, db_url, first) as (release, _):
@@ -108,8 +109,9 @@ def test_a_second_import_command_waits_then_imports_on_what_the_first_committed(
 
 
 def test_a_second_import_command_is_refused_after_the_wait_and_writes_nothing(
-    store: Engine, db_url: str, tmp_path: Path
+    store: Engine, tmp_path: Path
 ) -> None:
+    db_url = store_url(store)
     first = [("cdph-daily-testing", str(days_file(tmp_path / "30days.csv", 30)))]
     second = days_file(tmp_path / "31days.csv", 31)
     with _first_writer(held_import, db_url, first):
@@ -175,9 +177,8 @@ def _decisions_per_request(store: Engine) -> dict[str, int]:
         return {str(request): int(count) for request, count in rows}
 
 
-def test_two_reviews_at_once_decide_each_request_once(
-    store: Engine, db_url: str, tmp_path: Path
-) -> None:
+def test_two_reviews_at_once_decide_each_request_once(store: Engine, tmp_path: Path) -> None:
+    db_url = store_url(store)
     _requests(store, tmp_path)
     with _first_writer(held_review, db_url) as (release, out):
         command = _command(_review_args(db_url), PATIENCE * 5)
@@ -198,8 +199,9 @@ def test_two_reviews_at_once_decide_each_request_once(
 
 
 def test_a_second_review_refused_after_the_wait_records_nothing(
-    store: Engine, db_url: str, tmp_path: Path
+    store: Engine, tmp_path: Path
 ) -> None:
+    db_url = store_url(store)
     _requests(store, tmp_path)
     with _first_writer(held_review, db_url):
         command = _command(_review_args(db_url), 0.2)

@@ -151,6 +151,17 @@ def test_cli_decide_explain_reproduce(tmp_path: Path) -> None:
     )
     assert why.exit_code == 0, why.output
     assert "4.43 is not at least 10.0%" in why.output
+    spanish = ["explain", "--district", "chicago", "--date", "2021-03-26", "--db", url]
+    por_que = runner.invoke(app, [*spanish, "--lang", "es"])
+    assert por_que.exit_code == 0, por_que.output
+    assert "Distrito chicago el viernes, 26 de marzo de 2021: aprendizaje presencial." in (
+        por_que.output
+    )
+    assert "4.43 no es al menos 10.0%" in por_que.output
+    assert "(ejecución de decisión 1; `schoolmode audit reproduce 1`" in por_que.output
+    unknown = runner.invoke(app, [*spanish, "--lang", "fr"])
+    assert unknown.exit_code == 2
+    assert "--lang: unsupported language 'fr'; supported: en, es" in unknown.output
     same = runner.invoke(
         app, ["audit", "reproduce", "1", "--db", url, "--policies-dir", str(POLICIES)]
     )

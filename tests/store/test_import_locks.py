@@ -29,7 +29,7 @@ from schoolmode.store.locks import StoreBusy, writing
 from schoolmode.store.migrate import upgrade
 from schoolmode.store.service import import_history, import_set, run_import
 from schoolmode.store.tables import RECORD_TABLES, import_log
-from tests.conftest import FIXTURE_DATA
+from tests.conftest import FIXTURE_DATA, store_url
 
 TESTING = FIXTURE_DATA / "chicago-daily-testing/COVID-19_Daily_Testing_-_By_Test.csv"
 SPAWN = mp.get_context("spawn")
@@ -153,8 +153,9 @@ def _alone(jobs: Jobs) -> set[tuple[Any, ...]]:
 
 
 def test_two_imports_of_different_files_run_one_then_the_other(
-    store: Engine, db_url: str, tmp_path: Path
+    store: Engine, tmp_path: Path
 ) -> None:
+    db_url = store_url(store)
     first = days_file(tmp_path / "30days.csv", 30)
     second = days_file(tmp_path / "31days.csv", 31)
     said = _race(db_url, _testing_job(first), _testing_job(second), wait=PATIENCE * 5)
@@ -178,9 +179,8 @@ def test_two_imports_of_different_files_run_one_then_the_other(
     assert _stored(store) == _alone(_testing_job(first))
 
 
-def test_the_same_file_twice_at_once_is_imported_once(
-    store: Engine, db_url: str, tmp_path: Path
-) -> None:
+def test_the_same_file_twice_at_once_is_imported_once(store: Engine, tmp_path: Path) -> None:
+    db_url = store_url(store)
     path = days_file(tmp_path / "30days.csv", 30)
     said = _race(db_url, _testing_job(path), _testing_job(path), wait=PATIENCE * 5)
     ((a_status, a_id, _, _),) = _one(said, "A", "ok")
@@ -190,8 +190,9 @@ def test_the_same_file_twice_at_once_is_imported_once(
 
 
 def test_a_second_import_that_waits_too_long_is_refused_and_writes_nothing(
-    store: Engine, db_url: str, tmp_path: Path
+    store: Engine, tmp_path: Path
 ) -> None:
+    db_url = store_url(store)
     first = days_file(tmp_path / "30days.csv", 30)
     second = days_file(tmp_path / "31days.csv", 31)
     said = _race(db_url, _testing_job(first), _testing_job(second), wait=0.2)
@@ -207,12 +208,11 @@ def test_a_second_import_that_waits_too_long_is_refused_and_writes_nothing(
 CASES = IMPORTERS["cdph-daily-cases"].default_paths(FIXTURE_DATA)[0]
 
 
-def test_two_sets_of_files_at_once_end_as_one_then_the_other(
-    store: Engine, db_url: str, tmp_path: Path
-) -> None:
+def test_two_sets_of_files_at_once_end_as_one_then_the_other(store: Engine, tmp_path: Path) -> None:
     """Two ``import chicago``-like sets (testing and cases files, each set in one transaction):
     the second waits for the whole first set, then applies its own: both datasets end as the
     second set's files, never one of each."""
+    db_url = store_url(store)
     first = [
         ("cdph-daily-testing", str(days_file(tmp_path / "t30.csv", 30))),
         ("cdph-daily-cases", str(days_file(tmp_path / "c30.csv", 30, CASES))),

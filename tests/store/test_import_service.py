@@ -21,7 +21,7 @@ from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import current_revision, head_revision, upgrade
 from schoolmode.store.service import RemovalRefused, import_history, row_counts, run_import
 from schoolmode.store.tables import RECORD_TABLES, metadata
-from tests.conftest import FIXTURE_DATA
+from tests.conftest import FIXTURE_DATA, store_url
 
 TESTING = "chicago-daily-testing/COVID-19_Daily_Testing_-_By_Test.csv"
 
@@ -205,8 +205,9 @@ print("committed", flush=True)
 
 @pytest.mark.slow
 def test_killing_the_process_mid_import_leaves_the_store_as_before(
-    store: Engine, db_url: str, fixture_data: Path, tmp_path: Path
+    store: Engine, fixture_data: Path, tmp_path: Path
 ) -> None:
+    db_url = store_url(store)
     # a store holding an import of the same source, which the killed import supersedes: its
     # deletes and the log's update must be rolled back too (a month of the fixture: removing
     # all of its 36,138 rows would take half a minute)

@@ -44,6 +44,9 @@ Running it for others (TLS, PostgreSQL, secrets, backups): `docs/deployment.md`.
 - **Errors** are RFC 9457 problem details (`application/problem+json`): `title`, `status`,
   `detail`, `instance`, and for a bad request `invalid_params` naming each field
   (`query.date`, `body.first`) and what was expected.
+- **Languages.** An explanation is written in English or Spanish: `?lang=en|es`, else the
+  best of `Accept-Language`, else English (another `lang` is a 422 naming `query.lang`). The
+  response says its language in its `lang` field and in `Content-Language` (docs/i18n.md).
 - **Lists** take `limit` (1-1000, default 100) and `offset` and return `total`.
 - **Caching.** A successful GET carries an `ETag`; send it back in `If-None-Match` for a 304.
 - **Rate limits.** 120 requests a minute per anonymous client and 1200 per token, by default

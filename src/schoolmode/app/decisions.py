@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from schoolmode.app.context import Context
 from schoolmode.decisions.audit import reproduce as reproduce_run
@@ -14,6 +14,7 @@ from schoolmode.decisions.record import policy_in_force, stored_explanation
 from schoolmode.decisions.runs import day_decisions as stored_day_decisions
 from schoolmode.decisions.runs import decision_runs, latest_run_for_day, run_policy, school_of
 from schoolmode.decisions.verify import verify as verify_store
+from schoolmode.i18n import DEFAULT, LANGUAGES, language
 from schoolmode.store.chain import chain_head
 
 
@@ -114,6 +115,17 @@ class ExplainRequest(BaseModel):
     scope: str
     unit: str
     day: dt.date
+    lang: str = DEFAULT
+    """The language of the text: one of ``schoolmode.i18n.LANGUAGES`` (en, es)."""
+
+    @field_validator("lang")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(
+                f"unsupported language {value!r}: supported languages are {', '.join(LANGUAGES)}"
+            )
+        return value
 
 
 class ExplainResult(BaseModel):
@@ -123,15 +135,21 @@ class ExplainResult(BaseModel):
     policy_id: str
     policy_hash: str
     """The content hash of the policy the run decided with."""
+    lang: str
+    """The language of ``text``."""
     text: str
     """The explanation, in plain language."""
 
 
 def explain(ctx: Context, req: ExplainRequest) -> ExplainResult:
-    """The explanation of the latest stored decision for the unit and day."""
-    run_id, text = stored_explanation(ctx.engine, req.scope, req.unit, req.day, ctx.evaluations)
+    """The explanation of the latest stored decision for the unit and day, in ``req.lang``."""
+    run_id, text = stored_explanation(
+        ctx.engine, req.scope, req.unit, req.day, ctx.evaluations, language(req.lang)
+    )
     policy_id, policy_hash = run_policy(ctx.engine, run_id)
-    return ExplainResult(run_id=run_id, policy_id=policy_id, policy_hash=policy_hash, text=text)
+    return ExplainResult(
+        run_id=run_id, policy_id=policy_id, policy_hash=policy_hash, lang=req.lang, text=text
+    )
 
 
 class ReproduceRequest(BaseModel):

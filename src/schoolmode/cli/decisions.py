@@ -85,10 +85,14 @@ def explain(
     district: Annotated[
         str | None, typer.Option("--district", help="District id (e.g. chicago).")
     ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the explanation: en or es.")
+    ] = "en",
     db: DbOption = None,
 ) -> None:
     """Why is my school (classroom, district) in this mode? From the stored decision."""
     from schoolmode.app import decisions
+    from schoolmode.i18n import LANGUAGES, language
 
     chosen = [
         (s, u)
@@ -98,13 +102,22 @@ def explain(
     with app_context(db) as ctx:
         if len(chosen) != 1:
             raise SchoolmodeError("name exactly one of --school, --classroom or --district")
+        if lang not in LANGUAGES:
+            raise SchoolmodeError(
+                f"--lang: unsupported language {lang!r}; supported: {', '.join(LANGUAGES)}"
+            )
         scope, unit = chosen[0]
-        req = decisions.ExplainRequest(scope=scope, unit=unit, day=parse_day(date, "--date"))
+        req = decisions.ExplainRequest(
+            scope=scope, unit=unit, day=parse_day(date, "--date"), lang=lang
+        )
         result = decisions.explain(ctx, req)
     console.print(result.text, markup=False)
+    words = language(result.lang)
     console.print(
-        f"\n(decision run {result.run_id}; `schoolmode audit reproduce {result.run_id}` "
-        "recomputes it)",
+        "\n"
+        + words.gettext(
+            "(decision run {run_id}; `schoolmode audit reproduce {run_id}` recomputes it)"
+        ).format(run_id=result.run_id),
         markup=False,
     )
 

@@ -32,6 +32,7 @@ from schoolmode.engine.settings import Settings
 from schoolmode.engine.table import aggregates_over_units
 from schoolmode.engine.trace import Trace, trace
 from schoolmode.engine.window import policy_window, school_day_slack
+from schoolmode.i18n import DEFAULT, Language
 from schoolmode.metrics.frames import (
     DISTRICT_COLUMNS,
     district_frame,
@@ -633,15 +634,23 @@ def stored_explanation(
     unit: str,
     day: dt.date,
     evaluations: RunEvaluations | None = None,
+    lang: Language | None = None,
 ) -> tuple[int, str]:
-    """The explanation of the latest stored decision for a unit and day (recomputed from the
-    run's stored inputs when the run kept no trace for it; through ``evaluations`` when given,
-    so a run is recomputed once for many units)."""
+    """The explanation of the latest stored decision for a unit and day, in ``lang`` (default
+    English).
+
+    The stored explanation is English text: in English it is returned as stored; in another
+    language, and when the run kept no trace for the unit-day, it is rendered again from the
+    trace of the run recomputed from its stored record (policy, settings, inputs and the
+    authorisations of its time: the decision ``audit reproduce`` checks), through
+    ``evaluations`` when given, so a run is recomputed once for many units. (Traces stored by
+    earlier versions lack the figures the notes are translated from, so the stored trace is
+    not rendered itself.)"""
     run_id, text = _stored_decision(engine, scope, unit, day)
-    if text:
+    if text and (lang is None or lang.code == DEFAULT):
         return run_id, text
     evaluation = (evaluations or RunEvaluations()).get(engine, run_id)
-    return run_id, explain(trace(evaluation, scope, unit, day))
+    return run_id, explain(trace(evaluation, scope, unit, day), lang=lang)
 
 
 def stored_trace(

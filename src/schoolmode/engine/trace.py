@@ -59,6 +59,9 @@ class Node:
     op: str | None = None  # thresholds: the comparator
     limit: str | None = None  # thresholds: the value compared with, as a decimal string
     limit_text: str | None = None  # thresholds: the same, formatted ("30.0%")
+    args: dict[str, str] = field(default_factory=dict)
+    """The figures and names ``note`` is written from, for renderers in other languages
+    (``engine.explain``): e.g. ``{"days": "2", "unit": "school_days"}``."""
 
 
 @dataclass
@@ -81,6 +84,8 @@ class RuleTrace:
     level: str | None
     not_in_force: str | None
     condition: Node | None
+    inactive: str | None = None
+    """The parameter without a value on this day, when that keeps the rule from applying."""
 
 
 @dataclass
@@ -221,20 +226,22 @@ class _Builder:
             out.percent = node.share.percent
             of, per = self.operand(node.share.of), self.operand(node.share.per)
             out.children = [of, per]
+            out.args["detail"] = "share"
             if of.value is not None and per.value is not None:
                 out.detail = f"{of.value} of {per.value}"
         elif isinstance(node, m.DifferenceOp):
             out.children = [self.operand(node.difference.of), self.operand(node.difference.minus)]
             a, b = out.children
+            out.args["detail"] = "difference"
             if a.value is not None and b.value is not None:
                 out.detail = f"{a.value} minus {b.value}"
         elif isinstance(node, m.WindowSumOp):
             shown, params = self.param(node.window_sum.days)
             out.params = params
             out.children = [self.operand(node.window_sum.of)]
-            out.note = (
-                f"sum over {shown} {_unit_word(self.param(node.window_sum.unit)[0])} to this day"
-            )
+            unit = self.param(node.window_sum.unit)[0]
+            out.args = {"days": shown, "unit": unit}
+            out.note = f"sum over {shown} {_unit_word(unit, shown)} to this day"
             out.days = self._series(
                 node.window_sum.of, int(Decimal(shown)) if shown.isdigit() else 14, events_only=True
             )
@@ -290,15 +297,18 @@ class _Builder:
             inner = self.condition(node.choose.cases[shown])
             out = Node("choose", label or inner.label, met, params=params, children=[inner])
             out.note = f"under the reading {node.choose.interp} = {shown}"
+            out.args = {"name": node.choose.interp, "value": shown}
             return out
         if isinstance(node, m.AttributeCond):
             values = self.result.grid.attributes.get(node.attribute.name)
             have = str(values[self.u]) if values is not None else "unknown"
+            applies = ", ".join(node.attribute.in_)
             return Node(
                 "attribute",
                 label or node.attribute.name,
                 met,
-                note=f"{node.attribute.name} is {have} (rule applies to {', '.join(node.attribute.in_)})",
+                note=f"{node.attribute.name} is {have} (rule applies to {applies})",
+                args={"name": node.attribute.name, "value": have, "in": applies},
             )
         if isinstance(node, m.ConstantCond):
             return Node(
@@ -357,6 +367,7 @@ class _Builder:
         if isinstance(node, m.AtLeastCond):
             shown, params = self.param(node.at_least.k)
             out.params, out.note = params, f"at least {shown} of {len(parts)}"
+            out.args = {"k": shown, "n": str(len(parts))}
         return out
 
     def _sustained(self, node: m.SustainedCond, label: str, met: bool | None) -> Node:
@@ -372,7 +383,10 @@ class _Builder:
             children=[inner],
         )
         crit = _first_criterion(inner)
-        out.note = (f"{crit} " if crit else "") + f"on {shown} consecutive {_unit_word(unit_shown)}"
+        out.note = (f"{crit} " if crit else "") + (
+            f"on {shown} consecutive {_unit_word(unit_shown, shown)}"
+        )
+        out.args = {"days": shown, "unit": unit_shown}
         out.days = self._run_days(
             spec_s.condition, int(shown) if shown.isdigit() else 2, unit_shown
         )
@@ -393,10 +407,12 @@ class _Builder:
             met,
             params=[*p1, *p2, *p3],
             children=[series],
+            args={"rising": rising, "factor": factor, "lag": lag_days},
         )
         out.note = (
-            f"{series.label} rose on each of {rising} consecutive days, each day at least "
-            f"{factor} times the value {lag_days} days earlier"
+            f"{series.label} rose on each of {rising} consecutive day{'' if rising == '1' else 's'}, "
+            f"each day at least {factor} times the value {lag_days} "
+            f"day{'' if lag_days == '1' else 's'} earlier"
         )
         out.days = self._series(spec_t.of, int(rising) + int(lag_days))
         return out
@@ -406,8 +422,15 @@ class _Builder:
         shown, params = self.param(spec_u.value)
         share = self.record.get(id(spec_u))
         value = _decimal(share, self.u, self.d) if isinstance(share, Rational) else None
-        out = Node("share_of_units", label or f"share of {spec_u.scope.value}s", met, params=params)
+        out = Node(
+            "share_of_units",
+            label or f"share of {spec_u.scope.value}s",
+            met,
+            params=params,
+            args={"scope": spec_u.scope.value, "value": shown},
+        )
         op = self.param(spec_u.op)[0] if isinstance(spec_u.op, m.InterpRef) else spec_u.op
+        out.args["op"] = op
         out.value = _fmt(value, True) if value is not None else "no data"
         out.note = (
             f"{out.value} of the {spec_u.scope.value}s met the condition, which is "
@@ -465,7 +488,10 @@ class _Builder:
                 children=[value],
                 params=[p for _, ps in cuts for p in ps],
             )
-            out.note = f"{value.label} {value.value} gives level {name} (cut-points {', '.join(s for s, _ in cuts)})"
+            out.args = {"cuts": ", ".join(s for s, _ in cuts)}
+            out.note = (
+                f"{value.label} {value.value} gives level {name} (cut-points {out.args['cuts']})"
+            )
             return out
         if isinstance(node, m.MostSevereLevel):
             return Node(
@@ -513,6 +539,7 @@ class _Builder:
             if seg is not None and seg.inactive
             else None,
             None,
+            seg.inactive if seg is not None and seg.inactive else None,
         )
         if rr.spells is not None and rr.spells.in_effect[self.u, self.d]:
             trace.spell_start = self.ev.axis.date(
@@ -579,8 +606,13 @@ def _op_words(op: str) -> str:
     }.get(op, op)
 
 
-def _unit_word(unit: str) -> str:
-    return {"school_days": "school days", "calendar_days": "calendar days"}.get(unit, unit)
+def _unit_word(unit: str, count: str) -> str:
+    """The unit of a count of days: "1 school day", "3 school days"."""
+    one = count == "1"
+    return {
+        "school_days": "school day" if one else "school days",
+        "calendar_days": "calendar day" if one else "calendar days",
+    }.get(unit, unit)
 
 
 def _default_label(node: m.Operand) -> str:

@@ -28,11 +28,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Table,
-    and_,
     cast,
-    delete,
-    insert,
-    or_,
     select,
 )
 
@@ -127,25 +123,6 @@ def _sqlite_write(
             progress(done, rows.height)
 
 
-def _generic_write(
-    conn: Connection,
-    table: Table,
-    key: Sequence[str],
-    gone: pl.DataFrame,
-    rows: pl.DataFrame,
-    progress: Progress | None,
-) -> None:
-    for piece in gone.iter_slices(200):
-        conds = [and_(*(table.c[k] == rec[k] for k in key)) for rec in piece.to_dicts()]
-        conn.execute(delete(table).where(or_(*conds)))
-    done = 0
-    for piece in rows.iter_slices(5000):
-        conn.execute(insert(table), piece.to_dicts())
-        done += piece.height
-        if progress is not None:
-            progress(done, rows.height)
-
-
 def replace_rows(
     conn: Connection,
     table: Table,
@@ -163,8 +140,8 @@ def replace_rows(
             progress(rows.height, rows.height)
     elif conn.dialect.name == "sqlite":
         _sqlite_write(conn, table, key, gone, rows, progress)
-    else:
-        _generic_write(conn, table, key, gone, rows, progress)
+    else:  # the store is tested on these two only
+        raise ValueError(f"the store supports SQLite and PostgreSQL, not {conn.dialect.name}")
 
 
 def _pg_column(table: Table, name: str, dtype: pl.DataType) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -16,12 +16,15 @@ from schoolmode.api.security import Requires, context, in_scope
 from schoolmode.app import decisions as uc
 from schoolmode.app import explain_public as public
 from schoolmode.app.context import Context
+from schoolmode.i18n import negotiate
 
 router = APIRouter(tags=["decisions"], responses=COMMON)
 Ctx = Annotated[Context, Depends(context)]
 ScopeName = Literal["district", "school", "classroom"]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows per page")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="Rows skipped")]
+Lang = Literal["en", "es"]
+"""The languages of ``schoolmode.i18n.LANGUAGES`` (a test keeps the two the same)."""
 
 
 @router.get(
@@ -76,7 +79,16 @@ async def explanation(
     ctx: Ctx,
     request: Request,
     date: Annotated[dt.date, Query(description="The day (YYYY-MM-DD)")],
+    lang: Annotated[
+        Lang | None,
+        Query(description="The language of the text (default: from Accept-Language, else en)"),
+    ] = None,
+    accept_language: Annotated[
+        str | None,
+        Header(max_length=1000, description="Preferred languages (RFC 9110), when lang is absent"),
+    ] = None,
 ) -> Response:
+    chosen = lang or negotiate(accept_language)
     school = (
         await run_in_threadpool(uc.school_of_unit, ctx, scope, unit)
         if scope == "classroom"
@@ -84,17 +96,18 @@ async def explanation(
     )
     in_scope(who, school)
     # kept per latest run of the day: a new run of the day makes a new key
-    key = ("explanation", await _latest_run(request, ctx, date), scope, unit, date)
+    key = ("explanation", await _latest_run(request, ctx, date), scope, unit, date, chosen)
 
     def text() -> bytes:
-        found = uc.explain(ctx, uc.ExplainRequest(scope=scope, unit=unit, day=date))
-        return found.model_dump_json().encode()
+        req = uc.ExplainRequest(scope=scope, unit=unit, day=date, lang=chosen)
+        return uc.explain(ctx, req).model_dump_json().encode()
 
     cache: ResponseCache = request.app.state.responses
     body = cache.peek(key)
     if body is None:
         body = await run_in_threadpool(cache.get, key, text)
-    return Response(body, media_type="application/json")
+    headers = {"Content-Language": chosen, "Vary": "Accept-Language"}
+    return Response(body, media_type="application/json", headers=headers)
 
 
 async def _latest_run(request: Request, ctx: Context, day: dt.date) -> int | None:
