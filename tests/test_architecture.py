@@ -32,7 +32,6 @@ FLOORS: dict[str, tuple[str, ...]] = {
         "draws",
         "parallel",
         "reports",
-        "disclosure",
         "i18n",
     ),
 }
