@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Hashable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -43,11 +44,7 @@ async def day_decisions(
 ) -> Response:
     # async, with the store reached only on a miss (in the thread pool): a page already made
     # is answered without leaving the event loop
-    latest: Recent[int | None] = request.app.state.latest_runs
-    kept = latest.peek(date)
-    run_id = (
-        kept[0] if kept else latest.put(date, await run_in_threadpool(uc.latest_run, ctx, date))
-    )
+    run_id = await _latest_run(request, ctx, date)
     if run_id is None:
         raise ProblemError(404, "No decision that day", f"no stored run decided {date}")
     req = uc.DayDecisionsRequest(
@@ -59,11 +56,7 @@ async def day_decisions(
         assert found is not None  # the run decided the day, and runs are never deleted
         return found.model_dump_json().encode()
 
-    cache: ResponseCache = request.app.state.responses
-    body = cache.peek(("decisions", req))
-    if body is None:
-        body = await run_in_threadpool(cache.get, ("decisions", req), page)
-    return Response(body, media_type="application/json")
+    return Response(await _cached(request, ("decisions", req), page), media_type="application/json")
 
 
 @router.get(
@@ -101,12 +94,18 @@ async def explanation(
         req = uc.ExplainRequest(scope=scope, unit=unit, day=date, lang=chosen)
         return uc.explain(ctx, req).model_dump_json().encode()
 
+    headers = {"Content-Language": chosen, "Vary": "Accept-Language"}
+    return Response(
+        await _cached(request, key, text), media_type="application/json", headers=headers
+    )
+
+
+async def _cached(request: Request, key: Hashable, make: Callable[[], bytes]) -> bytes:
+    """The response body kept under ``key``, else made by ``make`` in the thread pool (it reaches
+    the store) and kept: a body already made is answered without leaving the event loop."""
     cache: ResponseCache = request.app.state.responses
     body = cache.peek(key)
-    if body is None:
-        body = await run_in_threadpool(cache.get, key, text)
-    headers = {"Content-Language": chosen, "Vary": "Accept-Language"}
-    return Response(body, media_type="application/json", headers=headers)
+    return body if body is not None else await run_in_threadpool(cache.get, key, make)
 
 
 async def _latest_run(request: Request, ctx: Context, day: dt.date) -> int | None:
