@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
@@ -22,6 +22,7 @@ from schoolmode.decisions.record import (
 from schoolmode.importers import IMPORTERS
 from schoolmode.policy.loader import Registry
 from schoolmode.store.service import run_import
+from schoolmode.store.tables import authorisation
 from tests.conftest import FIXTURE_DATA, POLICIES
 
 REGISTRY = Registry(POLICIES)
@@ -116,13 +117,14 @@ def test_bad_input_says_what_is_missing(history_store: Engine) -> None:
         stored_explanation(store, "school", "nope", dt.date(2021, 3, 1))
 
 
-def test_authorisations_only_for_eligible_rules(store: Engine) -> None:
+def test_authorisations_only_for_eligible_rules_and_known_units(history_store: Engine) -> None:
+    store = history_store  # the fixture history: CPS school profiles, no classrooms
     loaded = REGISTRY.get("cps-ctu-2022-01-10")
     key = authorise(
         store,
         loaded,
         "teacher-absences",
-        "400009",
+        "610067",
         dt.date(2022, 1, 20),
         "CPS Tactical Team",
         "30% of teachers out two days; substitutes short",
@@ -131,7 +133,11 @@ def test_authorisations_only_for_eligible_rules(store: Engine) -> None:
     with pytest.raises(DecisionError, match="acts automatically"):
         authorise(store, loaded, "flip-to-remote", "room-1", dt.date(2022, 1, 20), "x", "y")
     with pytest.raises(DecisionError, match="needs a reason"):
-        authorise(store, loaded, "teacher-absences", "400009", dt.date(2022, 1, 20), "x", " ")
+        authorise(store, loaded, "teacher-absences", "610067", dt.date(2022, 1, 20), "x", " ")
+    with pytest.raises(DecisionError, match=r"no school '999999' in the store.*nothing recorded"):
+        authorise(store, loaded, "teacher-absences", "999999", dt.date(2022, 1, 20), "x", "y")
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(authorisation)).scalar_one() == 1
 
 
 def test_cli_decide_explain_reproduce(tmp_path: Path) -> None:

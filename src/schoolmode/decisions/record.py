@@ -48,7 +48,7 @@ from schoolmode.policy.needs import attributes_needed, metrics_needed
 from schoolmode.store.chain import append_link, decisions_digest, row_digest, stored_row
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import table_frame
-from schoolmode.store.tables import authorisation, decision, decision_run
+from schoolmode.store.tables import RECORD_TABLES, authorisation, decision, decision_run
 
 LOOKBACK_DAYS = 35
 """Fewest days of history read before the first day decided (the metrics' own lookbacks: 14-day
@@ -536,6 +536,7 @@ def authorise(
     if not reason.strip():
         raise DecisionError("a decision needs a reason")
     with engine.begin() as conn:
+        _check_unit(conn, rule.scope.value, unit)
         key = conn.execute(
             insert(authorisation).values(
                 policy_id=loaded.id,
@@ -551,6 +552,19 @@ def authorise(
         ).inserted_primary_key[0]  # type: ignore[index]
         append_link(conn, "authorisation", int(key))
     return int(key)
+
+
+def _check_unit(conn: Connection, scope: str, unit: str) -> None:
+    """Refuse an authorisation for a school or classroom the store does not hold (an
+    append-only record for a unit that does not exist could never be taken back)."""
+    if scope not in ("school", "classroom"):
+        return
+    table = RECORD_TABLES[scope]
+    column = table.c[f"{scope}_id"]
+    if conn.execute(select(column).where(column == unit).limit(1)).first() is None:
+        raise DecisionError(
+            f"no {scope} {unit!r} in the store (import its {scope} records first); nothing recorded"
+        )
 
 
 class RunEvaluations:
