@@ -11,7 +11,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,15 +121,20 @@ def store(
 ) -> Iterator[Engine]:
     """A migrated, empty store on each backend, the test's own (a copy of the session's
     migrated template: migrating takes longer than copying)."""
-    template = migrated_templates[request.param]
-    if request.param == "sqlite":
-        engine = make_engine(copy_history(Path(template), tmp_path))
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-        return
-    with _pg_copy(template) as url:
+    with _copy_of(request.param, migrated_templates[request.param], tmp_path) as engine:
+        yield engine
+
+
+@contextmanager
+def _copy_of(kind: str, template: str, folder: Path) -> Iterator[Engine]:
+    """An engine on a new copy of a template store of ``kind``: the SQLite file ``template``
+    copied into ``folder``, or a PostgreSQL database made from the template database named
+    ``template`` (dropped afterwards)."""
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            url = copy_history(Path(template), folder)
+        else:
+            url = stack.enter_context(_pg_copy(template))
         engine = make_engine(url)
         try:
             yield engine
@@ -207,19 +212,11 @@ def history_store(
 ) -> Iterator[Engine]:
     """A store holding the fixture history on each backend, the test's own copy (it may write)."""
     if request.param == "sqlite":
-        engine = make_engine(copy_history(history_sqlite, tmp_path))
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-        return
-    _admin_url, template = request.getfixturevalue("history_pg_template")
-    with _pg_copy(template) as url:
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
+        template = str(history_sqlite)
+    else:
+        _admin_url, template = request.getfixturevalue("history_pg_template")
+    with _copy_of(request.param, template, tmp_path) as engine:
+        yield engine
 
 
 def copy_history(history: Path, folder: Path) -> str:
