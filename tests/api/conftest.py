@@ -4,17 +4,13 @@ per role, on SQLite and on the throwaway PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sqlite3
-import uuid
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from schoolmode.access.roles import Principal, Role, Scope
@@ -24,7 +20,13 @@ from schoolmode.app.context import Context
 from schoolmode.app.decisions import DecideRequest, decide
 from schoolmode.settings import AppSettings
 from schoolmode.store.db import make_engine
-from tests.conftest import BACKENDS, _drop_pg_database, _fresh_pg_database
+from tests.conftest import (
+    BACKENDS,
+    _copy_of,
+    _drop_pg_database,
+    _fresh_pg_database,
+    store_url,
+)
 from tests.decisions.test_decide_window import fill_district_store
 from tests.synth.test_observations import SCHOOLS
 
@@ -85,7 +87,7 @@ def _accounts(ctx: Context) -> dict[str, str]:
 @dataclass(frozen=True)
 class Template:
     """A store built once per session and backend (district, accounts, a run deciding ``DAY``),
-    never opened by a test: each module takes a copy (:func:`_copy`)."""
+    never opened by a test: each module takes a copy (``tests.conftest._copy_of``)."""
 
     kind: str
     source: str  # the SQLite file, or the PostgreSQL template database's name
@@ -131,27 +133,6 @@ def api_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
             _drop_pg_database(template.admin, template.source)
 
 
-def _copy(template: Template, directory: Path) -> tuple[str, tuple[str, str] | None]:
-    """A new store copied from ``template``: its URL, and (admin URL, name) to drop it by."""
-    if template.kind == "sqlite":
-        target = directory / "store.sqlite"
-        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        with (
-            closing(sqlite3.connect(template.source)) as source,
-            closing(sqlite3.connect(target)) as copy,
-        ):
-            source.backup(copy)
-        return f"sqlite:///{target}", None
-    assert template.admin is not None
-    name = f"sm_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(template.admin, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.source}"'))
-    admin.dispose()
-    url = make_url(template.admin).set(database=name).render_as_string(hide_password=False)
-    return url, (template.admin, name)
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def api(
     request: pytest.FixtureRequest,
@@ -163,9 +144,8 @@ def api(
     run)."""
     template = api_templates[request.param]
     directory = tmp_path_factory.mktemp(f"api-{request.param}")
-    url, pg = _copy(template, directory)
-    engine = make_engine(url)
-    try:
+    with _copy_of(request.param, template.source, directory) as engine:
+        url = store_url(engine)
         ctx = Context(AppSettings.load(db_url=url))
         # the tests make hundreds of requests a minute: limits of their own (tests/api/test_limits.py)
         # ... and publishers that answer nothing at once: no request leaves the machine
@@ -184,7 +164,3 @@ def api(
         with TestClient(create_app(unlimited)) as client:
             yield Api(client, ctx, engine, dict(template.tokens), template.run_id)
         ctx.close()
-    finally:
-        engine.dispose()
-        if pg is not None:
-            _drop_pg_database(*pg)
