@@ -35,6 +35,7 @@ from schoolmode.synth.observations import (
     zip_weekly_frame,
 )
 from schoolmode.synth.surge import surge_week
+from schoolmode.synth.testing import TestingConfig, synth_accommodation_requests, synth_tests
 
 SOURCE = "synthetic-district"
 """The source name the district's files are imported under."""
@@ -172,6 +173,11 @@ def synth(ctx: Context, req: SynthRequest, steps: Steps | None = None) -> SynthR
     frames["testing_consent"] = district_consent(
         frames, req.consent_share, req.staff_consent_share, req.seed
     )
+    testing = TestingConfig(seed=req.seed)
+    frames["accommodation_request"] = synth_accommodation_requests(frames, testing)
+    if req.observations:
+        days = frames["calendar_day"].filter(pl.col("instructional")).select("date").unique()
+        frames["test"] = synth_tests(frames, days.sort("date"), testing)
     paths = write_standard_files(frames, req.out)
     return SynthResult(
         seed=req.seed,

@@ -412,9 +412,13 @@ def _print_pools(pools: list[dict[str, Any]], role: str) -> None:
         label = pool["kind"] if role == "district-hr" else "a pool"
         console.print(
             f"  {label}: {pool['rule']}, {pool['pending']} pending, "
-            f"{pool.get('places', 0)} place(s)"
-            + (f", share {pool['share_pct']}%" if role == "district-hr" else "")
+            f"{pool.get('places', 0)} place(s)" + (_share(pool) if role == "district-hr" else "")
         )
+
+
+def _share(pool: dict[str, Any]) -> str:
+    share = pool.get("share_pct")
+    return ", the policy grants none of this kind" if share is None else f", share {share}%"
 
 
 def _print_review(result: ReviewResult) -> None:
