@@ -170,5 +170,6 @@ def test_cli_synth_imports_through_the_service_idempotently(db_url: str, tmp_pat
     assert status["rows"]["absence"] > 0
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert again.output.count("unchanged (same file as import #") == 10  # with testing_consent, requests
+    # ten sources, testing_consent and accommodation requests included
+    assert again.output.count("unchanged (same file as import #") == 10
     assert json.loads(runner.invoke(app, ["status", "--db", db_url, "--json"]).output) == status
