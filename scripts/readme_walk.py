@@ -51,6 +51,7 @@ EMPTY = (
     re.compile(r"^0 stored test\(s\)", re.M),
     re.compile(r"\b0 request\(s\) in the pool"),
     re.compile(r"^no rows", re.M | re.I),
+    re.compile(r'"status":\s*[45]\d\d'),  # an RFC 9457 problem from the API
 )
 """Output that means the command showed nothing on the demo data."""
 
