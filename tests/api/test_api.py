@@ -104,6 +104,7 @@ def test_login_with_a_password_and_who_am_i(api: Api) -> None:
         "permissions": ["decisions:read", "policies:read"],
         "via": None,
         "csrf_token": None,
+        "schools": None,
     }
 
 
@@ -215,6 +216,12 @@ def test_a_network_scope_covers_its_networks_schools_only(api: Api) -> None:
     )
     assert other.status_code == 403
     assert other.json()["detail"] == f"your scope is network:{NETWORK}"
+    me = api.client.get("/api/v1/auth/me", headers=api.as_(who)).json()
+    assert me["schools"] == sorted(s for s, n in NETWORKS.items() if n == NETWORK)
+    assert THIRD_SCHOOL not in me["schools"]
+    assert api.client.get("/api/v1/auth/me", headers=api.as_("school-union")).json()["schools"] == [
+        SCHOOL
+    ]
     assert _explain(api, who, "district", "district") == 403
     rooms = record_frame(api.engine, "classroom").select("classroom_id", "school_id")
     room_of = {s: str(rooms.filter(pl.col("school_id") == s)["classroom_id"][0]) for s in NETWORKS}

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from schoolmode.access.oidc import OidcError, OidcNotConfigured, UnknownSubject
-from schoolmode.access.roles import Permission, Principal
+from schoolmode.access.roles import Permission, Principal, Scope, ScopeKind
 from schoolmode.access.sessions import OIDC_LOGIN_LIFE
 from schoolmode.api.limits import SlidingWindow, retry_after
 from schoolmode.api.problems import COMMON, NO_CONTROL, ProblemError
@@ -253,6 +253,9 @@ class Me(BaseModel):
     """``token``, ``session`` (a browser cookie) or none (anonymous)."""
     csrf_token: str | None = None
     """For a browser session: the token its unsafe requests carry."""
+    schools: list[str] | None = None
+    """The schools the scope covers (a network's, from the stored school records; a school
+    scope's one); none for the district scope, which covers every school."""
 
 
 @router.get("/auth/me", summary="Who is asking: name, role, scope and permissions")
@@ -266,4 +269,13 @@ def me(request: Request, who: Annotated[Principal, Depends(Requires(None))]) -> 
         permissions=sorted(p.value for p in Permission if who.may(p)),
         via=via,
         csrf_token=request.state.csrf_token if cookie is not None else None,
+        schools=_covered(who.scope),
     )
+
+
+def _covered(scope: Scope) -> list[str] | None:
+    if scope.kind is ScopeKind.district:
+        return None
+    if scope.kind is ScopeKind.school:
+        return [str(scope.unit)]
+    return sorted(scope.schools)
