@@ -38,11 +38,12 @@ class Context:
 
     @property
     def registry(self) -> Registry:
-        """The policies of ``settings.policies_dir`` (the shipped ones by default)."""
+        """The policies of ``settings.policies_dir`` (the shipped ones by default); a folder of
+        one's own is read beside the shipped ones, which answer the ids it does not define."""
         if self._registry is None:
-            from schoolmode.policy.loader import Registry
+            from schoolmode.policy.loader import registry_for
 
-            self._registry = Registry(self.settings.policies_dir, self.settings.cache_dir)
+            self._registry = registry_for(self.settings.policies_dir, self.settings.cache_dir)
         return self._registry
 
     @property

@@ -28,7 +28,7 @@ from schoolmode.policy.describe import Describer
 from schoolmode.policy.diff import policy_diff
 from schoolmode.policy.docs import write
 from schoolmode.policy.errors import SchoolmodeError
-from schoolmode.policy.loader import POLICY_FILE, Registry, load_policy_path
+from schoolmode.policy.loader import POLICY_FILE, Registry, load_policy_path, registry_for
 
 Progress = Callable[[int, int], None]
 """Told ``(done, total)`` as the cases run."""
@@ -225,13 +225,13 @@ def _case_runs(ctx: Context, req: RunCasesRequest) -> tuple[list[CaseRun], Regis
     path = req.path
     if path is not None and path.is_file():
         folder = path.parent.parent
-        registry = Registry(folder.parent)
+        registry = registry_for(folder.parent)
         return list(runs_for(load_policy_path(folder / POLICY_FILE, registry), path)), registry
     if path is not None and (path / POLICY_FILE).exists():
-        registry = Registry(path.parent)
+        registry = registry_for(path.parent)
         only = [registry.get(load_policy_path(path / POLICY_FILE, registry).id).id]
         return collect(registry, only), registry
-    registry = Registry(path) if path is not None else ctx.registry
+    registry = registry_for(path) if path is not None else ctx.registry
     return collect(registry, req.policy_ids or None), registry
 
 
@@ -393,7 +393,7 @@ def validate_files(ctx: Context, req: ValidateRequest) -> ValidationReport:
     if path.is_dir() and not (path / POLICY_FILE).exists():
         targets = sorted(path.glob(f"*/{POLICY_FILE}"))
         try:
-            registry = Registry(path)
+            registry = registry_for(path)
         except SchoolmodeError as exc:
             problems.append(str(exc))
     else:

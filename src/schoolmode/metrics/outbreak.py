@@ -19,7 +19,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from schoolmode.policy.loader import POLICY_FILE, Registry, default_policy_dir, read_file
+from schoolmode.policy.loader import (
+    POLICY_FILE,
+    default_policy_dir,
+    read_file,
+    shipped_registry,
+)
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import number, parameter
 
@@ -61,7 +66,7 @@ def rule_periods(policy: Policy) -> list[tuple[dt.date, OutbreakRule]]:
 def cste_rule() -> OutbreakRule:
     """The CSTE definition (:data:`CSTE_FROM`) of the shipped outbreak policy."""
     item = read_file(default_policy_dir() / OUTBREAK / POLICY_FILE)  # one file, not the registry
-    policy = item if isinstance(item, Policy) else Registry().get(OUTBREAK).policy
+    policy = item if isinstance(item, Policy) else shipped_registry().get(OUTBREAK).policy
     return rule_in_force(policy, CSTE_FROM)
 
 

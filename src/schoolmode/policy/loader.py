@@ -8,6 +8,7 @@ hash over its canonical JSON, which audit records keep.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,10 +74,20 @@ def read_file(path: Path, cache_dir: Path | None = None) -> Policy | Overlay:
 
 class Registry:
     """Every policy under a folder, overlays resolved (``cache_dir``: where parsed files are
-    kept while unchanged, see ``policy/yamlcache.py``; None: parse every file)."""
+    kept while unchanged, see ``policy/yamlcache.py``; None: parse every file).
 
-    def __init__(self, root: Path | None = None, cache_dir: Path | None = None) -> None:
+    ``fallback``: a registry asked for an id this folder does not define (a folder of one's
+    own beside the shipped policies: an overlay of a shipped base, the shipped tracing rules
+    the simulator reads). ``ids`` and ``all`` are this folder's policies only."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        cache_dir: Path | None = None,
+        fallback: Registry | None = None,
+    ) -> None:
         self.root = Path(root) if root is not None else default_policy_dir()
+        self.fallback = fallback
         self._raw: dict[str, tuple[Path, Policy | Overlay]] = {}
         self._resolved: dict[str, LoadedPolicy] = {}
         for path in sorted(self.root.glob(f"*/{POLICY_FILE}")):
@@ -99,18 +110,28 @@ class Registry:
     def ids(self) -> list[str]:
         return sorted(self._raw)
 
+    def __contains__(self, policy_id: object) -> bool:
+        return policy_id in self._raw or (self.fallback is not None and policy_id in self.fallback)
+
+    def known(self) -> list[str]:
+        """Every id ``get`` answers: this folder's and its fallback's."""
+        below = self.fallback.known() if self.fallback is not None else []
+        return sorted({*self._raw, *below})
+
     def get(self, policy_id: str) -> LoadedPolicy:
         if policy_id in self._resolved:
             return self._resolved[policy_id]
         if policy_id not in self._raw:
-            raise UnknownPolicyError(policy_id, self.ids())
+            if self.fallback is not None and policy_id in self.fallback:
+                return self.fallback.get(policy_id)
+            raise UnknownPolicyError(policy_id, self.known())
         path, item = self._raw[policy_id]
         if isinstance(item, Overlay):
             if item.overlay_of == item.id:
                 raise PolicyFileError(
                     path, [Problem("overlay_of", "an overlay cannot be its own base", None)]
                 )
-            if item.overlay_of not in self._raw:
+            if item.overlay_of not in self:
                 raise PolicyFileError(
                     path,
                     [
@@ -118,7 +139,7 @@ class Registry:
                             "overlay_of",
                             f"base policy {item.overlay_of!r} not found",
                             None,
-                            f"one of: {', '.join(self.ids())}",
+                            f"one of: {', '.join(self.known())}",
                         )
                     ],
                 )
@@ -140,7 +161,27 @@ def load_policy_path(path: Path, registry: Registry | None = None) -> LoadedPoli
         path = path / POLICY_FILE
     item = read_file(path)
     if isinstance(item, Overlay):
-        reg = registry or Registry(path.parent.parent)
+        reg = registry or registry_for(path.parent.parent)
         base = reg.get(item.overlay_of).policy
         return LoadedPolicy(apply_overlay(base, item, path), path, item)
     return LoadedPolicy(item, path)
+
+
+def shipped_registry(cache_dir: Path | None = None) -> Registry:
+    """The shipped policies, read once per process (and ``cache_dir``): policies are immutable
+    once resolved, so every caller may share them."""
+    return _shipped(cache_dir)
+
+
+@functools.cache
+def _shipped(cache_dir: Path | None) -> Registry:
+    return Registry(default_policy_dir(), cache_dir)
+
+
+def registry_for(root: Path | None, cache_dir: Path | None = None) -> Registry:
+    """The policies of ``root``: the shipped ones (read once) when it is None or the shipped
+    folder, else that folder's, with the shipped policies answering the ids it does not define."""
+    shipped = shipped_registry(cache_dir)
+    if root is None or Path(root).resolve() == default_policy_dir().resolve():
+        return shipped
+    return Registry(root, cache_dir, fallback=shipped)

@@ -21,7 +21,7 @@ from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.pathogen import load_pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
-from schoolmode.policy.loader import Registry
+from schoolmode.policy.loader import Registry, shipped_registry
 from schoolmode.settings import default_data_dir
 from schoolmode.sim.community import load_zip_population, zip_population_path
 from schoolmode.sim.loop import run_policy
@@ -132,7 +132,7 @@ def compare(
 ) -> Comparison:
     """Every policy on every seed, serially in this process (``beta_cache``: the folder of the
     ``beta: auto`` disk cache, ``AppSettings.cache_dir``; None: memory only)."""
-    registry = registry or Registry()
+    registry = registry or shipped_registry()
     pathogen = load_pathogen(scenario.pathogen)
     policies = resolve_policies(policy_ids, registry)
     seed_list = list(seeds) if seeds is not None else _seeds(scenario)

@@ -15,7 +15,7 @@ from schoolmode.engine.settings import Settings
 from schoolmode.pathogen import Pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
-from schoolmode.policy.loader import Registry
+from schoolmode.policy.loader import Registry, shipped_registry
 from schoolmode.sim import rng
 from schoolmode.sim.beta import auto_beta
 from schoolmode.sim.calendar import engine_calendar, school_calendar
@@ -158,7 +158,7 @@ def setup(
     else:
         beta, beta_cached = float(scenario.beta), False
     import_rates, zip_index = _importation(population, scenario, zip_cases)
-    ops = Operations.resolve(scenario, policy, registry or Registry(), settings)
+    ops = Operations.resolve(scenario, policy, registry or shipped_registry(), settings)
     net = population.network
     school_layers = np.array([net.layers.index(x) for x in SCHOOL_LAYERS], dtype=np.int64)
     in_school_layer = np.zeros(len(net.layers), dtype=bool)

@@ -20,7 +20,7 @@ import polars as pl
 from schoolmode.engine.settings import Settings, sweep_points
 from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
-from schoolmode.policy.loader import Registry
+from schoolmode.policy.loader import Registry, registry_for
 from schoolmode.sim.compare import NO_POLICY, load_population, school_attributes
 from schoolmode.sim.loop import run_policy
 from schoolmode.sim.outcomes import OUTCOMES
@@ -36,7 +36,7 @@ POLICY_PREFIX = "policy."
 
 @lru_cache(maxsize=4)
 def _registry(root: str | None) -> Registry:
-    return Registry(Path(root)) if root else Registry()
+    return registry_for(Path(root) if root else None)
 
 
 def sweep_task(

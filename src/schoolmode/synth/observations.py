@@ -25,7 +25,7 @@ from schoolmode.operations.tracing import (
     rules_in_force,
     trace,
 )
-from schoolmode.policy.loader import Registry
+from schoolmode.policy.loader import Registry, shipped_registry
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
 from schoolmode.synth.district import FIRST_DAY as FIRST_DAY_2122
@@ -83,7 +83,7 @@ def periods_from_policies(
     (CDC best practice before the options), 10 (CDC options from 2020-12-02), then CPS's
     ``classroom_pause_days`` (14 from 2021-02-11) and ``classroom_remote_days`` (10 from
     2022-01-11, 5 from 2022-02-01). For reading; the orders themselves come from tracing."""
-    rules = rules_in_force(registry or Registry(), local).sort("from")
+    rules = rules_in_force(registry or shipped_registry(), local).sort("from")
     starts = tuple(rules["from"].to_list())
     return (
         Schedule(starts, tuple(int(v) for v in rules["isolation_days"])),
@@ -461,7 +461,7 @@ def trace_district(
     return trace(
         cases,
         district_rosters(district, config),
-        registry or Registry(),
+        registry or shipped_registry(),
         school_days=days["date"],
         local=config.local_quarantine,
     )

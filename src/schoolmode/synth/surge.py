@@ -25,7 +25,7 @@ from schoolmode.draws import stream
 from schoolmode.engine.period import run_over_period
 from schoolmode.metrics.school import SchoolData, unit_metrics
 from schoolmode.operations.tracing import Tracing
-from schoolmode.policy.loader import Registry
+from schoolmode.policy.loader import Registry, shipped_registry
 from schoolmode.synth.district import SyntheticDistrict
 from schoolmode.synth.observations import (
     ObservationConfig,
@@ -142,7 +142,7 @@ def surge_week(
     doc). The agreement is evaluated over the week as if in force (counterfactually where the
     week is outside its term)."""
     config = config or ObservationConfig()
-    registry = registry or Registry()
+    registry = registry or shipped_registry()
     start, end = week, week + dt.timedelta(days=4)
     reported = surge_cases(district, week, cases, config)
     days = school_days(district, start - dt.timedelta(days=7), end)
