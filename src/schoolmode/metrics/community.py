@@ -7,6 +7,11 @@ Definitions (policies.md, "Method for computed numbers"):
 - ``cases_per_100k_{N}d`` on day d = Σ cases over d−(N−1) … d ÷ population × 100,000.
 
 Values are floats; round only for display. A window with zero tests gives a null positivity.
+
+After the last day of CDPH's daily by-test series (2021-11-24 in the shipped snapshot), the
+7- and 14-day positivity are **derived** from the ZIP weekly series (``DERIVED``), which runs to
+2024 (:func:`derived_positivity`; ``docs/metrics.md``, "Positivity after the daily series"):
+``positivity_basis`` says which series gave each day's value.
 """
 
 from __future__ import annotations
@@ -102,6 +107,79 @@ def citywide_series(engine: Engine, source: str, metrics: dict[str, str]) -> pl.
     ).sort("date")
 
 
+BY_TEST = "cdph-daily-testing"
+"""``positivity_basis`` of a value from CDPH's daily by-test series."""
+DERIVED = "derived from cdph-zip-weekly"
+"""``positivity_basis`` of a value derived from the ZIP weekly series (:func:`derived_positivity`)."""
+FIT_FROM = dt.date(2020, 9, 6)
+"""First week of the by-test / by-person fit: from September 2020, when testing was broadly
+available (the spring 2020 weeks, with tests rationed to the sick, are left out)."""
+
+
+def by_test_factor(weekly: pl.DataFrame, daily: pl.DataFrame) -> float:
+    """The median, over the weeks both series cover (from ``FIT_FROM``), of the daily series'
+    7-day positivity by test on a week's last day over that week's ZIP cases per test.
+
+    The ZIP weekly tests are the daily series' tests (their totals agree within 0.5% a week), but
+    its cases count people, not positive tests (repeat positives of one person are one case), so
+    cases per test runs below positivity by test: by a factor of 1.04-1.32 a week, median 1.19,
+    in the shipped snapshot. ``weekly``: :func:`weekly_positivity_by_person`; ``daily``:
+    :func:`positivity` (7 days)."""
+    ends = weekly.select(
+        (pl.col("date") + pl.duration(days=6)).alias("date"),
+        pl.col("positivity_weekly_by_person_pct").alias("by_person"),
+    ).filter(pl.col("date") >= FIT_FROM + dt.timedelta(days=6))
+    both = ends.join(daily.select("date", "positivity_7d"), on="date").drop_nulls()
+    both = both.filter(pl.col("by_person") > 0)
+    if both.height == 0:
+        raise LookupError("no week that both the daily by-test and the ZIP weekly series cover")
+    factor = both.select((pl.col("positivity_7d") / pl.col("by_person")).median()).item()
+    return float(factor)
+
+
+def derived_positivity(weekly: pl.DataFrame, factor: float, days: list[dt.date]) -> pl.DataFrame:
+    """The 7- and 14-day positivity by test on ``days``, derived from the ZIP weekly series:
+    on day d, the last complete week (Sunday-Saturday) ending on or before d (a lag of 0-6
+    days: the value of a Saturday holds through the next Friday), its cases per test
+    (``positivity_7d``) and those of it and the week before (``positivity_14d``), times
+    ``factor`` (:func:`by_test_factor`). No smoothing beyond the weeks themselves."""
+    w = weekly.sort("date").select(
+        (pl.col("date") + pl.duration(days=6)).alias("week_end"),
+        pl.col("cases_weekly"),
+        pl.col("tests_weekly"),
+    )
+    w = w.with_columns(
+        (pl.col("cases_weekly") + pl.col("cases_weekly").shift(1)).alias("cases_2w"),
+        (pl.col("tests_weekly") + pl.col("tests_weekly").shift(1)).alias("tests_2w"),
+        (pl.col("week_end") - pl.col("week_end").shift(1)).dt.total_days().alias("gap"),
+    )
+
+    def ratio(cases: str, tests: str) -> pl.Expr:
+        return (
+            pl.when(pl.col(tests) > 0)
+            .then(pl.col(cases) / pl.col(tests) * 100.0 * factor)
+            .otherwise(None)
+        )
+
+    w = w.select(
+        "week_end",
+        ratio("cases_weekly", "tests_weekly").alias("positivity_7d"),
+        pl.when(pl.col("gap") == 7)
+        .then(ratio("cases_2w", "tests_2w"))
+        .otherwise(None)
+        .alias("positivity_14d"),
+    )
+    grid = pl.DataFrame({"date": days}, schema={"date": pl.Date}).sort("date")
+    joined = grid.join_asof(w, left_on="date", right_on="week_end", strategy="backward")
+    # a week more than 6 days before the day is not "the last complete week": no value
+    fresh = (pl.col("date") - pl.col("week_end")).dt.total_days() <= 6
+    return joined.select(
+        "date",
+        pl.when(fresh).then(pl.col("positivity_7d")).alias("positivity_7d"),
+        pl.when(fresh).then(pl.col("positivity_14d")).alias("positivity_14d"),
+    )
+
+
 def citywide_metrics(
     engine: Engine,
     *,
@@ -110,18 +188,51 @@ def citywide_metrics(
     end: dt.date | None = None,
 ) -> pl.DataFrame:
     """Chicago's daily metric frame from the CDPH imports: 7- and 14-day positivity (by test,
-    specimen date) and 7- and 14-day cases per 100k."""
-    tests = citywide_series(
-        engine, "cdph-daily-testing", {"positive_tests": "positive", "total_tests": "total"}
-    )
+    specimen date) and 7- and 14-day cases per 100k; after the daily by-test series ends, the
+    positivity derived from the ZIP weekly series where it is stored (``positivity_basis``)."""
+    tests = citywide_series(engine, BY_TEST, {"positive_tests": "positive", "total_tests": "total"})
     cases = citywide_series(engine, "cdph-daily-cases", {"cases_total": "cases"})
+    seven = positivity(tests, 7)
     out = (
-        positivity(tests, 7)
-        .join(positivity(tests, 14), on=["unit", "date"], how="full", coalesce=True)
+        seven.join(positivity(tests, 14), on=["unit", "date"], how="full", coalesce=True)
         .join(cases_per_100k(cases, population, 7), on=["unit", "date"], how="full", coalesce=True)
         .join(cases_per_100k(cases, population, 14), on=["unit", "date"], how="full", coalesce=True)
         .sort("unit", "date")
     )
+    last_test_day = tests["date"].max()
+    out = out.with_columns(
+        pl.when(pl.col("positivity_7d").is_not_null())
+        .then(pl.lit(BY_TEST))
+        .otherwise(None)
+        .alias("positivity_basis")
+    )
+    try:
+        weekly = zip_weekly_positivity(engine)
+    except LookupError:
+        weekly = None
+    if weekly is not None:
+        after = out.filter(pl.col("date") > last_test_day)["date"].to_list()
+        if after:
+            derived = derived_positivity(weekly, by_test_factor(weekly, seven), after)
+            out = (
+                out.join(derived, on="date", how="left", suffix="_derived")
+                .with_columns(
+                    pl.when(pl.col("date") > last_test_day)
+                    .then(pl.col(f"{c}_derived"))
+                    .otherwise(pl.col(c))
+                    .alias(c)
+                    for c in ("positivity_7d", "positivity_14d")
+                )
+                .with_columns(
+                    pl.when(
+                        (pl.col("date") > last_test_day) & pl.col("positivity_7d").is_not_null()
+                    )
+                    .then(pl.lit(DERIVED))
+                    .otherwise(pl.col("positivity_basis"))
+                    .alias("positivity_basis")
+                )
+                .drop("positivity_7d_derived", "positivity_14d_derived")
+            )
     if start is not None:
         out = out.filter(pl.col("date") >= start)
     if end is not None:
