@@ -64,6 +64,32 @@ def test_test_fails_with_exit_1_on_a_wrong_expectation(tmp_path: Path) -> None:
     assert "expected status in_person, got eligible_for_remote" in out
 
 
+def test_verbose_names_the_policy_case_and_reading_of_every_variant() -> None:
+    code, out = invoke("test", str(POLICIES), "--verbose")
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if line.startswith("PASS ")]
+    assert len(lines) == len(set(lines)), "two variants printed alike"
+    assert "PASS cambridge-2020-11-12 :: cambridge-real-dec-2020 (default readings)" in lines
+    assert "PASS cambridge-2020-11-12 :: cambridge-real-dec-2020 (reading as-applied)" in lines
+
+
+def test_a_case_id_used_in_two_files_is_an_error_naming_both(tmp_path: Path) -> None:
+    import shutil
+
+    target = tmp_path / "policies"
+    for policy in ("cps-ctu-2022-01-10", "cambridge-2020-11-12"):
+        shutil.copytree(POLICIES / policy, target / policy)
+    first = target / "cps-ctu-2022-01-10" / "cases" / "teacher-absences.yaml"
+    copy = target / "cambridge-2020-11-12" / "cases" / "copied.yaml"
+    copy.write_text(first.read_text(encoding="utf-8"), encoding="utf-8")
+    code, out = invoke("test", str(target))
+    assert code != 0
+    flat = " ".join(out.split())
+    assert "is already used by" in flat
+    assert "copied.yaml" in flat
+    assert "teacher-absences.yaml" in flat
+
+
 def test_show_lists_parameters_with_sources() -> None:
     code, out = invoke("show", "cps-ctu-2022-01-10")
     assert code == 0

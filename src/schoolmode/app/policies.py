@@ -208,6 +208,9 @@ class CaseOutcome(_Frozen):
     path: Path
     passed: bool
     failures: list[str]
+    case_id: str = ""
+    reading: str | None = None
+    """The named reading of the case this variant applies (None: the policy's defaults)."""
 
 
 class CasesReport(_Frozen):
@@ -250,6 +253,8 @@ def run_cases(ctx: Context, req: RunCasesRequest, progress: Progress | None = No
             CaseOutcome(
                 policy_id=r.run.policy_id,
                 test_id=r.run.test_id,
+                case_id=r.run.case_id,
+                reading=r.run.reading,
                 path=r.run.path,
                 passed=r.passed,
                 failures=list(r.failures),

@@ -104,14 +104,28 @@ def _variants(
 
 
 def collect(registry: Registry, only: list[str] | None = None) -> list[CaseRun]:
+    """Every case variant of the registry's policies (``only``: of these policies). A case id
+    is unique across the folder: one used in two files is an error naming both."""
     runs: list[CaseRun] = []
+    first_file: dict[str, Path] = {}
     for loaded in registry.all():
         for path in case_files(loaded):
-            runs.extend(
-                r
-                for r in runs_for(loaded, path)
-                if not only or r.policy_id in only or loaded.id in only
-            )
+            found = list(runs_for(loaded, path))
+            for case_id in dict.fromkeys(r.case_id for r in found):
+                other = first_file.setdefault(case_id, path)
+                if other != path:
+                    raise PolicyFileError(
+                        path,
+                        [
+                            Problem(
+                                "cases.id",
+                                f"the case id {case_id!r} is already used by {other}",
+                                None,
+                                "give every case an id of its own across the policies folder",
+                            )
+                        ],
+                    )
+            runs.extend(r for r in found if not only or r.policy_id in only or loaded.id in only)
     return runs
 
 

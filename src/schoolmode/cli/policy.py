@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -159,14 +160,14 @@ def run_cases(
             lambda done, total: progress.update(task, completed=done, total=total),
         )
     for outcome in report.outcomes:
+        reading = f"reading {outcome.reading}" if outcome.reading else "default readings"
+        what = escape(f"{outcome.policy_id} :: {outcome.case_id} ({reading})")
         if not outcome.passed:
-            console.print(
-                f"[red]FAIL[/] {outcome.policy_id} :: {outcome.test_id}  ({outcome.path})"
-            )
+            console.print(f"[red]FAIL[/] {what}  ({escape(str(outcome.path))})")
             for failure in outcome.failures:
-                console.print(f"      {failure}")
+                console.print(f"      {escape(failure)}")
         elif verbose:
-            console.print(f"[green]PASS[/] {outcome.policy_id} :: {outcome.test_id}")
+            console.print(f"[green]PASS[/] {what}")
     total, failed = len(report.outcomes), report.failed
     console.print(
         f"{total - failed} passed, {failed} failed "
