@@ -237,6 +237,29 @@ class Population:
     """ZIP codes of the agents' homes (``""``: unknown), indexed by ``agent_zip``."""
     agent_zip: np.ndarray | None = None
     """(agents,) index into ``zip_codes``; None when the population has no ZIPs."""
+    layer_roles: tuple[str, ...] = ()
+    """The role of each layer of ``network`` (one of ``LAYERS``: which contacts a closed
+    classroom or school, an isolation or a holiday removes), declared by whoever builds the
+    population; empty: each layer's role is its name (the synthetic district's layers)."""
+
+    def roles(self) -> tuple[str, ...]:
+        """The role of each layer; a layer with none declared and no role name is an error."""
+        roles = self.layer_roles or self.network.layers
+        if len(roles) != len(self.network.layers):
+            raise ValueError(
+                f"{len(roles)} layer roles for {len(self.network.layers)} layers "
+                f"({', '.join(self.network.layers)})"
+            )
+        unknown = sorted({r for r in roles if r not in LAYERS})
+        if unknown:
+            raise ValueError(
+                f"layer role(s) {', '.join(unknown)}: expected one of {', '.join(LAYERS)}"
+            )
+        return tuple(roles)
+
+    def layers_of(self, *roles: str) -> np.ndarray:
+        """Indices of the layers with one of ``roles``."""
+        return np.array([i for i, r in enumerate(self.roles()) if r in roles], dtype=np.int64)
 
 
 def _district_agents(
@@ -596,13 +619,17 @@ def from_sociopatterns(
         .sort("kind_no", "bin_no", "i", "j")
     )
     layers = kind.group_by("layer", maintain_order=True).agg(
-        pl.col("i"), pl.col("j"), (pl.col("minutes").mean() / minutes_per_unit).alias("weight")
+        pl.col("i"),
+        pl.col("j"),
+        (pl.col("minutes").mean() / minutes_per_unit).alias("weight"),
+        pl.col("kind").first(),
     )
     layer_edges: dict[str, Edges] = {
         row["layer"]: (np.array(row["i"], dtype=np.int32), np.array(row["j"], dtype=np.int32))
         for row in layers.iter_rows(named=True)
     }
     weights = {row["layer"]: float(row["weight"]) for row in layers.iter_rows(named=True)}
+    kind_of = {row["layer"]: str(row["kind"]) for row in layers.iter_rows(named=True)}
     agents = new_agents(n)
     teacher = roster["teacher"].to_numpy()
     agents["role"] = np.where(
@@ -614,12 +641,14 @@ def from_sociopatterns(
     agents["classroom"] = (
         roster["own_class"].replace_strict(room_no, default=-1, return_dtype=pl.Int32).to_numpy()
     )
+    network = build(n, layer_edges, weights)
     return Population(
         agents=agents,
-        network=build(n, layer_edges, weights),
+        network=network,
         person_ids=[str(p) for p in roster["person"]],
         school_ids=[school.name],
         classroom_ids=rooms,
+        layer_roles=tuple(kind_of[name] for name in network.layers),
     )
 
 

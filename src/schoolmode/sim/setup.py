@@ -160,7 +160,7 @@ def setup(
     import_rates, zip_index = _importation(population, scenario, zip_cases)
     ops = Operations.resolve(scenario, policy, registry or shipped_registry(), settings)
     net = population.network
-    school_layers = np.array([net.layers.index(x) for x in SCHOOL_LAYERS], dtype=np.int64)
+    school_layers = population.layers_of(*SCHOOL_LAYERS)
     in_school_layer = np.zeros(len(net.layers), dtype=bool)
     in_school_layer[school_layers] = True
     epi = Epidemic(population, pathogen, seed)
@@ -192,7 +192,7 @@ def setup(
         beta_cached=beta_cached,
         weights=_weights(population, scenario),
         school_layers=school_layers,
-        community=net.layers.index("community") if "community" in net.layers else -1,
+        community=int(next(iter(population.layers_of("community")), -1)),
         in_school_layer=in_school_layer,
         school_day=school_day,
         engine=engine,

@@ -36,7 +36,9 @@ def report(run: RunSetup, st: DayState, tally: Tally, d: int) -> np.ndarray:
     g, ops = run.groups, run.ops
     st.reported[cases] = d
     hh = g.household[cases]
-    linked = (hh >= 0) & (st.hh_last_case[np.maximum(hh, 0)] >= d - HOUSEHOLD_LINK_DAYS)
+    linked = np.zeros(cases.size, dtype=bool)  # a population without households: none
+    at_home = hh >= 0
+    linked[at_home] = st.hh_last_case[hh[at_home]] >= d - HOUSEHOLD_LINK_DAYS
     if run.records is not None:
         run.records.case(d, cases, linked)
     tally.cases_by_day[d] = cases.size
