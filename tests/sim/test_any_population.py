@@ -79,3 +79,22 @@ def test_undeclared_or_unknown_roles_are_an_error(school: Population) -> None:
     wrong = ("canteen", *school.roles()[1:])
     with pytest.raises(ValueError, match="layer role\\(s\\) canteen"):
         replace(school, layer_roles=wrong).roles()
+
+
+def test_the_cli_simulates_one_school_from_its_contact_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from schoolmode.cli.app import app
+
+    contacts = made_up_school(tmp_path / "school.csv")
+    out = tmp_path / "report"
+    args = ["sim", "compare", "--policies", f"{AGREEMENT},none", "--contacts", str(contacts)]
+    args += ["--days", "30", "--seeds", "2", "--out", str(out)]
+    too_many = CliRunner().invoke(app, args)
+    assert too_many.exit_code != 0
+    assert "initial_infections 200 is more than the 64 people" in " ".join(too_many.output.split())
+    ran = CliRunner().invoke(app, [*args, "--param", "initial_infections=4"])
+    assert ran.exit_code == 0, ran.output
+    text = (out / "report.md").read_text()
+    assert "64 agents in 1 schools" in text
+    assert "classroom-days remote" in text

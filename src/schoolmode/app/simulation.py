@@ -14,6 +14,7 @@ from schoolmode.parallel import dask_client
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.reports.export import write_csv
 from schoolmode.sim.compare import NO_POLICY, compare, load_population, school_attributes
+from schoolmode.sim.network import from_sociopatterns
 from schoolmode.sim.report import write_report as write_sim_report
 from schoolmode.sim.scenario import Scenario, load_scenario
 from schoolmode.sim.sweep import run_sweep, sweep_summary
@@ -56,6 +57,10 @@ class SimRequest(BaseModel):
     """Only the first N schools by id (default: the whole district)."""
     profiles: Path | None = None
     """CPS school profile CSV (default: the data folder's)."""
+    contacts: Path | None = None
+    """A school's face-to-face contact file (SocioPatterns layout, ``t i j Ci Cj``, its
+    ``_metadata.txt`` beside it if any): simulate that one school instead of the synthetic
+    district (``network.from_sociopatterns``)."""
     params: list[str] = []
     """Scenario ``field=value`` settings (dotted names), applied in order."""
 
@@ -91,10 +96,20 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
         for pid in req.policy_ids:
             if pid != NO_POLICY:
                 registry.get(pid)
-        source = str(req.profiles) if req.profiles else None
-        data = str(ctx.settings.data_dir)
-        population = load_population(source, req.schools, data)
-        attributes = school_attributes(population, source, req.schools, data)
+        if req.contacts is not None:
+            population = from_sociopatterns(req.contacts)
+            attributes: dict[str, list[str]] = {}
+        else:
+            source = str(req.profiles) if req.profiles else None
+            data = str(ctx.settings.data_dir)
+            population = load_population(source, req.schools, data)
+            attributes = school_attributes(population, source, req.schools, data)
+        if scenario.initial_infections > population.network.n:
+            raise SchoolmodeError(
+                f"initial_infections {scenario.initial_infections} is more than the "
+                f"{population.network.n} people of the population: set a smaller one "
+                "(--param initial_infections=N or the scenario file)"
+            )
         tell.start(
             f"{population.network.n:,} agents, {len(population.school_ids)} schools",
             scenario.seeds * len(req.policy_ids),

@@ -29,6 +29,14 @@ ProfilesOpt = Annotated[
     typer.Option(help="CPS school profile CSV (default: the data folder's SY2122 profiles)."),
 ]
 PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
+ContactsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--contacts",
+        help="One school's face-to-face contact file (SocioPatterns layout: t i j Ci Cj; its "
+        "_metadata.txt beside it if any) to simulate instead of the synthetic district.",
+    ),
+]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", help="Scenario field=value (dotted names, e.g. tracing.delay_days=2)."),
@@ -45,6 +53,7 @@ def _compare(
     policies_dir: Path | None,
     params: list[str] | None,
     out: Path,
+    contacts: Path | None = None,
 ) -> None:
     from schoolmode.app.simulation import SimRequest, simulate
 
@@ -56,6 +65,7 @@ def _compare(
         days=days,
         schools=schools,
         profiles=profiles,
+        contacts=contacts,
         params=params or [],
     )
     runs = ProgressSteps()
@@ -82,10 +92,11 @@ def run_cmd(
     profiles: ProfilesOpt = None,
     policies_dir: PoliciesDir = None,
     param: ParamOpt = None,
+    contacts: ContactsOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim"),
 ) -> None:
     """Run one policy over seeds; write report.md, report.html, plots and outcomes.csv."""
-    _compare([policy], scenario, seeds, days, schools, profiles, policies_dir, param, out)
+    _compare([policy], scenario, seeds, days, schools, profiles, policies_dir, param, out, contacts)
 
 
 @app.command("compare")
@@ -98,11 +109,12 @@ def compare_cmd(
     profiles: ProfilesOpt = None,
     policies_dir: PoliciesDir = None,
     param: ParamOpt = None,
+    contacts: ContactsOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim-compare"),
 ) -> None:
     """Run policies on the same seeds; report means, 95% intervals and paired differences."""
     ids = [p.strip() for p in policies.split(",") if p.strip()]
-    _compare(ids, scenario, seeds, days, schools, profiles, policies_dir, param, out)
+    _compare(ids, scenario, seeds, days, schools, profiles, policies_dir, param, out, contacts)
 
 
 @app.command("sweep")

@@ -544,31 +544,11 @@ DURATION_BINS = (0.0, 1.0, 3.0, 10.0, 30.0, math.inf)
 """Minutes per day: an observed contact's layer is its kind and its duration bin."""
 
 
-def from_sociopatterns(
-    path: Path,
-    metadata: Path | None = None,
-    minutes_per_unit: float = MINUTES_PER_UNIT,
-    adult_age: int = 40,
-) -> Population:
-    """One school from an empirical SocioPatterns contact network.
-
-    Agents are the people of the file (its metadata roster if present); every pair observed
-    in contact is an edge, with its mean daily contact time over the days of the file
-    (including days the pair did not meet). Pairs are grouped into layers by kind, named as
-    in ``from_district`` (``homeroom``: same class, or a teacher and the class they spend most
-    time with; ``grade``: same grade, other class; ``school``: other grades, or a teacher and
-    other classes; ``staff``: two teachers) and by duration bin (``DURATION_BINS``): layer
-    ``"homeroom 3-10 min"`` weighs the mean minutes of its pairs / ``minutes_per_unit``. Ages:
-    primary grade g -> 5 + g, high-school students 17, teachers ``adult_age`` (assumptions).
-    """
-    school = read_school(path, metadata)
-    roster = school.roster.with_row_index("agent")
-    n = roster.height
-    n_days = max(school.pairs["day"].n_unique(), 1)
-    rooms = sorted(set(roster.filter(~pl.col("teacher"))["class"].to_list()))
-    room_no = {c: i for i, c in enumerate(rooms)}
-    kind = (
-        school.pairs.group_by("a", "b")
+def _pair_layers(pairs: pl.DataFrame, roster: pl.DataFrame, n_days: int) -> pl.DataFrame:
+    """Each observed pair (agents ``i``, ``j``) with its mean daily minutes, its kind
+    (homeroom, grade, school, staff), its duration bin and its layer ``"KIND BIN"``."""
+    return (
+        pairs.group_by("a", "b")
         .agg((pl.col("seconds").sum() / 60 / n_days).alias("minutes"))
         .join(
             roster.select(
@@ -618,6 +598,32 @@ def from_sociopatterns(
         )
         .sort("kind_no", "bin_no", "i", "j")
     )
+
+
+def from_sociopatterns(
+    path: Path,
+    metadata: Path | None = None,
+    minutes_per_unit: float = MINUTES_PER_UNIT,
+    adult_age: int = 40,
+) -> Population:
+    """One school from an empirical SocioPatterns contact network.
+
+    Agents are the people of the file (its metadata roster if present); every pair observed
+    in contact is an edge, with its mean daily contact time over the days of the file
+    (including days the pair did not meet). Pairs are grouped into layers by kind, named as
+    in ``from_district`` (``homeroom``: same class, or a teacher and the class they spend most
+    time with; ``grade``: same grade, other class; ``school``: other grades, or a teacher and
+    other classes; ``staff``: two teachers) and by duration bin (``DURATION_BINS``): layer
+    ``"homeroom 3-10 min"`` weighs the mean minutes of its pairs / ``minutes_per_unit``. Ages:
+    primary grade g -> 5 + g, high-school students 17, teachers ``adult_age`` (assumptions).
+    """
+    school = read_school(path, metadata)
+    roster = school.roster.with_row_index("agent")
+    n = roster.height
+    n_days = max(school.pairs["day"].n_unique(), 1)
+    rooms = sorted(set(roster.filter(~pl.col("teacher"))["class"].to_list()))
+    room_no = {c: i for i, c in enumerate(rooms)}
+    kind = _pair_layers(school.pairs, roster, n_days)
     layers = kind.group_by("layer", maintain_order=True).agg(
         pl.col("i"),
         pl.col("j"),
