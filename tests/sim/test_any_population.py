@@ -98,3 +98,31 @@ def test_the_cli_simulates_one_school_from_its_contact_file(tmp_path: Path) -> N
     text = (out / "report.md").read_text()
     assert "64 agents in 1 schools" in text
     assert "classroom-days remote" in text
+
+
+def test_masking_and_layer_weights_name_a_layer_or_a_role(school: Population) -> None:
+    from schoolmode.policy.errors import SchoolmodeError
+
+    homerooms = school.layers_called("homeroom", "masking")
+    assert homerooms.size > 1
+    assert all(school.network.layers[i].startswith("homeroom ") for i in homerooms)
+    first = school.network.layers[0]
+    assert school.layers_called(first, "masking").tolist() == [0]
+    with pytest.raises(SchoolmodeError, match="scenario masking: no layer or layer role 'canteen'"):
+        school.layers_called("canteen", "masking")
+    base = {"days": 40, "beta": 0.5, "initial_infections": 4, "seeds": 1}
+    pathogen = load_pathogen(Scenario(**base).pathogen)
+    registry = shipped_registry()
+
+    def in_school(**extra: object) -> list[float]:
+        scenario = Scenario(**base, vaccination={"initial_share": {}}, **extra)
+        return [
+            run_policy(school, pathogen, scenario, None, s, registry).outcomes[
+                "infections_in_school"
+            ]
+            for s in (1, 2, 3)
+        ]
+
+    assert sum(in_school()) > 0
+    masked = dict.fromkeys(SCHOOL_LAYERS, 0.0)
+    assert in_school(masking=masked) == [0.0, 0.0, 0.0]

@@ -74,7 +74,7 @@ def with_weights(population: Population, layer_weights: Mapping[str, float]) -> 
     net = population.network
     weights = net.weights.copy()
     for name, w in layer_weights.items():
-        weights[net.layers.index(name)] = w
+        weights[population.layers_called(name, "layer_weights")] = w
     return replace(population, network=replace(net, weights=weights))
 
 

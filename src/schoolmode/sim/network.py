@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.sim.community import (
     CHILD_AGE,
     UNKNOWN_ZIP,
@@ -260,6 +261,21 @@ class Population:
     def layers_of(self, *roles: str) -> np.ndarray:
         """Indices of the layers with one of ``roles``."""
         return np.array([i for i, r in enumerate(self.roles()) if r in roles], dtype=np.int64)
+
+    def layers_called(self, name: str, field: str) -> np.ndarray:
+        """The layer called ``name``, or every layer whose role is ``name`` (a SocioPatterns
+        school's ``homeroom`` is its several ``homeroom <minutes>`` layers); ``field``: the
+        scenario field that names it, for the error."""
+        layers = self.network.layers
+        if name in layers:
+            return np.array([layers.index(name)], dtype=np.int64)
+        by_role = self.layers_of(name)
+        if by_role.size == 0:
+            raise SchoolmodeError(
+                f"scenario {field}: no layer or layer role {name!r} in this population "
+                f"(layers: {', '.join(layers)}; roles: {', '.join(dict.fromkeys(self.roles()))})"
+            )
+        return by_role
 
 
 def _district_agents(

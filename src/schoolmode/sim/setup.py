@@ -97,12 +97,11 @@ def _importation(
 
 
 def _weights(population: Population, scenario: Scenario) -> np.ndarray:
-    net = population.network
-    weights = net.weights.copy()
+    weights = population.network.weights.copy()
     for name, w in scenario.layer_weights.items():
-        weights[net.layers.index(name)] = w
+        weights[population.layers_called(name, "layer_weights")] = w
     for name, mult in scenario.masking.items():
-        weights[net.layers.index(name)] *= mult
+        weights[population.layers_called(name, "masking")] *= mult
     return weights
 
 
