@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from schoolmode.cli.common import app_context, console
+from schoolmode.cli.common import DbOption, app_context, console
 from schoolmode.policy.errors import SchoolmodeError
 
 WithinTerm = Annotated[
@@ -64,9 +64,7 @@ def backtest(
     ] = ",".join(CHICAGO_POLICIES),
     from_: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")] = "2020-09-01",
     to: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = "2022-06-30",
-    db: Annotated[
-        str | None, typer.Option(help="Store URL (default: sqlite:///schoolmode.sqlite).")
-    ] = None,
+    db: DbOption = None,
     out: Annotated[Path, typer.Option(help="Folder for the report and data files.")] = Path(
         "out/backtest"
     ),
@@ -134,9 +132,7 @@ def sweep(
     ],
     from_: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")] = "2020-09-01",
     to: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = "2022-06-30",
-    db: Annotated[
-        str | None, typer.Option(help="Store URL (default: sqlite:///schoolmode.sqlite).")
-    ] = None,
+    db: DbOption = None,
     scheduler: Annotated[
         str | None,
         typer.Option(help="Address of a running Dask scheduler (default: start a LocalCluster)."),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from schoolmode.cli.common import ProgressSteps, RemovalsOption, app_context
+from schoolmode.cli.common import DbOption, ProgressSteps, RemovalsOption, app_context
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE
 from schoolmode.synth.district import SynthConfig
@@ -59,9 +59,7 @@ def synth(
     do_import: Annotated[
         bool, typer.Option("--import", help="Import the files into the store (--db).")
     ] = False,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL for --import (default $SCHOOLMODE_DB).")
-    ] = None,
+    db: DbOption = None,
     allow_removals: RemovalsOption = False,
     observations: Annotated[
         bool,
@@ -117,6 +115,11 @@ def synth(
         consent_share=consent_share,
         staff_consent_share=staff_consent_share,
     )
+    if do_import:  # a store that cannot take the files is refused before the long build
+        from schoolmode.cli.data import _migrated
+
+        with app_context(db) as store:
+            _migrated(store)
     with open_context() as ctx, _steps() as steps:
         result = run(ctx, req, steps)
     _print_synth(result)
@@ -141,14 +144,11 @@ def _print_synth(result: SynthResult) -> None:
 
 
 def _import(db: str | None, result: SynthResult, allow_removals: bool) -> None:
-    from schoolmode.app.data import schema_is_current
     from schoolmode.app.district import district_parser
-    from schoolmode.cli.data import run_imports
+    from schoolmode.cli.data import _migrated, run_imports
 
     with app_context(db) as ctx:
-        if not schema_is_current(ctx):
-            typer.echo("the database is not at the latest schema: run `schoolmode init`", err=True)
-            raise typer.Exit(2)
+        _migrated(ctx)
         parser = district_parser()
         run_imports(ctx, [(parser, f.path) for f in result.files], None, allow_removals)
 

@@ -47,7 +47,9 @@ def serve(
 
     if scheduler is not None:  # read by the settings here and in every worker process
         os.environ["SCHOOLMODE_JOBS_SCHEDULER"] = scheduler
-    with app_context(db, policies_dir) as ctx:  # the settings validated, the store checked now
+    # the settings validated and the store checked now: it must exist (an empty database is
+    # given its tables)
+    with app_context(db, policies_dir, store="existing") as ctx:
         if schema_is_empty(ctx):
             console.print(f"a new store: tables created at {init_store(ctx).revision}")
         elif not schema_is_current(ctx):
