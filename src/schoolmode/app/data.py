@@ -95,6 +95,12 @@ def schema_is_current(ctx: Context) -> bool:
     return current_revision(ctx.engine) == head_revision()
 
 
+def open_store(ctx: Context) -> None:
+    """Open the context's store now: a missing or uninitialised one is refused here
+    (``Context.store``), before a command asks for anything or does long work."""
+    _ = ctx.engine
+
+
 def store_shown(ctx: Context) -> str:
     """The context's store as a user is told of it: its URL without the password, and for a
     SQLite file its absolute path."""

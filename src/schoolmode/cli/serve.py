@@ -172,9 +172,11 @@ def revoke_token(
 ) -> None:
     """Revoke a token (read from standard input, so it never appears in a process list)."""
     from schoolmode.app.access import revoke_token as revoke
+    from schoolmode.app.data import open_store
 
-    token = typer.prompt("token", hide_input=True)
     with app_context(db) as ctx:
+        open_store(ctx)  # a missing store is refused before the token is asked for
+        token = typer.prompt("token", hide_input=True)
         revoke(ctx, token.strip(), _admin())
     console.print("token revoked")
 
