@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from schoolmode.cli.common import DbOption, PoliciesDir, app_context, console, fail
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.errors import SchoolmodeError, StoreError
 
 if TYPE_CHECKING:
     from schoolmode.access.roles import Principal
@@ -54,7 +54,7 @@ def serve(
             console.print(f"a new store: tables created at {init_store(ctx).revision}")
         elif not schema_is_current(ctx):
             raise fail(
-                SchoolmodeError(
+                StoreError(
                     f"{ctx.engine.url.render_as_string(hide_password=True)} is at an older "
                     "schema: run `schoolmode db upgrade` first (after a backup)"
                 )
