@@ -167,3 +167,21 @@ def test_a_short_file_is_refused_unless_removals_are_allowed(tmp_path: Path) -> 
     assert int(removed.group(1).replace(",", "")) > 0
     after = json.loads(_ok(["status", "--json", "--db", url]))
     assert after["rows"]["community_indicator"] < before["rows"]["community_indicator"]
+
+
+def test_the_default_store_is_out_schoolmode_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --db or SCHOOLMODE_DB every command uses out/schoolmode.sqlite under the current
+    folder: init creates it (and out/), status names it with its absolute path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCHOOLMODE_DB", raising=False)
+    store = tmp_path / "out" / "schoolmode.sqlite"
+    missing = CliRunner().invoke(app, ["status"])
+    assert missing.exit_code == 3
+    assert f"no store at sqlite:///out/schoolmode.sqlite ({store})" in missing.output
+    assert not (tmp_path / "out").exists()
+    assert "store ready at sqlite:///out/schoolmode.sqlite" in _ok(["init"])
+    assert store.is_file()
+    status = json.loads(_ok(["status", "--json"]))
+    assert (status["store"], status["path"]) == ("sqlite:///out/schoolmode.sqlite", str(store))

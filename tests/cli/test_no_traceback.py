@@ -311,3 +311,18 @@ def test_authorise_refuses_an_unknown_school_before_writing(
     assert _one_line_error(result.output), result.output
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT count(*) FROM authorisation").fetchone() == (0,)
+
+
+def test_every_db_option_has_the_one_help_text() -> None:
+    """The default store is said once (``DB_HELP``, from ``DEFAULT_DB_URL``): no copies."""
+    from schoolmode import DEFAULT_DB_URL
+    from schoolmode.cli.common import DB_HELP
+
+    assert DEFAULT_DB_URL == "sqlite:///out/schoolmode.sqlite"
+    helps = {
+        name: next(p for p in command.params if p.name == "db").help  # type: ignore[attr-defined]
+        for name, command in TREE.items()
+        if _has(command, "db")
+    }
+    assert len(helps) >= 35
+    assert set(helps.values()) == {DB_HELP}, helps
