@@ -326,3 +326,18 @@ def test_every_db_option_has_the_one_help_text() -> None:
     }
     assert len(helps) >= 35
     assert set(helps.values()) == {DB_HELP}, helps
+
+
+def test_district_synth_without_its_data_is_one_line(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data folder without the school profiles: one line naming the file and the fix
+    (exit 6), not the reader's error."""
+    monkeypatch.setenv("SCHOOLMODE_DATA", str(tmp_path / "no-data"))
+    monkeypatch.setenv("SCHOOLMODE_CACHE", str(cache))
+    result = CliRunner().invoke(app, ["district", "synth", "--out", str(tmp_path / "d")])
+    assert result.exit_code == 6, result.output
+    assert _one_line_error(result.output), result.output
+    assert "missing source file" in result.output
+    assert str(tmp_path / "no-data") in result.output
+    assert "SCHOOLMODE_DATA" in result.output

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from schoolmode.cli.common import DbOption, ProgressSteps, RemovalsOption, app_context
+from schoolmode.cli.common import DbOption, ProgressSteps, RemovalsOption, app_context, fail
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE
 from schoolmode.synth.district import SynthConfig
@@ -26,8 +26,8 @@ app = typer.Typer(help="Districts: synthetic populations.", no_args_is_help=True
 
 @contextmanager
 def _steps() -> Iterator[ProgressSteps]:
-    """Progress for a use case; a source file or input problem is echoed on stderr and exits
-    (1 for a missing or invalid file, 2 for a bad input)."""
+    """Progress for a use case; a source file or input problem is the command's one-line
+    error (6 for a missing or invalid file, 2 for a bad input: docs/exit-codes.md)."""
     from schoolmode.app.district import SourceFileError, SurgeInputError
 
     steps = ProgressSteps()
@@ -35,8 +35,7 @@ def _steps() -> Iterator[ProgressSteps]:
         yield steps
     except (SourceFileError, SurgeInputError) as exc:
         steps.stop()
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1 if isinstance(exc, SourceFileError) else 2) from exc
+        raise fail(exc) from None
     finally:
         steps.stop()
 
