@@ -72,6 +72,10 @@ SLOW_WHEN_VALID = {"policy test", "policy docs", "district synth", "district sur
 bad ones."""
 
 
+LONG_ON_A_STORE = {"serve", "import chicago", "district synth"}
+"""Commands that listen, or import or build for long, on an initialised store."""
+
+
 def _tree() -> dict[str, Command]:
     """Every runnable command of the CLI by its full name (a group that also runs on its own,
     as ``backtest``, is one)."""
@@ -108,7 +112,7 @@ def _has(command: Command, name: str) -> bool:
 @dataclass(frozen=True)
 class Case:
     command: str
-    scenario: str  # missing | zero-bytes | no-tables | bad-date | unknown-id | plain
+    scenario: str  # missing | zero-bytes | no-tables | no-records | bad-date | unknown-id | plain
 
 
 def _scenarios(name: str, command: Command) -> list[str]:
@@ -118,6 +122,8 @@ def _scenarios(name: str, command: Command) -> list[str]:
         out.append("missing")
         if name != "serve":  # on an empty store it would create the tables and listen
             out += ["zero-bytes", "no-tables"]
+        if name not in LONG_ON_A_STORE:
+            out.append("no-records")  # an initialised store without records
     if any(_is_date(p) for p in params) and name not in NO_STORE_RUNS - {"sim run"}:
         out.append("bad-date")
     if any(p.name in ID_NAMES for p in params) and name not in {"serve", "fetch"}:
