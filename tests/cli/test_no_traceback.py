@@ -263,6 +263,10 @@ def test_no_traceback(
             assert result.exit_code == 0, shown
         elif result.exit_code != 0 and "Usage:" not in result.output:
             assert result.exit_code in (2, 3), shown
+        # a missing or uninitialised store is not one to upgrade: the advice is to make one
+        assert "db upgrade" not in result.output, shown
+        if result.exit_code == 3:
+            assert "schoolmode init" in result.output, shown
 
 
 def test_the_walk_covers_the_whole_tree() -> None:
