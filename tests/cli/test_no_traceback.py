@@ -72,6 +72,21 @@ SLOW_WHEN_VALID = {"policy test", "policy docs", "district synth", "district sur
 bad ones."""
 
 
+REFUSES_UNKNOWN_IDS = {
+    "policy show",
+    "policy explain",
+    "policy diff",
+    "backtest sweep",
+    "sim run",
+    "sim compare",
+    "authorise",
+    "audit reproduce",
+    "trace",
+    "accommodations history",
+    "accommodations appeal",
+}
+"""Commands whose unknown id is refused as such (exit 4), named in the message."""
+
 LONG_ON_A_STORE = {"serve", "import chicago", "district synth"}
 """Commands that listen, or import or build for long, on an initialised store."""
 
@@ -258,6 +273,9 @@ def test_no_traceback(
         assert result.exit_code == 2, shown
         bad = next(p for p in command.params if _is_date(p))
         assert any(o in result.output for o in getattr(bad, "opts", [])), shown
+    if case.scenario == "unknown-id" and case.command in REFUSES_UNKNOWN_IDS:
+        assert result.exit_code == 4, shown
+        assert UNKNOWN in result.output or "'nope'" in result.output, shown
     if case.scenario in {"missing", "zero-bytes", "no-tables"}:
         if case.command in STORE_WRITERS:
             assert result.exit_code == 0, shown
