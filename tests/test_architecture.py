@@ -129,6 +129,8 @@ def floor_of(package: str) -> int:
 
 
 def may_import(source: str, target: str) -> bool:
+    if target == "schoolmode":  # the root: constants only (its version, the default store)
+        return True
     a, b = package_of(source), package_of(target)
     if a == b:
         return True
@@ -323,3 +325,11 @@ def test_doc_describes_every_folder_and_top_level_module() -> None:
     existing = _existing()
     assert headed <= existing, f"no such folder: {headed - existing}"
     assert existing <= headed, f"not described in docs/architecture.md: {existing - headed}"
+
+
+def test_the_root_package_imports_nothing() -> None:
+    """Anyone may import the root (``may_import``) because it holds constants only."""
+    root = PACKAGE / "__init__.py"
+    assert not any(
+        isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(ast.parse(root.read_text()))
+    )

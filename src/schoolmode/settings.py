@@ -6,7 +6,7 @@ no library module reads the environment itself.
 
 | setting | environment | default |
 |---|---|---|
-| ``db_url`` | ``SCHOOLMODE_DB`` | ``sqlite:///schoolmode.sqlite`` |
+| ``db_url`` | ``SCHOOLMODE_DB`` | ``sqlite:///out/schoolmode.sqlite`` (relative to the current folder) |
 | ``policies_dir`` | ``SCHOOLMODE_POLICIES`` | the policies shipped with the package |
 | ``data_dir`` | ``SCHOOLMODE_DATA`` | the data shipped in the package (``schoolmode/data``) |
 | ``cache_dir`` | ``SCHOOLMODE_CACHE`` | ``~/.cache/schoolmode`` |
@@ -44,7 +44,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DB_URL = "sqlite:///schoolmode.sqlite"
+from schoolmode import DEFAULT_DB_URL
+
 SHIPPED_DATA = Path(__file__).resolve().parent / "data"
 """The snapshot of the public source data shipped in the package (``schoolmode/data``: each
 source's files gzip-compressed, with its ``SOURCE.md``)."""

@@ -43,6 +43,12 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
 def test_serve_starts_on_a_fresh_store(tmp_path: Path) -> None:
     port = _free_port()
     url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    # a missing store is refused (it is not created: a mistyped --db would serve an empty one)
+    missing = CliRunner().invoke(app, ["serve", "--db", url, "--port", str(port)])
+    assert missing.exit_code == 3, missing.output
+    assert "no store at" in missing.output
+    assert not (tmp_path / "fresh.sqlite").exists()
+    (tmp_path / "fresh.sqlite").touch()  # an existing empty database is given its tables
     server = subprocess.Popen(
         [str(SCHOOLMODE), "serve", "--db", url, "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -82,7 +88,7 @@ def test_serve_refuses_a_store_at_an_older_schema(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["db", "upgrade", "--db", url, "--revision", "0006"]).exit_code == 0
     result = runner.invoke(app, ["serve", "--db", url, "--port", str(_free_port())])
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # the store (docs/exit-codes.md)
     assert "is at an older schema: run `schoolmode db upgrade` first" in result.output
 
 

@@ -174,7 +174,7 @@ def test_backtest_command_writes_the_report(
     bad = runner.invoke(
         app, ["backtest", "--db", url, "--policies", "no-such-policy", "--out", str(out)]
     )
-    assert bad.exit_code == 2
+    assert bad.exit_code == 4  # an unknown id (docs/exit-codes.md)
     assert "No policy with id 'no-such-policy'" in bad.output
 
 

@@ -207,7 +207,7 @@ def test_a_second_review_refused_after_the_wait_records_nothing(
         command = _command(_review_args(db_url), 0.2)
         _said_it_waits(command, "waiting for another review or import of accommodation-")
         code, printed, err = _finish(command)
-    assert code == 2
+    assert code == 5  # the store is locked by another writer (docs/exit-codes.md)
     assert "another review or import of accommodation-" in printed + err
     assert "nothing written" in printed + err
     assert "Traceback" not in printed + err

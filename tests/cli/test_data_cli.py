@@ -105,8 +105,24 @@ def test_unknown_source_and_unmigrated_db(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "unknown source 'nope'" in result.output
     result = CliRunner().invoke(app, ["status", "--db", url])
-    assert result.exit_code == 2
-    assert "schoolmode db upgrade" in result.output
+    assert result.exit_code == 3  # no store: said in one line, how to make one, none created
+    assert "no store at" in result.output
+    assert str(tmp_path / "x.sqlite") in result.output
+    assert "schoolmode init" in result.output
+    assert "db upgrade" not in result.output
+    assert not (tmp_path / "x.sqlite").exists()
+    (tmp_path / "x.sqlite").touch()  # an empty file: not initialised, not to be upgraded
+    result = CliRunner().invoke(app, ["status", "--db", url])
+    assert result.exit_code == 3
+    assert "is not initialised" in result.output
+    assert "db upgrade" not in result.output
+    assert (tmp_path / "x.sqlite").stat().st_size == 0
+    _ok(["db", "upgrade", "--revision", "0001", "--db", url])  # an older schema: upgrade it
+    result = CliRunner().invoke(app, ["status", "--db", url])
+    assert result.exit_code == 3
+    assert "at an older schema: run `schoolmode db upgrade`" in result.output
+    _ok(["db", "upgrade", "--db", url])
+    assert f"store: {url} ({tmp_path / 'x.sqlite'})" in _ok(["status", "--db", url])
     assert "cdph-daily-testing [chicago]" in _ok(["import", "sources"])
 
 
@@ -151,3 +167,21 @@ def test_a_short_file_is_refused_unless_removals_are_allowed(tmp_path: Path) -> 
     assert int(removed.group(1).replace(",", "")) > 0
     after = json.loads(_ok(["status", "--json", "--db", url]))
     assert after["rows"]["community_indicator"] < before["rows"]["community_indicator"]
+
+
+def test_the_default_store_is_out_schoolmode_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --db or SCHOOLMODE_DB every command uses out/schoolmode.sqlite under the current
+    folder: init creates it (and out/), status names it with its absolute path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCHOOLMODE_DB", raising=False)
+    store = tmp_path / "out" / "schoolmode.sqlite"
+    missing = CliRunner().invoke(app, ["status"])
+    assert missing.exit_code == 3
+    assert f"no store at sqlite:///out/schoolmode.sqlite ({store})" in missing.output
+    assert not (tmp_path / "out").exists()
+    assert "store ready at sqlite:///out/schoolmode.sqlite" in _ok(["init"])
+    assert store.is_file()
+    status = json.loads(_ok(["status", "--json"]))
+    assert (status["store"], status["path"]) == ("sqlite:///out/schoolmode.sqlite", str(store))

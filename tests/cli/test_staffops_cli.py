@@ -235,5 +235,5 @@ def test_accommodations_cli(store: Engine, tmp_path: Path) -> None:
         app,
         ["accommodations", "appeal", "999", "--grounds", "x", "--on", "2021-02-08", "--db", url],
     )
-    assert bad.exit_code == 2
+    assert bad.exit_code == 4  # an unknown id (docs/exit-codes.md)
     assert "no accommodation decision 999" in bad.output

@@ -57,7 +57,7 @@ def test_trace_and_quarantine_list(store: Engine, tmp_path: Path, registry: Regi
     assert "order quarantine B: 2020-12-10 to 2020-12-20" in out.output
     assert "order isolation A: 2020-12-10 to 2020-12-19" in out.output
     missing = CliRunner().invoke(app, ["trace", "C9", "--db", url])
-    assert missing.exit_code == 2
+    assert missing.exit_code == 4  # an unknown id (docs/exit-codes.md)
     assert "no case 'C9'" in missing.output
     # --no-store wrote nothing: the list is empty
     out = CliRunner().invoke(

@@ -147,7 +147,7 @@ def test_diff_shows_the_thresholds_that_differ() -> None:
 
 def test_unknown_policy_suggests_a_close_id() -> None:
     code, out = invoke("show", "cps-ctu-2022-01-11")
-    assert code == 2
+    assert code == 4  # an unknown id (docs/exit-codes.md)
     assert "No policy with id 'cps-ctu-2022-01-11'" in out
     assert "Did you mean" in out
 

@@ -345,7 +345,7 @@ def test_cli_compare_writes_the_report(tmp_path: Path) -> None:
     for name in ("report.html", "infections.png", "outcomes.csv", "summary.csv"):
         assert (out / name).stat().st_size > 0
     bad = CliRunner().invoke(app, ["sim", "run", "--policy", "no-such-policy", "--out", str(out)])
-    assert bad.exit_code == 2
+    assert bad.exit_code == 4  # an unknown id (docs/exit-codes.md)
     assert "no-such-policy" in bad.output
 
 

@@ -21,7 +21,7 @@ from schoolmode.decisions.record import policy_in_force
 from schoolmode.importers.staff import AccommodationRequests
 from schoolmode.operations import accommodations as acc
 from schoolmode.operations import accommodations_store as store
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.errors import SchoolmodeError, UnknownIdError
 from schoolmode.policy.loader import LoadedPolicy
 from schoolmode.policy.model import Policy
 from schoolmode.standard.batch import FileValidationError
@@ -446,7 +446,7 @@ def history(ctx: Context, req: HistoryRequest) -> list[HistoryEvent]:
         raise SchoolmodeError("the history of a request is shown to district-hr only")
     events = store.history(ctx.engine, req.request_id)
     if not events:
-        raise SchoolmodeError(f"no decision on request {req.request_id!r}")
+        raise UnknownIdError(f"no decision on request {req.request_id!r}")
     fields = set(HistoryEvent.model_fields) - {"recorded_at"}
     return [
         HistoryEvent(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from schoolmode.settings import AppSettings
 
@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from schoolmode.policy.loader import Registry
 
 
+StoreUse = Literal["create", "existing", "initialised"]
+
+
 @dataclass
 class Context:
     """Settings, plus the store's engine, the policy registry and the recomputed evaluations
@@ -23,6 +26,11 @@ class Context:
     disposes the engine)."""
 
     settings: AppSettings = field(default_factory=AppSettings.load)
+    store: StoreUse = "create"
+    """What the store must be before it is opened: ``create`` (a writer that makes it: a
+    missing SQLite file and its folder are created), ``existing`` (the file must exist) or
+    ``initialised`` (it must exist and have its tables); else ``StoreError``, nothing
+    created or written."""
     _engine: Engine | None = field(default=None, init=False, repr=False)
     _registry: Registry | None = field(default=None, init=False, repr=False)
     _evaluations: RunEvaluations | None = field(default=None, init=False, repr=False)
@@ -31,9 +39,23 @@ class Context:
     def engine(self) -> Engine:
         """The store (SQLAlchemy engine) at ``settings.db_url``."""
         if self._engine is None:
-            from schoolmode.store.db import make_engine
+            from schoolmode.store.db import check_schema, check_store, make_engine, sqlite_file
 
-            self._engine = make_engine(self.settings.db_url)
+            url = self.settings.db_url
+            if self.store == "create":
+                path = sqlite_file(url)
+                if path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+            else:
+                check_store(url, initialised=self.store == "initialised")
+            engine = make_engine(url)
+            if self.store == "initialised" and sqlite_file(url) is None:
+                try:
+                    check_schema(engine)
+                except BaseException:
+                    engine.dispose()
+                    raise
+            self._engine = engine
         return self._engine
 
     @property

@@ -16,7 +16,7 @@ from schoolmode.importers import CHICAGO, IMPORTERS
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.store import privileges
-from schoolmode.store.db import as_utc
+from schoolmode.store.db import as_utc, shown, sqlite_file
 from schoolmode.store.locks import StoreBusy
 from schoolmode.store.migrate import current_revision, head_revision, upgrade
 from schoolmode.store.service import (
@@ -93,6 +93,18 @@ def grant_app_role(ctx: Context, req: GrantRequest) -> GrantResult:
 def schema_is_current(ctx: Context) -> bool:
     """Whether the store is at the latest schema (imports and status need it)."""
     return current_revision(ctx.engine) == head_revision()
+
+
+def open_store(ctx: Context) -> None:
+    """Open the context's store now: a missing or uninitialised one is refused here
+    (``Context.store``), before a command asks for anything or does long work."""
+    _ = ctx.engine
+
+
+def store_shown(ctx: Context) -> str:
+    """The context's store as a user is told of it: its URL without the password, and for a
+    SQLite file its absolute path."""
+    return shown(ctx.settings.db_url)
 
 
 def schema_is_empty(ctx: Context) -> bool:
@@ -310,7 +322,13 @@ def list_sources() -> list[SourceRow]:
 
 
 class StoreStatus(_Frozen):
+    url: str
+    """The store's URL (without its password)."""
+    path: str | None
+    """For a SQLite store, its file's absolute path."""
     schema_revision: str | None
+    schema_current: bool
+    """Whether the schema is this version's latest (else: `schoolmode db upgrade`)."""
     rows: dict[str, int]
     """Rows per record type."""
     last_imports: list[dict[str, Any]]
@@ -319,8 +337,14 @@ class StoreStatus(_Frozen):
 
 def store_status(ctx: Context) -> StoreStatus:
     """Row counts per record type and the last import of each source."""
+    url = ctx.settings.db_url
+    path = sqlite_file(url)
+    revision = current_revision(ctx.engine)
     return StoreStatus(
-        schema_revision=current_revision(ctx.engine),
+        url=ctx.engine.url.render_as_string(hide_password=True),
+        path=None if path is None else str(path),
+        schema_revision=revision,
+        schema_current=revision == head_revision(),
         rows=row_counts(ctx.engine),
         last_imports=last_imports(ctx.engine),
     )

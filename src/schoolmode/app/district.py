@@ -17,7 +17,7 @@ from schoolmode.importers.base import source_file
 from schoolmode.importers.cdph import ZipWeekly
 from schoolmode.importers.cps import SchoolCovidCases, SchoolProfiles
 from schoolmode.importers.standard import StandardLayout
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.errors import InputDataError, SchoolmodeError
 from schoolmode.reports.export import write_csv
 from schoolmode.standard.batch import FileValidationError
 from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE, district_consent
@@ -43,8 +43,19 @@ PROFILES = SchoolProfiles.default_files[0]
 """The CPS school profiles, relative to the data folder."""
 
 
-class SourceFileError(SchoolmodeError):
+class SourceFileError(InputDataError):
     """A source file (school profiles, case reports, ZIP rates) is missing or invalid."""
+
+
+def _source_problem(exc: Exception) -> SourceFileError:
+    """A missing source file said with the fix (the data folder); an invalid one as it is."""
+    if isinstance(exc, FileNotFoundError):
+        return SourceFileError(
+            f"missing source file {exc.filename}: the data folder (SCHOOLMODE_DATA, default "
+            "the snapshot shipped with schoolmode) lacks it; name another with SCHOOLMODE_DATA "
+            "or the file with --profiles"
+        )
+    return SourceFileError(str(exc))
 
 
 class SurgeInputError(SchoolmodeError):
@@ -61,7 +72,7 @@ def _schools(ctx: Context, profiles: Path | None) -> pl.DataFrame:
     try:
         return SchoolProfiles().parse(path).frame
     except (FileValidationError, FileNotFoundError) as exc:
-        raise SourceFileError(str(exc)) from exc
+        raise _source_problem(exc) from exc
 
 
 class SynthRequest(BaseModel):
@@ -141,7 +152,7 @@ def _observe(
         steps.advance()
         zips = zip_weekly_frame(ZipWeekly().parse(ZipWeekly().default_paths(data)[0]).frame)
     except (FileValidationError, FileNotFoundError) as exc:
-        raise SourceFileError(str(exc)) from exc
+        raise _source_problem(exc) from exc
     steps.advance("observations: deriving")
     observed = derive_observations(district, schools, reports, zips, config)
     steps.advance()

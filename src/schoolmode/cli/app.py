@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 import typer
+from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
 from schoolmode import __version__
@@ -70,6 +71,18 @@ class LazyGroup(TyperGroup):
             for name in group.list_commands(ctx):
                 self.commands.setdefault(name, group.get_command(ctx, name))
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command inside the one error boundary (``cli.boundary``): an expected
+        failure is one line and its exit code, an unexpected one also a crash file."""
+        try:
+            return super().invoke(ctx)
+        except (ClickException, typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            from schoolmode.cli.boundary import report
+
+            raise typer.Exit(report(exc)) from None
 
 
 app = typer.Typer(

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
@@ -12,8 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from schoolmode.cli.common import app_context, console
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.cli.common import DbOption, app_context, console, parse_day
 
 WithinTerm = Annotated[
     bool, typer.Option("--within-term", help="Apply each policy only within its own term.")
@@ -22,14 +20,6 @@ SchoolYear = Annotated[
     str | None, typer.Option(help="School profiles to use (default: the earliest stored).")
 ]
 PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
-
-
-def _day(text: str) -> dt.date:
-    """``text`` as a date; a bad one is the command's error, worded as Python words it."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise SchoolmodeError(str(exc)) from None
 
 
 CHICAGO_POLICIES = [
@@ -64,9 +54,7 @@ def backtest(
     ] = ",".join(CHICAGO_POLICIES),
     from_: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")] = "2020-09-01",
     to: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = "2022-06-30",
-    db: Annotated[
-        str | None, typer.Option(help="Store URL (default: sqlite:///schoolmode.sqlite).")
-    ] = None,
+    db: DbOption = None,
     out: Annotated[Path, typer.Option(help="Folder for the report and data files.")] = Path(
         "out/backtest"
     ),
@@ -84,8 +72,8 @@ def backtest(
     with app_context(db, policies_dir) as context, ExitStack() as stack:
         req = BacktestRequest(
             policy_ids=policies.split(","),
-            start=_day(from_),
-            end=_day(to),
+            start=parse_day(from_, "--from"),
+            end=parse_day(to, "--to"),
             out=out,
             within_term=within_term,
             school_year=school_year,
@@ -134,9 +122,7 @@ def sweep(
     ],
     from_: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")] = "2020-09-01",
     to: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = "2022-06-30",
-    db: Annotated[
-        str | None, typer.Option(help="Store URL (default: sqlite:///schoolmode.sqlite).")
-    ] = None,
+    db: DbOption = None,
     scheduler: Annotated[
         str | None,
         typer.Option(help="Address of a running Dask scheduler (default: start a LocalCluster)."),
@@ -161,8 +147,8 @@ def sweep(
             policy_ids=policy.split(","),
             param=param,
             values=[v for v in values.split(",") if v.strip()],
-            start=_day(from_),
-            end=_day(to),
+            start=parse_day(from_, "--from"),
+            end=parse_day(to, "--to"),
             out=out,
             scheduler=scheduler,
             workers=workers,

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,18 +20,22 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from schoolmode import DEFAULT_DB_URL
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:
-    from schoolmode.app.context import Context
+    from schoolmode.app.context import Context, StoreUse
 
 console = Console(highlight=False)
 if not console.is_terminal:
     console = Console(highlight=False, width=180)
 
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Store URL (default: sqlite:///schoolmode.sqlite).")
-]
+DB_HELP = (
+    f"Store URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB (default: $SCHOOLMODE_DB, "
+    f"else {DEFAULT_DB_URL}, relative to the current folder)."
+)
+"""The one help text of every command's ``--db``."""
+DbOption = Annotated[str | None, typer.Option("--db", help=DB_HELP)]
 RemovalsOption = Annotated[
     bool,
     typer.Option(
@@ -84,23 +88,35 @@ def parse_day(text: str, option: str) -> dt.date:
         raise SchoolmodeError(f"{option} {text!r} is not a date written YYYY-MM-DD") from None
 
 
-def fail(exc: Exception) -> typer.Exit:
-    """Print ``exc`` as the command's error; the exit (code 2) to raise."""
-    console.print(f"[bold red]error:[/] {exc}", markup=True)
-    return typer.Exit(code=2)
+def fail(exc: Exception, code: int | None = None) -> typer.Exit:
+    """Print ``exc`` as the command's error (on one line however long); the exit to raise:
+    ``code``, else the error's own (``SchoolmodeError.exit_code``), else 2."""
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+    if code is None:
+        code = exc.exit_code if isinstance(exc, SchoolmodeError) else 2
+    return typer.Exit(code=code)
 
 
 @contextmanager
-def app_context(db: str | None = None, policies_dir: Path | None = None) -> Iterator[Context]:
+def app_context(
+    db: str | None = None, policies_dir: Path | None = None, store: StoreUse = "initialised"
+) -> Iterator[Context]:
     """The use cases' context for one command (settings from the environment with ``--db`` and
-    ``--policies-dir`` on top), closed afterwards; a ``SchoolmodeError`` inside is the
-    command's error (printed, exit code 2)."""
+    ``--policies-dir`` on top), closed afterwards. ``store``: what the store must be when the
+    command first uses it (``Context.store``: only ``init`` and ``db upgrade`` create one). A
+    ``SchoolmodeError`` inside is the command's error (printed, its exit code)."""
+    from pydantic import ValidationError
+
     from schoolmode.app.context import Context
     from schoolmode.settings import AppSettings
 
     try:
-        ctx = Context(AppSettings.load(db_url=db, policies_dir=policies_dir))
-    except ValueError as exc:  # a settings value that does not validate
+        ctx = Context(AppSettings.load(db_url=db, policies_dir=policies_dir), store=store)
+    except ValidationError as exc:  # a settings value that does not validate
+        raise fail(SchoolmodeError(_settings_error(exc))) from None
+    except ValueError as exc:
         raise fail(exc) from None
     try:
         yield ctx
@@ -131,3 +147,18 @@ def data_root(data_dir: Path | None = None) -> Path:
     from schoolmode.settings import AppSettings
 
     return data_dir or AppSettings.load().data_dir
+
+
+def _settings_error(exc: Any) -> str:
+    """A settings ``ValidationError`` on one line: each bad setting (its environment variable
+    or option) and what is wrong with it."""
+    names = {
+        "db_url": "--db / SCHOOLMODE_DB",
+        "policies_dir": "--policies-dir / SCHOOLMODE_POLICIES",
+    }
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(x) for x in error.get("loc", ()))
+        where = names.get(field, f"SCHOOLMODE_{field.upper()}" if field else "settings")
+        parts.append(f"{where}: {error.get('msg', '')}")
+    return "; ".join(parts)

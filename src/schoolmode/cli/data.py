@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from schoolmode.cli.common import RemovalsOption, app_context
+from schoolmode.cli.common import DbOption, RemovalsOption, app_context, fail
 from schoolmode.importers import IMPORTERS
 
 if TYPE_CHECKING:
@@ -22,12 +22,6 @@ if TYPE_CHECKING:
     from schoolmode.app.data import ImportOutcome, ImportReport, StoreStatus
     from schoolmode.store.service import Parser
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="Database URL (default $SCHOOLMODE_DB or sqlite:///schoolmode.sqlite)."
-    ),
-]
 ByOption = Annotated[str | None, typer.Option("--by", help="Who imports (default: the OS user).")]
 
 
@@ -51,20 +45,25 @@ console = Console(stderr=True)
 
 
 def _migrated(ctx: Context) -> None:
-    from schoolmode.app.data import schema_is_current
+    """Refuse a store at an older schema (a missing or uninitialised one is refused when the
+    context opens it: ``Context.store``)."""
+    from schoolmode.app.data import schema_is_current, store_shown
+    from schoolmode.policy.errors import StoreError
 
     if not schema_is_current(ctx):
-        console.print(
-            "[red]the database is not at the latest schema: run `schoolmode db upgrade`[/]"
+        raise fail(
+            StoreError(
+                f"the store {store_shown(ctx)} is at an older schema: run `schoolmode db "
+                "upgrade` (after a backup)"
+            )
         )
-        raise typer.Exit(2)
 
 
 def init(db: DbOption = None) -> None:
     """Create (or bring up to date) the store's tables."""
     from schoolmode.app.data import init_store
 
-    with app_context(db) as ctx:
+    with app_context(db, store="create") as ctx:
         ready = init_store(ctx)
     typer.echo(f"store ready at {ready.url} (schema {ready.revision})")
 
@@ -77,7 +76,7 @@ def db_upgrade(
     """Run the store's migrations."""
     from schoolmode.app.data import UpgradeRequest, upgrade_store
 
-    with app_context(db) as ctx:
+    with app_context(db, store="create") as ctx:
         change = upgrade_store(ctx, UpgradeRequest(revision=revision))
     typer.echo(f"schema {change.before or '(empty)'} -> {change.after}")
 
@@ -227,7 +226,9 @@ def status(
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Row counts per record type and the last import of each source."""
+    """The store in use (URL, and a SQLite file's absolute path), its schema, row counts per
+    record type and the last import of each source. A missing or uninitialised store is
+    said in one line (exit code 3)."""
     from schoolmode.app.data import store_status
 
     with app_context(db) as ctx:
@@ -237,6 +238,8 @@ def status(
         typer.echo(
             json.dumps(
                 {
+                    "store": current.url,
+                    "path": current.path,
                     "schema": current.schema_revision,
                     "rows": current.rows,
                     "last_imports": current.last_imports,
@@ -250,6 +253,8 @@ def status(
 
 def _print_status(current: StoreStatus) -> None:
     out = Console()
+    where = current.url if current.path is None else f"{current.url} ({current.path})"
+    out.print(f"store: {where}, schema {current.schema_revision}", markup=False, soft_wrap=True)
     table = Table(title="records")
     table.add_column("record type")
     table.add_column("rows", justify="right")

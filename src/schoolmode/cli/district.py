@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from schoolmode.cli.common import ProgressSteps, RemovalsOption, app_context
+from schoolmode.cli.common import DbOption, ProgressSteps, RemovalsOption, app_context, fail
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE
 from schoolmode.synth.district import SynthConfig
@@ -26,8 +26,8 @@ app = typer.Typer(help="Districts: synthetic populations.", no_args_is_help=True
 
 @contextmanager
 def _steps() -> Iterator[ProgressSteps]:
-    """Progress for a use case; a source file or input problem is echoed on stderr and exits
-    (1 for a missing or invalid file, 2 for a bad input)."""
+    """Progress for a use case; a source file or input problem is the command's one-line
+    error (6 for a missing or invalid file, 2 for a bad input: docs/exit-codes.md)."""
     from schoolmode.app.district import SourceFileError, SurgeInputError
 
     steps = ProgressSteps()
@@ -35,8 +35,7 @@ def _steps() -> Iterator[ProgressSteps]:
         yield steps
     except (SourceFileError, SurgeInputError) as exc:
         steps.stop()
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1 if isinstance(exc, SourceFileError) else 2) from exc
+        raise fail(exc) from None
     finally:
         steps.stop()
 
@@ -59,9 +58,7 @@ def synth(
     do_import: Annotated[
         bool, typer.Option("--import", help="Import the files into the store (--db).")
     ] = False,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL for --import (default $SCHOOLMODE_DB).")
-    ] = None,
+    db: DbOption = None,
     allow_removals: RemovalsOption = False,
     observations: Annotated[
         bool,
@@ -117,6 +114,11 @@ def synth(
         consent_share=consent_share,
         staff_consent_share=staff_consent_share,
     )
+    if do_import:  # a store that cannot take the files is refused before the long build
+        from schoolmode.cli.data import _migrated
+
+        with app_context(db) as store:
+            _migrated(store)
     with open_context() as ctx, _steps() as steps:
         result = run(ctx, req, steps)
     _print_synth(result)
@@ -141,14 +143,11 @@ def _print_synth(result: SynthResult) -> None:
 
 
 def _import(db: str | None, result: SynthResult, allow_removals: bool) -> None:
-    from schoolmode.app.data import schema_is_current
     from schoolmode.app.district import district_parser
-    from schoolmode.cli.data import run_imports
+    from schoolmode.cli.data import _migrated, run_imports
 
     with app_context(db) as ctx:
-        if not schema_is_current(ctx):
-            typer.echo("the database is not at the latest schema: run `schoolmode init`", err=True)
-            raise typer.Exit(2)
+        _migrated(ctx)
         parser = district_parser()
         run_imports(ctx, [(parser, f.path) for f in result.files], None, allow_removals)
 

@@ -14,8 +14,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from schoolmode.cli.common import RemovalsOption, app_context, parse_day
-from schoolmode.cli.data import ByOption, DbOption, _Bars, _migrated, console
+from schoolmode.cli.common import DbOption, RemovalsOption, app_context, parse_day
+from schoolmode.cli.data import ByOption, _Bars, _migrated, console
 
 if TYPE_CHECKING:
     from schoolmode.app.fetch import FetchOutcome

@@ -41,14 +41,17 @@ PoliciesDir = Annotated[
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", markup=True)
-    return typer.Exit(code=2)
+    """``exc`` on stderr in one line; its exit code (``SchoolmodeError.exit_code``, else 2)."""
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+    return typer.Exit(code=exc.exit_code if isinstance(exc, SchoolmodeError) else 2)
 
 
 @contextmanager
 def _context(policies: Path | None = None) -> Iterator[Context]:
     """The use cases' context; a ``SchoolmodeError`` inside is the command's error (printed on
-    stderr, exit code 2)."""
+    stderr, its exit code)."""
     from schoolmode.app.context import open_context
 
     try:
@@ -198,12 +201,15 @@ def explain_case(
     from schoolmode.app.policies import explain_case as run
 
     with _context(policies) as ctx:
+        day = parse_day(date, "--date") if date else None  # a bad date is said, never ignored
+        if day is not None and unit is None:
+            raise SchoolmodeError("--date needs --unit: the day of which unit to explain")
         req = ExplainCaseRequest(
             policy_id=policy_id,
             case=case,
             reading=reading,
             unit=unit,
-            day=parse_day(date, "--date") if unit and date else None,
+            day=day,
             scope=scope,
             all_rules=all_rules,
         )

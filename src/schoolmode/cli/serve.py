@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from schoolmode.cli.common import DbOption, PoliciesDir, app_context, console, fail
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.errors import SchoolmodeError, StoreError
 
 if TYPE_CHECKING:
     from schoolmode.access.roles import Principal
@@ -47,12 +47,14 @@ def serve(
 
     if scheduler is not None:  # read by the settings here and in every worker process
         os.environ["SCHOOLMODE_JOBS_SCHEDULER"] = scheduler
-    with app_context(db, policies_dir) as ctx:  # the settings validated, the store checked now
+    # the settings validated and the store checked now: it must exist (an empty database is
+    # given its tables)
+    with app_context(db, policies_dir, store="existing") as ctx:
         if schema_is_empty(ctx):
             console.print(f"a new store: tables created at {init_store(ctx).revision}")
         elif not schema_is_current(ctx):
             raise fail(
-                SchoolmodeError(
+                StoreError(
                     f"{ctx.engine.url.render_as_string(hide_password=True)} is at an older "
                     "schema: run `schoolmode db upgrade` first (after a backup)"
                 )
@@ -170,9 +172,11 @@ def revoke_token(
 ) -> None:
     """Revoke a token (read from standard input, so it never appears in a process list)."""
     from schoolmode.app.access import revoke_token as revoke
+    from schoolmode.app.data import open_store
 
-    token = typer.prompt("token", hide_input=True)
     with app_context(db) as ctx:
+        open_store(ctx)  # a missing store is refused before the token is asked for
+        token = typer.prompt("token", hide_input=True)
         revoke(ctx, token.strip(), _admin())
     console.print("token revoked")
 

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 
 from schoolmode.decisions.record import (
     DecisionError,
+    UnknownDecisionId,
     authorisations,
     citywide_needed,
     decision_frame,
@@ -81,7 +82,7 @@ def _stored(engine: Engine, run_id: int) -> tuple[dict[str, object], pl.DataFram
             conn.execute(select(decision_run).where(decision_run.c.id == run_id)).mappings().first()
         )
         if run is None:
-            raise DecisionError(
+            raise UnknownDecisionId(
                 f"no decision run {run_id}; `schoolmode decisions list` shows the stored runs"
             )
         frame = table_frame(conn, decision, DECISION_SCHEMA, decision.c.run_id == run_id)

@@ -42,7 +42,7 @@ from schoolmode.metrics.frames import (
     unit_frames,
 )
 from schoolmode.policy import model as m
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.errors import SchoolmodeError, UnknownIdError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
 from schoolmode.policy.needs import attributes_needed, metrics_needed
 from schoolmode.store.chain import append_link, decisions_digest, row_digest, stored_row
@@ -58,6 +58,10 @@ its own window (:func:`decision_window`)."""
 
 class DecisionError(SchoolmodeError):
     """A decision cannot be made: the message says what is missing and how to load it."""
+
+
+class UnknownDecisionId(DecisionError, UnknownIdError):
+    """A rule, school or classroom a decision names that the policy or the store lacks."""
 
 
 @dataclass(frozen=True)
@@ -526,7 +530,7 @@ def authorise(
     rules = {r.id: r for r in loaded.policy.rules}
     rule = rules.get(rule_id)
     if rule is None:
-        raise DecisionError(
+        raise UnknownDecisionId(
             f"policy {loaded.id!r} has no rule {rule_id!r} (rules: {', '.join(rules)})"
         )
     if rule.effect is None or rule.effect.action != m.Action.eligible:
@@ -562,7 +566,7 @@ def _check_unit(conn: Connection, scope: str, unit: str) -> None:
     table = RECORD_TABLES[scope]
     column = table.c[f"{scope}_id"]
     if conn.execute(select(column).where(column == unit).limit(1)).first() is None:
-        raise DecisionError(
+        raise UnknownDecisionId(
             f"no {scope} {unit!r} in the store (import its {scope} records first); nothing recorded"
         )
 

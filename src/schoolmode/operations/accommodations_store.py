@@ -32,7 +32,7 @@ from schoolmode.operations.accommodations import (
     commitment_digest,
     pool_digest,
 )
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.errors import SchoolmodeError, UnknownIdError
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value
 from schoolmode.store.chain import append_link
@@ -297,7 +297,7 @@ def record_appeal(
             )
         ).first()
         if found is None:
-            raise SchoolmodeError(f"no accommodation decision {decision_id}")
+            raise UnknownIdError(f"no accommodation decision {decision_id}")
         return int(
             conn.execute(
                 insert(accommodation_appeal)

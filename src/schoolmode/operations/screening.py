@@ -119,7 +119,7 @@ def week_monday(text: str | dt.date) -> dt.date:
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise ScreeningError(
-            f"week {text!r} is neither an ISO week (2022-W04) nor a date (2022-01-24)"
+            f"--week {text!r} is neither an ISO week (2022-W04) nor a date (2022-01-24)"
         ) from None
     return day - dt.timedelta(days=day.weekday())
 

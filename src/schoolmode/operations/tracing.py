@@ -68,7 +68,7 @@ from schoolmode.operations.quarantine import (
 )
 from schoolmode.operations.tracing_orders import ORDER_EXTRA, isolations, merge_orders, quarantines
 from schoolmode.pathogen import Pathogen
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.errors import SchoolmodeError, UnknownIdError
 from schoolmode.policy.loader import Registry
 from schoolmode.policy.model import DatedValue, Policy
 from schoolmode.policy.values import dated_value, parameter
@@ -696,7 +696,7 @@ def trace_stored_case(
     frames = load_frames(engine, ("case", "person", "enrolment", "staff_assignment", "absence"))
     case = frames["case"].filter(pl.col("case_id") == case_id)
     if case.height == 0:
-        raise SchoolmodeError(f"no case {case_id!r} in the store")
+        raise UnknownIdError(f"no case {case_id!r} in the store")
     rosters = Rosters(
         frames["person"], frames["enrolment"], frames["staff_assignment"], frames["absence"]
     )

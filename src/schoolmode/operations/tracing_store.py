@@ -42,7 +42,7 @@ from schoolmode.operations.tracing import (
     trace,
 )
 from schoolmode.operations.tracing_orders import merge_orders
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.errors import SchoolmodeError, UnknownIdError
 from schoolmode.policy.loader import Registry, policy_hash
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
@@ -238,7 +238,7 @@ def trace_and_record(
     if case_ids is not None:
         missing = sorted(set(case_ids) - set(cases["case_id"]))
         if missing:
-            raise SchoolmodeError(f"no case {', '.join(map(repr, missing))} in the store")
+            raise UnknownIdError(f"no case {', '.join(map(repr, missing))} in the store")
         cases = cases.filter(pl.col("case_id").is_in(list(case_ids)))
     result = trace(cases, rosters, registry, local=local)
     recorded = record_tracing(

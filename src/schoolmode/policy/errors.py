@@ -3,9 +3,15 @@
 Every error names the file, the line and the key, says what was expected and, where it
 can, suggests the fix. The messages are public API: tests pin their wording.
 
-    SchoolmodeError
-    └── PolicyFileError          a policy, overlay or case file is malformed
-        └── UnknownPolicyError   a policy id that no file defines
+    SchoolmodeError              exit code 2: the request cannot be done as asked
+    ├── StoreError               exit code 3: the store is missing, uninitialised or behind
+    ├── UnknownIdError           exit code 4: an id (school, run, policy...) the store lacks
+    │   └── UnknownPolicyError   a policy id that no file defines
+    ├── BusyError                exit code 5: another writer holds the store
+    └── InputDataError           exit code 6: an input file that does not validate
+        └── PolicyFileError      a policy, overlay or case file is malformed
+
+``exit_code`` is the code the command line exits with (docs/exit-codes.md).
 """
 
 from __future__ import annotations
@@ -20,6 +26,33 @@ YAML reader can point at the line of each problem (``model.check_references``)."
 
 class SchoolmodeError(Exception):
     """Base of every error schoolmode raises on purpose."""
+
+    exit_code: int = 2
+    """The command line's exit code for this kind of error (docs/exit-codes.md)."""
+
+
+class StoreError(SchoolmodeError):
+    """The store is missing, not initialised, at an older schema or cannot be opened."""
+
+    exit_code = 3
+
+
+class UnknownIdError(SchoolmodeError):
+    """An id (a school, a classroom, a run, a policy, a rule...) that is not known."""
+
+    exit_code = 4
+
+
+class BusyError(SchoolmodeError):
+    """Another writer holds the store (or the dataset) for longer than the wait allowed."""
+
+    exit_code = 5
+
+
+class InputDataError(SchoolmodeError):
+    """An input file (data, policy, case) that does not validate."""
+
+    exit_code = 6
 
 
 @dataclass
@@ -37,7 +70,7 @@ class Problem:
         return text
 
 
-class PolicyFileError(SchoolmodeError):
+class PolicyFileError(InputDataError):
     def __init__(self, path: Path | str, problems: list[Problem]) -> None:
         self.path = Path(path)
         self.problems = problems
@@ -48,7 +81,7 @@ class PolicyFileError(SchoolmodeError):
         return "\n".join([head, *("  " + p.render(self.path) for p in self.problems)])
 
 
-class UnknownPolicyError(SchoolmodeError):
+class UnknownPolicyError(UnknownIdError):
     def __init__(self, policy_id: str, known: list[str]) -> None:
         import difflib
 

@@ -6,12 +6,25 @@ import contextlib
 import datetime as dt
 import getpass
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from schoolmode.policy.errors import StoreError
 from schoolmode.store.locks import IMMEDIATE, SQLITE_BUSY_TIMEOUT_MS
+
+STORE_FIX = (
+    "create it with `schoolmode init`, build the main job's store with scripts/run, or name "
+    "another store with --db or SCHOOLMODE_DB"
+)
+"""How to get a store, said by every refusal of a missing or uninitialised one."""
+
+SCHEMA_TABLE = "alembic_version"
+"""The table an initialised store has (the revision its schema is at)."""
 
 
 def make_engine(url: str) -> Engine:
@@ -48,6 +61,62 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The absolute path of the SQLite file at ``url``; None for another database or an
+    in-memory one."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"{url!r} is not a store URL: {exc}") from None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
+
+
+def shown(url: str) -> str:
+    """``url`` without its password, and for a SQLite file with its absolute path."""
+    text = make_url(url).render_as_string(hide_password=True)
+    path = sqlite_file(url)
+    return text if path is None else f"{text} ({path})"
+
+
+def check_store(url: str, *, initialised: bool = True) -> None:
+    """Refuse (``StoreError``, one line saying how to fix it) a SQLite store whose file is
+    missing, is not a SQLite database, or (``initialised``) has no tables; reads the file
+    without writing to it. Another database is checked by ``check_schema`` once open."""
+    path = sqlite_file(url)
+    if path is None:
+        return
+    if not path.is_file():
+        raise StoreError(f"no store at {shown(url)}: {STORE_FIX}")
+    if path.stat().st_size == 0:
+        tables: set[str] = set()
+    else:
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{shown(url)} is not a SQLite store ({exc}): {STORE_FIX}") from None
+    if initialised and SCHEMA_TABLE not in tables:
+        raise StoreError(f"the store {shown(url)} is not initialised (no tables): {STORE_FIX}")
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse (``StoreError``) a store that cannot be opened or has no tables."""
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        with engine.connect() as conn:
+            ready = inspect(conn).has_table(SCHEMA_TABLE)
+    except DBAPIError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise StoreError(f"cannot open the store {shown(url)}: {first}") from None
+    if not ready:
+        raise StoreError(f"the store {shown(url)} is not initialised (no tables): {STORE_FIX}")
 
 
 def _create_owner_only(path: Path) -> None:

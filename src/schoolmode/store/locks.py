@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
-from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.errors import BusyError
 
 LOCK_WAIT = 600.0
 """Seconds a writer waits for another one by default (``AppSettings.lock_wait_s``)."""
@@ -44,7 +44,7 @@ Waiting = Callable[[str], None]
 """Told once, with a sentence, when a writer has to wait for another."""
 
 
-class StoreBusy(SchoolmodeError):
+class StoreBusy(BusyError):
     """Another writer held the lock for longer than the wait allowed: nothing was written."""
 
 
