@@ -15,7 +15,6 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from schoolmode.cli.common import RemovalsOption, app_context
-from schoolmode.importers import IMPORTERS
 
 if TYPE_CHECKING:
     from schoolmode.app.context import Context
@@ -35,8 +34,11 @@ class ImportGroup(TyperGroup):
     """``schoolmode import SOURCE PATH`` as a shorthand of ``schoolmode import file SOURCE PATH``."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        if args and args[0] not in self.commands and args[0] in IMPORTERS:
-            args = ["file", *args]
+        if args and args[0] not in self.commands:
+            from schoolmode.importers import IMPORTERS  # polars: only for a source id
+
+            if args[0] in IMPORTERS:
+                args = ["file", *args]
         return super().resolve_command(ctx, args)
 
 
