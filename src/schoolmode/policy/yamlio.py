@@ -72,19 +72,20 @@ class LoadedYaml:
 def _plain(node: Any, path: Path_, lines: dict[Path_, int]) -> Any:
     """The round-trip parser's ``CommentedMap`` (a dict) and ``CommentedSeq`` (a list) as plain
     dicts and lists, the line of each key and item (``lc``) kept in ``lines``."""
+    where: Any = getattr(node, "lc", None)  # ruamel's line and column of each key and item
     if isinstance(node, dict):
         out: dict[Any, Any] = {}
         for key, value in node.items():
             k = key if isinstance(key, str | int | dt.date) else str(key)
             with contextlib.suppress(KeyError, TypeError, AttributeError):
-                lines[(*path, k)] = node.lc.key(key)[0] + 1
+                lines[(*path, k)] = where.key(key)[0] + 1
             out[k] = _plain(value, (*path, k), lines)
         return out
     if isinstance(node, list):
         items: list[Any] = []
         for index, value in enumerate(node):
             with contextlib.suppress(KeyError, TypeError, AttributeError):
-                lines[(*path, index)] = node.lc.item(index)[0] + 1
+                lines[(*path, index)] = where.item(index)[0] + 1
             items.append(_plain(value, (*path, index), lines))
         return items
     if isinstance(node, bool) or node is None:
