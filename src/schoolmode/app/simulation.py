@@ -93,6 +93,7 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
                 registry.get(pid)
         source = str(req.profiles) if req.profiles else None
         data = str(ctx.settings.data_dir)
+        tell.start("building the synthetic population and its contacts", 1)
         population = load_population(source, req.schools, data)
         attributes = school_attributes(population, source, req.schools, data)
         tell.start(
