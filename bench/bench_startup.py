@@ -19,12 +19,13 @@ Three ways Python finds the modules' bytecode, each measured:
 - **none**: ``PYTHONDONTWRITEBYTECODE=1`` and an empty ``PYTHONPYCACHEPREFIX``: every module,
   the libraries' too, is compiled from source at every start, as on a machine whose
   environment sets ``PYTHONDONTWRITEBYTECODE`` (this development machine does) with a virtual
-  environment installed without compiled bytecode (uv's default before ``pyproject.toml`` set
-  ``[tool.uv] compile-bytecode``);
-- **packages**: ``PYTHONDONTWRITEBYTECODE=1`` and the bytecode ``uv sync`` compiled into the
-  virtual environment (``compile-bytecode``): the project's own modules (installed editable)
-  are compiled at every start, the libraries are not. The script says how many compiled files
-  the environment holds; with none this mode is the first;
+  environment installed without compiled bytecode (``uv sync``'s default);
+- **packages**: ``PYTHONDONTWRITEBYTECODE=1`` and the bytecode that ``uv sync
+  --compile-bytecode`` wrote into the virtual environment once: the project's own modules
+  (installed editable) are compiled at every start, the libraries are not. The script says
+  how many compiled files the environment holds; with none this mode is the first. (Not
+  ``[tool.uv] compile-bytecode = true``: with it ``uv run`` checks every installed file's
+  bytecode at each start, about a second on 2 cores.)
 - **all**: ``PYTHONPYCACHEPREFIX`` a temporary folder filled by an untimed first run of each
   command: every module's bytecode cached, as any later start on an ordinary install.
 
