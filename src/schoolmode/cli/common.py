@@ -82,7 +82,10 @@ class ProgressSteps:
 def stages(first: str) -> Iterator[Callable[[str], None]]:
     """Long work told stage by stage (opening the store, reading, deciding, storing...): a
     spinner with the stage and the time elapsed, gone when done; yields what names the next
-    stage."""
+    stage. Only on a terminal: piped or captured output stays the command's result alone."""
+    if not console.is_terminal:
+        yield lambda description: None
+        return
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
