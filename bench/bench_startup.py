@@ -183,7 +183,7 @@ def report(got: dict[tuple[str, str, str], tuple[list[float], list[float]]], bas
                     f"{b_cpu:.2f}",
                     f"{n_cpu:.2f}",
                     f"{n_cpu / b_cpu:.2f}x",
-                    "yes" if n_wall < TARGET_S else "no",
+                    f"{'yes' if n_wall < TARGET_S else 'no'} / {'yes' if n_cpu < TARGET_S else 'no'}",
                 ]
             )
     header = [
@@ -195,7 +195,7 @@ def report(got: dict[tuple[str, str, str], tuple[list[float], list[float]]], bas
         "baseline CPU s",
         "now CPU s",
         "CPU now / baseline",
-        f"now under {TARGET_S:.0f} s",
+        f"now under {TARGET_S:.0f} s (wall / CPU)",
     ]
     return bc.markdown_table(header, rows)
 
