@@ -35,7 +35,7 @@ def test_simulate_compares_on_the_same_seeds(ctx: Context, tmp_path: Path) -> No
     result = simulate(ctx, req, counter)
     assert result.runs == counter.total == counter.done == 4
     # the population's build is told first (it takes a while on the whole district), then runs
-    assert counter.started[0] == "building the synthetic population and its contacts"
+    assert counter.started[0] == "building the population and its contacts"
     assert counter.started[1].endswith(" schools")
     assert len(counter.started) == 2
     assert [r.policy for r in result.infections] == [AGREEMENT, "none"]

@@ -87,13 +87,13 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
     tell = steps or Silent()
     with as_use_case_errors(*_ERRORS):
         scenario = _scenario(req.scenario, req.seeds, req.days, req.params)
+        tell.start("building the population and its contacts", 1)
         registry = ctx.registry
         for pid in req.policy_ids:
             if pid != NO_POLICY:
                 registry.get(pid)
         source = str(req.profiles) if req.profiles else None
         data = str(ctx.settings.data_dir)
-        tell.start("building the synthetic population and its contacts", 1)
         population = load_population(source, req.schools, data)
         attributes = school_attributes(population, source, req.schools, data)
         tell.start(
