@@ -23,7 +23,9 @@ Three ways Python finds the modules' bytecode, each measured:
 - **packages**: ``PYTHONDONTWRITEBYTECODE=1`` and the bytecode that ``uv sync
   --compile-bytecode`` wrote into the virtual environment once: the project's own modules
   (installed editable) are compiled at every start, the libraries are not. The script says
-  how many compiled files the environment holds; with none this mode is the first. (Not
+  how many compiled files the environment holds; with none this mode is the first.
+  ``scripts/setup`` syncs with ``--compile-bytecode``: its users start at least this fast
+  (without ``PYTHONDONTWRITEBYTECODE``, as **all** from their second start). (Not
   ``[tool.uv] compile-bytecode = true``: with it ``uv run`` checks every installed file's
   bytecode at each start, about a second on 2 cores.)
 - **all**: ``PYTHONPYCACHEPREFIX`` a temporary folder filled by an untimed first run of each
