@@ -19,9 +19,11 @@ class Counter:
     def __init__(self) -> None:
         self.total = 0
         self.done = 0
+        self.started: list[str] = []
 
     def start(self, description: str, total: int) -> None:
         self.total = total
+        self.started.append(description)
 
     def advance(self, description: str | None = None) -> None:
         self.done += 1
@@ -32,6 +34,10 @@ def test_simulate_compares_on_the_same_seeds(ctx: Context, tmp_path: Path) -> No
     req = SimRequest(policy_ids=[AGREEMENT, "none"], out=tmp_path / "sim", **SMALL)
     result = simulate(ctx, req, counter)
     assert result.runs == counter.total == counter.done == 4
+    # the population's build is told first (it takes a while on the whole district), then runs
+    assert counter.started[0] == "building the population and its contacts"
+    assert counter.started[1].endswith(" schools")
+    assert len(counter.started) == 2
     assert [r.policy for r in result.infections] == [AGREEMENT, "none"]
     assert all(r.lo <= r.mean <= r.hi for r in result.infections)
     assert result.files["report.md"].exists()

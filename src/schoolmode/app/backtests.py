@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from schoolmode.app.context import Context
 from schoolmode.app.errors import UseCaseError, as_use_case_errors
+from schoolmode.app.progress import Stage
 from schoolmode.backtest.report import write_report
 from schoolmode.backtest.run import run_backtest
 from schoolmode.backtest.summary import headline
@@ -21,9 +22,6 @@ from schoolmode.engine.settings import sweep_points
 from schoolmode.metrics.frames import district_frame, schools, unit_frames
 from schoolmode.parallel import dask_client
 from schoolmode.policy import model as m
-
-Stage = Callable[[str], None]
-"""Told what the use case is doing now (a short description), stage by stage."""
 
 
 def _policies(ctx: Context, ids: list[str], option: str) -> list[m.Policy]:

@@ -12,21 +12,16 @@ from typing import Annotated, Any, Protocol
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from schoolmode.app.context import Context
-from schoolmode.importers import CHICAGO, IMPORTERS
 from schoolmode.policy.errors import SchoolmodeError
-from schoolmode.standard.batch import FileValidationError
 from schoolmode.store import privileges
 from schoolmode.store.db import as_utc, shown, sqlite_file
 from schoolmode.store.locks import StoreBusy
+from schoolmode.store.log import import_history, last_imports, row_counts
 from schoolmode.store.migrate import current_revision, head_revision, upgrade
-from schoolmode.store.service import (
-    ImportFailed,
-    Parser,
-    import_history,
-    import_set,
-    last_imports,
-    row_counts,
-)
+from schoolmode.store.parser import Parser
+
+# The importers, the import service and the standard's batches (polars) are imported by the
+# use cases that import files, not by ``status`` or the import log (issue 17: a fast start).
 
 
 class _Frozen(BaseModel):
@@ -136,6 +131,8 @@ class RowProblem(_Frozen):
 
 def row_problems(exc: BaseException) -> list[RowProblem]:
     """The row errors of a refused file (none when the refusal was not about its rows)."""
+    from schoolmode.standard.batch import FileValidationError
+
     if not isinstance(exc, FileValidationError):
         return []
     return [
@@ -202,6 +199,9 @@ def import_files(
     outcome told after the commit. A second import of one of their sources running at the
     same time waits for this one (or this one for it: ``progress.waiting``), up to the
     settings' ``lock_wait_s``, then is refused."""
+    from schoolmode.standard.batch import FileValidationError
+    from schoolmode.store.service import ImportFailed, import_set
+
     jobs = req.jobs
     at = [-1]
 
@@ -263,6 +263,8 @@ def _refused(
 
 def parser_for(source: str) -> Parser:
     """The importer of ``source``."""
+    from schoolmode.importers import IMPORTERS
+
     importer = IMPORTERS.get(source)
     if importer is None:
         raise UnknownSource(f"unknown source {source!r}; known: {', '.join(sorted(IMPORTERS))}")
@@ -297,6 +299,8 @@ def import_chicago(
 ) -> ImportReport:
     """Import every Chicago source's files from the data folder (default: the snapshot shipped
     in the package)."""
+    from schoolmode.importers import CHICAGO
+
     data_dir = req.data_dir or ctx.settings.data_dir
     jobs = [ImportJob(parser=imp, path=p) for imp in CHICAGO for p in imp.default_paths(data_dir)]
     request = ImportRequest(jobs=jobs, by=req.by, allow_removals=req.allow_removals)
@@ -312,6 +316,8 @@ class SourceRow(_Frozen):
 
 def list_sources() -> list[SourceRow]:
     """The sources that can be imported."""
+    from schoolmode.importers import IMPORTERS
+
     return [
         SourceRow(source=source, title=imp.title, chicago=imp.chicago)
         for source, imp in IMPORTERS.items()

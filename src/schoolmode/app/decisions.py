@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from schoolmode.app.context import Context
+from schoolmode.app.progress import Stage
 from schoolmode.decisions.audit import reproduce as reproduce_run
 from schoolmode.decisions.record import authorise as record_authorisation
 from schoolmode.decisions.record import decide as decide_run
@@ -45,12 +46,20 @@ class DecideResult(BaseModel):
     missing_metrics: list[str]
 
 
-def decide(ctx: Context, req: DecideRequest) -> DecideResult:
-    """Decide and store the run with its audit record."""
+def decide(ctx: Context, req: DecideRequest, stage: Stage | None = None) -> DecideResult:
+    """Decide and store the run with its audit record (``stage``: told each stage as it
+    begins: the policies, reading the metrics, deciding, storing)."""
+    tell = stage or (lambda _: None)
+    tell("reading the policies")
     registry = ctx.registry
     loaded = registry.get(req.policy_id) if req.policy_id else policy_in_force(registry, req.first)
     summary = decide_run(
-        ctx.engine, loaded, req.first, req.last or req.first, created_by=req.created_by
+        ctx.engine,
+        loaded,
+        req.first,
+        req.last or req.first,
+        created_by=req.created_by,
+        stage=tell,
     )
     return DecideResult(
         run_id=summary.run_id,

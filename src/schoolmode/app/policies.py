@@ -6,29 +6,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from schoolmode.app.context import Context
-from schoolmode.cases.runner import (
-    CaseResult,
-    CaseRun,
-    case_files,
-    collect,
-    evaluate_case,
-    execute,
-    load_case_file,
-    runs_for,
-)
-from schoolmode.engine.explain import explain
-from schoolmode.engine.trace import trace
-from schoolmode.policy.cases import EngineCase, Expectation
+from schoolmode.policy.cases import EngineCase, Expectation, case_files, load_case_file
 from schoolmode.policy.describe import Describer
-from schoolmode.policy.diff import policy_diff
-from schoolmode.policy.docs import write
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import POLICY_FILE, Registry, load_policy_path, registry_for
+
+if TYPE_CHECKING:
+    from schoolmode.cases.runner import CaseResult, CaseRun
+
+# The worked cases' runner and the engine (numpy, polars) are imported by the use cases that
+# run or explain cases, not by ``policy list``/``policy show`` (issue 17: a fast start).
 
 Progress = Callable[[int, int], None]
 """Told ``(done, total)`` as the cases run."""
@@ -78,7 +70,9 @@ def list_policies(ctx: Context) -> PolicyList:
                 status=p.status,
                 term=_term(p.term.from_, p.term.to),
                 rules=len(p.rules),
-                cases=sum(len(load_case_file(f).cases) for f in case_files(loaded)),
+                cases=sum(
+                    len(load_case_file(f, ctx.settings.cache_dir).cases) for f in case_files(loaded)
+                ),
                 title=p.title + overlay,
             )
         )
@@ -225,6 +219,8 @@ class CasesReport(_Frozen):
 
 
 def _case_runs(ctx: Context, req: RunCasesRequest) -> tuple[list[CaseRun], Registry]:
+    from schoolmode.cases.runner import collect, runs_for
+
     path = req.path
     if path is not None and path.is_file():
         folder = path.parent.parent
@@ -240,6 +236,8 @@ def _case_runs(ctx: Context, req: RunCasesRequest) -> tuple[list[CaseRun], Regis
 
 def run_cases(ctx: Context, req: RunCasesRequest, progress: Progress | None = None) -> CasesReport:
     """Run the worked cases beside the policies (every variant of every case)."""
+    from schoolmode.cases.runner import execute
+
     runs, registry = _case_runs(ctx, req)
     results: list[CaseResult] = []
     for run in runs:
@@ -290,6 +288,8 @@ class CaseExplanation(_Frozen):
 
 
 def _engine_case(registry: Registry, req: ExplainCaseRequest) -> CaseRun:
+    from schoolmode.cases.runner import collect
+
     loaded = registry.get(req.policy_id)
     runs = [r for r in collect(registry) if r.case_id == req.case and r.policy_id == loaded.id]
     if req.reading is not None:
@@ -314,6 +314,10 @@ def _engine_case(registry: Registry, req: ExplainCaseRequest) -> CaseRun:
 
 def explain_case(ctx: Context, req: ExplainCaseRequest) -> CaseExplanation:
     """What a policy decides on one of its worked cases, and why."""
+    from schoolmode.cases.runner import evaluate_case
+    from schoolmode.engine.explain import explain
+    from schoolmode.engine.trace import trace
+
     registry = ctx.registry
     run = _engine_case(registry, req)
     assert isinstance(run.case, EngineCase)
@@ -365,6 +369,8 @@ class PolicyDiff(_Frozen):
 
 def diff_policies(ctx: Context, req: DiffRequest) -> PolicyDiff:
     """Two policies side by side: thresholds, windows, scopes and durations."""
+    from schoolmode.policy.diff import policy_diff
+
     a, b = ctx.registry.get(req.policy_a).policy, ctx.registry.get(req.policy_b).policy
     rows = [
         DiffRow(section=r.section, item=r.item, left=r.left, right=r.right, differs=r.differs)
@@ -425,4 +431,6 @@ class DocsRequest(_Frozen):
 
 def write_docs(ctx: Context, req: DocsRequest) -> list[Path]:
     """Write the generated reference docs (JSON Schemas, interpretation defaults); the files."""
+    from schoolmode.policy.docs import write
+
     return write(ctx.registry, req.out)

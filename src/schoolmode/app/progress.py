@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
+
+Stage = Callable[[str], None]
+"""Told what the use case is doing now (a short description), stage by stage."""
 
 
 class Steps(Protocol):

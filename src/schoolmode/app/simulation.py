@@ -92,6 +92,7 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
     tell = steps or Silent()
     with as_use_case_errors(*_ERRORS):
         scenario = _scenario(req.scenario, req.seeds, req.days, req.params)
+        tell.start("building the population and its contacts", 1)
         registry = ctx.registry
         for pid in req.policy_ids:
             if pid != NO_POLICY:

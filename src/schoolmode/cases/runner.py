@@ -20,14 +20,18 @@ from schoolmode.engine.nodes import CondValue
 from schoolmode.engine.rational import Rational
 from schoolmode.engine.settings import Settings
 from schoolmode.operations import accommodations, quarantine, screening, vaccination
-from schoolmode.policy.cases import CaseFile, EngineCase, Expectation, OperationCase, SettingValue
+from schoolmode.policy.cases import (
+    EngineCase,
+    Expectation,
+    OperationCase,
+    SettingValue,
+    case_files,
+    load_case_file,
+)
 from schoolmode.policy.errors import PolicyFileError, Problem, SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry
 from schoolmode.policy.model import NodeMeta, Policy
 from schoolmode.policy.walk import walk
-from schoolmode.policy.yamlio import load_yaml, validate
-
-CASES_DIR = "cases"
 
 
 @dataclass
@@ -52,14 +56,6 @@ class CaseResult:
     @property
     def passed(self) -> bool:
         return not self.failures
-
-
-def load_case_file(path: Path) -> CaseFile:
-    return validate(CaseFile, load_yaml(path))
-
-
-def case_files(loaded: LoadedPolicy) -> list[Path]:
-    return sorted((loaded.folder / CASES_DIR).glob("*.yaml"))
 
 
 def runs_for(loaded: LoadedPolicy, path: Path) -> Iterator[CaseRun]:

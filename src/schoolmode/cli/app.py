@@ -1,8 +1,10 @@
 """The ``schoolmode`` command.
 
 Each command group lives in its own module under ``cli/``, imported only when one of its
-commands runs (or ``--help`` lists them): ``schoolmode decide`` loads the decision commands
-and what they use, not the importers, the simulator or the synthetic district.
+commands runs: ``schoolmode decide`` loads the decision commands and what they use, not the
+importers, the simulator or the synthetic district. ``schoolmode --help`` lists every command
+from ``HELP`` (each command's one-line help, kept equal to the real one by
+``tests/cli/test_startup.py``), so it imports no command module.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import typer
 from typer._click.exceptions import ClickException
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from schoolmode import __version__
 
@@ -46,6 +48,37 @@ COMMANDS: dict[str, str] = {
     "tokens": "serve",
 }
 
+# command name -> its one-line help, as its module defines it: what ``schoolmode --help`` lists
+# without importing the module (``tests/cli/test_startup.py`` checks it against the real help)
+HELP: dict[str, str] = {
+    "policy": "Policies as code: the shipped agreements, proposals and guidance.",
+    "init": "Create (or bring up to date) the store's tables.",
+    "status": "The store in use, its schema, row counts and the last import of each source.",
+    "db": "Database maintenance.",
+    "import": "Import source files into the store (one file, or the files of one command, = one "
+    "transaction; one import of a source at a time).",
+    "fetch": "Fetch a source's files from their publishers into the cache "
+    "($SCHOOLMODE_CACHE/fetch),\nchecked, and import them.",
+    "district": "Districts: synthetic populations.",
+    "backtest": "Replay history through several policies; `backtest sweep` varies one threshold.",
+    "decide": "Decide the mode of every classroom, school and the district, and store it with "
+    "its audit record.",
+    "authorise": "Record a named body's decision on an eligible rule (append-only).",
+    "explain": "Why is my school (classroom, district) in this mode? From the stored decision.",
+    "audit": "Audit records: reproduce a stored decision run.",
+    "decisions": "Stored decision runs.",
+    "screening": "Pooled screening tests.",
+    "trace": "Close contacts and quarantine/isolation orders for one stored case.",
+    "quarantine": "Quarantine and isolation orders.",
+    "outbreak": "School outbreaks (IDPH/CSTE) and the health department's decisions.",
+    "vaccination": "Staff vaccination scheduling.",
+    "accommodations": "Staff accommodation requests: review, appeals, imports.",
+    "sim": "Simulate policies on the synthetic district.",
+    "serve": "Serve the HTTP API (OpenAPI at /openapi.json) on the store, until interrupted.",
+    "users": "Accounts of the HTTP API (roles and scopes).",
+    "tokens": "Bearer tokens of the HTTP API's accounts.",
+}
+
 
 def _module_group(module_name: str, command: str) -> Any:
     """The click group holding the commands that ``schoolmode.cli.<module_name>`` defines."""
@@ -60,13 +93,27 @@ def _module_group(module_name: str, command: str) -> Any:
 
 
 class LazyGroup(TyperGroup):
-    """The top-level group: a command's module is imported when that command is asked for."""
+    """The top-level group: a command's module is imported when that command is asked for;
+    its own help lists the commands not imported yet by their line in ``HELP``."""
+
+    listing = False
+    """True while the group's help is written: a command not imported yet is then only its
+    name and its line of ``HELP``."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
+            if self.listing:
+                return TyperCommand(name=cmd_name, help=HELP[cmd_name])
             group = _module_group(COMMANDS[cmd_name], cmd_name)
             for name in group.list_commands(ctx):
                 self.commands.setdefault(name, group.get_command(ctx, name))

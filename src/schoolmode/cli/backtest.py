@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from schoolmode.cli.common import DbOption, app_context, console, parse_day
+from schoolmode.cli.common import DbOption, app_context, console, parse_day, stages
 
 WithinTerm = Annotated[
     bool, typer.Option("--within-term", help="Apply each policy only within its own term.")
@@ -155,9 +155,13 @@ def sweep(
             within_term=within_term,
             school_year=school_year,
         )
-        result = run(
-            context, req, lambda runs, where: console.print(f"{runs} backtests on {where}")
-        )
+        with stages("reading the history from the store") as stage:
+
+            def started(runs: int, where: str) -> None:
+                console.print(f"{runs} backtests on {where}")
+                stage(f"running {runs} backtests on {where}")
+
+            result = run(context, req, started)
     table = result.table.select("policy", "value", *result.outcomes)
     console.print(markdown_table(table), markup=False)
     files = result.files

@@ -4,7 +4,7 @@ and the application context a command runs its use case in."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,6 +15,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
@@ -56,6 +57,7 @@ class ProgressSteps:
         self.task: TaskID | None = None
 
     def start(self, description: str, total: int) -> None:
+        self.stop()  # a new task replaces the one before (one live display at a time)
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -78,6 +80,25 @@ class ProgressSteps:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
+
+
+@contextmanager
+def stages(first: str) -> Iterator[Callable[[str], None]]:
+    """Long work told stage by stage (opening the store, reading, deciding, storing...): a
+    spinner with the stage and the time elapsed, gone when done; yields what names the next
+    stage. Only on a terminal: piped or captured output stays the command's result alone."""
+    if not console.is_terminal:
+        yield lambda description: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(first, total=None)
+        yield lambda description: progress.update(task, description=description)
 
 
 def parse_day(text: str, option: str) -> dt.date:

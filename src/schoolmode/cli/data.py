@@ -15,7 +15,6 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from schoolmode.cli.common import DbOption, RemovalsOption, app_context, fail
-from schoolmode.importers import IMPORTERS
 
 if TYPE_CHECKING:
     from schoolmode.app.context import Context
@@ -29,8 +28,11 @@ class ImportGroup(TyperGroup):
     """``schoolmode import SOURCE PATH`` as a shorthand of ``schoolmode import file SOURCE PATH``."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        if args and args[0] not in self.commands and args[0] in IMPORTERS:
-            args = ["file", *args]
+        if args and args[0] not in self.commands:
+            from schoolmode.importers import IMPORTERS  # polars: only for a source id
+
+            if args[0] in IMPORTERS:
+                args = ["file", *args]
         return super().resolve_command(ctx, args)
 
 
@@ -226,9 +228,9 @@ def status(
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """The store in use (URL, and a SQLite file's absolute path), its schema, row counts per
-    record type and the last import of each source. A missing or uninitialised store is
-    said in one line (exit code 3)."""
+    """The store in use, its schema, row counts and the last import of each source."""
+    # the store: its URL and a SQLite file's absolute path; a missing or uninitialised store
+    # is said in one line (exit code 3)
     from schoolmode.app.data import store_status
 
     with app_context(db) as ctx:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from schoolmode.cli.common import DbOption, PoliciesDir, app_context, console, parse_day
+from schoolmode.cli.common import DbOption, PoliciesDir, app_context, console, parse_day, stages
 from schoolmode.policy.errors import SchoolmodeError
 
 if TYPE_CHECKING:
@@ -127,7 +127,10 @@ def reproduce(run_id: int, db: DbOption = None, policies_dir: PoliciesDir = None
     """Recompute a stored run; print "identical" or exactly what differs."""
     from schoolmode.app import decisions
 
-    with app_context(db, policies_dir) as ctx:
+    with (
+        app_context(db, policies_dir) as ctx,
+        stages(f"recomputing decision run {run_id} from its stored inputs"),
+    ):
         report = decisions.reproduce(ctx, decisions.ReproduceRequest(run_id=run_id))
     console.print(report.text, markup=False)
     if not report.identical:
@@ -148,7 +151,10 @@ def verify(
     every run's input snapshot; name the first broken link. Exit 1 when anything is broken."""
     from schoolmode.app import decisions
 
-    with app_context(db) as ctx:
+    with (
+        app_context(db) as ctx,
+        stages("checking the hash chain and every run's input snapshot"),
+    ):
         report = decisions.verify(ctx, head)
     console.print(report.text, markup=False)
     if not report.intact:

@@ -12,14 +12,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from schoolmode.cli.common import DbOption, ProgressSteps, RemovalsOption, app_context, fail
-from schoolmode.importers.cps import SchoolProfiles
-from schoolmode.synth.consent import STAFF_CONSENT_SHARE, STUDENT_CONSENT_SHARE
-from schoolmode.synth.district import SynthConfig
 
 if TYPE_CHECKING:
     from schoolmode.app.district import SurgeResult, SynthResult
 
-PROFILES = SchoolProfiles.default_files[0]
+# The defaults the options show, written here so that ``--help`` imports neither the importers
+# nor the synthetic district (polars, numpy); ``tests/cli/test_startup.py`` checks each against
+# where it is defined (``SchoolProfiles.default_files[0]``, ``SynthConfig.seed``,
+# ``synth.consent``).
+PROFILES = "cps-schools/Chicago_Public_Schools_-_School_Profile_Information_SY2122.csv"
+SEED = 20210830
+STUDENT_CONSENT_SHARE = 0.25
+STAFF_CONSENT_SHARE = 0.75
 
 app = typer.Typer(help="Districts: synthetic populations.", no_args_is_help=True)
 
@@ -43,9 +47,7 @@ def _steps() -> Iterator[ProgressSteps]:
 @app.command("synth")
 def synth(
     out: Annotated[Path, typer.Option("--out", help="Folder for the standard-layout CSV files.")],
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, identical rows.")] = (
-        SynthConfig.seed
-    ),
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, identical rows.")] = SEED,
     profiles: Annotated[
         Path | None,
         typer.Option(
@@ -159,7 +161,7 @@ def surge(
         typer.Option("--week", formats=["%Y-%m-%d"], help="Monday of the surge week."),
     ] = dt.datetime(2022, 1, 24),
     cases: Annotated[int, typer.Option("--cases", min=1, help="Cases reported that week.")] = 3000,
-    seed: Annotated[int, typer.Option(help="Random seed of the district.")] = SynthConfig.seed,
+    seed: Annotated[int, typer.Option(help="Random seed of the district.")] = SEED,
     profiles: Annotated[
         Path | None,
         typer.Option(

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from schoolmode.cli.common import ProgressSteps, app_context, console
+from schoolmode.cli.common import ProgressSteps, app_context, console, stages
 
 app = typer.Typer(help="Simulate policies on the synthetic district.", no_args_is_help=True)
 
@@ -161,7 +161,10 @@ def sweep_cmd(
         scheduler=scheduler,
         workers=workers,
     )
-    with app_context(policies_dir=policies_dir) as ctx:
+    with (
+        app_context(policies_dir=policies_dir) as ctx,
+        stages(f"sweeping {param.split('=')[0]}: every value x policy x seed"),
+    ):
         result = run(ctx, req)
     for row in result.infections:
         console.print(

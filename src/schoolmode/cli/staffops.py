@@ -7,7 +7,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 from rich.table import Table
 
@@ -21,9 +20,10 @@ from schoolmode.cli.common import (
     parse_day,
 )
 from schoolmode.policy.errors import SchoolmodeError
-from schoolmode.reports.export import write_csv
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from schoolmode.app.accommodations import ReviewResult
     from schoolmode.app.vaccination import ScheduleResult, Site
 
@@ -165,6 +165,8 @@ def vaccination_schedule(
     except OSError as exc:
         raise fail(exc) from None
     if appointments:
+        from schoolmode.reports.export import write_csv
+
         write_csv(result.appointments, appointments)
     if as_json:
         typer.echo(json.dumps(_schedule_json(result), indent=2))
@@ -221,6 +223,8 @@ def _print_schedule(result: ScheduleResult) -> None:
         + ("" if result.sites is None else f" at {result.sites} site(s)")
         + ("" if result.run_id is None else f"; recorded as schedule run {result.run_id}")
     )
+    import polars as pl
+
     weekly = result.weekly
     busy = weekly.filter((pl.col("first_doses") > 0) | (pl.col("second_doses") > 0))
     last_busy = int(busy["week"].max()) if busy.height else -1  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ import json
 import threading
 import zipfile
 from collections import OrderedDict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -449,8 +449,11 @@ def decide(
     *,
     settings: Settings | None = None,
     created_by: str | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> RunSummary:
-    """Decide every unit's mode for ``first``..``last`` under ``loaded`` and store the run."""
+    """Decide every unit's mode for ``first``..``last`` under ``loaded`` and store the run
+    (``stage``: told each stage as it begins: reading the metrics, deciding, storing)."""
+    tell = stage or (lambda _: None)
     last = last or first
     if last < first:
         raise DecisionError(f"the last day {last} is before the first day {first}")
@@ -463,6 +466,7 @@ def decide(
         )
     settings = settings or Settings()
     start = first - dt.timedelta(days=decision_window(policy))
+    tell(f"reading the metrics from {start} to {last} from the store")
     frames = input_frames(
         engine,
         start,
@@ -472,12 +476,15 @@ def decide(
         scope_starts(policy, first),
     )
     auth = authorisations(engine, policy.id)
+    days = (last - first).days + 1
+    tell(f"deciding {days} day{'' if days == 1 else 's'} under {policy.id}")
     # the inputs' digest and archive (polars, off the GIL) are made while the engine decides
     with ThreadPoolExecutor(max_workers=1) as pool:
         stored = pool.submit(lambda: (inputs_digest(frames), pack(frames)))
         evaluation = evaluate_run(policy, frames, auth, settings, first, last)
         rows = decision_frame(evaluation, first, last)
         digest, archive = stored.result()
+    tell(f"storing {rows.height:,} decisions with their audit record")
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
         run_id = conn.execute(

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
 from schoolmode.policy.model import Confidence, Scope, Strict
+from schoolmode.policy.yamlio import load_yaml, validate
+
+if TYPE_CHECKING:
+    from schoolmode.policy.loader import LoadedPolicy
+
+CASES_DIR = "cases"
 
 SettingValue = Decimal | bool | str | None
 
@@ -110,3 +117,14 @@ Case = Annotated[
 
 class CaseFile(Strict):
     cases: list[Case] = Field(min_length=1)
+
+
+def load_case_file(path: Path, cache_dir: Path | None = None) -> CaseFile:
+    """A case file, read and validated (``cache_dir``: keep and reuse the parsed YAML there,
+    as the policies' registry does: ``policy/yamlcache.py``)."""
+    return validate(CaseFile, load_yaml(path, cache_dir))
+
+
+def case_files(loaded: LoadedPolicy) -> list[Path]:
+    """The case files beside a policy (``cases/*.yaml``), in name order."""
+    return sorted((loaded.folder / CASES_DIR).glob("*.yaml"))

@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from schoolmode.policy import model as m
 from schoolmode.policy import yamlcache
@@ -73,19 +70,22 @@ class LoadedYaml:
 
 
 def _plain(node: Any, path: Path_, lines: dict[Path_, int]) -> Any:
-    if isinstance(node, CommentedMap):
+    """The round-trip parser's ``CommentedMap`` (a dict) and ``CommentedSeq`` (a list) as plain
+    dicts and lists, the line of each key and item (``lc``) kept in ``lines``."""
+    where: Any = getattr(node, "lc", None)  # ruamel's line and column of each key and item
+    if isinstance(node, dict):
         out: dict[Any, Any] = {}
         for key, value in node.items():
             k = key if isinstance(key, str | int | dt.date) else str(key)
             with contextlib.suppress(KeyError, TypeError, AttributeError):
-                lines[(*path, k)] = node.lc.key(key)[0] + 1
+                lines[(*path, k)] = where.key(key)[0] + 1
             out[k] = _plain(value, (*path, k), lines)
         return out
-    if isinstance(node, CommentedSeq):
+    if isinstance(node, list):
         items: list[Any] = []
         for index, value in enumerate(node):
             with contextlib.suppress(KeyError, TypeError, AttributeError):
-                lines[(*path, index)] = node.lc.item(index)[0] + 1
+                lines[(*path, index)] = where.item(index)[0] + 1
             items.append(_plain(value, (*path, index), lines))
         return items
     if isinstance(node, bool) or node is None:
@@ -131,6 +131,10 @@ def load_yaml(path: Path | str, cache_dir: Path | None = None) -> LoadedYaml:
 
 
 def _parse(path: Path, text: str) -> LoadedYaml:
+    # ruamel.yaml only when a file is parsed (not when every file is in the cache)
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
     yaml = YAML(typ="rt")
     try:
         raw = yaml.load(text)

@@ -27,9 +27,8 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text
 
 from schoolmode.store.db import as_utc
@@ -42,6 +41,12 @@ from schoolmode.store.tables import (
     import_log,
     lottery_commitment,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
+
+# polars only where decisions are digested: the migrations that link the chain import this
+# module, and Alembic imports every migration to find the head (``schoolmode status``).
 
 SCHEME = 1
 GENESIS = "0" * 64
@@ -116,6 +121,8 @@ DECIDED = (
 def decisions_digest(frame: pl.DataFrame) -> str:
     """sha256 of a run's decisions (``DECIDED`` columns, in the order they are stored) as CSV
     text, blanks written ``\\N``."""
+    import polars as pl
+
     text_ = frame.select(
         pl.col(c).cast(pl.String) if c != "date" else pl.col(c).cast(pl.Date).dt.to_string()
         for c in DECIDED
@@ -130,6 +137,8 @@ def stored_decisions_digest(conn: Connection, run_id: int) -> str:
         .where(decision.c.run_id == run_id)
         .order_by(decision.c.id)
     ).all()
+    import polars as pl
+
     frame = pl.DataFrame(
         [tuple(r) for r in rows],
         schema={c: pl.Date if c == "date" else pl.String for c in DECIDED},

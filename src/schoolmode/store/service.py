@@ -32,10 +32,10 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from schoolmode.standard.batch import ROW, Batch, FileValidationError, frame_schema, validate_batch
@@ -44,19 +44,12 @@ from schoolmode.store.chain import append_link
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import table_frame
 from schoolmode.store.locks import LOCK_WAIT, StoreBusy, Waiting, writing
+from schoolmode.store.log import import_history, last_imports, row_counts
+from schoolmode.store.parser import Parser
 from schoolmode.store.tables import RECORD_TABLES, import_log
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` while an import runs."""
-
-
-class Parser(Protocol):
-    """What the service needs from an importer."""
-
-    @property
-    def source(self) -> str: ...
-
-    def parse(self, path: Path) -> Batch: ...
 
 
 @dataclass(frozen=True)
@@ -340,42 +333,6 @@ def _unchanged(row: Any) -> ImportResult:
         unchanged=row.rows_in_file,
         skipped=row.rows_skipped,
     )
-
-
-def row_counts(engine: Engine) -> dict[str, int]:
-    """Rows per record type."""
-    with engine.connect() as conn:
-        return {
-            name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-            for name, t in RECORD_TABLES.items()
-        }
-
-
-def import_history(engine: Engine) -> list[dict[str, Any]]:
-    """Every import log entry, oldest first."""
-    with engine.connect() as conn:
-        return [
-            dict(r._mapping) for r in conn.execute(select(import_log).order_by(import_log.c.id))
-        ]
-
-
-def last_imports(engine: Engine) -> list[dict[str, Any]]:
-    """The latest import log entry of each source, by source (``imported_at`` as ISO text)."""
-    latest = (
-        select(import_log.c.source, func.max(import_log.c.id).label("id"))
-        .group_by(import_log.c.source)
-        .subquery()
-    )
-    query = (
-        select(import_log)
-        .join(latest, import_log.c.id == latest.c.id)
-        .order_by(import_log.c.source)
-    )
-    with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-    for row in rows:
-        row["imported_at"] = row["imported_at"].isoformat()
-    return rows
 
 
 __all__ = [
