@@ -258,3 +258,56 @@ def test_a_cut_table_says_so_and_links_the_full_file(
     markdown = files["report.md"].read_text(encoding="utf-8")
     assert f"{rows:,} (pair, day) rows in all" in markdown
     assert "All rows are in disagreements.csv." in markdown
+
+
+def test_the_sweep_plot_is_its_table_and_says_why_a_panel_is_empty(tmp_path: Path) -> None:
+    from schoolmode.backtest.sweep import NO_VALUE, OUTCOMES, PLOTTED, write_sweep_report
+
+    values = ["10", "20", "40"]
+    rows = [
+        {
+            "policy": policy,
+            "name": "student_quarantine_share_pct",
+            "kind": "parameter",
+            "value": v,
+            **dict.fromkeys(OUTCOMES),
+            "mean school days remote": 0.0,
+            "school-days eligible for remote": 1000 // int(v) + shift,
+            "classroom-days remote": 77490 + shift,
+            "student-days not in person": 1_702_531 + shift,
+            "in-person student-days kept (%)": 98.2,
+            "district days remote": None if policy == "a" else 3 * int(v),
+            "rules not evaluated": 0,
+        }
+        for shift, policy in enumerate(["a", "b"])
+        for v in values
+    ]
+    table = pl.DataFrame(rows, strict=False)
+    drawn: dict[str, Any] = {}
+    save = figures.save_png
+
+    def keep(fig: Any, path: Path, **kwargs: Any) -> Path:
+        drawn[path.name] = fig
+        return save(fig, path, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(figures, "save_png", keep)
+        files = write_sweep_report(
+            table, tmp_path, start=dt.date(2021, 8, 30), end=dt.date(2022, 6, 30)
+        )
+    axes = drawn["sweep.png"].axes
+    assert [ax.get_title() for ax in axes] == PLOTTED
+    for ax, outcome in zip(axes, PLOTTED, strict=True):
+        for line in ax.get_lines():
+            policy = line.get_label()
+            expected = table.filter(pl.col("policy") == policy)[outcome].to_list()
+            assert [float(x) for x in line.get_xdata()] == [float(v) for v in values]
+            assert list(line.get_ydata()) == expected, (outcome, policy)
+        missing = [p for p in ("a", "b") if p not in [x.get_label() for x in ax.get_lines()]]
+        texts = " ".join(t.get_text() for t in ax.texts)
+        for policy in missing:
+            assert NO_VALUE in texts, (outcome, policy)
+            assert policy in texts, (outcome, policy)
+        if outcome.endswith("(%)"):
+            assert ax.get_ylim() == (0, 100), "a share is drawn on its whole scale"
+    assert f"Empty panels and cells: {NO_VALUE}." in files["sweep.md"].read_text(encoding="utf-8")

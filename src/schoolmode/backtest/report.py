@@ -155,7 +155,16 @@ def metric_plot(
         if not values:  # a trend or a change: no line to draw, but the policy is named
             ax.plot([], [], color=colour, ls="-.", label=f"{run.policy.id}: reads its trend")
         district_result = run.results.get("district")
-        if district_result is not None and district_result.height:
+        if district_result is None or district_result.height == 0:
+            ax.plot(
+                [],
+                [],
+                color=colour,
+                ls="none",
+                marker="s",
+                label=f"{run.policy.id}: decides per school, no district shading (see timeline)",
+            )
+        else:
             found = spells(district_result, str(district_result["unit"][0]))
             for spell in found:
                 ax.axvspan(
@@ -425,6 +434,11 @@ DEFINITIONS = [
         "days without data",
         "calendar days on which the policy's rules could not decide for lack of data (mode "
         "no_data); not counted as remote",
+    ),
+    (
+        "school-days eligible for remote",
+        "days a school met a condition that lets it change mode with an authorisation (e.g. "
+        "the Tactical Team's); not remote until authorised, so not counted as remote",
     ),
     (
         "school days remote",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from schoolmode.backtest.report import DEFINITIONS
 from schoolmode.backtest.run import run_backtest
 from schoolmode.backtest.summary import headline
 from schoolmode.engine.grid import Calendar
@@ -25,7 +26,16 @@ from schoolmode.engine.settings import Settings, SweepPoint, sweep_points
 from schoolmode.policy import model as m
 from schoolmode.reports import figures
 from schoolmode.reports.export import write_csv
-from schoolmode.reports.page import Figures, Heading, Page, Paragraph, TableBlock, write_page
+from schoolmode.reports.page import (
+    Bullets,
+    Figures,
+    Heading,
+    Item,
+    Page,
+    Paragraph,
+    TableBlock,
+    write_page,
+)
 from schoolmode.reports.table import Table
 
 if TYPE_CHECKING:
@@ -33,12 +43,15 @@ if TYPE_CHECKING:
 
 OUTCOMES = [
     "district days remote",
+    "district days without data",
     "district pauses",
     "first pause",
     "schools ever remote",
     "mean school days remote",
+    "mean school days without data",
     "school-days eligible for remote",
     "classroom-days remote",
+    "student-days not in person",
     "in-person student-days kept (%)",
 ]
 """The headline figures reported for each swept value (``summary.headline`` columns)."""
@@ -47,8 +60,13 @@ PLOTTED = [
     "district days remote",
     "mean school days remote",
     "school-days eligible for remote",
+    "classroom-days remote",
+    "student-days not in person",
     "in-person student-days kept (%)",
 ]
+"""The outcomes drawn, one panel each (a panel whose outcome no policy has says why)."""
+
+NO_VALUE = "no value: the policy has no rule at this level"
 
 
 def sweep_one(
@@ -83,12 +101,15 @@ def _frame(points: Sequence[SweepPoint], rows: Sequence[Mapping[str, object]]) -
         "kind": pl.String,
         "value": pl.String,
         "district days remote": pl.Int64,
+        "district days without data": pl.Int64,
         "district pauses": pl.Int64,
         "first pause": pl.String,
         "schools ever remote": pl.Int64,
         "mean school days remote": pl.Float64,
+        "mean school days without data": pl.Float64,
         "school-days eligible for remote": pl.Int64,
         "classroom-days remote": pl.Int64,
+        "student-days not in person": pl.Int64,
         "in-person student-days kept (%)": pl.Float64,
         "rules not evaluated": pl.Int64,
     }
@@ -166,26 +187,62 @@ def _numeric(labels: Sequence[str]) -> list[float] | None:
 
 
 def sweep_plot(table: pl.DataFrame, path: Path) -> Path:
-    """The outcome against the value, one line per policy, one panel per headline figure."""
-    fig, axes = figures.subplots(2, 2, figsize=(11, 7))
+    """The outcome against the value, one line per policy, one panel per headline figure
+    (``PLOTTED``), every point a cell of ``table``. A policy without a value for an outcome is
+    named in its panel (``NO_VALUE``); a share in percent is drawn on 0..100."""
+    fig, axes = figures.subplots(2, 3, figsize=(13, 7.5), constrained=True)
     name = str(table["name"][0]) if table.height else ""
+    policies = table["policy"].unique(maintain_order=True).to_list()
+    colours = figures.colormap("tab10")
     for ax, outcome in zip(axes.ravel(), PLOTTED, strict=True):
-        for policy in table["policy"].unique(maintain_order=True).to_list():
+        empty = []
+        for i, policy in enumerate(policies):
             rows = table.filter(pl.col("policy") == policy)
+            if rows[outcome].null_count() == rows.height:
+                empty.append(policy)
+                continue
             labels = rows["value"].to_list()
             ys = [float("nan") if y is None else float(y) for y in rows[outcome].to_list()]
             xs = _numeric(labels)
             if xs is not None:
                 pairs = sorted(zip(xs, ys, strict=True))
-                ax.plot([p[0] for p in pairs], [p[1] for p in pairs], marker="o", label=policy)
+                ax.plot(
+                    [p[0] for p in pairs],
+                    [p[1] for p in pairs],
+                    marker="o",
+                    color=colours(i % 10),
+                    label=policy,
+                )
             else:
-                ax.plot(range(len(labels)), ys, marker="o", label=policy)
+                ax.plot(range(len(labels)), ys, marker="o", color=colours(i % 10), label=policy)
                 ax.set_xticks(range(len(labels)), labels, fontsize=8, rotation=15)
+        if empty:
+            ax.text(
+                0.5,
+                0.5,
+                f"{NO_VALUE}:\n" + "\n".join(empty),
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="dimgray",
+                gid="no-value",
+            )
+        if not ax.lines:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        elif outcome.endswith("(%)"):
+            ax.set_ylim(0, 100)
+        else:
+            ax.set_ylim(bottom=0)  # counts: a flat line at 0 is not a fall below it
+            if table[outcome].max() is not None and float(table[outcome].max()) >= 1000:  # type: ignore[arg-type]
+                figures.thousands(ax)
         ax.set_title(outcome, fontsize=10)
         ax.set_xlabel(name)
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"Backtest outcome against {name}")
+    handles = [figures.patch(colours(i % 10), p) for i, p in enumerate(policies)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(policies), 4), fontsize=8)
+    fig.suptitle(f"Backtest outcome against {name} (each point is a row of the table)")
     return figures.save_png(fig, path)
 
 
@@ -215,9 +272,11 @@ def sweep_page(
             Heading(f"Sweep of {name}, {start} to {end}", level=1),
             Paragraph(intro),
             TableBlock(Table.from_frame(table.select("policy", "value", *OUTCOMES))),
-            Paragraph(
-                "Days remote count calendar days on which the unit was not in person "
-                "(pauses, remote or hybrid)."
+            Bullets([Item(text, code=term) for term, text in DEFINITIONS]),
+            *(
+                [Paragraph(f"Empty panels and cells: {NO_VALUE}.")]
+                if any(table[c].null_count() for c in PLOTTED)
+                else []
             ),
             Figures([plot]),
         ],

@@ -109,6 +109,14 @@ def hatched(colour: Any, label: str) -> Any:
     return Patch(facecolor="none", edgecolor=colour, hatch="//", label=label)
 
 
+def thousands(ax: Axes) -> None:
+    """Plain y tick labels with thousands separators (12,000, not 1.2 and a 1e4 offset)."""
+    pyplot()
+    from matplotlib.ticker import StrMethodFormatter
+
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+
+
 def save_png(fig: Figure, path: Path, *, dpi: int = DPI) -> Path:
     """Lay ``fig`` out tightly, save it as a PNG at ``path`` and close it."""
     if fig.get_layout_engine() is None:

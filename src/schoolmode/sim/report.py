@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from schoolmode.pathogen import load_pathogen
@@ -62,9 +61,12 @@ BANDS = [
     ("infectious", "infectious agents", "infectious.png"),
     ("schools_remote", "schools remote", "schools_remote.png"),
     ("classrooms_remote", "classrooms remote", "classrooms_remote.png"),
-    ("in_person_students", "students in person", "in_person.png"),
+    ("in_person_students", "students in person (0 on weekends and holidays)", "in_person.png"),
 ]
 """The daily series plotted: series name, y-axis label, file name."""
+
+FEW_SEEDS = 20
+"""Below this many seeds a 95% percentile interval is little more than the range of the runs."""
 
 
 def _fmt(x: float) -> str:
@@ -72,17 +74,28 @@ def _fmt(x: float) -> str:
 
 
 def _band_plot(comparison: Comparison, series: str, ylabel: str, path: Path) -> Path:
-    fig, ax = figures.subplots(figsize=(10, 3.6))
+    """Mean over seeds (line) and 95% percentile band (shaded) of one daily series, per policy,
+    against the calendar date; every line and band in the legend."""
+    import datetime as dt
+
+    fig, ax = figures.subplots(figsize=(10, 3.8), constrained=True)
     colours = figures.colormap("tab10")
+    start = comparison.scenario.start
+    handles = []
     for i, pid in enumerate(comparison.policy_ids):
         values = comparison.daily(series, pid).astype(float)
-        days = np.arange(values.shape[1])
+        days = [start + dt.timedelta(days=d) for d in range(values.shape[1])]
         mean, lo, hi = band(values)
-        ax.plot(days, mean, color=colours(i), lw=1.4, label=pid)
+        (line,) = ax.plot(days, mean, color=colours(i), lw=1.4, label=f"{pid}: mean over seeds")
         ax.fill_between(days, lo, hi, color=colours(i), alpha=0.2, lw=0)
-    ax.set_xlabel(f"day (0 = {comparison.scenario.start})")
+        handles += [line, figures.patch(colours(i), f"{pid}: middle 95% of seeds", alpha=0.2)]
     ax.set_ylabel(ylabel)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.set_ylim(bottom=0)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    figures.date_axis(ax, months=range(1, 13))
+    ax.set_title(
+        f"{ylabel[:1].upper()}{ylabel[1:]}: simulated, {len(comparison.seeds)} seeds", fontsize=10
+    )
     ax.grid(alpha=0.3)
     return figures.save_png(fig, path)
 
@@ -154,8 +167,8 @@ def _missing_blocks(comparison: Comparison) -> list[Block]:
     return [
         Heading("Metrics the simulator does not produce"),
         Paragraph(
-            "Conditions on these metrics are unknown in the simulation (never met):",
-            only="markdown",
+            "Conditions on these metrics are unknown in the simulation (never met), so the "
+            "rules that need them never act here:"
         ),
         Bullets([Item(line) for line in missing]),
     ]
@@ -170,8 +183,29 @@ def report_page(
         Paragraph(_intro(comparison)),
         Paragraph(
             "Intervals are the 2.5th and 97.5th percentiles over seeds. All policies ran on the "
-            "same seeds with common random numbers, so the paired difference isolates their rules.",
-            only="markdown",
+            "same seeds with common random numbers, so the paired difference isolates their rules. "
+            f"A paired difference is the first policy ({comparison.policy_ids[0]}) minus the "
+            "other: below zero, the first policy has less of that outcome."
+            + (
+                f" With {len(comparison.seeds)} seeds an interval is little more than the range "
+                f"of the runs; use {FEW_SEEDS} or more before quoting one."
+                if len(comparison.seeds) < FEW_SEEDS
+                else ""
+            )
+        ),
+        Bullets(
+            [
+                Item(
+                    "counted on school days only (a school remote for a week is 5 school-days)",
+                    code="(school days)",
+                ),
+                Item(
+                    "a school closed by its own mode or a district pause counts one school-day "
+                    "and every one of its classrooms one classroom-day each, so classroom-days "
+                    "include the classrooms of closed schools (unlike the backtest's)",
+                    code="school-days and classroom-days remote",
+                ),
+            ]
         ),
     ]
     for title, table in tables:
