@@ -18,6 +18,7 @@ import polars as pl
 
 from schoolmode.backtest.run import Backtest
 from schoolmode.backtest.summary import (
+    IN_PERSON,
     coverage,
     daily,
     disagreements,
@@ -463,6 +464,19 @@ DEFINITIONS = [
 ]
 
 
+def _remote_modes(backtest: Backtest) -> list[Item]:
+    """Per policy, the labels of its modes that count as not in person."""
+    items = []
+    for run in backtest.runs:
+        labels = [
+            mode.label + (f" ({mode.description.rstrip('.')})" if mode.description else "")
+            for mode in run.policy.modes
+            if mode.id not in IN_PERSON
+        ]
+        items.append(Item("; ".join(labels) or "none", code=run.policy.id))
+    return items
+
+
 def _disagreement_blocks(differ: pl.DataFrame) -> list[Block]:
     """One row per pair of policies; HTML adds the first 200 days they disagree on (the note
     says how many there are and links disagreements.csv)."""
@@ -516,6 +530,13 @@ def report_page(
             Heading("What each policy would have done"),
             TableBlock(Table.from_frame(table)),
             Bullets([Item(text, code=term) for term, text in DEFINITIONS]),
+            Heading("What counts as not in person"),
+            Paragraph(
+                "Each policy's own modes other than in person, all counted as days remote above. "
+                "Guidance recommends; it does not close schools: read its days as days the "
+                "guidance would have had a school consider learning other than fully in person."
+            ),
+            Bullets(_remote_modes(backtest)),
             Heading("Data coverage"),
             Paragraph(
                 "The first and last day of each citywide series within the period; the plots "
