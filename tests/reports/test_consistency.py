@@ -184,7 +184,7 @@ def test_the_timeline_is_the_daily_table_and_adds_up_to_the_headline(
         assert no_data_days == round(row["mean school days without data"]), policy
     indicators = _row(table, "cdc-indicators-2020-09-15")
     assert indicators["district days without data"] == (END - POSITIVITY_ENDS).days
-    assert "no data for the policy's rules (not counted as remote)" in _legend(ax)
+    assert "no data for the policy's rules, most schools (not counted as remote)" in _legend(ax)
 
 
 def test_where_each_series_ends_is_marked_on_every_timeline(

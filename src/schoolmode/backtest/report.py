@@ -154,7 +154,13 @@ def metric_plot(
         for value in values:
             lines.setdefault(value, []).append((run.policy.id, colour))
         if not values:  # a trend or a change: no line to draw, but the policy is named
-            ax.plot([], [], color=colour, ls="-.", label=f"{run.policy.id}: reads its trend")
+            ax.plot(
+                [],
+                [],
+                color=colour,
+                ls="-.",
+                label=f"{run.policy.id}: reads its trend (no line to draw)",
+            )
         district_result = run.results.get("district")
         if district_result is None or district_result.height == 0:
             ax.plot(
@@ -273,7 +279,10 @@ def timeline_plot(
     coverage = _coverage_lines(ax, cover, end)
     ax.legend(
         handles=[
-            figures.patch(NO_DATA_COLOUR, "no data for the policy's rules (not counted as remote)"),
+            figures.patch(
+                NO_DATA_COLOUR,
+                "no data for the policy's rules, most schools (not counted as remote)",
+            ),
             *coverage,
         ],
         fontsize=7,
