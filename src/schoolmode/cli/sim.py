@@ -67,6 +67,7 @@ def _compare(
     console.print(
         f"{result.runs} runs in {result.wall_s:.1f} s ({result.wall_s / result.runs:.2f} s per run)"
     )
+    console.print("infections: mean over seeds [95% percentile interval]")
     for row in result.infections:
         console.print(f"{row.policy}: infections {row.mean:,.0f} [{row.lo:,.0f}, {row.hi:,.0f}]")
     console.print(f"report: {result.files['report.md']} and {result.files['report.html']}")
@@ -151,6 +152,10 @@ def sweep_cmd(
     )
     with app_context(policies_dir=policies_dir) as ctx:
         result = run(ctx, req)
+    console.print(
+        "infections: mean over seeds [95% percentile interval]; A - B is the paired difference "
+        "on the same seeds (below 0: A has fewer)"
+    )
     for row in result.infections:
         console.print(
             f"{result.name}={row.value} {row.policy}: infections {row.mean:,.0f} "
