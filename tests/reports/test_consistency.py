@@ -311,3 +311,16 @@ def test_the_sweep_plot_is_its_table_and_says_why_a_panel_is_empty(tmp_path: Pat
         if outcome.endswith("(%)"):
             assert ax.get_ylim() == (0, 100), "a share is drawn on its whole scale"
     assert f"Empty panels and cells: {NO_VALUE}." in files["sweep.md"].read_text(encoding="utf-8")
+
+
+def test_the_report_says_where_school_figures_come_from(backtest: Backtest) -> None:
+    from dataclasses import replace
+
+    from schoolmode.backtest.report import provenance
+
+    synthetic = provenance(replace(backtest, sources=("cdph-daily-testing", "synthetic-district")))
+    assert "are the synthetic district's" in synthetic
+    assert "not what happened in Chicago's schools" in synthetic
+    assert "synthetic" not in provenance(replace(backtest, sources=("cdph-daily-testing",)))
+    profiles_only = {k: v for k, v in backtest.inputs.items() if k != "classroom"}
+    assert "CPS school profiles" in provenance(replace(backtest, inputs=profiles_only))

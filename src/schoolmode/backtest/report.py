@@ -410,6 +410,26 @@ def write_plots(
     ]
 
 
+SYNTHETIC = "synthetic-district"
+"""The import source of the synthetic district (``schoolmode district synth``)."""
+
+
+def provenance(backtest: Backtest) -> str:
+    """Where the figures come from: the citywide series, and whether the school and classroom
+    records are the synthetic district's."""
+    if "classroom" in backtest.inputs and SYNTHETIC in backtest.sources:
+        return (
+            "The citywide series are CDPH's published data. The school and classroom records "
+            "(enrolment, cases, absences, quarantines, staff) are the synthetic district's "
+            f"(imported from {SYNTHETIC}), not CPS's: school and classroom figures show how "
+            "each policy's rules act on a plausible district, not what happened in Chicago's "
+            "schools. "
+        )
+    if "classroom" in backtest.inputs:
+        return "School and classroom figures come from the store's school records. "
+    return "School figures use the CPS school profiles (enrolment) and the citywide series. "
+
+
 def _intro(backtest: Backtest, cover: pl.DataFrame) -> str:
     gaps = ends(cover, backtest.end)
     return (
@@ -420,6 +440,7 @@ def _intro(backtest: Backtest, cover: pl.DataFrame) -> str:
             if backtest.counterfactual
             else "Each policy applies only within its own term. "
         )
+        + provenance(backtest)
         + (
             "Not every data series covers the whole period: "
             + "; ".join(label for _, label in gaps)
