@@ -44,7 +44,7 @@ from schoolmode.reports.page import (
     TableBlock,
     write_page,
 )
-from schoolmode.reports.table import Table, cell_text
+from schoolmode.reports.table import Table, cell_text, readable
 
 PLOT_METRICS = {
     "positivity_7d_pct": "7-day test positivity (%)",
@@ -558,7 +558,7 @@ def report_page(
             Heading(f"Backtest {backtest.start} to {backtest.end}", level=1),
             Paragraph(_intro(backtest, cover)),
             Heading("What each policy would have done"),
-            TableBlock(Table.from_frame(table)),
+            TableBlock(Table.from_frame(readable(table))),
             Bullets([Item(text, code=term) for term, text in DEFINITIONS]),
             Heading("What counts as not in person"),
             Paragraph(

@@ -36,7 +36,7 @@ from schoolmode.reports.page import (
     TableBlock,
     write_page,
 )
-from schoolmode.reports.table import Table
+from schoolmode.reports.table import Table, readable
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -271,7 +271,7 @@ def sweep_page(
         [
             Heading(f"Sweep of {name}, {start} to {end}", level=1),
             Paragraph(intro),
-            TableBlock(Table.from_frame(table.select("policy", "value", *OUTCOMES))),
+            TableBlock(Table.from_frame(readable(table.select("policy", "value", *OUTCOMES)))),
             Bullets([Item(text, code=term) for term, text in DEFINITIONS]),
             *(
                 [Paragraph(f"Empty panels and cells: {NO_VALUE}.")]

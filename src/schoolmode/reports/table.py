@@ -110,6 +110,16 @@ class Table:
         return table
 
 
+def readable(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` for reading: integers with thousands separators (118,221,472), as text; the
+    other columns as they are. For the printed page only: CSV files keep the numbers."""
+    return frame.with_columns(
+        pl.col(name).map_elements(lambda v: f"{v:,}", return_dtype=pl.String)
+        for name, dtype in frame.schema.items()
+        if dtype.is_integer()
+    )
+
+
 def markdown_table(frame: pl.DataFrame) -> str:
     """A polars frame as a Markdown pipe table (every row)."""
     return Table.from_frame(frame).markdown()
