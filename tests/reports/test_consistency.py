@@ -182,6 +182,13 @@ def test_the_timeline_is_the_daily_table_and_adds_up_to_the_headline(
         assert abs(float(np.nansum(away[i])) - row["mean school days remote"]) < 0.051, policy
         no_data_days = int(np.nansum(blind[i] == 1))
         assert no_data_days == round(row["mean school days without data"]), policy
+        # hatched: the days a citywide series the policy reads is missing, as timeline.csv says
+        hatched = sum(p.get_width() for p in ax.patches if p.get_gid() == f"missing:{policy}")
+        assert hatched == mine["citywide data missing"].sum(), policy
+    missing = daily.filter(pl.col("citywide data missing")).group_by("policy").len()
+    by = dict(missing.iter_rows())
+    assert by["cps-ctu-2021-02-06"] == (END - POSITIVITY_ENDS).days, "its rules read positivity"
+    assert "cps-ctu-2022-01-10" not in by, "it reads no citywide series"
     indicators = _row(table, "cdc-indicators-2020-09-15")
     assert indicators["district days without data"] == (END - POSITIVITY_ENDS).days
     assert "no data for the policy's rules, most schools (not counted as remote)" in _legend(ax)

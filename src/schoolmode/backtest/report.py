@@ -25,6 +25,7 @@ from schoolmode.backtest.summary import (
     ends,
     headline,
     no_data_flag,
+    reads,
     school_days,
     spells,
     stretches,
@@ -53,15 +54,6 @@ PLOT_METRICS = {
     "cases_per_100k_14d": "cases per 100,000 over 14 days",
 }
 """The citywide metrics plotted, each with the thresholds of the policies that read it."""
-
-
-def reads(policy: m.Policy, metric: str) -> bool:
-    """Whether a rule of ``policy`` reads the citywide ``metric`` (in any node)."""
-    return any(
-        isinstance(node, m.MetricOp) and node.metric == metric
-        for rule in policy.rules
-        for node in walk(rule)
-    )
 
 
 def _latest(policy: m.Policy, ref: object) -> float | None:
@@ -248,8 +240,8 @@ def timeline_plot(
     path: Path,
 ) -> Plot:
     """One row per policy: the share of schools not in person each day (red), the days its
-    rules had no data for (grey, when it is so for most schools), where each citywide series
-    ends (dotted). Drawn from ``days`` (:func:`~summary.daily`, written as timeline.csv)."""
+    rules had no data for (grey, when it is so for most schools), the days a citywide series it
+    reads is missing (hatched), where each citywide series ends (dotted). Drawn from ``days`` (:func:`~summary.daily`, written as timeline.csv)."""
     drawn = [p for p in policies if days.filter(pl.col("policy") == p).height]
     away, blind = timeline_matrices(days, drawn, start, end)
     fig, ax = figures.subplots(figsize=(11, 0.45 * max(len(drawn), 1) + 2.4), constrained=True)
@@ -273,6 +265,20 @@ def timeline_plot(
         interpolation="nearest",
         extent=(*extent, len(drawn), 0),
     )
+    hatched = False
+    for i, policy in enumerate(drawn):
+        missing = days.filter((pl.col("policy") == policy) & pl.col("citywide data missing"))
+        for first, last in stretches(missing["date"]):
+            hatched = True
+            ax.add_patch(
+                figures.hatched_box(
+                    figures.date_number(first),
+                    i,
+                    float((last - first).days + 1),
+                    1.0,
+                    gid=f"missing:{policy}",
+                )
+            )
     ax.set_yticks(np.arange(len(drawn)) + 0.5, drawn, fontsize=8)
     ax.xaxis_date()
     figures.date_axis(ax)
@@ -282,6 +288,16 @@ def timeline_plot(
             figures.patch(
                 NO_DATA_COLOUR,
                 "no data for the policy's rules, most schools (not counted as remote)",
+            ),
+            *(
+                [
+                    figures.hatched(
+                        "black",
+                        "a citywide series the policy reads is missing (rules on it not met)",
+                    )
+                ]
+                if hatched
+                else []
             ),
             *coverage,
         ],

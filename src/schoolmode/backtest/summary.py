@@ -9,6 +9,8 @@ import polars as pl
 
 from schoolmode.backtest.run import Backtest
 from schoolmode.engine.period import PolicyRun
+from schoolmode.policy import model as m
+from schoolmode.policy.walk import walk
 
 NO_DATA = "no_data"
 """The mode of a day on which a policy's rules had no data to decide on."""
@@ -171,13 +173,41 @@ DAILY_SCHEMA = {
     "units": pl.Int64,
     "share not in person": pl.Float64,
     "share without data": pl.Float64,
+    "citywide data missing": pl.Boolean,
 }
+
+
+def reads(policy: m.Policy, metric: str) -> bool:
+    """Whether a rule of ``policy`` reads ``metric`` (in any node)."""
+    return any(
+        isinstance(node, m.MetricOp) and node.metric == metric
+        for rule in policy.rules
+        for node in walk(rule)
+    )
+
+
+def citywide_missing(backtest: Backtest, policy: m.Policy) -> pl.DataFrame:
+    """``date``, ``citywide data missing``: whether a citywide series (``SERIES``) the policy
+    reads has no value that day, so its rules on it cannot be met (a threshold on a missing
+    value is false) or have no level."""
+    district = backtest.inputs.get("district")
+    read = [
+        c for c in SERIES if district is not None and c in district.columns and reads(policy, c)
+    ]
+    axis = pl.DataFrame({"date": pl.date_range(backtest.start, backtest.end, "1d", eager=True)})
+    if district is None or not read:
+        return axis.with_columns(pl.lit(False).alias("citywide data missing"))
+    known = district.select("date", *read)
+    return axis.join(known, on="date", how="left").select(
+        "date", pl.any_horizontal(pl.col(read).is_null()).alias("citywide data missing")
+    )
 
 
 def daily(backtest: Backtest) -> pl.DataFrame:
     """One row per policy and day: the share of schools not in person (a district pause counts
-    every school) and the share whose policy had no data that day; for a policy without schools,
-    the district (one unit). The timeline plots this frame."""
+    every school), the share whose policy had no data that day (for a policy without schools,
+    the district: one unit) and whether a citywide series it reads was missing
+    (:func:`citywide_missing`). The timeline plots this frame."""
     parts = []
     for run in backtest.runs:
         frame = effective_school(run, backtest.inputs)
@@ -195,6 +225,8 @@ def daily(backtest: Backtest) -> pl.DataFrame:
                 pl.col("remote").mean().cast(pl.Float64).alias("share not in person"),
                 pl.col("no_data").mean().cast(pl.Float64).alias("share without data"),
             )
+            .join(citywide_missing(backtest, run.policy), on="date", how="left")
+            .with_columns(pl.col("citywide data missing").fill_null(False))
             .select(pl.lit(run.policy.id).alias("policy"), "*")
             .select(list(DAILY_SCHEMA))
             .sort("date")

@@ -117,6 +117,16 @@ def thousands(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 
 
+def hatched_box(x: float, y: float, width: float, height: float, *, gid: str) -> Any:
+    """An unfilled, hatched rectangle in data coordinates (to lay over an image's cells)."""
+    pyplot()
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(
+        (x, y), width, height, fill=False, hatch="///", edgecolor="black", lw=0, gid=gid
+    )
+
+
 def save_png(fig: Figure, path: Path, *, dpi: int = DPI) -> Path:
     """Lay ``fig`` out tightly, save it as a PNG at ``path`` and close it."""
     if fig.get_layout_engine() is None:

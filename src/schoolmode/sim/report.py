@@ -52,7 +52,7 @@ LABELS = {
     "pools": "pools tested",
     "cases_reported": "cases reported",
     "peak_infectious": "peak infectious",
-    "peak_day": "day of the peak",
+    "peak_day": "day of the peak (days after the start)",
     "doses": "vaccine doses",
 }
 
