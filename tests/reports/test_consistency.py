@@ -221,6 +221,7 @@ def test_metric_plots_shade_the_tables_district_days_and_label_in_legends(
     table = _table(files)
     metric_plots = [n for n in drawn if n.startswith("district-")]
     assert metric_plots
+    shaded: set[str] = set()
     for name in metric_plots:
         ax = drawn[name].axes[0]
         assert not ax.texts, f"{name}: labels belong in the legend, not over the lines"
@@ -230,12 +231,14 @@ def test_metric_plots_shade_the_tables_district_days_and_label_in_legends(
             gid = patch.get_gid() or ""
             if gid.startswith("pause:"):
                 widths[gid[6:]] = widths.get(gid[6:], 0.0) + patch.get_width()
+        shaded |= set(widths)
         for policy, days in widths.items():
             assert days == _row(table, policy)["district days remote"], (name, policy)
             assert f"{policy}: district not in person" in legend, (name, policy)
         for line in ax.get_lines():
             if line.get_linestyle() == "--":
                 assert line.get_label() in legend, (name, line.get_label())
+    assert shaded >= {"ctu-demand-2021-02", "cps-ctu-2021-02-06", "cdc-indicators-2020-09-15"}
 
 
 def test_student_days_count_classroom_flips(
