@@ -503,8 +503,10 @@ DEFINITIONS = [
     (
         "in-person student-days kept (%)",
         "100 x (1 - student-days not in person / all enrolled student-days); days without "
-        "data count as in person. A figure of 100.0 can hide a few classrooms flipped to "
-        "remote: read it with classroom-days remote",
+        "data count as in person, and days without enrolled students (between school years) "
+        "count for nothing, so a policy remote on every day students are enrolled keeps 0.0. "
+        "A figure of 100.0 can hide a few classrooms flipped to remote: read it with "
+        "classroom-days remote",
     ),
     ("empty cell", "the policy has no rule at that level, or the data have no such units"),
 ]
