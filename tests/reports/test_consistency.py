@@ -171,7 +171,8 @@ def test_the_timeline_is_the_daily_table_and_adds_up_to_the_headline(
     policies = _labels(ax)
     assert policies == table["policy"].to_list()
     away = np.asarray(ax.images[0].get_array(), dtype=float)
-    blind = np.asarray(np.ma.filled(ax.images[1].get_array(), np.nan), dtype=float)
+    [grey] = [im for im in ax.images if im.get_gid() == "no-data"]
+    blind = np.asarray(np.ma.filled(grey.get_array(), np.nan), dtype=float)
     assert away.shape[1] == (END - START).days + 1
     daily = pl.read_csv(files["timeline.csv"], try_parse_dates=True)
     for i, policy in enumerate(policies):
@@ -334,3 +335,37 @@ def test_the_report_says_where_school_figures_come_from(backtest: Backtest) -> N
     assert "synthetic" not in provenance(replace(backtest, sources=("cdph-daily-testing",)))
     profiles_only = {k: v for k, v in backtest.inputs.items() if k != "classroom"}
     assert "CPS school profiles" in provenance(replace(backtest, inputs=profiles_only))
+
+
+def test_days_outside_a_policys_term_are_their_own_category(
+    backtest: Backtest, tmp_path: Path
+) -> None:
+    registry = Registry(POLICIES)
+    ids = ["cps-ctu-2021-02-06", "ctu-demand-2021-02"]
+    within = run_backtest(
+        [registry.get(p).policy for p in ids],
+        backtest.inputs,
+        START,
+        END,
+        apply_over_whole_period=False,
+    )
+    drawn: dict[str, Any] = {}
+    save = figures.save_png
+
+    def keep(fig: Any, path: Path, **kwargs: Any) -> Path:
+        drawn[path.name] = fig
+        return save(fig, path, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(figures, "save_png", keep)
+        files = write_report(within, tmp_path)
+    ax = drawn["timeline.png"].axes[0]
+    [blue] = [im for im in ax.images if im.get_gid() == "not-in-force"]
+    cells = np.asarray(np.ma.filled(blue.get_array(), np.nan), dtype=float)
+    daily = pl.read_csv(files["timeline.csv"], try_parse_dates=True)
+    for i, policy in enumerate(_labels(ax)):
+        mine = daily.filter(pl.col("policy") == policy)
+        outside = int((mine["share not in force"] >= 0.5).sum())
+        assert int(np.nansum(cells[i] == 1)) == outside, policy
+        assert outside > 0, f"{policy}: its term does not cover {START}..{END}"
+    assert "policy not in force (outside its term)" in _legend(ax)

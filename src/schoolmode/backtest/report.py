@@ -213,58 +213,43 @@ def metric_plot(
 
 
 NO_DATA_COLOUR = "#9e9e9e"
+NOT_IN_FORCE_COLOUR = "#c6dbef"
 
 
 def timeline_matrices(
     days: pl.DataFrame, policies: list[str], start: dt.date, end: dt.date
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """(share not in person, share without data): one row per policy of ``policies``, one
-    column per day from ``start`` to ``end``, from the :func:`~summary.daily` frame (NaN where
-    a policy has no row that day)."""
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """(share not in person, share without data, share not in force): one row per policy of
+    ``policies``, one column per day from ``start`` to ``end``, from the
+    :func:`~summary.daily` frame (NaN where a policy has no row that day)."""
     axis = pl.DataFrame({"date": pl.date_range(start, end, "1d", eager=True)})
-    away = np.full((len(policies), axis.height), np.nan)
-    blind = np.full((len(policies), axis.height), np.nan)
+    columns = ("share not in person", "share without data", "share not in force")
+    out = [np.full((len(policies), axis.height), np.nan) for _ in columns]
     for i, policy in enumerate(policies):
         joined = axis.join(days.filter(pl.col("policy") == policy), on="date", how="left")
-        away[i] = joined["share not in person"].to_numpy()
-        blind[i] = joined["share without data"].to_numpy()
-    return away, blind
+        for matrix, column in zip(out, columns, strict=True):
+            matrix[i] = joined[column].to_numpy()
+    return out[0], out[1], out[2]
 
 
-def timeline_plot(
-    days: pl.DataFrame,
-    policies: list[str],
-    cover: pl.DataFrame,
-    start: dt.date,
-    end: dt.date,
-    path: Path,
-) -> Plot:
-    """One row per policy: the share of schools not in person each day (red), the days its
-    rules had no data for (grey, when it is so for most schools), the days a citywide series it
-    reads is missing (hatched), where each citywide series ends (dotted). Drawn from ``days`` (:func:`~summary.daily`, written as timeline.csv)."""
-    drawn = [p for p in policies if days.filter(pl.col("policy") == p).height]
-    away, blind = timeline_matrices(days, drawn, start, end)
-    fig, ax = figures.subplots(figsize=(11, 0.45 * max(len(drawn), 1) + 2.4), constrained=True)
-    extent = (figures.date_number(start), figures.date_number(end + dt.timedelta(days=1)))
-    image = ax.imshow(
-        away,
-        aspect="auto",
-        cmap="Reds",
-        vmin=0,
-        vmax=1,
-        interpolation="nearest",
-        extent=(*extent, len(drawn), 0),
-    )
-    mask = np.where(blind >= 0.5, 1.0, np.nan)
+def _cells(ax: Any, share: np.ndarray[Any, Any], colour: str, gid: str, extent: Any) -> bool:
+    """Lay ``colour`` over the cells where ``share`` is at least one half; whether any was."""
+    mask = np.where(share >= 0.5, 1.0, np.nan)
     ax.imshow(
         mask,
         aspect="auto",
-        cmap=figures.listed_colormap([NO_DATA_COLOUR]),
+        cmap=figures.listed_colormap([colour]),
         vmin=0,
         vmax=1,
         interpolation="nearest",
-        extent=(*extent, len(drawn), 0),
+        extent=extent,
+        gid=gid,
     )
+    return bool(np.isfinite(mask).any())
+
+
+def _hatch_missing(ax: Any, days: pl.DataFrame, drawn: list[str]) -> bool:
+    """Hatch the days a citywide series a policy reads is missing; whether any were."""
     hatched = False
     for i, policy in enumerate(drawn):
         missing = days.filter((pl.col("policy") == policy) & pl.col("citywide data missing"))
@@ -279,33 +264,56 @@ def timeline_plot(
                     gid=f"missing:{policy}",
                 )
             )
+    return hatched
+
+
+def timeline_plot(
+    days: pl.DataFrame,
+    policies: list[str],
+    cover: pl.DataFrame,
+    start: dt.date,
+    end: dt.date,
+    path: Path,
+) -> Plot:
+    """One row per policy: the share of schools not in person each day (red), the days its
+    rules had no data for (grey, when it is so for most schools), the days outside its term
+    (light blue, ``--within-term`` only), the days a citywide series it reads is missing
+    (hatched), where each citywide series ends (dotted). Drawn from ``days``
+    (:func:`~summary.daily`, written as timeline.csv)."""
+    drawn = [p for p in policies if days.filter(pl.col("policy") == p).height]
+    away, blind, outside = timeline_matrices(days, drawn, start, end)
+    fig, ax = figures.subplots(figsize=(11, 0.45 * max(len(drawn), 1) + 2.4), constrained=True)
+    extent = (
+        figures.date_number(start),
+        figures.date_number(end + dt.timedelta(days=1)),
+        len(drawn),
+        0,
+    )
+    image = ax.imshow(
+        away, aspect="auto", cmap="Reds", vmin=0, vmax=1, interpolation="nearest", extent=extent
+    )
+    handles = []
+    if np.isfinite(np.where(outside >= 0.5, 1.0, np.nan)).any():
+        _cells(ax, outside, NOT_IN_FORCE_COLOUR, "not-in-force", extent)
+        handles.append(figures.patch(NOT_IN_FORCE_COLOUR, "policy not in force (outside its term)"))
+    _cells(ax, blind, NO_DATA_COLOUR, "no-data", extent)
+    handles.insert(
+        0,
+        figures.patch(
+            NO_DATA_COLOUR, "no data for the policy's rules, most schools (not counted as remote)"
+        ),
+    )
+    if _hatch_missing(ax, days, drawn):
+        handles.append(
+            figures.hatched(
+                "black", "a citywide series the policy reads is missing (rules on it not met)"
+            )
+        )
     ax.set_yticks(np.arange(len(drawn)) + 0.5, drawn, fontsize=8)
     ax.xaxis_date()
     figures.date_axis(ax)
-    coverage = _coverage_lines(ax, cover, end)
-    ax.legend(
-        handles=[
-            figures.patch(
-                NO_DATA_COLOUR,
-                "no data for the policy's rules, most schools (not counted as remote)",
-            ),
-            *(
-                [
-                    figures.hatched(
-                        "black",
-                        "a citywide series the policy reads is missing (rules on it not met)",
-                    )
-                ]
-                if hatched
-                else []
-            ),
-            *coverage,
-        ],
-        fontsize=7,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
-        ncol=2,
-    )
+    handles += _coverage_lines(ax, cover, end)
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     fig.colorbar(image, ax=ax, label="share of schools not in person")
     ax.set_title("Share of schools not in person each day (a district pause counts every school)")
     note = _not_drawn([p for p in policies if p not in drawn], "no school or district decisions")
@@ -454,7 +462,9 @@ def _intro(backtest: Backtest, cover: pl.DataFrame) -> str:
         + (
             "Each policy is applied over the whole period, whatever its own term (a counterfactual). "
             if backtest.counterfactual
-            else "Each policy applies only within its own term. "
+            else "Each policy applies only within its own term; outside it the policy is not in "
+            "force (light blue on the timeline), which counts neither as remote nor as without "
+            "data. "
         )
         + provenance(backtest)
         + (

@@ -12,10 +12,13 @@ from schoolmode.engine.period import PolicyRun
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
 
+NOT_IN_FORCE = "not_in_force"
+"""The mode of a day outside the policy's term (``--within-term``)."""
+
 NO_DATA = "no_data"
 """The mode of a day on which a policy's rules had no data to decide on."""
 
-IN_PERSON = {"in_person", "not_in_force", NO_DATA}
+IN_PERSON = {"in_person", NOT_IN_FORCE, NO_DATA}
 """Modes that are not counted as remote (the no-data and not-in-force days are not remote; the
 reports count the no-data days on their own)."""
 
@@ -90,7 +93,8 @@ def effective_school(
     either its own mode or the district's is not in person (a district pause closes every school),
     and without data when it is in person and its own or the district's rules had no data. A
     policy with district rules only applies to the schools of the input frame. Columns ``unit``,
-    ``date``, ``mode`` (the school's own), ``remote`` and ``no_data``."""
+    ``date``, ``mode`` (the school's own), ``remote``, ``no_data`` and ``not_in_force`` (outside
+    the policy's term, its own or the district's)."""
     school = run.results.get("school")
     district = run.results.get("district")
     if (
@@ -109,7 +113,9 @@ def effective_school(
     if school is None or school.height == 0:
         return None
     flagged = school.with_columns(
-        remote_flag(school).alias("remote"), no_data_flag(school).alias("no_data")
+        remote_flag(school).alias("remote"),
+        no_data_flag(school).alias("no_data"),
+        (pl.col("mode").cast(pl.String) == NOT_IN_FORCE).alias("not_in_force"),
     )
     if district is None or district.height == 0:
         return flagged
@@ -117,6 +123,7 @@ def effective_school(
         "date",
         remote_flag(district).alias("district_remote"),
         no_data_flag(district).alias("district_no_data"),
+        (pl.col("mode").cast(pl.String) == NOT_IN_FORCE).alias("district_not_in_force"),
     )
     return (
         flagged.join(state, on="date", how="left")
@@ -127,9 +134,13 @@ def effective_school(
             (
                 ~pl.col("remote")
                 & (pl.col("no_data") | pl.col("district_no_data").fill_null(False))
-            ).alias("no_data")
+            ).alias("no_data"),
+            (
+                ~pl.col("remote")
+                & (pl.col("not_in_force") | pl.col("district_not_in_force").fill_null(False))
+            ).alias("not_in_force"),
         )
-        .drop("district_remote", "district_no_data")
+        .drop("district_remote", "district_no_data", "district_not_in_force")
     )
 
 
@@ -173,6 +184,7 @@ DAILY_SCHEMA = {
     "units": pl.Int64,
     "share not in person": pl.Float64,
     "share without data": pl.Float64,
+    "share not in force": pl.Float64,
     "citywide data missing": pl.Boolean,
 }
 
@@ -206,8 +218,9 @@ def citywide_missing(backtest: Backtest, policy: m.Policy) -> pl.DataFrame:
 def daily(backtest: Backtest) -> pl.DataFrame:
     """One row per policy and day: the share of schools not in person (a district pause counts
     every school), the share whose policy had no data that day (for a policy without schools,
-    the district: one unit) and whether a citywide series it reads was missing
-    (:func:`citywide_missing`). The timeline plots this frame."""
+    the district: one unit), the share outside its term (``--within-term``) and whether a
+    citywide series it reads was missing while it was in force (:func:`citywide_missing`). The
+    timeline plots this frame."""
     parts = []
     for run in backtest.runs:
         frame = effective_school(run, backtest.inputs)
@@ -216,7 +229,9 @@ def daily(backtest: Backtest) -> pl.DataFrame:
             if district is None or district.height == 0:
                 continue
             frame = district.with_columns(
-                remote_flag(district).alias("remote"), no_data_flag(district).alias("no_data")
+                remote_flag(district).alias("remote"),
+                no_data_flag(district).alias("no_data"),
+                (pl.col("mode").cast(pl.String) == NOT_IN_FORCE).alias("not_in_force"),
             )
         parts.append(
             frame.group_by("date")
@@ -224,9 +239,13 @@ def daily(backtest: Backtest) -> pl.DataFrame:
                 pl.len().cast(pl.Int64).alias("units"),
                 pl.col("remote").mean().cast(pl.Float64).alias("share not in person"),
                 pl.col("no_data").mean().cast(pl.Float64).alias("share without data"),
+                pl.col("not_in_force").mean().cast(pl.Float64).alias("share not in force"),
             )
             .join(citywide_missing(backtest, run.policy), on="date", how="left")
-            .with_columns(pl.col("citywide data missing").fill_null(False))
+            .with_columns(  # outside its term a policy reads nothing
+                pl.col("citywide data missing").fill_null(False)
+                & (pl.col("share not in force") < 0.5)
+            )
             .select(pl.lit(run.policy.id).alias("policy"), "*")
             .select(list(DAILY_SCHEMA))
             .sort("date")
