@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 
 from schoolmode.policy.loader import Registry
@@ -18,6 +19,8 @@ from schoolmode.sim import report
 from schoolmode.sim.calendar import school_calendar
 from schoolmode.sim.compare import Comparison, compare, load_population
 from schoolmode.sim.scenario import Scenario
+from schoolmode.sim.sweep import run_sweep, sweep_summary
+from schoolmode.sim.sweep_report import HEADLINE, sweep_table, write_sweep_report
 from tests.synth.test_district import PROFILES
 
 AGREEMENT = "cps-ctu-2022-01-10"
@@ -116,3 +119,49 @@ def test_definitions_and_unexercised_outcomes_are_stated(
             assert report.LABELS[c] in line, c
         assert "do not add the two" in page  # absence-days overlap school-days remote
         assert "the figure to read for learning kept in person" in page
+
+
+def test_the_sweep_report_draws_and_prints_the_summary(tmp_path: Path) -> None:
+    rows = run_sweep(
+        SCENARIO,
+        [AGREEMENT, "none"],
+        [0, 1],
+        "tracing.delay_days",
+        ["0", "3"],
+        profiles=str(PROFILES),
+        schools=4,
+    )
+    summary = sweep_summary(rows)
+    kept: dict[str, Any] = {}
+    save = figures.save_png
+
+    def keep(fig: Any, path: Path, **kwargs: Any) -> Path:
+        kept[path.name] = fig
+        return save(fig, path, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(figures, "save_png", keep)
+        files = write_sweep_report("tracing.delay_days", rows, summary, SCENARIO, tmp_path)
+    fig = kept["sweep.png"]
+    for ax, outcome in zip(fig.axes, HEADLINE, strict=True):
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "3"]
+        drawn = {c.get_label(): c for c in ax.containers}
+        assert list(drawn) == [AGREEMENT, "none"]  # the paired difference is not drawn
+        for policy, container in drawn.items():
+            want = summary.filter(
+                (pl.col("outcome") == outcome) & (pl.col("policy") == policy)
+            ).sort("value")
+            data_line, _caps, (bars,) = container.lines
+            np.testing.assert_allclose(data_line.get_ydata(), want["mean"].to_numpy())
+            spans = np.array([[s[0][1], s[1][1]] for s in bars.get_segments()])
+            np.testing.assert_allclose(spans.min(axis=1), want["lo"].to_numpy())
+            np.testing.assert_allclose(spans.max(axis=1), want["hi"].to_numpy())
+    text = files["report.md"].read_text()
+    infections = sweep_table(summary, "infections")
+    assert infections.columns == ["value", AGREEMENT, "none", f"{AGREEMENT} - none"]
+    for cell in infections.row(0):
+        assert f"| {cell} |" in text or f"| {cell}" in text
+    assert "below zero, cps-ctu-2022-01-10 has less of it" in text
+    assert "With 2 seeds an interval is little more than the range of the runs" in text
+    assert "do not add the two" in text
+    assert files["report.html"].stat().st_size > 0

@@ -130,11 +130,12 @@ def sweep_cmd(
     workers: Annotated[
         int, typer.Option(help="LocalCluster worker processes (0: run serially here).")
     ] = 2,
-    out: Annotated[Path, typer.Option(help="Folder for sweep.csv and summary.csv.")] = Path(
-        "out/sim-sweep"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for sweep.csv, summary.csv and the report.")
+    ] = Path("out/sim-sweep"),
 ) -> None:
-    """Every value x policy x seed as one Dask task; write per-seed rows and a summary."""
+    """Every value x policy x seed as one Dask task; write per-seed rows, a summary and a
+    report (report.md, report.html, sweep.png)."""
     from schoolmode.app.simulation import SimSweepRequest
     from schoolmode.app.simulation import sweep as run
 
@@ -161,4 +162,6 @@ def sweep_cmd(
             f"{result.name}={row.value} {row.policy}: infections {row.mean:,.0f} "
             f"[{row.lo:,.0f}, {row.hi:,.0f}]"
         )
-    console.print(f"rows: {result.rows_csv}; summary: {result.summary_csv}")
+    console.print(
+        f"rows: {result.rows_csv}; summary: {result.summary_csv}; report: {result.report_md}"
+    )

@@ -74,6 +74,36 @@ FEW_SEEDS = 20
 """Below this many seeds a 95% percentile interval is little more than the range of the runs."""
 
 
+DEFINITIONS = [
+    (
+        "(school days)",
+        "counted on school days only (a school remote for a week is 5 school-days)",
+    ),
+    (
+        "school-days and classroom-days remote",
+        "a school closed by its own mode or a district pause counts one school-day "
+        "and every one of its classrooms one classroom-day each, so classroom-days "
+        "include the classrooms of closed schools (unlike the backtest's)",
+    ),
+    (
+        "in-person student-days",
+        "students who attended school, summed over school days: net of closures "
+        "and of absences, the figure to read for learning kept in person",
+    ),
+    (
+        "absence-days",
+        "school days a student (staff member) stayed home ill, isolated or "
+        "quarantined, counted whether or not the school was open: they overlap "
+        "school-days remote, so do not add the two",
+    ),
+    (
+        "day of the peak",
+        "the day (counted from the first, day 0) with the most agents infectious (peak infectious)",
+    ),
+]
+"""(term, definition) under the intro of the simulation reports."""
+
+
 def _fmt(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}"
 
@@ -152,7 +182,16 @@ def _band_plot(comparison: Comparison, series: str, ylabel: str, path: Path) -> 
     for i, pid in enumerate(comparison.policy_ids):
         mean, lo, hi = band_values(comparison, series, pid)
         days = [start + dt.timedelta(days=d) for d in range(mean.size)]
-        (line,) = ax.plot(days, mean, color=colours(i), lw=1.4, label=f"{pid}: mean over seeds")
+        (line,) = ax.plot(
+            days,
+            mean,
+            color=colours(i),
+            lw=1.4,
+            # a school day alone between days without school is a point, not a segment
+            marker="." if series in SCHOOL_SERIES else None,
+            ms=3,
+            label=f"{pid}: mean over seeds",
+        )
         ax.fill_between(days, lo, hi, color=colours(i), alpha=0.2, lw=0)
         handles += [line, figures.patch(colours(i), f"{pid}: middle 95% of seeds", alpha=0.2)]
     if _no_school_spans(ax, start, school):
@@ -294,36 +333,7 @@ def report_page(
                 else ""
             )
         ),
-        Bullets(
-            [
-                Item(
-                    "counted on school days only (a school remote for a week is 5 school-days)",
-                    code="(school days)",
-                ),
-                Item(
-                    "a school closed by its own mode or a district pause counts one school-day "
-                    "and every one of its classrooms one classroom-day each, so classroom-days "
-                    "include the classrooms of closed schools (unlike the backtest's)",
-                    code="school-days and classroom-days remote",
-                ),
-                Item(
-                    "students who attended school, summed over school days: net of closures "
-                    "and of absences, the figure to read for learning kept in person",
-                    code="in-person student-days",
-                ),
-                Item(
-                    "school days a student (staff member) stayed home ill, isolated or "
-                    "quarantined, counted whether or not the school was open: they overlap "
-                    "school-days remote, so do not add the two",
-                    code="absence-days",
-                ),
-                Item(
-                    "the day (counted from the first, day 0) with the most agents infectious "
-                    "(peak infectious)",
-                    code="day of the peak",
-                ),
-            ]
-        ),
+        Bullets([Item(text, code=term) for term, text in DEFINITIONS]),
         *_unused_blocks(comparison),
     ]
     for title, table in tables:
@@ -333,7 +343,7 @@ def report_page(
         Heading("Plots (mean and 95% band over seeds)"),
         Figures(plots),
         Heading("Scenario"),
-        Code(_yaml(comparison.scenario), "yaml"),
+        Code(scenario_text(comparison.scenario), "yaml"),
     ]
     return Page("schoolmode simulation", blocks)
 
@@ -354,6 +364,6 @@ def write_report(comparison: Comparison, out: Path) -> dict[str, Path]:
     return files
 
 
-def _yaml(scenario: Scenario) -> str:
+def scenario_text(scenario: Scenario) -> str:
     """The scenario as JSON (valid YAML too), every default spelled out."""
     return json.dumps(scenario.model_dump(mode="json"), indent=2)
