@@ -321,7 +321,24 @@ def test_the_sweep_plot_is_its_table_and_says_why_a_panel_is_empty(tmp_path: Pat
             assert policy in texts, (outcome, policy)
         if outcome.endswith("(%)"):
             assert ax.get_ylim() == (0, 100), "a share is drawn on its whole scale"
-    assert f"Empty panels and cells: {NO_VALUE}." in files["sweep.md"].read_text(encoding="utf-8")
+        zero = [t for t in ax.texts if t.get_gid() == "all-zero"]
+        if outcome == "mean school days remote":  # 0.0 in every row
+            assert zero, "an all-zero panel says so"
+            assert ax.get_ylim() == (0, 1)
+        else:
+            assert not zero, outcome
+    markdown = files["sweep.md"].read_text(encoding="utf-8")
+    assert f"Empty panels and cells: {NO_VALUE}." in markdown
+    # classroom-days and the shares are flat per policy; eligibility and district days move
+    [same] = [x for x in markdown.splitlines() if x.startswith("The same at every value")]
+    for outcome in ("mean school days remote", "classroom-days remote", "student-days not in"):
+        assert outcome in same
+    assert "school-days eligible for remote," not in same
+    assert "Only school-days eligible for remote moves" not in same  # district days move too
+    only = table.with_columns(pl.lit(None).alias("district days remote"))
+    files = write_sweep_report(only, tmp_path, start=dt.date(2021, 8, 30), end=dt.date(2022, 6, 30))
+    text = files["sweep.md"].read_text(encoding="utf-8")
+    assert "Only school-days eligible for remote moves" in text
 
 
 def test_the_report_says_where_school_figures_come_from(backtest: Backtest) -> None:

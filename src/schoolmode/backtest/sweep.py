@@ -233,6 +233,19 @@ def sweep_plot(table: pl.DataFrame, path: Path) -> Path:
             ax.set_yticks([])
         elif outcome.endswith("(%)"):
             ax.set_ylim(0, 100)
+        elif not (table[outcome].fill_null(0) != 0).any():
+            ax.set_ylim(0, 1)  # not a 0.00..0.05 scale under a flat line
+            ax.set_yticks([0, 1])
+            ax.text(
+                0.5,
+                0.5,
+                "0 for every policy and value",
+                transform=ax.transAxes,
+                ha="center",
+                fontsize=8,
+                color="dimgray",
+                gid="all-zero",
+            )
         else:
             ax.set_ylim(bottom=0)  # counts: a flat line at 0 is not a fall below it
             if table[outcome].max() is not None and float(table[outcome].max()) >= 1000:  # type: ignore[arg-type]
@@ -244,6 +257,42 @@ def sweep_plot(table: pl.DataFrame, path: Path) -> Path:
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(policies), 4), fontsize=8)
     fig.suptitle(f"Backtest outcome against {name} (each point is a row of the table)")
     return figures.save_png(fig, path)
+
+
+REMOTE_COUNTS = ["district days remote", "mean school days remote", "classroom-days remote"]
+"""The outcomes that count days not in person (eligibility is not one)."""
+
+ELIGIBLE = "school-days eligible for remote"
+
+
+def unmoved(table: pl.DataFrame) -> list[str]:
+    """The outcomes some policy has a value for that are the same at every swept value, for
+    every policy."""
+    out = []
+    for outcome in OUTCOMES:
+        if table[outcome].null_count() == table.height:
+            continue
+        per_policy = table.group_by("policy").agg(pl.col(outcome).n_unique().alias("n"))
+        if (per_policy["n"] == 1).all():
+            out.append(outcome)
+    return out
+
+
+def _what_moves(table: pl.DataFrame, name: str) -> list[Paragraph]:
+    """Which figures the swept value leaves unchanged, and why eligibility alone can move."""
+    still = unmoved(table)
+    if not still or table["value"].n_unique() < 2:
+        return []
+    text = f"The same at every value of `{name}`, for every policy: {', '.join(still)}."
+    if ELIGIBLE not in still and all(
+        c in still for c in REMOTE_COUNTS if table[c].null_count() < table.height
+    ):
+        text += (
+            f" Only {ELIGIBLE} moves: a school that meets the condition may go remote with an "
+            "authorisation (e.g. the Tactical Team's), which the backtest does not assume, so "
+            "the value changes which school-days could have gone remote, not how many did."
+        )
+    return [Paragraph(text)]
 
 
 def sweep_page(
@@ -272,6 +321,7 @@ def sweep_page(
             Heading(f"Sweep of {name}, {start} to {end}", level=1),
             Paragraph(intro),
             TableBlock(Table.from_frame(readable(table.select("policy", "value", *OUTCOMES)))),
+            *_what_moves(table, name),
             Bullets([Item(text, code=term) for term, text in DEFINITIONS]),
             *(
                 [Paragraph(f"Empty panels and cells: {NO_VALUE}.")]
