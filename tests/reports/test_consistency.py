@@ -228,14 +228,20 @@ def test_metric_plots_shade_the_tables_district_days_and_label_in_legends(
         assert not ax.texts, f"{name}: labels belong in the legend, not over the lines"
         legend = _legend(ax)
         widths: dict[str, float] = {}
+        boxes: dict[str, list[tuple[float, float]]] = {}
         for patch in ax.patches:
             gid = patch.get_gid() or ""
-            if gid.startswith("pause:"):
+            if gid.startswith("pause:"):  # "pause:A, B": policies with the same days
                 widths[gid[6:]] = widths.get(gid[6:], 0.0) + patch.get_width()
-        shaded |= set(widths)
-        for policy, days in widths.items():
-            assert days == _row(table, policy)["district days remote"], (name, policy)
-            assert f"{policy}: district not in person" in legend, (name, policy)
+                boxes.setdefault(gid[6:], []).append((patch.get_x(), patch.get_width()))
+        for ids, days in widths.items():
+            for policy in ids.split(", "):
+                shaded.add(policy)
+                assert days == _row(table, policy)["district days remote"], (name, policy)
+            same = " (same days)" if ", " in ids else ""
+            assert f"{ids}: district not in person{same}" in legend, (name, ids)
+        # one shading per set of days: no two overlaid in a blended colour the legend lacks
+        assert len({tuple(sorted(b)) for b in boxes.values()}) == len(boxes), name
         for line in ax.get_lines():
             if line.get_linestyle() == "--":
                 assert line.get_label() in legend, (name, line.get_label())
@@ -269,6 +275,7 @@ def test_a_cut_table_says_so_and_links_the_full_file(
     markdown = files["report.md"].read_text(encoding="utf-8")
     assert f"{rows:,} (pair, day) rows in all" in markdown
     assert "All rows are in disagreements.csv." in markdown
+    assert "rule_a and rule_b: the rule that set each policy's mode" in markdown
 
 
 def test_the_sweep_plot_is_its_table_and_says_why_a_panel_is_empty(tmp_path: Path) -> None:
@@ -386,3 +393,33 @@ def test_days_outside_a_policys_term_are_their_own_category(
         assert int(np.nansum(cells[i] == 1)) == outside, policy
         assert outside > 0, f"{policy}: its term does not cover {START}..{END}"
     assert "policy not in force (outside its term)" in _legend(ax)
+
+
+def test_policies_paused_on_the_same_days_share_one_shading(
+    backtest: Backtest, tmp_path: Path
+) -> None:
+    from schoolmode.backtest.report import coverage, metric_plot
+
+    registry = Registry(POLICIES)
+    ids = ["cps-ctu-2021-02-06", "cps-ctu-2021-04-15-hs"]  # the same district rules
+    twins = run_backtest([registry.get(p).policy for p in ids], backtest.inputs, START, END)
+    drawn: dict[str, Any] = {}
+    save = figures.save_png
+
+    def keep(fig: Any, path: Path, **kwargs: Any) -> Path:
+        drawn[path.name] = fig
+        return save(fig, path, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(figures, "save_png", keep)
+        metric_plot(
+            twins,
+            "positivity_7d_pct",
+            "7-day test positivity (%)",
+            coverage(twins),
+            tmp_path / "p.png",
+        )
+    ax = drawn["p.png"].axes[0]
+    gids = {p.get_gid() for p in ax.patches if (p.get_gid() or "").startswith("pause:")}
+    assert gids == {"pause:" + ", ".join(ids)}
+    assert f"{', '.join(ids)}: district not in person (same days)" in _legend(ax)

@@ -136,6 +136,7 @@ def metric_plot(
     colours = figures.colormap("tab10")
     lines: dict[float, list[tuple[str, Any]]] = {}
     shaded: list[Any] = []
+    spans: dict[tuple[tuple[dt.date, dt.date], ...], list[tuple[str, Any]]] = {}
     left_out: list[str] = []
     for i, run in enumerate(backtest.runs):
         if not reads(run.policy, metric):
@@ -165,19 +166,9 @@ def metric_plot(
             )
         else:
             found = spells(district_result, str(district_result["unit"][0]))
-            for spell in found:
-                ax.axvspan(
-                    figures.date_number(spell.start),
-                    figures.date_number(spell.end + dt.timedelta(days=1)),
-                    color=colour,
-                    alpha=0.18,
-                    lw=0,
-                    gid=f"pause:{run.policy.id}",
-                )
-            if found:
-                shaded.append(
-                    figures.patch(colour, f"{run.policy.id}: district not in person", alpha=0.3)
-                )
+            if found:  # policies with the same days share one shading (no blended colour)
+                key = tuple((spell.start, spell.end) for spell in found)
+                spans.setdefault(key, []).append((run.policy.id, colour))
             blind = stretches(district_result.filter(no_data_flag(district_result))["date"])
             for first, last in blind:
                 ax.axvspan(
@@ -191,6 +182,19 @@ def metric_plot(
                 )
             if blind:
                 shaded.append(figures.hatched(colour, f"{run.policy.id}: district without data"))
+    for key, owners in spans.items():
+        ids = ", ".join(pid for pid, _ in owners)
+        for first, last in key:
+            ax.axvspan(
+                figures.date_number(first),
+                figures.date_number(last + dt.timedelta(days=1)),
+                color=owners[0][1],
+                alpha=0.18,
+                lw=0,
+                gid=f"pause:{ids}",
+            )
+        label = f"{ids}: district not in person" + (" (same days)" if len(owners) > 1 else "")
+        shaded.insert(0, figures.patch(owners[0][1], label, alpha=0.3))
     for value, owners in sorted(lines.items()):
         ids = ", ".join(pid for pid, _ in owners)
         ax.axhline(value, color=owners[0][1], ls="--", lw=1.1, label=f"{ids}: threshold {value:g}")
@@ -561,7 +565,10 @@ def _disagreement_blocks(differ: pl.DataFrame) -> list[Block]:
         Paragraph(
             f"{summary.height} pairs of policies disagree on {differ.height:,} (pair, day) rows "
             "in all: one is in person (or has no data) while the other is not. All rows are "
-            "in disagreements.csv."
+            "in disagreements.csv. In the table, days: the days the pair disagree (first and "
+            "last of them, not a continuous stretch); rule_a and rule_b: the rule that set each "
+            "policy's mode on the first such day it had one (blank: no rule acted, the policy's "
+            "default mode applied)."
         ),
         TableBlock(Table.from_frame(summary)),
         Paragraph("Day by day:", only="html"),
