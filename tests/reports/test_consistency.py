@@ -423,3 +423,4 @@ def test_policies_paused_on_the_same_days_share_one_shading(
     gids = {p.get_gid() for p in ax.patches if (p.get_gid() or "").startswith("pause:")}
     assert gids == {"pause:" + ", ".join(ids)}
     assert f"{', '.join(ids)}: district not in person (same days)" in _legend(ax)
+    assert ax.get_title().startswith("Citywide 7-day test positivity (%): thresholds")

@@ -193,8 +193,8 @@ def metric_plot(
                 lw=0,
                 gid=f"pause:{ids}",
             )
-        label = f"{ids}: district not in person" + (" (same days)" if len(owners) > 1 else "")
-        shaded.insert(0, figures.patch(owners[0][1], label, alpha=0.3))
+        entry = f"{ids}: district not in person" + (" (same days)" if len(owners) > 1 else "")
+        shaded.insert(0, figures.patch(owners[0][1], entry, alpha=0.3))
     for value, owners in sorted(lines.items()):
         ids = ", ".join(pid for pid, _ in owners)
         ax.axhline(value, color=owners[0][1], ls="--", lw=1.1, label=f"{ids}: threshold {value:g}")
