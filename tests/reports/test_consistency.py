@@ -7,6 +7,7 @@ the student-days figure counts classroom flips; a cut table says so and links th
 from __future__ import annotations
 
 import datetime as dt
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -229,11 +230,13 @@ def test_metric_plots_shade_the_tables_district_days_and_label_in_legends(
         legend = _legend(ax)
         widths: dict[str, float] = {}
         boxes: dict[str, list[tuple[float, float]]] = {}
+        bands: dict[str, set[tuple[float, float]]] = {}
         for patch in ax.patches:
             gid = patch.get_gid() or ""
             if gid.startswith("pause:"):  # "pause:A, B": policies with the same days
                 widths[gid[6:]] = widths.get(gid[6:], 0.0) + patch.get_width()
                 boxes.setdefault(gid[6:], []).append((patch.get_x(), patch.get_width()))
+                bands.setdefault(gid[6:], set()).add((patch.get_y(), patch.get_height()))
         for ids, days in widths.items():
             for policy in ids.split(", "):
                 shaded.add(policy)
@@ -242,6 +245,11 @@ def test_metric_plots_shade_the_tables_district_days_and_label_in_legends(
             assert f"{ids}: district not in person{same}" in legend, (name, ids)
         # one shading per set of days: no two overlaid in a blended colour the legend lacks
         assert len({tuple(sorted(b)) for b in boxes.values()}) == len(boxes), name
+        if len(bands) > 1:  # a band each, one above the other: no blended colours
+            rows = sorted(next(iter(b)) for b in bands.values())
+            assert all(len(b) == 1 for b in bands.values()), name
+            for (y0, h0), (y1, _) in pairwise(rows):
+                assert y0 + h0 <= y1 + 1e-9, name
         for line in ax.get_lines():
             if line.get_linestyle() == "--":
                 assert line.get_label() in legend, (name, line.get_label())

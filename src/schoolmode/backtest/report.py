@@ -182,22 +182,11 @@ def metric_plot(
                 )
             if blind:
                 shaded.append(figures.hatched(colour, f"{run.policy.id}: district without data"))
-    for key, owners in spans.items():
-        ids = ", ".join(pid for pid, _ in owners)
-        for first, last in key:
-            ax.axvspan(
-                figures.date_number(first),
-                figures.date_number(last + dt.timedelta(days=1)),
-                color=owners[0][1],
-                alpha=0.18,
-                lw=0,
-                gid=f"pause:{ids}",
-            )
-        entry = f"{ids}: district not in person" + (" (same days)" if len(owners) > 1 else "")
-        shaded.insert(0, figures.patch(owners[0][1], entry, alpha=0.3))
     for value, owners in sorted(lines.items()):
         ids = ", ".join(pid for pid, _ in owners)
         ax.axhline(value, color=owners[0][1], ls="--", lw=1.1, label=f"{ids}: threshold {value:g}")
+    lanes = _pause_shading(ax, spans)
+    shaded[:0] = lanes
     _coverage_lines(ax, cover, backtest.end)
     handles, _ = ax.get_legend_handles_labels()
     ax.legend(
@@ -208,12 +197,51 @@ def metric_plot(
         borderaxespad=0,
     )
     ax.set_xlim(figures.date_number(backtest.start), figures.date_number(backtest.end))
-    ax.set_title(f"Citywide {label}: thresholds (dashed), district days not in person (shaded)")
+    ax.set_title(  # two lines: one would run past the axes, under a legend outside them
+        f"Citywide {label}: thresholds (dashed),\ndistrict days not in person "
+        + ("(a band per policy, at the top)" if len(spans) > 1 else "(shaded)"),
+        fontsize=10,
+    )
     figures.date_axis(ax)
     ax.grid(alpha=0.3)
     note = _not_drawn(left_out, "they do not read this metric")
     figures.note(fig, note)
     return Plot(figures.save_png(fig, path), note)
+
+
+LANE = 0.05
+"""Height of one policy's band of district days not in person, as a share of the axes."""
+
+
+def _pause_shading(
+    ax: Any, spans: dict[tuple[tuple[dt.date, dt.date], ...], list[tuple[str, Any]]]
+) -> list[Any]:
+    """Shade the district days not in person of each group of policies (``spans``: their
+    days -> the policies with exactly those days). One group: over the whole height. More: a
+    band each above the data (the y axis is raised to make room), so no two overlap in a
+    blended colour the legend does not have. The legend entries."""
+    entries = []
+    if len(spans) > 1:
+        bottom, top = ax.get_ylim()
+        room = len(spans) * LANE
+        ax.set_ylim(bottom, top + (top - bottom) * room / (1 - room))
+    for k, (key, owners) in enumerate(spans.items()):
+        ids = ", ".join(pid for pid, _ in owners)
+        band = (1 - (k + 1) * LANE, 1 - k * LANE) if len(spans) > 1 else (0.0, 1.0)
+        for first, last in key:
+            ax.axvspan(
+                figures.date_number(first),
+                figures.date_number(last + dt.timedelta(days=1)),
+                ymin=band[0],
+                ymax=band[1],
+                color=owners[0][1],
+                alpha=0.18 if len(spans) == 1 else 0.6,
+                lw=0,
+                gid=f"pause:{ids}",
+            )
+        entry = f"{ids}: district not in person" + (" (same days)" if len(owners) > 1 else "")
+        entries.append(figures.patch(owners[0][1], entry, alpha=0.3 if len(spans) == 1 else 0.6))
+    return entries
 
 
 NO_DATA_COLOUR = "#9e9e9e"
