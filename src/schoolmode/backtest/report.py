@@ -197,9 +197,13 @@ def metric_plot(
         borderaxespad=0,
     )
     ax.set_xlim(figures.date_number(backtest.start), figures.date_number(backtest.end))
+    shading = {
+        0: "no district day not in person among the policies drawn",
+        1: "district days not in person (shaded)",
+    }
     ax.set_title(  # two lines: one would run past the axes, under a legend outside them
-        f"Citywide {label}: thresholds (dashed),\ndistrict days not in person "
-        + ("(a band per policy, at the top)" if len(spans) > 1 else "(shaded)"),
+        f"Citywide {label}: thresholds (dashed),\n"
+        + shading.get(len(spans), "district days not in person (a band per policy, at the top)"),
         fontsize=10,
     )
     figures.date_axis(ax)
