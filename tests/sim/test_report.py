@@ -82,7 +82,9 @@ def test_each_line_is_the_mean_over_seeds_and_school_series_skip_days_without_sc
         # every day without school is shaded, and the shading is in the legend
         assert any(p.get_gid() == "no-school" for p in ax.patches), name
         labels = _legend(ax)
-        assert any(t.startswith("no school (weekend or holiday)") for t in labels), name
+        assert any(
+            t.startswith("no school (weekend, holiday or day without classes)") for t in labels
+        ), name
         assert len(labels) == 2 * len(comparison.policy_ids) + 1
 
 

@@ -198,7 +198,7 @@ def _band_plot(comparison: Comparison, series: str, ylabel: str, path: Path) -> 
         handles.append(
             figures.patch(
                 NO_SCHOOL_COLOUR,
-                "no school (weekend or holiday)"
+                "no school (weekend, holiday or day without classes)"
                 + (": not counted, line broken" if series in SCHOOL_SERIES else ""),
                 alpha=0.5,
             )
