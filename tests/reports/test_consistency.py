@@ -284,6 +284,7 @@ def test_a_cut_table_says_so_and_links_the_full_file(
     assert f"{rows:,} (pair, day) rows in all" in markdown
     assert "All rows are in disagreements.csv." in markdown
     assert "rule_a and rule_b: the rule that set each policy's mode" in markdown
+    assert "`rules not evaluated`: how many of the policy's rules need data" in markdown
 
 
 def test_the_sweep_plot_is_its_table_and_says_why_a_panel_is_empty(tmp_path: Path) -> None:
@@ -344,6 +345,7 @@ def test_the_sweep_plot_is_its_table_and_says_why_a_panel_is_empty(tmp_path: Pat
             assert not zero, outcome
     markdown = files["sweep.md"].read_text(encoding="utf-8")
     assert f"Empty panels and cells: {NO_VALUE}." in markdown
+    assert "`rules not evaluated`" not in markdown  # not a column of the sweep's table
     # classroom-days and the shares are flat per policy; eligibility and district days move
     [same] = [x for x in markdown.splitlines() if x.startswith("The same at every value")]
     for outcome in ("mean school days remote", "classroom-days remote", "student-days not in"):

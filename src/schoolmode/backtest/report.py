@@ -554,6 +554,12 @@ DEFINITIONS = [
         "A figure of 100.0 can hide a few classrooms flipped to remote: read it with "
         "classroom-days remote",
     ),
+    (
+        "rules not evaluated",
+        "how many of the policy's rules need data this store does not have (listed under "
+        "'Rules that could not be evaluated'); the policy's figures are what its other rules "
+        "decide, and may differ from what it would have decided with them",
+    ),
     ("empty cell", "the policy has no rule at that level, or the data have no such units"),
 ]
 

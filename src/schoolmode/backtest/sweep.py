@@ -322,7 +322,13 @@ def sweep_page(
             Paragraph(intro),
             TableBlock(Table.from_frame(readable(table.select("policy", "value", *OUTCOMES)))),
             *_what_moves(table, name),
-            Bullets([Item(text, code=term) for term, text in DEFINITIONS]),
+            Bullets(
+                [
+                    Item(text, code=term)
+                    for term, text in DEFINITIONS
+                    if term != "rules not evaluated"  # not a column of the sweep's table
+                ]
+            ),
             *(
                 [Paragraph(f"Empty panels and cells: {NO_VALUE}.")]
                 if any(table[c].null_count() for c in PLOTTED)
