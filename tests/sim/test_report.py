@@ -121,6 +121,7 @@ def test_definitions_and_unexercised_outcomes_are_stated(
             assert report.LABELS[c] in line, c
         assert "do not add the two" in page  # absence-days overlap school-days remote
         assert "the figure to read for learning kept in person" in page
+        assert "infections are every infection in the model, seen or not" in page
 
 
 def test_the_sweep_report_draws_and_prints_the_summary(tmp_path: Path) -> None:

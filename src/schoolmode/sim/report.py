@@ -76,6 +76,12 @@ FEW_SEEDS = 20
 
 DEFINITIONS = [
     (
+        "infections and cases reported",
+        "infections are every infection in the model, seen or not (students, staff and their "
+        "household adults); cases reported are those a test found, the figure comparable "
+        "with published case counts",
+    ),
+    (
         "(school days)",
         "counted on school days only (a school remote for a week is 5 school-days)",
     ),
