@@ -25,6 +25,8 @@ def test_backtest_writes_the_report(history_ctx: Context, tmp_path: Path) -> Non
     assert result.headline.height == len(POLICIES)
     assert result.files["report.md"].exists()
     assert result.files["report.html"].exists()
+    text = result.files["report.md"].read_text(encoding="utf-8")
+    assert "School figures use the CPS school profiles" in text, "no synthetic district here"
 
 
 def test_sweep_serially(history_ctx: Context, tmp_path: Path) -> None:

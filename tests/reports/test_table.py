@@ -58,7 +58,22 @@ def test_truncation_note() -> None:
         "*first 3 of 10 rows, full table in all.csv*",
     ]
     assert str(table.html()).endswith(
-        '</tbody></table><p class="note">first 3 of 10 rows, full table in all.csv</p>'
+        '</tbody></table><p class="note">first 3 of 10 rows, full table in '
+        '<a href="all.csv">all.csv</a></p>'
     )
+    many = Table.from_frame(pl.DataFrame({"n": list(range(4673))}), limit=200, full_file="d.csv")
+    assert many.note == "first 200 of 4,673 rows, full table in d.csv", "thousands separated"
     assert Table.of(["n"], [[1], [2]], limit=5).note is None  # nothing left out
     assert Table.of(["n"], [[1], [2]], limit=1).note == "first 1 of 2 rows"
+
+
+def test_readable_separates_thousands_of_integers_only() -> None:
+    from schoolmode.reports.table import readable
+
+    frame = pl.DataFrame(
+        {"n": [118221472, 0, None], "pct": [98.9, 100.0, None], "s": ["a", "b", None]}
+    )
+    shown = readable(frame)
+    assert shown["n"].to_list() == ["118,221,472", "0", None]
+    assert shown["pct"].to_list() == [98.9, 100.0, None]
+    assert shown["s"].to_list() == ["a", "b", None]

@@ -342,6 +342,12 @@ def test_cli_compare_writes_the_report(tmp_path: Path) -> None:
     text = (out / "report.md").read_text()
     assert "Paired difference cps-ctu-2022-01-10 - ctu-proposal-2022-01-08" in text
     assert "[95% interval]" in text
+    assert "infections: mean over seeds [95% percentile interval]" in result.output
+    # what a reader needs to read the figures, in both pages
+    html = (out / "report.html").read_text()
+    for page in (text, html):
+        assert "below zero, the first policy has less of that outcome" in page
+        assert "With 2 seeds an interval is little more than the range of the runs" in page
     for name in ("report.html", "infections.png", "outcomes.csv", "summary.csv"):
         assert (out / name).stat().st_size > 0
     bad = CliRunner().invoke(app, ["sim", "run", "--policy", "no-such-policy", "--out", str(out)])

@@ -22,6 +22,7 @@ from schoolmode.engine.settings import sweep_points
 from schoolmode.metrics.frames import district_frame, schools, unit_frames
 from schoolmode.parallel import dask_client
 from schoolmode.policy import model as m
+from schoolmode.store.service import last_imports
 
 
 def _policies(ctx: Context, ids: list[str], option: str) -> list[m.Policy]:
@@ -79,6 +80,7 @@ def backtest(ctx: Context, req: BacktestRequest, stage: Stage | None = None) -> 
         result = run_backtest(
             chosen, history, req.start, req.end, apply_over_whole_period=not req.within_term
         )
+        result.sources = tuple(row["source"] for row in last_imports(ctx.engine))
         tell("writing the report")
         files = write_report(result, req.out)
     return BacktestResult(headline=headline(result), files=files)

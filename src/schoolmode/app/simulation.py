@@ -18,6 +18,7 @@ from schoolmode.sim.network import from_sociopatterns
 from schoolmode.sim.report import write_report as write_sim_report
 from schoolmode.sim.scenario import Scenario, load_scenario
 from schoolmode.sim.sweep import run_sweep, sweep_summary
+from schoolmode.sim.sweep_report import write_sweep_report
 
 _ERRORS = (LookupError, ValueError, OSError)
 
@@ -175,6 +176,8 @@ class SimSweepResult(BaseModel):
     rows_csv: Path
     """Per-seed rows (``sweep.csv``)."""
     summary_csv: Path
+    report_md: Path
+    """The page that explains them (report.md, with report.html and sweep.png beside it)."""
 
 
 def _sweep_values(ctx: Context, req: SimSweepRequest, sc: Scenario) -> tuple[str, list[str]]:
@@ -189,8 +192,9 @@ def _sweep_values(ctx: Context, req: SimSweepRequest, sc: Scenario) -> tuple[str
 
 
 def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
-    """Run the sweep; write per-seed rows and the summary (mean, 95% interval per value,
-    policy and outcome)."""
+    """Run the sweep; write per-seed rows (sweep.csv), the summary (summary.csv: mean, 95%
+    interval per value, policy and outcome) and the page that explains them (report.md,
+    report.html, sweep.png)."""
     with as_use_case_errors(*_ERRORS):
         sc = _scenario(req.scenario, req.seeds, req.days, [])
         name, listed = _sweep_values(ctx, req, sc)
@@ -213,6 +217,7 @@ def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
         write_csv(rows, req.out / "sweep.csv")
         summary = sweep_summary(rows)
         write_csv(summary, req.out / "summary.csv")
+        report = write_sweep_report(name.strip(), rows, summary, sc, req.out)
     table = summary.filter(summary["outcome"] == "infections")
     return SimSweepResult(
         name=name,
@@ -224,4 +229,5 @@ def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
         ],
         rows_csv=req.out / "sweep.csv",
         summary_csv=req.out / "summary.csv",
+        report_md=report["report.md"],
     )

@@ -21,6 +21,9 @@ class Backtest:
     runs: list[PolicyRun]
     counterfactual: bool
     inputs: dict[str, pl.DataFrame]
+    sources: tuple[str, ...] = ()
+    """The import sources of the store the inputs were read from (``synthetic-district``,
+    ``cdph-daily-testing`` ...), when known: the report says where its figures come from."""
 
 
 def run_backtest(

@@ -9,9 +9,18 @@ import polars as pl
 
 from schoolmode.backtest.run import Backtest
 from schoolmode.engine.period import PolicyRun
+from schoolmode.policy import model as m
+from schoolmode.policy.walk import walk
 
-IN_PERSON = {"in_person", "not_in_force", "no_data"}
-"""Modes that keep students in buildings (the no-data and not-in-force days are not remote)."""
+NOT_IN_FORCE = "not_in_force"
+"""The mode of a day outside the policy's term (``--within-term``)."""
+
+NO_DATA = "no_data"
+"""The mode of a day on which a policy's rules had no data to decide on."""
+
+IN_PERSON = {"in_person", NOT_IN_FORCE, NO_DATA}
+"""Modes that are not counted as remote (the no-data and not-in-force days are not remote; the
+reports count the no-data days on their own)."""
 
 
 @dataclass(frozen=True)
@@ -56,17 +65,36 @@ def spells(frame: pl.DataFrame, unit: str) -> list[Spell]:
     return out
 
 
+def stretches(days: pl.Series) -> list[tuple[dt.date, dt.date]]:
+    """(first, last) of each run of consecutive dates in ``days``."""
+    out: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days.to_list()):
+        if out and (day - out[-1][1]).days == 1:
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
 def _spell(rows: list[dict[str, object]]) -> Spell:
     first, last = rows[0], rows[-1]
     return Spell(first["date"], last["date"], str(first["_mode"]), first["rule"])  # type: ignore[arg-type]
+
+
+def no_data_flag(frame: pl.DataFrame) -> pl.Expr:
+    """Days on which the policy's rules had no data to decide on (mode ``no_data``)."""
+    return pl.col("mode").cast(pl.String) == NO_DATA
 
 
 def effective_school(
     run: PolicyRun, inputs: dict[str, pl.DataFrame] | None = None
 ) -> pl.DataFrame | None:
     """Schools' days with the district's state applied: a school is not in person on a day when
-    either its own mode or the district's is not in person (a district pause closes every school).
-    A policy with district rules only applies to the schools of the input frame."""
+    either its own mode or the district's is not in person (a district pause closes every school),
+    and without data when it is in person and its own or the district's rules had no data. A
+    policy with district rules only applies to the schools of the input frame. Columns ``unit``,
+    ``date``, ``mode`` (the school's own), ``remote``, ``no_data`` and ``not_in_force`` (outside
+    the policy's term, its own or the district's)."""
     school = run.results.get("school")
     district = run.results.get("district")
     if (
@@ -84,21 +112,197 @@ def effective_school(
         )
     if school is None or school.height == 0:
         return None
-    flagged = school.with_columns(remote_flag(school).alias("remote"))
+    flagged = school.with_columns(
+        remote_flag(school).alias("remote"),
+        no_data_flag(school).alias("no_data"),
+        (pl.col("mode").cast(pl.String) == NOT_IN_FORCE).alias("not_in_force"),
+    )
     if district is None or district.height == 0:
         return flagged
-    paused = district.select("date", remote_flag(district).alias("district_remote"))
+    state = district.select(
+        "date",
+        remote_flag(district).alias("district_remote"),
+        no_data_flag(district).alias("district_no_data"),
+        (pl.col("mode").cast(pl.String) == NOT_IN_FORCE).alias("district_not_in_force"),
+    )
     return (
-        flagged.join(paused, on="date", how="left")
+        flagged.join(state, on="date", how="left")
         .with_columns(
-            (pl.col("remote") | pl.col("district_remote").fill_null(False)).alias("remote")
+            (pl.col("remote") | pl.col("district_remote").fill_null(False)).alias("remote"),
         )
-        .drop("district_remote")
+        .with_columns(
+            (
+                ~pl.col("remote")
+                & (pl.col("no_data") | pl.col("district_no_data").fill_null(False))
+            ).alias("no_data"),
+            (
+                ~pl.col("remote")
+                & (pl.col("not_in_force") | pl.col("district_not_in_force").fill_null(False))
+            ).alias("not_in_force"),
+        )
+        .drop("district_remote", "district_no_data", "district_not_in_force")
     )
 
 
-def headline(backtest: Backtest) -> pl.DataFrame:
-    """One row per policy: the figures negotiators compare."""
+SCHOOL_DAYS_SCHEMA = {
+    "policy": pl.String,
+    "unit": pl.String,
+    "days not in person": pl.Int64,
+    "days without data": pl.Int64,
+}
+
+
+def school_days(backtest: Backtest) -> pl.DataFrame:
+    """One row per policy and school: the calendar days the school was not in person (its own
+    mode or a district pause) and the days its policy had no data for. The headline's school
+    columns and the school strip are both computed from this frame."""
+    parts = []
+    for run in backtest.runs:
+        school = effective_school(run, backtest.inputs)
+        if school is None or school.height == 0:
+            continue
+        parts.append(
+            school.group_by("unit")
+            .agg(
+                pl.col("remote").sum().cast(pl.Int64).alias("days not in person"),
+                pl.col("no_data").sum().cast(pl.Int64).alias("days without data"),
+            )
+            .select(
+                pl.lit(run.policy.id).alias("policy"),
+                pl.col("unit").cast(pl.String),
+                "days not in person",
+                "days without data",
+            )
+            .sort("unit")
+        )
+    return pl.concat(parts) if parts else pl.DataFrame(schema=SCHOOL_DAYS_SCHEMA)
+
+
+DAILY_SCHEMA = {
+    "policy": pl.String,
+    "date": pl.Date,
+    "units": pl.Int64,
+    "share not in person": pl.Float64,
+    "share without data": pl.Float64,
+    "share not in force": pl.Float64,
+    "citywide data missing": pl.Boolean,
+}
+
+
+def reads(policy: m.Policy, metric: str) -> bool:
+    """Whether a rule of ``policy`` reads ``metric`` (in any node)."""
+    return any(
+        isinstance(node, m.MetricOp) and node.metric == metric
+        for rule in policy.rules
+        for node in walk(rule)
+    )
+
+
+def citywide_missing(backtest: Backtest, policy: m.Policy) -> pl.DataFrame:
+    """``date``, ``citywide data missing``: whether a citywide series (``SERIES``) the policy
+    reads has no value that day, so its rules on it cannot be met (a threshold on a missing
+    value is false) or have no level."""
+    district = backtest.inputs.get("district")
+    read = [
+        c for c in SERIES if district is not None and c in district.columns and reads(policy, c)
+    ]
+    axis = pl.DataFrame({"date": pl.date_range(backtest.start, backtest.end, "1d", eager=True)})
+    if district is None or not read:
+        return axis.with_columns(pl.lit(False).alias("citywide data missing"))
+    known = district.select("date", *read)
+    return axis.join(known, on="date", how="left").select(
+        "date", pl.any_horizontal(pl.col(read).is_null()).alias("citywide data missing")
+    )
+
+
+def daily(backtest: Backtest) -> pl.DataFrame:
+    """One row per policy and day: the share of schools not in person (a district pause counts
+    every school), the share whose policy had no data that day (for a policy without schools,
+    the district: one unit), the share outside its term (``--within-term``) and whether a
+    citywide series it reads was missing while it was in force (:func:`citywide_missing`). The
+    timeline plots this frame."""
+    parts = []
+    for run in backtest.runs:
+        frame = effective_school(run, backtest.inputs)
+        if frame is None:
+            district = run.results.get("district")
+            if district is None or district.height == 0:
+                continue
+            frame = district.with_columns(
+                remote_flag(district).alias("remote"),
+                no_data_flag(district).alias("no_data"),
+                (pl.col("mode").cast(pl.String) == NOT_IN_FORCE).alias("not_in_force"),
+            )
+        parts.append(
+            frame.group_by("date")
+            .agg(
+                pl.len().cast(pl.Int64).alias("units"),
+                pl.col("remote").mean().cast(pl.Float64).alias("share not in person"),
+                pl.col("no_data").mean().cast(pl.Float64).alias("share without data"),
+                pl.col("not_in_force").mean().cast(pl.Float64).alias("share not in force"),
+            )
+            .join(citywide_missing(backtest, run.policy), on="date", how="left")
+            .with_columns(  # outside its term a policy reads nothing
+                pl.col("citywide data missing").fill_null(False)
+                & (pl.col("share not in force") < 0.5)
+            )
+            .select(pl.lit(run.policy.id).alias("policy"), "*")
+            .select(list(DAILY_SCHEMA))
+            .sort("date")
+        )
+    return pl.concat(parts) if parts else pl.DataFrame(schema=DAILY_SCHEMA)
+
+
+SERIES = {
+    "positivity_7d_pct": "CDPH test positivity",
+    "positivity_14d_pct": "CDPH test positivity",
+    "cases_per_100k_7d": "CDPH cases",
+    "cases_per_100k_14d": "CDPH cases",
+}
+"""The citywide series of the district frame, by column: the name a reader knows them by."""
+
+
+def coverage(backtest: Backtest) -> pl.DataFrame:
+    """One row per citywide series (``SERIES``): its columns, first and last day with data within
+    the backtest's period. A series without data in the period has no first or last day."""
+    district = backtest.inputs.get("district")
+    rows: dict[str, dict[str, object]] = {}
+    if district is not None:
+        period = district.filter(pl.col("date").is_between(backtest.start, backtest.end))
+        for column, series in SERIES.items():
+            if column not in period.columns:
+                continue
+            known = period.filter(pl.col(column).is_not_null())["date"]
+            first, last = (known.min(), known.max()) if known.len() else (None, None)
+            row = rows.setdefault(
+                series, {"series": series, "columns": [], "first": first, "last": last}
+            )
+            row["columns"].append(column)  # type: ignore[attr-defined]
+            if first is not None and (row["first"] is None or first < row["first"]):  # type: ignore[operator]
+                row["first"] = first
+            if last is not None and (row["last"] is None or last > row["last"]):  # type: ignore[operator]
+                row["last"] = last
+    return pl.DataFrame(
+        [{**r, "columns": ", ".join(r["columns"])} for r in rows.values()],  # type: ignore[arg-type]
+        schema={"series": pl.String, "columns": pl.String, "first": pl.Date, "last": pl.Date},
+        orient="row",
+    )
+
+
+def ends(cover: pl.DataFrame, end: dt.date) -> list[tuple[dt.date, str]]:
+    """(last day, label) of each series of ``cover`` that ends before ``end``: "CDPH test
+    positivity ends 2021-11-24"."""
+    return [
+        (row["last"], f"{row['series']} ends {row['last'].isoformat()}")
+        for row in cover.sort("last").iter_rows(named=True)
+        if row["last"] is not None and row["last"] < end
+    ]
+
+
+def headline(backtest: Backtest, per_school: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per policy: the figures negotiators compare. The school columns are computed
+    from ``per_school`` (:func:`school_days`, computed here when not given)."""
+    per_school = school_days(backtest) if per_school is None else per_school
     rows = []
     for run in backtest.runs:
         district = run.results.get("district")
@@ -106,18 +310,24 @@ def headline(backtest: Backtest) -> pl.DataFrame:
             "policy": run.policy.id,
             "kind": run.policy.kind,
             "district days remote": None,
+            "district days without data": None,
             "district pauses": None,
             "first pause": None,
             "schools ever remote": None,
             "mean school days remote": None,
+            "mean school days without data": None,
             "school-days eligible for remote": None,
             "classroom-days remote": None,
+            "student-days not in person": None,
             "in-person student-days kept (%)": None,
             "rules not evaluated": len(run.not_evaluated),
         }
         if district is not None and district.height:
             pauses = spells(district, str(district["unit"][0]))
             row["district days remote"] = int(district.select(remote_flag(district).sum()).item())
+            row["district days without data"] = int(
+                district.select(no_data_flag(district).sum()).item()
+            )
             row["district pauses"] = len(pauses)
             row["first pause"] = pauses[0].start.isoformat() if pauses else None
         own = run.results.get("school")
@@ -132,24 +342,62 @@ def headline(backtest: Backtest) -> pl.DataFrame:
             row["classroom-days remote"] = int(
                 classroom.select(remote_flag(classroom).sum()).item()
             )
-        school = effective_school(run, backtest.inputs)
-        if school is not None and school.height:
-            per_school = school.group_by("unit").agg(pl.col("remote").sum().alias("remote_days"))
-            row["schools ever remote"] = int((per_school["remote_days"] > 0).sum())
-            mean = per_school["remote_days"].mean()
-            row["mean school days remote"] = (
-                round(float(mean), 1) if isinstance(mean, int | float) else None
+        mine = per_school.filter(pl.col("policy") == run.policy.id)
+        if mine.height:
+            row["schools ever remote"] = int((mine["days not in person"] > 0).sum())
+            row["mean school days remote"] = round(float(mine["days not in person"].mean()), 1)  # type: ignore[arg-type]
+            row["mean school days without data"] = round(
+                float(mine["days without data"].mean()),  # type: ignore[arg-type]
+                1,
             )
-            if "enrolled" in backtest.inputs.get("school", pl.DataFrame()).columns:
-                enrol = backtest.inputs["school"].select("unit", "date", "enrolled")
-                joined = school.join(enrol, on=["unit", "date"], how="left")
-                total = float(joined["enrolled"].sum() or 0)
-                kept = float(joined.filter(~pl.col("remote"))["enrolled"].sum() or 0)
-                row["in-person student-days kept (%)"] = (
-                    round(100 * kept / total, 1) if total else None
-                )
+        students = student_days(run, backtest.inputs)
+        if students is not None:
+            total, away = students
+            row["student-days not in person"] = away
+            row["in-person student-days kept (%)"] = (
+                round(100 * (total - away) / total, 1) if total else None
+            )
         rows.append(row)
     return pl.DataFrame(rows, strict=False)
+
+
+def student_days(run: PolicyRun, inputs: dict[str, pl.DataFrame]) -> tuple[int, int] | None:
+    """(enrolled student-days, student-days not in person) over the period: a school's enrolled
+    students on each day it is not in person (its own mode or a district pause), plus, on the
+    days their school is in person, the enrolled students of each classroom not in person. Days
+    without data count as in person. None without enrolment in the inputs."""
+    school = effective_school(run, inputs)
+    if (
+        school is None
+        or school.height == 0
+        or "enrolled" not in inputs.get("school", pl.DataFrame()).columns
+    ):
+        return None
+    enrol = inputs["school"].select("unit", "date", "enrolled")
+    joined = school.join(enrol, on=["unit", "date"], how="left")
+    total = int(joined["enrolled"].sum() or 0)
+    away = int(joined.filter(pl.col("remote"))["enrolled"].sum() or 0)
+    classroom = run.results.get("classroom")
+    rooms = inputs.get("classroom")
+    if (
+        classroom is not None
+        and classroom.height
+        and rooms is not None
+        and {"parent", "enrolled"} <= set(rooms.columns)
+    ):
+        flipped = (
+            classroom.filter(remote_flag(classroom))
+            .select("unit", "date")
+            .join(rooms.select("unit", "date", "parent", "enrolled"), on=["unit", "date"])
+            .join(
+                school.select(pl.col("unit").alias("parent"), "date", "remote"),
+                on=["parent", "date"],
+                how="left",
+            )
+            .filter(~pl.col("remote").fill_null(False))
+        )
+        away += int(flipped["enrolled"].sum() or 0)
+    return total, away
 
 
 def disagreements(backtest: Backtest, scope: str = "district") -> pl.DataFrame:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from schoolmode.backtest.report import DEFINITIONS
 from schoolmode.backtest.run import run_backtest
 from schoolmode.backtest.summary import headline
 from schoolmode.engine.grid import Calendar
@@ -25,20 +26,32 @@ from schoolmode.engine.settings import Settings, SweepPoint, sweep_points
 from schoolmode.policy import model as m
 from schoolmode.reports import figures
 from schoolmode.reports.export import write_csv
-from schoolmode.reports.page import Figures, Heading, Page, Paragraph, TableBlock, write_page
-from schoolmode.reports.table import Table
+from schoolmode.reports.page import (
+    Bullets,
+    Figures,
+    Heading,
+    Item,
+    Page,
+    Paragraph,
+    TableBlock,
+    write_page,
+)
+from schoolmode.reports.table import Table, readable
 
 if TYPE_CHECKING:
     from distributed import Client
 
 OUTCOMES = [
     "district days remote",
+    "district days without data",
     "district pauses",
     "first pause",
     "schools ever remote",
     "mean school days remote",
+    "mean school days without data",
     "school-days eligible for remote",
     "classroom-days remote",
+    "student-days not in person",
     "in-person student-days kept (%)",
 ]
 """The headline figures reported for each swept value (``summary.headline`` columns)."""
@@ -47,8 +60,13 @@ PLOTTED = [
     "district days remote",
     "mean school days remote",
     "school-days eligible for remote",
+    "classroom-days remote",
+    "student-days not in person",
     "in-person student-days kept (%)",
 ]
+"""The outcomes drawn, one panel each (a panel whose outcome no policy has says why)."""
+
+NO_VALUE = "no value: the policy has no rule at this level"
 
 
 def sweep_one(
@@ -83,12 +101,15 @@ def _frame(points: Sequence[SweepPoint], rows: Sequence[Mapping[str, object]]) -
         "kind": pl.String,
         "value": pl.String,
         "district days remote": pl.Int64,
+        "district days without data": pl.Int64,
         "district pauses": pl.Int64,
         "first pause": pl.String,
         "schools ever remote": pl.Int64,
         "mean school days remote": pl.Float64,
+        "mean school days without data": pl.Float64,
         "school-days eligible for remote": pl.Int64,
         "classroom-days remote": pl.Int64,
+        "student-days not in person": pl.Int64,
         "in-person student-days kept (%)": pl.Float64,
         "rules not evaluated": pl.Int64,
     }
@@ -166,27 +187,112 @@ def _numeric(labels: Sequence[str]) -> list[float] | None:
 
 
 def sweep_plot(table: pl.DataFrame, path: Path) -> Path:
-    """The outcome against the value, one line per policy, one panel per headline figure."""
-    fig, axes = figures.subplots(2, 2, figsize=(11, 7))
+    """The outcome against the value, one line per policy, one panel per headline figure
+    (``PLOTTED``), every point a cell of ``table``. A policy without a value for an outcome is
+    named in its panel (``NO_VALUE``); a share in percent is drawn on 0..100."""
+    fig, axes = figures.subplots(2, 3, figsize=(13, 7.5), constrained=True)
     name = str(table["name"][0]) if table.height else ""
+    policies = table["policy"].unique(maintain_order=True).to_list()
+    colours = figures.colormap("tab10")
     for ax, outcome in zip(axes.ravel(), PLOTTED, strict=True):
-        for policy in table["policy"].unique(maintain_order=True).to_list():
+        empty = []
+        for i, policy in enumerate(policies):
             rows = table.filter(pl.col("policy") == policy)
+            if rows[outcome].null_count() == rows.height:
+                empty.append(policy)
+                continue
             labels = rows["value"].to_list()
             ys = [float("nan") if y is None else float(y) for y in rows[outcome].to_list()]
             xs = _numeric(labels)
             if xs is not None:
                 pairs = sorted(zip(xs, ys, strict=True))
-                ax.plot([p[0] for p in pairs], [p[1] for p in pairs], marker="o", label=policy)
+                ax.plot(
+                    [p[0] for p in pairs],
+                    [p[1] for p in pairs],
+                    marker="o",
+                    color=colours(i % 10),
+                    label=policy,
+                )
             else:
-                ax.plot(range(len(labels)), ys, marker="o", label=policy)
+                ax.plot(range(len(labels)), ys, marker="o", color=colours(i % 10), label=policy)
                 ax.set_xticks(range(len(labels)), labels, fontsize=8, rotation=15)
+        if empty:
+            ax.text(
+                0.5,
+                0.5,
+                f"{NO_VALUE}:\n" + "\n".join(empty),
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="dimgray",
+                gid="no-value",
+            )
+        if not ax.lines:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        elif outcome.endswith("(%)"):
+            ax.set_ylim(0, 100)
+        elif not (table[outcome].fill_null(0) != 0).any():
+            ax.set_ylim(0, 1)  # not a 0.00..0.05 scale under a flat line
+            ax.set_yticks([0, 1])
+            ax.text(
+                0.5,
+                0.5,
+                "0 for every policy and value",
+                transform=ax.transAxes,
+                ha="center",
+                fontsize=8,
+                color="dimgray",
+                gid="all-zero",
+            )
+        else:
+            ax.set_ylim(bottom=0)  # counts: a flat line at 0 is not a fall below it
+            if table[outcome].max() is not None and float(table[outcome].max()) >= 1000:  # type: ignore[arg-type]
+                figures.thousands(ax)
         ax.set_title(outcome, fontsize=10)
         ax.set_xlabel(name)
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"Backtest outcome against {name}")
+    handles = [figures.patch(colours(i % 10), p) for i, p in enumerate(policies)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(policies), 4), fontsize=8)
+    fig.suptitle(f"Backtest outcome against {name} (each point is a row of the table)")
     return figures.save_png(fig, path)
+
+
+REMOTE_COUNTS = ["district days remote", "mean school days remote", "classroom-days remote"]
+"""The outcomes that count days not in person (eligibility is not one)."""
+
+ELIGIBLE = "school-days eligible for remote"
+
+
+def unmoved(table: pl.DataFrame) -> list[str]:
+    """The outcomes some policy has a value for that are the same at every swept value, for
+    every policy."""
+    out = []
+    for outcome in OUTCOMES:
+        if table[outcome].null_count() == table.height:
+            continue
+        per_policy = table.group_by("policy").agg(pl.col(outcome).n_unique().alias("n"))
+        if (per_policy["n"] == 1).all():
+            out.append(outcome)
+    return out
+
+
+def _what_moves(table: pl.DataFrame, name: str) -> list[Paragraph]:
+    """Which figures the swept value leaves unchanged, and why eligibility alone can move."""
+    still = unmoved(table)
+    if not still or table["value"].n_unique() < 2:
+        return []
+    text = f"The same at every value of `{name}`, for every policy: {', '.join(still)}."
+    if ELIGIBLE not in still and all(
+        c in still for c in REMOTE_COUNTS if table[c].null_count() < table.height
+    ):
+        text += (
+            f" Only {ELIGIBLE} moves: a school that meets the condition may go remote with an "
+            "authorisation (e.g. the Tactical Team's), which the backtest does not assume, so "
+            "the value changes which school-days could have gone remote, not how many did."
+        )
+    return [Paragraph(text)]
 
 
 def sweep_page(
@@ -214,10 +320,19 @@ def sweep_page(
         [
             Heading(f"Sweep of {name}, {start} to {end}", level=1),
             Paragraph(intro),
-            TableBlock(Table.from_frame(table.select("policy", "value", *OUTCOMES))),
-            Paragraph(
-                "Days remote count calendar days on which the unit was not in person "
-                "(pauses, remote or hybrid)."
+            TableBlock(Table.from_frame(readable(table.select("policy", "value", *OUTCOMES)))),
+            *_what_moves(table, name),
+            Bullets(
+                [
+                    Item(text, code=term)
+                    for term, text in DEFINITIONS
+                    if term != "rules not evaluated"  # not a column of the sweep's table
+                ]
+            ),
+            *(
+                [Paragraph(f"Empty panels and cells: {NO_VALUE}.")]
+                if any(table[c].null_count() for c in PLOTTED)
+                else []
             ),
             Figures([plot]),
         ],

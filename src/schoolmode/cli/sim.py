@@ -77,6 +77,7 @@ def _compare(
     console.print(
         f"{result.runs} runs in {result.wall_s:.1f} s ({result.wall_s / result.runs:.2f} s per run)"
     )
+    console.print("infections: mean over seeds [95% percentile interval]")
     for row in result.infections:
         console.print(f"{row.policy}: infections {row.mean:,.0f} [{row.lo:,.0f}, {row.hi:,.0f}]")
     console.print(f"report: {result.files['report.md']} and {result.files['report.html']}")
@@ -141,11 +142,12 @@ def sweep_cmd(
     workers: Annotated[
         int, typer.Option(help="LocalCluster worker processes (0: run serially here).")
     ] = 2,
-    out: Annotated[Path, typer.Option(help="Folder for sweep.csv and summary.csv.")] = Path(
-        "out/sim-sweep"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for sweep.csv, summary.csv and the report.")
+    ] = Path("out/sim-sweep"),
 ) -> None:
-    """Every value x policy x seed as one Dask task; write per-seed rows and a summary."""
+    """Every value x policy x seed as one Dask task; write per-seed rows, a summary and a
+    report (report.md, report.html, sweep.png)."""
     from schoolmode.app.simulation import SimSweepRequest
     from schoolmode.app.simulation import sweep as run
 
@@ -166,9 +168,15 @@ def sweep_cmd(
         stages(f"sweeping {param.split('=')[0]}: every value x policy x seed"),
     ):
         result = run(ctx, req)
+    console.print(
+        "infections: mean over seeds [95% percentile interval]; A - B is the paired difference "
+        "on the same seeds (below 0: A has fewer)"
+    )
     for row in result.infections:
         console.print(
             f"{result.name}={row.value} {row.policy}: infections {row.mean:,.0f} "
             f"[{row.lo:,.0f}, {row.hi:,.0f}]"
         )
-    console.print(f"rows: {result.rows_csv}; summary: {result.summary_csv}")
+    console.print(
+        f"rows: {result.rows_csv}; summary: {result.summary_csv}; report: {result.report_md}"
+    )

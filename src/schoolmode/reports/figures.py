@@ -43,16 +43,42 @@ def _dates() -> ModuleType:
     return mdates
 
 
-def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float]) -> tuple[Figure, Any]:
-    """A new figure and its axes (one ``Axes``, or an array of them for a grid)."""
-    fig, axes = pyplot().subplots(nrows, ncols, figsize=figsize)
+def subplots(
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    figsize: tuple[float, float],
+    constrained: bool = False,
+) -> tuple[Figure, Any]:
+    """A new figure and its axes (one ``Axes``, or an array of them for a grid). With
+    ``constrained`` the figure uses Matplotlib's constrained layout, which makes room for
+    legends outside the axes and for a note under them (``note``)."""
+    fig, axes = pyplot().subplots(
+        nrows, ncols, figsize=figsize, layout="constrained" if constrained else None
+    )
     return fig, axes
+
+
+def note(fig: Figure, text: str | None, width: int = 160) -> None:
+    """A small grey note under the figure (what it leaves out, and why), wrapped."""
+    if text:
+        from textwrap import fill
+
+        fig.supxlabel(fill(text, width), fontsize=7, color="dimgray", ha="left", x=0.01)
 
 
 def colormap(name: str) -> Colormap:
     """A named Matplotlib colour map (``tab10``, ``Reds`` ...)."""
     cmap: Colormap = pyplot().get_cmap(name)
     return cmap
+
+
+def listed_colormap(colours: Sequence[str]) -> Colormap:
+    """A colour map of the given colours in order (NaN cells are left transparent)."""
+    pyplot()
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(list(colours))
 
 
 def date_number(day: dt.date) -> float:
@@ -67,9 +93,44 @@ def date_axis(ax: Axes, months: Sequence[int] = (1, 4, 7, 10), fmt: str = "%b %Y
     ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt))
 
 
+def patch(colour: Any, label: str, *, alpha: float = 1.0) -> Any:
+    """A filled square for a legend: a shading or a colour of an image, with its label."""
+    pyplot()
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor=colour, alpha=alpha, label=label)
+
+
+def hatched(colour: Any, label: str) -> Any:
+    """A hatched, unfilled square for a legend (a hatched shading), with its label."""
+    pyplot()
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor="none", edgecolor=colour, hatch="//", label=label)
+
+
+def thousands(ax: Axes) -> None:
+    """Plain y tick labels with thousands separators (12,000, not 1.2 and a 1e4 offset)."""
+    pyplot()
+    from matplotlib.ticker import StrMethodFormatter
+
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+
+
+def hatched_box(x: float, y: float, width: float, height: float, *, gid: str) -> Any:
+    """An unfilled, hatched rectangle in data coordinates (to lay over an image's cells)."""
+    pyplot()
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(
+        (x, y), width, height, fill=False, hatch="///", edgecolor="black", lw=0, gid=gid
+    )
+
+
 def save_png(fig: Figure, path: Path, *, dpi: int = DPI) -> Path:
     """Lay ``fig`` out tightly, save it as a PNG at ``path`` and close it."""
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     pyplot().close(fig)
     return path

@@ -70,7 +70,7 @@ class Table:
         if total is None or total <= len(self.rows):
             return None
         where = f", full table in {self.full_file}" if self.full_file else ""
-        return f"first {len(self.rows)} of {total} rows{where}"
+        return f"first {len(self.rows):,} of {total:,} rows{where}"
 
     def markdown_lines(self) -> list[str]:
         """The table as Markdown lines: caption (emphasised) and note around the pipe table."""
@@ -100,9 +100,24 @@ class Table:
         table = Markup("<table>{}<thead><tr>{}</tr></thead><tbody>{}</tbody></table>").format(
             caption, head, rows
         )
-        if self.note:
+        if self.note and self.full_file:
+            shown = self.note.removesuffix(f", full table in {self.full_file}")
+            table += Markup('<p class="note">{}, full table in <a href="{}">{}</a></p>').format(
+                shown, self.full_file, self.full_file
+            )
+        elif self.note:
             table += Markup('<p class="note">{}</p>').format(self.note)
         return table
+
+
+def readable(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` for reading: integers with thousands separators (118,221,472), as text; the
+    other columns as they are. For the printed page only: CSV files keep the numbers."""
+    return frame.with_columns(
+        pl.col(name).map_elements(lambda v: f"{v:,}", return_dtype=pl.String)
+        for name, dtype in frame.schema.items()
+        if dtype.is_integer()
+    )
 
 
 def markdown_table(frame: pl.DataFrame) -> str:
