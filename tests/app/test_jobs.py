@@ -71,7 +71,13 @@ def test_a_simulation_sweep_runs_serially_outside_dask(ctx: Context) -> None:
     assert execute(ctx.settings, job_id) == "done"
     view = get_job(ctx, job_id)
     assert view is not None
-    assert {f.name for f in view.files} == {"sweep.csv", "summary.csv"}
+    assert {f.name for f in view.files} == {
+        "sweep.csv",
+        "summary.csv",
+        "report.md",
+        "report.html",
+        "sweep.png",
+    }
 
 
 def test_a_failed_job_says_why_and_keeps_no_files(ctx: Context) -> None:

@@ -130,3 +130,27 @@ def test_a_day_takes_the_last_complete_week_and_14_days_need_two_weeks() -> None
     assert out["positivity_7d"].to_list() == [None, 20.0, 20.0, 60.0, 60.0, 20.0, 20.0, None]
     # two consecutive weeks: (10 + 30) / 200; the week of the 23rd has no week before it
     assert out["positivity_14d"].to_list() == [None, None, None, 40.0, 40.0, None, None, None]
+
+
+def test_a_backtest_covers_january_2022_and_says_which_series_it_used(store: str) -> None:
+    from schoolmode.backtest.run import run_backtest
+    from schoolmode.backtest.summary import citywide_missing, coverage
+    from schoolmode.metrics.frames import district_frame
+    from schoolmode.policy.loader import shipped_registry
+
+    start, end = D("2021-11-01"), D("2022-02-28")
+    engine = make_engine(store)
+    try:
+        district = district_frame(engine, start, end)
+    finally:
+        engine.dispose()
+    policy = shipped_registry().get("cdc-indicators-2020-09-15").policy
+    backtest = run_backtest([policy], {"district": district}, start, end)
+    cover = coverage(backtest).filter(pl.col("series") == "CDPH test positivity").row(0, named=True)
+    assert cover["last"] == end  # no end of the series inside the period any more
+    assert cover["source"].startswith(f"CDPH daily tests, by test, to {LAST_BY_TEST}; from ")
+    assert "2021-11-25 derived from the ZIP weekly" in cover["source"]
+    # every day of December 2021 to February 2022 has the positivity the policy reads
+    missing = citywide_missing(backtest, policy).filter(pl.col("date") >= D("2021-12-01"))
+    assert missing.height == 90
+    assert not missing["citywide data missing"].any()

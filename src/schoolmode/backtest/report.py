@@ -642,8 +642,8 @@ def report_page(
             Bullets(_remote_modes(backtest)),
             Heading("Data coverage"),
             Paragraph(
-                "The first and last day of each citywide series within the period; the plots "
-                "mark where a series ends with a dotted line."
+                "The first and last day of each citywide series within the period and where "
+                "its values come from; the plots mark where a series ends with a dotted line."
             ),
             TableBlock(Table.from_frame(cover)),
             *_disagreement_blocks(differ),

@@ -282,11 +282,58 @@ def coverage(backtest: Backtest) -> pl.DataFrame:
                 row["first"] = first
             if last is not None and (row["last"] is None or last > row["last"]):  # type: ignore[operator]
                 row["last"] = last
+    basis = _positivity_basis(district, backtest) if district is not None else None
     return pl.DataFrame(
-        [{**r, "columns": ", ".join(r["columns"])} for r in rows.values()],  # type: ignore[arg-type]
-        schema={"series": pl.String, "columns": pl.String, "first": pl.Date, "last": pl.Date},
+        [
+            {
+                **r,
+                "columns": ", ".join(r["columns"]),  # type: ignore[arg-type]
+                "source": basis if r["series"] == POSITIVITY and basis else SOURCE[r["series"]],  # type: ignore[index]
+            }
+            for r in rows.values()
+        ],
+        schema={
+            "series": pl.String,
+            "columns": pl.String,
+            "first": pl.Date,
+            "last": pl.Date,
+            "source": pl.String,
+        },
         orient="row",
     )
+
+
+POSITIVITY = "CDPH test positivity"
+SOURCE = {
+    POSITIVITY: "CDPH daily tests, by test (cdph-daily-testing)",
+    "CDPH cases": "CDPH daily cases (cdph-daily-cases)",
+}
+"""Where each citywide series comes from, as the coverage table says."""
+
+
+def _positivity_basis(district: pl.DataFrame, backtest: Backtest) -> str | None:
+    """Which series gave the positivity over the period, when part of it was derived from the
+    ZIP weekly series (``metrics.community.derived_positivity``): the days of each."""
+    if "positivity_basis" not in district.columns:
+        return None
+    period = district.filter(pl.col("date").is_between(backtest.start, backtest.end))
+    derived: list[dt.date] = period.filter(pl.col("positivity_basis").str.starts_with("derived"))[
+        "date"
+    ].to_list()
+    if not derived:
+        return None
+    by_test: list[dt.date] = period.filter(pl.col("positivity_basis") == "cdph-daily-testing")[
+        "date"
+    ].to_list()
+    parts = []
+    if by_test:
+        parts.append(f"CDPH daily tests, by test, to {max(by_test).isoformat()}")
+    parts.append(
+        f"from {min(derived).isoformat()} derived from the ZIP weekly cases and tests (cdph-zip-weekly: "
+        "the last complete week, cases per test times the by-test / by-person ratio; "
+        "docs/metrics.md)"
+    )
+    return "; ".join(parts)
 
 
 def ends(cover: pl.DataFrame, end: dt.date) -> list[tuple[dt.date, str]]:

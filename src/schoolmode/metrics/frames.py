@@ -54,6 +54,8 @@ def district_frame(engine: Engine, start: dt.date, end: dt.date) -> pl.DataFrame
         pl.lit("chicago").alias("unit"),
         "date",
         *(pl.col(src).alias(dst) for src, dst in DISTRICT_COLUMNS.items()),
+        # which series gave the day's positivity (text: described, never read by a rule)
+        pl.col("positivity_basis"),
     )
 
 
