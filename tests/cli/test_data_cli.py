@@ -87,6 +87,24 @@ def test_init_import_status(kind: str, imported: Callable[[str], Imported]) -> N
     assert "last import per source" in _ok(["status", "--db", db_url])
 
 
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_status_lists_each_series_and_whether_it_has_rows_on_a_day(
+    kind: str, imported: Callable[[str], Imported]
+) -> None:
+    url = imported(kind).url
+    within = json.loads(_ok(["status", "--db", url, "--series", "2021-03-01", "--json"]))
+    tests = {s["metric"]: s for s in within["series"] if s["source"] == "cdph-daily-testing"}
+    assert tests["total_tests"]["days"] == 1
+    assert tests["total_tests"]["ends"] == "2021-11-24"
+    after = json.loads(_ok(["status", "--db", url, "--series", "2022-08-01", "--json"]))
+    assert all(s["days"] == 0 for s in after["series"] if s["source"] == "cdph-daily-testing")
+    shown = " ".join(_ok(["status", "--db", url, "--series", "2022-08-01"]).split())
+    assert "series have no rows on 2022-08-01" in shown
+    bad = CliRunner().invoke(app, ["status", "--db", url, "--series", "2022/08/01"])
+    assert bad.exit_code == 2
+    assert "--series" in bad.output
+
+
 def test_import_errors_exit_non_zero_and_change_nothing(db_url: str, tmp_path: Path) -> None:
     _ok(["init", "--db", db_url])
     bad = tmp_path / "cases.csv"

@@ -14,10 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from schoolmode.cli.common import DbOption, RemovalsOption, app_context, fail
+from schoolmode.cli.common import DbOption, RemovalsOption, app_context, fail, parse_day
 
 if TYPE_CHECKING:
     from schoolmode.app.context import Context
+    from schoolmode.app.coverage import CoverageResult
     from schoolmode.app.data import ImportOutcome, ImportReport, StoreStatus
     from schoolmode.store.service import Parser
 
@@ -227,15 +228,36 @@ def import_sources() -> None:
 def status(
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    series: Annotated[
+        str | None,
+        typer.Option(
+            "--series",
+            metavar="DATE",
+            help="Also list every data series (source, geography, metric): its first and last "
+            "day in the store and whether it has rows on DATE (YYYY-MM-DD).",
+        ),
+    ] = None,
 ) -> None:
     """The store in use, its schema, row counts and the last import of each source."""
     # the store: its URL and a SQLite file's absolute path; a missing or uninitialised store
     # is said in one line (exit code 3)
     from schoolmode.app.data import store_status
 
+    on = parse_day(series, "--series") if series is not None else None
     with app_context(db) as ctx:
         _migrated(ctx)
         current = store_status(ctx)
+        if on is not None:
+            from schoolmode.app.coverage import CoverageRequest, data_coverage
+
+            covered = data_coverage(ctx, CoverageRequest(first=on))
+    if on is not None:
+        if as_json:
+            typer.echo(covered.model_dump_json(indent=2))
+            return
+        _print_status(current)
+        _print_series(covered)
+        return
     if as_json:
         typer.echo(
             json.dumps(
@@ -251,6 +273,35 @@ def status(
         )
         return
     _print_status(current)
+
+
+def _print_series(covered: CoverageResult) -> None:
+    table = Table(
+        title=f"Data series, and whether each has rows dated {covered.first} (a weekly "
+        "series' rows are dated by their week's first day)"
+    )
+    for name in ("source", "geography", "metric", "first day", "last day", "rows that day"):
+        table.add_column(name)
+    for s in covered.series:
+        table.add_row(
+            s.source,
+            s.geography_type,
+            s.metric,
+            s.starts.isoformat(),
+            s.ends.isoformat(),
+            "yes" if s.days else "no",
+        )
+    out = Console(width=200 if not Console().is_terminal else None)
+    out.print(table)
+    missing = covered.without_rows()
+    out.print(
+        f"{len(missing)} of {len(covered.series)} series have no rows on {covered.first}"
+        + (
+            f" (e.g. {missing[0].source}/{missing[0].metric}, ends {missing[0].ends})"
+            if missing
+            else ""
+        )
+    )
 
 
 def _print_status(current: StoreStatus) -> None:
