@@ -9,6 +9,7 @@ import polars as pl
 
 from schoolmode.backtest.run import Backtest
 from schoolmode.engine.period import PolicyRun
+from schoolmode.metrics.community import BY_TEST, DERIVED
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
 
@@ -317,14 +318,10 @@ def _positivity_basis(district: pl.DataFrame, backtest: Backtest) -> str | None:
     if "positivity_basis" not in district.columns:
         return None
     period = district.filter(pl.col("date").is_between(backtest.start, backtest.end))
-    derived: list[dt.date] = period.filter(pl.col("positivity_basis").str.starts_with("derived"))[
-        "date"
-    ].to_list()
+    derived: list[dt.date] = period.filter(pl.col("positivity_basis") == DERIVED)["date"].to_list()
     if not derived:
         return None
-    by_test: list[dt.date] = period.filter(pl.col("positivity_basis") == "cdph-daily-testing")[
-        "date"
-    ].to_list()
+    by_test: list[dt.date] = period.filter(pl.col("positivity_basis") == BY_TEST)["date"].to_list()
     parts = []
     if by_test:
         parts.append(f"CDPH daily tests, by test, to {max(by_test).isoformat()}")

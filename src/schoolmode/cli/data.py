@@ -15,6 +15,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from schoolmode.cli.common import DbOption, RemovalsOption, app_context, fail, parse_day
+from schoolmode.cli.common import console as stdout
 
 if TYPE_CHECKING:
     from schoolmode.app.context import Context
@@ -291,10 +292,9 @@ def _print_series(covered: CoverageResult) -> None:
             s.ends.isoformat(),
             "yes" if s.days else "no",
         )
-    out = Console(width=200 if not Console().is_terminal else None)
-    out.print(table)
+    stdout.print(table)
     missing = covered.without_rows()
-    out.print(
+    stdout.print(
         f"{len(missing)} of {len(covered.series)} series have no rows on {covered.first}"
         + (
             f" (e.g. {missing[0].source}/{missing[0].metric}, ends {missing[0].ends})"
