@@ -19,6 +19,7 @@ from schoolmode.backtest.run import run_backtest
 from schoolmode.backtest.summary import headline
 from schoolmode.backtest.sweep import OUTCOMES, run_sweep, write_sweep_report
 from schoolmode.engine.settings import sweep_points
+from schoolmode.metrics.coverage import records_span, without_records_outside
 from schoolmode.metrics.frames import district_frame, schools, unit_frames
 from schoolmode.parallel import dask_client
 from schoolmode.policy import model as m
@@ -41,7 +42,10 @@ def _history(
     engine: Engine, start: dt.date, end: dt.date, school_year: str | None
 ) -> dict[str, pl.DataFrame]:
     district = district_frame(engine, start, end)
-    return {"district": district, **unit_frames(engine, district, schools(engine, school_year))}
+    frames = {"district": district, **unit_frames(engine, district, schools(engine, school_year))}
+    # as a decision: the school-record metrics are blank (no_data) outside the records' days
+    span = records_span(engine)
+    return {scope: without_records_outside(frame, span) for scope, frame in frames.items()}
 
 
 class BacktestRequest(BaseModel):

@@ -15,7 +15,12 @@ from schoolmode.decisions.record import policy_in_force, stored_explanation
 from schoolmode.decisions.runs import day_decisions as stored_day_decisions
 from schoolmode.decisions.runs import decision_runs, latest_run_for_day, run_policy, school_of
 from schoolmode.decisions.verify import verify as verify_store
+from schoolmode.engine.evaluate import resolve_interpretations
+from schoolmode.engine.nodes import metrics_read
+from schoolmode.engine.settings import Settings
 from schoolmode.i18n import DEFAULT, LANGUAGES, language
+from schoolmode.metrics.coverage import describe, metric_ends
+from schoolmode.policy.loader import LoadedPolicy
 from schoolmode.store.chain import chain_head
 
 
@@ -32,8 +37,25 @@ class DecideRequest(BaseModel):
     """Who runs it (default: the OS user)."""
 
 
+class NoDataCount(BaseModel):
+    """On ``date``, ``units`` of the ``of_units`` units of ``scope`` had no data for ``rule``
+    (``missing``: the metrics it reads that had none): stored as ``no_data``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: str
+    rule: str
+    date: dt.date
+    units: int
+    of_units: int
+    missing: list[str]
+    text: str
+    """The line ``decide`` prints."""
+
+
 class DecideResult(BaseModel):
-    """The stored run: its id, policy, days, decision counts and the metrics it lacked."""
+    """The stored run: its id, policy, days, decision counts, the metrics it lacked and the
+    unit-days stored as ``no_data``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -44,6 +66,16 @@ class DecideResult(BaseModel):
     decisions: int
     not_default: int
     missing_metrics: list[str]
+    no_data: int = 0
+    """Unit-days stored as ``no_data`` (counted in ``not_default`` too)."""
+    no_data_rules: list[NoDataCount] = []
+
+
+def decide_policy(ctx: Context, req: DecideRequest) -> LoadedPolicy:
+    """The policy ``req`` decides under: the one named (an unknown id is an error naming the
+    known ones) or the agreement in force on its first day."""
+    registry = ctx.registry
+    return registry.get(req.policy_id) if req.policy_id else policy_in_force(registry, req.first)
 
 
 def decide(ctx: Context, req: DecideRequest, stage: Stage | None = None) -> DecideResult:
@@ -51,8 +83,7 @@ def decide(ctx: Context, req: DecideRequest, stage: Stage | None = None) -> Deci
     begins: the policies, reading the metrics, deciding, storing)."""
     tell = stage or (lambda _: None)
     tell("reading the policies")
-    registry = ctx.registry
-    loaded = registry.get(req.policy_id) if req.policy_id else policy_in_force(registry, req.first)
+    loaded = decide_policy(ctx, req)
     summary = decide_run(
         ctx.engine,
         loaded,
@@ -69,7 +100,46 @@ def decide(ctx: Context, req: DecideRequest, stage: Stage | None = None) -> Deci
         decisions=summary.decisions,
         not_default=summary.not_default,
         missing_metrics=list(summary.missing_metrics),
+        no_data=summary.no_data,
+        no_data_rules=[
+            NoDataCount(
+                scope=n.scope,
+                rule=n.rule,
+                date=n.date,
+                units=n.units,
+                of_units=n.of_units,
+                missing=n.missing,
+                text=n.render(),
+            )
+            for n in summary.no_data_rules or []
+        ],
     )
+
+
+def data_gaps(ctx: Context, req: DecideRequest) -> list[str]:
+    """Before deciding: one line per rule of the policy that reads (under its default
+    interpretations) a series without data on the last day decided (its data end earlier, or
+    the store has none): its units are stored as ``no_data`` unless another rule applies.
+    Nothing is written."""
+    policy = decide_policy(ctx, req).policy
+    last = req.last or req.first
+    ends = metric_ends(ctx.engine)
+    interps = resolve_interpretations(policy, Settings())
+    out = []
+    for rule in policy.rules:
+        node = rule.when if rule.when is not None else rule.classify
+        reads = metrics_read(node, interps) if node is not None else set()
+        short = [
+            f"{describe(n)} ({f'data end on {ends[n]}' if ends[n] else 'none in the store'})"
+            for n in sorted(reads)
+            if n in ends and (ends[n] is None or ends[n] < last)  # type: ignore[operator]
+        ]
+        if short:
+            out.append(
+                f"rule {rule.id} has no data on {last} for {', '.join(short)}: its "
+                f"{rule.scope.value} units are stored as no_data unless another rule applies"
+            )
+    return out
 
 
 class AuthoriseRequest(BaseModel):

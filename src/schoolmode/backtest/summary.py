@@ -408,8 +408,9 @@ def headline(backtest: Backtest, per_school: pl.DataFrame | None = None) -> pl.D
 def student_days(run: PolicyRun, inputs: dict[str, pl.DataFrame]) -> tuple[int, int] | None:
     """(enrolled student-days, student-days not in person) over the period: a school's enrolled
     students on each day it is not in person (its own mode or a district pause), plus, on the
-    days their school is in person, the enrolled students of each classroom not in person. Days
-    without data count as in person. None without enrolment in the inputs."""
+    days their school is in person, the enrolled students of each classroom not in person. Both
+    are over the school-days with data: a school-day without data (``no_data``, its own or the
+    district's) is neither kept nor lost. None without enrolment in the inputs."""
     school = effective_school(run, inputs)
     if (
         school is None
@@ -418,7 +419,7 @@ def student_days(run: PolicyRun, inputs: dict[str, pl.DataFrame]) -> tuple[int, 
     ):
         return None
     enrol = inputs["school"].select("unit", "date", "enrolled")
-    joined = school.join(enrol, on=["unit", "date"], how="left")
+    joined = school.filter(~pl.col("no_data")).join(enrol, on=["unit", "date"], how="left")
     total = int(joined["enrolled"].sum() or 0)
     away = int(joined.filter(pl.col("remote"))["enrolled"].sum() or 0)
     classroom = run.results.get("classroom")
@@ -434,18 +435,19 @@ def student_days(run: PolicyRun, inputs: dict[str, pl.DataFrame]) -> tuple[int, 
             .select("unit", "date")
             .join(rooms.select("unit", "date", "parent", "enrolled"), on=["unit", "date"])
             .join(
-                school.select(pl.col("unit").alias("parent"), "date", "remote"),
+                school.select(pl.col("unit").alias("parent"), "date", "remote", "no_data"),
                 on=["parent", "date"],
                 how="left",
             )
-            .filter(~pl.col("remote").fill_null(False))
+            .filter(~pl.col("remote").fill_null(False) & ~pl.col("no_data").fill_null(False))
         )
         away += int(flipped["enrolled"].sum() or 0)
     return total, away
 
 
 def disagreements(backtest: Backtest, scope: str = "district") -> pl.DataFrame:
-    """Days on which two policies put the same unit in different modes, with the rules behind them."""
+    """Days on which one policy puts a unit remote and another does not (in person, not in
+    force or without data), with the rules behind them."""
     frames = [(r.policy.id, r.results[scope]) for r in backtest.runs if scope in r.results]
     out = []
     for i, (a_id, a) in enumerate(frames):

@@ -37,16 +37,24 @@ def decide(
         first = parse_day(date, "--date")
         last = parse_day(to, "--to") if to else first
         req = decisions.DecideRequest(first=first, last=last, policy_id=policy)
+        # the policy id is checked and the data's coverage read before anything is written
+        for line in decisions.data_gaps(ctx, req):
+            console.print(f"warning: {line}", markup=False, soft_wrap=True)
         summary = decisions.decide(ctx, req)
     console.print(
         f"run {summary.run_id}: {summary.decisions} decisions under {summary.policy_id} for "
         f"{summary.first}{'' if summary.last == summary.first else f' to {summary.last}'}; "
         f"{summary.not_default} not in the default mode"
+        + (f", of which {summary.no_data} no_data (inputs missing)" if summary.no_data else ""),
+        markup=False,
     )
+    for count in summary.no_data_rules:
+        console.print(f"warning: {count.text}", markup=False, soft_wrap=True)
     if summary.missing_metrics:
         console.print(
-            "metrics missing from the store (rules that read them could not be met): "
-            + ", ".join(summary.missing_metrics)
+            "metrics missing from the store (rules that read them have no data: no_data): "
+            + ", ".join(summary.missing_metrics),
+            markup=False,
         )
 
 

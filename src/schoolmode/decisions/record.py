@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select
 
+from schoolmode.decisions.nodata import NO_DATA, NoData, no_data_report, with_no_data_explanations
 from schoolmode.engine.evaluate import ENGINE_VERSION, Evaluation, evaluate
 from schoolmode.engine.explain import explain
 from schoolmode.engine.grid import Calendar
@@ -33,6 +34,7 @@ from schoolmode.engine.table import aggregates_over_units
 from schoolmode.engine.trace import trace
 from schoolmode.engine.window import policy_window, school_day_slack
 from schoolmode.i18n import DEFAULT, Language
+from schoolmode.metrics.coverage import coverage, metric_ends, records_span, without_records_outside
 from schoolmode.metrics.frames import (
     DISTRICT_COLUMNS,
     district_frame,
@@ -73,6 +75,10 @@ class RunSummary:
     decisions: int
     not_default: int
     missing_metrics: list[str]
+    no_data: int = 0
+    """Unit-days stored as ``no_data`` (a rule lacked its inputs and no rule applied)."""
+    no_data_rules: list[NoData] | None = None
+    """Per rule and day, the units without its data."""
 
 
 def policy_in_force(
@@ -155,8 +161,11 @@ def input_frames(
     needed: set[str],
     wanted: Mapping[str, Collection[str]] | None = None,
     starts: Mapping[str, dt.date] | None = None,
+    found: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """The metric frames a decision reads from the store: days ``start .. last``.
+    """The metric frames a decision reads from the store: days ``start .. last``, the
+    school-record metrics blank outside the records' days (``found``: the store's coverage,
+    :func:`~schoolmode.metrics.coverage.coverage`, read here when not given).
 
     ``needed`` names the citywide metrics the policy reads (:func:`citywide_needed`); each must
     have a value on ``last``. ``wanted``: the columns to keep, by scope (a decision keeps
@@ -198,10 +207,12 @@ def input_frames(
                     (starts or {}).get("classroom"),
                 )
             )
+    span = records_span(engine, found) if set(frames) - {"district"} else None
     return {
-        scope: frame.filter(pl.col("date") >= starts[scope])
-        if starts and scope in starts
-        else frame
+        scope: without_records_outside(
+            frame.filter(pl.col("date") >= starts[scope]) if starts and scope in starts else frame,
+            span,
+        )
         for scope, frame in keep_columns(frames, wanted).items()
     }
 
@@ -351,7 +362,11 @@ def _scope_decisions(
         frame.with_columns(pl.col("mode", "status", "rule").cast(pl.String))
         .with_columns(
             _acting(policy, trigger_cols),
-            (fired | (pl.col("status") != policy.modes[0].id)).alias("_interesting"),
+            # a no_data unit-day is explained from the data missing (:func:`no_data_report`),
+            # without a trace each
+            (
+                fired | ((pl.col("status") != policy.modes[0].id) & (pl.col("status") != "no_data"))
+            ).alias("_interesting"),
         )
         .select(
             pl.lit(scope).alias("scope"),
@@ -467,6 +482,7 @@ def decide(
     settings = settings or Settings()
     start = first - dt.timedelta(days=decision_window(policy))
     tell(f"reading the metrics from {start} to {last} from the store")
+    found = coverage(engine)
     frames = input_frames(
         engine,
         start,
@@ -474,6 +490,7 @@ def decide(
         citywide_needed(policy),
         frame_columns(policy),
         scope_starts(policy, first),
+        found,
     )
     auth = authorisations(engine, policy.id)
     days = (last - first).days + 1
@@ -483,6 +500,8 @@ def decide(
         stored = pool.submit(lambda: (inputs_digest(frames), pack(frames)))
         evaluation = evaluate_run(policy, frames, auth, settings, first, last)
         rows = decision_frame(evaluation, first, last)
+        explained, no_data = no_data_report(evaluation, frames, rows, metric_ends(engine, found))
+        rows = with_no_data_explanations(rows, explained)
         digest, archive = stored.result()
     tell(f"storing {rows.height:,} decisions with their audit record")
     now = dt.datetime.now(dt.UTC)
@@ -520,6 +539,8 @@ def decide(
         rows.height,
         int((rows.get_column("status") != default).sum()),
         sorted(f"{s}.{n}" for s, n in evaluation.missing_metrics),
+        int((rows.get_column("mode") == NO_DATA).sum()),
+        no_data,
     )
 
 

@@ -20,7 +20,7 @@ import polars as pl
 from schoolmode.engine import nodes
 from schoolmode.engine.grid import DATE, UNIT, Axis, Calendar, Grid, build_grid, date_bounds
 from schoolmode.engine.nodes import Context, EvaluationError, Recorded
-from schoolmode.engine.rational import Bool, Int
+from schoolmode.engine.rational import Bool, Int, Rational
 from schoolmode.engine.settings import Settings, Value
 from schoolmode.engine.states import NEVER, Spells, advance, run_spells
 from schoolmode.policy import model as m
@@ -28,7 +28,10 @@ from schoolmode.policy.walk import walk
 
 ENGINE_VERSION = "1"
 NOT_IN_FORCE = -1
-NO_DATA = -2  # a level rule with a recommendation had no data and no other rule applied
+NO_DATA = -2
+"""No rule applied and a rule had no data: a level rule with recommendations had no level, or
+a trigger rule's inputs were outside their series' days (:func:`covered_days`) on the day its
+trigger decides this one. Never the default mode."""
 
 
 @dataclass
@@ -46,6 +49,8 @@ class RuleResult:
     rule: m.Rule
     segments: list[Segment]
     trigger: Bool | None = None  # trigger rules
+    known: Bool | None = None  # trigger rules: whether the trigger's inputs were known
+    blind: Bool | None = None  # trigger rules: days whose mode rests on a day without inputs
     spells: Spells | None = None
     level: Int | None = None  # classify rules
     recommended: Int | None = None  # mode index per unit-day (classify rules), -1 none
@@ -351,6 +356,7 @@ def _evaluate_rule(
     if rule.when is not None:
         trigger = per_segment_condition(rule.when)
         result.trigger = trigger
+        result.known = _inputs_known(rule.when, grid, interps, segments, in_term) | trigger
         timing = rule.timing
         if isinstance(timing.exit_when, str):
             exit_ok = (
@@ -359,6 +365,7 @@ def _evaluate_rule(
         else:
             exit_ok = per_segment_condition(timing.exit_when) | ~in_term[None, :]
         start_at = _timing_array(timing.notice, segments, axis, interps, inclusive=False)
+        result.blind = _blind_days(result.known, start_at)
         min_end = (
             _timing_array(timing.min_duration, segments, axis, interps, inclusive=True)
             if timing.min_duration
@@ -391,6 +398,57 @@ def _evaluate_rule(
             rule, policy, grids, lv, segments, interps, keep, missing, strict
         )
     return result
+
+
+def _blind_days(known: Bool, start_at: Int) -> Bool:
+    """The unit-days whose mode rests on a day without the rule's inputs: a trigger evaluated
+    on day t (data through t) takes effect on ``start_at[t]`` (after the notice), so an unknown
+    trigger on t leaves the mode of ``start_at[t]`` undecided by this rule."""
+    units, days = known.shape
+    blind = np.zeros((days, units), dtype=bool)
+    starts = np.asarray(start_at, dtype=np.int64)
+    valid = np.flatnonzero((starts >= 0) & (starts < days))
+    np.logical_or.at(blind, starts[valid], ~known[:, valid].T)
+    return blind.T.copy()
+
+
+def covered_days(found: Rational | None, days: int) -> Bool:
+    """The days a metric's series covers: from the first to the last day on which any unit
+    has a value. Inside, a unit-day without a value is a
+    day with nothing reported (a condition on it is not met, as always); outside, the series
+    has not reported yet or has ended, so the metric is unknown (:func:`_inputs_known`). A
+    metric the frames lack altogether is not a series with days: it is listed in
+    ``Evaluation.missing_metrics`` (an error with ``strict``) and counts as covered here."""
+    if found is None:
+        return np.ones(days, dtype=bool)
+    out = np.zeros(days, dtype=bool)
+    any_unit = np.asarray(found.known, dtype=bool).reshape(-1, days).any(axis=0)
+    hits = np.flatnonzero(any_unit)
+    if hits.size:
+        out[hits[0] : hits[-1] + 1] = True
+    return out
+
+
+def _inputs_known(
+    cond: m.Condition,
+    grid: Grid,
+    interps: dict[str, Decimal | bool | str],
+    segments: list[Segment],
+    in_term: Bool,
+) -> Bool:
+    """Whether a trigger rule has its inputs on each unit-day: every metric its condition
+    reads at the rule's scope (:func:`nodes.metrics_read`) is inside its series' days
+    (:func:`covered_days`). True outside the term and where the rule is inactive (it does not
+    apply there)."""
+    days = grid.shape[1]
+    covered = np.ones(days, dtype=bool)
+    for name in sorted(nodes.metrics_read(cond, interps)):
+        covered &= covered_days(grid.metrics.get(name), days)
+    known = np.broadcast_to(covered, grid.shape).copy()
+    for seg in segments:
+        if seg.inactive is not None:
+            known[:, seg.mask] = True
+    return known | ~in_term[None, :]
 
 
 def _timing_array(
@@ -505,6 +563,8 @@ def _combine(policy: m.Policy, grid: Grid, results: list[RuleResult], in_term: B
         if rr.recommended is not None and rr.level is not None and rr.rule.recommend:
             blind = (rr.level < 0) & (responsible < 0)
             mode[blind] = NO_DATA
+        elif rr.blind is not None:
+            mode[rr.blind & (responsible < 0)] = NO_DATA
     mode[:, ~in_term] = NOT_IN_FORCE
     responsible[:, ~in_term] = -1
     return ScopeResult(grid.scope, grid, mode, responsible, eligible, results)

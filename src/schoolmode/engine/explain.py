@@ -144,6 +144,13 @@ def explain(trace: Trace, *, all_rules: bool = False, lang: Language | None = No
     ]
     if trace.mode == "not_in_force":
         lines.append(_("The policy is not in force on this day (outside its term)."))
+    elif trace.mode == "no_data" and not active:
+        lines.append(
+            _(
+                "A rule lacked the data it needs, and no other rule applied: no mode is "
+                "decided (no data), never the default mode."
+            )
+        )
     elif not active:
         lines.append(_("No rule of this policy was met, so the default mode applies."))
     shown = trace.rules if all_rules or not active else active

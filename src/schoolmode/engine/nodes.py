@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from schoolmode.engine.grid import PARENT, Grid
 from schoolmode.engine.rational import (
@@ -27,6 +28,7 @@ from schoolmode.engine.rational import (
 )
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.walk import children
 
 
 class EvaluationError(SchoolmodeError):
@@ -400,3 +402,22 @@ def _level(node: m.LevelExpr, ctx: Context) -> Int:
 
 
 Inactive = _Inactive
+
+
+def metrics_read(node: BaseModel, interps: dict[str, Decimal | bool | str]) -> set[str]:
+    """The metrics a condition reads at its rule's own scope, following the interpretation
+    chosen at each ``choose`` and ``pick`` (a ``share_of_units`` reads another scope's units
+    and is left out): a rule whose condition has one of these unknown on a day lacks an input
+    that day (``evaluate``: its unit-day is ``no_data`` unless another rule applies)."""
+    if isinstance(node, m.MetricOp):
+        return {node.metric}
+    if isinstance(node, m.ShareOfUnitsCond):
+        return set()
+    if isinstance(node, m.ChooseCond):
+        return metrics_read(node.choose.cases[str(interps[node.choose.interp])], interps)
+    if isinstance(node, m.PickOp):
+        return metrics_read(node.pick.cases[str(interps[node.pick.interp])], interps)
+    out: set[str] = set()
+    for child in children(node):
+        out |= metrics_read(child, interps)
+    return out

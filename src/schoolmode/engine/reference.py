@@ -21,7 +21,12 @@ Semantics, in short:
   the days in ``authorisations``. Outside the policy term the mode is ``not_in_force``.
 * Modes combine by severity (the order of ``policy.modes``); among rules giving equally
   severe modes the first in file order is responsible. Where no rule applies and a level
-  rule with recommendations has no level (no data, or inactive), the mode is ``no_data``.
+  rule with recommendations has no level (no data, or inactive), or a trigger rule's
+  inputs were outside their series' days on the day whose trigger decides this one (the day
+  the notice counts from; the rule in force and active there), the mode is ``no_data``: a
+  missing reading never gives the default mode. A metric's series runs from the first to the
+  last day any unit of the scope has a value for it; inside, a unit-day without a value is a
+  day with nothing reported.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from typing import Any
 import polars as pl
 
 from schoolmode.engine.grid import Calendar, FrameError
-from schoolmode.engine.nodes import EvaluationError, scalar
+from schoolmode.engine.nodes import EvaluationError, metrics_read, scalar
 from schoolmode.engine.settings import Settings
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
@@ -442,6 +447,8 @@ class _Nodes:
 class _RuleOut:
     rule: m.Rule
     trigger: dict[tuple[str, int], bool] = field(default_factory=dict)
+    unknown: dict[tuple[str, int], bool] = field(default_factory=dict)
+    blind: set[tuple[str, int]] = field(default_factory=set)  # modes resting on unknown days
     in_effect: dict[tuple[str, int], bool] = field(default_factory=dict)
     started: dict[tuple[str, int], int] = field(default_factory=dict)
     earliest: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -532,10 +539,41 @@ class _Reference:
             except _Inactive:
                 return False
 
+        # each metric's series: from the first to the last day any unit has a value for it
+        spans: dict[str, tuple[int, int]] = {}
+        for (_, day), row in data.rows.items():
+            for name, value in row.items():
+                if value is not None:
+                    lo, hi = spans.get(name, (day, day))
+                    spans[name] = (min(lo, day), max(hi, day))
+
+        def unknown(cond: m.Condition, unit: str, day: int) -> bool:
+            """Whether a metric the condition reads is outside its series' days (before its
+            first value or after its last, or a column without values; a metric the frames
+            lack is only listed as missing) while the rule applies (in the term, every
+            parameter with a value)."""
+            if not self.in_term(day):
+                return False
+            if any(v is None for v in self.params_on(rule, day).values()):
+                return False
+            return any(
+                name in data.metrics
+                and (name not in spans or not spans[name][0] <= day <= spans[name][1])
+                for name in metrics_read(cond, self.interps)
+            )
+
         for unit in data.units:
             for day in range(self.days):
                 if rule.when is not None:
                     out.trigger[(unit, day)] = holds(rule.when, unit, day)
+                    out.unknown[(unit, day)] = (
+                        unknown(rule.when, unit, day) and not out.trigger[(unit, day)]
+                    )
+                    if out.unknown[(unit, day)]:
+                        # the trigger of this day decides the mode of the day after the notice
+                        start = self.duration_end(rule, rule.timing.notice, day, inclusive=False)
+                        if start < self.days:
+                            out.blind.add((unit, start))
                 else:
                     out.level[(unit, day)] = self._level(rule, nodes, unit, day)
                     out.recommended[(unit, day)] = self._recommend(
@@ -657,9 +695,12 @@ class _Reference:
                             mode, responsible = rec, index
                         if responsible < 0 and rec is not None:
                             responsible = index
-                # no rule applied and a level rule with recommendations has no level: no data
+                # no rule applied, and a level rule with recommendations has no level or a
+                # trigger rule's condition is unknown: no data (never the default mode)
                 blind = responsible < 0 and any(
-                    res.rule.recommend and res.level[key] is None for res in results
+                    (res.rule.recommend and res.level[key] is None)
+                    or (res.rule.when is not None and key in res.blind)
+                    for res in results
                 )
                 spell_start: dt.date | None = None
                 earliest_return: dt.date | None = None

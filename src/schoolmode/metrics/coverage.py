@@ -19,10 +19,26 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Column, Engine, Select, func, literal, select
 
+from schoolmode.metrics.community import citywide_metrics
+from schoolmode.metrics.frames import DISTRICT_COLUMNS
+from schoolmode.metrics.school import CLASSROOM_METRICS, SCHOOL_METRICS
 from schoolmode.store.frames import query_frame
 from schoolmode.store.tables import RECORD_TABLES
 
-__all__ = ["COVERAGE_SCHEMA", "RECORDS", "SeriesEnd", "coverage", "last_days", "uncovered"]
+__all__ = [
+    "COVERAGE_SCHEMA",
+    "RECORDS",
+    "REPORTING",
+    "SCHOOL_RECORD_METRICS",
+    "SeriesEnd",
+    "coverage",
+    "describe",
+    "last_days",
+    "metric_ends",
+    "records_span",
+    "uncovered",
+    "without_records_outside",
+]
 
 RECORDS: dict[str, tuple[str, str]] = {
     "absence": ("date", "absences"),
@@ -148,3 +164,104 @@ def uncovered(everything: pl.DataFrame, within: pl.DataFrame) -> pl.DataFrame:
         on=["source", "geography_type", "metric"],
         how="anti",
     )
+
+
+REPORTING = ("absence", "substitute_coverage", "case", "quarantine_order", "test")
+"""The record tables in which a district reports what happened on a day: the days from the
+first to the last of their rows are the days its school records cover (the school calendar
+and the rosters describe days without reporting on them)."""
+
+SCHOOL_RECORD_METRICS = frozenset(SCHOOL_METRICS) | frozenset(CLASSROOM_METRICS)
+"""The school and classroom metrics, computed from a district's records."""
+
+DESCRIPTIONS = {
+    "positivity_7d_pct": "CDPH 7-day test positivity",
+    "positivity_14d_pct": "CDPH 14-day test positivity",
+    "cases_per_100k_7d": "CDPH 7-day cases per 100,000",
+    "cases_per_100k_14d": "CDPH 14-day cases per 100,000",
+}
+
+
+OPENING = {"enrolment": "start_date", "staff_assignment": "start_date"}
+"""The rosters: their first day opens the school records' days (a school year starts with its
+rosters, before anything is reported), their later rows do not extend them."""
+
+
+def records_span(
+    engine: Engine, found: pl.DataFrame | None = None
+) -> tuple[dt.date, dt.date] | None:
+    """The days a district's school records cover: from the rosters' first day or the first
+    day of any reporting table (:data:`REPORTING`), whichever is earlier, to the last day any
+    reporting table has rows for; None without reported records. ``found``: :func:`coverage`
+    of the whole store, read here when not given."""
+    found = found if found is not None else coverage(engine)
+    rows = found.filter(pl.col("source").is_in(REPORTING))
+    first, last = rows["first"].min(), rows["last"].max()
+    if not isinstance(first, dt.date) or not isinstance(last, dt.date):
+        return None
+    with engine.connect() as conn:
+        for name, column in OPENING.items():
+            opened = _as_date(
+                conn.execute(select(func.min(RECORD_TABLES[name].c[column]))).scalar_one()
+            )
+            if opened is not None and opened < first:
+                first = opened
+    return first, last
+
+
+def _as_date(value: object) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def metric_ends(engine: Engine, found: pl.DataFrame | None = None) -> dict[str, dt.date | None]:
+    """Metric name -> the last day the store has data for it (None: none): each citywide
+    metric's own last day with a value, and the school records' last day
+    (:func:`records_span`) for every school and classroom metric. ``found``: :func:`coverage`
+    of the whole store, read here when not given."""
+    try:
+        citywide = citywide_metrics(engine)
+    except LookupError:
+        citywide = pl.DataFrame()
+    out: dict[str, dt.date | None] = {}
+    for column, name in DISTRICT_COLUMNS.items():
+        last = (
+            citywide.filter(pl.col(column).is_not_null())["date"].max()
+            if column in citywide.columns
+            else None
+        )
+        out[name] = last if isinstance(last, dt.date) else None
+    span = records_span(engine, found)
+    for name in sorted(SCHOOL_RECORD_METRICS):
+        if span is None and name == "enrolled":
+            continue  # without school records the school profiles give it: no end to name
+        out.setdefault(name, None if span is None else span[1])
+    return out
+
+
+def without_records_outside(
+    frame: pl.DataFrame, span: tuple[dt.date, dt.date] | None
+) -> pl.DataFrame:
+    """``frame`` with its school-record metrics blank on the days outside ``span`` (the days
+    the school records cover, :func:`records_span`): a count there is no reading, since
+    nothing was reported, so a rule reading it has no data that day (the engine decides
+    ``no_data``), not a count of zero. Unchanged without a span (no reported records)."""
+    if span is None:
+        return frame
+    names = [c for c in frame.columns if c in SCHOOL_RECORD_METRICS]
+    if not names:
+        return frame
+    outside = (pl.col("date") < span[0]) | (pl.col("date") > span[1])
+    return frame.with_columns(
+        pl.when(outside).then(None).otherwise(pl.col(c)).alias(c) for c in names
+    )
+
+
+def describe(metric: str) -> str:
+    """A metric in words for a message (the CDPH series by name; others as named)."""
+    return DESCRIPTIONS.get(metric, metric.replace("_", " "))
