@@ -36,7 +36,7 @@ def test_decide_on_a_day_without_school_records_stores_no_data(
     result = RUNNER.invoke(app, ["decide", "--date", SUMMER, "--db", db])
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "rule flip-to-remote has no data on 2022-08-01" in out
+    assert "rule flip-to-remote reads data that end before 2022-08-01" in out
     assert "positive cases reported (data end on 2022-01-13)" in out
     assert "1 of 1 classroom units have no data for rule flip-to-remote on 2022-08-01" in out
     assert "stored as no_data" in out

@@ -118,9 +118,10 @@ def decide(ctx: Context, req: DecideRequest, stage: Stage | None = None) -> Deci
 
 def data_gaps(ctx: Context, req: DecideRequest) -> list[str]:
     """Before deciding: one line per rule of the policy that reads (under its default
-    interpretations) a series without data on the last day decided (its data end earlier, or
-    the store has none): its units are stored as ``no_data`` unless another rule applies.
-    Nothing is written."""
+    interpretations) a series whose data end before the last day decided (or that the store
+    does not have): a day whose decision rests on a day after its data end (a mode rests on
+    the day its trigger is evaluated, before the notice) is stored as ``no_data`` unless
+    another rule applies; decide counts them after. Nothing is written."""
     policy = decide_policy(ctx, req).policy
     last = req.last or req.first
     ends = metric_ends(ctx.engine)
@@ -136,8 +137,9 @@ def data_gaps(ctx: Context, req: DecideRequest) -> list[str]:
         ]
         if short:
             out.append(
-                f"rule {rule.id} has no data on {last} for {', '.join(short)}: its "
-                f"{rule.scope.value} units are stored as no_data unless another rule applies"
+                f"rule {rule.id} reads data that end before {last}: {', '.join(short)}; a "
+                f"{rule.scope.value} day resting on a later day is stored as no_data unless "
+                "another rule applies"
             )
     return out
 

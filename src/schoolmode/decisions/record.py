@@ -648,6 +648,26 @@ def _recompute(engine: Engine, run_id: int) -> Evaluation:
     )
 
 
+def _unit_known(conn: Connection, scope: str, unit: str) -> bool:
+    """Whether the store knows ``unit`` of ``scope``: a decision on some day, or (a school or
+    a classroom) its school records."""
+    if conn.execute(
+        select(decision.c.unit).where(decision.c.scope == scope, decision.c.unit == unit).limit(1)
+    ).first():
+        return True
+    table, column = {
+        "school": ("school", "school_id"),
+        "classroom": ("classroom", "classroom_id"),
+    }.get(scope, (None, None))
+    if table is None or column is None:
+        return False
+    records = RECORD_TABLES[table]
+    return (
+        conn.execute(select(records.c[column]).where(records.c[column] == unit).limit(1)).first()
+        is not None
+    )
+
+
 def stored_explanation(
     engine: Engine,
     scope: str,
@@ -677,12 +697,15 @@ def stored_explanation(
             known = conn.execute(
                 select(decision.c.unit).where(decision.c.scope == scope).distinct().limit(5)
             ).all()
+            exists = _unit_known(conn, scope, unit)
     if row is None:
         hint = (
             f" Known {scope} ids include: {', '.join(k[0] for k in known)}."
             if known
             else f" No {scope} decisions are stored yet."
         )
+        if not exists:
+            raise UnknownDecisionId(f"no {scope} {unit!r} in the store.{hint}")
         raise DecisionError(
             f"no stored decision for {scope} {unit!r} on {day}: run `schoolmode decide --date "
             f"{day}` first, or check the id.{hint}"
