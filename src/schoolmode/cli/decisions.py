@@ -37,10 +37,14 @@ def decide(
         first = parse_day(date, "--date")
         last = parse_day(to, "--to") if to else first
         req = decisions.DecideRequest(first=first, last=last, policy_id=policy)
-        # the policy id is checked and the data's coverage read before anything is written
-        for line in decisions.data_gaps(ctx, req):
-            console.print(f"warning: {line}", markup=False, soft_wrap=True)
-        summary = decisions.decide(ctx, req)
+        with stages("checking the policy and where the data end") as stage:
+            # the policy id is checked and the data's coverage read before anything is
+            # written; the warnings are printed once the run is stored (a failure stays one
+            # line)
+            gaps = decisions.data_gaps(ctx, req)
+            summary = decisions.decide(ctx, req, stage)
+    for line in gaps:
+        console.print(f"warning: {line}", markup=False, soft_wrap=True)
     console.print(
         f"run {summary.run_id}: {summary.decisions} decisions under {summary.policy_id} for "
         f"{summary.first}{'' if summary.last == summary.first else f' to {summary.last}'}; "

@@ -20,7 +20,7 @@ import polars as pl
 from schoolmode.engine import nodes
 from schoolmode.engine.grid import DATE, UNIT, Axis, Calendar, Grid, build_grid, date_bounds
 from schoolmode.engine.nodes import Context, EvaluationError, Recorded
-from schoolmode.engine.rational import Bool, Int, Rational
+from schoolmode.engine.rational import Bool, Int
 from schoolmode.engine.settings import Settings, Value
 from schoolmode.engine.states import NEVER, Spells, advance, run_spells
 from schoolmode.policy import model as m
@@ -30,7 +30,7 @@ ENGINE_VERSION = "1"
 NOT_IN_FORCE = -1
 NO_DATA = -2
 """No rule applied and a rule had no data: a level rule with recommendations had no level, or
-a trigger rule's inputs were outside their series' days (:func:`covered_days`) on the day its
+a trigger rule's inputs were outside their series' days (:func:`series_days`) on the day its
 trigger decides this one. Never the default mode."""
 
 
@@ -258,8 +258,12 @@ def evaluate(
     keep: bool = False,
     span: tuple[dt.date, dt.date] | None = None,
     strict: bool = False,
+    series: SeriesDays | None = None,
 ) -> Evaluation:
     """Evaluate ``policy`` on metric frames keyed by scope ('classroom', 'school', 'district').
+
+    ``series``: each scope's metrics' series days (:func:`series_days`), inferred from the
+    frames when not given (a caller evaluating part of a frame passes those of the whole).
 
     ``authorisations`` (columns unit, date, rule) records the days a named body decided to
     act on an *eligible* rule. ``keep`` retains every node's values for traces. A metric a
@@ -281,6 +285,7 @@ def evaluate(
     in_term = _term_mask(policy, axis)
     scopes: dict[str, ScopeResult] = {}
     missing: set[tuple[str, str]] = set()
+    series = series if series is not None else series_days(frames)
     for scope in m.Scope:
         rules = [r for r in policy.rules if r.scope == scope]
         if scope.value not in grids:
@@ -298,6 +303,7 @@ def evaluate(
                 keep,
                 missing,
                 strict,
+                series.get(scope.value, {}),
             )
             for rule in rules
         ]
@@ -323,6 +329,7 @@ def _evaluate_rule(
     keep: bool,
     missing: set[tuple[str, str]],
     strict: bool,
+    series: Mapping[str, tuple[dt.date, dt.date] | None],
 ) -> RuleResult:
     grid = grids[rule.scope.value]
     shape = grid.shape
@@ -356,7 +363,9 @@ def _evaluate_rule(
     if rule.when is not None:
         trigger = per_segment_condition(rule.when)
         result.trigger = trigger
-        result.known = _inputs_known(rule.when, grid, interps, segments, in_term) | trigger
+        result.known = (
+            _inputs_known(rule.when, grid, axis, interps, segments, in_term, series) | trigger
+        )
         timing = rule.timing
         if isinstance(timing.exit_when, str):
             exit_ok = (
@@ -412,38 +421,74 @@ def _blind_days(known: Bool, start_at: Int) -> Bool:
     return blind.T.copy()
 
 
-def covered_days(found: Rational | None, days: int) -> Bool:
-    """The days a metric's series covers: from the first to the last day on which any unit
-    has a value. Inside, a unit-day without a value is a
-    day with nothing reported (a condition on it is not met, as always); outside, the series
-    has not reported yet or has ended, so the metric is unknown (:func:`_inputs_known`). A
-    metric the frames lack altogether is not a series with days: it is listed in
-    ``Evaluation.missing_metrics`` (an error with ``strict``) and counts as covered here."""
-    if found is None:
-        return np.ones(days, dtype=bool)
-    out = np.zeros(days, dtype=bool)
-    any_unit = np.asarray(found.known, dtype=bool).reshape(-1, days).any(axis=0)
-    hits = np.flatnonzero(any_unit)
-    if hits.size:
-        out[hits[0] : hits[-1] + 1] = True
+SeriesDays = Mapping[str, Mapping[str, tuple[dt.date, dt.date] | None]]
+"""Scope -> metric -> the first and last day of its series (None: no value on any day)."""
+
+
+def series_days(
+    frames: Mapping[str, pl.DataFrame],
+) -> dict[str, dict[str, tuple[dt.date, dt.date] | None]]:
+    """Each scope's metrics' series: from the first to the last day on which any unit has a
+    value. Inside, a unit-day without a value is a day with nothing reported (a condition on
+    it is not met, as always); outside, the series has not reported yet or has ended, so the
+    metric is unknown (:func:`_inputs_known`: the trigger rules reading it give ``no_data``)."""
+    out: dict[str, dict[str, tuple[dt.date, dt.date] | None]] = {}
+    for scope, frame in frames.items():
+        metrics = [
+            name
+            for name, dtype in frame.schema.items()
+            if name not in (UNIT, DATE) and dtype != pl.String and dtype != pl.Categorical
+        ]
+        if not metrics:
+            out[str(scope)] = {}
+            continue
+        bounds = frame.select(
+            expr
+            for name in metrics
+            for expr in (
+                pl.col(DATE).filter(pl.col(name).is_not_null()).min().alias(f"{name}\x00lo"),
+                pl.col(DATE).filter(pl.col(name).is_not_null()).max().alias(f"{name}\x00hi"),
+            )
+        ).row(0, named=True)
+        days: dict[str, tuple[dt.date, dt.date] | None] = {}
+        for name in metrics:
+            lo, hi = bounds[f"{name}\x00lo"], bounds[f"{name}\x00hi"]
+            if isinstance(lo, dt.datetime):
+                lo, hi = lo.date(), hi.date()
+            days[name] = (lo, hi) if isinstance(lo, dt.date) and isinstance(hi, dt.date) else None
+        out[str(scope)] = days
+    return out
+
+
+def _covered(days: tuple[dt.date, dt.date] | None, axis: Axis) -> Bool:
+    """The days of ``axis`` inside a series' ``days``."""
+    out = np.zeros(axis.days, dtype=bool)
+    if days is not None:
+        lo = max(axis.index(days[0]), 0)
+        hi = min(axis.index(days[1]), axis.days - 1)
+        if lo <= hi:
+            out[lo : hi + 1] = True
     return out
 
 
 def _inputs_known(
     cond: m.Condition,
     grid: Grid,
+    axis: Axis,
     interps: dict[str, Decimal | bool | str],
     segments: list[Segment],
     in_term: Bool,
+    series: Mapping[str, tuple[dt.date, dt.date] | None],
 ) -> Bool:
     """Whether a trigger rule has its inputs on each unit-day: every metric its condition
     reads at the rule's scope (:func:`nodes.metrics_read`) is inside its series' days
-    (:func:`covered_days`). True outside the term and where the rule is inactive (it does not
-    apply there)."""
-    days = grid.shape[1]
-    covered = np.ones(days, dtype=bool)
+    (:func:`series_days`). A metric the frames lack altogether is not a series: it is listed
+    in ``Evaluation.missing_metrics`` (an error with ``strict``) and counts as known here.
+    True outside the term and where the rule is inactive (it does not apply there)."""
+    covered = np.ones(axis.days, dtype=bool)
     for name in sorted(nodes.metrics_read(cond, interps)):
-        covered &= covered_days(grid.metrics.get(name), days)
+        if name in grid.metrics:
+            covered &= _covered(series.get(name), axis)
     known = np.broadcast_to(covered, grid.shape).copy()
     for seg in segments:
         if seg.inactive is not None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import polars as pl
 
-from schoolmode.engine.evaluate import evaluate
+from schoolmode.engine.evaluate import evaluate, series_days
 from schoolmode.engine.grid import UNIT, Calendar, date_bounds
 from schoolmode.engine.settings import Settings
 from schoolmode.policy import model as m
@@ -71,6 +71,8 @@ def evaluate_table(
             strict=strict,
         )
         return {scope: evaluation.frame(scope) for scope in evaluation.scopes}
+    # a metric's series days are those of the whole frame, not of a chunk's units
+    series = series_days(frames)
     out: dict[str, pl.DataFrame] = {}
     for scope, frame in frames.items():
         if not any(r.scope.value == scope for r in policy.rules):
@@ -84,6 +86,7 @@ def evaluate_table(
                 authorisations=authorisations,
                 span=span,
                 strict=strict,
+                series=series,
             ).frame(scope)
             for chunk in unit_chunks(frame, chunk_units)
         ]
