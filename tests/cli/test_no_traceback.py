@@ -273,6 +273,10 @@ def test_no_traceback(
         assert result.exit_code == 2, shown
         bad = next(p for p in command.params if _is_date(p))
         assert any(o in result.output for o in getattr(bad, "opts", [])), shown
+    if case.scenario == "unknown-id" and {UNKNOWN, "nope"} & set(args):
+        # an unknown id writes nothing, whether the command refuses it or finds nothing
+        after = store.read_bytes() if store.exists() else None
+        assert after == before, f"{shown}\nthe store changed"
     if case.scenario == "unknown-id" and case.command in REFUSES_UNKNOWN_IDS:
         assert result.exit_code == 4, shown
         assert UNKNOWN in result.output or "'nope'" in result.output, shown
@@ -339,6 +343,23 @@ def test_authorise_refuses_an_unknown_school_before_writing(
     assert _one_line_error(result.output), result.output
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT count(*) FROM authorisation").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("scope", ["school", "classroom"])
+def test_explain_names_an_unknown_school_or_classroom(
+    tmp_path: Path, initialised: bytes, cache: Path, monkeypatch: pytest.MonkeyPatch, scope: str
+) -> None:
+    """``explain --school 999999``: an id the store does not know exits 4 (unknown id), apart
+    from a known unit without a decision that day (exit 2, decide first)."""
+    store = tmp_path / "store.sqlite"
+    store.write_bytes(initialised)
+    monkeypatch.setenv("SCHOOLMODE_CACHE", str(cache))
+    args = ["explain", "--date", "2022-01-12", f"--{scope}", UNKNOWN]
+    result = CliRunner().invoke(app, [*args, "--db", f"sqlite:///{store}"])
+    assert result.exit_code == 4, result.output
+    assert f"no {scope} '{UNKNOWN}' in the store" in result.output
+    assert _one_line_error(result.output), result.output
+    assert store.read_bytes() == initialised
 
 
 def test_every_db_option_has_the_one_help_text() -> None:

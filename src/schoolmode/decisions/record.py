@@ -650,7 +650,7 @@ def _recompute(engine: Engine, run_id: int) -> Evaluation:
 
 def _unit_known(conn: Connection, scope: str, unit: str) -> bool:
     """Whether the store knows ``unit`` of ``scope``: a decision on some day, or (a school or
-    a classroom) its school records."""
+    a classroom) its school records; the district is taken as known."""
     if conn.execute(
         select(decision.c.unit).where(decision.c.scope == scope, decision.c.unit == unit).limit(1)
     ).first():
@@ -660,7 +660,7 @@ def _unit_known(conn: Connection, scope: str, unit: str) -> bool:
         "classroom": ("classroom", "classroom_id"),
     }.get(scope, (None, None))
     if table is None or column is None:
-        return False
+        return True  # the district: its id is the store's, nothing to look up
     records = RECORD_TABLES[table]
     return (
         conn.execute(select(records.c[column]).where(records.c[column] == unit).limit(1)).first()
