@@ -20,6 +20,7 @@ from schoolmode.decisions.record import (
     stored_explanation,
 )
 from schoolmode.importers import IMPORTERS
+from schoolmode.policy.errors import UnknownIdError
 from schoolmode.policy.loader import Registry
 from schoolmode.store.service import run_import
 from schoolmode.store.tables import authorisation
@@ -114,10 +115,16 @@ def test_bad_input_says_what_is_missing(history_store: Engine) -> None:
     ):
         policy_in_force(REGISTRY, dt.date(2020, 10, 1))
     decide(store, REGISTRY.get("cps-ctu-2021-02-06"), dt.date(2021, 3, 1))
-    with pytest.raises(
-        DecisionError, match=r"no stored decision for school 'nope' on 2021-03-01.*Known school ids"
-    ):
+    with pytest.raises(UnknownIdError, match=r"no school 'nope' in the store.*Known school ids"):
         stored_explanation(store, "school", "nope", dt.date(2021, 3, 1))
+    with store.connect() as conn:
+        known = conn.execute(
+            text("SELECT unit FROM decision WHERE scope = 'school' LIMIT 1")
+        ).scalar_one()
+    # a school the store knows, on a day not decided: decide first (not an unknown id)
+    with pytest.raises(DecisionError, match=r"on 2021-03-02: run `schoolmode decide") as err:
+        stored_explanation(store, "school", str(known), dt.date(2021, 3, 2))
+    assert not isinstance(err.value, UnknownIdError)
 
 
 def test_authorisations_only_for_eligible_rules_and_known_units(history_store: Engine) -> None:
