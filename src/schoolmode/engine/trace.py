@@ -86,6 +86,12 @@ class RuleTrace:
     condition: Node | None
     inactive: str | None = None
     """The parameter without a value on this day, when that keeps the rule from applying."""
+    min_duration: str | None = None
+    """The effect's minimum duration on this day (a count of ``min_duration_unit``), if any."""
+    min_duration_unit: str | None = None
+    exit_when: str | None = None
+    """How the effect ends after its minimum: ``trigger_cleared``, ``min_duration_elapsed`` or
+    ``condition`` (a return condition of its own)."""
 
 
 @dataclass
@@ -222,6 +228,8 @@ class _Builder:
         value = _decimal(got, self.u, self.d) if isinstance(got, Rational) else None
         label = node.label or _default_label(node)
         out = Node("operand", label)
+        if isinstance(node, m.MetricOp):
+            out.args["metric"] = node.metric
         if isinstance(node, m.ShareOp):
             out.percent = node.share.percent
             of, per = self.operand(node.share.of), self.operand(node.share.per)
@@ -547,6 +555,7 @@ class _Builder:
             ).isoformat()
             end = int(rr.spells.earliest_end[self.u, self.d])
             trace.earliest_return = self.ev.axis.date(end).isoformat() if end < NEVER else None
+        self._timing(rule, trace)
         if seg is None or seg.inactive or not self.record:
             return trace
         if rule.when is not None:
@@ -555,6 +564,17 @@ class _Builder:
             trace.condition = self.level(rule.classify, rule.levels)
             trace.level = trace.condition.value
         return trace
+
+    def _timing(self, rule: m.Rule, trace: RuleTrace) -> None:
+        """How long the rule's effect lasts, for explanations ("it lasts at least 14 days")."""
+        if rule.effect is None:
+            return
+        least = rule.timing.min_duration
+        if least is not None:
+            trace.min_duration = self.param(least.days)[0]
+            trace.min_duration_unit = self.param(least.unit)[0]
+        ends = rule.timing.exit_when
+        trace.exit_when = ends if isinstance(ends, str) else "condition"
 
 
 def _first_criterion(node: Node) -> str | None:
