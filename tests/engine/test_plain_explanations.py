@@ -15,7 +15,8 @@ import pytest
 import textstat
 
 from schoolmode.cases.runner import collect, evaluate_case
-from schoolmode.engine.explain import explain, summary
+from schoolmode.engine.explain import explain
+from schoolmode.engine.plain import summary
 from schoolmode.engine.trace import Node, Trace, trace
 from schoolmode.i18n import language
 from schoolmode.policy.cases import EngineCase, Expectation

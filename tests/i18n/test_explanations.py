@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from schoolmode.cases.runner import collect, evaluate_case
-from schoolmode.engine.explain import _note, _Words, explain, what_would_change
+from schoolmode.engine.explain import explain
 from schoolmode.engine.trace import Node, Trace, trace
+from schoolmode.engine.words import _note, _Words, what_would_change
 from schoolmode.i18n import language
 from schoolmode.policy.cases import EngineCase, Expectation
 from schoolmode.policy.loader import Registry

@@ -61,7 +61,7 @@ class Node:
     limit_text: str | None = None  # thresholds: the same, formatted ("30.0%")
     args: dict[str, str] = field(default_factory=dict)
     """The figures and names ``note`` is written from, for renderers in other languages
-    (``engine.explain``): e.g. ``{"days": "2", "unit": "school_days"}``."""
+    (``engine.words``): e.g. ``{"days": "2", "unit": "school_days"}``."""
 
 
 @dataclass
