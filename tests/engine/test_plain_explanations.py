@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import cache
 
 import pyphen
@@ -183,3 +184,90 @@ def test_the_first_paragraph_reads_at_grade_nine_or_below(traces: list[Trace]) -
         "administrators, constitutionally responsible, determined instructional modifications."
     )
     assert flesch_kincaid_grade(hard) > GRADE
+
+
+def _in_effect(traces: list[Trace]) -> Trace:
+    return next(
+        t
+        for t in traces
+        if t.mode == "remote"
+        and any(r.in_effect and r.rule_id == t.rule and r.min_duration for r in t.rules)
+    )
+
+
+def _with_rule(t: Trace, **changes: object) -> Trace:
+    rules = [replace(r, **changes) if r.rule_id == t.rule else r for r in t.rules]  # type: ignore[arg-type]
+    return replace(t, rules=rules)
+
+
+def test_a_return_day_already_past_is_never_offered(traces: list[Trace]) -> None:
+    t = _in_effect(traces)
+    rule = next(r for r in t.rules if r.rule_id == t.rule)
+    assert rule.earliest_return
+    assert rule.earliest_return > t.date
+    ahead = explain(t)
+    assert f"It can end on {language('en').date(rule.earliest_return)} at the earliest." in ahead
+    assert "earliest return" in explain(t, technical=True)
+    past = _with_rule(t, earliest_return=rule.spell_start)
+    for code in ("en", "es"):
+        for technical in (False, True):
+            text = explain(past, lang=language(code), technical=technical)
+            assert language(code).date(rule.spell_start or "") in text  # the start is said
+            assert "earliest" not in text, text
+            assert "como muy pronto" not in text, text
+
+
+def test_a_duration_is_said_only_where_the_rule_has_one(traces: list[Trace]) -> None:
+    t = _in_effect(traces)
+    rule = next(r for r in t.rules if r.rule_id == t.rule)
+    days = int(rule.min_duration or 0)
+    assert f"It lasts at least {days} days." in explain(t)
+    none = _with_rule(t, min_duration=None, exit_when="trigger_cleared")
+    for technical in (False, True):
+        text = explain(none, technical=technical)
+        assert "at least" not in text.split("\n\n")[0] or technical
+        assert "It lasts while the rule is met." in text
+        assert "set duration" not in text
+    returning = _with_rule(t, min_duration=None, exit_when="condition")
+    assert "It lasts until its return condition is met." in explain(returning)
+    one = _with_rule(t, min_duration="1", min_duration_unit="school_days")
+    assert "It lasts at least 1 school day." in explain(one)
+    assert "Dura al menos 1 día escolar." in explain(one, lang=language("es"))
+
+
+def test_each_source_is_cited_once_with_its_confidence_in_words(traces: list[Trace]) -> None:
+    words = ("verified in the text", "from a secondary source", "unverified; our reading")
+    for t in traces:
+        text = explain(t, all_rules=True)
+        if "Sources:" not in text:
+            continue
+        cited = text.split("Sources:\n", 1)[1].splitlines()
+        assert cited, text
+        assert all(re.match(r"  \[\d+\] ", line) for line in cited), text
+        assert all(any(w in line for w in words) for line in cited), text
+        assert len(cited) == len(set(cited))
+        for url in set(URL.findall(text)):
+            assert text.count(url) == 1, f"{url} cited more than once:\n{text}"
+        body = text.split("Sources:\n", 1)[0]
+        assert not re.search(r"\[[SVU]\]", body), body
+
+
+def test_counts_of_days_agree_with_their_nouns(traces: list[Trace]) -> None:
+    one = re.compile(r"(?<![\d.,])1 (?:consecutive )?(?:school |calendar )?days\b")
+    uno = re.compile(r"(?<![\d.,])1 días\b")
+    for t in traces:
+        for technical in (False, True):
+            english = explain(t, all_rules=True, technical=technical)
+            spanish = explain(t, all_rules=True, technical=technical, lang=language("es"))
+            assert not one.search(english), english
+            assert not uno.search(spanish), spanish
+
+
+def test_the_first_paragraph_writes_days_as_weekday_and_date(traces: list[Trace]) -> None:
+    weekdays = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    for t in traces:
+        first = summary(t)
+        assert first.startswith("On "), first
+        assert first.split()[1] in weekdays, first
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", first), first
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", summary(t, lang=language("es"))), first
