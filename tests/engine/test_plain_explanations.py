@@ -269,5 +269,6 @@ def test_the_first_paragraph_writes_days_as_weekday_and_date(traces: list[Trace]
         first = summary(t)
         assert first.startswith("On "), first
         assert first.split()[1] in weekdays, first
-        assert not re.search(r"\d{4}-\d{2}-\d{2}", first), first
-        assert not re.search(r"\d{4}-\d{2}-\d{2}", summary(t, lang=language("es"))), first
+        # (a rule's title, quoted, is the policy's words)
+        for text in (first, summary(t, lang=language("es"))):
+            assert not re.search(r"\d{4}-\d{2}-\d{2}", re.sub(r'"[^"]*"', "", text)), text

@@ -184,6 +184,8 @@ def _summary(trace: Trace, w: _Words) -> str:
             sentences.append(_("This is the usual mode of the policy."))
             if trace.missing_metrics:
                 sentences.append(_("Some figures are missing, so some rules could not be met."))
+    if decider is not None and decider.level is None:
+        sentences.append(_('The rule: "{title}".').format(title=w.policy(decider.title)))
     if decider is not None and decider.in_effect:
         if decider.spell_start and decider.spell_start < trace.date and decider.triggered:
             sentences.append(_("It began on {start}.").format(start=w.date(decider.spell_start)))
