@@ -269,7 +269,7 @@ def _plain_rule(rule: RuleTrace, trace: Trace, w: _Words, sources: _Sources) -> 
         out = [_('Rule "{title}": level {level}.').format(title=title, level=w.policy(rule.level))]
     elif rule.in_effect:
         out = [
-            _('Rule "{title}": in effect since {date} ({mode}).').format(
+            _('Rule "{title}": "{mode}" since {date}.').format(
                 title=title,
                 date=w.date(rule.spell_start or trace.date),
                 mode=_mode_label(rule.mode, trace.mode_labels, w),
