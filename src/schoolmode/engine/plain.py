@@ -341,8 +341,12 @@ def plain_explanation(
         r for r in trace.rules if r.triggered or r.in_effect or (r.level and r.level != "unknown")
     ]
     sources = _Sources()
-    for rule in trace.rules if all_rules or not active else active:
+    shown = trace.rules if all_rules or not active else active
+    for rule in shown:
         paragraphs.append("\n".join(_plain_rule(rule, trace, w, sources)))
+    derived = _derived(shown, w)
+    if derived:
+        paragraphs.append(" ".join(derived))
     if trace.missing_metrics:
         names = [_metric_words(m.partition(".")[2] or m, w) for m in trace.missing_metrics]
         paragraphs.append(
@@ -361,3 +365,32 @@ def plain_explanation(
     if cited:
         paragraphs.append("\n".join(cited))
     return "\n\n".join(paragraphs)
+
+
+DERIVED_FROM = {
+    "positivity_7d_pct": N_("the weekly ZIP-code tests"),
+    "positivity_14d_pct": N_("the weekly ZIP-code tests"),
+}
+"""Where a metric's value comes from on the days it is derived (``Node.args["derived"]``)."""
+
+
+def _derived(rules: list[RuleTrace], w: _Words) -> list[str]:
+    """A sentence for each figure of the day derived from another series ("On this day, test
+    positivity over 7 days is derived from the weekly ZIP-code tests.")."""
+    said: dict[str, str] = {}
+    for rule in rules:
+        for node in _walk(rule.condition):
+            metric = node.args.get("metric", "")
+            if node.args.get("derived") and metric not in said:
+                source = DERIVED_FROM.get(metric)
+                said[metric] = w.gettext("On this day, {label} is derived from {source}.").format(
+                    label=_label(node, w),
+                    source=w.gettext(source) if source else w.gettext("another series"),
+                )
+    return list(said.values())
+
+
+def _walk(node: Node | None) -> list[Node]:
+    if node is None:
+        return []
+    return [node, *(n for child in node.children for n in _walk(child))]

@@ -26,6 +26,10 @@ from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.values import dated_value
 
+DERIVED_SUFFIX = "_derived"
+"""A frame's 0/1 column ``<metric>_derived`` marks the days whose value of ``<metric>`` is
+derived from another series (the trace says so: ``Node.args["derived"]``)."""
+
 
 @dataclass
 class ParamUse:
@@ -230,6 +234,9 @@ class _Builder:
         out = Node("operand", label)
         if isinstance(node, m.MetricOp):
             out.args["metric"] = node.metric
+            flag = self.result.grid.metrics.get(node.metric + DERIVED_SUFFIX)
+            if isinstance(flag, Rational) and _decimal(flag, self.u, self.d) == 1:
+                out.args["derived"] = "1"
         if isinstance(node, m.ShareOp):
             out.percent = node.share.percent
             of, per = self.operand(node.share.of), self.operand(node.share.per)
