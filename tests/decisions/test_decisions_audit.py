@@ -92,7 +92,7 @@ def test_explanations_for_a_day_with_and_without_a_rule(history_store: Engine) -
     assert "new cases per 100k, past 7 days 154.27 gives level high" in fired
     moa = decide(store, REGISTRY.get("cps-ctu-2021-02-06"), dt.date(2021, 3, 1))
     _, quiet = stored_explanation(store, "district", "chicago", dt.date(2021, 3, 1))
-    assert "No rule of this policy was met" in quiet
+    assert "because no rule was met" in quiet
     # the fixture history has no school case records: a metric the store lacks altogether is
     # listed as missing (decide prints it), not a series that ended (no no_data)
     assert "school.school_cases" in moa.missing_metrics
@@ -166,14 +166,23 @@ def test_cli_decide_explain_reproduce(tmp_path: Path) -> None:
         app, ["explain", "--district", "chicago", "--date", "2021-03-26", "--db", url]
     )
     assert why.exit_code == 0, why.output
-    assert "4.43 is not at least 10.0%" in why.output
+    assert "4.43% is not at least 10.0%" in why.output
+    assert "level_threshold_pct" not in why.output
+    technical = runner.invoke(
+        app,
+        ["explain", "--district", "chicago", "--date", "2021-03-26", "--db", url, "--technical"],
+    )
+    assert technical.exit_code == 0, technical.output
+    assert "4.43 is not at least 10.0%" in technical.output
+    assert "level_threshold_pct = 10.0" in technical.output
     spanish = ["explain", "--district", "chicago", "--date", "2021-03-26", "--db", url]
     por_que = runner.invoke(app, [*spanish, "--lang", "es"])
     assert por_que.exit_code == 0, por_que.output
-    assert "Distrito chicago el viernes, 26 de marzo de 2021: aprendizaje presencial." in (
-        por_que.output
-    )
-    assert "4.43 no es al menos 10.0%" in por_que.output
+    assert (
+        'El viernes, 26 de marzo de 2021, el distrito chicago tiene la modalidad "Aprendizaje '
+        'presencial"'
+    ) in " ".join(por_que.output.split())
+    assert "4.43% no es al menos 10.0%" in por_que.output
     assert "(ejecución de decisión 1; `schoolmode audit reproduce 1`" in por_que.output
     unknown = runner.invoke(app, [*spanish, "--lang", "fr"])
     assert unknown.exit_code == 2
@@ -194,8 +203,8 @@ def test_explain_a_day_inside_a_stored_range(history_store: Engine) -> None:
     store = history_store  # the fixture history, imported once per session
     decide(store, REGISTRY.get("cps-ctu-2021-02-06"), dt.date(2021, 3, 1), dt.date(2021, 4, 30))
     _, text_ = stored_explanation(store, "district", "chicago", dt.date(2021, 3, 26))
-    assert "District chicago on Friday 26 March 2021: in person." in text_
-    assert "4.43 is not at least 10.0%" in text_
+    assert 'On Friday 26 March 2021, the mode for district chicago is "In person"' in text_
+    assert "4.43% is not at least 10.0%" in text_
 
 
 def test_a_policy_reading_no_citywide_metric_needs_no_citywide_data(history_store: Engine) -> None:

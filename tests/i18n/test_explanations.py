@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from schoolmode.cases.runner import collect, evaluate_case
-from schoolmode.engine.explain import _note, _Words, explain, what_would_change
+from schoolmode.engine.explain import explain
 from schoolmode.engine.trace import Node, Trace, trace
+from schoolmode.engine.words import _note, _Words, what_would_change
 from schoolmode.i18n import language
 from schoolmode.policy.cases import EngineCase, Expectation
 from schoolmode.policy.loader import Registry
@@ -84,10 +85,12 @@ def test_spanish_states_the_same_figures_as_english(traces: list[Trace]) -> None
     es = language("es")
     for t in traces:
         for all_rules in (False, True):
-            english = explain(t, all_rules=all_rules)
-            spanish = explain(t, all_rules=all_rules, lang=es)
-            assert_same_figures(english, spanish)
-            assert english == explain(t, all_rules=all_rules, lang=language("en"))
+            for technical in (False, True):
+                english = explain(t, all_rules=all_rules, technical=technical)
+                spanish = explain(t, all_rules=all_rules, lang=es, technical=technical)
+                assert_same_figures(english, spanish)
+                again = explain(t, all_rules=all_rules, lang=language("en"), technical=technical)
+                assert english == again
 
 
 def test_a_spanish_explanation_reads_in_spanish(traces: list[Trace]) -> None:
@@ -97,7 +100,7 @@ def test_a_spanish_explanation_reads_in_spanish(traces: list[Trace]) -> None:
         for t in traces
         if t.policy_id == "cps-ctu-2022-01-10" and t.status == "remote" and t.scope == "school"
     )
-    text = explain(remote, lang=es)
+    text = explain(remote, lang=es, technical=True)
     first = text.splitlines()[0]
     assert first.startswith(f"Escuela {remote.unit} el ")
     assert first.endswith(": aprendizaje remoto.")
@@ -106,9 +109,15 @@ def test_a_spanish_explanation_reads_in_spanish(traces: list[Trace]) -> None:
     assert "todas estas:" in text
     assert "Cláusula: " in text
     assert QUOTE_MARK in text  # the agreement's words stay in English, marked as such
-    english = explain(remote)
+    english = explain(remote, technical=True)
     assert "Quoted in its original language" not in english
     assert english.splitlines()[0].endswith(": remote learning.")
+    # the explanation for parents, in Spanish from its first words
+    plain = explain(remote, lang=es)
+    assert plain.startswith("El jueves, 20 de enero de 2022, la escuela X tiene la modalidad ")
+    assert '"Aprendizaje remoto"' in plain.splitlines()[0]
+    assert "Fuentes:" in plain
+    assert QUOTE_MARK in plain
 
 
 def test_plural_forms_follow_the_count() -> None:

@@ -103,7 +103,10 @@ def test_explain_a_case_in_plain_language() -> None:
         "explain", "cps-ctu-2022-01-10", "--case", "cps22-teacher-absence-brief-example"
     )
     assert code == 0, out
-    assert "School X on Wednesday 19 January 2022: eligible for remote learning." in out
+    assert (
+        'On Wednesday 19 January 2022, school X is eligible for "Remote learning" because share '
+        "of classroom teachers absent was 30.0% (12 of 40)."
+    ) in " ".join(out.split())
     assert "Tuesday 18 January 2022: 32.5%, 13 of 40 (met)" in out
     assert "Wednesday 19 January 2022: 25.0%, 10 of 40 (met)" in out
     assert "CPS Tactical Team" in out
@@ -124,9 +127,31 @@ def test_explain_when_no_rule_fired() -> None:
         "2021-03-26",
     )
     assert code == 0, out
-    assert "in person" in out
+    assert 'the mode for district chicago is "In person" because no rule was met.' in out
+    assert "test positivity over 7 days 4.43% is not at least 10.0%" in out
+    assert "level_threshold_pct" not in out  # parameters are named in --technical only
+
+
+def test_explain_technical_names_parameters_and_readings() -> None:
+    code, out = invoke(
+        "explain",
+        "cps-ctu-2021-02-06",
+        "--case",
+        "moa21-real-march-2021-trend-only",
+        "--scope",
+        "district",
+        "--unit",
+        "chicago",
+        "--date",
+        "2021-03-26",
+        "--technical",
+    )
+    assert code == 0, out
+    assert "District chicago on Friday 26 March 2021: in person." in out
     assert "No rule of this policy was met" in out
-    assert "4.43 is not at least 10.0%" in out
+    assert "positivity 7d pct 4.43 is not at least 10.0%" in out
+    assert "level_threshold_pct = 10.0 (set for this evaluation)" in out
+    assert "reading: level_applies_to = evaluation_day" in out
 
 
 def test_explain_unknown_case_says_which_exist() -> None:

@@ -264,11 +264,11 @@ def test_a_flipped_classroom_is_explained(registry: Registry) -> None:
     )
     first = room.filter(pl.col("positive_cases_reported") > 0).sort("date").row(0, named=True)
     reported = explain(trace(evaluation, "classroom", first["unit"], first["date"]))
-    assert f"Classroom {first['unit']} on" in reported
+    assert f"the mode for classroom {first['unit']} is" in reported
     assert "positive cases reported in the class" in reported
     assert "Flip-to-remote protocol" in reported
     later = explain(
         trace(evaluation, "classroom", first["unit"], first["date"] + dt.timedelta(days=3))
     )
-    assert "temporary remote (classroom flipped to remote)" in later
-    assert "The rule was met before" in later
+    assert '"Temporary remote (classroom flipped to remote)"' in later
+    assert "because a rule took effect on" in later

@@ -198,6 +198,9 @@ class ExplainRequest(BaseModel):
     day: dt.date
     lang: str = DEFAULT
     """The language of the text: one of ``schoolmode.i18n.LANGUAGES`` (en, es)."""
+    technical: bool = False
+    """The whole trace in words (parameters and readings named) instead of the explanation
+    for parents."""
 
     @field_validator("lang")
     @classmethod
@@ -225,7 +228,13 @@ class ExplainResult(BaseModel):
 def explain(ctx: Context, req: ExplainRequest) -> ExplainResult:
     """The explanation of the latest stored decision for the unit and day, in ``req.lang``."""
     run_id, text = stored_explanation(
-        ctx.engine, req.scope, req.unit, req.day, ctx.evaluations, language(req.lang)
+        ctx.engine,
+        req.scope,
+        req.unit,
+        req.day,
+        ctx.evaluations,
+        language(req.lang),
+        technical=req.technical,
     )
     policy_id, policy_hash = run_policy(ctx.engine, run_id)
     return ExplainResult(

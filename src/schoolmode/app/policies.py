@@ -275,6 +275,9 @@ class ExplainCaseRequest(_Frozen):
     """classroom, school or district (with ``unit`` and ``day``; default school)."""
     all_rules: bool = False
     """Also explain the rules that were not met."""
+    technical: bool = False
+    """The whole trace in words, with the parameters and readings behind each figure, instead
+    of the explanation for parents."""
 
 
 class CaseExplanation(_Frozen):
@@ -282,7 +285,8 @@ class CaseExplanation(_Frozen):
     reading: str | None
     title: str
     texts: list[str]
-    """One plain-language explanation per unit and day explained."""
+    """One plain-language explanation per unit and day explained (for parents, or the
+    technical one)."""
     traces: list[dict[str, Any]]
     """The same as traces (JSON-ready)."""
 
@@ -339,7 +343,7 @@ def explain_case(ctx: Context, req: ExplainCaseRequest) -> CaseExplanation:
         case=req.case,
         reading=run.reading,
         title=run.case.title,
-        texts=[explain(t, all_rules=req.all_rules) for t in traces],
+        texts=[explain(t, all_rules=req.all_rules, technical=req.technical) for t in traces],
         traces=[t.to_dict() for t in traces],
     )
 

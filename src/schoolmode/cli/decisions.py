@@ -100,6 +100,13 @@ def explain(
     lang: Annotated[
         str, typer.Option("--lang", help="Language of the explanation: en or es.")
     ] = "en",
+    technical: Annotated[
+        bool,
+        typer.Option(
+            "--technical",
+            help="The whole trace in words, with the parameters and readings behind each figure.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Why is my school (classroom, district) in this mode? From the stored decision."""
@@ -120,7 +127,7 @@ def explain(
             )
         scope, unit = chosen[0]
         req = decisions.ExplainRequest(
-            scope=scope, unit=unit, day=parse_day(date, "--date"), lang=lang
+            scope=scope, unit=unit, day=parse_day(date, "--date"), lang=lang, technical=technical
         )
         result = decisions.explain(ctx, req)
     console.print(result.text, markup=False)

@@ -193,6 +193,13 @@ def explain_case(
     all_rules: Annotated[
         bool, typer.Option("--all-rules", help="Also explain rules that were not met.")
     ] = False,
+    technical: Annotated[
+        bool,
+        typer.Option(
+            "--technical",
+            help="The whole trace in words, with the parameters and readings behind each figure.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the trace as JSON.")] = False,
     policies: PoliciesDir = None,
 ) -> None:
@@ -212,6 +219,7 @@ def explain_case(
             day=day,
             scope=scope,
             all_rules=all_rules,
+            technical=technical,
         )
         result = run(ctx, req)
     if as_json:

@@ -675,9 +675,11 @@ def stored_explanation(
     day: dt.date,
     evaluations: RunEvaluations | None = None,
     lang: Language | None = None,
+    *,
+    technical: bool = False,
 ) -> tuple[int, str]:
     """The explanation of the latest stored decision for a unit and day, in ``lang`` (default
-    English).
+    English); with ``technical``, the whole trace in words (always rendered again).
 
     The stored explanation is English text: in English it is returned as stored; in another
     language, and when the run kept no trace for the unit-day, it is rendered again from the
@@ -711,7 +713,7 @@ def stored_explanation(
             f"{day}` first, or check the id.{hint}"
         )
     run_id, text = int(row[0]), row[1]
-    if text and (lang is None or lang.code == DEFAULT):
+    if text and (lang is None or lang.code == DEFAULT) and not technical:
         return run_id, str(text)
     evaluation = (evaluations or RunEvaluations()).get(engine, run_id)
-    return run_id, explain(trace(evaluation, scope, unit, day), lang=lang)
+    return run_id, explain(trace(evaluation, scope, unit, day), lang=lang, technical=technical)

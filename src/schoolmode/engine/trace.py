@@ -26,6 +26,10 @@ from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.values import dated_value
 
+DERIVED_SUFFIX = "_derived"
+"""A frame's 0/1 column ``<metric>_derived`` marks the days whose value of ``<metric>`` is
+derived from another series (the trace says so: ``Node.args["derived"]``)."""
+
 
 @dataclass
 class ParamUse:
@@ -61,7 +65,7 @@ class Node:
     limit_text: str | None = None  # thresholds: the same, formatted ("30.0%")
     args: dict[str, str] = field(default_factory=dict)
     """The figures and names ``note`` is written from, for renderers in other languages
-    (``engine.explain``): e.g. ``{"days": "2", "unit": "school_days"}``."""
+    (``engine.words``): e.g. ``{"days": "2", "unit": "school_days"}``."""
 
 
 @dataclass
@@ -86,6 +90,12 @@ class RuleTrace:
     condition: Node | None
     inactive: str | None = None
     """The parameter without a value on this day, when that keeps the rule from applying."""
+    min_duration: str | None = None
+    """The effect's minimum duration on this day (a count of ``min_duration_unit``), if any."""
+    min_duration_unit: str | None = None
+    exit_when: str | None = None
+    """How the effect ends after its minimum: ``trigger_cleared``, ``min_duration_elapsed`` or
+    ``condition`` (a return condition of its own)."""
 
 
 @dataclass
@@ -222,6 +232,11 @@ class _Builder:
         value = _decimal(got, self.u, self.d) if isinstance(got, Rational) else None
         label = node.label or _default_label(node)
         out = Node("operand", label)
+        if isinstance(node, m.MetricOp):
+            out.args["metric"] = node.metric
+            flag = self.result.grid.metrics.get(node.metric + DERIVED_SUFFIX)
+            if isinstance(flag, Rational) and _decimal(flag, self.u, self.d) == 1:
+                out.args["derived"] = "1"
         if isinstance(node, m.ShareOp):
             out.percent = node.share.percent
             of, per = self.operand(node.share.of), self.operand(node.share.per)
@@ -547,6 +562,7 @@ class _Builder:
             ).isoformat()
             end = int(rr.spells.earliest_end[self.u, self.d])
             trace.earliest_return = self.ev.axis.date(end).isoformat() if end < NEVER else None
+        self._timing(rule, trace)
         if seg is None or seg.inactive or not self.record:
             return trace
         if rule.when is not None:
@@ -555,6 +571,17 @@ class _Builder:
             trace.condition = self.level(rule.classify, rule.levels)
             trace.level = trace.condition.value
         return trace
+
+    def _timing(self, rule: m.Rule, trace: RuleTrace) -> None:
+        """How long the rule's effect lasts, for explanations ("it lasts at least 14 days")."""
+        if rule.effect is None:
+            return
+        least = rule.timing.min_duration
+        if least is not None:
+            trace.min_duration = self.param(least.days)[0]
+            trace.min_duration_unit = self.param(least.unit)[0]
+        ends = rule.timing.exit_when
+        trace.exit_when = ends if isinstance(ends, str) else "condition"
 
 
 def _first_criterion(node: Node) -> str | None:

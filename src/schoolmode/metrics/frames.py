@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping
 import polars as pl
 from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select
 
-from schoolmode.metrics.community import citywide_metrics
+from schoolmode.metrics.community import DERIVED, citywide_metrics
 from schoolmode.metrics.school import SCHOOL_METRICS, SCHOOL_READS, SchoolData, unit_metrics
 from schoolmode.store.frames import query_frame, record_frames
 from schoolmode.store.tables import RECORD_TABLES
@@ -29,6 +29,9 @@ HISTORY_MARGIN_DAYS = 60
 """Days of school records read before a frame's first day: more than any lookback of the
 school metrics (the outbreak window's 14 days of case dates), so the frame's values are the
 ones the whole history gives."""
+
+DERIVED_COLUMNS = ("positivity_7d_pct", "positivity_14d_pct")
+"""District metrics derived from the ZIP weekly series where the daily by-test series ends."""
 
 DISTRICT_COLUMNS = {
     "positivity_7d": "positivity_7d_pct",
@@ -56,6 +59,12 @@ def district_frame(engine: Engine, start: dt.date, end: dt.date) -> pl.DataFrame
         *(pl.col(src).alias(dst) for src, dst in DISTRICT_COLUMNS.items()),
         # which series gave the day's positivity (text: described, never read by a rule)
         pl.col("positivity_basis"),
+        # and, for the engine's trace, the days each positivity is derived (1) or not (0):
+        # ``<metric>_derived`` (engine.trace.DERIVED_SUFFIX; the engine reads no metrics module)
+        *(
+            (pl.col("positivity_basis") == DERIVED).cast(pl.Int8).alias(f"{name}_derived")
+            for name in DERIVED_COLUMNS
+        ),
     )
 
 
