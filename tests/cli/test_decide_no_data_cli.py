@@ -47,11 +47,12 @@ def test_decide_on_a_day_without_school_records_stores_no_data(
     why = RUNNER.invoke(app, ["explain", "--date", SUMMER, "--classroom", "3A", "--db", db])
     assert why.exit_code == 0, why.output
     text = " ".join(why.output.split())
-    assert (
-        "no positive cases reported for 2022-08-01 or the day before (the data end on 2022-01-13)"
-        in text
-    )
-    assert "stored as no_data, not in_person" in text
+    assert "No mode is decided for classroom 3A on Monday 1 August 2022" in text
+    assert "positive cases reported that day (the data end on Thursday 13 January 2022)" in text
+    assert 'This rule could not be applied: "' in text
+    assert 'The day is stored as "no data", not as "In person"' in text
+    for internal in ("flip-to-remote", "positive_cases_reported", "no_data", "in_person"):
+        assert internal not in text
     audit = RUNNER.invoke(app, ["audit", "reproduce", "1", "--db", db])
     assert audit.exit_code == 0, audit.output
     assert audit.output.startswith("identical")

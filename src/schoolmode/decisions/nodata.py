@@ -16,6 +16,7 @@ import polars as pl
 
 from schoolmode.engine.evaluate import Evaluation
 from schoolmode.engine.nodes import metrics_read
+from schoolmode.engine.words import long_date, metric_words
 from schoolmode.metrics.coverage import describe
 
 NO_DATA = "no_data"
@@ -96,6 +97,12 @@ def no_data_report(
             )
             for rule, needs in inputs.items()
         )
+        days = blind.get_column("date").unique().to_list()
+        blind = blind.with_columns(
+            pl.col("date")
+            .replace_strict({d: long_date(d.isoformat()) for d in days}, return_dtype=pl.String)
+            .alias("_long_date")
+        )
         texts.append(
             blind.select(
                 pl.lit(scope).alias("scope"),
@@ -116,38 +123,46 @@ def _explanation(
     inputs: Mapping[str, set[str]],
     last_days: Mapping[str, dt.date | None],
 ) -> pl.Expr:
-    """The plain-language explanation of a ``no_data`` unit-day: each missing reading, where
-    its series ends, the rules it left unevaluated."""
+    """The explanation of a ``no_data`` unit-day, written for a parent (no rule or metric ids):
+    which figures the rules need that the data do not have, where each one's data end, the
+    rules (by title) that could not be applied, and that no mode is decided."""
     titles = {r.id: r.title for r in evaluation.policy.rules}
-    day = pl.col("date").dt.to_string("%Y-%m-%d")
-    missing = [
-        pl.when(pl.col(f"_missing.{n}")).then(
-            pl.concat_str(
-                pl.lit(f"no {describe(n).removesuffix(' reported')} reported for "),
-                day,
-                pl.lit(" or the day before"),
-                pl.lit(
-                    f" (the data end on {last_days[n]})"
-                    if last_days.get(n) is not None
-                    else " (the store has none)"
-                ),
-            )
+    names = sorted(set().union(*inputs.values()))
+    ends: dict[dt.date | None, list[str]] = {}
+    for name in names:
+        ends.setdefault(last_days.get(name), []).append(name)
+    clauses = []
+    for end, group in sorted(ends.items(), key=lambda kv: (kv[0] is None, kv[0] or dt.date.min)):
+        words = pl.concat_list(
+            [pl.when(pl.col(f"_missing.{n}")).then(pl.lit(metric_words(n))) for n in group]
+        ).list.drop_nulls()
+        where = (
+            f" (the data end on {long_date(end.isoformat())})"
+            if end is not None
+            else " (none are stored)"
         )
-        for n in sorted(set().union(*inputs.values()))
-    ]
-    rules = [pl.when(pl.col(f"_blind.{r}")).then(pl.lit(f"{r} ({titles[r]})")) for r in inputs]
+        clauses.append(
+            pl.when(words.list.len() > 0).then(pl.concat_str(words.list.join(", "), pl.lit(where)))
+        )
+    rules = pl.concat_list(
+        [pl.when(pl.col(f"_blind.{r}")).then(pl.lit(f'"{titles[r]}"')) for r in inputs]
+    ).list.drop_nulls()
+    default = evaluation.policy.modes[0].label
     return pl.concat_str(
-        pl.lit(f"No data for {scope} "),
+        pl.lit(f"No mode is decided for {scope} "),
         pl.col("unit"),
         pl.lit(" on "),
-        day,
-        pl.lit(": "),
-        pl.concat_list(missing).list.drop_nulls().list.join("; "),
-        pl.lit(". The rule(s) "),
-        pl.concat_list(rules).list.drop_nulls().list.join(", "),
+        pl.col("_long_date"),
+        pl.lit(", because figures its rules need are missing that day or the day before: "),
+        pl.concat_list(clauses).list.drop_nulls().list.join("; "),
+        pl.lit(". "),
+        pl.when(rules.list.len() > 1)
+        .then(pl.lit("These rules could not be applied: "))
+        .otherwise(pl.lit("This rule could not be applied: ")),
+        rules.list.join(", "),
         pl.lit(
-            " could not be evaluated, so no mode is decided: stored as no_data, not "
-            f"{evaluation.policy.modes[0].id}. Import the missing data, then decide again."
+            f'. The day is stored as "no data", not as "{default}". When the missing data are '
+            "imported, deciding the day again gives its mode."
         ),
     )
 

@@ -471,6 +471,15 @@ METRIC_WORDS = {
 """Plain names of the metrics a policy compares without a label of its own."""
 
 
+def metric_words(metric: str, lang: str = DEFAULT) -> str:
+    """A metric's plain name in ``lang`` (its id in words when it has none)."""
+    return (
+        language(lang).gettext(METRIC_WORDS[metric])
+        if metric in METRIC_WORDS
+        else metric.replace("_", " ")
+    )
+
+
 def _metric_words(metric: str, w: _Words) -> str:
     """A metric's plain name in ``w``'s language (its id in words when it has none)."""
     return w.gettext(METRIC_WORDS[metric]) if metric in METRIC_WORDS else metric.replace("_", " ")
