@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from schoolmode.app.context import Context
 from schoolmode.app.errors import as_use_case_errors
@@ -24,7 +24,11 @@ _ERRORS = (LookupError, ValueError, OSError)
 
 
 def _scenario(
-    path: Path | None, seeds: int | None, days: int | None, params: list[str]
+    path: Path | None,
+    seeds: int | None,
+    days: int | None,
+    params: list[str],
+    large: int | None = None,
 ) -> Scenario:
     scenario = load_scenario(path)
     updates: dict[str, object] = {}
@@ -32,6 +36,8 @@ def _scenario(
         updates["seeds"] = seeds
     if days is not None:
         updates["days"] = days
+    if large is not None:
+        updates["large_outbreak"] = large
     if updates:
         scenario = scenario.model_validate({**scenario.model_dump(), **updates})
     for item in params:
@@ -64,6 +70,9 @@ class SimRequest(BaseModel):
     district (``network.from_sociopatterns``)."""
     params: list[str] = []
     """Scenario ``field=value`` settings (dotted names), applied in order."""
+    large: int | None = Field(None, ge=1)
+    """Large-outbreak threshold (the scenario's ``large_outbreak``; default ten times the
+    initial infections)."""
 
 
 class PolicyInfections(BaseModel):
@@ -76,6 +85,19 @@ class PolicyInfections(BaseModel):
     """The 95% interval."""
 
 
+class PolicyOutbreaks(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    policy: str
+    large_threshold: int
+    large_runs: int
+    runs: int
+    p_large: float
+    lo: float
+    hi: float
+    """The Wilson 95% interval."""
+
+
 class SimResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -84,7 +106,10 @@ class SimResult(BaseModel):
     infections: list[PolicyInfections]
     """Per policy, in the order asked."""
     files: dict[str, Path]
-    """The report's files (``report.md``, ``report.html``, plots, ``outcomes.csv``)."""
+    """The report's files (``report.md``, ``report.html``, plots, ``outcomes.csv``,
+    ``runs.csv``, ``runs.parquet``, ``outbreaks.csv``, ``final-size.png``)."""
+    outbreaks: list[PolicyOutbreaks] = []
+    """Per policy, in the order asked."""
 
 
 def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimResult:
@@ -92,7 +117,7 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
     differences)."""
     tell = steps or Silent()
     with as_use_case_errors(*_ERRORS):
-        scenario = _scenario(req.scenario, req.seeds, req.days, req.params)
+        scenario = _scenario(req.scenario, req.seeds, req.days, req.params, req.large)
         tell.start("building the population and its contacts", 1)
         registry = ctx.registry
         for pid in req.policy_ids:
@@ -124,6 +149,7 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
             progress=lambda pid, seed: tell.advance(),
             attributes=attributes,
             beta_cache=ctx.settings.cache_dir,
+            param_names=[item.partition("=")[0].strip() for item in req.params],
         )
         files = write_sim_report(result, req.out)
     summary = result.summary()
@@ -133,7 +159,25 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
         rows.append(
             PolicyInfections(policy=pid, mean=row["mean"][0], lo=row["lo"][0], hi=row["hi"][0])
         )
-    return SimResult(runs=len(result.results), wall_s=result.wall_s, infections=rows, files=files)
+    outbreaks = [
+        PolicyOutbreaks(
+            policy=r["policy"],
+            large_threshold=r["large_threshold"],
+            large_runs=r["large_runs"],
+            runs=r["runs"],
+            p_large=r["p_large"],
+            lo=r["p_large_lo"],
+            hi=r["p_large_hi"],
+        )
+        for r in result.outbreaks().iter_rows(named=True)
+    ]
+    return SimResult(
+        runs=len(result.results),
+        wall_s=result.wall_s,
+        infections=rows,
+        files=files,
+        outbreaks=outbreaks,
+    )
 
 
 class SimSweepRequest(BaseModel):

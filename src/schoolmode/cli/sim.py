@@ -37,6 +37,15 @@ ContactsOpt = Annotated[
         "_metadata.txt beside it if any) to simulate instead of the synthetic district.",
     ),
 ]
+LargeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--large",
+        min=1,
+        help="A run is a large outbreak when its seeded chain reaches N infections (default: "
+        "ten times the initial infections); see final-size.png.",
+    ),
+]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", help="Scenario field=value (dotted names, e.g. tracing.delay_days=2)."),
@@ -54,6 +63,7 @@ def _compare(
     params: list[str] | None,
     out: Path,
     contacts: Path | None = None,
+    large: int | None = None,
 ) -> None:
     from schoolmode.app.simulation import SimRequest, simulate
 
@@ -67,6 +77,7 @@ def _compare(
         profiles=profiles,
         contacts=contacts,
         params=params or [],
+        large=large,
     )
     runs = ProgressSteps()
     with app_context(policies_dir=policies_dir) as ctx:
@@ -80,7 +91,16 @@ def _compare(
     console.print("infections: mean over seeds [95% percentile interval]")
     for row in result.infections:
         console.print(f"{row.policy}: infections {row.mean:,.0f} [{row.lo:,.0f}, {row.hi:,.0f}]")
+    for ob in result.outbreaks:
+        console.print(
+            f"{ob.policy}: large outbreaks (at least {ob.large_threshold:,} infections) "
+            f"{ob.large_runs} of {ob.runs} runs, probability {ob.p_large:.2f} "
+            f"[{ob.lo:.2f}, {ob.hi:.2f}] (Wilson 95%)"
+        )
     console.print(f"report: {result.files['report.md']} and {result.files['report.html']}")
+    console.print(
+        f"per-run rows: {result.files['runs.csv']}; outbreaks: {result.files['outbreaks.csv']}"
+    )
 
 
 @app.command("run")
@@ -94,10 +114,24 @@ def run_cmd(
     policies_dir: PoliciesDir = None,
     param: ParamOpt = None,
     contacts: ContactsOpt = None,
+    large: LargeOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim"),
 ) -> None:
-    """Run one policy over seeds; write report.md, report.html, plots and outcomes.csv."""
-    _compare([policy], scenario, seeds, days, schools, profiles, policies_dir, param, out, contacts)
+    """Run one policy over seeds; write report.md, report.html, plots, outcomes.csv and the
+    per-run rows and outbreak statistics (runs.csv, runs.parquet, outbreaks.csv)."""
+    _compare(
+        [policy],
+        scenario,
+        seeds,
+        days,
+        schools,
+        profiles,
+        policies_dir,
+        param,
+        out,
+        contacts,
+        large,
+    )
 
 
 @app.command("compare")
@@ -111,11 +145,15 @@ def compare_cmd(
     policies_dir: PoliciesDir = None,
     param: ParamOpt = None,
     contacts: ContactsOpt = None,
+    large: LargeOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim-compare"),
 ) -> None:
-    """Run policies on the same seeds; report means, 95% intervals and paired differences."""
+    """Run policies on the same seeds; report means, 95% intervals and paired differences,
+    per-run rows and outbreak statistics."""
     ids = [p.strip() for p in policies.split(",") if p.strip()]
-    _compare(ids, scenario, seeds, days, schools, profiles, policies_dir, param, out, contacts)
+    _compare(
+        ids, scenario, seeds, days, schools, profiles, policies_dir, param, out, contacts, large
+    )
 
 
 @app.command("sweep")

@@ -58,6 +58,7 @@ def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
     totals["in_person_student_days"] += tally.in_person_students[d]
     totals["in_person_staff_days"] += int((attends & g.is_staff).sum())
     if school_day:
+        tally.closed_student_days += int((unit_closed & g.is_student).sum())
         totals["student_absence_days"] += int((g.has_school & g.is_student & away).sum())
         totals["staff_absence_days"] += int((g.is_staff & away).sum())
     totals["quarantine_days"] += int((quarantined & ~isolated).sum())

@@ -46,6 +46,7 @@ from schoolmode.sim.gates import open_gates
 from schoolmode.sim.model import seed_agents
 from schoolmode.sim.network import Population
 from schoolmode.sim.observed import record_metrics
+from schoolmode.sim.outbreaks import run_row
 from schoolmode.sim.outcomes import PHASES, LoopResult, Tally
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.setup import RunSetup, setup
@@ -87,8 +88,8 @@ def _transmission(run: RunSetup, st: DayState, tally: Tally, d: int, sources: np
     hit = run.u(rng.IMPORTATION, cand, d) < p_cand * epi.susceptibility[cand]
     imported = cand[hit]
     if imported.size:
-        epi.schedule(imported, d)
-        epi.t_infected[imported] = d
+        epi.import_infections(imported, d)
+        tally.importations += int(imported.size)
     return count + int(imported.size)
 
 
@@ -126,6 +127,24 @@ def run_days(run: RunSetup) -> LoopResult:
     for d in range(sc.days):
         _day(run, st, tally, d, clock)
     engine = run.engine
+    students = int((g.is_student & g.has_school).sum())
+    outbreak = run_row(
+        epi.origin,
+        epi.t_infected,
+        epi.t_infectious,
+        epi.t_recovered,
+        st.reported,
+        sc.days,
+        (int(first.size), tally.importations),
+        (tally.cases_by_day, tally.prevalence),
+        (int(tally.schools_remote.sum()), int(tally.rooms_remote.sum())),
+        (
+            students,
+            int(run.school_day.sum()),
+            int(tally.totals["in_person_student_days"]),
+            tally.closed_student_days,
+        ),
+    )
     return LoopResult(
         policy_id=run.policy.id if run.policy is not None else "none",
         seed=run.seed,
@@ -141,6 +160,7 @@ def run_days(run: RunSetup) -> LoopResult:
         beta=run.beta,
         beta_cached=run.beta_cached,
         missing_metrics=sorted(f"{s}.{m_}" for s, m_ in engine.missing) if engine else [],
+        outbreak=outbreak,
     )
 
 

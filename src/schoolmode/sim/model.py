@@ -17,7 +17,7 @@ from schoolmode.pathogen import Duration, Pathogen
 from schoolmode.sim import rng
 from schoolmode.sim.kernel import transmit
 from schoolmode.sim.network import Network, Population
-from schoolmode.sim.state import NEVER, ROLES, ActiveSet
+from schoolmode.sim.state import IMPORTED, NEVER, NO_ORIGIN, ROLES, SEEDED, ActiveSet
 
 Gates = Callable[[int], np.ndarray | None]
 """Day -> (layers, agents) bool array of open layer memberships; ``None``: everything open."""
@@ -123,6 +123,10 @@ class Epidemic:
         self.t_recovered = np.ascontiguousarray(agents["t_recovered"], dtype=np.int64)
         self.infectiousness = np.ascontiguousarray(agents["infectiousness"], dtype=np.float64)
         self.active = ActiveSet(self.t_infectious, self.t_recovered)
+        self.origin = np.full(n, NO_ORIGIN, dtype=np.int8)
+        """Origin of each infection (``state.SEEDED``: the chain of the initial infections,
+        ``state.IMPORTED``: an importation or its chain; ``NO_ORIGIN``: never infected):
+        inherited from the infector, so the chains are told apart at any day."""
         self.out_dst = np.empty(n, dtype=np.int64)
         self.out_src = np.empty(n, dtype=np.int64)
         self.out_layer = np.empty(n, dtype=np.int64)
@@ -139,9 +143,17 @@ class Epidemic:
         self.active.add(np.asarray(who).astype(np.int64))
 
     def seed_infections(self, first: np.ndarray) -> None:
-        """Infect ``first`` on day 0."""
+        """Infect ``first`` on day 0: the seeded chain."""
         self.schedule(first, 0)
         self.t_infected[first] = 0
+        self.origin[first] = SEEDED
+
+    def import_infections(self, who: np.ndarray, day: int) -> None:
+        """Infect ``who`` from outside the population on ``day``: each starts a chain of its
+        own, counted apart from the seeded chain."""
+        self.schedule(who, day)
+        self.t_infected[who] = day
+        self.origin[who] = IMPORTED
 
     def sources(self, day: int, active_list: bool) -> np.ndarray:
         """Sorted agents infectious on ``day``: from the active set (call once per day, in
@@ -177,6 +189,7 @@ class Epidemic:
             self.schedule(who, day)
             self.agents["infector"][who] = self.out_src[:count]
             self.agents["layer"][who] = self.out_layer[:count]
+            self.origin[who] = self.origin[self.out_src[:count]]
         return int(count)
 
 

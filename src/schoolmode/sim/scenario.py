@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.yamlio import load_yaml, validate
+from schoolmode.sim.outbreaks import default_large
 
 
 class _Strict(BaseModel):
@@ -196,6 +197,17 @@ class Scenario(_Strict):
     whole history)."""
     district_holidays: bool = True
     """Weekends and the synthetic calendar's holidays close school layers."""
+    large_outbreak: int | None = Field(None, ge=1)
+    """A run is a large outbreak when its seeded chain reaches this many infections, seeds
+    included (``outbreaks.csv``; the final-size plot shows where it falls); None: ten times
+    ``initial_infections`` (``outbreaks.default_large``)."""
+
+    @property
+    def large_threshold(self) -> int:
+        """``large_outbreak``, or its default."""
+        if self.large_outbreak is not None:
+            return self.large_outbreak
+        return default_large(self.initial_infections)
 
     @field_validator("beta")
     @classmethod
