@@ -34,6 +34,7 @@ from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.state import NEVER, STUDENT
 from tests.sim.test_any_population import made_up_school
 from tests.sim.test_sim import per_day_hazard, random_graph, simple_pathogen
+from tests.synth.test_district import PROFILES
 
 AGREEMENT = "cps-ctu-2022-01-10"
 NO_VACCINE = {"initial_share": {}}
@@ -302,3 +303,22 @@ def test_cli_writes_per_run_rows_and_outbreak_statistics(tmp_path: Path) -> None
     bad = CliRunner().invoke(app, [*args[:-2], "--large", "0", "--out", str(out)])
     assert bad.exit_code == 2
     assert "--large" in bad.output
+
+
+def test_a_sweep_writes_per_run_rows_and_outbreaks_per_value(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    args = ["sim", "sweep", "--policies", "none", "--param", "initial_infections=2,6"]
+    args += ["--seeds", "2", "--days", "12", "--schools", "2", "--profiles", str(PROFILES)]
+    args += ["--workers", "0", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    runs = pl.read_csv(out / "runs.csv")
+    sweep = pl.read_csv(out / "sweep.csv")
+    assert runs.height == sweep.height == 4
+    assert runs["seeded"].to_list() == [2, 2, 6, 6]
+    assert runs["infections"].to_list() == sweep["infections"].to_list()
+    assert pl.read_parquet(out / "runs.parquet").height == 4
+    summary = pl.read_csv(out / "outbreaks.csv")
+    # the default threshold follows each value's initial infections (ten times)
+    assert summary["large_threshold"].to_list() == [20, 60]
+    assert summary["runs"].to_list() == [2, 2]

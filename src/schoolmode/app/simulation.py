@@ -15,12 +15,16 @@ from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.reports.export import write_csv
 from schoolmode.sim.compare import NO_POLICY, compare, load_population, school_attributes
 from schoolmode.sim.network import from_sociopatterns
+from schoolmode.sim.outbreaks import RUN_FIELDS
+from schoolmode.sim.outcomes import OUTCOMES
 from schoolmode.sim.report import write_report as write_sim_report
 from schoolmode.sim.scenario import Scenario, load_scenario
-from schoolmode.sim.sweep import run_sweep, sweep_summary
+from schoolmode.sim.sweep import run_sweep, sweep_outbreaks, sweep_runs, sweep_summary
 from schoolmode.sim.sweep_report import write_sweep_report
 
 _ERRORS = (LookupError, ValueError, OSError)
+_OUTBREAK_ONLY = [c for c in RUN_FIELDS if c not in OUTCOMES]
+"""Outbreak columns of a sweep's rows kept out of sweep.csv (they are in runs.csv)."""
 
 
 def _scenario(
@@ -198,6 +202,8 @@ class SimSweepRequest(BaseModel):
     profiles: Path | None = None
     scheduler: str | None = None
     workers: int = 2
+    large: int | None = Field(None, ge=1)
+    """Large-outbreak threshold (the scenario's ``large_outbreak``)."""
 
 
 class SweepInfections(BaseModel):
@@ -218,7 +224,8 @@ class SimSweepResult(BaseModel):
     """The swept name, as given."""
     infections: list[SweepInfections]
     rows_csv: Path
-    """Per-seed rows (``sweep.csv``)."""
+    """Per-seed rows (``sweep.csv``; the outbreak outcomes in ``runs.csv``, ``runs.parquet``
+    and their summary in ``outbreaks.csv`` beside it)."""
     summary_csv: Path
     report_md: Path
     """The page that explains them (report.md, with report.html and sweep.png beside it)."""
@@ -240,7 +247,7 @@ def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
     interval per value, policy and outcome) and the page that explains them (report.md,
     report.html, sweep.png)."""
     with as_use_case_errors(*_ERRORS):
-        sc = _scenario(req.scenario, req.seeds, req.days, [])
+        sc = _scenario(req.scenario, req.seeds, req.days, [], req.large)
         name, listed = _sweep_values(ctx, req, sc)
         seed_list = list(range(sc.first_seed, sc.first_seed + sc.seeds))
         policies_dir = ctx.settings.policies_dir
@@ -258,7 +265,11 @@ def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
             with dask_client(req.workers, req.scheduler) as client:
                 rows = run_sweep(*args, client=client, **kwargs)  # type: ignore[arg-type]
         req.out.mkdir(parents=True, exist_ok=True)
-        write_csv(rows, req.out / "sweep.csv")
+        write_csv(rows.drop(*_OUTBREAK_ONLY), req.out / "sweep.csv")
+        runs = sweep_runs(rows)
+        write_csv(runs, req.out / "runs.csv")
+        runs.write_parquet(req.out / "runs.parquet")
+        write_csv(sweep_outbreaks(rows, sc), req.out / "outbreaks.csv")
         summary = sweep_summary(rows)
         write_csv(summary, req.out / "summary.csv")
         report = write_sweep_report(name.strip(), rows, summary, sc, req.out)

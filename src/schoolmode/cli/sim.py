@@ -180,12 +180,15 @@ def sweep_cmd(
     workers: Annotated[
         int, typer.Option(help="LocalCluster worker processes (0: run serially here).")
     ] = 2,
+    large: LargeOpt = None,
     out: Annotated[
-        Path, typer.Option(help="Folder for sweep.csv, summary.csv and the report.")
+        Path,
+        typer.Option(help="Folder for sweep.csv, summary.csv, runs.csv, outbreaks.csv, report."),
     ] = Path("out/sim-sweep"),
 ) -> None:
-    """Every value x policy x seed as one Dask task; write per-seed rows, a summary and a
-    report (report.md, report.html, sweep.png)."""
+    """Every value x policy x seed as one Dask task; write per-seed rows, a summary, a report
+    (report.md, report.html, sweep.png) and the outbreak rows and statistics (runs.csv,
+    runs.parquet, outbreaks.csv)."""
     from schoolmode.app.simulation import SimSweepRequest
     from schoolmode.app.simulation import sweep as run
 
@@ -200,6 +203,7 @@ def sweep_cmd(
         profiles=profiles,
         scheduler=scheduler,
         workers=workers,
+        large=large,
     )
     with (
         app_context(policies_dir=policies_dir) as ctx,
