@@ -4,6 +4,7 @@ policy, or several compared with paired differences) and sweep a parameter over 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,9 +34,13 @@ def _scenario(
     days: int | None,
     params: list[str],
     large: int | None = None,
+    seeding: tuple[str | None, str | None] = (None, None),
 ) -> Scenario:
     scenario = load_scenario(path)
     updates: dict[str, object] = {}
+    for name, value in zip(("seed_state", "seed_weekday"), seeding, strict=True):
+        if value is not None:
+            updates[name] = value
     if seeds is not None:
         updates["seeds"] = seeds
     if days is not None:
@@ -77,6 +82,10 @@ class SimRequest(BaseModel):
     large: int | None = Field(None, ge=1)
     """Large-outbreak threshold (the scenario's ``large_outbreak``; default ten times the
     initial infections)."""
+    seed_state: Literal["exposed", "infectious"] | None = None
+    """The scenario's ``seed_state`` (None: the scenario's)."""
+    seed_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "random"] | None = None
+    """The scenario's ``seed_weekday`` (None: the scenario's)."""
 
 
 class PolicyInfections(BaseModel):
@@ -121,7 +130,14 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
     differences)."""
     tell = steps or Silent()
     with as_use_case_errors(*_ERRORS):
-        scenario = _scenario(req.scenario, req.seeds, req.days, req.params, req.large)
+        scenario = _scenario(
+            req.scenario,
+            req.seeds,
+            req.days,
+            req.params,
+            req.large,
+            (req.seed_state, req.seed_weekday),
+        )
         tell.start("building the population and its contacts", 1)
         registry = ctx.registry
         for pid in req.policy_ids:

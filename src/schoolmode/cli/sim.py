@@ -7,6 +7,7 @@ differences, ``sim sweep`` a scenario parameter over values on Dask. The face of
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -46,6 +47,40 @@ LargeOpt = Annotated[
         "ten times the initial infections); see final-size.png.",
     ),
 ]
+
+
+class SeedState(StrEnum):
+    exposed = "exposed"
+    infectious = "infectious"
+
+
+class SeedWeekday(StrEnum):
+    mon = "mon"
+    tue = "tue"
+    wed = "wed"
+    thu = "thu"
+    fri = "fri"
+    sat = "sat"
+    sun = "sun"
+    random = "random"
+
+
+SeedStateOpt = Annotated[
+    SeedState | None,
+    typer.Option(
+        "--seed-state",
+        help="Initial infections start exposed (latent first) or infectious (they transmit on "
+        "their day). Default: the scenario's (exposed).",
+    ),
+]
+SeedWeekdayOpt = Annotated[
+    SeedWeekday | None,
+    typer.Option(
+        "--seed-weekday",
+        help="Weekday of the initial infections (the first from the start date), or random "
+        "(one of the first seven days, per seed). Default: the scenario's (day 0).",
+    ),
+]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", help="Scenario field=value (dotted names, e.g. tracing.delay_days=2)."),
@@ -64,6 +99,7 @@ def _compare(
     out: Path,
     contacts: Path | None = None,
     large: int | None = None,
+    seeding: tuple[SeedState | None, SeedWeekday | None] = (None, None),
 ) -> None:
     from schoolmode.app.simulation import SimRequest, simulate
 
@@ -78,6 +114,8 @@ def _compare(
         contacts=contacts,
         params=params or [],
         large=large,
+        seed_state=seeding[0].value if seeding[0] else None,
+        seed_weekday=seeding[1].value if seeding[1] else None,
     )
     runs = ProgressSteps()
     with app_context(policies_dir=policies_dir) as ctx:
@@ -115,6 +153,8 @@ def run_cmd(
     param: ParamOpt = None,
     contacts: ContactsOpt = None,
     large: LargeOpt = None,
+    seed_state: SeedStateOpt = None,
+    seed_weekday: SeedWeekdayOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim"),
 ) -> None:
     """Run one policy over seeds; write report.md, report.html, plots, outcomes.csv and the
@@ -131,6 +171,7 @@ def run_cmd(
         out,
         contacts,
         large,
+        (seed_state, seed_weekday),
     )
 
 
@@ -146,13 +187,26 @@ def compare_cmd(
     param: ParamOpt = None,
     contacts: ContactsOpt = None,
     large: LargeOpt = None,
+    seed_state: SeedStateOpt = None,
+    seed_weekday: SeedWeekdayOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim-compare"),
 ) -> None:
     """Run policies on the same seeds; report means, 95% intervals and paired differences,
     per-run rows and outbreak statistics."""
     ids = [p.strip() for p in policies.split(",") if p.strip()]
     _compare(
-        ids, scenario, seeds, days, schools, profiles, policies_dir, param, out, contacts, large
+        ids,
+        scenario,
+        seeds,
+        days,
+        schools,
+        profiles,
+        policies_dir,
+        param,
+        out,
+        contacts,
+        large,
+        (seed_state, seed_weekday),
     )
 
 

@@ -119,12 +119,12 @@ def run_days(run: RunSetup) -> LoopResult:
     st = DayState.new(len(run.population.network.layers), g.n, g.hh_members[0].size - 1)
     before_day0(run, st)
     first = seed_agents(g.n, sc.initial_infections, run.seed)
-    epi.seed_infections(first)
     tally = Tally(sc.days, g.n_schools, g.n_rooms)
-    if sc.days:
-        tally.new_inf[0] += first.size
     clock = _Clock()
     for d in range(sc.days):
+        if d == run.seed_day:
+            epi.seed_infections(first, d, sc.seed_state == "infectious")
+            tally.new_inf[d] += first.size
         _day(run, st, tally, d, clock)
     engine = run.engine
     students = int((g.is_student & g.has_school).sum())
@@ -135,7 +135,7 @@ def run_days(run: RunSetup) -> LoopResult:
         epi.t_recovered,
         st.reported,
         sc.days,
-        (int(first.size), tally.importations),
+        (int(first.size), run.seed_day, tally.importations),
         (tally.cases_by_day, tally.prevalence),
         (int(tally.schools_remote.sum()), int(tally.rooms_remote.sum())),
         (

@@ -142,11 +142,23 @@ class Epidemic:
         self.infectiousness[who] = a["infectiousness"][who]
         self.active.add(np.asarray(who).astype(np.int64))
 
-    def seed_infections(self, first: np.ndarray) -> None:
-        """Infect ``first`` on day 0: the seeded chain."""
-        self.schedule(first, 0)
-        self.t_infected[first] = 0
+    def seed_infections(self, first: np.ndarray, day: int = 0, infectious: bool = False) -> None:
+        """Infect ``first`` on ``day``: the seeded chain. ``infectious``: their latent period
+        is already over (they transmit on ``day``; symptoms and recovery move earlier by the
+        same days, so the rest of their natural history keeps its drawn lengths)."""
+        self.schedule(first, day)
+        self.t_infected[first] = day
         self.origin[first] = SEEDED
+        if not infectious or first.size == 0:
+            return
+        a = self.agents
+        shift = self.t_infectious[first] - day
+        self.t_infectious[first] -= shift
+        self.t_recovered[first] -= shift
+        sym = first[self.t_symptoms[first] != NEVER]
+        self.t_symptoms[sym] -= shift[self.t_symptoms[first] != NEVER]
+        for name in ("t_infectious", "t_symptoms", "t_recovered"):
+            a[name][first] = getattr(self, name)[first]
 
     def import_infections(self, who: np.ndarray, day: int) -> None:
         """Infect ``who`` from outside the population on ``day``: each starts a chain of its

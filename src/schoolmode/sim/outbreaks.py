@@ -29,6 +29,7 @@ from schoolmode.sim.state import IMPORTED, SEEDED
 
 RUN_FIELDS = (
     "seeded",
+    "seed_day",
     "chain_size",
     "chain_extinct",
     "chain_duration_days",
@@ -49,13 +50,14 @@ RUN_FIELDS = (
 scenario parameters). ``RUN_DEFINITIONS`` says what each is."""
 
 RUN_DEFINITIONS = {
-    "seeded": "initial infections on day 0 (the seeds of the seeded chain)",
+    "seeded": "initial infections (the seeds of the seeded chain)",
+    "seed_day": "day of the initial infections (0 unless seed_weekday moves them)",
     "chain_size": "final size of the seeded chain: the seeds and everyone infected through "
     "them, at the chain's extinction (at the run's end when censored)",
     "chain_extinct": "whether the seeded chain died out within the run (false: censored, its "
     "size and duration are those at the run's end)",
-    "chain_duration_days": "days from day 0 to the chain's extinction, the first day none of "
-    "its members is latent or infectious (the run's length when censored)",
+    "chain_duration_days": "days from the seed day to the chain's extinction, the first day "
+    "none of its members is latent or infectious (to the run's end when censored)",
     "chain_peak_infectious": "most members of the seeded chain infectious on one day",
     "chain_first_detection_day": "first day a member of the seeded chain was reported a case "
     "on or after its infection (empty: never detected)",
@@ -110,14 +112,14 @@ def run_row(
     t_recovered: np.ndarray,
     reported: np.ndarray,
     days: int,
-    counts: tuple[int, int],
+    counts: tuple[int, int, int],
     daily: tuple[np.ndarray, np.ndarray],
     remote: tuple[int, int],
     attendance: tuple[int, int, int, int],
 ) -> dict[str, float | None]:
     """The outbreak outcomes of one run at its end. ``origin``: each agent's
     (``model.Epidemic.origin``); ``reported``: each agent's report day (-1: never);
-    ``counts``: seeds and importations; ``daily``: cases reported and agents infectious per
+    ``counts``: seeds, seed day and importations; ``daily``: cases reported and agents infectious per
     day; ``remote``: school-days and classroom-days remote; ``attendance``: students, school
     days, in-person student-days and student-days in a closed unit (school days)."""
     chain = np.flatnonzero(origin == SEEDED)
@@ -132,12 +134,15 @@ def run_row(
     per_student = max(students, 1)
     return {
         "seeded": float(counts[0]),
+        "seed_day": float(counts[1]),
         "chain_size": float(chain.size),
         "chain_extinct": float(extinct),
-        "chain_duration_days": float(last if extinct else days),
+        "chain_duration_days": float((last if extinct else days) - counts[1])
+        if chain.size
+        else 0.0,
         "chain_peak_infectious": float(chain_peak(t_infectious[chain], ends, days)),
         "chain_first_detection_day": float(seen.min()) if seen.size else None,
-        "importations": float(counts[1]),
+        "importations": float(counts[2]),
         "importation_infections": float(np.count_nonzero(origin == IMPORTED)),
         "infections": float(np.count_nonzero(origin >= 0)),
         "peak_infectious": float(prevalence.max(initial=0)),

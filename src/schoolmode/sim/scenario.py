@@ -172,6 +172,12 @@ class Scenario(_Strict):
     days: int = Field(60, ge=1)
     start: dt.date = dt.date(2022, 1, 11)
     initial_infections: int = Field(200, ge=0)
+    seed_state: Literal["exposed", "infectious"] = "exposed"
+    """State of the initial infections on their day: ``exposed`` (infected that day, latent
+    first) or ``infectious`` (latent period over: they transmit that day)."""
+    seed_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "random"] | None = None
+    """Weekday of the initial infections: the first such day from ``start``; ``random``: one of
+    the run's first seven days, drawn per seed (stream ``SEED_WEEKDAY``); None: day 0."""
     importation_per_100k_per_day: float = Field(5.0, ge=0)
     """Infections from outside the district per 100,000 agents per day (``importation.source``
     ``flat``)."""
@@ -193,8 +199,8 @@ class Scenario(_Strict):
     closed_modes: list[str] = Field(default_factory=lambda: ["remote", "closed", "pause"])
     """A mode whose id contains one of these words closes the unit's school layers."""
     engine_window_days: int | None = None
-    """Trailing days the engine re-evaluates each day (None: computed from the policy; 0: the
-    whole history)."""
+    """Trailing days the engine re-evaluates each day (None: computed from the policy, the
+    whole history for rules that count to date; 0: the whole history)."""
     district_holidays: bool = True
     """Weekends and the synthetic calendar's holidays close school layers."""
     large_outbreak: int | None = Field(None, ge=1)

@@ -1,0 +1,179 @@
+"""The simulator at its edges (issue 16, item 3): seeds that start exposed or infectious, on a
+chosen or random weekday; a rule that counts to date decides in the loop as over the whole
+history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from schoolmode.cli.app import app
+from schoolmode.engine.grid import Calendar
+from schoolmode.engine.settings import Settings
+from schoolmode.engine.window import counts_to_date, policy_window
+from schoolmode.pathogen import load_pathogen
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.loader import Registry, shipped_registry
+from schoolmode.sim.decide import LoopEngine
+from schoolmode.sim.loop import run_policy
+from schoolmode.sim.model import seed_agents
+from schoolmode.sim.network import Population, from_sociopatterns
+from schoolmode.sim.outcomes import LoopResult
+from schoolmode.sim.scenario import Scenario
+from schoolmode.sim.setup import seed_day
+from tests.sim.test_any_population import made_up_school
+
+START = dt.date(2022, 1, 11)  # a Tuesday
+BASE = {
+    "days": 30,
+    "beta": 3.0,
+    "start": START,
+    "initial_infections": 4,
+    "importation_per_100k_per_day": 0,
+    "vaccination": {"initial_share": {}},
+    "district_holidays": False,  # school layers open every day: the seeds' day is all that moves
+}
+
+
+@pytest.fixture(scope="module")
+def school(tmp_path_factory: pytest.TempPathFactory) -> Population:
+    return from_sociopatterns(made_up_school(tmp_path_factory.mktemp("sp") / "school.csv"))
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return shipped_registry()
+
+
+def go(school: Population, registry: Registry, seed: int, **extra: object) -> LoopResult:
+    scenario = Scenario.model_validate({**BASE, **extra})
+    return run_policy(
+        school, load_pathogen(scenario.pathogen), scenario, None, seed, registry, keep_records=True
+    )
+
+
+def test_infectious_seeds_transmit_on_their_day_with_the_same_course(
+    school: Population, registry: Registry
+) -> None:
+    n = school.network.n
+    same_day = 0
+    for seed in range(1, 9):
+        exposed = go(school, registry, seed)
+        infectious = go(school, registry, seed, seed_state="infectious")
+        assert exposed.agents is not None
+        assert infectious.agents is not None
+        seeds = seed_agents(n, 4, seed)
+        e, i = exposed.agents[seeds], infectious.agents[seeds]
+        assert (e["t_infected"] == 0).all()
+        assert (i["t_infected"] == 0).all()
+        assert (e["t_infectious"] >= 1).all()  # exposed: latent for at least a day
+        assert (i["t_infectious"] == 0).all()  # infectious from their day
+        latent = e["t_infectious"]
+        # the rest of the natural history keeps its drawn lengths, earlier by the latent period
+        assert np.array_equal(i["t_recovered"], e["t_recovered"] - latent)
+        sym = e["t_symptoms"] != np.iinfo(np.int32).max
+        assert np.array_equal(i["t_symptoms"][sym], e["t_symptoms"][sym] - latent[sym])
+        # exposed seeds infect nobody on day 0; infectious ones can
+        assert not ((exposed.agents["t_infected"] == 0) & (exposed.agents["infector"] >= 0)).any()
+        same_day += int(
+            ((infectious.agents["t_infected"] == 0) & (infectious.agents["infector"] >= 0)).sum()
+        )
+    assert same_day > 0, "no infectious seed transmitted on its day"
+
+
+def test_seeds_start_on_the_chosen_weekday(school: Population, registry: Registry) -> None:
+    result = go(school, registry, 3, seed_weekday="sat")
+    assert result.agents is not None
+    seeds = seed_agents(school.network.n, 4, 3)
+    assert (result.agents["t_infected"][seeds] == 4).all()  # Tue 11 Jan -> Sat 15 Jan, day 4
+    infected = result.agents["t_infected"][result.agents["t_infected"] != np.iinfo(np.int32).max]
+    assert infected.min() == 4  # nothing before the seeds (no importation)
+    assert result.daily["new_infections"][:4].sum() == 0
+    assert result.daily["new_infections"][4] >= 4
+    assert result.outbreak["seed_day"] == 4
+    assert seed_day(Scenario(start=START), 0) == 0
+    assert seed_day(Scenario(start=START, seed_weekday="tue"), 0) == 0
+    assert seed_day(Scenario(start=START, seed_weekday="mon"), 0) == 6
+
+
+def test_a_random_weekday_is_drawn_per_seed_within_the_first_week() -> None:
+    scenario = Scenario(start=START, seed_weekday="random")
+    days = [seed_day(scenario, s) for s in range(60)]
+    assert set(days) == set(range(7))  # every weekday is drawn
+    assert days == [seed_day(scenario, s) for s in range(60)]  # the same for a seed
+    short = Scenario(start=START, days=3, seed_weekday="random")
+    assert {seed_day(short, s) for s in range(60)} == {0, 1, 2}
+
+
+def test_a_weekday_after_the_run_is_an_error_naming_the_field() -> None:
+    with pytest.raises(SchoolmodeError, match=r"seed_weekday 'mon'.*day 6, after the run's 5 days"):
+        seed_day(Scenario(start=START, days=5, seed_weekday="mon"), 0)
+
+
+def test_the_cli_takes_the_seed_state_and_weekday(tmp_path: Path) -> None:
+    contacts = made_up_school(tmp_path / "school.csv")
+    out = tmp_path / "out"
+    args = ["sim", "run", "--policy", "none", "--contacts", str(contacts), "--seeds", "2"]
+    args += ["--days", "12", "--param", "initial_infections=2", "--seed-state", "infectious"]
+    args += ["--seed-weekday", "thu", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(out / "runs.csv")["seed_day"].to_list() == [2, 2]
+    assert '"seed_state": "infectious"' in (out / "report.md").read_text()
+    bad = CliRunner().invoke(app, [*args[:-4], "--seed-weekday", "someday", "--out", str(out)])
+    assert bad.exit_code == 2
+    assert "--seed-weekday" in bad.output
+
+
+OUTBREAK = "idph-outbreak-2021-10-15"
+
+
+def outbreak_engine(registry: Registry, window: int | None) -> LoopEngine:
+    """The IDPH outbreak definition with prong 1 counting every case of a core group to date,
+    decided day by day over 210 days of made-up classroom cases: c1 has one case on day 3 and
+    one on day 200 (two of 20, 10%: an outbreak only when counting to date), c2 two on day 100."""
+    days = 210
+    engine = LoopEngine(
+        registry.get(OUTBREAK).policy,
+        {"district": ["district"], "school": ["s"], "classroom": ["c1", "c2"]},
+        dt.date(2021, 11, 1),
+        days,
+        Calendar(),
+        settings=Settings(interpretations={"conditions_apply_to_prong1": False}),
+        window=window,
+    )
+    cases = np.zeros((2, days), dtype=np.int64)
+    cases[0, 3] = cases[0, 200] = 1
+    cases[1, 100] = 2
+    for d in range(days):
+        engine.record("classroom", "core_group_cases", d, cases[:, d])
+        engine.record("classroom", "qualifying_cases", d, np.zeros(2, dtype=np.int64))
+        engine.record("classroom", "group_size", d, np.full(2, 20, dtype=np.int64))
+        engine.decide(d)
+    return engine
+
+
+def test_a_rule_counting_to_date_decides_in_the_loop_as_the_whole_history(
+    registry: Registry,
+) -> None:
+    policy = registry.get(OUTBREAK).policy
+    assert counts_to_date(policy)
+    assert not counts_to_date(registry.get("cps-ctu-2022-01-10").policy)
+    default, whole = outbreak_engine(registry, None), outbreak_engine(registry, 0)
+    assert np.array_equal(default.modes["classroom"], whole.modes["classroom"])
+    assert default.authorisations == whole.authorisations
+    authorised = {
+        (unit, (day - dt.date(2021, 11, 1)).days) for unit, day, _ in whole.authorisations
+    }
+    assert ("c1", 201) in authorised  # the second case of c1, 197 days after its first
+    # the policy's trailing window alone (175 days) misses c1's first case: the bug this fixes
+    trailing = outbreak_engine(registry, policy_window(policy))
+    assert ("c1", 201) not in {
+        (unit, (day - dt.date(2021, 11, 1)).days) for unit, day, _ in trailing.authorisations
+    }
+    assert not np.array_equal(trailing.modes["classroom"], whole.modes["classroom"])
