@@ -1,6 +1,6 @@
 """The simulator at its edges (issue 16, item 3): seeds that start exposed or infectious, on a
 chosen or random weekday; a rule that counts to date decides in the loop as over the whole
-history."""
+history; policies are read once per sweep."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ from schoolmode.sim.outcomes import LoopResult
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.setup import seed_day
 from tests.sim.test_any_population import made_up_school
+from tests.synth.test_district import PROFILES
 
+AGREEMENT = "cps-ctu-2022-01-10"
 START = dt.date(2022, 1, 11)  # a Tuesday
 BASE = {
     "days": 30,
@@ -163,7 +165,7 @@ def test_a_rule_counting_to_date_decides_in_the_loop_as_the_whole_history(
 ) -> None:
     policy = registry.get(OUTBREAK).policy
     assert counts_to_date(policy)
-    assert not counts_to_date(registry.get("cps-ctu-2022-01-10").policy)
+    assert not counts_to_date(registry.get(AGREEMENT).policy)
     default, whole = outbreak_engine(registry, None), outbreak_engine(registry, 0)
     assert np.array_equal(default.modes["classroom"], whole.modes["classroom"])
     assert default.authorisations == whole.authorisations
@@ -177,3 +179,51 @@ def test_a_rule_counting_to_date_decides_in_the_loop_as_the_whole_history(
         (unit, (day - dt.date(2021, 11, 1)).days) for unit, day, _ in trailing.authorisations
     }
     assert not np.array_equal(trailing.modes["classroom"], whole.modes["classroom"])
+
+
+def test_policies_are_read_once_per_sweep(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A sweep of two values x two seeds reads each policy file once (per process: each Dask
+    worker keeps its registry), and a second sweep in the same process reads none."""
+    from schoolmode.policy import loader
+    from schoolmode.sim import sweep
+
+    reads: list[Path] = []
+    real = loader.read_file
+
+    def counted(path: Path, cache_dir: Path | None = None) -> object:
+        reads.append(path)
+        return real(path, cache_dir)
+
+    monkeypatch.setattr(loader, "read_file", counted)
+    loader._shipped.cache_clear()
+    sweep._registry.cache_clear()
+    scenario = Scenario(days=5, initial_infections=5, vaccination={"initial_share": {}})
+    args = (scenario, [AGREEMENT, "none"], [1, 2], "tracing.delay_days", ["0", "1"])
+    rows = sweep.run_sweep(*args, profiles=str(PROFILES), schools=2)
+    assert rows.height == 8
+    files = sorted(loader.default_policy_dir().glob(f"*/{loader.POLICY_FILE}"))
+    assert sorted(reads) == files  # every shipped policy file, each once
+    reads.clear()
+    sweep.run_sweep(*args, profiles=str(PROFILES), schools=2)
+    assert reads == []
+    # a folder of one's own: its files once, the shipped ones not again
+    own = tmp_path / "policies" / "mine"
+    own.mkdir(parents=True)
+    (own / loader.POLICY_FILE).write_text(
+        (loader.default_policy_dir() / AGREEMENT / loader.POLICY_FILE)
+        .read_text()
+        .replace(f"id: {AGREEMENT}", "id: mine", 1)
+    )
+    sweep.run_sweep(
+        scenario,
+        ["mine"],
+        [1, 2],
+        "tracing.delay_days",
+        ["0", "1"],
+        profiles=str(PROFILES),
+        schools=2,
+        policy_root=str(own.parent),
+    )
+    assert reads == [own / loader.POLICY_FILE]
+    loader._shipped.cache_clear()
+    sweep._registry.cache_clear()
