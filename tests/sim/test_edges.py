@@ -1,10 +1,12 @@
 """The simulator at its edges (issue 16, item 3): seeds that start exposed or infectious, on a
 chosen or random weekday; a rule that counts to date decides in the loop as over the whole
-history; policies are read once per sweep."""
+history; a measure that starts during a day leaves a fraction of it (``onset_day_fraction``);
+policies are read once per sweep."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +24,13 @@ from schoolmode.policy.loader import Registry, shipped_registry
 from schoolmode.sim.decide import LoopEngine
 from schoolmode.sim.loop import run_policy
 from schoolmode.sim.model import seed_agents
-from schoolmode.sim.network import Population, from_sociopatterns
+from schoolmode.sim.network import Population, build, from_sociopatterns
 from schoolmode.sim.outcomes import LoopResult
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.setup import seed_day
+from schoolmode.sim.state import new_agents
 from tests.sim.test_any_population import made_up_school
+from tests.sim.test_sim import simple_pathogen
 from tests.synth.test_district import PROFILES
 
 AGREEMENT = "cps-ctu-2022-01-10"
@@ -227,3 +231,78 @@ def test_policies_are_read_once_per_sweep(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert reads == [own / loader.POLICY_FILE]
     loader._shipped.cache_clear()
     sweep._registry.cache_clear()
+
+
+def pairs(count: int) -> Population:
+    """``count`` classrooms of two students each, one homeroom contact per classroom (weight
+    1), nothing else: each pair with one seed is one trial of one exposure."""
+    n = 2 * count
+    first = np.arange(0, n, 2)
+    network = build(n, {"homeroom": (first, first + 1)}, {"homeroom": 1.0})
+    agents = new_agents(n)
+    agents["age"] = 10
+    agents["school"] = 0
+    agents["classroom"] = np.arange(n) // 2
+    return Population(
+        agents, network, [f"P{i}" for i in range(n)], ["S"], [f"C{i}" for i in range(count)]
+    )
+
+
+def attack_in_pairs(fraction: float, symptomatic: dict[str, object]) -> float:
+    """Share of the seeds' classmates infected, over pairs with exactly one seed: infectious
+    seeds with symptoms from day 0 (fixed 1-day latency, 3 infectious days), beta ln 2 (a
+    whole day together infects with probability 1/2)."""
+    population = pairs(1000)
+    scenario = Scenario.model_validate(
+        {
+            **BASE,
+            "beta": math.log(2),
+            "initial_infections": 500,
+            "seed_state": "infectious",
+            "onset_day_fraction": fraction,
+            "symptomatic": {"background_symptoms_per_day": 0, **symptomatic},
+            "tests": {
+                "pcr": {
+                    "sensitivity": 1,
+                    "specificity": 1,
+                    "turnaround_days": 1,
+                    "invalid_rate": 0,
+                },
+                "antigen": {},
+            },
+            "days": 12,
+        }
+    )
+    registry = Registry()
+    pathogen = simple_pathogen(latent=1, infectious=3)
+    hit = trials = 0
+    for seed in range(4):
+        result = run_policy(population, pathogen, scenario, None, seed, registry)
+        assert result.agents is not None
+        seeded = np.zeros(population.network.n, dtype=bool)
+        seeded[seed_agents(population.network.n, 500, seed)] = True
+        pair_seeded = seeded.reshape(-1, 2)
+        one = pair_seeded.sum(axis=1) == 1
+        infected = (result.agents["t_infected"] != np.iinfo(np.int32).max).reshape(-1, 2)
+        hit += int(infected[one].all(axis=1).sum())
+        trials += int(one.sum())
+    assert trials > 1000
+    return hit / trials
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
+def test_staying_home_from_the_onset_day_leaves_a_fraction_of_it(fraction: float) -> None:
+    """A seed ill from day 0 stays home from then on: its classmate's only exposure is the
+    part of day 0 before it goes home, infected with probability 1 - exp(-beta f)."""
+    attack = attack_in_pairs(fraction, {"share_tested": 0, "stay_home_share": 1})
+    expected = 1 - math.exp(-math.log(2) * fraction)
+    assert attack == pytest.approx(expected, abs=0.05)  # about 4 standard errors
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
+def test_isolation_takes_effect_within_the_report_day(fraction: float) -> None:
+    """A seed tested on its onset day (day 0, result the next day) attends day 0 and is
+    isolated during day 1: exposure 1 + f days, infection 1 - exp(-beta (1 + f))."""
+    attack = attack_in_pairs(fraction, {"share_tested": 1, "stay_home_share": 0})
+    expected = 1 - math.exp(-math.log(2) * (1 + fraction))
+    assert attack == pytest.approx(expected, abs=0.05)

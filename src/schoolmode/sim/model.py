@@ -127,6 +127,12 @@ class Epidemic:
         """Origin of each infection (``state.SEEDED``: the chain of the initial infections,
         ``state.IMPORTED``: an importation or its chain; ``NO_ORIGIN``: never infected):
         inherited from the infector, so the chains are told apart at any day."""
+        self.presence = np.ones((2, n), dtype=np.float64)
+        """Share of the day each agent is there in the layers of ``presence_row`` (row 0: the
+        in-school layers, row 1: the community; ``kernel.transmit``); 1 but on the day a
+        measure starts (the policy loop, ``gates.py``)."""
+        self.presence_row = np.full(len(self.network.layers), -1, dtype=np.int64)
+        """Per layer, the ``presence`` row it reads (-1: whole days, the plain model's)."""
         self.out_dst = np.empty(n, dtype=np.int64)
         self.out_src = np.empty(n, dtype=np.int64)
         self.out_layer = np.empty(n, dtype=np.int64)
@@ -192,6 +198,8 @@ class Epidemic:
             weights,
             gate,
             beta,
+            self.presence,
+            self.presence_row,
             self.out_dst,
             self.out_src,
             self.out_layer,

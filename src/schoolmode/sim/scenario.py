@@ -203,6 +203,11 @@ class Scenario(_Strict):
     whole history for rules that count to date; 0: the whole history)."""
     district_holidays: bool = True
     """Weekends and the synthetic calendar's holidays close school layers."""
+    onset_day_fraction: float = Field(0.5, ge=0, le=1)
+    """Share of the day an agent is still there on the day a measure starts during it: the
+    symptom-onset day of a case who stays home ill, the report day of a case isolated on a
+    result that arrives that day (docs/simulator.md, "Part of a day"). 0.5: the onset or the
+    call comes at a uniform time of the day, so half of it is spent before."""
     large_outbreak: int | None = Field(None, ge=1)
     """A run is a large outbreak when its seeded chain reaches this many infections, seeds
     included (``outbreaks.csv``; the final-size plot shows where it falls); None: ten times

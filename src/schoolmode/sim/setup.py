@@ -186,6 +186,8 @@ def setup(
     in_school_layer = np.zeros(len(net.layers), dtype=bool)
     in_school_layer[school_layers] = True
     epi = Epidemic(population, pathogen, seed)
+    epi.presence_row[school_layers] = 0  # a measure starting during the day: gates.py
+    epi.presence_row[population.layers_of("community")] = 1
     groups = Groups.build(population, epi.agents, school_attributes or {})
     school_day = school_calendar(scenario.start, scenario.days, scenario.district_holidays)
     engine, closed = None, np.array([False, False, False], dtype=bool)
