@@ -129,7 +129,10 @@ def test_the_cli_takes_the_seed_state_and_weekday(tmp_path: Path) -> None:
     args += ["--seed-weekday", "thu", "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert pl.read_csv(out / "runs.csv")["seed_day"].to_list() == [2, 2]
+    runs = pl.read_csv(out / "runs.csv")
+    assert runs["seed_day"].to_list() == [2, 2]  # Tue 11 Jan -> Thu 13 Jan
+    assert runs["seed_state"].to_list() == ["infectious"] * 2
+    assert runs["seed_weekday"].to_list() == ["thu"] * 2
     assert '"seed_state": "infectious"' in (out / "report.md").read_text()
     bad = CliRunner().invoke(app, [*args[:-4], "--seed-weekday", "someday", "--out", str(out)])
     assert bad.exit_code == 2

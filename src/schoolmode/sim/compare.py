@@ -88,6 +88,9 @@ SCENARIO_COLUMNS = (
     "days",
     "start",
     "initial_infections",
+    "seed_state",
+    "seed_weekday",
+    "onset_day_fraction",
     "importation_per_100k_per_day",
 )
 """Scenario fields every row of ``runs.csv`` carries (with ``importation.source`` and the
