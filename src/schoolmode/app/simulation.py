@@ -4,8 +4,9 @@ policy, or several compared with paired differences) and sweep a parameter over 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from schoolmode.app.context import Context
 from schoolmode.app.errors import as_use_case_errors
@@ -15,23 +16,37 @@ from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.reports.export import write_csv
 from schoolmode.sim.compare import NO_POLICY, compare, load_population, school_attributes
 from schoolmode.sim.network import from_sociopatterns
+from schoolmode.sim.outbreaks import RUN_FIELDS
+from schoolmode.sim.outcomes import OUTCOMES
 from schoolmode.sim.report import write_report as write_sim_report
 from schoolmode.sim.scenario import Scenario, load_scenario
-from schoolmode.sim.sweep import run_sweep, sweep_summary
+from schoolmode.sim.sweep import run_sweep, sweep_outbreaks, sweep_runs, sweep_summary
 from schoolmode.sim.sweep_report import write_sweep_report
 
 _ERRORS = (LookupError, ValueError, OSError)
+_OUTBREAK_ONLY = [c for c in RUN_FIELDS if c not in OUTCOMES]
+"""Outbreak columns of a sweep's rows kept out of sweep.csv (they are in runs.csv)."""
 
 
 def _scenario(
-    path: Path | None, seeds: int | None, days: int | None, params: list[str]
+    path: Path | None,
+    seeds: int | None,
+    days: int | None,
+    params: list[str],
+    large: int | None = None,
+    seeding: tuple[str | None, str | None] = (None, None),
 ) -> Scenario:
     scenario = load_scenario(path)
     updates: dict[str, object] = {}
+    for name, value in zip(("seed_state", "seed_weekday"), seeding, strict=True):
+        if value is not None:
+            updates[name] = value
     if seeds is not None:
         updates["seeds"] = seeds
     if days is not None:
         updates["days"] = days
+    if large is not None:
+        updates["large_outbreak"] = large
     if updates:
         scenario = scenario.model_validate({**scenario.model_dump(), **updates})
     for item in params:
@@ -64,6 +79,13 @@ class SimRequest(BaseModel):
     district (``network.from_sociopatterns``)."""
     params: list[str] = []
     """Scenario ``field=value`` settings (dotted names), applied in order."""
+    large: int | None = Field(None, ge=1)
+    """Large-outbreak threshold (the scenario's ``large_outbreak``; default ten times the
+    initial infections)."""
+    seed_state: Literal["exposed", "infectious"] | None = None
+    """The scenario's ``seed_state`` (None: the scenario's)."""
+    seed_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "random"] | None = None
+    """The scenario's ``seed_weekday`` (None: the scenario's)."""
 
 
 class PolicyInfections(BaseModel):
@@ -76,6 +98,19 @@ class PolicyInfections(BaseModel):
     """The 95% interval."""
 
 
+class PolicyOutbreaks(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    policy: str
+    large_threshold: int
+    large_runs: int
+    runs: int
+    p_large: float
+    lo: float
+    hi: float
+    """The Wilson 95% interval."""
+
+
 class SimResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -84,7 +119,10 @@ class SimResult(BaseModel):
     infections: list[PolicyInfections]
     """Per policy, in the order asked."""
     files: dict[str, Path]
-    """The report's files (``report.md``, ``report.html``, plots, ``outcomes.csv``)."""
+    """The report's files (``report.md``, ``report.html``, plots, ``outcomes.csv``,
+    ``runs.csv``, ``runs.parquet``, ``outbreaks.csv``, ``final-size.png``)."""
+    outbreaks: list[PolicyOutbreaks] = []
+    """Per policy, in the order asked."""
 
 
 def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimResult:
@@ -92,7 +130,14 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
     differences)."""
     tell = steps or Silent()
     with as_use_case_errors(*_ERRORS):
-        scenario = _scenario(req.scenario, req.seeds, req.days, req.params)
+        scenario = _scenario(
+            req.scenario,
+            req.seeds,
+            req.days,
+            req.params,
+            req.large,
+            (req.seed_state, req.seed_weekday),
+        )
         tell.start("building the population and its contacts", 1)
         registry = ctx.registry
         for pid in req.policy_ids:
@@ -124,6 +169,7 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
             progress=lambda pid, seed: tell.advance(),
             attributes=attributes,
             beta_cache=ctx.settings.cache_dir,
+            param_names=[item.partition("=")[0].strip() for item in req.params],
         )
         files = write_sim_report(result, req.out)
     summary = result.summary()
@@ -133,7 +179,25 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
         rows.append(
             PolicyInfections(policy=pid, mean=row["mean"][0], lo=row["lo"][0], hi=row["hi"][0])
         )
-    return SimResult(runs=len(result.results), wall_s=result.wall_s, infections=rows, files=files)
+    outbreaks = [
+        PolicyOutbreaks(
+            policy=r["policy"],
+            large_threshold=r["large_threshold"],
+            large_runs=r["large_runs"],
+            runs=r["runs"],
+            p_large=r["p_large"],
+            lo=r["p_large_lo"],
+            hi=r["p_large_hi"],
+        )
+        for r in result.outbreaks().iter_rows(named=True)
+    ]
+    return SimResult(
+        runs=len(result.results),
+        wall_s=result.wall_s,
+        infections=rows,
+        files=files,
+        outbreaks=outbreaks,
+    )
 
 
 class SimSweepRequest(BaseModel):
@@ -154,6 +218,8 @@ class SimSweepRequest(BaseModel):
     profiles: Path | None = None
     scheduler: str | None = None
     workers: int = 2
+    large: int | None = Field(None, ge=1)
+    """Large-outbreak threshold (the scenario's ``large_outbreak``)."""
 
 
 class SweepInfections(BaseModel):
@@ -174,7 +240,8 @@ class SimSweepResult(BaseModel):
     """The swept name, as given."""
     infections: list[SweepInfections]
     rows_csv: Path
-    """Per-seed rows (``sweep.csv``)."""
+    """Per-seed rows (``sweep.csv``; the outbreak outcomes in ``runs.csv``, ``runs.parquet``
+    and their summary in ``outbreaks.csv`` beside it)."""
     summary_csv: Path
     report_md: Path
     """The page that explains them (report.md, with report.html and sweep.png beside it)."""
@@ -196,7 +263,7 @@ def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
     interval per value, policy and outcome) and the page that explains them (report.md,
     report.html, sweep.png)."""
     with as_use_case_errors(*_ERRORS):
-        sc = _scenario(req.scenario, req.seeds, req.days, [])
+        sc = _scenario(req.scenario, req.seeds, req.days, [], req.large)
         name, listed = _sweep_values(ctx, req, sc)
         seed_list = list(range(sc.first_seed, sc.first_seed + sc.seeds))
         policies_dir = ctx.settings.policies_dir
@@ -214,7 +281,11 @@ def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
             with dask_client(req.workers, req.scheduler) as client:
                 rows = run_sweep(*args, client=client, **kwargs)  # type: ignore[arg-type]
         req.out.mkdir(parents=True, exist_ok=True)
-        write_csv(rows, req.out / "sweep.csv")
+        write_csv(rows.drop(*_OUTBREAK_ONLY), req.out / "sweep.csv")
+        runs = sweep_runs(rows)
+        write_csv(runs, req.out / "runs.csv")
+        runs.write_parquet(req.out / "runs.parquet")
+        write_csv(sweep_outbreaks(rows, sc), req.out / "outbreaks.csv")
         summary = sweep_summary(rows)
         write_csv(summary, req.out / "summary.csv")
         report = write_sweep_report(name.strip(), rows, summary, sc, req.out)

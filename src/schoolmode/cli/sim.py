@@ -7,6 +7,7 @@ differences, ``sim sweep`` a scenario parameter over values on Dask. The face of
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +38,49 @@ ContactsOpt = Annotated[
         "_metadata.txt beside it if any) to simulate instead of the synthetic district.",
     ),
 ]
+LargeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--large",
+        min=1,
+        help="A run is a large outbreak when its seeded chain reaches N infections (default: "
+        "ten times the initial infections); see final-size.png.",
+    ),
+]
+
+
+class SeedState(StrEnum):
+    exposed = "exposed"
+    infectious = "infectious"
+
+
+class SeedWeekday(StrEnum):
+    mon = "mon"
+    tue = "tue"
+    wed = "wed"
+    thu = "thu"
+    fri = "fri"
+    sat = "sat"
+    sun = "sun"
+    random = "random"
+
+
+SeedStateOpt = Annotated[
+    SeedState | None,
+    typer.Option(
+        "--seed-state",
+        help="Initial infections start exposed (latent first) or infectious (they transmit on "
+        "their day). Default: the scenario's (exposed).",
+    ),
+]
+SeedWeekdayOpt = Annotated[
+    SeedWeekday | None,
+    typer.Option(
+        "--seed-weekday",
+        help="Weekday of the initial infections (the first from the start date), or random "
+        "(one of the first seven days, per seed). Default: the scenario's (day 0).",
+    ),
+]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", help="Scenario field=value (dotted names, e.g. tracing.delay_days=2)."),
@@ -54,6 +98,8 @@ def _compare(
     params: list[str] | None,
     out: Path,
     contacts: Path | None = None,
+    large: int | None = None,
+    seeding: tuple[SeedState | None, SeedWeekday | None] = (None, None),
 ) -> None:
     from schoolmode.app.simulation import SimRequest, simulate
 
@@ -67,6 +113,9 @@ def _compare(
         profiles=profiles,
         contacts=contacts,
         params=params or [],
+        large=large,
+        seed_state=seeding[0].value if seeding[0] else None,
+        seed_weekday=seeding[1].value if seeding[1] else None,
     )
     runs = ProgressSteps()
     with app_context(policies_dir=policies_dir) as ctx:
@@ -80,7 +129,16 @@ def _compare(
     console.print("infections: mean over seeds [95% percentile interval]")
     for row in result.infections:
         console.print(f"{row.policy}: infections {row.mean:,.0f} [{row.lo:,.0f}, {row.hi:,.0f}]")
+    for ob in result.outbreaks:
+        console.print(
+            f"{ob.policy}: large outbreaks (at least {ob.large_threshold:,} infections) "
+            f"{ob.large_runs} of {ob.runs} runs, probability {ob.p_large:.2f} "
+            f"[{ob.lo:.2f}, {ob.hi:.2f}] (Wilson 95%)"
+        )
     console.print(f"report: {result.files['report.md']} and {result.files['report.html']}")
+    console.print(
+        f"per-run rows: {result.files['runs.csv']}; outbreaks: {result.files['outbreaks.csv']}"
+    )
 
 
 @app.command("run")
@@ -94,10 +152,27 @@ def run_cmd(
     policies_dir: PoliciesDir = None,
     param: ParamOpt = None,
     contacts: ContactsOpt = None,
+    large: LargeOpt = None,
+    seed_state: SeedStateOpt = None,
+    seed_weekday: SeedWeekdayOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim"),
 ) -> None:
-    """Run one policy over seeds; write report.md, report.html, plots and outcomes.csv."""
-    _compare([policy], scenario, seeds, days, schools, profiles, policies_dir, param, out, contacts)
+    """Run one policy over seeds; write report.md, report.html, plots, outcomes.csv and the
+    per-run rows and outbreak statistics (runs.csv, runs.parquet, outbreaks.csv)."""
+    _compare(
+        [policy],
+        scenario,
+        seeds,
+        days,
+        schools,
+        profiles,
+        policies_dir,
+        param,
+        out,
+        contacts,
+        large,
+        (seed_state, seed_weekday),
+    )
 
 
 @app.command("compare")
@@ -111,11 +186,28 @@ def compare_cmd(
     policies_dir: PoliciesDir = None,
     param: ParamOpt = None,
     contacts: ContactsOpt = None,
+    large: LargeOpt = None,
+    seed_state: SeedStateOpt = None,
+    seed_weekday: SeedWeekdayOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim-compare"),
 ) -> None:
-    """Run policies on the same seeds; report means, 95% intervals and paired differences."""
+    """Run policies on the same seeds; report means, 95% intervals and paired differences,
+    per-run rows and outbreak statistics."""
     ids = [p.strip() for p in policies.split(",") if p.strip()]
-    _compare(ids, scenario, seeds, days, schools, profiles, policies_dir, param, out, contacts)
+    _compare(
+        ids,
+        scenario,
+        seeds,
+        days,
+        schools,
+        profiles,
+        policies_dir,
+        param,
+        out,
+        contacts,
+        large,
+        (seed_state, seed_weekday),
+    )
 
 
 @app.command("sweep")
@@ -142,12 +234,15 @@ def sweep_cmd(
     workers: Annotated[
         int, typer.Option(help="LocalCluster worker processes (0: run serially here).")
     ] = 2,
+    large: LargeOpt = None,
     out: Annotated[
-        Path, typer.Option(help="Folder for sweep.csv, summary.csv and the report.")
+        Path,
+        typer.Option(help="Folder for sweep.csv, summary.csv, runs.csv, outbreaks.csv, report."),
     ] = Path("out/sim-sweep"),
 ) -> None:
-    """Every value x policy x seed as one Dask task; write per-seed rows, a summary and a
-    report (report.md, report.html, sweep.png)."""
+    """Every value x policy x seed as one Dask task; write per-seed rows, a summary, a report
+    (report.md, report.html, sweep.png) and the outbreak rows and statistics (runs.csv,
+    runs.parquet, outbreaks.csv)."""
     from schoolmode.app.simulation import SimSweepRequest
     from schoolmode.app.simulation import sweep as run
 
@@ -162,6 +257,7 @@ def sweep_cmd(
         profiles=profiles,
         scheduler=scheduler,
         workers=workers,
+        large=large,
     )
     with (
         app_context(policies_dir=policies_dir) as ctx,

@@ -42,6 +42,18 @@ def _max_days(policy: m.Policy, ref: m.ValueRef) -> int:
     return 0
 
 
+def counts_to_date(policy: m.Policy) -> bool:
+    """Whether a rule of ``policy`` sums a count ``to_date`` (every day so far): no trailing
+    window decides it as the whole history does, however long, since the count keeps growing
+    with the history. Whoever decides from a trailing window evaluates the whole history for
+    such rules (the simulator's loop does, ``sim/decide.py``)."""
+    return any(
+        isinstance(node, m.WindowSpec) and node.kind == "to_date"
+        for rule in policy.rules
+        for node in walk(rule)
+    )
+
+
 def policy_window(policy: m.Policy, slack: int = SCHOOL_DAY_SLACK) -> int:
     """Calendar days the engine must see to decide tomorrow as the whole history would.
 

@@ -8,9 +8,10 @@ their rules. ``Comparison`` holds the runs; its summaries and paired differences
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from schoolmode.settings import default_data_dir
 from schoolmode.sim.community import load_zip_population, zip_population_path
 from schoolmode.sim.loop import run_policy
 from schoolmode.sim.network import Population, from_district
+from schoolmode.sim.outbreaks import RUN_FIELDS, outbreak_summary
 from schoolmode.sim.outcomes import OUTCOMES, LoopResult
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.stats import paired_difference, summarise
@@ -81,6 +83,34 @@ def school_attributes(
     }
 
 
+SCENARIO_COLUMNS = (
+    "pathogen",
+    "days",
+    "start",
+    "initial_infections",
+    "seed_state",
+    "seed_weekday",
+    "onset_day_fraction",
+    "importation_per_100k_per_day",
+)
+"""Scenario fields every row of ``runs.csv`` carries (with ``importation.source`` and the
+``--param`` fields)."""
+
+
+def scenario_params(scenario: Scenario, names: Sequence[str] = ()) -> dict[str, object]:
+    """The scenario's ``SCENARIO_COLUMNS``, its importation source and the dotted ``names``
+    (``--param`` fields), as they were validated; a list or mapping as its JSON text."""
+    data = scenario.model_dump(mode="json")
+    out: dict[str, object] = {c: data[c] for c in SCENARIO_COLUMNS}
+    out["importation.source"] = data["importation"]["source"]
+    for name in names:
+        node: object = data
+        for part in name.split("."):
+            node = node[part] if isinstance(node, dict) else None
+        out[name] = node if isinstance(node, (int, float, str, bool)) else json.dumps(node)
+    return out
+
+
 def resolve_policies(ids: Sequence[str], registry: Registry) -> list[m.Policy | None]:
     return [None if i == NO_POLICY else registry.get(i).policy for i in ids]
 
@@ -94,6 +124,8 @@ class Comparison:
     agents: int
     schools: int
     wall_s: float
+    param_names: list[str] = field(default_factory=list)
+    """Scenario fields set on the command line (``--param``, dotted): columns of ``runs()``."""
 
     @property
     def betas(self) -> list[float]:
@@ -112,6 +144,30 @@ class Comparison:
     def summary(self) -> pl.DataFrame:
         return summarise(self.outcomes())
 
+    def runs(self) -> pl.DataFrame:
+        """One row per run (policy and seed): the scenario's parameters, then the outbreak
+        outcomes (``outbreaks.RUN_FIELDS``; ``runs.csv``)."""
+        params = scenario_params(self.scenario, self.param_names)
+        rows = [
+            {
+                "policy": p,
+                "seed": s,
+                **params,
+                "beta": self.results[(p, s)].beta,
+                **self.results[(p, s)].outbreak,
+            }
+            for p in self.policy_ids
+            for s in self.seeds
+        ]
+        return pl.DataFrame(rows, infer_schema_length=None).with_columns(
+            pl.col(c).cast(pl.Float64) for c in RUN_FIELDS
+        )
+
+    def outbreaks(self) -> pl.DataFrame:
+        """Per policy: the probability of a large outbreak and the sizes
+        (``outbreaks.outbreak_summary``; ``outbreaks.csv``)."""
+        return outbreak_summary(self.runs(), self.scenario.large_threshold)
+
     def paired(self, a: str, b: str) -> pl.DataFrame:
         return paired_difference(self.outcomes(), a, b)
 
@@ -129,6 +185,7 @@ def compare(
     progress: Callable[[str, int], None] | None = None,
     attributes: Mapping[str, list[str]] | None = None,
     beta_cache: Path | None = None,
+    param_names: Sequence[str] = (),
 ) -> Comparison:
     """Every policy on every seed, serially in this process (``beta_cache``: the folder of the
     ``beta: auto`` disk cache, ``AppSettings.cache_dir``; None: memory only)."""
@@ -163,6 +220,7 @@ def compare(
         population.network.n,
         len(population.school_ids),
         time.perf_counter() - t0,
+        list(param_names),
     )
 
 

@@ -40,6 +40,8 @@ class DayState:
     """(due day, cases, each case's last day in school) batches."""
     last_week: int = -1
     """ISO week of the last screening."""
+    partial: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Agents there for part of the day (``Epidemic.presence`` below 1), reset the next day."""
 
     @classmethod
     def new(cls, n_layers: int, n: int, n_households: int) -> DayState:

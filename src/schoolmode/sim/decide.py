@@ -26,7 +26,7 @@ from schoolmode.engine.evaluate import Evaluation, evaluate
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.settings import Settings
 from schoolmode.engine.table import aggregates_over_units
-from schoolmode.engine.window import policy_window
+from schoolmode.engine.window import counts_to_date, policy_window
 from schoolmode.policy import model as m
 from schoolmode.policy.needs import metrics_needed
 from schoolmode.policy.walk import walk
@@ -40,6 +40,12 @@ def closed_mode_mask(policy: m.Policy, words: list[str]) -> np.ndarray:
     NOT_IN_FORCE and NO_DATA (open), so ``mask[mode]`` works for negative codes too."""
     closed = [any(w in mode.id for w in words) for mode in policy.modes]
     return np.array([*closed, False, False], dtype=bool)
+
+
+def _window(policy: m.Policy) -> int:
+    """Trailing days the loop evaluates for ``policy``'s rules: ``policy_window``, or 0 (the
+    whole history) when a rule counts to date."""
+    return 0 if counts_to_date(policy) else policy_window(policy)
 
 
 @dataclass
@@ -161,15 +167,16 @@ class LoopEngine:
 
     def _groups(self) -> list[tuple[list[str], int]]:
         """Scopes evaluated together and their windows: each ruled scope alone with its own
-        rules' window, or all together when a rule aggregates over units."""
+        rules' window, or all together when a rule aggregates over units. A window is 0 (the
+        whole history) for rules that count to date (``engine.window.counts_to_date``)."""
         if self.window is not None:
             return [(self.scopes, self.window)]
         if aggregates_over_units(self.policy):
-            return [(self.scopes, policy_window(self.policy))]
+            return [(self.scopes, _window(self.policy))]
         groups = []
         for scope in self.ruled:
             rules = [r for r in self.policy.rules if r.scope.value == scope]
-            groups.append(([scope], policy_window(self.policy.model_copy(update={"rules": rules}))))
+            groups.append(([scope], _window(self.policy.model_copy(update={"rules": rules}))))
         return groups
 
     def decide(self, day: int) -> None:

@@ -23,6 +23,30 @@ def _closed(run: RunSetup, d: int) -> tuple[np.ndarray, np.ndarray]:
     return s_closed, r_closed
 
 
+def reported_today(st: DayState, d: int) -> np.ndarray:
+    """Agents a positive result will report today, known before the day's contacts: results
+    queued on earlier days (a result of a test taken today, turnaround 0, is not among them:
+    it isolates from tomorrow)."""
+    batches = st.results.get(d)
+    if not batches:
+        return np.empty(0, dtype=np.int64)
+    who = np.unique(np.concatenate([w[p] for w, p in batches]))
+    return np.asarray(who[st.reported[who] < 0])
+
+
+def _part_of_day(run: RunSetup, st: DayState, d: int, going: np.ndarray, fraction: float) -> None:
+    """``Epidemic.presence`` of day ``d``: ``fraction`` of the day in school for those who go
+    home ill during it and, in school and the community, for the cases reported today (isolated
+    from the report); 1 for everyone else (yesterday's reset)."""
+    presence = run.epi.presence
+    presence[:, st.partial] = 1.0
+    reported = reported_today(st, d) if fraction < 1 else np.empty(0, dtype=np.int64)
+    school = np.union1d(np.flatnonzero(going), reported)
+    presence[0, school] = fraction
+    presence[1, reported] = fraction
+    st.partial = school
+
+
 def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
     """Set ``st.gate`` for day ``d``, count attendance and absence; returns what the day's
     other phases read."""
@@ -41,23 +65,31 @@ def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
     isolated = st.iso_until > d
     quarantined = st.quar_until > d
     ill = sym & run.stay_home
+    fraction = run.scenario.onset_day_fraction
+    going = np.zeros(g.n, dtype=bool)  # ill from today: goes home during the day
+    if fraction > 0:
+        onset = sources[epi.t_symptoms[sources] == d]
+        going[onset[run.stay_home[onset]]] = True
     unit_closed = g.has_school & (s_closed[g.school_idx] | ((g.room >= 0) & r_closed[g.room_idx]))
     away = ill | isolated | quarantined
-    attends = g.has_school & school_day & ~unit_closed & ~away
+    present = g.has_school & school_day & ~unit_closed & ~(isolated | quarantined | (ill & ~going))
+    attends = present & ~going
     gate = st.gate
     gate[:] = True
-    gate[run.school_layers] = attends
+    gate[run.school_layers] = present
     if run.community >= 0:
         gate[run.community] = ~isolated
+    _part_of_day(run, st, d, present & going, fraction)
     if run.keep_gates:
         run.gates_kept.append(gate.copy())
         run.orders_kept.append(isolated | quarantined)
-    st.last_attended[attends] = d
+    st.last_attended[present] = d
     totals = tally.totals
     tally.in_person_students[d] = int((attends & g.is_student).sum())
     totals["in_person_student_days"] += tally.in_person_students[d]
     totals["in_person_staff_days"] += int((attends & g.is_staff).sum())
     if school_day:
+        tally.closed_student_days += int((unit_closed & g.is_student).sum())
         totals["student_absence_days"] += int((g.has_school & g.is_student & away).sum())
         totals["staff_absence_days"] += int((g.is_staff & away).sum())
     totals["quarantine_days"] += int((quarantined & ~isolated).sum())

@@ -1,4 +1,14 @@
-"""Numba kernels: transmission visits only infectious agents' contacts."""
+"""Numba kernels: transmission visits only infectious agents' contacts.
+
+Speed of ``transmit`` (same results): the loop runs layer by layer, then over sources in
+increasing order, so each layer's ``indptr`` and contact lists are read in increasing address
+order. The uniform is ``rng.uniform`` with its hash chain hoisted: (seed, stream, day) once per
+layer, ``src`` once per source and layer, so each contact costs one mixing round. It is drawn
+before anything about ``dst`` is read: a contact whose draw exceeds the largest probability the
+source can reach (most contacts, as per-contact probabilities are small) is rejected without
+touching the neighbour's state, which saves the cache misses of random access over large
+populations.
+"""
 
 from __future__ import annotations
 
@@ -61,6 +71,8 @@ def transmit(
     weights: np.ndarray,
     gate: np.ndarray,
     beta: float,
+    presence: np.ndarray,
+    presence_row: np.ndarray,
     out_dst: np.ndarray,
     out_src: np.ndarray,
     out_layer: np.ndarray,
@@ -73,19 +85,14 @@ def transmit(
     counter-based uniform of (seed, stream TRANSMISSION*100 + l, day, src, dst). ``t_infected``
     is updated in place (``day`` for the newly infected, who are skipped for the rest of the day).
 
+    Part of a day: in a layer ``l`` with ``presence_row[l] = r >= 0`` the hazard is times
+    ``min(presence[r, src], presence[r, dst])``: agents there from the morning for those shares
+    of the day overlap for the shorter (``presence_row[l] < 0``: whole days).
+
     Who is infected does not depend on the order of the loops (newly infected agents do not
     transmit the same day); who infects them does: the infector and layer recorded are those
     of the smallest (source, layer) among the contacts that transmit, as in a loop over
-    sources then layers.
-
-    Speed (same results): the loop runs layer by layer, then over sources in increasing
-    order, so each layer's ``indptr`` and contact lists are read in increasing address order.
-    The uniform is ``rng.uniform`` with its hash chain hoisted: (seed, stream, day) once per
-    layer, ``src`` once per source and layer, so each contact costs one mixing round. It is
-    drawn before anything about ``dst`` is read: a contact whose draw exceeds the largest
-    probability the source can reach (most contacts, as per-contact probabilities are small)
-    is rejected without touching the neighbour's state, which saves the cache misses of
-    random access over large populations.
+    sources then layers (the module's docstring says how it is fast).
     """
     count = 0
     n_layers = indptr.shape[0]
@@ -102,6 +109,7 @@ def transmit(
         weight = beta * weights[layer]
         row = indptr[layer]
         gate_row = gate[layer]
+        part = presence_row[layer]
         n_sources = sources.shape[0]
         for i in range(n_sources):
             if i + PREFETCH_AHEAD < n_sources:
@@ -114,7 +122,8 @@ def transmit(
             src = sources[i]
             if not gate[layer, src]:
                 continue
-            force = weight * infectiousness[src]
+            here = presence[part, src] if part >= 0 else 1.0
+            force = weight * infectiousness[src] * here
             if force <= 0.0:
                 continue
             # never below any p of this source's contacts (margin for rounding)
@@ -128,7 +137,10 @@ def transmit(
                 t = t_infected[dst]
                 if t < day or not gate[layer, dst]:
                     continue
-                if u >= 1.0 - math.exp(-force * susceptibility[dst]):
+                hazard = force * susceptibility[dst]
+                if part >= 0 and presence[part, dst] < here:
+                    hazard *= presence[part, dst] / here  # the shorter share of the day
+                if u >= 1.0 - math.exp(-hazard):
                     continue
                 if t == day:
                     k = slot[dst]

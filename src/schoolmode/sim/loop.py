@@ -46,6 +46,7 @@ from schoolmode.sim.gates import open_gates
 from schoolmode.sim.model import seed_agents
 from schoolmode.sim.network import Population
 from schoolmode.sim.observed import record_metrics
+from schoolmode.sim.outbreaks import run_row
 from schoolmode.sim.outcomes import PHASES, LoopResult, Tally
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.setup import RunSetup, setup
@@ -87,8 +88,8 @@ def _transmission(run: RunSetup, st: DayState, tally: Tally, d: int, sources: np
     hit = run.u(rng.IMPORTATION, cand, d) < p_cand * epi.susceptibility[cand]
     imported = cand[hit]
     if imported.size:
-        epi.schedule(imported, d)
-        epi.t_infected[imported] = d
+        epi.import_infections(imported, d)
+        tally.importations += int(imported.size)
     return count + int(imported.size)
 
 
@@ -118,14 +119,32 @@ def run_days(run: RunSetup) -> LoopResult:
     st = DayState.new(len(run.population.network.layers), g.n, g.hh_members[0].size - 1)
     before_day0(run, st)
     first = seed_agents(g.n, sc.initial_infections, run.seed)
-    epi.seed_infections(first)
     tally = Tally(sc.days, g.n_schools, g.n_rooms)
-    if sc.days:
-        tally.new_inf[0] += first.size
     clock = _Clock()
     for d in range(sc.days):
+        if d == run.seed_day:
+            epi.seed_infections(first, d, sc.seed_state == "infectious")
+            tally.new_inf[d] += first.size
         _day(run, st, tally, d, clock)
     engine = run.engine
+    students = int((g.is_student & g.has_school).sum())
+    outbreak = run_row(
+        epi.origin,
+        epi.t_infected,
+        epi.t_infectious,
+        epi.t_recovered,
+        st.reported,
+        sc.days,
+        (int(first.size), run.seed_day, tally.importations),
+        (tally.cases_by_day, tally.prevalence),
+        (int(tally.schools_remote.sum()), int(tally.rooms_remote.sum())),
+        (
+            students,
+            int(run.school_day.sum()),
+            int(tally.totals["in_person_student_days"]),
+            tally.closed_student_days,
+        ),
+    )
     return LoopResult(
         policy_id=run.policy.id if run.policy is not None else "none",
         seed=run.seed,
@@ -141,6 +160,7 @@ def run_days(run: RunSetup) -> LoopResult:
         beta=run.beta,
         beta_cached=run.beta_cached,
         missing_metrics=sorted(f"{s}.{m_}" for s, m_ in engine.missing) if engine else [],
+        outbreak=outbreak,
     )
 
 

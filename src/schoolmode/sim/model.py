@@ -17,7 +17,7 @@ from schoolmode.pathogen import Duration, Pathogen
 from schoolmode.sim import rng
 from schoolmode.sim.kernel import transmit
 from schoolmode.sim.network import Network, Population
-from schoolmode.sim.state import NEVER, ROLES, ActiveSet
+from schoolmode.sim.state import IMPORTED, NEVER, NO_ORIGIN, ROLES, SEEDED, ActiveSet
 
 Gates = Callable[[int], np.ndarray | None]
 """Day -> (layers, agents) bool array of open layer memberships; ``None``: everything open."""
@@ -123,6 +123,16 @@ class Epidemic:
         self.t_recovered = np.ascontiguousarray(agents["t_recovered"], dtype=np.int64)
         self.infectiousness = np.ascontiguousarray(agents["infectiousness"], dtype=np.float64)
         self.active = ActiveSet(self.t_infectious, self.t_recovered)
+        self.origin = np.full(n, NO_ORIGIN, dtype=np.int8)
+        """Origin of each infection (``state.SEEDED``: the chain of the initial infections,
+        ``state.IMPORTED``: an importation or its chain; ``NO_ORIGIN``: never infected):
+        inherited from the infector, so the chains are told apart at any day."""
+        self.presence = np.ones((2, n), dtype=np.float64)
+        """Share of the day each agent is there in the layers of ``presence_row`` (row 0: the
+        in-school layers, row 1: the community; ``kernel.transmit``); 1 but on the day a
+        measure starts (the policy loop, ``gates.py``)."""
+        self.presence_row = np.full(len(self.network.layers), -1, dtype=np.int64)
+        """Per layer, the ``presence`` row it reads (-1: whole days, the plain model's)."""
         self.out_dst = np.empty(n, dtype=np.int64)
         self.out_src = np.empty(n, dtype=np.int64)
         self.out_layer = np.empty(n, dtype=np.int64)
@@ -138,10 +148,30 @@ class Epidemic:
         self.infectiousness[who] = a["infectiousness"][who]
         self.active.add(np.asarray(who).astype(np.int64))
 
-    def seed_infections(self, first: np.ndarray) -> None:
-        """Infect ``first`` on day 0."""
-        self.schedule(first, 0)
-        self.t_infected[first] = 0
+    def seed_infections(self, first: np.ndarray, day: int = 0, infectious: bool = False) -> None:
+        """Infect ``first`` on ``day``: the seeded chain. ``infectious``: their latent period
+        is already over (they transmit on ``day``; symptoms and recovery move earlier by the
+        same days, so the rest of their natural history keeps its drawn lengths)."""
+        self.schedule(first, day)
+        self.t_infected[first] = day
+        self.origin[first] = SEEDED
+        if not infectious or first.size == 0:
+            return
+        a = self.agents
+        shift = self.t_infectious[first] - day
+        self.t_infectious[first] -= shift
+        self.t_recovered[first] -= shift
+        sym = first[self.t_symptoms[first] != NEVER]
+        self.t_symptoms[sym] -= shift[self.t_symptoms[first] != NEVER]
+        for name in ("t_infectious", "t_symptoms", "t_recovered"):
+            a[name][first] = getattr(self, name)[first]
+
+    def import_infections(self, who: np.ndarray, day: int) -> None:
+        """Infect ``who`` from outside the population on ``day``: each starts a chain of its
+        own, counted apart from the seeded chain."""
+        self.schedule(who, day)
+        self.t_infected[who] = day
+        self.origin[who] = IMPORTED
 
     def sources(self, day: int, active_list: bool) -> np.ndarray:
         """Sorted agents infectious on ``day``: from the active set (call once per day, in
@@ -168,6 +198,8 @@ class Epidemic:
             weights,
             gate,
             beta,
+            self.presence,
+            self.presence_row,
             self.out_dst,
             self.out_src,
             self.out_layer,
@@ -177,6 +209,7 @@ class Epidemic:
             self.schedule(who, day)
             self.agents["infector"][who] = self.out_src[:count]
             self.agents["layer"][who] = self.out_layer[:count]
+            self.origin[who] = self.origin[self.out_src[:count]]
         return int(count)
 
 

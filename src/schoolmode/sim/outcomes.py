@@ -64,6 +64,10 @@ class LoopResult:
     """The transmission hazard used (the scenario's, or calibrated when ``beta: auto``)."""
     beta_cached: bool = False
     """Whether an ``auto`` beta came from a cache."""
+    outbreak: dict[str, float | None] = field(default_factory=dict)
+    """The run's outbreak outcomes (``outbreaks.RUN_FIELDS``: the seeded chain's final size,
+    extinction and duration, importations counted apart, first detection, closures, lost
+    class-days per student), one row of ``runs.csv``."""
 
 
 class Tally:
@@ -93,6 +97,10 @@ class Tally:
         self.totals: dict[str, float] = dict.fromkeys(OUTCOMES, 0.0)
         self.pools_used = 0
         self.doses = 0
+        self.importations = 0
+        """Infections introduced from outside the population (``state.IMPORTED``)."""
+        self.closed_student_days = 0
+        """Student-days (school days) in a closed classroom or school."""
 
     def outcomes(self, role: np.ndarray, t_infected: np.ndarray) -> dict[str, float]:
         """The scalar outcomes at the end of the run."""

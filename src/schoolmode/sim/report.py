@@ -36,6 +36,7 @@ from schoolmode.reports.table import Table
 from schoolmode.sim.beta import auto_method
 from schoolmode.sim.calendar import school_calendar
 from schoolmode.sim.compare import Comparison
+from schoolmode.sim.outbreak_report import outbreak_blocks, write_outbreak_files
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.stats import band, paired_difference, summarise
 
@@ -321,9 +322,12 @@ def _unused_blocks(comparison: Comparison) -> list[Block]:
 
 
 def report_page(
-    comparison: Comparison, tables: list[tuple[str, pl.DataFrame]], plots: list[Path]
+    comparison: Comparison,
+    tables: list[tuple[str, pl.DataFrame]],
+    plots: list[Path],
+    outbreaks: list[Block] | None = None,
 ) -> Page:
-    """The comparison report: intro, tables, missing metrics, plots, scenario."""
+    """The comparison report: intro, tables, missing metrics, plots, outbreaks, scenario."""
     blocks: list[Block] = [
         Heading("Simulated comparison: " + ", ".join(comparison.policy_ids), level=1),
         Paragraph(_intro(comparison)),
@@ -348,6 +352,7 @@ def report_page(
     blocks += [
         Heading("Plots (mean and 95% band over seeds)"),
         Figures(plots),
+        *(outbreaks or []),
         Heading("Scenario"),
         Code(scenario_text(comparison.scenario), "yaml"),
     ]
@@ -355,17 +360,21 @@ def report_page(
 
 
 def write_report(comparison: Comparison, out: Path) -> dict[str, Path]:
-    """report.md, report.html, plots (PNG), outcomes.csv and summary.csv into ``out``."""
+    """report.md, report.html, plots (PNG), outcomes.csv, summary.csv and the outbreak files
+    (runs.csv, runs.parquet, outbreaks.csv, final-size.png) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     outcomes = comparison.outcomes()
     summary = summarise(outcomes)
     write_csv(outcomes, out / "outcomes.csv")
     write_csv(summary, out / "summary.csv")
     files = {"outcomes.csv": out / "outcomes.csv", "summary.csv": out / "summary.csv"}
+    large = comparison.scenario.large_threshold
+    outbreaks = comparison.outbreaks()
+    files.update(write_outbreak_files(comparison.runs(), outbreaks, large, out))
+    section = outbreak_blocks(outbreaks, large, files["final-size.png"])
     plots = [_band_plot(comparison, series, ylabel, out / name) for series, ylabel, name in BANDS]
-    files.update(
-        write_page(report_page(comparison, tables(comparison, outcomes, summary), plots), out)
-    )
+    page = report_page(comparison, tables(comparison, outcomes, summary), plots, section)
+    files.update(write_page(page, out))
     files.update({plot.name: plot for plot in plots})
     return files
 

@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.yamlio import load_yaml, validate
+from schoolmode.sim.outbreaks import default_large
 
 
 class _Strict(BaseModel):
@@ -171,6 +172,12 @@ class Scenario(_Strict):
     days: int = Field(60, ge=1)
     start: dt.date = dt.date(2022, 1, 11)
     initial_infections: int = Field(200, ge=0)
+    seed_state: Literal["exposed", "infectious"] = "exposed"
+    """State of the initial infections on their day: ``exposed`` (infected that day, latent
+    first) or ``infectious`` (latent period over: they transmit that day)."""
+    seed_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "random"] | None = None
+    """Weekday of the initial infections: the first such day from ``start``; ``random``: one of
+    the run's first seven days, drawn per seed (stream ``SEED_WEEKDAY``); None: day 0."""
     importation_per_100k_per_day: float = Field(5.0, ge=0)
     """Infections from outside the district per 100,000 agents per day (``importation.source``
     ``flat``)."""
@@ -192,10 +199,26 @@ class Scenario(_Strict):
     closed_modes: list[str] = Field(default_factory=lambda: ["remote", "closed", "pause"])
     """A mode whose id contains one of these words closes the unit's school layers."""
     engine_window_days: int | None = None
-    """Trailing days the engine re-evaluates each day (None: computed from the policy; 0: the
-    whole history)."""
+    """Trailing days the engine re-evaluates each day (None: computed from the policy, the
+    whole history for rules that count to date; 0: the whole history)."""
     district_holidays: bool = True
     """Weekends and the synthetic calendar's holidays close school layers."""
+    onset_day_fraction: float = Field(0.5, ge=0, le=1)
+    """Share of the day an agent is still there on the day a measure starts during it: the
+    symptom-onset day of a case who stays home ill, the report day of a case isolated on a
+    result that arrives that day (docs/simulator.md, "Part of a day"). 0.5: the onset or the
+    call comes at a uniform time of the day, so half of it is spent before."""
+    large_outbreak: int | None = Field(None, ge=1)
+    """A run is a large outbreak when its seeded chain reaches this many infections, seeds
+    included (``outbreaks.csv``; the final-size plot shows where it falls); None: ten times
+    ``initial_infections`` (``outbreaks.default_large``)."""
+
+    @property
+    def large_threshold(self) -> int:
+        """``large_outbreak``, or its default."""
+        if self.large_outbreak is not None:
+            return self.large_outbreak
+        return default_large(self.initial_infections)
 
     @field_validator("beta")
     @classmethod

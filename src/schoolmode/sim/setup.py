@@ -64,6 +64,8 @@ class RunSetup:
     records: Records | None
     keep_gates: bool
     active_list: bool
+    seed_day: int = 0
+    """Day of the initial infections (``seed_day``)."""
     gates_kept: list[np.ndarray] = field(default_factory=list)
     orders_kept: list[np.ndarray] = field(default_factory=list)
 
@@ -75,6 +77,27 @@ class RunSetup:
         """Keep an isolation or quarantine order as a record (when ``keep_records``)."""
         if self.records is not None:
             self.records.order(kind, who, day, last)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def seed_day(scenario: Scenario, seed: int) -> int:
+    """Day of the initial infections: 0, the first ``seed_weekday`` from the start, or for
+    ``random`` one of the run's first seven days drawn for the seed."""
+    chosen = scenario.seed_weekday
+    if chosen is None:
+        return 0
+    if chosen == "random":
+        u = rng.uniforms(seed, rng.SEED_WEEKDAY, np.zeros(1, dtype=np.int64), 0, 0)[0]
+        return int(u * min(7, scenario.days))
+    day = (WEEKDAYS.index(chosen) - scenario.start.weekday()) % 7
+    if day >= scenario.days:
+        raise SchoolmodeError(
+            f"scenario seed_weekday {chosen!r}: the first {chosen} from {scenario.start} is day "
+            f"{day}, after the run's {scenario.days} days (set more days or another weekday)"
+        )
+    return day
 
 
 def _importation(
@@ -163,6 +186,8 @@ def setup(
     in_school_layer = np.zeros(len(net.layers), dtype=bool)
     in_school_layer[school_layers] = True
     epi = Epidemic(population, pathogen, seed)
+    epi.presence_row[school_layers] = 0  # a measure starting during the day: gates.py
+    epi.presence_row[population.layers_of("community")] = 1
     groups = Groups.build(population, epi.agents, school_attributes or {})
     school_day = school_calendar(scenario.start, scenario.days, scenario.district_holidays)
     engine, closed = None, np.array([False, False, False], dtype=bool)
@@ -206,4 +231,5 @@ def setup(
         records=Records(population, scenario.start, pathogen.name) if keep_records else None,
         keep_gates=keep_gates,
         active_list=active_list,
+        seed_day=seed_day(scenario, seed),
     )

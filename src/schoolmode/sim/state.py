@@ -16,6 +16,10 @@ ROLES = ("student", "classroom_teacher", "other_staff", "household_adult")
 STUDENT, TEACHER, OTHER_STAFF, ADULT = range(len(ROLES))
 """Indexes of the roles in ``ROLES``."""
 
+NO_ORIGIN, SEEDED, IMPORTED = -1, 0, 1
+"""Origin of an infection (``model.Epidemic.origin``): none (never infected), the chain of the
+initial infections, or an importation from outside the population and its chain."""
+
 AGENT_DTYPE = np.dtype(
     [
         ("age", np.int16),

@@ -23,6 +23,7 @@ from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry, registry_for
 from schoolmode.sim.compare import NO_POLICY, load_population, school_attributes
 from schoolmode.sim.loop import run_policy
+from schoolmode.sim.outbreaks import RUN_FIELDS, outbreak_summary
 from schoolmode.sim.outcomes import OUTCOMES
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.stats import paired_difference, summarise
@@ -49,7 +50,8 @@ def sweep_task(
     settings: Settings | None = None,
     data_dir: str | None = None,
     beta_cache: str | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
+    """One run: its outcomes (``OUTCOMES``) and outbreak outcomes (``outbreaks.RUN_FIELDS``)."""
     scenario = Scenario.model_validate_json(scenario_json)
     population = load_population(profiles, schools, data_dir)
     registry = _registry(policy_root)
@@ -65,7 +67,7 @@ def sweep_task(
         settings=settings,
         beta_cache=Path(beta_cache) if beta_cache else None,
     )
-    return result.outcomes
+    return {**result.outcomes, **result.outbreak}
 
 
 def run_sweep(
@@ -82,8 +84,9 @@ def run_sweep(
     data_dir: str | None = None,
     beta_cache: str | None = None,
 ) -> pl.DataFrame:
-    """One row per value, policy and seed with every outcome (``data_dir``, ``beta_cache``: the
-    settings' data and cache folders, as text for the workers)."""
+    """One row per value, policy and seed with every outcome and outbreak outcome
+    (``data_dir``, ``beta_cache``: the settings' data and cache folders, as text for the
+    workers)."""
     tasks: list[tuple[str, str, int, str, Settings | None]] = []
     if name and name.startswith(POLICY_PREFIX):
         registry = _registry(policy_root)
@@ -137,8 +140,29 @@ def run_sweep(
         [
             {"param": name or "", "value": value, "policy": pid, "seed": seed, **row}
             for (value, pid, seed, _, _), row in zip(tasks, rows, strict=True)
-        ]
-    ).with_columns(pl.col(c).cast(pl.Float64) for c in OUTCOMES)
+        ],
+        infer_schema_length=None,
+    ).with_columns(pl.col(c).cast(pl.Float64) for c in dict.fromkeys((*OUTCOMES, *RUN_FIELDS)))
+
+
+def sweep_runs(rows: pl.DataFrame) -> pl.DataFrame:
+    """The per-run outbreak rows of a sweep (``runs.csv``): param, value, policy, seed and
+    ``outbreaks.RUN_FIELDS``."""
+    return rows.select("param", "value", "policy", "seed", *RUN_FIELDS)
+
+
+def sweep_outbreaks(rows: pl.DataFrame, scenario: Scenario) -> pl.DataFrame:
+    """``outbreaks.csv`` of a sweep: per value and policy, with the large-outbreak threshold of
+    that value's scenario (a swept ``initial_infections`` moves the default threshold)."""
+    parts = []
+    for value in rows["value"].unique(maintain_order=True).to_list():
+        name = rows["param"][0]
+        sc = scenario
+        if name and not name.startswith(POLICY_PREFIX):
+            sc = scenario.with_param(name, value)
+        part = rows.filter(pl.col("value") == value)
+        parts.append(outbreak_summary(part, sc.large_threshold, by=("value", "policy")))
+    return pl.concat(parts, how="vertical_relaxed")
 
 
 def sweep_summary(rows: pl.DataFrame) -> pl.DataFrame:
