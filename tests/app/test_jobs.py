@@ -77,6 +77,9 @@ def test_a_simulation_sweep_runs_serially_outside_dask(ctx: Context) -> None:
         "report.md",
         "report.html",
         "sweep.png",
+        "runs.csv",
+        "runs.parquet",
+        "outbreaks.csv",
     }
 
 
