@@ -84,6 +84,7 @@ REFUSES_UNKNOWN_IDS = {
     "trace",
     "accommodations history",
     "accommodations appeal",
+    "quarantine list",
 }
 """Commands whose unknown id is refused as such (exit 4), named in the message."""
 

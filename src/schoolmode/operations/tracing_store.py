@@ -50,6 +50,7 @@ from schoolmode.store.db import whoami
 from schoolmode.store.frames import load_frames, table_frame
 from schoolmode.store.locks import writing
 from schoolmode.store.tables import (
+    RECORD_TABLES,
     outbreak_confirmation,
     trace_exception,
     trace_run,
@@ -258,11 +259,25 @@ def effective_orders(engine: Engine) -> pl.DataFrame:
 
 def quarantine_list(engine: Engine, school_id: str, on: dt.date) -> pl.DataFrame:
     """Orders in force on ``on`` (:func:`effective_orders`) for people at ``school_id`` that day
-    (students enrolled in one of its classrooms, staff assigned to it)."""
+    (students enrolled in one of its classrooms, staff assigned to it). A school the store
+    does not know (no profile, classroom or staff assignment) is an unknown id."""
     frames = load_frames(engine, ("enrolment", "staff_assignment", "classroom"))
     day = pl.lit(on)
     active = (pl.col("start_date") <= day) & (pl.col("end_date").fill_null(FAR) >= day)
     rooms = frames["classroom"].filter(pl.col("school_id") == school_id)["classroom_id"]
+    if (
+        rooms.is_empty()
+        and frames["staff_assignment"].filter(pl.col("school_id") == school_id).is_empty()
+    ):
+        school = RECORD_TABLES["school"]
+        with engine.connect() as conn:
+            listed = conn.execute(
+                select(school.c.school_id).where(school.c.school_id == school_id).limit(1)
+            ).first()
+        if listed is None:
+            raise UnknownIdError(
+                f"no school {school_id!r} in the store (import its school records first)"
+            )
     students = frames["enrolment"].filter(active & pl.col("classroom_id").is_in(rooms.implode()))
     staff = frames["staff_assignment"].filter(active & (pl.col("school_id") == school_id))
     people = pl.concat([students.select("person_id"), staff.select("person_id")]).unique()
