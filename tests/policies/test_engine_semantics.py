@@ -136,3 +136,40 @@ def test_chunked_evaluation_equals_one_shot(registry: Registry, shuffle: bool) -
             assert frame.sort("unit", "date").equals(expected), (run.test_id, scope)
             checked += 1
     assert checked > 30
+
+
+def test_cases_can_say_a_rule_lacked_its_data_and_a_scope_has_no_rule(registry: Registry) -> None:
+    """``lacking_data`` and ``no_rule`` in a case's expectations: right where they hold, a
+    named failure where they do not (a level rule without a level lacks its data; a trigger
+    rule outside its metric's series days too; the policy has school rules only)."""
+    from schoolmode.cases.runner import check
+    from schoolmode.policy.cases import Expectation
+
+    day = dt.date(2021, 3, 1)
+    policy = registry.get("cdc-k12-2021-02-12").policy
+    frame = _school(
+        [
+            {"unit": "A", "date": day, "grade_band": "ES", "cases_per_100k_7d": 71.5,
+             "positivity_7d_pct": 2.76},
+            {"unit": "B", "date": day, "grade_band": "ES", "cases_per_100k_7d": None,
+             "positivity_7d_pct": None},
+        ]
+    )  # fmt: skip
+    evaluation = evaluate(policy, {"school": frame})
+
+    def expect(**fields: object) -> list[str]:
+        return check(evaluation, Expectation.model_validate({"date": day, **fields}), day)
+
+    assert expect(unit="B", lacking_data={"transmission-level": True}) == []
+    assert expect(unit="A", lacking_data={"transmission-level": False}) == []
+    wrong = expect(unit="A", lacking_data={"transmission-level": True})
+    assert wrong == [
+        "school A on 2021-03-01: expected lack of data of rule transmission-level True, got False"
+    ]
+    assert expect(scope="classroom", unit="x", no_rule=True) == []
+    assert expect(scope="school", unit="A", no_rule=True) == [
+        "expected no school rule, the policy has transmission-level"
+    ]
+    assert expect(scope="classroom", unit="x", no_rule=False) == [
+        "expected a classroom rule, the policy has none"
+    ]

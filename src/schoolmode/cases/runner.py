@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from pydantic import TypeAdapter
 
-from schoolmode.engine.evaluate import Evaluation, evaluate
+from schoolmode.engine.evaluate import NOT_IN_FORCE, Evaluation, evaluate
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.nodes import CondValue
 from schoolmode.engine.rational import Rational
@@ -246,6 +246,14 @@ def _days(exp: Expectation) -> list[dt.date]:
 
 def check(evaluation: Evaluation, exp: Expectation, day: dt.date) -> list[str]:
     scope = exp.scope.value
+    ruled = [r.id for r in evaluation.policy.rules if r.scope.value == scope]
+    if exp.no_rule is not None:
+        if exp.no_rule and ruled:
+            return [f"expected no {scope} rule, the policy has {', '.join(ruled)}"]
+        if not exp.no_rule and not ruled:
+            return [f"expected a {scope} rule, the policy has none"]
+        if exp.no_rule:
+            return []  # nothing at this scope to check further
     if scope not in evaluation.scopes:
         return [
             f"no {scope}-level result: the policy has no {scope} rules, or no {scope} frame was given"
@@ -271,6 +279,12 @@ def check(evaluation: Evaluation, exp: Expectation, day: dt.date) -> list[str]:
         want(f"trigger of rule {rule_id}", expected, got.get(f"trigger.{rule_id}"))
     for rule_id, expected_level in (exp.level or {}).items():
         want(f"level of rule {rule_id}", expected_level, got.get(f"level.{rule_id}"))
+    for rule_id, expected_lack in (exp.lacking_data or {}).items():
+        want(
+            f"lack of data of rule {rule_id}",
+            expected_lack,
+            lacking_data(evaluation, scope, rule_id, exp.unit, day),
+        )
     for node_id, expected_bool in (exp.node or {}).items():
         value = node_value(evaluation, scope, node_id, exp.unit, day)
         want(f"condition {node_id}", expected_bool, value)
@@ -282,6 +296,23 @@ def check(evaluation: Evaluation, exp: Expectation, day: dt.date) -> list[str]:
             value = value.quantize(places, rounding=ROUND_HALF_UP)
         want(f"value of {node_id}", expected_value, value)
     return failures
+
+
+def lacking_data(evaluation: Evaluation, scope: str, rule_id: str, unit: str, day: dt.date) -> bool:
+    """Whether ``rule_id`` lacked its data for ``unit`` on ``day``: a trigger rule whose inputs
+    were outside their series' days (and did not fire anyway), a level rule in force without
+    a level."""
+    result = evaluation.scopes[scope]
+    rr = next((r for r in result.rules if r.rule.id == rule_id), None)
+    if rr is None:
+        raise SchoolmodeError(f"policy {evaluation.policy.id!r} has no {scope} rule {rule_id!r}")
+    u, d = result.grid.unit_index(unit), evaluation.axis.index(day)
+    if rr.known is not None:
+        return not bool(rr.known[u, d])
+    if rr.level is not None:
+        active = any(seg.mask[d] and seg.inactive is None for seg in rr.segments)
+        return active and int(rr.level[u, d]) < 0 and result.mode[u, d] != NOT_IN_FORCE
+    return False
 
 
 def find_node(policy: Policy, node_id: str) -> tuple[str, Any]:

@@ -48,6 +48,17 @@ class Expectation(Strict):
     )
     spell_start: dt.date | None = None
     earliest_return: dt.date | None = None
+    no_rule: bool | None = Field(
+        default=None,
+        description="true: the policy has no rule at this scope (nothing decides the unit)",
+    )
+    lacking_data: dict[str, bool] | None = Field(
+        default=None,
+        description=(
+            "rule id -> whether the rule lacked its data that day (a trigger rule's metrics "
+            "outside their series' days, a level rule without a level)"
+        ),
+    )
 
 
 class Reading(Strict):
