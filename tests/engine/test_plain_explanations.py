@@ -86,7 +86,7 @@ def _traces() -> Iterator[Trace]:
             exp = raw if isinstance(raw, Expectation) else Expectation.model_validate(raw)
             day = exp.date or exp.from_
             key = (exp.scope.value, exp.unit, day)
-            if day is None or key in seen:
+            if day is None or key in seen or exp.no_rule:  # no_rule: nothing to explain
                 continue
             seen.add(key)
             yield trace(evaluation, *key)  # type: ignore[arg-type]

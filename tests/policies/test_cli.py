@@ -132,6 +132,14 @@ def test_explain_when_no_rule_fired() -> None:
     assert "level_threshold_pct" not in out  # parameters are named in --technical only
 
 
+def test_explain_a_case_that_says_a_scope_has_no_rule() -> None:
+    """A case's ``no_rule`` expectation names no unit-day to explain: the other ones are."""
+    code, out = invoke("explain", "cps-lbfo-2021-02-04", "--case", "lbfo-50pct-buildings")
+    assert code == 0, out
+    assert "district D260" in out
+    assert "classroom any" not in out
+
+
 def test_explain_technical_names_parameters_and_readings() -> None:
     code, out = invoke(
         "explain",

@@ -333,8 +333,8 @@ def explain_case(ctx: Context, req: ExplainCaseRequest) -> CaseExplanation:
         for raw in run.expect:
             exp = raw if isinstance(raw, Expectation) else Expectation.model_validate(raw)
             day = exp.date or exp.from_
-            if day is None or (req.unit and exp.unit != req.unit):
-                continue
+            if day is None or exp.no_rule or (req.unit and exp.unit != req.unit):
+                continue  # no_rule: the policy decides nothing at that scope to explain
             key = (exp.scope.value, exp.unit, day)
             if key not in targets:
                 targets.append(key)
