@@ -15,13 +15,12 @@ import pyphen
 import pytest
 import textstat
 
-from schoolmode.cases.runner import collect, evaluate_case
 from schoolmode.engine.explain import explain
 from schoolmode.engine.plain import summary
-from schoolmode.engine.trace import Node, Trace, trace
+from schoolmode.engine.trace import Node, Trace
 from schoolmode.i18n import language
-from schoolmode.policy.cases import EngineCase, Expectation
 from schoolmode.policy.loader import Registry
+from tests.engine.case_traces import shipped_traces
 
 GRADE = 9
 """The highest school grade a first paragraph may need (Flesch-Kincaid in English, Crawford in
@@ -75,26 +74,9 @@ def crawford_grade(text: str) -> float:
     return float(textstat.crawford(text))
 
 
-def _traces() -> Iterator[Trace]:
-    registry = Registry()
-    for run in collect(registry):
-        if not isinstance(run.case, EngineCase):
-            continue
-        evaluation = evaluate_case(run.case, registry.get(run.policy_id).policy, run.settings)
-        seen = set()
-        for raw in run.expect:
-            exp = raw if isinstance(raw, Expectation) else Expectation.model_validate(raw)
-            day = exp.date or exp.from_
-            key = (exp.scope.value, exp.unit, day)
-            if day is None or key in seen or exp.no_rule:  # no_rule: nothing to explain
-                continue
-            seen.add(key)
-            yield trace(evaluation, *key)  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="module")
 def traces() -> list[Trace]:
-    found = list(_traces())
+    found = list(shipped_traces())
     assert len(found) > 100
     return found
 

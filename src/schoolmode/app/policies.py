@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from schoolmode.app.context import Context
-from schoolmode.policy.cases import EngineCase, Expectation, case_files, load_case_file
+from schoolmode.policy.cases import EngineCase, case_files, load_case_file
 from schoolmode.policy.describe import Describer
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import POLICY_FILE, Registry, load_policy_path, registry_for
@@ -318,7 +318,7 @@ def _engine_case(registry: Registry, req: ExplainCaseRequest) -> CaseRun:
 
 def explain_case(ctx: Context, req: ExplainCaseRequest) -> CaseExplanation:
     """What a policy decides on one of its worked cases, and why."""
-    from schoolmode.cases.runner import evaluate_case
+    from schoolmode.cases.runner import evaluate_case, expected_unit_days
     from schoolmode.engine.explain import explain
     from schoolmode.engine.trace import trace
 
@@ -330,14 +330,7 @@ def explain_case(ctx: Context, req: ExplainCaseRequest) -> CaseExplanation:
     if req.unit and req.day:
         targets.append((req.scope or "school", req.unit, req.day))
     else:
-        for raw in run.expect:
-            exp = raw if isinstance(raw, Expectation) else Expectation.model_validate(raw)
-            day = exp.date or exp.from_
-            if day is None or exp.no_rule or (req.unit and exp.unit != req.unit):
-                continue  # no_rule: the policy decides nothing at that scope to explain
-            key = (exp.scope.value, exp.unit, day)
-            if key not in targets:
-                targets.append(key)
+        targets += [key for key in expected_unit_days(run) if not req.unit or key[1] == req.unit]
     traces = [trace(evaluation, s, u, d) for s, u, d in targets]
     return CaseExplanation(
         case=req.case,

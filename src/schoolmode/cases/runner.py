@@ -233,6 +233,20 @@ def _run_engine(run: CaseRun, case: EngineCase, policy: Policy, result: CaseResu
             result.failures.extend(check(evaluation, exp, day))
 
 
+def expected_unit_days(run: CaseRun) -> list[tuple[str, str, dt.date]]:
+    """The unit-days a case's expectations name (a range by its first day), once each, in the
+    order written: what ``policy explain --case`` explains. A ``no_rule`` expectation names
+    none (the policy decides nothing at its scope)."""
+    out: list[tuple[str, str, dt.date]] = []
+    for raw in run.expect:
+        exp = raw if isinstance(raw, Expectation) else TypeAdapter(Expectation).validate_python(raw)
+        day = exp.date or exp.from_
+        key = (exp.scope.value, exp.unit, day)
+        if day is not None and not exp.no_rule and key not in out:
+            out.append(key)  # type: ignore[arg-type]
+    return out
+
+
 def _days(exp: Expectation) -> list[dt.date]:
     if exp.date is not None:
         return [exp.date]
