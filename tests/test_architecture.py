@@ -32,6 +32,7 @@ FLOORS: dict[str, tuple[str, ...]] = {
         "draws",
         "parallel",
         "reports",
+        "disclosure",
         "i18n",
     ),
 }

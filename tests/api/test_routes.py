@@ -50,6 +50,11 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
         {"date": DAY.isoformat()},
         None,
     ),
+    ("GET", "/api/v1/decisions/{scope}/{unit}/public-explanation"): (
+        f"/api/v1/decisions/school/{SCHOOL}/public-explanation",
+        {"date": DAY.isoformat()},
+        None,
+    ),
     ("POST", "/api/v1/decisions"): ("/api/v1/decisions", {}, {"first": DAY.isoformat()}),
     ("POST", "/api/v1/authorisations"): (
         "/api/v1/authorisations",
@@ -166,6 +171,16 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
         "/api/v1/evaluations",
         {},
         {"policy_id": "cps-ctu-2022-01-10", "frames": {"school": []}},
+    ),
+    ("GET", "/api/v1/metrics/{level}"): (
+        "/api/v1/metrics/school",
+        {"from": DAY.isoformat(), "to": DAY.isoformat()},
+        None,
+    ),
+    ("GET", "/api/v1/metrics/{level}/download"): (
+        "/api/v1/metrics/school/download",
+        {"from": DAY.isoformat(), "to": DAY.isoformat(), "format": "csv"},
+        None,
     ),
 }
 

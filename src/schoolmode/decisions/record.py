@@ -31,7 +31,7 @@ from schoolmode.engine.explain import explain
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.settings import Settings
 from schoolmode.engine.table import aggregates_over_units
-from schoolmode.engine.trace import trace
+from schoolmode.engine.trace import Trace, trace
 from schoolmode.engine.window import policy_window, school_day_slack
 from schoolmode.i18n import DEFAULT, Language
 from schoolmode.metrics.coverage import coverage, metric_ends, records_span, without_records_outside
@@ -668,26 +668,8 @@ def _unit_known(conn: Connection, scope: str, unit: str) -> bool:
     )
 
 
-def stored_explanation(
-    engine: Engine,
-    scope: str,
-    unit: str,
-    day: dt.date,
-    evaluations: RunEvaluations | None = None,
-    lang: Language | None = None,
-    *,
-    technical: bool = False,
-) -> tuple[int, str]:
-    """The explanation of the latest stored decision for a unit and day, in ``lang`` (default
-    English); with ``technical``, the whole trace in words (always rendered again).
-
-    The stored explanation is English text: in English it is returned as stored; in another
-    language, and when the run kept no trace for the unit-day, it is rendered again from the
-    trace of the run recomputed from its stored record (policy, settings, inputs and the
-    authorisations of its time: the decision ``audit reproduce`` checks), through
-    ``evaluations`` when given, so a run is recomputed once for many units. (Traces stored by
-    earlier versions lack the figures the notes are translated from, so the stored trace is
-    not rendered itself.)"""
+def _stored_decision(engine: Engine, scope: str, unit: str, day: dt.date) -> tuple[int, str]:
+    """The latest run that decided a unit on a day, and the explanation it kept ("" if none)."""
     with engine.connect() as conn:
         row = conn.execute(
             select(decision.c.run_id, decision.c.explanation)
@@ -712,8 +694,45 @@ def stored_explanation(
             f"no stored decision for {scope} {unit!r} on {day}: run `schoolmode decide --date "
             f"{day}` first, or check the id.{hint}"
         )
-    run_id, text = int(row[0]), row[1]
+    return int(row[0]), str(row[1] or "")
+
+
+def stored_explanation(
+    engine: Engine,
+    scope: str,
+    unit: str,
+    day: dt.date,
+    evaluations: RunEvaluations | None = None,
+    lang: Language | None = None,
+    *,
+    technical: bool = False,
+) -> tuple[int, str]:
+    """The explanation of the latest stored decision for a unit and day, in ``lang`` (default
+    English); with ``technical``, the whole trace in words (always rendered again).
+
+    The stored explanation is English text: in English it is returned as stored; in another
+    language, and when the run kept no trace for the unit-day, it is rendered again from the
+    trace of the run recomputed from its stored record (policy, settings, inputs and the
+    authorisations of its time: the decision ``audit reproduce`` checks), through
+    ``evaluations`` when given, so a run is recomputed once for many units. (Traces stored by
+    earlier versions lack the figures the notes are translated from, so the stored trace is
+    not rendered itself.)"""
+    run_id, text = _stored_decision(engine, scope, unit, day)
     if text and (lang is None or lang.code == DEFAULT) and not technical:
-        return run_id, str(text)
+        return run_id, text
     evaluation = (evaluations or RunEvaluations()).get(engine, run_id)
     return run_id, explain(trace(evaluation, scope, unit, day), lang=lang, technical=technical)
+
+
+def stored_trace(
+    engine: Engine,
+    scope: str,
+    unit: str,
+    day: dt.date,
+    evaluations: RunEvaluations | None = None,
+) -> tuple[int, Trace]:
+    """The trace of the latest stored decision for a unit and day, recomputed from the run's
+    record (the public explanation is written from it)."""
+    run_id, _ = _stored_decision(engine, scope, unit, day)
+    evaluation = (evaluations or RunEvaluations()).get(engine, run_id)
+    return run_id, trace(evaluation, scope, unit, day)

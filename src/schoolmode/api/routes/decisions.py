@@ -15,6 +15,7 @@ from schoolmode.api.cache import Recent, ResponseCache
 from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN, ProblemError
 from schoolmode.api.security import Requires, context, in_scope
 from schoolmode.app import decisions as uc
+from schoolmode.app import explain_public as public
 from schoolmode.app.context import Context
 from schoolmode.i18n import negotiate
 
@@ -113,6 +114,20 @@ async def _latest_run(request: Request, ctx: Context, day: dt.date) -> int | Non
     latest: Recent[int | None] = request.app.state.latest_runs
     kept = latest.peek(day)
     return kept[0] if kept else latest.put(day, await run_in_threadpool(uc.latest_run, ctx, day))
+
+
+@router.get(
+    "/decisions/{scope}/{unit}/public-explanation",
+    summary="Why a unit is in its mode on a day, for anyone: thresholds met and by how much",
+)
+def public_explanation(
+    scope: ScopeName,
+    unit: Annotated[str, Path(max_length=100, pattern=NO_CONTROL)],
+    _: Annotated[Principal, Depends(Requires(Permission.decisions_read))],
+    ctx: Ctx,
+    date: Annotated[dt.date, Query(description="The day (YYYY-MM-DD)")],
+) -> public.PublicExplanation:
+    return public.public_explanation(ctx, scope, unit, date)
 
 
 class DecideIn(BaseModel):

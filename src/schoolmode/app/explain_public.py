@@ -1,0 +1,130 @@
+"""The public explanation of a stored decision, written from the engine's trace (never from
+the role view's text): which rules were met, and for each threshold whether it was met and by
+how much, as a band of the figure against the threshold. No figure that counts people, nor a
+share of a small group, is given: a share with a published denominator would give the count
+back; the band does not."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from pydantic import BaseModel, ConfigDict
+
+from schoolmode.app.context import Context
+from schoolmode.app.metrics import RuleInfo
+from schoolmode.decisions.record import stored_trace
+from schoolmode.disclosure import rule_on
+from schoolmode.engine.explain import long_date
+from schoolmode.engine.trace import Node, RuleTrace
+
+BANDS = (
+    (Decimal("0.5"), "under half the threshold"),
+    (Decimal("1"), "between half the threshold and the threshold"),
+    (Decimal("1.5"), "from the threshold to one and a half times it"),
+    (Decimal("2"), "from one and a half to twice the threshold"),
+)
+ABOVE = "more than twice the threshold"
+
+
+class PublicCondition(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    met: bool | None
+    """None: no data."""
+    band: str | None
+    """Where the day's figure stands against the threshold (None: no figure or threshold)."""
+
+
+class PublicRule(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    title: str
+    status: str
+    """``met``, ``in effect`` or ``not met``."""
+    conditions: list[PublicCondition]
+    decided_by: str | None
+    clause: str | None
+
+
+class PublicExplanation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    run_id: int
+    policy_id: str
+    scope: str
+    unit: str
+    date: dt.date
+    mode: str
+    rules: list[PublicRule]
+    text: str
+    """The same in plain language."""
+    suppression: RuleInfo
+
+
+def band(value: str | None, limit: str | None) -> str | None:
+    """The band of ``value`` against the threshold ``limit`` (decimal strings)."""
+    try:
+        v, t = Decimal(value or ""), Decimal(limit or "")
+    except InvalidOperation:
+        return None
+    if t <= 0:
+        return None
+    ratio = v / t
+    return next((words for top, words in BANDS if ratio < top), ABOVE)
+
+
+def _conditions(node: Node) -> list[PublicCondition]:
+    if node.kind == "threshold":
+        figure = node.raw if node.raw is not None or not node.children else node.children[0].raw
+        return [PublicCondition(label=node.label, met=node.met, band=band(figure, node.limit))]
+    return [c for child in node.children for c in _conditions(child)]
+
+
+def _rule(rule: RuleTrace) -> PublicRule:
+    status = "met" if rule.triggered else "in effect" if rule.in_effect else "not met"
+    return PublicRule(
+        rule=rule.rule_id,
+        title=rule.title,
+        status=status,
+        conditions=[] if rule.condition is None else _conditions(rule.condition),
+        decided_by=rule.decided_by if rule.action == "eligible" else None,
+        clause=rule.clause,
+    )
+
+
+def _text(out: PublicExplanation, mode_label: str) -> str:
+    lines = [
+        f"{out.scope.capitalize()} {out.unit} on {long_date(out.date.isoformat())}: {mode_label}."
+    ]
+    if all(r.status == "not met" for r in out.rules):
+        lines.append("No rule of this policy was met, so the default mode applies.")
+    for r in out.rules:
+        lines.append(f'Rule "{r.title}": {r.status}.')
+        for c in r.conditions:
+            met = {True: "met", False: "not met", None: "no data"}[c.met]
+            lines.append(f"  {c.label}: {met}" + (f", {c.band}." if c.band else "."))
+        if r.decided_by and r.status == "met":
+            lines.append(f"  This makes the unit eligible only; {r.decided_by} decides.")
+    return "\n".join(lines)
+
+
+def public_explanation(ctx: Context, scope: str, unit: str, day: dt.date) -> PublicExplanation:
+    """Why a unit is in its mode on a day, for anyone: no count of people."""
+    run_id, found = stored_trace(ctx.engine, scope, unit, day, ctx.evaluations)
+    active = [r for r in found.rules if r.triggered or r.in_effect] or found.rules
+    out = PublicExplanation(
+        run_id=run_id,
+        policy_id=found.policy_id,
+        scope=scope,
+        unit=unit,
+        date=day,
+        mode=found.mode,
+        rules=[_rule(r) for r in active],
+        text="",
+        suppression=RuleInfo.of(rule_on(day)),
+    )
+    label = found.mode_labels.get(found.mode, found.mode.replace("_", " ")).lower()
+    return out.model_copy(update={"text": _text(out, label)})
