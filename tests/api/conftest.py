@@ -18,6 +18,7 @@ from schoolmode.api.app import create_app
 from schoolmode.app.access import AddAccountRequest, TokenRequest, add_account, create_token
 from schoolmode.app.context import Context
 from schoolmode.app.decisions import DecideRequest, decide
+from schoolmode.app.releases import PublishRequest, publish
 from schoolmode.settings import AppSettings
 from schoolmode.store.db import make_engine
 from tests.conftest import (
@@ -32,6 +33,8 @@ from tests.synth.test_observations import SCHOOLS
 
 DAY = dt.date(2022, 2, 10)
 """The day decided in the store (the January 2022 agreement; its rules fire on the district)."""
+PUBLISHED = dt.date(2022, 1, 17)
+"""The first day of the public release the store holds (a Monday: 2022-01-17 to ``DAY``)."""
 
 ADMIN = Principal("test-admin", Role.administrator)
 SCHOOL = str(SCHOOLS["school_id"][0])
@@ -110,6 +113,8 @@ def _build(kind: str, directory: Path) -> Template:
         try:
             tokens = _accounts(ctx)
             run = decide(ctx, DecideRequest(first=DAY, created_by="tests"))
+            # the public release of the weeks up to DAY (the public metrics serve it)
+            publish(ctx, PublishRequest(first=PUBLISHED, last=DAY, created_by="tests"))
         finally:
             ctx.close()
     finally:

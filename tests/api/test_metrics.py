@@ -11,6 +11,7 @@ import re
 import polars as pl
 
 from schoolmode.app.metrics import CLASSROOM_COUNTS, SCHOOL_COUNTS, exact_tables
+from schoolmode.app.releases import DAY_COUNTS
 from tests.api.conftest import DAY, OTHER_SCHOOL, SCHOOL, Api
 
 RANGE = {"from": (DAY - dt.timedelta(days=13)).isoformat(), "to": DAY.isoformat(), "limit": 1000}
@@ -21,12 +22,15 @@ def test_the_public_school_metrics_hide_small_counts_and_name_the_rule(api: Api)
     assert page["exact"] is False
     assert (page["rule"]["low"], page["rule"]["high"]) == (1, 10)
     assert page["rule"]["effective"] == "2020-01-01"
+    assert page["counts"] == list(DAY_COUNTS)
     assert page["total"] == 3 * 14
     exact = exact_tables(api.engine)["school"]
     hidden = 0
     for row in page["items"]:
         named = set((row["suppressed"] or "").split(",")) - {""}
-        for c in SCHOOL_COUNTS:
+        assert "school_cases" not in row
+        assert "school_cases_14d" not in row
+        for c in DAY_COUNTS:
             assert (row[c] is None) == (c in named)
             assert row[c] is None or not 1 <= row[c] <= 10, (row["unit"], c, row[c])
             hidden += c in named
@@ -36,7 +40,48 @@ def test_the_public_school_metrics_hide_small_counts_and_name_the_rule(api: Api)
     shown = {(r["unit"], r["date"]): r for r in page["items"]}
     for row in exact.filter(pl.col("date").is_between(DAY - dt.timedelta(days=13), DAY)).to_dicts():
         public = shown[(row["unit"], row["date"].isoformat())]
-        assert all(public[c] in (None, row[c]) for c in SCHOOL_COUNTS), "a shown count differs"
+        assert all(public[c] in (None, row[c]) for c in DAY_COUNTS), "a shown count differs"
+
+
+def test_the_public_cases_are_by_complete_week(api: Api) -> None:
+    weeks = api.client.get("/api/v1/metrics/school_weekly", params={"limit": 1000}).json()
+    assert weeks["exact"] is False
+    assert weeks["counts"] == ["school_cases"]
+    mondays = sorted({r["date"] for r in weeks["items"]})
+    assert mondays == ["2022-01-17", "2022-01-24", "2022-01-31"], "the week of DAY is not over"
+    exact = exact_tables(api.engine)["school_weekly"]
+    truth = {(r["unit"], r["date"].isoformat()): r["school_cases"] for r in exact.to_dicts()}
+    for row in weeks["items"]:
+        assert row["school_cases"] in (None, truth[(row["unit"], row["date"])])
+        assert row["school_cases"] is None or not 1 <= row["school_cases"] <= 10
+    district = api.client.get("/api/v1/metrics/district", params=RANGE).json()
+    assert any("published by complete week" in n for n in district["notes"])
+    on_day = {r["date"]: r for r in district["items"]}
+    assert on_day[DAY.isoformat()]["school_cases"] is None, "its week is not released yet"
+    exact_union = api.client.get(
+        "/api/v1/metrics/school_weekly", headers=api.as_("union-safety-committee")
+    ).json()
+    assert exact_union["exact"] is True
+    assert all(r["school_cases"] is not None for r in exact_union["items"])
+
+
+def test_the_releases_are_listed_for_anyone_and_made_by_district_operations(api: Api) -> None:
+    listed = api.client.get("/api/v1/releases", params={"limit": 1000}).json()
+    kinds = {r["kind"] for r in listed["items"]}
+    assert {"day", "week"} <= kinds
+    assert all("inputs_sha256" not in r for r in listed["items"]), "exact digests stay inside"
+    days = [r for r in listed["items"] if r["kind"] == "day"]
+    assert min(r["period_start"] for r in days) == "2022-01-17"
+    assert api.client.post("/api/v1/releases", json={"first": "2022-01-17"}).status_code == 401
+    body = {"first": "2022-01-17", "last": DAY.isoformat()}
+    again = api.client.post("/api/v1/releases", json=body, headers=api.as_("district-operations"))
+    assert again.status_code == 201, again.text
+    assert again.json()
+    assert not any(r["new"] for r in again.json()), "nothing changed"
+    long = {"first": "2021-01-01", "last": DAY.isoformat()}
+    r = api.client.post("/api/v1/releases", json=long, headers=api.as_("district-operations"))
+    assert r.status_code == 422
+    assert "schoolmode publish" in r.json()["detail"]
 
 
 def test_a_role_with_decision_inputs_gets_exact_figures_in_its_scope(api: Api) -> None:
@@ -128,4 +173,4 @@ def test_classroom_counts_are_not_public(api: Api) -> None:
     assert "classroom counts are not public" in csv.headers["x-schoolmode-notes"]
     assert pl.read_csv(io.BytesIO(csv.content)).height == 0
     school = api.client.get("/api/v1/metrics/school", params=RANGE).json()
-    assert school["notes"] == [], "the tiny district's school table is protected as it is"
+    assert all("withheld" not in n for n in school["notes"]), "the tiny district is protected"

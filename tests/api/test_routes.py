@@ -182,6 +182,12 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
         {"from": DAY.isoformat(), "to": DAY.isoformat(), "format": "csv"},
         None,
     ),
+    ("GET", "/api/v1/releases"): ("/api/v1/releases", {"kind": "week"}, None),
+    ("POST", "/api/v1/releases"): (
+        "/api/v1/releases",
+        {},
+        {"first": DAY.isoformat(), "last": DAY.isoformat()},
+    ),
 }
 
 # routes that take a file (multipart): the file each is sent (an empty file, refused with 422

@@ -1,17 +1,32 @@
-"""The public school and district release (``app.metrics.school_release``): a table that
-cannot be protected is published coarser, with a note, never refused."""
+"""The public releases of a period (``app.releases``): a day's school and district counts, a
+week's cases; what they hide, what an attacker can work out from them (nothing), what an
+earlier release of the same period fixes, and a period that cannot be protected published
+coarser with a note, never refused."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from schoolmode.app.metrics import SCHOOL_COUNTS, school_release
-from schoolmode.disclosure import rule_on
+from schoolmode.app.releases import (
+    DAY_COUNTS,
+    WEEK_COUNTS,
+    day_relations,
+    day_release,
+    day_tables,
+    week_relations,
+    week_release,
+    week_tables,
+)
+from schoolmode.disclosure import Release, rule_on
+from tests.disclosure.attacker import recovered
 
-DAY = dt.date(2022, 1, 10)
-RULE = rule_on(DAY)
+MONDAY = dt.date(2022, 1, 10)
+RULE = rule_on(MONDAY)
 BASE = {
     "enrolled": 300,
     "students_quarantine_isolation": 20,
@@ -19,71 +34,156 @@ BASE = {
     "covid_absent_teachers": 12,
     "staff_total": 50,
     "staff_isolation_quarantine": 15,
-    "school_cases_14d": 30,
 }
 
 
-def _tables(cases: dict[str, int]) -> dict[str, pl.DataFrame]:
-    """One day of schools (``cases``: each school's cases that day) and their district."""
-    school = pl.DataFrame(
+def _school(cases: dict[str, list[int]], **over: dict[str, int]) -> pl.DataFrame:
+    """Schools' rows by day from MONDAY (``cases``: each school's cases per day; ``over``: a
+    school's day counts other than ``BASE``)."""
+    return pl.DataFrame(
         [
             {
-                "unit": u,
-                "date": DAY,
-                "in_outbreak": 0,
-                **BASE,
-                "school_cases": n,
+                "unit": unit,
+                "date": MONDAY + dt.timedelta(days=k),
                 "parent": "district",
+                "in_outbreak": 0,
+                **(BASE | over.get(unit, {})),
+                "school_cases": n,
             }
-            for u, n in cases.items()
+            for unit, days in cases.items()
+            for k, n in enumerate(days)
         ]
     )
-    district = school.group_by("date").agg(
-        pl.col("in_outbreak").sum(), *(pl.col(c).sum() for c in SCHOOL_COUNTS)
+
+
+def _attack(rel: Release, out: dict[str, pl.DataFrame]) -> list[int]:
+    """The cells the attacker pins from what ``out`` publishes (the tables of ``rel``)."""
+    cells = rel.cells()
+    hidden = np.zeros(len(cells.values), dtype=bool)
+    for name, table in rel.tables.items():
+        flags = out[name].select(pl.col(c).is_null() for c in table.counts).to_numpy()
+        hidden[table.offset : table.offset + flags.size] = flags.reshape(-1)
+    small = (cells.values >= RULE.low) & (cells.values <= RULE.high)
+    assert not (small & cells.published & ~hidden).any(), "a small count is shown"
+    assert (cells.values[hidden] >= 1).all(), "a zero was hidden"
+    targets = np.flatnonzero(hidden | (small & ~cells.published)).tolist()
+    return recovered(cells.values, cells.published, hidden, cells.relations, targets)
+
+
+def test_a_day_hides_its_small_counts_and_nothing_can_be_worked_out() -> None:
+    school = _school(
+        {"A": [0], "B": [0], "C": [0]},
+        A={"covid_absent_teachers": 3, "staff_isolation_quarantine": 4},
+        B={"students_quarantine_isolation": 7},
     )
-    return {"school": school, "district": district.with_columns(pl.lit("district").alias("unit"))}
-
-
-def test_a_day_is_released_with_its_small_counts_hidden() -> None:
-    out, notes = school_release(_tables({"A": 5, "B": 0, "C": 20}), RULE, history=False)
+    t = day_tables(school, MONDAY)
+    out, notes = day_release(t["school"], t["district"], RULE)
     assert notes == []
     a = out["school"].filter(pl.col("unit") == "A").row(0, named=True)
-    assert a["school_cases"] is None
-    assert "school_cases" in a["suppressed"]
-    shown = out["school"].select(SCHOOL_COUNTS).to_numpy()
-    assert not ((shown >= 1) & (shown <= 10)).any()
+    assert a["covid_absent_teachers"] is None
+    assert "covid_absent_teachers" in a["suppressed"]
+    assert out["district"]["enrolled"].to_list() == [900]
+    assert _attack(day_relations(t["school"], t["district"]), out) == []
 
 
-def test_a_school_table_that_cannot_be_protected_is_withheld_and_the_district_published() -> None:
-    # school A's 5 cases are the only unknown of the district's cases (25 = 5 + 0 + 20); the
-    # district's 25 and school C's 20 went out in an earlier release and B's is a zero: no
-    # complement is left. Withholding the school counts protects A's through B's.
-    tables = _tables({"A": 5, "B": 0, "C": 20})
+def test_a_week_publishes_cases_by_school_and_by_district_day_with_none_recoverable() -> None:
+    school = _school({"A": [3, 2, 0, 0, 0], "B": [0] * 5, "C": [9, 4, 5, 2, 20]})
+    t = week_tables(school, MONDAY)
+    assert t["school_week"]["school_cases"].to_list() == [5, 0, 40]
+    assert t["district_week"]["school_cases"].to_list() == [45]
+    assert t["district_day"]["school_cases"].to_list() == [12, 6, 5, 2, 20]
+    out, notes = week_release(t["school_week"], t["district_week"], t["district_day"], RULE)
+    assert notes == []
+    shown = out["school_week"].select("unit", "school_cases").rows()
+    assert ("A", None) in shown, "A's 5 cases are hidden"
+    assert ("C", None) in shown, "and C's 40 with them: B's zero cannot protect them"
+    assert ("B", 0) in shown
+    assert out["district_week"]["school_cases"].to_list() == [45]
+    rel = week_relations(t["school_week"], t["district_week"], t["district_day"])
+    assert _attack(rel, out) == []
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    st.lists(
+        st.lists(st.integers(0, 14), min_size=5, max_size=5),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_an_attacker_recovers_no_cell_of_a_week(days: list[list[int]]) -> None:
+    school = _school({f"S{k}": d for k, d in enumerate(days)})
+    t = week_tables(school, MONDAY)
+    out, notes = week_release(t["school_week"], t["district_week"], t["district_day"], RULE)
+    rel = week_relations(
+        t["school_week"], t["district_week"], t["district_day"], with_schools=not notes
+    )
+    assert _attack(rel, out) == []
+
+
+def test_an_earlier_release_of_the_period_stays_as_published() -> None:
+    # the first release hid A's 5 and C's 40 (A's complement); data unchanged, a second
+    # release may not show C's 40 and hide another school instead
+    school = _school({"A": [5, 0, 0, 0, 0], "B": [0, 30, 0, 0, 0], "C": [40, 0, 0, 0, 0]})
+    t = week_tables(school, MONDAY)
+    first, _ = week_release(t["school_week"], t["district_week"], t["district_day"], RULE)
+    again, notes = week_release(
+        t["school_week"], t["district_week"], t["district_day"], RULE, earlier=first
+    )
+    assert notes == []
+    for name in ("school_week", "district_week", "district_day"):
+        assert again[name].equals(first[name]), name
+
+
+def test_a_corrected_count_is_released_again_and_what_stays_true_stays_shown() -> None:
+    school = _school({"A": [0] * 5, "B": [30, 0, 0, 0, 0], "C": [40, 0, 0, 0, 0]})
+    t = week_tables(school, MONDAY)
+    first, _ = week_release(t["school_week"], t["district_week"], t["district_day"], RULE)
+    assert first["school_week"]["school_cases"].to_list() == [0, 30, 40]
+    # a correction: A had 4 cases on Monday; A's 4 needs a complement, B's 30 and C's 40 went
+    # out unchanged and are locked: the district's week and Monday (changed) are hidden instead
+    fixed = _school({"A": [4, 0, 0, 0, 0], "B": [30, 0, 0, 0, 0], "C": [40, 0, 0, 0, 0]})
+    u = week_tables(fixed, MONDAY)
+    out, notes = week_release(
+        u["school_week"], u["district_week"], u["district_day"], RULE, earlier=first
+    )
+    assert notes == []
+    assert out["school_week"]["school_cases"].to_list() == [None, 30, 40]
+    assert out["district_week"]["school_cases"].to_list() == [None]
+    rel = week_relations(u["school_week"], u["district_week"], u["district_day"])
+    assert _attack(rel, out) == []
+
+
+def test_a_week_that_cannot_be_protected_is_withheld_by_school_with_a_note() -> None:
+    # A's 5 is the only unknown of the district's 25 once C's 20 and the district's days went
+    # out before (and B's is a zero): no complement is left among the schools; withholding
+    # every school's week protects it (the district's week and days stay published)
+    school = _school({"A": [5, 0, 0, 0, 0], "B": [0] * 5, "C": [20, 0, 0, 0, 0]})
+    t = week_tables(school, MONDAY)
     earlier = {
-        "district": tables["district"].select("unit", "date", "school_cases"),
-        "school": tables["school"]
-        .filter(pl.col("unit") == "C")
-        .select("unit", "date", "school_cases"),
+        "school_week": t["school_week"].with_columns(
+            pl.when(pl.col("unit") == "C").then(pl.col("school_cases")).alias("school_cases")
+        ),
+        "district_week": t["district_week"],
+        "district_day": t["district_day"].filter(pl.col("school_cases") > 10),
     }
-    out, notes = school_release(tables, RULE, history=False, earlier=earlier)
+    out, notes = week_release(
+        t["school_week"], t["district_week"], t["district_day"], RULE, earlier=earlier
+    )
     assert len(notes) == 1
-    assert notes[0].startswith("school counts withheld")
-    assert out["school"].height == 3
-    assert all(out["school"][c].is_null().all() for c in SCHOOL_COUNTS)
-    assert out["school"]["suppressed"].to_list() == [",".join(SCHOOL_COUNTS)] * 3
-    district = out["district"].row(0, named=True)
-    assert district["school_cases"] == 25
-    assert district["enrolled"] == 900
+    assert "school week counts withheld" in notes[0], notes
+    assert out["school_week"]["school_cases"].null_count() == 3
+    assert out["district_week"]["school_cases"].to_list() == [25]
 
 
-def test_a_small_count_that_went_out_before_withholds_everything_with_a_note() -> None:
-    tables = _tables({"A": 5, "B": 0, "C": 20})
-    earlier = {
-        "school": tables["school"]
-        .filter(pl.col("unit") == "A")
-        .select("unit", "date", "school_cases")
-    }
-    out, notes = school_release(tables, RULE, history=False, earlier=earlier)
-    assert notes[0].startswith("school counts withheld")
-    assert notes[-1].startswith("all counts withheld")
-    assert all(out[t][c].is_null().all() for t in ("school", "district") for c in SCHOOL_COUNTS)
+def test_the_releases_carry_only_their_counts() -> None:
+    school = _school({"A": [1, 2, 3, 4, 5]})
+    t = day_tables(school, MONDAY)
+    assert set(t["school"].columns) == {"unit", "date", "parent", "in_outbreak", *DAY_COUNTS}
+    w = week_tables(school, MONDAY)
+    assert set(w["school_week"].columns) == {"unit", "date", "parent", *WEEK_COUNTS}

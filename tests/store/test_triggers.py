@@ -16,7 +16,8 @@ from schoolmode.store.triggers import (
     no_truncate_ddl,
 )
 
-# tables made append-only by migrations 0002-0005, 0007, 0009 and 0013 (their APPEND_ONLY tuples)
+# tables made append-only by migrations 0002-0005, 0007, 0009, 0013 and 0017 (their APPEND_ONLY
+# tuples)
 GUARDED = (
     "decision_run",
     "decision",
@@ -37,6 +38,8 @@ GUARDED = (
     "access_log",
     "chain_link",
     "lottery_commitment",
+    "public_release",
+    "public_release_table",
 )
 
 

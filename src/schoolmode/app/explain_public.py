@@ -15,8 +15,8 @@ from schoolmode.app.context import Context
 from schoolmode.app.metrics import RuleInfo
 from schoolmode.decisions.record import stored_trace
 from schoolmode.disclosure import rule_on
-from schoolmode.engine.explain import long_date
 from schoolmode.engine.trace import Node, RuleTrace
+from schoolmode.engine.words import long_date
 
 BANDS = (
     (Decimal("0.5"), "under half the threshold"),

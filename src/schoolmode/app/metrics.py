@@ -1,14 +1,13 @@
 """Use cases of the metrics resources: citywide, ZIP, district, school and classroom metrics by
-date range, as a page or a download (CSV, Parquet, GeoJSON).
+date range, and school and district cases by week, as a page or a download (CSV, Parquet,
+GeoJSON).
 
 Roles holding ``decisions:inputs`` get the exact figures within their scope (a school-scoped
 role: its school and its classrooms only; the citywide, ZIP and district rows only for the
-district scope). Everyone else gets the *public release*: every table suppressed together by
-``disclosure/`` (counts of people from 1 to 10 hidden, with complements so that none can be
-worked out from the other tables, the totals, the 14-day sums or the citywide 7- and 14-day
-windows), rates of a hidden count hidden too, and no person-level id. The release is computed
-over the whole stored history, never over the range asked for (two overlapping ranges would
-otherwise hide different cells), and kept per store version (the latest import).
+district scope). Everyone else gets the *public release*: what ``app/releases.py`` released
+and stored, period by period (counts of people from 1 to 10 hidden, with complements so that
+none can be worked out from the rest, rates of a hidden count hidden too, no person-level id),
+read back as it was published and never recomputed on a request.
 """
 
 from __future__ import annotations
@@ -25,15 +24,25 @@ from sqlalchemy import Engine, func, select
 
 from schoolmode.access.roles import Permission, Principal
 from schoolmode.app.context import Context
-from schoolmode.disclosure import SUPPRESSED, DisclosureError, Release, Rule, rule_on
+from schoolmode.app.releases import (
+    CITY_COUNTS,
+    DAY_COUNTS,
+    WEEK_COUNTS,
+    ZIP_COUNTS,
+    latest_releases,
+    release_frames,
+)
+from schoolmode.disclosure import SUPPRESSED, Rule, rule_on
 from schoolmode.metrics.community import citywide_metrics
 from schoolmode.metrics.frames import school_data
 from schoolmode.metrics.school import unit_metrics
 from schoolmode.reports.export import neutralised
 from schoolmode.store.frames import query_frame
-from schoolmode.store.tables import RECORD_TABLES, import_log
+from schoolmode.store.tables import RECORD_TABLES, public_release
 
-Level = Literal["citywide", "zip", "district", "school", "classroom"]
+Level = Literal[
+    "citywide", "zip", "district", "school", "classroom", "school_weekly", "district_weekly"
+]
 Format = Literal["csv", "parquet", "geojson"]
 
 SCHOOL_COUNTS = (
@@ -46,12 +55,9 @@ SCHOOL_COUNTS = (
     "school_cases",
     "school_cases_14d",
 )
-"""The school and district counts of people the public release carries."""
+"""The school and district counts of people (exact figures; the public release carries the
+day counts and the cases by week, ``app/releases.py``)."""
 CLASSROOM_COUNTS = ("enrolled", "students_quarantine_isolation", "positive_cases_reported")
-CITY_COUNTS = ("positive_7d", "positive_14d", "cases_7d", "cases_14d")
-"""Citywide counts of people (positive tests by specimen date count people once; tests do
-not count people and are published as they are)."""
-ZIP_COUNTS = ("cases_weekly",)
 RATES: dict[str, tuple[str, str]] = {
     "covid_absent_teachers_pct": ("covid_absent_teachers", "classroom_teachers"),
     "students_quarantine_isolation_pct": ("students_quarantine_isolation", "enrolled"),
@@ -125,15 +131,10 @@ def exact_for(who: Principal, level: Level) -> bool:
     """Whether ``who`` gets exact figures of ``level``."""
     if not who.may(Permission.decisions_inputs):
         return False
-    return level in ("school", "classroom") or who.scope.kind.value == "district"
+    return level in ("school", "classroom", "school_weekly") or who.scope.kind.value == "district"
 
 
 # ---------------------------------------------------------------------- frames
-
-
-def _version(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.coalesce(func.max(import_log.c.id), 0))).scalar_one())
 
 
 def _school_span(engine: Engine) -> tuple[dt.date, dt.date] | None:
@@ -198,134 +199,40 @@ def _zip_table(engine: Engine) -> pl.DataFrame:
     return wide.with_columns(pl.col("cases_weekly").round(0).cast(pl.Int64)).sort("unit", "date")
 
 
-def exact_tables(engine: Engine) -> dict[str, pl.DataFrame]:
-    """Every level's table, exact, over the whole history."""
-    tables = _school_tables(engine)
-    return {"citywide": _city_table(engine), "zip": _zip_table(engine), **tables}
-
-
-def school_release(
-    tables: dict[str, pl.DataFrame],
-    rule: Rule,
-    *,
-    history: bool = True,
-    earlier: dict[str, pl.DataFrame] | None = None,
-) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """The public school and district tables, suppressed together, and the notes of a coarser
-    release. ``history``: the tables start at the store's first day (a 14-day count then sums
-    the days there are); else they are a cut, and a 14-day count is related to its days only
-    where all 14 are in it. ``earlier``: the school and district tables of an earlier release
-    as published (hidden counts null): what they showed stays out, so it is locked.
-
-    Never fails: when the tables cannot be protected (``DisclosureError``), the school counts
-    are withheld and only the district's published (the aggregate), and if even that cannot be
-    protected, no count at all; the notes say so. Classroom counts are never public.
-    """
-    school, district = tables["school"], tables["district"]
-    if school.height == 0:
-        return {"school": _no_counts(school, SCHOOL_COUNTS), "district": district}, []
-    school, district = public_columns(school, district)
-    try:
-        return _released(school, district, rule, history, earlier, with_schools=True), []
-    except DisclosureError:
-        note = (
-            "school counts withheld: the school table could not be protected (a complement "
-            "was needed where none is left); only the district's counts are published"
-        )
-    try:
-        out = _released(school, district, rule, history, earlier, with_schools=False)
-        return {"school": _no_counts(school, SCHOOL_COUNTS), "district": out["district"]}, [note]
-    except DisclosureError:
-        return {
-            "school": _no_counts(school, SCHOOL_COUNTS),
-            "district": _no_counts(district, SCHOOL_COUNTS),
-        }, [note, "all counts withheld: even the district's could not be protected"]
-
-
-def public_columns(
-    school: pl.DataFrame, district: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The columns of the school and district tables a public release carries."""
-    pub = ["unit", "date", "in_outbreak", *SCHOOL_COUNTS]
-    return school.select([*pub, "parent"]), district.select(pub)
-
-
-def _released(
-    school: pl.DataFrame,
-    district: pl.DataFrame,
-    rule: Rule,
-    history: bool,
-    earlier: dict[str, pl.DataFrame] | None,
-    *,
-    with_schools: bool,
-) -> dict[str, pl.DataFrame]:
-    rel = release_of(school, district, history, with_schools=with_schools)
-    for name, frame in (earlier or {}).items():
-        rel.lock(name, frame)
-    return rel.apply(rule)
-
-
-def release_of(
-    school: pl.DataFrame, district: pl.DataFrame, history: bool, *, with_schools: bool = True
-) -> Release:
-    """The school and district counts and their relations (:func:`school_release`); the
-    school counts are unpublished cells when ``with_schools`` is false, so the district's
-    still protect them."""
-    rel = Release()
-    rel.add("school", school, ("unit", "date"), SCHOOL_COUNTS, published=with_schools)
-    rel.add("district", district, ("unit", "date"), SCHOOL_COUNTS)
-    for name in ("school", "district"):
-        rel.across(name, "enrolled", ["students_quarantine_isolation"], rest="not_isolated")
-        rel.across(name, "classroom_teachers", ["covid_absent_teachers"], rest="teachers_present")
-        rel.across(name, "staff_total", ["staff_isolation_quarantine"], rest="staff_present")
-        rel.across(name, "staff_total", ["classroom_teachers"], rest="other_staff")
-        if history:
-            rel.window(name, "school_cases", "school_cases_14d", 14)
-        else:
-            rel.lagged(name, "school_cases_14d", [("school_cases", k) for k in range(14)])
-    rel.rollup("school", "district", SCHOOL_COUNTS)
-    return rel
-
-
-def _no_counts(frame: pl.DataFrame, counts: tuple[str, ...]) -> pl.DataFrame:
-    return frame.select(
-        *(c for c in frame.columns if c not in counts and c in ("unit", "date", "parent")),
-        *(pl.lit(None, pl.Int64).alias(c) for c in counts),
-        pl.lit(",".join(counts)).alias(SUPPRESSED),
+def _weekly(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cases by calendar week (``date``: its Monday) of a school or district table."""
+    if "school_cases" not in frame.columns:
+        return pl.DataFrame(schema={"unit": pl.String, "date": pl.Date, "school_cases": pl.Int64})
+    return (
+        frame.with_columns(pl.col("date").dt.truncate("1w"))
+        .group_by("unit", "date")
+        .agg(pl.col("school_cases").sum())
+        .sort("unit", "date")
     )
 
 
-def _city_release(city: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, list[str]]:
-    if city.height == 0:
-        return city, []
-    rel = Release()
-    rel.add("city", city, ("unit", "date"), CITY_COUNTS)
-    for kind in ("positive", "cases"):
-        rel.lagged("city", f"{kind}_14d", [(f"{kind}_7d", 0), (f"{kind}_7d", 7)])
-    notes: list[str] = []
-    try:
-        out = rel.apply(rule)["city"]
-    except DisclosureError:
-        out = city.with_columns(
-            *(pl.lit(None, pl.Int64).alias(c) for c in CITY_COUNTS),
-            pl.lit(",".join(CITY_COUNTS)).alias(SUPPRESSED),
-        )
-        notes.append("citywide counts withheld: they could not be protected")
-    return out.with_columns(
-        pl.when(pl.any_horizontal(pl.col(c).is_null() for c in needs))
-        .then(None)
-        .otherwise(pl.col(rate))
-        .alias(rate)
-        for rate, needs in CITY_RATES.items()
-    ), notes
+def exact_tables(engine: Engine) -> dict[str, pl.DataFrame]:
+    """Every level's table, exact, over the whole history."""
+    tables = _school_tables(engine)
+    return {
+        "citywide": _city_table(engine),
+        "zip": _zip_table(engine),
+        **tables,
+        "school_weekly": _weekly(tables["school"]),
+        "district_weekly": _weekly(tables["district"]),
+    }
 
 
-def _zip_release(zips: pl.DataFrame, rule: Rule) -> pl.DataFrame:
-    """Primary suppression of each ZIP's weekly cases (the ZIP rows of the source relate to no
-    other published table)."""
-    rel = Release()
-    rel.add("zip", zips.drop_nulls("cases_weekly"), ("unit", "date"), ZIP_COUNTS)
-    return rel.apply(rule)["zip"]
+def _public_counts(level: Level) -> tuple[str, ...]:
+    return {
+        "citywide": CITY_COUNTS,
+        "zip": ZIP_COUNTS,
+        "classroom": CLASSROOM_COUNTS,
+        "school": DAY_COUNTS,
+        "district": (*DAY_COUNTS, "school_cases"),
+        "school_weekly": WEEK_COUNTS,
+        "district_weekly": WEEK_COUNTS,
+    }[level]
 
 
 def _with_rates(frame: pl.DataFrame) -> pl.DataFrame:
@@ -337,10 +244,19 @@ def _with_rates(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 CLASSROOM_NOTE = "classroom counts are not public: they are for roles with decision inputs"
+UNRELEASED_NOTE = (
+    "nothing of this level has been released to the public yet (a release is made by "
+    "`schoolmode publish` or POST /api/v1/releases, period by period)"
+)
+CASES_BY_WEEK_NOTE = (
+    "cases are published by complete week (levels school_weekly and district_weekly); a day's "
+    "district cases appear once its week is released"
+)
 
 
 class PublicRelease(BaseModel):
-    """Every level's public table and, per level, the notes of a coarser release."""
+    """Every level's public table (from the stored releases) and, per level, the notes of a
+    coarser release."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
 
@@ -348,35 +264,104 @@ class PublicRelease(BaseModel):
     notes: dict[str, list[str]]
 
 
-def public_tables(engine: Engine, rule: Rule) -> PublicRelease:
-    """The public release of every level (whole history). Classrooms: no rows (their counts
-    are small by nature and are for roles only)."""
-    exact = exact_tables(engine)
-    school, notes = school_release(exact, rule)
-    city, city_notes = _city_release(exact["citywide"], rule)
+def _empty(level: Level) -> pl.DataFrame:
+    keys: dict[str, pl.DataType] = {"unit": pl.String(), "date": pl.Date()}
+    counts = {c: pl.Int64() for c in _public_counts(level)}
+    return pl.DataFrame(schema={**keys, **counts, SUPPRESSED: pl.String()})
+
+
+def public_tables(engine: Engine) -> PublicRelease:
+    """The public tables of every level: the latest stored release of each period
+    (``app/releases.py``), never computed here. Classrooms: no rows (their counts are small by
+    nature and are for roles only)."""
+    latest = latest_releases(engine)
+    ids = [r.id for r in latest if r.kind in ("day", "week")]
+    for kind in ("citywide", "zip"):
+        mine = [r.id for r in latest if r.kind == kind]
+        ids += [max(mine)] if mine else []
+    frames = release_frames(engine, ids)
+    notes: dict[str, list[str]] = {}
+    for r in latest:
+        levels = {
+            "day": ("school", "district"),
+            "week": ("school_weekly", "district_weekly", "district"),
+            "citywide": ("citywide",),
+            "zip": ("zip",),
+        }[r.kind]
+        for level in levels:
+            notes.setdefault(level, []).extend(r.notes)
+
+    def got(name: str, level: Level) -> pl.DataFrame:
+        frame = frames.get(name)
+        if frame is None:
+            notes.setdefault(level, []).append(UNRELEASED_NOTE)
+            return _empty(level)
+        return frame.sort("unit", "date")
+
+    district = got("district", "district")
+    days = frames.get("district_day")
+    if days is not None and district.height:
+        district = (
+            district.join(
+                days.select("date", "school_cases", pl.col(SUPPRESSED).alias("__s")),
+                on="date",
+                how="left",
+            )
+            .with_columns(
+                pl.concat_str([SUPPRESSED, "__s"], separator=",", ignore_nulls=True).alias(
+                    SUPPRESSED
+                )
+            )
+            .with_columns(
+                pl.when(pl.col(SUPPRESSED) == "").then(None).otherwise(pl.col(SUPPRESSED))
+            )
+            .drop("__s")
+        )
+    elif "school_cases" not in district.columns:
+        district = district.with_columns(pl.lit(None, pl.Int64).alias("school_cases"))
+    notes.setdefault("district", []).append(CASES_BY_WEEK_NOTE)
+    notes.setdefault("school", []).append(CASES_BY_WEEK_NOTE)
+    city = got("citywide", "citywide")
+    city = city.with_columns(
+        pl.when(pl.any_horizontal(pl.col(c).is_null() for c in needs))
+        .then(None)
+        .otherwise(pl.col(rate))
+        .alias(rate)
+        for rate, needs in CITY_RATES.items()
+        if rate in city.columns
+    )
     return PublicRelease(
         tables={
             "citywide": city,
-            "zip": _zip_release(exact["zip"], rule),
-            "district": _with_rates(school["district"]),
-            "school": _with_rates(school["school"]),
-            "classroom": _no_counts(exact["classroom"], CLASSROOM_COUNTS).clear(),
+            "zip": got("zip", "zip"),
+            "district": _with_rates(district),
+            "school": _with_rates(got("school", "school")),
+            "school_weekly": got("school_week", "school_weekly"),
+            "district_weekly": got("district_week", "district_weekly"),
+            "classroom": pl.DataFrame(
+                schema={"unit": pl.String, "parent": pl.String, "date": pl.Date}
+                | dict.fromkeys(CLASSROOM_COUNTS, pl.Int64)
+            ),
         },
-        notes={"school": notes, "district": notes, "citywide": city_notes},
+        notes={k: list(dict.fromkeys(v)) for k, v in notes.items()},
     )
 
 
-_RELEASES: dict[tuple[str, int, str], PublicRelease] = {}
+_RELEASES: dict[tuple[str, int], PublicRelease] = {}
 _LOCK = threading.Lock()
 
 
-def _public(ctx: Context, rule: Rule) -> PublicRelease:
-    """The public release of the store's current version, computed once per version."""
-    key = (str(ctx.engine.url), _version(ctx.engine), rule.id)
+def _public(ctx: Context) -> PublicRelease:
+    """The public tables as of the latest stored release, read once per release."""
+    with ctx.engine.connect() as conn:
+        newest = int(
+            conn.execute(select(func.coalesce(func.max(public_release.c.id), 0))).scalar_one()
+        )
+    key = (str(ctx.engine.url), newest)
     with _LOCK:
         if key not in _RELEASES:
             _RELEASES.clear()
-            _RELEASES[key] = public_tables(ctx.engine, rule)
+            _RELEASES[key] = public_tables(ctx.engine)
         return _RELEASES[key]
 
 
@@ -393,14 +378,17 @@ def metrics_frame(
         raise MetricsError("query.from", f"from {req.start} is after to {req.end}")
     if exact_for(who, req.level):
         frame = _with_rates(exact_tables(ctx.engine)[req.level])
-        if req.level in ("school", "classroom") and who.scope.kind.value != "district":
+        if (
+            req.level in ("school", "classroom", "school_weekly")
+            and who.scope.kind.value != "district"
+        ):
             key = "unit" if req.level == "school" else "parent"
             allowed = [u for u in frame[key].unique().to_list() if who.scope.covers_school(u)]
             frame = frame.filter(pl.col(key).is_in(allowed))
         rule = None
     else:
         rule = rule_on(dt.date.today())
-        release = _public(ctx, rule)
+        release = _public(ctx)
         frame = release.tables[req.level]
         notes = list(release.notes.get(req.level, []))
         if req.level == "classroom":
@@ -414,11 +402,17 @@ def metrics_frame(
     return frame.sort("unit", "date"), rule, notes
 
 
-def _counts(level: Level) -> list[str]:
+def _counts(level: Level, exact: bool) -> list[str]:
+    if not exact:
+        return list(_public_counts(level))
     return list(
-        {"citywide": CITY_COUNTS, "zip": ZIP_COUNTS, "classroom": CLASSROOM_COUNTS}.get(
-            level, SCHOOL_COUNTS
-        )
+        {
+            "citywide": CITY_COUNTS,
+            "zip": ZIP_COUNTS,
+            "classroom": CLASSROOM_COUNTS,
+            "school_weekly": WEEK_COUNTS,
+            "district_weekly": WEEK_COUNTS,
+        }.get(level, SCHOOL_COUNTS)
     )
 
 
@@ -429,7 +423,7 @@ def metrics_page(ctx: Context, req: MetricsRequest, who: Principal) -> MetricsPa
         level=req.level,
         exact=rule is None,
         rule=None if rule is None else RuleInfo.of(rule),
-        counts=_counts(req.level),
+        counts=_counts(req.level, rule is None),
         total=frame.height,
         limit=req.limit,
         offset=req.offset,

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "explain": "decisions",
     "audit": "decisions",
     "decisions": "decisions",
+    "publish": "publish",
     "screening": "screening",
     "trace": "tracing",
     "quarantine": "tracing",
@@ -67,6 +68,8 @@ HELP: dict[str, str] = {
     "explain": "Why is my school (classroom, district) in this mode? From the stored decision.",
     "audit": "Audit records: reproduce a stored decision run.",
     "decisions": "Stored decision runs.",
+    "publish": "Release the public figures (small counts suppressed) of school days and "
+    "complete weeks, and the citywide and ZIP tables.",
     "screening": "Pooled screening tests.",
     "trace": "Close contacts and quarantine/isolation orders for one stored case.",
     "quarantine": "Quarantine and isolation orders.",

@@ -97,12 +97,20 @@ class Release:
         for r in range(t.frame.height):
             self.relations.append(Relation(t.cell(r, total), tuple(cells[r])))
 
-    def rollup(self, child: str, parent: str, columns: Sequence[str], by: str = "parent") -> None:
+    def rollup(
+        self,
+        child: str,
+        parent: str,
+        columns: Sequence[str],
+        by: str = "parent",
+        on: str = "date",
+    ) -> None:
         """Each row of ``parent`` (``unit``, ``date``) is the sum of the rows of ``child``
-        whose ``by`` is that unit on the same date, for each of ``columns``."""
+        whose ``by`` is that unit and whose ``on`` is that date (the same day; or, with
+        ``on="week"``, a week's days summed into the week), for each of ``columns``."""
         c, p = self.tables[child], self.tables[parent]
         rows: dict[tuple[object, object], list[int]] = {}
-        for r, (unit, day) in enumerate(zip(c.frame[by], c.frame["date"], strict=True)):
+        for r, (unit, day) in enumerate(zip(c.frame[by], c.frame[on], strict=True)):
             rows.setdefault((unit, day), []).append(r)
         for r, (unit, day) in enumerate(zip(p.frame["unit"], p.frame["date"], strict=True)):
             kids = rows.get((unit, day), [])

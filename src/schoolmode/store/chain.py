@@ -1,7 +1,7 @@
 """The hash chain over the audit records: tamper-evident history.
 
 Each audit record (a decision run, an authorisation, an access-log event, an import-log entry,
-an accommodation lottery's seed commitment) gets one link in ``chain_link``, written in the record's own transaction: the digest of the record's content
+an accommodation lottery's seed commitment, a public release) gets one link in ``chain_link``, written in the record's own transaction: the digest of the record's content
 (``content_sha256``), the previous link's digest (``prev_sha256``; ``GENESIS`` for the first)
 and its own, ``sha256(prev | table | id | content)``. A unique ``prev_sha256`` keeps the chain
 a line (two writers cannot both extend the same head); PostgreSQL writers also take an
@@ -40,6 +40,8 @@ from schoolmode.store.tables import (
     decision_run,
     import_log,
     lottery_commitment,
+    public_release,
+    public_release_table,
 )
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ CHAINED: dict[str, Table] = {
     "access_log": access_log,
     "import_log": import_log,
     "lottery_commitment": lottery_commitment,
+    "public_release": public_release,
 }
 """The tables whose every record is linked."""
 
@@ -68,6 +71,7 @@ STAMPS = {
     "access_log": "at",
     "import_log": "imported_at",
     "lottery_commitment": "created_at",
+    "public_release": "created_at",
 }
 """When each chained record was made: the order :func:`backfill` links them in."""
 
@@ -155,9 +159,27 @@ def record_digest(conn: Connection, table: str, record_id: int) -> str | None:
         return None
     if table == "decision_run":
         return row_digest(row, {"decisions": stored_decisions_digest(conn, record_id)})
+    if table == "public_release":
+        return row_digest(row, {"tables": stored_release_tables_digest(conn, record_id)})
     if table == "import_log" and not _status_covered(conn, row):
         del row["status"]
     return row_digest(row)
+
+
+def stored_release_tables_digest(conn: Connection, release_id: int) -> str:
+    """The digest of a public release's tables as stored: name, rows and the sha256 of the
+    content itself (recomputed, so a rewritten blob is seen whatever its ``sha256`` says)."""
+    rows = conn.execute(
+        select(
+            public_release_table.c.name,
+            public_release_table.c.rows,
+            public_release_table.c.content,
+        )
+        .where(public_release_table.c.release_id == release_id)
+        .order_by(public_release_table.c.name)
+    ).all()
+    parts = [f"{name}:{n}:{hashlib.sha256(bytes(blob)).hexdigest()}" for name, n, blob in rows]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def _status_covered(conn: Connection, row: Mapping[str, Any]) -> bool:

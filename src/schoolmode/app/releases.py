@@ -1,0 +1,639 @@
+"""Public releases: what anyone without a login is shown, computed once per period, stored,
+and never recomputed behind the public's back (docs/disclosure.md).
+
+A release covers one *period* and is suppressed on its own (``disclosure/``), so its cost is
+bounded whatever the length of the history, and a later release of the same period (after a
+correction) keeps what the earlier one published:
+
+- ``day``: one school day's counts of people that are states of that day (enrolled, in
+  quarantine or isolation, classroom teachers and those absent for COVID-19, staff and staff
+  in isolation or quarantine) of every school and of the district (their sum), with the
+  relations within a row (students + the rest = enrolled, ...) and schools -> district;
+- ``week``: one complete calendar week's (Monday to Sunday) school cases: each school's week,
+  the district's week and the district's days (both sums). Cases are published by week, not by
+  day nor as rolling 14-day counts: a daily or rolling count of a school chains every day of
+  the history into one table (14-day count = today's cases + the 13 days before), which cannot
+  be protected in bounded time, and a week published while still running would give its last
+  day away (this week so far minus yesterday's "so far");
+- ``citywide`` and ``zip``: the citywide 7- and 14-day counts (with the 14 = 7 + 7 a week
+  earlier relation) and the ZIP weekly cases, over their whole history (small tables).
+
+A period is released again only when its exact figures changed (their digest, kept in the
+store and never served); the new release *locks* every cell the latest earlier release
+published whose value has not changed (it is out: it can be neither hidden nor used as a
+complement), so no two releases of unchanged data hide different cells. Each release is a link
+of the audit hash chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterable
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Connection, Engine, func, insert, select
+
+from schoolmode import __version__
+from schoolmode.app.context import Context
+from schoolmode.app.progress import Silent, Steps
+from schoolmode.disclosure import SUPPRESSED, DisclosureError, Release, Rule, rule_on
+from schoolmode.store.chain import append_link
+from schoolmode.store.db import whoami
+from schoolmode.store.locks import writing
+from schoolmode.store.tables import import_log, public_release, public_release_table
+
+DAY_COUNTS = (
+    "enrolled",
+    "students_quarantine_isolation",
+    "classroom_teachers",
+    "covid_absent_teachers",
+    "staff_total",
+    "staff_isolation_quarantine",
+)
+"""The counts of people a day release carries (states of the day, no flows)."""
+WEEK_COUNTS = ("school_cases",)
+"""The counts of people a week release carries."""
+CITY_COUNTS = ("positive_7d", "positive_14d", "cases_7d", "cases_14d")
+"""Citywide counts of people (positive tests by specimen date count people once; tests do
+not count people and are published as they are)."""
+ZIP_COUNTS = ("cases_weekly",)
+KINDS = ("day", "week", "citywide", "zip")
+LOCK = "public release"
+
+
+class PublishRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    first: dt.date | None = None
+    """First day to release (default: the first day of the school data)."""
+    last: dt.date | None = None
+    """Last day to release (default: the last day of the school data)."""
+    created_by: str | None = None
+
+
+class Released(BaseModel):
+    """One period's release: stored new, or the stored one kept (its figures unchanged)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    kind: str
+    period_start: dt.date
+    period_end: dt.date
+    cells: int
+    hidden: int
+    notes: list[str]
+    new: bool
+
+
+class PublishReport(BaseModel):
+    releases: list[Released]
+
+    @property
+    def new(self) -> int:
+        return sum(r.new for r in self.releases)
+
+
+# ---------------------------------------------------------------------- the releases
+
+
+def _no_counts(frame: pl.DataFrame, counts: Iterable[str]) -> pl.DataFrame:
+    counts = list(counts)
+    return frame.with_columns(
+        *(pl.lit(None, pl.Int64).alias(c) for c in counts),
+        pl.lit(",".join(counts)).alias(SUPPRESSED),
+    )
+
+
+def _lockable(earlier: pl.DataFrame, exact: pl.DataFrame, counts: Iterable[str]) -> pl.DataFrame:
+    """The cells of an earlier release that are still true: the earlier table with a cell
+    nulled where its published value is not today's exact one (a correction changed it)."""
+    counts = [c for c in counts if c in earlier.columns and c in exact.columns]
+    joined = earlier.select("unit", "date", *counts).join(
+        exact.select("unit", "date", *(pl.col(c).alias(f"__{c}") for c in counts)),
+        on=["unit", "date"],
+        how="inner",
+    )
+    return joined.select(
+        "unit",
+        "date",
+        *(
+            pl.when(pl.col(c) == pl.col(f"__{c}")).then(pl.col(c)).otherwise(None).alias(c)
+            for c in counts
+        ),
+    )
+
+
+def _protected(
+    build: Callable[[bool], Release],
+    child: str,
+    counts: tuple[str, ...],
+    exact: dict[str, pl.DataFrame],
+    rule: Rule,
+    earlier: dict[str, pl.DataFrame] | None,
+    what: str,
+) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """The release ``build`` makes (with the ``child`` table published, else withheld but
+    still related), with the still-true cells of ``earlier`` locked; coarser when it cannot be
+    protected, with the notes saying so. Never fails."""
+    notes: list[str] = []
+    for with_child in (True, False):
+        rel = build(with_child)
+        for name, frame in (earlier or {}).items():
+            if name in rel.tables and name in exact:
+                rel.lock(name, _lockable(frame, exact[name], rel.tables[name].counts))
+        try:
+            out = rel.apply(rule)
+        except DisclosureError:
+            notes.append(
+                f"{what}: the {child.replace('_', ' ')} counts withheld: they could not be "
+                "protected (a complement was needed where none is left)"
+                if with_child
+                else f"{what}: all counts withheld: even the totals could not be protected"
+            )
+            continue
+        if not with_child:
+            out[child] = _no_counts(out[child], counts)
+        return out, notes
+    return {
+        name: _no_counts(frame, rel.tables[name].counts) for name, frame in exact.items()
+    }, notes
+
+
+def day_relations(
+    school: pl.DataFrame, district: pl.DataFrame, with_schools: bool = True
+) -> Release:
+    """A day's school and district counts and their relations (the school counts unpublished
+    cells when ``with_schools`` is false: the district's still protect them)."""
+    rel = Release()
+    rel.add("school", school, ("unit", "date"), DAY_COUNTS, published=with_schools)
+    rel.add("district", district, ("unit", "date"), DAY_COUNTS)
+    for name in ("school", "district"):
+        rel.across(name, "enrolled", ["students_quarantine_isolation"], rest="not_isolated")
+        rel.across(name, "classroom_teachers", ["covid_absent_teachers"], rest="present")
+        rel.across(name, "staff_total", ["staff_isolation_quarantine"], rest="staff_present")
+        rel.across(name, "staff_total", ["classroom_teachers"], rest="other_staff")
+    rel.rollup("school", "district", DAY_COUNTS)
+    return rel
+
+
+def day_release(
+    school: pl.DataFrame,
+    district: pl.DataFrame,
+    rule: Rule,
+    earlier: dict[str, pl.DataFrame] | None = None,
+) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """One day's school (``unit``, ``date``, ``parent``, the day counts) and district rows,
+    suppressed together."""
+    exact = {"school": school, "district": district}
+    day = district["date"][0] if district.height else None
+    return _protected(
+        lambda with_schools: day_relations(school, district, with_schools),
+        "school",
+        DAY_COUNTS,
+        exact,
+        rule,
+        earlier,
+        f"{day}",
+    )
+
+
+def week_relations(
+    school_week: pl.DataFrame,
+    district_week: pl.DataFrame,
+    district_day: pl.DataFrame,
+    with_schools: bool = True,
+) -> Release:
+    """A week's school cases, the district's week and the district's days, and their
+    relations (schools -> the week, the days -> the week)."""
+    rel = Release()
+    rel.add("school_week", school_week, ("unit", "date"), WEEK_COUNTS, published=with_schools)
+    rel.add("district_week", district_week, ("unit", "date"), WEEK_COUNTS)
+    rel.add("district_day", district_day, ("unit", "date"), WEEK_COUNTS)
+    rel.rollup("school_week", "district_week", WEEK_COUNTS)
+    rel.rollup("district_day", "district_week", WEEK_COUNTS, on="week")
+    return rel
+
+
+def week_release(
+    school_week: pl.DataFrame,
+    district_week: pl.DataFrame,
+    district_day: pl.DataFrame,
+    rule: Rule,
+    earlier: dict[str, pl.DataFrame] | None = None,
+) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """One week's school cases (``school_week``: ``unit``, ``date`` = the Monday, ``parent``),
+    the district's week (their sum) and the district's days (``district_day``: ``unit``,
+    ``date``, ``parent``, ``week``; their sum too), suppressed together."""
+    exact = {
+        "school_week": school_week,
+        "district_week": district_week,
+        "district_day": district_day,
+    }
+    monday = district_week["date"][0] if district_week.height else None
+    return _protected(
+        lambda with_schools: week_relations(school_week, district_week, district_day, with_schools),
+        "school_week",
+        WEEK_COUNTS,
+        exact,
+        rule,
+        earlier,
+        f"week of {monday}",
+    )
+
+
+def city_release(
+    city: pl.DataFrame, rule: Rule, earlier: dict[str, pl.DataFrame] | None = None
+) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """The citywide counts (7- and 14-day, the 14 = the 7 + the 7 a week earlier)."""
+
+    def build(_: bool) -> Release:
+        rel = Release()
+        rel.add("citywide", city, ("unit", "date"), CITY_COUNTS)
+        for kind in ("positive", "cases"):
+            rel.lagged("citywide", f"{kind}_14d", [(f"{kind}_7d", 0), (f"{kind}_7d", 7)])
+        return rel
+
+    out, notes = _protected(build, "citywide", CITY_COUNTS, {"citywide": city}, rule, earlier, "")
+    return out, [n.removeprefix(": ") for n in notes]
+
+
+def zip_release(
+    zips: pl.DataFrame, rule: Rule, earlier: dict[str, pl.DataFrame] | None = None
+) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """Each ZIP's weekly cases, primary suppression only (the ZIP rows of the source relate
+    to no other published table)."""
+    rel = Release()
+    rel.add("zip", zips, ("unit", "date"), ZIP_COUNTS)
+    for name, frame in (earlier or {}).items():
+        rel.lock(name, _lockable(frame, zips, ZIP_COUNTS))
+    return rel.apply(rule), []
+
+
+# ---------------------------------------------------------------------- periods
+
+
+def _monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def day_tables(school: pl.DataFrame, day: dt.date) -> dict[str, pl.DataFrame]:
+    """The exact school and district rows of a day release."""
+    s = school.filter(pl.col("date") == day).select(
+        "unit", "date", "parent", "in_outbreak", *DAY_COUNTS
+    )
+    d = s.group_by("date").agg(pl.col("in_outbreak").sum(), *(pl.col(c).sum() for c in DAY_COUNTS))
+    d = d.with_columns(pl.lit("district").alias("unit")).select(
+        "unit", "date", "in_outbreak", *DAY_COUNTS
+    )
+    return {"school": s.sort("unit"), "district": d}
+
+
+def week_tables(school: pl.DataFrame, monday: dt.date) -> dict[str, pl.DataFrame]:
+    """The exact tables of the week release of the week starting ``monday``."""
+    days = school.filter(pl.col("date").is_between(monday, monday + dt.timedelta(days=6)))
+    sw = (
+        days.group_by("unit", "parent")
+        .agg(pl.col("school_cases").sum())
+        .with_columns(pl.lit(monday).alias("date"))
+        .select("unit", "date", "parent", "school_cases")
+        .sort("unit")
+    )
+    dd = (
+        days.group_by("date")
+        .agg(pl.col("school_cases").sum())
+        .with_columns(
+            pl.lit("district").alias("unit"),
+            pl.lit("district").alias("parent"),
+            pl.lit(monday).alias("week"),
+        )
+        .select("unit", "date", "parent", "week", "school_cases")
+        .sort("date")
+    )
+    dw = pl.DataFrame(
+        {"unit": ["district"], "date": [monday], "school_cases": [int(sw["school_cases"].sum())]},
+        schema={"unit": pl.String, "date": pl.Date, "school_cases": pl.Int64},
+    )
+    return {"school_week": sw, "district_week": dw, "district_day": dd}
+
+
+def _digest(tables: dict[str, pl.DataFrame]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(tables):
+        h.update(name.encode())
+        h.update(tables[name].write_csv().encode())
+    return h.hexdigest()
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_parquet(buf, statistics=False)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------- the store
+
+
+class StoredRelease(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    kind: str
+    period_start: dt.date
+    period_end: dt.date
+    rule_id: str
+    published_sha256: str
+    cells: int
+    hidden: int
+    notes: list[str]
+    created_at: dt.datetime
+    created_by: str
+
+
+def latest_releases(engine: Engine, kinds: Iterable[str] = KINDS) -> list[StoredRelease]:
+    """The latest release of each period of ``kinds``, by kind and period."""
+    r = public_release
+    newest = (
+        select(func.max(r.c.id))
+        .where(r.c.kind.in_(list(kinds)))
+        .group_by(r.c.kind, r.c.period_start)
+        .scalar_subquery()
+    )
+    cols = [c for c in r.c if c.name not in ("inputs_sha256", "data_version", "software_version")]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(*cols).where(r.c.id.in_(newest)).order_by(r.c.kind, r.c.period_start)
+        ).all()
+    return [
+        StoredRelease(**{**row._mapping, "notes": json.loads(row._mapping["notes"])})
+        for row in rows
+    ]
+
+
+def release_frames(engine: Engine, ids: Iterable[int]) -> dict[str, pl.DataFrame]:
+    """The published tables of the releases ``ids``, each name's tables concatenated."""
+    ids = list(ids)
+    found: dict[str, list[pl.DataFrame]] = {}
+    t = public_release_table
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            rows = conn.execute(
+                select(t.c.name, t.c.content).where(t.c.release_id.in_(ids[start : start + 500]))
+            ).all()
+            for name, blob in rows:
+                found.setdefault(name, []).append(pl.read_parquet(io.BytesIO(bytes(blob))))
+    return {name: pl.concat(frames, how="diagonal_relaxed") for name, frames in found.items()}
+
+
+def _stored(conn: Connection, kind: str, start: dt.date) -> tuple[int, str] | None:
+    """The latest release of a period: a day or a week by its first day; the citywide and ZIP
+    tables (whole history, whose first day may move) by their kind."""
+    r = public_release
+    where = [r.c.kind == kind]
+    if kind in ("day", "week"):
+        where.append(r.c.period_start == start)
+    row = conn.execute(
+        select(r.c.id, r.c.inputs_sha256).where(*where).order_by(r.c.id.desc()).limit(1)
+    ).first()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def _earlier(conn: Connection, release_id: int) -> dict[str, pl.DataFrame]:
+    t = public_release_table
+    rows = conn.execute(select(t.c.name, t.c.content).where(t.c.release_id == release_id)).all()
+    return {name: pl.read_parquet(io.BytesIO(bytes(blob))) for name, blob in rows}
+
+
+def _store(
+    conn: Connection,
+    kind: str,
+    start: dt.date,
+    end: dt.date,
+    rule: Rule,
+    version: int,
+    inputs: str,
+    tables: dict[str, pl.DataFrame],
+    counts: tuple[str, ...],
+    notes: list[str],
+    created_by: str,
+) -> Released:
+    blobs = {name: _parquet(frame) for name, frame in sorted(tables.items())}
+    shas = {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()}
+    published = hashlib.sha256(
+        "|".join(f"{n}:{s}" for n, s in sorted(shas.items())).encode()
+    ).hexdigest()
+    cells = hidden = 0
+    for frame in tables.values():
+        for c in counts:
+            if c in frame.columns:
+                cells += frame.height
+                hidden += frame[c].null_count()
+    release_id = conn.execute(
+        insert(public_release)
+        .values(
+            kind=kind,
+            period_start=start,
+            period_end=end,
+            rule_id=rule.id,
+            data_version=version,
+            inputs_sha256=inputs,
+            published_sha256=published,
+            cells=cells,
+            hidden=hidden,
+            notes=json.dumps(notes),
+            software_version=__version__,
+            created_at=dt.datetime.now(dt.UTC),
+            created_by=created_by,
+        )
+        .returning(public_release.c.id)
+    ).scalar_one()
+    for name, blob in blobs.items():
+        conn.execute(
+            insert(public_release_table).values(
+                release_id=release_id,
+                name=name,
+                rows=tables[name].height,
+                sha256=shas[name],
+                content=blob,
+            )
+        )
+    append_link(conn, "public_release", int(release_id))
+    return Released(
+        id=int(release_id),
+        kind=kind,
+        period_start=start,
+        period_end=end,
+        cells=cells,
+        hidden=hidden,
+        notes=notes,
+        new=True,
+    )
+
+
+def _version(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(import_log.c.id), 0))).scalar_one())
+
+
+Tables = dict[str, pl.DataFrame]
+Maker = Callable[[Tables, Rule, Tables | None], tuple[Tables, list[str]]]
+"""A period's release from its exact tables, the rule, and the latest earlier release."""
+
+
+def _make_day(t: Tables, rule: Rule, earlier: Tables | None) -> tuple[Tables, list[str]]:
+    return day_release(t["school"], t["district"], rule, earlier)
+
+
+def _make_week(t: Tables, rule: Rule, earlier: Tables | None) -> tuple[Tables, list[str]]:
+    return week_release(t["school_week"], t["district_week"], t["district_day"], rule, earlier)
+
+
+def _make_city(t: Tables, rule: Rule, earlier: Tables | None) -> tuple[Tables, list[str]]:
+    return city_release(t["citywide"], rule, earlier)
+
+
+def _make_zip(t: Tables, rule: Rule, earlier: Tables | None) -> tuple[Tables, list[str]]:
+    return zip_release(t["zip"], rule, earlier)
+
+
+def _release_period(
+    ctx: Context,
+    kind: str,
+    start: dt.date,
+    end: dt.date,
+    exact: dict[str, pl.DataFrame],
+    make: Maker,
+    counts: tuple[str, ...],
+    created_by: str,
+) -> Released:
+    """Release one period unless its latest release read the same exact figures; one write
+    transaction (the period's release and its link, or nothing)."""
+    inputs = _digest(exact)
+    rule = rule_on(start)
+    with writing(ctx.engine, [LOCK], "public release") as conn:
+        stored = _stored(conn, kind, start)
+        if stored is not None and stored[1] == inputs:
+            row = (
+                conn.execute(select(public_release).where(public_release.c.id == stored[0]))
+                .one()
+                ._mapping
+            )
+            return Released(
+                id=stored[0],
+                kind=kind,
+                period_start=start,
+                period_end=end,
+                cells=int(row["cells"]),
+                hidden=int(row["hidden"]),
+                notes=json.loads(row["notes"]),
+                new=False,
+            )
+        earlier = None if stored is None else _earlier(conn, stored[0])
+        tables, notes = make(exact, rule, earlier)
+        return _store(
+            conn,
+            kind,
+            start,
+            end,
+            rule,
+            _version(conn),
+            inputs,
+            tables,
+            counts,
+            notes,
+            created_by,
+        )
+
+
+def publish(ctx: Context, req: PublishRequest, steps: Steps | None = None) -> PublishReport:
+    """Release every school day and every complete week of ``req``'s range, and the citywide
+    and ZIP tables (each period only where its figures changed since its last release)."""
+    from schoolmode.app.metrics import exact_tables
+
+    steps = steps or Silent()
+    who = req.created_by or whoami()
+    exact = exact_tables(ctx.engine)
+    school = exact["school"]
+    if req.first:
+        school = school.filter(pl.col("date") >= req.first)
+    if req.last:
+        school = school.filter(pl.col("date") <= req.last)
+    days = sorted(school["date"].unique().to_list()) if school.height else []
+    mondays = sorted({_monday(d) for d in days})
+    today = dt.date.today()
+
+    def complete(monday: dt.date) -> bool:
+        """A week is released once it has ended: by ``req.last`` when given; else by the
+        calendar (its Sunday is past), the data's last week included."""
+        sunday = monday + dt.timedelta(days=6)
+        return sunday <= req.last if req.last else sunday < today
+
+    weeks = [m for m in mondays if complete(m) and (req.first is None or m >= req.first)]
+    out: list[Released] = []
+    steps.start("releasing school days", len(days) + len(weeks) + 2)
+    by_day = school.partition_by("date", as_dict=True) if school.height else {}
+    for day in days:
+        t = day_tables(by_day[(day,)], day)
+        out.append(
+            _release_period(
+                ctx,
+                "day",
+                day,
+                day,
+                t,
+                _make_day,
+                DAY_COUNTS,
+                who,
+            )
+        )
+        steps.advance(f"released {day}")
+    whole = exact["school"]
+    for monday in weeks:
+        w = week_tables(whole, monday)
+        out.append(
+            _release_period(
+                ctx,
+                "week",
+                monday,
+                monday + dt.timedelta(days=6),
+                w,
+                _make_week,
+                WEEK_COUNTS,
+                who,
+            )
+        )
+        steps.advance(f"released the week of {monday}")
+    city = exact["citywide"]
+    if city.height:
+        out.append(
+            _release_period(
+                ctx,
+                "citywide",
+                city["date"].min(),  # type: ignore[arg-type]
+                city["date"].max(),  # type: ignore[arg-type]
+                {"citywide": city},
+                _make_city,
+                CITY_COUNTS,
+                who,
+            )
+        )
+    steps.advance("released the citywide counts")
+    zips = exact["zip"].select("unit", "date", *ZIP_COUNTS).drop_nulls("cases_weekly")
+    if zips.height:
+        out.append(
+            _release_period(
+                ctx,
+                "zip",
+                zips["date"].min(),  # type: ignore[arg-type]
+                zips["date"].max(),  # type: ignore[arg-type]
+                {"zip": zips},
+                _make_zip,
+                ZIP_COUNTS,
+                who,
+            )
+        )
+    steps.advance("released the ZIP counts")
+    return PublishReport(releases=out)
