@@ -24,7 +24,7 @@ def _first(engine: Engine, kind: str) -> int:
 
 def _unguarded(engine: Engine) -> None:
     with engine.begin() as conn:
-        for table in ("public_release", "public_release_table"):
+        for table in ("public_release", "public_release_table", "public_release_input"):
             if engine.dialect.name == "sqlite":
                 for action in ("update", "delete"):
                     conn.execute(text(f"DROP TRIGGER {table}_no_{action}"))
@@ -67,7 +67,8 @@ def test_audit_verify_names_a_rewritten_deleted_or_forged_release(api: Api) -> N
     problems = verify(engine).problems
     assert any(f"(public_release {week})" in p and "changed" in p for p in problems), problems
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM public_release_table WHERE release_id = :d"), {"d": day})
+        for table in ("public_release_table", "public_release_input"):
+            conn.execute(text(f"DELETE FROM {table} WHERE release_id = :d"), {"d": day})
         conn.execute(text("DELETE FROM public_release WHERE id = :d"), {"d": day})
         conn.execute(
             text(

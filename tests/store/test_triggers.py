@@ -40,6 +40,7 @@ GUARDED = (
     "lottery_commitment",
     "public_release",
     "public_release_table",
+    "public_release_input",
 )
 
 

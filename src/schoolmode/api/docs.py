@@ -74,6 +74,15 @@ Running it for others (TLS, PostgreSQL, secrets, backups): `docs/deployment.md`.
   come, or whose import was refused, fails with their errors. An identical fetch still queued
   or running is that job (200); a finished one is fetched anew (the publisher may have
   published since).
+- **Metrics and public figures.** `GET /metrics/{level}` (`citywide`, `zip`, `district`,
+  `school`, `classroom`, `school_weekly`, `district_weekly`) by `from`/`to` and `unit`, and
+  `/metrics/{level}/download?format=csv|parquet|geojson`. A role with `decisions:inputs` gets
+  the exact figures in its scope (`exact: true`); everyone else the public release as it was
+  stored (docs/disclosure.md): counts of people from 1 to 10 hidden with their complements,
+  cases by complete week only, classrooms not at all, the rule applied named in `rule` (the
+  `X-Schoolmode-Suppression` header of a download) and anything published coarser in `notes`
+  (`X-Schoolmode-Notes`). Releases are made by `schoolmode publish` or `POST /releases`
+  (`decisions:run`, at most 31 days a request) and listed for anyone by `GET /releases`.
 - **Evaluate.** `POST /evaluations` (like OpenFisca's `/calculate` and `/trace`): a policy id
   or a whole policy document (errors name its key), optional `settings` and `calendar`, and
   the metric frames as records by scope (`unit`, `date` and what the policy reads there: a

@@ -32,10 +32,11 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, Table, func, insert, select
 
 from schoolmode import __version__
 from schoolmode.app.context import Context
@@ -44,7 +45,12 @@ from schoolmode.disclosure import SUPPRESSED, DisclosureError, Release, Rule, ru
 from schoolmode.store.chain import append_link
 from schoolmode.store.db import whoami
 from schoolmode.store.locks import writing
-from schoolmode.store.tables import import_log, public_release, public_release_table
+from schoolmode.store.tables import (
+    import_log,
+    public_release,
+    public_release_input,
+    public_release_table,
+)
 
 DAY_COUNTS = (
     "enrolled",
@@ -128,24 +134,78 @@ def _lockable(earlier: pl.DataFrame, exact: pl.DataFrame, counts: Iterable[str])
     )
 
 
+@dataclass(frozen=True)
+class Earlier:
+    """The latest earlier release of a period: its tables as published and as they were."""
+
+    published: dict[str, pl.DataFrame]
+    exact: dict[str, pl.DataFrame]
+
+
+Builder = Callable[[dict[str, pl.DataFrame], bool, Release, str], None]
+"""Adds a period's tables (``prefix`` before each name) and their relations to a release;
+the child table published or not."""
+
+BEFORE = "before:"
+
+
+def _kept(
+    before: pl.DataFrame, was: pl.DataFrame, now: pl.DataFrame, counts: list[str]
+) -> pl.DataFrame:
+    """The cells hidden in ``before`` (published table) whose figure is unchanged (``was``:
+    the figures then, ``now``: today's): a non-null value for each."""
+    joined = (
+        before.select("unit", "date", *(pl.col(c).is_null().alias(f"__h{c}") for c in counts))
+        .join(
+            was.select("unit", "date", *(pl.col(c).alias(f"__w{c}") for c in counts)),
+            on=["unit", "date"],
+        )
+        .join(now.select("unit", "date", *counts), on=["unit", "date"])
+    )
+    return joined.select(
+        "unit",
+        "date",
+        *(
+            pl.when(pl.col(f"__h{c}") & (pl.col(f"__w{c}") == pl.col(c))).then(pl.col(c)).alias(c)
+            for c in counts
+        ),
+    )
+
+
 def _protected(
-    build: Callable[[bool], Release],
+    build: Builder,
     child: str,
     counts: tuple[str, ...],
     exact: dict[str, pl.DataFrame],
     rule: Rule,
-    earlier: dict[str, pl.DataFrame] | None,
+    earlier: Earlier | None,
     what: str,
 ) -> tuple[dict[str, pl.DataFrame], list[str]]:
     """The release ``build`` makes (with the ``child`` table published, else withheld but
-    still related), with the still-true cells of ``earlier`` locked; coarser when it cannot be
-    protected, with the notes saying so. Never fails."""
+    still related), protected together with the latest earlier release of the period: the
+    earlier tables are in the attacker's model with the figures they had (their published
+    cells locked, their hidden cells hidden), an unchanged figure is the same count in both
+    (an equality), a cell published before and unchanged stays published and one hidden before
+    and unchanged stays hidden. Coarser when it cannot be protected, with the notes saying
+    so. Never fails."""
     notes: list[str] = []
     for with_child in (True, False):
-        rel = build(with_child)
-        for name, frame in (earlier or {}).items():
-            if name in rel.tables and name in exact:
-                rel.lock(name, _lockable(frame, exact[name], rel.tables[name].counts))
+        rel = Release()
+        build(exact, with_child, rel, "")
+        if earlier is not None:
+            build(earlier.exact, True, rel, BEFORE)
+            for name, frame in earlier.published.items():
+                if name not in exact or name not in earlier.exact:
+                    continue
+                cols = list(rel.tables[name].counts)
+                rel.lock(BEFORE + name, frame)
+                hidden = frame.select(
+                    "unit", "date", *(pl.when(pl.col(c).is_null()).then(1).alias(c) for c in cols)
+                )
+                rel.force(BEFORE + name, hidden)
+                rel.equal(name, BEFORE + name, cols)
+                rel.lock(name, _lockable(frame, exact[name], cols))
+                rel.force(name, _kept(frame, earlier.exact[name], exact[name], cols))
         try:
             out = rel.apply(rule)
         except DisclosureError:
@@ -156,122 +216,110 @@ def _protected(
                 else f"{what}: all counts withheld: even the totals could not be protected"
             )
             continue
+        out = {name: frame for name, frame in out.items() if not name.startswith(BEFORE)}
         if not with_child:
             out[child] = _no_counts(out[child], counts)
         return out, notes
-    return {
-        name: _no_counts(frame, rel.tables[name].counts) for name, frame in exact.items()
-    }, notes
+    return {name: _no_counts(frame, counts) for name, frame in exact.items()}, notes
 
 
 def day_relations(
-    school: pl.DataFrame, district: pl.DataFrame, with_schools: bool = True
+    t: dict[str, pl.DataFrame],
+    with_schools: bool = True,
+    rel: Release | None = None,
+    prefix: str = "",
 ) -> Release:
-    """A day's school and district counts and their relations (the school counts unpublished
-    cells when ``with_schools`` is false: the district's still protect them)."""
-    rel = Release()
-    rel.add("school", school, ("unit", "date"), DAY_COUNTS, published=with_schools)
-    rel.add("district", district, ("unit", "date"), DAY_COUNTS)
-    for name in ("school", "district"):
+    """A day's school and district counts (``t``: ``school``, ``district``) and their
+    relations (the school counts unpublished cells when ``with_schools`` is false: the
+    district's still protect them), added to ``rel`` with ``prefix`` before each name."""
+    rel = Release() if rel is None else rel
+    school, district = prefix + "school", prefix + "district"
+    rel.add(school, t["school"], ("unit", "date"), DAY_COUNTS, published=with_schools)
+    rel.add(district, t["district"], ("unit", "date"), DAY_COUNTS)
+    for name in (school, district):
         rel.across(name, "enrolled", ["students_quarantine_isolation"], rest="not_isolated")
         rel.across(name, "classroom_teachers", ["covid_absent_teachers"], rest="present")
         rel.across(name, "staff_total", ["staff_isolation_quarantine"], rest="staff_present")
         rel.across(name, "staff_total", ["classroom_teachers"], rest="other_staff")
-    rel.rollup("school", "district", DAY_COUNTS)
+    rel.rollup(school, district, DAY_COUNTS)
     return rel
+
+
+def _build_day(t: dict[str, pl.DataFrame], child: bool, rel: Release, prefix: str) -> None:
+    day_relations(t, child, rel, prefix)
 
 
 def day_release(
-    school: pl.DataFrame,
-    district: pl.DataFrame,
-    rule: Rule,
-    earlier: dict[str, pl.DataFrame] | None = None,
+    t: dict[str, pl.DataFrame], rule: Rule, earlier: Earlier | None = None
 ) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """One day's school (``unit``, ``date``, ``parent``, the day counts) and district rows,
-    suppressed together."""
-    exact = {"school": school, "district": district}
-    day = district["date"][0] if district.height else None
-    return _protected(
-        lambda with_schools: day_relations(school, district, with_schools),
-        "school",
-        DAY_COUNTS,
-        exact,
-        rule,
-        earlier,
-        f"{day}",
-    )
+    """One day's school (``unit``, ``date``, ``parent``, the day counts) and district rows
+    (``t``: ``school``, ``district``), suppressed together."""
+    day = t["district"]["date"][0] if t["district"].height else None
+    return _protected(_build_day, "school", DAY_COUNTS, t, rule, earlier, f"{day}")
 
 
 def week_relations(
-    school_week: pl.DataFrame,
-    district_week: pl.DataFrame,
-    district_day: pl.DataFrame,
+    t: dict[str, pl.DataFrame],
     with_schools: bool = True,
+    rel: Release | None = None,
+    prefix: str = "",
 ) -> Release:
-    """A week's school cases, the district's week and the district's days, and their
-    relations (schools -> the week, the days -> the week)."""
-    rel = Release()
-    rel.add("school_week", school_week, ("unit", "date"), WEEK_COUNTS, published=with_schools)
-    rel.add("district_week", district_week, ("unit", "date"), WEEK_COUNTS)
-    rel.add("district_day", district_day, ("unit", "date"), WEEK_COUNTS)
-    rel.rollup("school_week", "district_week", WEEK_COUNTS)
-    rel.rollup("district_day", "district_week", WEEK_COUNTS, on="week")
+    """A week's school cases, the district's week and the district's days (``t``:
+    ``school_week``, ``district_week``, ``district_day``) and their relations (schools -> the
+    week, the days -> the week), added to ``rel`` with ``prefix`` before each name."""
+    rel = Release() if rel is None else rel
+    sw, dw, dd = (prefix + n for n in ("school_week", "district_week", "district_day"))
+    rel.add(sw, t["school_week"], ("unit", "date"), WEEK_COUNTS, published=with_schools)
+    rel.add(dw, t["district_week"], ("unit", "date"), WEEK_COUNTS)
+    rel.add(dd, t["district_day"], ("unit", "date"), WEEK_COUNTS)
+    rel.rollup(sw, dw, WEEK_COUNTS)
+    rel.rollup(dd, dw, WEEK_COUNTS, on="week")
     return rel
 
 
+def _build_week(t: dict[str, pl.DataFrame], child: bool, rel: Release, prefix: str) -> None:
+    week_relations(t, child, rel, prefix)
+
+
 def week_release(
-    school_week: pl.DataFrame,
-    district_week: pl.DataFrame,
-    district_day: pl.DataFrame,
-    rule: Rule,
-    earlier: dict[str, pl.DataFrame] | None = None,
+    t: dict[str, pl.DataFrame], rule: Rule, earlier: Earlier | None = None
 ) -> tuple[dict[str, pl.DataFrame], list[str]]:
     """One week's school cases (``school_week``: ``unit``, ``date`` = the Monday, ``parent``),
     the district's week (their sum) and the district's days (``district_day``: ``unit``,
     ``date``, ``parent``, ``week``; their sum too), suppressed together."""
-    exact = {
-        "school_week": school_week,
-        "district_week": district_week,
-        "district_day": district_day,
-    }
-    monday = district_week["date"][0] if district_week.height else None
+    monday = t["district_week"]["date"][0] if t["district_week"].height else None
     return _protected(
-        lambda with_schools: week_relations(school_week, district_week, district_day, with_schools),
-        "school_week",
-        WEEK_COUNTS,
-        exact,
-        rule,
-        earlier,
-        f"week of {monday}",
+        _build_week, "school_week", WEEK_COUNTS, t, rule, earlier, f"week of {monday}"
     )
 
 
+def _build_city(t: dict[str, pl.DataFrame], child: bool, rel: Release, prefix: str) -> None:
+    name = prefix + "citywide"
+    rel.add(name, t["citywide"], ("unit", "date"), CITY_COUNTS, published=child)
+    for kind in ("positive", "cases"):
+        rel.lagged(name, f"{kind}_14d", [(f"{kind}_7d", 0), (f"{kind}_7d", 7)])
+
+
 def city_release(
-    city: pl.DataFrame, rule: Rule, earlier: dict[str, pl.DataFrame] | None = None
+    t: dict[str, pl.DataFrame], rule: Rule, earlier: Earlier | None = None
 ) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """The citywide counts (7- and 14-day, the 14 = the 7 + the 7 a week earlier)."""
-
-    def build(_: bool) -> Release:
-        rel = Release()
-        rel.add("citywide", city, ("unit", "date"), CITY_COUNTS)
-        for kind in ("positive", "cases"):
-            rel.lagged("citywide", f"{kind}_14d", [(f"{kind}_7d", 0), (f"{kind}_7d", 7)])
-        return rel
-
-    out, notes = _protected(build, "citywide", CITY_COUNTS, {"citywide": city}, rule, earlier, "")
+    """The citywide counts (``t``: ``citywide``; 7- and 14-day, the 14 = the 7 + the 7 a week
+    earlier)."""
+    out, notes = _protected(_build_city, "citywide", CITY_COUNTS, t, rule, earlier, "")
     return out, [n.removeprefix(": ") for n in notes]
 
 
+def _build_zip(t: dict[str, pl.DataFrame], child: bool, rel: Release, prefix: str) -> None:
+    rel.add(prefix + "zip", t["zip"], ("unit", "date"), ZIP_COUNTS, published=child)
+
+
 def zip_release(
-    zips: pl.DataFrame, rule: Rule, earlier: dict[str, pl.DataFrame] | None = None
+    t: dict[str, pl.DataFrame], rule: Rule, earlier: Earlier | None = None
 ) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """Each ZIP's weekly cases, primary suppression only (the ZIP rows of the source relate
-    to no other published table)."""
-    rel = Release()
-    rel.add("zip", zips, ("unit", "date"), ZIP_COUNTS)
-    for name, frame in (earlier or {}).items():
-        rel.lock(name, _lockable(frame, zips, ZIP_COUNTS))
-    return rel.apply(rule), []
+    """Each ZIP's weekly cases (``t``: ``zip``), primary suppression only (the ZIP rows of the
+    source relate to no other published table)."""
+    out, notes = _protected(_build_zip, "zip", ZIP_COUNTS, t, rule, earlier, "")
+    return out, [n.removeprefix(": ") for n in notes]
 
 
 # ---------------------------------------------------------------------- periods
@@ -402,9 +450,12 @@ def _stored(conn: Connection, kind: str, start: dt.date) -> tuple[int, str] | No
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-def _earlier(conn: Connection, release_id: int) -> dict[str, pl.DataFrame]:
-    t = public_release_table
-    rows = conn.execute(select(t.c.name, t.c.content).where(t.c.release_id == release_id)).all()
+def _tables_of(conn: Connection, table: Table, release_id: int) -> dict[str, pl.DataFrame]:
+    """A stored release's tables as published (``public_release_table``) or its exact figures
+    (``public_release_input``)."""
+    rows = conn.execute(
+        select(table.c.name, table.c.content).where(table.c.release_id == release_id)
+    ).all()
     return {name: pl.read_parquet(io.BytesIO(bytes(blob))) for name, blob in rows}
 
 
@@ -417,6 +468,7 @@ def _store(
     version: int,
     inputs: str,
     tables: dict[str, pl.DataFrame],
+    exact: dict[str, pl.DataFrame],
     counts: tuple[str, ...],
     notes: list[str],
     created_by: str,
@@ -461,6 +513,12 @@ def _store(
                 content=blob,
             )
         )
+    for name, frame in sorted(exact.items()):
+        conn.execute(
+            insert(public_release_input).values(
+                release_id=release_id, name=name, content=_parquet(frame)
+            )
+        )
     append_link(conn, "public_release", int(release_id))
     return Released(
         id=int(release_id),
@@ -479,24 +537,8 @@ def _version(conn: Connection) -> int:
 
 
 Tables = dict[str, pl.DataFrame]
-Maker = Callable[[Tables, Rule, Tables | None], tuple[Tables, list[str]]]
+Maker = Callable[[Tables, Rule, Earlier | None], tuple[Tables, list[str]]]
 """A period's release from its exact tables, the rule, and the latest earlier release."""
-
-
-def _make_day(t: Tables, rule: Rule, earlier: Tables | None) -> tuple[Tables, list[str]]:
-    return day_release(t["school"], t["district"], rule, earlier)
-
-
-def _make_week(t: Tables, rule: Rule, earlier: Tables | None) -> tuple[Tables, list[str]]:
-    return week_release(t["school_week"], t["district_week"], t["district_day"], rule, earlier)
-
-
-def _make_city(t: Tables, rule: Rule, earlier: Tables | None) -> tuple[Tables, list[str]]:
-    return city_release(t["citywide"], rule, earlier)
-
-
-def _make_zip(t: Tables, rule: Rule, earlier: Tables | None) -> tuple[Tables, list[str]]:
-    return zip_release(t["zip"], rule, earlier)
 
 
 def _release_period(
@@ -531,7 +573,12 @@ def _release_period(
                 notes=json.loads(row["notes"]),
                 new=False,
             )
-        earlier = None if stored is None else _earlier(conn, stored[0])
+        earlier = None
+        if stored is not None:
+            earlier = Earlier(
+                published=_tables_of(conn, public_release_table, stored[0]),
+                exact=_tables_of(conn, public_release_input, stored[0]),
+            )
         tables, notes = make(exact, rule, earlier)
         return _store(
             conn,
@@ -542,6 +589,7 @@ def _release_period(
             _version(conn),
             inputs,
             tables,
+            exact,
             counts,
             notes,
             created_by,
@@ -584,7 +632,7 @@ def publish(ctx: Context, req: PublishRequest, steps: Steps | None = None) -> Pu
                 day,
                 day,
                 t,
-                _make_day,
+                day_release,
                 DAY_COUNTS,
                 who,
             )
@@ -600,7 +648,7 @@ def publish(ctx: Context, req: PublishRequest, steps: Steps | None = None) -> Pu
                 monday,
                 monday + dt.timedelta(days=6),
                 w,
-                _make_week,
+                week_release,
                 WEEK_COUNTS,
                 who,
             )
@@ -615,7 +663,7 @@ def publish(ctx: Context, req: PublishRequest, steps: Steps | None = None) -> Pu
                 city["date"].min(),  # type: ignore[arg-type]
                 city["date"].max(),  # type: ignore[arg-type]
                 {"citywide": city},
-                _make_city,
+                city_release,
                 CITY_COUNTS,
                 who,
             )
@@ -630,7 +678,7 @@ def publish(ctx: Context, req: PublishRequest, steps: Steps | None = None) -> Pu
                 zips["date"].min(),  # type: ignore[arg-type]
                 zips["date"].max(),  # type: ignore[arg-type]
                 {"zip": zips},
-                _make_zip,
+                zip_release,
                 ZIP_COUNTS,
                 who,
             )

@@ -69,13 +69,24 @@ class Cells:
     published: Bools
     relations: Sequence[Relation]
     locked: Bools | None = None
+    forced: Bools | None = None
+    """Cells hidden in an earlier release: they stay hidden (published cells, never locked)."""
 
     def __post_init__(self) -> None:
         n = len(self.values)
         if self.locked is None:
             self.locked = np.zeros(n, dtype=bool)
-        if len(self.published) != n or len(self.locked) != n:
-            raise ValueError("values, published and locked differ in length")
+        if self.forced is None:
+            self.forced = np.zeros(n, dtype=bool)
+        if len(self.published) != n or len(self.locked) != n or len(self.forced) != n:
+            raise ValueError("values, published, locked and forced differ in length")
+        if (self.forced & (self.locked | ~self.published)).any():
+            bad = int(np.argmax(self.forced & (self.locked | ~self.published)))
+            raise ValueError(f"cell {bad}: hidden before, but locked or not published")
+        if (self.forced & (self.values < 1)).any():
+            raise ValueError(
+                f"cell {int(np.argmax(self.forced & (self.values < 1)))}: a zero hidden"
+            )
         if (self.values < 0).any():
             raise ValueError(f"cell {int(np.argmax(self.values < 0))}: a count below zero")
         for r in self.relations:
@@ -88,7 +99,8 @@ def suppress(cells: Cells, rule: Rule) -> Bools:
     values, published = cells.values, cells.published
     locked = cells.locked if cells.locked is not None else np.zeros(len(values), dtype=bool)
     small = (values >= rule.low) & (values <= rule.high)
-    hidden = small & published & ~locked
+    forced = cells.forced if cells.forced is not None else np.zeros(len(values), dtype=bool)
+    hidden = (small & published & ~locked) | forced
     if (small & published & locked).any():
         bad = int(np.argmax(small & published & locked))
         raise DisclosureError(f"cell {bad}: a small count was published in an earlier release")

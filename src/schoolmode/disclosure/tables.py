@@ -53,6 +53,7 @@ class Release:
     _values: list[np.ndarray] = field(default_factory=list)
     _published: list[np.ndarray] = field(default_factory=list)
     _locked: set[int] = field(default_factory=set)
+    _forced: set[int] = field(default_factory=set)
     _size: int = 0
 
     def add(
@@ -156,6 +157,38 @@ class Release:
                     if v is not None
                 )
 
+    def force(self, name: str, earlier: pl.DataFrame) -> None:
+        """The counts of ``name`` hidden in an earlier release that must stay hidden
+        (``earlier``: the table's keys and a non-null value for each such cell)."""
+        t = self.tables[name]
+        at = {k: r for r, k in enumerate(t.frame.select(t.keys).iter_rows())}
+        cols = [c for c in t.counts if c in earlier.columns]
+        for row in earlier.select([*t.keys, *cols]).iter_rows():
+            r = at.get(tuple(row[: len(t.keys)]))
+            if r is not None:
+                self._forced.update(
+                    t.cell(r, c)
+                    for c, v in zip(cols, row[len(t.keys) :], strict=True)
+                    if v is not None
+                )
+
+    def equal(self, name: str, other: str, columns: Sequence[str]) -> None:
+        """Each count of ``name`` whose value is that of the same row and column of ``other``
+        is the same count (an earlier release's table of the same period, its figures
+        unchanged): one relation each, ``name``'s cell = ``other``'s."""
+        a, b = self.tables[name], self.tables[other]
+        at = {k: r for r, k in enumerate(b.frame.select(b.keys).iter_rows())}
+        values = np.concatenate(self._values)
+        for r, key in enumerate(a.frame.select(a.keys).iter_rows()):
+            o = at.get(key)
+            if o is None:
+                continue
+            for c in columns:
+                if c in a.counts and c in b.counts:
+                    mine, theirs = a.cell(r, c), b.cell(o, c)
+                    if values[mine] == values[theirs]:
+                        self.relations.append(Relation(mine, (theirs,)))
+
     def cells(self, locked: np.ndarray | None = None) -> Cells:
         """Every count of the release (published or not) and the relations between them;
         ``locked``: more cells published before, beside those of :meth:`lock`."""
@@ -164,7 +197,9 @@ class Release:
         mask = np.zeros(len(values), bool) if locked is None else locked.copy()
         mask[sorted(self._locked)] = True
         published = published | mask
-        return Cells(values, published, self.relations, mask)
+        forced = np.zeros(len(values), bool)
+        forced[sorted(self._forced)] = True
+        return Cells(values, published, self.relations, mask, forced & published & ~mask)
 
     def apply(self, rule: Rule, locked: np.ndarray | None = None) -> dict[str, pl.DataFrame]:
         """Every table with its hidden counts null and the ``suppressed`` column."""

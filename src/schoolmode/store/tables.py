@@ -697,4 +697,17 @@ public_release_table = Table(
     comment="The tables of a public release, as published; never changed.",
 )
 
-RELEASE_APPEND_ONLY = ("public_release", "public_release_table")
+public_release_input = Table(
+    "public_release_input",
+    metadata,
+    Column("release_id", Integer, ForeignKey("public_release.id"), nullable=False),
+    Column("name", String(40), nullable=False),
+    Column("content", LargeBinary, nullable=False, comment="The exact figures (Parquet)."),
+    PrimaryKeyConstraint("release_id", "name"),
+    comment=(
+        "The exact figures a public release was made from, so that a later release of the "
+        "period protects what both show together; never served, never changed."
+    ),
+)
+
+RELEASE_APPEND_ONLY = ("public_release", "public_release_table", "public_release_input")

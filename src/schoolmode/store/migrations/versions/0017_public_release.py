@@ -1,8 +1,9 @@
 """public releases: what the public was shown, stored and never changed
 
 ``public_release`` (one release of a period's counts: a day's school and district counts, a
-week's cases, the citywide and ZIP tables) and ``public_release_table`` (its tables as
-published, Parquet). Both append-only (UPDATE, DELETE and SQLite's ``INSERT OR REPLACE``
+week's cases, the citywide and ZIP tables), ``public_release_table`` (its tables as
+published, Parquet) and ``public_release_input`` (the exact figures it was made from, never
+served: a later release of the period protects what both show together). All append-only (UPDATE, DELETE and SQLite's ``INSERT OR REPLACE``
 refused; TRUNCATE refused on PostgreSQL); each release is a link of the hash chain
 (``store/chain.py``), so a rewritten release is named by ``audit verify``.
 
@@ -29,7 +30,7 @@ down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-APPEND_ONLY = ("public_release", "public_release_table")
+APPEND_ONLY = ("public_release", "public_release_table", "public_release_input")
 
 
 def upgrade() -> None:
@@ -108,6 +109,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("release_id", "name", name=op.f("pk_public_release_table")),
         comment="The tables of a public release, as published; never changed.",
     )
+    op.create_table(
+        "public_release_input",
+        sa.Column("release_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column(
+            "content",
+            sa.LargeBinary(),
+            nullable=False,
+            comment="The exact figures (Parquet).",
+        ),
+        sa.ForeignKeyConstraint(
+            ["release_id"],
+            ["public_release.id"],
+            name=op.f("fk_public_release_input_release_id_public_release"),
+        ),
+        sa.PrimaryKeyConstraint("release_id", "name", name=op.f("pk_public_release_input")),
+        comment=(
+            "The exact figures a public release was made from, so that a later release of the "
+            "period protects what both show together; never served, never changed."
+        ),
+    )
     create_append_only(APPEND_ONLY)
     for statement in no_truncate_ddl(op.get_bind().dialect.name, APPEND_ONLY):
         op.execute(statement)
@@ -117,6 +139,7 @@ def downgrade() -> None:
     for statement in drop_no_truncate_ddl(op.get_bind().dialect.name, APPEND_ONLY):
         op.execute(statement)
     drop_append_only(APPEND_ONLY)
+    op.drop_table("public_release_input")
     op.drop_table("public_release_table")
     op.drop_index("ix_public_release_period", table_name="public_release")
     op.drop_table("public_release")
