@@ -15,11 +15,14 @@ a process of its own on 127.0.0.1 (rate limits lifted), and a bounded client (at
 (a) the decisions of every school on the day (`GET /api/v1/decisions?scope=school`, one page
     of up to 1,000 schools), anonymous;
 (b) one school's explanation on the day (`GET /api/v1/decisions/school/ID/explanation`), with
-    a union safety committee token.
+    a union safety committee token;
+(c) the public school metrics of the day as CSV (`GET /api/v1/metrics/school/download`),
+    anonymous: the stored public release (the day's week is released first when it is not).
 
 A request's latency runs from its scheduled time (so a server that falls behind shows it) to
 the end of its response; an error is a status other than 200 or a failed connection. The
-**baseline** is the same use case (`app.decisions.day_decisions`, `app.decisions.explain`)
+**baseline** is the same use case (`app.decisions.day_decisions`, `app.decisions.explain`,
+`app.metrics.metrics_download`)
 called in this process on the same store, ``--baseline-calls`` times or for 20 s, whichever
 comes first. Printed: a Markdown
 table (requests, errors, achieved rate, p50 and p99 in ms, the in-process p50, and the ratio
@@ -70,7 +73,7 @@ def prepare(url: str, day: dt.date) -> tuple[str, str]:
     """A decision run for ``day`` (made when the store has none), a union account's token and
     a school decided that day: (token, school)."""
     from schoolmode.access.roles import Principal, Role
-    from schoolmode.app import access, decisions
+    from schoolmode.app import access, decisions, releases
     from schoolmode.app.context import Context
     from schoolmode.policy.errors import SchoolmodeError
     from schoolmode.settings import AppSettings
@@ -87,6 +90,14 @@ def prepare(url: str, day: dt.date) -> tuple[str, str]:
             )
         if found is None or not found.items:
             raise SystemExit(f"no school decided on {day}")
+        # the public release of the day's week (the public metrics serve only what is released)
+        monday = day - dt.timedelta(days=day.weekday())
+        releases.publish(
+            ctx,
+            releases.PublishRequest(
+                first=monday, last=monday + dt.timedelta(days=6), created_by="bench_api"
+            ),
+        )
         admin = Principal("bench_api", Role.administrator)
         with contextlib.suppress(SchoolmodeError):  # made by an earlier run on this store
             access.add_account(
@@ -190,17 +201,22 @@ def _quantile(values: list[float], q: float) -> float:
 
 def in_process(url: str, day: dt.date, school: str, calls: int) -> dict[str, list[float]]:
     """The baseline: each scenario's use case called ``calls`` times in this process."""
-    from schoolmode.app import decisions
+    from schoolmode.access.roles import ANONYMOUS
+    from schoolmode.app import decisions, metrics
     from schoolmode.app.context import Context
     from schoolmode.settings import AppSettings
 
     ctx = Context(AppSettings.load(db_url=url))
+    public = ANONYMOUS
     runs: dict[str, Callable[[], object]] = {
         "decisions": lambda: decisions.day_decisions(
             ctx, decisions.DayDecisionsRequest(day=day, scope="school", limit=1000)
         ),
         "explanation": lambda: decisions.explain(
             ctx, decisions.ExplainRequest(scope="school", unit=school, day=day)
+        ),
+        "download": lambda: metrics.metrics_download(
+            ctx, metrics.MetricsRequest(level="school", start=day, end=day), public, "csv"
         ),
     }
     out = {}
@@ -227,6 +243,7 @@ def bench_store(url: str, args: argparse.Namespace) -> list[list[str]]:
             f"/api/v1/decisions/school/{school}/explanation?date={day}",
             {"Authorization": f"Bearer {token}"},
         ),
+        "download": (f"/api/v1/metrics/school/download?from={day}&to={day}&format=csv", {}),
     }
     kind = url.split(":", 1)[0].split("+", 1)[0]
     rows = []
@@ -235,11 +252,11 @@ def bench_store(url: str, args: argparse.Namespace) -> list[list[str]]:
             got = client_process(base, path, headers, args)
             p50 = _quantile(got["latencies"], 0.5)
             inside = statistics.median(baseline[name])
-            label = (
-                "(a) decisions of every school"
-                if name == "decisions"
-                else "(b) a school's explanation"
-            )
+            label = {
+                "decisions": "(a) decisions of every school",
+                "explanation": "(b) a school's explanation",
+                "download": "(c) the public school metrics of the day, CSV",
+            }[name]
             rows.append(
                 [
                     f"{label}, {kind}",

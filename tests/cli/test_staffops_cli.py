@@ -185,7 +185,8 @@ def test_accommodations_cli(store: Engine, tmp_path: Path) -> None:
     assert public.exit_code == 0, public.output
     assert "P0" not in public.output
     assert "H0" not in public.output
-    assert "<10" in public.output
+    assert "suppressed" in public.output
+    assert "│ all     │ 14" in public.output  # 4 granted and 10 denied, both hidden
     hr = json.loads(runner.invoke(app, ["accommodations", "show", "--json", "--db", url]).output)[
         "rows"
     ]

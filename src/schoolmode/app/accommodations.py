@@ -289,7 +289,7 @@ def review(ctx: Context, req: ReviewRequest, on_wait: Waiting | None = None) -> 
         decided=selection.decisions.height,
         left_pending=selection.left_pending.height,
         pools=selection.pools,
-        rows=acc.role_view(shown, req.role),
+        rows=acc.role_view(shown, req.role, req.on),
     )
 
 

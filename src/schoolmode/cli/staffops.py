@@ -410,13 +410,12 @@ def accommodations_review(
 
 
 def _print_pools(pools: list[dict[str, Any]], role: str) -> None:
-    if role == "public":
-        return
+    if role != "district-hr":
+        return  # a pool's rule, size and places say which kind (medical basis) it is
     for pool in pools:
-        label = pool["kind"] if role == "district-hr" else "a pool"
         console.print(
-            f"  {label}: {pool['rule']}, {pool['pending']} pending, "
-            f"{pool.get('places', 0)} place(s)" + (_share(pool) if role == "district-hr" else "")
+            f"  {pool['kind']}: {pool['rule']}, {pool['pending']} pending, "
+            f"{pool.get('places', 0)} place(s)" + _share(pool)
         )
 
 
@@ -428,9 +427,14 @@ def _share(pool: dict[str, Any]) -> str:
 def _print_review(result: ReviewResult) -> None:
     head = (
         f"review {result.review_id} under {result.policy_id} on {result.on}, revealing "
-        f"commitment {result.commitment_id} (seed {result.seed}): {result.decided} decided"
+        f"commitment {result.commitment_id} (seed {result.seed}): "
+        + (
+            "the counts below (small counts suppressed)"
+            if result.role == "public"
+            else f"{result.decided} decided"
+        )
     )
-    if result.left_pending:
+    if result.left_pending and result.role != "public":
         head += f", {result.left_pending} left pending (basis not a known kind)"
     console.print(head)
     _print_pools(result.pools, result.role)

@@ -46,6 +46,7 @@ from typing import Any
 
 import polars as pl
 
+from schoolmode.disclosure import Release, Rule, rule_on
 from schoolmode.draws import lottery_ticket
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.model import Policy
@@ -53,10 +54,6 @@ from schoolmode.policy.values import Value, dated_value, interpretation, paramet
 from schoolmode.standard.fields import ACCOMMODATION_BASIS_KIND, ACCOMMODATION_KINDS
 
 ROLES = ("district-hr", "union", "public")
-SMALL_COUNT = 10
-"""Public counts from 1 to ``SMALL_COUNT - 1`` are shown as ``<10``; when a kind has one such cell, its next smallest cell is shown as
-``suppressed`` too (complementary suppression), so totals cannot reveal the small one."""
-
 _ROUNDING = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "half_up": ROUND_HALF_UP}
 
 DECISION_SCHEMA = {
@@ -383,71 +380,63 @@ def _decide(
 # ---------------------------------------------------------------------- role views
 
 
-def role_view(decisions: pl.DataFrame, role: str, small_count: int = SMALL_COUNT) -> pl.DataFrame:
+def role_view(decisions: pl.DataFrame, role: str, on: dt.date | None = None) -> pl.DataFrame:
     """What ``role`` may see of ``decisions`` (current decisions, :data:`DECISION_SCHEMA` plus
-    optional ``decision_id``, ``appealed``).
+    optional ``decision_id``, ``appealed``, ``seed``).
 
     - ``district-hr`` (decides and holds the medical evidence): everything.
-    - ``union`` (represents members, checks the lottery): request, pseudonymous person,
-      outcome, the rule applied and the lottery rank, pool size and places, but not the basis
-      (which says who is at high risk) nor HR's reason text; pools are numbered, not named.
-    - ``public``: counts by kind and outcome only; counts from 1 to ``small_count - 1`` are
-      shown as ``<small_count``, plus the next smallest cell of a kind when only one would be
-      suppressed (so totals cannot reveal it).
+    - ``union`` (represents members): each request, its pseudonymous person and its outcome
+      (and the lottery's seed), nothing that maps onto the medical basis: not the basis, nor
+      HR's reason, nor the pool, its size and places, the rule applied or the lottery rank
+      (each kind has its own rule and share in the policy, so any of them says which kind a
+      request was). The union checks the draws with ``accommodations verify``, which recomputes
+      every lottery from its committed seed.
+    - ``public``: the number of requests decided and of each outcome, across kinds (a kind's
+      counts with the policy's public share for it would give the hidden ones back), through
+      ``disclosure/`` (the dated small-count rule in force ``on``, default today: counts from 1
+      to 10 hidden with complements so that the total cannot give one back), a hidden count
+      shown as ``suppressed`` whatever the reason.
     """
     if role not in ROLES:
         raise SchoolmodeError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if role == "district-hr":
         return decisions
     if role == "union":
-        pool_no = {k: f"pool {i + 1}" for i, k in enumerate(ACCOMMODATION_KINDS)}
         return decisions.select(
             *(c for c in ("decision_id",) if c in decisions.columns),
             "request_id",
             "person_id",
             "outcome",
-            pl.col("basis")
-            .replace_strict(ACCOMMODATION_BASIS_KIND, default=None)
-            .replace_strict(pool_no, default="pool ?")
-            .alias("pool"),
-            "rule",
-            "lottery_rank",
-            "pool_size",
-            "places",
             *(c for c in ("seed", "appealed") if c in decisions.columns),
         )
-    counts = (
-        decisions.with_columns(
-            pl.col("basis").replace_strict(ACCOMMODATION_BASIS_KIND, default="other").alias("kind")
-        )
-        .group_by("kind", "outcome")
-        .agg(pl.len().cast(pl.Int64).alias("n"))
-        .sort("kind", "outcome")
+    return public_counts(decisions, rule_on(on or dt.date.today()))
+
+
+def public_counts(decisions: pl.DataFrame, rule: Rule) -> pl.DataFrame:
+    """The public view of :func:`role_view`: ``outcome`` (each outcome, then ``all``) and
+    ``count`` (a number, or ``suppressed``)."""
+    by = (
+        decisions.group_by("outcome").agg(pl.len().cast(pl.Int64).alias("n")).sort("outcome")
+        if decisions.height
+        else pl.DataFrame(schema={"outcome": pl.String, "n": pl.Int64})
     )
-    small = (pl.col("n") > 0) & (pl.col("n") < small_count)
-    flagged = counts.with_columns(small.alias("_small"))
-    # complementary suppression: a kind with exactly one small cell hides its next smallest
-    lone = (
-        flagged.group_by("kind").agg(pl.col("_small").sum().alias("_k")).filter(pl.col("_k") == 1)
+    outcomes = [str(o) for o in by["outcome"].to_list()]
+    wide = pl.DataFrame(
+        {"unit": ["all"], "date": [dt.date.min], "all": [decisions.height]}
+        | {o: [int(n)] for o, n in zip(outcomes, by["n"].to_list(), strict=True)},
+        schema={"unit": pl.String, "date": pl.Date, "all": pl.Int64}
+        | dict.fromkeys(outcomes, pl.Int64),
     )
-    extra = (
-        flagged.join(lone, on="kind")
-        .filter(~pl.col("_small"))
-        .sort("n", "outcome")
-        .group_by("kind", maintain_order=True)
-        .first()
-        .select("kind", "outcome", pl.lit(True).alias("_extra"))
-    )
-    return (
-        flagged.join(extra, on=["kind", "outcome"], how="left")
-        .with_columns(
-            pl.when(pl.col("_small"))
-            .then(pl.lit(f"<{small_count}"))
-            .when(pl.col("_extra").fill_null(False))
-            .then(pl.lit("suppressed"))
-            .otherwise(pl.col("n").cast(pl.String))
-            .alias("count")
-        )
-        .select("kind", "outcome", "count")
-        .sort("kind", "outcome")
+    release = Release()
+    release.add("decided", wide, ("unit", "date"), (*outcomes, "all"))
+    release.across("decided", "all", outcomes)
+    shown = release.apply(rule)["decided"].row(0, named=True)
+    return pl.DataFrame(
+        {
+            "outcome": [*outcomes, "all"],
+            "count": [
+                "suppressed" if shown[c] is None else str(shown[c]) for c in (*outcomes, "all")
+            ],
+        },
+        schema={"outcome": pl.String, "count": pl.String},
     )
