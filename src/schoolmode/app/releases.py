@@ -43,7 +43,7 @@ from schoolmode.app.context import Context
 from schoolmode.app.progress import Silent, Steps
 from schoolmode.disclosure import SUPPRESSED, DisclosureError, Release, Rule, rule_on
 from schoolmode.store.chain import append_link
-from schoolmode.store.db import whoami
+from schoolmode.store.db import as_utc, whoami
 from schoolmode.store.locks import writing
 from schoolmode.store.tables import (
     import_log,
@@ -417,7 +417,13 @@ def latest_releases(engine: Engine, kinds: Iterable[str] = KINDS) -> list[Stored
             select(*cols).where(r.c.id.in_(newest)).order_by(r.c.kind, r.c.period_start)
         ).all()
     return [
-        StoredRelease(**{**row._mapping, "notes": json.loads(row._mapping["notes"])})
+        StoredRelease(
+            **{
+                **row._mapping,
+                "notes": json.loads(row._mapping["notes"]),
+                "created_at": as_utc(row._mapping["created_at"]),
+            }
+        )
         for row in rows
     ]
 
