@@ -351,13 +351,18 @@ _RELEASES: dict[tuple[str, int], PublicRelease] = {}
 _LOCK = threading.Lock()
 
 
-def _public(ctx: Context) -> PublicRelease:
-    """The public tables as of the latest stored release, read once per release."""
+def public_version(ctx: Context) -> int:
+    """The latest stored release's id (0: none): what the public tables are as of; a public
+    response keyed by it can be kept until the next release."""
     with ctx.engine.connect() as conn:
-        newest = int(
+        return int(
             conn.execute(select(func.coalesce(func.max(public_release.c.id), 0))).scalar_one()
         )
-    key = (str(ctx.engine.url), newest)
+
+
+def _public(ctx: Context) -> PublicRelease:
+    """The public tables as of the latest stored release, read once per release."""
+    key = (str(ctx.engine.url), public_version(ctx))
     with _LOCK:
         if key not in _RELEASES:
             _RELEASES.clear()
@@ -433,6 +438,8 @@ def metrics_page(ctx: Context, req: MetricsRequest, who: Principal) -> MetricsPa
 
 
 class Download(BaseModel):
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
     content: bytes
     media_type: str
     filename: str
