@@ -175,6 +175,13 @@ def test_cli_decide_explain_reproduce(tmp_path: Path) -> None:
     assert technical.exit_code == 0, technical.output
     assert "4.43 is not at least 10.0%" in technical.output
     assert "level_threshold_pct = 10.0" in technical.output
+    public = runner.invoke(
+        app,
+        ["explain", "--district", "chicago", "--date", "2021-03-26", "--db", url, "--public"],
+    )
+    assert public.exit_code == 0, public.output
+    assert "under half the threshold" in public.output, "a band, not the figure"
+    assert "4.43" not in public.output
     spanish = ["explain", "--district", "chicago", "--date", "2021-03-26", "--db", url]
     por_que = runner.invoke(app, [*spanish, "--lang", "es"])
     assert por_que.exit_code == 0, por_que.output

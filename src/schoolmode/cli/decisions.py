@@ -107,6 +107,14 @@ def explain(
             help="The whole trace in words, with the parameters and readings behind each figure.",
         ),
     ] = False,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="The explanation for the public: thresholds met and by how much, in bands, "
+            "never a count of people (docs/disclosure.md).",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Why is my school (classroom, district) in this mode? From the stored decision."""
@@ -126,6 +134,14 @@ def explain(
                 f"--lang: unsupported language {lang!r}; supported: {', '.join(LANGUAGES)}"
             )
         scope, unit = chosen[0]
+        if public:
+            if technical or lang != "en":
+                raise SchoolmodeError("--public is in English and not --technical")
+            from schoolmode.app.explain_public import public_explanation
+
+            shown = public_explanation(ctx, scope, unit, parse_day(date, "--date"))
+            console.print(shown.text, markup=False)
+            return
         req = decisions.ExplainRequest(
             scope=scope, unit=unit, day=parse_day(date, "--date"), lang=lang, technical=technical
         )
