@@ -27,6 +27,7 @@ def test_api_benchmark_prints_every_scenario(
     assert labels == [
         "(a) decisions of every school, sqlite",
         "(b) a school's explanation, sqlite",
+        "(c) the public school metrics of the day, CSV, sqlite",
     ]
     for row in rows:
         assert cells(row)[1:3] == ["10", "0"]  # every request answered 200

@@ -66,6 +66,7 @@ NOT_FOR_PEOPLE = {
     "store/chain.py": "a run's decisions as bytes hashed for its chain link, never written",
     "fetch/socrata.py": "a publisher's file saved as the source it is",
     "store/bulk.py": "rows sent to PostgreSQL's COPY inside an import, never a file",
+    "app/releases.py": "a release's tables as bytes hashed for its digest, never written",
 }
 
 

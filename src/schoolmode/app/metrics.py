@@ -36,7 +36,7 @@ from schoolmode.disclosure import SUPPRESSED, Rule, rule_on
 from schoolmode.metrics.community import citywide_metrics
 from schoolmode.metrics.frames import school_data
 from schoolmode.metrics.school import unit_metrics
-from schoolmode.reports.export import neutralised
+from schoolmode.reports.export import csv_bytes
 from schoolmode.store.frames import query_frame
 from schoolmode.store.tables import RECORD_TABLES, public_release
 
@@ -456,7 +456,7 @@ def metrics_download(ctx: Context, req: MetricsRequest, who: Principal, fmt: For
             raise MetricsError("query.format", "GeoJSON is for the school level (points)")
         content = _geojson(ctx.engine, frame, rule, notes)
     elif fmt == "csv":
-        content = neutralised(frame).write_csv().encode()
+        content = csv_bytes(frame)
     else:
         buf = io.BytesIO()
         frame.write_parquet(buf)

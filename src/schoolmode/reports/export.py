@@ -48,3 +48,9 @@ def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
 def write_csv(frame: pl.DataFrame, path: Path) -> None:
     """Write ``frame`` as CSV for people to open, neutralised (:func:`neutralised`)."""
     neutralised(frame).write_csv(path)
+
+
+def csv_bytes(frame: pl.DataFrame) -> bytes:
+    """``frame`` as the bytes of a CSV file for people to open, neutralised
+    (:func:`neutralised`): what a download serves."""
+    return neutralised(frame).write_csv().encode()
