@@ -43,6 +43,7 @@ SAME_FLOOR: dict[str, frozenset[str]] = {
     "sim": frozenset({"synth", "operations"}),
     "synth": frozenset({"operations"}),
     "cases": frozenset({"operations"}),
+    "web": frozenset({"api"}),  # pages mounted in the API's application, its security
     "fetch": frozenset({"importers"}),  # the shipped header and source_file
     "parallel": frozenset({"policy"}),  # SchoolmodeError
 }

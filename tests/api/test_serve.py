@@ -74,6 +74,13 @@ def test_serve_starts_on_a_fresh_store(tmp_path: Path) -> None:
         assert len(json.loads(body)["items"]) == 17
         assert _get(f"{base}/api/v1/accommodations")[0] == 401
         assert _get(f"{base}/openapi.json")[0] == 200
+        # the dashboard beside the API: on a store with no decision yet, a page that says so
+        status, page = _get(f"{base}/")
+        assert status == 404
+        assert b"Nothing has been decided yet." in page
+        status, sheet = _get(f"{base}/static/site.css")
+        assert status == 200
+        assert b"schoolmode" in sheet
     finally:
         server.terminate()
         out, _ = server.communicate(timeout=30)

@@ -17,14 +17,16 @@ from schoolmode.decisions.record import stored_trace
 from schoolmode.disclosure import rule_on
 from schoolmode.engine.trace import Node, RuleTrace
 from schoolmode.engine.words import long_date
+from schoolmode.i18n import N_
 
 BANDS = (
-    (Decimal("0.5"), "under half the threshold"),
-    (Decimal("1"), "between half the threshold and the threshold"),
-    (Decimal("1.5"), "from the threshold to one and a half times it"),
-    (Decimal("2"), "from one and a half to twice the threshold"),
+    (Decimal("0.5"), N_("under half the threshold")),
+    (Decimal("1"), N_("between half the threshold and the threshold")),
+    (Decimal("1.5"), N_("from the threshold to one and a half times it")),
+    (Decimal("2"), N_("from one and a half to twice the threshold")),
 )
-ABOVE = "more than twice the threshold"
+ABOVE = N_("more than twice the threshold")
+"""The bands in English (the API's text); the pages translate them (``N_``: in the catalogs)."""
 
 
 class PublicCondition(BaseModel):
@@ -47,6 +49,12 @@ class PublicRule(BaseModel):
     conditions: list[PublicCondition]
     decided_by: str | None
     clause: str | None
+    quote: str | None = None
+    """The words of the agreement or proposal the rule encodes (the policy is public)."""
+    source_title: str | None = None
+    source_url: str | None = None
+    confidence: str | None = None
+    """How sure the encoding is of the source (the policy's confidence label)."""
 
 
 class PublicExplanation(BaseModel):
@@ -76,22 +84,40 @@ def band(value: str | None, limit: str | None) -> str | None:
     return next((words for top, words in BANDS if ratio < top), ABOVE)
 
 
-def _conditions(node: Node) -> list[PublicCondition]:
+def _banded(node: Node, small: int) -> bool:
+    """Whether a band may be given for a threshold: a share, or a figure whose threshold is
+    above the small counts (``small``, the suppression rule's high). A band against a small
+    count threshold would give the count back (threshold 2: "between half the threshold and
+    the threshold" is exactly 1)."""
+    if node.percent or any(child.percent for child in node.children):
+        return True
+    try:
+        return Decimal(node.limit or "") > small
+    except InvalidOperation:
+        return False
+
+
+def _conditions(node: Node, small: int) -> list[PublicCondition]:
     if node.kind == "threshold":
         figure = node.raw if node.raw is not None or not node.children else node.children[0].raw
-        return [PublicCondition(label=node.label, met=node.met, band=band(figure, node.limit))]
-    return [c for child in node.children for c in _conditions(child)]
+        shown = band(figure, node.limit) if _banded(node, small) else None
+        return [PublicCondition(label=node.label, met=node.met, band=shown)]
+    return [c for child in node.children for c in _conditions(child, small)]
 
 
-def _rule(rule: RuleTrace) -> PublicRule:
+def _rule(rule: RuleTrace, small: int) -> PublicRule:
     status = "met" if rule.triggered else "in effect" if rule.in_effect else "not met"
     return PublicRule(
         rule=rule.rule_id,
         title=rule.title,
         status=status,
-        conditions=[] if rule.condition is None else _conditions(rule.condition),
+        conditions=[] if rule.condition is None else _conditions(rule.condition, small),
         decided_by=rule.decided_by if rule.action == "eligible" else None,
         clause=rule.clause,
+        quote=rule.quote,
+        source_title=rule.source_title,
+        source_url=rule.source_url,
+        confidence=rule.confidence,
     )
 
 
@@ -115,6 +141,7 @@ def public_explanation(ctx: Context, scope: str, unit: str, day: dt.date) -> Pub
     """Why a unit is in its mode on a day, for anyone: no count of people."""
     run_id, found = stored_trace(ctx.engine, scope, unit, day, ctx.evaluations)
     active = [r for r in found.rules if r.triggered or r.in_effect] or found.rules
+    rule = rule_on(day)
     out = PublicExplanation(
         run_id=run_id,
         policy_id=found.policy_id,
@@ -122,9 +149,9 @@ def public_explanation(ctx: Context, scope: str, unit: str, day: dt.date) -> Pub
         unit=unit,
         date=day,
         mode=found.mode,
-        rules=[_rule(r) for r in active],
+        rules=[_rule(r, rule.high) for r in active],
         text="",
-        suppression=RuleInfo.of(rule_on(day)),
+        suppression=RuleInfo.of(rule),
     )
     label = found.mode_labels.get(found.mode, found.mode.replace("_", " ")).lower()
     return out.model_copy(update={"text": _text(out, label)})

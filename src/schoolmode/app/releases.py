@@ -691,3 +691,33 @@ def publish(ctx: Context, req: PublishRequest, steps: Steps | None = None) -> Pu
         )
     steps.advance("released the ZIP counts")
     return PublishReport(releases=out)
+
+
+class ReleaseEntry(BaseModel):
+    """A stored release in the public change log: a first release of its period, or a
+    correction (a re-release after its figures changed) naming the release it replaced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    release: StoredRelease
+    replaces: int | None
+    """The id of the earlier release of the same period (None: the period's first)."""
+
+
+def release_history(engine: Engine) -> list[ReleaseEntry]:
+    """Every stored release, newest first, each correction naming the release it replaced."""
+    r = public_release
+    cols = [c for c in r.c if c.name not in ("inputs_sha256", "data_version", "software_version")]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*cols).order_by(r.c.id)).all()
+    last: dict[tuple[str, dt.date], int] = {}
+    out: list[ReleaseEntry] = []
+    for row in rows:
+        m = row._mapping
+        stored = StoredRelease(
+            **{**m, "notes": json.loads(m["notes"]), "created_at": as_utc(m["created_at"])}
+        )
+        key = (stored.kind, stored.period_start)
+        out.append(ReleaseEntry(release=stored, replaces=last.get(key)))
+        last[key] = stored.id
+    return out[::-1]

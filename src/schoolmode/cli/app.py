@@ -77,7 +77,7 @@ HELP: dict[str, str] = {
     "vaccination": "Staff vaccination scheduling.",
     "accommodations": "Staff accommodation requests: review, appeals, imports.",
     "sim": "Simulate policies on the synthetic district.",
-    "serve": "Serve the HTTP API (OpenAPI at /openapi.json) on the store, until interrupted.",
+    "serve": "Serve the dashboard (/) and the HTTP API (/openapi.json) on the store until stopped.",
     "users": "Accounts of the HTTP API (roles and scopes).",
     "tokens": "Bearer tokens of the HTTP API's accounts.",
 }

@@ -39,7 +39,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json) on the store, until interrupted."""
+    """Serve the dashboard (/) and the HTTP API (/openapi.json) on the store until stopped."""
     import uvicorn
 
     from schoolmode.app.data import init_store, schema_is_current, schema_is_empty
@@ -71,7 +71,7 @@ def serve(
     shown = ctx.engine.url.render_as_string(hide_password=True)
     console.print(f"schoolmode API on http://{host}:{port}/api/v1 (store {shown})")
     uvicorn.run(
-        "schoolmode.api.app:create_app",
+        "schoolmode.web.site:create_site",
         factory=True,
         host=host,
         port=port,

@@ -167,3 +167,72 @@ def school_of(engine: Engine, scope: str, unit: str) -> str | None:
             select(table.c.school_id).where(table.c.classroom_id == unit).limit(1)
         ).first()
     return None if row is None else str(row[0])
+
+
+def latest_decided_day(engine: Engine) -> dt.date | None:
+    """The last day any stored run decided (None: no run yet)."""
+    with engine.connect() as conn:
+        found: dt.date | None = conn.execute(
+            select(func.max(decision_run.c.last_date))
+        ).scalar_one()
+    return found
+
+
+def mode_counts(engine: Engine, day: dt.date, run_id: int) -> dict[tuple[str, str], int]:
+    """(scope, mode) -> how many units of that scope ``run_id`` put in that mode on ``day``
+    (counts of schools and classrooms, never of people)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(decision.c.scope, decision.c.mode, func.count())
+            .where(decision.c.run_id == run_id, decision.c.date == day)
+            .group_by(decision.c.scope, decision.c.mode)
+        ).all()
+    return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+
+
+@dataclass(frozen=True)
+class DatedDecision:
+    """A unit's decision on a day, from the latest run that decided the day."""
+
+    day: dt.date
+    run_id: int
+    policy_id: str
+    mode: str
+    status: str
+    rule: str | None
+
+
+def unit_history(
+    engine: Engine, scope: str, unit: str, first: dt.date, last: dt.date
+) -> list[DatedDecision]:
+    """``unit``'s decisions from ``first`` to ``last``, each day's from the latest run that
+    decided the day (:func:`latest_run_for_day`: a later run's decision of a day supersedes an
+    earlier one's), oldest first."""
+    with engine.connect() as conn:
+        runs = conn.execute(
+            select(decision_run.c.id, decision_run.c.first_date, decision_run.c.last_date).where(
+                decision_run.c.first_date <= last, decision_run.c.last_date >= first
+            )
+        ).all()
+        rows = conn.execute(
+            select(
+                decision.c.date,
+                decision.c.run_id,
+                decision_run.c.policy_id,
+                decision.c.mode,
+                decision.c.status,
+                decision.c.rule,
+            )
+            .join(decision_run, decision_run.c.id == decision.c.run_id)
+            .where(
+                decision.c.date.between(first, last),
+                decision.c.scope == scope,
+                decision.c.unit == unit,
+            )
+            .order_by(decision.c.date)
+        ).all()
+
+    def latest(day: dt.date) -> int:
+        return max(int(r.id) for r in runs if r.first_date <= day <= r.last_date)
+
+    return [DatedDecision(*r) for r in rows if r[1] == latest(r[0])]

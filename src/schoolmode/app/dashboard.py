@@ -1,0 +1,414 @@
+"""What the public pages of the dashboard show (``web/``), as use cases: the district on a
+day, a school's page, the list of schools, the change log.
+
+Every figure here is public: modes of units and counts of units (schools, classrooms) in each
+mode, the public explanation (``explain_public``: bands, never a count of people), and the
+stored public releases of the metrics (``metrics_frame`` for the public principal: a count of
+people is either released or ``suppressed``). Nothing here reads an exact count of people.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from schoolmode.access.roles import ANONYMOUS
+from schoolmode.app.context import Context
+from schoolmode.app.explain_public import PublicExplanation, public_explanation
+from schoolmode.app.metrics import Level, MetricsRequest, RuleInfo, metrics_frame
+from schoolmode.app.releases import ReleaseEntry, release_history
+from schoolmode.decisions.record import DecisionError
+from schoolmode.decisions.runs import (
+    day_decisions,
+    decision_runs,
+    latest_decided_day,
+    latest_run_for_day,
+    mode_counts,
+    run_policy,
+    unit_history,
+)
+from schoolmode.disclosure import SUPPRESSED, rule_on
+from schoolmode.store.frames import query_frame
+from schoolmode.store.tables import RECORD_TABLES
+
+HISTORY_DAYS = 120
+"""How far back a school page lists the school's modes."""
+FIGURE_DAYS = 28
+"""How many released days (and weeks) of a school's figures a page shows."""
+
+DAY_FIGURES = (
+    ("students_quarantine_isolation", True),
+    ("students_quarantine_isolation_pct", False),
+    ("covid_absent_teachers", True),
+    ("covid_absent_teachers_pct", False),
+    ("staff_isolation_quarantine", True),
+)
+"""The released day figures a page shows: (column, whether it counts people)."""
+
+
+class UnknownSchool(LookupError):
+    """A school the store does not know."""
+
+
+class Cell(BaseModel):
+    """One released figure: its text, or hidden by the suppression rule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    column: str
+    value: str | None
+    """None: hidden (``suppressed``) or not available (``missing``)."""
+    count: bool
+    """True: a count of people (0 or above the rule's small counts when shown)."""
+    state: str
+    """``shown``, ``suppressed`` or ``missing``."""
+
+
+class FigureRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    date: dt.date
+    cells: list[Cell]
+
+
+class SchoolInfo(BaseModel):
+    """A school's public profile (its latest school year's record)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    level: str
+    zip: str | None
+    network: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+class SchoolMode(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    school: SchoolInfo
+    mode: str | None
+    label: str | None
+
+
+class ModeCount(BaseModel):
+    """How many units of a scope were in a mode (schools and classrooms: never people)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: str
+    mode: str
+    label: str
+    units: int
+
+
+class Decided(BaseModel):
+    """Which stored run decided a day, with which policy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: dt.date
+    run_id: int
+    policy_id: str
+    policy_title: str
+    policy_hash: str
+    labels: dict[str, str]
+    """Mode id -> its label in the policy."""
+
+
+class DistrictDay(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    decided: Decided
+    mode: str | None
+    label: str | None
+    counts: list[ModeCount]
+    explanation: PublicExplanation | None
+    figures: list[FigureRow]
+    schools: list[SchoolMode]
+    suppression: RuleInfo
+    notes: list[str]
+
+
+class HistoryRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    date: dt.date
+    mode: str
+    label: str
+    policy_id: str
+    run_id: int
+
+
+class SchoolDay(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    school: SchoolInfo
+    decided: Decided
+    mode: str | None
+    label: str | None
+    explanation: PublicExplanation | None
+    history: list[HistoryRow]
+    figures: list[FigureRow]
+    weeks: list[FigureRow]
+    suppression: RuleInfo
+    notes: list[str]
+
+
+def schools(ctx: Context) -> list[SchoolInfo]:
+    """Every school of the store with its latest profile, by name."""
+    t = RECORD_TABLES["school"]
+    with ctx.engine.connect() as conn:
+        frame = query_frame(
+            conn,
+            select(
+                t.c.school_id,
+                t.c.school_year,
+                t.c.name,
+                t.c.level,
+                t.c.zip,
+                t.c.network,
+                t.c.latitude,
+                t.c.longitude,
+            ),
+            {
+                "id": pl.String,
+                "year": pl.String,
+                "name": pl.String,
+                "level": pl.String,
+                "zip": pl.String,
+                "network": pl.String,
+                "latitude": pl.Float64,
+                "longitude": pl.Float64,
+            },
+        )
+    latest = frame.sort("year").unique("id", keep="last").drop("year").sort("name", "id")
+    return [SchoolInfo(**row) for row in latest.to_dicts()]
+
+
+def decided(ctx: Context, day: dt.date | None) -> Decided | None:
+    """The run that decided ``day`` (default: the last day decided); None: none did."""
+    when = day or latest_decided_day(ctx.engine)
+    run_id = None if when is None else latest_run_for_day(ctx.engine, when)
+    if when is None or run_id is None:
+        return None
+    policy_id, policy_hash = run_policy(ctx.engine, run_id)
+    title, labels = policy_id, {}
+    if policy_id in ctx.registry:
+        policy = ctx.registry.get(policy_id).policy
+        title, labels = policy.title, {m.id: m.label for m in policy.modes}
+    return Decided(
+        day=when,
+        run_id=run_id,
+        policy_id=policy_id,
+        policy_title=title,
+        policy_hash=policy_hash,
+        labels=labels,
+    )
+
+
+def _label(found: Decided, mode: str) -> str:
+    return found.labels.get(mode, mode.replace("_", " "))
+
+
+def _explanation(ctx: Context, scope: str, unit: str, day: dt.date) -> PublicExplanation | None:
+    try:
+        return public_explanation(ctx, scope, unit, day)
+    except DecisionError:  # the run did not decide this unit that day
+        return None
+
+
+def _cells(row: dict[str, object], columns: tuple[tuple[str, bool], ...]) -> list[Cell]:
+    hidden = set(str(row.get(SUPPRESSED) or "").split(","))
+    cells = []
+    for column, count in columns:
+        value = row.get(column)
+        base = column.removesuffix("_pct")
+        if column in hidden or (column != base and base in hidden):
+            cells.append(Cell(column=column, value=None, count=count, state="suppressed"))
+        elif value is None:
+            cells.append(Cell(column=column, value=None, count=count, state="missing"))
+        else:
+            text = f"{value:.1f}%" if isinstance(value, float) else str(value)
+            cells.append(Cell(column=column, value=text, count=count, state="shown"))
+    return cells
+
+
+def _figures(
+    ctx: Context,
+    level: Level,
+    units: tuple[str, ...],
+    last: dt.date,
+    columns: tuple[tuple[str, bool], ...],
+) -> tuple[list[FigureRow], list[str]]:
+    """The released rows of ``units`` at ``level`` up to ``last``, newest first."""
+    start = last - dt.timedelta(days=FIGURE_DAYS - 1 if level != "school_weekly" else 7 * 8)
+    req = MetricsRequest(level=level, start=start, end=last, units=units)
+    frame, _, notes = metrics_frame(ctx, req, ANONYMOUS)
+    rows = frame.sort("date", descending=True).to_dicts()
+    return [FigureRow(date=r["date"], cells=_cells(r, columns)) for r in rows], notes
+
+
+def district_day(ctx: Context, day: dt.date | None = None) -> DistrictDay | None:
+    """The district on ``day`` (default: the last day decided); None: no run decided it."""
+    found = decided(ctx, day)
+    if found is None:
+        return None
+    counts = [
+        ModeCount(scope=scope, mode=mode, label=_label(found, mode), units=n)
+        for (scope, mode), n in sorted(mode_counts(ctx.engine, found.day, found.run_id).items())
+        if scope != "district"
+    ]
+    modes = {(d.scope, d.unit): d.mode for d in _day_rows(ctx, found.day, found.run_id)}
+    district = next((m for (s, _), m in modes.items() if s == "district"), None)
+    units = tuple(u for (s, u) in modes if s == "district")
+    figures, notes = _figures(ctx, "district", units, found.day, DAY_FIGURES)
+    return DistrictDay(
+        decided=found,
+        mode=district,
+        label=None if district is None else _label(found, district),
+        counts=counts,
+        explanation=None if not units else _explanation(ctx, "district", units[0], found.day),
+        figures=figures,
+        schools=[
+            SchoolMode(
+                school=s,
+                mode=modes.get(("school", s.id)),
+                label=None
+                if modes.get(("school", s.id)) is None
+                else _label(found, modes[("school", s.id)]),
+            )
+            for s in schools(ctx)
+        ],
+        suppression=RuleInfo.of(rule_on(found.day)),
+        notes=notes,
+    )
+
+
+def _day_rows(ctx: Context, day: dt.date, run_id: int) -> list[_UnitRow]:
+    rows: list[_UnitRow] = []
+    for scope in ("district", "school"):
+        page = day_decisions(ctx.engine, day, scope, None, 10**7, 0, run_id)
+        if page is not None:
+            rows += [_UnitRow(scope=r.scope, unit=r.unit, mode=r.mode) for r in page.rows]
+    return rows
+
+
+class _UnitRow(BaseModel):
+    scope: str
+    unit: str
+    mode: str
+
+
+def school_day(ctx: Context, school_id: str, day: dt.date | None = None) -> SchoolDay | None:
+    """A school's page on ``day`` (default: the last day decided); None: no run decided it.
+    Raises :class:`UnknownSchool` for a school the store does not know."""
+    info = next((s for s in schools(ctx) if s.id == school_id), None)
+    if info is None:
+        raise UnknownSchool(school_id)
+    found = decided(ctx, day)
+    if found is None:
+        return None
+    history = [
+        HistoryRow(
+            date=h.day,
+            mode=h.mode,
+            label=_label(found, h.mode) if h.policy_id == found.policy_id else h.mode,
+            policy_id=h.policy_id,
+            run_id=h.run_id,
+        )
+        for h in unit_history(
+            ctx.engine, "school", school_id, found.day - dt.timedelta(days=HISTORY_DAYS), found.day
+        )
+    ]
+    today = next((h for h in history if h.date == found.day), None)
+    figures, notes = _figures(ctx, "school", (school_id,), found.day, DAY_FIGURES)
+    weeks, week_notes = _figures(
+        ctx, "school_weekly", (school_id,), found.day, (("school_cases", True),)
+    )
+    return SchoolDay(
+        school=info,
+        decided=found,
+        mode=None if today is None else today.mode,
+        label=None if today is None else today.label,
+        explanation=None if today is None else _explanation(ctx, "school", school_id, found.day),
+        history=history[::-1],
+        figures=figures,
+        weeks=weeks,
+        suppression=RuleInfo.of(rule_on(found.day)),
+        notes=list(dict.fromkeys(notes + week_notes)),
+    )
+
+
+class ChangeEntry(BaseModel):
+    """One dated entry of the public change log."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: dt.datetime
+    kind: str
+    """``decisions`` (a run deciding days), ``redecision`` (a run deciding days decided before),
+    ``release`` (a period's public figures) or ``correction`` (a period released again)."""
+    ref: int
+    """The run's or the release's id."""
+    first: dt.date
+    last: dt.date
+    what: str
+    """The policy id of a run, the kind of period of a release (day, week, citywide, zip)."""
+    replaces: list[int]
+    """The earlier runs (of days decided again) or release (of the period) this replaces."""
+
+
+def change_log(ctx: Context) -> list[ChangeEntry]:
+    """Every decision run and public release, newest first: a run that decides days decided
+    before, and a release that replaces an earlier one, are marked as changes."""
+    entries: list[ChangeEntry] = []
+    covered: list[tuple[dt.date, dt.date, int]] = []
+    for run in decision_runs(ctx.engine):
+        again = [rid for first, last, rid in covered if first <= run.last and run.first <= last]
+        entries.append(
+            ChangeEntry(
+                at=run.created_at,
+                kind="redecision" if again else "decisions",
+                ref=run.run_id,
+                first=run.first,
+                last=run.last,
+                what=run.policy_id,
+                replaces=again,
+            )
+        )
+        covered.append((run.first, run.last, run.run_id))
+    for entry in release_history(ctx.engine):
+        r = entry.release
+        entries.append(
+            ChangeEntry(
+                at=r.created_at,
+                kind="release" if entry.replaces is None else "correction",
+                ref=r.id,
+                first=r.period_start,
+                last=r.period_end,
+                what=r.kind,
+                replaces=[] if entry.replaces is None else [entry.replaces],
+            )
+        )
+    return sorted(entries, key=lambda e: (e.at, e.ref), reverse=True)
+
+
+__all__ = [
+    "ChangeEntry",
+    "DistrictDay",
+    "ReleaseEntry",
+    "SchoolDay",
+    "SchoolInfo",
+    "UnknownSchool",
+    "change_log",
+    "decided",
+    "district_day",
+    "school_day",
+    "schools",
+]

@@ -1,0 +1,96 @@
+"""The public pages: the district on a day, the schools, a school's page, the change log.
+Each route declares its permission like the API's routes (``decisions:read``, which the
+public holds) and renders a use case of ``app.dashboard``; figures come only from the public
+use cases (modes, public explanations, stored public releases)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse
+
+from schoolmode.access.roles import Permission, Principal
+from schoolmode.api.problems import NO_CONTROL
+from schoolmode.api.security import Requires, context
+from schoolmode.app import dashboard as uc
+from schoolmode.app.context import Context
+from schoolmode.web.render import render
+
+router = APIRouter(include_in_schema=False)
+Ctx = Annotated[Context, Depends(context)]
+Public = Annotated[Principal, Depends(Requires(Permission.decisions_read))]
+DayText = Annotated[str | None, Query(alias="date", max_length=20)]
+SEARCH_LIMIT = 100
+
+
+def _day(request: Request, text: str | None) -> dt.date | HTMLResponse | None:
+    """The ``?date=`` of a page (None: the last day decided), or the page saying it is wrong."""
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return render(request, "error.html", 400, problem="bad_date", value=text)
+
+
+@router.get("/", response_class=HTMLResponse)
+def district(_: Public, ctx: Ctx, request: Request, date: DayText = None) -> HTMLResponse:
+    day = _day(request, date)
+    if isinstance(day, HTMLResponse):
+        return day
+    found = uc.district_day(ctx, day)
+    if found is None:
+        return render(request, "error.html", 404, problem="no_decision", value=date or "")
+    return render(request, "district.html", page=found)
+
+
+@router.get("/schools", response_class=HTMLResponse)
+def schools(
+    _: Public,
+    ctx: Ctx,
+    request: Request,
+    q: Annotated[str, Query(max_length=100, pattern=NO_CONTROL)] = "",
+    date: DayText = None,
+) -> HTMLResponse:
+    day = _day(request, date)
+    if isinstance(day, HTMLResponse):
+        return day
+    found = uc.district_day(ctx, day)
+    if found is None:
+        return render(request, "error.html", 404, problem="no_decision", value=date or "")
+    words = q.casefold().split()
+    rows = [
+        s
+        for s in found.schools
+        if all(w in f"{s.school.name} {s.school.id} {s.school.zip or ''}".casefold() for w in words)
+    ]
+    return render(
+        request, "schools.html", page=found, rows=rows[:SEARCH_LIMIT], total=len(rows), q=q
+    )
+
+
+@router.get("/schools/{school_id}", response_class=HTMLResponse)
+def school(
+    school_id: Annotated[str, Path(max_length=100, pattern=NO_CONTROL)],
+    _: Public,
+    ctx: Ctx,
+    request: Request,
+    date: DayText = None,
+) -> HTMLResponse:
+    day = _day(request, date)
+    if isinstance(day, HTMLResponse):
+        return day
+    try:
+        found = uc.school_day(ctx, school_id, day)
+    except uc.UnknownSchool:
+        return render(request, "error.html", 404, problem="no_school", value=school_id)
+    if found is None:
+        return render(request, "error.html", 404, problem="no_decision", value=date or "")
+    return render(request, "school.html", page=found)
+
+
+@router.get("/changes", response_class=HTMLResponse)
+def changes(_: Public, ctx: Ctx, request: Request) -> HTMLResponse:
+    return render(request, "changes.html", entries=uc.change_log(ctx))

@@ -1,0 +1,85 @@
+"""Templates in a language: a Jinja2 environment per language, its ``_`` and ``pgettext``
+from the message catalogs (``schoolmode.i18n``), and the page's language chosen from
+``?lang=``, else the ``lang`` cookie the switch sets, else ``Accept-Language``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from schoolmode import __version__
+from schoolmode.i18n import LANGUAGES, Language, language, negotiate
+
+LANG_COOKIE = "lang"
+SECURITY_HEADERS = {
+    # every script, style, image and font from this site only; no frame, no form elsewhere
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+
+
+def page_language(request: Request) -> str:
+    """The language of a page: ``?lang=``, else the ``lang`` cookie, else Accept-Language."""
+    for asked in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if asked in LANGUAGES:
+            return str(asked)
+    return negotiate(request.headers.get("accept-language"))
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def environment(code: str) -> Environment:
+    """The templates in language ``code`` (made once per language)."""
+    lang = language(code)
+    env = Environment(
+        loader=PackageLoader("schoolmode.web", "templates"),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        _=lang.gettext,
+        gettext=lang.gettext,
+        ngettext=lang.ngettext,
+        pgettext=lang.translations.pgettext,
+        lang=code,
+        languages=LANGUAGE_NAMES,
+        version=__version__,
+    )
+    env.filters["longdate"] = lambda day: _long_date(lang, day)
+    env.filters["figures"] = lang.figures
+    return env
+
+
+def _long_date(lang: Language, day: dt.date | str) -> str:
+    return lang.date(day)
+
+
+def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """``template`` rendered in the page's language, with the security headers."""
+    code = page_language(request)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    switch = {c: f"{request.url.path}?{urlencode([*kept, ('lang', c)])}" for c in LANGUAGES}
+    html = (
+        environment(code)
+        .get_template(template)
+        .render(request=request, path=request.url.path, switch=switch, **values)
+    )
+    headers = {**SECURITY_HEADERS, "Content-Language": code, "Vary": "Accept-Language, Cookie"}
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    if request.query_params.get("lang") in LANGUAGES:
+        # the switch's choice holds on the next pages (a preference, no personal data)
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
+    return response

@@ -1,0 +1,44 @@
+"""The public explanation's bands: a share or a large threshold gets its band; a small count
+threshold does not (its band would give the count back)."""
+
+from __future__ import annotations
+
+import pytest
+
+from schoolmode.app.explain_public import ABOVE, _conditions, band
+from schoolmode.engine.trace import Node
+
+
+def _threshold(raw: str, limit: str, percent: bool = False) -> Node:
+    return Node(kind="threshold", label="cases", met=None, raw=raw, limit=limit, percent=percent)
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "shown"),
+    [
+        ("1", "4", "under half the threshold"),
+        ("3", "4", "between half the threshold and the threshold"),
+        ("4", "4", "from the threshold to one and a half times it"),
+        ("7", "4", "from one and a half to twice the threshold"),
+        ("8", "4", ABOVE),
+        (None, "4", None),
+        ("3", "0", None),
+    ],
+)
+def test_band(value: str | None, limit: str, shown: str | None) -> None:
+    assert band(value, limit) == shown
+
+
+def test_a_small_count_threshold_gets_no_band() -> None:
+    # threshold 2 cases: "between half the threshold and the threshold" would say exactly 1
+    (found,) = _conditions(_threshold("1", "2"), small=10)
+    assert found.band is None
+    (found,) = _conditions(_threshold("10", "10"), small=10)
+    assert found.band is None
+
+
+def test_a_share_or_a_large_count_threshold_gets_its_band() -> None:
+    (share,) = _conditions(_threshold("0.2", "0.3", percent=True), small=10)
+    assert share.band == "between half the threshold and the threshold"
+    (large,) = _conditions(_threshold("30", "20"), small=10)
+    assert large.band == "from one and a half to twice the threshold"

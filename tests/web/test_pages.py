@@ -1,0 +1,115 @@
+"""The public pages through the application (no browser): each renders on both stores, in
+English and Spanish, shows the modes and the released figures, never a count of people from
+1 to 10, and declares its permission like the API's routes."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.routing import APIRoute
+
+from schoolmode.access.roles import Permission
+from schoolmode.api.security import route_requirements
+from schoolmode.web import pages
+from tests.web.conftest import DAY, FIRST, SCHOOL, Site
+
+PAGES = ["/", "/schools", f"/schools/{SCHOOL}", "/changes"]
+COUNT_CELL = re.compile(r'data-count="(\w+)">([^<]*)<')
+
+
+def test_every_page_declares_the_public_permission() -> None:
+    for route in pages.router.routes:
+        assert isinstance(route, APIRoute)
+        needs = route_requirements(route)
+        assert [n.permission for n in needs] == [Permission.decisions_read], route.path
+
+
+def test_every_page_renders_for_the_public_with_its_headers(site: Site) -> None:
+    for path in PAGES:
+        got = site.client.get(path)
+        assert got.status_code == 200, (path, got.text[:500])
+        assert got.headers["content-type"].startswith("text/html")
+        assert got.headers["content-language"] == "en"
+        assert "default-src 'none'" in got.headers["content-security-policy"]
+        assert '<html lang="en">' in got.text
+        assert "<h1>" in got.text
+        # nothing is loaded from elsewhere: every resource is this site's (a link to a source
+        # document is an <a>, followed only when clicked)
+        for tag, ref in re.findall(r"<(\w+)[^>]*?\s(?:src|href)=\"([^\"]+)\"", got.text):
+            if tag != "a":
+                assert ref.startswith(("/", "data:")), (tag, ref)
+                assert not ref.startswith("//"), (tag, ref)
+
+
+def test_the_district_page_shows_the_day_the_modes_and_the_schools(site: Site) -> None:
+    text = site.client.get("/").text
+    assert "Thursday 10 February 2022" in text  # the last day decided
+    assert "Schools and classrooms in each mode" in text
+    assert re.search(r'data-units="school">\d+<', text)
+    assert f'href="/schools?date={DAY.isoformat()}"' in text
+    other = site.client.get(f"/?date={FIRST.isoformat()}").text
+    assert "Monday 7 February 2022" in other
+
+
+def test_a_school_page_explains_and_lists_its_history(site: Site) -> None:
+    text = site.client.get(f"/schools/{SCHOOL}").text
+    assert f"School {SCHOOL}" in text
+    assert "Why" in text
+    assert 'class="rule"' in text
+    # the history: the second run's four days, newest first
+    days = re.findall(r'href="/schools/[^"?]+\?date=(\d{4}-\d\d-\d\d)">', text)
+    assert days[:4] == ["2022-02-10", "2022-02-09", "2022-02-08", "2022-02-07"]
+
+
+def test_no_count_of_people_from_1_to_10_is_shown(site: Site) -> None:
+    seen = 0
+    for path in [*PAGES, f"/schools/{SCHOOL}?date={FIRST.isoformat()}"]:
+        for state, shown in COUNT_CELL.findall(site.client.get(path).text):
+            seen += 1
+            if state == "shown":
+                value = int(shown.replace(",", ""))
+                assert value == 0 or value > 10, (path, value)
+            else:
+                assert not re.search(r"\d", shown), (path, shown)
+    assert seen > 0  # the pages do show released counts
+
+
+def test_the_school_search_finds_a_school(site: Site) -> None:
+    text = site.client.get("/schools", params={"q": SCHOOL}).text
+    assert "1 school found" in text
+    assert f'href="/schools/{SCHOOL}?date=' in text
+    none = site.client.get("/schools", params={"q": "no such school anywhere"}).text
+    assert "0 schools found" in none
+
+
+def test_spanish_by_the_switch_and_by_the_browser(site: Site) -> None:
+    got = site.client.get("/", params={"lang": "es"})
+    assert got.headers["content-language"] == "es"
+    assert '<html lang="es">' in got.text
+    assert "jueves, 10 de febrero de 2022" in got.text
+    assert "Escuelas" in got.text
+    assert got.cookies.get("lang") == "es"
+    site.client.cookies.clear()
+    by_browser = site.client.get(f"/schools/{SCHOOL}", headers={"Accept-Language": "es-MX"})
+    assert by_browser.headers["content-language"] == "es"
+    english = site.client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert english.headers["content-language"] == "en"
+
+
+def test_the_change_log_marks_the_redecision_and_the_releases(site: Site) -> None:
+    text = site.client.get("/changes").text
+    assert "decisions made again" in text
+    assert "Replaces 1" in text or re.search(r"Replaces \d+\.", text)
+    assert "figures released" in text
+
+
+def test_wrong_dates_and_unknown_schools_are_pages_that_say_so(site: Site) -> None:
+    bad = site.client.get("/?date=2022-13-40")
+    assert bad.status_code == 400
+    assert "is not a date" in bad.text
+    unknown = site.client.get("/schools/no-such-school")
+    assert unknown.status_code == 404
+    assert "There is no school" in unknown.text
+    undecided = site.client.get("/?date=1999-01-04")
+    assert undecided.status_code == 404
+    assert "Nothing was decided on 1999-01-04" in undecided.text
