@@ -32,6 +32,8 @@ no library module reads the environment itself.
 | ``oidc_scopes`` | ``SCHOOLMODE_OIDC_SCOPES`` | ``openid`` |
 | ``jobs_scheduler`` | ``SCHOOLMODE_JOBS_SCHEDULER`` | none: the API starts a LocalCluster |
 | ``jobs_workers`` | ``SCHOOLMODE_JOBS_WORKERS`` | 2 worker processes of that LocalCluster |
+| ``map_tile_url`` | ``SCHOOLMODE_MAP_TILE_URL`` | none: the dashboard's map draws the schools on a plain background |
+| ``map_tile_attribution`` | ``SCHOOLMODE_MAP_TILE_ATTRIBUTION`` | none (the tile server's credit, shown on the map) |
 
 ``fetch_cache_dir`` (``cache_dir/fetch``) is where ``schoolmode fetch`` writes.
 """
@@ -195,6 +197,16 @@ class AppSettings(BaseSettings):
     )
     jobs_workers: int = Field(
         default=2, ge=1, le=64, description="Worker processes of the API's LocalCluster."
+    )
+    map_tile_url: str | None = Field(
+        default=None,
+        pattern=r"^https://[^/\s]+/\S*\{z\}\S*$",
+        description="A tile server for the dashboard's map (https, with {z}, {x} and {y}, e.g. "
+        "your own tile server's https://tiles.example.org/{z}/{x}/{y}.png); its host is the one "
+        "other site the map's pages load images from. None: the schools on a plain background.",
+    )
+    map_tile_attribution: str | None = Field(
+        default=None, max_length=300, description="The tile server's credit, shown on the map."
     )
 
     @field_validator("db_url")

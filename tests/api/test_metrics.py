@@ -58,6 +58,10 @@ def test_the_public_cases_are_by_complete_week(api: Api) -> None:
     assert any("published by complete week" in n for n in district["notes"])
     on_day = {r["date"]: r for r in district["items"]}
     assert on_day[DAY.isoformat()]["school_cases"] is None, "its week is not released yet"
+    for row in district["items"]:  # the day's and the week's hidden counts, one column
+        assert "literal" not in row
+        assert row["suppressed"] is None or row["suppressed"].strip(",") == row["suppressed"]
+        assert row["suppressed"] != ""
     exact_union = api.client.get(
         "/api/v1/metrics/school_weekly", headers=api.as_("union-safety-committee")
     ).json()

@@ -11,23 +11,38 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import polars as pl
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from schoolmode.app.context import Context
 from schoolmode.app.decisions import DecideRequest, decide
+from schoolmode.importers.standard import StandardLayout
 from schoolmode.settings import AppSettings
+from schoolmode.store.service import run_import
+from schoolmode.synth.district import write_standard_files
 from schoolmode.web.site import create_site
 from tests.api.conftest import (  # api_templates: the session's stores
     DAY,
+    NETWORKS,
     SCHOOL,
     Template,
     api_templates,  # noqa: F401
 )
 from tests.conftest import BACKENDS, _copy_of, store_url
+from tests.synth.test_observations import SCHOOLS
 
+PLACES = {
+    "400001": ("Jane Addams Elementary", 41.8781, -87.6298),
+    "400002": ("Ida B. Wells Elementary", 41.8800, -87.6350),
+    "400003": ("Lorraine Hansberry Elementary", 41.8850, -87.6200),
+}
+"""The schools' names and coordinates, imported as a corrected school file (the API tests'
+store names each school by its id and has no coordinates)."""
 FIRST = DAY - dt.timedelta(days=3)
 """The second run decides ``FIRST`` to ``DAY`` (the first run decided ``DAY`` alone)."""
 
@@ -65,10 +80,35 @@ def site(
     directory = tmp_path_factory.mktemp(f"web-{request.param}")
     with _copy_of(request.param, template.source, directory) as engine:
         url = store_url(engine)
+        _prepare(engine, directory)
         ctx = Context(AppSettings.load(db_url=url))
-        decide(ctx, DecideRequest(first=FIRST, last=DAY, created_by="tests"))
         with TestClient(create_site(_settings(url, directory / "cache"))) as client:
             yield Site(client, ctx, url)
+        ctx.close()
+
+
+def _prepare(engine: Engine, directory: Path) -> None:
+    """The schools' names and places (a corrected school file) and a second run deciding
+    ``FIRST`` to ``DAY``."""
+    school = SCHOOLS.select(
+        "school_id",
+        pl.lit("2021-2022").alias("school_year"),
+        pl.lit("synthetic").alias("district_id"),
+        pl.col("school_id").replace_strict({k: v[0] for k, v in PLACES.items()}).alias("name"),
+        pl.lit("ES").alias("level"),
+        "grades",
+        "zip",
+        pl.col("school_id").replace_strict({k: v[1] for k, v in PLACES.items()}).alias("latitude"),
+        pl.col("school_id").replace_strict({k: v[2] for k, v in PLACES.items()}).alias("longitude"),
+        "enrolment",
+        pl.col("school_id").replace_strict(NETWORKS).alias("network"),
+    )
+    for path in write_standard_files({"school": school}, directory / "corrected"):
+        run_import(engine, StandardLayout("synthetic-district"), path)
+    ctx = Context(AppSettings.load(db_url=store_url(engine)))
+    try:
+        decide(ctx, DecideRequest(first=FIRST, last=DAY, created_by="tests"))
+    finally:
         ctx.close()
 
 
@@ -88,9 +128,7 @@ def live_site(
     directory = tmp_path_factory.mktemp("web-live")
     with _copy_of("sqlite", template.source, directory) as engine:
         url = store_url(engine)
-        ctx = Context(AppSettings.load(db_url=url))
-        decide(ctx, DecideRequest(first=FIRST, last=DAY, created_by="tests"))
-        ctx.close()
+        _prepare(engine, directory)
         port = _free_port()
         config = uvicorn.Config(
             create_site(_settings(url, directory / "cache")),
@@ -113,4 +151,4 @@ def live_site(
             thread.join(timeout=30)
 
 
-__all__ = ["DAY", "FIRST", "SCHOOL", "Site"]
+__all__ = ["DAY", "FIRST", "PLACES", "SCHOOL", "Site"]

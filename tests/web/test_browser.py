@@ -10,15 +10,17 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.web.browser import AXE, chromium, watched
-from tests.web.conftest import SCHOOL
+from tests.web.conftest import PLACES, SCHOOL
 
+NAME = PLACES[SCHOOL][0]
 PAGES = {
     "/": "The district on",
     "/schools": "Schools on",
-    f"/schools/{SCHOOL}": SCHOOL,
+    f"/schools/{SCHOOL}": NAME,
+    "/map": "Map of the schools on",
     "/changes": "Change log",
 }
 
@@ -81,9 +83,9 @@ def test_a_school_is_found_by_search_and_reached(live_site: str, page: Page) -> 
     page.get_by_role("button", name="Search").click()
     page.wait_for_url(re.compile(r"/schools\?"))
     assert "1 school found" in page.get_by_role("status").inner_text()
-    page.get_by_role("link", name=SCHOOL, exact=True).click()
+    page.get_by_role("link", name=NAME, exact=True).click()
     page.wait_for_url(re.compile(rf"/schools/{SCHOOL}\?date="))
-    assert page.locator("h1").inner_text() == SCHOOL
+    assert page.locator("h1").inner_text() == NAME
     assert page.get_by_role("heading", name="Why").is_visible()
 
 
@@ -98,6 +100,29 @@ def test_the_language_switch_holds_across_pages(live_site: str, page: Page) -> N
     assert page.locator("html").get_attribute("lang") == "es"  # the choice is kept
     page.get_by_role("link", name="English").click()
     assert page.locator("html").get_attribute("lang") == "en"
+
+
+def test_the_map_shows_one_marker_per_school_and_finds_one(live_site: str, page: Page) -> None:
+    seen = watched(page)
+    page.goto(live_site + "/map")
+    map_ = page.locator("#map")
+    # (waited for through locators: the pages' Content-Security-Policy forbids eval)
+    expect(map_).to_have_attribute("data-markers", str(len(PLACES)))
+    # each school a dot once the map has settled on their bounds (none clustered at that zoom)
+    expect(page.locator("#map path.school-marker")).to_have_count(len(PLACES))
+    assert page.get_by_role("status").inner_text().startswith("The map shows every school")
+    # the legend and the text alternative
+    assert page.locator(".legend li").count() >= 1
+    assert page.get_by_role("link", name=re.compile("The same schools as a list")).is_visible()
+    # search on the map: a school by a word of its name, its popup links to its page
+    page.get_by_label(re.compile("Find a school on the map")).fill("wells")
+    page.locator("#map-results button").first.click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "Ida B. Wells Elementary" in popup.inner_text()
+    popup.get_by_role("link").click()
+    page.wait_for_url(re.compile(r"/schools/400002\?date="))
+    assert _local(live_site, seen) == []  # no tile server set: nothing from elsewhere
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])

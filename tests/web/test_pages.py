@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from schoolmode.access.roles import Permission
 from schoolmode.api.security import route_requirements
+from schoolmode.settings import AppSettings
 from schoolmode.web import pages
-from tests.web.conftest import DAY, FIRST, SCHOOL, Site
+from schoolmode.web.site import create_site
+from tests.web.conftest import DAY, FIRST, PLACES, SCHOOL, Site
 
-PAGES = ["/", "/schools", f"/schools/{SCHOOL}", "/changes"]
+PAGES = ["/", "/schools", f"/schools/{SCHOOL}", "/map", "/changes"]
 COUNT_CELL = re.compile(r'data-count="(\w+)">([^<]*)<')
 
 
@@ -113,3 +118,39 @@ def test_wrong_dates_and_unknown_schools_are_pages_that_say_so(site: Site) -> No
     undecided = site.client.get("/?date=1999-01-04")
     assert undecided.status_code == 404
     assert "Nothing was decided on 1999-01-04" in undecided.text
+
+
+def test_the_map_data_are_the_schools_places_and_modes_only(site: Site) -> None:
+    got = site.client.get("/map/schools.geojson", params={"date": DAY.isoformat()})
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "application/geo+json"
+    doc = got.json()
+    assert doc["date"] == DAY.isoformat()
+    by_id = {f["properties"]["id"]: f for f in doc["features"]}
+    assert set(by_id) == set(PLACES)
+    for school, (name, lat, lon) in PLACES.items():
+        feature = by_id[school]
+        assert feature["geometry"] == {"type": "Point", "coordinates": [lon, lat]}
+        props = feature["properties"]
+        assert props["name"] == name
+        assert set(props) == {"id", "name", "zip", "mode", "mode_class", "label", "url"}
+        assert props["url"] == f"/schools/{school}?date={DAY.isoformat()}"
+    spanish = site.client.get("/map/schools.geojson", params={"lang": "es"})
+    assert spanish.headers["content-language"] == "es"
+
+
+def test_a_tile_server_is_a_setting_and_the_only_other_site(site: Site) -> None:
+    page = site.client.get("/map")
+    assert "data-tiles" not in page.text  # none set: the schools on a plain background
+    assert "img-src 'self' data:;" in page.headers["content-security-policy"]
+    tiles = "https://tiles.example.org/{z}/{x}/{y}.png"
+    settings = AppSettings.load(db_url=site.url, map_tile_url=tiles, map_tile_attribution="© X")
+    with TestClient(create_site(settings)) as client:
+        shown = client.get("/map")
+    assert f'data-tiles="{tiles}"' in shown.text
+    assert (
+        "img-src 'self' data: https://tiles.example.org;"
+        in shown.headers["content-security-policy"]
+    )
+    with pytest.raises(ValidationError):
+        AppSettings.load(db_url=site.url, map_tile_url="http://tiles.example.org/{z}/{x}/{y}.png")

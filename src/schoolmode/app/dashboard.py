@@ -267,7 +267,8 @@ def district_day(ctx: Context, day: dt.date | None = None) -> DistrictDay | None
     modes = {(d.scope, d.unit): d.mode for d in _day_rows(ctx, found.day, found.run_id)}
     district = next((m for (s, _), m in modes.items() if s == "district"), None)
     units = tuple(u for (s, u) in modes if s == "district")
-    figures, notes = _figures(ctx, "district", units, found.day, DAY_FIGURES)
+    # the public district table is the store's one district (its rows' unit: ``district``)
+    figures, notes = _figures(ctx, "district", (), found.day, DAY_FIGURES)
     return DistrictDay(
         decided=found,
         mode=district,
@@ -275,19 +276,34 @@ def district_day(ctx: Context, day: dt.date | None = None) -> DistrictDay | None
         counts=counts,
         explanation=None if not units else _explanation(ctx, "district", units[0], found.day),
         figures=figures,
-        schools=[
-            SchoolMode(
-                school=s,
-                mode=modes.get(("school", s.id)),
-                label=None
-                if modes.get(("school", s.id)) is None
-                else _label(found, modes[("school", s.id)]),
-            )
-            for s in schools(ctx)
-        ],
+        schools=_school_modes(ctx, found, modes),
         suppression=RuleInfo.of(rule_on(found.day)),
         notes=notes,
     )
+
+
+def _school_modes(
+    ctx: Context, found: Decided, modes: dict[tuple[str, str], str]
+) -> list[SchoolMode]:
+    out = []
+    for s in schools(ctx):
+        mode = modes.get(("school", s.id))
+        out.append(
+            SchoolMode(school=s, mode=mode, label=None if mode is None else _label(found, mode))
+        )
+    return out
+
+
+def school_modes(
+    ctx: Context, day: dt.date | None = None
+) -> tuple[Decided, list[SchoolMode]] | None:
+    """Every school with its mode on ``day`` (default: the last day decided), for the map;
+    None: no run decided the day."""
+    found = decided(ctx, day)
+    if found is None:
+        return None
+    modes = {(d.scope, d.unit): d.mode for d in _day_rows(ctx, found.day, found.run_id)}
+    return found, _school_modes(ctx, found, modes)
 
 
 def _day_rows(ctx: Context, day: dt.date, run_id: int) -> list[_UnitRow]:
@@ -410,5 +426,6 @@ __all__ = [
     "decided",
     "district_day",
     "school_day",
+    "school_modes",
     "schools",
 ]

@@ -313,7 +313,10 @@ def public_tables(engine: Engine) -> PublicRelease:
                 )
             )
             .with_columns(
-                pl.when(pl.col(SUPPRESSED) == "").then(None).otherwise(pl.col(SUPPRESSED))
+                pl.when(pl.col(SUPPRESSED) == "")
+                .then(None)
+                .otherwise(pl.col(SUPPRESSED))
+                .alias(SUPPRESSED)
             )
             .drop("__s")
         )

@@ -6,17 +6,20 @@ use cases (modes, public explanations, stored public releases)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from schoolmode.access.roles import Permission, Principal
 from schoolmode.api.problems import NO_CONTROL
 from schoolmode.api.security import Requires, context
 from schoolmode.app import dashboard as uc
 from schoolmode.app.context import Context
-from schoolmode.web.render import render
+from schoolmode.i18n import language
+from schoolmode.web.render import page_language, render
 
 router = APIRouter(include_in_schema=False)
 Ctx = Annotated[Context, Depends(context)]
@@ -43,7 +46,7 @@ def district(_: Public, ctx: Ctx, request: Request, date: DayText = None) -> HTM
     found = uc.district_day(ctx, day)
     if found is None:
         return render(request, "error.html", 404, problem="no_decision", value=date or "")
-    return render(request, "district.html", page=found)
+    return render(request, "district.html", page=found, tiles=_tiles(ctx))
 
 
 @router.get("/schools", response_class=HTMLResponse)
@@ -89,6 +92,60 @@ def school(
     if found is None:
         return render(request, "error.html", 404, problem="no_decision", value=date or "")
     return render(request, "school.html", page=found)
+
+
+@router.get("/map", response_class=HTMLResponse)
+def school_map(_: Public, ctx: Ctx, request: Request, date: DayText = None) -> HTMLResponse:
+    day = _day(request, date)
+    if isinstance(day, HTMLResponse):
+        return day
+    found = uc.district_day(ctx, day)
+    if found is None:
+        return render(request, "error.html", 404, problem="no_decision", value=date or "")
+    return render(request, "map.html", page=found, tiles=_tiles(ctx))
+
+
+def _tiles(ctx: Context) -> dict[str, str | None]:
+    return {"url": ctx.settings.map_tile_url, "attribution": ctx.settings.map_tile_attribution}
+
+
+@router.get("/map/schools.geojson")
+def map_schools(_: Public, ctx: Ctx, request: Request, date: DayText = None) -> Response:
+    """Every school with coordinates as a point, its name and its mode on the day (no count)."""
+    day = _day(request, date)
+    if isinstance(day, HTMLResponse):
+        return day
+    found = uc.school_modes(ctx, day)
+    if found is None:
+        return render(request, "error.html", 404, problem="no_decision", value=date or "")
+    decided, rows = found
+    lang = language(page_language(request))
+    features = [
+        {
+            "type": "Feature",
+            "geometry": None
+            if s.school.latitude is None or s.school.longitude is None
+            else {"type": "Point", "coordinates": [s.school.longitude, s.school.latitude]},
+            "properties": {
+                "id": s.school.id,
+                "name": s.school.name,
+                "zip": s.school.zip,
+                "mode": s.mode,
+                "mode_class": (s.mode or "none").replace("_", "-"),
+                "label": lang.translations.pgettext("policy", s.label)
+                if s.label
+                else lang.gettext("not decided"),
+                "url": f"/schools/{quote(s.school.id)}?date={decided.day.isoformat()}",
+            },
+        }
+        for s in rows
+    ]
+    body = {"type": "FeatureCollection", "date": decided.day.isoformat(), "features": features}
+    return Response(
+        json.dumps(body).encode(),
+        media_type="application/geo+json",
+        headers={"Content-Language": lang.code, "Vary": "Accept-Language, Cookie"},
+    )
 
 
 @router.get("/changes", response_class=HTMLResponse)

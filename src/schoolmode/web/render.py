@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -17,16 +17,14 @@ from schoolmode import __version__
 from schoolmode.i18n import LANGUAGES, Language, language, negotiate
 
 LANG_COOKIE = "lang"
-SECURITY_HEADERS = {
-    # every script, style, image and font from this site only; no frame, no form elsewhere
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
-        "frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+CSP = (
+    # every script, style, image and font from this site only (images also from the map's tile
+    # server when the settings name one); no frame, no form sent elsewhere
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:{tiles}; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 
 
@@ -67,6 +65,20 @@ def _long_date(lang: Language, day: dt.date | str) -> str:
     return lang.date(day)
 
 
+def tile_url(request: Request) -> str | None:
+    """The map's tile server (the ``map_tile_url`` setting; None: no tiles)."""
+    url: str | None = request.app.state.ctx.settings.map_tile_url
+    return url
+
+
+def _tile_origin(request: Request) -> str:
+    url = tile_url(request)
+    if url is None:
+        return ""
+    parts = urlsplit(url)
+    return f" {parts.scheme}://{parts.netloc}"
+
+
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     """``template`` rendered in the page's language, with the security headers."""
     code = page_language(request)
@@ -77,7 +89,12 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
         .get_template(template)
         .render(request=request, path=request.url.path, switch=switch, **values)
     )
-    headers = {**SECURITY_HEADERS, "Content-Language": code, "Vary": "Accept-Language, Cookie"}
+    headers = {
+        **SECURITY_HEADERS,
+        "Content-Security-Policy": CSP.format(tiles=_tile_origin(request)),
+        "Content-Language": code,
+        "Vary": "Accept-Language, Cookie",
+    }
     response = HTMLResponse(html, status_code=status, headers=headers)
     if request.query_params.get("lang") in LANGUAGES:
         # the switch's choice holds on the next pages (a preference, no personal data)
