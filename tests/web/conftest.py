@@ -6,16 +6,12 @@ browser tests serve the SQLite copy with uvicorn on 127.0.0.1."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -25,7 +21,7 @@ from schoolmode.importers.standard import StandardLayout
 from schoolmode.settings import AppSettings
 from schoolmode.store.service import run_import
 from schoolmode.synth.district import write_standard_files
-from schoolmode.web.site import create_site
+from schoolmode.web.site import create_site, serving
 from tests.api.conftest import (  # api_templates: the session's stores
     DAY,
     NETWORKS,
@@ -112,12 +108,6 @@ def _prepare(engine: Engine, directory: Path) -> None:
         ctx.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_site(
     tmp_path_factory: pytest.TempPathFactory,
@@ -129,26 +119,8 @@ def live_site(
     with _copy_of("sqlite", template.source, directory) as engine:
         url = store_url(engine)
         _prepare(engine, directory)
-        port = _free_port()
-        config = uvicorn.Config(
-            create_site(_settings(url, directory / "cache")),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the site did not start", pytrace=False)
-            time.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+        with serving(_settings(url, directory / "cache")) as base:
+            yield base
 
 
 __all__ = ["DAY", "FIRST", "PLACES", "SCHOOL", "Site"]
