@@ -4,7 +4,9 @@ English and Spanish, shows the modes and the released figures, never a count of 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 from fastapi.routing import APIRoute
@@ -154,3 +156,50 @@ def test_a_tile_server_is_a_setting_and_the_only_other_site(site: Site) -> None:
     )
     with pytest.raises(ValidationError):
         AppSettings.load(db_url=site.url, map_tile_url="http://tiles.example.org/{z}/{x}/{y}.png")
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def _api_changes(site: Site) -> set[str]:
+    """Each unit-day whose mode or status differs from the unit's previous decided day, from
+    the API's decisions of each day (the feeds' expected entries)."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    changed = set()
+    day = FIRST
+    while day <= DAY:
+        got = site.client.get("/api/v1/decisions", params={"date": day.isoformat(), "limit": 1000})
+        if got.status_code == 200:
+            for row in got.json()["items"]:
+                if row["scope"] == "classroom":
+                    continue
+                key = (row["scope"], row["unit"])
+                now = (row["mode"], row["status"])
+                if key in seen and seen[key] != now:
+                    changed.add(f"{row['scope']}/{row['unit']}/{day.isoformat()}")
+                seen[key] = now
+        day += dt.timedelta(days=1)
+    return changed
+
+
+def test_the_alert_feeds_list_each_change_of_mode_or_status(site: Site) -> None:
+    got = site.client.get("/feed.atom")
+    assert got.status_code == 200
+    assert got.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(got.content)
+    assert feed.find(f"{ATOM}title").text == "schoolmode: changes in the district"
+    assert feed.find(f"{ATOM}link[@rel='self']").get("href") == "http://testserver/feed.atom"
+    entries = {e.find(f"{ATOM}id").text.split("testserver/")[1] for e in feed.iter(f"{ATOM}entry")}
+    expected = _api_changes(site)
+    assert expected  # the store has a school whose status changes in the second run's days
+    assert {e.rsplit("/run-", 1)[0] for e in entries} == expected
+    school = site.client.get(f"/schools/{SCHOOL}/feed.atom", params={"lang": "es"})
+    assert school.status_code == 200
+    mine = ET.fromstring(school.content)
+    assert mine.get("{http://www.w3.org/XML/1998/namespace}lang") == "es"
+    assert PLACES[SCHOOL][0] in mine.find(f"{ATOM}title").text
+    for entry in mine.iter(f"{ATOM}entry"):
+        assert f"/school/{SCHOOL}/" in entry.find(f"{ATOM}id").text
+    page = site.client.get(f"/schools/{SCHOOL}").text
+    assert f'href="/schools/{SCHOOL}/feed.atom"' in page
+    assert site.client.get("/schools/nowhere/feed.atom").status_code == 404

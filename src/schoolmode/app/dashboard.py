@@ -27,7 +27,9 @@ from schoolmode.decisions.runs import (
     latest_decided_day,
     latest_run_for_day,
     mode_counts,
+    newest_run,
     run_policy,
+    scope_history,
     unit_history,
 )
 from schoolmode.disclosure import SUPPRESSED, rule_on
@@ -361,6 +363,112 @@ def school_day(ctx: Context, school_id: str, day: dt.date | None = None) -> Scho
     )
 
 
+FEED_DAYS = 365
+"""How far back a school's alert feed looks for changes of mode or eligibility."""
+DISTRICT_FEED_DAYS = 120
+"""How far back the district's feed (the district and every school) looks."""
+
+
+class ModeChange(BaseModel):
+    """A unit's mode or status changed from one decided day to its next (an alert)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    date: dt.date
+    scope: str
+    unit: str
+    name: str
+    mode: str
+    label: str
+    status: str
+    status_label: str
+    """The status in words (a mode's label when it names a mode)."""
+    previous_mode: str
+    previous_label: str
+    previous_status: str
+    previous_status_label: str
+    run_id: int
+    policy_id: str
+
+
+class Feed(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    decided: Decided
+    school: SchoolInfo | None
+    """None: the district's feed (the district and every school)."""
+    changes: list[ModeChange]
+    """Newest first."""
+
+
+def _changes(
+    ctx: Context, found: Decided, scope: str, units: list[str] | None, days: int
+) -> list[ModeChange]:
+    first = found.day - dt.timedelta(days=days)
+    history = scope_history(ctx.engine, scope, first, found.day, units)
+    changed = (
+        history.with_columns(
+            pl.col("mode").shift().over("unit").alias("previous_mode"),
+            pl.col("status").shift().over("unit").alias("previous_status"),
+        )
+        .filter(
+            pl.col("previous_mode").is_not_null()
+            & (
+                (pl.col("mode") != pl.col("previous_mode"))
+                | (pl.col("status") != pl.col("previous_status"))
+            )
+        )
+        .sort("date", "unit", descending=[True, False])
+    )
+    names = {s.id: s.name for s in schools(ctx)} if scope == "school" else {}
+    return [
+        ModeChange(
+            date=row["date"],
+            scope=scope,
+            unit=row["unit"],
+            name=names.get(row["unit"], row["unit"]),
+            mode=row["mode"],
+            label=_label(found, row["mode"]),
+            status=row["status"],
+            status_label=_label(found, row["status"]),
+            previous_mode=row["previous_mode"],
+            previous_label=_label(found, row["previous_mode"]),
+            previous_status=row["previous_status"],
+            previous_status_label=_label(found, row["previous_status"]),
+            run_id=row["run_id"],
+            policy_id=row["policy_id"],
+        )
+        for row in changed.to_dicts()
+    ]
+
+
+def school_feed(ctx: Context, school_id: str) -> Feed | None:
+    """The changes of a school's mode or status over the year up to the last day decided
+    (None: nothing decided). Raises :class:`UnknownSchool`."""
+    info = next((s for s in schools(ctx) if s.id == school_id), None)
+    if info is None:
+        raise UnknownSchool(school_id)
+    found = decided(ctx, None)
+    if found is None:
+        return None
+    return Feed(
+        decided=found, school=info, changes=_changes(ctx, found, "school", [school_id], FEED_DAYS)
+    )
+
+
+def district_feed(ctx: Context) -> Feed | None:
+    """The changes of the district's and every school's mode or status over the year up to
+    the last day decided (None: nothing decided)."""
+    found = decided(ctx, None)
+    if found is None:
+        return None
+    changes = _changes(ctx, found, "district", None, DISTRICT_FEED_DAYS) + _changes(
+        ctx, found, "school", None, DISTRICT_FEED_DAYS
+    )
+    changes.sort(key=lambda c: (c.date, c.scope == "district"), reverse=True)
+    return Feed(decided=found, school=None, changes=changes)
+
+
 class ChangeEntry(BaseModel):
     """One dated entry of the public change log."""
 
@@ -378,6 +486,11 @@ class ChangeEntry(BaseModel):
     """The policy id of a run, the kind of period of a release (day, week, citywide, zip)."""
     replaces: list[int]
     """The earlier runs (of days decided again) or release (of the period) this replaces."""
+
+
+def newest(ctx: Context) -> int:
+    """The newest stored run's id (0: none): the feeds are the same while it is."""
+    return newest_run(ctx.engine)
 
 
 def change_log(ctx: Context) -> list[ChangeEntry]:
@@ -425,7 +538,10 @@ __all__ = [
     "change_log",
     "decided",
     "district_day",
+    "district_feed",
+    "newest",
     "school_day",
+    "school_feed",
     "school_modes",
     "schools",
 ]

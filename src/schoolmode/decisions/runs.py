@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
+import polars as pl
 from sqlalchemy import Engine, func, select
 
 from schoolmode.store.db import as_utc
@@ -236,3 +237,64 @@ def unit_history(
         return max(int(r.id) for r in runs if r.first_date <= day <= r.last_date)
 
     return [DatedDecision(*r) for r in rows if r[1] == latest(r[0])]
+
+
+def newest_run(engine: Engine) -> int:
+    """The id of the newest stored run (0: none): anything read from the decisions is the same
+    for as long as it is."""
+    with engine.connect() as conn:
+        found = conn.execute(select(func.max(decision_run.c.id))).scalar_one()
+    return 0 if found is None else int(found)
+
+
+def scope_history(
+    engine: Engine,
+    scope: str,
+    first: dt.date,
+    last: dt.date,
+    units: Collection[str] | None = None,
+) -> pl.DataFrame:
+    """The decisions of ``scope``'s units (``units`` only, when given) from ``first`` to
+    ``last``, each day's from the latest run that decided it: columns date, unit, run_id,
+    policy_id, mode, status, by unit and date."""
+    with engine.connect() as conn:
+        runs = conn.execute(
+            select(decision_run.c.id, decision_run.c.first_date, decision_run.c.last_date).where(
+                decision_run.c.first_date <= last, decision_run.c.last_date >= first
+            )
+        ).all()
+        rows = conn.execute(
+            select(
+                decision.c.date,
+                decision.c.unit,
+                decision.c.run_id,
+                decision_run.c.policy_id,
+                decision.c.mode,
+                decision.c.status,
+            )
+            .join(decision_run, decision_run.c.id == decision.c.run_id)
+            .where(
+                decision.c.date.between(first, last),
+                decision.c.scope == scope,
+                *([] if units is None else [decision.c.unit.in_(sorted(units))]),
+            )
+        ).all()
+    schema = {
+        "date": pl.Date,
+        "unit": pl.String,
+        "run_id": pl.Int64,
+        "policy_id": pl.String,
+        "mode": pl.String,
+        "status": pl.String,
+    }
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    days = pl.date_range(first, last, eager=True).to_frame("date")
+    latest = days.with_columns(
+        pl.max_horizontal(
+            pl.when((pl.col("date") >= f) & (pl.col("date") <= t)).then(pl.lit(rid))
+            for rid, f, t in runs
+        ).alias("run_id")
+        if runs
+        else pl.lit(None, pl.Int64).alias("run_id")
+    )
+    return frame.join(latest, on=["date", "run_id"], how="semi").sort("unit", "date")

@@ -161,6 +161,7 @@ decision = Table(
     Column("explanation", Text, nullable=True),
     Index("ix_decision_date_unit", "date", "scope", "unit"),
     Index("ix_decision_run_day", "run_id", "date", "scope", "unit"),
+    Index("ix_decision_unit_date", "scope", "unit", "date"),
     comment="A unit's mode on a day under a run; never updated or deleted.",
 )
 

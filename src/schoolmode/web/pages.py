@@ -14,12 +14,19 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from schoolmode.access.roles import Permission, Principal
+from schoolmode.api.cache import ResponseCache
 from schoolmode.api.problems import NO_CONTROL
 from schoolmode.api.security import Requires, context
 from schoolmode.app import dashboard as uc
 from schoolmode.app.context import Context
 from schoolmode.i18n import language
-from schoolmode.web.render import page_language, render
+from schoolmode.web.render import (
+    feed_response,
+    feed_xml,
+    page_language,
+    render,
+    render_feed,
+)
 
 router = APIRouter(include_in_schema=False)
 Ctx = Annotated[Context, Depends(context)]
@@ -146,6 +153,64 @@ def map_schools(_: Public, ctx: Ctx, request: Request, date: DayText = None) -> 
         media_type="application/geo+json",
         headers={"Content-Language": lang.code, "Vary": "Accept-Language, Cookie"},
     )
+
+
+@router.get("/feed.atom")
+def district_feed(_: Public, ctx: Ctx, request: Request) -> Response:
+    """Alerts: the district's and every school's changes of mode or status, as Atom (kept
+    until a new run is stored)."""
+    lang = page_language(request)
+    key = ("feed", uc.newest(ctx), lang, str(request.base_url))
+
+    def make() -> bytes:
+        found = uc.district_feed(ctx)
+        if found is None:
+            return b""
+        return feed_xml(
+            request,
+            feed=found,
+            title=language(lang).gettext("schoolmode: changes in the district"),
+            self_path="/feed.atom",
+            page_path="/",
+            updated=_updated(found),
+        )
+
+    responses: ResponseCache = request.app.state.responses
+    body = responses.get(key, make)
+    if not body:
+        return render(request, "error.html", 404, problem="no_decision", value="")
+    return feed_response(body, lang)
+
+
+@router.get("/schools/{school_id}/feed.atom")
+def school_feed(
+    school_id: Annotated[str, Path(max_length=100, pattern=NO_CONTROL)],
+    _: Public,
+    ctx: Ctx,
+    request: Request,
+) -> Response:
+    """Alerts: one school's changes of mode or status, as Atom."""
+    try:
+        found = uc.school_feed(ctx, school_id)
+    except uc.UnknownSchool:
+        return render(request, "error.html", 404, problem="no_school", value=school_id)
+    if found is None or found.school is None:
+        return render(request, "error.html", 404, problem="no_decision", value="")
+    words = language(page_language(request)).gettext("schoolmode: changes at {school}")
+    return render_feed(
+        request,
+        feed=found,
+        title=words.format(school=found.school.name),
+        self_path=f"/schools/{quote(school_id)}/feed.atom",
+        page_path=f"/schools/{quote(school_id)}",
+        updated=_updated(found),
+    )
+
+
+def _updated(feed: uc.Feed) -> str:
+    """The feed's time: its newest change's day, else the last day decided."""
+    day = feed.changes[0].date if feed.changes else feed.decided.day
+    return f"{day.isoformat()}T00:00:00Z"
 
 
 @router.get("/changes", response_class=HTMLResponse)

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from schoolmode import __version__
@@ -42,7 +42,7 @@ def environment(code: str) -> Environment:
     lang = language(code)
     env = Environment(
         loader=PackageLoader("schoolmode.web", "templates"),
-        autoescape=select_autoescape(default=True),
+        autoescape=select_autoescape(["html", "atom"], default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -77,6 +77,25 @@ def _tile_origin(request: Request) -> str:
         return ""
     parts = urlsplit(url)
     return f" {parts.scheme}://{parts.netloc}"
+
+
+def feed_xml(request: Request, **values: Any) -> bytes:
+    """The Atom feed ``feed.atom`` in the page's language (absolute links from this request's
+    base URL)."""
+    base = str(request.base_url).rstrip("/")
+    template = environment(page_language(request)).get_template("feed.atom")
+    return template.render(base=base, **values).encode()
+
+
+def render_feed(request: Request, **values: Any) -> Response:
+    """:func:`feed_xml` as a response."""
+    return feed_response(feed_xml(request, **values), page_language(request))
+
+
+def feed_response(body: bytes, code: str) -> Response:
+    """An Atom feed's response in language ``code``."""
+    headers = {**SECURITY_HEADERS, "Content-Language": code, "Vary": "Accept-Language, Cookie"}
+    return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
