@@ -42,3 +42,6 @@ def test_a_share_or_a_large_count_threshold_gets_its_band() -> None:
     assert share.band == "between half the threshold and the threshold"
     (large,) = _conditions(_threshold("30", "20"), small=10)
     assert large.band == "from one and a half to twice the threshold"
+    # a rate (not a whole number) against a small threshold: positivity 4.43 against 10
+    (rate,) = _conditions(_threshold("4.43", "10.0"), small=10)
+    assert rate.band == "under half the threshold"

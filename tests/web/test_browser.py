@@ -22,6 +22,9 @@ PAGES = {
     f"/schools/{SCHOOL}": NAME,
     "/map": "Map of the schools on",
     "/changes": "Change log",
+    "/policies": "Policies",
+    "/policies/cps-ctu-2022-01-10": "CPS-CTU safety agreement of 10 January 2022",
+    "/policies/compare?a=ctu-proposal-2022-01-08&b=cps-ctu-2022-01-10": "side by side",
 }
 
 
@@ -136,7 +139,7 @@ def test_axe_finds_no_serious_or_critical_violation(
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
     for path in PAGES:
-        page.goto(f"{live_site}{path}?lang={lang}")
+        page.goto(f"{live_site}{path}{'&' if '?' in path else '?'}lang={lang}")
         page.add_script_tag(content=script)
         result = page.evaluate(
             "async () => await axe.run(document, {runOnly: {type: 'tag', values: "

@@ -20,7 +20,16 @@ from schoolmode.web import pages
 from schoolmode.web.site import create_site
 from tests.web.conftest import DAY, FIRST, PLACES, SCHOOL, Site
 
-PAGES = ["/", "/schools", f"/schools/{SCHOOL}", "/map", "/changes"]
+PAGES = [
+    "/",
+    "/schools",
+    f"/schools/{SCHOOL}",
+    "/map",
+    "/changes",
+    "/policies",
+    "/policies/cps-ctu-2022-01-10",
+    "/policies/compare?a=ctu-proposal-2022-01-08&b=cps-ctu-2022-01-10",
+]
 COUNT_CELL = re.compile(r'data-count="(\w+)">([^<]*)<')
 
 
@@ -203,3 +212,22 @@ def test_the_alert_feeds_list_each_change_of_mode_or_status(site: Site) -> None:
     page = site.client.get(f"/schools/{SCHOOL}").text
     assert f'href="/schools/{SCHOOL}/feed.atom"' in page
     assert site.client.get("/schools/nowhere/feed.atom").status_code == 404
+
+
+def test_the_policies_their_sources_and_two_side_by_side(site: Site) -> None:
+    listed = site.client.get("/policies").text
+    assert listed.count('href="/policies/') >= 17  # every shipped policy, linked
+    shown = site.client.get("/policies/cps-ctu-2022-01-10", params={"on": "2022-01-20"}).text
+    assert "Teacher absences make a school eligible for remote learning" in shown
+    assert "Substance News" in shown  # a source, named and linked
+    assert "verified" in shown
+    compared = site.client.get(
+        "/policies/compare", params={"a": "ctu-proposal-2022-01-08", "b": "cps-ctu-2022-01-10"}
+    ).text
+    assert 'class="differs"' in compared
+    assert "<code>ctu-proposal-2022-01-08</code>" in compared
+    missing = site.client.get("/policies/compare", params={"a": "nope", "b": "cps-ctu-2022-01-10"})
+    assert missing.status_code == 404
+    assert site.client.get("/policies/nope").status_code == 404
+    spanish = site.client.get("/policies/cps-ctu-2022-01-10", params={"lang": "es"}).text
+    assert "se muestran tal como están escritas, en inglés" in spanish

@@ -84,14 +84,17 @@ def band(value: str | None, limit: str | None) -> str | None:
     return next((words for top, words in BANDS if ratio < top), ABOVE)
 
 
-def _banded(node: Node, small: int) -> bool:
-    """Whether a band may be given for a threshold: a share, or a figure whose threshold is
-    above the small counts (``small``, the suppression rule's high). A band against a small
-    count threshold would give the count back (threshold 2: "between half the threshold and
-    the threshold" is exactly 1)."""
+def _banded(node: Node, figure: str | None, small: int) -> bool:
+    """Whether a band may be given for a threshold: a share, a figure that is not a whole
+    number (a rate: no count of people), or a threshold above the small counts (``small``, the
+    suppression rule's high). A band of a whole figure against a small threshold could give a
+    count back (threshold 2: "between half the threshold and the threshold" is exactly 1)."""
     if node.percent or any(child.percent for child in node.children):
         return True
     try:
+        value = Decimal(figure or "")
+        if value != value.to_integral_value():
+            return True
         return Decimal(node.limit or "") > small
     except InvalidOperation:
         return False
@@ -100,7 +103,7 @@ def _banded(node: Node, small: int) -> bool:
 def _conditions(node: Node, small: int) -> list[PublicCondition]:
     if node.kind == "threshold":
         figure = node.raw if node.raw is not None or not node.children else node.children[0].raw
-        shown = band(figure, node.limit) if _banded(node, small) else None
+        shown = band(figure, node.limit) if _banded(node, figure, small) else None
         return [PublicCondition(label=node.label, met=node.met, band=shown)]
     return [c for child in node.children for c in _conditions(child, small)]
 

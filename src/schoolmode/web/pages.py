@@ -18,6 +18,7 @@ from schoolmode.api.cache import ResponseCache
 from schoolmode.api.problems import NO_CONTROL
 from schoolmode.api.security import Requires, context
 from schoolmode.app import dashboard as uc
+from schoolmode.app import policies as policy_uc
 from schoolmode.app.context import Context
 from schoolmode.i18n import language
 from schoolmode.web.render import (
@@ -211,6 +212,40 @@ def _updated(feed: uc.Feed) -> str:
     """The feed's time: its newest change's day, else the last day decided."""
     day = feed.changes[0].date if feed.changes else feed.decided.day
     return f"{day.isoformat()}T00:00:00Z"
+
+
+@router.get("/policies", response_class=HTMLResponse)
+def policies(_: Public, ctx: Ctx, request: Request) -> HTMLResponse:
+    return render(request, "policies.html", rows=policy_uc.list_policies(ctx).rows)
+
+
+PolicyId = Annotated[str, Path(max_length=100, pattern=NO_CONTROL)]
+PolicyQuery = Annotated[str, Query(max_length=100, pattern=NO_CONTROL)]
+
+
+@router.get("/policies/compare", response_class=HTMLResponse)
+def compare(_: Public, ctx: Ctx, request: Request, a: PolicyQuery, b: PolicyQuery) -> HTMLResponse:
+    for asked in (a, b):
+        if asked not in ctx.registry:
+            return render(request, "error.html", 404, problem="no_policy", value=asked)
+    diff = policy_uc.diff_policies(ctx, policy_uc.DiffRequest(policy_a=a, policy_b=b))
+    titles = {p: ctx.registry.get(p).policy.title for p in (a, b)}
+    ids = ctx.registry.ids()
+    return render(request, "compare.html", diff=diff, titles=titles, ids=ids)
+
+
+@router.get("/policies/{policy_id}", response_class=HTMLResponse)
+def policy(
+    policy_id: PolicyId, _: Public, ctx: Ctx, request: Request, on: DayText = None
+) -> HTMLResponse:
+    day = _day(request, on)
+    if isinstance(day, HTMLResponse):
+        return day
+    if policy_id not in ctx.registry:
+        return render(request, "error.html", 404, problem="no_policy", value=policy_id)
+    view = policy_uc.show_policy(ctx, policy_uc.ShowPolicyRequest(policy_id=policy_id, on=day))
+    sources = ctx.registry.get(policy_id).policy.sources
+    return render(request, "policy.html", policy=view, sources=sources, on=day)
 
 
 @router.get("/changes", response_class=HTMLResponse)
