@@ -231,3 +231,20 @@ def test_the_policies_their_sources_and_two_side_by_side(site: Site) -> None:
     assert site.client.get("/policies/nope").status_code == 404
     spanish = site.client.get("/policies/cps-ctu-2022-01-10", params={"lang": "es"}).text
     assert "se muestran tal como están escritas, en inglés" in spanish
+
+
+def test_the_pages_download_what_they_show_suppressed_the_same_way(site: Site) -> None:
+    media = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+    media["geojson"] = "application/geo+json"
+    seen = set()
+    for path in ["/", f"/schools/{SCHOOL}", "/map"]:
+        for href in re.findall(r'href="(/api/v1/metrics/[^"]+)"', site.client.get(path).text):
+            url = href.replace("&amp;", "&")
+            got = site.client.get(url)
+            assert got.status_code == 200, url
+            fmt = re.search(r"format=(\w+)", url)
+            assert fmt is not None
+            assert got.headers["content-type"].startswith(media[fmt.group(1)]), url
+            assert "counts 1-10 hidden" in got.headers["x-schoolmode-suppression"], url
+            seen.add(fmt.group(1))
+    assert seen == set(media)
