@@ -16,15 +16,19 @@ import hashlib
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Connection, Engine, text
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, func, select, text
 
 from schoolmode.importers import IMPORTERS
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.importers.standard import StandardLayout
 from schoolmode.standard.batch import ROW
+from schoolmode.store.bulk import SLICE
 from schoolmode.store.frames import record_frame
-from schoolmode.store.service import run_import
-from schoolmode.store.tables import RECORD_TABLES, import_log
+from schoolmode.store.service import ImportFailed, run_import
+from schoolmode.store.tables import RECORD_TABLES, import_log, metadata
 from schoolmode.synth.district import SynthConfig, synth_absences, synth_district
 from schoolmode.synth.district import write_standard_files as write_files
 from tests.conftest import FIXTURE_DATA
@@ -155,3 +159,73 @@ def test_the_write_path_stores_what_the_previous_path_stored(store: Engine, tmp_
         key = list(RECORD_TABLES[name].primary_key.columns.keys())
         mine = stored.join(expected.select(key), on=key, how="semi", nulls_equal=True)
         assert mine.sort(key).equals(expected.sort(key), null_equal=True), name
+
+
+def _people(folder: Path, count: int) -> Path:
+    people = pl.DataFrame(
+        {
+            "person_id": [f"P{i:07d}" for i in range(count)],
+            "role": ["student"] * count,
+            "age_years": [9] * count,
+            "household_id": [None] * count,
+        }
+    )
+    return write_files({"person": people}, folder)[0]
+
+
+def _schema_diff(engine: Engine) -> list[object]:
+    """What the store's tables and indexes lack or have beyond ``tables.py``'s."""
+    with engine.connect() as conn:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+
+def test_a_key_of_another_dataset_is_refused_whole(store: Engine, tmp_path: Path) -> None:
+    """A row whose key another dataset holds: the database refuses it (COPY on PostgreSQL,
+    ``executemany`` on SQLite), the service says so, nothing of the file is stored."""
+    path = _people(tmp_path / "a", 3)
+    run_import(store, StandardLayout("district-a"), path, imported_by="test")
+    before = stored_digests(store)
+    clash = _people(tmp_path / "b", 2 * SLICE)  # the first three people are district-a's
+    with pytest.raises(ImportFailed, match="the database refused the file"):
+        run_import(store, StandardLayout("district-b"), clash, imported_by="test")
+    assert stored_digests(store) == before
+    assert _schema_diff(store) == []
+
+
+class Stop(Exception):
+    """Raised by a progress callback to end an import mid-write."""
+
+
+def test_a_load_into_an_empty_table_leaves_its_indexes_as_declared(
+    store: Engine, tmp_path: Path
+) -> None:
+    """SQLite drops an empty table's secondary indexes for a load and creates them again after
+    it: a load stopped mid-write (rolled back) and a completed one leave the indexes of
+    ``tables.py``, and the rows are found through them."""
+    path = _people(tmp_path, 2 * SLICE + 7)
+    layout = StandardLayout("synthetic-district")
+
+    def stop(stage: str, done: int, total: int) -> None:
+        if stage == "write" and done < total:
+            raise Stop
+
+    if store.dialect.name == "sqlite":  # PostgreSQL reports the write once, at its end
+        with pytest.raises(Stop):
+            run_import(store, layout, path, imported_by="test", progress=stop)
+        assert stored_digests(store) == {}
+        assert _schema_diff(store) == []
+    result = run_import(store, layout, path, imported_by="test")
+    assert result.added == 2 * SLICE + 7
+    assert _schema_diff(store) == []
+    table = RECORD_TABLES["person"]
+    with store.connect() as conn:
+        if store.dialect.name == "sqlite":
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT count(*) FROM person WHERE import_id = ?",
+                (result.import_id,),
+            ).all()
+            assert any("ix_person_import_id" in str(row) for row in plan), plan
+        stored = conn.execute(
+            select(func.count()).where(table.c.import_id == result.import_id)
+        ).scalar_one()
+    assert stored == 2 * SLICE + 7

@@ -149,9 +149,12 @@ def _existing(conn: Connection, batch: Batch) -> pl.DataFrame:
 def diff_frames(
     old: pl.DataFrame, new: pl.DataFrame, key: Sequence[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int]:
-    """``(added, changed, removed_keys, unchanged_count)`` between two frames keyed by ``key``."""
-    values = [c for c in new.columns if c not in key and c != ROW]
+    """``(added, changed, removed_keys, unchanged_count)`` between two frames keyed by ``key``
+    (``old`` empty, a new dataset: every row of ``new`` is added, no join)."""
     keys = list(key)
+    if old.height == 0:
+        return new, new.clear(), old.select(keys), 0
+    values = [c for c in new.columns if c not in key and c != ROW]
     joined = new.join(old, on=keys, how="left", suffix="__old", nulls_equal=True)
     marker = old.select(keys).with_columns(pl.lit(True).alias("__present"))
     joined = joined.join(marker, on=keys, how="left", nulls_equal=True)
