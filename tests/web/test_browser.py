@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.api.conftest import PASSWORD
 from tests.web.browser import AXE, chromium, watched
-from tests.web.conftest import PLACES, SCHOOL
+from tests.web.conftest import FIRST, PLACES, SCHOOL
 
 NAME = PLACES[SCHOOL][0]
 PAGES = {
@@ -25,6 +26,7 @@ PAGES = {
     "/policies": "Policies",
     "/policies/cps-ctu-2022-01-10": "CPS-CTU safety agreement of 10 January 2022",
     "/policies/compare?a=ctu-proposal-2022-01-08&b=cps-ctu-2022-01-10": "side by side",
+    "/login": "Log in",
 }
 
 
@@ -155,3 +157,29 @@ def test_axe_finds_no_serious_or_critical_violation(
             found[path] = bad
     context.close()
     assert found == {}
+
+
+def test_the_mode_authority_records_a_decision_from_its_view(live_site: str, page: Page) -> None:
+    page.goto(live_site + "/me")
+    page.wait_for_url(re.compile(r"/login$"))  # a role view needs a login
+    page.get_by_label("Name").fill("mode-authority")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/me$"))
+    assert "Logged in as mode-authority" in page.locator("main").inner_text()
+    page.goto(f"{live_site}/me?date={FIRST.isoformat()}")
+    form = page.locator("form.authorise").first
+    form.get_by_label("Reason").fill("Staffing cannot cover the absences (browser test).")
+    form.get_by_role("button", name="Record the decision to act").click()
+    page.wait_for_url(re.compile(r"recorded=\d+"))
+    assert "Recorded in the audit trail" in page.get_by_role("status").first.inner_text()
+    # the union's view of the same day: the same changes, no form to decide
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/$"))
+    page.goto(live_site + "/login")
+    page.get_by_label("Name").fill("union-safety-committee")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_site}/me?date={FIRST.isoformat()}")
+    assert page.locator("article.eligible").count() >= 1
+    assert page.locator("form.authorise").count() == 0

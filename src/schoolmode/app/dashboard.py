@@ -15,13 +15,14 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from schoolmode.access.roles import ANONYMOUS
+from schoolmode.access.roles import ANONYMOUS, Principal
 from schoolmode.app.context import Context
 from schoolmode.app.explain_public import PublicExplanation, public_explanation
 from schoolmode.app.metrics import Level, MetricsRequest, RuleInfo, metrics_frame
 from schoolmode.app.releases import ReleaseEntry, release_history
 from schoolmode.decisions.record import DecisionError
 from schoolmode.decisions.runs import (
+    classroom_schools,
     day_decisions,
     decision_runs,
     latest_decided_day,
@@ -469,6 +470,75 @@ def district_feed(ctx: Context) -> Feed | None:
     return Feed(decided=found, school=None, changes=changes)
 
 
+class Eligible(BaseModel):
+    """A unit made eligible for a change by a rule that a named body decides, on a day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: str
+    unit: str
+    school: str | None
+    """The school of the unit (None: the district)."""
+    name: str
+    status: str
+    status_label: str
+    mode: str
+    label: str
+    rule: str
+    rule_title: str
+    decided_by: str | None
+
+
+class RoleDay(BaseModel):
+    """What the people who decide see on a day, within their scope."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decided: Decided
+    eligible: list[Eligible]
+    """Units in scope whose decision on the day is an eligibility awaiting a body's decision."""
+
+
+def role_day(ctx: Context, who: Principal, day: dt.date | None = None) -> RoleDay | None:
+    """The eligible changes of ``day`` (default: the last day decided) within ``who``'s scope
+    (None: nothing decided). Only for principals holding ``decisions:inputs``."""
+    found = decided(ctx, day)
+    if found is None:
+        return None
+    rows = []
+    for scope in ("district", "school", "classroom"):
+        page = day_decisions(ctx.engine, found.day, scope, None, 10**7, 0, found.run_id)
+        rows += [r for r in (page.rows if page else []) if r.status.startswith("eligible")]
+    names = {s.id: s.name for s in schools(ctx)}
+    rooms = classroom_schools(ctx.engine, [r.unit for r in rows if r.scope == "classroom"])
+    titles = {}
+    if found.policy_id in ctx.registry:
+        titles = {r.id: r.title for r in ctx.registry.get(found.policy_id).policy.rules}
+    out = []
+    for r in rows:
+        school = r.unit if r.scope == "school" else rooms.get(r.unit)
+        whole = who.scope.kind.value == "district"
+        if not (whole if school is None else who.scope.covers_school(school)):
+            continue
+        name = names.get(school, school) if school else r.unit
+        out.append(
+            Eligible(
+                scope=r.scope,
+                unit=r.unit,
+                school=school,
+                name=name if r.scope != "classroom" else f"{name}, {r.unit}",
+                status=r.status,
+                status_label=_label(found, r.status),
+                mode=r.mode,
+                label=_label(found, r.mode),
+                rule=r.rule or "",
+                rule_title=titles.get(r.rule or "", r.rule or ""),
+                decided_by=r.decided_by,
+            )
+        )
+    return RoleDay(decided=found, eligible=out)
+
+
 class ChangeEntry(BaseModel):
     """One dated entry of the public change log."""
 
@@ -540,6 +610,7 @@ __all__ = [
     "district_day",
     "district_feed",
     "newest",
+    "role_day",
     "school_day",
     "school_feed",
     "school_modes",

@@ -298,3 +298,17 @@ def scope_history(
         else pl.lit(None, pl.Int64).alias("run_id")
     )
     return frame.join(latest, on=["date", "run_id"], how="semi").sort("unit", "date")
+
+
+def classroom_schools(engine: Engine, classrooms: Collection[str]) -> dict[str, str]:
+    """Each of ``classrooms``' school (any school year; an unknown classroom is left out)."""
+    if not classrooms:
+        return {}
+    table = RECORD_TABLES["classroom"]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.classroom_id, table.c.school_id)
+            .where(table.c.classroom_id.in_(sorted(set(classrooms))))
+            .distinct()
+        ).all()
+    return {str(r[0]): str(r[1]) for r in rows}

@@ -98,8 +98,15 @@ def feed_response(body: bytes, code: str) -> Response:
     return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
 
-def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    """``template`` rendered in the page's language, with the security headers."""
+def render(
+    request: Request,
+    template: str,
+    status: int = 200,
+    extra: dict[str, str] | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    """``template`` rendered in the page's language, with the security headers (and the
+    ``extra`` headers)."""
     code = page_language(request)
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
     switch = {c: f"{request.url.path}?{urlencode([*kept, ('lang', c)])}" for c in LANGUAGES}
@@ -109,6 +116,7 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
         .render(request=request, path=request.url.path, switch=switch, **values)
     )
     headers = {
+        **(extra or {}),
         **SECURITY_HEADERS,
         "Content-Security-Policy": CSP.format(tiles=_tile_origin(request)),
         "Content-Language": code,

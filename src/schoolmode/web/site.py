@@ -19,7 +19,7 @@ from schoolmode.api.app import create_app
 from schoolmode.app.context import Context
 from schoolmode.app.dashboard import decided
 from schoolmode.settings import AppSettings
-from schoolmode.web import pages
+from schoolmode.web import account, pages
 
 STATIC = files("schoolmode.web") / "static"
 STARTUP_TIMEOUT_S = 120
@@ -31,6 +31,7 @@ def create_site(settings: AppSettings | None = None) -> FastAPI:
     environment)."""
     app = create_app(settings)
     app.include_router(pages.router)
+    app.include_router(account.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     inner = app.router.lifespan_context
 

@@ -63,7 +63,7 @@ def _failure_keys(request: Request, username: str) -> list[str]:
     return [f"name:{username}", f"client:{getattr(request.client, 'host', None) or 'unknown'}"]
 
 
-def _before_login(request: Request, username: str) -> None:
+def before_login(request: Request, username: str) -> None:
     """403 for a login another site's page posts; 429 past the failed logins allowed."""
     check_origin(request)
     limit = store_context(request).settings.login_failures
@@ -79,7 +79,9 @@ def _before_login(request: Request, username: str) -> None:
         )
 
 
-def _failed(request: Request, username: str, exc: SchoolmodeError, scheme: str) -> ProblemError:
+def failed_login(
+    request: Request, username: str, exc: SchoolmodeError, scheme: str
+) -> ProblemError:
     limit = store_context(request).settings.login_failures
     for key in _failure_keys(request, username):
         _failures(request).take(key, limit)
@@ -103,11 +105,11 @@ def token(
     ctx: Annotated[Context, Depends(context)],
     _: Annotated[Principal, Depends(Requires(None, csrf=False))],
 ) -> TokenOut:
-    _before_login(request, username)
+    before_login(request, username)
     try:
         issued = login(ctx, username, password)
     except SchoolmodeError as exc:
-        raise _failed(request, username, exc, "Bearer") from None
+        raise failed_login(request, username, exc, "Bearer") from None
     return TokenOut(access_token=issued.token, expires_in=int(issued.expires_in_days * 86400))
 
 
@@ -151,11 +153,11 @@ def session_login(
     ctx: Annotated[Context, Depends(context)],
     _: Annotated[Principal, Depends(Requires(None, csrf=False))],
 ) -> SessionOut:
-    _before_login(request, username)
+    before_login(request, username)
     try:
         opened = open_session(ctx, username, password, replaces=read_cookie(request, False))
     except SchoolmodeError as exc:
-        raise _failed(request, username, exc, "Cookie") from None
+        raise failed_login(request, username, exc, "Cookie") from None
     return _start(request, response, opened)
 
 

@@ -1,0 +1,128 @@
+"""Logging in and the role views: ``/login`` (a form: a browser session, as
+``POST /api/v1/auth/session`` opens it, with the same limit on failed logins), ``/logout``,
+and ``/me``: who is logged in and, within their scope, the changes awaiting a named body's
+decision; those who record decisions (``authorisations:write``) do it from the same page,
+each form carrying the session's CSRF token, each decision written to the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from schoolmode.access.roles import Permission, Principal
+from schoolmode.api.problems import NO_CONTROL, PLAIN, ProblemError
+from schoolmode.api.routes.auth import Password, Username, before_login, failed_login
+from schoolmode.api.security import (
+    Requires,
+    clear_cookie,
+    context,
+    in_scope,
+    read_cookie,
+    set_cookie,
+)
+from schoolmode.app import dashboard as uc
+from schoolmode.app import decisions as decisions_uc
+from schoolmode.app.access import close_session, open_session
+from schoolmode.app.context import Context
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.web.render import render
+
+router = APIRouter(include_in_schema=False)
+Ctx = Annotated[Context, Depends(context)]
+Anyone = Annotated[Principal, Depends(Requires(None))]
+LoginForm = Annotated[Principal, Depends(Requires(None, csrf=False))]
+Field = Annotated[str, Form(min_length=1, max_length=100, pattern=NO_CONTROL)]
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(who: Anyone, request: Request) -> Response:
+    if not who.anonymous:
+        return RedirectResponse("/me", status_code=303)
+    return render(request, "login.html", problem=None, username="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request, ctx: Ctx, _: LoginForm, username: Username, password: Password
+) -> Response:
+    try:
+        before_login(request, username)  # another site's form, or too many failures
+        try:
+            opened = open_session(ctx, username, password, replaces=read_cookie(request, False))
+        except SchoolmodeError as exc:
+            raise failed_login(request, username, exc, "Cookie") from None
+    except ProblemError as exc:
+        return render(request, "login.html", exc.status, problem=exc.detail, username=username)
+    response = RedirectResponse("/me", status_code=303)
+    life = int((opened.expires_at - dt.datetime.now(dt.UTC)).total_seconds())
+    set_cookie(response, request, False, opened.cookie, max_age=max(life, 1))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, ctx: Ctx, who: Anyone) -> Response:
+    cookie = getattr(request.state, "session_cookie", None)  # set when the cookie logged in
+    if cookie is not None:
+        close_session(ctx, cookie, who)
+    response = RedirectResponse("/", status_code=303)
+    clear_cookie(response, request, oidc=False)
+    return response
+
+
+@router.get("/me", response_class=HTMLResponse)
+def me(
+    who: Anyone,
+    ctx: Ctx,
+    request: Request,
+    date: Annotated[dt.date | None, Query()] = None,
+    recorded: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    if who.anonymous:
+        return RedirectResponse("/login", status_code=303)
+    view = uc.role_day(ctx, who, date) if who.may(Permission.decisions_inputs) else None
+    return render(
+        request,
+        "me.html",
+        who=who,
+        view=view,
+        csrf=getattr(request.state, "csrf_token", None),
+        may_decide=who.may(Permission.authorisations_write),
+        recorded=recorded,
+        extra={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/me/authorisations")
+async def authorise(
+    request: Request,
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(Requires(Permission.authorisations_write))],
+    policy_id: Field,
+    rule: Field,
+    unit: Field,
+    day: Annotated[dt.date, Form()],
+    by: Annotated[str, Form(min_length=1, max_length=200, pattern=NO_CONTROL)],
+    reason: Annotated[str, Form(min_length=1, max_length=4000, pattern=PLAIN)],
+) -> Response:
+    """Record a named body's decision from the role view (as ``POST /api/v1/authorisations``)."""
+
+    def record() -> int:
+        in_scope(who, decisions_uc.rule_unit_school(ctx, policy_id, rule, unit))
+        req = decisions_uc.AuthoriseRequest(
+            policy_id=policy_id,
+            rule=rule,
+            unit=unit,
+            day=day,
+            by=by,
+            reason=reason,
+            recorded_by=who.name,
+        )
+        return decisions_uc.authorise(ctx, req).key
+
+    key = await run_in_threadpool(record)
+    return RedirectResponse(f"/me?date={day.isoformat()}&recorded={key}", status_code=303)

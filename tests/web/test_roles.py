@@ -1,0 +1,136 @@
+"""Logging in through the pages and the role views: each role sees its view and nothing more,
+within its scope; the mode authority records a decision from its view into the audit trail;
+the form needs the session's CSRF token; failed logins are limited as the API's are."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from schoolmode.access.roles import Role
+from schoolmode.app.access import AddAccountRequest, add_account
+from schoolmode.store.tables import authorisation
+from tests.api.conftest import ADMIN, OTHER_SCHOOL, PASSWORD
+from tests.web.conftest import FIRST, SCHOOL, Site
+
+
+def _client(site: Site) -> TestClient:
+    """A browser of its own (its own cookies) on the site's running application."""
+    return TestClient(site.client.app, base_url="http://127.0.0.1")
+
+
+def _login(site: Site, name: str) -> TestClient:
+    client = _client(site)
+    got = client.post("/login", data={"username": name, "password": PASSWORD})
+    assert got.status_code == 200, got.text[:300]
+    assert got.url.path == "/me"
+    return client
+
+
+def test_the_role_view_needs_a_login(site: Site) -> None:
+    client = _client(site)
+    got = client.get("/me", follow_redirects=False)
+    assert got.status_code == 303
+    assert got.headers["location"] == "/login"
+    assert "<h1>Log in</h1>" in client.get("/login").text
+
+
+def test_a_wrong_password_is_said_and_counted(site: Site) -> None:
+    client = _client(site)
+    got = client.post("/login", data={"username": "mode-authority", "password": "hunter2-not-it"})
+    assert got.status_code == 401
+    assert "The login failed:" in got.text
+    assert 'value="mode-authority"' in got.text  # the name kept, never the password
+    assert "hunter2-not-it" not in got.text
+
+
+def test_each_role_sees_its_view_and_nothing_more(site: Site) -> None:
+    authority = _login(site, "mode-authority").get("/me").text
+    assert "Logged in as mode-authority: mode-authority, scope district" in authority
+    assert "Changes awaiting a decision on Thursday 10 February 2022" in authority
+    assert "None in your scope on this day." in authority
+    earlier = _login(site, "mode-authority").get("/me", params={"date": FIRST.isoformat()}).text
+    assert "Changes awaiting a decision on Monday 7 February 2022" in earlier
+    assert _eligible_units(earlier)
+    union = _login(site, "union-safety-committee").get("/me").text
+    assert "Changes awaiting a decision" in union
+    assert 'action="/me/authorisations"' not in union  # the union sees, does not decide
+    hr = _login(site, "hr").get("/me").text
+    assert "Your role does not see decision inputs" in hr
+    assert "Changes awaiting a decision" not in hr
+
+
+def _eligible_units(page: str) -> list[str]:
+    return re.findall(r'<input type="hidden" name="unit" value="([^"]+)">', page)
+
+
+def test_a_scoped_view_holds_only_its_schools(site: Site) -> None:
+    whole = _login(site, "mode-authority").get("/me", params={"date": FIRST.isoformat()}).text
+    every = set(re.findall(r'href="/schools/([^"?]+)\?date=', whole))
+    # a union member scoped to one school, with a password (the API tests' has a token only)
+    add_account(
+        site.ctx,
+        AddAccountRequest(
+            name="school-union-web",
+            role=Role.union_safety_committee,
+            scope=f"school:{SCHOOL}",
+            password=PASSWORD,
+        ),
+        ADMIN,
+    )
+    mine = _login(site, "school-union-web").get("/me", params={"date": FIRST.isoformat()}).text
+    assert "scope school:" in mine
+    shown = set(re.findall(r'href="/schools/([^"?]+)\?date=', mine))
+    assert shown <= {SCHOOL}
+    if OTHER_SCHOOL in every:
+        assert OTHER_SCHOOL not in shown
+
+
+def test_the_authorisation_form_round_trips_into_the_audit_trail(site: Site) -> None:
+    client = _login(site, "mode-authority")
+    page = client.get("/me", params={"date": FIRST.isoformat()}).text
+    units = _eligible_units(page)
+    assert units, "the store has a school eligible for a change on FIRST"
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    form = {
+        "csrf_token": csrf.group(1),
+        "policy_id": re.findall(r'name="policy_id" value="([^"]+)"', page)[0],
+        "rule": re.findall(r'name="rule" value="([^"]+)"', page)[0],
+        "unit": units[0],
+        "day": FIRST.isoformat(),
+        "by": "CPS Tactical Team",
+        "reason": "Staffing cannot cover the absences (test).",
+    }
+    with site.ctx.engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(authorisation)).scalar_one()
+    # without the session's CSRF token: refused, nothing recorded
+    refused = client.post("/me/authorisations", data={**form, "csrf_token": "x"})
+    assert refused.status_code == 403
+    done = client.post("/me/authorisations", data=form, follow_redirects=False)
+    assert done.status_code == 303
+    key = int(done.headers["location"].split("recorded=")[1])
+    assert "Recorded in the audit trail (authorisation" in client.get(done.headers["location"]).text
+    with site.ctx.engine.connect() as conn:
+        after = conn.execute(select(func.count()).select_from(authorisation)).scalar_one()
+        row = conn.execute(select(authorisation).where(authorisation.c.id == key)).one()
+    assert after == before + 1
+    assert row.recorded_by == "mode-authority"
+    assert row.decided_by == "CPS Tactical Team"
+    assert row.unit == units[0]
+    # the hash chain links it: the audit verifies, with the new authorisation in it
+    admin = _login(site, "auditor")
+    verified = admin.get("/api/v1/audit/verification").json()
+    assert verified["intact"] is True, verified
+
+
+def test_logging_out_ends_the_session(site: Site) -> None:
+    client = _login(site, "district-operations")
+    page = client.get("/me").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    out = client.post("/logout", data={"csrf_token": csrf.group(1)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/me", follow_redirects=False).status_code == 303
