@@ -13,7 +13,7 @@ from schoolmode.access.roles import Role
 from schoolmode.app.access import AddAccountRequest, add_account
 from schoolmode.store.tables import authorisation
 from tests.api.conftest import ADMIN, OTHER_SCHOOL, PASSWORD
-from tests.web.conftest import FIRST, SCHOOL, Site
+from tests.web.conftest import DAY, FIRST, SCHOOL, Site
 
 
 def _client(site: Site) -> TestClient:
@@ -134,3 +134,40 @@ def test_logging_out_ends_the_session(site: Site) -> None:
     out = client.post("/logout", data={"csrf_token": csrf.group(1)}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/me", follow_redirects=False).status_code == 303
+
+
+def test_the_health_department_confirms_an_outbreak_from_its_view(site: Site) -> None:
+    client = _login(site, "health-department")
+    page = client.get("/me", params={"date": DAY.isoformat()}).text
+    assert "Outbreaks awaiting the health department&#39;s decision" in page
+    rooms = re.findall(r'name="classroom_id" value="([^"]+)"', page)
+    days = re.findall(r'name="detected_on" value="([^"]+)"', page)
+    assert rooms, "the store has an outbreak awaiting a decision"
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    form = {
+        "csrf_token": csrf.group(1),
+        "classroom_id": rooms[0],
+        "detected_on": days[0],
+        "confirmed": "true",
+        "decided_by": "Chicago Department of Public Health",
+        "note": "Case review 2022-01-19 (test)",
+    }
+    assert client.post("/me/outbreaks", data={**form, "csrf_token": "x"}).status_code == 403
+    done = client.post("/me/outbreaks", data=form, follow_redirects=False)
+    assert done.status_code == 303
+    assert "outbreak=" in done.headers["location"]
+    after = client.get("/me", params={"date": DAY.isoformat()}).text
+    assert (rooms[0], days[0]) not in set(
+        zip(
+            re.findall(r'name="classroom_id" value="([^"]+)"', after),
+            re.findall(r'name="detected_on" value="([^"]+)"', after),
+            strict=True,
+        )
+    )
+    listed = client.get("/api/v1/outbreaks").json()["items"]
+    mine = [o for o in listed if o["classroom_id"] == rooms[0] and o["date"] == days[0]]
+    assert [o["lhd_confirmed"] for o in mine] == [True]
+    # the mode authority reads no outbreaks and has no such form
+    authority = _login(site, "mode-authority").get("/me", params={"date": DAY.isoformat()}).text
+    assert 'action="/me/outbreaks"' not in authority

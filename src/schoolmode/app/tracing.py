@@ -12,7 +12,9 @@ import datetime as dt
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from schoolmode.access.roles import Principal
 from schoolmode.app.context import Context
+from schoolmode.decisions.runs import classroom_schools
 from schoolmode.operations.tracing import CPS_QUARANTINE, trace_stored_case
 from schoolmode.operations.tracing_store import Recorded, stored_outbreaks, trace_and_record
 from schoolmode.operations.tracing_store import confirm_outbreak as record_confirmation
@@ -179,6 +181,33 @@ def outbreak_list(ctx: Context) -> OutbreakListResult:
             for r in found.iter_rows(named=True)
         ]
     )
+
+
+def outbreaks_in_scope(
+    ctx: Context,
+    who: Principal,
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    awaiting: bool = False,
+) -> list[Outbreak]:
+    """The outbreaks from ``first`` to ``last`` in the classrooms of ``who``'s scope
+    (``awaiting``: only those without the health department's decision), in the order of
+    :func:`outbreak_list`."""
+    found = [
+        o
+        for o in outbreak_list(ctx).outbreaks
+        if (first is None or o.date >= first)
+        and (last is None or o.date <= last)
+        and (not awaiting or o.lhd_confirmed is None)
+    ]
+    if who.scope.kind.value != "district":
+        rooms = classroom_schools(ctx.engine, {o.classroom_id for o in found})
+        found = [
+            o
+            for o in found
+            if o.classroom_id in rooms and who.scope.covers_school(rooms[o.classroom_id])
+        ]
+    return found
 
 
 class ConfirmOutbreakRequest(BaseModel):

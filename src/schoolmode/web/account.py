@@ -26,6 +26,7 @@ from schoolmode.api.security import (
 )
 from schoolmode.app import dashboard as uc
 from schoolmode.app import decisions as decisions_uc
+from schoolmode.app import tracing as tracing_uc
 from schoolmode.app.access import close_session, open_session
 from schoolmode.app.context import Context
 from schoolmode.policy.errors import SchoolmodeError
@@ -36,6 +37,10 @@ Ctx = Annotated[Context, Depends(context)]
 Anyone = Annotated[Principal, Depends(Requires(None))]
 LoginForm = Annotated[Principal, Depends(Requires(None, csrf=False))]
 Field = Annotated[str, Form(min_length=1, max_length=100, pattern=NO_CONTROL)]
+Reason = Annotated[str, Form(min_length=1, max_length=4000, pattern=PLAIN)]
+Body = Annotated[str, Form(min_length=1, max_length=200, pattern=NO_CONTROL)]
+OUTBREAK_DAYS = 28
+"""How far back the health department's view lists outbreaks awaiting its decision."""
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -81,10 +86,16 @@ def me(
     request: Request,
     date: Annotated[dt.date | None, Query()] = None,
     recorded: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    outbreak: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     if who.anonymous:
         return RedirectResponse("/login", status_code=303)
     view = uc.role_day(ctx, who, date) if who.may(Permission.decisions_inputs) else None
+    outbreaks = None
+    if who.may(Permission.outbreaks_read):
+        last = date or (view.decided.day if view else None)
+        first = None if last is None else last - dt.timedelta(days=OUTBREAK_DAYS - 1)
+        outbreaks = tracing_uc.outbreaks_in_scope(ctx, who, first, last, awaiting=True)[::-1]
     return render(
         request,
         "me.html",
@@ -92,7 +103,10 @@ def me(
         view=view,
         csrf=getattr(request.state, "csrf_token", None),
         may_decide=who.may(Permission.authorisations_write),
+        outbreaks=outbreaks,
+        may_confirm=who.may(Permission.outbreaks_confirm),
         recorded=recorded,
+        outbreak_recorded=outbreak,
         extra={"Cache-Control": "no-store"},
     )
 
@@ -106,8 +120,8 @@ async def authorise(
     rule: Field,
     unit: Field,
     day: Annotated[dt.date, Form()],
-    by: Annotated[str, Form(min_length=1, max_length=200, pattern=NO_CONTROL)],
-    reason: Annotated[str, Form(min_length=1, max_length=4000, pattern=PLAIN)],
+    by: Body,
+    reason: Reason,
 ) -> Response:
     """Record a named body's decision from the role view (as ``POST /api/v1/authorisations``)."""
 
@@ -126,3 +140,31 @@ async def authorise(
 
     key = await run_in_threadpool(record)
     return RedirectResponse(f"/me?date={day.isoformat()}&recorded={key}", status_code=303)
+
+
+@router.post("/me/outbreaks")
+async def confirm_outbreak(
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(Requires(Permission.outbreaks_confirm))],
+    classroom_id: Field,
+    detected_on: Annotated[dt.date, Form()],
+    confirmed: Annotated[bool, Form()],
+    decided_by: Body,
+    note: Reason,
+) -> Response:
+    """Record the health department's decision on an outbreak from its view (as
+    ``POST /api/v1/outbreaks/confirmations``)."""
+
+    def record() -> int:
+        in_scope(who, decisions_uc.school_of_unit(ctx, "classroom", classroom_id))
+        req = tracing_uc.ConfirmOutbreakRequest(
+            classroom_id=classroom_id,
+            detected_on=detected_on,
+            confirmed=confirmed,
+            decided_by=decided_by,
+            note=note,
+        )
+        return tracing_uc.confirm_outbreak(ctx, req).decision_id
+
+    key = await run_in_threadpool(record)
+    return RedirectResponse(f"/me?date={detected_on.isoformat()}&outbreak={key}", status_code=303)

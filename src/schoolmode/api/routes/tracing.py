@@ -19,7 +19,6 @@ from schoolmode.access.roles import Permission, Principal
 from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN
 from schoolmode.api.security import Requires, context, in_scope
 from schoolmode.api.uploads import Limit, Offset, Page, page
-from schoolmode.app import decisions as decided
 from schoolmode.app import tracing as uc
 from schoolmode.app.context import Context
 
@@ -85,20 +84,7 @@ def outbreaks(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[uc.Outbreak]:
-    found = [
-        o
-        for o in uc.outbreak_list(ctx).outbreaks
-        if (first is None or o.date >= first) and (last is None or o.date <= last)
-    ]
-    if who.scope.kind.value != "district":
-        rooms = {o.classroom_id for o in found}
-        school = {r: decided.school_of_unit(ctx, "classroom", r) for r in rooms}
-        found = [
-            o
-            for o in found
-            if school[o.classroom_id] is not None
-            and who.scope.covers_school(str(school[o.classroom_id]))
-        ]
+    found = uc.outbreaks_in_scope(ctx, who, first, last)
     return page(request, found, limit, offset)
 
 
