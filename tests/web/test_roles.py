@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from schoolmode.access.roles import Role
 from schoolmode.app.access import AddAccountRequest, add_account
-from schoolmode.store.tables import authorisation
+from schoolmode.store.tables import access_log, authorisation
 from tests.api.conftest import ADMIN, OTHER_SCHOOL, PASSWORD
 from tests.web.conftest import DAY, FIRST, SCHOOL, Site
 
@@ -171,3 +171,39 @@ def test_the_health_department_confirms_an_outbreak_from_its_view(site: Site) ->
     # the mode authority reads no outbreaks and has no such form
     authority = _login(site, "mode-authority").get("/me", params={"date": DAY.isoformat()}).text
     assert 'action="/me/outbreaks"' not in authority
+
+
+def _access(site: Site, route: str) -> list[tuple[str | None, str, int]]:
+    with site.ctx.engine.connect() as conn:
+        rows = conn.execute(
+            select(access_log.c.principal, access_log.c.action, access_log.c.status).where(
+                access_log.c.route == route
+            )
+        ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def test_hr_sees_the_requests_and_each_view_is_in_the_access_log(site: Site) -> None:
+    hr = _login(site, "hr")
+    assert 'href="/me/accommodations"' in hr.get("/me").text
+    before = len(_access(site, "/me/accommodations"))
+    page = hr.get("/me/accommodations")
+    assert page.status_code == 200
+    assert "<h1>Accommodation requests</h1>" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    logged = _access(site, "/me/accommodations")
+    assert len(logged) == before + 1
+    assert logged[-1] == ("hr", "read", 200)
+    # the union and the mode authority may not see them (the medical basis)
+    for name in ("union-safety-committee", "mode-authority"):
+        refused = _login(site, name).get("/me/accommodations")
+        assert refused.status_code == 403, name
+    # a write from a page is logged under the page's route, not the API's
+    routes = _routes(site)
+    assert "/login" in routes  # the login form's post
+    assert not {r for r in routes if r.startswith(("/api/v1/me", "/api/v1/login"))}, routes
+
+
+def _routes(site: Site) -> set[str]:
+    with site.ctx.engine.connect() as conn:
+        return {r[0] for r in conn.execute(select(access_log.c.route).distinct()).all()}

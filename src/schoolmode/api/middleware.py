@@ -141,7 +141,11 @@ async def _send_tagged(start: Message, body: bytes, request: Headers, send: Send
 
 def _log(scope: Scope, state: dict[str, Any], status: int) -> None:
     route = scope.get("route")
-    path = API_PREFIX + route.path if route is not None else scope.get("path", "")
+    asked = scope.get("path", "")
+    if route is None:
+        path = asked
+    else:  # the route's template: the API's routes are mounted under API_PREFIX, the pages not
+        path = API_PREFIX + route.path if asked.startswith(API_PREFIX + "/") else route.path
     params: dict[str, object] = {
         **scope.get("path_params", {}),
         **QueryParams(scope.get("query_string", b"")),

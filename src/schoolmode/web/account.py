@@ -24,6 +24,7 @@ from schoolmode.api.security import (
     read_cookie,
     set_cookie,
 )
+from schoolmode.app import accommodations as accommodations_uc
 from schoolmode.app import dashboard as uc
 from schoolmode.app import decisions as decisions_uc
 from schoolmode.app import tracing as tracing_uc
@@ -39,6 +40,8 @@ LoginForm = Annotated[Principal, Depends(Requires(None, csrf=False))]
 Field = Annotated[str, Form(min_length=1, max_length=100, pattern=NO_CONTROL)]
 Reason = Annotated[str, Form(min_length=1, max_length=4000, pattern=PLAIN)]
 Body = Annotated[str, Form(min_length=1, max_length=200, pattern=NO_CONTROL)]
+HR_VIEW = "district-hr"
+"""The accommodations' view with the medical basis (``operations.accommodations.role_view``)."""
 OUTBREAK_DAYS = 28
 """How far back the health department's view lists outbreaks awaiting its decision."""
 
@@ -107,6 +110,7 @@ def me(
         may_confirm=who.may(Permission.outbreaks_confirm),
         recorded=recorded,
         outbreak_recorded=outbreak,
+        may_accommodations=who.may(Permission.accommodations_read),
         extra={"Cache-Control": "no-store"},
     )
 
@@ -168,3 +172,23 @@ async def confirm_outbreak(
 
     key = await run_in_threadpool(record)
     return RedirectResponse(f"/me?date={detected_on.isoformat()}&outbreak={key}", status_code=303)
+
+
+@router.get("/me/accommodations", response_class=HTMLResponse)
+def accommodations(
+    request: Request,
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(Requires(Permission.accommodations_read, personal=True))],
+) -> Response:
+    """HR's view: the current decision on every staff accommodation request, with its basis
+    (personal data: each view is written to the access log with its rows)."""
+    rows = accommodations_uc.show(ctx, accommodations_uc.ShowRequest(role=HR_VIEW)).rows
+    request.state.rows = rows.height
+    return render(
+        request,
+        "accommodations.html",
+        who=who,
+        columns=rows.columns,
+        rows=rows.rows(),
+        extra={"Cache-Control": "no-store"},
+    )
