@@ -9,8 +9,9 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from schoolmode.access.roles import Role
+from schoolmode.access.roles import Principal, Role, Scope
 from schoolmode.app.access import AddAccountRequest, add_account
+from schoolmode.app.dashboard import NEAR, watch_list
 from schoolmode.store.tables import access_log, authorisation
 from tests.api.conftest import ADMIN, OTHER_SCHOOL, PASSWORD
 from tests.web.conftest import DAY, FIRST, SCHOOL, Site
@@ -207,3 +208,24 @@ def test_hr_sees_the_requests_and_each_view_is_in_the_access_log(site: Site) -> 
 def _routes(site: Site) -> set[str]:
     with site.ctx.engine.connect() as conn:
         return {r[0] for r in conn.execute(select(access_log.c.route).distinct()).all()}
+
+
+def test_the_watch_list_is_the_schools_near_or_past_a_threshold_in_scope(site: Site) -> None:
+    ops = Principal("ops", Role.district_operations)
+    found = watch_list(site.ctx, ops, FIRST)
+    assert found is not None
+    assert found.schools == 3
+    assert found.rows, "the store has a school near or past a threshold on FIRST"
+    for row in found.rows:
+        assert row.share >= float(NEAR)
+        assert row.met == (row.share >= 1)  # the rules of the day are "at least" thresholds
+    shares = [(not r.met, -r.share) for r in found.rows]
+    assert shares == sorted(shares)  # past first, then the nearest
+    one = Principal("one", Role.union_safety_committee, Scope.parse(f"school:{SCHOOL}"))
+    mine = watch_list(site.ctx, one, FIRST)
+    assert mine is not None
+    assert {r.school for r in mine.rows} <= {SCHOOL}
+    assert mine.schools == 1
+    page = _login(site, "district-operations").get("/me", params={"date": FIRST.isoformat()})
+    assert "Watch list: schools near a threshold on Monday 7 February 2022" in page.text
+    assert page.text.count('<tr class="differs">') + page.text.count("% of the threshold") >= 1

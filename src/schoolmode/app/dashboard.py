@@ -10,6 +10,8 @@ people is either released or ``suppressed``). Nothing here reads an exact count 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from decimal import Decimal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
@@ -34,6 +36,7 @@ from schoolmode.decisions.runs import (
     unit_history,
 )
 from schoolmode.disclosure import SUPPRESSED, rule_on
+from schoolmode.engine.trace import Node, trace
 from schoolmode.store.frames import query_frame
 from schoolmode.store.tables import RECORD_TABLES
 
@@ -539,6 +542,107 @@ def role_day(ctx: Context, who: Principal, day: dt.date | None = None) -> RoleDa
     return RoleDay(decided=found, eligible=out)
 
 
+NEAR = Decimal("0.75")
+"""A school is on the watch list when a figure is at least this share of a threshold it has
+not reached (or has reached: those are listed first)."""
+
+
+class Watched(BaseModel):
+    """A school's figure against a threshold of a rule, on a day: exact (decision inputs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    school: str
+    name: str
+    rule_title: str
+    condition: str
+    figure: str
+    threshold: str
+    share: float
+    """The figure as a share of the threshold (1 or more: reached)."""
+    met: bool
+
+
+class WatchList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    decided: Decided
+    rows: list[Watched]
+    """Newest threat first: reached, then the nearest."""
+    schools: int
+    """Schools in scope decided on the day (how many were looked at)."""
+
+
+_WATCH: dict[tuple[str, int, dt.date], list[Watched]] = {}
+_WATCH_LOCK = threading.Lock()
+
+
+def _thresholds(node: Node) -> list[Node]:
+    if node.kind == "threshold":
+        return [node]
+    return [t for child in node.children for t in _thresholds(child)]
+
+
+def _watched(ctx: Context, found: Decided) -> list[Watched]:
+    """Every school's figures at NEAR of a threshold or above, on the day (traces of the run's
+    evaluation, computed once per run and day)."""
+    key = (str(ctx.engine.url), found.run_id, found.day)
+    with _WATCH_LOCK:
+        if key in _WATCH:
+            return _WATCH[key]
+        evaluation = ctx.evaluations.get(ctx.engine, found.run_id)
+        names = {s.id: s.name for s in schools(ctx)}
+        frame = evaluation.frame("school", only_present=False).filter(pl.col("date") == found.day)
+        out = []
+        for row in frame.to_dicts():
+            unit = str(row["unit"])
+            seen = trace(evaluation, "school", unit, found.day, row=row)
+            for rule in seen.rules:
+                if rule.condition is None:
+                    continue
+                for t in _thresholds(rule.condition):
+                    figure = t.children[0].raw if t.children else t.raw
+                    if t.op not in (">=", ">") or figure is None or not t.limit:
+                        continue
+                    limit = Decimal(t.limit)
+                    share = Decimal(figure) / limit if limit > 0 else None
+                    if share is None or share < NEAR:
+                        continue
+                    out.append(
+                        Watched(
+                            school=unit,
+                            name=names.get(unit, unit),
+                            rule_title=rule.title,
+                            condition=t.label,
+                            figure=t.children[0].value if t.children else figure,
+                            threshold=t.limit_text or t.limit,
+                            share=float(share),
+                            met=bool(t.met),
+                        )
+                    )
+        out.sort(key=lambda w: (not w.met, -w.share, w.name))
+        _WATCH.clear()
+        _WATCH[key] = out
+        return out
+
+
+def watch_list(ctx: Context, who: Principal, day: dt.date | None = None) -> WatchList | None:
+    """The schools in ``who``'s scope whose figures are near a threshold of the policy in
+    force (at least ``NEAR`` of it) or past it, on ``day`` (default: the last day decided);
+    None: nothing decided. For principals holding ``decisions:inputs`` (exact figures)."""
+    found = decided(ctx, day)
+    if found is None:
+        return None
+    rows = [w for w in _watched(ctx, found) if who.scope.covers_school(w.school)]
+    page = day_decisions(ctx.engine, found.day, "school", None, 10**7, 0, found.run_id)
+    decided_schools = [r.unit for r in (page.rows if page else [])]
+    return WatchList(
+        decided=found,
+        rows=rows,
+        schools=sum(1 for u in decided_schools if who.scope.covers_school(u)),
+    )
+
+
 class ChangeEntry(BaseModel):
     """One dated entry of the public change log."""
 
@@ -615,4 +719,5 @@ __all__ = [
     "school_feed",
     "school_modes",
     "schools",
+    "watch_list",
 ]

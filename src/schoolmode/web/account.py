@@ -93,7 +93,9 @@ def me(
 ) -> Response:
     if who.anonymous:
         return RedirectResponse("/login", status_code=303)
-    view = uc.role_day(ctx, who, date) if who.may(Permission.decisions_inputs) else None
+    inputs = who.may(Permission.decisions_inputs)
+    view = uc.role_day(ctx, who, date) if inputs else None
+    watch = uc.watch_list(ctx, who, date) if inputs else None
     outbreaks = None
     if who.may(Permission.outbreaks_read):
         last = date or (view.decided.day if view else None)
@@ -107,6 +109,7 @@ def me(
         csrf=getattr(request.state, "csrf_token", None),
         may_decide=who.may(Permission.authorisations_write),
         outbreaks=outbreaks,
+        watch=watch,
         may_confirm=who.may(Permission.outbreaks_confirm),
         recorded=recorded,
         outbreak_recorded=outbreak,
