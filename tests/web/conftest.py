@@ -9,11 +9,15 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 from schoolmode.app.context import Context
 from schoolmode.app.decisions import DecideRequest, decide
@@ -51,7 +55,7 @@ class Site:
     """The store's URL."""
 
 
-def _settings(url: str, directory: object) -> AppSettings:
+def _settings(url: str, directory: object, scheduler: str | None = None) -> AppSettings:
     nowhere = "http://127.0.0.1:9"  # no request leaves the machine
     return AppSettings.load(
         db_url=url,
@@ -63,6 +67,7 @@ def _settings(url: str, directory: object) -> AppSettings:
         sociopatterns_url=nowhere,
         fetch_retries=0,
         cache_dir=directory,
+        jobs_scheduler=scheduler,
     )
 
 
@@ -112,14 +117,17 @@ def _prepare(engine: Engine, directory: Path) -> None:
 def live_site(
     tmp_path_factory: pytest.TempPathFactory,
     api_templates: dict[str, Template],  # noqa: F811
+    dask_cluster: Client,
 ) -> Iterator[str]:
-    """The site served by uvicorn on 127.0.0.1 (a free port) on a SQLite copy: its base URL."""
+    """The site served by uvicorn on 127.0.0.1 (a free port) on a SQLite copy, its jobs run on
+    the session's Dask cluster: its base URL."""
     template = api_templates["sqlite"]
     directory = tmp_path_factory.mktemp("web-live")
     with _copy_of("sqlite", template.source, directory) as engine:
         url = store_url(engine)
         _prepare(engine, directory)
-        with serving(_settings(url, directory / "cache")) as base:
+        settings = _settings(url, directory / "cache", dask_cluster.scheduler.address)
+        with serving(settings) as base:
             yield base
 
 

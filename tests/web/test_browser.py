@@ -183,3 +183,23 @@ def test_the_mode_authority_records_a_decision_from_its_view(live_site: str, pag
     page.goto(f"{live_site}/me?date={FIRST.isoformat()}")
     assert page.locator("article.eligible").count() >= 1
     assert page.locator("form.authorise").count() == 0
+
+
+def test_the_playground_runs_a_backtest(live_site: str, page: Page) -> None:
+    page.goto(live_site + "/login")
+    page.get_by_label("Name").fill("district-operations")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/me$"))
+    page.get_by_role("link", name=re.compile("Proposal playground")).click()
+    page.wait_for_url(re.compile(r"/playground$"))
+    page.get_by_label("Parameter").select_option("teacher_absence_share_pct")
+    page.get_by_label("Values to try, separated by commas").fill("25")
+    page.get_by_label("From").fill(FIRST.isoformat())
+    page.get_by_role("button", name="Run the backtest").click()
+    page.wait_for_url(re.compile(r"/playground/jobs/\d+$"))
+    # the page reloads itself until the job is done (a few seconds on the session's cluster)
+    expect(page.get_by_role("status")).to_have_text("Done.", timeout=120_000)
+    assert page.locator("table.sweep tbody tr").count() == 2  # in force, and 25
+    assert page.locator("tr.in-force").count() == 1
+    assert page.get_by_role("link", name="download").count() == 2

@@ -114,6 +114,7 @@ def me(
         recorded=recorded,
         outbreak_recorded=outbreak,
         may_accommodations=who.may(Permission.accommodations_read),
+        may_play=who.may(Permission.jobs_run),
         extra={"Cache-Control": "no-store"},
     )
 
