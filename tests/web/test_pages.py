@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from schoolmode.access.roles import Permission
 from schoolmode.api.security import route_requirements
+from schoolmode.app.charts import policy_lines
 from schoolmode.settings import AppSettings
 from schoolmode.web import pages
 from schoolmode.web.site import create_site
@@ -248,3 +249,20 @@ def test_the_pages_download_what_they_show_suppressed_the_same_way(site: Site) -
             assert "counts 1-10 hidden" in got.headers["x-schoolmode-suppression"], url
             seen.add(fmt.group(1))
     assert seen == set(media)
+
+
+def test_the_district_page_draws_the_city_against_the_policies_thresholds(site: Site) -> None:
+    day = site.client.get("/", params={"lang": "en"}).text
+    charts = re.findall(r'<svg viewBox="0 0 640 240" role="img"', day)
+    assert charts  # the store's citywide release (CDPH fixture series) has the days
+    assert 'class="threshold"' in day  # at least one policy's line
+    assert "cps-lbfo-2021-02-04 &gt;= 25" in day  # the mayor's 25% on the 7-day positivity
+    assert "The figures as a table" in day
+
+
+def test_policy_lines_are_every_district_threshold_on_a_metric(site: Site) -> None:
+    lines = policy_lines(site.ctx, "positivity_7d_pct", DAY)
+    assert [(line.policy_id, line.op, line.value) for line in lines] == [
+        ("cps-lbfo-2021-02-04", ">=", 25.0)
+    ]
+    assert policy_lines(site.ctx, "no_such_metric", DAY) == []

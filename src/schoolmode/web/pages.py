@@ -19,8 +19,10 @@ from schoolmode.api.problems import NO_CONTROL
 from schoolmode.api.security import Requires, context
 from schoolmode.app import dashboard as uc
 from schoolmode.app import policies as policy_uc
+from schoolmode.app.charts import district_charts
 from schoolmode.app.context import Context
 from schoolmode.i18n import language
+from schoolmode.web.chart import draw
 from schoolmode.web.render import (
     feed_response,
     feed_xml,
@@ -54,7 +56,8 @@ def district(_: Public, ctx: Ctx, request: Request, date: DayText = None) -> HTM
     found = uc.district_day(ctx, day)
     if found is None:
         return render(request, "error.html", 404, problem="no_decision", value=date or "")
-    return render(request, "district.html", page=found, tiles=_tiles(ctx))
+    charts = [(c, draw(c)) for c in district_charts(ctx, found.decided.day)]
+    return render(request, "district.html", page=found, tiles=_tiles(ctx), charts=charts)
 
 
 @router.get("/schools", response_class=HTMLResponse)

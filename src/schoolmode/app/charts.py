@@ -1,0 +1,144 @@
+"""The district's public metrics over time with each policy's thresholds on them (the
+district page's charts): the citywide series of the stored public release, and every
+threshold a policy's district rule sets on the same metric, with its value in force on the
+day. Rates and shares only: no count of people."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from schoolmode.access.roles import ANONYMOUS
+from schoolmode.app.context import Context
+from schoolmode.app.metrics import MetricsRequest, metrics_frame
+from schoolmode.i18n import N_
+from schoolmode.policy import model as m
+
+SERIES = {
+    # public citywide column: (the engine's metric the policies name, title, unit)
+    "positivity_7d": ("positivity_7d_pct", N_("Citywide test positivity, 7 days"), "%"),
+    "positivity_14d": ("positivity_14d_pct", N_("Citywide test positivity, 14 days"), "%"),
+    "cases_per_100k_14d": (
+        "cases_per_100k_14d",
+        N_("Citywide cases per 100,000 residents, 14 days"),
+        N_("per 100,000"),
+    ),
+}
+CHART_DAYS = 120
+
+
+class Line(BaseModel):
+    """A policy's threshold on a metric, in force on the day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy_id: str
+    policy_title: str
+    rule_title: str
+    op: str
+    value: float
+
+
+class Chart(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    column: str
+    title: str
+    unit: str
+    first: dt.date
+    last: dt.date
+    """The period drawn (a series may stop before its end: the chart shows the gap)."""
+    points: list[tuple[dt.date, float]]
+    lines: list[Line]
+
+
+def _thresholds(node: object) -> Iterator[m.ThresholdCond]:
+    """Every threshold condition under a policy node (any nesting)."""
+    if isinstance(node, m.ThresholdCond):
+        yield node
+        return
+    if isinstance(node, list):
+        for item in node:
+            yield from _thresholds(item)
+    elif isinstance(node, m.Strict):
+        for name in type(node).model_fields:
+            yield from _thresholds(getattr(node, name))
+
+
+def _value(policy: m.Policy, ref: object, day: dt.date) -> Decimal | None:
+    """A threshold's value on ``day``: a number, or its parameter's value in force then."""
+    if isinstance(ref, Decimal | int | float):
+        return Decimal(str(ref))
+    if isinstance(ref, m.ParamRef):
+        spec = policy.parameters.get(ref.param)
+        if spec is None or not spec.values:
+            return None
+        current = spec.values[0]
+        for v in spec.values:
+            if v.from_ <= day:
+                current = v
+        return Decimal(str(current.value)) if isinstance(current.value, Decimal | int) else None
+    return None
+
+
+def policy_lines(ctx: Context, metric: str, day: dt.date) -> list[Line]:
+    """Every shipped policy's district threshold on ``metric`` (its value on ``day``)."""
+    out = []
+    for loaded in ctx.registry.all():
+        p = loaded.policy
+        for rule in p.rules:
+            if rule.scope != m.Scope.district or rule.when is None:
+                continue
+            for cond in _thresholds(rule.when):
+                spec = cond.threshold
+                if not (isinstance(spec.of, m.MetricOp) and spec.of.metric == metric):
+                    continue
+                value = _value(p, spec.value, day)
+                if value is None or isinstance(spec.op, m.InterpRef):
+                    continue
+                out.append(
+                    Line(
+                        policy_id=p.id,
+                        policy_title=p.title,
+                        rule_title=rule.title,
+                        op=str(spec.op),
+                        value=float(value),
+                    )
+                )
+    return sorted(out, key=lambda line: (line.value, line.policy_id))
+
+
+def district_charts(ctx: Context, day: dt.date) -> list[Chart]:
+    """The citywide public series of the ``CHART_DAYS`` days up to ``day`` with the policies'
+    thresholds on them (a series without any value in the period is left out)."""
+    start = day - dt.timedelta(days=CHART_DAYS - 1)
+    frame, _, _ = metrics_frame(
+        ctx, MetricsRequest(level="citywide", start=start, end=day), ANONYMOUS
+    )
+    charts = []
+    for column, (metric, title, unit) in SERIES.items():
+        if column not in frame.columns:
+            continue
+        rows = frame.select("date", column).drop_nulls().sort("date")
+        if rows.is_empty():
+            continue
+        points = [(d, float(v)) for d, v in rows.iter_rows() if v is not None]
+        lines = policy_lines(ctx, metric, day)
+        charts.append(
+            Chart(
+                column=column,
+                title=title,
+                unit=unit,
+                first=start,
+                last=day,
+                points=points,
+                lines=lines,
+            )
+        )
+    return charts
+
+
+__all__ = ["Chart", "Line", "district_charts", "policy_lines"]
