@@ -33,6 +33,14 @@ no library module reads the environment itself.
 | ``jobs_scheduler`` | ``SCHOOLMODE_JOBS_SCHEDULER`` | none: the API starts a LocalCluster |
 | ``jobs_workers`` | ``SCHOOLMODE_JOBS_WORKERS`` | 2 worker processes of that LocalCluster |
 | ``map_tile_url`` | ``SCHOOLMODE_MAP_TILE_URL`` | none: the dashboard's map draws the schools on a plain background |
+| ``smtp_host`` | ``SCHOOLMODE_SMTP_HOST`` | none: e-mail alerts off |
+| ``smtp_port`` | ``SCHOOLMODE_SMTP_PORT`` | 587 |
+| ``smtp_starttls`` | ``SCHOOLMODE_SMTP_STARTTLS`` | true (STARTTLS before logging in or sending) |
+| ``smtp_username`` | ``SCHOOLMODE_SMTP_USERNAME`` | none (no login) |
+| ``smtp_password`` | ``SCHOOLMODE_SMTP_PASSWORD`` (environment only) | none |
+| ``smtp_from`` | ``SCHOOLMODE_SMTP_FROM`` | ``schoolmode@localhost`` |
+| ``site_url`` | ``SCHOOLMODE_SITE_URL`` | ``http://127.0.0.1:8000`` (the links in alerts) |
+| ``alert_timeout_s`` | ``SCHOOLMODE_ALERT_TIMEOUT`` | 10 seconds a webhook or SMTP exchange |
 | ``map_tile_attribution`` | ``SCHOOLMODE_MAP_TILE_ATTRIBUTION`` | none (the tile server's credit, shown on the map) |
 
 ``fetch_cache_dir`` (``cache_dir/fetch``) is where ``schoolmode fetch`` writes.
@@ -198,6 +206,25 @@ class AppSettings(BaseSettings):
     jobs_workers: int = Field(
         default=2, ge=1, le=64, description="Worker processes of the API's LocalCluster."
     )
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail alerts.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="STARTTLS before logging in.")
+    smtp_username: str | None = Field(default=None)
+    smtp_password: SecretStr | None = Field(
+        default=None, description="From the environment only (never a command line)."
+    )
+    smtp_from: str = Field(default="schoolmode@localhost", max_length=200)
+    site_url: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://[^/\s]+$",
+        description="The site's address, for the links in alerts (no trailing slash).",
+    )
+    alert_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        validation_alias=AliasChoices("SCHOOLMODE_ALERT_TIMEOUT", "alert_timeout_s"),
+    )
     map_tile_url: str | None = Field(
         default=None,
         pattern=r"^https://[^/\s]+/\S*\{z\}\S*$",
@@ -228,4 +255,6 @@ class AppSettings(BaseSettings):
         given = {k: v for k, v in overrides.items() if v is not None}
         if "oidc_client_secret" in given:
             raise ValueError("the OpenID client secret comes from the environment only")
+        if "smtp_password" in given:
+            raise ValueError("the SMTP password comes from the environment only")
         return cls(**given)  # type: ignore[arg-type]

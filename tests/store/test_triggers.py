@@ -16,8 +16,8 @@ from schoolmode.store.triggers import (
     no_truncate_ddl,
 )
 
-# tables made append-only by migrations 0002-0005, 0007, 0009, 0013 and 0017 (their APPEND_ONLY
-# tuples)
+# tables made append-only by migrations 0002-0005, 0007, 0009, 0013, 0017 and 0019 (their
+# APPEND_ONLY tuples)
 GUARDED = (
     "decision_run",
     "decision",
@@ -41,6 +41,7 @@ GUARDED = (
     "public_release",
     "public_release_table",
     "public_release_input",
+    "alert_delivery",
 )
 
 

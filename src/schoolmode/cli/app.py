@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "import": "data",
     "fetch": "fetch",
     "district": "district",
+    "alerts": "alerts",
     "backtest": "backtest",
     "decide": "decisions",
     "authorise": "decisions",
@@ -61,6 +62,7 @@ HELP: dict[str, str] = {
     "fetch": "Fetch a source's files from their publishers into the cache "
     "($SCHOOLMODE_CACHE/fetch),\nchecked, and import them.",
     "district": "Districts: synthetic populations.",
+    "alerts": "Alerts by webhook and e-mail when a mode or status changes.",
     "backtest": "Replay history through several policies; `backtest sweep` varies one threshold.",
     "decide": "Decide the mode of every classroom, school and the district, and store it with "
     "its audit record.",

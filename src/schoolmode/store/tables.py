@@ -656,6 +656,50 @@ job_file = Table(
 
 JOB_APPEND_ONLY = ("job_file",)
 
+# ---------------------------------------------------------------------- alerts
+
+alert_subscription = Table(
+    "alert_subscription",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(10), nullable=False, comment="webhook or email"),
+    Column("target", String(500), nullable=False, comment="The URL, or the e-mail address."),
+    Column(
+        "school_id",
+        String(40),
+        nullable=True,
+        comment="The school followed; none: the district and every school.",
+    ),
+    Column(
+        "secret",
+        String(64),
+        nullable=True,
+        comment="A webhook's signing key (HMAC-SHA256 of each body), shown once.",
+    ),
+    *_stamp("created"),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_by", String(200), nullable=True),
+    comment="Who is told when a mode or status changes: a webhook or an e-mail address.",
+)
+
+alert_delivery = Table(
+    "alert_delivery",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", Integer, ForeignKey("alert_subscription.id"), nullable=False),
+    Column("scope", String(10), nullable=False),
+    Column("unit", String(100), nullable=False),
+    Column("date", Date, nullable=False, comment="The day of the change."),
+    Column("run_id", Integer, ForeignKey("decision_run.id"), nullable=False),
+    Column("status", String(10), nullable=False, comment="sent or failed"),
+    Column("detail", Text, nullable=True, comment="The answer, or why it failed."),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_alert_delivery_key", "subscription_id", "scope", "unit", "date", "run_id"),
+    comment="Each attempt to tell a subscription of a change; never updated or deleted.",
+)
+
+ALERT_APPEND_ONLY = ("alert_delivery",)
+
 # ---------------------------------------------------------------------- public releases
 
 public_release = Table(
