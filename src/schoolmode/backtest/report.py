@@ -85,7 +85,7 @@ def thresholds(policy: m.Policy, metric: str) -> list[float]:
                 and isinstance(node.of, m.MetricOp)
                 and node.of.metric == metric
             ):
-                refs = list(node.cuts)
+                refs = [at for at, _ in node.cut_list()]
             out.extend(v for v in (_latest(policy, r) for r in refs) if v is not None)
     return sorted(set(out))
 

@@ -325,7 +325,7 @@ def lacking_data(evaluation: Evaluation, scope: str, rule_id: str, unit: str, da
         return not bool(rr.known[u, d])
     if rr.level is not None:
         active = any(seg.mask[d] and seg.inactive is None for seg in rr.segments)
-        return active and int(rr.level[u, d]) < 0 and result.mode[u, d] != NOT_IN_FORCE
+        return active and int(rr.level[u, d]) == -1 and result.mode[u, d] != NOT_IN_FORCE
     return False
 
 

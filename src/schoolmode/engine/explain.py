@@ -18,6 +18,7 @@ original language, marked as such.
 
 from __future__ import annotations
 
+from schoolmode.engine.evaluate import UNASSIGNED_LEVEL
 from schoolmode.engine.plain import plain_explanation
 from schoolmode.engine.trace import RuleTrace, Trace
 from schoolmode.engine.words import (
@@ -83,6 +84,13 @@ def technical_explanation(
     ]
     if trace.mode == "not_in_force":
         lines.append(_("The policy is not in force on this day (outside its term)."))
+    elif trace.mode == "no_data" and any(r.level == UNASSIGNED_LEVEL for r in active):
+        lines.append(
+            _(
+                "A rule's value is in no band of its table (level unassigned), and no other "
+                "rule applied: no mode is decided, never the default mode."
+            )
+        )
     elif trace.mode == "no_data" and not active:
         lines.append(
             _(

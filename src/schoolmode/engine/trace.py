@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from schoolmode.engine.evaluate import Evaluation, RuleResult, Segment
-from schoolmode.engine.nodes import CondValue
+from schoolmode.engine.evaluate import UNASSIGNED_LEVEL, Evaluation, RuleResult, Segment
+from schoolmode.engine.nodes import UNASSIGNED, CondValue
 from schoolmode.engine.rational import Rational
 from schoolmode.engine.states import NEVER
 from schoolmode.policy import model as m
@@ -491,22 +491,32 @@ class _Builder:
     def level(self, node: m.LevelExpr, levels: list[str]) -> Node:
         got = self.record.get(id(node))
         idx = int(got[self.u, self.d]) if isinstance(got, np.ndarray) else -1
-        name = levels[idx] if 0 <= idx < len(levels) else "unknown"
+        name = (
+            levels[idx]
+            if 0 <= idx < len(levels)
+            else UNASSIGNED_LEVEL
+            if idx == UNASSIGNED
+            else "unknown"
+        )
         label = node.label or ""
         if isinstance(node, m.BandsLevel):
             value = self.operand(node.bands.of)
-            cuts = [self.param(c) for c in node.bands.cuts]
+            cuts = [(self.param(at), self.param(b)) for at, b in node.bands.cut_list()]
             out = Node(
                 "bands",
                 label or value.label,
                 value=name,
                 children=[value],
-                params=[p for _, ps in cuts for p in ps],
+                params=[p for (_, ps), (_, bs) in cuts for p in (*ps, *bs)],
             )
-            out.args = {"cuts": ", ".join(s for s, _ in cuts)}
+            out.args = {"cuts": ", ".join(at for (at, _), _b in cuts)}
             out.note = (
                 f"{value.label} {value.value} gives level {name} (cut-points {out.args['cuts']})"
             )
+            if idx == UNASSIGNED:
+                reason = node.bands.reason or "the table puts a value equal to this cut in no band"
+                out.args["reason"] = reason
+                out.note += f": the table assigns no level to this value ({reason})"
             return out
         if isinstance(node, m.MostSevereLevel):
             return Node(

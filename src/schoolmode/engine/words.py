@@ -304,12 +304,18 @@ def _note(node: Node, w: _Words) -> str | None:
         return message.format(value=w.token(node.value or ""), units=units, criterion=criterion)
     if kind == "bands" and "cuts" in a and node.children:
         child = node.children[0]
-        return _("{label} {value} gives level {level} (cut-points {cuts})").format(
-            label=_label(child, w),
-            value=_value(child, w) if w.plain else w.token(child.value or ""),
-            level=w.policy(node.value or ""),
-            cuts=w.figures(a["cuts"]),
-        )
+        words = {
+            "label": _label(child, w),
+            "value": _value(child, w) if w.plain else w.token(child.value or ""),
+            "level": w.policy(node.value or ""),
+            "cuts": w.figures(a["cuts"]),
+        }
+        if "reason" in a:
+            return _(
+                "{label} {value} gives level {level} (cut-points {cuts}): the table assigns "
+                "no level to this value ({reason})"
+            ).format(**words, reason=w.token(a["reason"]))
+        return _("{label} {value} gives level {level} (cut-points {cuts})").format(**words)
     return w.figures(node.note)
 
 
