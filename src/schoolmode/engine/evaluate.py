@@ -77,6 +77,14 @@ class Evaluation:
     interpretations: dict[str, Decimal | bool | str]
     scopes: dict[str, ScopeResult]
     missing_metrics: set[tuple[str, str]] = field(default_factory=set)
+    own_term: m.Term | None = None
+    """The policy's own term when it was applied outside it on request (a counterfactual:
+    ``policy`` is then the copy in force over the whole evaluation, ``engine/period.py``)."""
+
+    @property
+    def term(self) -> m.Term:
+        """The policy's own term (not the counterfactual one)."""
+        return self.own_term or self.policy.term
 
     def frame(
         self,

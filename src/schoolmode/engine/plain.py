@@ -12,7 +12,7 @@ engine words: those are in the technical explanation (``explain(..., technical=T
 from __future__ import annotations
 
 from schoolmode.engine.evaluate import UNASSIGNED_LEVEL
-from schoolmode.engine.trace import Node, RuleTrace, Trace
+from schoolmode.engine.trace import OUTSIDE_TERM, Node, RuleTrace, Trace
 from schoolmode.engine.words import (
     CONFIDENCE,
     SOURCE_LANGUAGE,
@@ -27,6 +27,8 @@ from schoolmode.engine.words import (
     _quoted,
     _value,
     _Words,
+    counterfactual_words,
+    term_words,
 )
 from schoolmode.i18n import DEFAULT, N_, Language, language
 
@@ -148,9 +150,9 @@ def _summary(trace: Trace, w: _Words) -> str:
     day = w.date(trace.date)
     unit = _unit_words(trace, w)
     if trace.mode == "not_in_force":
-        return _("On {date}, this policy is not in force. The day is outside its term.").format(
-            date=day
-        )
+        return _(
+            "On {date}, this policy is not in force. The day is outside its term ({term})."
+        ).format(date=day, term=term_words(trace, w))
     gaps = [r for r in trace.rules if r.level == UNASSIGNED_LEVEL]
     if (trace.mode == "no_data" or trace.status == "no_data") and gaps:
         band = _unassigned_band(gaps[0].condition)
@@ -324,6 +326,10 @@ def _plain_rule(rule: RuleTrace, trace: Trace, w: _Words, sources: _Sources) -> 
         out = [_('Rule "{title}": met on this day.').format(title=title)]
     else:
         out = [_('Rule "{title}": not met.').format(title=title)]
+    if rule.not_in_force == OUTSIDE_TERM:
+        return [
+            _('Rule "{title}": not evaluated, as the policy is not in force.').format(title=title)
+        ]
     if rule.not_in_force:
         out.append("  " + _("(not applied on this day)"))
     if rule.condition is not None:
@@ -370,6 +376,7 @@ def plain_explanation(
     _ = w.gettext
     paragraphs = [
         _summary(trace, w),
+        *([counterfactual_words(trace, w)] if trace.counterfactual else []),
         _('Policy: "{title}".').format(title=w.policy(trace.policy_title)),
     ]
     active = [

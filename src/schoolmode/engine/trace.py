@@ -26,6 +26,10 @@ from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.values import dated_value
 
+OUTSIDE_TERM = "outside the policy's term"
+"""A rule's ``not_in_force`` on a day outside the policy's term (the trace's ``term`` says
+which): the cause, never a parameter that has no value there."""
+
 DERIVED_SUFFIX = "_derived"
 """A frame's 0/1 column ``<metric>_derived`` marks the days whose value of ``<metric>`` is
 derived from another series (the trace says so: ``Node.args["derived"]``)."""
@@ -112,6 +116,11 @@ class Trace:
     interpretations: list[ParamUse]
     missing_metrics: list[str]
     mode_labels: dict[str, str] = field(default_factory=dict)
+    term: str = ""
+    """The policy's own term in words (``2021-02-11 to 2021-08-24``, ``from 2022-01-11``)."""
+    counterfactual: bool = False
+    """The policy was applied outside its term on request (a case's ``apply: counterfactual``,
+    a backtest's ``--counterfactual``): what it would have decided, not what was in force."""
 
     def to_dict(self) -> dict[str, Any]:
         """As ``dataclasses.asdict`` gives it (same keys, order and values), built directly:
@@ -560,11 +569,15 @@ class _Builder:
             None,
             None,
             None,
-            f"parameter {seg.inactive} has no value on this day"
+            OUTSIDE_TERM
+            if not self.ev.policy.term.covers(self.day)
+            else f"parameter {seg.inactive} has no value on this day"
             if seg is not None and seg.inactive
             else None,
             None,
-            seg.inactive if seg is not None and seg.inactive else None,
+            seg.inactive
+            if seg is not None and seg.inactive and self.ev.policy.term.covers(self.day)
+            else None,
         )
         if rr.spells is not None and rr.spells.in_effect[self.u, self.d]:
             trace.spell_start = self.ev.axis.date(
@@ -717,4 +730,6 @@ def trace(
         interps,
         sorted(f"{s}.{n}" for s, n in evaluation.missing_metrics),
         {mode.id: mode.label for mode in evaluation.policy.modes},
+        evaluation.term.words(),
+        evaluation.own_term is not None,
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
 
-from schoolmode.engine.trace import Node, ParamUse, RuleTrace
+from schoolmode.engine.trace import Node, ParamUse, RuleTrace, Trace
 from schoolmode.i18n import DEFAULT, N_, Language, language
 
 SOURCE_LANGUAGE = "en"
@@ -531,3 +531,18 @@ def _lasting(rule: RuleTrace, w: _Words) -> str:
             else _("It lasts while the rule is met.")
         )
     return " ".join(parts)
+
+
+def term_words(trace: Trace, w: _Words) -> str:
+    """The policy's own term, its dates in words."""
+    first, _sep, last = trace.term.removeprefix("from ").partition(" to ")
+    if not last:
+        return w.gettext("from {start}").format(start=w.date(first))
+    return w.gettext("{start} to {end}").format(start=w.date(first), end=w.date(last))
+
+
+def counterfactual_words(trace: Trace, w: _Words) -> str:
+    return w.gettext(
+        "This policy is applied here outside its term ({term}), on request. It shows what the "
+        "policy would have decided, not what was in force."
+    ).format(term=term_words(trace, w))

@@ -180,6 +180,13 @@ class Term(Strict):
     from_: dt.date = Field(alias="from")
     to: dt.date | None = None
 
+    def covers(self, day: dt.date) -> bool:
+        return self.from_ <= day and (self.to is None or day <= self.to)
+
+    def words(self) -> str:
+        """``2021-02-11 to 2021-08-24``, or ``from 2021-02-11`` when open-ended."""
+        return f"{self.from_} to {self.to}" if self.to else f"from {self.from_}"
+
 
 class Mode(Strict):
     id: str = Field(pattern=IDENT)
