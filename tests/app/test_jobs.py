@@ -106,7 +106,7 @@ def test_the_key_follows_the_request_and_the_store(ctx: Context) -> None:
     )
     first = submit(ctx, "backtest", a, WHO)
     assert not submit(ctx, "backtest", b, WHO).created  # the same request, keys in any order
-    longer = b.model_copy(update={"within_term": True})
+    longer = b.model_copy(update={"counterfactual": True})
     assert submit(ctx, "backtest", longer, WHO).created
     with ctx.engine.begin() as conn:  # a file imported: the history read is another
         conn.execute(

@@ -40,7 +40,9 @@ def history(
 
 
 def _run(history: dict[str, pl.DataFrame], **kwargs: object) -> Backtest:
+    """The policies over the whole period (a counterfactual, asked for) unless told."""
     registry = Registry(POLICIES)
+    kwargs.setdefault("apply_over_whole_period", True)
     return run_backtest([registry.get(p).policy for p in POLICY_IDS], history, START, END, **kwargs)  # type: ignore[arg-type]
 
 

@@ -46,7 +46,15 @@ def _policy(pid: str):  # type: ignore[no-untyped-def]
 
 
 def test_serial_sweep_moves_with_the_threshold(history: dict[str, pl.DataFrame]) -> None:
-    table = run_sweep([_policy(MOA)], "level_threshold_pct", LEVELS, history, START, END)
+    table = run_sweep(
+        [_policy(MOA)],
+        "level_threshold_pct",
+        LEVELS,
+        history,
+        START,
+        END,
+        apply_over_whole_period=True,
+    )
     assert table["value"].to_list() == LEVELS
     assert set(table["kind"].to_list()) == {"parameter"}
     remote = table["district days remote"].to_list()

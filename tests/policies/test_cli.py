@@ -202,3 +202,37 @@ def test_explain_says_what_would_change_it() -> None:
     assert "What would change it:" in out
     assert "12 of 40 now; 11 of 40 or fewer would be under 30.0% (1 fewer)" in out
     assert "10 of 40 now; 9 of 40 or fewer would be under 25.0% (1 fewer)" in out
+
+
+def test_test_marks_a_counterfactual_variant_and_counts_it() -> None:
+    code, out = invoke(
+        "test", str(POLICIES / "cps-ctu-2021-02-06" / "cases" / "counterfactual.yaml"), "--verbose"
+    )
+    assert code == 0, out
+    assert (
+        "PASS cps-ctu-2021-02-06 :: moa21-counterfactual-december-2021 (default readings; "
+        "counterfactual: applied outside its term (2021-02-11 to 2021-08-24))"
+    ) in out
+    assert "PASS cps-ctu-2021-02-06 :: moa21-expired-december-2021 (default readings)" in out
+    assert "1 applied outside their policy's term on request" in out
+
+
+def test_test_fails_a_case_expecting_a_trigger_outside_the_term(tmp_path: Path) -> None:
+    import shutil
+
+    target = tmp_path / "policies"
+    shutil.copytree(POLICIES / "cps-ctu-2021-02-06", target / "cps-ctu-2021-02-06")
+    case = target / "cps-ctu-2021-02-06" / "cases" / "counterfactual.yaml"
+    case.write_text(
+        case.read_text(encoding="utf-8").replace("    apply: counterfactual\n", ""),
+        encoding="utf-8",
+    )
+    code, out = invoke("test", str(target))
+    assert code == 1
+    flat = " ".join(out.split())
+    assert "FAIL cps-ctu-2021-02-06 :: moa21-counterfactual-december-2021" in flat
+    assert (
+        "case moa21-counterfactual-december-2021: 2021-12-13 is outside the term of policy "
+        "cps-ctu-2021-02-06 (2021-02-11 to 2021-08-24)"
+    ) in flat
+    assert "add `apply: counterfactual`" in flat

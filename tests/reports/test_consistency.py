@@ -68,6 +68,7 @@ def backtest(tmp_path_factory: pytest.TempPathFactory, history_sqlite: Path) -> 
         {"district": district, "school": school, "classroom": classroom},
         START,
         END,
+        apply_over_whole_period=True,
     )
 
 
@@ -412,7 +413,13 @@ def test_policies_paused_on_the_same_days_share_one_shading(
 
     registry = Registry(POLICIES)
     ids = ["cps-ctu-2021-02-06", "cps-ctu-2021-04-15-hs"]  # the same district rules
-    twins = run_backtest([registry.get(p).policy for p in ids], backtest.inputs, START, END)
+    twins = run_backtest(
+        [registry.get(p).policy for p in ids],
+        backtest.inputs,
+        START,
+        END,
+        apply_over_whole_period=True,
+    )
     drawn: dict[str, Any] = {}
     save = figures.save_png
 

@@ -49,8 +49,8 @@ def _history(
 
 
 class BacktestRequest(BaseModel):
-    """Replay ``start``..``end`` through ``policy_ids`` (each over the whole period unless
-    ``within_term``); write the report under ``out``."""
+    """Replay ``start``..``end`` through ``policy_ids`` (each within its own term, or over the
+    whole period with ``counterfactual``); write the report under ``out``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -58,7 +58,7 @@ class BacktestRequest(BaseModel):
     start: dt.date
     end: dt.date
     out: Path
-    within_term: bool = False
+    counterfactual: bool = False
     school_year: str | None = None
     """The school profiles to use (default: the earliest stored)."""
 
@@ -82,7 +82,7 @@ def backtest(ctx: Context, req: BacktestRequest, stage: Stage | None = None) -> 
         history = _history(ctx.engine, req.start, req.end, req.school_year)
         tell(f"replaying {len(chosen)} policies")
         result = run_backtest(
-            chosen, history, req.start, req.end, apply_over_whole_period=not req.within_term
+            chosen, history, req.start, req.end, apply_over_whole_period=req.counterfactual
         )
         result.sources = tuple(row["source"] for row in last_imports(ctx.engine))
         tell("writing the report")
@@ -105,7 +105,7 @@ class SweepRequest(BaseModel):
     scheduler: str | None = None
     """Address of a running Dask scheduler (default: start a LocalCluster)."""
     workers: int = 2
-    within_term: bool = False
+    counterfactual: bool = False
     school_year: str | None = None
 
 
@@ -135,7 +135,7 @@ def sweep(ctx: Context, req: SweepRequest, started: Started | None = None) -> Sw
         if started is not None:
             started(len(chosen) * len(req.values), where)
         args = (chosen, req.param, req.values, history, req.start, req.end)
-        whole = not req.within_term
+        whole = req.counterfactual
         if serial:
             table = run_sweep(*args, apply_over_whole_period=whole)
         else:

@@ -77,8 +77,9 @@ class _Period(BaseModel):
     policy_ids: list[PolicyId] = Field(min_length=1, max_length=MAX_POLICIES)
     start: dt.date
     end: dt.date
-    within_term: bool = False
-    """Apply each policy only within its own term (default: over the whole period)."""
+    counterfactual: bool = False
+    """Apply each policy over the whole period, whatever its own term (default: each only
+    within its term)."""
     school_year: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{4}$")] | None = None
     """The school profiles to use (default: the earliest stored)."""
 

@@ -205,6 +205,9 @@ class CaseOutcome(_Frozen):
     case_id: str = ""
     reading: str | None = None
     """The named reading of the case this variant applies (None: the policy's defaults)."""
+    counterfactual: str | None = None
+    """``applied outside its term (...)`` when the case applies the policy outside its term
+    on request (``apply: counterfactual``)."""
 
 
 class CasesReport(_Frozen):
@@ -256,6 +259,7 @@ def run_cases(ctx: Context, req: RunCasesRequest, progress: Progress | None = No
                 path=r.run.path,
                 passed=r.passed,
                 failures=list(r.failures),
+                counterfactual=r.counterfactual,
             )
             for r in results
         ],

@@ -85,7 +85,7 @@ def thresholds(policy: m.Policy, metric: str) -> list[float]:
                 and isinstance(node.of, m.MetricOp)
                 and node.of.metric == metric
             ):
-                refs = list(node.cuts)
+                refs = [at for at, _ in node.cut_list()]
             out.extend(v for v in (_latest(policy, r) for r in refs) if v is not None)
     return sorted(set(out))
 
@@ -313,7 +313,7 @@ def timeline_plot(
 ) -> Plot:
     """One row per policy: the share of schools not in person each day (red), the days its
     rules had no data for (grey, when it is so for most schools), the days outside its term
-    (light blue, ``--within-term`` only), the days a citywide series it reads is missing
+    (light blue, without ``--counterfactual``), the days a citywide series it reads is missing
     (hatched), where each citywide series ends (dotted). Drawn from ``days``
     (:func:`~summary.daily`, written as timeline.csv)."""
     drawn = [p for p in policies if days.filter(pl.col("policy") == p).height]
@@ -496,9 +496,11 @@ def _intro(backtest: Backtest, cover: pl.DataFrame) -> str:
         f"{len(backtest.runs)} policies replayed day by day through the same engine as the daily "
         "decisions. "
         + (
-            "Each policy is applied over the whole period, whatever its own term (a counterfactual). "
+            "As asked (`--counterfactual`), each policy is applied over the whole period, "
+            "whatever its own term: what it would have decided, not what was in force. "
             if backtest.counterfactual
-            else "Each policy applies only within its own term; outside it the policy is not in "
+            else "Each policy applies only within its own term (a counterfactual over the whole "
+            "period is `--counterfactual`); outside it the policy is not in "
             "force (light blue on the timeline), which counts neither as remote nor as without "
             "data. "
         )

@@ -34,7 +34,7 @@ def run_backtest(
     *,
     calendar: Calendar | None = None,
     settings: Mapping[str, Settings] | None = None,
-    apply_over_whole_period: bool = True,
+    apply_over_whole_period: bool = False,
 ) -> Backtest:
     frames = {scope: f.filter(pl.col("date") <= end) for scope, f in inputs.items()}
     runs = [

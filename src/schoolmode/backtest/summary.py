@@ -14,7 +14,7 @@ from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
 
 NOT_IN_FORCE = "not_in_force"
-"""The mode of a day outside the policy's term (``--within-term``)."""
+"""The mode of a day outside the policy's term (without ``--counterfactual``)."""
 
 NO_DATA = "no_data"
 """The mode of a day on which a policy's rules had no data to decide on."""
@@ -219,7 +219,7 @@ def citywide_missing(backtest: Backtest, policy: m.Policy) -> pl.DataFrame:
 def daily(backtest: Backtest) -> pl.DataFrame:
     """One row per policy and day: the share of schools not in person (a district pause counts
     every school), the share whose policy had no data that day (for a policy without schools,
-    the district: one unit), the share outside its term (``--within-term``) and whether a
+    the district: one unit), the share outside its term (without ``--counterfactual``) and whether a
     citywide series it reads was missing while it was in force (:func:`citywide_missing`). The
     timeline plots this frame."""
     parts = []

@@ -76,7 +76,7 @@ def sweep_one(
     start: dt.date,
     end: dt.date,
     calendar: Calendar | None = None,
-    apply_over_whole_period: bool = True,
+    apply_over_whole_period: bool = False,
 ) -> dict[str, object]:
     """One task: the headline figures of one policy under one setting. Pure: nothing but its
     arguments is read, nothing is written."""
@@ -131,7 +131,7 @@ def run_sweep(
     client: Client | None = None,
     calendar: Calendar | None = None,
     base: Settings | None = None,
-    apply_over_whole_period: bool = True,
+    apply_over_whole_period: bool = False,
 ) -> pl.DataFrame:
     """One row per policy and value: the headline figures of that backtest.
 
@@ -310,7 +310,8 @@ def sweep_page(
             else "(the reading replaces the policy's default). "
         )
         + (
-            "Each policy is applied over the whole period, whatever its own term (a counterfactual)."
+            "As asked (`--counterfactual`), each policy is applied over the whole period, "
+            "whatever its own term: what it would have decided, not what was in force."
             if counterfactual
             else "Each policy applies only within its own term."
         )
@@ -340,7 +341,7 @@ def sweep_page(
 
 
 def write_sweep_report(
-    table: pl.DataFrame, out: Path, *, start: dt.date, end: dt.date, counterfactual: bool = True
+    table: pl.DataFrame, out: Path, *, start: dt.date, end: dt.date, counterfactual: bool = False
 ) -> dict[str, Path]:
     """sweep.md, sweep.csv and sweep.png in ``out``."""
     out.mkdir(parents=True, exist_ok=True)

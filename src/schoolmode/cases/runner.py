@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from schoolmode.engine.evaluate import NOT_IN_FORCE, Evaluation, evaluate
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.nodes import CondValue
+from schoolmode.engine.period import counterfactual
 from schoolmode.engine.rational import Rational
 from schoolmode.engine.settings import Settings
 from schoolmode.operations import accommodations, quarantine, screening, vaccination
@@ -52,6 +53,8 @@ class CaseRun:
 class CaseResult:
     run: CaseRun
     failures: list[str] = field(default_factory=list)
+    counterfactual: str | None = None
+    """``applied outside its term (...)`` when the case asked for a counterfactual."""
 
     @property
     def passed(self) -> bool:
@@ -214,22 +217,58 @@ def evaluate_case(
     auth = None
     if case.authorisations:
         auth = pl.DataFrame([a.model_dump() for a in case.authorisations])
-    return evaluate(
-        policy,
-        frames_of(case),
+    frames = frames_of(case)
+    used = policy
+    if case.apply == "counterfactual":
+        first = min(f["date"].min() for f in frames.values() if f.height)  # type: ignore[type-var]
+        assert isinstance(first, dt.date)
+        used = counterfactual(policy, min(first, policy.term.from_))
+    evaluation = evaluate(
+        used,
+        frames,
         calendar=calendar,
         settings=split_settings(policy, settings),
         authorisations=auth,
         keep=True,
     )
+    if case.apply == "counterfactual":
+        evaluation.own_term = policy.term
+    return evaluation
+
+
+def _outside_term(run: CaseRun, policy: Policy, exp: Expectation, day: dt.date) -> str | None:
+    """Why ``exp`` cannot be checked on ``day``: outside the policy's term its rules are not
+    evaluated, so only ``mode``/``status`` ``not_in_force`` can be expected there (a case that
+    means to evaluate them says ``apply: counterfactual``)."""
+    if policy.term.covers(day) or exp.no_rule:
+        return None
+    asserted = {
+        k
+        for k, v in exp.model_dump(exclude={"scope", "unit", "date", "from_", "through"}).items()
+        if v is not None
+    }
+    if asserted <= {"mode", "status"} and {exp.mode, exp.status} <= {"not_in_force", None}:
+        return None
+    return (
+        f"{run.path}: case {run.case_id}: {day} is outside the term of policy {policy.id} "
+        f"({policy.term.words()}), where its rules are not evaluated, so "
+        f"{', '.join(sorted(asserted))} cannot be checked there: expect mode not_in_force, or "
+        "add `apply: counterfactual` to the case to apply the policy as if in force"
+    )
 
 
 def _run_engine(run: CaseRun, case: EngineCase, policy: Policy, result: CaseResult) -> None:
     evaluation = evaluate_case(case, policy, run.settings)
+    if case.apply == "counterfactual":
+        result.counterfactual = f"applied outside its term ({policy.term.words()})"
     adapter = TypeAdapter(Expectation)
     for raw in run.expect:
         exp = raw if isinstance(raw, Expectation) else adapter.validate_python(raw)
         for day in _days(exp):
+            outside = _outside_term(run, policy, exp, day) if case.apply == "in_term" else None
+            if outside is not None:
+                result.failures.append(outside)
+                continue
             result.failures.extend(check(evaluation, exp, day))
 
 
@@ -325,7 +364,7 @@ def lacking_data(evaluation: Evaluation, scope: str, rule_id: str, unit: str, da
         return not bool(rr.known[u, d])
     if rr.level is not None:
         active = any(seg.mask[d] and seg.inactive is None for seg in rr.segments)
-        return active and int(rr.level[u, d]) < 0 and result.mode[u, d] != NOT_IN_FORCE
+        return active and int(rr.level[u, d]) == -1 and result.mode[u, d] != NOT_IN_FORCE
     return False
 
 
@@ -343,6 +382,8 @@ def node_value(evaluation: Evaluation, scope: str, node_id: str, unit: str, day:
     rr = next(r for r in result.rules if r.rule.id == rule_id)
     d = evaluation.axis.index(day)
     u = result.grid.unit_index(unit)
+    if not evaluation.policy.term.covers(day):
+        return f"not in force (outside its term, {evaluation.term.words()})"
     for seg in rr.segments:
         if seg.mask[d]:
             if seg.inactive is not None:

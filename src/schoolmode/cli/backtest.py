@@ -13,8 +13,13 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 
 from schoolmode.cli.common import DbOption, app_context, console, parse_day, stages
 
-WithinTerm = Annotated[
-    bool, typer.Option("--within-term", help="Apply each policy only within its own term.")
+Counterfactual = Annotated[
+    bool,
+    typer.Option(
+        "--counterfactual",
+        help="Apply each policy over the whole period, whatever its own term (default: each "
+        "only within its term; outside it a policy is not in force).",
+    ),
 ]
 SchoolYear = Annotated[
     str | None, typer.Option(help="School profiles to use (default: the earliest stored).")
@@ -58,7 +63,7 @@ def backtest(
     out: Annotated[Path, typer.Option(help="Folder for the report and data files.")] = Path(
         "out/backtest"
     ),
-    within_term: WithinTerm = False,
+    counterfactual: Counterfactual = False,
     school_year: SchoolYear = None,
     policies_dir: PoliciesDir = None,
 ) -> None:
@@ -75,7 +80,7 @@ def backtest(
             start=parse_day(from_, "--from"),
             end=parse_day(to, "--to"),
             out=out,
-            within_term=within_term,
+            counterfactual=counterfactual,
             school_year=school_year,
         )
         bars: list[tuple[Progress, TaskID]] = []
@@ -133,7 +138,7 @@ def sweep(
     out: Annotated[Path, typer.Option(help="Folder for sweep.md, sweep.csv, sweep.png.")] = Path(
         "out/sweep"
     ),
-    within_term: WithinTerm = False,
+    counterfactual: Counterfactual = False,
     school_year: SchoolYear = None,
     policies_dir: PoliciesDir = None,
 ) -> None:
@@ -152,7 +157,7 @@ def sweep(
             out=out,
             scheduler=scheduler,
             workers=workers,
-            within_term=within_term,
+            counterfactual=counterfactual,
             school_year=school_year,
         )
         with stages("reading the history from the store") as stage:

@@ -164,7 +164,8 @@ def run_cases(
         )
     for outcome in report.outcomes:
         reading = f"reading {outcome.reading}" if outcome.reading else "default readings"
-        what = escape(f"{outcome.policy_id} :: {outcome.case_id} ({reading})")
+        applied = f"; counterfactual: {outcome.counterfactual}" if outcome.counterfactual else ""
+        what = escape(f"{outcome.policy_id} :: {outcome.case_id} ({reading}{applied})")
         if not outcome.passed:
             console.print(f"[red]FAIL[/] {what}  ({escape(str(outcome.path))})")
             for failure in outcome.failures:
@@ -172,9 +173,12 @@ def run_cases(
         elif verbose:
             console.print(f"[green]PASS[/] {what}")
     total, failed = len(report.outcomes), report.failed
+    outside = sum(1 for o in report.outcomes if o.counterfactual)
     console.print(
         f"{total - failed} passed, {failed} failed "
-        f"({total} variants of {report.cases} cases over {report.policies} policies)"
+        f"({total} variants of {report.cases} cases over {report.policies} policies"
+        + (f"; {outside} applied outside their policy's term on request" if outside else "")
+        + ")"
     )
     if failed:
         raise typer.Exit(code=1)

@@ -31,7 +31,10 @@ NOT_IN_FORCE = -1
 NO_DATA = -2
 """No rule applied and a rule had no data: a level rule with recommendations had no level, or
 a trigger rule's inputs were outside their series' days (:func:`series_days`) on the day its
-trigger decides this one. Never the default mode."""
+trigger decides this one, or a level rule's value fell in no band of its table (its level is
+``unassigned``). Never the default mode."""
+UNASSIGNED_LEVEL = "unassigned"
+"""The level of a value its band table leaves unassigned (``level.<rule>`` column, cases)."""
 
 
 @dataclass
@@ -74,6 +77,14 @@ class Evaluation:
     interpretations: dict[str, Decimal | bool | str]
     scopes: dict[str, ScopeResult]
     missing_metrics: set[tuple[str, str]] = field(default_factory=set)
+    own_term: m.Term | None = None
+    """The policy's own term when it was applied outside it on request (a counterfactual:
+    ``policy`` is then the copy in force over the whole evaluation, ``engine/period.py``)."""
+
+    @property
+    def term(self) -> m.Term:
+        """The policy's own term (not the counterfactual one)."""
+        return self.own_term or self.policy.term
 
     def frame(
         self,
@@ -142,8 +153,15 @@ class Evaluation:
                 )
             if rr.level is not None and rr.rule.levels:
                 lv = cells(rr.level)
-                series = _enum(f"level.{rr.rule.id}", rr.rule.levels, np.where(lv >= 0, lv, 0))
-                columns[f"level.{rr.rule.id}"] = series.cast(pl.String).set(pl.Series(lv < 0), None)
+                names = [*rr.rule.levels, UNASSIGNED_LEVEL]
+                series = _enum(
+                    f"level.{rr.rule.id}",
+                    names,
+                    np.where(lv >= 0, lv, np.where(lv == nodes.UNASSIGNED, len(names) - 1, 0)),
+                )
+                columns[f"level.{rr.rule.id}"] = series.cast(pl.String).set(
+                    pl.Series(lv == -1), None
+                )
         columns["spell_start"] = _dates("spell_start", spell_start, epoch, spell_start >= 0)
         ends = (spell_end >= 0) & (spell_end < NEVER)
         columns["earliest_return"] = _dates("earliest_return", spell_end, epoch, ends)
@@ -398,7 +416,7 @@ def _evaluate_rule(
         top = len(rule.levels) - 1
         classify = rule.classify
         lv = by_segment(
-            lambda ctx: np.clip(nodes.level(classify, ctx), -1, top),
+            lambda ctx: np.clip(nodes.level(classify, ctx), nodes.UNASSIGNED, top),
             np.full(shape, -1, dtype=np.int64),
         )
         lv[:, ~in_term] = -1

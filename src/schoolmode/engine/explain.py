@@ -18,8 +18,9 @@ original language, marked as such.
 
 from __future__ import annotations
 
+from schoolmode.engine.evaluate import UNASSIGNED_LEVEL
 from schoolmode.engine.plain import plain_explanation
-from schoolmode.engine.trace import RuleTrace, Trace
+from schoolmode.engine.trace import OUTSIDE_TERM, RuleTrace, Trace
 from schoolmode.engine.words import (
     CONFIDENCE,
     SCOPE_WORDS,
@@ -30,6 +31,8 @@ from schoolmode.engine.words import (
     _node,
     _quoted,
     _Words,
+    counterfactual_words,
+    term_words,
     what_would_change,
 )
 from schoolmode.i18n import DEFAULT, Language, language
@@ -81,8 +84,21 @@ def technical_explanation(
     active = [
         r for r in trace.rules if r.triggered or r.in_effect or (r.level and r.level != "unknown")
     ]
+    if trace.counterfactual:
+        lines.append(counterfactual_words(trace, w))
     if trace.mode == "not_in_force":
-        lines.append(_("The policy is not in force on this day (outside its term)."))
+        lines.append(
+            _(
+                "The policy is not in force on this day: the day is outside its term ({term})."
+            ).format(term=term_words(trace, w))
+        )
+    elif trace.mode == "no_data" and any(r.level == UNASSIGNED_LEVEL for r in active):
+        lines.append(
+            _(
+                "A rule's value is in no band of its table (level unassigned), and no other "
+                "rule applied: no mode is decided, never the default mode."
+            )
+        )
     elif trace.mode == "no_data" and not active:
         lines.append(
             _(
@@ -127,6 +143,8 @@ def _effect_mode(mode: str | None, labels: dict[str, str], w: _Words) -> str:
 def _head(rule: RuleTrace, labels: dict[str, str], w: _Words, day: str | None = None) -> str:
     _ = w.gettext
     title = w.policy(rule.title)
+    if rule.not_in_force == OUTSIDE_TERM:
+        return _('Rule "{title}" was not evaluated.').format(title=title)
     if rule.level is not None:
         return _('Rule "{title}": level {level}.').format(title=title, level=w.policy(rule.level))
     if rule.in_effect:
@@ -155,6 +173,8 @@ def _rule(rule: RuleTrace, labels: dict[str, str], w: _Words, day: str | None = 
         reason = (
             _("parameter {name} has no value on this day").format(name=rule.inactive)
             if rule.inactive
+            else _("the day is outside the policy's term")
+            if rule.not_in_force == OUTSIDE_TERM
             else rule.not_in_force
         )
         out.append("  " + _("(not applied: {reason})").format(reason=reason))
@@ -166,7 +186,7 @@ def _rule(rule: RuleTrace, labels: dict[str, str], w: _Words, day: str | None = 
                 "of this day:"
             ).format(date=w.date(rule.spell_start), lasting=_lasting(rule, w))
         )
-    if rule.condition is not None:
+    if rule.condition is not None and rule.not_in_force != OUTSIDE_TERM:
         out.extend(_node(rule.condition, 1, w))
         if rule.triggered or rule.in_effect:
             changes = what_would_change(rule.condition, lang=w.lang)

@@ -369,6 +369,10 @@ def share_of_units(node: m.ShareOfUnitsCond, ctx: Context) -> CondValue:
 # ---------------------------------------------------------------------- levels
 
 
+UNASSIGNED = -2
+"""The level of a value the band table leaves in no band (``-1``: the value is unknown)."""
+
+
 def level(node: m.LevelExpr, ctx: Context) -> Int:
     result = _level(node, ctx)
     ctx.keep(node, result)
@@ -383,16 +387,32 @@ def _level(node: m.LevelExpr, ctx: Context) -> Int:
         if spec.round_to is not None:
             value = round_half_up(value, spec.round_to)
             ctx.keep(spec, value)
-        op = ">=" if ctx.word(spec.boundary) == "lower_inclusive" else ">"
-        out = np.full(shape, spec.offset, dtype=np.int64)
+        band = np.zeros(shape, dtype=np.int64)
+        gap = np.zeros(shape, dtype=bool)
         known = np.broadcast_to(np.asarray(value.known, dtype=bool), shape)
-        for cut in spec.cuts:
-            above, _ = compare(value, op, Rational.of_decimal(ctx.number(cut)))
-            out += np.broadcast_to(above, shape)
-        return np.where(known, out, -1)
+        for at, boundary in spec.cut_list():
+            convention = ctx.word(boundary)
+            if convention not in m.BOUNDARIES:
+                raise EvaluationError(
+                    f"boundary {convention!r} (from {boundary!r}) is none of "
+                    f"{', '.join(m.BOUNDARIES)}"
+                )
+            cut = Rational.of_decimal(ctx.number(at))
+            above, _ = compare(value, ">=" if convention == "lower_inclusive" else ">", cut)
+            band += np.broadcast_to(above, shape)
+            if convention == "unassigned":
+                equal, _ = compare(value, "==", cut)
+                gap |= np.broadcast_to(equal, shape)
+        out = spec.offset + band
+        for unassigned in spec.unassigned:
+            gap |= band == unassigned
+            out -= band > unassigned  # the levels above a gap stay consecutive
+        return np.where(known, np.where(gap, UNASSIGNED, out), -1)
     if isinstance(node, m.MostSevereLevel):
         parts = np.stack([level(p, ctx) for p in node.most_severe])
-        return np.where((parts >= 0).all(axis=0), parts.max(axis=0), -1)
+        unknown = (parts == -1).any(axis=0)
+        gap = (parts == UNASSIGNED).any(axis=0)
+        return np.where(unknown, -1, np.where(gap, UNASSIGNED, parts.max(axis=0)))
     if isinstance(node, m.IfLevel):
         branch = node.if_
         test = condition(branch.condition, ctx)

@@ -49,10 +49,11 @@ def run_over_period(
     *,
     calendar: Calendar | None = None,
     settings: Settings | None = None,
-    apply_over_whole_period: bool = True,
+    apply_over_whole_period: bool = False,
 ) -> PolicyRun:
     """``policy`` on ``frames`` (already cut at the period's last day) from ``start``: the
-    modes per scope, and the rules it could not evaluate for want of a metric."""
+    modes per scope, and the rules it could not evaluate for want of a metric. Only within
+    the policy's term unless ``apply_over_whole_period`` (a counterfactual, asked for)."""
     used = counterfactual(policy, start) if apply_over_whole_period else policy
     scopes = {r.scope.value for r in policy.rules}
     needs = metrics_needed(policy)

@@ -11,7 +11,8 @@ engine words: those are in the technical explanation (``explain(..., technical=T
 
 from __future__ import annotations
 
-from schoolmode.engine.trace import Node, RuleTrace, Trace
+from schoolmode.engine.evaluate import UNASSIGNED_LEVEL
+from schoolmode.engine.trace import OUTSIDE_TERM, Node, RuleTrace, Trace
 from schoolmode.engine.words import (
     CONFIDENCE,
     SOURCE_LANGUAGE,
@@ -26,6 +27,8 @@ from schoolmode.engine.words import (
     _quoted,
     _value,
     _Words,
+    counterfactual_words,
+    term_words,
 )
 from schoolmode.i18n import DEFAULT, N_, Language, language
 
@@ -78,6 +81,12 @@ def _reasons(node: Node | None, w: _Words) -> list[tuple[str, str]]:
         return [(figure, "")]
     if node.kind == "share_of_units":
         return [(_note(node, w) or "", "")]
+    if node.kind == "bands" and node.children and "reason" in node.args:
+        child = node.children[0]
+        figure = w.gettext(
+            "{label} was {value}, which the table puts in no level ({reason})"
+        ).format(label=_label(child, w), value=_value(child, w), reason=node.args["reason"])
+        return [(figure, "")]
     if node.kind == "bands" and node.children:
         child = node.children[0]
         figure = w.gettext("{label} was {value}, which gives level {level}").format(
@@ -118,6 +127,19 @@ def _figures_said(reasons: list[tuple[str, str]], w: _Words) -> list[str]:
     return out
 
 
+def _unassigned_band(node: Node | None) -> Node | None:
+    """The first band table under ``node`` whose value it leaves in no band."""
+    if node is None:
+        return None
+    if node.kind == "bands" and "reason" in node.args and node.children:
+        return node
+    for child in node.children:
+        found = _unassigned_band(child)
+        if found is not None:
+            return found
+    return None
+
+
 def summary(trace: Trace, *, lang: Language | None = None) -> str:
     """The first paragraph of a plain explanation: what the unit does on the day and why."""
     return _summary(trace, _Words(lang or language(DEFAULT), plain=True))
@@ -128,9 +150,24 @@ def _summary(trace: Trace, w: _Words) -> str:
     day = w.date(trace.date)
     unit = _unit_words(trace, w)
     if trace.mode == "not_in_force":
-        return _("On {date}, this policy is not in force. The day is outside its term.").format(
-            date=day
-        )
+        return _(
+            "On {date}, this policy is not in force. The day is outside its term ({term})."
+        ).format(date=day, term=term_words(trace, w))
+    gaps = [r for r in trace.rules if r.level == UNASSIGNED_LEVEL]
+    if (trace.mode == "no_data" or trace.status == "no_data") and gaps:
+        band = _unassigned_band(gaps[0].condition)
+        said = [_("On {date}, no mode is decided for {unit}.").format(date=day, unit=unit)]
+        if band is not None:
+            said.append(
+                _("{figure}. The policy's table gives no level for that value.").format(
+                    figure=_upper(
+                        w.gettext("{label} was {value}").format(
+                            label=_label(band.children[0], w), value=_value(band.children[0], w)
+                        )
+                    )
+                )
+            )
+        return " ".join(said)
     if trace.mode == "no_data" or trace.status == "no_data":
         return _(
             "On {date}, no mode is decided for {unit}, because a rule lacks the data it needs."
@@ -289,6 +326,10 @@ def _plain_rule(rule: RuleTrace, trace: Trace, w: _Words, sources: _Sources) -> 
         out = [_('Rule "{title}": met on this day.').format(title=title)]
     else:
         out = [_('Rule "{title}": not met.').format(title=title)]
+    if rule.not_in_force == OUTSIDE_TERM:
+        return [
+            _('Rule "{title}": not evaluated, as the policy is not in force.').format(title=title)
+        ]
     if rule.not_in_force:
         out.append("  " + _("(not applied on this day)"))
     if rule.condition is not None:
@@ -335,6 +376,7 @@ def plain_explanation(
     _ = w.gettext
     paragraphs = [
         _summary(trace, w),
+        *([counterfactual_words(trace, w)] if trace.counterfactual else []),
         _('Policy: "{title}".').format(title=w.policy(trace.policy_title)),
     ]
     active = [

@@ -27,6 +27,8 @@ Semantics, in short:
   missing reading never gives the default mode. A metric's series runs from the first to the
   last day any unit of the scope has a value for it; inside, a unit-day without a value is a
   day with nothing reported.
+* A band table's value at a cut goes to the band its boundary names; a value in no band
+  (``engine/reference_levels.py``) has the level ``unassigned``, which gives no mode.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from typing import Any
 import polars as pl
 
 from schoolmode.engine.grid import Calendar, FrameError
-from schoolmode.engine.nodes import EvaluationError, metrics_read, scalar
+from schoolmode.engine.nodes import UNASSIGNED, EvaluationError, metrics_read, scalar
+from schoolmode.engine.reference_levels import band_level, level_name, most_severe
 from schoolmode.engine.settings import Settings
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
@@ -421,15 +424,12 @@ class _Nodes:
             value = self.operand(spec.of, scope, unit, day)
             if spec.round_to is not None and value is not None:
                 value = _round_half_up(value, spec.round_to)
-            op = ">=" if self.word(spec.boundary) == "lower_inclusive" else ">"
-            cuts = [self.number(c) for c in spec.cuts]
+            cuts = [(self.number(at), self.word(b)) for at, b in spec.cut_list()]
             if value is None:
                 return None
-            return spec.offset + sum(1 for cut in cuts if _compare(value, op, cut))
+            return band_level(value, cuts, spec.unassigned, spec.offset)
         if isinstance(node, m.MostSevereLevel):
-            parts = [self.level(p, scope, unit, day) for p in node.most_severe]
-            known = [p for p in parts if p is not None]
-            return max(known) if len(known) == len(parts) else None
+            return most_severe([self.level(p, scope, unit, day) for p in node.most_severe])
         if isinstance(node, m.IfLevel):
             test = self.condition(node.if_.condition, scope, unit, day)
             then = self.level(node.if_.then, scope, unit, day)
@@ -595,13 +595,15 @@ class _Reference:
             got = nodes.level(rule.classify, rule.scope.value, unit, day)
         except _Inactive:
             return None
+        if got == UNASSIGNED:
+            return got
         return None if got is None or got < 0 else min(got, len(rule.levels) - 1)
 
     def _recommend(
         self, rule: m.Rule, lv: int | None, holds: Any, unit: str, day: int
     ) -> int | None:
         assert rule.levels is not None
-        if lv is None:
+        if lv is None or lv == UNASSIGNED:
             return None
         modes = self.policy.mode_ids()
         for rec in rule.recommend or []:
@@ -698,7 +700,7 @@ class _Reference:
                 # no rule applied, and a level rule with recommendations has no level or a
                 # trigger rule's condition is unknown: no data (never the default mode)
                 blind = responsible < 0 and any(
-                    (res.rule.recommend and res.level[key] is None)
+                    (res.rule.recommend and res.level[key] in (None, UNASSIGNED))
                     or (res.rule.when is not None and key in res.blind)
                     for res in results
                 )
@@ -727,9 +729,7 @@ class _Reference:
                     else:
                         assert res.rule.levels is not None
                         lv = res.level[key]
-                        columns[f"level.{res.rule.id}"].append(
-                            res.rule.levels[lv] if lv is not None else None
-                        )
+                        columns[f"level.{res.rule.id}"].append(level_name(res.rule.levels, lv))
                 columns["spell_start"].append(spell_start)
                 columns["earliest_return"].append(earliest_return)
         schema: dict[str, Any] = {

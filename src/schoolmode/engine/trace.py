@@ -18,13 +18,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from schoolmode.engine.evaluate import Evaluation, RuleResult, Segment
-from schoolmode.engine.nodes import CondValue
+from schoolmode.engine.evaluate import UNASSIGNED_LEVEL, Evaluation, RuleResult, Segment
+from schoolmode.engine.nodes import UNASSIGNED, CondValue
 from schoolmode.engine.rational import Rational
 from schoolmode.engine.states import NEVER
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.values import dated_value
+
+OUTSIDE_TERM = "outside the policy's term"
+"""A rule's ``not_in_force`` on a day outside the policy's term (the trace's ``term`` says
+which): the cause, never a parameter that has no value there."""
 
 DERIVED_SUFFIX = "_derived"
 """A frame's 0/1 column ``<metric>_derived`` marks the days whose value of ``<metric>`` is
@@ -112,6 +116,11 @@ class Trace:
     interpretations: list[ParamUse]
     missing_metrics: list[str]
     mode_labels: dict[str, str] = field(default_factory=dict)
+    term: str = ""
+    """The policy's own term in words (``2021-02-11 to 2021-08-24``, ``from 2022-01-11``)."""
+    counterfactual: bool = False
+    """The policy was applied outside its term on request (a case's ``apply: counterfactual``,
+    a backtest's ``--counterfactual``): what it would have decided, not what was in force."""
 
     def to_dict(self) -> dict[str, Any]:
         """As ``dataclasses.asdict`` gives it (same keys, order and values), built directly:
@@ -491,22 +500,32 @@ class _Builder:
     def level(self, node: m.LevelExpr, levels: list[str]) -> Node:
         got = self.record.get(id(node))
         idx = int(got[self.u, self.d]) if isinstance(got, np.ndarray) else -1
-        name = levels[idx] if 0 <= idx < len(levels) else "unknown"
+        name = (
+            levels[idx]
+            if 0 <= idx < len(levels)
+            else UNASSIGNED_LEVEL
+            if idx == UNASSIGNED
+            else "unknown"
+        )
         label = node.label or ""
         if isinstance(node, m.BandsLevel):
             value = self.operand(node.bands.of)
-            cuts = [self.param(c) for c in node.bands.cuts]
+            cuts = [(self.param(at), self.param(b)) for at, b in node.bands.cut_list()]
             out = Node(
                 "bands",
                 label or value.label,
                 value=name,
                 children=[value],
-                params=[p for _, ps in cuts for p in ps],
+                params=[p for (_, ps), (_, bs) in cuts for p in (*ps, *bs)],
             )
-            out.args = {"cuts": ", ".join(s for s, _ in cuts)}
+            out.args = {"cuts": ", ".join(at for (at, _), _b in cuts)}
             out.note = (
                 f"{value.label} {value.value} gives level {name} (cut-points {out.args['cuts']})"
             )
+            if idx == UNASSIGNED:
+                reason = node.bands.reason or "the table puts a value equal to this cut in no band"
+                out.args["reason"] = reason
+                out.note += f": the table assigns no level to this value ({reason})"
             return out
         if isinstance(node, m.MostSevereLevel):
             return Node(
@@ -550,11 +569,15 @@ class _Builder:
             None,
             None,
             None,
-            f"parameter {seg.inactive} has no value on this day"
+            OUTSIDE_TERM
+            if not self.ev.policy.term.covers(self.day)
+            else f"parameter {seg.inactive} has no value on this day"
             if seg is not None and seg.inactive
             else None,
             None,
-            seg.inactive if seg is not None and seg.inactive else None,
+            seg.inactive
+            if seg is not None and seg.inactive and self.ev.policy.term.covers(self.day)
+            else None,
         )
         if rr.spells is not None and rr.spells.in_effect[self.u, self.d]:
             trace.spell_start = self.ev.axis.date(
@@ -707,4 +730,6 @@ def trace(
         interps,
         sorted(f"{s}.{n}" for s, n in evaluation.missing_metrics),
         {mode.id: mode.label for mode in evaluation.policy.modes},
+        evaluation.term.words(),
+        evaluation.own_term is not None,
     )

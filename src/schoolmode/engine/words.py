@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
 
-from schoolmode.engine.trace import Node, ParamUse, RuleTrace
+from schoolmode.engine.trace import Node, ParamUse, RuleTrace, Trace
 from schoolmode.i18n import DEFAULT, N_, Language, language
 
 SOURCE_LANGUAGE = "en"
@@ -304,12 +304,18 @@ def _note(node: Node, w: _Words) -> str | None:
         return message.format(value=w.token(node.value or ""), units=units, criterion=criterion)
     if kind == "bands" and "cuts" in a and node.children:
         child = node.children[0]
-        return _("{label} {value} gives level {level} (cut-points {cuts})").format(
-            label=_label(child, w),
-            value=_value(child, w) if w.plain else w.token(child.value or ""),
-            level=w.policy(node.value or ""),
-            cuts=w.figures(a["cuts"]),
-        )
+        words = {
+            "label": _label(child, w),
+            "value": _value(child, w) if w.plain else w.token(child.value or ""),
+            "level": w.policy(node.value or ""),
+            "cuts": w.figures(a["cuts"]),
+        }
+        if "reason" in a:
+            return _(
+                "{label} {value} gives level {level} (cut-points {cuts}): the table assigns "
+                "no level to this value ({reason})"
+            ).format(**words, reason=w.token(a["reason"]))
+        return _("{label} {value} gives level {level} (cut-points {cuts})").format(**words)
     return w.figures(node.note)
 
 
@@ -525,3 +531,18 @@ def _lasting(rule: RuleTrace, w: _Words) -> str:
             else _("It lasts while the rule is met.")
         )
     return " ".join(parts)
+
+
+def term_words(trace: Trace, w: _Words) -> str:
+    """The policy's own term, its dates in words."""
+    first, _sep, last = trace.term.removeprefix("from ").partition(" to ")
+    if not last:
+        return w.gettext("from {start}").format(start=w.date(first))
+    return w.gettext("{start} to {end}").format(start=w.date(first), end=w.date(last))
+
+
+def counterfactual_words(trace: Trace, w: _Words) -> str:
+    return w.gettext(
+        "This policy is applied here outside its term ({term}), on request. It shows what the "
+        "policy would have decided, not what was in force."
+    ).format(term=term_words(trace, w))

@@ -103,6 +103,12 @@ class CaseBase(Strict):
 
 class EngineCase(CaseBase):
     kind: Literal["engine"] = "engine"
+    apply: Literal["in_term", "counterfactual"] = Field(
+        default="in_term",
+        description="in_term: the policy decides only within its term (outside it the mode is "
+        "not_in_force and nothing else can be expected); counterfactual: the policy is applied "
+        "from the case's first day as if in force, whatever its term (said in the output).",
+    )
     calendar: CalendarSpec | None = None
     frames: dict[Scope, list[dict[str, Any]]]
     authorisations: list[Authorisation] = Field(default_factory=list)

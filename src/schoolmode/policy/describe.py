@@ -102,7 +102,7 @@ class Describer:
     def level(self, node: m.LevelExpr) -> str:
         if isinstance(node, m.BandsLevel):
             b = node.bands
-            return f"bands of {self.operand(b.of)} at {', '.join(self.value(c) for c in b.cuts)}"
+            return f"bands of {self.operand(b.of)} at {', '.join(self.value(c) for c, _ in b.cut_list())}"
         if isinstance(node, m.MostSevereLevel):
             return "most severe of: " + "; ".join(self.level(x) for x in node.most_severe)
         i = node.if_

@@ -180,6 +180,13 @@ class Term(Strict):
     from_: dt.date = Field(alias="from")
     to: dt.date | None = None
 
+    def covers(self, day: dt.date) -> bool:
+        return self.from_ <= day and (self.to is None or day <= self.to)
+
+    def words(self) -> str:
+        """``2021-02-11 to 2021-08-24``, or ``from 2021-02-11`` when open-ended."""
+        return f"{self.from_} to {self.to}" if self.to else f"from {self.from_}"
+
 
 class Mode(Strict):
     id: str = Field(pattern=IDENT)
@@ -398,18 +405,70 @@ Condition = Annotated[
 # --------------------------------------------------------------------------- levels
 
 
+BOUNDARIES = ("lower_inclusive", "upper_inclusive", "unassigned")
+"""Where a value equal to a cut falls: in the band above (``lower_inclusive``), in the band
+below (``upper_inclusive``), or in neither (``unassigned``: the table leaves it out)."""
+
+
+class Cut(Strict):
+    """``{at: VALUE, boundary: WORD}``: one cut with its own boundary convention (a word of
+    ``BOUNDARIES`` or an interpretation choosing one); without ``boundary``, the table's."""
+
+    at: ValueRef
+    boundary: ValueRef | None = None
+
+
 class BandsSpec(Strict):
     of: Operand
-    cuts: list[ValueRef] = Field(min_length=1, description="Ascending boundaries between levels.")
+    cuts: list[Cut | ValueRef] = Field(
+        min_length=1, description="Ascending boundaries between bands."
+    )
     boundary: ValueRef = Field(
         default="lower_inclusive",
-        description="lower_inclusive: a value equal to a cut is in the upper level; "
-        "upper_inclusive: it stays in the lower level.",
+        description="lower_inclusive: a value equal to a cut is in the upper band; "
+        "upper_inclusive: it stays in the lower band; unassigned: it is in neither. "
+        "A cut written {at, boundary} has its own.",
+    )
+    unassigned: list[int] = Field(
+        default_factory=list,
+        description="Bands (0 below the first cut, i above cut i) that the table leaves "
+        "unassigned: a value there gives the level `unassigned`; the other bands keep "
+        "consecutive levels from `offset`.",
+    )
+    reason: str | None = Field(
+        default=None,
+        description="Why a value can be unassigned (the source's gap), shown in the trace "
+        "and the explanation.",
     )
     round_to: int | None = Field(default=None, ge=0, le=6)
     offset: int = Field(
         default=0, ge=0, description="Index of the lowest level this scale can give."
     )
+
+    def cut_list(self) -> list[tuple[ValueRef, ValueRef]]:
+        """Each cut's value and boundary convention (the table's where the cut has none)."""
+        return [
+            (c.at, c.boundary if c.boundary is not None else self.boundary)
+            if isinstance(c, Cut)
+            else (c, self.boundary)
+            for c in self.cuts
+        ]
+
+    @model_validator(mode="after")
+    def _gaps(self) -> BandsSpec:
+        bad = [b for b in self.unassigned if not 0 <= b <= len(self.cuts)]
+        if bad:
+            raise ValueError(
+                f"unassigned bands {bad} out of range: a table with {len(self.cuts)} cuts has "
+                f"bands 0 to {len(self.cuts)}"
+            )
+        if self.unassigned and not self.reason:
+            raise ValueError("a table with unassigned bands needs a `reason` (the source's gap)")
+        words = [self.boundary, *(c.boundary for c in self.cuts if isinstance(c, Cut))]
+        for word in words:
+            if isinstance(word, str) and word not in BOUNDARIES:
+                raise ValueError(f"boundary {word!r} is none of {', '.join(BOUNDARIES)}")
+        return self
 
 
 class BandsLevel(NodeMeta):

@@ -163,7 +163,7 @@ def surge_week(
     school, room = frames["school"], frames["classroom"]
     policy = registry.get(AGREEMENT).policy
     cut = {scope: f.filter(pl.col("date") <= end) for scope, f in frames.items()}
-    decisions = run_over_period(policy, cut, start).results
+    decisions = run_over_period(policy, cut, start, apply_over_whole_period=True).results
     return SurgeWeek(
         start=start,
         end=end,
