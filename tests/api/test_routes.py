@@ -68,6 +68,18 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
             "reason": "matrix test",
         },
     ),
+    ("POST", "/api/v1/refusals"): (
+        "/api/v1/refusals",
+        {},
+        {
+            "policy_id": "cps-ctu-2022-01-10",
+            "rule": "teacher-absences",
+            "unit": SCHOOL,
+            "day": DAY.isoformat(),
+            "by": "CPS Tactical Team",
+            "reason": "matrix test",
+        },
+    ),
     ("GET", "/api/v1/runs"): ("/api/v1/runs", {}, None),
     ("GET", "/api/v1/runs/{run_id}/reproduction"): ("/api/v1/runs/1/reproduction", {}, None),
     ("GET", "/api/v1/accommodations"): ("/api/v1/accommodations", {}, None),

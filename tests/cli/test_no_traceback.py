@@ -80,6 +80,7 @@ REFUSES_UNKNOWN_IDS = {
     "sim run",
     "sim compare",
     "authorise",
+    "refuse",
     "audit reproduce",
     "trace",
     "accommodations history",
@@ -344,6 +345,24 @@ def test_authorise_refuses_an_unknown_school_before_writing(
     assert _one_line_error(result.output), result.output
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT count(*) FROM authorisation").fetchone() == (0,)
+
+
+def test_refuse_refuses_an_unknown_school_before_writing(
+    tmp_path: Path, initialised: bytes, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``refuse --unit 999999`` on an eligible school rule: refused (exit 4, an unknown id)
+    and the append-only refusal never written."""
+    store = tmp_path / "store.sqlite"
+    store.write_bytes(initialised)
+    monkeypatch.setenv("SCHOOLMODE_CACHE", str(cache))
+    args = ["refuse", "--policy", "cps-ctu-2022-01-10", "--rule", "student-quarantine"]
+    args += ["--unit", UNKNOWN, "--date", "2022-01-12", "--by", "CPS", "--reason", "staffed"]
+    result = CliRunner().invoke(app, [*args, "--db", f"sqlite:///{store}"])
+    assert result.exit_code == 4, result.output
+    assert f"no school '{UNKNOWN}' in the store" in result.output
+    assert _one_line_error(result.output), result.output
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT count(*) FROM refusal").fetchone() == (0,)
 
 
 @pytest.mark.parametrize("scope", ["school", "classroom"])

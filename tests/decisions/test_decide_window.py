@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, select
 
-from schoolmode.decisions import record
+from schoolmode.decisions import answers, record
 from schoolmode.decisions.audit import reproduce
 from schoolmode.decisions.record import (
     DIGEST_ROWS,
@@ -252,7 +252,7 @@ def test_a_run_is_audited_with_the_authorisations_recorded_by_its_making(
     day = DAYS[-1]
     summary = decide(engine, registry.get(AGREEMENT), day)
     school = str(SCHOOLS["school_id"][0])
-    record.authorise(
+    answers.authorise(
         engine, registry.get(AGREEMENT), "teacher-absences", school, day, "CPS Tactical Team", "x"
     )
     with engine.connect() as conn:

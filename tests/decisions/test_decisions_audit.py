@@ -11,10 +11,10 @@ from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
+from schoolmode.decisions.answers import authorise
 from schoolmode.decisions.audit import reproduce
 from schoolmode.decisions.record import (
     DecisionError,
-    authorise,
     decide,
     policy_in_force,
     stored_explanation,

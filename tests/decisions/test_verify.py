@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from schoolmode.access.log import Action, record_access
 from schoolmode.access.roles import Principal, Role
 from schoolmode.cli.app import app
-from schoolmode.decisions.record import authorise, decide
+from schoolmode.decisions.answers import authorise, refuse
+from schoolmode.decisions.record import decide
 from schoolmode.decisions.verify import verify
 from schoolmode.policy.loader import Registry
 from schoolmode.store.chain import GENESIS, chain_head, link_digest, record_digest
@@ -37,7 +38,7 @@ POLICY = "cps-ctu-2022-01-10"
 SCHOOL = str(SCHOOLS["school_id"][0])
 IMPORTS = 14
 """Files ``fill_district_store`` imports (2 CDPH series, 12 standard files): the first links."""
-LINKS = IMPORTS + 3 + 1 + 2
+LINKS = IMPORTS + 3 + 1 + 1 + 2
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -45,7 +46,7 @@ def template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
     """(backend, where): a store with the tiny district (``IMPORTS`` imported files), three
-    decision runs, an authorisation and two access-log events, all linked; never opened by a test (each takes a copy)."""
+    decision runs, an authorisation, a refusal and two access-log events, all linked; never opened by a test (each takes a copy)."""
     directory = tmp_path_factory.mktemp("verify")
     if request.param == "sqlite":
         url, pg = f"sqlite:///{directory / 'store.sqlite'}", None
@@ -59,6 +60,7 @@ def template(
         for day in DAYS:
             decide(engine, loaded, day, created_by="tests")
         authorise(engine, loaded, "teacher-absences", SCHOOL, DAYS[1], "CPS Tactical Team", "why")
+        refuse(engine, loaded, "teacher-absences", SCHOOL, DAYS[2], "CPS Tactical Team", "staffed")
         who = Principal("hr", Role.hr)
         for rows in (3, 4):
             record_access(engine, who, Action.read, "GET", "/api/v1/accommodations", {}, 200, rows)
@@ -164,6 +166,20 @@ def _unlinked_authorisation(engine: Engine) -> None:
     )
 
 
+def _rewritten_refusal(engine: Engine) -> None:
+    _unguarded(engine, "refusal")
+    _sql(engine, "UPDATE refusal SET reason = 'the union agreed' WHERE id = 1")
+
+
+def _unlinked_refusal(engine: Engine) -> None:
+    _sql(
+        engine,
+        "INSERT INTO refusal (policy_id, rule, scope, unit, date, decided_by, reason, "
+        f"recorded_at, recorded_by) VALUES ('{POLICY}', 'teacher-absences', 'school', "
+        f"'{SCHOOL}', '2022-02-11', 'CPS Tactical Team', 'forged', '2022-02-11 08:00:00', 'x')",
+    )
+
+
 def _swapped_snapshot(engine: Engine) -> None:
     _unguarded(engine, "decision_run")
     first, second = _run_ids(engine)[:2]
@@ -232,6 +248,8 @@ TAMPERINGS: dict[str, tuple[Callable[[Engine], None], str]] = {
         "(decision_run 3) does not follow the link before it: a link was removed",
     ),
     "an authorisation added by SQL": (_unlinked_authorisation, "authorisation 2 has no link"),
+    "a refusal's reason rewritten": (_rewritten_refusal, "(refusal 1): the record changed"),
+    "a refusal added by SQL": (_unlinked_refusal, "refusal 2 has no link"),
     "an input snapshot swapped": (
         _swapped_snapshot,
         "decision run 2: its input snapshot does not match its digest",

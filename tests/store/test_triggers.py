@@ -16,7 +16,7 @@ from schoolmode.store.triggers import (
     no_truncate_ddl,
 )
 
-# tables made append-only by migrations 0002-0005, 0007, 0009, 0013, 0017 and 0019 (their
+# tables made append-only by migrations 0002-0005, 0007, 0009, 0013, 0017, 0019 and 0020 (their
 # APPEND_ONLY tuples)
 GUARDED = (
     "decision_run",
@@ -42,6 +42,7 @@ GUARDED = (
     "public_release_table",
     "public_release_input",
     "alert_delivery",
+    "refusal",
 )
 
 

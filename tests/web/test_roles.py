@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from schoolmode.access.roles import Principal, Role, Scope
 from schoolmode.app.access import AddAccountRequest, add_account
 from schoolmode.app.dashboard import NEAR, watch_list
-from schoolmode.store.tables import access_log, authorisation
+from schoolmode.store.tables import access_log, authorisation, refusal
 from tests.api.conftest import ADMIN, OTHER_SCHOOL, PASSWORD
 from tests.web.conftest import DAY, FIRST, SCHOOL, Site
 
@@ -125,6 +125,74 @@ def test_the_authorisation_form_round_trips_into_the_audit_trail(site: Site) -> 
     admin = _login(site, "auditor")
     verified = admin.get("/api/v1/audit/verification").json()
     assert verified["intact"] is True, verified
+
+
+def _rules(page: str) -> list[str]:
+    return re.findall(r'<input type="hidden" name="rule" value="([^"]+)">', page)
+
+
+def _awaiting(page: str) -> list[tuple[str, str]]:
+    """(rule, unit) of each change the page lists as awaiting the body's decision."""
+    found = []
+    for article in re.findall(r'<article class="eligible">(.*?)</article>', page, re.S):
+        if 'data-answer="none"' in article:
+            rule = re.search(r'name="rule" value="([^"]+)"', article)
+            unit = re.search(r'name="unit" value="([^"]+)"', article)
+            assert rule is not None
+            assert unit is not None
+            found.append((rule.group(1), unit.group(1)))
+    return found
+
+
+def test_a_refusal_with_its_reason_round_trips_into_the_audit_trail(site: Site) -> None:
+    client = _login(site, "mode-authority")
+    page = client.get("/me", params={"date": FIRST.isoformat()}).text
+    units = _eligible_units(page)
+    assert units, "the store has a school eligible for a change on FIRST"
+    # one awaiting a decision if any is left (the authorisation test may have answered one)
+    rule, unit = (_awaiting(page) or [(_rules(page)[-1], units[-1])])[-1]
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    form = {
+        "csrf_token": csrf.group(1),
+        "policy_id": re.findall(r'name="policy_id" value="([^"]+)"', page)[0],
+        "rule": rule,
+        "unit": unit,
+        "day": FIRST.isoformat(),
+        "by": "CPS Tactical Team",
+        "reason": "Substitutes cover the absent teachers (test).",
+    }
+    # the union sees the changes but records nothing; without the CSRF token nothing either
+    union = _login(site, "union-safety-committee")
+    assert union.post("/me/refusals", data=form).status_code == 403
+    assert client.post("/me/refusals", data={**form, "csrf_token": "x"}).status_code == 403
+    with site.ctx.engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(refusal)).scalar_one()
+    done = client.post("/me/refusals", data=form, follow_redirects=False)
+    assert done.status_code == 303
+    key = int(done.headers["location"].split("refused=")[1])
+    after_page = client.get(done.headers["location"]).text
+    assert f"Recorded in the audit trail (refusal {key})." in after_page
+    assert (rule, unit) not in _awaiting(after_page)  # answered now, listed after the others
+    assert "Refused for Monday 7 February 2022 by CPS Tactical Team: Substitutes cover" in (
+        after_page
+    )
+    with site.ctx.engine.connect() as conn:
+        after = conn.execute(select(func.count()).select_from(refusal)).scalar_one()
+        row = conn.execute(select(refusal).where(refusal.c.id == key)).one()
+    assert after == before + 1
+    assert (row.rule, row.unit, row.date) == (rule, unit, FIRST)
+    assert row.recorded_by == "mode-authority"
+    assert row.reason == "Substitutes cover the absent teachers (test)."
+    verified = _login(site, "auditor").get("/api/v1/audit/verification").json()
+    assert verified["intact"] is True, verified
+    # the API records the same kind of answer, scope checked; an unknown rule is a 4xx
+    api = client.post(
+        "/api/v1/refusals",
+        json={**{k: v for k, v in form.items() if k != "csrf_token"}, "rule": "no-such-rule"},
+        headers={"X-CSRF-Token": csrf.group(1)},
+    )
+    assert 400 <= api.status_code < 500, api.text
 
 
 def test_logging_out_ends_the_session(site: Site) -> None:

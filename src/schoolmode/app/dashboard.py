@@ -22,6 +22,7 @@ from schoolmode.app.context import Context
 from schoolmode.app.explain_public import PublicExplanation, public_explanation
 from schoolmode.app.metrics import Level, MetricsRequest, RuleInfo, metrics_frame
 from schoolmode.app.releases import ReleaseEntry, release_history
+from schoolmode.decisions.answers import Answer, latest_answers
 from schoolmode.decisions.record import DecisionError
 from schoolmode.decisions.runs import (
     classroom_schools,
@@ -473,6 +474,24 @@ def district_feed(ctx: Context) -> Feed | None:
     return Feed(decided=found, school=None, changes=changes)
 
 
+ANSWER_DAYS = 14
+"""A named body's answer (to act, or a refusal) recorded for one of this many days up to the
+day shown answers an eligible change: the role view lists it as answered, with the answer."""
+
+
+class Answered(BaseModel):
+    """The named body's latest answer on an eligible change."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    """``authorisation`` (act) or ``refusal``."""
+    key: int
+    date: dt.date
+    decided_by: str
+    reason: str
+
+
 class Eligible(BaseModel):
     """A unit made eligible for a change by a rule that a named body decides, on a day."""
 
@@ -490,6 +509,8 @@ class Eligible(BaseModel):
     rule: str
     rule_title: str
     decided_by: str | None
+    answer: Answered | None = None
+    """The body's answer recorded for this rule and unit in the last ``ANSWER_DAYS`` days."""
 
 
 class RoleDay(BaseModel):
@@ -499,7 +520,8 @@ class RoleDay(BaseModel):
 
     decided: Decided
     eligible: list[Eligible]
-    """Units in scope whose decision on the day is an eligibility awaiting a body's decision."""
+    """Units in scope whose decision on the day is an eligibility, those not answered yet
+    first."""
 
 
 def role_day(ctx: Context, who: Principal, day: dt.date | None = None) -> RoleDay | None:
@@ -517,6 +539,8 @@ def role_day(ctx: Context, who: Principal, day: dt.date | None = None) -> RoleDa
     titles = {}
     if found.policy_id in ctx.registry:
         titles = {r.id: r.title for r in ctx.registry.get(found.policy_id).policy.rules}
+    since = found.day - dt.timedelta(days=ANSWER_DAYS - 1)
+    answers = latest_answers(ctx.engine, found.policy_id, found.day, since) if rows else {}
     out = []
     for r in rows:
         school = r.unit if r.scope == "school" else rooms.get(r.unit)
@@ -537,9 +561,23 @@ def role_day(ctx: Context, who: Principal, day: dt.date | None = None) -> RoleDa
                 rule=r.rule or "",
                 rule_title=titles.get(r.rule or "", r.rule or ""),
                 decided_by=r.decided_by,
+                answer=_answered(answers.get((r.rule or "", r.unit))),
             )
         )
+    out.sort(key=lambda e: e.answer is not None)  # stable: the run's order within each
     return RoleDay(decided=found, eligible=out)
+
+
+def _answered(found: Answer | None) -> Answered | None:
+    if found is None:
+        return None
+    return Answered(
+        kind=found.kind,
+        key=found.key,
+        date=found.date,
+        decided_by=found.decided_by,
+        reason=found.reason,
+    )
 
 
 NEAR = Decimal("0.75")

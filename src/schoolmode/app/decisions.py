@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from schoolmode.app.context import Context
 from schoolmode.app.progress import Stage
+from schoolmode.decisions.answers import authorise as record_authorisation
+from schoolmode.decisions.answers import refuse as record_refusal
 from schoolmode.decisions.audit import reproduce as reproduce_run
-from schoolmode.decisions.record import authorise as record_authorisation
 from schoolmode.decisions.record import decide as decide_run
 from schoolmode.decisions.record import policy_in_force, stored_explanation
 from schoolmode.decisions.runs import day_decisions as stored_day_decisions
@@ -169,6 +170,22 @@ class AuthoriseResult(BaseModel):
 def authorise(ctx: Context, req: AuthoriseRequest) -> AuthoriseResult:
     """Record the authorisation (append-only)."""
     key = record_authorisation(
+        ctx.engine,
+        ctx.registry.get(req.policy_id),
+        req.rule,
+        req.unit,
+        req.day,
+        req.by,
+        req.reason,
+        req.recorded_by,
+    )
+    return AuthoriseResult(key=key)
+
+
+def refuse(ctx: Context, req: AuthoriseRequest) -> AuthoriseResult:
+    """Record the named body's refusal to act on the eligible rule (append-only): the unit
+    stays in its mode, the refusal and its reason are in the audit trail."""
+    key = record_refusal(
         ctx.engine,
         ctx.registry.get(req.policy_id),
         req.rule,

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "backtest": "backtest",
     "decide": "decisions",
     "authorise": "decisions",
+    "refuse": "decisions",
     "explain": "decisions",
     "audit": "decisions",
     "decisions": "decisions",
@@ -67,6 +68,7 @@ HELP: dict[str, str] = {
     "decide": "Decide the mode of every classroom, school and the district, and store it with "
     "its audit record.",
     "authorise": "Record a named body's decision on an eligible rule (append-only).",
+    "refuse": "Record a named body's refusal of an eligible change, with its reason (append-only).",
     "explain": "Why is my school (classroom, district) in this mode? From the stored decision.",
     "audit": "Audit records: reproduce a stored decision run.",
     "decisions": "Stored decision runs.",

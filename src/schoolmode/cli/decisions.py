@@ -90,6 +90,34 @@ def authorise(
     console.print(f"authorisation {key} recorded: {by} acts on {rule} for {unit} from {date}")
 
 
+def refuse(
+    policy: Annotated[str, typer.Option("--policy", help="Policy id.")],
+    rule: Annotated[str, typer.Option("--rule", help="The eligible rule refused.")],
+    unit: Annotated[str, typer.Option("--unit", help="School (or classroom) id.")],
+    date: Annotated[str, typer.Option("--date", help="The day the change was refused for.")],
+    by: Annotated[
+        str, typer.Option("--by", help="The body that decided, e.g. 'CPS Tactical Team'.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why.")],
+    db: DbOption = None,
+    policies_dir: PoliciesDir = None,
+) -> None:
+    """Record a named body's refusal of an eligible change, with its reason (append-only)."""
+    from schoolmode.app import decisions
+
+    with app_context(db, policies_dir) as ctx:
+        req = decisions.AuthoriseRequest(
+            policy_id=policy,
+            rule=rule,
+            unit=unit,
+            day=parse_day(date, "--date"),
+            by=by,
+            reason=reason,
+        )
+        key = decisions.refuse(ctx, req).key
+    console.print(f"refusal {key} recorded: {by} does not act on {rule} for {unit} on {date}")
+
+
 def explain(
     date: Annotated[str, typer.Option("--date", help="Day (YYYY-MM-DD).")],
     school: Annotated[str | None, typer.Option("--school", help="School id.")] = None,
@@ -223,6 +251,7 @@ def list_runs(db: DbOption = None) -> None:
 def register(app: typer.Typer) -> None:
     app.command("decide")(decide)
     app.command("authorise")(authorise)
+    app.command("refuse")(refuse)
     app.command("explain")(explain)
     app.add_typer(audit_app, name="audit")
     app.add_typer(decisions_app, name="decisions")

@@ -50,7 +50,12 @@ from schoolmode.policy.needs import attributes_needed, metrics_needed
 from schoolmode.store.chain import append_link, decisions_digest, row_digest, stored_row
 from schoolmode.store.db import whoami
 from schoolmode.store.frames import table_frame
-from schoolmode.store.tables import RECORD_TABLES, authorisation, decision, decision_run
+from schoolmode.store.tables import (
+    RECORD_TABLES,
+    authorisation,
+    decision,
+    decision_run,
+)
 
 LOOKBACK_DAYS = 35
 """Fewest days of history read before the first day decided (the metrics' own lookbacks: 14-day
@@ -542,61 +547,6 @@ def decide(
         int((rows.get_column("mode") == NO_DATA).sum()),
         no_data,
     )
-
-
-def authorise(
-    engine: Engine,
-    loaded: LoadedPolicy,
-    rule_id: str,
-    unit: str,
-    day: dt.date,
-    decided_by: str,
-    reason: str,
-    recorded_by: str | None = None,
-) -> int:
-    """Record a named body's decision to act on an eligible rule from ``day``."""
-    rules = {r.id: r for r in loaded.policy.rules}
-    rule = rules.get(rule_id)
-    if rule is None:
-        raise UnknownDecisionId(
-            f"policy {loaded.id!r} has no rule {rule_id!r} (rules: {', '.join(rules)})"
-        )
-    if rule.effect is None or rule.effect.action != m.Action.eligible:
-        raise DecisionError(
-            f"rule {rule_id!r} acts automatically; only eligible rules are decided by a body"
-        )
-    if not reason.strip():
-        raise DecisionError("a decision needs a reason")
-    with engine.begin() as conn:
-        _check_unit(conn, rule.scope.value, unit)
-        key = conn.execute(
-            insert(authorisation).values(
-                policy_id=loaded.id,
-                rule=rule_id,
-                scope=rule.scope.value,
-                unit=unit,
-                date=day,
-                decided_by=decided_by,
-                reason=reason,
-                recorded_at=dt.datetime.now(dt.UTC),
-                recorded_by=recorded_by or whoami(),
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        append_link(conn, "authorisation", int(key))
-    return int(key)
-
-
-def _check_unit(conn: Connection, scope: str, unit: str) -> None:
-    """Refuse an authorisation for a school or classroom the store does not hold (an
-    append-only record for a unit that does not exist could never be taken back)."""
-    if scope not in ("school", "classroom"):
-        return
-    table = RECORD_TABLES[scope]
-    column = table.c[f"{scope}_id"]
-    if conn.execute(select(column).where(column == unit).limit(1)).first() is None:
-        raise UnknownDecisionId(
-            f"no {scope} {unit!r} in the store (import its {scope} records first); nothing recorded"
-        )
 
 
 class RunEvaluations:

@@ -1,7 +1,7 @@
 """The hash chain over the audit records: tamper-evident history.
 
 Each audit record (a decision run, an authorisation, an access-log event, an import-log entry,
-an accommodation lottery's seed commitment, a public release) gets one link in ``chain_link``, written in the record's own transaction: the digest of the record's content
+an accommodation lottery's seed commitment, a public release, a refusal) gets one link in ``chain_link``, written in the record's own transaction: the digest of the record's content
 (``content_sha256``), the previous link's digest (``prev_sha256``; ``GENESIS`` for the first)
 and its own, ``sha256(prev | table | id | content)``. A unique ``prev_sha256`` keeps the chain
 a line (two writers cannot both extend the same head); PostgreSQL writers also take an
@@ -42,6 +42,7 @@ from schoolmode.store.tables import (
     lottery_commitment,
     public_release,
     public_release_table,
+    refusal,
 )
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ CHAINED: dict[str, Table] = {
     "import_log": import_log,
     "lottery_commitment": lottery_commitment,
     "public_release": public_release,
+    "refusal": refusal,
 }
 """The tables whose every record is linked."""
 
@@ -72,6 +74,7 @@ STAMPS = {
     "import_log": "imported_at",
     "lottery_commitment": "created_at",
     "public_release": "created_at",
+    "refusal": "recorded_at",
 }
 """When each chained record was made: the order :func:`backfill` links them in."""
 

@@ -181,7 +181,27 @@ authorisation = Table(
     comment="A named body's decision on an eligible rule (e.g. the CPS Tactical Team); append-only.",
 )
 
+refusal = Table(
+    "refusal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("policy_id", String(100), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("unit", String(100), nullable=False),
+    Column("date", Date, nullable=False, comment="The day the eligible change was refused for."),
+    Column("decided_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    *_stamp("recorded"),
+    Index("ix_refusal_policy_unit", "policy_id", "unit", "date"),
+    comment=(
+        "A named body's refusal to act on an eligible rule, with its reason (migration 0020); "
+        "append-only."
+    ),
+)
+
 APPEND_ONLY = ("decision_run", "decision", "authorisation")
+REFUSAL_APPEND_ONLY = ("refusal",)
 
 
 # ---------------------------------------------------------------------- staff accommodations

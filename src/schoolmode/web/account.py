@@ -7,6 +7,7 @@ each form carrying the session's CSRF token, each decision written to the audit 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -89,6 +90,7 @@ def me(
     request: Request,
     date: Annotated[dt.date | None, Query()] = None,
     recorded: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    refused: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     outbreak: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     if who.anonymous:
@@ -112,6 +114,7 @@ def me(
         watch=watch,
         may_confirm=who.may(Permission.outbreaks_confirm),
         recorded=recorded,
+        refused=refused,
         outbreak_recorded=outbreak,
         may_accommodations=who.may(Permission.accommodations_read),
         may_play=who.may(Permission.jobs_run),
@@ -131,23 +134,56 @@ async def authorise(
     by: Body,
     reason: Reason,
 ) -> Response:
-    """Record a named body's decision from the role view (as ``POST /api/v1/authorisations``)."""
-
-    def record() -> int:
-        in_scope(who, decisions_uc.rule_unit_school(ctx, policy_id, rule, unit))
-        req = decisions_uc.AuthoriseRequest(
-            policy_id=policy_id,
-            rule=rule,
-            unit=unit,
-            day=day,
-            by=by,
-            reason=reason,
-            recorded_by=who.name,
-        )
-        return decisions_uc.authorise(ctx, req).key
-
-    key = await run_in_threadpool(record)
+    """Record a named body's decision to act from the role view (as
+    ``POST /api/v1/authorisations``)."""
+    req = decisions_uc.AuthoriseRequest(
+        policy_id=policy_id,
+        rule=rule,
+        unit=unit,
+        day=day,
+        by=by,
+        reason=reason,
+        recorded_by=who.name,
+    )
+    key = await run_in_threadpool(_answer, ctx, who, req, decisions_uc.authorise)
     return RedirectResponse(f"/me?date={day.isoformat()}&recorded={key}", status_code=303)
+
+
+@router.post("/me/refusals")
+async def refuse(
+    request: Request,
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(Requires(Permission.authorisations_write))],
+    policy_id: Field,
+    rule: Field,
+    unit: Field,
+    day: Annotated[dt.date, Form()],
+    by: Body,
+    reason: Reason,
+) -> Response:
+    """Record a named body's refusal of an eligible change, with its reason, from the role
+    view (as ``POST /api/v1/refusals``)."""
+    req = decisions_uc.AuthoriseRequest(
+        policy_id=policy_id,
+        rule=rule,
+        unit=unit,
+        day=day,
+        by=by,
+        reason=reason,
+        recorded_by=who.name,
+    )
+    key = await run_in_threadpool(_answer, ctx, who, req, decisions_uc.refuse)
+    return RedirectResponse(f"/me?date={day.isoformat()}&refused={key}", status_code=303)
+
+
+def _answer(
+    ctx: Context,
+    who: Principal,
+    req: decisions_uc.AuthoriseRequest,
+    record: Callable[[Context, decisions_uc.AuthoriseRequest], decisions_uc.AuthoriseResult],
+) -> int:
+    in_scope(who, decisions_uc.rule_unit_school(ctx, req.policy_id, req.rule, req.unit))
+    return record(ctx, req).key
 
 
 @router.post("/me/outbreaks")

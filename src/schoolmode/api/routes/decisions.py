@@ -171,6 +171,20 @@ def authorise(
     return uc.authorise(ctx, uc.AuthoriseRequest(**body.model_dump(), recorded_by=who.name))
 
 
+@router.post(
+    "/refusals", status_code=201, summary="Record a named body's refusal of an eligible change"
+)
+def refuse(
+    body: AuthoriseIn,
+    who: Annotated[Principal, Depends(Requires(Permission.authorisations_write))],
+    ctx: Ctx,
+) -> uc.AuthoriseResult:
+    """The unit stays in its mode; the refusal and its reason join the audit trail (and the
+    hash chain), and the role views stop listing the change as awaiting a decision."""
+    in_scope(who, uc.rule_unit_school(ctx, body.policy_id, body.rule, body.unit))
+    return uc.refuse(ctx, uc.AuthoriseRequest(**body.model_dump(), recorded_by=who.name))
+
+
 class RunsPage(BaseModel):
     total: int
     limit: int
