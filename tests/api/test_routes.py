@@ -80,6 +80,23 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
             "reason": "matrix test",
         },
     ),
+    ("GET", "/api/v1/concerns"): ("/api/v1/concerns", {}, None),
+    ("GET", "/api/v1/concerns/{concern_id}"): ("/api/v1/concerns/1", {}, None),
+    ("POST", "/api/v1/concerns"): (
+        "/api/v1/concerns",
+        {},
+        {"school_id": SCHOOL, "subject": "matrix test", "body": "matrix test"},
+    ),
+    ("POST", "/api/v1/concerns/{concern_id}/answers"): (
+        "/api/v1/concerns/1/answers",
+        {},
+        {"step": "comment", "note": "matrix test"},
+    ),
+    ("POST", "/api/v1/concerns/{concern_id}/follow-ups"): (
+        "/api/v1/concerns/1/follow-ups",
+        {},
+        {"step": "comment", "note": "matrix test"},
+    ),
     ("GET", "/api/v1/runs"): ("/api/v1/runs", {}, None),
     ("GET", "/api/v1/runs/{run_id}/reproduction"): ("/api/v1/runs/1/reproduction", {}, None),
     ("GET", "/api/v1/accommodations"): ("/api/v1/accommodations", {}, None),

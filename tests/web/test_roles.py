@@ -195,6 +195,67 @@ def test_a_refusal_with_its_reason_round_trips_into_the_audit_trail(site: Site) 
     assert 400 <= api.status_code < 500, api.text
 
 
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_concern_is_filed_answered_and_followed_up_from_the_pages(site: Site) -> None:
+    union = _login(site, "union-safety-committee")
+    page = union.get("/me").text
+    assert "Safety concerns" in page
+    assert 'action="/me/concerns"' in page  # the committee files
+    form = {
+        "csrf_token": _csrf(page),
+        "school_id": SCHOOL,
+        "subject": "Room 204 ventilation",
+        "body": "The air purifier in room 204 has been off since Monday.",
+    }
+    assert union.post("/me/concerns", data={**form, "csrf_token": "x"}).status_code == 403
+    done = union.post("/me/concerns", data=form, follow_redirects=False)
+    assert done.status_code == 303
+    key = int(done.headers["location"].split("concern=")[1].split("#")[0])
+    shown = union.get(done.headers["location"]).text
+    assert f"Recorded (concern {key})." in shown
+    assert f"Concern {key}: Room 204 ventilation" in shown
+    # operations answer it; the mode authority reads it without a form; HR sees no concern
+    ops = _login(site, "district-operations")
+    ops_page = ops.get("/me").text
+    assert f'action="/me/concerns/{key}/answers"' in ops_page
+    assert 'action="/me/concerns"' not in ops_page  # operations answer, they do not file
+    answered = ops.post(
+        f"/me/concerns/{key}/answers",
+        data={"csrf_token": _csrf(ops_page), "step": "answered", "note": "Filter replaced."},
+        follow_redirects=False,
+    )
+    assert answered.status_code == 303
+    authority = _login(site, "mode-authority").get("/me").text
+    assert f"Concern {key}: Room 204 ventilation" in authority
+    assert f'action="/me/concerns/{key}/' not in authority
+    assert "Safety concerns" not in _login(site, "hr").get("/me").text
+    # the committee sees the answer and reopens it
+    page = union.get("/me").text
+    article = re.search(
+        rf'<article class="concern" id="concern-{key}" data-status="(\w+)">(.*?)</article>',
+        page,
+        re.S,
+    )
+    assert article is not None
+    assert article.group(1) == "answered"
+    assert (
+        "district-operations (district-operations): <strong>answered</strong>. Filter replaced."
+        in article.group(2)
+    )
+    reopened = union.post(
+        f"/me/concerns/{key}/follow-ups",
+        data={"csrf_token": _csrf(page), "step": "reopened", "note": "Still off today."},
+        follow_redirects=False,
+    )
+    assert reopened.status_code == 303
+    assert f'id="concern-{key}" data-status="reopened"' in union.get("/me").text
+
+
 def test_logging_out_ends_the_session(site: Site) -> None:
     client = _login(site, "district-operations")
     page = client.get("/me").text

@@ -68,6 +68,9 @@ class Permission(StrEnum):
     users_admin = "users:admin"
     jobs_run = "jobs:run"
     jobs_read = "jobs:read"
+    concerns_read = "concerns:read"
+    concerns_write = "concerns:write"
+    concerns_answer = "concerns:answer"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -100,11 +103,21 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     "auditor's, who only reads.",
     Permission.jobs_read: "Jobs, their state and report files: a backtest replays the whole "
     "district's full counts, so not public and not for a narrower scope.",
+    Permission.concerns_read: "The union safety committee's concerns in scope, with every "
+    "answer and follow-up.",
+    Permission.concerns_write: "File a concern about a school in scope (or the district), "
+    "comment on it, close or reopen it.",
+    Permission.concerns_answer: "Answer a concern in scope: acknowledged, answered, closed, or a "
+    "comment.",
 }
 
 _PUBLIC = frozenset({Permission.policies_read, Permission.decisions_read})
 _INSIDE = _PUBLIC | {Permission.authorisations_read}
-_INPUTS = _INSIDE | {Permission.decisions_inputs, Permission.audit_read}
+_INPUTS = _INSIDE | {
+    Permission.decisions_inputs,
+    Permission.audit_read,
+    Permission.concerns_read,
+}
 _JOBS = frozenset({Permission.jobs_run, Permission.jobs_read})
 
 _COUNTS = frozenset({Permission.outbreaks_read, Permission.screening_read})
@@ -121,9 +134,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.screening_records,
         Permission.screening_write,
         Permission.vaccination_plan,
+        Permission.concerns_answer,
     },
     Role.mode_authority: _INPUTS | _JOBS | {Permission.authorisations_write},
-    Role.union_safety_committee: _INPUTS | _COUNTS | _JOBS,
+    Role.union_safety_committee: _INPUTS | _COUNTS | _JOBS | {Permission.concerns_write},
     Role.health_department: _INPUTS
     | _COUNTS
     | _JOBS

@@ -18,6 +18,7 @@ from schoolmode.api.middleware import API_PREFIX, Guard
 from schoolmode.api.routes import (
     access,
     auth,
+    concerns,
     decisions,
     evaluate,
     imports,
@@ -47,6 +48,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     tracing.router,
     screening.router,
     staff.router,
+    concerns.router,
     imports.router,
     access.router,
     jobs.router,

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -32,15 +31,8 @@ from sqlalchemy.types import TypeEngine
 
 from schoolmode.standard.fields import field_specs
 from schoolmode.standard.models import RECORD_TYPES, Record
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from schoolmode.store.metadata import metadata as metadata
+from schoolmode.store.metadata import stamp as _stamp
 
 import_log = Table(
     "import_log",
@@ -103,14 +95,6 @@ def _record_table(model: type[Record]) -> Table:
 
 
 RECORD_TABLES: dict[str, Table] = {name: _record_table(m) for name, m in RECORD_TYPES.items()}
-
-
-def _stamp(verb: str, *, nullable: bool = False) -> tuple[Column[Any], Column[Any]]:
-    """When and by whom a row was ``verb``-ed: ``<verb>_at`` (timestamp with zone), ``<verb>_by``."""
-    return (
-        Column(f"{verb}_at", DateTime(timezone=True), nullable=nullable),
-        Column(f"{verb}_by", String(200), nullable=nullable),
-    )
 
 
 # ---------------------------------------------------------------------- decisions (append-only)
@@ -720,59 +704,49 @@ alert_delivery = Table(
 
 ALERT_APPEND_ONLY = ("alert_delivery",)
 
-# ---------------------------------------------------------------------- public releases
+# ---------------------------------------------------------------------- concerns
 
-public_release = Table(
-    "public_release",
+CONCERN_STEPS = "acknowledged, answered, closed, reopened or comment (status unchanged)."
+
+concern = Table(
+    "concern",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(10), nullable=False, comment="day, week, citywide or zip"),
-    Column("period_start", Date, nullable=False, comment="First day the release covers."),
-    Column("period_end", Date, nullable=False, comment="Last day the release covers."),
-    Column("rule_id", String(40), nullable=False, comment="The suppression rule applied."),
-    Column("data_version", Integer, nullable=False, comment="The latest import it read."),
-    Column(
-        "inputs_sha256",
-        String(64),
-        nullable=False,
-        comment="Digest of the exact figures released (never served: it would help guess them).",
-    ),
-    Column("published_sha256", String(64), nullable=False, comment="Digest of what was published."),
-    Column("cells", Integer, nullable=False, comment="Counts of people in the release."),
-    Column("hidden", Integer, nullable=False, comment="Of which suppressed."),
-    Column("notes", Text, nullable=False, comment="JSON list: what was published coarser."),
-    Column("software_version", String(40), nullable=False),
-    *_stamp("created"),
-    Index("ix_public_release_period", "kind", "period_start"),
-    comment=(
-        "One public release of a period's counts (suppressed): what anyone without a login "
-        "was shown; a later release of the same period keeps what this one published."
-    ),
+    Column("school_id", String(40), comment="The school concerned; none: the district as a whole."),
+    Column("subject", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    *_stamp("filed"),
+    Column("filed_role", String(40), nullable=False, comment="The role of the account."),
+    Index("ix_concern_school", "school_id"),
+    comment="A safety concern filed by the union's safety committee (migration 0021); "
+    "append-only: what follows is in concern_event.",
 )
 
-public_release_table = Table(
-    "public_release_table",
+concern_event = Table(
+    "concern_event",
     metadata,
-    Column("release_id", Integer, ForeignKey("public_release.id"), nullable=False),
-    Column("name", String(40), nullable=False, comment="school, district, school_week, ..."),
-    Column("rows", Integer, nullable=False),
-    Column("sha256", String(64), nullable=False),
-    Column("content", LargeBinary, nullable=False, comment="The table as published (Parquet)."),
-    PrimaryKeyConstraint("release_id", "name"),
-    comment="The tables of a public release, as published; never changed.",
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("concern_id", Integer, ForeignKey("concern.id"), nullable=False),
+    Column("status", String(20), nullable=False, comment=CONCERN_STEPS),
+    Column("note", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("role", String(40), nullable=False),
+    Index("ix_concern_event_concern", "concern_id"),
+    comment="Each answer to, or follow-up of, a concern; never updated or deleted.",
 )
 
-public_release_input = Table(
-    "public_release_input",
-    metadata,
-    Column("release_id", Integer, ForeignKey("public_release.id"), nullable=False),
-    Column("name", String(40), nullable=False),
-    Column("content", LargeBinary, nullable=False, comment="The exact figures (Parquet)."),
-    PrimaryKeyConstraint("release_id", "name"),
-    comment=(
-        "The exact figures a public release was made from, so that a later release of the "
-        "period protects what both show together; never served, never changed."
-    ),
-)
+CONCERN_APPEND_ONLY = ("concern", "concern_event")
 
-RELEASE_APPEND_ONLY = ("public_release", "public_release_table", "public_release_input")
+# ------------------------------------------------- public releases (their own module: size)
+
+from schoolmode.store.release_tables import (  # noqa: E402
+    RELEASE_APPEND_ONLY as RELEASE_APPEND_ONLY,
+)
+from schoolmode.store.release_tables import public_release as public_release  # noqa: E402
+from schoolmode.store.release_tables import (  # noqa: E402
+    public_release_input as public_release_input,
+)
+from schoolmode.store.release_tables import (  # noqa: E402
+    public_release_table as public_release_table,
+)

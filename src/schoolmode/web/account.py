@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +26,7 @@ from schoolmode.api.security import (
     set_cookie,
 )
 from schoolmode.app import accommodations as accommodations_uc
+from schoolmode.app import concerns as concerns_uc
 from schoolmode.app import dashboard as uc
 from schoolmode.app import decisions as decisions_uc
 from schoolmode.app import tracing as tracing_uc
@@ -43,6 +44,8 @@ Reason = Annotated[str, Form(min_length=1, max_length=4000, pattern=PLAIN)]
 Body = Annotated[str, Form(min_length=1, max_length=200, pattern=NO_CONTROL)]
 HR_VIEW = "district-hr"
 """The accommodations' view with the medical basis (``operations.accommodations.role_view``)."""
+CONCERNS_SHOWN = 50
+"""The newest concerns the role view lists (the API pages through all of them)."""
 OUTBREAK_DAYS = 28
 """How far back the health department's view lists outbreaks awaiting its decision."""
 
@@ -91,6 +94,7 @@ def me(
     date: Annotated[dt.date | None, Query()] = None,
     recorded: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     refused: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    concern: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     outbreak: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     if who.anonymous:
@@ -115,11 +119,78 @@ def me(
         may_confirm=who.may(Permission.outbreaks_confirm),
         recorded=recorded,
         refused=refused,
+        concern_recorded=concern,
+        **_concerns(ctx, who),
         outbreak_recorded=outbreak,
         may_accommodations=who.may(Permission.accommodations_read),
         may_play=who.may(Permission.jobs_run),
         extra={"Cache-Control": "no-store"},
     )
+
+
+def _concerns(ctx: Context, who: Principal) -> dict[str, Any]:
+    """What the role view shows of the safety concerns (nothing without ``concerns:read``)."""
+    if not who.may(Permission.concerns_read):
+        return {"concerns": None}
+    mine = [s for s in uc.schools(ctx) if who.scope.covers_school(s.id)]
+    forms = []
+    if who.may(Permission.concerns_answer):
+        forms.append(("answers", [s.value for s in concerns_uc.Step if s in concerns_uc.ANSWERS]))
+    if who.may(Permission.concerns_write):
+        forms.append(
+            ("follow-ups", [s.value for s in concerns_uc.Step if s in concerns_uc.FOLLOW_UPS])
+        )
+    return {
+        "concerns": concerns_uc.concerns_in_scope(ctx, who)[:CONCERNS_SHOWN],
+        "may_file": who.may(Permission.concerns_write),
+        "concern_schools": mine if who.may(Permission.concerns_write) else [],
+        "concern_names": {s.id: s.name for s in mine},
+        "concern_forms": forms,
+    }
+
+
+@router.post("/me/concerns")
+async def file_concern(
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(Requires(Permission.concerns_write))],
+    subject: Body,
+    body: Annotated[str, Form(min_length=1, max_length=8000, pattern=PLAIN)],
+    school_id: Annotated[str, Form(max_length=40, pattern=NO_CONTROL)] = "",
+) -> Response:
+    """File a concern from the role view (as ``POST /api/v1/concerns``)."""
+    req = concerns_uc.FileConcernRequest(
+        school_id=school_id.strip() or None, subject=subject, body=body
+    )
+    found = await run_in_threadpool(concerns_uc.file_concern, ctx, who, req)
+    return RedirectResponse(f"/me?concern={found.id}#concern-{found.id}", status_code=303)
+
+
+@router.post("/me/concerns/{concern_id}/answers")
+async def answer_concern(
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(Requires(Permission.concerns_answer))],
+    concern_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    step: Annotated[concerns_uc.Step, Form()],
+    note: Reason,
+) -> Response:
+    """Answer a concern from the role view (as ``POST /api/v1/concerns/{id}/answers``)."""
+    req = concerns_uc.StepRequest(concern_id=concern_id, step=step, note=note)
+    await run_in_threadpool(concerns_uc.add_step, ctx, who, req, concerns_uc.ANSWERS)
+    return RedirectResponse(f"/me?concern={concern_id}#concern-{concern_id}", status_code=303)
+
+
+@router.post("/me/concerns/{concern_id}/follow-ups")
+async def follow_up_concern(
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(Requires(Permission.concerns_write))],
+    concern_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    step: Annotated[concerns_uc.Step, Form()],
+    note: Reason,
+) -> Response:
+    """Follow a concern up from the role view (as ``POST /api/v1/concerns/{id}/follow-ups``)."""
+    req = concerns_uc.StepRequest(concern_id=concern_id, step=step, note=note)
+    await run_in_threadpool(concerns_uc.add_step, ctx, who, req, concerns_uc.FOLLOW_UPS)
+    return RedirectResponse(f"/me?concern={concern_id}#concern-{concern_id}", status_code=303)
 
 
 @router.post("/me/authorisations")
