@@ -4,6 +4,7 @@ command checks them, scopes, pagination and date filters, the access log."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -257,3 +258,68 @@ def test_screening_and_vaccination_routes(api: Api) -> None:
     assert done["staff"] > 0
     logged = _log(api, "/api/v1/vaccination/schedules")[0]
     assert (logged["action"], logged["rows"]) == ("write", len(done["appointments"]["items"]))
+
+
+def test_tracing_indicators_count_the_traced_cases_of_each_week(api: Api) -> None:
+    cases = record_frame(api.engine, "case").sort("report_date", "case_id")
+    week = cases.row(0, named=True)["report_date"]
+    monday = week - dt.timedelta(days=week.weekday())
+    in_week = cases.filter(
+        (pl.col("report_date") >= monday) & (pl.col("report_date") <= monday + dt.timedelta(days=6))
+    )
+    ids = in_week.get_column("case_id").to_list()
+    params = {"from": monday.isoformat(), "to": (monday + dt.timedelta(days=6)).isoformat()}
+    headers = api.as_("health-department")
+
+    def week_row() -> dict:  # type: ignore[type-arg]
+        got = api.client.get("/api/v1/tracing/indicators", params=params, headers=headers)
+        assert got.status_code == 200, got.text
+        items = got.json()["items"]
+        assert [i["week_start"] for i in items] == [monday.isoformat()]
+        return items[0]  # type: ignore[no-any-return]
+
+    before = week_row()
+    assert before["cases"] == len(ids)
+    for case_id in ids[:2]:
+        traced = api.client.post(f"/api/v1/tracing/cases/{case_id}", json={}, headers=headers)
+        assert traced.status_code == 200, traced.text
+    after = week_row()
+    assert after["cases"] == len(ids)
+    assert after["traced"] >= min(2, len(ids))
+    assert after["traced"] + after["not_traced"] == len(ids)
+    # the contacts counted are the distinct (case, person) pairs the runs recorded
+    contacts = record_frame_sql(api, ids)
+    assert after["contacts"] == contacts
+    assert after["quarantined"] + after["test_to_stay"] + after["exempt"] == contacts
+    if after["traced"]:
+        assert after["contacts_per_case"] == round(contacts / after["traced"], 2)
+    # counts only, and for the roles with the operations' counts; the range is checked
+    assert api.client.get("/api/v1/tracing/indicators", params=params).status_code == 401
+    assert (
+        api.client.get(
+            "/api/v1/tracing/indicators", params=params, headers=api.as_("hr")
+        ).status_code
+        == 403
+    )
+    wrong = {"from": params["to"], "to": params["from"]}
+    assert (
+        api.client.get("/api/v1/tracing/indicators", params=wrong, headers=headers).status_code
+        == 422
+    )
+
+
+def record_frame_sql(api: Api, case_ids: list[str]) -> int:
+    """Distinct (case, person) close contacts recorded for ``case_ids``, counted by SQL."""
+    from sqlalchemy import text
+
+    marks = ", ".join(f":c{i}" for i in range(len(case_ids)))
+    with api.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT DISTINCT case_id, person_id FROM traced_contact "
+                    f"WHERE case_id IN ({marks})) AS pairs"
+                ),
+                {f"c{i}": c for i, c in enumerate(case_ids)},
+            ).scalar_one()
+        )

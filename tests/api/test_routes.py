@@ -97,6 +97,11 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
         {},
         {"step": "comment", "note": "matrix test"},
     ),
+    ("GET", "/api/v1/tracing/indicators"): (
+        "/api/v1/tracing/indicators",
+        {"from": "2022-01-31", "to": DAY.isoformat()},
+        None,
+    ),
     ("GET", "/api/v1/runs"): ("/api/v1/runs", {}, None),
     ("GET", "/api/v1/runs/{run_id}/reproduction"): ("/api/v1/runs/1/reproduction", {}, None),
     ("GET", "/api/v1/accommodations"): ("/api/v1/accommodations", {}, None),

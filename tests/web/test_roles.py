@@ -4,6 +4,7 @@ the form needs the session's CSRF token; failed logins are limited as the API's 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from fastapi.testclient import TestClient
@@ -270,6 +271,16 @@ def test_the_health_department_confirms_an_outbreak_from_its_view(site: Site) ->
     client = _login(site, "health-department")
     page = client.get("/me", params={"date": DAY.isoformat()}).text
     assert "Outbreaks awaiting the health department&#39;s decision" in page
+    # the tracing indicators: the weeks up to the day, newest first, the same as the API's
+    assert "Contact tracing, week by week" in page
+    first = DAY - dt.timedelta(days=8 * 7 - 1)
+    api = client.get(
+        "/api/v1/tracing/indicators", params={"from": first.isoformat(), "to": DAY.isoformat()}
+    ).json()["items"]
+    table = page.split('<table class="indicators">')[1].split("</table>")[0]
+    shown = re.findall(r"<tr><th scope=\"row\">[^<]+</th><td>(\d+)</td><td>(\d+)</td>", table)
+    assert [(int(c), int(t)) for c, t in shown] == [(w["cases"], w["traced"]) for w in api]
+    assert shown, "the store has cases in the eight weeks up to DAY"
     rooms = re.findall(r'name="classroom_id" value="([^"]+)"', page)
     days = re.findall(r'name="detected_on" value="([^"]+)"', page)
     assert rooms, "the store has an outbreak awaiting a decision"

@@ -30,6 +30,7 @@ from schoolmode.app import concerns as concerns_uc
 from schoolmode.app import dashboard as uc
 from schoolmode.app import decisions as decisions_uc
 from schoolmode.app import tracing as tracing_uc
+from schoolmode.app import tracing_indicators as indicators_uc
 from schoolmode.app.access import close_session, open_session
 from schoolmode.app.context import Context
 from schoolmode.policy.errors import SchoolmodeError
@@ -46,6 +47,8 @@ HR_VIEW = "district-hr"
 """The accommodations' view with the medical basis (``operations.accommodations.role_view``)."""
 CONCERNS_SHOWN = 50
 """The newest concerns the role view lists (the API pages through all of them)."""
+INDICATOR_WEEKS = 8
+"""How many weeks of tracing indicators the role view shows."""
 OUTBREAK_DAYS = 28
 """How far back the health department's view lists outbreaks awaiting its decision."""
 
@@ -103,10 +106,14 @@ def me(
     view = uc.role_day(ctx, who, date) if inputs else None
     watch = uc.watch_list(ctx, who, date) if inputs else None
     outbreaks = None
+    indicators = None
     if who.may(Permission.outbreaks_read):
         last = date or (view.decided.day if view else None)
         first = None if last is None else last - dt.timedelta(days=OUTBREAK_DAYS - 1)
         outbreaks = tracing_uc.outbreaks_in_scope(ctx, who, first, last, awaiting=True)[::-1]
+        if last is not None:
+            start = last - dt.timedelta(days=INDICATOR_WEEKS * 7 - 1)
+            indicators = indicators_uc.tracing_indicators(ctx, who, start, last)
     return render(
         request,
         "me.html",
@@ -115,6 +122,7 @@ def me(
         csrf=getattr(request.state, "csrf_token", None),
         may_decide=who.may(Permission.authorisations_write),
         outbreaks=outbreaks,
+        indicators=indicators,
         watch=watch,
         may_confirm=who.may(Permission.outbreaks_confirm),
         recorded=recorded,

@@ -16,10 +16,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from schoolmode.access.roles import Permission, Principal
-from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN
+from schoolmode.api.problems import COMMON, NO_CONTROL, PLAIN, ProblemError
 from schoolmode.api.security import Requires, context, in_scope
 from schoolmode.api.uploads import Limit, Offset, Page, page
 from schoolmode.app import tracing as uc
+from schoolmode.app import tracing_indicators as indicators_uc
 from schoolmode.app.context import Context
 
 router = APIRouter(tags=["tracing"], responses=COMMON)
@@ -27,6 +28,7 @@ Ctx = Annotated[Context, Depends(context)]
 Id = Annotated[str, Path(min_length=1, max_length=100, pattern=NO_CONTROL)]
 From = Annotated[dt.date | None, Query(alias="from", description="First day (YYYY-MM-DD)")]
 To = Annotated[dt.date | None, Query(alias="to", description="Last day (YYYY-MM-DD)")]
+MAX_INDICATOR_DAYS = 366
 
 
 class TraceIn(BaseModel):
@@ -85,6 +87,30 @@ def outbreaks(
     offset: Offset = 0,
 ) -> Page[uc.Outbreak]:
     found = uc.outbreaks_in_scope(ctx, who, first, last)
+    return page(request, found, limit, offset)
+
+
+@router.get(
+    "/tracing/indicators",
+    summary="Contact-tracing indicators by week: cases traced, contacts per case, what "
+    "contacts were told",
+)
+def tracing_indicators(
+    who: Annotated[Principal, Depends(Requires(Permission.outbreaks_read))],
+    ctx: Ctx,
+    request: Request,
+    first: Annotated[dt.date, Query(alias="from", description="First day (YYYY-MM-DD)")],
+    last: Annotated[dt.date, Query(alias="to", description="Last day (YYYY-MM-DD)")],
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[indicators_uc.WeekIndicators]:
+    if last < first or (last - first).days > MAX_INDICATOR_DAYS:
+        raise ProblemError(
+            422,
+            "Invalid date range",
+            f"'to' must be on or after 'from' and at most {MAX_INDICATOR_DAYS} days later",
+        )
+    found = indicators_uc.tracing_indicators(ctx, who, first, last)
     return page(request, found, limit, offset)
 
 
