@@ -345,6 +345,69 @@ def test_hr_sees_the_requests_and_each_view_is_in_the_access_log(site: Site) -> 
     assert not {r for r in routes if r.startswith(("/api/v1/me", "/api/v1/login"))}, routes
 
 
+REQUESTS = "request_id,person_id,basis,requested_date,status\n" + "".join(
+    [f"H{i:02d},P{i:02d},household_high_risk,2021-02-01,pending\n" for i in range(12)]
+    + ["O1,Q1,own_high_risk,2021-02-01,pending\n"]
+)
+
+
+def test_hr_commits_the_seed_and_reviews_from_the_page(site: Site) -> None:
+    hr = _login(site, "hr")
+    csrf = _csrf(hr.get("/me").text)
+    files = {"file": ("requests.csv", REQUESTS.encode())}
+    uploaded = hr.post(
+        "/api/v1/accommodations/requests",
+        files=files,
+        data={"allow_removals": "true"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert uploaded.status_code in (200, 201), uploaded.text
+    day = {"on": "2021-02-05", "policy_id": "cps-lbfo-2021-02-04"}
+    page = hr.get("/me/accommodations", params=day).text
+    assert "13 pending requests of a known kind in the pool" in page
+    assert 'action="/me/accommodations/commitments"' in page
+    assert (
+        "lottery_rank"
+        not in page.split('<section aria-labelledby="lottery">')[1].split("</section>")[0]
+    )  # a pool and its places, never a draw
+    # others may not commit; without the CSRF token nothing is committed
+    union = _login(site, "union-safety-committee")
+    form = {"csrf_token": csrf, **day}
+    assert union.post("/me/accommodations/commitments", data=form).status_code == 403
+    assert (
+        hr.post("/me/accommodations/commitments", data={**form, "csrf_token": "x"}).status_code
+        == 403
+    )
+    committed = hr.post("/me/accommodations/commitments", data=form)
+    assert committed.status_code == 200
+    assert committed.headers["cache-control"] == "no-store"
+    seed = re.search(r'<code id="seed">(\d+)</code>', committed.text)
+    nonce = re.search(r'<code id="nonce">([0-9a-f]{32})</code>', committed.text)
+    assert seed is not None
+    assert nonce is not None
+    # a wrong seed reveals nothing and decides nothing
+    wrong = {
+        "csrf_token": csrf,
+        "on": day["on"],
+        "seed": str(int(seed.group(1)) + 1),
+        "nonce": nonce.group(1),
+    }
+    assert hr.post("/me/accommodations/reviews", data=wrong).status_code == 400
+    right = {**wrong, "seed": seed.group(1)}
+    before = len(_access(site, "/me/accommodations/reviews"))
+    done = hr.post("/me/accommodations/reviews", data=right, follow_redirects=False)
+    assert done.status_code == 303
+    shown = hr.get(done.headers["location"]).text
+    assert "recorded: every pending request of its pool decided" in shown
+    assert shown.count("household_high_risk") >= 12  # the decisions, with their basis
+    logged = _access(site, "/me/accommodations/reviews")
+    assert len(logged) == before + 1
+    assert logged[-1] == ("hr", "write", 303)
+    audit = _login(site, "auditor").get("/api/v1/accommodations/lotteries").json()
+    assert audit["problems"] == [], audit
+    assert audit["revealed"], audit
+
+
 def _routes(site: Site) -> set[str]:
     with site.ctx.engine.connect() as conn:
         return {r[0] for r in conn.execute(select(access_log.c.route).distinct()).all()}

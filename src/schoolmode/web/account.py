@@ -298,16 +298,78 @@ def accommodations(
     request: Request,
     ctx: Ctx,
     who: Annotated[Principal, Depends(Requires(Permission.accommodations_read, personal=True))],
+    on: Annotated[dt.date | None, Query()] = None,
+    policy_id: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL)] = None,
+    reviewed: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     """HR's view: the current decision on every staff accommodation request, with its basis
-    (personal data: each view is written to the access log with its rows)."""
+    (personal data: each view is written to the access log with its rows); for those who
+    review (``accommodations:write``), a day's pool and places (never a draw), the seed's
+    commitment and the review that reveals it."""
     rows = accommodations_uc.show(ctx, accommodations_uc.ShowRequest(role=HR_VIEW)).rows
     request.state.rows = rows.height
+    preview, problem = None, None
+    if on is not None:
+        try:
+            req = accommodations_uc.CommitRequest(on=on, policy_id=policy_id or None)
+            preview = accommodations_uc.preview(ctx, req)
+        except SchoolmodeError as exc:
+            problem = str(exc)
     return render(
         request,
         "accommodations.html",
         who=who,
         columns=rows.columns,
         rows=rows.rows(),
+        on=on,
+        policy_id=policy_id or "",
+        preview=preview,
+        problem=problem,
+        reviewed=reviewed,
+        may_review=who.may(Permission.accommodations_write),
+        csrf=getattr(request.state, "csrf_token", None),
         extra={"Cache-Control": "no-store"},
     )
+
+
+@router.post("/me/accommodations/commitments", response_class=HTMLResponse)
+async def commit_lottery(
+    request: Request,
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(Requires(Permission.accommodations_write))],
+    on: Annotated[dt.date, Form()],
+    policy_id: Annotated[str, Form(max_length=100, pattern=NO_CONTROL)] = "",
+    seed: Annotated[str, Form(max_length=20, pattern="^[0-9]*$")] = "",
+) -> Response:
+    """Commit the review's lottery seed (drawn here, or given: drawn in the open) before
+    anything is ranked, as ``POST /api/v1/accommodations/commitments``; the seed and nonce are
+    shown this once."""
+    req = accommodations_uc.CommitRequest(
+        on=on, policy_id=policy_id or None, seed=int(seed) if seed else None, by=who.name
+    )
+    done = await run_in_threadpool(accommodations_uc.commit, ctx, req)
+    return render(
+        request,
+        "commitment.html",
+        who=who,
+        done=done,
+        csrf=getattr(request.state, "csrf_token", None),
+        extra={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/me/accommodations/reviews")
+async def review_lottery(
+    request: Request,
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(Requires(Permission.accommodations_write, personal=True))],
+    on: Annotated[dt.date, Form()],
+    seed: Annotated[int, Form(ge=0, le=2**63 - 1)],
+    nonce: Annotated[str, Form(pattern="^[0-9a-f]{32}$")],
+) -> Response:
+    """Reveal the day's commitment and decide every pending request, as
+    ``POST /api/v1/accommodations/reviews`` (the decisions are personal data: logged)."""
+    req = accommodations_uc.ReviewRequest(on=on, seed=seed, nonce=nonce, by=who.name)
+    done = await run_in_threadpool(accommodations_uc.review, ctx, req)
+    request.state.rows = done.rows.height
+    return RedirectResponse(f"/me/accommodations?reviewed={done.review_id}", status_code=303)
