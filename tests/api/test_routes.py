@@ -102,6 +102,21 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
         {"from": "2022-01-31", "to": DAY.isoformat()},
         None,
     ),
+    ("POST", "/api/v1/alerts/subscriptions"): (
+        "/api/v1/alerts/subscriptions",
+        {},
+        {"email": "matrix@example.org"},
+    ),
+    ("POST", "/api/v1/alerts/confirmations"): (
+        "/api/v1/alerts/confirmations",
+        {},
+        {"token": "matrix-test-token-000000"},
+    ),
+    ("POST", "/api/v1/alerts/stops"): (
+        "/api/v1/alerts/stops",
+        {},
+        {"token": "matrix-test-token-000000"},
+    ),
     ("GET", "/api/v1/runs"): ("/api/v1/runs", {}, None),
     ("GET", "/api/v1/runs/{run_id}/reproduction"): ("/api/v1/runs/1/reproduction", {}, None),
     ("GET", "/api/v1/accommodations"): ("/api/v1/accommodations", {}, None),

@@ -17,6 +17,7 @@ from schoolmode.api.limits import SlidingWindow
 from schoolmode.api.middleware import API_PREFIX, Guard
 from schoolmode.api.routes import (
     access,
+    alerts,
     auth,
     concerns,
     decisions,
@@ -49,6 +50,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     screening.router,
     staff.router,
     concerns.router,
+    alerts.router,
     imports.router,
     access.router,
     jobs.router,

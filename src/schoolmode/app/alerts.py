@@ -58,6 +58,8 @@ class Subscription(BaseModel):
     created_at: dt.datetime
     created_by: str
     revoked_at: dt.datetime | None
+    confirmed_at: dt.datetime | None = None
+    """None: an e-mail sign-up its address has not confirmed yet (told nothing)."""
 
 
 class Subscribed(BaseModel):
@@ -87,7 +89,7 @@ class DeliveryReport(BaseModel):
     deliveries: list[Delivery]
 
 
-def _check_target(kind: str, target: str) -> None:
+def check_target(kind: str, target: str) -> None:
     if kind not in KINDS:
         raise AlertError(f"kind {kind!r}: an alert is a webhook or an email")
     if kind == "email":
@@ -108,7 +110,7 @@ def subscribe(
     ctx: Context, kind: str, target: str, school_id: str | None, who: Principal
 ) -> Subscribed:
     """A new subscription to ``school_id``'s changes (None: the district and every school)."""
-    _check_target(kind, target)
+    check_target(kind, target)
     if school_id is not None:
         try:
             school_feed(ctx, school_id)
@@ -125,6 +127,7 @@ def subscribe(
                 secret=secret,
                 created_at=now,
                 created_by=who.name or "anonymous",
+                confirmed_at=now,  # made by an operator: nobody else's address to confirm
             )
         ).inserted_primary_key[0]  # type: ignore[index]
     made = Subscription(
@@ -135,15 +138,17 @@ def subscribe(
         created_at=now,
         created_by=who.name or "anonymous",
         revoked_at=None,
+        confirmed_at=now,
     )
     return Subscribed(subscription=made, secret=secret)
 
 
 def subscriptions(ctx: Context, active_only: bool = False) -> list[Subscription]:
     t = alert_subscription
-    query = select(*[c for c in t.c if c.name != "secret"]).order_by(t.c.id)
+    shown = [c for c in t.c if c.name in Subscription.model_fields]
+    query = select(*shown).order_by(t.c.id)
     if active_only:
-        query = query.where(t.c.revoked_at.is_(None))
+        query = query.where(t.c.revoked_at.is_(None), t.c.confirmed_at.is_not(None))
     with ctx.engine.connect() as conn:
         return [Subscription(**row._mapping) for row in conn.execute(query)]
 
@@ -197,22 +202,34 @@ def _webhook(ctx: Context, url: str, secret: str, payload: dict[str, object]) ->
     return f"HTTP {answer.status_code}"
 
 
-def _email(ctx: Context, to: str, payload: dict[str, object]) -> str:
+def _email(ctx: Context, to: str, payload: dict[str, object], manage: str | None = None) -> str:
+    what = payload["label"] if payload["mode"] != payload["previous_mode"] else payload["status"]
+    stop = (
+        f"To stop these e-mails: {ctx.settings.site_url}/alerts/stop?token={manage}\n"
+        if manage
+        else "You get this because this address follows it on schoolmode; ask the district to "
+        "stop it.\n"
+    )
+    return send_mail(
+        ctx,
+        to,
+        f"schoolmode: {payload['name']}: {what} on {payload['date']}",
+        f"{payload['name']} on {payload['date']}: {payload['label']} (status "
+        f"{payload['status']}), was {payload['previous_mode']} (status "
+        f"{payload['previous_status']}).\n\nWhy, and the figures: {payload['url']}\n\n{stop}",
+    )
+
+
+def send_mail(ctx: Context, to: str, subject: str, text: str) -> str:
+    """One plain-text e-mail through the SMTP server of the settings."""
     settings = ctx.settings
     if settings.smtp_host is None:
         raise AlertError("e-mail alerts need the smtp_host setting")
     message = EmailMessage()
     message["From"] = settings.smtp_from
     message["To"] = to
-    what = payload["label"] if payload["mode"] != payload["previous_mode"] else payload["status"]
-    message["Subject"] = f"schoolmode: {payload['name']}: {what} on {payload['date']}"
-    message.set_content(
-        f"{payload['name']} on {payload['date']}: {payload['label']} (status "
-        f"{payload['status']}), was {payload['previous_mode']} (status "
-        f"{payload['previous_status']}).\n\nWhy, and the figures: {payload['url']}\n\n"
-        "You get this because this address follows it on schoolmode; ask the district to "
-        "stop it.\n"
-    )
+    message["Subject"] = subject
+    message.set_content(text)
     timeout = settings.alert_timeout_s
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:
         if settings.smtp_starttls:
@@ -234,10 +251,12 @@ def _sent(ctx: Context) -> set[tuple[int, str, str, dt.date, int]]:
     return {(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
 
-def _secrets(ctx: Context) -> dict[int, str | None]:
+def _secrets(ctx: Context) -> dict[int, tuple[str | None, str | None]]:
+    """Per subscription: its webhook's signing key and its e-mails' unsubscribe token."""
     t = alert_subscription
     with ctx.engine.connect() as conn:
-        return {r[0]: r[1] for r in conn.execute(select(t.c.id, t.c.secret))}
+        rows = conn.execute(select(t.c.id, t.c.secret, t.c.manage_token))
+        return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def deliver(ctx: Context, since: dt.date | None = None) -> DeliveryReport:
@@ -263,10 +282,11 @@ def deliver(ctx: Context, since: dt.date | None = None) -> DeliveryReport:
                 continue
             payload = _payload(ctx, change)
             try:
+                secret, manage = keys[sub.id]
                 if sub.kind == "webhook":
-                    detail = _webhook(ctx, sub.target, keys[sub.id] or "", payload)
+                    detail = _webhook(ctx, sub.target, secret or "", payload)
                 else:
-                    detail = _email(ctx, sub.target, payload)
+                    detail = _email(ctx, sub.target, payload, manage)
                 status = "sent"
             except (httpx.HTTPError, OSError, smtplib.SMTPException, AlertError) as exc:
                 status, detail = "failed", f"{type(exc).__name__}: {exc}"[:1000]

@@ -683,6 +683,10 @@ alert_subscription = Table(
     *_stamp("created"),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("revoked_by", String(200), nullable=True),
+    Column("confirm_sha256", String(64), comment="sha256 of the e-mailed confirmation token."),
+    Column("confirmed_at", DateTime(timezone=True), comment="None: not confirmed, told nothing."),
+    Column("manage_token", String(64), comment="The unsubscribe link's token (e-mail sign-ups)."),
+    Column("language", String(8), comment="The language of the sign-up (its confirmation e-mail)."),
     comment="Who is told when a mode or status changes: a webhook or an e-mail address.",
 )
 

@@ -113,7 +113,13 @@ def render(
     html = (
         environment(code)
         .get_template(template)
-        .render(request=request, path=request.url.path, switch=switch, **values)
+        .render(
+            request=request,
+            path=request.url.path,
+            switch=switch,
+            email_alerts=request.app.state.ctx.settings.smtp_host is not None,
+            **values,
+        )
     )
     headers = {
         **(extra or {}),

@@ -19,7 +19,7 @@ from schoolmode.api.app import create_app
 from schoolmode.app.context import Context
 from schoolmode.app.dashboard import decided
 from schoolmode.settings import AppSettings
-from schoolmode.web import account, pages, playground
+from schoolmode.web import account, alerts, pages, playground
 
 STATIC = files("schoolmode.web") / "static"
 STARTUP_TIMEOUT_S = 120
@@ -33,6 +33,7 @@ def create_site(settings: AppSettings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(account.router)
     app.include_router(playground.router)
+    app.include_router(alerts.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     inner = app.router.lifespan_context
 
