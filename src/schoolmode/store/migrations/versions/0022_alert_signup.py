@@ -2,7 +2,8 @@
 
 A subscription made from the public pages or the API is told nothing until its address
 confirms it (``confirmed_at``; the link's token kept only as ``confirm_sha256``); every e-mail
-carries a link to stop it (``manage_token``) in the language of the sign-up (``language``).
+carries a link to stop it (``manage_token``); the confirmation is in the sign-up's language
+(``language``).
 Subscriptions made before (by an operator, ``schoolmode alerts subscribe``) count as confirmed
 when they were made.
 
