@@ -14,13 +14,16 @@ import numpy as np
 import polars as pl
 from pydantic import TypeAdapter
 
+from schoolmode.engine import runs
 from schoolmode.engine.evaluate import NOT_IN_FORCE, Evaluation, evaluate
 from schoolmode.engine.grid import Calendar
 from schoolmode.engine.nodes import CondValue
 from schoolmode.engine.period import counterfactual
 from schoolmode.engine.rational import Rational
+from schoolmode.engine.runs import Run
 from schoolmode.engine.settings import Settings
 from schoolmode.operations import accommodations, quarantine, screening, vaccination
+from schoolmode.policy import model as m
 from schoolmode.policy.cases import (
     EngineCase,
     Expectation,
@@ -341,6 +344,17 @@ def check(evaluation: Evaluation, exp: Expectation, day: dt.date) -> list[str]:
     for node_id, expected_bool in (exp.node or {}).items():
         value = node_value(evaluation, scope, node_id, exp.unit, day)
         want(f"condition {node_id}", expected_bool, value)
+    for node_id, expected_run in (exp.run or {}).items():
+        found = node_run(evaluation, scope, node_id, exp.unit, day)
+        want(f"run of {node_id}", expected_run, found if isinstance(found, str) else found.length)
+    for node_id, expected_break in (exp.broke_on or {}).items():
+        found = node_run(evaluation, scope, node_id, exp.unit, day)
+        actual = found if isinstance(found, str) else found.broke_on
+        if str(expected_break) != str(actual):  # null expects none: checked too
+            failures.append(
+                f"{where}: expected the day that broke the run of {node_id} "
+                f"{expected_break or 'none'}, got {actual or 'none'}"
+            )
     for node_id, expected_value in (exp.values or {}).items():
         value = node_value(evaluation, scope, node_id, exp.unit, day)
         if isinstance(value, Decimal):
@@ -392,6 +406,37 @@ def node_value(evaluation: Evaluation, scope: str, node_id: str, unit: str, day:
                 return "not evaluated"
             return cell(seg.record[id(node)], u, d)
     return "not evaluated"
+
+
+def node_run(
+    evaluation: Evaluation, scope: str, node_id: str, unit: str, day: dt.date
+) -> Run | str:
+    """The current run of a sustained or trend condition for ``unit`` on ``day`` (a text when
+    it was not evaluated that day)."""
+    rule_id, node = find_node(evaluation.policy, node_id)
+    if not isinstance(node, m.SustainedCond | m.TrendCond):
+        raise SchoolmodeError(
+            f"condition {node_id!r} is not a sustained or trend condition: it has no runs"
+        )
+    result = evaluation.scopes[scope]
+    rr = next(r for r in result.rules if r.rule.id == rule_id)
+    d = evaluation.axis.index(day)
+    u = result.grid.unit_index(unit)
+    seg = next((s for s in rr.segments if s.mask[d]), None)
+    if seg is None or seg.inactive is not None or seg.record is None:
+        return "not evaluated"
+    daily = runs.daily_of(node, seg.record)
+    if daily is None:
+        return "not evaluated"
+
+    def resolve(ref: object) -> object:
+        if isinstance(ref, m.ParamRef):
+            return seg.values.get(ref.param)
+        if isinstance(ref, m.InterpRef):
+            return evaluation.interpretations[ref.interp]
+        return ref
+
+    return runs.run_at(daily, u, d, evaluation.axis, runs.unit_of(node, resolve))
 
 
 def cell(value: object, u: int, d: int) -> object:

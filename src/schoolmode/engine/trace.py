@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from schoolmode.engine import runs
 from schoolmode.engine.evaluate import UNASSIGNED_LEVEL, Evaluation, RuleResult, Segment
 from schoolmode.engine.nodes import UNASSIGNED, CondValue
 from schoolmode.engine.rational import Rational
@@ -70,6 +71,14 @@ class Node:
     args: dict[str, str] = field(default_factory=dict)
     """The figures and names ``note`` is written from, for renderers in other languages
     (``engine.words``): e.g. ``{"days": "2", "unit": "school_days"}``."""
+    run: int | None = None
+    """Sustained and trend conditions: the length of the current run of met days on the day
+    (school days for a school-day unit; ``engine.runs``)."""
+    broke_on: str | None = None
+    """Sustained and trend conditions: the latest day up to the day on which the daily
+    condition was not met (the day that broke the run before the current one)."""
+    broke_value: str | None = None
+    """The compared figure on ``broke_on`` (or "no data")."""
 
 
 @dataclass
@@ -417,7 +426,25 @@ class _Builder:
         compared = _first_threshold(spec_s.condition, self.values, self.ev)
         if compared is not None:
             out.days = [(day, f"{self._value_on(compared, day)} ({met})") for day, met in out.days]
+        self._run(node, out, unit_shown, compared)
         return out
+
+    def _run(self, node: m.Condition, out: Node, unit: str, compared: m.Operand | None) -> None:
+        """The current run of ``node``'s daily condition and the day that broke the one before."""
+        daily = runs.daily_of(node, self.record)
+        if daily is None:
+            return
+        found = runs.run_at(daily, self.u, self.d, self.ev.axis, unit)
+        out.run = found.length
+        out.args["run"] = str(found.length)
+        if found.unknown_on is not None:
+            out.args["unknown_on"] = found.unknown_on.isoformat()
+        if found.broke_on is not None:
+            out.broke_on = found.broke_on.isoformat()
+            out.args["broke_on"] = out.broke_on
+            if compared is not None:
+                out.broke_value = self._value_on(compared, out.broke_on)
+                out.args["broke_value"] = out.broke_value
 
     def _trend(self, node: m.TrendCond, label: str, met: bool | None) -> Node:
         spec_t = node.trend
@@ -439,6 +466,7 @@ class _Builder:
             f"day{'' if lag_days == '1' else 's'} earlier"
         )
         out.days = self._series(spec_t.of, int(rising) + int(lag_days))
+        self._run(node, out, m.DayUnit.calendar_days.value, spec_t.of)
         return out
 
     def _share_of_units(self, node: m.ShareOfUnitsCond, label: str, met: bool | None) -> Node:

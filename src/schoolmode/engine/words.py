@@ -134,6 +134,8 @@ def _node(node: Node, depth: int, w: _Words) -> list[str]:
         lines.append(
             f"{pad}    {w.date(day)}: {shown}{'%' if percent and _FIGURE.fullmatch(shown) else ''}"
         )
+    if node.run is not None and not w.plain:
+        lines.append(f"{pad}    {_run_line(node, w)}")
     lines.extend(_params(node.params, depth + 1, w))
     if node.kind in ("all", "any", "at_least", "not", "most_severe", "if"):
         for child in node.children:
@@ -141,6 +143,32 @@ def _node(node: Node, depth: int, w: _Words) -> list[str]:
     elif node.kind == "sustained" and node.children:
         lines.extend(_params(node.children[0].params, depth + 1, w))
     return lines
+
+
+def _run_line(node: Node, w: _Words) -> str:
+    """The current run of a sustained or trend condition, and the day that broke the one
+    before: "run so far: 1 consecutive school day; broken on Monday 17 January 2022 (27.5%)"."""
+    n = node.run or 0
+    school = node.args.get("unit") == "school_days"
+    text = (
+        w.ngettext(
+            "run so far: {n} consecutive school day",
+            "run so far: {n} consecutive school days",
+            n,
+        )
+        if school
+        else w.ngettext("run so far: {n} consecutive day", "run so far: {n} consecutive days", n)
+    ).format(n=w.figures(str(n)))
+    if node.broke_on is None:
+        unknown = node.args.get("unknown_on")
+        if unknown is None:
+            return text
+        return text + w.gettext("; no data on {date}").format(date=w.date(unknown))
+    if node.broke_value is None:
+        return text + w.gettext("; broken on {date}").format(date=w.date(node.broke_on))
+    return text + w.gettext("; broken on {date} ({value})").format(
+        date=w.date(node.broke_on), value=_day_value(node.broke_value, w)
+    )
 
 
 def _label(node: Node, w: _Words) -> str:

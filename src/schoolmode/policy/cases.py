@@ -52,6 +52,20 @@ class Expectation(Strict):
         default=None,
         description="true: the policy has no rule at this scope (nothing decides the unit)",
     )
+    run: dict[str, int] | None = Field(
+        default=None,
+        description=(
+            "condition id (a sustained or trend condition) -> the length of its current run of "
+            "met days that day (school days for a school-day unit)"
+        ),
+    )
+    broke_on: dict[str, dt.date | None] | None = Field(
+        default=None,
+        description=(
+            "condition id (a sustained or trend condition) -> the latest day up to that day on "
+            "which its daily condition was not met (null: none in the case's days)"
+        ),
+    )
     lacking_data: dict[str, bool] | None = Field(
         default=None,
         description=(
