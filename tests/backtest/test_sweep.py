@@ -104,6 +104,44 @@ def test_an_interpretation_can_be_swept(history: dict[str, pl.DataFrame], tmp_pa
     assert pl.read_csv(files["sweep.csv"]).height == 3
 
 
+def test_a_proposal_changing_several_parameters_is_compared_with_the_policy_in_force(
+    history: dict[str, pl.DataFrame],
+) -> None:
+    """Other parameters set in every backtest (``base``): the rows are those of a sweep of
+    the policy with those parameters changed, after one row of the policy as in force."""
+    from schoolmode.app.backtests import fixed_settings
+    from schoolmode.backtest.sweep import IN_FORCE
+
+    moa = _policy(MOA)
+    base = fixed_settings([moa], ["level_applies_to=not_applied", "trend_rising_days=5"], "x")
+    assert base is not None
+    table = run_sweep(
+        [moa],
+        "level_threshold_pct",
+        ["10", "16"],
+        history,
+        START,
+        END,
+        base=base,
+        apply_over_whole_period=True,
+    )
+    assert table["value"].to_list() == [IN_FORCE, "10", "16"]
+    plain = run_sweep(
+        [moa], "level_threshold_pct", ["10"], history, START, END, apply_over_whole_period=True
+    )
+    # the in-force row is the policy untouched (its threshold in force is 10)
+    outcome = "district days remote"
+    assert table.row(0, named=True)[outcome] == plain.row(0, named=True)[outcome]
+    # the proposal (no level clause, 5 rising days) pauses at least as much as the policy
+    assert table.row(1, named=True)[outcome] >= table.row(0, named=True)[outcome]
+    # the level clause is gone in the proposal: its threshold no longer moves anything
+    assert table.row(1, named=True)[outcome] == table.row(2, named=True)[outcome]
+    with pytest.raises(SchoolmodeError, match="is the parameter swept"):
+        fixed_settings([moa], ["level_threshold_pct=12"], "level_threshold_pct")
+    with pytest.raises(SchoolmodeError, match="no parameter or interpretation 'nope'"):
+        fixed_settings([moa], ["nope=1"], "level_threshold_pct")
+
+
 def test_unknown_names_and_values_are_refused() -> None:
     moa = _policy(MOA)
     with pytest.raises(SchoolmodeError, match="no parameter or interpretation 'nope'"):

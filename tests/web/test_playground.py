@@ -106,3 +106,57 @@ def test_a_tried_value_is_backtested_beside_the_value_in_force(
     applied = apply_overlay(base, proposal)
     assert [str(v.value) for v in applied.parameters[PARAM].values] == ["25"]
     assert jobs_site.get(f"{url}/overlay.yaml", params={"value": "99"}).status_code == 404
+
+
+def test_a_proposal_changing_two_parameters_is_compared_with_the_policy_in_force(
+    jobs_site: TestClient, tmp_path: Path
+) -> None:
+    _login(jobs_site, "district-operations")
+    form = jobs_site.get("/playground", params={"policy": AGREEMENT, "param": PARAM}).text
+    assert 'name="other"' in form
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert csrf is not None
+    other = "substitute_uncovered_share_pct"
+    data = {
+        "csrf_token": csrf.group(1),
+        "policy_id": AGREEMENT,
+        "param": PARAM,
+        "values": "25",
+        "start": FIRST.isoformat(),
+        "end": DAY.isoformat(),
+        "other": [other, "", ""],
+        "other_value": ["20", "", ""],
+    }
+    # the parameter tried cannot also be "another" one
+    clash = jobs_site.post("/playground", data={**data, "other": [PARAM, "", ""]})
+    assert clash.status_code == 422
+    assert "is the parameter tried" in clash.text
+    posted = jobs_site.post("/playground", data=data, follow_redirects=False)
+    assert posted.status_code == 303, posted.text[:500]
+    url = posted.headers["location"]
+    page = ""
+    for _ in range(3000):  # polled; no fixed wait decides the outcome
+        page = jobs_site.get(url).text
+        if "Done." in page or "Failed:" in page:
+            break
+        time.sleep(0.1)
+    assert "Done." in page, page[:3000]
+    assert f"Also changed in every value tried: {other}=20" in page
+    rows = re.findall(
+        r'<tr( class="in-force")?><th scope="row">[^<]+</th><td>[^<]*</td><td>[^<]*</td><td>([^<]+)</td>',
+        page,
+    )
+    assert [value for _, value in rows] == ["in force", "25"]
+    assert rows[0][0]  # the policy as in force is the marked row
+    got = jobs_site.get(f"{url}/overlay.yaml", params={"value": "25"})
+    path = tmp_path / "proposal.yaml"
+    path.write_bytes(got.content)
+    proposal = read_file(path)
+    assert isinstance(proposal, Overlay)
+    base = read_file(
+        Path(__file__).resolve().parents[2] / "src/schoolmode/policies" / AGREEMENT / "policy.yaml"
+    )
+    assert not isinstance(base, Overlay)
+    applied = apply_overlay(base, proposal)
+    assert [str(v.value) for v in applied.parameters[PARAM].values] == ["25"]
+    assert [str(v.value) for v in applied.parameters[other].values] == ["20"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from schoolmode.app.context import Context
@@ -18,11 +19,12 @@ from schoolmode.backtest.report import write_report
 from schoolmode.backtest.run import run_backtest
 from schoolmode.backtest.summary import headline
 from schoolmode.backtest.sweep import OUTCOMES, run_sweep, write_sweep_report
-from schoolmode.engine.settings import sweep_points
+from schoolmode.engine.settings import Settings, Value, kind_of, parse_value, sweep_points
 from schoolmode.metrics.coverage import records_span, without_records_outside
 from schoolmode.metrics.frames import district_frame, schools, unit_frames
 from schoolmode.parallel import dask_client
 from schoolmode.policy import model as m
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.store.service import last_imports
 
 
@@ -107,6 +109,9 @@ class SweepRequest(BaseModel):
     workers: int = 2
     counterfactual: bool = False
     school_year: str | None = None
+    fixed: list[str] = Field(default_factory=list)
+    """Other parameters or readings (``name=value``) set in every backtest; then each policy
+    as in force comes first."""
 
 
 class SweepResult(BaseModel):
@@ -123,24 +128,46 @@ Started = Callable[[int, str], None]
 """Told, before the backtests start, how many there are and where they run."""
 
 
+def fixed_settings(policies: list[m.Policy], fixed: list[str], param: str) -> Settings | None:
+    """The ``name=value`` settings of a sweep's ``fixed`` as engine settings (None: none);
+    each must be a parameter or reading of every policy, and not the swept one."""
+    if not fixed:
+        return None
+    parameters: dict[str, Value] = {}
+    readings: dict[str, Decimal | bool | str] = {}
+    for text in fixed:
+        name, _, raw = text.partition("=")
+        name = name.strip()
+        if name == param:
+            raise SchoolmodeError(f"fixed: {name} is the parameter swept; set it once")
+        for policy in policies:
+            value = parse_value(policy, name, raw)
+            if kind_of(policy, name) == "parameter":
+                parameters[name] = value
+            elif value is not None and not isinstance(value, list):
+                readings[name] = value
+    return Settings(interpretations=readings, parameters=parameters)
+
+
 def sweep(ctx: Context, req: SweepRequest, started: Started | None = None) -> SweepResult:
     """Backtest once per value and write a table and a plot of the outcome."""
     with as_use_case_errors(LookupError, ValueError, OSError):
         _check_period(req.start, req.end)
         chosen = _policies(ctx, req.policy_ids, "--policy")
+        base = fixed_settings(chosen, req.fixed, req.param)
         sweep_points(chosen, req.param, req.values)  # names and values, before reading the store
         history = _history(ctx.engine, req.start, req.end, req.school_year)
         serial = req.workers == 0 and not req.scheduler
         where = req.scheduler or ("serial" if serial else f"LocalCluster of {req.workers} workers")
         if started is not None:
-            started(len(chosen) * len(req.values), where)
+            started(len(chosen) * (len(req.values) + (1 if req.fixed else 0)), where)
         args = (chosen, req.param, req.values, history, req.start, req.end)
         whole = req.counterfactual
         if serial:
-            table = run_sweep(*args, apply_over_whole_period=whole)
+            table = run_sweep(*args, base=base, apply_over_whole_period=whole)
         else:
             with dask_client(req.workers, req.scheduler) as client:
-                table = run_sweep(*args, client=client, apply_over_whole_period=whole)
+                table = run_sweep(*args, client=client, base=base, apply_over_whole_period=whole)
         files = write_sweep_report(
             table, req.out, start=req.start, end=req.end, counterfactual=whole
         )

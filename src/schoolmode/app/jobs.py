@@ -103,10 +103,13 @@ class BacktestJob(_Period):
 
 class SweepJob(_Period):
     """Backtest ``policy_ids`` once per value of ``param`` (a parameter or interpretation they
-    share); ``sweep.md``, ``sweep.csv``, ``sweep.png``."""
+    share); ``sweep.md``, ``sweep.csv``, ``sweep.png``. With ``fixed`` (other parameters or
+    readings, ``name=value``, set in every backtest: a proposal changing several at once), one
+    more row per policy first: the policy as in force (value ``in force``)."""
 
     param: Name
     values: list[Value] = Field(min_length=1, max_length=50)
+    fixed: list[Setting] = Field(default_factory=list, max_length=10)
 
     @field_validator("values")
     @classmethod

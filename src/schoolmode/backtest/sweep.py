@@ -22,7 +22,7 @@ from schoolmode.backtest.report import DEFINITIONS
 from schoolmode.backtest.run import run_backtest
 from schoolmode.backtest.summary import headline
 from schoolmode.engine.grid import Calendar
-from schoolmode.engine.settings import Settings, SweepPoint, sweep_points
+from schoolmode.engine.settings import Settings, SweepPoint, kind_of, sweep_points
 from schoolmode.policy import model as m
 from schoolmode.reports import figures
 from schoolmode.reports.export import write_csv
@@ -120,6 +120,11 @@ def _frame(points: Sequence[SweepPoint], rows: Sequence[Mapping[str, object]]) -
     return pl.DataFrame(data, schema=schema, orient="row")
 
 
+IN_FORCE = "in force"
+"""The value label of the row of a policy as in force, when a sweep also changes other
+settings (``base``): the point every proposal is compared with."""
+
+
 def run_sweep(
     policies: Sequence[m.Policy],
     name: str,
@@ -133,12 +138,19 @@ def run_sweep(
     base: Settings | None = None,
     apply_over_whole_period: bool = False,
 ) -> pl.DataFrame:
-    """One row per policy and value: the headline figures of that backtest.
+    """One row per policy and value: the headline figures of that backtest. With ``base``
+    (other parameters or readings set in every backtest), each policy's first row is the
+    policy as in force (value ``IN_FORCE``), without ``base``.
 
     Without ``client`` the backtests run one after the other in this process; with one, each
     is a task on its cluster and the input frames are scattered to the workers once.
     """
     points = sweep_points(policies, name, values, base)
+    if base is not None and (base.parameters or base.interpretations):
+        # a proposal changing other settings too: first, each policy as it is in force
+        points = [
+            SweepPoint(p.id, name, kind_of(p, name), IN_FORCE, Settings()) for p in policies
+        ] + points
     by_id = {p.id: p.model_dump_json(by_alias=True) for p in policies}
     frames = {scope: frame.filter(pl.col("date") <= end) for scope, frame in inputs.items()}
     if client is None:

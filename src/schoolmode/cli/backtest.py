@@ -140,6 +140,14 @@ def sweep(
     ),
     counterfactual: Counterfactual = False,
     school_year: SchoolYear = None,
+    fixed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Another parameter or reading set in every backtest (name=value; repeat it): "
+            "a proposal changing several at once, the policy as in force listed first.",
+        ),
+    ] = None,
     policies_dir: PoliciesDir = None,
 ) -> None:
     """Backtest once per value of one parameter; write a table and a plot of the outcome."""
@@ -159,6 +167,7 @@ def sweep(
             workers=workers,
             counterfactual=counterfactual,
             school_year=school_year,
+            fixed=fixed or [],
         )
         with stages("reading the history from the store") as stage:
 

@@ -34,6 +34,8 @@ Anyone = Annotated[Principal, Depends(Requires(None))]
 Runner = Annotated[Principal, Depends(Requires(Permission.jobs_run))]
 Reader = Annotated[Principal, Depends(Requires(Permission.jobs_read))]
 DEFAULT_POLICY = "cps-ctu-2022-01-10"
+OTHERS = 3
+"""Other parameters a proposal may change at once in the form."""
 DEFAULT_DAYS = 28
 """The default period: the four weeks up to the last day decided."""
 
@@ -126,24 +128,38 @@ def try_values(
     values: Annotated[str, Form(max_length=400, pattern=NO_CONTROL)],
     start: Annotated[dt.date, Form()],
     end: Annotated[dt.date, Form()],
+    other: Annotated[list[str] | None, Form(max_length=OTHERS)] = None,
+    other_value: Annotated[list[str] | None, Form(max_length=OTHERS)] = None,
 ) -> Response:
-    """Submit the sweep (the value in force first, then each value tried, once each)."""
+    """Submit the sweep (the value in force first, then each value tried, once each); with
+    other parameters changed too, the policy as in force first, then each value tried with
+    them."""
     if policy_id not in ctx.registry:
         return _form(request, ctx, policy_id, param, values, start, end, "no such policy", 422)
     policy = ctx.registry.get(policy_id).policy
     tried = [v.strip() for v in values.split(",") if v.strip()]
+    fixed = [
+        f"{name}={value.strip()}"
+        for name, value in zip(other or [], other_value or [], strict=False)
+        if name and value.strip()
+    ]
     try:
-        for value in tried:
+        for value in [*tried, *(f.split("=", 1)[1] for f in fixed)]:
             Decimal(value)
     except InvalidOperation:
         return _form(
             request, ctx, policy_id, param, values, start, end, "values: numbers only", 422
         )
+    if any(f.split("=", 1)[0] == param for f in fixed):
+        problem = f"{param} is the parameter tried: change it in the values to try"
+        return _form(request, ctx, policy_id, param, values, start, end, problem, 422)
     in_force = _in_force(policy, param, start)
-    points = list(dict.fromkeys([*([in_force] if in_force is not None else []), *tried]))
+    points = list(
+        dict.fromkeys([*([in_force] if in_force is not None and not fixed else []), *tried])
+    )
     try:
         job = jobs_uc.SweepJob(
-            policy_ids=[policy_id], start=start, end=end, param=param, values=points
+            policy_ids=[policy_id], start=start, end=end, param=param, values=points, fixed=fixed
         )
         found = jobs_uc.submit(ctx, "sweep", job, who)
     except ValidationError as exc:
@@ -214,8 +230,9 @@ def overlay(
         "kind": "proposal",
         "parties": [who.name or "playground"],
         "status": "proposed",
-        "summary": f"The policy {policy_id} with the parameter {param} set to {value} over "
-        f"its term, as tried in the playground (job {job_id}).",
+        "summary": f"The policy {policy_id} with the parameter {param} set to {value}"
+        + "".join(f", {f.replace('=', ' set to ')}" for f in job.request.get("fixed", []))
+        + f" over its term, as tried in the playground (job {job_id}).",
         "changes": {
             "sources": {
                 "playground": {
@@ -224,14 +241,18 @@ def overlay(
                 }
             },
             "parameters": {
-                param: [
+                name: [
                     {
                         "from": start,
-                        "value": _yaml_number(value),
+                        "value": _yaml_number(number),
                         "clause": "playground proposal",
                         "source": "playground",
                         "confidence": "U",
                     }
+                ]
+                for name, number in [
+                    (param, value),
+                    *(tuple(f.split("=", 1)) for f in job.request.get("fixed", [])),
                 ]
             },
         },
