@@ -172,9 +172,16 @@ def scenario(name: str, n_schools: int, days: int, sample: int, repeats: int) ->
     frames, calendar = frames_for(n_schools, days, policies)
     end = START + dt.timedelta(days=days - 1)
     backtest_s = bc.median_time(
-        lambda: run_backtest(policies, frames, START, end, calendar=calendar), repeats
+        lambda: run_backtest(
+            policies, frames, START, end, calendar=calendar, apply_over_whole_period=True
+        ),
+        repeats,
     )
-    backtest = run_backtest(policies, frames, START, end, calendar=calendar)
+    # every policy over the whole period, as the baseline applies it (``counterfactual``):
+    # the scenario's days are outside most policies' own terms
+    backtest = run_backtest(
+        policies, frames, START, end, calendar=calendar, apply_over_whole_period=True
+    )
     decisions = sum(r.height for run in backtest.runs for r in run.results.values())
     sampled = [START + dt.timedelta(days=int(i)) for i in np.linspace(0, days - 1, sample).round()]
     baseline_s = 0.0
