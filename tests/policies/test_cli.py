@@ -22,10 +22,10 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_list_shows_all_seventeen_policies() -> None:
+def test_list_shows_all_eighteen_policies() -> None:
     code, out = invoke("list")
     assert code == 0
-    assert "17 policies" in out
+    assert "18 policies" in out
     assert "cps-ctu-2022-01-10" in out
     assert "cambridge-2020-11-12" in out
 

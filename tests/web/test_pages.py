@@ -263,6 +263,7 @@ def test_the_district_page_draws_the_city_against_the_policies_thresholds(site: 
 def test_policy_lines_are_every_district_threshold_on_a_metric(site: Site) -> None:
     lines = policy_lines(site.ctx, "positivity_7d_pct", DAY)
     assert [(line.policy_id, line.op, line.value) for line in lines] == [
-        ("cps-lbfo-2021-02-04", ">=", 25.0)
+        ("ctu-resolution-2022-01-04", ">=", 10.0),
+        ("cps-lbfo-2021-02-04", ">=", 25.0),
     ]
     assert policy_lines(site.ctx, "no_such_metric", DAY) == []
