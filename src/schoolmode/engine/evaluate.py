@@ -406,8 +406,9 @@ def _evaluate_rule(
         assert rule.effect is not None
         automatic = rule.effect.action == m.Action.automatic
         authorised = _authorised(authorisations, rule, grid) if not automatic else None
+        return_at = _timing_array(timing.return_notice, segments, axis, interps, inclusive=False)
         result.spells = run_spells(
-            trigger, exit_ok, start_at, min_end, max_end, authorised, automatic
+            trigger, exit_ok, start_at, min_end, max_end, authorised, automatic, return_at
         )
         result.spells.in_effect &= in_term[None, :]
     else:

@@ -46,6 +46,7 @@ import polars as pl
 from schoolmode.engine.grid import Calendar, FrameError
 from schoolmode.engine.nodes import UNASSIGNED, EvaluationError, metrics_read, scalar
 from schoolmode.engine.reference_levels import band_level, level_name, most_severe
+from schoolmode.engine.reference_spells import unit_spells
 from schoolmode.engine.settings import Settings
 from schoolmode.policy import model as m
 from schoolmode.policy.walk import walk
@@ -613,52 +614,7 @@ class _Reference:
         return None
 
     def _spells(self, rule: m.Rule, out: _RuleOut, holds: Any, unit: str) -> None:
-        assert rule.effect is not None
-        timing = rule.timing
-        automatic = rule.effect.action == m.Action.automatic
-
-        def exit_ok(day: int) -> bool:
-            exit_when = timing.exit_when
-            if isinstance(exit_when, str):
-                # "trigger_cleared" or "min_duration_elapsed"
-                return exit_when == "min_duration_elapsed" or not out.trigger[(unit, day)]
-            return (not self.in_term(day)) or holds(exit_when, unit, day)
-
-        def ends(start: int) -> tuple[int, int]:
-            earliest = (
-                self.duration_end(rule, timing.min_duration, start, inclusive=True)
-                if timing.min_duration is not None
-                else start + 1
-            )
-            latest = (
-                self.duration_end(rule, timing.max_duration, start, inclusive=True)
-                if timing.max_duration is not None
-                else NEVER
-            )
-            return earliest, latest
-
-        active = False
-        pending: int | None = None
-        start, earliest, latest = -1, NEVER, NEVER
-        for day in range(self.days):
-            if pending == day:
-                active, pending = True, None
-            if not automatic and not active and (rule.id, unit, day) in self.authorised:
-                start = day
-                earliest, latest = ends(day)
-                active = True
-            shown = active and self.in_term(day)
-            out.in_effect[(unit, day)] = shown
-            if shown:
-                out.started[(unit, day)] = start
-                out.earliest[(unit, day)] = earliest
-            if automatic and out.trigger[(unit, day)] and not active and pending is None:
-                notice = self.duration_end(rule, timing.notice, day, inclusive=False)
-                pending = notice
-                start = notice
-                earliest, latest = ends(notice)
-            if active and ((day + 1 >= earliest and exit_ok(day)) or day + 1 >= latest):
-                active = False
+        unit_spells(self, rule, out, holds, unit)
 
     def scope_frame(self, scope: str) -> pl.DataFrame:
         data = self.data[scope]

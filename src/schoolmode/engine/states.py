@@ -65,8 +65,12 @@ def run_spells(
     max_end: Int,
     authorised: Bool | None = None,
     automatic: bool = True,
+    return_at: Int | None = None,
 ) -> Spells:
-    """Walk the days once; every operation inside the loop is over all units."""
+    """Walk the days once; every operation inside the loop is over all units.
+
+    ``return_at[d]``: the day a return decided on day d takes effect (the return notice;
+    None: the next day). A scheduled return stands; ``max_end`` still ends a spell on time."""
     units, days = trigger.shape
     can_start = trigger.any() if automatic else (authorised is not None and bool(authorised.any()))
     if not can_start:  # nothing can ever start a spell: skip the walk
@@ -83,15 +87,27 @@ def run_spells(
     in_effect = np.zeros((units, days), dtype=bool)
     started = np.full((units, days), -1, dtype=np.int32)
     earliest_end = np.full((units, days), -1, dtype=np.int32)
+    back = np.full(units, -1, dtype=np.int64)  # a return announced, taking effect that day
+    earliest_back = np.zeros(units, dtype=np.int64)  # the earliest return, after its notice
+    notice = return_at is not None and bool((np.asarray(return_at) > np.arange(days) + 1).any())
 
     def _open(mask: npt.NDArray[np.bool_], at: int) -> None:
         start[mask] = at
         s = min(at, days - 1)
         extra = at - s  # a start past the horizon shifts the calendar ends with it
-        earliest[mask] = min(int(min_end[s]) + extra, NEVER) if min_end[s] < NEVER else NEVER
+        first = min(int(min_end[s]) + extra, NEVER) if min_end[s] < NEVER else NEVER
+        earliest[mask] = first
+        if notice and return_at is not None and 0 <= first - 1 < days:
+            first = max(first, int(return_at[first - 1]))  # the earliest return, announced
+        earliest_back[mask] = first
         latest[mask] = min(int(max_end[s]) + extra, NEVER) if max_end[s] < NEVER else NEVER
 
     for d in range(days):
+        if notice:
+            returning = back == d
+            if returning.any():
+                active &= ~returning
+                back[returning] = -1
         begins = pending == d
         if begins.any():
             active |= begins
@@ -103,7 +119,7 @@ def run_spells(
                 active |= granted
         in_effect[:, d] = active
         started[:, d] = np.where(active, start, -1)
-        earliest_end[:, d] = np.where(active, earliest, -1)
+        earliest_end[:, d] = np.where(active, earliest_back, -1)
         if automatic:
             new = trigger[:, d] & ~active & (pending < 0)
             if new.any():
@@ -111,6 +127,19 @@ def run_spells(
                 pending[new] = at
                 _open(new, at)
         if active.any():
-            ends = active & (((d + 1 >= earliest) & exit_ok[:, d]) | (d + 1 >= latest))
-            active &= ~ends
+            if not notice:
+                ends = active & (((d + 1 >= earliest) & exit_ok[:, d]) | (d + 1 >= latest))
+                active &= ~ends
+                continue
+            assert return_at is not None
+            hard = active & (d + 1 >= latest)
+            active &= ~hard
+            back[hard] = -1
+            exits = active & (back < 0) & (d + 1 >= earliest) & exit_ok[:, d]
+            if exits.any():
+                when = int(return_at[d])
+                if when <= d + 1:
+                    active &= ~exits
+                else:
+                    back[exits] = when
     return Spells(in_effect, started, earliest_end)

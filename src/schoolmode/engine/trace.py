@@ -109,6 +109,9 @@ class RuleTrace:
     exit_when: str | None = None
     """How the effect ends after its minimum: ``trigger_cleared``, ``min_duration_elapsed`` or
     ``condition`` (a return condition of its own)."""
+    return_notice: str | None = None
+    """Days of notice before a return (a count of ``return_notice_unit``), when not 0."""
+    return_notice_unit: str | None = None
 
 
 @dataclass
@@ -633,6 +636,11 @@ class _Builder:
             trace.min_duration_unit = self.param(least.unit)[0]
         ends = rule.timing.exit_when
         trace.exit_when = ends if isinstance(ends, str) else "condition"
+        notice = rule.timing.return_notice
+        shown = self.param(notice.days)[0]
+        if shown not in ("0", "none"):
+            trace.return_notice = shown
+            trace.return_notice_unit = self.param(notice.unit)[0]
 
 
 def _first_criterion(node: Node) -> str | None:

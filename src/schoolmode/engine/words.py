@@ -558,6 +558,24 @@ def _lasting(rule: RuleTrace, w: _Words) -> str:
             if least
             else _("It lasts while the rule is met.")
         )
+    notice = rule.return_notice
+    if notice and _FIGURE.fullmatch(notice) and rule.exit_when != "min_duration_elapsed":
+        n, shown = _count(notice), w.figures(notice)
+        parts.append(
+            (
+                w.ngettext(
+                    "The return is announced {n} school day ahead.",
+                    "The return is announced {n} school days ahead.",
+                    n,
+                )
+                if rule.return_notice_unit == "school_days"
+                else w.ngettext(
+                    "The return is announced {n} day ahead.",
+                    "The return is announced {n} days ahead.",
+                    n,
+                )
+            ).format(n=shown)
+        )
     return " ".join(parts)
 
 

@@ -520,13 +520,23 @@ class Timing(Strict):
     A rule evaluated on day d (data through d) starts its effect on the (N+1)-th day of
     the notice unit after d, N being ``notice.days`` (default 0: the next calendar day). The effect lasts at least ``min_duration`` and at
     most ``max_duration``; after the minimum it ends on the day after ``exit_when`` holds
-    (default: the trigger no longer holds).
+    (default: the trigger no longer holds), or with ``return_notice`` of R days on the
+    (R+1)-th day of its unit after that day.
     """
 
     notice: Duration = Duration(days=Decimal(0), unit=DayUnit.calendar_days.value)
     min_duration: Duration | None = None
     max_duration: Duration | None = None
     exit_when: Condition | Literal["trigger_cleared", "min_duration_elapsed"] = "trigger_cleared"
+    return_notice: Duration = Field(
+        default=Duration(days=Decimal(0), unit=DayUnit.calendar_days.value),
+        description=(
+            "Notice before a return: when `exit_when` holds on day d (after the minimum), the "
+            "effect ends on the (N+1)-th day of the unit after d (0: the next day). The return "
+            "is announced then and stands even if the exit condition stops holding during "
+            "the notice; `max_duration` still ends the effect on time."
+        ),
+    )
 
 
 class Recommendation(Strict):
