@@ -103,3 +103,42 @@ def test_the_trace_and_the_explanation_name_the_notice() -> None:
     assert modes[7] == "in_person"  # back on the earliest return said
     text = explain(found)
     assert "The return is announced 2 school days ahead." in text
+
+
+def test_a_unit_kept_by_its_return_condition_is_told_where_the_condition_stands() -> None:
+    back = {
+        "id": "calm",
+        "label": "a under 5 for 3 days in a row",
+        "sustained": {
+            "days": 3,
+            "unit": "calendar_days",
+            "condition": {"threshold": {"of": {"metric": "a"}, "op": "<", "value": 5}},
+        },
+    }
+    policy = make_policy(WHEN, timing={"exit_when": back})
+    frame = pl.DataFrame(
+        {
+            "unit": ["s"] * 8,
+            "date": [MONDAY + dt.timedelta(days=i) for i in range(8)],
+            "a": [9, 9, 1, 1, 1, 1, 1, 1],
+            "b": [0] * 8,
+        }
+    )
+    evaluation = evaluate(policy, {"school": frame}, keep=True)  # the nodes' values, traced
+    found = trace(evaluation, "school", "s", MONDAY + dt.timedelta(days=3))  # Thursday
+    [rule] = found.rules
+    assert rule.in_effect
+    assert rule.return_condition is not None
+    assert (rule.return_condition.met, rule.return_condition.run) == (False, 2)
+    text = explain(found)
+    assert (
+        'It returns when "a under 5 for 3 days in a row"; not yet on this day (2 of 3 so far).'
+        in (" ".join(text.split()))
+    )
+    done = trace(evaluation, "school", "s", MONDAY + dt.timedelta(days=4))  # Friday: 3 days
+    assert 'Its return condition, "a under 5 for 3 days in a row", holds on this day.' in " ".join(
+        explain(done).split()
+    )
+    modes = evaluation.frame("school", only_present=False).sort("date")["mode"].to_list()
+    assert modes[4] == "remote"
+    assert modes[5] == "in_person"  # back the day after the condition holds

@@ -193,7 +193,7 @@ def test_the_playground_runs_a_backtest(live_site: str, page: Page) -> None:
     page.wait_for_url(re.compile(r"/me$"))
     page.get_by_role("link", name=re.compile("Proposal playground")).click()
     page.wait_for_url(re.compile(r"/playground$"))
-    page.get_by_label("Parameter").select_option("teacher_absence_share_pct")
+    page.get_by_label("Parameter", exact=True).select_option("teacher_absence_share_pct")
     page.get_by_label("Values to try, separated by commas").fill("25")
     page.get_by_label("From").fill(FIRST.isoformat())
     page.get_by_role("button", name="Run the backtest").click()

@@ -32,6 +32,7 @@ from schoolmode.engine.words import (
     _quoted,
     _Words,
     counterfactual_words,
+    return_words,
     term_words,
     what_would_change,
 )
@@ -188,6 +189,9 @@ def _rule(rule: RuleTrace, labels: dict[str, str], w: _Words, day: str | None = 
         )
     if rule.condition is not None and rule.not_in_force != OUTSIDE_TERM:
         out.extend(_node(rule.condition, 1, w))
+        if rule.return_condition is not None:
+            out.append("  " + (return_words(rule, w) or ""))
+            out.extend(_node(rule.return_condition, 2, w))
         if rule.triggered or rule.in_effect:
             changes = what_would_change(rule.condition, lang=w.lang)
             if changes:

@@ -28,6 +28,7 @@ from schoolmode.engine.words import (
     _value,
     _Words,
     counterfactual_words,
+    return_words,
     term_words,
 )
 from schoolmode.i18n import DEFAULT, N_, Language, language
@@ -227,6 +228,9 @@ def _summary(trace: Trace, w: _Words) -> str:
         if decider.spell_start and decider.spell_start < trace.date and decider.triggered:
             sentences.append(_("It began on {start}.").format(start=w.date(decider.spell_start)))
         sentences.append(_lasting(decider, w))
+        back = return_words(decider, w)
+        if back:
+            sentences.append(back)
         if _ahead(decider.earliest_return, trace.date):
             sentences.append(
                 _("It can end on {date} at the earliest.").format(
@@ -313,6 +317,9 @@ def _plain_rule(rule: RuleTrace, trace: Trace, w: _Words, sources: _Sources) -> 
             )
         ]
         out.append("  " + _lasting(rule, w))
+        back = return_words(rule, w)
+        if back:
+            out.append("  " + back)
         if _ahead(rule.earliest_return, trace.date):
             out.append(
                 "  "

@@ -109,6 +109,9 @@ class RuleTrace:
     exit_when: str | None = None
     """How the effect ends after its minimum: ``trigger_cleared``, ``min_duration_elapsed`` or
     ``condition`` (a return condition of its own)."""
+    return_condition: Node | None = None
+    """While the effect is in effect and ends on a return condition of its own
+    (``exit_when``): that condition on the day, evaluated (what keeps the unit in the mode)."""
     return_notice: str | None = None
     """Days of notice before a return (a count of ``return_notice_unit``), when not 0."""
     return_notice_unit: str | None = None
@@ -621,6 +624,9 @@ class _Builder:
             return trace
         if rule.when is not None:
             trace.condition = self.condition(rule.when)
+            ends = rule.timing.exit_when
+            if trace.in_effect and not isinstance(ends, str):
+                trace.return_condition = self.condition(ends)
         elif rule.classify is not None and rule.levels:
             trace.condition = self.level(rule.classify, rule.levels)
             trace.level = trace.condition.value

@@ -579,6 +579,31 @@ def _lasting(rule: RuleTrace, w: _Words) -> str:
     return " ".join(parts)
 
 
+def return_words(rule: RuleTrace, w: _Words) -> str | None:
+    """What keeps a unit in the mode of a rule in effect that ends on a return condition of its
+    own, and where that condition stands on the day (with its run so far, when it must hold
+    for several days): "It returns when \"...\"; not yet on this day (3 of 7 days so far)."""
+    node = rule.return_condition
+    if node is None:
+        return None
+    _ = w.gettext
+    condition = _label(node, w) or _note(node, w) or _("its return condition")
+    if node.met:
+        return _('Its return condition, "{condition}", holds on this day.').format(
+            condition=condition
+        )
+    if node.met is None:
+        return _('It returns when "{condition}"; this day has no data for it.').format(
+            condition=condition
+        )
+    needed = node.args.get("days")
+    if node.run is not None and needed and _FIGURE.fullmatch(needed):
+        return _(
+            'It returns when "{condition}"; not yet on this day ({n} of {days} so far).'
+        ).format(condition=condition, n=w.figures(str(node.run)), days=w.figures(needed))
+    return _('It returns when "{condition}"; not yet on this day.').format(condition=condition)
+
+
 def term_words(trace: Trace, w: _Words) -> str:
     """The policy's own term, its dates in words."""
     first, _sep, last = trace.term.removeprefix("from ").partition(" to ")
