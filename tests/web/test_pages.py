@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from schoolmode.access.roles import Permission
 from schoolmode.api.security import route_requirements
-from schoolmode.app.charts import policy_lines
+from schoolmode.app.charts import policy_lines, policy_rises
 from schoolmode.settings import AppSettings
 from schoolmode.web import pages
 from schoolmode.web.site import create_site
@@ -262,8 +262,23 @@ def test_the_district_page_draws_the_city_against_the_policies_thresholds(site: 
 
 def test_policy_lines_are_every_district_threshold_on_a_metric(site: Site) -> None:
     lines = policy_lines(site.ctx, "positivity_7d_pct", DAY)
-    assert [(line.policy_id, line.op, line.value) for line in lines] == [
-        ("ctu-resolution-2022-01-04", ">=", 10.0),
-        ("cps-lbfo-2021-02-04", ">=", 25.0),
+    assert [(line.policy_id, line.op, line.value, line.level) for line in lines] == [
+        # CDC's K-12 levels on the same citywide positivity: each cut of its band table
+        ("cdc-k12-2021-02-12", ">=", 5.0, "moderate"),
+        ("cdc-k12-2021-02-12", ">=", 8.0, "substantial"),
+        ("cdc-k12-2021-02-12", ">=", 10.0, "high"),
+        ("ctu-resolution-2022-01-04", ">=", 10.0, None),
+        ("cps-lbfo-2021-02-04", ">=", 25.0, None),
+    ]
+    # two rules reading one band table give its cuts once
+    indicators = policy_lines(site.ctx, "positivity_14d_pct", DAY)
+    cdc = [(line.value, line.level) for line in indicators if line.policy_id.startswith("cdc")]
+    assert cdc == [(3.0, "lower"), (5.0, "moderate"), (8.0, "higher"), (10.0, "highest")]
+    # rules on a rise of the metric, which no line can draw, are listed with their days
+    rises = policy_rises(site.ctx, "positivity_7d_pct", DAY)
+    assert [(r.policy_id, r.days) for r in rises] == [
+        ("cps-ctu-2021-02-06", 7),
+        ("cps-ctu-2021-04-15-hs", 7),
+        ("ctu-proposal-2022-01-08", 7),
     ]
     assert policy_lines(site.ctx, "no_such_metric", DAY) == []

@@ -40,6 +40,20 @@ class Line(BaseModel):
     rule_title: str
     op: str
     value: float
+    level: str | None = None
+    """For a cut of a level rule's band table: the level a value past the cut is in."""
+
+
+class Rise(BaseModel):
+    """A policy's rule on a rise of the metric (a trend), which no line can draw."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy_id: str
+    policy_title: str
+    rule_title: str
+    days: int | None
+    """Consecutive days of rise it needs (None: a parameter without a value on the day)."""
 
 
 class Chart(BaseModel):
@@ -53,6 +67,7 @@ class Chart(BaseModel):
     """The period drawn (a series may stop before its end: the chart shows the gap)."""
     points: list[tuple[dt.date, float]]
     lines: list[Line]
+    rises: list[Rise] = []
 
 
 def _thresholds(node: object) -> Iterator[m.ThresholdCond]:
@@ -108,7 +123,89 @@ def policy_lines(ctx: Context, metric: str, day: dt.date) -> list[Line]:
                         value=float(value),
                     )
                 )
+        for rule in p.rules:
+            if rule.classify is None or not rule.levels:
+                continue
+            for bands in _bands(rule.classify):
+                table = bands.bands
+                if not (isinstance(table.of, m.MetricOp) and table.of.metric == metric):
+                    continue
+                offset = table.offset if isinstance(table.offset, int) else 0
+                for i, cut in enumerate(table.cuts):
+                    at = cut.at if isinstance(cut, m.Cut) else cut
+                    value = _value(p, at, day)
+                    index = offset + i + 1 - sum(1 for gap in table.unassigned if gap <= i + 1)
+                    if value is None or i + 1 in table.unassigned or index >= len(rule.levels):
+                        continue
+                    boundary = (
+                        cut.boundary if isinstance(cut, m.Cut) and cut.boundary else table.boundary
+                    )
+                    if isinstance(boundary, m.InterpRef):
+                        boundary = str(p.interpretations[boundary.interp].default)
+                    line = Line(
+                        policy_id=p.id,
+                        policy_title=p.title,
+                        rule_title=rule.title,
+                        op=">" if boundary == "upper_inclusive" else ">=",
+                        value=float(value),
+                        level=rule.levels[index],
+                    )
+                    # one line per policy, cut and level (two rules may read one table)
+                    if not any(
+                        (o.policy_id, o.value, o.level) == (p.id, line.value, line.level)
+                        for o in out
+                    ):
+                        out.append(line)
     return sorted(out, key=lambda line: (line.value, line.policy_id))
+
+
+def _bands(node: object) -> Iterator[m.BandsLevel]:
+    """Every band table under a level expression (any nesting)."""
+    if isinstance(node, m.BandsLevel):
+        yield node
+        return
+    if isinstance(node, list):
+        for item in node:
+            yield from _bands(item)
+    elif isinstance(node, m.Strict):
+        for name in type(node).model_fields:
+            yield from _bands(getattr(node, name))
+
+
+def policy_rises(ctx: Context, metric: str, day: dt.date) -> list[Rise]:
+    """Every shipped policy's district rule on a rise of ``metric`` (a ``trend``)."""
+    out = []
+    for loaded in ctx.registry.all():
+        p = loaded.policy
+        for rule in p.rules:
+            if rule.scope != m.Scope.district or rule.when is None:
+                continue
+            for node in _trends(rule.when):
+                spec = node.trend
+                if not (isinstance(spec.of, m.MetricOp) and spec.of.metric == metric):
+                    continue
+                days = _value(p, spec.rising_days, day)
+                out.append(
+                    Rise(
+                        policy_id=p.id,
+                        policy_title=p.title,
+                        rule_title=rule.title,
+                        days=None if days is None else int(days),
+                    )
+                )
+    return sorted(out, key=lambda r: r.policy_id)
+
+
+def _trends(node: object) -> Iterator[m.TrendCond]:
+    if isinstance(node, m.TrendCond):
+        yield node
+        return
+    if isinstance(node, list):
+        for item in node:
+            yield from _trends(item)
+    elif isinstance(node, m.Strict):
+        for name in type(node).model_fields:
+            yield from _trends(getattr(node, name))
 
 
 def district_charts(ctx: Context, day: dt.date) -> list[Chart]:
@@ -127,6 +224,7 @@ def district_charts(ctx: Context, day: dt.date) -> list[Chart]:
             continue
         points = [(d, float(v)) for d, v in rows.iter_rows() if v is not None]
         lines = policy_lines(ctx, metric, day)
+        rises = policy_rises(ctx, metric, day)
         charts.append(
             Chart(
                 column=column,
@@ -136,9 +234,10 @@ def district_charts(ctx: Context, day: dt.date) -> list[Chart]:
                 last=day,
                 points=points,
                 lines=lines,
+                rises=rises,
             )
         )
     return charts
 
 
-__all__ = ["Chart", "Line", "district_charts", "policy_lines"]
+__all__ = ["Chart", "Line", "Rise", "district_charts", "policy_lines", "policy_rises"]

@@ -70,5 +70,11 @@ def draw(chart: Chart) -> Drawn:
             months.append(Tick(x(day), day.isoformat()))
         day = dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
     ticks = [Tick(y(top * i / 4), f"{top * i / 4:g}") for i in range(5)]
-    lines = [(y(line.value), f"{line.policy_id} {line.op} {line.value:g}") for line in chart.lines]
+    lines = [
+        (
+            y(line.value),
+            f"{line.policy_id} {line.level + ' ' if line.level else ''}{line.op} {line.value:g}",
+        )
+        for line in chart.lines
+    ]
     return Drawn(WIDTH, HEIGHT, points, months, ticks, lines, x0, x1, y1, y0)
