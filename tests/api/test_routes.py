@@ -117,6 +117,18 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, Any], dict[str, Any] | None]] 
         {},
         {"token": "matrix-test-token-000000"},
     ),
+    ("GET", "/api/v1/evidence"): ("/api/v1/evidence", {}, None),
+    ("GET", "/api/v1/evidence/{evidence_id}"): ("/api/v1/evidence/1", {}, None),
+    ("GET", "/api/v1/evidence/{evidence_id}/files/{name}"): (
+        "/api/v1/evidence/1/files/report.md",
+        {},
+        None,
+    ),
+    ("POST", "/api/v1/evidence"): (
+        "/api/v1/evidence",
+        {},
+        {"job_id": 999999, "title": "matrix test"},
+    ),
     ("GET", "/api/v1/runs"): ("/api/v1/runs", {}, None),
     ("GET", "/api/v1/runs/{run_id}/reproduction"): ("/api/v1/runs/1/reproduction", {}, None),
     ("GET", "/api/v1/accommodations"): ("/api/v1/accommodations", {}, None),

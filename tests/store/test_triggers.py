@@ -16,7 +16,7 @@ from schoolmode.store.triggers import (
     no_truncate_ddl,
 )
 
-# tables made append-only by migrations 0002-0005, 0007, 0009, 0013, 0017, 0019, 0020 and 0021 (their
+# tables made append-only by migrations 0002-0005, 0007, 0009, 0013, 0017, 0019, 0020, 0021 and 0023 (their
 # APPEND_ONLY tuples)
 GUARDED = (
     "decision_run",
@@ -45,6 +45,7 @@ GUARDED = (
     "refusal",
     "concern",
     "concern_event",
+    "evidence",
 )
 
 

@@ -71,6 +71,7 @@ class Permission(StrEnum):
     concerns_read = "concerns:read"
     concerns_write = "concerns:write"
     concerns_answer = "concerns:answer"
+    evidence_publish = "evidence:publish"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -109,6 +110,8 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     "comment on it, close or reopen it.",
     Permission.concerns_answer: "Answer a concern in scope: acknowledged, answered, closed, or a "
     "comment.",
+    Permission.evidence_publish: "Publish a finished backtest, sweep or simulation job on the "
+    "public evidence pages (after the small-count check of its files).",
 }
 
 _PUBLIC = frozenset({Permission.policies_read, Permission.decisions_read})
@@ -118,7 +121,7 @@ _INPUTS = _INSIDE | {
     Permission.audit_read,
     Permission.concerns_read,
 }
-_JOBS = frozenset({Permission.jobs_run, Permission.jobs_read})
+_JOBS = frozenset({Permission.jobs_run, Permission.jobs_read, Permission.evidence_publish})
 
 _COUNTS = frozenset({Permission.outbreaks_read, Permission.screening_read})
 """Full counts of operations, no person: for those who hold the decision inputs."""

@@ -1,5 +1,6 @@
 """The public releases' tables (migration 0017): each release of a period's suppressed counts,
-the tables it published and the exact figures it was made from; all append-only. Part of the
+the tables it published and the exact figures it was made from; and the evidence published
+from finished jobs (migration 0023); all append-only. Part of the
 store's one schema (``metadata.py``); ``tables.py`` re-exports them."""
 
 from __future__ import annotations
@@ -74,3 +75,21 @@ public_release_input = Table(
 )
 
 RELEASE_APPEND_ONLY = ("public_release", "public_release_table", "public_release_input")
+
+# ---------------------------------------------------------------------- evidence
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, ForeignKey("job.id"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("note", Text, nullable=False, comment="What it shows, by whom published."),
+    *_stamp("published"),
+    comment=(
+        "A finished backtest, sweep or simulation job published on the public evidence pages "
+        "(migration 0023), after its files passed the small-count check; never changed."
+    ),
+)
+
+EVIDENCE_APPEND_ONLY = ("evidence",)

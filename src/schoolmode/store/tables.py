@@ -744,9 +744,11 @@ CONCERN_APPEND_ONLY = ("concern", "concern_event")
 
 # ------------------------------------------------- public releases (their own module: size)
 
+from schoolmode.store.release_tables import EVIDENCE_APPEND_ONLY as EVIDENCE_APPEND_ONLY  # noqa: E402
 from schoolmode.store.release_tables import (  # noqa: E402
     RELEASE_APPEND_ONLY as RELEASE_APPEND_ONLY,
 )
+from schoolmode.store.release_tables import evidence as evidence  # noqa: E402
 from schoolmode.store.release_tables import public_release as public_release  # noqa: E402
 from schoolmode.store.release_tables import (  # noqa: E402
     public_release_input as public_release_input,

@@ -177,7 +177,7 @@ JobId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/playground/jobs/{job_id}", response_class=HTMLResponse)
-def result(job_id: JobId, _: Reader, ctx: Ctx, request: Request) -> Response:
+def result(job_id: JobId, who: Reader, ctx: Ctx, request: Request) -> Response:
     job = jobs_uc.get_job(ctx, job_id)
     if job is None or job.kind != "sweep":
         return render(request, "error.html", 404, problem="no_job", value=str(job_id))
@@ -201,6 +201,8 @@ def result(job_id: JobId, _: Reader, ctx: Ctx, request: Request) -> Response:
         rows=rows,
         in_force=in_force,
         policy_id=policy_id,
+        may_publish=who.may(Permission.evidence_publish),
+        csrf=getattr(request.state, "csrf_token", None),
         extra={"Cache-Control": "no-store"},
     )
 

@@ -19,7 +19,7 @@ from schoolmode.api.app import create_app
 from schoolmode.app.context import Context
 from schoolmode.app.dashboard import decided
 from schoolmode.settings import AppSettings
-from schoolmode.web import account, alerts, pages, playground
+from schoolmode.web import account, alerts, evidence, pages, playground
 
 STATIC = files("schoolmode.web") / "static"
 STARTUP_TIMEOUT_S = 120
@@ -34,6 +34,7 @@ def create_site(settings: AppSettings | None = None) -> FastAPI:
     app.include_router(account.router)
     app.include_router(playground.router)
     app.include_router(alerts.router)
+    app.include_router(evidence.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     inner = app.router.lifespan_context
 
