@@ -113,9 +113,14 @@ def test_a_backtest_runs_to_done_and_its_report_downloads(api: Api, jobs: TestCl
 
     # the same inputs (another role, keys in another order): the stored job, not a new run
     again = jobs.post(
+        "/api/v1/backtests", json=dict(reversed(BACKTEST.items())), headers=api.as_("hr")
+    )
+    assert again.status_code == 403  # HR neither reads nor runs jobs
+    again = jobs.post(
         "/api/v1/backtests", json=dict(reversed(BACKTEST.items())), headers=api.as_("auditor")
     )
-    assert again.status_code == 403  # an auditor reads jobs but does not run them
+    assert again.status_code == 200  # an observer tries proposals: the stored job comes back
+    assert again.json()["id"] == accepted["id"]
     again = jobs.post(
         "/api/v1/backtests",
         json=dict(reversed(BACKTEST.items())),

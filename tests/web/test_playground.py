@@ -160,3 +160,47 @@ def test_a_proposal_changing_two_parameters_is_compared_with_the_policy_in_force
     applied = apply_overlay(base, proposal)
     assert [str(v.value) for v in applied.parameters[PARAM].values] == ["25"]
     assert [str(v.value) for v in applied.parameters[other].values] == ["20"]
+
+
+def test_the_same_values_are_simulated_when_asked(jobs_site: TestClient) -> None:
+    jobs_site.cookies.clear()
+    _login(jobs_site, "union-safety-committee")
+    form = jobs_site.get("/playground", params={"policy": AGREEMENT, "param": PARAM}).text
+    assert 'name="simulate"' in form
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert csrf is not None
+    posted = jobs_site.post(
+        "/playground",
+        data={
+            "csrf_token": csrf.group(1),
+            "policy_id": AGREEMENT,
+            "param": PARAM,
+            "values": "40",
+            "start": FIRST.isoformat(),
+            "end": DAY.isoformat(),
+            "simulate": "true",
+            "seeds": "2",
+            "schools": "2",
+        },
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, posted.text[:500]
+    found = re.fullmatch(r"/playground/jobs/(\d+)\?simulation=(\d+)", posted.headers["location"])
+    assert found is not None, posted.headers["location"]
+    assert (
+        f'href="/playground/jobs/{found.group(2)}"'
+        in jobs_site.get(posted.headers["location"]).text
+    )
+    url = f"/playground/jobs/{found.group(2)}"
+    page = ""
+    for _ in range(6000):  # polled; no fixed wait decides the outcome
+        page = jobs_site.get(url).text
+        if "Done." in page or "Failed:" in page:
+            break
+        time.sleep(0.1)
+    assert "Done." in page, page[:3000]
+    assert f"policy.{PARAM}=" in page  # what was simulated
+    values = re.findall(r'<tr><th scope="row">([^<]+)</th>', page)
+    assert "40" in values  # the value tried, beside the value in force
+    assert len(set(values)) == 2, values
+    jobs_site.cookies.clear()

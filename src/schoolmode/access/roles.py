@@ -37,7 +37,8 @@ ROLE_DESCRIPTIONS: dict[Role, str] = {
     "confirmation, decision inputs.",
     Role.hr: "Human resources: accommodation requests with their medical basis.",
     Role.data_steward: "Imports and corrections of the source data, the import log.",
-    Role.auditor: "Observer or auditor: read-only, plus the decision audit and the access log.",
+    Role.auditor: "Observer or auditor: read-only on the data, plus the decision audit and the "
+    "access log; may try proposals in the playground (jobs change no stored data).",
     Role.administrator: "Users, tokens and settings; no case data.",
 }
 
@@ -100,8 +101,8 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     "person.",
     Permission.imports_write: "Upload a source file, fetch a source from its publisher (a job).",
     Permission.users_admin: "Accounts and API tokens.",
-    Permission.jobs_run: "Submit backtests, sweeps and simulations (jobs run on Dask); not the "
-    "auditor's, who only reads.",
+    Permission.jobs_run: "Submit backtests, sweeps and simulations (jobs run on Dask); they change "
+    "no stored data, so observers and auditors may try proposals too.",
     Permission.jobs_read: "Jobs, their state and report files: a backtest replays the whole "
     "district's full counts, so not public and not for a narrower scope.",
     Permission.concerns_read: "The union safety committee's concerns in scope, with every "
@@ -159,7 +160,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.data_steward: _INSIDE | {Permission.imports_read, Permission.imports_write},
     Role.auditor: _INPUTS
     | _COUNTS
-    | {Permission.access_log_read, Permission.imports_read, Permission.jobs_read},
+    | {
+        Permission.access_log_read,
+        Permission.imports_read,
+        Permission.jobs_read,
+        Permission.jobs_run,  # an observer tries proposals (a job changes no stored data)
+    },
     Role.administrator: _PUBLIC | {Permission.users_admin},
 }
 """The table: what each role may do (within its scope)."""

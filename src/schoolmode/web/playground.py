@@ -34,6 +34,10 @@ Anyone = Annotated[Principal, Depends(Requires(None))]
 Runner = Annotated[Principal, Depends(Requires(Permission.jobs_run))]
 Reader = Annotated[Principal, Depends(Requires(Permission.jobs_read))]
 DEFAULT_POLICY = "cps-ctu-2022-01-10"
+SIM_SEEDS = 10
+SIM_SCHOOLS = 20
+"""The playground's default simulation: seeds per value, and the first schools of the
+synthetic district (the whole district is a job for the API)."""
 OTHERS = 3
 """Other parameters a proposal may change at once in the form."""
 DEFAULT_DAYS = 28
@@ -130,6 +134,9 @@ def try_values(
     end: Annotated[dt.date, Form()],
     other: Annotated[list[str] | None, Form(max_length=OTHERS)] = None,
     other_value: Annotated[list[str] | None, Form(max_length=OTHERS)] = None,
+    simulate: Annotated[bool, Form()] = False,
+    seeds: Annotated[int, Form(ge=1, le=200)] = SIM_SEEDS,
+    schools: Annotated[int, Form(ge=1, le=1000)] = SIM_SCHOOLS,
 ) -> Response:
     """Submit the sweep (the value in force first, then each value tried, once each); with
     other parameters changed too, the policy as in force first, then each value tried with
@@ -150,6 +157,9 @@ def try_values(
         return _form(
             request, ctx, policy_id, param, values, start, end, "values: numbers only", 422
         )
+    if simulate and fixed:
+        problem = "the simulator tries one parameter at a time: leave the other parameters empty"
+        return _form(request, ctx, policy_id, param, values, start, end, problem, 422)
     if any(f.split("=", 1)[0] == param for f in fixed):
         problem = f"{param} is the parameter tried: change it in the values to try"
         return _form(request, ctx, policy_id, param, values, start, end, problem, 422)
@@ -167,18 +177,41 @@ def try_values(
         return _form(request, ctx, policy_id, param, values, start, end, problem, 422)
     except jobs_uc.JobFieldError as exc:
         return _form(request, ctx, policy_id, param, values, start, end, exc.message, 422)
+    runner: JobRunner = request.app.state.jobs
     if found.created:
-        runner: JobRunner = request.app.state.jobs
         runner.start(found.job.id)
-    return RedirectResponse(f"/playground/jobs/{found.job.id}", status_code=303)
+    if not simulate:
+        return RedirectResponse(f"/playground/jobs/{found.job.id}", status_code=303)
+    # the same values simulated on the synthetic district: a sweep of the policy's parameter
+    sim = jobs_uc.SimulationJob(
+        policy_ids=[policy_id],
+        seeds=seeds,
+        schools=schools,
+        days=min((end - start).days + 1, 366),
+        sweep=f"policy.{param}={','.join(points)}",
+    )
+    made = jobs_uc.submit(ctx, "simulation", sim, who)
+    if made.created:
+        runner.start(made.job.id)
+    return RedirectResponse(
+        f"/playground/jobs/{found.job.id}?simulation={made.job.id}", status_code=303
+    )
 
 
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/playground/jobs/{job_id}", response_class=HTMLResponse)
-def result(job_id: JobId, who: Reader, ctx: Ctx, request: Request) -> Response:
+def result(
+    job_id: JobId,
+    who: Reader,
+    ctx: Ctx,
+    request: Request,
+    simulation: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
     job = jobs_uc.get_job(ctx, job_id)
+    if job is not None and job.kind == "simulation":
+        return _simulation(job, who, ctx, request)
     if job is None or job.kind != "sweep":
         return render(request, "error.html", 404, problem="no_job", value=str(job_id))
     header: list[str] = []
@@ -201,6 +234,28 @@ def result(job_id: JobId, who: Reader, ctx: Ctx, request: Request) -> Response:
         rows=rows,
         in_force=in_force,
         policy_id=policy_id,
+        may_publish=who.may(Permission.evidence_publish),
+        csrf=getattr(request.state, "csrf_token", None),
+        simulation=simulation,
+        extra={"Cache-Control": "no-store"},
+    )
+
+
+def _simulation(job: jobs_uc.JobView, who: Principal, ctx: Context, request: Request) -> Response:
+    """A playground simulation: each value's outcomes over the seeds (mean and interval)."""
+    header: list[str] = []
+    rows: list[list[str]] = []
+    if job.status == "done":
+        table = jobs_uc.read_file(ctx, job.id, "summary.csv")
+        if table is not None:
+            found = list(csv.reader(io.StringIO(table.content.decode())))
+            header, rows = (found[0], found[1:]) if found else ([], [])
+    return render(
+        request,
+        "playground_sim.html",
+        job=job,
+        header=header,
+        rows=rows,
         may_publish=who.may(Permission.evidence_publish),
         csrf=getattr(request.state, "csrf_token", None),
         extra={"Cache-Control": "no-store"},
