@@ -55,6 +55,15 @@ class PublicRule(BaseModel):
     source_url: str | None = None
     confidence: str | None = None
     """How sure the encoding is of the source (the policy's confidence label)."""
+    earliest_return: dt.date | None = None
+    """A rule in effect: the first day the unit may leave its mode (only while ahead)."""
+    returns_when: str | None = None
+    """A rule in effect or met: what would have to change for the unit to leave its mode
+    (``conditions``: its conditions no longer met; ``return_condition``: its own return
+    condition, ``return_label``; ``duration``: its duration ends)."""
+    return_label: str | None = None
+    return_met: bool | None = None
+    """Whether the return condition holds on the day (None: no data)."""
 
 
 class PublicExplanation(BaseModel):
@@ -108,9 +117,32 @@ def _conditions(node: Node, small: int) -> list[PublicCondition]:
     return [c for child in node.children for c in _conditions(child, small)]
 
 
-def _rule(rule: RuleTrace, small: int) -> PublicRule:
+def _returns(rule: RuleTrace, day: dt.date) -> dict[str, object]:
+    """What would have to change for the unit to leave the rule's mode (no figure)."""
+    if not (rule.triggered or rule.in_effect) or rule.action == "eligible":
+        return {}
+    back = rule.earliest_return
+    out: dict[str, object] = {
+        "earliest_return": dt.date.fromisoformat(back) if back and back > day.isoformat() else None
+    }
+    if rule.return_condition is not None:
+        node = rule.return_condition
+        out |= {
+            "returns_when": "return_condition",
+            "return_label": node.label or node.note,
+            "return_met": node.met,
+        }
+    elif rule.exit_when == "min_duration_elapsed":
+        out["returns_when"] = "duration"
+    else:
+        out["returns_when"] = "conditions"
+    return out
+
+
+def _rule(rule: RuleTrace, small: int, day: dt.date) -> PublicRule:
     status = "met" if rule.triggered else "in effect" if rule.in_effect else "not met"
     return PublicRule(
+        **_returns(rule, day),
         rule=rule.rule_id,
         title=rule.title,
         status=status,
@@ -137,7 +169,20 @@ def _text(out: PublicExplanation, mode_label: str) -> str:
             lines.append(f"  {c.label}: {met}" + (f", {c.band}." if c.band else "."))
         if r.decided_by and r.status == "met":
             lines.append(f"  This makes the unit eligible only; {r.decided_by} decides.")
+        if r.returns_when:
+            lines.append("  " + RETURNS[r.returns_when].format(label=r.return_label or ""))
+        if r.earliest_return:
+            lines.append(
+                f"  It can end on {long_date(r.earliest_return.isoformat())} at the earliest."
+            )
     return "\n".join(lines)
+
+
+RETURNS = {
+    "conditions": "To return, the conditions met above would have to stop holding.",
+    "return_condition": 'It returns when "{label}".',
+    "duration": "It returns when its set duration ends.",
+}
 
 
 def public_explanation(ctx: Context, scope: str, unit: str, day: dt.date) -> PublicExplanation:
@@ -152,7 +197,7 @@ def public_explanation(ctx: Context, scope: str, unit: str, day: dt.date) -> Pub
         unit=unit,
         date=day,
         mode=found.mode,
-        rules=[_rule(r, rule.high) for r in active],
+        rules=[_rule(r, rule.high, day) for r in active],
         text="",
         suppression=RuleInfo.of(rule),
     )
