@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from schoolmode.access.roles import Permission
 from schoolmode.api.security import route_requirements
-from schoolmode.app.charts import policy_lines, policy_rises
+from schoolmode.app.charts import held_days, policy_lines, policy_rises
 from schoolmode.settings import AppSettings
 from schoolmode.web import pages
 from schoolmode.web.site import create_site
@@ -274,6 +274,16 @@ def test_policy_lines_are_every_district_threshold_on_a_metric(site: Site) -> No
     indicators = policy_lines(site.ctx, "positivity_14d_pct", DAY)
     cdc = [(line.value, line.level) for line in indicators if line.policy_id.startswith("cdc")]
     assert cdc == [(3.0, "lower"), (5.0, "moderate"), (8.0, "higher"), (10.0, "highest")]
+    # the days a rise rule held, by the engine on the released figures: a week-on-week climb
+    # of 1.15 and more holds from its 14th day (7 days of rise, each 15% above a week before)
+    start = dt.date(2021, 12, 1)
+    climbing = [(start + dt.timedelta(days=i), 2.0 * 1.03**i) for i in range(30)]
+    held = held_days(site.ctx, "ctu-proposal-2022-01-08", "positivity_7d_pct", climbing)
+    assert held
+    assert held[0] == start + dt.timedelta(days=13)
+    assert held == [d for d, _ in climbing[13:]]
+    flat = [(d, 5.0) for d, _ in climbing]
+    assert held_days(site.ctx, "ctu-proposal-2022-01-08", "positivity_7d_pct", flat) == []
     # rules on a rise of the metric, which no line can draw, are listed with their days
     rises = policy_rises(site.ctx, "positivity_7d_pct", DAY)
     assert [(r.policy_id, r.days) for r in rises] == [

@@ -9,6 +9,8 @@ import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
 
+import numpy as np
+import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from schoolmode.access.roles import ANONYMOUS
@@ -54,6 +56,9 @@ class Rise(BaseModel):
     rule_title: str
     days: int | None
     """Consecutive days of rise it needs (None: a parameter without a value on the day)."""
+    held: list[dt.date] = []
+    """The days of the chart on which its rise condition held on the released figures (the
+    engine evaluating the policy over the chart's days, whatever its term)."""
 
 
 class Chart(BaseModel):
@@ -196,6 +201,46 @@ def policy_rises(ctx: Context, metric: str, day: dt.date) -> list[Rise]:
     return sorted(out, key=lambda r: r.policy_id)
 
 
+def held_days(
+    ctx: Context, policy_id: str, metric: str, points: list[tuple[dt.date, float]]
+) -> list[dt.date]:
+    """The days of ``points`` on which a district rise rule of the policy on ``metric`` held:
+    the engine evaluates the policy (over these days, whatever its term) on the released
+    figures alone; a rule's other conditions are not asked for."""
+    if not points:
+        return []
+    from schoolmode.engine.evaluate import evaluate
+    from schoolmode.engine.nodes import CondValue
+    from schoolmode.engine.period import counterfactual
+
+    frame = pl.DataFrame(
+        {
+            "unit": ["district"] * len(points),
+            "date": [d for d, _ in points],
+            metric: [Decimal(str(v)) for _, v in points],
+        },
+        schema={"unit": pl.String, "date": pl.Date, metric: pl.Decimal(38, 6)},
+    )
+    used = counterfactual(ctx.registry.get(policy_id).policy, points[0][0])
+    evaluation = evaluate(used, {"district": frame}, keep=True)
+    result = evaluation.scopes.get("district")
+    if result is None:
+        return []
+    held = np.zeros(evaluation.axis.days, dtype=bool)
+    for rr in result.rules:
+        nodes = [
+            n
+            for n in _trends(rr.rule.when)
+            if isinstance(n.trend.of, m.MetricOp) and n.trend.of.metric == metric
+        ]
+        for seg in rr.segments:
+            for node in nodes:
+                got = (seg.record or {}).get(id(node))
+                if isinstance(got, CondValue):
+                    held |= seg.mask & got.value[0] & got.known[0]
+    return [evaluation.axis.date(int(i)) for i in np.flatnonzero(held)]
+
+
 def _trends(node: object) -> Iterator[m.TrendCond]:
     if isinstance(node, m.TrendCond):
         yield node
@@ -224,7 +269,10 @@ def district_charts(ctx: Context, day: dt.date) -> list[Chart]:
             continue
         points = [(d, float(v)) for d, v in rows.iter_rows() if v is not None]
         lines = policy_lines(ctx, metric, day)
-        rises = policy_rises(ctx, metric, day)
+        rises = [
+            r.model_copy(update={"held": held_days(ctx, r.policy_id, metric, points)})
+            for r in policy_rises(ctx, metric, day)
+        ]
         charts.append(
             Chart(
                 column=column,
@@ -240,4 +288,12 @@ def district_charts(ctx: Context, day: dt.date) -> list[Chart]:
     return charts
 
 
-__all__ = ["Chart", "Line", "Rise", "district_charts", "policy_lines", "policy_rises"]
+__all__ = [
+    "Chart",
+    "Line",
+    "Rise",
+    "district_charts",
+    "held_days",
+    "policy_lines",
+    "policy_rises",
+]

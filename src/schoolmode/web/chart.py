@@ -31,6 +31,8 @@ class Drawn:
     y_ticks: list[Tick]
     lines: list[tuple[float, str]]
     """Each threshold's y and its label."""
+    marks: list[tuple[float, float]]
+    """The points on days a rise rule held (x, y)."""
     plot_left: int
     plot_right: int
     plot_top: int
@@ -77,4 +79,6 @@ def draw(chart: Chart) -> Drawn:
         )
         for line in chart.lines
     ]
-    return Drawn(WIDTH, HEIGHT, points, months, ticks, lines, x0, x1, y1, y0)
+    held = {d for r in chart.rises for d in r.held}
+    marks = [(x(d), y(v)) for d, v in chart.points if d in held]
+    return Drawn(WIDTH, HEIGHT, points, months, ticks, lines, marks, x0, x1, y1, y0)
