@@ -292,3 +292,37 @@ def test_policy_lines_are_every_district_threshold_on_a_metric(site: Site) -> No
         ("ctu-proposal-2022-01-08", 7),
     ]
     assert policy_lines(site.ctx, "no_such_metric", DAY) == []
+
+
+def test_a_school_page_charts_its_released_shares_against_the_thresholds(site: Site) -> None:
+    from schoolmode.access.roles import ANONYMOUS
+    from schoolmode.app.charts import CHART_DAYS, school_charts
+    from schoolmode.app.metrics import MetricsRequest, metrics_frame
+
+    charts = school_charts(site.ctx, SCHOOL, DAY)
+    start = DAY - dt.timedelta(days=CHART_DAYS - 1)
+    frame, _, _ = metrics_frame(
+        site.ctx,
+        MetricsRequest(level="school", start=start, end=DAY, units=(SCHOOL,), limit=1000),
+        ANONYMOUS,
+    )
+    released = {
+        column: [
+            (d, float(v))
+            for d, v in frame.select("date", column).drop_nulls().sort("date").iter_rows()
+        ]
+        for column in ("students_quarantine_isolation_pct", "covid_absent_teachers_pct")
+        if column in frame.columns
+    }
+    # exactly the released shares (a hidden day left out), each with the agreement's threshold
+    assert {c.column: c.points for c in charts} == {k: v for k, v in released.items() if v}
+    assert charts, "the store releases some share of the school"
+    thresholds = {c.column: [(line.policy_id, line.value) for line in c.lines] for c in charts}
+    expected = {
+        "students_quarantine_isolation_pct": [("cps-ctu-2022-01-10", 40.0)],
+        "covid_absent_teachers_pct": [("cps-ctu-2022-01-10", 30.0)],
+    }
+    assert thresholds == {k: expected[k] for k in thresholds}
+    page = site.client.get(f"/schools/{SCHOOL}", params={"date": DAY.isoformat()}).text
+    assert "The school&#39;s shares over time, against the policies&#39; thresholds" in page
+    assert page.count("<svg viewBox") == len(charts)

@@ -201,6 +201,96 @@ def policy_rises(ctx: Context, metric: str, day: dt.date) -> list[Rise]:
     return sorted(out, key=lambda r: r.policy_id)
 
 
+SCHOOL_SERIES = {
+    # public school column: (numerator metric, denominator metric, title)
+    "students_quarantine_isolation_pct": (
+        "students_quarantine_isolation",
+        "enrolled",
+        N_("Students in quarantine or isolation, share of those enrolled"),
+    ),
+    "covid_absent_teachers_pct": (
+        "covid_absent_teachers",
+        "classroom_teachers",
+        N_("Classroom teachers absent for COVID-19, share"),
+    ),
+}
+"""The school page's charts: shares the public release gives where neither of its counts is
+hidden (a day with a hidden count is left out of the chart)."""
+
+
+def share_lines(ctx: Context, of: str, per: str, day: dt.date) -> list[Line]:
+    """Every shipped policy's school threshold on the share ``of`` / ``per``."""
+    out = []
+    for loaded in ctx.registry.all():
+        p = loaded.policy
+        for rule in p.rules:
+            if rule.scope != m.Scope.school or rule.when is None:
+                continue
+            for cond in _thresholds(rule.when):
+                spec = cond.threshold
+                left = spec.of
+                if not (
+                    isinstance(left, m.ShareOp)
+                    and (_metric(p, left.share.of), _metric(p, left.share.per)) == (of, per)
+                ):
+                    continue
+                value = _value(p, spec.value, day)
+                if value is None or isinstance(spec.op, m.InterpRef):
+                    continue
+                line = Line(
+                    policy_id=p.id,
+                    policy_title=p.title,
+                    rule_title=rule.title,
+                    op=str(spec.op),
+                    value=float(value),
+                )
+                if line not in out:
+                    out.append(line)
+    return sorted(out, key=lambda line: (line.value, line.policy_id))
+
+
+def _metric(policy: m.Policy, node: object) -> str | None:
+    """The metric an operand reads: itself, or the case its reading picks by default."""
+    if isinstance(node, m.MetricOp):
+        return node.metric
+    if isinstance(node, m.PickOp):
+        spec = policy.interpretations.get(node.pick.interp)
+        chosen = node.pick.cases.get(str(spec.default)) if spec is not None else None
+        return _metric(policy, chosen)
+    return None
+
+
+def school_charts(ctx: Context, school_id: str, day: dt.date) -> list[Chart]:
+    """The school's released shares of the ``CHART_DAYS`` days up to ``day`` with the
+    policies' school thresholds on them (a share without any released day is left out)."""
+    start = day - dt.timedelta(days=CHART_DAYS - 1)
+    frame, _, _ = metrics_frame(
+        ctx,
+        MetricsRequest(level="school", start=start, end=day, units=(school_id,), limit=1000),
+        ANONYMOUS,
+    )
+    charts = []
+    for column, (of, per, title) in SCHOOL_SERIES.items():
+        if column not in frame.columns:
+            continue
+        rows = frame.select("date", column).drop_nulls().sort("date")
+        points = [(d, float(v)) for d, v in rows.iter_rows() if v is not None]
+        if not points:
+            continue
+        charts.append(
+            Chart(
+                column=column,
+                title=title,
+                unit="%",
+                first=start,
+                last=day,
+                points=points,
+                lines=share_lines(ctx, of, per, day),
+            )
+        )
+    return charts
+
+
 def held_days(
     ctx: Context, policy_id: str, metric: str, points: list[tuple[dt.date, float]]
 ) -> list[dt.date]:
@@ -296,4 +386,6 @@ __all__ = [
     "held_days",
     "policy_lines",
     "policy_rises",
+    "school_charts",
+    "share_lines",
 ]

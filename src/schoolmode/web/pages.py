@@ -19,7 +19,7 @@ from schoolmode.api.problems import NO_CONTROL
 from schoolmode.api.security import Requires, context
 from schoolmode.app import dashboard as uc
 from schoolmode.app import policies as policy_uc
-from schoolmode.app.charts import district_charts
+from schoolmode.app.charts import district_charts, school_charts
 from schoolmode.app.context import Context
 from schoolmode.i18n import language
 from schoolmode.web.chart import draw
@@ -102,7 +102,8 @@ def school(
         return render(request, "error.html", 404, problem="no_school", value=school_id)
     if found is None:
         return render(request, "error.html", 404, problem="no_decision", value=date or "")
-    return render(request, "school.html", page=found)
+    charts = [(c, draw(c)) for c in school_charts(ctx, school_id, found.decided.day)]
+    return render(request, "school.html", page=found, charts=charts)
 
 
 @router.get("/map", response_class=HTMLResponse)
