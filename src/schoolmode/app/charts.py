@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -30,6 +31,7 @@ SERIES = {
     ),
 }
 CHART_DAYS = 120
+T = TypeVar("T")
 
 
 class Line(BaseModel):
@@ -75,17 +77,22 @@ class Chart(BaseModel):
     rises: list[Rise] = []
 
 
-def _thresholds(node: object) -> Iterator[m.ThresholdCond]:
-    """Every threshold condition under a policy node (any nesting)."""
-    if isinstance(node, m.ThresholdCond):
+def _found(node: object, kind: type[T]) -> Iterator[T]:
+    """Every node of ``kind`` under a policy node (any nesting; not inside one found)."""
+    if isinstance(node, kind):
         yield node
         return
     if isinstance(node, list):
         for item in node:
-            yield from _thresholds(item)
+            yield from _found(item, kind)
     elif isinstance(node, m.Strict):
         for name in type(node).model_fields:
-            yield from _thresholds(getattr(node, name))
+            yield from _found(getattr(node, name), kind)
+
+
+def _thresholds(node: object) -> Iterator[m.ThresholdCond]:
+    """Every threshold condition under a policy node."""
+    return _found(node, m.ThresholdCond)
 
 
 def _value(policy: m.Policy, ref: object, day: dt.date) -> Decimal | None:
@@ -131,7 +138,7 @@ def policy_lines(ctx: Context, metric: str, day: dt.date) -> list[Line]:
         for rule in p.rules:
             if rule.classify is None or not rule.levels:
                 continue
-            for bands in _bands(rule.classify):
+            for bands in _found(rule.classify, m.BandsLevel):
                 table = bands.bands
                 if not (isinstance(table.of, m.MetricOp) and table.of.metric == metric):
                     continue
@@ -164,19 +171,6 @@ def policy_lines(ctx: Context, metric: str, day: dt.date) -> list[Line]:
     return sorted(out, key=lambda line: (line.value, line.policy_id))
 
 
-def _bands(node: object) -> Iterator[m.BandsLevel]:
-    """Every band table under a level expression (any nesting)."""
-    if isinstance(node, m.BandsLevel):
-        yield node
-        return
-    if isinstance(node, list):
-        for item in node:
-            yield from _bands(item)
-    elif isinstance(node, m.Strict):
-        for name in type(node).model_fields:
-            yield from _bands(getattr(node, name))
-
-
 def policy_rises(ctx: Context, metric: str, day: dt.date) -> list[Rise]:
     """Every shipped policy's district rule on a rise of ``metric`` (a ``trend``)."""
     out = []
@@ -185,7 +179,7 @@ def policy_rises(ctx: Context, metric: str, day: dt.date) -> list[Rise]:
         for rule in p.rules:
             if rule.scope != m.Scope.district or rule.when is None:
                 continue
-            for node in _trends(rule.when):
+            for node in _found(rule.when, m.TrendCond):
                 spec = node.trend
                 if not (isinstance(spec.of, m.MetricOp) and spec.of.metric == metric):
                     continue
@@ -320,7 +314,7 @@ def held_days(
     for rr in result.rules:
         nodes = [
             n
-            for n in _trends(rr.rule.when)
+            for n in _found(rr.rule.when, m.TrendCond)
             if isinstance(n.trend.of, m.MetricOp) and n.trend.of.metric == metric
         ]
         for seg in rr.segments:
@@ -329,18 +323,6 @@ def held_days(
                 if isinstance(got, CondValue):
                     held |= seg.mask & got.value[0] & got.known[0]
     return [evaluation.axis.date(int(i)) for i in np.flatnonzero(held)]
-
-
-def _trends(node: object) -> Iterator[m.TrendCond]:
-    if isinstance(node, m.TrendCond):
-        yield node
-        return
-    if isinstance(node, list):
-        for item in node:
-            yield from _trends(item)
-    elif isinstance(node, m.Strict):
-        for name in type(node).model_fields:
-            yield from _trends(getattr(node, name))
 
 
 def district_charts(ctx: Context, day: dt.date) -> list[Chart]:

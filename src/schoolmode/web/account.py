@@ -182,9 +182,7 @@ async def answer_concern(
     note: Reason,
 ) -> Response:
     """Answer a concern from the role view (as ``POST /api/v1/concerns/{id}/answers``)."""
-    req = concerns_uc.StepRequest(concern_id=concern_id, step=step, note=note)
-    await run_in_threadpool(concerns_uc.add_step, ctx, who, req, concerns_uc.ANSWERS)
-    return RedirectResponse(f"/me?concern={concern_id}#concern-{concern_id}", status_code=303)
+    return await _concern_step(ctx, who, concern_id, step, note, concerns_uc.ANSWERS)
 
 
 @router.post("/me/concerns/{concern_id}/follow-ups")
@@ -196,8 +194,19 @@ async def follow_up_concern(
     note: Reason,
 ) -> Response:
     """Follow a concern up from the role view (as ``POST /api/v1/concerns/{id}/follow-ups``)."""
+    return await _concern_step(ctx, who, concern_id, step, note, concerns_uc.FOLLOW_UPS)
+
+
+async def _concern_step(
+    ctx: Context,
+    who: Principal,
+    concern_id: int,
+    step: concerns_uc.Step,
+    note: str,
+    allowed: frozenset[concerns_uc.Step],
+) -> Response:
     req = concerns_uc.StepRequest(concern_id=concern_id, step=step, note=note)
-    await run_in_threadpool(concerns_uc.add_step, ctx, who, req, concerns_uc.FOLLOW_UPS)
+    await run_in_threadpool(concerns_uc.add_step, ctx, who, req, allowed)
     return RedirectResponse(f"/me?concern={concern_id}#concern-{concern_id}", status_code=303)
 
 
