@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from schoolmode.access.networks import known_network, known_networks
 from schoolmode.access.roles import Principal, Role, Scope, ScopeKind
 from schoolmode.policy.errors import SchoolmodeError
-from schoolmode.store.db import as_utc
+from schoolmode.store.db import as_utc, begin_write
 from schoolmode.store.tables import account, api_token
 
 TOKEN_PREFIX = "smt_"
@@ -82,7 +82,7 @@ def add_account(
     ):
         raise AccountError(f"OpenID subject {oidc_subject!r}: 1 to 255 printable characters")
     now = _now()
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         if conn.execute(select(account.c.id).where(account.c.name == name)).first():
             raise AccountError(f"account {name!r} exists already")
         if scope.kind is ScopeKind.network and not known_network(conn, str(scope.unit)):
@@ -131,7 +131,7 @@ def accounts(engine: Engine) -> list[Account]:
 
 def disable_account(engine: Engine, name: str, disabled_by: str) -> None:
     """Disable ``name``: it can no longer log in and its tokens stop working."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         done = conn.execute(
             update(account)
             .where(account.c.name == name, account.c.disabled_at.is_(None))
@@ -167,7 +167,7 @@ def create_token(
     sha256."""
     if not 1 <= days <= 366:
         raise AccountError("a token lives 1 to 366 days")
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         row = conn.execute(
             select(account.c.id).where(account.c.name == name, account.c.disabled_at.is_(None))
         ).first()
@@ -200,7 +200,7 @@ def check_password(engine: Engine, name: str, password: str) -> Account:
 
 def login(engine: Engine, name: str, password: str) -> tuple[str, Account]:
     """A login token (``LOGIN_TOKEN_HOURS``) for the right password of an enabled account."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         row = _checked(conn, name, password)
         life = dt.timedelta(hours=LOGIN_TOKEN_HOURS)
         return _issue(conn, row.id, "login", "login", name, life), account_from_row(row)  # type: ignore[attr-defined]
@@ -240,7 +240,7 @@ def resolve_token(engine: Engine, token: str) -> Account | None:
 
 
 def revoke_token(engine: Engine, token: str, revoked_by: str) -> None:
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         done = conn.execute(
             update(api_token)
             .where(

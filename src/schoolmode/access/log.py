@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from schoolmode.access.roles import Principal
 from schoolmode.store.chain import append_link
-from schoolmode.store.db import as_utc
+from schoolmode.store.db import as_utc, begin_write
 from schoolmode.store.tables import access_log
 
 
@@ -50,7 +50,7 @@ def record_access(
 ) -> None:
     """Append one event (``params``: the request's path and query parameters, never a
     password or a token)."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         key = conn.execute(
             insert(access_log).values(
                 at=dt.datetime.now(dt.UTC),

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, insert, select, update
 
 from schoolmode.access.accounts import Account, AccountError, account_from_row, token_digest
-from schoolmode.store.db import as_utc
+from schoolmode.store.db import as_utc, begin_write
 from schoolmode.store.tables import account, oidc_login, web_session
 
 SEEN_EVERY = dt.timedelta(minutes=1)
@@ -71,7 +71,7 @@ def open_session(
     login always gets a new session id)."""
     now = _now()
     value = secrets.token_urlsafe(32)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         row = conn.execute(
             select(account).where(account.c.name == name, account.c.disabled_at.is_(None))
         ).first()
@@ -120,7 +120,7 @@ def resolve_session(engine: Engine, cookie: str, idle: dt.timedelta) -> Session 
     if expires <= now or seen + idle <= now:
         return None
     if now - seen >= SEEN_EVERY:
-        with engine.begin() as conn:
+        with begin_write(engine) as conn:
             conn.execute(
                 update(web_session)
                 .where(web_session.c.session_sha256 == digest)
@@ -140,7 +140,7 @@ def _revoke(conn: object, digest: str, by: str, now: dt.datetime) -> bool:
 
 def revoke_session(engine: Engine, cookie: str, by: str) -> bool:
     """End the session of ``cookie``; False when it was not live."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         return _revoke(conn, token_digest(cookie), by, _now())
 
 
@@ -149,7 +149,7 @@ def begin_oidc_login(
 ) -> None:
     """Keep an OpenID login under way (``OIDC_LOGIN_LIFE``), found again by its state."""
     now = _now()
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         conn.execute(
             insert(oidc_login).values(
                 state_sha256=token_digest(state),
@@ -174,7 +174,7 @@ def take_oidc_login(engine: Engine, state: str) -> PendingLogin | None:
     already (a state, and so its code, serves once)."""
     now = _now()
     digest = token_digest(state)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         row = conn.execute(select(oidc_login).where(oidc_login.c.state_sha256 == digest)).first()
         if row is None or row.used_at is not None or as_utc(row.expires_at) <= now:
             return None

@@ -23,7 +23,7 @@ from schoolmode.app.alerts import AlertError, check_target, send_mail
 from schoolmode.app.context import Context
 from schoolmode.app.dashboard import schools
 from schoolmode.i18n import DEFAULT, LANGUAGES, language
-from schoolmode.store.db import as_utc
+from schoolmode.store.db import as_utc, begin_write
 from schoolmode.store.tables import alert_subscription
 
 CONFIRM_DAYS = 7
@@ -86,7 +86,7 @@ def sign_up(ctx: Context, req: SignUp) -> SignUpAnswer:
     t = alert_subscription
     now = dt.datetime.now(dt.UTC)
     token, manage = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    with ctx.engine.begin() as conn:
+    with begin_write(ctx.engine) as conn:
         recent = conn.execute(
             select(func.count())
             .select_from(t)
@@ -133,7 +133,7 @@ def sign_up(ctx: Context, req: SignUp) -> SignUpAnswer:
 def confirm(ctx: Context, token: str) -> Confirmed:
     """Start the subscription whose confirmation link this is (once; again: the same)."""
     t = alert_subscription
-    with ctx.engine.begin() as conn:
+    with begin_write(ctx.engine) as conn:
         row = conn.execute(
             select(t.c.id, t.c.school_id, t.c.created_at, t.c.confirmed_at, t.c.revoked_at).where(
                 t.c.confirm_sha256 == _sha(token)
@@ -155,7 +155,7 @@ def confirm(ctx: Context, token: str) -> Confirmed:
 def stop(ctx: Context, token: str) -> Confirmed:
     """Stop the subscription whose e-mails carry this link (revoked, never deleted)."""
     t = alert_subscription
-    with ctx.engine.begin() as conn:
+    with begin_write(ctx.engine) as conn:
         row = conn.execute(
             select(t.c.id, t.c.school_id, t.c.revoked_at).where(t.c.manage_token == token)
         ).first()

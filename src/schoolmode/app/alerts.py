@@ -35,6 +35,7 @@ from schoolmode.app.dashboard import (
     school_feed,
 )
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.store.db import begin_write
 from schoolmode.store.tables import alert_delivery, alert_subscription
 
 KINDS = ("webhook", "email")
@@ -118,7 +119,7 @@ def subscribe(
             raise AlertError(f"no school {school_id!r} in the store") from None
     secret = secrets.token_hex(32) if kind == "webhook" else None
     now = dt.datetime.now(dt.UTC)
-    with ctx.engine.begin() as conn:
+    with begin_write(ctx.engine) as conn:
         key = conn.execute(
             insert(alert_subscription).values(
                 kind=kind,
@@ -155,7 +156,7 @@ def subscriptions(ctx: Context, active_only: bool = False) -> list[Subscription]
 
 def revoke(ctx: Context, subscription_id: int, who: Principal) -> None:
     t = alert_subscription
-    with ctx.engine.begin() as conn:
+    with begin_write(ctx.engine) as conn:
         done = conn.execute(
             update(t)
             .where(t.c.id == subscription_id, t.c.revoked_at.is_(None))
@@ -290,7 +291,7 @@ def deliver(ctx: Context, since: dt.date | None = None) -> DeliveryReport:
                 status = "sent"
             except (httpx.HTTPError, OSError, smtplib.SMTPException, AlertError) as exc:
                 status, detail = "failed", f"{type(exc).__name__}: {exc}"[:1000]
-            with ctx.engine.begin() as conn:
+            with begin_write(ctx.engine) as conn:
                 conn.execute(
                     insert(alert_delivery).values(
                         subscription_id=sub.id,

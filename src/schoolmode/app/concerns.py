@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, insert, select
 from schoolmode.access.roles import Principal
 from schoolmode.app.context import Context
 from schoolmode.policy.errors import SchoolmodeError, UnknownIdError
-from schoolmode.store.db import as_utc
+from schoolmode.store.db import as_utc, begin_write
 from schoolmode.store.tables import RECORD_TABLES, concern, concern_event
 
 
@@ -112,7 +112,7 @@ def file_concern(ctx: Context, who: Principal, req: FileConcernRequest) -> Conce
             else f"a concern about the whole district needs the district scope (yours: {who.scope})"
         )
     schools = RECORD_TABLES["school"]
-    with ctx.engine.begin() as conn:
+    with begin_write(ctx.engine) as conn:
         if req.school_id is not None:
             known = conn.execute(
                 select(schools.c.school_id).where(schools.c.school_id == req.school_id).limit(1)
@@ -152,7 +152,7 @@ def add_step(ctx: Context, who: Principal, req: StepRequest, allowed: frozenset[
         raise ConcernError(f"concern {found.id} is already {found.status.value}")
     if found.status == Status.closed and req.step not in (Step.reopened, Step.comment):
         raise ConcernError(f"concern {found.id} is closed: reopen it first")
-    with ctx.engine.begin() as conn:
+    with begin_write(ctx.engine) as conn:
         conn.execute(
             insert(concern_event).values(
                 concern_id=found.id,

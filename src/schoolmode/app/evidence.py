@@ -25,7 +25,7 @@ from schoolmode.app import jobs as jobs_uc
 from schoolmode.app.context import Context
 from schoolmode.disclosure import rule_on
 from schoolmode.policy.errors import SchoolmodeError, UnknownIdError
-from schoolmode.store.db import as_utc
+from schoolmode.store.db import as_utc, begin_write
 from schoolmode.store.tables import evidence, job_file
 
 PUBLISHABLE = ("backtest", "sweep", "simulation")
@@ -102,7 +102,7 @@ def publish(ctx: Context, who: Principal, job_id: int, title: str, note: str) ->
                 f"job {job_id} holds counts of people from {rule.low} to {rule.high}, which the "
                 "public pages never show: " + "; ".join(problems)
             )
-    with ctx.engine.begin() as conn:
+    with begin_write(ctx.engine) as conn:
         if conn.execute(select(evidence.c.id).where(evidence.c.job_id == job_id)).first():
             raise EvidenceError(f"job {job_id} is already published")
         key = conn.execute(

@@ -36,6 +36,7 @@ from schoolmode.app.jobs import (
 from schoolmode.parallel import dask_client
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.settings import AppSettings
+from schoolmode.store.db import begin_write
 from schoolmode.store.tables import job, job_file
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class Progress:
         values: dict[str, Any] = {"progress": min(self.done / max(self.total, 1), 1.0)}
         if stage is not None:
             values["stage"] = stage[:200]
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             conn.execute(
                 update(job)
                 .where(job.c.id == self.job_id, job.c.status == "running")
@@ -96,7 +97,7 @@ class Progress:
 
 def _claim(engine: Engine, job_id: int) -> tuple[str, dict[str, Any], str] | None:
     """Mark a queued job running: its kind, request and who submitted it (None: not queued)."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         claimed = conn.execute(
             update(job)
             .where(job.c.id == job_id, job.c.status == "queued")
@@ -114,7 +115,7 @@ def _finish(
     engine: Engine, job_id: int, status: str, message: str | None, files: dict[str, bytes]
 ) -> bool:
     """Record the outcome (and the files) unless the job is no longer running."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         done = conn.execute(
             update(job)
             .where(job.c.id == job_id, job.c.status == "running")

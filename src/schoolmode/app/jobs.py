@@ -35,7 +35,7 @@ from schoolmode.access.roles import Principal
 from schoolmode.app.context import Context
 from schoolmode.app.fetch import FetchReport
 from schoolmode.policy.errors import SchoolmodeError, UnknownPolicyError
-from schoolmode.store.db import as_utc
+from schoolmode.store.db import as_utc, begin_write
 from schoolmode.store.tables import import_log, job, job_file
 
 Kind = Literal["backtest", "sweep", "simulation", "fetch"]
@@ -264,7 +264,7 @@ def submit(ctx: Context, kind: Kind, request: BaseModel, who: Principal) -> Subm
     reusable = (
         job.c.status.in_(("queued", "running")) if kind == "fetch" else job.c.status != "failed"
     )
-    with ctx.engine.begin() as conn:
+    with begin_write(ctx.engine) as conn:
         found = conn.execute(
             select(job.c.id)
             .where(job.c.key_sha256 == key, reusable)
@@ -392,7 +392,7 @@ def read_file(ctx: Context, job_id: int, name: str) -> FileContent | None:
 def mark_interrupted(ctx: Context) -> int:
     """At a server's start: every job still queued or running was lost with the server that
     ran it: marked failed (``INTERRUPTED``), never left running. How many."""
-    with ctx.engine.begin() as conn:
+    with begin_write(ctx.engine) as conn:
         result = conn.execute(
             update(job)
             .where(job.c.status.in_(("queued", "running")))

@@ -13,7 +13,7 @@ from schoolmode.decisions.record import DecisionError, UnknownDecisionId
 from schoolmode.policy import model as m
 from schoolmode.policy.loader import LoadedPolicy
 from schoolmode.store.chain import append_link
-from schoolmode.store.db import as_utc, whoami
+from schoolmode.store.db import as_utc, begin_write, whoami
 from schoolmode.store.tables import RECORD_TABLES, authorisation, refusal
 
 
@@ -72,7 +72,7 @@ def _answer(
         )
     if not reason.strip():
         raise DecisionError("a decision needs a reason")
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         _check_unit(conn, rule.scope.value, unit)
         key = conn.execute(
             insert(table).values(

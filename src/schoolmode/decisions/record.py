@@ -48,7 +48,7 @@ from schoolmode.policy.errors import SchoolmodeError, UnknownIdError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
 from schoolmode.policy.needs import attributes_needed, metrics_needed
 from schoolmode.store.chain import append_link, decisions_digest, row_digest, stored_row
-from schoolmode.store.db import whoami
+from schoolmode.store.db import begin_write, whoami
 from schoolmode.store.frames import table_frame
 from schoolmode.store.tables import (
     RECORD_TABLES,
@@ -510,7 +510,7 @@ def decide(
         digest, archive = stored.result()
     tell(f"storing {rows.height:,} decisions with their audit record")
     now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         run_id = conn.execute(
             insert(decision_run).values(
                 policy_id=policy.id,

@@ -26,7 +26,7 @@ from schoolmode.operations.screening_results import (
     read_results,
     split_results,
 )
-from schoolmode.store.db import whoami
+from schoolmode.store.db import begin_write, whoami
 from schoolmode.store.frames import load_frames, query_frame, record_frame
 from schoolmode.store.locks import writing
 from schoolmode.store.tables import (
@@ -72,7 +72,7 @@ def _now() -> dt.datetime:
 
 def save_plan(engine: Engine, plan: ScreeningPlan, by: str | None = None) -> int:
     """Store a plan and its pool members (one transaction); returns the plan id."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         plan_id = conn.execute(
             insert(screening_plan)
             .values(

@@ -46,7 +46,7 @@ from schoolmode.policy.errors import SchoolmodeError, UnknownIdError
 from schoolmode.policy.loader import Registry, policy_hash
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
-from schoolmode.store.db import whoami
+from schoolmode.store.db import begin_write, whoami
 from schoolmode.store.frames import load_frames, table_frame
 from schoolmode.store.locks import writing
 from schoolmode.store.tables import (
@@ -348,7 +348,7 @@ def confirm_outbreak(
         raise SchoolmodeError(
             f"decided_on {decided_on} is before the detection on {detected_on}; nothing recorded"
         )
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         new_id = conn.execute(
             insert(outbreak_confirmation)
             .values(

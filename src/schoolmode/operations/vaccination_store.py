@@ -21,6 +21,7 @@ from schoolmode.operations.vaccination import (
 )
 from schoolmode.policy.model import Policy
 from schoolmode.policy.values import Value
+from schoolmode.store.db import begin_write
 from schoolmode.store.frames import load_frames
 from schoolmode.store.tables import vaccination_appointment, vaccination_schedule_run
 
@@ -51,7 +52,7 @@ def record_schedule(
         k: list(val) if isinstance(val, tuple) else str(val)
         for k, val in vars(result.rules).items()
     }
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         run_id = conn.execute(
             insert(vaccination_schedule_run)
             .values(

@@ -7,10 +7,12 @@ import datetime as dt
 import getpass
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -61,6 +63,22 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+@contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """A transaction that writes (``engine.begin()`` for every writer of the application).
+
+    On SQLite it takes the write lock at its start (``BEGIN IMMEDIATE``, which waits for
+    another writer up to the busy timeout). A deferred ``BEGIN`` that reads and then writes
+    fails at once with "database is locked" when another connection committed in between: in
+    WAL mode SQLite refuses to upgrade a stale read snapshot, whatever the busy timeout. On
+    PostgreSQL it is ``engine.begin()``."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execution_options(**{IMMEDIATE: True})
+        with conn.begin():
+            yield conn
 
 
 def sqlite_file(url: str) -> Path | None:
