@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from schoolmode.backtest.positivity import positivity_reads
+from schoolmode.backtest.positivity import defaults, positivity_reads
 from schoolmode.cli.app import app
 from schoolmode.cli.backtest import CHICAGO_POLICIES
 from schoolmode.policy.loader import shipped_registry
@@ -44,7 +44,7 @@ def _positivity_rules() -> set[tuple[str, str]]:
         (policy, rule.id)
         for policy in CHICAGO_POLICIES
         for rule in registry.get(policy).policy.rules
-        if positivity_reads(rule)[0]
+        if positivity_reads(rule, defaults(registry.get(policy).policy))[0]
     }
 
 
@@ -53,11 +53,18 @@ def test_every_positivity_rule_over_january_2022_on_the_derived_series(
 ) -> None:
     rules = _rules(db, tmp_path, "--from", "2022-01-01", "--to", "2022-01-31", "--counterfactual")
     expected = _positivity_rules()
-    # the mayor's 25%, CTU's demand and return condition, the 2021 agreement's and CTU's
-    # January pauses, the CDC levels of 2020 and 2021
-    assert len(expected) == 9
+    # the mayor's 25%, CTU's demands (3%, then the CDC column) and return condition, the 2021
+    # agreement's and CTU's January pauses, the CDC levels of 2020 and 2021
+    assert len(expected) == 10
     assert ("ctu-resolution-2022-01-04", "remote-until-below-10") in expected
     assert set(zip(rules["policy"], rules["rule"], strict=True)) == expected
+    # CTU's starting position (3%) gave way on 3 February 2021 (its parameter ends there)
+    start = rules.filter(pl.col("rule") == "start-below-3pct").row(0, named=True)
+    assert (start["series"], start["days"]) == (
+        "does not apply (a parameter it reads has no value)",
+        0,
+    )
+    rules = rules.filter(pl.col("rule") != "start-below-3pct")
     assert set(rules["series"]) == {DERIVED}
     assert set(rules["first"].cast(pl.String)) == {"2022-01-01"}
     assert set(rules["last"].cast(pl.String)) == {"2022-01-31"}
@@ -99,3 +106,26 @@ def test_in_their_terms_each_series_is_named_where_it_was_used(db: str, tmp_path
     # the 2021 agreement's term ended on 2021-08-24
     moa = series[("cps-ctu-2021-02-06", "district-pause", "not in force")]
     assert moa["days"] == 0
+
+
+def test_ctus_starting_position_then_the_cdc_column_in_early_2021(db: str, tmp_path: Path) -> None:
+    """CTU's 3% (from 4 January 2021) gives way to the CDC "lower risk" column on 3 February:
+    each rule's row covers its own days (positivity 5.6-10.4% over 14 days in January)."""
+    rules = _rules(db, tmp_path, "--from", "2021-01-01", "--to", "2021-02-28")
+    demand = {
+        r["rule"]: r
+        for r in rules.filter(pl.col("policy") == "ctu-demand-2021-02").iter_rows(named=True)
+    }
+    start, column = demand["start-below-3pct"], demand["cdc-lower-risk"]
+    assert (str(start["first"]), str(start["last"]), start["days"], start["days met"]) == (
+        "2021-01-04",
+        "2021-02-02",
+        30,
+        30,
+    )
+    assert start["positivity (min-max %)"] == "5.6-10.4"
+    assert (str(column["first"]), str(column["last"]), column["days"]) == (
+        "2021-02-03",
+        "2021-02-28",
+        26,
+    )

@@ -602,7 +602,9 @@ def _positivity_blocks(backtest: Backtest, rules: pl.DataFrame) -> list[Block]:
             "Every rule that reads citywide test positivity, over the days of the period its "
             "policy is in force"
             + (" (all of them, `--counterfactual`)" if backtest.counterfactual else "")
-            + ", split by the series its positivity came from. "
+            + " and the rule applies (every parameter it reads has a value; a policy's earlier "
+            "position can give way to a later one), under the default readings, split by the "
+            "series its positivity came from. "
             + said
             + "Days met: days the rule's condition held (at school level, at any school); "
             "levels: days at each level (at school level, the first school's: every school "
