@@ -128,7 +128,8 @@ def test_report_headline_and_disagreements(
         (pl.col("policy_a") == "cps-lbfo-2021-02-04") & (pl.col("policy_b") == "ctu-demand-2021-02")
     )
     assert pair.height > 300
-    assert set(pair["rule_b"].drop_nulls().to_list()) == {"cdc-lower-risk"}
+    # CTU's starting position (below 3%) until 2 February 2021, the CDC column from the 3rd
+    assert set(pair["rule_b"].drop_nulls().to_list()) == {"start-below-3pct", "cdc-lower-risk"}
     files = write_report(backtest, tmp_path / "report")
     markdown = files["report.md"].read_text(encoding="utf-8")
     assert "| cps-lbfo-2021-02-04 | offer | 0 | 0 |" in markdown

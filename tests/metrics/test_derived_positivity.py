@@ -17,8 +17,10 @@ from schoolmode.metrics.community import (
     by_test_factor,
     citywide_metrics,
     citywide_series,
+    combine_citywide,
     derived_positivity,
     positivity,
+    weekly_positivity_by_person,
     zip_weekly_positivity,
 )
 from schoolmode.settings import SHIPPED_DATA
@@ -154,3 +156,118 @@ def test_a_backtest_covers_january_2022_and_says_which_series_it_used(store: str
     missing = citywide_missing(backtest, policy).filter(pl.col("date") >= D("2021-12-01"))
     assert missing.height == 90
     assert not missing["citywide data missing"].any()
+
+
+# ---------------------------------------------------------------- the method on small inputs
+
+
+def _days(first: str, last: str) -> list[dt.date]:
+    return pl.date_range(D(first), D(last), eager=True).to_list()
+
+
+def test_units_percent_in_percent_out_and_the_factor_a_plain_ratio() -> None:
+    """ZIP counts in, percent out (5 of 100 is 5.0, not 0.05); the factor is by-test percent
+    over by-person percent, so it has no unit and leaves the percent a percent."""
+    zip_rows = pl.DataFrame(
+        {
+            "zip": ["60601", "60602"] * 2,
+            "date": [D("2021-10-31")] * 2 + [D("2021-11-07")] * 2,  # Sundays
+            "cases": [3.0, 2.0, 8.0, 2.0],
+            "tests": [60.0, 40.0, 50.0, 50.0],
+        }
+    )
+    weekly = weekly_positivity_by_person(zip_rows)
+    assert weekly["positivity_weekly_by_person_pct"].to_list() == [5.0, 10.0]
+    # the daily series' 7-day positivity on each week's Saturday: 6% and 12%
+    daily = pl.DataFrame({"date": [D("2021-11-06"), D("2021-11-13")], "positivity_7d": [6.0, 12.0]})
+    assert by_test_factor(weekly, daily) == pytest.approx(1.2)
+    out = derived_positivity(weekly, 1.2, [D("2021-11-13")])
+    assert out["positivity_7d"].to_list() == [pytest.approx(12.0)]
+    assert out["positivity_14d"].to_list() == [pytest.approx(1.2 * (5 + 10) / 200 * 100)]
+
+
+def test_a_week_with_missing_zips_is_the_ratio_over_the_zips_it_has() -> None:
+    """A ZIP without a row, or with its tests blank (suppressed), is left out of the week with
+    its cases: the week's value is cases over tests of the ZIPs that report both, never a
+    sum of cases over a smaller sum of tests, nor a zero for the absent ZIP."""
+    zip_rows = pl.DataFrame(
+        {
+            "zip": ["60601", "60602", "60603", "60601", "60602"],
+            "date": [D("2022-01-02")] * 3 + [D("2022-01-09")] * 2,
+            "cases": [10.0, 30.0, None, 5.0, 40.0],
+            "tests": [100.0, 100.0, 20.0, 100.0, None],  # 60603 absent in week 2, 60602 blank
+        }
+    )
+    weekly = weekly_positivity_by_person(zip_rows)
+    rows = weekly.select("date", "cases_weekly", "tests_weekly", "zips").rows()
+    # week 1: 60603's blank case count is zero cases of its 20 tests; week 2: 60601 only
+    assert rows == [(D("2022-01-02"), 40.0, 220.0, 3), (D("2022-01-09"), 5.0, 100.0, 1)]
+    assert weekly["positivity_weekly_by_person_pct"].to_list() == [
+        pytest.approx(40 / 220 * 100),
+        pytest.approx(5.0),
+    ]
+
+
+def _seam_inputs(last_by_test: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Daily tests to ``last_by_test`` (10% positive: 10 of 100 a day), daily cases to
+    2021-12-11 and ZIP weeks from 2021-10-31 to 2021-12-05 with 8% of tests positive by
+    person, except the week of 2021-11-14 (4%): the fit gives 10 / 8 = 1.25."""
+    days = _days("2021-10-31", last_by_test)
+    tests = pl.DataFrame(
+        {
+            "unit": ["Chicago"] * len(days),
+            "date": days,
+            "positive": [10] * len(days),
+            "total": [100] * len(days),
+        }
+    )
+    case_days = _days("2021-10-31", "2021-12-11")
+    cases = pl.DataFrame(
+        {"unit": ["Chicago"] * len(case_days), "date": case_days, "cases": [5] * len(case_days)}
+    )
+    sundays = _days("2021-10-31", "2021-12-05")[::7]
+    zip_rows = pl.DataFrame(
+        {
+            "zip": ["60601"] * len(sundays),
+            "date": sundays,
+            "cases": [4.0 if d == D("2021-11-14") else 8.0 for d in sundays],
+            "tests": [100.0] * len(sundays),
+        }
+    )
+    return tests, cases, weekly_positivity_by_person(zip_rows)
+
+
+@pytest.mark.parametrize("last_by_test", ["2021-11-24", "2021-11-27", "2021-11-28"])
+def test_the_seam_every_day_once_with_one_basis_and_no_gap(last_by_test: str) -> None:
+    """Whatever the weekday the daily series ends (a Wednesday, the Saturday that closes a
+    week, the Sunday after), every day has one row and one basis: the daily series' value
+    through its last day, the derived one from the next day, with no day without a value and
+    no day counted in both (the derived day reads the last complete ZIP week only)."""
+    tests, cases, weekly = _seam_inputs(last_by_test)
+    out = combine_citywide(tests, cases, weekly)
+    assert out["date"].n_unique() == out.height
+    assert out["date"].to_list() == _days("2021-10-31", "2021-12-11")
+    seam = D(last_by_test)
+    full = out.filter(pl.col("date") >= D("2021-11-06"))  # the first full 7-day window
+    assert full["positivity_7d"].null_count() == 0
+    by_test = full.filter(pl.col("date") <= seam)
+    derived = full.filter(pl.col("date") > seam)
+    assert set(by_test["positivity_basis"]) == {BY_TEST}
+    assert set(derived["positivity_basis"]) == {DERIVED}
+    assert by_test["positivity_7d"].to_list() == [10.0] * by_test.height  # never replaced
+    # from the day after the seam: the last complete week (Sunday-Saturday) ending on or before
+    # the day, times the fit; the week of 14 November (4%) shows only through Friday the 26th
+    factor = 10.0 / 8.0
+    for row in derived.iter_rows(named=True):
+        week_end = row["date"] - dt.timedelta(days=(row["date"].weekday() + 2) % 7)
+        pct = 4.0 if week_end == D("2021-11-20") else 8.0
+        assert row["positivity_7d"] == pytest.approx(pct * factor), row["date"]
+
+
+def test_without_the_zip_series_the_days_after_the_daily_series_have_no_positivity() -> None:
+    tests, cases, _ = _seam_inputs("2021-11-24")
+    out = combine_citywide(tests, cases, None)
+    after = out.filter(pl.col("date") > D("2021-11-24"))
+    assert after.height == 17
+    assert after["positivity_7d"].null_count() == 17
+    assert after["positivity_basis"].null_count() == 17

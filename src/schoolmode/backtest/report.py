@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from schoolmode.backtest.positivity import positivity_rules
 from schoolmode.backtest.run import Backtest
 from schoolmode.backtest.summary import (
     IN_PERSON,
@@ -579,6 +580,42 @@ def _remote_modes(backtest: Backtest) -> list[Item]:
     return items
 
 
+def _positivity_blocks(backtest: Backtest, rules: pl.DataFrame) -> list[Block]:
+    """Every rule that reads citywide test positivity, per series its positivity came from
+    (positivity-rules.csv holds the same rows)."""
+    if rules.height == 0:
+        return []
+    derived = rules.filter(pl.col("series").str.starts_with("derived"))
+    said = (
+        "After CDPH's daily by-test series ends, the positivity is derived from the weekly "
+        "ZIP-code tests (the last complete week's cases per test, scaled to positivity by test; "
+        "docs/metrics.md): a level or threshold reads it as it is; a rule on daily rises "
+        "(kind trend) has no data on those days, since a weekly value held for a week never "
+        "rises from one day to the next (its days are counted under days without data, never "
+        "as not met). "
+        if derived.height
+        else ""
+    )
+    return [
+        Heading("Rules on citywide test positivity"),
+        Paragraph(
+            "Every rule that reads citywide test positivity, over the days of the period its "
+            "policy is in force"
+            + (" (all of them, `--counterfactual`)" if backtest.counterfactual else "")
+            + " and the rule applies (every parameter it reads has a value; a policy's earlier "
+            "position can give way to a later one), under the default readings, split by the "
+            "series its positivity came from. "
+            + said
+            + "Days met: days the rule's condition held (at school level, at any school); "
+            "levels: days at each level (at school level, the first school's: every school "
+            "reads the same citywide figures); positivity: the lowest and highest value the "
+            "rule read (the first column it reads). A policy in force on no day of the period "
+            "has one row, series 'not in force'. The rows are in positivity-rules.csv."
+        ),
+        TableBlock(Table.from_frame(rules)),
+    ]
+
+
 def _disagreement_blocks(differ: pl.DataFrame) -> list[Block]:
     """One row per pair of policies; HTML adds the first 200 days they disagree on (the note
     says how many there are and links disagreements.csv)."""
@@ -622,10 +659,13 @@ def report_page(
     differ: pl.DataFrame,
     plots: list[Plot],
     cover: pl.DataFrame | None = None,
+    rules: pl.DataFrame | None = None,
 ) -> Page:
-    """The backtest report: headline ``table`` with its definitions, data coverage,
+    """The backtest report: headline ``table`` with its definitions, data coverage, the
+    positivity rules and the series they read (``rules``: :func:`positivity_rules`),
     disagreements (``differ``), rules not evaluated, plots (and what each leaves out)."""
     cover = coverage(backtest) if cover is None else cover
+    rules = positivity_rules(backtest) if rules is None else rules
     notes = [Item(p.note, code=p.path.name) for p in plots if p.note]
     return Page(
         "schoolmode backtest",
@@ -648,6 +688,7 @@ def report_page(
                 "its values come from; the plots mark where a series ends with a dotted line."
             ),
             TableBlock(Table.from_frame(cover)),
+            *_positivity_blocks(backtest, rules),
             *_disagreement_blocks(differ),
             Heading("Rules that could not be evaluated on this data"),
             Bullets(
@@ -679,9 +720,12 @@ def write_report(backtest: Backtest, out: Path) -> dict[str, Path]:
     cover = coverage(backtest)
     table = headline(backtest, per_school)
     differ = disagreements(backtest)
+    rules = positivity_rules(backtest)
     files = write_data(backtest, table, differ, out, per_school=per_school, days=days, cover=cover)
+    write_csv(rules, out / "positivity-rules.csv")
+    files["positivity-rules.csv"] = out / "positivity-rules.csv"
     plots = write_plots(backtest, table, per_school, days, cover, out)
-    files.update(write_page(report_page(backtest, table, differ, plots, cover), out))
+    files.update(write_page(report_page(backtest, table, differ, plots, cover, rules), out))
     for plot in plots:
         files[plot.path.stem] = plot.path
     return files

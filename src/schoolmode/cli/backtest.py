@@ -33,6 +33,7 @@ CHICAGO_POLICIES = [
     "cps-ctu-2021-02-06",
     "cps-ctu-2021-04-15-hs",
     "ctu-proposal-2021-12-30",
+    "ctu-resolution-2022-01-04",
     "cps-proposal-2022-01-04",
     "ctu-proposal-2022-01-08",
     "cps-ctu-2022-01-10",

@@ -18,7 +18,16 @@ import numpy.typing as npt
 import polars as pl
 
 from schoolmode.engine import nodes
-from schoolmode.engine.grid import DATE, UNIT, Axis, Calendar, Grid, build_grid, date_bounds
+from schoolmode.engine.grid import (
+    DATE,
+    DERIVED_SUFFIX,
+    UNIT,
+    Axis,
+    Calendar,
+    Grid,
+    build_grid,
+    date_bounds,
+)
 from schoolmode.engine.nodes import Context, EvaluationError, Recorded
 from schoolmode.engine.rational import Bool, Int
 from schoolmode.engine.settings import Settings, Value
@@ -503,12 +512,20 @@ def _inputs_known(
     reads at the rule's scope (:func:`nodes.metrics_read`) is inside its series' days
     (:func:`series_days`). A metric the frames lack altogether is not a series: it is listed
     in ``Evaluation.missing_metrics`` (an error with ``strict``) and counts as known here.
+    A metric whose daily changes a ``trend`` reads (:func:`nodes.trends_read`) is not known
+    on a day when it is derived (``<metric>_derived`` is 1) that day or the day before.
     True outside the term and where the rule is inactive (it does not apply there)."""
     covered = np.ones(axis.days, dtype=bool)
     for name in sorted(nodes.metrics_read(cond, interps)):
         if name in grid.metrics:
             covered &= _covered(series.get(name), axis)
     known = np.broadcast_to(covered, grid.shape).copy()
+    for name in sorted(nodes.trends_read(cond, interps)):
+        flag = grid.metrics.get(name + DERIVED_SUFFIX)
+        if flag is not None:
+            derived = np.asarray(flag.num != 0) & np.asarray(flag.known)
+            known[:, :] &= ~derived
+            known[:, 1:] &= ~derived[:, :-1]
     for seg in segments:
         if seg.inactive is not None:
             known[:, seg.mask] = True

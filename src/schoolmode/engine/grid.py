@@ -22,6 +22,10 @@ from schoolmode.policy.errors import SchoolmodeError
 UNIT = "unit"
 DATE = "date"
 PARENT = "parent"
+DERIVED_SUFFIX = "_derived"
+"""A frame's 0/1 column ``<metric>_derived`` marks the days whose value of ``<metric>`` is
+derived from another series, e.g. a citywide positivity from weekly ZIP-code tests (the trace
+says so; a ``trend`` has no input on such a day: ``nodes.trends_read``)."""
 
 
 class FrameError(SchoolmodeError):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from schoolmode.engine.grid import PARENT, Grid
+from schoolmode.engine.grid import DERIVED_SUFFIX, PARENT, Grid
 from schoolmode.engine.rational import (
     Bool,
     Int,
@@ -323,8 +323,26 @@ def trend(spec: m.TrendSpec, ctx: Context) -> CondValue:
     rise, rise_known = compare(of, ">", lag(of, 1))
     week, week_known = compare(of, spec.factor_op, scale(lag(of, lag_days), factor))
     daily = CondValue(rise & week, np.logical_and(rise_known, week_known))
+    changeless = derived_days(spec.of, ctx)
+    if changeless is not None:  # a derived value has no daily change: not met, not known
+        daily = CondValue(daily.value & ~changeless, daily.known & ~changeless)
     ctx.keep(spec, daily)
     return sustained(daily, days, m.DayUnit.calendar_days, ctx.grid)
+
+
+def derived_days(of: m.Operand, ctx: Context) -> Bool | None:
+    """The unit-days on which a metric under ``of`` is derived from a coarser series (the
+    grid's ``<metric>_derived`` is 1) that day or the day before, or None when none is."""
+    out: Bool | None = None
+    for name in sorted(metrics_read(of, ctx.interps)):
+        flag = ctx.grid.metrics.get(name + DERIVED_SUFFIX)
+        if flag is None:
+            continue
+        derived = np.asarray(flag.num != 0) & np.asarray(flag.known)
+        both = derived.copy()
+        both[:, 1:] |= derived[:, :-1]
+        out = both if out is None else out | both
+    return out
 
 
 def share_of_units(node: m.ShareOfUnitsCond, ctx: Context) -> CondValue:
@@ -440,4 +458,25 @@ def metrics_read(node: BaseModel, interps: dict[str, Decimal | bool | str]) -> s
     out: set[str] = set()
     for child in children(node):
         out |= metrics_read(child, interps)
+    return out
+
+
+def trends_read(node: BaseModel, interps: dict[str, Decimal | bool | str]) -> set[str]:
+    """The metrics whose day-to-day changes a condition reads: those under a ``trend`` (at the
+    rule's own scope, following the interpretation chosen at each ``choose`` and ``pick``).
+    A trend compares each day's value with the day before, so on a day whose value of one of
+    them is derived from a coarser series (``<metric>_derived`` is 1 that day or the day
+    before: a weekly value held for a week never rises from one day to the next) the rule
+    lacks an input (``evaluate``: ``no_data`` unless another rule applies)."""
+    if isinstance(node, m.TrendCond):
+        return metrics_read(node.trend.of, interps)
+    if isinstance(node, m.ShareOfUnitsCond):
+        return set()
+    if isinstance(node, m.ChooseCond):
+        return trends_read(node.choose.cases[str(interps[node.choose.interp])], interps)
+    if isinstance(node, m.PickOp):
+        return trends_read(node.pick.cases[str(interps[node.pick.interp])], interps)
+    out: set[str] = set()
+    for child in children(node):
+        out |= trends_read(child, interps)
     return out

@@ -27,6 +27,9 @@ Semantics, in short:
   missing reading never gives the default mode. A metric's series runs from the first to the
   last day any unit of the scope has a value for it; inside, a unit-day without a value is a
   day with nothing reported.
+* A trend compares each day's value with the day before: on a day when its metric is derived
+  from a coarser series (the frame's ``<metric>_derived`` is 1 that day or the day before),
+  the rule's input is missing, as outside the series.
 * A band table's value at a cut goes to the band its boundary names; a value in no band
   (``engine/reference_levels.py``) has the level ``unassigned``, which gives no mode.
 """
@@ -43,8 +46,14 @@ from typing import Any
 
 import polars as pl
 
-from schoolmode.engine.grid import Calendar, FrameError
-from schoolmode.engine.nodes import UNASSIGNED, EvaluationError, metrics_read, scalar
+from schoolmode.engine.grid import DERIVED_SUFFIX, Calendar, FrameError
+from schoolmode.engine.nodes import (
+    UNASSIGNED,
+    EvaluationError,
+    metrics_read,
+    scalar,
+    trends_read,
+)
 from schoolmode.engine.reference_levels import band_level, level_name, most_severe
 from schoolmode.engine.reference_spells import unit_spells
 from schoolmode.engine.settings import Settings
@@ -394,7 +403,16 @@ class _Nodes:
                 and week is not None
                 and _compare(now, spec.factor_op, week * factor)
             )
+            if derived(i) or derived(i - 1):  # a derived value has no daily change
+                return Cond(False, False)
             return Cond(rise and grew, rise_known and week_known)
+
+        def derived(i: int) -> bool:
+            row = self.data[scope].rows.get((unit, i))
+            return row is not None and any(
+                row.get(name + DERIVED_SUFFIX) not in (None, 0)
+                for name in metrics_read(spec.of, self.interps)
+            )
 
         return self._sustained(daily, need, "calendar_days", day)
 
@@ -551,17 +569,30 @@ class _Reference:
         def unknown(cond: m.Condition, unit: str, day: int) -> bool:
             """Whether a metric the condition reads is outside its series' days (before its
             first value or after its last, or a column without values; a metric the frames
-            lack is only listed as missing) while the rule applies (in the term, every
-            parameter with a value)."""
+            lack is only listed as missing), or a metric a trend reads is derived on the day
+            or the day before, while the rule applies (in the term, every parameter with a
+            value)."""
             if not self.in_term(day):
                 return False
             if any(v is None for v in self.params_on(rule, day).values()):
                 return False
-            return any(
+            outside = any(
                 name in data.metrics
                 and (name not in spans or not spans[name][0] <= day <= spans[name][1])
                 for name in metrics_read(cond, self.interps)
             )
+            return outside or any(
+                derived(name, unit, d)
+                for name in trends_read(cond, self.interps)
+                for d in (day, day - 1)
+            )
+
+        def derived(name: str, unit: str, day: int) -> bool:
+            """Whether the unit's value of ``name`` on the day is derived from another series
+            (its frame's ``<name>_derived`` is 1): a trend reading it has no daily change."""
+            row = data.rows.get((unit, day))
+            flag = None if row is None else row.get(name + DERIVED_SUFFIX)
+            return flag is not None and flag != 0
 
         for unit in data.units:
             for day in range(self.days):

@@ -20,6 +20,7 @@ import polars as pl
 
 from schoolmode.engine import runs
 from schoolmode.engine.evaluate import UNASSIGNED_LEVEL, Evaluation, RuleResult, Segment
+from schoolmode.engine.grid import DERIVED_SUFFIX as GRID_DERIVED_SUFFIX
 from schoolmode.engine.nodes import UNASSIGNED, CondValue
 from schoolmode.engine.rational import Rational
 from schoolmode.engine.states import NEVER
@@ -31,7 +32,7 @@ OUTSIDE_TERM = "outside the policy's term"
 """A rule's ``not_in_force`` on a day outside the policy's term (the trace's ``term`` says
 which): the cause, never a parameter that has no value there."""
 
-DERIVED_SUFFIX = "_derived"
+DERIVED_SUFFIX = GRID_DERIVED_SUFFIX
 """A frame's 0/1 column ``<metric>_derived`` marks the days whose value of ``<metric>`` is
 derived from another series (the trace says so: ``Node.args["derived"]``)."""
 

@@ -187,11 +187,38 @@ def citywide_metrics(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> pl.DataFrame:
-    """Chicago's daily metric frame from the CDPH imports: 7- and 14-day positivity (by test,
-    specimen date) and 7- and 14-day cases per 100k; after the daily by-test series ends, the
-    positivity derived from the ZIP weekly series where it is stored (``positivity_basis``)."""
+    """Chicago's daily metric frame from the CDPH imports (:func:`combine_citywide` on the
+    store's daily tests, daily cases and, where stored, ZIP weekly series)."""
     tests = citywide_series(engine, BY_TEST, {"positive_tests": "positive", "total_tests": "total"})
     cases = citywide_series(engine, "cdph-daily-cases", {"cases_total": "cases"})
+    try:
+        weekly = zip_weekly_positivity(engine)
+    except LookupError:
+        weekly = None
+    return combine_citywide(tests, cases, weekly, population=population, start=start, end=end)
+
+
+def combine_citywide(
+    tests: pl.DataFrame,
+    cases: pl.DataFrame,
+    weekly: pl.DataFrame | None,
+    *,
+    population: int = CHICAGO_POPULATION_2019,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> pl.DataFrame:
+    """One row per day: 7- and 14-day positivity (by test, specimen date) and 7- and 14-day
+    cases per 100k; after the daily by-test series' last day, the positivity derived from the
+    ZIP weekly series (:func:`derived_positivity`, fitted by :func:`by_test_factor`), on the
+    days the daily series (tests or cases) have rows.
+
+    ``positivity_basis`` names the series of each day's positivity: :data:`BY_TEST` through the
+    daily series' last day, :data:`DERIVED` after it, null on a day without a value. At the
+    seam no day has both and none is skipped: the derived value of the first day after the
+    daily series is the last complete ZIP week's, whatever the weekday the daily series ends.
+
+    ``tests``: ``unit``, ``date``, ``positive``, ``total`` (daily); ``cases``: ``unit``,
+    ``date``, ``cases`` (daily); ``weekly``: :func:`weekly_positivity_by_person`, or None."""
     seven = positivity(tests, 7)
     out = (
         seven.join(positivity(tests, 14), on=["unit", "date"], how="full", coalesce=True)
@@ -199,18 +226,14 @@ def citywide_metrics(
         .join(cases_per_100k(cases, population, 14), on=["unit", "date"], how="full", coalesce=True)
         .sort("unit", "date")
     )
-    last_test_day = tests["date"].max()
+    last_test_day: dt.date = tests["date"].max()  # type: ignore[assignment]
     out = out.with_columns(
         pl.when(pl.col("positivity_7d").is_not_null())
         .then(pl.lit(BY_TEST))
         .otherwise(None)
         .alias("positivity_basis")
     )
-    try:
-        weekly = zip_weekly_positivity(engine)
-    except LookupError:
-        weekly = None
-    if weekly is not None:
+    if weekly is not None and weekly.height:
         after = out.filter(pl.col("date") > last_test_day)["date"].to_list()
         if after:
             derived = derived_positivity(weekly, by_test_factor(weekly, seven), after)

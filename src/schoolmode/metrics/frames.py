@@ -30,6 +30,9 @@ HISTORY_MARGIN_DAYS = 60
 school metrics (the outbreak window's 14 days of case dates), so the frame's values are the
 ones the whole history gives."""
 
+DERIVED_FLAG = "_derived"
+"""The suffix of a metric's 0/1 column marking its derived days (``engine.grid.DERIVED_SUFFIX``,
+spelled here: the metrics read no engine module)."""
 DERIVED_COLUMNS = ("positivity_7d_pct", "positivity_14d_pct")
 """District metrics derived from the ZIP weekly series where the daily by-test series ends."""
 
@@ -62,7 +65,7 @@ def district_frame(engine: Engine, start: dt.date, end: dt.date) -> pl.DataFrame
         # and, for the engine's trace, the days each positivity is derived (1) or not (0):
         # ``<metric>_derived`` (engine.trace.DERIVED_SUFFIX; the engine reads no metrics module)
         *(
-            (pl.col("positivity_basis") == DERIVED).cast(pl.Int8).alias(f"{name}_derived")
+            (pl.col("positivity_basis") == DERIVED).cast(pl.Int8).alias(f"{name}{DERIVED_FLAG}")
             for name in DERIVED_COLUMNS
         ),
     )
@@ -197,10 +200,14 @@ def keep_columns(
     frames: Mapping[str, pl.DataFrame], wanted: Mapping[str, Collection[str]] | None
 ) -> dict[str, pl.DataFrame]:
     """``frames`` with only ``unit``, ``date`` and the columns ``wanted`` names for their scope
-    (metrics and attributes such as ``parent`` or ``grade_band``; None keeps every column)."""
+    (metrics and attributes such as ``parent`` or ``grade_band``; None keeps every column),
+    with each kept metric's ``<metric>_derived`` flag where the frame has one (the engine's
+    trend and trace read it)."""
     if wanted is None:
         return dict(frames)
-    return {
-        scope: frame.select(c for c in frame.columns if c in KEYS or c in wanted.get(scope, ()))
-        for scope, frame in frames.items()
-    }
+    out = {}
+    for scope, frame in frames.items():
+        names = set(wanted.get(scope, ()))
+        names |= {f"{n}{DERIVED_FLAG}" for n in names}
+        out[scope] = frame.select(c for c in frame.columns if c in KEYS or c in names)
+    return out

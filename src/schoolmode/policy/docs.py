@@ -76,6 +76,44 @@ NOT_ENCODED = (
     "How the 2021 MOA's District Operational Pause ends and whether it had a case-based prong "
     "(open item 1 of the source notes): not found in the retrieved texts; the pause lasts its "
     "14 days (`cps-ctu-2021-02-06`).",
+    "The 2021 MOA's return schedule by group (pre-K and cluster programmes on 11 February 2021, "
+    "K-5 students on 1 March, 6-8 on 8 March, high schools on 19 April): fixed dates per group, "
+    "not a condition on data, and the engine has no rule on the calendar date; the dates are the "
+    "staff return parameters and the notes of `cps-ctu-2021-02-06`. Its school safety "
+    'committees, which "weigh in" on reverting a building to remote, give advice, not a rule.',
+    "The starting position of CTU's demands (January 2021), schools closed \"based on "
+    'neighborhood transmission rates": no measure, area or threshold is given; its district '
+    "level, reopening only below 3% positivity, is `ctu-demand-2021-02`'s `start-below-3pct`.",
+    "How the mayor's offer of February 2021 ends a pause, and any notice: not found; the "
+    '"18 day doubling rate" of the CTU chart was a CDPH remark in press conferences (November '
+    "2020), not a clause of the offer, and no doubling time is computed "
+    "(`cps-lbfo-2021-02-04` pauses while a trigger holds).",
+    "The January 2022 agreement's other measures (safety committees reinstating the health "
+    "screener by majority vote, the Tactical Team's daily meeting with CTU, KN95 masks) and CPS's "
+    "masks-optional decision of 14 March 2022: conditions of operation, not rules deciding a "
+    "mode (`cps-ctu-2022-01-10` encodes the classroom flip, the two school conditions and the "
+    "testing clause).",
+    "CPS's own quarantine protocol of fall 2021 (close contacts, within 3 feet for 15 minutes "
+    "over 24 hours, quarantined 14 calendar days unless fully vaccinated and asymptomatic): no "
+    "shipped policy is CPS's protocol; the CDC's and ISBE/IDPH's quarantine and isolation "
+    "lengths are encoded, and the January 2022 agreement's classroom flip carries the cut from "
+    "10 to 5 days on 1 February 2022.",
+    "The CDC's secondary indicators of September 2020 (change in new cases over 7 days, "
+    "hospital and ICU beds occupied; the COVID-19 bed share and localised-outbreak cut-points "
+    "illegible): guideposts beside the core indicators with no rule combining them, and the "
+    "store holds no hospital data (`cdc-indicators-2020-09-15` notes them).",
+    "Cambridge's two-of-three rule on regional data before 12 November 2020 (Suffolk and "
+    "Middlesex counties, Massachusetts positivity, a regional wastewater reading): the regional "
+    "series were not retrieved; the motion's rule is `cambridge-2020-11-12`.",
+    "IDPH's outbreak testing (starting within 3 days, twice weekly): a duty once an outbreak "
+    "is declared, not a mode (`idph-outbreak-2021-10-15` names it in its outbreak mode).",
+    "Encoded but not evaluable on the data through the Omicron wave: the rules on daily rises "
+    "of citywide positivity (the 2021 MOA's District Operational Pause and its high-school "
+    "addendum, CTU's 14-day pause of 8 January 2022). After CDPH's daily by-test series ends on "
+    "2021-11-24 the positivity is derived from the weekly ZIP-code tests, a value held for a "
+    "week, and the engine does not read daily rises on it: those days are `no_data` "
+    "(docs/metrics.md). Reading a rise between weeks instead would be a rule the parties did "
+    "not write.",
 )
 """Published decision rules the shipped policies do not encode, each with why (issue 15, item
 8): written into ``docs/interpretations.md``."""
