@@ -18,6 +18,7 @@ from schoolmode.access.roles import ANONYMOUS
 from schoolmode.app.context import Context
 from schoolmode.app.metrics import MetricsRequest, metrics_frame
 from schoolmode.i18n import N_
+from schoolmode.metrics.community import DERIVED
 from schoolmode.policy import model as m
 
 SERIES = {
@@ -75,6 +76,9 @@ class Chart(BaseModel):
     points: list[tuple[dt.date, float]]
     lines: list[Line]
     rises: list[Rise] = []
+    derived: list[dt.date] = []
+    """The days whose value is derived from a coarser series (the citywide positivity after
+    CDPH's daily by-test series ends: from the weekly ZIP-code tests), drawn apart."""
 
 
 def _found(node: object, kind: type[T]) -> Iterator[T]:
@@ -286,14 +290,21 @@ def school_charts(ctx: Context, school_id: str, day: dt.date) -> list[Chart]:
 
 
 def held_days(
-    ctx: Context, policy_id: str, metric: str, points: list[tuple[dt.date, float]]
+    ctx: Context,
+    policy_id: str,
+    metric: str,
+    points: list[tuple[dt.date, float]],
+    derived: set[dt.date] | None = None,
 ) -> list[dt.date]:
     """The days of ``points`` on which a district rise rule of the policy on ``metric`` held:
     the engine evaluates the policy (over these days, whatever its term) on the released
-    figures alone; a rule's other conditions are not asked for."""
+    figures alone; a rule's other conditions are not asked for. ``derived``: the days whose
+    figure is derived from a coarser series (a rise is not evaluated on them, as in
+    ``decide``)."""
     if not points:
         return []
     from schoolmode.engine.evaluate import evaluate
+    from schoolmode.engine.grid import DERIVED_SUFFIX
     from schoolmode.engine.nodes import CondValue
     from schoolmode.engine.period import counterfactual
 
@@ -302,8 +313,14 @@ def held_days(
             "unit": ["district"] * len(points),
             "date": [d for d, _ in points],
             metric: [Decimal(str(v)) for _, v in points],
+            metric + DERIVED_SUFFIX: [int(d in (derived or ())) for d, _ in points],
         },
-        schema={"unit": pl.String, "date": pl.Date, metric: pl.Decimal(38, 6)},
+        schema={
+            "unit": pl.String,
+            "date": pl.Date,
+            metric: pl.Decimal(38, 6),
+            metric + DERIVED_SUFFIX: pl.Int8,
+        },
     )
     used = counterfactual(ctx.registry.get(policy_id).policy, points[0][0])
     evaluation = evaluate(used, {"district": frame}, keep=True)
@@ -340,9 +357,18 @@ def district_charts(ctx: Context, day: dt.date) -> list[Chart]:
         if rows.is_empty():
             continue
         points = [(d, float(v)) for d, v in rows.iter_rows() if v is not None]
+        derived = (
+            frame.filter(pl.col(column).is_not_null() & (pl.col("positivity_basis") == DERIVED))[
+                "date"
+            ]
+            .sort()
+            .to_list()
+            if column.startswith("positivity") and "positivity_basis" in frame.columns
+            else []
+        )
         lines = policy_lines(ctx, metric, day)
         rises = [
-            r.model_copy(update={"held": held_days(ctx, r.policy_id, metric, points)})
+            r.model_copy(update={"held": held_days(ctx, r.policy_id, metric, points, set(derived))})
             for r in policy_rises(ctx, metric, day)
         ]
         charts.append(
@@ -355,6 +381,7 @@ def district_charts(ctx: Context, day: dt.date) -> list[Chart]:
                 points=points,
                 lines=lines,
                 rises=rises,
+                derived=derived,
             )
         )
     return charts

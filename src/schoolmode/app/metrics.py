@@ -69,6 +69,10 @@ CITY_RATES = {
     "cases_per_100k_7d": ("cases_7d",),
     "cases_per_100k_14d": ("cases_14d",),
 }
+"""The citywide rates and the counts of people behind them: a rate is hidden with any of
+them. A blank count (one its series does not have) hides nothing: after the daily by-test
+series ends the positivity is derived from the weekly ZIP-code cases and tests, neither
+released citywide beside it, so no released count can be worked out from it."""
 MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
@@ -178,7 +182,10 @@ def _city_table(engine: Engine) -> pl.DataFrame:
         frame = citywide_metrics(engine)
     except LookupError:
         return pl.DataFrame(schema={"unit": pl.String, "date": pl.Date})
-    return frame.drop_nulls([c for c in CITY_COUNTS if c in frame.columns])
+    # every day with a count: after the daily by-test series ends the cases go on, with the
+    # positivity derived from the ZIP weekly series (its positive tests are blanks)
+    counts = [c for c in CITY_COUNTS if c in frame.columns]
+    return frame.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in counts))
 
 
 def _zip_table(engine: Engine) -> pl.DataFrame:
@@ -264,6 +271,13 @@ class PublicRelease(BaseModel):
     notes: dict[str, list[str]]
 
 
+def _any_hidden(needs: tuple[str, ...]) -> pl.Expr:
+    """A citywide row where a count behind a rate is suppressed (named in ``suppressed``; a
+    blank is not)."""
+    names = pl.col(SUPPRESSED).fill_null("").str.split(",")
+    return pl.any_horizontal(names.list.contains(pl.lit(c)) for c in needs)
+
+
 def _empty(level: Level) -> pl.DataFrame:
     keys: dict[str, pl.DataType] = {"unit": pl.String(), "date": pl.Date()}
     counts = {c: pl.Int64() for c in _public_counts(level)}
@@ -326,10 +340,7 @@ def public_tables(engine: Engine) -> PublicRelease:
     notes.setdefault("school", []).append(CASES_BY_WEEK_NOTE)
     city = got("citywide", "citywide")
     city = city.with_columns(
-        pl.when(pl.any_horizontal(pl.col(c).is_null() for c in needs))
-        .then(None)
-        .otherwise(pl.col(rate))
-        .alias(rate)
+        pl.when(_any_hidden(needs)).then(None).otherwise(pl.col(rate)).alias(rate)
         for rate, needs in CITY_RATES.items()
         if rate in city.columns
     )

@@ -16,7 +16,10 @@ correction) keeps what the earlier one published:
   be protected in bounded time, and a week published while still running would give its last
   day away (this week so far minus yesterday's "so far");
 - ``citywide`` and ``zip``: the citywide 7- and 14-day counts (with the 14 = 7 + 7 a week
-  earlier relation) and the ZIP weekly cases, over their whole history (small tables).
+  earlier relation) and the ZIP weekly cases, over their whole history (small tables). A
+  citywide day carries the counts its series have: after the daily by-test series ends
+  (2021-11-24) the positive tests are blanks (no figure, never "suppressed") and the
+  positivity is the one derived from the ZIP weekly series (``positivity_basis``).
 
 A period is released again only when its exact figures changed (their digest, kept in the
 store and never served); the new release *locks* every cell the latest earlier release
@@ -295,7 +298,9 @@ def week_release(
 
 def _build_city(t: dict[str, pl.DataFrame], child: bool, rel: Release, prefix: str) -> None:
     name = prefix + "citywide"
-    rel.add(name, t["citywide"], ("unit", "date"), CITY_COUNTS, published=child)
+    # blanks: the positive tests end with CDPH's daily by-test series (2021-11-24) while the
+    # cases go on; a count the series does not have is a blank, not a hidden figure
+    rel.add(name, t["citywide"], ("unit", "date"), CITY_COUNTS, published=child, blanks=True)
     for kind in ("positive", "cases"):
         rel.lagged(name, f"{kind}_14d", [(f"{kind}_7d", 0), (f"{kind}_7d", 7)])
 

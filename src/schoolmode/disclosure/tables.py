@@ -54,6 +54,7 @@ class Release:
     _published: list[np.ndarray] = field(default_factory=list)
     _locked: set[int] = field(default_factory=set)
     _forced: set[int] = field(default_factory=set)
+    _absent: set[int] = field(default_factory=set)
     _size: int = 0
 
     def add(
@@ -64,16 +65,28 @@ class Release:
         counts: Sequence[str],
         *,
         published: bool = True,
+        blanks: bool = False,
     ) -> None:
         """A table: its rows (``keys`` identify one) and its columns that are counts of people
-        (integers, no blanks). ``published=False``: a table withheld whose counts still relate
-        to the published ones (protected like any unpublished count)."""
-        for c in counts:
-            if frame[c].null_count():
-                raise ValueError(f"table {name}, column {c}: a blank count")
-        values = frame.select(pl.col(c).cast(pl.Int64) for c in counts).to_numpy().reshape(-1)
+        (integers; no blanks unless ``blanks``). ``published=False``: a table withheld whose
+        counts still relate to the published ones (protected like any unpublished count).
+
+        ``blanks``: a null count is a figure that does not exist (a series that has ended, a
+        window not yet full), not a hidden one: it is published as a blank, is never named as
+        suppressed, and every relation that involves it is dropped (no sum can be stated with
+        a figure nobody has)."""
+        if not blanks:
+            for c in counts:
+                if frame[c].null_count():
+                    raise ValueError(f"table {name}, column {c}: a blank count")
+        cast = frame.select(pl.col(c).cast(pl.Int64) for c in counts)
+        blank = cast.select(pl.col(c).is_null() for c in counts).to_numpy().reshape(-1)
+        values = cast.fill_null(0).to_numpy().reshape(-1)
         self.tables[name] = _Table(frame, tuple(keys), tuple(counts), self._size)
-        self._extend(values.astype(np.int64), published=published)
+        start = self._extend(values.astype(np.int64), published=published)
+        if blank.any():
+            self._published[-1] = self._published[-1] & ~blank
+            self._absent.update((start + np.flatnonzero(blank)).tolist())
 
     def _extend(self, values: np.ndarray, *, published: bool) -> int:
         start = self._size
@@ -91,7 +104,8 @@ class Release:
             diff = t.frame[total].cast(pl.Int64) - sum(t.frame[p].cast(pl.Int64) for p in parts)
             if (diff < 0).any():
                 raise ValueError(f"table {name}: {total} below the sum of {', '.join(parts)}")
-            start = self._extend(diff.to_numpy().astype(np.int64), published=False)
+            start = self._extend(diff.fill_null(0).to_numpy().astype(np.int64), published=False)
+            self._absent.update((start + np.flatnonzero(diff.is_null().to_numpy())).tolist())
             t.rests[rest] = start
             for r in range(t.frame.height):
                 cells[r].append(start + r)
@@ -196,10 +210,18 @@ class Release:
         published = np.concatenate(self._published) if self._published else np.zeros(0, bool)
         mask = np.zeros(len(values), bool) if locked is None else locked.copy()
         mask[sorted(self._locked)] = True
-        published = published | mask
+        absent = np.zeros(len(values), bool)
+        absent[sorted(self._absent)] = True
+        mask &= ~absent
+        published = (published | mask) & ~absent
         forced = np.zeros(len(values), bool)
         forced[sorted(self._forced)] = True
-        return Cells(values, published, self.relations, mask, forced & published & ~mask)
+        relations = (
+            [r for r in self.relations if not any(absent[c] for c in r.cells)]
+            if self._absent
+            else self.relations
+        )
+        return Cells(values, published, relations, mask, forced & published & ~mask)
 
     def apply(self, rule: Rule, locked: np.ndarray | None = None) -> dict[str, pl.DataFrame]:
         """Every table with its hidden counts null and the ``suppressed`` column."""

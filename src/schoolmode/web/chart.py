@@ -26,7 +26,10 @@ class Drawn:
     width: int
     height: int
     points: str
-    """The series as SVG polyline points."""
+    """The series as SVG polyline points (the days of a figure from its own series)."""
+    derived: str
+    """The stretch of derived days as SVG polyline points (with the day before it, so that the
+    line joins), drawn dashed; empty when none."""
     x_ticks: list[Tick]
     y_ticks: list[Tick]
     lines: list[tuple[float, str]]
@@ -64,7 +67,16 @@ def draw(chart: Chart) -> Drawn:
     def y(value: float) -> float:
         return y0 - (y0 - y1) * value / top
 
-    points = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in chart.points)
+    derived = set(chart.derived)
+
+    def line(selected: list[tuple[dt.date, float]]) -> str:
+        return " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in selected)
+
+    own = [(d, v) for d, v in chart.points if d not in derived]
+    on = [(d, v) for d, v in chart.points if d in derived]
+    k = next((k for k, (d, _) in enumerate(chart.points) if d in derived), None)
+    before = [chart.points[k - 1]] if k else []  # the line joins the day before
+    points, derived_points = line(own), line(before + on)
     months = []
     day = dt.date(first.year, first.month, 1)
     while day <= last:
@@ -81,4 +93,4 @@ def draw(chart: Chart) -> Drawn:
     ]
     held = {d for r in chart.rises for d in r.held}
     marks = [(x(d), y(v)) for d, v in chart.points if d in held]
-    return Drawn(WIDTH, HEIGHT, points, months, ticks, lines, marks, x0, x1, y1, y0)
+    return Drawn(WIDTH, HEIGHT, points, derived_points, months, ticks, lines, marks, x0, x1, y1, y0)
