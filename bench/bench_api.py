@@ -19,15 +19,15 @@ a process of its own on 127.0.0.1 (rate limits lifted), and a bounded client (at
 (c) the public school metrics of the day as CSV (`GET /api/v1/metrics/school/download`),
     anonymous: the stored public release (the day's week is released first when it is not).
 
-Each scenario starts with one request alone (its time printed as "first request": the
-cold cost of the path after the server's start), then ``--warmup`` seconds of the same load that
+Each scenario starts with one request alone (its time printed as "first request": the cold
+cost of the path after the server's start), then ``--warmup`` seconds of the same load that
 are not counted (caches filled, connections opened), then the measured ``--seconds``; each
-request is started at its scheduled time. A request's latency runs from its scheduled time (so
-a server that falls behind shows it) to the end of its response; an error is a status other than 200 or a failed connection. The
-**baseline** is the same use case (`app.decisions.day_decisions`, `app.decisions.explain`,
-`app.metrics.metrics_download`)
-called in this process on the same store, ``--baseline-calls`` times or for 20 s, whichever
-comes first. Printed: a Markdown
+request is started at its scheduled time. A request's latency runs from its scheduled time
+(so a server that falls behind shows it) to the end of its response; an error is a status
+other than 200 or a failed connection (its kind beside the count: the status, or the httpx
+exception's name). The **baseline** is the same use case (`app.decisions.day_decisions`,
+`app.decisions.explain`, `app.metrics.metrics_download`) called in this process on the same
+store, ``--baseline-calls`` times or for 20 s, whichever comes first. Printed: a Markdown
 table (requests, errors, achieved rate, p50 and p99 in ms, the in-process p50, and the ratio
 of the API's p50 to it). The machine is shared: run it when it is quiet, and read ratios.
 """
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import os
@@ -165,21 +166,22 @@ async def _load(
     slots = asyncio.Semaphore(connections)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
 
-        async def one(scheduled: float, latencies: list[float], errors: list[int]) -> None:
+        async def one(scheduled: float, latencies: list[float], errors: list[str]) -> None:
             async with slots:
                 try:
                     response = await client.get(path, headers=headers)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    error = "" if response.status_code == 200 else str(response.status_code)
+                except httpx.HTTPError as exc:
+                    error = type(exc).__name__
             latencies.append(time.perf_counter() - scheduled)
-            errors.append(not ok)
+            if error:
+                errors.append(error)
 
-        async def phase(total: int) -> tuple[list[float], int, float]:
+        async def phase(total: int) -> tuple[list[float], list[str], float]:
             # requests are started one by one at their scheduled times (a task each): no
             # backlog of waiting tasks for the event loop to walk at the start
             latencies: list[float] = []
-            errors: list[int] = []
+            errors: list[str] = []
             tasks = []
             start = time.perf_counter()
             for index in range(total):
@@ -189,14 +191,15 @@ async def _load(
                     await asyncio.sleep(delay)
                 tasks.append(asyncio.create_task(one(scheduled, latencies, errors)))
             await asyncio.gather(*tasks)
-            return latencies, sum(errors), time.perf_counter() - start
+            return latencies, errors, time.perf_counter() - start
 
         cold, _, _ = await phase(1)  # the first request after start: alone, reported apart
         await phase(int(rate * warmup))  # not counted: caches, connections, the JIT of numba
         latencies, errors, elapsed = await phase(int(rate * seconds))
     return {
         "latencies": latencies,
-        "errors": errors,
+        "errors": len(errors),
+        "kinds": sorted(collections.Counter(errors).items()),
         "requests": len(latencies),
         "elapsed": elapsed,
         "cold": cold[0],
@@ -300,7 +303,7 @@ def bench_store(url: str, args: argparse.Namespace) -> list[list[str]]:
                     f"{label}, {kind}",
                     f"{got['cold'] * 1000:.1f}",
                     f"{got['requests']:,}",
-                    str(got["errors"]),
+                    str(got["errors"]) + "".join(f" ({n} {kind})" for kind, n in got["kinds"]),
                     f"{got['requests'] / got['elapsed']:.0f}",
                     f"{p50 * 1000:.1f}",
                     f"{_quantile(got['latencies'], 0.99) * 1000:.1f}",
