@@ -15,6 +15,7 @@ from schoolmode.parallel import dask_client
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.reports.export import write_csv
 from schoolmode.sim.compare import NO_POLICY, compare, load_population, school_attributes
+from schoolmode.sim.immunity_data import with_data_immunity
 from schoolmode.sim.network import from_sociopatterns
 from schoolmode.sim.outbreaks import RUN_FIELDS
 from schoolmode.sim.outcomes import OUTCOMES
@@ -54,7 +55,7 @@ def _scenario(
         if not sep:
             raise SchoolmodeError(f"--param {item!r}: expected name=value")
         scenario = scenario.with_param(name.strip(), value.strip())
-    return scenario
+    return with_data_immunity(scenario)
 
 
 class SimRequest(BaseModel):
