@@ -1,8 +1,9 @@
 """``schoolmode sim``: simulate policies on the synthetic district (engine in the loop).
 
 ``sim run`` runs one policy over seeds, ``sim compare`` several on the same seeds with paired
-differences, ``sim sweep`` a scenario parameter over values on Dask. The face of
-``schoolmode.app.simulation``.
+differences, ``sim sweep`` a scenario parameter over values on Dask, ``sim validate`` a real
+wave against the reported cases. The face of ``schoolmode.app.simulation`` and
+``schoolmode.app.sim_validation``.
 """
 
 from __future__ import annotations
@@ -276,3 +277,49 @@ def sweep_cmd(
     console.print(
         f"rows: {result.rows_csv}; summary: {result.summary_csv}; report: {result.report_md}"
     )
+
+
+class WaveName(StrEnum):
+    omicron_2022 = "omicron-2022"
+    delta_2021 = "delta-2021"
+
+
+@app.command("validate")
+def validate_cmd(
+    wave: Annotated[
+        WaveName,
+        typer.Option(
+            help="omicron-2022: the January 2022 agreement from 11 January 2022 against CDPH's "
+            "cases; delta-2021: the fall 2021 term from 30 August 2021 against CPS's school "
+            "case reports."
+        ),
+    ],
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds.")] = 5,
+    schools: SchoolsOpt = None,
+    param: ParamOpt = None,
+    out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim-validate"),
+) -> None:
+    """Simulate a real wave with immunity, importation and initial infections from the data
+    and compare its reported cases with the real ones by week; write validation.md,
+    validation.html, validation.csv and the plot."""
+    from schoolmode.app.sim_validation import ValidateRequest, validate
+
+    req = ValidateRequest(
+        wave=wave.value, out=out, seeds=seeds, schools=schools, params=param or []
+    )
+    runs = ProgressSteps()
+    with app_context() as ctx:
+        try:
+            result = validate(ctx, req, runs)
+        finally:
+            runs.stop()
+    console.print(
+        f"{result.runs} runs in {result.wall_s:.1f} s; {result.initial_infections:,} initial "
+        "infections; cases per 100,000 by week: real, simulated mean [95%]"
+    )
+    for w in result.weeks:
+        console.print(
+            f"week from {w.week}: real {w.observed:,.1f}, simulated {w.mean:,.1f} "
+            f"[{w.lo:,.1f}, {w.hi:,.1f}]"
+        )
+    console.print(f"report: {result.files['validation.md']} and {result.files['validation.html']}")

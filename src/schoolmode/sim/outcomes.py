@@ -43,7 +43,8 @@ class LoopResult:
     outcomes: dict[str, float]
     daily: dict[str, np.ndarray]
     """Series by day: ``new_infections``, ``infectious``, ``schools_remote``,
-    ``classrooms_remote``, ``in_person_students``, ``cases_reported``, ``tests``."""
+    ``classrooms_remote``, ``in_person_students``, ``cases_reported`` (every agent),
+    ``school_cases_reported`` (the schools' students and staff), ``tests``."""
     engine: LoopEngine | None = None
     agents: np.ndarray | None = None
     school_layer_infections: np.ndarray | None = None
@@ -128,5 +129,6 @@ class Tally:
             "classrooms_remote": self.rooms_remote,
             "in_person_students": self.in_person_students,
             "cases_reported": self.cases_by_day,
+            "school_cases_reported": self.daily_cases_s.sum(axis=0),
             "tests": self.tests_by_day,
         }
