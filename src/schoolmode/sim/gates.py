@@ -79,6 +79,8 @@ def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
     gate[run.school_layers] = present
     if run.community >= 0:
         gate[run.community] = ~isolated
+    if run.off_school.size:
+        gate[run.off_school] = ~present & ~isolated & ~quarantined
     _part_of_day(run, st, d, present & going, fraction)
     if run.keep_gates:
         run.gates_kept.append(gate.copy())

@@ -101,6 +101,22 @@ class Network:
         return int(self.degree(layer).sum() // 2)
 
 
+def add_layer(
+    network: Network, name: str, src: np.ndarray, dst: np.ndarray, weight: float
+) -> Network:
+    """``network`` with one more layer (undirected edges ``src``-``dst``) after its others."""
+    if name in network.layers:
+        raise SchoolmodeError(f"the population already has a layer called {name!r}")
+    indptr, cols = csr(network.n, src, dst)
+    offset = network.indices.size
+    return Network(
+        layers=(*network.layers, name),
+        weights=np.append(network.weights, weight),
+        indptr=np.vstack([network.indptr, indptr + offset]),
+        indices=np.concatenate([network.indices, cols]),
+    )
+
+
 def csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric CSR of the undirected edges (src, dst): self-loops and duplicates dropped,
     each row's columns sorted."""
@@ -242,6 +258,15 @@ class Population:
     """The role of each layer of ``network`` (one of ``LAYERS``: which contacts a closed
     classroom or school, an isolation or a holiday removes), declared by whoever builds the
     population; empty: each layer's role is its name (the synthetic district's layers)."""
+    school_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    """Weekdays (0 Monday) on which school meets (the population's weekly pattern)."""
+    holidays: bool = True
+    """Whether the synthetic CPS calendar's holidays close school (with the scenario's
+    ``district_holidays``); a school from a contact network or a file is not in that calendar."""
+    off_school_layers: tuple[int, ...] = ()
+    """Layers that replace school time: open for an agent only on a day it is not at school
+    (a day without school, a closed unit, staying home ill), never while isolated or in
+    quarantine (``sim/gates.py``)."""
 
     def roles(self) -> tuple[str, ...]:
         """The role of each layer; a layer with none declared and no role name is an error."""
