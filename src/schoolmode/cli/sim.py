@@ -1,4 +1,5 @@
-"""``schoolmode sim``: simulate policies on the synthetic district (engine in the loop).
+"""``schoolmode sim``: simulate policies on the synthetic district or any population of a
+population spec file (engine in the loop).
 
 ``sim run`` runs one policy over seeds, ``sim compare`` several on the same seeds with paired
 differences, ``sim sweep`` a scenario parameter over values on Dask, ``sim validate`` a real
@@ -16,7 +17,9 @@ import typer
 
 from schoolmode.cli.common import ProgressSteps, app_context, console, stages
 
-app = typer.Typer(help="Simulate policies on the synthetic district.", no_args_is_help=True)
+app = typer.Typer(
+    help="Simulate policies on the synthetic district or a population spec.", no_args_is_help=True
+)
 
 ScenarioOpt = Annotated[
     Path | None, typer.Option("--scenario", help="Scenario YAML (default: every default).")
@@ -31,6 +34,14 @@ ProfilesOpt = Annotated[
     typer.Option(help="CPS school profile CSV (default: the data folder's SY2122 profiles)."),
 ]
 PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
+PopulationOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--population",
+        help="Population spec YAML (kind synthetic-district, sociopatterns or file; "
+        "docs/simulator.md, 'Population spec') to simulate instead of the synthetic district.",
+    ),
+]
 ContactsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -101,6 +112,7 @@ def _compare(
     contacts: Path | None = None,
     large: int | None = None,
     seeding: tuple[SeedState | None, SeedWeekday | None] = (None, None),
+    population: Path | None = None,
 ) -> None:
     from schoolmode.app.simulation import SimRequest, simulate
 
@@ -113,6 +125,7 @@ def _compare(
         schools=schools,
         profiles=profiles,
         contacts=contacts,
+        population=population,
         params=params or [],
         large=large,
         seed_state=seeding[0].value if seeding[0] else None,
@@ -144,7 +157,13 @@ def _compare(
 
 @app.command("run")
 def run_cmd(
-    policy: Annotated[str, typer.Option(help="Policy id, or `none` for everything open.")],
+    policy: Annotated[
+        str,
+        typer.Option(
+            help="Policy id, a policy file or folder anywhere (read from there, with the shipped "
+            "policies beside it), or `none` for everything open."
+        ),
+    ],
     scenario: ScenarioOpt = None,
     seeds: SeedsOpt = None,
     days: DaysOpt = None,
@@ -152,6 +171,7 @@ def run_cmd(
     profiles: ProfilesOpt = None,
     policies_dir: PoliciesDir = None,
     param: ParamOpt = None,
+    population: PopulationOpt = None,
     contacts: ContactsOpt = None,
     large: LargeOpt = None,
     seed_state: SeedStateOpt = None,
@@ -173,12 +193,18 @@ def run_cmd(
         contacts,
         large,
         (seed_state, seed_weekday),
+        population,
     )
 
 
 @app.command("compare")
 def compare_cmd(
-    policies: Annotated[str, typer.Option(help="Comma-separated policy ids (`none`: no policy).")],
+    policies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated policy ids or policy files or folders (`none`: no policy)."
+        ),
+    ],
     scenario: ScenarioOpt = None,
     seeds: SeedsOpt = None,
     days: DaysOpt = None,
@@ -186,6 +212,7 @@ def compare_cmd(
     profiles: ProfilesOpt = None,
     policies_dir: PoliciesDir = None,
     param: ParamOpt = None,
+    population: PopulationOpt = None,
     contacts: ContactsOpt = None,
     large: LargeOpt = None,
     seed_state: SeedStateOpt = None,
@@ -208,12 +235,18 @@ def compare_cmd(
         contacts,
         large,
         (seed_state, seed_weekday),
+        population,
     )
 
 
 @app.command("sweep")
 def sweep_cmd(
-    policies: Annotated[str, typer.Option(help="Comma-separated policy ids (`none`: no policy).")],
+    policies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated policy ids or policy files or folders (`none`: no policy)."
+        ),
+    ],
     param: Annotated[
         str,
         typer.Option(
@@ -228,6 +261,7 @@ def sweep_cmd(
     schools: SchoolsOpt = None,
     profiles: ProfilesOpt = None,
     policies_dir: PoliciesDir = None,
+    population: PopulationOpt = None,
     scheduler: Annotated[
         str | None,
         typer.Option(help="Address of a running Dask scheduler (default: start a LocalCluster)."),
@@ -256,6 +290,7 @@ def sweep_cmd(
         days=days,
         schools=schools,
         profiles=profiles,
+        population=population,
         scheduler=scheduler,
         workers=workers,
         large=large,
