@@ -31,11 +31,14 @@ _OUTBREAK_ONLY = [c for c in RUN_FIELDS if c not in OUTCOMES]
 """Outbreak columns of a sweep's rows kept out of sweep.csv (they are in runs.csv)."""
 
 
-def policies_of(ctx: Context, names: list[str]) -> tuple[Registry, list[str], list[str]]:
-    """The registry of the run, the policy ids and the policy files among ``names`` (a name
-    that is a YAML file or a folder is read from there; the others are ids of the context's
-    registry: ``--policies-dir`` or the shipped policies)."""
-    files = [n for n in names if n != NO_POLICY and is_policy_path(n)]
+def policies_of(
+    ctx: Context, names: list[str], read_files: bool = False
+) -> tuple[Registry, list[str], list[str]]:
+    """The registry of the run, the policy ids and the policy files among ``names``. With
+    ``read_files`` (the command line only), a name that is a YAML file or a folder is read from
+    there; the others, and every name without it, are ids of the context's registry
+    (``--policies-dir`` or the shipped policies)."""
+    files = [n for n in names if read_files and n != NO_POLICY and is_policy_path(n)]
     registry = registry_with_files(files, ctx.registry, ctx.settings.cache_dir)
     ids = [registry.id_of(Path(n)) if n in files else n for n in names]
     for pid in ids:
@@ -123,6 +126,9 @@ class SimRequest(BaseModel):
     population: Path | None = None
     """A population spec file (``sim/population_spec.py``; docs/simulator.md, "Population
     spec"): simulate that population instead of the synthetic district."""
+    read_policy_files: bool = False
+    """Whether a policy named as a YAML file or folder is read from the file system (the
+    command line; never a job of the API, whose policy ids name registry policies only)."""
     contacts: Path | None = None
     """A school's face-to-face contact file (SocioPatterns layout, ``t i j Ci Cj``, its
     ``_metadata.txt`` beside it if any): simulate that one school instead of the synthetic
@@ -189,7 +195,7 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
             (req.seed_state, req.seed_weekday),
         )
         tell.start("building the population and its contacts", 1)
-        registry, policy_ids, _ = policies_of(ctx, req.policy_ids)
+        registry, policy_ids, _ = policies_of(ctx, req.policy_ids, req.read_policy_files)
         population, attributes = _population(
             ctx, req.population, req.contacts, req.schools, req.profiles
         )
@@ -260,6 +266,8 @@ class SimSweepRequest(BaseModel):
     profiles: Path | None = None
     population: Path | None = None
     """A population spec file (as ``SimRequest.population``)."""
+    read_policy_files: bool = False
+    """As ``SimRequest.read_policy_files``."""
     scheduler: str | None = None
     workers: int = 2
     large: int | None = Field(None, ge=1)
@@ -311,7 +319,7 @@ def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
         name, listed = _sweep_values(ctx, req, sc)
         seed_list = list(range(sc.first_seed, sc.first_seed + sc.seeds))
         policies_dir = ctx.settings.policies_dir
-        _, policy_ids, files = policies_of(ctx, req.policy_ids)
+        _, policy_ids, files = policies_of(ctx, req.policy_ids, req.read_policy_files)
         spec = None
         if req.population is not None:
             population, _ = _population(ctx, req.population, None, req.schools, req.profiles)
