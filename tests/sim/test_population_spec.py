@@ -221,3 +221,42 @@ def test_parquet_files_read_as_csv_ones(tmp_path: Path) -> None:
     assert np.array_equal(a.network.indices, b.network.indices)
     assert np.array_equal(a.network.weights, b.network.weights)
     assert np.array_equal(a.agents["classroom"], b.agents["classroom"])
+
+
+def test_recorded_days_repeat_over_the_school_days(tmp_path: Path) -> None:
+    """``recorded_days: repeat``: each recorded day's contacts have their own layers, open on
+    the run's school days in turn (Monday day 1, Tuesday day 2, Wednesday day 1, ...), none at
+    the weekend."""
+    made_up_school(tmp_path / "school.csv")  # two recorded days
+    spec = write(
+        tmp_path / "school.yaml",
+        "kind: sociopatterns\ncontacts: school.csv\nrecorded_days: repeat\n",
+    )
+    population = load_population_spec(str(spec)).population
+    mean = load_population_spec(
+        str(write(tmp_path / "mean.yaml", "kind: sociopatterns\ncontacts: school.csv\n"))
+    ).population
+    layers = population.network.layers
+    assert population.recorded_days == 2
+    assert {name.rsplit(", ", 1)[1] for name in layers} == {"day 1", "day 2"}
+    assert population.layer_day == tuple(int(n[-1]) - 1 for n in layers)
+    assert mean.layer_day == ()
+    # every pair met on some day: the days' edges together are the mean network's pairs
+    day_edges = sum(population.network.edges(name) for name in layers)
+    assert day_edges >= sum(mean.network.edges(name) for name in mean.network.layers)
+    scenario = Scenario(start=MONDAY, days=14, beta=0.2, initial_infections=2)
+    run = run_policy(
+        population, load_pathogen(scenario.pathogen), scenario, None, 1, keep_gates=True
+    )
+    day = np.array(population.layer_day)
+    school_days = 0
+    for d, gate in enumerate(run.gates):
+        open_layers = set(np.flatnonzero(gate.any(axis=1)).tolist())
+        if (MONDAY + dt.timedelta(days=d)).weekday() >= 5:
+            assert not open_layers
+            continue
+        expected = school_days % 2
+        assert open_layers, f"day {d}: no layer open"
+        assert {int(day[i]) for i in open_layers} == {expected}
+        school_days += 1
+    assert school_days == 10

@@ -117,6 +117,10 @@ class SocioPatternsSchool(_Strict):
     """Daily minutes of contact that a weight of 1.0 stands for (``network.MINUTES_PER_UNIT``)."""
     adult_age: int = Field(40, ge=18, le=100)
     """Age of a teacher (assumption)."""
+    recorded_days: Literal["mean", "repeat"] = "mean"
+    """``mean``: one network of each pair's mean daily minutes over the recorded days, every
+    school day; ``repeat``: time-resolved, each recorded day's contacts (its minutes) on the
+    run's school days in turn (school day ``k`` repeats recorded day ``k mod`` their number)."""
     week: Week = Week()
 
 
@@ -196,7 +200,11 @@ def load_population_spec(path: str, data_dir: str | None = None) -> LoadedPopula
                 if file is not None and not file.exists():
                     raise InputDataError(f"{path}: {field}: no file {file}")
             population = from_sociopatterns(
-                spec.contacts, spec.metadata, spec.minutes_per_unit, spec.adult_age
+                spec.contacts,
+                spec.metadata,
+                spec.minutes_per_unit,
+                spec.adult_age,
+                repeat_days=spec.recorded_days == "repeat",
             )
         case FilePopulation():
             population = from_files(spec.people, spec.edges, spec.school)
@@ -230,6 +238,7 @@ def with_week(population: Population, week: Week) -> Population:
         agents=agents,
         network=network,
         layer_roles=(*population.roles(), role),
+        layer_day=(*population.layer_day, -1) if population.layer_day else (),
         off_school_layers=(*population.off_school_layers, len(network.layers) - 1),
     )
 

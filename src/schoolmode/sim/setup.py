@@ -49,6 +49,11 @@ class RunSetup:
     """Index of the community layer (-1: none) that is open every day."""
     off_school: np.ndarray
     """Layers that replace school time (``Population.off_school_layers``)."""
+    recorded_day: np.ndarray
+    """(days,) int: the recorded day of a time-resolved network whose layers a day opens
+    (``Population.layer_day``; -1 on a day without school)."""
+    day_layers: list[np.ndarray]
+    """Per recorded day, its layers (empty: the network is not time-resolved)."""
     in_school_layer: np.ndarray
     school_day: np.ndarray
     engine: LoopEngine | None
@@ -107,6 +112,13 @@ def run_calendar(population: Population, scenario: Scenario) -> np.ndarray:
     both the scenario and the population keep them, the synthetic CPS calendar's holidays."""
     holidays = scenario.district_holidays and population.holidays
     return school_calendar(scenario.start, scenario.days, holidays, population.school_weekdays)
+
+
+def recorded_days(population: Population, school_day: np.ndarray) -> np.ndarray:
+    """(days,) int: the recorded day each school day repeats (school day ``k`` of the run:
+    ``k mod recorded_days``), -1 on the other days."""
+    count = np.cumsum(school_day) - 1
+    return np.where(school_day, count % max(population.recorded_days, 1), -1).astype(np.int64)
 
 
 def _importation(
@@ -229,6 +241,11 @@ def setup(
         school_layers=school_layers,
         community=int(next(iter(community), -1)),
         off_school=off_school,
+        recorded_day=recorded_days(population, school_day),
+        day_layers=[
+            np.flatnonzero(np.array(population.layer_day) == k)
+            for k in range(population.recorded_days if population.layer_day else 0)
+        ],
         in_school_layer=in_school_layer,
         school_day=school_day,
         engine=engine,
