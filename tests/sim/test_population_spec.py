@@ -260,3 +260,19 @@ def test_recorded_days_repeat_over_the_school_days(tmp_path: Path) -> None:
         assert {int(day[i]) for i in open_layers} == {expected}
         school_days += 1
     assert school_days == 10
+
+
+def test_an_edited_spec_is_read_again_and_households_are_not_made_twice(tmp_path: Path) -> None:
+    people, edges = small_school_files(tmp_path)
+    text = f"kind: file\npeople: {people.name}\nedges: {edges.name}\n"
+    spec = write(tmp_path / "pop.yaml", text)
+    assert load_population_spec(str(spec)).population.school_weekdays == (0, 1, 2, 3, 4)
+    write(spec, text + "week: {school_days: [sat], off_school: household}\n" + "# edited\n")
+    edited = load_population_spec(str(spec)).population
+    assert edited.school_weekdays == (5,)
+    assert edited.network.layers[-1] == OFF_SCHOOL_LAYER
+    with_households = pl.read_csv(people).with_columns(pl.lit("h1").alias("household"))
+    with_households.write_csv(people)
+    write(spec, text + "week: {off_school: household}\n")
+    with pytest.raises(InputDataError, match=r"pop.yaml: week.off_school: household: the pop"):
+        load_population_spec(str(spec))

@@ -181,10 +181,19 @@ def load_spec(path: Path) -> Spec:
             return spec.model_copy(update={"people": near(spec.people), "edges": near(spec.edges)})
 
 
-@lru_cache(maxsize=4)
 def load_population_spec(path: str, data_dir: str | None = None) -> LoadedPopulation:
-    """The population of the spec file ``path`` (cached per process: a sweep's tasks build it
-    once per worker). ``data_dir``: the data folder, for the synthetic district."""
+    """The population of the spec file ``path``, cached per process while the spec file is
+    unchanged (a sweep's tasks build it once per worker). ``data_dir``: the data folder, for
+    the synthetic district."""
+    try:
+        stat = Path(path).stat()
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read the population spec: {exc}") from None
+    return _load_population(path, data_dir, (stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=4)
+def _load_population(path: str, data_dir: str | None, stamp: tuple[int, int]) -> LoadedPopulation:
     spec = load_spec(Path(path))
     week = spec.week
     match spec:
@@ -208,11 +217,12 @@ def load_population_spec(path: str, data_dir: str | None = None) -> LoadedPopula
             )
         case FilePopulation():
             population = from_files(spec.people, spec.edges, spec.school)
-    return LoadedPopulation(with_week(population, week), {})
+    return LoadedPopulation(with_week(population, week, path), {})
 
 
-def with_week(population: Population, week: Week) -> Population:
-    """``population`` with the weekly pattern of ``week`` and its replacing layer, if any."""
+def with_week(population: Population, week: Week, source: str = "") -> Population:
+    """``population`` with the weekly pattern of ``week`` and its replacing layer, if any
+    (``source``: the spec file, for errors)."""
     population = replace(population, school_weekdays=week.weekdays(), holidays=bool(week.holidays))
     if week.off_school == "none":
         return population
@@ -224,7 +234,10 @@ def with_week(population: Population, week: Week) -> Population:
         role, weight = "community", 0.1
     else:
         if (agents["household"] >= 0).any():
-            raise InputDataError("week.off_school household: the population already has households")
+            raise InputDataError(
+                f"{source or 'population spec'}: week.off_school: household: the population "
+                "already has households (its people file's household column)"
+            )
         order = rng.permutation(n)
         household = np.empty(n, dtype=np.int64)
         household[order] = np.arange(n) // week.household_size
