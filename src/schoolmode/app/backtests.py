@@ -24,6 +24,7 @@ from schoolmode.metrics.coverage import records_span, without_records_outside
 from schoolmode.metrics.frames import district_frame, schools, unit_frames
 from schoolmode.parallel import dask_client
 from schoolmode.policy import model as m
+from schoolmode.policy.counting import DEFAULTS, CountingRules, counting_rules
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.store.service import last_imports
 
@@ -41,13 +42,40 @@ def _check_period(start: dt.date, end: dt.date) -> None:
 
 
 def _history(
-    engine: Engine, start: dt.date, end: dt.date, school_year: str | None
+    engine: Engine,
+    start: dt.date,
+    end: dt.date,
+    school_year: str | None,
+    rules: CountingRules = DEFAULTS,
 ) -> dict[str, pl.DataFrame]:
     district = district_frame(engine, start, end)
-    frames = {"district": district, **unit_frames(engine, district, schools(engine, school_year))}
+    units = unit_frames(engine, district, schools(engine, school_year), rules=rules)
+    frames = {"district": district, **units}
     # as a decision: the school-record metrics are blank (no_data) outside the records' days
     span = records_span(engine)
     return {scope: without_records_outside(frame, span) for scope, frame in frames.items()}
+
+
+def _own_histories(
+    engine: Engine,
+    policies: list[m.Policy],
+    start: dt.date,
+    end: dt.date,
+    school_year: str | None,
+) -> dict[str, dict[str, pl.DataFrame]]:
+    """The frames of each policy that counts events otherwise than the defaults (its
+    ``counts:``), by policy id: its event-derived metrics counted by its own rules (one read
+    per distinct set of rules)."""
+    by_rules: dict[CountingRules, dict[str, pl.DataFrame]] = {}
+    out = {}
+    for policy in policies:
+        rules = counting_rules(policy)
+        if rules == DEFAULTS:
+            continue
+        if rules not in by_rules:
+            by_rules[rules] = _history(engine, start, end, school_year, rules)
+        out[policy.id] = by_rules[rules]
+    return out
 
 
 class BacktestRequest(BaseModel):
@@ -82,9 +110,15 @@ def backtest(ctx: Context, req: BacktestRequest, stage: Stage | None = None) -> 
         chosen = _policies(ctx, req.policy_ids, "")
         tell("reading metrics from the store")
         history = _history(ctx.engine, req.start, req.end, req.school_year)
+        own = _own_histories(ctx.engine, chosen, req.start, req.end, req.school_year)
         tell(f"replaying {len(chosen)} policies")
         result = run_backtest(
-            chosen, history, req.start, req.end, apply_over_whole_period=req.counterfactual
+            chosen,
+            history,
+            req.start,
+            req.end,
+            apply_over_whole_period=req.counterfactual,
+            own_inputs=own,
         )
         result.sources = tuple(row["source"] for row in last_imports(ctx.engine))
         tell("writing the report")
