@@ -83,14 +83,11 @@ SCHOOL_METRICS = (
     "household_linked_cases_14d",
     "in_outbreak",
 )
-CLASSROOM_METRICS = (
-    "enrolled",
-    "students_quarantine_isolation",
-    "positive_cases_reported",
-    "group_size",
-    "core_group_cases",
-    "qualifying_cases",
-)
+CLASSROOM_METRICS = ("enrolled", "students_quarantine_isolation", "positive_cases_reported")
+CORE_GROUP_METRICS = ("group_size", "core_group_cases", "qualifying_cases")
+"""Classroom metrics of the outbreak definition (a homeroom as a core group), counted from the
+records only (the simulator's loop keeps the others)."""
+CLASSROOM_FRAME_METRICS = CLASSROOM_METRICS + CORE_GROUP_METRICS
 
 FAR = dt.date(9999, 12, 31)
 
@@ -560,7 +557,8 @@ def classroom_metrics(
 ) -> pl.DataFrame:
     """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics,
     counted by ``rules`` (default: what the metrics always counted)."""
-    return _classroom_metrics(data, _Members.of(data, start, end, rules), CLASSROOM_METRICS, rules)
+    members = _Members.of(data, start, end, rules)
+    return _classroom_metrics(data, members, CLASSROOM_FRAME_METRICS, rules)
 
 
 def _classroom_metrics(
@@ -598,7 +596,7 @@ def _classroom_metrics(
             )[:2]
         ),
     }
-    names = [n for n in CLASSROOM_METRICS if n in wanted]
+    names = [n for n in CLASSROOM_FRAME_METRICS if n in wanted]
     return _classroom_frame(data, cells, {name: compute[name]() for name in names})
 
 
@@ -748,7 +746,7 @@ def unit_metrics(
     the event-derived metrics count (a policy's :func:`~schoolmode.policy.counting.
     counting_rules`; default: what they always counted)."""
     members = _Members.of(data, start, end, rules)
-    wanted = wanted or {"school": SCHOOL_METRICS, "classroom": CLASSROOM_METRICS}
+    wanted = wanted or {"school": SCHOOL_METRICS, "classroom": CLASSROOM_FRAME_METRICS}
     return {
         "school": _school_metrics(data, members, wanted.get("school", ()), rules),
         "classroom": _classroom_metrics(
