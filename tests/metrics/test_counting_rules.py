@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, select
 
-from schoolmode.app.backtests import _history, _own_histories
+from schoolmode.app.backtests import SweepRequest, _history, _own_histories, _own_point_histories
 from schoolmode.backtest.run import run_backtest
+from schoolmode.backtest.sweep import run_sweep
 from schoolmode.decisions.record import decide, frame_columns, input_frames, unpack
 from schoolmode.importers import IMPORTERS
 from schoolmode.importers.standard import StandardLayout
@@ -172,3 +173,50 @@ def test_the_backtest_counts_by_each_policys_rules(small_store: Engine, policies
     assert triggered == {STAFF: [False] * 5, WIDER: [False, True, False, False, False]}
     assert modes[WIDER][2] == "remote"  # from the next day
     assert set(modes[STAFF]) == {"in_person"}
+
+
+PROPOSAL = "ctu-proposal-2022-01-08"
+
+
+def test_a_sweep_of_what_counts_counts_by_each_reading(
+    small_store: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Sweeping a reading of ``counts:`` reads each point's frames by its own rules: the CTU
+    proposal of 8 January 2022 made to count personal absences under its wider reading, at 30%
+    of staff on one day (S1 on 2022-01-04: 13 of 50 out with O1's order and the documented
+    absences, 16 with the personal ones)."""
+    folder = tmp_path_factory.mktemp("proposal")
+    text = (default_policy_dir() / PROPOSAL / "policy.yaml").read_text()
+    text = text.replace(
+        "directed_quarantine_isolation, self_reported_unconfirmed]",
+        "directed_quarantine_isolation, personal]",
+    )
+    text = text.replace("value: 25, clause: School metric", "value: 30, clause: School metric")
+    text = text.replace("value: 2, clause: School metric", "value: 1, clause: School metric")
+    (folder / PROPOSAL).mkdir()
+    (folder / PROPOSAL / "policy.yaml").write_text(text)
+    policy = Registry(folder).get(PROPOSAL).policy
+    req = SweepRequest(
+        policy_ids=[PROPOSAL],
+        param="staff_out_reasons",
+        values=["documented", "with_self_reported"],
+        start=START,
+        end=END,
+        out=folder,
+    )
+    own = _own_point_histories(small_store, [policy], req, None)
+    assert set(own) == {(PROPOSAL, "with_self_reported")}
+    history = _history(small_store, START, END, None)
+    # the proposal's term opens on 2022-01-10: applied to the small district's week on request
+    table = run_sweep(
+        [policy],
+        req.param,
+        req.values,
+        history,
+        START,
+        END,
+        own_inputs=own,
+        apply_over_whole_period=True,
+    )
+    remote = dict(zip(table["value"], table["schools ever remote"], strict=True))
+    assert remote == {"documented": 0, "with_self_reported": 1}
