@@ -20,6 +20,7 @@ from tests.conftest import POLICIES
 D = dt.date.fromisoformat
 AGREEMENT = "cps-ctu-2022-01-10"
 TEACHERS = POLICIES / AGREEMENT / "cases" / "teacher-absences.yaml"
+EVENTS = POLICIES / AGREEMENT / "cases" / "teacher-absences-events.yaml"
 
 
 def _cases(path: Path) -> dict[str, EngineCase]:
@@ -27,10 +28,11 @@ def _cases(path: Path) -> dict[str, EngineCase]:
 
 
 def test_events_give_the_precomputed_values() -> None:
-    cases = _cases(TEACHERS)
+    written_case = _cases(TEACHERS)["cps22-teacher-absence-brief-example"]
+    events_case = _cases(EVENTS)["cps22-teacher-absence-brief-example-events"]
     policy = Registry(POLICIES).get(AGREEMENT).policy
-    written = frames_of(cases["cps22-teacher-absence-brief-example"])["school"]
-    counted = case_frames(cases["cps22-teacher-absence-brief-example-events"], policy, {})
+    written = frames_of(written_case)["school"]
+    counted = case_frames(events_case, policy, {})
     school = counted["school"].select(written.columns)
     assert school.sort("date").equals(written.sort("date"), null_equal=True)
     # no students in the events: the student metrics are left out, as the written case does
