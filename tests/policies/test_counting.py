@@ -13,7 +13,12 @@ from schoolmode.policy.counting import (
     counting_rules,
 )
 from schoolmode.policy.errors import PolicyFileError
-from schoolmode.policy.loader import default_policy_dir, load_policy_path, shipped_registry
+from schoolmode.policy.loader import (
+    default_policy_dir,
+    load_policy_path,
+    registry_for,
+    shipped_registry,
+)
 from schoolmode.standard.models import AbsenceReason
 
 SHIPPED = default_policy_dir()
@@ -112,3 +117,30 @@ def test_a_bad_counting_rule_names_file_and_field(
     assert f"{path}:" in message
     for word in words:
         assert word in message, message
+
+
+def test_an_overlay_changes_what_counts(tmp_path: Path) -> None:
+    (tmp_path / "wider").mkdir()
+    (tmp_path / "wider" / "policy.yaml").write_text(
+        "id: cps22-wider\n"
+        "overlay_of: cps-ctu-2022-01-10\n"
+        "title: A counter-proposal counting personal absences too\n"
+        "parties: [someone]\n"
+        "summary: counts personal absences\n"
+        "changes:\n"
+        "  counts:\n"
+        "    covid_absent_teachers:\n"
+        "      reasons: [documented_positive, directed_quarantine_isolation, personal]\n"
+        "      clause: a counter-proposal\n"
+        "      source: substance-2022-01-10\n"
+        "      confidence: U\n",
+        encoding="utf-8",
+    )
+    registry = registry_for(tmp_path)
+    wider = counting_rules(registry.get("cps22-wider").policy)
+    assert wider.absent_teacher_reasons == (*COVID_REASONS, "personal")
+    assert counting_rules(registry.get("cps-ctu-2022-01-10").policy) == DEFAULTS
+    # an overlay without changes to what counts keeps its base's statements
+    overlay = shipped_registry().get("cps-ctu-2021-04-15-hs").policy
+    base = shipped_registry().get("cps-ctu-2021-02-06").policy
+    assert overlay.counts == base.counts

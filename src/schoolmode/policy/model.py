@@ -618,6 +618,9 @@ class OverlayChanges(Strict):
     interpretations: dict[str, Decimal | bool | str] = Field(default_factory=dict)
     rules: RuleChanges = RuleChanges()
     sources: dict[str, Source] = Field(default_factory=dict)
+    counts: dict[str, CountRule] = Field(
+        default_factory=dict, description="what an event-derived metric counts (replaced whole)"
+    )
 
 
 class Overlay(Strict):
