@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from schoolmode.app.backtests import SweepRequest, _history, _own_histories, _own_point_histories
 from schoolmode.backtest.run import run_backtest
 from schoolmode.backtest.sweep import run_sweep
+from schoolmode.decisions.audit import reproduce
 from schoolmode.decisions.record import decide, frame_columns, input_frames, unpack
 from schoolmode.importers import IMPORTERS
 from schoolmode.importers.standard import StandardLayout
@@ -155,6 +156,9 @@ def test_decide_counts_by_each_policys_rules(small_store: Engine, policies: Regi
         stored = unpack(bytes(blob))["school"]
         stored_day = stored.filter((pl.col("unit") == "S1") & (pl.col("date") == day))
         assert stored_day["staff_isolation_quarantine"].to_list() == [out[pid][-1]]
+        # the audit reads the store again by the same rules: the same inputs
+        report = reproduce(small_store, summary.run_id, policies)
+        assert report.identical, report.render()
     assert out[STAFF] == [1, 13]
     assert out[WIDER] == [1, 16]  # and T-R13..T-R15's personal absences
 
