@@ -119,13 +119,13 @@ def _engine_cases() -> list[tuple[CaseRun, EngineCase]]:
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_chunked_evaluation_equals_one_shot(registry: Registry, shuffle: bool) -> None:
     """evaluate_table in chunks of one unit gives exactly evaluate(...).frame(), sorted or not."""
-    from schoolmode.cases.runner import frames_of, split_settings
+    from schoolmode.cases.runner import case_frames, split_settings
     from schoolmode.engine.table import evaluate_table
 
     checked = 0
     for run, case in _engine_cases():
         policy = registry.get(run.policy_id).policy
-        frames = frames_of(case)
+        frames = case_frames(case, policy, run.settings)  # raw events: counted by the policy
         if shuffle:
             frames = {k: v.sample(fraction=1.0, shuffle=True, seed=7) for k, v in frames.items()}
         settings = split_settings(policy, run.settings)

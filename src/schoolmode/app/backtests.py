@@ -18,12 +18,13 @@ from schoolmode.app.progress import Stage
 from schoolmode.backtest.report import write_report
 from schoolmode.backtest.run import run_backtest
 from schoolmode.backtest.summary import headline
-from schoolmode.backtest.sweep import OUTCOMES, run_sweep, write_sweep_report
+from schoolmode.backtest.sweep import IN_FORCE, OUTCOMES, run_sweep, write_sweep_report
 from schoolmode.engine.settings import Settings, Value, kind_of, parse_value, sweep_points
 from schoolmode.metrics.coverage import records_span, without_records_outside
 from schoolmode.metrics.frames import district_frame, schools, unit_frames
 from schoolmode.parallel import dask_client
 from schoolmode.policy import model as m
+from schoolmode.policy.counting import DEFAULTS, CountingRules, counting_rules
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.store.service import last_imports
 
@@ -41,13 +42,64 @@ def _check_period(start: dt.date, end: dt.date) -> None:
 
 
 def _history(
-    engine: Engine, start: dt.date, end: dt.date, school_year: str | None
+    engine: Engine,
+    start: dt.date,
+    end: dt.date,
+    school_year: str | None,
+    rules: CountingRules = DEFAULTS,
 ) -> dict[str, pl.DataFrame]:
     district = district_frame(engine, start, end)
-    frames = {"district": district, **unit_frames(engine, district, schools(engine, school_year))}
+    units = unit_frames(engine, district, schools(engine, school_year), rules=rules)
+    frames = {"district": district, **units}
     # as a decision: the school-record metrics are blank (no_data) outside the records' days
     span = records_span(engine)
     return {scope: without_records_outside(frame, span) for scope, frame in frames.items()}
+
+
+def _own_histories(
+    engine: Engine,
+    policies: list[m.Policy],
+    start: dt.date,
+    end: dt.date,
+    school_year: str | None,
+) -> dict[str, dict[str, pl.DataFrame]]:
+    """The frames of each policy that counts events otherwise than the defaults (its
+    ``counts:``), by policy id: its event-derived metrics counted by its own rules (one read
+    per distinct set of rules)."""
+    by_rules: dict[CountingRules, dict[str, pl.DataFrame]] = {}
+    out = {}
+    for policy in policies:
+        rules = counting_rules(policy)
+        if rules == DEFAULTS:
+            continue
+        if rules not in by_rules:
+            by_rules[rules] = _history(engine, start, end, school_year, rules)
+        out[policy.id] = by_rules[rules]
+    return out
+
+
+def _own_point_histories(
+    engine: Engine, policies: list[m.Policy], req: SweepRequest, base: Settings | None
+) -> dict[tuple[str, str], dict[str, pl.DataFrame]]:
+    """The frames of each sweep point whose policy counts events otherwise than the defaults
+    under the point's readings (e.g. a sweep of a reading of what counts), by (policy id, value
+    as written); one read per distinct set of rules."""
+    by_id = {p.id: p for p in policies}
+    by_rules: dict[CountingRules, dict[str, pl.DataFrame]] = {}
+    points = [
+        (p.policy_id, p.label, p.settings)
+        for p in sweep_points(policies, req.param, req.values, base)
+    ]
+    points += [(p.id, IN_FORCE, Settings()) for p in policies]  # each policy as in force
+    out = {}
+    for policy_id, label, settings in points:
+        rules = counting_rules(by_id[policy_id], settings.interpretations)
+        if rules == DEFAULTS:
+            continue
+        if rules not in by_rules:
+            by_rules[rules] = _history(engine, req.start, req.end, req.school_year, rules)
+        out[(policy_id, label)] = by_rules[rules]
+    return out
 
 
 class BacktestRequest(BaseModel):
@@ -82,9 +134,15 @@ def backtest(ctx: Context, req: BacktestRequest, stage: Stage | None = None) -> 
         chosen = _policies(ctx, req.policy_ids, "")
         tell("reading metrics from the store")
         history = _history(ctx.engine, req.start, req.end, req.school_year)
+        own = _own_histories(ctx.engine, chosen, req.start, req.end, req.school_year)
         tell(f"replaying {len(chosen)} policies")
         result = run_backtest(
-            chosen, history, req.start, req.end, apply_over_whole_period=req.counterfactual
+            chosen,
+            history,
+            req.start,
+            req.end,
+            apply_over_whole_period=req.counterfactual,
+            own_inputs=own,
         )
         result.sources = tuple(row["source"] for row in last_imports(ctx.engine))
         tell("writing the report")
@@ -157,6 +215,7 @@ def sweep(ctx: Context, req: SweepRequest, started: Started | None = None) -> Sw
         base = fixed_settings(chosen, req.fixed, req.param)
         sweep_points(chosen, req.param, req.values)  # names and values, before reading the store
         history = _history(ctx.engine, req.start, req.end, req.school_year)
+        own = _own_point_histories(ctx.engine, chosen, req, base)
         serial = req.workers == 0 and not req.scheduler
         where = req.scheduler or ("serial" if serial else f"LocalCluster of {req.workers} workers")
         if started is not None:
@@ -164,10 +223,12 @@ def sweep(ctx: Context, req: SweepRequest, started: Started | None = None) -> Sw
         args = (chosen, req.param, req.values, history, req.start, req.end)
         whole = req.counterfactual
         if serial:
-            table = run_sweep(*args, base=base, apply_over_whole_period=whole)
+            table = run_sweep(*args, base=base, apply_over_whole_period=whole, own_inputs=own)
         else:
             with dask_client(req.workers, req.scheduler) as client:
-                table = run_sweep(*args, client=client, base=base, apply_over_whole_period=whole)
+                table = run_sweep(
+                    *args, client=client, base=base, apply_over_whole_period=whole, own_inputs=own
+                )
         files = write_sweep_report(
             table, req.out, start=req.start, end=req.end, counterfactual=whole
         )

@@ -35,12 +35,22 @@ def run_backtest(
     calendar: Calendar | None = None,
     settings: Mapping[str, Settings] | None = None,
     apply_over_whole_period: bool = False,
+    own_inputs: Mapping[str, Mapping[str, pl.DataFrame]] | None = None,
 ) -> Backtest:
+    """Each policy over ``inputs`` (``own_inputs``: by policy id, the frames a policy reads
+    instead, e.g. its event-derived metrics counted by its own ``counts:``)."""
     frames = {scope: f.filter(pl.col("date") <= end) for scope, f in inputs.items()}
+
+    def frames_of(policy: m.Policy) -> dict[str, pl.DataFrame]:
+        own = (own_inputs or {}).get(policy.id)
+        if own is None:
+            return frames
+        return {scope: f.filter(pl.col("date") <= end) for scope, f in own.items()}
+
     runs = [
         run_over_period(
             policy,
-            frames,
+            frames_of(policy),
             start,
             calendar=calendar,
             settings=(settings or {}).get(policy.id),

@@ -137,6 +137,7 @@ def run_sweep(
     calendar: Calendar | None = None,
     base: Settings | None = None,
     apply_over_whole_period: bool = False,
+    own_inputs: Mapping[tuple[str, str], Mapping[str, pl.DataFrame]] | None = None,
 ) -> pl.DataFrame:
     """One row per policy and value: the headline figures of that backtest. With ``base``
     (other parameters or readings set in every backtest), each policy's first row is the
@@ -144,6 +145,8 @@ def run_sweep(
 
     Without ``client`` the backtests run one after the other in this process; with one, each
     is a task on its cluster and the input frames are scattered to the workers once.
+    ``own_inputs``: by (policy id, value as written), the frames that backtest reads instead
+    (its event-derived metrics counted by the policy's ``counts:`` under that point's readings).
     """
     points = sweep_points(policies, name, values, base)
     if base is not None and (base.parameters or base.interpretations):
@@ -152,36 +155,53 @@ def run_sweep(
             SweepPoint(p.id, name, kind_of(p, name), IN_FORCE, Settings()) for p in policies
         ] + points
     by_id = {p.id: p.model_dump_json(by_alias=True) for p in policies}
-    frames = {scope: frame.filter(pl.col("date") <= end) for scope, frame in inputs.items()}
+
+    def clipped(given: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+        return {scope: frame.filter(pl.col("date") <= end) for scope, frame in given.items()}
+
+    frames = clipped(inputs)
+    # the frames of each point: the shared ones, or the point's own (one copy per distinct set)
+    sets: list[dict[str, pl.DataFrame]] = [frames]
+    which: list[int] = []
+    seen: dict[int, int] = {}
+    for p in points:
+        own = (own_inputs or {}).get((p.policy_id, p.label))
+        if own is None:
+            which.append(0)
+            continue
+        if id(own) not in seen:
+            seen[id(own)] = len(sets)
+            sets.append(clipped(own))
+        which.append(seen[id(own)])
     if client is None:
         rows = [
             sweep_one(
                 by_id[p.policy_id],
                 p.settings,
-                frames,
+                sets[k],
                 start,
                 end,
                 calendar,
                 apply_over_whole_period,
             )
-            for p in points
+            for p, k in zip(points, which, strict=True)
         ]
         return _frame(points, rows)
-    # One future holding every frame, on every worker: each task reads it, none re-sends it.
-    [shared] = client.scatter([frames], broadcast=True, hash=False)
+    # One future per set of frames, on every worker: each task reads it, none re-sends it.
+    shared = client.scatter(sets, broadcast=True, hash=False)
     futures = [
         client.submit(
             sweep_one,
             by_id[p.policy_id],
             p.settings,
-            shared,
+            shared[k],
             start,
             end,
             calendar,
             apply_over_whole_period,
             pure=False,
         )
-        for p in points
+        for p, k in zip(points, which, strict=True)
     ]
     rows = client.gather(futures)
     return _frame(points, rows)

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 from pydantic import TypeAdapter
 
+from schoolmode.cases.events import EventProblem, event_frames
 from schoolmode.engine import runs
 from schoolmode.engine.evaluate import NOT_IN_FORCE, Evaluation, evaluate
 from schoolmode.engine.grid import Calendar
@@ -32,10 +33,12 @@ from schoolmode.policy.cases import (
     case_files,
     load_case_file,
 )
+from schoolmode.policy.counting import counting_rules
 from schoolmode.policy.errors import PolicyFileError, Problem, SchoolmodeError
 from schoolmode.policy.loader import LoadedPolicy, Registry
 from schoolmode.policy.model import NodeMeta, Policy
 from schoolmode.policy.walk import walk
+from schoolmode.policy.yamlio import load_yaml
 
 
 @dataclass
@@ -208,6 +211,48 @@ def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(data)
 
 
+def case_frames(
+    case: EngineCase, policy: Policy, settings: Mapping[str, SettingValue]
+) -> dict[str, pl.DataFrame]:
+    """The case's frames: its metric values, and the frames of its raw events counted by the
+    policy's rules under ``settings``' readings (a scope in both: the values' columns joined
+    on unit and date)."""
+    frames = frames_of(case)
+    if case.events is None:
+        return frames
+    rules = counting_rules(policy, split_settings(policy, settings).interpretations)
+    counted = event_frames(case.events, rules, expectation_days(case))
+    for scope, frame in counted.items():
+        given = frames.get(scope)
+        if given is not None:
+            both = (set(given.columns) & set(frame.columns)) - {"unit", "date"}
+            if both:
+                raise EventProblem(
+                    ("frames", scope),
+                    f"{', '.join(sorted(both))} come from the events; leave them out of frames",
+                )
+            frame = frame.join(given, on=["unit", "date"], how="left")
+        frames[scope] = frame
+    return frames
+
+
+def expectation_days(case: EngineCase) -> list[dt.date]:
+    """Every day the case's expectations name (its own, its readings', the other policies')."""
+    lists: list[list[Any]] = [list(case.expect)]
+    lists += [r.expect for r in case.readings]
+    for other in case.also.values():
+        lists += [other.expect, *(r.expect for r in other.readings)]
+    days: list[dt.date] = []
+    for items in lists:
+        for item in items:
+            raw = item.model_dump(by_alias=True) if isinstance(item, Expectation) else item
+            for key in ("date", "from", "through"):
+                value = raw.get(key) if isinstance(raw, dict) else None
+                if isinstance(value, dt.date):
+                    days.append(value)
+    return days
+
+
 def evaluate_case(
     case: EngineCase, policy: Policy, settings: Mapping[str, SettingValue]
 ) -> Evaluation:
@@ -220,7 +265,7 @@ def evaluate_case(
     auth = None
     if case.authorisations:
         auth = pl.DataFrame([a.model_dump() for a in case.authorisations])
-    frames = frames_of(case)
+    frames = case_frames(case, policy, settings)
     used = policy
     if case.apply == "counterfactual":
         first = min(f["date"].min() for f in frames.values() if f.height)  # type: ignore[type-var]
@@ -261,7 +306,10 @@ def _outside_term(run: CaseRun, policy: Policy, exp: Expectation, day: dt.date) 
 
 
 def _run_engine(run: CaseRun, case: EngineCase, policy: Policy, result: CaseResult) -> None:
-    evaluation = evaluate_case(case, policy, run.settings)
+    try:
+        evaluation = evaluate_case(case, policy, run.settings)
+    except EventProblem as exc:
+        raise event_error(run.path, case.id, exc) from None
     if case.apply == "counterfactual":
         result.counterfactual = f"applied outside its term ({policy.term.words()})"
     adapter = TypeAdapter(Expectation)
@@ -273,6 +321,27 @@ def _run_engine(run: CaseRun, case: EngineCase, policy: Policy, result: CaseResu
                 result.failures.append(outside)
                 continue
             result.failures.extend(check(evaluation, exp, day))
+
+
+def event_error(path: Path, case_id: str, problem: EventProblem) -> PolicyFileError:
+    """``problem`` as an error naming the case file, its line, the event row and field."""
+    loaded = load_yaml(path)
+    cases = loaded.data.get("cases") if isinstance(loaded.data, dict) else None
+    index = next(
+        (i for i, c in enumerate(cases or []) if isinstance(c, dict) and c.get("id") == case_id),
+        None,
+    )
+    loc = ("cases", index, *problem.loc) if index is not None else problem.loc
+    return PolicyFileError(
+        path,
+        [
+            Problem(
+                loaded.key_path(loc) or ".".join(map(str, loc)),
+                problem.message,
+                loaded.line_of(loc),
+            )
+        ],
+    )
 
 
 def expected_unit_days(run: CaseRun) -> list[tuple[str, str, dt.date]]:

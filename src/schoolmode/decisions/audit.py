@@ -36,6 +36,7 @@ from schoolmode.decisions.record import (
 )
 from schoolmode.engine.evaluate import ENGINE_VERSION, Evaluation
 from schoolmode.engine.settings import Settings
+from schoolmode.policy.counting import counting_rules
 from schoolmode.policy.diff import policy_diff
 from schoolmode.policy.loader import Registry, policy_hash
 from schoolmode.policy.model import Policy
@@ -199,7 +200,13 @@ def reproduce(engine: Engine, run_id: int, registry: Registry) -> AuditReport:
         if frame.height and isinstance(day := frame["date"].min(), dt.date)
     }
     now = input_frames(
-        engine, stored_start(frames, first, used), last, citywide_needed(used), columns, starts
+        engine,
+        stored_start(frames, first, used),
+        last,
+        citywide_needed(used),
+        columns,
+        starts,
+        rules=counting_rules(used, settings.interpretations),
     )
     now = {s: f for s, f in now.items() if s in frames}
     if inputs_digest(now) != run["inputs_sha256"]:

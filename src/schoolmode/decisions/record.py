@@ -44,6 +44,7 @@ from schoolmode.metrics.frames import (
     unit_frames,
 )
 from schoolmode.policy import model as m
+from schoolmode.policy.counting import DEFAULTS, CountingRules, counting_rules
 from schoolmode.policy.errors import SchoolmodeError, UnknownIdError
 from schoolmode.policy.loader import LoadedPolicy, Registry, policy_hash
 from schoolmode.policy.needs import attributes_needed, metrics_needed
@@ -167,6 +168,7 @@ def input_frames(
     wanted: Mapping[str, Collection[str]] | None = None,
     starts: Mapping[str, dt.date] | None = None,
     found: pl.DataFrame | None = None,
+    rules: CountingRules = DEFAULTS,
 ) -> dict[str, pl.DataFrame]:
     """The metric frames a decision reads from the store: days ``start .. last``, the
     school-record metrics blank outside the records' days (``found``: the store's coverage,
@@ -178,6 +180,8 @@ def input_frames(
     decision_window(policy)``; its audit reads again from the first day of the stored inputs,
     with the same check and the stored frames' columns. ``starts``: a later first day for some
     scopes' frames (:func:`scope_starts`; the audit: each stored frame's first day).
+    ``rules``: what the event-derived metrics count (the policy's ``counts:`` under the run's
+    readings, :func:`~schoolmode.policy.counting.counting_rules`).
     """
     # the school records are read (SQLite works off the GIL: store/packed.py) while the
     # citywide series are computed; they cover days start .. last, which hold the district's
@@ -210,6 +214,7 @@ def input_frames(
                     records.result(),
                     wanted,
                     (starts or {}).get("classroom"),
+                    rules,
                 )
             )
     span = records_span(engine, found) if set(frames) - {"district"} else None
@@ -496,6 +501,7 @@ def decide(
         frame_columns(policy),
         scope_starts(policy, first),
         found,
+        counting_rules(policy, settings.interpretations),
     )
     auth = authorisations(engine, policy.id)
     days = (last - first).days + 1

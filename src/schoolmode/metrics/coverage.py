@@ -21,7 +21,7 @@ from sqlalchemy import Column, Engine, Select, func, literal, select
 
 from schoolmode.metrics.community import citywide_metrics
 from schoolmode.metrics.frames import DISTRICT_COLUMNS
-from schoolmode.metrics.school import CLASSROOM_METRICS, SCHOOL_METRICS
+from schoolmode.metrics.school import CLASSROOM_FRAME_METRICS, SCHOOL_METRICS
 from schoolmode.store.frames import query_frame
 from schoolmode.store.tables import RECORD_TABLES
 
@@ -171,7 +171,7 @@ REPORTING = ("absence", "substitute_coverage", "case", "quarantine_order", "test
 first to the last of their rows are the days its school records cover (the school calendar
 and the rosters describe days without reporting on them)."""
 
-SCHOOL_RECORD_METRICS = frozenset(SCHOOL_METRICS) | frozenset(CLASSROOM_METRICS)
+SCHOOL_RECORD_METRICS = frozenset(SCHOOL_METRICS) | frozenset(CLASSROOM_FRAME_METRICS)
 """The school and classroom metrics, computed from a district's records."""
 
 DESCRIPTIONS = {

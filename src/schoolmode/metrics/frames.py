@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select
 
 from schoolmode.metrics.community import DERIVED, citywide_metrics
 from schoolmode.metrics.school import SCHOOL_METRICS, SCHOOL_READS, SchoolData, unit_metrics
+from schoolmode.policy.counting import DEFAULTS, CountingRules
 from schoolmode.store.frames import query_frame, record_frames
 from schoolmode.store.tables import RECORD_TABLES
 
@@ -158,6 +159,7 @@ def unit_frames(
     records: SchoolData | None = None,
     wanted: Mapping[str, Collection[str]] | None = None,
     classroom_start: dt.date | None = None,
+    rules: CountingRules = DEFAULTS,
 ) -> dict[str, pl.DataFrame]:
     """The school frame (and, when the store holds classrooms, the classroom frame) over the
     district frame's days.
@@ -171,7 +173,8 @@ def unit_frames(
     district frame's, when the caller has read them already (e.g. while the citywide series
     were computed); read here when not given. ``wanted``: the columns to keep, by scope
     (default: all; :func:`keep_columns`), the metrics of the store's records computed only when
-    wanted. ``classroom_start``: a later first day of the classroom frame.
+    wanted. ``classroom_start``: a later first day of the classroom frame. ``rules``: what the
+    event-derived metrics count (the policy's ``counts:``; default: what they always counted).
     """
     school = school_frame(district, school_list)
     if district.height == 0:
@@ -182,7 +185,7 @@ def unit_frames(
     data = records if records is not None else school_records(engine, start, end)
     if data is None:
         return keep_columns({"school": school}, wanted)
-    metrics = unit_metrics(data, start, end, wanted, classroom_start)
+    metrics = unit_metrics(data, start, end, wanted, classroom_start, rules)
     computed = [c for c in SCHOOL_METRICS if c in metrics["school"].columns]
     joined = (
         school.drop("enrolled")

@@ -39,6 +39,13 @@ Classroom frame (``unit`` = homeroom id, ``parent`` = school id):
 - ``students_quarantine_isolation``: of those, the ones with an active order that day.
 - ``positive_cases_reported``: cases reported that day among the homeroom's students and
   classroom teachers (membership on the report date).
+- ``group_size``: the core group that day (its enrolled students and classroom teachers);
+  ``core_group_cases``: the group's cases dated by onset, else specimen, else report date;
+  ``qualifying_cases``: of those, the ones the outbreak definition counts (not household-linked).
+
+What counts (the reasons, the household links, the people) is a policy's: every function
+takes ``rules`` (``policy/counting.py``, a policy's ``counts:``), whose defaults are the
+definitions above.
 """
 
 from __future__ import annotations
@@ -55,11 +62,11 @@ import polars as pl
 from sqlalchemy import Engine
 
 from schoolmode.metrics.outbreak import cste_rule, meets_definition
+from schoolmode.policy.counting import COVID_REASONS as COVID_REASONS
+from schoolmode.policy.counting import DEFAULTS, CountingRules
 from schoolmode.standard.batch import frame_schema
 from schoolmode.standard.models import RECORD_TYPES
 from schoolmode.store.frames import load_frames
-
-COVID_REASONS = ("documented_positive", "directed_quarantine_isolation")
 
 SCHOOL_METRICS = (
     "classroom_teachers",
@@ -77,6 +84,10 @@ SCHOOL_METRICS = (
     "in_outbreak",
 )
 CLASSROOM_METRICS = ("enrolled", "students_quarantine_isolation", "positive_cases_reported")
+CORE_GROUP_METRICS = ("group_size", "core_group_cases", "qualifying_cases")
+"""Classroom metrics of the outbreak definition (a homeroom as a core group), counted from the
+records only (the simulator's loop keeps the others)."""
+CLASSROOM_FRAME_METRICS = CLASSROOM_METRICS + CORE_GROUP_METRICS
 
 FAR = dt.date(9999, 12, 31)
 
@@ -429,12 +440,15 @@ class _Members:
     cases: pl.DataFrame
 
     @classmethod
-    def of(cls, data: SchoolData, start: dt.date, end: dt.date) -> _Members:
+    def of(
+        cls, data: SchoolData, start: dt.date, end: dt.date, rules: CountingRules = DEFAULTS
+    ) -> _Members:
         assign, enrolment, classroom = data.staff_assignment, data.enrolment, data.classroom
         units = pl.concat([classroom.get_column("school_id"), assign.get_column("school_id")])
         schools = _Cells.of(units, start, end)
         rooms = _Cells.of(classroom.get_column("classroom_id"), start, end)
-        covid = data.absence.filter(pl.col("reason").is_in(COVID_REASONS))
+        counted = {*rules.absent_teacher_reasons, *rules.staff_out_reasons}
+        covid = data.absence.filter(pl.col("reason").is_in(sorted(counted)))
         covered = data.substitute_coverage.filter(pl.col("covered"))
         orders = data.quarantine_order.select(
             "person_id",
@@ -467,9 +481,9 @@ class _Members:
             ),
             staff_room=rooms.rows(assign.get_column("classroom_id")),
             teacher=_flags(assign.select(teacher).to_series()),
-            covid=pl.DataFrame([people[2], covid.get_column("date").cast(pl.Int64)]).with_columns(
-                pl.Series("absent_at", schools.rows(covid.get_column("school_id")))
-            ),
+            covid=pl.DataFrame(
+                [people[2], covid.get_column("date").cast(pl.Int64), covid.get_column("reason")]
+            ).with_columns(pl.Series("absent_at", schools.rows(covid.get_column("school_id")))),
             covered=pl.DataFrame(
                 [people[3].fill_null(-1), covered.get_column("date").cast(pl.Int64)]
             ).unique(),
@@ -538,13 +552,21 @@ def _classroom_frame(data: SchoolData, cells: _Cells, metrics: dict[str, Ints]) 
     )
 
 
-def classroom_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics."""
-    return _classroom_metrics(data, _Members.of(data, start, end), CLASSROOM_METRICS)
+def classroom_metrics(
+    data: SchoolData, start: dt.date, end: dt.date, rules: CountingRules = DEFAULTS
+) -> pl.DataFrame:
+    """The classroom frame: ``unit`` (homeroom), ``parent`` (school), ``date`` and metrics,
+    counted by ``rules`` (default: what the metrics always counted)."""
+    members = _Members.of(data, start, end, rules)
+    return _classroom_metrics(data, members, CLASSROOM_FRAME_METRICS, rules)
 
 
 def _classroom_metrics(
-    data: SchoolData, members: _Members, wanted: Collection[str], start: dt.date | None = None
+    data: SchoolData,
+    members: _Members,
+    wanted: Collection[str],
+    rules: CountingRules = DEFAULTS,
+    start: dt.date | None = None,
 ) -> pl.DataFrame:
     """The classroom frame with the metrics named in ``wanted``, from ``start`` (default: the
     members' first day; a later day leaves the days before out)."""
@@ -560,19 +582,38 @@ def _classroom_metrics(
         "positive_cases_reported": lambda: cells.count(
             *_case_units(members.cases, "report", members.room_members())[:2]
         ),
+        # the core group (students and classroom teachers) and its cases by onset, else
+        # specimen, else report date: all of them, and the ones the outbreak definition counts
+        "group_size": lambda: _active_counts(members.room_members(), cells),
+        "core_group_cases": lambda: cells.count(
+            *_case_units(members.cases, "dated", members.room_members())[:2]
+        ),
+        "qualifying_cases": lambda: cells.count(
+            *_case_units(
+                _counted_cases(members.cases, rules.qualifying_household),
+                "dated",
+                members.room_members(),
+            )[:2]
+        ),
     }
-    names = [n for n in CLASSROOM_METRICS if n in wanted]
+    names = [n for n in CLASSROOM_FRAME_METRICS if n in wanted]
     return _classroom_frame(data, cells, {name: compute[name]() for name in names})
 
 
-def _outbreaks(data: SchoolData, members: _Members) -> Ints:
-    """``in_outbreak`` per school cell from homeroom core groups."""
+def _counted_cases(cases: pl.DataFrame, household: str) -> pl.DataFrame:
+    """``cases`` less the household-linked ones when ``household`` is ``exclude``."""
+    return cases.filter(~pl.col("household_linked")) if household == "exclude" else cases
+
+
+def _outbreaks(data: SchoolData, members: _Members, household: str) -> Ints:
+    """``in_outbreak`` per school cell from homeroom core groups (``household``: whether
+    household-linked cases count or are excluded, the definition's own reading)."""
     rule = cste_rule()
     schools = members.schools
     lead = schools.start - dt.timedelta(days=rule.window_days)
     rooms = _Cells(members.rooms.units, lead, schools.days + rule.window_days)
     room = members.room_members()
-    qualifying = members.cases.filter(~pl.col("household_linked"))
+    qualifying = _counted_cases(members.cases, household)
     unit, day, _case = _case_units(qualifying, "dated", room)
     # a group without a qualifying case in these days is in no outbreak (when the rule asks
     # for cases): only the groups with one are counted
@@ -600,21 +641,33 @@ def _outbreaks(data: SchoolData, members: _Members) -> Ints:
     return result.ravel()
 
 
-def school_metrics(data: SchoolData, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """The school frame: ``unit`` (school id), ``date`` and the metrics of the module doc."""
-    return _school_metrics(data, _Members.of(data, start, end), SCHOOL_METRICS)
+def school_metrics(
+    data: SchoolData, start: dt.date, end: dt.date, rules: CountingRules = DEFAULTS
+) -> pl.DataFrame:
+    """The school frame: ``unit`` (school id), ``date`` and the metrics of the module doc,
+    counted by ``rules`` (default: what the metrics always counted)."""
+    return _school_metrics(data, _Members.of(data, start, end, rules), SCHOOL_METRICS, rules)
 
 
-def _school_metrics(data: SchoolData, members: _Members, wanted: Collection[str]) -> pl.DataFrame:
-    """The school frame with the metrics named in ``wanted`` (each computed only when asked)."""
+def _school_metrics(
+    data: SchoolData,
+    members: _Members,
+    wanted: Collection[str],
+    rules: CountingRules = DEFAULTS,
+) -> pl.DataFrame:
+    """The school frame with the metrics named in ``wanted`` (each computed only when asked),
+    the event-derived ones counted by ``rules``."""
     cells = members.schools
     students, student = members.students_by_school()
     staff = members.staff
     teachers = staff.take(members.teacher)
 
+    def absences(reasons: tuple[str, ...]) -> pl.DataFrame:
+        return members.covid.filter(pl.col("reason").is_in(list(reasons)))
+
     @cache
     def covid_teachers() -> pl.DataFrame:
-        absent = _covid_absent(members.covid, teachers)
+        absent = _covid_absent(absences(rules.absent_teacher_reasons), teachers)
         return pl.DataFrame(
             {"unit": absent.unit, "date": absent.start, "person_id": absent.person}
         ).unique()
@@ -627,8 +680,12 @@ def _school_metrics(data: SchoolData, members: _Members, wanted: Collection[str]
 
     @cache
     def cases() -> tuple[Ints, Ints, Flags]:
-        unit, day, case = _case_units(members.cases, "report", students.plus(staff))
-        return unit, day, _flags(members.cases.get_column("household_linked"))[case]
+        people = {"students": students, "staff": staff}
+        chosen = [people[p] for p in rules.school_cases_people]
+        spans = chosen[0] if len(chosen) == 1 else chosen[0].plus(chosen[1])
+        counted = _counted_cases(members.cases, rules.school_cases_household)
+        unit, day, case = _case_units(counted, "report", spans)
+        return unit, day, _flags(counted.get_column("household_linked"))[case]
 
     @cache
     def school_cases() -> Ints:
@@ -656,7 +713,10 @@ def _school_metrics(data: SchoolData, members: _Members, wanted: Collection[str]
         "staff_total": lambda: _active_counts(staff, cells),
         # under an order, or absent at the school for a COVID-19 reason (a one-day span)
         "staff_isolation_quarantine": lambda: _active_counts(
-            _under_orders(members.orders, staff).plus(_covid_absent(members.covid, staff)), cells
+            _under_orders(members.orders, staff).plus(
+                _covid_absent(absences(rules.staff_out_reasons), staff)
+            ),
+            cells,
         ),
         "school_cases": school_cases,
         "household_linked_cases": household_linked_cases,
@@ -665,7 +725,7 @@ def _school_metrics(data: SchoolData, members: _Members, wanted: Collection[str]
         "household_linked_cases_14d": lambda: _window_sums(
             household_linked_cases(), cells.days, 14
         ),
-        "in_outbreak": lambda: _outbreaks(data, members),
+        "in_outbreak": lambda: _outbreaks(data, members, rules.outbreak_household),
     }
     names = [n for n in SCHOOL_METRICS if n in wanted]
     return _metric_frame(cells, {name: compute[name]() for name in names})
@@ -677,17 +737,20 @@ def unit_metrics(
     end: dt.date,
     wanted: Mapping[str, Collection[str]] | None = None,
     classroom_start: dt.date | None = None,
+    rules: CountingRules = DEFAULTS,
 ) -> dict[str, pl.DataFrame]:
     """``{"school": school_metrics(...), "classroom": classroom_metrics(...)}``, the tables
     read once for both. ``wanted``: the metrics to compute, by scope (default: all); the
     others are left out of the frames. ``classroom_start``: a later first day of the
-    classroom frame (its rows are the same as the whole frame's from that day)."""
-    members = _Members.of(data, start, end)
-    wanted = wanted or {"school": SCHOOL_METRICS, "classroom": CLASSROOM_METRICS}
+    classroom frame (its rows are the same as the whole frame's from that day). ``rules``: what
+    the event-derived metrics count (a policy's :func:`~schoolmode.policy.counting.
+    counting_rules`; default: what they always counted)."""
+    members = _Members.of(data, start, end, rules)
+    wanted = wanted or {"school": SCHOOL_METRICS, "classroom": CLASSROOM_FRAME_METRICS}
     return {
-        "school": _school_metrics(data, members, wanted.get("school", ())),
+        "school": _school_metrics(data, members, wanted.get("school", ()), rules),
         "classroom": _classroom_metrics(
-            data, members, wanted.get("classroom", ()), classroom_start
+            data, members, wanted.get("classroom", ()), rules, classroom_start
         ),
     }
 

@@ -12,8 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, model_validator
 
+from schoolmode.policy.case_events import CaseEvents
 from schoolmode.policy.model import Confidence, Scope, Strict
 from schoolmode.policy.yamlio import load_yaml, validate
 
@@ -124,9 +125,24 @@ class EngineCase(CaseBase):
         "from the case's first day as if in force, whatever its term (said in the output).",
     )
     calendar: CalendarSpec | None = None
-    frames: dict[Scope, list[dict[str, Any]]]
+    frames: dict[Scope, list[dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="Metric values per scope: one row per unit and day (or give `events`).",
+    )
+    events: CaseEvents | None = Field(
+        default=None,
+        description="Raw events (rosters, absences, cases, orders, substitutes) the case runner "
+        "turns into school and classroom frames through the metrics code and the policy's "
+        "counting rules; `frames` may add other scopes or columns.",
+    )
     authorisations: list[Authorisation] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_input(self) -> EngineCase:
+        if not self.frames and self.events is None:
+            raise ValueError("a case needs its input: `frames` (metric values) or `events`")
+        return self
 
 
 class Example(Strict):

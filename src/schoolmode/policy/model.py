@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -25,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from schoolmode.policy.base import Confidence, Strict
+from schoolmode.policy.counting import CountRule, counting_problems
 from schoolmode.policy.errors import PATH_MARK
 from schoolmode.policy.walk import walk_paths
 
@@ -44,25 +45,12 @@ __all__ = [
     "Rule",
     "Scope",
     "Source",
+    "Strict",
     "Term",
     "ValueRef",
 ]
 
 IDENT = r"^[a-z0-9][a-z0-9_.-]*$"
-
-
-class Strict(BaseModel):
-    """Base: unknown keys are errors, so a typo in a policy file never passes silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
-
-
-class Confidence(StrEnum):
-    """How sure we are of a clause (labels explained in ``docs/policy-format.md``)."""
-
-    V = "V"  # verified: read in the text of the document itself
-    S = "S"  # secondary: read in a report that describes the document
-    U = "U"  # unverified: not found in any retrieved text; an interpretation
 
 
 class Scope(StrEnum):
@@ -601,6 +589,12 @@ class Policy(Strict):
     metrics: dict[str, str] = Field(default_factory=dict, description="metric name -> meaning")
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     interpretations: dict[str, Interpretation] = Field(default_factory=dict)
+    counts: dict[str, CountRule] = Field(
+        default_factory=dict,
+        description="event-derived metric -> the events it counts (absence reasons, household "
+        "links, people); a metric not named counts as the metrics code always has "
+        "(docs/metrics.md)",
+    )
     rules: list[Rule] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
@@ -624,6 +618,9 @@ class OverlayChanges(Strict):
     interpretations: dict[str, Decimal | bool | str] = Field(default_factory=dict)
     rules: RuleChanges = RuleChanges()
     sources: dict[str, Source] = Field(default_factory=dict)
+    counts: dict[str, CountRule] = Field(
+        default_factory=dict, description="what an event-derived metric counts (replaced whole)"
+    )
 
 
 class Overlay(Strict):
@@ -661,7 +658,7 @@ Problems = list[tuple[tuple[str | int, ...], str]]
 
 def check_references(policy: Policy) -> None:
     """Raise a ValueError listing every unresolved reference of ``policy``."""
-    problems = _source_problems(policy)
+    problems = _source_problems(policy) + counting_problems(policy)
     modes = set(policy.mode_ids())
     seen: set[str] = set()
     for index, rule in enumerate(policy.rules):

@@ -55,6 +55,10 @@ def apply_overlay(base: Policy, overlay: Overlay, path: Path | None = None) -> P
             )
             continue
         spec["default"] = value
+    data["counts"] = {
+        **data.get("counts", {}),
+        **{k: v.model_dump(by_alias=True, exclude_none=True) for k, v in changes.counts.items()},
+    }
     rules = list(data["rules"])
     ids = [r["id"] for r in rules]
     for rid in changes.rules.remove:
