@@ -13,7 +13,10 @@ from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
 from schoolmode.sim.validation import (
+    FIT_RANGE,
+    FIT_STEPS,
     WAVES,
+    fit_beta,
     observed_weekly,
     school_cases,
     simulated_weekly,
@@ -76,3 +79,34 @@ def test_sim_validate_compares_the_fall_2021_term_with_the_cps_reports(tmp_path:
     assert (table["lo"] <= table["mean"]).all()
     assert (table["mean"] <= table["hi"]).all()
     assert "week from 2021-08-30: real" in " ".join(result.output.split())
+    fitted = CliRunner().invoke(app, [*args, "--fit-weeks", "1", "--out", str(tmp_path / "fit")])
+    assert fitted.exit_code == 0, fitted.output
+    assert "beta fitted to the first 1 week(s)" in fitted.output
+    assert "Fitted: beta alone" in (tmp_path / "fit" / "validation.md").read_text()
+    too_many = CliRunner().invoke(app, [*args, "--fit-weeks", "4", "--out", str(tmp_path / "x")])
+    assert too_many.exit_code != 0
+    assert "--fit-weeks 4: the wave has 3 whole weeks" in " ".join(too_many.output.split())
+
+
+def _weeks(real: float, simulated: float) -> pl.DataFrame:
+    return pl.DataFrame({"observed": [real], "mean": [simulated]})
+
+
+def test_fit_beta_finds_the_beta_that_gives_the_real_cases() -> None:
+    tried: list[tuple[float, int]] = []
+
+    def simulate(beta: float, days: int) -> pl.DataFrame:
+        tried.append((beta, days))
+        return _weeks(100.0, 1000.0 * beta)  # the cases rise with beta: 100 at 0.1
+
+    got = fit_beta(simulate, start_beta=0.5, weeks=2)
+    assert got.beta == pytest.approx(0.1, rel=0.01)
+    assert not got.edge
+    assert len(tried) == FIT_STEPS
+    assert {days for _, days in tried} == {14}  # only the fitted weeks are simulated
+
+
+def test_a_fit_that_no_beta_reaches_says_so() -> None:
+    got = fit_beta(lambda beta, days: _weeks(10.0, 50.0 + beta), start_beta=0.5, weeks=1)
+    assert got.edge
+    assert got.beta == pytest.approx(0.5 * FIT_RANGE[0], rel=0.01)

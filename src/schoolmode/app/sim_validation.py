@@ -17,15 +17,19 @@ from schoolmode.app.errors import as_use_case_errors
 from schoolmode.app.progress import Silent, Steps
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.metrics.community import CHICAGO_POPULATION_2019
+from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.sim.beta import auto_beta
 from schoolmode.sim.compare import compare, load_population, school_attributes
 from schoolmode.sim.immunity_data import with_data_immunity
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.validation import (
+    FIT_STEPS,
     WAVES,
     Wave,
     city_cases,
     compared,
+    fit_beta,
     school_cases,
     write_validation,
 )
@@ -45,6 +49,10 @@ class ValidateRequest(BaseModel):
     """Only the first N schools by id (default: the whole district)."""
     params: list[str] = []
     """Scenario ``field=value`` settings (dotted names), applied after the wave's own."""
+    fit_weeks: int = Field(0, ge=0)
+    """Fit beta so that the simulated reported cases of the first N weeks equal the real ones
+    (``sim.validation.fit_beta``); the later weeks are then out of sample. 0: nothing fitted
+    (beta from the pathogen's R0)."""
 
 
 class WeekRow(BaseModel):
@@ -57,6 +65,19 @@ class WeekRow(BaseModel):
     hi: float
 
 
+class FitView(BaseModel):
+    """What was fitted (``sim.validation.Fit``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    beta: float
+    start_beta: float
+    weeks: int
+    real: float
+    simulated: float
+    edge: bool
+
+
 class ValidationResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -64,6 +85,8 @@ class ValidationResult(BaseModel):
     runs: int
     wall_s: float
     initial_infections: int
+    beta: float
+    fitted: FitView | None
     weeks: list[WeekRow]
     files: dict[str, Path]
 
@@ -99,10 +122,22 @@ def wave_scenario(wave: Wave, seeds: int, params: list[str]) -> Scenario:
     return scenario
 
 
+def _enrolment(ctx: Context) -> int:
+    """CPS's enrolment: the profiles' students of every school."""
+    profiles = SchoolProfiles()
+    frame = profiles.parse(profiles.default_paths(ctx.settings.data_dir)[0]).frame
+    return int(frame["enrolment"].sum())
+
+
 def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> ValidationResult:
-    """Simulate the wave, compare it week by week with the real cases, write the report."""
+    """Simulate the wave (beta fitted to its first weeks when asked), compare it week by week
+    with the real cases, write the report."""
     tell = steps or Silent()
     wave = WAVES[req.wave]
+    if req.fit_weeks * 7 > wave.days:
+        raise SchoolmodeError(
+            f"--fit-weeks {req.fit_weeks}: the wave has {wave.days // 7} whole weeks"
+        )
     with as_use_case_errors(*_ERRORS):
         scenario = wave_scenario(wave, req.seeds, req.params)
         tell.start("building the population and its contacts", 1)
@@ -116,6 +151,31 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         )
         if wave.policy != "none":
             ctx.registry.get(wave.policy)
+        enrolment = _enrolment(ctx)
+        daily = school_cases() if wave.series == "school_cases_reported" else city_cases()
+        roles = population.agents["role"]
+        fitted = None
+        if req.fit_weeks:
+            tell.start(f"fitting beta to the first {req.fit_weeks} week(s)", FIT_STEPS)
+
+            def weeks_at(beta: float, days: int) -> pl.DataFrame:
+                trial = scenario.model_copy(update={"beta": beta, "days": days, "seeds": 2})
+                run = compare(population, trial, [wave.policy], ctx.registry, attributes=attributes)
+                tell.advance()
+                return compared(wave, run, roles, enrolment, daily)[0]
+
+            start_beta = (
+                auto_beta(
+                    population,
+                    load_pathogen(scenario.pathogen),
+                    scenario.layer_weights,
+                    ctx.settings.cache_dir,
+                )[0]
+                if scenario.beta == "auto"
+                else float(scenario.beta)
+            )
+            fitted = fit_beta(weeks_at, start_beta, req.fit_weeks)
+            scenario = scenario.model_copy(update={"beta": fitted.beta})
         tell.start(f"{agents:,} agents, {len(population.school_ids)} schools", scenario.seeds)
         comparison = compare(
             population,
@@ -126,22 +186,17 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
             attributes=attributes,
             beta_cache=ctx.settings.cache_dir,
         )
-        profiles = SchoolProfiles()
-        enrolment = int(
-            profiles.parse(profiles.default_paths(ctx.settings.data_dir)[0])
-            .frame["enrolment"]
-            .sum()
+        table, simulated_per, observed_per = compared(wave, comparison, roles, enrolment, daily)
+        files = write_validation(
+            wave, comparison, table, (simulated_per, observed_per), req.out, fitted
         )
-        daily = school_cases() if wave.series == "school_cases_reported" else city_cases()
-        table, simulated_per, observed_per = compared(
-            wave, comparison, population.agents["role"], enrolment, daily
-        )
-        files = write_validation(wave, comparison, table, (simulated_per, observed_per), req.out)
     return ValidationResult(
         wave=wave.name,
         runs=len(comparison.results),
         wall_s=comparison.wall_s,
         initial_infections=scenario.initial_infections,
+        beta=comparison.betas[0],
+        fitted=None if fitted is None else FitView(**vars(fitted)),
         weeks=[WeekRow(**row) for row in table.iter_rows(named=True)],
         files=files,
     )

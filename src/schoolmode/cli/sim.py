@@ -334,6 +334,14 @@ def validate_cmd(
     seeds: Annotated[int, typer.Option(min=1, help="Seeds.")] = 5,
     schools: SchoolsOpt = None,
     param: ParamOpt = None,
+    fit_weeks: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Fit beta so that the simulated reported cases of the first N weeks equal the "
+            "real ones (the later weeks out of sample); 0: nothing fitted.",
+        ),
+    ] = 0,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim-validate"),
 ) -> None:
     """Simulate a real wave with immunity, importation and initial infections from the data
@@ -342,7 +350,12 @@ def validate_cmd(
     from schoolmode.app.sim_validation import ValidateRequest, validate
 
     req = ValidateRequest(
-        wave=wave.value, out=out, seeds=seeds, schools=schools, params=param or []
+        wave=wave.value,
+        out=out,
+        seeds=seeds,
+        schools=schools,
+        params=param or [],
+        fit_weeks=fit_weeks,
     )
     runs = ProgressSteps()
     with app_context() as ctx:
@@ -350,9 +363,16 @@ def validate_cmd(
             result = validate(ctx, req, runs)
         finally:
             runs.stop()
+    if result.fitted is not None:
+        console.print(
+            f"beta fitted to the first {result.fitted.weeks} week(s): {result.fitted.beta:.4g} "
+            f"({result.fitted.beta / result.fitted.start_beta:.3g} times the beta from R0)"
+            + (" at the edge of the range searched" if result.fitted.edge else "")
+        )
     console.print(
-        f"{result.runs} runs in {result.wall_s:.1f} s; {result.initial_infections:,} initial "
-        "infections; cases per 100,000 by week: real, simulated mean [95%]"
+        f"{result.runs} runs in {result.wall_s:.1f} s; beta {result.beta:.4g}; "
+        f"{result.initial_infections:,} initial infections; cases per 100,000 by week: real, "
+        "simulated mean [95%]"
     )
     for w in result.weeks:
         console.print(

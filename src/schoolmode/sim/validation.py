@@ -11,15 +11,18 @@ reported cases set beside the real ones, week by week (weeks of seven days from 
   reports, per 100,000 students and staff (CPS's enrolment of the profiles, staff in the
   synthetic district's ratio).
 
-Nothing is fitted to these series: beta comes from the pathogen's R0 (``beta: auto``), the
-ascertainment is an assumption, and the initial infections and the importation are the
-reported cases of the week before the start and of each week, over that ascertainment. Both
-waves are therefore checks out of sample.
+By default nothing is fitted to these series: beta comes from the pathogen's R0 (``beta:
+auto``), the ascertainment is an assumption, and the initial infections and the importation
+are the reported cases of the week before the start and of each week, over that ascertainment;
+both waves are then checks out of sample. ``fit_beta`` fits beta alone to the first weeks
+(``--fit-weeks``), the later weeks staying out of sample.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,12 +195,62 @@ def plot(wave: Wave, table: pl.DataFrame, seeds: int, path: Path) -> Path:
     return figures.save_png(fig, path)
 
 
+FIT_STEPS = 10
+"""Bisection steps of ``fit_beta`` on the logarithm of beta (the range, a factor of 128, ends
+narrowed to a factor of 128 ** (1 / 1024): about 0.5%)."""
+FIT_RANGE = (1 / 64, 2.0)
+"""The factors of the starting beta the fit searches between."""
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Beta fitted to the first ``weeks`` weeks: the simulated reported cases of those weeks
+    (2 seeds) equal the real ones as nearly as the bisection gets."""
+
+    beta: float
+    start_beta: float
+    weeks: int
+    real: float
+    """The real cases of the fitted weeks, per 100,000."""
+    simulated: float
+    """The simulated ones at the last beta tried (mean of 2 seeds), per 100,000."""
+    edge: bool = False
+    """The bisection never moved one end of ``FIT_RANGE``: no beta in the range gives the real
+    cases (the first weeks are set by the initial infections and the importation)."""
+
+
+def fit_beta(
+    simulate: Callable[[float, int], pl.DataFrame],
+    start_beta: float,
+    weeks: int,
+) -> Fit:
+    """The beta, between ``FIT_RANGE`` times ``start_beta``, at which the simulated reported
+    cases of the first ``weeks`` weeks (``simulate(beta, days)``: the weekly table of a
+    simulation of ``days`` days at ``beta``, ``compared``) equal the real ones: bisection on log beta, the simulated cases rising with
+    beta."""
+    lo, hi = (math.log(start_beta * f) for f in FIT_RANGE)
+    ends = (lo, hi)
+    real = simulated = 0.0
+    for _ in range(FIT_STEPS):
+        mid = (lo + hi) / 2
+        table = simulate(math.exp(mid), weeks * 7)
+        real = float(table["observed"].sum())
+        simulated = float(table["mean"].sum())
+        if simulated > real:
+            hi = mid
+        else:
+            lo = mid
+    edge = lo == ends[0] or hi == ends[1]
+    return Fit(math.exp((lo + hi) / 2), start_beta, weeks, real, simulated, edge)
+
+
 def write_validation(
     wave: Wave,
     comparison: Comparison,
     table: pl.DataFrame,
     denominators: tuple[float, float],
     out: Path,
+    fitted: Fit | None = None,
 ) -> dict[str, Path]:
     """validation.md, validation.html, validation.csv and the plot of one wave."""
     out.mkdir(parents=True, exist_ok=True)
@@ -233,6 +286,25 @@ def write_validation(
                 "reported cases of the week before the start and of each week over that "
                 "ascertainment, the immunity from the vaccinations and cases by age to the "
                 "day before the start. The comparison is out of sample."
+                if fitted is None
+                else f"Fitted: beta alone, {fitted.beta:.4g} ("
+                f"{fitted.beta / fitted.start_beta:.3g} times {fitted.start_beta:.4g}, the beta "
+                "from the pathogen's R0), so that the simulated reported cases of the first "
+                f"{fitted.weeks} week(s) equal the real ones ({fitted.real:,.1f} per 100,000 "
+                f"real, {fitted.simulated:,.1f} simulated with 2 seeds at the last beta tried; "
+                "bisection on log beta)."
+                + (
+                    " The fit reached the edge of its range: no beta between "
+                    f"{FIT_RANGE[0]:.3g} and {FIT_RANGE[1]:g} times the beta from R0 gives the "
+                    "real cases, which are set by the initial infections and the importation "
+                    "more than by transmission."
+                    if fitted.edge
+                    else ""
+                )
+                + " Everything else as without a fit: the ascertainment "
+                "an assumption, the initial infections and the importation the reported cases "
+                "over it, the immunity from the data. The weeks after the first "
+                f"{fitted.weeks} are out of sample."
             ),
             TableBlock(Table.from_frame(shown)),
             Figures([image]),
