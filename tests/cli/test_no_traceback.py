@@ -90,6 +90,10 @@ REFUSES_UNKNOWN_IDS = {
 """Commands whose unknown id is refused as such (exit 4), named in the message."""
 
 LONG_ON_A_STORE = {"serve", "import chicago", "district synth"}
+
+BAD_VALUES = {"sim validate": ["--fit-weeks", "99"]}
+"""Commands with no store, date or id that simulate for minutes when their arguments are
+good: run with a bad value they refuse before any work (scenario ``bad-value``)."""
 """Commands that listen, or import or build for long, on an initialised store."""
 
 
@@ -130,10 +134,13 @@ def _has(command: Command, name: str) -> bool:
 class Case:
     command: str
     scenario: str  # missing | zero-bytes | no-tables | no-records | bad-date | unknown-id | plain
+    # | bad-value
 
 
 def _scenarios(name: str, command: Command) -> list[str]:
     params = command.params
+    if name in BAD_VALUES:
+        return ["bad-value"]
     out: list[str] = []
     if _has(command, "db") and name not in NO_STORE_RUNS - {"serve"}:
         out.append("missing")
@@ -199,6 +206,8 @@ def _args(case: Case, command: Command, tmp: Path, db: str) -> list[str]:
             args.append(value)
     if _has(command, "db"):
         args += ["--db", db]
+    if case.scenario == "bad-value":
+        args += BAD_VALUES[case.command]
     if case.command == "explain":
         args += ["--district", "chicago"]  # one of --school, --classroom, --district is needed
     if case.command == "district synth" and case.scenario in {"missing", "zero-bytes", "no-tables"}:
@@ -271,6 +280,8 @@ def test_no_traceback(
         assert _one_line_error(result.output), shown
         after = store.read_bytes() if store.exists() else None
         assert after == before, f"{shown}\nthe store changed"
+    if case.scenario == "bad-value":
+        assert result.exit_code not in (0, 1), shown  # refused, a one-line error (above)
     if case.scenario == "bad-date":
         assert result.exit_code == 2, shown
         bad = next(p for p in command.params if _is_date(p))
