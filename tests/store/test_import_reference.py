@@ -42,7 +42,7 @@ def _people(ids: list[int]) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "person_id": [f"Q{i}" for i in range(len(ids))],
-            "role": ["staff"] * len(ids),
+            "role": ["other_staff"] * len(ids),
             "age_years": [40] * len(ids),
             "household_id": [None] * len(ids),
             "import_id": ids,
@@ -84,7 +84,7 @@ def test_an_insert_or_update_naming_no_import_is_refused(
     orphan = _no_such_import(store)
     sql = {
         "insert": "INSERT INTO person (person_id, role, import_id) VALUES "
-        "('Q1', 'staff', :known), ('Q2', 'staff', :orphan)",
+        "('Q1', 'other_staff', :known), ('Q2', 'other_staff', :orphan)",
         "update": "UPDATE person SET import_id = :orphan WHERE person_id = 'P2'",
     }[statement]
     with pytest.raises(IntegrityError), store.begin() as conn:
