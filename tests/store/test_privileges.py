@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -20,10 +21,13 @@ from schoolmode.app.access import AddAccountRequest, add_account
 from schoolmode.app.context import Context
 from schoolmode.app.decisions import AuthoriseRequest, DecideRequest, authorise, decide
 from schoolmode.cli.app import app
+from schoolmode.importers.standard import StandardLayout
 from schoolmode.settings import AppSettings
 from schoolmode.store.db import make_engine
 from schoolmode.store.migrate import upgrade
 from schoolmode.store.privileges import PrivilegeError, grant_app_role
+from schoolmode.store.service import run_import
+from schoolmode.synth.district import write_standard_files
 from tests.conftest import fresh_db_url, pg_admin_url
 from tests.decisions.test_decide_window import fill_district_store
 from tests.synth.test_observations import SCHOOLS
@@ -169,3 +173,39 @@ def test_an_sqlite_store_has_no_roles(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["db", "grant", "schoolmode_app", "--db", url])
     assert result.exit_code == 2
     assert "PostgreSQL only" in result.output
+
+
+def test_the_application_role_imports_and_cannot_store_or_let_in_an_orphan_record(
+    district: str, app_role: str, tmp_path: Path
+) -> None:
+    """Migration 0024's statement-level check of ``import_id`` runs for the application role
+    (an import works; a row naming no import is refused) and, owning no table, the role can
+    neither drop nor disable it."""
+    result = CliRunner().invoke(app, ["db", "grant", app_role, "--db", district])
+    assert result.exit_code == 0, result.output
+    url = _as(district, app_role)
+    people = pl.DataFrame({"person_id": ["Z1", "Z2"], "role": ["other_staff", "other_staff"]})
+    path = write_standard_files({"person": people}, tmp_path / "files")[0]
+    engine = make_engine(url)
+    try:
+        imported = run_import(engine, StandardLayout("district-z"), path, imported_by="app role")
+        assert imported.added == 2
+        with engine.connect() as conn:
+            orphan = conn.execute(text("SELECT max(id) + 1 FROM import_log")).scalar_one()
+            for statement in (
+                f"INSERT INTO person (person_id, role, import_id) VALUES ('Z3', 'other_staff', {orphan})",
+                f"UPDATE person SET import_id = {orphan} WHERE person_id = 'Z1'",
+                "ALTER TABLE person DISABLE TRIGGER person_import_id_on_insert",
+                "ALTER TABLE person DISABLE TRIGGER ALL",
+                "DROP TRIGGER person_import_id_on_insert ON person",
+                "DROP FUNCTION record_import_id_known()",
+            ):
+                with pytest.raises(DBAPIError):
+                    conn.execute(text(statement))
+                conn.rollback()
+            stored = conn.execute(
+                text("SELECT count(*) FROM person WHERE import_id = :i"), {"i": imported.import_id}
+            ).scalar_one()
+            assert stored == 2
+    finally:
+        engine.dispose()

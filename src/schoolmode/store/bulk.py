@@ -15,7 +15,9 @@ row by row through the ORM.
 - Any other database: refused (the store is tested on these two).
 
 A key owned by another dataset raises SQLAlchemy's ``IntegrityError`` on both (the statements
-run through ``Connection.exec_driver_sql``; the driver's error of a ``COPY`` is wrapped in it).
+run through ``Connection.exec_driver_sql``; the driver's error of a ``COPY`` is wrapped in it),
+and so does a row whose ``import_id`` is not in ``import_log`` (SQLite: the foreign key, row by
+row; PostgreSQL: migration 0024's triggers, once at the end of the ``COPY``).
 What is stored is value for value what SQLAlchemy's ``insert`` stores
 (``tests/store/test_write_path.py``).
 """

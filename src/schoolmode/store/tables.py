@@ -87,6 +87,8 @@ def _record_table(model: type[Record]) -> Table:
         name,
         metadata,
         *columns,
+        # a foreign key on SQLite; on PostgreSQL checked once per statement by triggers instead
+        # (migration 0024; ``store.migrate.schema_diff`` compares knowing it)
         Column("import_id", Integer, ForeignKey("import_log.id"), nullable=False),
         PrimaryKeyConstraint(*model.natural_key),
         Index(f"ix_{name}_import_id", "import_id"),

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from schoolmode.settings import AppSettings
 from schoolmode.store.db import make_engine
+from schoolmode.store.migrate import declared_only
 from schoolmode.store.tables import metadata
 
 config = context.config
@@ -18,6 +19,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=declared_only(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
