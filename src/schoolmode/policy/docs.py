@@ -45,6 +45,20 @@ def interpretations_markdown(registry: Registry) -> str:
                     )
     lines += [
         "",
+        "## Modes that decide masking",
+        "",
+        "What a mode requires of masks in school (`masking`, docs/policy-format.md); a policy "
+        "not listed here says nothing about masks and the simulator keeps the scenario's masking.",
+        "",
+        "| policy | mode | masking |",
+        "|---|---|---|",
+    ]
+    for loaded in registry.all():
+        for mode in loaded.policy.modes:
+            if mode.masking is not None:
+                lines.append(f"| `{loaded.id}` | `{mode.id}` | {mode.masking} |")
+    lines += [
+        "",
         "## Published decision rules not encoded, and why",
         "",
         "Every other decision rule of the published agreements and proposals is in a shipped "
