@@ -19,12 +19,15 @@ a process of its own on 127.0.0.1 (rate limits lifted), and a bounded client (at
 (c) the public school metrics of the day as CSV (`GET /api/v1/metrics/school/download`),
     anonymous: the stored public release (the day's week is released first when it is not).
 
-A request's latency runs from its scheduled time (so a server that falls behind shows it) to
-the end of its response; an error is a status other than 200 or a failed connection. The
-**baseline** is the same use case (`app.decisions.day_decisions`, `app.decisions.explain`,
-`app.metrics.metrics_download`)
-called in this process on the same store, ``--baseline-calls`` times or for 20 s, whichever
-comes first. Printed: a Markdown
+Each scenario starts with one request alone (its time printed as "first request": the cold
+cost of the path after the server's start), then ``--warmup`` seconds of the same load that
+are not counted (caches filled, connections opened), then the measured ``--seconds``; each
+request is started at its scheduled time. A request's latency runs from its scheduled time
+(so a server that falls behind shows it) to the end of its response; an error is a status
+other than 200 or a failed connection (its kind beside the count: the status, or the httpx
+exception's name). The **baseline** is the same use case (`app.decisions.day_decisions`,
+`app.decisions.explain`, `app.metrics.metrics_download`) called in this process on the same
+store, ``--baseline-calls`` times or for 20 s, whichever comes first. Printed: a Markdown
 table (requests, errors, achieved rate, p50 and p99 in ms, the in-process p50, and the ratio
 of the API's p50 to it). The machine is shared: run it when it is quiet, and read ratios.
 """
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import os
@@ -150,38 +154,68 @@ def server(url: str, workers: int = 1) -> Iterator[str]:
 
 
 async def _load(
-    base: str, path: str, headers: dict[str, str], rate: float, seconds: float, connections: int
+    base: str,
+    path: str,
+    headers: dict[str, str],
+    rate: float,
+    seconds: float,
+    connections: int,
+    warmup: float,
 ) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     slots = asyncio.Semaphore(connections)
-    latencies: list[float] = []
-    errors = 0
-    total = int(rate * seconds)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        start = time.perf_counter()
 
-        async def one(index: int) -> None:
-            nonlocal errors
-            scheduled = start + index / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        async def one(scheduled: float, latencies: list[float], errors: list[str]) -> None:
             async with slots:
                 try:
                     response = await client.get(path, headers=headers)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    error = "" if response.status_code == 200 else str(response.status_code)
+                except httpx.HTTPError as exc:
+                    error = type(exc).__name__
             latencies.append(time.perf_counter() - scheduled)
-            errors += not ok
+            if error:
+                errors.append(error)
 
-        await asyncio.gather(*(one(i) for i in range(total)))
-        elapsed = time.perf_counter() - start
-    return {"latencies": latencies, "errors": errors, "requests": total, "elapsed": elapsed}
+        async def phase(total: int) -> tuple[list[float], list[str], float]:
+            # requests are started one by one at their scheduled times (a task each): no
+            # backlog of waiting tasks for the event loop to walk at the start
+            latencies: list[float] = []
+            errors: list[str] = []
+            tasks = []
+            start = time.perf_counter()
+            for index in range(total):
+                scheduled = start + index / rate
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(scheduled, latencies, errors)))
+            await asyncio.gather(*tasks)
+            return latencies, errors, time.perf_counter() - start
+
+        cold, _, _ = await phase(1)  # the first request after start: alone, reported apart
+        await phase(int(rate * warmup))  # not counted: caches, connections, the JIT of numba
+        latencies, errors, elapsed = await phase(int(rate * seconds))
+    return {
+        "latencies": latencies,
+        "errors": len(errors),
+        "kinds": sorted(collections.Counter(errors).items()),
+        "requests": len(latencies),
+        "elapsed": elapsed,
+        "cold": cold[0],
+    }
 
 
 def _load_sync(
-    base: str, path: str, headers: dict[str, str], rate: float, seconds: float, connections: int
+    base: str,
+    path: str,
+    headers: dict[str, str],
+    rate: float,
+    seconds: float,
+    connections: int,
+    warmup: float,
 ) -> dict[str, Any]:
-    return asyncio.run(_load(base, path, headers, rate, seconds, connections))
+    return asyncio.run(_load(base, path, headers, rate, seconds, connections, warmup))
 
 
 def client_process(
@@ -190,7 +224,14 @@ def client_process(
     """The load from a process of its own (the client's Python is not the server's)."""
     with ProcessPoolExecutor(max_workers=1) as pool:
         return pool.submit(
-            _load_sync, base, path, headers, args.rate, args.seconds, args.connections
+            _load_sync,
+            base,
+            path,
+            headers,
+            args.rate,
+            args.seconds,
+            args.connections,
+            args.warmup,
         ).result()
 
 
@@ -260,8 +301,9 @@ def bench_store(url: str, args: argparse.Namespace) -> list[list[str]]:
             rows.append(
                 [
                     f"{label}, {kind}",
+                    f"{got['cold'] * 1000:.1f}",
                     f"{got['requests']:,}",
-                    str(got["errors"]),
+                    str(got["errors"]) + "".join(f" ({n} {kind})" for kind, n in got["kinds"]),
                     f"{got['requests'] / got['elapsed']:.0f}",
                     f"{p50 * 1000:.1f}",
                     f"{_quantile(got['latencies'], 0.99) * 1000:.1f}",
@@ -299,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day", type=dt.date.fromisoformat, default=DEFAULT_DAY)
     parser.add_argument("--rate", type=float, default=200.0, help="requests a second")
     parser.add_argument("--seconds", type=float, default=60.0, help="per scenario")
+    parser.add_argument(
+        "--warmup", type=float, default=5.0, help="seconds of load before each, not counted"
+    )
     parser.add_argument("--connections", type=int, default=32, help="requests in flight, at most")
     parser.add_argument("--baseline-calls", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
@@ -309,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(bench_store(copy, args))
     header = [
         "scenario",
+        "first request ms",
         "requests",
         "errors",
         "req/s",
@@ -319,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(bc.markdown_table(header, rows))
     print(
-        f"\n{args.rate:.0f} requests/s for {args.seconds:.0f} s per scenario, at most "
+        f"\n{args.rate:.0f} requests/s for {args.seconds:.0f} s per scenario after "
+        f"{args.warmup:g} s not counted (the first request alone before it), at most "
         f"{args.connections} in flight; day {args.day}; {args.workers} server process(es)"
     )
     return 0

@@ -27,9 +27,11 @@ from schoolmode.web.site import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-SHOTS = [
-    # name, path, viewport (width, height), whole page
+SHOTS: list[tuple[str, str, tuple[int, int], bool | str]] = [
+    # name, path, viewport (width, height), whole page (or a section's CSS selector: that
+    # section alone)
     ("district", "/", (1280, 1000), False),
+    ("district-charts", "/", (1280, 1000), "section[aria-labelledby=charts]"),
     ("district-mobile", "/", (390, 844), False),
     ("map", "/map", (1280, 900), False),
     ("school", "/schools/{school}", (1280, 1400), False),
@@ -65,7 +67,10 @@ def _shoot(page: Page, base: str, out: Path, school: str, lang: str) -> list[Pat
         if page.locator("[data-map]").count():
             page.locator("#map .school-marker, #map .marker-cluster").first.wait_for()
         target = out / f"{name}-{lang}.png"
-        page.screenshot(path=str(target), full_page=whole)
+        if isinstance(whole, str):
+            page.locator(whole).screenshot(path=str(target))
+        else:
+            page.screenshot(path=str(target), full_page=whole)
         made.append(target)
     return made
 

@@ -61,3 +61,40 @@ def test_bad_requests(ctx: Context, tmp_path: Path) -> None:
         simulate(ctx, SimRequest(policy_ids=["no-such-policy"], out=tmp_path))
     with pytest.raises(SchoolmodeError, match="expected name=v1,v2"):
         sweep(ctx, SimSweepRequest(policy_ids=[AGREEMENT], param="x", out=tmp_path))
+
+
+def test_a_synthetic_district_spec_runs_as_the_district_options(
+    ctx: Context, tmp_path: Path
+) -> None:
+    import polars as pl
+
+    spec = tmp_path / "district.yaml"
+    spec.write_text(f"kind: synthetic-district\nprofiles: {Path(PROFILES).resolve()}\nschools: 3\n")
+    by_spec = SimRequest(
+        policy_ids=[AGREEMENT], out=tmp_path / "a", population=spec, seeds=2, days=10
+    )
+    by_options = SimRequest(policy_ids=[AGREEMENT], out=tmp_path / "b", **SMALL)
+    simulate(ctx, by_spec)
+    simulate(ctx, by_options)
+    a = pl.read_csv(tmp_path / "a" / "outcomes.csv")
+    b = pl.read_csv(tmp_path / "b" / "outcomes.csv")
+    assert a.equals(b)
+    assert a["infections"].sum() > 0
+    with pytest.raises(SchoolmodeError, match="drop --schools, --profiles"):
+        simulate(ctx, SimRequest(policy_ids=[AGREEMENT], out=tmp_path, population=spec, **SMALL))
+
+
+def test_only_the_command_line_reads_policy_files(ctx: Context, tmp_path: Path) -> None:
+    """A job of the API names registry policies only: a name that looks like a file is not
+    read from the server's file system."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shipped = Path(ctx.registry.get(AGREEMENT).path)
+    (folder / "agreement.yaml").write_text(shipped.read_text())
+    name = str(folder / "agreement.yaml")
+    with pytest.raises(SchoolmodeError, match=r"agreement\.yaml"):
+        simulate(ctx, SimRequest(policy_ids=[name], out=tmp_path / "x", **SMALL))
+    result = simulate(
+        ctx, SimRequest(policy_ids=[name], out=tmp_path / "y", read_policy_files=True, **SMALL)
+    )
+    assert [r.policy for r in result.infections] == [AGREEMENT]

@@ -36,17 +36,33 @@ DAY = dt.date(2022, 1, 31)
 LAST_BY_TEST = dt.date(2021, 11, 24)
 
 
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
-    path = tmp_path_factory.mktemp("city-derived") / "store.sqlite"
+def _shipped(importer: DailyTesting | DailyCases | ZipWeekly) -> Path:
+    return Path(f"{SHIPPED_DATA / importer.default_files[0]}.gz")
+
+
+def _store(path: Path, cases_through: dt.date | None = None) -> str:
+    """A store with the shipped daily tests, daily cases (``cases_through``: only to that
+    day) and ZIP weekly series."""
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     try:
         upgrade(engine)
         for importer in (DailyTesting(), DailyCases(), ZipWeekly()):
-            run_import(engine, importer, Path(f"{SHIPPED_DATA / importer.default_files[0]}.gz"))
+            file = _shipped(importer)
+            if cases_through is not None and isinstance(importer, DailyCases):
+                rows = pl.read_csv(file, infer_schema=False)
+                day = pl.col("Date").str.to_date("%m/%d/%Y")
+                file = path.parent / Path(importer.default_files[0]).name
+                rows.filter(day <= cases_through).write_csv(file)
+            run_import(engine, importer, file)
     finally:
         engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
+    url = _store(tmp_path_factory.mktemp("city-derived") / "store.sqlite")
     made = Context(AppSettings.load(db_url=url))
     decide(made, DecideRequest(first=DAY, policy_id="ctu-proposal-2022-01-08", created_by="t"))
     publish(made, PublishRequest(created_by="tests"))
@@ -66,24 +82,57 @@ def test_the_public_citywide_release_goes_on_after_the_daily_series(ctx: Context
     assert january.height == 31  # every day released, none dropped
     assert set(january["positivity_basis"]) == {DERIVED}
     assert january["positive_7d"].null_count() == 31  # blanks: the series has no such count
-    # ... and never named as suppressed (a 7-day count is hidden a day a week: the complement
-    # of the 14 = 7 + 7 a week earlier chain from the first small counts of March 2020)
-    assert not any("positive" in s for s in january[SUPPRESSED].drop_nulls())
-    hidden = january.filter(pl.col(SUPPRESSED).is_not_null())
-    assert hidden.height <= 5
-    assert hidden["cases_7d"].null_count() == hidden.height
-    assert january.filter(pl.col(SUPPRESSED).is_null())["cases_7d"].null_count() == 0
-    assert hidden["cases_per_100k_7d"].null_count() == hidden.height  # its rate with it
-    # the derived positivity rests on no released count: released every day
-    assert january["positivity_7d"].null_count() == 0
+    assert january[SUPPRESSED].null_count() == 31  # ... never named as suppressed
+    assert january["cases_7d"].null_count() == 0
+    assert january["cases_per_100k_14d"].null_count() == 0
+    assert january["positivity_7d"].null_count() == 0  # the derived positivity, every day
     # Omicron: test positivity "above 20%" in January 2022 (the seeds, the press)
     assert january["positivity_7d"].max() > 20  # type: ignore[operator]
     before = _public(ctx, dt.date(2021, 11, 20), LAST_BY_TEST)
     assert set(before["positivity_basis"]) == {BY_TEST}
-    # by test: a blank positive count only where it is hidden (named), never a blank
-    blank = before.filter(pl.col("positive_7d").is_null())
-    assert all("positive_7d" in s for s in blank[SUPPRESSED])
-    assert before["positive_7d"].null_count() < before.height
+    assert before["positive_7d"].null_count() == 0
+
+
+def test_the_release_starts_where_every_count_does(ctx: Context) -> None:
+    # the first days of the series (March 2020: 14-day windows not yet full, small counts)
+    # are not released: a 14-day count published before would give their 7-day counts away
+    frame, _, _ = metrics_frame(ctx, MetricsRequest(level="citywide"), ANONYMOUS)
+    first = frame.row(0, named=True)
+    assert all(first[c] is not None for c in ("positive_7d", "positive_14d", "cases_14d"))
+    assert frame[SUPPRESSED].null_count() == frame.height  # nothing small in what is released
+
+
+def test_a_release_after_one_that_ended_at_the_seam_adds_the_later_days(
+    tmp_path: Path,
+) -> None:
+    # the main job's stores of before this change: a citywide release that ended on
+    # 2021-11-24; the next release keeps every figure it published and adds the later days
+    url = _store(tmp_path / "store.sqlite", cases_through=LAST_BY_TEST)
+    made = Context(AppSettings.load(db_url=url))
+    try:
+        first = publish(made, PublishRequest(created_by="tests")).releases
+        assert [(r.period_end, r.hidden) for r in first if r.kind == "citywide"] == [
+            (LAST_BY_TEST, 0)
+        ]
+        was = _public(made, dt.date(2020, 1, 1), LAST_BY_TEST)
+        engine = make_engine(url)
+        try:
+            run_import(engine, DailyCases(), _shipped(DailyCases()))
+        finally:
+            engine.dispose()
+        again = publish(made, PublishRequest(created_by="tests")).releases
+        city = [r for r in again if r.kind == "citywide"]
+        assert len(city) == 1
+        assert city[0].new
+        assert city[0].hidden == 0
+        assert city[0].notes == []
+        assert city[0].period_end > DAY
+        now = _public(made, dt.date(2020, 1, 1), DAY)
+        kept = now.filter(pl.col("date") <= LAST_BY_TEST).select(was.columns)
+        assert kept.drop("positivity_basis").equals(was.drop("positivity_basis"))
+        assert now.filter(pl.col("date") > LAST_BY_TEST)["cases_7d"].null_count() == 0
+    finally:
+        made.close()
 
 
 def test_the_district_charts_run_through_january_with_the_derived_days_apart(

@@ -182,10 +182,19 @@ def _city_table(engine: Engine) -> pl.DataFrame:
         frame = citywide_metrics(engine)
     except LookupError:
         return pl.DataFrame(schema={"unit": pl.String, "date": pl.Date})
-    # every day with a count: after the daily by-test series ends the cases go on, with the
-    # positivity derived from the ZIP weekly series (its positive tests are blanks)
+    # from the first day with every count (the 14-day windows full) to the last day with any:
+    # after the daily by-test series ends the cases go on, with the positivity derived from
+    # the ZIP weekly series (its positive tests are blanks). The start stays where it was
+    # before the blanks: an earlier day's small 7-day count would be given away by a 14-day
+    # count published before (the 14 = 7 + the 7 a week earlier).
     counts = [c for c in CITY_COUNTS if c in frame.columns]
-    return frame.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in counts))
+    full = frame.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in counts))
+    if full.height == 0:
+        return frame.clear()
+    return frame.filter(
+        (pl.col("date") >= full["date"].min())
+        & pl.any_horizontal(pl.col(c).is_not_null() for c in counts)
+    )
 
 
 def _zip_table(engine: Engine) -> pl.DataFrame:

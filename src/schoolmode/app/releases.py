@@ -491,10 +491,18 @@ def _store(
     ).hexdigest()
     cells = hidden = 0
     for frame in tables.values():
+        named = (
+            frame[SUPPRESSED].fill_null("").str.split(",")
+            if SUPPRESSED in frame.columns
+            else pl.Series([[]] * frame.height, dtype=pl.List(pl.String))
+        )
         for c in counts:
             if c in frame.columns:
-                cells += frame.height
-                hidden += frame[c].null_count()
+                # a cell is a figure the release has; hidden: named in ``suppressed`` (a blank,
+                # a figure its series does not have, is neither)
+                blank = frame[c].is_null() & ~named.list.contains(c)
+                cells += frame.height - int(blank.sum())
+                hidden += int(named.list.contains(c).sum())
     release_id = conn.execute(
         insert(public_release)
         .values(

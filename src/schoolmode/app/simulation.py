@@ -13,11 +13,14 @@ from schoolmode.app.errors import as_use_case_errors
 from schoolmode.app.progress import Silent, Steps
 from schoolmode.parallel import dask_client
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.policy.loader import Registry, is_policy_path, registry_with_files
 from schoolmode.reports.export import write_csv
 from schoolmode.sim.compare import NO_POLICY, compare, load_population, school_attributes
-from schoolmode.sim.network import from_sociopatterns
+from schoolmode.sim.immunity_data import with_data_immunity
+from schoolmode.sim.network import Population, from_sociopatterns
 from schoolmode.sim.outbreaks import RUN_FIELDS
 from schoolmode.sim.outcomes import OUTCOMES
+from schoolmode.sim.population_spec import load_population_spec
 from schoolmode.sim.report import write_report as write_sim_report
 from schoolmode.sim.scenario import Scenario, load_scenario
 from schoolmode.sim.sweep import run_sweep, sweep_outbreaks, sweep_runs, sweep_summary
@@ -26,6 +29,52 @@ from schoolmode.sim.sweep_report import write_sweep_report
 _ERRORS = (LookupError, ValueError, OSError)
 _OUTBREAK_ONLY = [c for c in RUN_FIELDS if c not in OUTCOMES]
 """Outbreak columns of a sweep's rows kept out of sweep.csv (they are in runs.csv)."""
+
+
+def policies_of(
+    ctx: Context, names: list[str], read_files: bool = False
+) -> tuple[Registry, list[str], list[str]]:
+    """The registry of the run, the policy ids and the policy files among ``names``. With
+    ``read_files`` (the command line only), a name that is a YAML file or a folder is read from
+    there; the others, and every name without it, are ids of the context's registry
+    (``--policies-dir`` or the shipped policies)."""
+    files = [n for n in names if read_files and n != NO_POLICY and is_policy_path(n)]
+    registry = registry_with_files(files, ctx.registry, ctx.settings.cache_dir)
+    ids = [registry.id_of(Path(n)) if n in files else n for n in names]
+    for pid in ids:
+        if pid != NO_POLICY:
+            registry.get(pid)
+    return registry, ids, files
+
+
+def _population(
+    ctx: Context,
+    spec: Path | None,
+    contacts: Path | None,
+    schools: int | None,
+    profiles: Path | None,
+) -> tuple[Population, dict[str, list[str]]]:
+    """The population of a run: a spec file, one school's contact file, or the synthetic
+    district (of ``profiles``, its first ``schools``)."""
+    data = str(ctx.settings.data_dir)
+    if spec is not None:
+        given = [
+            o
+            for o, v in (("--contacts", contacts), ("--schools", schools), ("--profiles", profiles))
+            if v is not None
+        ]
+        if given:
+            raise SchoolmodeError(
+                f"--population {spec} says which population to simulate: drop {', '.join(given)} "
+                "(the spec's kind synthetic-district has profiles and schools)"
+            )
+        loaded = load_population_spec(str(spec.resolve()), data)
+        return loaded.population, loaded.attributes
+    if contacts is not None:
+        return from_sociopatterns(contacts), {}
+    source = str(profiles) if profiles else None
+    population = load_population(source, schools, data)
+    return population, school_attributes(population, source, schools, data)
 
 
 def _scenario(
@@ -54,11 +103,12 @@ def _scenario(
         if not sep:
             raise SchoolmodeError(f"--param {item!r}: expected name=value")
         scenario = scenario.with_param(name.strip(), value.strip())
-    return scenario
+    return with_data_immunity(scenario)
 
 
 class SimRequest(BaseModel):
-    """Simulate ``policy_ids`` (``none``: no policy) on the same seeds of the district."""
+    """Simulate ``policy_ids`` (``none``: no policy; a YAML file or folder: the policy there)
+    on the same seeds of the district or of ``population``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -73,6 +123,12 @@ class SimRequest(BaseModel):
     """Only the first N schools by id (default: the whole district)."""
     profiles: Path | None = None
     """CPS school profile CSV (default: the data folder's)."""
+    population: Path | None = None
+    """A population spec file (``sim/population_spec.py``; docs/simulator.md, "Population
+    spec"): simulate that population instead of the synthetic district."""
+    read_policy_files: bool = False
+    """Whether a policy named as a YAML file or folder is read from the file system (the
+    command line; never a job of the API, whose policy ids name registry policies only)."""
     contacts: Path | None = None
     """A school's face-to-face contact file (SocioPatterns layout, ``t i j Ci Cj``, its
     ``_metadata.txt`` beside it if any): simulate that one school instead of the synthetic
@@ -139,18 +195,10 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
             (req.seed_state, req.seed_weekday),
         )
         tell.start("building the population and its contacts", 1)
-        registry = ctx.registry
-        for pid in req.policy_ids:
-            if pid != NO_POLICY:
-                registry.get(pid)
-        if req.contacts is not None:
-            population = from_sociopatterns(req.contacts)
-            attributes: dict[str, list[str]] = {}
-        else:
-            source = str(req.profiles) if req.profiles else None
-            data = str(ctx.settings.data_dir)
-            population = load_population(source, req.schools, data)
-            attributes = school_attributes(population, source, req.schools, data)
+        registry, policy_ids, _ = policies_of(ctx, req.policy_ids, req.read_policy_files)
+        population, attributes = _population(
+            ctx, req.population, req.contacts, req.schools, req.profiles
+        )
         if scenario.initial_infections > population.network.n:
             raise SchoolmodeError(
                 f"initial_infections {scenario.initial_infections} is more than the "
@@ -159,12 +207,12 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
             )
         tell.start(
             f"{population.network.n:,} agents, {len(population.school_ids)} schools",
-            scenario.seeds * len(req.policy_ids),
+            scenario.seeds * len(policy_ids),
         )
         result = compare(
             population,
             scenario,
-            req.policy_ids,
+            policy_ids,
             registry,
             progress=lambda pid, seed: tell.advance(),
             attributes=attributes,
@@ -174,7 +222,7 @@ def simulate(ctx: Context, req: SimRequest, steps: Steps | None = None) -> SimRe
         files = write_sim_report(result, req.out)
     summary = result.summary()
     rows = []
-    for pid in req.policy_ids:
+    for pid in policy_ids:
         row = summary.filter((summary["policy"] == pid) & (summary["outcome"] == "infections"))
         rows.append(
             PolicyInfections(policy=pid, mean=row["mean"][0], lo=row["lo"][0], hi=row["hi"][0])
@@ -216,6 +264,10 @@ class SimSweepRequest(BaseModel):
     days: int | None = None
     schools: int | None = None
     profiles: Path | None = None
+    population: Path | None = None
+    """A population spec file (as ``SimRequest.population``)."""
+    read_policy_files: bool = False
+    """As ``SimRequest.read_policy_files``."""
     scheduler: str | None = None
     workers: int = 2
     large: int | None = Field(None, ge=1)
@@ -267,10 +319,22 @@ def sweep(ctx: Context, req: SimSweepRequest) -> SimSweepResult:
         name, listed = _sweep_values(ctx, req, sc)
         seed_list = list(range(sc.first_seed, sc.first_seed + sc.seeds))
         policies_dir = ctx.settings.policies_dir
-        args = (sc, req.policy_ids, seed_list, name.strip(), listed)
+        _, policy_ids, files = policies_of(ctx, req.policy_ids, req.read_policy_files)
+        spec = None
+        if req.population is not None:
+            population, _ = _population(ctx, req.population, None, req.schools, req.profiles)
+            if sc.initial_infections > population.network.n:
+                raise SchoolmodeError(
+                    f"initial_infections {sc.initial_infections} is more than the "
+                    f"{population.network.n} people of the population"
+                )
+            spec = str(req.population.resolve())
+        args = (sc, policy_ids, seed_list, name.strip(), listed)
         kwargs = {
             "profiles": str(req.profiles) if req.profiles else None,
             "schools": req.schools,
+            "population": spec,
+            "policy_files": tuple(str(Path(f).resolve()) for f in files),
             "policy_root": str(policies_dir) if policies_dir else None,
             "data_dir": str(ctx.settings.data_dir),
             "beta_cache": str(ctx.settings.cache_dir),

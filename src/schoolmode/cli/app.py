@@ -80,7 +80,7 @@ HELP: dict[str, str] = {
     "outbreak": "School outbreaks (IDPH/CSTE) and the health department's decisions.",
     "vaccination": "Staff vaccination scheduling.",
     "accommodations": "Staff accommodation requests: review, appeals, imports.",
-    "sim": "Simulate policies on the synthetic district.",
+    "sim": "Simulate policies on the synthetic district or a population spec.",
     "serve": "Serve the dashboard (/) and the HTTP API (/openapi.json) on the store until stopped.",
     "users": "Accounts of the HTTP API (roles and scopes).",
     "tokens": "Bearer tokens of the HTTP API's accounts.",

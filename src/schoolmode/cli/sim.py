@@ -1,8 +1,10 @@
-"""``schoolmode sim``: simulate policies on the synthetic district (engine in the loop).
+"""``schoolmode sim``: simulate policies on the synthetic district or any population of a
+population spec file (engine in the loop).
 
 ``sim run`` runs one policy over seeds, ``sim compare`` several on the same seeds with paired
-differences, ``sim sweep`` a scenario parameter over values on Dask. The face of
-``schoolmode.app.simulation``.
+differences, ``sim sweep`` a scenario parameter over values on Dask, ``sim validate`` a real
+wave against the reported cases. The face of ``schoolmode.app.simulation`` and
+``schoolmode.app.sim_validation``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import typer
 
 from schoolmode.cli.common import ProgressSteps, app_context, console, stages
 
-app = typer.Typer(help="Simulate policies on the synthetic district.", no_args_is_help=True)
+app = typer.Typer(
+    help="Simulate policies on the synthetic district or a population spec.", no_args_is_help=True
+)
 
 ScenarioOpt = Annotated[
     Path | None, typer.Option("--scenario", help="Scenario YAML (default: every default).")
@@ -30,6 +34,14 @@ ProfilesOpt = Annotated[
     typer.Option(help="CPS school profile CSV (default: the data folder's SY2122 profiles)."),
 ]
 PoliciesDir = Annotated[Path | None, typer.Option("--policies-dir", help="Folder of policies.")]
+PopulationOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--population",
+        help="Population spec YAML (kind synthetic-district, sociopatterns or file; "
+        "docs/simulator.md, 'Population spec') to simulate instead of the synthetic district.",
+    ),
+]
 ContactsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -100,6 +112,7 @@ def _compare(
     contacts: Path | None = None,
     large: int | None = None,
     seeding: tuple[SeedState | None, SeedWeekday | None] = (None, None),
+    population: Path | None = None,
 ) -> None:
     from schoolmode.app.simulation import SimRequest, simulate
 
@@ -112,6 +125,8 @@ def _compare(
         schools=schools,
         profiles=profiles,
         contacts=contacts,
+        population=population,
+        read_policy_files=True,
         params=params or [],
         large=large,
         seed_state=seeding[0].value if seeding[0] else None,
@@ -143,7 +158,13 @@ def _compare(
 
 @app.command("run")
 def run_cmd(
-    policy: Annotated[str, typer.Option(help="Policy id, or `none` for everything open.")],
+    policy: Annotated[
+        str,
+        typer.Option(
+            help="Policy id, a policy file or folder anywhere (read from there, with the shipped "
+            "policies beside it), or `none` for everything open."
+        ),
+    ],
     scenario: ScenarioOpt = None,
     seeds: SeedsOpt = None,
     days: DaysOpt = None,
@@ -151,6 +172,7 @@ def run_cmd(
     profiles: ProfilesOpt = None,
     policies_dir: PoliciesDir = None,
     param: ParamOpt = None,
+    population: PopulationOpt = None,
     contacts: ContactsOpt = None,
     large: LargeOpt = None,
     seed_state: SeedStateOpt = None,
@@ -172,12 +194,18 @@ def run_cmd(
         contacts,
         large,
         (seed_state, seed_weekday),
+        population,
     )
 
 
 @app.command("compare")
 def compare_cmd(
-    policies: Annotated[str, typer.Option(help="Comma-separated policy ids (`none`: no policy).")],
+    policies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated policy ids or policy files or folders (`none`: no policy)."
+        ),
+    ],
     scenario: ScenarioOpt = None,
     seeds: SeedsOpt = None,
     days: DaysOpt = None,
@@ -185,6 +213,7 @@ def compare_cmd(
     profiles: ProfilesOpt = None,
     policies_dir: PoliciesDir = None,
     param: ParamOpt = None,
+    population: PopulationOpt = None,
     contacts: ContactsOpt = None,
     large: LargeOpt = None,
     seed_state: SeedStateOpt = None,
@@ -207,12 +236,18 @@ def compare_cmd(
         contacts,
         large,
         (seed_state, seed_weekday),
+        population,
     )
 
 
 @app.command("sweep")
 def sweep_cmd(
-    policies: Annotated[str, typer.Option(help="Comma-separated policy ids (`none`: no policy).")],
+    policies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated policy ids or policy files or folders (`none`: no policy)."
+        ),
+    ],
     param: Annotated[
         str,
         typer.Option(
@@ -227,6 +262,7 @@ def sweep_cmd(
     schools: SchoolsOpt = None,
     profiles: ProfilesOpt = None,
     policies_dir: PoliciesDir = None,
+    population: PopulationOpt = None,
     scheduler: Annotated[
         str | None,
         typer.Option(help="Address of a running Dask scheduler (default: start a LocalCluster)."),
@@ -255,6 +291,8 @@ def sweep_cmd(
         days=days,
         schools=schools,
         profiles=profiles,
+        population=population,
+        read_policy_files=True,
         scheduler=scheduler,
         workers=workers,
         large=large,
@@ -276,3 +314,49 @@ def sweep_cmd(
     console.print(
         f"rows: {result.rows_csv}; summary: {result.summary_csv}; report: {result.report_md}"
     )
+
+
+class WaveName(StrEnum):
+    omicron_2022 = "omicron-2022"
+    delta_2021 = "delta-2021"
+
+
+@app.command("validate")
+def validate_cmd(
+    wave: Annotated[
+        WaveName,
+        typer.Option(
+            help="omicron-2022: the January 2022 agreement from 11 January 2022 against CDPH's "
+            "cases; delta-2021: the fall 2021 term from 30 August 2021 against CPS's school "
+            "case reports."
+        ),
+    ],
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds.")] = 5,
+    schools: SchoolsOpt = None,
+    param: ParamOpt = None,
+    out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim-validate"),
+) -> None:
+    """Simulate a real wave with immunity, importation and initial infections from the data
+    and compare its reported cases with the real ones by week; write validation.md,
+    validation.html, validation.csv and the plot."""
+    from schoolmode.app.sim_validation import ValidateRequest, validate
+
+    req = ValidateRequest(
+        wave=wave.value, out=out, seeds=seeds, schools=schools, params=param or []
+    )
+    runs = ProgressSteps()
+    with app_context() as ctx:
+        try:
+            result = validate(ctx, req, runs)
+        finally:
+            runs.stop()
+    console.print(
+        f"{result.runs} runs in {result.wall_s:.1f} s; {result.initial_infections:,} initial "
+        "infections; cases per 100,000 by week: real, simulated mean [95%]"
+    )
+    for w in result.weeks:
+        console.print(
+            f"week from {w.week}: real {w.observed:,.1f}, simulated {w.mean:,.1f} "
+            f"[{w.lo:,.1f}, {w.hi:,.1f}]"
+        )
+    console.print(f"report: {result.files['validation.md']} and {result.files['validation.html']}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,12 +86,20 @@ class Registry:
         root: Path | None = None,
         cache_dir: Path | None = None,
         fallback: Registry | None = None,
+        files: Sequence[Path] | None = None,
     ) -> None:
+        """``files``: these policy files (a folder: its ``policy.yaml``) instead of every
+        policy under ``root``."""
         self.root = Path(root) if root is not None else default_policy_dir()
         self.fallback = fallback
         self._raw: dict[str, tuple[Path, Policy | Overlay]] = {}
         self._resolved: dict[str, LoadedPolicy] = {}
-        for path in sorted(self.root.glob(f"*/{POLICY_FILE}")):
+        paths = (
+            sorted(self.root.glob(f"*/{POLICY_FILE}"))
+            if files is None
+            else [Path(f) / POLICY_FILE if Path(f).is_dir() else Path(f) for f in files]
+        )
+        for path in paths:
             item = read_file(path, cache_dir)
             if item.id in self._raw:
                 other = self._raw[item.id][0]
@@ -109,6 +118,14 @@ class Registry:
 
     def ids(self) -> list[str]:
         return sorted(self._raw)
+
+    def id_of(self, path: Path) -> str:
+        """The id of this registry's policy file ``path`` (a folder: its ``policy.yaml``)."""
+        target = (Path(path) / POLICY_FILE if Path(path).is_dir() else Path(path)).resolve()
+        for policy_id, (file, _) in self._raw.items():
+            if file.resolve() == target:
+                return policy_id
+        raise LookupError(f"{path}: not a policy file of {self.root}")
 
     def __contains__(self, policy_id: object) -> bool:
         return policy_id in self._raw or (self.fallback is not None and policy_id in self.fallback)
@@ -165,6 +182,27 @@ def load_policy_path(path: Path, registry: Registry | None = None) -> LoadedPoli
         base = reg.get(item.overlay_of).policy
         return LoadedPolicy(apply_overlay(base, item, path), path, item)
     return LoadedPolicy(item, path)
+
+
+def is_policy_path(text: str) -> bool:
+    """Whether a policy named on the command line is a file or folder rather than an id: a
+    YAML file name, or a name with a path separator (ids have neither)."""
+    return text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text
+
+
+def registry_with_files(
+    files: Sequence[str | Path], base: Registry, cache_dir: Path | None = None
+) -> Registry:
+    """``base`` answering also the policies of ``files`` (policy files or folders anywhere,
+    read once here; an overlay's base and the tracing rules the simulator reads come from
+    ``base``): nothing needs to be copied beside the shipped policies."""
+    if not files:
+        return base
+    for f in files:
+        target = Path(f) / POLICY_FILE if Path(f).is_dir() else Path(f)
+        if not target.is_file():
+            raise PolicyFileError(target, [Problem("", "no such policy file", None)])
+    return Registry(Path(files[0]).parent, cache_dir, fallback=base, files=[Path(f) for f in files])
 
 
 def shipped_registry(cache_dir: Path | None = None) -> Registry:

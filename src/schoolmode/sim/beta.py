@@ -68,13 +68,19 @@ def population_digest(population: Population) -> str:
 
 
 def with_weights(population: Population, layer_weights: Mapping[str, float]) -> Population:
-    """``population`` with some layers' weights replaced (the scenario's ``layer_weights``)."""
-    if not layer_weights:
+    """``population`` with some layers' weights replaced (the scenario's ``layer_weights``),
+    and the layers of one recorded day of a time-resolved network weighed by the share of
+    school days that open them (1 / ``recorded_days``: calibrated on an average school day,
+    as if every day's layers were open at once)."""
+    day_specific = np.array(population.layer_day, dtype=np.int64) >= 0
+    if not layer_weights and not day_specific.any():
         return population
     net = population.network
     weights = net.weights.copy()
     for name, w in layer_weights.items():
         weights[population.layers_called(name, "layer_weights")] = w
+    if day_specific.any():
+        weights[day_specific] /= population.recorded_days
     return replace(population, network=replace(net, weights=weights))
 
 

@@ -30,6 +30,7 @@ from schoolmode.sim.network import Population, from_district
 from schoolmode.sim.outbreaks import RUN_FIELDS, outbreak_summary
 from schoolmode.sim.outcomes import OUTCOMES, LoopResult
 from schoolmode.sim.scenario import Scenario
+from schoolmode.sim.setup import run_calendar
 from schoolmode.sim.stats import paired_difference, summarise
 from schoolmode.synth.district import synth_district
 
@@ -126,6 +127,9 @@ class Comparison:
     wall_s: float
     param_names: list[str] = field(default_factory=list)
     """Scenario fields set on the command line (``--param``, dotted): columns of ``runs()``."""
+    school_day: np.ndarray | None = None
+    """(days,) bool: the school days the runs used (``setup.run_calendar``); None: the
+    synthetic district's (``calendar.school_calendar`` of the scenario)."""
 
     @property
     def betas(self) -> list[float]:
@@ -221,6 +225,7 @@ def compare(
         len(population.school_ids),
         time.perf_counter() - t0,
         list(param_names),
+        run_calendar(population, scenario),
     )
 
 

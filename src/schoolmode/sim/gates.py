@@ -97,6 +97,12 @@ def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
     gate[run.school_layers] = present
     if run.community >= 0:
         gate[run.community] = ~isolated
+    if run.off_school.size:
+        gate[run.off_school] = ~present & ~isolated & ~quarantined
+    recorded = run.recorded_day[d]
+    for k, layers in enumerate(run.day_layers):  # a time-resolved network: one recorded day
+        if k != recorded:
+            gate[layers] = False
     _part_of_day(run, st, d, present & going, fraction)
     if run.keep_gates:
         run.gates_kept.append(gate.copy())

@@ -101,6 +101,22 @@ class Network:
         return int(self.degree(layer).sum() // 2)
 
 
+def add_layer(
+    network: Network, name: str, src: np.ndarray, dst: np.ndarray, weight: float
+) -> Network:
+    """``network`` with one more layer (undirected edges ``src``-``dst``) after its others."""
+    if name in network.layers:
+        raise SchoolmodeError(f"the population already has a layer called {name!r}")
+    indptr, cols = csr(network.n, src, dst)
+    offset = network.indices.size
+    return Network(
+        layers=(*network.layers, name),
+        weights=np.append(network.weights, weight),
+        indptr=np.vstack([network.indptr, indptr + offset]),
+        indices=np.concatenate([network.indices, cols]),
+    )
+
+
 def csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric CSR of the undirected edges (src, dst): self-loops and duplicates dropped,
     each row's columns sorted."""
@@ -242,6 +258,21 @@ class Population:
     """The role of each layer of ``network`` (one of ``LAYERS``: which contacts a closed
     classroom or school, an isolation or a holiday removes), declared by whoever builds the
     population; empty: each layer's role is its name (the synthetic district's layers)."""
+    school_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    """Weekdays (0 Monday) on which school meets (the population's weekly pattern)."""
+    holidays: bool = True
+    """Whether the synthetic CPS calendar's holidays close school (with the scenario's
+    ``district_holidays``); a school from a contact network or a file is not in that calendar."""
+    layer_day: tuple[int, ...] = ()
+    """Per layer, the recorded day of a time-resolved contact network it belongs to (``-1``:
+    every day; empty: no layer is day-specific). School day ``k`` of a run (counted from its
+    first) opens the layers of recorded day ``k mod recorded_days`` only (``gates.py``)."""
+    recorded_days: int = 1
+    """Recorded days that the run's school days repeat (``layer_day``)."""
+    off_school_layers: tuple[int, ...] = ()
+    """Layers that replace school time: open for an agent only on a day it is not at school
+    (a day without school, a closed unit, staying home ill), never while isolated or in
+    quarantine (``sim/gates.py``)."""
 
     def roles(self) -> tuple[str, ...]:
         """The role of each layer; a layer with none declared and no role name is an error."""
@@ -621,6 +652,7 @@ def from_sociopatterns(
     metadata: Path | None = None,
     minutes_per_unit: float = MINUTES_PER_UNIT,
     adult_age: int = 40,
+    repeat_days: bool = False,
 ) -> Population:
     """One school from an empirical SocioPatterns contact network.
 
@@ -632,6 +664,10 @@ def from_sociopatterns(
     other classes; ``staff``: two teachers) and by duration bin (``DURATION_BINS``): layer
     ``"homeroom 3-10 min"`` weighs the mean minutes of its pairs / ``minutes_per_unit``. Ages:
     primary grade g -> 5 + g, high-school students 17, teachers ``adult_age`` (assumptions).
+
+    ``repeat_days``: time-resolved instead: each recorded day has its own layers (``"homeroom
+    3-10 min, day 2"``, a pair's minutes on that day), open on the run's school days in turn
+    (``Population.layer_day``).
     """
     school = read_school(path, metadata)
     roster = school.roster.with_row_index("agent")
@@ -639,12 +675,27 @@ def from_sociopatterns(
     n_days = max(school.pairs["day"].n_unique(), 1)
     rooms = sorted(set(roster.filter(~pl.col("teacher"))["class"].to_list()))
     room_no = {c: i for i, c in enumerate(rooms)}
-    kind = _pair_layers(school.pairs, roster, n_days)
+    if repeat_days:
+        recorded = sorted(school.pairs["day"].unique().to_list())
+        kind = pl.concat(
+            [
+                _pair_layers(school.pairs.filter(pl.col("day") == day), roster, 1).with_columns(
+                    pl.format("{}, day {}", "layer", pl.lit(k + 1)).alias("layer"),
+                    pl.lit(k, dtype=pl.Int64).alias("recorded_day"),
+                )
+                for k, day in enumerate(recorded)
+            ]
+        )
+    else:
+        kind = _pair_layers(school.pairs, roster, n_days).with_columns(
+            pl.lit(-1, dtype=pl.Int64).alias("recorded_day")
+        )
     layers = kind.group_by("layer", maintain_order=True).agg(
         pl.col("i"),
         pl.col("j"),
         (pl.col("minutes").mean() / minutes_per_unit).alias("weight"),
         pl.col("kind").first(),
+        pl.col("recorded_day").first(),
     )
     layer_edges: dict[str, Edges] = {
         row["layer"]: (np.array(row["i"], dtype=np.int32), np.array(row["j"], dtype=np.int32))
@@ -652,6 +703,7 @@ def from_sociopatterns(
     }
     weights = {row["layer"]: float(row["weight"]) for row in layers.iter_rows(named=True)}
     kind_of = {row["layer"]: str(row["kind"]) for row in layers.iter_rows(named=True)}
+    day_of = {row["layer"]: int(row["recorded_day"]) for row in layers.iter_rows(named=True)}
     agents = new_agents(n)
     teacher = roster["teacher"].to_numpy()
     agents["role"] = np.where(
@@ -671,6 +723,8 @@ def from_sociopatterns(
         school_ids=[school.name],
         classroom_ids=rooms,
         layer_roles=tuple(kind_of[name] for name in network.layers),
+        layer_day=tuple(day_of[name] for name in network.layers) if repeat_days else (),
+        recorded_days=n_days if repeat_days else 1,
     )
 
 

@@ -44,7 +44,8 @@ class LoopResult:
     outcomes: dict[str, float]
     daily: dict[str, np.ndarray]
     """Series by day: ``new_infections``, ``infectious``, ``schools_remote``,
-    ``classrooms_remote``, ``in_person_students``, ``cases_reported``, ``tests``."""
+    ``classrooms_remote``, ``in_person_students``, ``cases_reported`` (every agent),
+    ``school_cases_reported`` (the schools' students and staff), ``tests``."""
     engine: LoopEngine | None = None
     agents: np.ndarray | None = None
     school_layer_infections: np.ndarray | None = None
@@ -136,5 +137,6 @@ class Tally:
             "schools_masked": self.schools_masked,
             "in_person_students": self.in_person_students,
             "cases_reported": self.cases_by_day,
+            "school_cases_reported": self.daily_cases_s.sum(axis=0),
             "tests": self.tests_by_day,
         }

@@ -130,6 +130,8 @@ NO_SCHOOL_COLOUR = "#d9d9d9"
 
 def school_days(comparison: Comparison) -> np.ndarray:
     """(days,) bool: the run's school days, the calendar the simulator itself used."""
+    if comparison.school_day is not None:
+        return comparison.school_day
     sc = comparison.scenario
     return school_calendar(sc.start, sc.days, sc.district_holidays)
 

@@ -158,11 +158,22 @@ class Importation(_Strict):
 class Immunity(_Strict):
     """Protection before day 0 other than vaccination (``vaccination.initial_share``)."""
 
+    source: Literal["given", "data"] = "given"
+    """``given``: ``prior_infection_share`` and ``vaccination.initial_share`` as set; ``data``:
+    both computed from Chicago's data for the day before ``start`` (``sim.immunity_data``:
+    CDPH vaccinations and cases by age over the ACS population), replacing what is set."""
     prior_infection_share: dict[str, float] = Field(default_factory=dict)
     """Share of each role protected by a prior infection (drawn independently of
     vaccination)."""
     protection: float = Field(0.5, ge=0, le=1)
     """Reduction of susceptibility of a previously infected agent (assumption)."""
+    ascertainment: float = Field(0.4, gt=0, le=1)
+    """With ``source: data``: the share of infections reported as cases up to the start
+    (assumption: no seroprevalence survey of Chicago by age is in the shipped data; CDC
+    estimated 1 in 7.7 infections reported in February-September 2020, Reese et al. 2021, with
+    testing far scarcer then than in 2021)."""
+    max_prior_share: float = Field(0.9, gt=0, le=1)
+    """With ``source: data``: the previously infected share of a role is at most this."""
 
 
 class Scenario(_Strict):

@@ -47,7 +47,14 @@ class RunSetup:
     """Layer weights times masking multipliers."""
     school_layers: np.ndarray
     community: int
-    """Index of the community layer (-1: none)."""
+    """Index of the community layer (-1: none) that is open every day."""
+    off_school: np.ndarray
+    """Layers that replace school time (``Population.off_school_layers``)."""
+    recorded_day: np.ndarray
+    """(days,) int: the recorded day of a time-resolved network whose layers a day opens
+    (``Population.layer_day``; -1 on a day without school)."""
+    day_layers: list[np.ndarray]
+    """Per recorded day, its layers (empty: the network is not time-resolved)."""
     in_school_layer: np.ndarray
     school_day: np.ndarray
     engine: LoopEngine | None
@@ -107,6 +114,20 @@ def seed_day(scenario: Scenario, seed: int) -> int:
     return day
 
 
+def run_calendar(population: Population, scenario: Scenario) -> np.ndarray:
+    """(days,) bool: the run's school days, from the population's school weekdays and, where
+    both the scenario and the population keep them, the synthetic CPS calendar's holidays."""
+    holidays = scenario.district_holidays and population.holidays
+    return school_calendar(scenario.start, scenario.days, holidays, population.school_weekdays)
+
+
+def recorded_days(population: Population, school_day: np.ndarray) -> np.ndarray:
+    """(days,) int: the recorded day each school day repeats (school day ``k`` of the run:
+    ``k mod recorded_days``), -1 on the other days."""
+    count = np.cumsum(school_day) - 1
+    return np.where(school_day, count % max(population.recorded_days, 1), -1).astype(np.int64)
+
+
 def _importation(
     population: Population, scenario: Scenario, zip_cases: pl.DataFrame | None
 ) -> tuple[np.ndarray | None, np.ndarray]:
@@ -158,7 +179,7 @@ def _engine(
         },
         scenario.start,
         scenario.days,
-        engine_calendar(scenario.start, scenario.days, school_day),
+        engine_calendar(scenario.start, scenario.days, school_day, population.school_weekdays),
         attributes={
             "school": dict(school_attributes),
             "classroom": {
@@ -199,9 +220,11 @@ def setup(
     in_school_layer[school_layers] = True
     epi = Epidemic(population, pathogen, seed)
     epi.presence_row[school_layers] = 0  # a measure starting during the day: gates.py
-    epi.presence_row[population.layers_of("community")] = 1
+    off_school = np.array(population.off_school_layers, dtype=np.int64)
+    community = np.setdiff1d(population.layers_of("community"), off_school)
+    epi.presence_row[community] = 1
     groups = Groups.build(population, epi.agents, school_attributes or {})
-    school_day = school_calendar(scenario.start, scenario.days, scenario.district_holidays)
+    school_day = run_calendar(population, scenario)
     engine, closed = None, np.array([False, False, False], dtype=bool)
     masking: MaskingPlan | None = None
     if policy is not None:
@@ -233,7 +256,13 @@ def setup(
         beta_cached=beta_cached,
         weights=_weights(population, scenario, masking),
         school_layers=school_layers,
-        community=int(next(iter(population.layers_of("community")), -1)),
+        community=int(next(iter(community), -1)),
+        off_school=off_school,
+        recorded_day=recorded_days(population, school_day),
+        day_layers=[
+            np.flatnonzero(np.array(population.layer_day) == k)
+            for k in range(population.recorded_days if population.layer_day else 0)
+        ],
         in_school_layer=in_school_layer,
         school_day=school_day,
         engine=engine,

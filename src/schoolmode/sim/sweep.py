@@ -20,11 +20,13 @@ import polars as pl
 from schoolmode.engine.settings import Settings, sweep_points
 from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
-from schoolmode.policy.loader import Registry, registry_for
+from schoolmode.policy.loader import Registry, registry_for, registry_with_files
 from schoolmode.sim.compare import NO_POLICY, load_population, school_attributes
 from schoolmode.sim.loop import run_policy
+from schoolmode.sim.network import Population
 from schoolmode.sim.outbreaks import RUN_FIELDS, outbreak_summary
 from schoolmode.sim.outcomes import OUTCOMES
+from schoolmode.sim.population_spec import load_population_spec
 from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.stats import paired_difference, summarise
 
@@ -36,8 +38,22 @@ POLICY_PREFIX = "policy."
 
 
 @lru_cache(maxsize=4)
-def _registry(root: str | None) -> Registry:
-    return registry_for(Path(root) if root else None)
+def _registry(root: str | None, files: tuple[str, ...] = ()) -> Registry:
+    """The policies of ``root`` and of the policy ``files``, read once per process (so once
+    per sweep in this process, once per worker on Dask)."""
+    return registry_with_files(files, registry_for(Path(root) if root else None))
+
+
+def _population(
+    profiles: str | None, schools: int | None, data_dir: str | None, spec: str | None
+) -> tuple[Population, dict[str, list[str]]]:
+    """The sweep's population: a spec file's, or the synthetic district (both cached per
+    process)."""
+    if spec is not None:
+        loaded = load_population_spec(spec, data_dir)
+        return loaded.population, loaded.attributes
+    population = load_population(profiles, schools, data_dir)
+    return population, school_attributes(population, profiles, schools, data_dir)
 
 
 def sweep_task(
@@ -50,11 +66,14 @@ def sweep_task(
     settings: Settings | None = None,
     data_dir: str | None = None,
     beta_cache: str | None = None,
+    population_spec: str | None = None,
+    policy_files: tuple[str, ...] = (),
 ) -> dict[str, float | None]:
-    """One run: its outcomes (``OUTCOMES``) and outbreak outcomes (``outbreaks.RUN_FIELDS``)."""
+    """One run: its outcomes (``OUTCOMES``) and outbreak outcomes (``outbreaks.RUN_FIELDS``);
+    ``population_spec``: a population spec file instead of the synthetic district."""
     scenario = Scenario.model_validate_json(scenario_json)
-    population = load_population(profiles, schools, data_dir)
-    registry = _registry(policy_root)
+    population, attributes = _population(profiles, schools, data_dir, population_spec)
+    registry = _registry(policy_root, policy_files)
     policy = None if policy_id == NO_POLICY else registry.get(policy_id).policy
     result = run_policy(
         population,
@@ -63,7 +82,7 @@ def sweep_task(
         policy,
         seed,
         registry,
-        school_attributes=school_attributes(population, profiles, schools, data_dir),
+        school_attributes=attributes,
         settings=settings,
         beta_cache=Path(beta_cache) if beta_cache else None,
     )
@@ -83,13 +102,15 @@ def run_sweep(
     client: Client | None = None,
     data_dir: str | None = None,
     beta_cache: str | None = None,
+    population: str | None = None,
+    policy_files: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """One row per value, policy and seed with every outcome and outbreak outcome
     (``data_dir``, ``beta_cache``: the settings' data and cache folders, as text for the
     workers)."""
     tasks: list[tuple[str, str, int, str, Settings | None]] = []
     if name and name.startswith(POLICY_PREFIX):
-        registry = _registry(policy_root)
+        registry = _registry(policy_root, policy_files)
         param = name[len(POLICY_PREFIX) :]
         if NO_POLICY in policy_ids:
             raise SchoolmodeError(f"{name}: `{NO_POLICY}` has no policy parameters to sweep")
@@ -115,7 +136,19 @@ def run_sweep(
         ]
     if client is None:
         rows = [
-            sweep_task(j, pid, s, profiles, schools, policy_root, st, data_dir, beta_cache)
+            sweep_task(
+                j,
+                pid,
+                s,
+                profiles,
+                schools,
+                policy_root,
+                st,
+                data_dir,
+                beta_cache,
+                population,
+                policy_files,
+            )
             for _, pid, s, j, st in tasks
         ]
     else:
@@ -131,6 +164,8 @@ def run_sweep(
                 st,
                 data_dir,
                 beta_cache,
+                population,
+                policy_files,
                 pure=False,
             )
             for _, pid, s, j, st in tasks
