@@ -106,7 +106,7 @@ def test_the_union_masks_the_schools_below_the_threshold_and_not_the_others(
     after = masked[MARCH_14 + 1 :]
     assert after.any()  # the spread puts schools on both sides
     assert not after.all()
-    # the vaccinated share differs by school, and is the agents' vaccination state
+    # the vaccinated share differs by school with the spread, and hardly without it
     assert share[:, 0].max() - share[:, 0].min() > 20
     even = run(
         population,
