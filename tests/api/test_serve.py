@@ -71,7 +71,7 @@ def test_serve_starts_on_a_fresh_store(tmp_path: Path) -> None:
         else:
             raise AssertionError("the server did not answer")
         assert status == 200
-        assert len(json.loads(body)["items"]) == 18
+        assert len(json.loads(body)["items"]) == 20
         assert _get(f"{base}/api/v1/accommodations")[0] == 401
         assert _get(f"{base}/openapi.json")[0] == 200
         # the dashboard beside the API: on a store with no decision yet, a page that says so

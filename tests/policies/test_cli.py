@@ -25,7 +25,7 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_list_shows_all_eighteen_policies() -> None:
     code, out = invoke("list")
     assert code == 0
-    assert "18 policies" in out
+    assert "20 policies" in out
     assert "cps-ctu-2022-01-10" in out
     assert "cambridge-2020-11-12" in out
 

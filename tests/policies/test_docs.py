@@ -25,7 +25,16 @@ def test_every_policy_field_is_documented() -> None:
 
     text = (ROOT / "docs" / "policy-format.md").read_text(encoding="utf-8")
     missing = []
-    for cls in (m.Policy, m.Parameter, m.DatedValue, m.Interpretation, m.Rule, m.Timing, m.Overlay):
+    for cls in (
+        m.Policy,
+        m.Mode,
+        m.Parameter,
+        m.DatedValue,
+        m.Interpretation,
+        m.Rule,
+        m.Timing,
+        m.Overlay,
+    ):
         for name, field in cls.model_fields.items():
             key = field.alias or name
             if f"`{key}`" not in text:

@@ -34,6 +34,7 @@ EXPECTED: dict[str, tuple[int | None, list[str]]] = {
     ),
     "undeclared_mode": (45, ["rules[0].effect.mode", "'closed'", "in_person, remote"]),
     "unknown_source": (23, ["values[0].source", "'memos'", "known: memo"]),
+    "bad_masking": (14, ["modes[1].masking", "'universal' or 'optional'", "found 'required'"]),
     "misspelt_top_key": (25, ["unknown key `interpretation`", "did you mean `interpretations`"]),
 }
 

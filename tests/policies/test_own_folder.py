@@ -50,7 +50,7 @@ def test_an_overlay_of_a_shipped_policy_resolves_in_a_folder_of_ones_own(own: Pa
     # a shipped id is answered by the shipped folder, an unknown one by neither
     assert registry.get(BASE).policy == base
     assert BASE in registry
-    with pytest.raises(UnknownPolicyError, match="19 known policies"):
+    with pytest.raises(UnknownPolicyError, match="21 known policies"):
         registry.get("nope")
     # a folder read alone does not know the shipped base
     with pytest.raises(PolicyFileError, match=f"base policy '{BASE}' not found"):

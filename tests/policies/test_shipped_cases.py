@@ -24,6 +24,8 @@ POLICY_IDS = [
     "cps-proposal-2022-01-04",
     "ctu-proposal-2022-01-08",
     "cps-ctu-2022-01-10",
+    "cps-masks-optional-2022-03-14",
+    "ctu-masks-by-vaccination-2022-03",
     "cdc-indicators-2020-09-15",
     "cdc-k12-2021-02-12",
     "cdc-community-levels-2022-02-25",

@@ -45,6 +45,20 @@ def interpretations_markdown(registry: Registry) -> str:
                     )
     lines += [
         "",
+        "## Modes that decide masking",
+        "",
+        "What a mode requires of masks in school (`masking`, docs/policy-format.md); a policy "
+        "not listed here says nothing about masks and the simulator keeps the scenario's masking.",
+        "",
+        "| policy | mode | masking |",
+        "|---|---|---|",
+    ]
+    for loaded in registry.all():
+        for mode in loaded.policy.modes:
+            if mode.masking is not None:
+                lines.append(f"| `{loaded.id}` | `{mode.id}` | {mode.masking} |")
+    lines += [
+        "",
         "## Published decision rules not encoded, and why",
         "",
         "Every other decision rule of the published agreements and proposals is in a shipped "
@@ -89,10 +103,13 @@ NOT_ENCODED = (
     "2020), not a clause of the offer, and no doubling time is computed "
     "(`cps-lbfo-2021-02-04` pauses while a trigger holds).",
     "The January 2022 agreement's other measures (safety committees reinstating the health "
-    "screener by majority vote, the Tactical Team's daily meeting with CTU, KN95 masks) and CPS's "
-    "masks-optional decision of 14 March 2022: conditions of operation, not rules deciding a "
-    "mode (`cps-ctu-2022-01-10` encodes the classroom flip, the two school conditions and the "
-    "testing clause).",
+    "screener by majority vote, the Tactical Team's daily meeting with CTU, KN95 masks): "
+    "conditions of operation, not rules deciding a mode (`cps-ctu-2022-01-10` encodes the "
+    "classroom flip, the two school conditions and the testing clause). CPS's masks-optional "
+    "decision of 14 March 2022 is `cps-masks-optional-2022-03-14`, and the union's answer, "
+    "masking by each school's student vaccination, `ctu-masks-by-vaccination-2022-03`: its 50% "
+    "threshold is not in any retrieved source, an assumption (confidence U) the playground can "
+    "change.",
     "CPS's own quarantine protocol of fall 2021 (close contacts, within 3 feet for 15 minutes "
     "over 24 hours, quarantined 14 calendar days unless fully vaccinated and asymptomatic): no "
     "shipped policy is CPS's protocol; the CDC's and ISBE/IDPH's quarantine and isolation "

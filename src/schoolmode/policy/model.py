@@ -180,6 +180,11 @@ class Mode(Strict):
     id: str = Field(pattern=IDENT)
     label: str
     description: str | None = None
+    masking: Literal["universal", "optional"] | None = Field(
+        default=None,
+        description="What the mode requires of masks in school: universal (everyone masks) or "
+        "optional (not required); unsaid, the simulator keeps the scenario's masking.",
+    )
 
 
 # --------------------------------------------------------------------------- operands
@@ -605,6 +610,10 @@ class Policy(Strict):
 
     def mode_ids(self) -> list[str]:
         return [m.id for m in self.modes]
+
+    def decides_masking(self) -> bool:
+        """Whether a mode of the policy says what it requires of masks."""
+        return any(mode.masking is not None for mode in self.modes)
 
 
 class RuleChanges(Strict):

@@ -23,6 +23,22 @@ def _closed(run: RunSetup, d: int) -> tuple[np.ndarray, np.ndarray]:
     return s_closed, r_closed
 
 
+def _mask(run: RunSetup, d: int, s_closed: np.ndarray) -> np.ndarray:
+    """(schools,) bool: masked on day ``d`` (``masking.py``); sets the kernel's table when the
+    policy decides masking."""
+    plan, engine = run.masking, run.engine
+    if plan is None or engine is None:
+        return np.full(s_closed.size, run.masks_in_school, dtype=bool)
+    if d == 0:  # before the engine's first decision: the scenario's masking
+        masked = np.ones(s_closed.size, dtype=bool)
+    else:
+        district = int(engine.modes["district"][0, d]) if "district" in engine.ruled else None
+        school = engine.modes["school"][:, d] if "school" in engine.ruled else None
+        masked = plan.masked(district, school, s_closed.size)
+    plan.set_day(masked)
+    return masked
+
+
 def reported_today(st: DayState, d: int) -> np.ndarray:
     """Agents a positive result will report today, known before the day's contacts: results
     queued on earlier days (a result of a test taken today, turnaround 0, is not among them:
@@ -53,9 +69,11 @@ def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
     g, epi = run.groups, run.epi
     s_closed, r_closed = _closed(run, d)
     school_day = bool(run.school_day[d])
+    masked = _mask(run, d, s_closed)
     if school_day:
         tally.schools_remote[d] = int(s_closed.sum())
         tally.rooms_remote[d] = int(r_closed.sum())
+        tally.schools_masked[d] = int((masked & ~s_closed).sum())
     sources = epi.sources(d, run.active_list)
     if run.active_list:
         sym = np.zeros(g.n, dtype=bool)
@@ -89,6 +107,7 @@ def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
     if run.keep_gates:
         run.gates_kept.append(gate.copy())
         run.orders_kept.append(isolated | quarantined)
+        run.masked_kept.append(masked.copy())
     st.last_attended[present] = d
     totals = tally.totals
     tally.in_person_students[d] = int((attends & g.is_student).sum())

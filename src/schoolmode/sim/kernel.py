@@ -8,6 +8,12 @@ before anything about ``dst`` is read: a contact whose draw exceeds the largest 
 source can reach (most contacts, as per-contact probabilities are small) is rejected without
 touching the neighbour's state, which saves the cache misses of random access over large
 populations.
+
+Masking decided by a policy (``sim/masking.py``): when ``school_scale`` has columns
+(``(layers, schools)``), the hazard of a source whose school is ``school_of[src] >= 0`` is times
+``school_scale[l, school_of[src]]`` (in-school layers join agents of one school, so the source's
+school is the contact's); with no columns nothing is multiplied (the scenario's constant
+masking is then in ``weights``).
 """
 
 from __future__ import annotations
@@ -59,6 +65,14 @@ _prefetch = cast(Callable[[np.ndarray, int], None], _prefetch_intrinsic)
 
 
 @jit
+def _prefix(seed: int, stream: int, day: int) -> np.uint64:
+    """The hash of (seed, stream, day), the part of ``rng.uniform``'s chain shared by a layer."""
+    h = _mix(np.uint64(seed))
+    h = _mix(h ^ np.uint64(stream))
+    return _mix(h ^ np.uint64(day))
+
+
+@jit
 def transmit(
     day: int,
     seed: int,
@@ -73,6 +87,8 @@ def transmit(
     beta: float,
     presence: np.ndarray,
     presence_row: np.ndarray,
+    school_of: np.ndarray,
+    school_scale: np.ndarray,
     out_dst: np.ndarray,
     out_src: np.ndarray,
     out_layer: np.ndarray,
@@ -88,6 +104,7 @@ def transmit(
     Part of a day: in a layer ``l`` with ``presence_row[l] = r >= 0`` the hazard is times
     ``min(presence[r, src], presence[r, dst])``: agents there from the morning for those shares
     of the day overlap for the shorter (``presence_row[l] < 0``: whole days).
+    Masking decided by a policy: ``school_scale`` and ``school_of`` (the module's docstring).
 
     Who is infected does not depend on the order of the loops (newly infected agents do not
     transmit the same day); who infects them does: the infector and layer recorded are those
@@ -96,16 +113,11 @@ def transmit(
     """
     count = 0
     n_layers = indptr.shape[0]
-    max_sus = 0.0
-    for i in range(susceptibility.shape[0]):
-        max_sus = max(max_sus, susceptibility[i])
+    max_sus = max(0.0, susceptibility.max()) if susceptibility.shape[0] else 0.0
     # slot[dst]: where today's infection of dst is in out_*; valid only if out_dst[slot] == dst
     slot = np.empty(t_infected.shape[0], dtype=np.int32)
     for layer in range(n_layers):
-        stream = TRANSMISSION * 100 + layer
-        h = _mix(np.uint64(seed))
-        h = _mix(h ^ np.uint64(stream))
-        prefix = _mix(h ^ np.uint64(day))
+        prefix = _prefix(seed, TRANSMISSION * 100 + layer, day)
         weight = beta * weights[layer]
         row = indptr[layer]
         gate_row = gate[layer]
@@ -124,6 +136,8 @@ def transmit(
                 continue
             here = presence[part, src] if part >= 0 else 1.0
             force = weight * infectiousness[src] * here
+            if school_scale.shape[1] > 0 and school_of[src] >= 0:
+                force *= school_scale[layer, school_of[src]]
             if force <= 0.0:
                 continue
             # never below any p of this source's contacts (margin for rounding)

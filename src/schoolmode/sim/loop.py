@@ -155,6 +155,7 @@ def run_days(run: RunSetup) -> LoopResult:
         school_layer_infections=tally.school_layer_inf,
         gates=run.gates_kept,
         orders=run.orders_kept,
+        masked=run.masked_kept,
         records=run.records.frames(st.reported, g.school, g.room) if run.records else None,
         timings=clock.timings,
         beta=run.beta,

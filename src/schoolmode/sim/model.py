@@ -133,6 +133,10 @@ class Epidemic:
         measure starts (the policy loop, ``gates.py``)."""
         self.presence_row = np.full(len(self.network.layers), -1, dtype=np.int64)
         """Per layer, the ``presence`` row it reads (-1: whole days, the plain model's)."""
+        self.school_of = np.empty(0, dtype=np.int64)
+        self.school_scale = np.empty((len(self.network.layers), 0), dtype=np.float64)
+        """Masking decided by a policy (``kernel.transmit``): each agent's school and, per layer
+        and school, the day's transmission multiplier; no columns (the default): none."""
         self.out_dst = np.empty(n, dtype=np.int64)
         self.out_src = np.empty(n, dtype=np.int64)
         self.out_layer = np.empty(n, dtype=np.int64)
@@ -200,6 +204,8 @@ class Epidemic:
             beta,
             self.presence,
             self.presence_row,
+            self.school_of,
+            self.school_scale,
             self.out_dst,
             self.out_src,
             self.out_layer,

@@ -92,6 +92,18 @@ def _district(run: RunSetup, tally: Tally, engine: LoopEngine, d: int) -> None:
         engine.record("school", name, d, np.full(run.groups.n_schools, value))
 
 
+def _vaccinated(run: RunSetup, st: DayState, engine: LoopEngine, d: int) -> None:
+    """``students_vaccinated``: the school's students with a completed vaccine series (second
+    dose given by day ``d``), read only when a rule reads it."""
+    if "students_vaccinated" not in engine.columns.get("school", set()):
+        return
+    g = run.groups
+    done = g.is_student & g.has_school & (st.dose2 <= d)
+    engine.record(
+        "school", "students_vaccinated", d, np.bincount(g.school[done], minlength=g.n_schools)
+    )
+
+
 def record_metrics(
     run: RunSetup, st: DayState, tally: Tally, engine: LoopEngine, d: int, cases: np.ndarray
 ) -> None:
@@ -101,3 +113,4 @@ def record_metrics(
     _staff(run, engine, d, order)
     _cases(run, tally, engine, d, cases)
     _district(run, tally, engine, d)
+    _vaccinated(run, st, engine, d)

@@ -31,6 +31,7 @@ OUTCOMES = (
     "peak_infectious",
     "peak_day",
     "doses",
+    "masked_school_days",
 )
 """Scalar outcomes of one run (per policy and seed)."""
 PHASES = ("gates", "transmission", "observation", "operations", "metrics", "engine")
@@ -61,6 +62,9 @@ class LoopResult:
     computed from them equal the loop's (tested)."""
     orders: list[np.ndarray] = field(default_factory=list)
     """Per day, agents under an isolation or quarantine order (only when ``keep_gates``)."""
+    masked: list[np.ndarray] = field(default_factory=list)
+    """Per day, the schools whose in-school layers carry the masking multipliers (only when
+    ``keep_gates``; ``masking.py``)."""
     beta: float = 0.0
     """The transmission hazard used (the scenario's, or calibrated when ``beta: auto``)."""
     beta_cached: bool = False
@@ -87,6 +91,8 @@ class Tally:
         self.prevalence = series()
         self.schools_remote = series()
         self.rooms_remote = series()
+        self.schools_masked = series()
+        """Schools open and masked (``masking.py``) each school day."""
         self.in_person_students = series()
         self.school_layer_inf = np.zeros((days, n_schools), dtype=np.int64)
         self.daily_cases_s = np.zeros((n_schools, days), dtype=np.int64)
@@ -119,6 +125,7 @@ class Tally:
         totals["peak_infectious"] = float(self.prevalence.max(initial=0))
         totals["peak_day"] = float(int(np.argmax(self.prevalence)) if self.days else 0)
         totals["doses"] = float(self.doses)
+        totals["masked_school_days"] = float(self.schools_masked.sum())
         return {k: float(v) for k, v in totals.items()}
 
     def daily(self) -> dict[str, np.ndarray]:
@@ -127,6 +134,7 @@ class Tally:
             "infectious": self.prevalence,
             "schools_remote": self.schools_remote,
             "classrooms_remote": self.rooms_remote,
+            "schools_masked": self.schools_masked,
             "in_person_students": self.in_person_students,
             "cases_reported": self.cases_by_day,
             "school_cases_reported": self.daily_cases_s.sum(axis=0),

@@ -60,6 +60,7 @@ LABELS = {
     "peak_infectious": "peak infectious",
     "peak_day": "day of the peak (days after the start)",
     "doses": "vaccine doses",
+    "masked_school_days": "school-days masked (school days)",
 }
 
 BANDS = [
@@ -102,6 +103,12 @@ DEFINITIONS = [
         "school days a student (staff member) stayed home ill, isolated or "
         "quarantined, counted whether or not the school was open: they overlap "
         "school-days remote, so do not add the two",
+    ),
+    (
+        "school-days masked",
+        "school days a school was open with the scenario's masking on its in-school layers: "
+        "every open school-day when the policy says nothing about masks and the scenario masks "
+        "in school, else the days the policy's modes require masks (docs/simulator.md)",
     ),
     (
         "day of the peak",

@@ -128,6 +128,12 @@ class Vaccination(_Strict):
     )
     """Share of each role fully vaccinated and protected before day 0 (default: Chicago on
     2022-01-10, ``INITIAL_VACCINATION_2022_01_10``, for the default start date)."""
+    student_school_spread: float = Field(0.0, ge=0, le=1)
+    """How far a school's initial student share strays from ``initial_share['student']``: each
+    school's share is that plus a uniform offset in [-spread, +spread] drawn per school and
+    seed (stream ``VACCINE_SCHOOL``), clipped to 0..1. 0 (default): one share for every school.
+    An assumption: CPS students' vaccination differed widely by school in 2022 (the union's
+    argument), but no per-school series was retrieved."""
 
 
 class Importation(_Strict):

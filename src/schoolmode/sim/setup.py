@@ -23,6 +23,7 @@ from schoolmode.sim.community import importation_rates, load_zip_cases
 from schoolmode.sim.decide import DISTRICT_UNIT, LoopEngine, closed_mode_mask
 from schoolmode.sim.groups import Groups
 from schoolmode.sim.in_force import Operations
+from schoolmode.sim.masking import MaskingPlan, masks_in_school
 from schoolmode.sim.model import Epidemic
 from schoolmode.sim.network import SCHOOL_LAYERS, Population
 from schoolmode.sim.records import Records
@@ -73,8 +74,14 @@ class RunSetup:
     active_list: bool
     seed_day: int = 0
     """Day of the initial infections (``seed_day``)."""
+    masking: MaskingPlan | None = None
+    """The policy's masking by school and day (None: the policy says nothing about masks, the
+    scenario's masking is in ``weights``; ``masking.py``)."""
+    masks_in_school: bool = False
+    """Whether the scenario's masking multiplies an in-school layer (masked school-days)."""
     gates_kept: list[np.ndarray] = field(default_factory=list)
     orders_kept: list[np.ndarray] = field(default_factory=list)
+    masked_kept: list[np.ndarray] = field(default_factory=list)
 
     def u(self, stream: int, who: np.ndarray, b: int = 0, c: int = 0) -> np.ndarray:
         """Counter-based uniforms of ``stream`` for agents ``who`` (``rng.uniforms``)."""
@@ -140,12 +147,17 @@ def _importation(
     return rates, population.agent_zip
 
 
-def _weights(population: Population, scenario: Scenario) -> np.ndarray:
+def _weights(population: Population, scenario: Scenario, decided: MaskingPlan | None) -> np.ndarray:
+    """Layer weights times the scenario's masking multipliers, but on the in-school layers of
+    a policy that decides masking (``decided``: there they act per school and day)."""
     weights = population.network.weights.copy()
     for name, w in scenario.layer_weights.items():
         weights[population.layers_called(name, "layer_weights")] = w
     for name, mult in scenario.masking.items():
-        weights[population.layers_called(name, "masking")] *= mult
+        layers = population.layers_called(name, "masking")
+        if decided is not None:
+            layers = layers[~np.isin(layers, decided.layers)]
+        weights[layers] *= mult
     return weights
 
 
@@ -214,11 +226,16 @@ def setup(
     groups = Groups.build(population, epi.agents, school_attributes or {})
     school_day = run_calendar(population, scenario)
     engine, closed = None, np.array([False, False, False], dtype=bool)
+    masking: MaskingPlan | None = None
     if policy is not None:
         engine = _engine(
             population, scenario, policy, groups, school_day, school_attributes or {}, settings
         )
         closed = closed_mode_mask(policy, scenario.closed_modes)
+        masking = MaskingPlan.build(population, scenario, policy, groups.n_schools)
+        if masking is not None:
+            epi.school_of = np.ascontiguousarray(groups.school, dtype=np.int64)
+            epi.school_scale = masking.scale
     n = net.n
     agents = np.arange(n, dtype=np.int64)
     consent = (
@@ -237,7 +254,7 @@ def setup(
         epi=epi,
         beta=beta,
         beta_cached=beta_cached,
-        weights=_weights(population, scenario),
+        weights=_weights(population, scenario, masking),
         school_layers=school_layers,
         community=int(next(iter(community), -1)),
         off_school=off_school,
@@ -261,4 +278,6 @@ def setup(
         keep_gates=keep_gates,
         active_list=active_list,
         seed_day=seed_day(scenario, seed),
+        masking=masking,
+        masks_in_school=masks_in_school(population, scenario),
     )

@@ -19,6 +19,17 @@ def _share_by_role(run: RunSetup, shares: dict[str, float]) -> np.ndarray:
     return share
 
 
+def _spread_by_school(run: RunSetup, share: np.ndarray, spread: float) -> np.ndarray:
+    """Students' shares moved by their school's offset, uniform in [-spread, +spread]
+    (``Vaccination.student_school_spread``)."""
+    g = run.groups
+    offset = spread * (2 * run.u(rng.VACCINE_SCHOOL, np.arange(g.n_schools)) - 1)
+    students = g.is_student & g.has_school
+    out = share.copy()
+    out[students] = np.clip(share[students] + offset[g.school[students]], 0.0, 1.0)
+    return out
+
+
 def before_day0(run: RunSetup, st: DayState) -> None:
     """Agents vaccinated (both doses, protected) and previously infected before day 0: their
     susceptibility is reduced by the vaccine's efficacy and the prior protection."""
@@ -27,6 +38,8 @@ def before_day0(run: RunSetup, st: DayState) -> None:
     susceptibility = run.epi.susceptibility
     if vac.initial_share:
         share = _share_by_role(run, vac.initial_share)
+        if vac.student_school_spread > 0:
+            share = _spread_by_school(run, share, vac.student_school_spread)
         done = run.u(rng.VACCINE_INITIAL, np.arange(n)) < share
         st.dose1[done] = -vac.dose_interval_days - vac.protection_delay_days
         st.dose2[done] = -vac.protection_delay_days
