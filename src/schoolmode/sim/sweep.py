@@ -11,7 +11,7 @@ the rows of the same sweep run serially (tested).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,41 +134,23 @@ def run_sweep(
             for pid in policy_ids
             for seed in seeds
         ]
+
+    # what every task shares, beside its point, policy and seed
+    task = partial(
+        sweep_task,
+        profiles=profiles,
+        schools=schools,
+        policy_root=policy_root,
+        data_dir=data_dir,
+        beta_cache=beta_cache,
+        population_spec=population,
+        policy_files=policy_files,
+    )
     if client is None:
-        rows = [
-            sweep_task(
-                j,
-                pid,
-                s,
-                profiles,
-                schools,
-                policy_root,
-                st,
-                data_dir,
-                beta_cache,
-                population,
-                policy_files,
-            )
-            for _, pid, s, j, st in tasks
-        ]
+        rows = [task(j, pid, s, settings=st) for _, pid, s, j, st in tasks]
     else:
         futures = [
-            client.submit(
-                sweep_task,
-                j,
-                pid,
-                s,
-                profiles,
-                schools,
-                policy_root,
-                st,
-                data_dir,
-                beta_cache,
-                population,
-                policy_files,
-                pure=False,
-            )
-            for _, pid, s, j, st in tasks
+            client.submit(task, j, pid, s, settings=st, pure=False) for _, pid, s, j, st in tasks
         ]
         rows = client.gather(futures)  # type: ignore[no-untyped-call]
     return pl.DataFrame(
