@@ -331,3 +331,27 @@ def import_classroom(
         "case": standard_frame("case", cases),
     }
     import_frames(store, frames, folder)
+
+
+def shipped_cdph_store(path: Path, cases_through: dt.date | None = None) -> str:
+    """A SQLite store at ``path`` with the shipped snapshot's CDPH daily tests, daily cases
+    (``cases_through``: only to that day) and ZIP weekly series; its URL."""
+    from schoolmode.importers.cdph import DailyCases, DailyTesting, ZipWeekly
+    from schoolmode.settings import SHIPPED_DATA
+    from schoolmode.store.service import run_import
+
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        for importer in (DailyTesting(), DailyCases(), ZipWeekly()):
+            file = Path(f"{SHIPPED_DATA / importer.default_files[0]}.gz")
+            if cases_through is not None and isinstance(importer, DailyCases):
+                rows = pl.read_csv(file, infer_schema=False)
+                day = pl.col("Date").str.to_date("%m/%d/%Y")
+                file = path.parent / Path(importer.default_files[0]).name
+                rows.filter(day <= cases_through).write_csv(file)
+            run_import(engine, importer, file)
+    finally:
+        engine.dispose()
+    return url

@@ -5,19 +5,14 @@ explanation that says why."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
-from schoolmode.importers.cdph import DailyCases, DailyTesting, ZipWeekly
-from schoolmode.settings import SHIPPED_DATA
 from schoolmode.store.db import make_engine
-from schoolmode.store.migrate import upgrade
-from schoolmode.store.service import run_import
 from schoolmode.store.tables import decision
+from tests.conftest import shipped_cdph_store
 
 RUNNER = CliRunner()
 
@@ -25,16 +20,7 @@ RUNNER = CliRunner()
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The shipped snapshot's daily tests, daily cases and ZIP weekly series (no schools)."""
-    path = tmp_path_factory.mktemp("decide-derived") / "store.sqlite"
-    url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        for importer in (DailyTesting(), DailyCases(), ZipWeekly()):
-            run_import(engine, importer, Path(f"{SHIPPED_DATA / importer.default_files[0]}.gz"))
-    finally:
-        engine.dispose()
-    return url
+    return shipped_cdph_store(tmp_path_factory.mktemp("decide-derived") / "store.sqlite")
 
 
 def _district_mode(db: str) -> str:

@@ -5,12 +5,10 @@ the by-test series where both exist and against the figures reported at the time
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-from schoolmode.importers.cdph import DailyCases, DailyTesting, ZipWeekly
 from schoolmode.metrics.community import (
     BY_TEST,
     DERIVED,
@@ -23,10 +21,8 @@ from schoolmode.metrics.community import (
     weekly_positivity_by_person,
     zip_weekly_positivity,
 )
-from schoolmode.settings import SHIPPED_DATA
 from schoolmode.store.db import make_engine
-from schoolmode.store.migrate import upgrade
-from schoolmode.store.service import run_import
+from tests.conftest import shipped_cdph_store
 
 D = dt.date.fromisoformat
 LAST_BY_TEST = D("2021-11-24")
@@ -35,16 +31,7 @@ LAST_BY_TEST = D("2021-11-24")
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The shipped snapshot's daily tests, daily cases and ZIP weekly series in a store."""
-    path = tmp_path_factory.mktemp("derived") / "store.sqlite"
-    url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        for importer in (DailyTesting(), DailyCases(), ZipWeekly()):
-            run_import(engine, importer, Path(f"{SHIPPED_DATA / importer.default_files[0]}.gz"))
-    finally:
-        engine.dispose()
-    return url
+    return shipped_cdph_store(tmp_path_factory.mktemp("derived") / "store.sqlite")
 
 
 @pytest.fixture(scope="module")

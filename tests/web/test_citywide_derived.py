@@ -23,46 +23,22 @@ from schoolmode.app.decisions import DecideRequest, decide
 from schoolmode.app.metrics import MetricsRequest, metrics_frame
 from schoolmode.app.releases import PublishRequest, publish
 from schoolmode.disclosure import SUPPRESSED
-from schoolmode.importers.cdph import DailyCases, DailyTesting, ZipWeekly
+from schoolmode.importers.cdph import DailyCases
 from schoolmode.metrics.community import BY_TEST, DERIVED
 from schoolmode.settings import SHIPPED_DATA, AppSettings
 from schoolmode.store.db import make_engine
-from schoolmode.store.migrate import upgrade
 from schoolmode.store.service import run_import
 from schoolmode.web.chart import draw
 from schoolmode.web.site import create_site
+from tests.conftest import shipped_cdph_store
 
 DAY = dt.date(2022, 1, 31)
 LAST_BY_TEST = dt.date(2021, 11, 24)
 
 
-def _shipped(importer: DailyTesting | DailyCases | ZipWeekly) -> Path:
-    return Path(f"{SHIPPED_DATA / importer.default_files[0]}.gz")
-
-
-def _store(path: Path, cases_through: dt.date | None = None) -> str:
-    """A store with the shipped daily tests, daily cases (``cases_through``: only to that
-    day) and ZIP weekly series."""
-    url = f"sqlite:///{path}"
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        for importer in (DailyTesting(), DailyCases(), ZipWeekly()):
-            file = _shipped(importer)
-            if cases_through is not None and isinstance(importer, DailyCases):
-                rows = pl.read_csv(file, infer_schema=False)
-                day = pl.col("Date").str.to_date("%m/%d/%Y")
-                file = path.parent / Path(importer.default_files[0]).name
-                rows.filter(day <= cases_through).write_csv(file)
-            run_import(engine, importer, file)
-    finally:
-        engine.dispose()
-    return url
-
-
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
-    url = _store(tmp_path_factory.mktemp("city-derived") / "store.sqlite")
+    url = shipped_cdph_store(tmp_path_factory.mktemp("city-derived") / "store.sqlite")
     made = Context(AppSettings.load(db_url=url))
     decide(made, DecideRequest(first=DAY, policy_id="ctu-proposal-2022-01-08", created_by="t"))
     publish(made, PublishRequest(created_by="tests"))
@@ -107,7 +83,7 @@ def test_a_release_after_one_that_ended_at_the_seam_adds_the_later_days(
 ) -> None:
     # the main job's stores of before this change: a citywide release that ended on
     # 2021-11-24; the next release keeps every figure it published and adds the later days
-    url = _store(tmp_path / "store.sqlite", cases_through=LAST_BY_TEST)
+    url = shipped_cdph_store(tmp_path / "store.sqlite", cases_through=LAST_BY_TEST)
     made = Context(AppSettings.load(db_url=url))
     try:
         first = publish(made, PublishRequest(created_by="tests")).releases
@@ -117,7 +93,9 @@ def test_a_release_after_one_that_ended_at_the_seam_adds_the_later_days(
         was = _public(made, dt.date(2020, 1, 1), LAST_BY_TEST)
         engine = make_engine(url)
         try:
-            run_import(engine, DailyCases(), _shipped(DailyCases()))
+            run_import(
+                engine, DailyCases(), Path(f"{SHIPPED_DATA / DailyCases().default_files[0]}.gz")
+            )
         finally:
             engine.dispose()
         again = publish(made, PublishRequest(created_by="tests")).releases

@@ -442,23 +442,32 @@ def _level(node: m.LevelExpr, ctx: Context) -> Int:
 Inactive = _Inactive
 
 
+def _read(node: BaseModel, interps: dict[str, Decimal | bool | str], trends: bool) -> set[str]:
+    """The metrics a condition reads at its rule's own scope (``trends``: only those under a
+    ``trend``), following the interpretation chosen at each ``choose`` and ``pick``; a
+    ``share_of_units`` reads another scope's units and is left out."""
+    if trends and isinstance(node, m.TrendCond):
+        return _read(node.trend.of, interps, trends=False)
+    if not trends and isinstance(node, m.MetricOp):
+        return {node.metric}
+    if isinstance(node, m.ShareOfUnitsCond):
+        return set()
+    if isinstance(node, m.ChooseCond):
+        return _read(node.choose.cases[str(interps[node.choose.interp])], interps, trends)
+    if isinstance(node, m.PickOp):
+        return _read(node.pick.cases[str(interps[node.pick.interp])], interps, trends)
+    out: set[str] = set()
+    for child in children(node):
+        out |= _read(child, interps, trends)
+    return out
+
+
 def metrics_read(node: BaseModel, interps: dict[str, Decimal | bool | str]) -> set[str]:
     """The metrics a condition reads at its rule's own scope, following the interpretation
     chosen at each ``choose`` and ``pick`` (a ``share_of_units`` reads another scope's units
     and is left out): a rule whose condition has one of these unknown on a day lacks an input
     that day (``evaluate``: its unit-day is ``no_data`` unless another rule applies)."""
-    if isinstance(node, m.MetricOp):
-        return {node.metric}
-    if isinstance(node, m.ShareOfUnitsCond):
-        return set()
-    if isinstance(node, m.ChooseCond):
-        return metrics_read(node.choose.cases[str(interps[node.choose.interp])], interps)
-    if isinstance(node, m.PickOp):
-        return metrics_read(node.pick.cases[str(interps[node.pick.interp])], interps)
-    out: set[str] = set()
-    for child in children(node):
-        out |= metrics_read(child, interps)
-    return out
+    return _read(node, interps, trends=False)
 
 
 def trends_read(node: BaseModel, interps: dict[str, Decimal | bool | str]) -> set[str]:
@@ -468,15 +477,4 @@ def trends_read(node: BaseModel, interps: dict[str, Decimal | bool | str]) -> se
     them is derived from a coarser series (``<metric>_derived`` is 1 that day or the day
     before: a weekly value held for a week never rises from one day to the next) the rule
     lacks an input (``evaluate``: ``no_data`` unless another rule applies)."""
-    if isinstance(node, m.TrendCond):
-        return metrics_read(node.trend.of, interps)
-    if isinstance(node, m.ShareOfUnitsCond):
-        return set()
-    if isinstance(node, m.ChooseCond):
-        return trends_read(node.choose.cases[str(interps[node.choose.interp])], interps)
-    if isinstance(node, m.PickOp):
-        return trends_read(node.pick.cases[str(interps[node.pick.interp])], interps)
-    out: set[str] = set()
-    for child in children(node):
-        out |= trends_read(child, interps)
-    return out
+    return _read(node, interps, trends=True)
