@@ -99,6 +99,31 @@ def _thresholds(node: object) -> Iterator[m.ThresholdCond]:
     return _found(node, m.ThresholdCond)
 
 
+def _threshold_lines(
+    ctx: Context, scope: m.Scope, day: dt.date
+) -> Iterator[tuple[Line, m.ThresholdSpec, m.Policy]]:
+    """Each shipped policy's threshold conditions in its rules at ``scope`` with a number
+    on ``day``: the line drawn, the condition's spec (what it compares) and the policy."""
+    for loaded in ctx.registry.all():
+        p = loaded.policy
+        for rule in p.rules:
+            if rule.scope != scope or rule.when is None:
+                continue
+            for cond in _thresholds(rule.when):
+                spec = cond.threshold
+                value = _value(p, spec.value, day)
+                if value is None or isinstance(spec.op, m.InterpRef):
+                    continue
+                line = Line(
+                    policy_id=p.id,
+                    policy_title=p.title,
+                    rule_title=rule.title,
+                    op=str(spec.op),
+                    value=float(value),
+                )
+                yield line, spec, p
+
+
 def _value(policy: m.Policy, ref: object, day: dt.date) -> Decimal | None:
     """A threshold's value on ``day``: a number, or its parameter's value in force then."""
     if isinstance(ref, Decimal | int | float):
@@ -117,28 +142,13 @@ def _value(policy: m.Policy, ref: object, day: dt.date) -> Decimal | None:
 
 def policy_lines(ctx: Context, metric: str, day: dt.date) -> list[Line]:
     """Every shipped policy's district threshold on ``metric`` (its value on ``day``)."""
-    out = []
+    out = [
+        line
+        for line, spec, _ in _threshold_lines(ctx, m.Scope.district, day)
+        if isinstance(spec.of, m.MetricOp) and spec.of.metric == metric
+    ]
     for loaded in ctx.registry.all():
         p = loaded.policy
-        for rule in p.rules:
-            if rule.scope != m.Scope.district or rule.when is None:
-                continue
-            for cond in _thresholds(rule.when):
-                spec = cond.threshold
-                if not (isinstance(spec.of, m.MetricOp) and spec.of.metric == metric):
-                    continue
-                value = _value(p, spec.value, day)
-                if value is None or isinstance(spec.op, m.InterpRef):
-                    continue
-                out.append(
-                    Line(
-                        policy_id=p.id,
-                        policy_title=p.title,
-                        rule_title=rule.title,
-                        op=str(spec.op),
-                        value=float(value),
-                    )
-                )
         for rule in p.rules:
             if rule.classify is None or not rule.levels:
                 continue
@@ -218,32 +228,15 @@ hidden (a day with a hidden count is left out of the chart)."""
 
 def share_lines(ctx: Context, of: str, per: str, day: dt.date) -> list[Line]:
     """Every shipped policy's school threshold on the share ``of`` / ``per``."""
-    out = []
-    for loaded in ctx.registry.all():
-        p = loaded.policy
-        for rule in p.rules:
-            if rule.scope != m.Scope.school or rule.when is None:
-                continue
-            for cond in _thresholds(rule.when):
-                spec = cond.threshold
-                left = spec.of
-                if not (
-                    isinstance(left, m.ShareOp)
-                    and (_metric(p, left.share.of), _metric(p, left.share.per)) == (of, per)
-                ):
-                    continue
-                value = _value(p, spec.value, day)
-                if value is None or isinstance(spec.op, m.InterpRef):
-                    continue
-                line = Line(
-                    policy_id=p.id,
-                    policy_title=p.title,
-                    rule_title=rule.title,
-                    op=str(spec.op),
-                    value=float(value),
-                )
-                if line not in out:
-                    out.append(line)
+    out: list[Line] = []
+    for line, spec, p in _threshold_lines(ctx, m.Scope.school, day):
+        left = spec.of
+        if (
+            isinstance(left, m.ShareOp)
+            and (_metric(p, left.share.of), _metric(p, left.share.per)) == (of, per)
+            and line not in out
+        ):
+            out.append(line)
     return sorted(out, key=lambda line: (line.value, line.policy_id))
 
 
