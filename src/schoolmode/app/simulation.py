@@ -138,7 +138,7 @@ class SimRequest(BaseModel):
     large: int | None = Field(None, ge=1)
     """Large-outbreak threshold (the scenario's ``large_outbreak``; default ten times the
     initial infections)."""
-    seed_state: Literal["exposed", "infectious"] | None = None
+    seed_state: Literal["exposed", "infectious", "staged"] | None = None
     """The scenario's ``seed_state`` (None: the scenario's)."""
     seed_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "random"] | None = None
     """The scenario's ``seed_weekday`` (None: the scenario's)."""

@@ -64,6 +64,7 @@ LargeOpt = Annotated[
 class SeedState(StrEnum):
     exposed = "exposed"
     infectious = "infectious"
+    staged = "staged"
 
 
 class SeedWeekday(StrEnum):
@@ -81,8 +82,9 @@ SeedStateOpt = Annotated[
     SeedState | None,
     typer.Option(
         "--seed-state",
-        help="Initial infections start exposed (latent first) or infectious (they transmit on "
-        "their day). Default: the scenario's (exposed).",
+        help="Initial infections start exposed (latent first), infectious (they transmit on "
+        "their day) or staged (over the stages of infection, weighted by the scenario's "
+        "seed_history). Default: the scenario's (exposed).",
     ),
 ]
 SeedWeekdayOpt = Annotated[

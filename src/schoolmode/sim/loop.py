@@ -40,10 +40,9 @@ from schoolmode.engine.settings import Settings
 from schoolmode.pathogen import Pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.loader import Registry
-from schoolmode.sim import rng
+from schoolmode.sim import rng, seeding
 from schoolmode.sim.day_state import DayState
 from schoolmode.sim.gates import open_gates
-from schoolmode.sim.model import seed_agents
 from schoolmode.sim.network import Population
 from schoolmode.sim.observed import record_metrics
 from schoolmode.sim.outbreaks import run_row
@@ -118,12 +117,12 @@ def run_days(run: RunSetup) -> LoopResult:
     sc, g, epi = run.scenario, run.groups, run.epi
     st = DayState.new(len(run.population.network.layers), g.n, g.hh_members[0].size - 1)
     before_day0(run, st)
-    first = seed_agents(g.n, sc.initial_infections, run.seed)
+    first = seeding.initial_agents(epi, sc, run.seed)
     tally = Tally(sc.days, g.n_schools, g.n_rooms)
     clock = _Clock()
     for d in range(sc.days):
         if d == run.seed_day:
-            epi.seed_infections(first, d, sc.seed_state == "infectious")
+            seeding.seed(epi, first, d, sc)
             tally.new_inf[d] += first.size
         _day(run, st, tally, d, clock)
     engine = run.engine

@@ -9,6 +9,7 @@ the scenario's values are used only where the policy is silent (see ``docs/simul
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -189,9 +190,16 @@ class Scenario(_Strict):
     days: int = Field(60, ge=1)
     start: dt.date = dt.date(2022, 1, 11)
     initial_infections: int = Field(200, ge=0)
-    seed_state: Literal["exposed", "infectious"] = "exposed"
+    seed_state: Literal["exposed", "infectious", "staged"] = "exposed"
     """State of the initial infections on their day: ``exposed`` (infected that day, latent
-    first) or ``infectious`` (latent period over: they transmit that day)."""
+    first), ``infectious`` (latent period over: they transmit that day) or ``staged`` (spread
+    over the stages of infection as an epidemic under way leaves them, the infections of the
+    days before weighted by ``seed_history``; ``sim.seeding``)."""
+    seed_history: list[float] = Field(default_factory=list)
+    """With ``seed_state: staged``: the relative infections of each day before the seed day,
+    the latest first (index 0: the seed day itself), the last value repeated further back;
+    empty: flat (``sim validate`` sets the city's reported cases of the days before the
+    start)."""
     seed_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "random"] | None = None
     """Weekday of the initial infections: the first such day from ``start``; ``random``: one of
     the run's first seven days, drawn per seed (stream ``SEED_WEEKDAY``); None: day 0."""
@@ -236,6 +244,15 @@ class Scenario(_Strict):
         if self.large_outbreak is not None:
             return self.large_outbreak
         return default_large(self.initial_infections)
+
+    @field_validator("seed_history")
+    @classmethod
+    def _non_negative_history(cls, value: list[float]) -> list[float]:
+        if any(v < 0 or not math.isfinite(v) for v in value):
+            raise ValueError("seed_history: every value must be a finite number >= 0")
+        if value and sum(value) == 0:
+            raise ValueError("seed_history: at least one value must be above 0")
+        return value
 
     @field_validator("beta")
     @classmethod
