@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,19 +18,21 @@ from schoolmode.app.errors import as_use_case_errors
 from schoolmode.app.progress import Silent, Steps
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.metrics.community import CHICAGO_POPULATION_2019
-from schoolmode.pathogen import load_pathogen
+from schoolmode.pathogen import Pathogen, load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.sim.beta import auto_beta
 from schoolmode.sim.compare import compare, load_population, school_attributes
 from schoolmode.sim.immunity_data import with_data_immunity
 from schoolmode.sim.scenario import Scenario
+from schoolmode.sim.seeding import infected_now
 from schoolmode.sim.validation import (
+    FIT_ASCERTAINMENT,
     FIT_STEPS,
     WAVES,
     Wave,
     city_cases,
     compared,
-    fit_beta,
+    fit,
     school_cases,
     write_validation,
 )
@@ -50,9 +53,9 @@ class ValidateRequest(BaseModel):
     params: list[str] = []
     """Scenario ``field=value`` settings (dotted names), applied after the wave's own."""
     fit_weeks: int = Field(0, ge=0)
-    """Fit beta so that the simulated reported cases of the first N weeks equal the real ones
-    (``sim.validation.fit_beta``); the later weeks are then out of sample. 0: nothing fitted
-    (beta from the pathogen's R0)."""
+    """Fit beta and the importation ascertainment so that the simulated reported cases of the
+    first N weeks come nearest the real ones (``sim.validation.fit``); the later weeks are then
+    out of sample. 0: nothing fitted (beta from the pathogen's R0)."""
 
 
 class WeekRow(BaseModel):
@@ -76,6 +79,9 @@ class FitView(BaseModel):
     real: float
     simulated: float
     edge: bool
+    ascertainment: float | None
+    error: float
+    trials: int
 
 
 class ValidationResult(BaseModel):
@@ -91,19 +97,34 @@ class ValidationResult(BaseModel):
     files: dict[str, Path]
 
 
-def initial_infections(wave: Wave, agents: int, ascertainment: float) -> int:
-    """The agents infected at the start: the city's reported cases of the week before it per
-    resident, over the ascertainment, times the agents (at least one)."""
-    cases = city_cases().filter(
-        pl.col("date").is_between(wave.start - dt.timedelta(days=7), wave.start)
-    )
-    per_person = float(cases["cases"].sum()) / CHICAGO_POPULATION_2019
-    return max(1, round(agents * per_person / ascertainment))
+HISTORY_DAYS = 42
+"""Days before the start whose reported cases weigh the initial infections (longer than any
+course of infection of the covid pathogens)."""
+
+
+def case_history(wave: Wave) -> list[float]:
+    """The city's reported cases of each of the ``HISTORY_DAYS`` days before the start, the
+    latest first (``Scenario.seed_history``; a day without a row counts 0)."""
+    daily = dict(city_cases().select("date", "cases").iter_rows())
+    return [
+        float(daily.get(wave.start - dt.timedelta(days=k + 1), 0.0)) for k in range(HISTORY_DAYS)
+    ]
+
+
+def initial_infections(
+    history: list[float], agents: int, ascertainment: float, pathogen: Pathogen, symptomatic: float
+) -> int:
+    """The agents infected at the start: the infections of each day before it (the city's
+    reported cases per resident over the ascertainment, times the agents) that are still under
+    way on the start day (``seeding.infected_now``; at least one)."""
+    daily = [cases / CHICAGO_POPULATION_2019 / ascertainment * agents for cases in history]
+    return max(1, round(infected_now(pathogen, symptomatic, daily)))
 
 
 def wave_scenario(wave: Wave, seeds: int, params: list[str]) -> Scenario:
     """The wave's scenario: its dates and pathogen, importation from the ZIP weekly cases,
-    immunity from the data; then ``params``."""
+    immunity from the data, its masking, the initial infections staged over the stages of
+    infection by the city's cases of the days before; then ``params``."""
     scenario = Scenario.model_validate(
         {
             "start": wave.start,
@@ -112,6 +133,9 @@ def wave_scenario(wave: Wave, seeds: int, params: list[str]) -> Scenario:
             "seeds": seeds,
             "importation": {"source": "zip-weekly-cases"},
             "immunity": {"source": "data"},
+            "masking": dict(wave.masking),
+            "seed_state": "staged",
+            "seed_history": case_history(wave),
         }
     )
     for item in params:
@@ -145,10 +169,16 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         population = load_population(None, req.schools, data)
         attributes = school_attributes(population, None, req.schools, data)
         agents = population.network.n
-        seeded = initial_infections(wave, agents, scenario.importation.ascertainment)
-        scenario = with_data_immunity(
-            scenario.model_copy(update={"initial_infections": min(seeded, agents)})
-        )
+        pathogen = load_pathogen(scenario.pathogen)
+        symptomatic = float(pathogen.by_age(population.agents["age"].astype(np.int64))[1].mean())
+
+        def seeded(sc: Scenario) -> Scenario:
+            count = initial_infections(
+                sc.seed_history, agents, sc.importation.ascertainment, pathogen, symptomatic
+            )
+            return sc.model_copy(update={"initial_infections": min(count, agents)})
+
+        scenario = with_data_immunity(seeded(scenario))
         if wave.policy != "none":
             ctx.registry.get(wave.policy)
         enrolment = _enrolment(ctx)
@@ -156,26 +186,35 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         roles = population.agents["role"]
         fitted = None
         if req.fit_weeks:
-            tell.start(f"fitting beta to the first {req.fit_weeks} week(s)", FIT_STEPS)
+            tell.start(
+                f"fitting beta and the ascertainment to the first {req.fit_weeks} week(s)",
+                FIT_STEPS * len(FIT_ASCERTAINMENT),
+            )
 
-            def weeks_at(beta: float, days: int) -> pl.DataFrame:
-                trial = scenario.model_copy(update={"beta": beta, "days": days, "seeds": 2})
+            def weeks_at(beta: float, share: float, days: int) -> pl.DataFrame:
+                imported = scenario.importation.model_copy(update={"ascertainment": share})
+                trial = seeded(
+                    scenario.model_copy(
+                        update={"beta": beta, "days": days, "seeds": 2, "importation": imported}
+                    )
+                )
                 run = compare(population, trial, [wave.policy], ctx.registry, attributes=attributes)
                 tell.advance()
                 return compared(wave, run, roles, enrolment, daily)[0]
 
             start_beta = (
-                auto_beta(
-                    population,
-                    load_pathogen(scenario.pathogen),
-                    scenario.layer_weights,
-                    ctx.settings.cache_dir,
-                )[0]
+                auto_beta(population, pathogen, scenario.layer_weights, ctx.settings.cache_dir)[0]
                 if scenario.beta == "auto"
                 else float(scenario.beta)
             )
-            fitted = fit_beta(weeks_at, start_beta, req.fit_weeks)
-            scenario = scenario.model_copy(update={"beta": fitted.beta})
+            fitted = fit(weeks_at, start_beta, req.fit_weeks)
+            assert fitted.ascertainment is not None
+            imported = scenario.importation.model_copy(
+                update={"ascertainment": fitted.ascertainment}
+            )
+            scenario = seeded(
+                scenario.model_copy(update={"beta": fitted.beta, "importation": imported})
+            )
         tell.start(f"{agents:,} agents, {len(population.school_ids)} schools", scenario.seeds)
         comparison = compare(
             population,

@@ -340,8 +340,9 @@ def validate_cmd(
         int,
         typer.Option(
             min=0,
-            help="Fit beta so that the simulated reported cases of the first N weeks equal the "
-            "real ones (the later weeks out of sample); 0: nothing fitted.",
+            help="Fit beta and the importation ascertainment so that the simulated reported "
+            "cases of the first N weeks come nearest the real ones (the later weeks out of "
+            "sample); 0: nothing fitted.",
         ),
     ] = 0,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim-validate"),
@@ -367,9 +368,11 @@ def validate_cmd(
             runs.stop()
     if result.fitted is not None:
         console.print(
-            f"beta fitted to the first {result.fitted.weeks} week(s): {result.fitted.beta:.4g} "
+            f"fitted to the first {result.fitted.weeks} week(s): beta {result.fitted.beta:.4g} "
             f"({result.fitted.beta / result.fitted.start_beta:.3g} times the beta from R0)"
             + (" at the edge of the range searched" if result.fitted.edge else "")
+            + f", importation ascertainment {result.fitted.ascertainment:g}"
+            + f" (root mean square log ratio by week {result.fitted.error:.2f})"
         )
     console.print(
         f"{result.runs} runs in {result.wall_s:.1f} s; beta {result.beta:.4g}; "

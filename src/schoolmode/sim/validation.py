@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +56,16 @@ class Wave:
     """The simulated daily series compared (``LoopResult.daily``)."""
     observed: str
     """What the real series is, in words."""
+    masking: dict[str, float]
+    """The scenario's masking multipliers (``MASKED``: universal masking in school)."""
 
+
+MASKED = {"homeroom": 0.6, "grade": 0.6, "school": 0.6, "staff": 0.8}
+"""Universal masking in school, in force through both waves: Illinois Executive Order 2021-18
+(4 August 2021) required masks indoors in every P-12 school from the fall 2021 term, and CPS
+required them until 13 March 2022 (``cps-masks-optional-2022-03-14``). The multipliers are the
+illustrative ones of ``docs/examples/masking-march-2022.yaml`` (0.6 on the classroom, grade and
+school layers, 0.8 among staff), not fitted."""
 
 WAVES = {
     "omicron-2022": Wave(
@@ -68,6 +77,7 @@ WAVES = {
         "cps-ctu-2022-01-10",
         "cases_reported",
         "CDPH's reported cases per 100,000 Chicago residents",
+        MASKED,
     ),
     "delta-2021": Wave(
         "delta-2021",
@@ -78,6 +88,7 @@ WAVES = {
         "none",
         "school_cases_reported",
         "CPS's reported school cases (students and staff) per 100,000 students and staff",
+        MASKED,
     ),
 }
 
@@ -195,17 +206,21 @@ def plot(wave: Wave, table: pl.DataFrame, seeds: int, path: Path) -> Path:
     return figures.save_png(fig, path)
 
 
-FIT_STEPS = 10
-"""Bisection steps of ``fit_beta`` on the logarithm of beta (the range, a factor of 128, ends
-narrowed to a factor of 128 ** (1 / 1024): about 0.5%)."""
-FIT_RANGE = (1 / 64, 2.0)
+FIT_STEPS = 8
+"""Bisection steps of ``fit_beta`` on the logarithm of beta (the range, a factor of 512, ends
+narrowed to a factor of 512 ** (1 / 256): about 2.5%)."""
+FIT_RANGE = (1 / 256, 2.0)
 """The factors of the starting beta the fit searches between."""
+FIT_ASCERTAINMENT = (0.15, 0.3, 0.6)
+"""The importation ascertainments ``fit`` tries (the share of infections reported as cases:
+it sets the importation and the initial infections; ``Importation.ascertainment``)."""
 
 
 @dataclass(frozen=True)
 class Fit:
-    """Beta fitted to the first ``weeks`` weeks: the simulated reported cases of those weeks
-    (2 seeds) equal the real ones as nearly as the bisection gets."""
+    """Beta (and, with ``fit``, the importation ascertainment) fitted to the first ``weeks``
+    weeks: the simulated reported cases of those weeks (2 seeds) equal the real ones as nearly
+    as the search gets."""
 
     beta: float
     start_beta: float
@@ -217,6 +232,20 @@ class Fit:
     edge: bool = False
     """The bisection never moved one end of ``FIT_RANGE``: no beta in the range gives the real
     cases (the first weeks are set by the initial infections and the importation)."""
+    ascertainment: float | None = None
+    """The importation ascertainment fitted (None: not fitted, the scenario's)."""
+    error: float = 0.0
+    """Root mean square of log(simulated / real) over the fitted weeks, at the last beta
+    tried."""
+    trials: int = 0
+    """Simulations run by the search (2 seeds each)."""
+
+
+def _log_error(table: pl.DataFrame) -> float:
+    ratio = np.log(
+        np.maximum(table["mean"].to_numpy(), 1e-9) / np.maximum(table["observed"].to_numpy(), 1e-9)
+    )
+    return float(np.sqrt(np.mean(ratio**2)))
 
 
 def fit_beta(
@@ -226,22 +255,96 @@ def fit_beta(
 ) -> Fit:
     """The beta, between ``FIT_RANGE`` times ``start_beta``, at which the simulated reported
     cases of the first ``weeks`` weeks (``simulate(beta, days)``: the weekly table of a
-    simulation of ``days`` days at ``beta``, ``compared``) equal the real ones: bisection on log beta, the simulated cases rising with
-    beta."""
+    simulation of ``days`` days at ``beta``, ``compared``) equal the real ones: bisection on
+    log beta, the simulated cases rising with beta."""
     lo, hi = (math.log(start_beta * f) for f in FIT_RANGE)
     ends = (lo, hi)
-    real = simulated = 0.0
+    real = simulated = error = 0.0
     for _ in range(FIT_STEPS):
         mid = (lo + hi) / 2
         table = simulate(math.exp(mid), weeks * 7)
         real = float(table["observed"].sum())
         simulated = float(table["mean"].sum())
+        error = _log_error(table)
         if simulated > real:
             hi = mid
         else:
             lo = mid
     edge = lo == ends[0] or hi == ends[1]
-    return Fit(math.exp((lo + hi) / 2), start_beta, weeks, real, simulated, edge)
+    beta = math.exp((lo + hi) / 2)
+    return Fit(beta, start_beta, weeks, real, simulated, edge, None, error, FIT_STEPS)
+
+
+def _at(
+    simulate: Callable[[float, float, int], pl.DataFrame], share: float
+) -> Callable[[float, int], pl.DataFrame]:
+    return lambda beta, days: simulate(beta, share, days)
+
+
+def fit(
+    simulate: Callable[[float, float, int], pl.DataFrame],
+    start_beta: float,
+    weeks: int,
+    ascertainments: tuple[float, ...] = FIT_ASCERTAINMENT,
+) -> Fit:
+    """Beta and the importation ascertainment together: for each ascertainment of
+    ``ascertainments`` (``simulate(beta, ascertainment, days)``) the beta that gives the real
+    cases of the fitted weeks (``fit_beta``), then the pair whose weeks are nearest the real
+    ones week by week (least ``Fit.error``; the first on a tie)."""
+    best: Fit | None = None
+    trials = 0
+    for share in ascertainments:
+        got = fit_beta(_at(simulate, share), start_beta, weeks)
+        trials += got.trials
+        if best is None or got.error < best.error:
+            best = replace(got, ascertainment=share)
+    assert best is not None, "no ascertainment to try"
+    return replace(best, trials=trials)
+
+
+def fit_text(fitted: Fit | None) -> str:
+    """What was fitted and what is out of sample, in words."""
+    seeding = (
+        "the initial infections the infections still under way on the start day (the city's "
+        "reported cases of each day before it over the ascertainment, their stages from the "
+        "pathogen's durations: seed_state staged), the importation the weekly cases by ZIP over "
+        "the ascertainment, the immunity from the vaccinations and cases by age to the day "
+        "before the start, universal masking in school"
+    )
+    if fitted is None:
+        return (
+            "Nothing was fitted to these series: beta from the pathogen's R0, the ascertainment "
+            f"an assumption; {seeding}. The comparison is out of sample."
+        )
+    what = "beta alone" if fitted.ascertainment is None else "beta and the ascertainment"
+    text = (
+        f"Fitted: {what}, so that the simulated reported cases of the first {fitted.weeks} "
+        f"week(s) come nearest the real ones: beta {fitted.beta:.4g} "
+        f"({fitted.beta / fitted.start_beta:.3g} times {fitted.start_beta:.4g}, the beta from "
+        "the pathogen's R0; bisection on log beta between "
+        f"{FIT_RANGE[0]:.3g} and {FIT_RANGE[1]:g} times it, {FIT_STEPS} steps)"
+    )
+    if fitted.ascertainment is not None:
+        text += (
+            f", importation ascertainment {fitted.ascertainment:g} (of "
+            f"{', '.join(f'{a:g}' for a in FIT_ASCERTAINMENT)}, the one whose fitted weeks are "
+            "nearest the real ones week by week)"
+        )
+    text += (
+        f"; {fitted.real:,.1f} real cases per 100,000 in those weeks, "
+        f"{fitted.simulated:,.1f} simulated with 2 seeds at the last beta tried (root mean "
+        f"square log ratio by week {fitted.error:.2f}; {fitted.trials} simulations)."
+    )
+    if fitted.edge:
+        text += (
+            " The fit reached the edge of its range: no beta in it gives the real cases, "
+            "which are set by the initial infections and the importation more than by "
+            "transmission."
+        )
+    return (
+        text + f" Everything else as without a fit: {seeding}. The weeks after the first "
+        f"{fitted.weeks} are out of sample."
+    )
 
 
 def write_validation(
@@ -280,32 +383,7 @@ def write_validation(
                 f"cases among the simulated agents ({simulated_per:,.0f}). Cases per 100,000 "
                 "in each week of seven days from the start."
             ),
-            Paragraph(
-                "Nothing was fitted to these series: beta from the pathogen's R0, the "
-                "ascertainment an assumption, the initial infections and the importation the "
-                "reported cases of the week before the start and of each week over that "
-                "ascertainment, the immunity from the vaccinations and cases by age to the "
-                "day before the start. The comparison is out of sample."
-                if fitted is None
-                else f"Fitted: beta alone, {fitted.beta:.4g} ("
-                f"{fitted.beta / fitted.start_beta:.3g} times {fitted.start_beta:.4g}, the beta "
-                "from the pathogen's R0), so that the simulated reported cases of the first "
-                f"{fitted.weeks} week(s) equal the real ones ({fitted.real:,.1f} per 100,000 "
-                f"real, {fitted.simulated:,.1f} simulated with 2 seeds at the last beta tried; "
-                "bisection on log beta)."
-                + (
-                    " The fit reached the edge of its range: no beta between "
-                    f"{FIT_RANGE[0]:.3g} and {FIT_RANGE[1]:g} times the beta from R0 gives the "
-                    "real cases, which are set by the initial infections and the importation "
-                    "more than by transmission."
-                    if fitted.edge
-                    else ""
-                )
-                + " Everything else as without a fit: the ascertainment "
-                "an assumption, the initial infections and the importation the reported cases "
-                "over it, the immunity from the data. The weeks after the first "
-                f"{fitted.weeks} are out of sample."
-            ),
+            Paragraph(fit_text(fitted)),
             TableBlock(Table.from_frame(shown)),
             Figures([image]),
             Heading("Scenario"),
@@ -313,5 +391,12 @@ def write_validation(
         ],
     )
     files = write_page(page, out, stem="validation")
-    files.update({"validation.csv": out / "validation.csv", image.name: image})
+    (out / "scenario.yaml").write_text(scenario_text(comparison.scenario) + "\n")
+    files.update(
+        {
+            "validation.csv": out / "validation.csv",
+            "scenario.yaml": out / "scenario.yaml",
+            image.name: image,
+        }
+    )
     return files
