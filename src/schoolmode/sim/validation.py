@@ -12,10 +12,12 @@ reported cases set beside the real ones, week by week (weeks of seven days from 
   synthetic district's ratio).
 
 By default nothing is fitted to these series: beta comes from the pathogen's R0 (``beta:
-auto``), the ascertainment is an assumption, and the initial infections and the importation
-are the reported cases of the week before the start and of each week, over that ascertainment;
-both waves are then checks out of sample. ``fit_beta`` fits beta alone to the first weeks
-(``--fit-weeks``), the later weeks staying out of sample.
+auto``), the ascertainment is an assumption, the initial infections are the infections of the
+days before the start (reported cases over that ascertainment) still under way, staged over the
+stages of infection, and the importation the reported cases of each week over it; both waves
+then are checks out of sample. ``fit`` fits beta and the importation ascertainment together to
+the first weeks (``--fit-weeks``), the later weeks staying out of sample; both waves run with
+universal masking in school (``MASKED``).
 """
 
 from __future__ import annotations
