@@ -168,7 +168,10 @@ def load_spec(path: Path) -> Spec:
     base = path.parent
 
     def near(p: Path | None) -> Path | None:
-        return None if p is None else (p if p.is_absolute() else base / p)
+        if p is None:
+            return None
+        p = p.expanduser()  # ~/.cache/schoolmode/fetch/...: where `schoolmode fetch` caches
+        return p if p.is_absolute() else base / p
 
     match spec:
         case SyntheticDistrict():
