@@ -178,3 +178,12 @@ def test_grade_closure_never_closes_less_than_class_closure(
     by_grade = _modes(held(_example("grade-closure")), "grade", grade_frame)
     assert not (by_class & ~by_grade[[0, 0, 1, 1]]).any()
     assert by_grade.sum() >= by_class.reshape(2, 2, -1).any(axis=1).sum()
+
+
+def test_a_policy_diff_shows_the_grade_rules() -> None:
+    from schoolmode.policy.diff import policy_diff
+
+    rows = policy_diff(_example("class-closure"), _example("grade-closure"))
+    grade = [r for r in rows if r.section == "scope:grade"]
+    assert grade
+    assert (grade[0].left, grade[0].right) == ("no rule", "1 rule(s)")
