@@ -1,8 +1,8 @@
 """The gates of a day in the policy loop: which layer memberships are open. A remote district,
 school, grade or classroom closes the school layers of its agents (a grade: those of its
-homerooms' students and classroom teachers, as each homeroom's closure would); so do weekends and holidays,
-isolation, quarantine and staying home ill. Isolated agents also lose their community
-contacts."""
+homerooms' students and classroom teachers, as each homeroom's closure would); so do weekends
+and holidays, isolation, quarantine and staying home ill. Isolated agents also lose their
+community contacts."""
 
 from __future__ import annotations
 
