@@ -30,6 +30,8 @@ from numba.extending import intrinsic
 
 from schoolmode.sim.rng import _INV53, _S11, TRANSMISSION, _mix, jit
 
+_TWO53 = 9007199254740992.0
+
 PREFETCH_AHEAD = 16
 """Sources ahead of the current one whose CSR row starts are prefetched (their contact lists
 half as far ahead): hides the memory latency of visiting sparse sources in a large network."""
@@ -116,6 +118,8 @@ def transmit(
     max_sus = max(0.0, susceptibility.max()) if susceptibility.shape[0] else 0.0
     # slot[dst]: where today's infection of dst is in out_*; valid only if out_dst[slot] == dst
     slot = np.empty(t_infected.shape[0], dtype=np.int32)
+    last_force = -1.0
+    k_max = np.uint64(0)
     for layer in range(n_layers):
         prefix = _prefix(seed, TRANSMISSION * 100 + layer, day)
         weight = beta * weights[layer]
@@ -140,14 +144,19 @@ def transmit(
                 force *= school_scale[layer, school_of[src]]
             if force <= 0.0:
                 continue
-            # never below any p of this source's contacts (margin for rounding)
-            p_max = (1.0 - math.exp(-force * max_sus)) * (1.0 + 1e-9) + 1e-300
+            if force != last_force:
+                # never below any p of this source's contacts (margin for rounding); as an
+                # integer: u = k / 2**53 >= p_max exactly when k >= ceil(p_max * 2**53)
+                p_max = (1.0 - math.exp(-force * max_sus)) * (1.0 + 1e-9) + 1e-300
+                k_max = np.uint64(math.ceil(min(p_max, 1.0) * _TWO53))
+                last_force = force
             h_src = _mix(prefix ^ np.uint64(src))
             for e in range(indptr[layer, src], indptr[layer, src + 1]):
                 dst = indices[e]
-                u = float(_mix(h_src ^ np.uint64(dst)) >> _S11) * _INV53
-                if u >= p_max:
+                k = _mix(h_src ^ np.uint64(dst)) >> _S11
+                if k >= k_max:
                     continue
+                u = float(k) * _INV53
                 t = t_infected[dst]
                 if t < day or not gate[layer, dst]:
                     continue
@@ -157,13 +166,13 @@ def transmit(
                 if u >= 1.0 - math.exp(-hazard):
                     continue
                 if t == day:
-                    k = slot[dst]
-                    if k < 0 or k >= count or out_dst[k] != dst:
+                    j = slot[dst]
+                    if j < 0 or j >= count or out_dst[j] != dst:
                         continue  # infected before this call (a day-0 seed)
                     # infected today already: the smallest (source, layer) infects
-                    if src < out_src[k]:
-                        out_src[k] = src
-                        out_layer[k] = layer
+                    if src < out_src[j]:
+                        out_src[j] = src
+                        out_layer[j] = layer
                     continue
                 t_infected[dst] = day
                 slot[dst] = count
