@@ -31,6 +31,8 @@ from numba.extending import intrinsic
 from schoolmode.sim.rng import _INV53, _S11, TRANSMISSION, _mix, jit
 
 _TWO53 = 9007199254740992.0
+_KEEP = np.uint64(1 << 32)
+"""Offset of the keep draws' last coordinate (``dst + 2**32``) from the jumps' (``j``)."""
 
 PREFETCH_AHEAD = 16
 """Sources ahead of the current one whose CSR row starts are prefetched (their contact lists
@@ -75,6 +77,40 @@ def _prefix(seed: int, stream: int, day: int) -> np.uint64:
 
 
 @jit
+def _infect(
+    day: int,
+    layer: int,
+    src: int,
+    dst: int,
+    t: int,
+    t_infected: np.ndarray,
+    slot: np.ndarray,
+    count: int,
+    out_dst: np.ndarray,
+    out_src: np.ndarray,
+    out_layer: np.ndarray,
+) -> int:
+    """``src`` transmits to ``dst`` (whose ``t_infected`` was ``t``) in ``layer``: the first
+    contact to reach ``dst`` today infects it; a later one from a smaller source takes over the
+    record. Returns the new count of today's infections."""
+    if t == day:
+        j = slot[dst]
+        if j < 0 or j >= count or out_dst[j] != dst:
+            return count  # infected before this call (a day-0 seed)
+        # infected today already: the smallest (source, layer) infects
+        if src < out_src[j]:
+            out_src[j] = src
+            out_layer[j] = layer
+        return count
+    t_infected[dst] = day
+    slot[dst] = count
+    out_dst[count] = dst
+    out_src[count] = src
+    out_layer[count] = layer
+    return count + 1
+
+
+@jit
 def transmit(
     day: int,
     seed: int,
@@ -94,6 +130,7 @@ def transmit(
     out_dst: np.ndarray,
     out_src: np.ndarray,
     out_layer: np.ndarray,
+    skip: bool = False,
 ) -> int:
     """One day of transmission; returns the number of new infections written to ``out_*``.
 
@@ -119,7 +156,9 @@ def transmit(
     # slot[dst]: where today's infection of dst is in out_*; valid only if out_dst[slot] == dst
     slot = np.empty(t_infected.shape[0], dtype=np.int32)
     last_force = -1.0
+    p_max = 1.0
     k_max = np.uint64(0)
+    log_q = 0.0
     for layer in range(n_layers):
         prefix = _prefix(seed, TRANSMISSION * 100 + layer, day)
         weight = beta * weights[layer]
@@ -133,10 +172,10 @@ def transmit(
                 _prefetch(row, ahead)
                 _prefetch(gate_row, ahead)
                 _prefetch(infectiousness, ahead)
-            if i + PREFETCH_AHEAD // 2 < n_sources:
+            if not skip and i + PREFETCH_AHEAD // 2 < n_sources:
                 _prefetch(indices, row[sources[i + PREFETCH_AHEAD // 2]])
             src = sources[i]
-            if not gate[layer, src]:
+            if not gate_row[src]:
                 continue
             here = presence[part, src] if part >= 0 else 1.0
             force = weight * infectiousness[src] * here
@@ -148,36 +187,67 @@ def transmit(
                 # never below any p of this source's contacts (margin for rounding); as an
                 # integer: u = k / 2**53 >= p_max exactly when k >= ceil(p_max * 2**53)
                 p_max = (1.0 - math.exp(-force * max_sus)) * (1.0 + 1e-9) + 1e-300
-                k_max = np.uint64(math.ceil(min(p_max, 1.0) * _TWO53))
+                p_max = min(p_max, 1.0)
+                k_max = np.uint64(math.ceil(p_max * _TWO53))
+                log_q = math.log1p(-p_max)
                 last_force = force
             h_src = _mix(prefix ^ np.uint64(src))
-            for e in range(indptr[layer, src], indptr[layer, src + 1]):
+            start, stop = row[src], row[src + 1]
+            if skip:
+                # the contacts drawn with probability p_max, by geometric gaps (jump j's
+                # uniform is keyed by j), each then kept with probability p / p_max
+                pos = start
+                j = 0
+                while pos < stop:
+                    x = float(_mix(h_src ^ np.uint64(j)) >> _S11) * _INV53
+                    j += 1
+                    rem = stop - pos
+                    if x >= rem * p_max:
+                        break  # no contact drawn in the rest of the row (Bernoulli's inequality)
+                    gap = math.log(1.0 - x) / log_q
+                    if gap >= rem:
+                        break
+                    pos += int(gap)
+                    dst = indices[pos]
+                    pos += 1
+                    t = t_infected[dst]
+                    if t < day or not gate_row[dst]:
+                        continue
+                    hazard = force * susceptibility[dst]
+                    if part >= 0 and presence[part, dst] < here:
+                        hazard *= presence[part, dst] / here
+                    v = float(_mix(h_src ^ (_KEEP + np.uint64(dst))) >> _S11) * _INV53
+                    if v * p_max >= 1.0 - math.exp(-hazard):
+                        continue
+                    count = _infect(
+                        day,
+                        layer,
+                        src,
+                        dst,
+                        t,
+                        t_infected,
+                        slot,
+                        count,
+                        out_dst,
+                        out_src,
+                        out_layer,
+                    )
+                continue
+            for e in range(start, stop):
                 dst = indices[e]
                 k = _mix(h_src ^ np.uint64(dst)) >> _S11
                 if k >= k_max:
                     continue
                 u = float(k) * _INV53
                 t = t_infected[dst]
-                if t < day or not gate[layer, dst]:
+                if t < day or not gate_row[dst]:
                     continue
                 hazard = force * susceptibility[dst]
                 if part >= 0 and presence[part, dst] < here:
                     hazard *= presence[part, dst] / here  # the shorter share of the day
                 if u >= 1.0 - math.exp(-hazard):
                     continue
-                if t == day:
-                    j = slot[dst]
-                    if j < 0 or j >= count or out_dst[j] != dst:
-                        continue  # infected before this call (a day-0 seed)
-                    # infected today already: the smallest (source, layer) infects
-                    if src < out_src[j]:
-                        out_src[j] = src
-                        out_layer[j] = layer
-                    continue
-                t_infected[dst] = day
-                slot[dst] = count
-                out_dst[count] = dst
-                out_src[count] = src
-                out_layer[count] = layer
-                count += 1
+                count = _infect(
+                    day, layer, src, dst, t, t_infected, slot, count, out_dst, out_src, out_layer
+                )
     return count
