@@ -34,6 +34,12 @@ _TWO53 = 9007199254740992.0
 _KEEP = np.uint64(1 << 32)
 """Offset of the keep draws' last coordinate (``dst + 2**32``) from the jumps' (``j``)."""
 
+CANDIDATES = 4096
+"""Candidates (contacts drawn below the source's largest probability) buffered per layer
+before they are settled in order (``_settle``)."""
+SETTLE_AHEAD = 8
+"""Candidates ahead of the current one whose neighbour's state ``_settle`` prefetches."""
+
 PREFETCH_AHEAD = 16
 """Sources ahead of the current one whose CSR row starts are prefetched (their contact lists
 half as far ahead): hides the memory latency of visiting sparse sources in a large network."""
@@ -111,6 +117,58 @@ def _infect(
 
 
 @jit
+def _settle(
+    day: int,
+    layer: int,
+    m: int,
+    positions: bool,
+    cand: np.ndarray,
+    cand_src: np.ndarray,
+    cand_w: np.ndarray,
+    cand_force: np.ndarray,
+    cand_here: np.ndarray,
+    indices: np.ndarray,
+    t_infected: np.ndarray,
+    gate_row: np.ndarray,
+    susceptibility: np.ndarray,
+    presence: np.ndarray,
+    part: int,
+    slot: np.ndarray,
+    count: int,
+    out_dst: np.ndarray,
+    out_src: np.ndarray,
+    out_layer: np.ndarray,
+) -> int:
+    """The first ``m`` candidates of ``layer``, in order: the contact of ``cand_src[i]`` with
+    ``cand[i]`` (an agent, or with ``positions`` its position in ``indices``) transmits when
+    the neighbour is susceptible, its layer open, and ``cand_w[i] < 1 - exp(-hazard)``.
+    The neighbours' state is prefetched a few candidates ahead (random access over the
+    population is the cost of this step). Returns the new count of today's infections."""
+    for i in range(m):
+        if positions and i + 2 * SETTLE_AHEAD < m:
+            _prefetch(indices, cand[i + 2 * SETTLE_AHEAD])
+        if i + SETTLE_AHEAD < m:
+            ahead = indices[cand[i + SETTLE_AHEAD]] if positions else cand[i + SETTLE_AHEAD]
+            _prefetch(t_infected, ahead)
+            _prefetch(gate_row, ahead)
+            _prefetch(susceptibility, ahead)
+        dst = indices[cand[i]] if positions else cand[i]
+        t = t_infected[dst]
+        if t < day or not gate_row[dst]:
+            continue
+        here = cand_here[i]
+        hazard = cand_force[i] * susceptibility[dst]
+        if part >= 0 and presence[part, dst] < here:
+            hazard *= presence[part, dst] / here  # the shorter share of the day
+        if cand_w[i] >= 1.0 - math.exp(-hazard):
+            continue
+        count = _infect(
+            day, layer, cand_src[i], dst, t, t_infected, slot, count, out_dst, out_src, out_layer
+        )
+    return count
+
+
+@jit
 def transmit(
     day: int,
     seed: int,
@@ -155,6 +213,13 @@ def transmit(
     max_sus = max(0.0, susceptibility.max()) if susceptibility.shape[0] else 0.0
     # slot[dst]: where today's infection of dst is in out_*; valid only if out_dst[slot] == dst
     slot = np.empty(t_infected.shape[0], dtype=np.int32)
+    # candidates (contacts whose draw is below p_max) of the current layer, settled in order
+    # by _settle when the buffer is full and at the end of the layer
+    cand = np.empty(CANDIDATES, dtype=np.int64)
+    cand_src = np.empty(CANDIDATES, dtype=np.int64)
+    cand_w = np.empty(CANDIDATES, dtype=np.float64)
+    cand_force = np.empty(CANDIDATES, dtype=np.float64)
+    cand_here = np.empty(CANDIDATES, dtype=np.float64)
     last_force = -1.0
     p_max = 1.0
     k_max = np.uint64(0)
@@ -166,6 +231,7 @@ def transmit(
         gate_row = gate[layer]
         part = presence_row[layer]
         n_sources = sources.shape[0]
+        m = 0
         for i in range(n_sources):
             if i + PREFETCH_AHEAD < n_sources:
                 ahead = sources[i + PREFETCH_AHEAD]
@@ -195,12 +261,12 @@ def transmit(
             start, stop = row[src], row[src + 1]
             if skip:
                 # the contacts drawn with probability p_max, by geometric gaps (jump j's
-                # uniform is keyed by j), each then kept with probability p / p_max
+                # uniform is keyed by j), each then kept with probability p / p_max (the
+                # uniform keyed by 2**32 + j)
                 pos = start
                 j = 0
                 while pos < stop:
                     x = float(_mix(h_src ^ np.uint64(j)) >> _S11) * _INV53
-                    j += 1
                     rem = stop - pos
                     if x >= rem * p_max:
                         break  # no contact drawn in the rest of the row (Bernoulli's inequality)
@@ -208,46 +274,45 @@ def transmit(
                     if gap >= rem:
                         break
                     pos += int(gap)
-                    dst = indices[pos]
+                    _prefetch(indices, pos)
+                    v = float(_mix(h_src ^ (_KEEP + np.uint64(j))) >> _S11) * _INV53
+                    cand[m] = pos
+                    cand_src[m] = src
+                    cand_w[m] = v * p_max
+                    cand_force[m] = force
+                    cand_here[m] = here
+                    m += 1
+                    if m == CANDIDATES:
+                        count = _settle(
+                            day, layer, m, True, cand, cand_src, cand_w, cand_force,
+                            cand_here, indices, t_infected, gate_row, susceptibility,
+                            presence, part, slot, count, out_dst, out_src, out_layer,
+                        )  # fmt: skip
+                        m = 0
                     pos += 1
-                    t = t_infected[dst]
-                    if t < day or not gate_row[dst]:
-                        continue
-                    hazard = force * susceptibility[dst]
-                    if part >= 0 and presence[part, dst] < here:
-                        hazard *= presence[part, dst] / here
-                    v = float(_mix(h_src ^ (_KEEP + np.uint64(dst))) >> _S11) * _INV53
-                    if v * p_max >= 1.0 - math.exp(-hazard):
-                        continue
-                    count = _infect(
-                        day,
-                        layer,
-                        src,
-                        dst,
-                        t,
-                        t_infected,
-                        slot,
-                        count,
-                        out_dst,
-                        out_src,
-                        out_layer,
-                    )
+                    j += 1
                 continue
             for e in range(start, stop):
                 dst = indices[e]
                 k = _mix(h_src ^ np.uint64(dst)) >> _S11
                 if k >= k_max:
                     continue
-                u = float(k) * _INV53
-                t = t_infected[dst]
-                if t < day or not gate_row[dst]:
-                    continue
-                hazard = force * susceptibility[dst]
-                if part >= 0 and presence[part, dst] < here:
-                    hazard *= presence[part, dst] / here  # the shorter share of the day
-                if u >= 1.0 - math.exp(-hazard):
-                    continue
-                count = _infect(
-                    day, layer, src, dst, t, t_infected, slot, count, out_dst, out_src, out_layer
-                )
+                cand[m] = dst
+                cand_src[m] = src
+                cand_w[m] = float(k) * _INV53
+                cand_force[m] = force
+                cand_here[m] = here
+                m += 1
+                if m == CANDIDATES:
+                    count = _settle(
+                        day, layer, m, False, cand, cand_src, cand_w, cand_force, cand_here,
+                        indices, t_infected, gate_row, susceptibility, presence, part, slot,
+                        count, out_dst, out_src, out_layer,
+                    )  # fmt: skip
+                    m = 0
+        count = _settle(
+            day, layer, m, skip, cand, cand_src, cand_w, cand_force, cand_here, indices,
+            t_infected, gate_row, susceptibility, presence, part, slot, count, out_dst,
+            out_src, out_layer,
+        )  # fmt: skip
     return count
