@@ -100,9 +100,9 @@ class ActiveSet:
         self.pending = self.pending[~ready]
         alive = self.t_recovered[enter] > day
         self.left = np.concatenate([self.active[ends], enter[~alive]])
-        # both parts sorted: a stable sort (timsort) merges the two runs in linear time
+        # two sorted runs: a stable sort (timsort) merges them in linear time
         self.active = np.sort(
-            np.concatenate([self.active[~ends], np.sort(enter[alive], kind="stable")]),
+            np.concatenate([self.active[~ends], np.sort(enter[alive])]),
             kind="stable",
         )
         return self.active
