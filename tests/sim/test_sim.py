@@ -8,7 +8,15 @@ import pytest
 
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.pathogen import Pathogen, load_pathogen, pathogen_names
-from schoolmode.sim.model import SAMPLINGS, Epidemic, Sampling, SimConfig, run, seed_agents
+from schoolmode.sim.model import (
+    SAMPLINGS,
+    Epidemic,
+    Sampling,
+    SimConfig,
+    run,
+    schedule,
+    seed_agents,
+)
 from schoolmode.sim.network import SCHOOL_LAYERS, Network, Population, build, from_district
 from schoolmode.sim.rng import SEEDING, uniform, uniforms
 from schoolmode.sim.state import NEVER, new_agents
@@ -281,3 +289,20 @@ def test_scenarios_share_draws_where_their_gates_agree(district: Population) -> 
         course_b = b[field][both].astype(np.int64) - b["t_infected"][both]
         scheduled = a[field][both] != NEVER
         assert np.array_equal(course_a[scheduled], course_b[scheduled])
+
+
+@pytest.mark.parametrize("name", ["covid-delta", "covid-omicron"])
+def test_epidemic_schedule_is_the_reference_schedule(district: Population, name: str) -> None:
+    # Epidemic.schedule (one numba pass) writes what model.schedule (numpy) writes, and the
+    # same values into its contiguous copies
+    pathogen = load_pathogen(name)
+    epi = Epidemic(district, pathogen, seed=7)
+    reference = epi.agents.copy()
+    who = np.arange(0, district.network.n, 3)
+    epi.schedule(who, 5)
+    schedule(reference, who, 5, pathogen, 7)
+    assert np.array_equal(epi.agents, reference)
+    for field in ("t_infectious", "t_symptoms", "t_recovered", "infectiousness"):
+        assert np.array_equal(getattr(epi, field)[who], reference[field][who])
+    assert (reference["t_symptoms"][who] == NEVER).any()  # both kinds of course
+    assert (reference["t_symptoms"][who] != NEVER).any()
