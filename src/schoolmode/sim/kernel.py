@@ -169,6 +169,106 @@ def _settle(
 
 
 @jit
+def _transmit_layer(
+    layer: int, day: int, seed: int, sources: np.ndarray, infectiousness: np.ndarray,
+    susceptibility: np.ndarray, max_sus: float, t_infected: np.ndarray, indptr: np.ndarray,
+    indices: np.ndarray, weights: np.ndarray, gate: np.ndarray, beta: float,
+    presence: np.ndarray, presence_row: np.ndarray, school_of: np.ndarray,
+    school_scale: np.ndarray, slot: np.ndarray, count: int, out_dst: np.ndarray,
+    out_src: np.ndarray, out_layer: np.ndarray, skip: bool,
+) -> int:  # fmt: skip
+    """``transmit`` in one layer (its docstring); returns the new count."""
+    # candidates (draws below p_max), settled in order when the buffer is full and at the end
+    cand, cand_src = np.empty(CANDIDATES, np.int64), np.empty(CANDIDATES, np.int64)
+    cand_w, cand_force, cand_here = np.empty(CANDIDATES), np.empty(CANDIDATES), np.empty(CANDIDATES)
+    last_force, p_max, k_max, log_q = -1.0, 1.0, np.uint64(0), 0.0
+    prefix = _prefix(seed, TRANSMISSION * 100 + layer, day)
+    weight = beta * weights[layer]
+    row, gate_row, part = indptr[layer], gate[layer], presence_row[layer]
+    n_sources = sources.shape[0]
+    m = 0
+    for i in range(n_sources):
+        if i + PREFETCH_AHEAD < n_sources:
+            ahead = sources[i + PREFETCH_AHEAD]
+            _prefetch(row, ahead)
+            _prefetch(gate_row, ahead)
+            _prefetch(infectiousness, ahead)
+        if not skip and i + PREFETCH_AHEAD // 2 < n_sources:
+            _prefetch(indices, row[sources[i + PREFETCH_AHEAD // 2]])
+        src = sources[i]
+        if not gate_row[src]:
+            continue
+        here = presence[part, src] if part >= 0 else 1.0
+        force = weight * infectiousness[src] * here
+        if school_scale.shape[1] > 0 and school_of[src] >= 0:
+            force *= school_scale[layer, school_of[src]]
+        if force <= 0.0:
+            continue
+        if force != last_force:
+            # never below any p of this source's contacts (margin for rounding); as an
+            # integer: u = k / 2**53 >= p_max exactly when k >= ceil(p_max * 2**53)
+            p_max = (1.0 - math.exp(-force * max_sus)) * (1.0 + 1e-9) + 1e-300
+            p_max = min(p_max, 1.0)
+            k_max = np.uint64(math.ceil(p_max * _TWO53))
+            log_q = math.log1p(-p_max)
+            last_force = force
+        h_src = _mix(prefix ^ np.uint64(src))
+        start, stop = row[src], row[src + 1]
+        if skip:  # drawn with p_max by geometric gaps (jump j), kept with p / p_max (2**32 + j)
+            pos, j = start, 0
+            while pos < stop:
+                x = float(_mix(h_src ^ np.uint64(j)) >> _S11) * _INV53
+                rem = stop - pos
+                if x >= rem * p_max:
+                    break  # no contact drawn in the rest of the row (Bernoulli's inequality)
+                gap = math.log(1.0 - x) / log_q
+                if gap >= rem:
+                    break
+                pos += int(gap)
+                _prefetch(indices, pos)
+                v = float(_mix(h_src ^ (_KEEP + np.uint64(j))) >> _S11) * _INV53
+                cand[m] = pos
+                cand_src[m] = src
+                cand_w[m] = v * p_max
+                cand_force[m] = force
+                cand_here[m] = here
+                m += 1
+                if m == CANDIDATES:
+                    count = _settle(
+                        day, layer, m, True, cand, cand_src, cand_w, cand_force,
+                        cand_here, indices, t_infected, gate_row, susceptibility,
+                        presence, part, slot, count, out_dst, out_src, out_layer,
+                    )  # fmt: skip
+                    m = 0
+                pos += 1
+                j += 1
+            continue
+        for e in range(start, stop):
+            dst = indices[e]
+            k = _mix(h_src ^ np.uint64(dst)) >> _S11
+            if k >= k_max:
+                continue
+            cand[m] = dst
+            cand_src[m] = src
+            cand_w[m] = float(k) * _INV53
+            cand_force[m] = force
+            cand_here[m] = here
+            m += 1
+            if m == CANDIDATES:
+                count = _settle(
+                    day, layer, m, False, cand, cand_src, cand_w, cand_force, cand_here,
+                    indices, t_infected, gate_row, susceptibility, presence, part, slot,
+                    count, out_dst, out_src, out_layer,
+                )  # fmt: skip
+                m = 0
+    return _settle(
+        day, layer, m, skip, cand, cand_src, cand_w, cand_force, cand_here, indices,
+        t_infected, gate_row, susceptibility, presence, part, slot, count, out_dst,
+        out_src, out_layer,
+    )  # fmt: skip
+
+
+@jit
 def transmit(
     day: int,
     seed: int,
@@ -213,106 +313,10 @@ def transmit(
     max_sus = max(0.0, susceptibility.max()) if susceptibility.shape[0] else 0.0
     # slot[dst]: where today's infection of dst is in out_*; valid only if out_dst[slot] == dst
     slot = np.empty(t_infected.shape[0], dtype=np.int32)
-    # candidates (contacts whose draw is below p_max) of the current layer, settled in order
-    # by _settle when the buffer is full and at the end of the layer
-    cand = np.empty(CANDIDATES, dtype=np.int64)
-    cand_src = np.empty(CANDIDATES, dtype=np.int64)
-    cand_w = np.empty(CANDIDATES, dtype=np.float64)
-    cand_force = np.empty(CANDIDATES, dtype=np.float64)
-    cand_here = np.empty(CANDIDATES, dtype=np.float64)
-    last_force = -1.0
-    p_max = 1.0
-    k_max = np.uint64(0)
-    log_q = 0.0
     for layer in range(n_layers):
-        prefix = _prefix(seed, TRANSMISSION * 100 + layer, day)
-        weight = beta * weights[layer]
-        row = indptr[layer]
-        gate_row = gate[layer]
-        part = presence_row[layer]
-        n_sources = sources.shape[0]
-        m = 0
-        for i in range(n_sources):
-            if i + PREFETCH_AHEAD < n_sources:
-                ahead = sources[i + PREFETCH_AHEAD]
-                _prefetch(row, ahead)
-                _prefetch(gate_row, ahead)
-                _prefetch(infectiousness, ahead)
-            if not skip and i + PREFETCH_AHEAD // 2 < n_sources:
-                _prefetch(indices, row[sources[i + PREFETCH_AHEAD // 2]])
-            src = sources[i]
-            if not gate_row[src]:
-                continue
-            here = presence[part, src] if part >= 0 else 1.0
-            force = weight * infectiousness[src] * here
-            if school_scale.shape[1] > 0 and school_of[src] >= 0:
-                force *= school_scale[layer, school_of[src]]
-            if force <= 0.0:
-                continue
-            if force != last_force:
-                # never below any p of this source's contacts (margin for rounding); as an
-                # integer: u = k / 2**53 >= p_max exactly when k >= ceil(p_max * 2**53)
-                p_max = (1.0 - math.exp(-force * max_sus)) * (1.0 + 1e-9) + 1e-300
-                p_max = min(p_max, 1.0)
-                k_max = np.uint64(math.ceil(p_max * _TWO53))
-                log_q = math.log1p(-p_max)
-                last_force = force
-            h_src = _mix(prefix ^ np.uint64(src))
-            start, stop = row[src], row[src + 1]
-            if skip:
-                # the contacts drawn with probability p_max, by geometric gaps (jump j's
-                # uniform is keyed by j), each then kept with probability p / p_max (the
-                # uniform keyed by 2**32 + j)
-                pos = start
-                j = 0
-                while pos < stop:
-                    x = float(_mix(h_src ^ np.uint64(j)) >> _S11) * _INV53
-                    rem = stop - pos
-                    if x >= rem * p_max:
-                        break  # no contact drawn in the rest of the row (Bernoulli's inequality)
-                    gap = math.log(1.0 - x) / log_q
-                    if gap >= rem:
-                        break
-                    pos += int(gap)
-                    _prefetch(indices, pos)
-                    v = float(_mix(h_src ^ (_KEEP + np.uint64(j))) >> _S11) * _INV53
-                    cand[m] = pos
-                    cand_src[m] = src
-                    cand_w[m] = v * p_max
-                    cand_force[m] = force
-                    cand_here[m] = here
-                    m += 1
-                    if m == CANDIDATES:
-                        count = _settle(
-                            day, layer, m, True, cand, cand_src, cand_w, cand_force,
-                            cand_here, indices, t_infected, gate_row, susceptibility,
-                            presence, part, slot, count, out_dst, out_src, out_layer,
-                        )  # fmt: skip
-                        m = 0
-                    pos += 1
-                    j += 1
-                continue
-            for e in range(start, stop):
-                dst = indices[e]
-                k = _mix(h_src ^ np.uint64(dst)) >> _S11
-                if k >= k_max:
-                    continue
-                cand[m] = dst
-                cand_src[m] = src
-                cand_w[m] = float(k) * _INV53
-                cand_force[m] = force
-                cand_here[m] = here
-                m += 1
-                if m == CANDIDATES:
-                    count = _settle(
-                        day, layer, m, False, cand, cand_src, cand_w, cand_force, cand_here,
-                        indices, t_infected, gate_row, susceptibility, presence, part, slot,
-                        count, out_dst, out_src, out_layer,
-                    )  # fmt: skip
-                    m = 0
-        count = _settle(
-            day, layer, m, skip, cand, cand_src, cand_w, cand_force, cand_here, indices,
-            t_infected, gate_row, susceptibility, presence, part, slot, count, out_dst,
-            out_src, out_layer,
+        count = _transmit_layer(
+            layer, day, seed, sources, infectiousness, susceptibility, max_sus, t_infected,
+            indptr, indices, weights, gate, beta, presence, presence_row, school_of,
+            school_scale, slot, count, out_dst, out_src, out_layer, skip,
         )  # fmt: skip
     return count
