@@ -220,21 +220,24 @@ def seir_pathogen() -> Pathogen:
     )
 
 
-def child_hybrid(agents: int, days: int, seed: int) -> dict[str, Any]:
+def child_hybrid(agents: int, days: int, seed: int, sampling: model.Sampling) -> dict[str, Any]:
     pathogen = seir_pathogen()
     t0 = time.perf_counter()
-    model.run(from_hybrid(1_000), pathogen, model.SimConfig(beta=1.0, days=3, seed=seed))
+    warm = model.SimConfig(beta=1.0, days=3, seed=seed, sampling=sampling)
+    model.run(from_hybrid(1_000), pathogen, warm)
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     pop = from_hybrid(agents, HybridConfig(seed=seed))
     build_s = time.perf_counter() - t0
-    config = model.SimConfig(beta=1.0, days=days, seed=seed, initial_infections=20)
+    config = model.SimConfig(
+        beta=1.0, days=days, seed=seed, initial_infections=20, sampling=sampling
+    )
     t0 = time.perf_counter()
     result = model.run(pop, pathogen, config)
     run_s = time.perf_counter() - t0
     n = pop.network.n
     return {
-        "tool": "schoolmode",
+        "tool": f"schoolmode, {sampling} draws",
         "agents": n,
         "days": days,
         "edges": int(pop.network.indices.size // 2),
@@ -357,16 +360,17 @@ def compare_starsim(args: argparse.Namespace) -> int:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     ok = True
     for size, rep in zip(sizes, reps, strict=True):
-        groups: dict[str, list[dict[str, Any]]] = {"starsim": [], "ours": []}
+        groups: dict[str, list[dict[str, Any]]] = {"starsim": []}
+        groups.update({sampling: [] for sampling in model.SAMPLINGS})
         for r in range(rep):
             seed = SEED + r
             groups["starsim"].append(run_starsim(python, size, seed))
-            groups["ours"].append(
-                run_ours(["--child", "hybrid", "--agents", str(size), "--seed", str(seed)])
-            )
+            for sampling in model.SAMPLINGS:
+                child = ["--child", "hybrid", "--agents", str(size), "--seed", str(seed)]
+                groups[sampling].append(run_ours([*child, "--sampling", sampling]))
         base_run = _median(groups["starsim"], "run_s")
         base_rss = _median(groups["starsim"], "peak_rss_mib")
-        for rows in (groups["starsim"], groups["ours"]):
+        for rows in groups.values():
             run_s = _median(rows, "run_s")
             lo, hi = min(r["run_s"] for r in rows), max(r["run_s"] for r in rows)
             rss = _median(rows, "peak_rss_mib")
@@ -378,10 +382,11 @@ def compare_starsim(args: argparse.Namespace) -> int:
                 f"{run_s:.2f} ({lo:.2f}-{hi:.2f}) | {run_s / (size * first['days']):.2e} | "
                 f"{base_run / run_s:.1f}x | {attack:.3f} | {rss:.0f} | {rss / base_rss:.2f}x |"
             )
-        gap = abs(
-            _median(groups["ours"], "attack_rate") - _median(groups["starsim"], "attack_rate")
-        )
-        ok = ok and gap < 0.02
+        for sampling in model.SAMPLINGS:
+            gap = abs(
+                _median(groups[sampling], "attack_rate") - _median(groups["starsim"], "attack_rate")
+            )
+            ok = ok and gap < 0.02
     print()
     district = run_ours(["--child", "district"] + (["--quick"] if args.quick else []))
     print(
@@ -414,11 +419,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, nargs="+", default=list(REPS))
     parser.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     parser.add_argument(
+        "--sampling", choices=model.SAMPLINGS, default="contact", help=argparse.SUPPRESS
+    )
+    parser.add_argument(
         "--child", choices=["numba", "numpy", "hybrid", "district"], help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
     if args.child == "hybrid":
-        print(json.dumps(child_hybrid(args.agents, args.days or 180, args.seed)))
+        print(json.dumps(child_hybrid(args.agents, args.days or 180, args.seed, args.sampling)))
         return 0
     if args.child == "district":
         print(json.dumps(child_district(args.quick, args.days)))

@@ -8,9 +8,17 @@ import pytest
 
 from schoolmode.importers.cps import SchoolProfiles
 from schoolmode.pathogen import Pathogen, load_pathogen, pathogen_names
-from schoolmode.sim.model import SimConfig, run
+from schoolmode.sim.model import (
+    SAMPLINGS,
+    Epidemic,
+    Sampling,
+    SimConfig,
+    run,
+    schedule,
+    seed_agents,
+)
 from schoolmode.sim.network import SCHOOL_LAYERS, Network, Population, build, from_district
-from schoolmode.sim.rng import uniform
+from schoolmode.sim.rng import SEEDING, uniform, uniforms
 from schoolmode.sim.state import NEVER, new_agents
 from schoolmode.synth.district import synth_district
 from tests.synth.test_district import PROFILES
@@ -70,20 +78,69 @@ def final_size(r0: float) -> float:
     return z
 
 
+@pytest.mark.parametrize("sampling", SAMPLINGS)
 @pytest.mark.parametrize("r0", [1.5, 2.0, 3.0])
-def test_final_size_on_a_random_graph_matches_the_final_size_equation(r0: float) -> None:
+def test_final_size_on_a_random_graph_matches_the_final_size_equation(
+    r0: float, sampling: Sampling
+) -> None:
     # bond percolation on an Erdős–Rényi graph with fixed infectious period gives exactly
     # z = 1 - exp(-R0 z) with R0 = k T as N grows
     n, k, infectious = 20_000, 20.0, 3
     population = random_graph(n, k, seed=1)
     pathogen = simple_pathogen(latent=1, infectious=infectious)
     beta = per_day_hazard(r0, k, infectious)
-    result = run(
-        population, pathogen, SimConfig(beta=beta, days=200, seed=5, initial_infections=20)
-    )
+    config = SimConfig(beta=beta, days=200, seed=5, initial_infections=20, sampling=sampling)
+    result = run(population, pathogen, config)
     assert result.infectious[-1] == 0
     attack = result.infected[-1] / n
     assert attack == pytest.approx(final_size(r0), abs=0.02)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_each_contact_transmits_with_its_probability(sampling: Sampling) -> None:
+    # one infectious agent with 200,000 contacts, half of them 0.4 as susceptible: each
+    # group's infected share is 1 - exp(-beta * susceptibility) within 5 binomial sd, for
+    # both ways of drawing (the same law), and their draws differ
+    n, beta = 200_001, 0.5
+    center = np.zeros(n - 1, dtype=np.int64)
+    network = build(n, {"community": (center, np.arange(1, n))}, {"community": 1.0})
+    agents = new_agents(n)
+    agents["age"] = 30
+    population = Population(agents, network, [str(i) for i in range(n)], [], [])
+    epi = Epidemic(population, simple_pathogen(latent=1, infectious=3), seed=3)
+    epi.sampling = sampling
+    low = np.arange(1, n) % 2 == 0
+    epi.susceptibility[1:][low] = 0.4
+    epi.seed_infections(np.array([0]), infectious=True)
+    gate = np.ones((1, n), dtype=np.bool_)
+    count = epi.transmit(0, np.array([0]), network.weights, gate, beta)
+    hit = np.zeros(n, dtype=np.bool_)
+    hit[epi.out_dst[:count]] = True
+    assert (epi.out_src[:count] == 0).all()
+    for group, sus in ((low, 0.4), (~low, 1.0)):
+        p = 1 - math.exp(-beta * sus)
+        size = int(group.sum())
+        share = hit[1:][group].mean()
+        assert abs(share - p) < 5 * math.sqrt(p * (1 - p) / size)
+    other = Epidemic(population, simple_pathogen(latent=1, infectious=3), seed=3)
+    other.sampling = "contact" if sampling == "skip" else "skip"
+    other.susceptibility[1:][low] = 0.4
+    other.seed_infections(np.array([0]), infectious=True)
+    count_other = other.transmit(0, np.array([0]), network.weights, gate, beta)
+    assert set(other.out_dst[:count_other].tolist()) != set(epi.out_dst[:count].tolist())
+
+
+def test_sampling_must_be_named() -> None:
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        SimConfig(beta=1.0, days=1, sampling="every")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("n", "count"), [(1000, 10), (10, 10), (10, 11), (10, 0), (50_000, 20)])
+def test_seed_agents_are_the_lowest_keys(n: int, count: int) -> None:
+    # a partition instead of a full sort: the same agents as a stable argsort's first ones
+    keys = uniforms(4, SEEDING, np.arange(n, dtype=np.int64), 0, 0)
+    expected = np.sort(np.argsort(keys, kind="stable")[:count])
+    assert np.array_equal(seed_agents(n, count, 4), expected)
 
 
 def euler_lotka_rate(kernel: np.ndarray) -> float:
@@ -232,3 +289,20 @@ def test_scenarios_share_draws_where_their_gates_agree(district: Population) -> 
         course_b = b[field][both].astype(np.int64) - b["t_infected"][both]
         scheduled = a[field][both] != NEVER
         assert np.array_equal(course_a[scheduled], course_b[scheduled])
+
+
+@pytest.mark.parametrize("name", ["covid-delta", "covid-omicron"])
+def test_epidemic_schedule_is_the_reference_schedule(district: Population, name: str) -> None:
+    # Epidemic.schedule (one numba pass) writes what model.schedule (numpy) writes, and the
+    # same values into its contiguous copies
+    pathogen = load_pathogen(name)
+    epi = Epidemic(district, pathogen, seed=7)
+    reference = epi.agents.copy()
+    who = np.arange(0, district.network.n, 3)
+    epi.schedule(who, 5)
+    schedule(reference, who, 5, pathogen, 7)
+    assert np.array_equal(epi.agents, reference)
+    for field in ("t_infectious", "t_symptoms", "t_recovered", "infectiousness"):
+        assert np.array_equal(getattr(epi, field)[who], reference[field][who])
+    assert (reference["t_symptoms"][who] == NEVER).any()  # both kinds of course
+    assert (reference["t_symptoms"][who] != NEVER).any()

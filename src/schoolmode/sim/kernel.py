@@ -30,6 +30,16 @@ from numba.extending import intrinsic
 
 from schoolmode.sim.rng import _INV53, _S11, TRANSMISSION, _mix, jit
 
+_TWO53 = 9007199254740992.0
+_KEEP = np.uint64(1 << 32)
+"""Offset of the keep draws' last coordinate (``dst + 2**32``) from the jumps' (``j``)."""
+
+CANDIDATES = 4096
+"""Candidates (contacts drawn below the source's largest probability) buffered per layer
+before they are settled in order (``_settle``)."""
+SETTLE_AHEAD = 8
+"""Candidates ahead of the current one whose neighbour's state ``_settle`` prefetches."""
+
 PREFETCH_AHEAD = 16
 """Sources ahead of the current one whose CSR row starts are prefetched (their contact lists
 half as far ahead): hides the memory latency of visiting sparse sources in a large network."""
@@ -73,6 +83,192 @@ def _prefix(seed: int, stream: int, day: int) -> np.uint64:
 
 
 @jit
+def _infect(
+    day: int,
+    layer: int,
+    src: int,
+    dst: int,
+    t: int,
+    t_infected: np.ndarray,
+    slot: np.ndarray,
+    count: int,
+    out_dst: np.ndarray,
+    out_src: np.ndarray,
+    out_layer: np.ndarray,
+) -> int:
+    """``src`` transmits to ``dst`` (whose ``t_infected`` was ``t``) in ``layer``: the first
+    contact to reach ``dst`` today infects it; a later one from a smaller source takes over the
+    record. Returns the new count of today's infections."""
+    if t == day:
+        j = slot[dst]
+        if j < 0 or j >= count or out_dst[j] != dst:
+            return count  # infected before this call (a day-0 seed)
+        # infected today already: the smallest (source, layer) infects
+        if src < out_src[j]:
+            out_src[j] = src
+            out_layer[j] = layer
+        return count
+    t_infected[dst] = day
+    slot[dst] = count
+    out_dst[count] = dst
+    out_src[count] = src
+    out_layer[count] = layer
+    return count + 1
+
+
+@jit
+def _settle(
+    day: int,
+    layer: int,
+    m: int,
+    positions: bool,
+    cand: np.ndarray,
+    cand_src: np.ndarray,
+    cand_w: np.ndarray,
+    cand_force: np.ndarray,
+    cand_here: np.ndarray,
+    indices: np.ndarray,
+    t_infected: np.ndarray,
+    gate_row: np.ndarray,
+    susceptibility: np.ndarray,
+    presence: np.ndarray,
+    part: int,
+    slot: np.ndarray,
+    count: int,
+    out_dst: np.ndarray,
+    out_src: np.ndarray,
+    out_layer: np.ndarray,
+) -> int:
+    """The first ``m`` candidates of ``layer``, in order: the contact of ``cand_src[i]`` with
+    ``cand[i]`` (an agent, or with ``positions`` its position in ``indices``) transmits when
+    the neighbour is susceptible, its layer open, and ``cand_w[i] < 1 - exp(-hazard)``.
+    The neighbours' state is prefetched a few candidates ahead (random access over the
+    population is the cost of this step). Returns the new count of today's infections."""
+    for i in range(m):
+        if positions and i + 2 * SETTLE_AHEAD < m:
+            _prefetch(indices, cand[i + 2 * SETTLE_AHEAD])
+        if i + SETTLE_AHEAD < m:
+            ahead = indices[cand[i + SETTLE_AHEAD]] if positions else cand[i + SETTLE_AHEAD]
+            _prefetch(t_infected, ahead)
+            _prefetch(gate_row, ahead)
+            _prefetch(susceptibility, ahead)
+        dst = indices[cand[i]] if positions else cand[i]
+        t = t_infected[dst]
+        if t < day or not gate_row[dst]:
+            continue
+        here = cand_here[i]
+        hazard = cand_force[i] * susceptibility[dst]
+        if part >= 0 and presence[part, dst] < here:
+            hazard *= presence[part, dst] / here  # the shorter share of the day
+        if cand_w[i] >= 1.0 - math.exp(-hazard):
+            continue
+        count = _infect(
+            day, layer, cand_src[i], dst, t, t_infected, slot, count, out_dst, out_src, out_layer
+        )
+    return count
+
+
+@jit
+def _transmit_layer(
+    layer: int, day: int, seed: int, sources: np.ndarray, infectiousness: np.ndarray,
+    susceptibility: np.ndarray, max_sus: float, t_infected: np.ndarray, indptr: np.ndarray,
+    indices: np.ndarray, weights: np.ndarray, gate: np.ndarray, beta: float,
+    presence: np.ndarray, presence_row: np.ndarray, school_of: np.ndarray,
+    school_scale: np.ndarray, slot: np.ndarray, count: int, out_dst: np.ndarray,
+    out_src: np.ndarray, out_layer: np.ndarray, skip: bool,
+) -> int:  # fmt: skip
+    """``transmit`` in one layer (its docstring); returns the new count."""
+    # candidates (draws below p_max), settled in order when the buffer is full and at the end
+    cand, cand_src = np.empty(CANDIDATES, np.int64), np.empty(CANDIDATES, np.int64)
+    cand_w, cand_force, cand_here = np.empty(CANDIDATES), np.empty(CANDIDATES), np.empty(CANDIDATES)
+    last_force, p_max, k_max, log_q = -1.0, 1.0, np.uint64(0), 0.0
+    prefix = _prefix(seed, TRANSMISSION * 100 + layer, day)
+    weight = beta * weights[layer]
+    row, gate_row, part = indptr[layer], gate[layer], presence_row[layer]
+    n_sources = sources.shape[0]
+    m = 0
+    for i in range(n_sources):
+        if i + PREFETCH_AHEAD < n_sources:
+            ahead = sources[i + PREFETCH_AHEAD]
+            _prefetch(row, ahead)
+            _prefetch(gate_row, ahead)
+            _prefetch(infectiousness, ahead)
+        if not skip and i + PREFETCH_AHEAD // 2 < n_sources:
+            _prefetch(indices, row[sources[i + PREFETCH_AHEAD // 2]])
+        src = sources[i]
+        if not gate_row[src]:
+            continue
+        here = presence[part, src] if part >= 0 else 1.0
+        force = weight * infectiousness[src] * here
+        if school_scale.shape[1] > 0 and school_of[src] >= 0:
+            force *= school_scale[layer, school_of[src]]
+        if force <= 0.0:
+            continue
+        if force != last_force:
+            # never below any p of this source's contacts (margin for rounding); as an
+            # integer: u = k / 2**53 >= p_max exactly when k >= ceil(p_max * 2**53)
+            p_max = (1.0 - math.exp(-force * max_sus)) * (1.0 + 1e-9) + 1e-300
+            p_max = min(p_max, 1.0)
+            k_max = np.uint64(math.ceil(p_max * _TWO53))
+            log_q = math.log1p(-p_max)
+            last_force = force
+        h_src = _mix(prefix ^ np.uint64(src))
+        start, stop = row[src], row[src + 1]
+        if skip:  # drawn with p_max by geometric gaps (jump j), kept with p / p_max (2**32 + j)
+            pos, j = start, 0
+            while pos < stop:
+                x = float(_mix(h_src ^ np.uint64(j)) >> _S11) * _INV53
+                rem = stop - pos
+                if x >= rem * p_max:
+                    break  # no contact drawn in the rest of the row (Bernoulli's inequality)
+                gap = math.log(1.0 - x) / log_q
+                if gap >= rem:
+                    break
+                pos += int(gap)
+                _prefetch(indices, pos)
+                v = float(_mix(h_src ^ (_KEEP + np.uint64(j))) >> _S11) * _INV53
+                cand[m] = pos
+                cand_src[m] = src
+                cand_w[m] = v * p_max
+                cand_force[m] = force
+                cand_here[m] = here
+                m += 1
+                if m == CANDIDATES:
+                    count = _settle(
+                        day, layer, m, True, cand, cand_src, cand_w, cand_force,
+                        cand_here, indices, t_infected, gate_row, susceptibility,
+                        presence, part, slot, count, out_dst, out_src, out_layer,
+                    )  # fmt: skip
+                    m = 0
+                pos += 1
+                j += 1
+            continue
+        for e in range(start, stop):
+            dst = indices[e]
+            k = _mix(h_src ^ np.uint64(dst)) >> _S11
+            if k >= k_max:
+                continue
+            cand[m] = dst
+            cand_src[m] = src
+            cand_w[m] = float(k) * _INV53
+            cand_force[m] = force
+            cand_here[m] = here
+            m += 1
+            if m == CANDIDATES:
+                count = _settle(
+                    day, layer, m, False, cand, cand_src, cand_w, cand_force, cand_here,
+                    indices, t_infected, gate_row, susceptibility, presence, part, slot,
+                    count, out_dst, out_src, out_layer,
+                )  # fmt: skip
+                m = 0
+    return _settle(
+        day, layer, m, skip, cand, cand_src, cand_w, cand_force, cand_here, indices,
+        t_infected, gate_row, susceptibility, presence, part, slot, count, out_dst,
+        out_src, out_layer,
+    )  # fmt: skip
+
+
+@jit
 def transmit(
     day: int,
     seed: int,
@@ -92,6 +288,7 @@ def transmit(
     out_dst: np.ndarray,
     out_src: np.ndarray,
     out_layer: np.ndarray,
+    skip: bool = False,
 ) -> int:
     """One day of transmission; returns the number of new infections written to ``out_*``.
 
@@ -117,58 +314,9 @@ def transmit(
     # slot[dst]: where today's infection of dst is in out_*; valid only if out_dst[slot] == dst
     slot = np.empty(t_infected.shape[0], dtype=np.int32)
     for layer in range(n_layers):
-        prefix = _prefix(seed, TRANSMISSION * 100 + layer, day)
-        weight = beta * weights[layer]
-        row = indptr[layer]
-        gate_row = gate[layer]
-        part = presence_row[layer]
-        n_sources = sources.shape[0]
-        for i in range(n_sources):
-            if i + PREFETCH_AHEAD < n_sources:
-                ahead = sources[i + PREFETCH_AHEAD]
-                _prefetch(row, ahead)
-                _prefetch(gate_row, ahead)
-                _prefetch(infectiousness, ahead)
-            if i + PREFETCH_AHEAD // 2 < n_sources:
-                _prefetch(indices, row[sources[i + PREFETCH_AHEAD // 2]])
-            src = sources[i]
-            if not gate[layer, src]:
-                continue
-            here = presence[part, src] if part >= 0 else 1.0
-            force = weight * infectiousness[src] * here
-            if school_scale.shape[1] > 0 and school_of[src] >= 0:
-                force *= school_scale[layer, school_of[src]]
-            if force <= 0.0:
-                continue
-            # never below any p of this source's contacts (margin for rounding)
-            p_max = (1.0 - math.exp(-force * max_sus)) * (1.0 + 1e-9) + 1e-300
-            h_src = _mix(prefix ^ np.uint64(src))
-            for e in range(indptr[layer, src], indptr[layer, src + 1]):
-                dst = indices[e]
-                u = float(_mix(h_src ^ np.uint64(dst)) >> _S11) * _INV53
-                if u >= p_max:
-                    continue
-                t = t_infected[dst]
-                if t < day or not gate[layer, dst]:
-                    continue
-                hazard = force * susceptibility[dst]
-                if part >= 0 and presence[part, dst] < here:
-                    hazard *= presence[part, dst] / here  # the shorter share of the day
-                if u >= 1.0 - math.exp(-hazard):
-                    continue
-                if t == day:
-                    k = slot[dst]
-                    if k < 0 or k >= count or out_dst[k] != dst:
-                        continue  # infected before this call (a day-0 seed)
-                    # infected today already: the smallest (source, layer) infects
-                    if src < out_src[k]:
-                        out_src[k] = src
-                        out_layer[k] = layer
-                    continue
-                t_infected[dst] = day
-                slot[dst] = count
-                out_dst[count] = dst
-                out_src[count] = src
-                out_layer[count] = layer
-                count += 1
+        count = _transmit_layer(
+            layer, day, seed, sources, infectiousness, susceptibility, max_sus, t_infected,
+            indptr, indices, weights, gate, beta, presence, presence_row, school_of,
+            school_scale, slot, count, out_dst, out_src, out_layer, skip,
+        )  # fmt: skip
     return count

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from schoolmode.sim import rng
 from schoolmode.sim.kernel import transmit
 from schoolmode.sim.network import Network, Population
 from schoolmode.sim.state import IMPORTED, NEVER, NO_ORIGIN, ROLES, SEEDED, ActiveSet
+
+Sampling = Literal["contact", "skip"]
+SAMPLINGS: tuple[Sampling, ...] = ("contact", "skip")
 
 Gates = Callable[[int], np.ndarray | None]
 """Day -> (layers, agents) bool array of open layer memberships; ``None``: everything open."""
@@ -31,6 +35,14 @@ class SimConfig:
     seed: int = 0
     initial_infections: int = 10
     """Agents infected on day 0, chosen by the SEEDING stream (lowest hashes)."""
+    sampling: Sampling = "contact"
+    """How transmission draws its uniforms (``kernel.transmit``): ``"contact"``, one per
+    contact of an infectious agent; ``"skip"``, only the contacts that may transmit, by
+    geometric gaps (the same law, other draws, several times faster on large populations)."""
+
+    def __post_init__(self) -> None:
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, not {self.sampling!r}")
 
 
 @dataclass(frozen=True)
@@ -98,9 +110,70 @@ def schedule(agents: np.ndarray, who: np.ndarray, day: int, pathogen: Pathogen, 
     )
 
 
+@rng.jit
+def _days(cdf: np.ndarray, u: float) -> int:
+    """``sample_days`` of one uniform."""
+    return min(int(np.searchsorted(cdf, u, side="right")), cdf.size - 1)
+
+
+@rng.jit
+def _schedule(
+    who: np.ndarray,
+    day: int,
+    seed: int,
+    latent_cdf: np.ndarray,
+    presym_cdf: np.ndarray,
+    sym_cdf: np.ndarray,
+    asym_cdf: np.ndarray,
+    asym_infectiousness: float,
+    symptomatic_share: np.ndarray,
+    t_infected: np.ndarray,
+    t_infectious: np.ndarray,
+    t_symptoms: np.ndarray,
+    t_recovered: np.ndarray,
+    infectiousness: np.ndarray,
+    c_infectious: np.ndarray,
+    c_symptoms: np.ndarray,
+    c_recovered: np.ndarray,
+    c_infectiousness: np.ndarray,
+) -> None:
+    """``schedule`` agent by agent: the same uniforms and days, written to the agent table's
+    fields and to the contiguous copies (``c_*``)."""
+    never = NEVER
+    for i in range(who.shape[0]):
+        w = who[i]
+        latent = max(_days(latent_cdf, rng.uniform(seed, rng.LATENT, w, 0, 0)), 1)
+        sym = rng.uniform(seed, rng.SYMPTOMATIC, w, 0, 0) < float(symptomatic_share[w])
+        presym = _days(presym_cdf, rng.uniform(seed, rng.PRESYMPTOMATIC, w, 0, 0))
+        sym_inf = _days(sym_cdf, rng.uniform(seed, rng.SYMPTOMATIC_INFECTIOUS, w, 0, 0))
+        asym_inf = _days(asym_cdf, rng.uniform(seed, rng.ASYMPTOMATIC_INFECTIOUS, w, 0, 0))
+        start = day + latent
+        onset = start + presym if sym else never
+        end = start + presym + sym_inf if sym else start + max(asym_inf, 1)
+        rel = 1.0 if sym else asym_infectiousness
+        t_infected[w] = day
+        t_infectious[w] = start
+        t_symptoms[w] = onset
+        t_recovered[w] = end
+        infectiousness[w] = rel
+        c_infectious[w] = start
+        c_symptoms[w] = onset
+        c_recovered[w] = end
+        c_infectiousness[w] = rel
+
+
 def seed_agents(n: int, count: int, seed: int) -> np.ndarray:
     keys = rng.uniforms(seed, rng.SEEDING, np.arange(n, dtype=np.int64), 0, 0)
-    return np.sort(np.argsort(keys, kind="stable")[:count])
+    if count >= n:
+        return np.arange(n, dtype=np.int64)
+    if count <= 0:
+        return np.empty(0, dtype=np.int64)
+    # the ``count`` lowest keys, ties to the lowest index (= a stable argsort's first
+    # ``count``) without sorting all keys
+    kth = np.partition(keys, count - 1)[count - 1]
+    below = np.flatnonzero(keys < kth)
+    at = np.flatnonzero(keys == kth)[: count - below.size]
+    return np.sort(np.concatenate([below, at]))
 
 
 class Epidemic:
@@ -140,17 +213,36 @@ class Epidemic:
         self.out_dst = np.empty(n, dtype=np.int64)
         self.out_src = np.empty(n, dtype=np.int64)
         self.out_layer = np.empty(n, dtype=np.int64)
+        self.sampling: Sampling = "contact"
+        """Transmission's draws (``SimConfig.sampling``)."""
 
     def schedule(self, who: np.ndarray, day: int) -> None:
-        """Natural history of agents infected on ``day`` (``schedule``), mirrored into the
-        contiguous arrays and the active set."""
+        """Natural history of agents infected on ``day`` (the same as ``schedule``, tested, in
+        one numba pass), mirrored into the contiguous arrays and the active set."""
         a = self.agents
-        schedule(a, who, day, self.pathogen, self.seed)
-        self.t_infectious[who] = a["t_infectious"][who]
-        self.t_symptoms[who] = a["t_symptoms"][who]
-        self.t_recovered[who] = a["t_recovered"][who]
-        self.infectiousness[who] = a["infectiousness"][who]
-        self.active.add(np.asarray(who).astype(np.int64))
+        who = np.asarray(who).astype(np.int64)
+        p = self.pathogen
+        _schedule(
+            who,
+            day,
+            self.seed,
+            _cdf(p.latent),
+            _cdf(p.presymptomatic),
+            _cdf(p.symptomatic_infectious),
+            _cdf(p.asymptomatic_infectious),
+            float(np.float32(p.relative_infectiousness_asymptomatic.value)),
+            a["symptomatic_share"],
+            a["t_infected"],
+            a["t_infectious"],
+            a["t_symptoms"],
+            a["t_recovered"],
+            a["infectiousness"],
+            self.t_infectious,
+            self.t_symptoms,
+            self.t_recovered,
+            self.infectiousness,
+        )
+        self.active.add(who)
 
     def seed_infections(self, first: np.ndarray, day: int = 0, infectious: bool = False) -> None:
         """Infect ``first`` on ``day``: the seeded chain. ``infectious``: their latent period
@@ -209,6 +301,7 @@ class Epidemic:
             self.out_dst,
             self.out_src,
             self.out_layer,
+            self.sampling == "skip",
         )
         if count:
             who = self.out_dst[:count]
@@ -231,6 +324,7 @@ def run(
     ``ActiveSet`` (default) rather than a mask over all agents each day (the same results,
     tested; the mask is the reference)."""
     epi = Epidemic(population, pathogen, config.seed)
+    epi.sampling = config.sampling
     agents, network = epi.agents, epi.network
     n, n_layers = network.n, len(network.layers)
     all_open = np.ones((n_layers, n), dtype=np.bool_)

@@ -100,7 +100,11 @@ class ActiveSet:
         self.pending = self.pending[~ready]
         alive = self.t_recovered[enter] > day
         self.left = np.concatenate([self.active[ends], enter[~alive]])
-        self.active = np.sort(np.concatenate([self.active[~ends], enter[alive]]))
+        # two sorted runs: a stable sort (timsort) merges them in linear time
+        self.active = np.sort(
+            np.concatenate([self.active[~ends], np.sort(enter[alive])]),
+            kind="stable",
+        )
         return self.active
 
     def onsets(self, t_symptoms: np.ndarray, day: int) -> np.ndarray:
