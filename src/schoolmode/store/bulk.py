@@ -6,10 +6,11 @@ row by row through the ORM.
   staging table (``ON COMMIT DROP``) and are deleted by one ``DELETE ... USING`` first. All of
   it in the import's transaction, its lock held (``store.locks.writing``): all or nothing, as
   before.
-- SQLite: one prepared ``DELETE`` and one prepared ``INSERT`` run by ``executemany`` over
-  slices of the frame's rows on the import's connection, the values converted per column by
-  polars first (dates as ISO text and booleans as 0/1, as SQLAlchemy's SQLite types store
-  them). Into an empty table, the table's secondary indexes (``ix_<table>_import_id``) are
+- SQLite: one prepared ``DELETE`` run by ``executemany`` over the keys gone, and multi-row
+  ``INSERT ... VALUES (...), (...)`` statements of ``ROWS_PER_INSERT`` rows each over slices
+  of the frame on the import's connection, the values converted per column by polars first
+  (dates as ISO text and booleans as 0/1, as SQLAlchemy's SQLite types store them) and handed
+  over as one flat list per slice (half the CPU of ``executemany`` of one row per statement). Into an empty table, the table's secondary indexes (``ix_<table>_import_id``) are
   dropped first and created again after the load, in the same transaction (one sort instead of
   a B-tree insert per row; a rollback or a killed process leaves them as they were).
 - Any other database: refused (the store is tested on these two).
@@ -25,7 +26,9 @@ What is stored is value for value what SQLAlchemy's ``insert`` stores
 from __future__ import annotations
 
 import io
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import polars as pl
@@ -37,7 +40,7 @@ from sqlalchemy import (
     cast,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 SLICE = 50_000
 """Rows per ``executemany`` on SQLite and per progress report."""
@@ -116,6 +119,51 @@ def _late_indexes(conn: Connection, table: Table) -> list[tuple[str, str]]:
     return [(str(name), str(sql)) for name, sql in found]
 
 
+ROWS_PER_INSERT = 200
+"""Rows per SQLite ``INSERT ... VALUES (...), (...)`` statement (fewer when the library allows
+fewer bound values per statement)."""
+
+
+def _sqlite_insert(
+    conn: Connection, name: str, values: pl.DataFrame, progress: Progress | None
+) -> None:
+    """``values``' rows into table ``name`` by multi-row ``INSERT`` statements on the
+    connection's own driver connection (its transaction): one statement binds
+    ``ROWS_PER_INSERT`` rows' values, handed over as one flat list built column by column.
+    Half the CPU of ``executemany`` of one row per statement (one SQLite step and reset per
+    statement, not per row). A refused row raises SQLAlchemy's error for the driver's
+    (``IntegrityError`` for a constraint), as ``exec_driver_sql`` would."""
+    raw: Any = conn.connection.dbapi_connection  # sqlite3's: one statement of many rows
+    width = len(values.columns)
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width
+    per = max(1, min(ROWS_PER_INSERT, limit))
+    head = f'INSERT INTO "{name}" ({_names(values.columns)}) VALUES '
+    one = "(" + ", ".join("?" for _ in values.columns) + ")"
+    full = head + ", ".join([one] * per)
+    step = per * width
+    cursor = raw.cursor()
+    done = 0
+    statement = full
+    try:
+        for piece in values.iter_slices(SLICE):
+            columns = [piece.get_column(c).to_list() for c in piece.columns]
+            flat = list(chain.from_iterable(zip(*columns, strict=True)))
+            whole = len(flat) - len(flat) % step
+            statement = full
+            for at in range(0, whole, step):
+                cursor.execute(full, flat[at : at + step])
+            if whole < len(flat):
+                statement = head + ", ".join([one] * ((len(flat) - whole) // width))
+                cursor.execute(statement, flat[whole:])
+            done += piece.height
+            if progress is not None:
+                progress(done, values.height)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+    finally:
+        cursor.close()
+
+
 def _sqlite_write(
     conn: Connection,
     table: Table,
@@ -131,17 +179,10 @@ def _sqlite_write(
             conn.exec_driver_sql(statement, piece.rows())
     if not rows.height:
         return
-    marks = ", ".join("?" for _ in rows.columns)
-    statement = f'INSERT INTO "{table.name}" ({_names(rows.columns)}) VALUES ({marks})'
     late = _late_indexes(conn, table)
     for name, _sql in late:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
-    done = 0
-    for piece in _sqlite_values(rows).iter_slices(SLICE):
-        conn.exec_driver_sql(statement, piece.rows())
-        done += piece.height
-        if progress is not None:
-            progress(done, rows.height)
+    _sqlite_insert(conn, table.name, _sqlite_values(rows), progress)
     for _name, sql in late:
         conn.exec_driver_sql(sql)
 
