@@ -208,6 +208,20 @@ def replace_rows(
         raise ValueError(f"the store supports SQLite and PostgreSQL, not {conn.dialect.name}")
 
 
+def insert_rows(conn: Connection, name: str, rows: pl.DataFrame) -> None:
+    """``rows`` (a frame of some of table ``name``'s columns) appended to that table by the
+    import's bulk path (``COPY`` on PostgreSQL, multi-row ``INSERT`` on SQLite), inside the
+    caller's transaction, nothing deleted and no index dropped: what ``bench/bench_import.py``
+    times on bare tables as the floor of a write."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL client_encoding TO 'UTF8'")
+        _copy(conn, name, rows)
+    elif conn.dialect.name == "sqlite":
+        _sqlite_insert(conn, name, _sqlite_values(rows), None)
+    else:  # the store is tested on these two only
+        raise ValueError(f"the store supports SQLite and PostgreSQL, not {conn.dialect.name}")
+
+
 def _pg_column(table: Table, name: str, dtype: pl.DataType) -> Any:
     """The column as COPY should write it: booleans as 0/1 (their text is ``t``/``f``)."""
     column = table.c[name]
