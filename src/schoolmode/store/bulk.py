@@ -10,13 +10,15 @@ row by row through the ORM.
   ``INSERT ... VALUES (...), (...)`` statements of ``ROWS_PER_INSERT`` rows each over slices
   of the frame on the import's connection, the values converted per column by polars first
   (dates as ISO text and booleans as 0/1, as SQLAlchemy's SQLite types store them) and handed
-  over as one flat list per slice (half the CPU of ``executemany`` of one row per statement). Into an empty table, the table's secondary indexes (``ix_<table>_import_id``) are
-  dropped first and created again after the load, in the same transaction (one sort instead of
-  a B-tree insert per row; a rollback or a killed process leaves them as they were).
+  over as one flat list per slice (half the CPU of ``executemany`` of one row per
+  statement). Into an empty table, the table's secondary indexes (``ix_<table>_import_id``)
+  are dropped first and created again after the load, in the same transaction (one sort
+  instead of a B-tree insert per row; a rollback or a killed process leaves them as they
+  were).
 - Any other database: refused (the store is tested on these two).
 
-A key owned by another dataset raises SQLAlchemy's ``IntegrityError`` on both (the statements
-run through ``Connection.exec_driver_sql``; the driver's error of a ``COPY`` is wrapped in it),
+A key owned by another dataset raises SQLAlchemy's ``IntegrityError`` on both (the driver's
+error of a ``COPY`` or a multi-row ``INSERT`` is wrapped in SQLAlchemy's),
 and so does a row whose ``import_id`` is not in ``import_log`` (SQLite: the foreign key, row by
 row; PostgreSQL: migration 0024's triggers, once at the end of the ``COPY``).
 What is stored is value for value what SQLAlchemy's ``insert`` stores
@@ -43,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 SLICE = 50_000
-"""Rows per ``executemany`` on SQLite and per progress report."""
+"""Rows per slice of values handed to SQLite and per progress report."""
 
 Progress = Callable[[int, int], None]
 """Told ``(rows written, rows to write)`` after each slice."""
