@@ -41,11 +41,13 @@ def test_quick_sqlite_only_says_so(
         "generate (district + absences, write CSV)",
         "duckdb read_csv (baseline)",
         "parse + validate",
+        "floor sqlite: write only, bare tables",
         "import sqlite",
         "import sqlite, same files again",
     }
     assert rows["parse + validate"][1] == rows["duckdb read_csv (baseline)"][1]
     assert rows["import sqlite"][1] == rows["parse + validate"][1]  # every row written once
+    assert rows["floor sqlite: write only, bare tables"][1] == rows["import sqlite"][1]
     assert rows["parse + validate"][4].endswith("x")
 
 
@@ -57,4 +59,5 @@ def test_quick_with_postgresql(
     rows = _table(out)
     assert "SQLite only" not in out
     assert rows["import postgresql"][1] == rows["import sqlite"][1]
+    assert rows["floor postgresql: write only, bare tables"][1] == rows["import sqlite"][1]
     assert "import postgresql, same files again" in rows

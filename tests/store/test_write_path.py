@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, event, func, select, text
 
 from schoolmode.importers import IMPORTERS
 from schoolmode.importers.cps import SchoolProfiles
@@ -160,6 +162,27 @@ def test_the_write_path_stores_what_the_previous_path_stored(store: Engine, tmp_
         assert mine.sort(key).equals(expected.sort(key), null_equal=True), name
 
 
+def test_sqlite_statements_of_fewer_rows_store_the_same_values(
+    store: Engine, tmp_path: Path
+) -> None:
+    """SQLite inserts many rows per statement, as many as the library lets one statement bind:
+    with that limit lowered to 24 values (one to four rows a statement, a last statement of
+    the rows left over), the same imports store the same values."""
+    if store.dialect.name != "sqlite":
+        pytest.skip("SQLite's limit on bound values per statement")
+
+    def few(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 24)
+
+    event.listen(store, "connect", few)
+    store.dispose()
+    with store.connect() as conn:
+        raw: Any = conn.connection.dbapi_connection
+        assert raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) == 24
+    import_everything(store, tmp_path)
+    assert stored_digests(store) == EXPECTED["sqlite"]
+
+
 def _people(folder: Path, count: int) -> Path:
     people = pl.DataFrame(
         {
@@ -180,7 +203,7 @@ def _schema_diff(engine: Engine) -> list[object]:
 
 def test_a_key_of_another_dataset_is_refused_whole(store: Engine, tmp_path: Path) -> None:
     """A row whose key another dataset holds: the database refuses it (COPY on PostgreSQL,
-    ``executemany`` on SQLite), the service says so, nothing of the file is stored."""
+    a multi-row ``INSERT`` on SQLite), the service says so, nothing of the file is stored."""
     path = _people(tmp_path / "a", 3)
     run_import(store, StandardLayout("district-a"), path, imported_by="test")
     before = stored_digests(store)

@@ -17,7 +17,7 @@
   dataset holds rows (with or without ``allow_removals``).
   The earlier import is marked ``superseded``; the log keeps both (who, when, digest, counts).
 - Writing is set-based (``store.bulk``): PostgreSQL ``COPY`` into a TEMP staging table and one
-  merge, SQLite ``executemany`` in large slices on the import's connection; the stored dataset
+  merge, SQLite multi-row ``INSERT`` in large slices on the import's connection; the stored dataset
   is read back by column, not row by row.
 - Every import-log entry written is linked into the audit hash chain (``store/chain.py``) in
   the same transaction, after the last file.
