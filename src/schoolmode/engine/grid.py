@@ -19,6 +19,9 @@ import polars as pl
 from schoolmode.engine.rational import SCALE, Bool, Int, Rational
 from schoolmode.policy.errors import SchoolmodeError
 
+EPOCH = dt.date(1970, 1, 1)
+"""Day 0 of polars' dates."""
+
 UNIT = "unit"
 DATE = "date"
 PARENT = "parent"
@@ -120,7 +123,8 @@ def build_grid(scope: str, frame: pl.DataFrame, axis: Axis) -> Grid:
             )
     if frame.schema[DATE] != pl.Date:
         frame = frame.with_columns(pl.col(DATE).cast(pl.Date))
-    frame = frame.with_columns(pl.col(UNIT).cast(pl.String))
+    if frame.schema[UNIT] != pl.String:
+        frame = frame.with_columns(pl.col(UNIT).cast(pl.String))
     unit_col = frame[UNIT]
     if unit_col.is_sorted():
         # Rows grouped by unit in order: the run number is the unit's index (no string ranking).
@@ -131,10 +135,9 @@ def build_grid(scope: str, frame: pl.DataFrame, axis: Axis) -> Grid:
         unit_idx = (unit_col.rank("dense") - 1).cast(pl.Int64)
         units = unit_col.unique().sort().to_list()
     u_count, d_count = len(units), axis.days
-    day_idx = frame.select(
-        (pl.col(DATE) - pl.lit(axis.start)).dt.total_days().cast(pl.Int64)
-    ).to_series()
-    flat = unit_idx.to_numpy() * d_count + day_idx.to_numpy()
+    # days since the axis' start from the dates' day numbers (no expression to plan and run)
+    day_idx = frame[DATE].to_physical().cast(pl.Int64).to_numpy() - (axis.start - EPOCH).days
+    flat = unit_idx.to_numpy() * d_count + day_idx
     if flat.size and (flat.min() < 0 or flat.max() >= u_count * d_count):
         raise FrameError(
             f"the {scope} frame has dates outside {axis.start} .. {axis.date(axis.days - 1)}"
