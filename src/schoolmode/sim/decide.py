@@ -15,14 +15,16 @@ each day.
 
 **Only what changed** (``incremental``, the default): each evaluation also runs ``horizon``
 days ahead on the assumption that every unit's metrics keep their values of the day decided
-(the rows of the days ahead repeat that day's row). The modes of those days are kept for each
+(the rows of the days ahead repeat a value per unit and metric, ``_assumed``). The modes of those days are kept for each
 unit, and a later day's modes are taken from them, without evaluating, as long as the unit's
 recorded metrics still equal the assumed ones and no rule whose action is eligible would have
 the unit authorised on that day (that day is evaluated, so the authorisation is made as
 before). Only the units whose metrics changed, or whose kept days ran out, are evaluated,
 alone (a unit's modes depend on its own rows only), or every unit of the group when a rule
-aggregates over units. It gives the modes of the plain path exactly: a day's modes depend only
-on the rows of earlier days (``posthoc``), the rows assumed are the rows recorded, and a
+aggregates over units. It gives the modes of the plain path exactly: a trigger rule's modes of
+a day depend only on the rows of earlier days (``posthoc``; a scope with a level rule, whose
+mode of a day reads that day's row, absent in the loop, is never decided past tomorrow), the
+rows assumed are the rows recorded, and a
 longer span than the window decides as the window does (tested over random policies and
 detections, ``tests/sim/test_decide.py``).
 """
@@ -67,6 +69,16 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.dtype.kind == "f":
         same |= np.isnan(a) & np.isnan(b)
     return same
+
+
+def _assumed(values: np.ndarray, day: int) -> np.ndarray:
+    """Per unit (row of ``values``, units x days), the value a metric is assumed to keep after
+    ``day``: the smaller of ``day``'s and the day before's (a count that rose for a day, as
+    cases do, most often falls back; a level that moved keeps its new value when it fell and
+    is evaluated again the next day when it rose). Only a guess: a day whose recorded value
+    differs from it is evaluated."""
+    today = values[:, day]
+    return today if day == 0 else np.minimum(today, values[:, day - 1])
 
 
 @dataclass
@@ -136,6 +148,9 @@ class LoopEngine:
             s: pl.Series("unit", self.units[s], dtype=pl.String) for s in self.scopes
         }
         self._group_list = self._groups()
+        # a level rule's mode on a day reads that day's row, absent from the loop's evaluation
+        # of the day before: no day past tomorrow is decided ahead for its scope
+        self._level_scopes = {r.scope.value for r in self.policy.rules if r.when is None}
         # units of a group are decided alone unless a rule aggregates over units
         self._independent = not aggregates_over_units(self.policy)
         self._kept: dict[str, _Kept] = {}
@@ -205,7 +220,7 @@ class LoopEngine:
                     continue
                 part = arr[:, lo : hi + 1] if idx is None else arr[idx, lo : hi + 1]
                 if ahead:
-                    last = arr[:, hi : hi + 1] if idx is None else arr[idx, hi : hi + 1]
+                    last = _assumed(arr if idx is None else arr[idx], hi)[:, None]
                     part = np.concatenate([part, np.repeat(last, ahead, axis=1)], axis=1)
                 cols[name] = part.ravel()
             out[scope] = pl.DataFrame(cols)
@@ -321,7 +336,8 @@ class LoopEngine:
     def _decide_changed(self, scopes: list[str], lo: int, day: int) -> None:
         """Evaluate the units whose metrics changed or whose kept days ran out (every unit of
         ``scopes`` when one is and they are decided together), ``horizon`` days ahead."""
-        end = min(day + self.horizon, self.days - 1)
+        ahead = 1 if self._level_scopes & set(scopes) else self.horizon
+        end = min(day + ahead, self.days - 1)
         rows: dict[str, np.ndarray] = {}
         stale: dict[str, np.ndarray] = {}
         for scope in scopes if not self._independent else [s for s in scopes if s in self.ruled]:
@@ -367,7 +383,7 @@ class LoopEngine:
             idx = rows[scope]
             kept.until[idx] = until.get(scope, np.full(idx.size, end, dtype=np.int64))
             for name in names:
-                kept.values[name][idx] = table[name][idx, day]
+                kept.values[name][idx] = _assumed(table[name][idx], day)
 
     def _until(self, evaluation: Evaluation, lo: int, day: int, end: int) -> dict[str, np.ndarray]:
         """Per evaluated unit of each ruled scope, the last day whose modes the evaluation
