@@ -190,7 +190,8 @@ class LoopEngine:
             count = n if idx is None else idx.size
             key = (scope, span)
             if idx is not None:
-                unit_col = self._unit_series[scope].gather(np.repeat(idx, span))
+                names = np.asarray(self.units[scope], dtype=object)[idx]
+                unit_col = pl.Series("unit", np.repeat(names, span), dtype=pl.String)
             else:
                 if key not in cache:  # the unit column of a window of ``span`` days, built once
                     cache[key] = self._unit_series[scope].gather(np.repeat(np.arange(n), span))
@@ -198,7 +199,7 @@ class LoopEngine:
             days = np.tile(np.arange(lo, lo + span, dtype=np.int32) + epoch, count)
             cols: dict[str, pl.Series | np.ndarray] = {
                 "unit": unit_col,
-                "date": pl.Series("date", days, dtype=pl.Int32).cast(pl.Date),
+                "date": pl.Series("date", days.astype("datetime64[D]")),
             }
             attributes = self.attributes.get(scope, {})
             for attr, values in attributes.items():
@@ -356,6 +357,14 @@ class LoopEngine:
             return  # every unit's modes of day + 1 were decided ahead
         if not self._independent:
             stale = {s: np.ones_like(mask) for s, mask in stale.items()}
+        else:
+            # the units whose kept days run out within half a horizon come along: one call
+            # instead of one more on each of their days
+            soon = day + 1 + self.horizon // 2
+            for scope, mask in stale.items():
+                kept = self._kept.get(scope)
+                if kept is not None:
+                    mask |= kept.until < soon
         for scope, mask in stale.items():
             if mask.any() and (not self._independent or scope in self.ruled):
                 rows[scope] = np.flatnonzero(mask)
