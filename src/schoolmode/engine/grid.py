@@ -146,9 +146,11 @@ def build_grid(scope: str, frame: pl.DataFrame, axis: Axis) -> Grid:
         units = unit_col.unique().sort().to_list()
     u_count, d_count = len(units), axis.days
     # days since the axis' start from the dates' day numbers (no expression to plan and run)
-    day_num = frame[DATE].to_physical().to_numpy()
-    if not frame[DATE].null_count():
-        day_num = day_num.astype(np.int64)
+    dates = frame[DATE]
+    if dates.null_count():
+        day_num = dates.to_physical().to_numpy()
+    else:
+        day_num = dates.to_numpy().astype("datetime64[D]").astype(np.int64)
     day_idx = day_num - (axis.start - EPOCH).days
     flat = unit_idx * d_count + day_idx
     if flat.size and (flat.min() < 0 or flat.max() >= u_count * d_count):
