@@ -500,7 +500,8 @@ def test_the_loop_computes_the_metrics_the_policy_reads_and_all_when_it_keeps_re
     pathogen = load_pathogen(scenario.pathogen)
     lean = run_policy(population, pathogen, scenario, policy, 1, Registry())
     full = run_policy(population, pathogen, scenario, policy, 1, Registry(), keep_records=True)
-    assert lean.engine is not None and full.engine is not None
+    assert lean.engine is not None
+    assert full.engine is not None
     assert "district" not in lean.engine.metrics
     assert "positivity_7d_pct" in full.engine.metrics["district"]
     assert "positivity_7d_pct" not in lean.engine.metrics["school"]
