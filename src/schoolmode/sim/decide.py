@@ -336,11 +336,12 @@ class LoopEngine:
 
     def _decide_changed(self, scopes: list[str], lo: int, day: int) -> None:
         """Evaluate the units whose metrics changed or whose kept days ran out (every unit of
-        ``scopes`` when one is and they are decided together), ``horizon`` days ahead."""
+        ``scopes`` when one is and they are decided together), ``horizon`` days ahead (only
+        tomorrow when most units' metrics changed today)."""
         ahead = 1 if self._level_scopes & set(scopes) else self.horizon
-        end = min(day + ahead, self.days - 1)
         rows: dict[str, np.ndarray] = {}
         stale: dict[str, np.ndarray] = {}
+        changed = total = 0
         for scope in scopes if not self._independent else [s for s in scopes if s in self.ruled]:
             kept = self._kept.get(scope)
             n = len(self.units[scope])
@@ -349,12 +350,17 @@ class LoopEngine:
             if kept is None or kept.names != names:
                 stale[scope] = np.ones(n, dtype=bool)
                 continue
-            mask = kept.until < day + 1
+            differs = np.zeros(n, dtype=bool)
             for name in names:
-                mask |= ~_same(table[name][:, day], kept.values[name])
-            stale[scope] = mask
+                differs |= ~_same(table[name][:, day], kept.values[name])
+            changed, total = changed + int(differs.sum()), total + n
+            stale[scope] = differs | (kept.until < day + 1)
         if not any(mask.any() for mask in stale.values()):
             return  # every unit's modes of day + 1 were decided ahead
+        if 2 * changed > total:
+            # most units' metrics moved today: deciding ahead would rarely pay for its days
+            ahead = 1
+        end = min(day + ahead, self.days - 1)
         if not self._independent:
             stale = {s: np.ones_like(mask) for s, mask in stale.items()}
         else:
