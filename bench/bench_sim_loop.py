@@ -2,15 +2,18 @@
 
     uv run python bench/bench_sim_loop.py            # whole synthetic CPS district, 155 days
     uv run python bench/bench_sim_loop.py --quick    # the 12-school test district, 30 days
+    uv run python bench/bench_sim_loop.py --school   # a 250-agent school, class closure, 60 days
 
 Variants, each in a child process (its own peak RSS), same seed and scenario (Omicron,
 2022-01-11 start, defaults of ``sim/scenario.py`` except beta 0.12 and nobody immune, the
 workload of the earlier runs):
 
-- ``window``: the January 2022 agreement, the engine re-evaluated each day over the trailing
-  window computed from the policy (the default);
-- ``history``: the same with the whole history re-evaluated each day (``engine_window_days: 0``),
-  the baseline the window is compared with; both must give identical modes (checked);
+- ``changed``: the January 2022 agreement, the engine evaluating only the units whose metrics
+  changed and deciding days ahead while they do not (``engine_incremental``, the default);
+- ``window``: the same re-evaluating every unit each day over the trailing window computed
+  from the policy (the plain path, the default before);
+- ``history``: the plain path over the whole history each day (``engine_window_days: 0``), the
+  baseline the others are compared with; all three must give identical modes (checked);
 - ``none``: no policy (the cost of the loop without the engine).
 
 Reported: wall seconds of the run, CPU seconds of the process, the ratio to the baseline, the
@@ -23,9 +26,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +43,63 @@ FIXTURE = (
     / "Chicago_Public_Schools_-_School_Profile_Information_SY2122.csv"
 )
 POLICY = "cps-ctu-2022-01-10"
+VARIANTS = ("changed", "window", "history", "none")
+
+CLASS_CLOSURE = """\
+id: bench-class-closure
+title: Two reported cases in a class within 7 days close the class for 5 days
+kind: guidance
+jurisdiction: Made-up school (benchmark)
+parties: [Benchmark]
+status: published
+version: 1
+term: {from: 2009-01-01}
+summary: A class with 2 or more cases reported within 7 days closes for 5 calendar days.
+sources:
+  bench:
+    title: Written by the benchmark
+    url: https://example.org/class-closure
+    published: 2009-01-01
+modes:
+  - {id: in_person, label: In person}
+  - {id: class_closed, label: Class closed}
+metrics:
+  positive_cases_reported: Positive cases reported that day among the people of a class.
+parameters:
+  cases:
+    description: Cases reported in a class within the window that close it.
+    unit: count
+    values:
+      - {from: 2009-01-01, value: 2, clause: bench, source: bench, confidence: S}
+  window_days:
+    description: Days of the window.
+    unit: days
+    values:
+      - {from: 2009-01-01, value: 7, clause: bench, source: bench, confidence: S}
+  closed_days:
+    description: Days a class stays closed.
+    unit: days
+    values:
+      - {from: 2009-01-01, value: 5, clause: bench, source: bench, confidence: S}
+rules:
+  - id: close-class
+    title: Two cases in a class within a week close it
+    scope: classroom
+    clause: bench
+    source: bench
+    confidence: S
+    when:
+      threshold:
+        of: {window_sum: {of: {metric: positive_cases_reported}, days: {param: window_days}}}
+        op: ">="
+        value: {param: cases}
+    effect: {mode: class_closed, action: automatic}
+    timing:
+      min_duration: {days: {param: closed_days}, unit: calendar_days}
+      max_duration: {days: {param: closed_days}, unit: calendar_days}
+      exit_when: min_duration_elapsed
+"""
+SCHOOL_VARIANTS = ("changed", "plain", "none")
 
 
 def child(variant: str, days: int, quick: bool, schools: int | None) -> dict[str, Any]:
@@ -59,6 +122,7 @@ def child(variant: str, days: int, quick: bool, schools: int | None) -> dict[str
         beta=0.12,
         vaccination={"initial_share": {}},
         engine_window_days=0 if variant == "history" else None,
+        engine_incremental=variant == "changed",
     )
     policy = None if variant == "none" else registry.get(POLICY).policy
     pathogen = load_pathogen(scenario.pathogen)
@@ -97,20 +161,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--days", type=int, default=None)
     parser.add_argument("--schools", type=int, default=None)
-    parser.add_argument("--child", choices=["window", "history", "none"], help=argparse.SUPPRESS)
+    parser.add_argument("--school", action="store_true", help="the school benchmark")
+    parser.add_argument("--runs", type=int, default=50, help="runs per variant (--school)")
+    parser.add_argument("--contacts", type=Path, help="a SocioPatterns contact file (--school)")
+    parser.add_argument("--metadata", type=Path, help="its metadata file (--school)")
+    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.school:
+        return school_main(args.days or 60, args.runs, args.contacts, args.metadata)
     days = args.days or (30 if args.quick else 155)
     if args.child:
         print(json.dumps(child(args.child, days, args.quick, args.schools)))
         return 0
     rows = []
-    for variant in ("window", "history", "none"):
+    for variant in VARIANTS:
         cmd = [sys.executable, __file__, "--child", variant, "--days", str(days)]
         cmd += ["--quick"] if args.quick else []
         cmd += ["--schools", str(args.schools)] if args.schools else []
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
-    base = rows[1]["run_s"]
+    base = rows[2]["run_s"]
     first = rows[0]
     print(
         f"{first['agents']:,} agents, {first['schools']} schools, {first['classrooms']:,} "
@@ -130,8 +200,123 @@ def main(argv: list[str] | None = None) -> int:
             + " | ".join(f"{r['timings'].get(p, 0.0):.1f}" for p in phases)
             + f" | {r['infections']:,.0f} | {r['peak_rss_mib']:.0f} |"
         )
-    same = rows[0]["modes"] == rows[1]["modes"] and rows[0]["infections"] == rows[1]["infections"]
-    print("window and history give identical modes: " + ("yes" if same else "NO"))
+    same = all(
+        r["modes"] == rows[2]["modes"] and r["infections"] == rows[2]["infections"]
+        for r in rows[:2]
+    )
+    print("changed, window and history give identical modes: " + ("yes" if same else "NO"))
+    return 0 if same else 1
+
+
+def made_up_school(folder: Path) -> tuple[Path, Path]:
+    """Two recorded days of face-to-face contacts in the SocioPatterns layout (``t i j Ci Cj``)
+    and its metadata file: 240 pupils in ten classes of five grades and ten teachers (250
+    agents, the size of the SocioPatterns primary school); contacts mostly within a class,
+    teachers with everyone."""
+    rnd = random.Random(11)
+    classes = [f"{grade}{letter}" for grade in range(1, 6) for letter in "AB"]
+    people = [(p, classes[(p - 1) // 24]) for p in range(1, 241)]
+    people += [(241 + k, "Teachers") for k in range(10)]
+    lines = []
+    for day in range(2):
+        for t in range(day * 86_400 + 30_000, day * 86_400 + 30_000 + 6 * 3600, 20):
+            for _ in range(8):
+                a, b = rnd.sample(people, 2)
+                across = a[1] != b[1] and "Teachers" not in (a[1], b[1])
+                if across and rnd.random() < 0.8:
+                    continue
+                lines.append(f"{t}\t{a[0]}\t{b[0]}\t{a[1]}\t{b[1]}")
+    contacts = folder / "school.csv"
+    contacts.write_text("\n".join(lines) + "\n")
+    metadata = folder / "school-classes.txt"
+    metadata.write_text("".join(f"{p}\t{c}\t{'MF'[p % 2]}\n" for p, c in people))
+    return contacts, metadata
+
+
+def school_main(days: int, runs: int, contacts: Path | None, metadata: Path | None) -> int:
+    """A school (made up, or ``contacts`` and ``metadata`` in the SocioPatterns layout) with
+    a class-closure policy for ``days`` days, ``runs`` seeds per variant, the variants
+    interleaved seed by seed in this process: ``changed`` (the engine evaluating only what
+    changed), ``plain`` (every unit every day) and ``none`` (no policy)."""
+    from schoolmode.pathogen import load_pathogen
+    from schoolmode.policy.loader import Registry, load_policy_path
+    from schoolmode.sim.loop import run_policy
+    from schoolmode.sim.population_spec import load_population_spec
+    from schoolmode.sim.scenario import Scenario
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if contacts is None:
+            contacts, metadata = made_up_school(folder)
+        lines = ["kind: sociopatterns", f"contacts: {contacts.resolve()}"]
+        lines += [f"metadata: {metadata.resolve()}"] if metadata else []
+        lines += ["week:", "  school_days: [mon, tue, wed, thu, fri]", "  off_school: community"]
+        (folder / "school.yaml").write_text("\n".join(lines) + "\n")
+        (folder / "policy").mkdir()
+        (folder / "policy" / "policy.yaml").write_text(CLASS_CLOSURE)
+        population = load_population_spec(str(folder / "school.yaml")).population
+        registry = Registry()
+        policy = load_policy_path(folder / "policy" / "policy.yaml", registry).policy
+    base = Scenario.model_validate(
+        {
+            **Scenario().model_dump(),
+            "days": days,
+            "start": "2009-10-05",
+            "initial_infections": 2,
+            "beta": 3,
+            "vaccination": {"initial_share": {}},
+        }
+    )
+    scenarios = {
+        "changed": base,
+        "plain": base.model_copy(update={"engine_incremental": False}),
+        "none": base,
+    }
+    pathogen = load_pathogen(base.pathogen)
+    for variant in SCHOOL_VARIANTS:  # warm-up: numba's cached kernels, the engine's imports
+        run_policy(population, pathogen, scenarios[variant], policy, 0, registry)
+    wall = dict.fromkeys(SCHOOL_VARIANTS, 0.0)
+    engine = dict.fromkeys(SCHOOL_VARIANTS, 0.0)
+    evaluations = dict.fromkeys(SCHOOL_VARIANTS, 0)
+    infections = dict.fromkeys(SCHOOL_VARIANTS, 0.0)
+    closed = 0
+    same = True
+    load = os.getloadavg()
+    for seed in range(1, runs + 1):
+        modes = {}
+        for variant in SCHOOL_VARIANTS:
+            chosen = None if variant == "none" else policy
+            t0 = time.perf_counter()
+            result = run_policy(population, pathogen, scenarios[variant], chosen, seed, registry)
+            wall[variant] += time.perf_counter() - t0
+            engine[variant] += result.timings["engine"]
+            infections[variant] += result.outcomes["infections"]
+            if result.engine is not None:
+                evaluations[variant] += result.engine.evaluations
+                modes[variant] = result.engine.modes["classroom"]
+        same = same and bool((modes["changed"] == modes["plain"]).all())
+        closed += int((modes["changed"] > 0).sum())
+    load = tuple(max(a, b) for a, b in zip(load, os.getloadavg(), strict=True))
+    print(
+        f"{population.network.n} agents, {len(population.classroom_ids)} classes, {days} days "
+        f"from 2009-10-05, class closure (2 cases in 7 days close a class for 5 days), "
+        f"{runs} runs per variant, interleaved; load average up to "
+        + "/".join(f"{x:.1f}" for x in load)
+    )
+    print(
+        "| variant | ms per run | engine ms per run | engine share | vs plain | "
+        "evaluations per run | infections per run |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for variant in SCHOOL_VARIANTS:
+        ms, eng = 1000 * wall[variant] / runs, 1000 * engine[variant] / runs
+        print(
+            f"| {variant} | {ms:.1f} | {eng:.1f} | {eng / ms:.0%} | "
+            f"{wall[variant] / wall['plain']:.2f}x | {evaluations[variant] / runs:.1f} | "
+            f"{infections[variant] / runs:.1f} |"
+        )
+    print(f"class-days closed: {closed} in {runs} runs")
+    print("changed and plain give identical modes: " + ("yes" if same else "NO"))
     return 0 if same else 1
 
 

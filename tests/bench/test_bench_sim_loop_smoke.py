@@ -1,5 +1,5 @@
-"""The policy-loop benchmark runs (quick version); the trailing window and the whole history
-give the same modes."""
+"""The policy-loop benchmark runs (quick version and the school version); evaluating only what
+changed, the trailing window and the whole history give the same modes."""
 
 from __future__ import annotations
 
@@ -26,5 +26,28 @@ def test_quick_loop_benchmark_prints_every_variant_and_the_window_is_exact(
     rows = [line for line in out.splitlines() if line.startswith("| ")]
     assert "engine s" in rows[0]
     assert "peak RSS MiB" in rows[0]
-    assert [row.split("|")[1].strip() for row in rows[1:]] == ["window", "history", "none"]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == [
+        "changed",
+        "window",
+        "history",
+        "none",
+    ]
     assert "identical modes: yes" in out
+
+
+def test_school_loop_benchmark_prints_every_variant_and_the_modes_agree(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = importlib.util.spec_from_file_location("bench_sim_loop", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_sim_loop"] = module
+    spec.loader.exec_module(module)
+    assert module.main(["--school", "--runs", "2", "--days", "20"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert "engine ms per run" in rows[0]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == ["changed", "plain", "none"]
+    assert "250 agents" in out
+    assert "changed and plain give identical modes: yes" in out

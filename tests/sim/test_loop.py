@@ -487,3 +487,29 @@ def test_a_policy_parameter_can_be_swept(population: Population) -> None:
     assert low["school_days_remote"] > high["school_days_remote"]
     with pytest.raises(SchoolmodeError, match="no parameter or interpretation"):
         run_sweep(scenario, [AGREEMENT], [1], "policy.no_such", ["1"], profiles=str(PROFILES))
+
+
+def test_the_loop_computes_the_metrics_the_policy_reads_and_all_when_it_keeps_records(
+    population: Population, policies: Registry
+) -> None:
+    """A group of metrics none of which the policy reads is not computed (the agreement reads
+    no district metric), unless the run keeps its records; what the policy reads, and so the
+    run, is the same either way."""
+    scenario = SCENARIO.model_copy(update={"days": 20})
+    policy = policies.get(AGREEMENT).policy
+    pathogen = load_pathogen(scenario.pathogen)
+    lean = run_policy(population, pathogen, scenario, policy, 1, Registry())
+    full = run_policy(population, pathogen, scenario, policy, 1, Registry(), keep_records=True)
+    assert lean.engine is not None
+    assert full.engine is not None
+    assert "district" not in lean.engine.metrics
+    assert "positivity_7d_pct" in full.engine.metrics["district"]
+    assert "positivity_7d_pct" not in lean.engine.metrics["school"]
+    for scope, names in lean.engine.columns.items():
+        for name in names:
+            assert np.array_equal(
+                lean.engine.metrics[scope][name], full.engine.metrics[scope][name]
+            )
+    for scope in ("school", "classroom"):
+        assert np.array_equal(lean.engine.modes[scope], full.engine.modes[scope])
+    assert lean.outcomes == full.outcomes

@@ -240,8 +240,24 @@ def value_on(param: m.Parameter, day: dt.date) -> m.DatedValue | None:
     return current
 
 
-def segments_for(rule: m.Rule, policy: m.Policy, axis: Axis, settings: Settings) -> list[Segment]:
+_PARAMS_OF: dict[int, tuple[m.Rule, list[str]]] = {}
+
+
+def _params_of(rule: m.Rule) -> list[str]:
+    """The parameters ``rule`` reads, sorted; kept per rule object (a rule evaluated every day
+    of a simulation is walked once)."""
+    hit = _PARAMS_OF.get(id(rule))
+    if hit is not None and hit[0] is rule:
+        return hit[1]
     names = sorted({n.param for n in walk(rule) if isinstance(n, m.ParamRef)})
+    if len(_PARAMS_OF) >= 4096:
+        _PARAMS_OF.clear()
+    _PARAMS_OF[id(rule)] = (rule, names)
+    return names
+
+
+def segments_for(rule: m.Rule, policy: m.Policy, axis: Axis, settings: Settings) -> list[Segment]:
+    names = _params_of(rule)
     for name in settings.parameters:
         if name not in policy.parameters:
             raise EvaluationError(f"policy {policy.id!r} has no parameter {name!r} to override")

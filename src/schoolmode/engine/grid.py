@@ -19,6 +19,11 @@ import polars as pl
 from schoolmode.engine.rational import SCALE, Bool, Int, Rational
 from schoolmode.policy.errors import SchoolmodeError
 
+EPOCH = dt.date(1970, 1, 1)
+"""Day 0 of polars' dates."""
+SMALL_FRAME = 4096
+"""Rows up to which a frame's units are numbered in numpy rather than by polars calls."""
+
 UNIT = "unit"
 DATE = "date"
 PARENT = "parent"
@@ -120,21 +125,34 @@ def build_grid(scope: str, frame: pl.DataFrame, axis: Axis) -> Grid:
             )
     if frame.schema[DATE] != pl.Date:
         frame = frame.with_columns(pl.col(DATE).cast(pl.Date))
-    frame = frame.with_columns(pl.col(UNIT).cast(pl.String))
+    if frame.schema[UNIT] != pl.String:
+        frame = frame.with_columns(pl.col(UNIT).cast(pl.String))
     unit_col = frame[UNIT]
-    if unit_col.is_sorted():
+    if unit_col.is_sorted() and frame.height <= SMALL_FRAME and not unit_col.null_count():
+        # A small frame in unit order: the runs of equal names found in numpy (a polars call
+        # costs more than the whole of it at this size).
+        names = unit_col.to_numpy()
+        starts = np.ones(names.size, dtype=bool)
+        starts[1:] = names[1:] != names[:-1]
+        unit_idx = np.cumsum(starts) - 1
+        units = names[starts].tolist()
+    elif unit_col.is_sorted():
         # Rows grouped by unit in order: the run number is the unit's index (no string ranking).
-        unit_idx = unit_col.rle_id().cast(pl.Int64)
+        unit_idx = unit_col.rle_id().cast(pl.Int64).to_numpy()
         units = unit_col.unique(maintain_order=True).to_list()
     else:
         # Dense rank of the unit name = its index in the sorted list of units (no join, no copy).
-        unit_idx = (unit_col.rank("dense") - 1).cast(pl.Int64)
+        unit_idx = (unit_col.rank("dense") - 1).cast(pl.Int64).to_numpy()
         units = unit_col.unique().sort().to_list()
     u_count, d_count = len(units), axis.days
-    day_idx = frame.select(
-        (pl.col(DATE) - pl.lit(axis.start)).dt.total_days().cast(pl.Int64)
-    ).to_series()
-    flat = unit_idx.to_numpy() * d_count + day_idx.to_numpy()
+    # days since the axis' start from the dates' day numbers (no expression to plan and run)
+    dates = frame[DATE]
+    if dates.null_count():
+        day_num = dates.to_physical().to_numpy()
+    else:
+        day_num = dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+    day_idx = day_num - (axis.start - EPOCH).days
+    flat = unit_idx * d_count + day_idx
     if flat.size and (flat.min() < 0 or flat.max() >= u_count * d_count):
         raise FrameError(
             f"the {scope} frame has dates outside {axis.start} .. {axis.date(axis.days - 1)}"
@@ -155,7 +173,7 @@ def build_grid(scope: str, frame: pl.DataFrame, axis: Axis) -> Grid:
         column = frame[name]
         if dtype == pl.String or dtype == pl.Categorical:
             first = (
-                pl.DataFrame({"_u": unit_idx, name: column})
+                pl.DataFrame({"_u": pl.Series(unit_idx, dtype=pl.Int64), name: column})
                 .group_by("_u")
                 .agg(pl.col(name).drop_nulls().first())
             )
@@ -171,10 +189,12 @@ def build_grid(scope: str, frame: pl.DataFrame, axis: Axis) -> Grid:
         else:
             known_grid = present_grid  # shared: no copy per metric
         if dtype.is_integer() or dtype == pl.Boolean:
-            raw = column.cast(pl.Int64).fill_null(0).to_numpy()
+            as_int = column if dtype == pl.Int64 else column.cast(pl.Int64)
+            raw = (as_int.fill_null(0) if nulls else as_int).to_numpy()
             den = 1
         elif dtype.is_float() or dtype.is_decimal():
-            values_f = column.cast(pl.Float64).fill_null(0.0).to_numpy()
+            as_float = column if dtype == pl.Float64 else column.cast(pl.Float64)
+            values_f = (as_float.fill_null(0.0) if nulls else as_float).to_numpy()
             if not np.all(np.isfinite(values_f)):
                 raise FrameError(
                     f"the {scope} frame's `{name}` column holds a NaN or infinite value"

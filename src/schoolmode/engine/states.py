@@ -13,7 +13,8 @@ Timing conventions (documented in docs/policy-format.md):
   day after the trigger no longer holds); it always ends at ``max_duration``.
 
 The loop runs over days, with every step vectorised over units: the state of a unit on
-one day depends on the day before, so this is the one place the engine iterates.
+one day depends on the day before, so this is the one place the engine iterates. It skips
+the days on which no unit is in a spell or waiting for one and nothing can start one.
 """
 
 from __future__ import annotations
@@ -102,7 +103,20 @@ def run_spells(
         earliest_back[mask] = first
         latest[mask] = min(int(max_end[s]) + extra, NEVER) if max_end[s] < NEVER else NEVER
 
-    for d in range(days):
+    # days on which an idle state (no unit in a spell or waiting for one) can change: the walk
+    # jumps from an idle day to the next of these, the days between changing nothing
+    events = trigger.any(axis=0) if automatic else np.zeros(days, dtype=bool)
+    if authorised is not None:
+        events = events | authorised.any(axis=0)
+    following = np.flatnonzero(events)
+    d = -1
+    while d + 1 < days:
+        d += 1
+        if not active.any() and not (pending >= 0).any():
+            at_or_after = np.searchsorted(following, d)
+            if at_or_after == following.size:
+                break
+            d = int(following[at_or_after])
         if notice:
             returning = back == d
             if returning.any():

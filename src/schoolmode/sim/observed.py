@@ -110,10 +110,54 @@ def _vaccinated(run: RunSetup, st: DayState, engine: LoopEngine, d: int) -> None
 def record_metrics(
     run: RunSetup, st: DayState, tally: Tally, engine: LoopEngine, d: int, cases: np.ndarray
 ) -> None:
-    """Day ``d``'s metrics into ``engine``; ``cases``: the cases reported on ``d``."""
-    order = st.iso_until > d
-    order |= st.quar_until > d
-    _staff(run, engine, d, order)
-    _cases(run, tally, engine, d, cases)
-    _district(run, tally, engine, d)
+    """Day ``d``'s metrics into ``engine``; ``cases``: the cases reported on ``d``. Each group
+    of metrics is computed when the policy reads one of them, or always when the run keeps its
+    records (whose metrics are tested equal to these)."""
+    if _reads(run, engine, STAFF):
+        order = st.iso_until > d
+        order |= st.quar_until > d
+        _staff(run, engine, d, order)
+    if _reads(run, engine, CASES):
+        _cases(run, tally, engine, d, cases)
+    if _reads(run, engine, DISTRICT):
+        _district(run, tally, engine, d)
     _vaccinated(run, st, engine, d)
+
+
+STAFF = {
+    "school": {
+        "classroom_teachers",
+        "covid_absent_teachers",
+        "absences_covered_by_substitutes",
+        "enrolled",
+        "in_person_students",
+        "students_quarantine_isolation",
+        "staff_total",
+        "staff_isolation_quarantine",
+    },
+    "classroom": {"enrolled", "students_quarantine_isolation"},
+}
+"""The metrics ``_staff`` records, by scope."""
+CASES = {
+    "school": {
+        "school_cases",
+        "household_linked_cases",
+        "school_cases_14d",
+        "household_linked_cases_14d",
+        "in_outbreak",
+    },
+    "classroom": {"positive_cases_reported", "group_size", "qualifying_cases"},
+}
+"""The metrics ``_cases`` records, by scope."""
+DISTRICT = {
+    scope: {"positivity_7d_pct", "positivity_14d_pct", "cases_per_100k_7d", "cases_per_100k_14d"}
+    for scope in ("district", "school")
+}
+"""The metrics ``_district`` records, by scope."""
+
+
+def _reads(run: RunSetup, engine: LoopEngine, metrics: dict[str, set[str]]) -> bool:
+    """Whether the run keeps its records or the policy reads one of ``metrics``."""
+    if run.records is not None:
+        return True
+    return any(metrics[scope] & engine.columns.get(scope, set()) for scope in metrics)

@@ -226,6 +226,9 @@ class Scenario(_Strict):
     engine_window_days: int | None = None
     """Trailing days the engine re-evaluates each day (None: computed from the policy, the
     whole history for rules that count to date; 0: the whole history)."""
+    engine_incremental: bool = True
+    """Evaluate only the units whose metrics changed, deciding days ahead while they do not
+    (``sim/decide.py``; identical modes); False: every unit every day (the plain path)."""
     district_holidays: bool = True
     """Weekends and the synthetic calendar's holidays close school layers."""
     onset_day_fraction: float = Field(0.5, ge=0, le=1)

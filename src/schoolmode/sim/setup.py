@@ -189,6 +189,7 @@ def _engine(
             },
         },
         window=scenario.engine_window_days,
+        incremental=scenario.engine_incremental,
         settings=settings,
         act_on_eligible=scenario.act_on_eligible,
     )
