@@ -17,6 +17,7 @@ from schoolmode.pathogen import load_pathogen
 from schoolmode.policy import model as m
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.loader import Registry
+from schoolmode.sim import observed
 from schoolmode.sim.compare import compare, load_population
 from schoolmode.sim.decide import closed_mode_mask
 from schoolmode.sim.loop import run_policy
@@ -513,3 +514,24 @@ def test_the_loop_computes_the_metrics_the_policy_reads_and_all_when_it_keeps_re
     for scope in ("school", "classroom"):
         assert np.array_equal(lean.engine.modes[scope], full.engine.modes[scope])
     assert lean.outcomes == full.outcomes
+
+
+def test_the_metric_groups_declare_every_metric_they_record(
+    population: Population, policies: Registry
+) -> None:
+    """``observed``'s groups name every metric they record, by scope: a metric recorded but not
+    named would be missing whenever the run keeps no records (a grade rule reading
+    ``positive_cases_reported`` once was)."""
+    scenario = SCENARIO.model_copy(update={"days": 5})
+    policy = policies.get(AGREEMENT).policy
+    pathogen = load_pathogen(scenario.pathogen)
+    full = run_policy(population, pathogen, scenario, policy, 1, Registry(), keep_records=True)
+    assert full.engine is not None
+    recorded = {(scope, name) for scope, table in full.engine.metrics.items() for name in table}
+    declared = {
+        (scope, name)
+        for group in (observed.STAFF, observed.CASES, observed.DISTRICT)
+        for scope, names in group.items()
+        for name in names
+    }
+    assert recorded == declared

@@ -136,6 +136,7 @@ STAFF = {
         "staff_isolation_quarantine",
     },
     "classroom": {"enrolled", "students_quarantine_isolation"},
+    "grade": {"enrolled", "students_quarantine_isolation"},
 }
 """The metrics ``_staff`` records, by scope."""
 CASES = {
@@ -147,6 +148,7 @@ CASES = {
         "in_outbreak",
     },
     "classroom": {"positive_cases_reported", "group_size", "qualifying_cases"},
+    "grade": {"positive_cases_reported", "group_size", "qualifying_cases"},
 }
 """The metrics ``_cases`` records, by scope."""
 DISTRICT = {
