@@ -33,11 +33,15 @@ from schoolmode.engine.rational import Bool, Int
 from schoolmode.engine.settings import Settings, Value
 from schoolmode.engine.states import NEVER, Spells, advance, run_spells
 from schoolmode.policy import model as m
+from schoolmode.policy.needs import metrics_needed
 from schoolmode.policy.walk import walk
 
 ENGINE_VERSION = "1"
 NOT_IN_FORCE = -1
 NO_DATA = -2
+DECLARED_SCOPES = (m.Scope.grade.value,)
+"""Scopes whose units only a population declares (the simulator's grades): frames without one
+give a rule of that scope no units (an empty result), never an error."""
 """No rule applied and a rule had no data: a level rule with recommendations had no level, or
 a trigger rule's inputs were outside their series' days (:func:`series_days`) on the day its
 trigger decides this one, or a level rule's value fell in no band of its table (its level is
@@ -304,9 +308,10 @@ def evaluate(
     unknown = set(frames) - {s.value for s in m.Scope}
     if unknown:
         raise EvaluationError(
-            f"unknown scope(s) {sorted(unknown)}; use classroom, school or district"
+            f"unknown scope(s) {sorted(unknown)}; use classroom, grade, school or district"
         )
     first, last = span if span is not None else date_bounds(frames)
+    frames.update(_no_units(policy, frames))
     axis = Axis.spanning(first, last, calendar)
     grids = {scope: build_grid(scope, frame, axis) for scope, frame in frames.items()}
     in_term = _term_mask(policy, axis)
@@ -342,6 +347,21 @@ def evaluate(
             f"are for {', '.join(sorted(grids)) or 'nothing'}"
         )
     return Evaluation(policy, axis, settings, interps, scopes, missing)
+
+
+def _no_units(policy: m.Policy, frames: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """An empty frame for each scope of ``DECLARED_SCOPES`` that ``policy`` has rules for and
+    ``frames`` lack (real records have no grade units), with the metrics the rules read: a
+    rule with no units has nothing missing."""
+    out: dict[str, pl.DataFrame] = {}
+    for scope in DECLARED_SCOPES:
+        if scope in frames or not any(r.scope.value == scope for r in policy.rules):
+            continue
+        names = sorted({n for need in metrics_needed(policy).values() for n in need.get(scope, ())})
+        schema: dict[str, Any] = {UNIT: pl.String, DATE: pl.Date}
+        schema.update(dict.fromkeys(names, pl.Int64))
+        out[scope] = pl.DataFrame(schema=schema)
+    return out
 
 
 def _evaluate_rule(

@@ -36,6 +36,7 @@ from schoolmode.i18n import DEFAULT, N_, Language, language
 UNIT_WORDS = {
     "district": N_("district {unit}"),
     "school": N_("school {unit}"),
+    "grade": N_("grade {unit}"),
     "classroom": N_("classroom {unit}"),
 }
 

@@ -25,10 +25,16 @@ CONFIDENCE = {
     "U": N_("unverified; our reading"),
 }
 MARK = {True: N_("[met]"), False: N_("[not met]"), None: N_("[no data]")}
-SCOPE_WORDS = {"district": N_("District"), "school": N_("School"), "classroom": N_("Classroom")}
+SCOPE_WORDS = {
+    "district": N_("District"),
+    "school": N_("School"),
+    "grade": N_("Grade"),
+    "classroom": N_("Classroom"),
+}
 SCOPE_PLURALS = {
     "district": N_("districts"),
     "school": N_("schools"),
+    "grade": N_("grades"),
     "classroom": N_("classrooms"),
 }
 TOKENS = {

@@ -54,7 +54,12 @@ IDENT = r"^[a-z0-9][a-z0-9_.-]*$"
 
 
 class Scope(StrEnum):
+    """The units a rule decides for. ``grade`` stands for any group of classrooms within a
+    school that a population declares (a grade, a year, a track, a wing): real school records
+    have no grade units, so a grade rule on them has none (only the simulator fills it)."""
+
     classroom = "classroom"
+    grade = "grade"
     school = "school"
     district = "district"
 
