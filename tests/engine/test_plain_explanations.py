@@ -220,6 +220,9 @@ def test_a_duration_is_said_only_where_the_rule_has_one(traces: list[Trace]) -> 
     one = _with_rule(t, min_duration="1", min_duration_unit="school_days")
     assert "It lasts at least 1 school day." in explain(one)
     assert "Dura al menos 1 día escolar." in explain(one, lang=language("es"))
+    hours = _with_rule(t, min_duration="36", min_duration_unit="hours")
+    assert "It lasts at least 36 hours (whole days, rounded up)." in explain(hours)
+    assert "Dura al menos 36 horas (días enteros" in explain(hours, lang=language("es"))
 
 
 def test_each_source_is_cited_once_with_its_confidence_in_words(traces: list[Trace]) -> None:

@@ -33,6 +33,7 @@ from schoolmode.engine.rational import Bool, Int
 from schoolmode.engine.settings import Settings, Value
 from schoolmode.engine.states import NEVER, Spells, advance, run_spells
 from schoolmode.policy import model as m
+from schoolmode.policy.durations import duration_in_days
 from schoolmode.policy.needs import metrics_needed
 from schoolmode.policy.walk import walk
 
@@ -576,7 +577,8 @@ def _timing_array(
         days = resolve(duration.days)
         if isinstance(days, bool) or not isinstance(days, Decimal | int):
             raise EvaluationError(f"a duration must be a number of days, got {days!r}")
-        arr = advance(axis, int(days), str(resolve(duration.unit)), inclusive_start=inclusive)
+        count, unit = duration_in_days(int(days), str(resolve(duration.unit)))
+        arr = advance(axis, count, unit, inclusive_start=inclusive)
         out[seg.mask] = arr[seg.mask]
     return out
 

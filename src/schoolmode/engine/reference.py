@@ -58,6 +58,7 @@ from schoolmode.engine.reference_levels import band_level, level_name, most_seve
 from schoolmode.engine.reference_spells import unit_spells
 from schoolmode.engine.settings import Settings
 from schoolmode.policy import model as m
+from schoolmode.policy.durations import duration_in_days
 from schoolmode.policy.walk import walk
 
 __all__ = ["evaluate_reference"]
@@ -537,7 +538,8 @@ class _Reference:
             raise EvaluationError(f"a duration must be a number of days, got {count!r}")
         # past the end of the evaluation, ends shift with the start (states.run_spells)
         last = min(day, self.days - 1)
-        end = self.advance(last, int(count), str(resolve(duration.unit)), inclusive=inclusive)
+        whole, unit = duration_in_days(int(count), str(resolve(duration.unit)))
+        end = self.advance(last, whole, unit, inclusive=inclusive)
         return end + (day - last) if end < NEVER else NEVER
 
     def evaluate_rule(self, rule: m.Rule) -> _RuleOut:

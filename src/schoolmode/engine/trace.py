@@ -705,6 +705,7 @@ def _unit_word(unit: str, count: str) -> str:
     return {
         "school_days": "school day" if one else "school days",
         "calendar_days": "calendar day" if one else "calendar days",
+        "hours": "hour" if one else "hours",
     }.get(unit, unit)
 
 

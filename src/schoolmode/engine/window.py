@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from schoolmode.engine.grid import Calendar
 from schoolmode.policy import model as m
+from schoolmode.policy.durations import HOURS, duration_in_days
 from schoolmode.policy.walk import walk
 
 SCHOOL_DAY_SLACK = 17
@@ -71,8 +72,11 @@ def policy_window(policy: m.Policy, slack: int = SCHOOL_DAY_SLACK) -> int:
             if isinstance(node, m.TrendSpec):
                 total += _max_days(policy, node.rising_days) + _max_days(policy, node.lag_days)
             elif isinstance(node, m.SustainedSpec | m.WindowSpec | m.LagSpec | m.Duration):
-                total += _max_days(policy, node.days)
                 unit = getattr(node, "unit", None)
+                if isinstance(unit, str) and unit == HOURS:
+                    total += duration_in_days(_max_days(policy, node.days), unit)[0]
+                    continue
+                total += _max_days(policy, node.days)
                 if not (isinstance(unit, str) and unit == m.DayUnit.calendar_days.value):
                     school = school or unit is not None
         days = total * 7 // 5 + slack if school else total

@@ -546,6 +546,14 @@ def _lasting(rule: RuleTrace, w: _Words) -> str:
                     "It lasts at least {n} school day.", "It lasts at least {n} school days.", n
                 ).format(n=shown)
             )
+        elif rule.min_duration_unit == "hours":
+            parts.append(
+                w.ngettext(
+                    "It lasts at least {n} hour (whole days, rounded up).",
+                    "It lasts at least {n} hours (whole days, rounded up).",
+                    n,
+                ).format(n=shown)
+            )
         else:
             parts.append(
                 w.ngettext("It lasts at least {n} day.", "It lasts at least {n} days.", n).format(
@@ -575,6 +583,12 @@ def _lasting(rule: RuleTrace, w: _Words) -> str:
                     n,
                 )
                 if rule.return_notice_unit == "school_days"
+                else w.ngettext(
+                    "The return is announced {n} hour ahead (whole days, rounded up).",
+                    "The return is announced {n} hours ahead (whole days, rounded up).",
+                    n,
+                )
+                if rule.return_notice_unit == "hours"
                 else w.ngettext(
                     "The return is announced {n} day ahead.",
                     "The return is announced {n} days ahead.",

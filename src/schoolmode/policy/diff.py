@@ -32,7 +32,7 @@ def policy_diff(a: Policy, b: Policy) -> list[DiffRow]:
             f"{b.term.from_} to {b.term.to or 'open'}",
         ),
     ]
-    for scope in ("district", "school", "classroom"):
+    for scope in ("district", "school", "grade", "classroom"):
         ra = [r for r in a.rules if r.scope.value == scope]
         rb = [r for r in b.rules if r.scope.value == scope]
         if not ra and not rb:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     Discriminator,
     Field,
@@ -26,6 +27,7 @@ from pydantic import (
 
 from schoolmode.policy.base import Confidence, Strict
 from schoolmode.policy.counting import CountRule, counting_problems
+from schoolmode.policy.durations import no_hours
 from schoolmode.policy.errors import PATH_MARK
 from schoolmode.policy.walk import walk_paths
 
@@ -54,12 +56,8 @@ IDENT = r"^[a-z0-9][a-z0-9_.-]*$"
 
 
 class Scope(StrEnum):
-    """The units a rule decides for. ``grade`` stands for any group of classrooms within a
-    school that a population declares (a grade, a year, a track, a wing): real school records
-    have no grade units, so a grade rule on them has none (only the simulator fills it)."""
-
     classroom = "classroom"
-    grade = "grade"
+    grade = "grade"  # any group of classrooms of a school a population declares
     school = "school"
     district = "district"
 
@@ -90,6 +88,7 @@ class InterpRef(Strict):
 
 
 ValueRef = Decimal | bool | str | ParamRef | InterpRef
+DaysUnit = Annotated[ValueRef, AfterValidator(no_hours)]  # a window's or run's: not hours
 """A literal (number, boolean, word) or a reference to a parameter or interpretation."""
 
 
@@ -238,7 +237,7 @@ class WindowSpec(Strict):
 
     of: Operand
     days: ValueRef
-    unit: ValueRef = DayUnit.calendar_days.value
+    unit: DaysUnit = DayUnit.calendar_days.value
     kind: Literal["last_days", "within_days_of_each_other", "to_date"] = "last_days"
 
 
@@ -331,7 +330,7 @@ class AtLeastCond(NodeMeta):
 class SustainedSpec(Strict):
     condition: Condition
     days: ValueRef
-    unit: ValueRef = DayUnit.calendar_days.value
+    unit: DaysUnit = DayUnit.calendar_days.value
 
 
 class SustainedCond(NodeMeta):

@@ -31,7 +31,7 @@ from schoolmode.policy import model as m
 from schoolmode.policy.needs import metrics_needed
 from schoolmode.policy.walk import walk
 
-SCOPES = ("district", "school", "classroom")
+SCOPES = ("district", "school", "grade", "classroom")
 DISTRICT_UNIT = "district"
 
 
@@ -57,7 +57,8 @@ class LoopEngine:
     days: int
     calendar: Calendar
     attributes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    """scope -> attribute column -> one value per unit (e.g. classroom ``parent``)."""
+    """scope -> attribute column -> one value per unit (e.g. a grade's or classroom's
+    ``parent`` school)."""
     settings: Settings | None = None
     window: int | None = None
     """Trailing days evaluated each day; None: per scope, from the policy (``policy_window``);

@@ -1,5 +1,6 @@
 """The gates of a day in the policy loop: which layer memberships are open. A remote district,
-school or classroom closes the school layers of its agents; so do weekends and holidays,
+school, grade or classroom closes the school layers of its agents (a grade: those of its
+homerooms' students and classroom teachers, as each homeroom's closure would); so do weekends and holidays,
 isolation, quarantine and staying home ill. Isolated agents also lose their community
 contacts."""
 
@@ -12,15 +13,22 @@ from schoolmode.sim.outcomes import Tally
 from schoolmode.sim.setup import RunSetup
 
 
-def _closed(run: RunSetup, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """(schools,), (homerooms,) bool: closed by the modes of day ``d``."""
+def _closed(run: RunSetup, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(schools,), (grades,), (homerooms,) bool: closed by the modes of day ``d`` (a grade by
+    its school's too, a homeroom by its grade's and school's)."""
     engine, g = run.engine, run.groups
     if engine is None:
-        return np.zeros(g.n_schools, dtype=bool), np.zeros(g.n_rooms, dtype=bool)
+        return (
+            np.zeros(g.n_schools, dtype=bool),
+            np.zeros(g.n_grades, dtype=bool),
+            np.zeros(g.n_rooms, dtype=bool),
+        )
     district_closed = bool(run.closed[engine.modes["district"][0, d]])
     s_closed = run.closed[engine.modes["school"][:, d]] | district_closed
+    g_closed = run.closed[engine.modes["grade"][:, d]] | s_closed[g.grade_school]
     r_closed = run.closed[engine.modes["classroom"][:, d]] | s_closed[np.maximum(g.room_school, 0)]
-    return s_closed, r_closed
+    r_closed |= (g.room_grade >= 0) & g_closed[np.maximum(g.room_grade, 0)]
+    return s_closed, g_closed, r_closed
 
 
 def _mask(run: RunSetup, d: int, s_closed: np.ndarray) -> np.ndarray:
@@ -67,12 +75,13 @@ def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
     """Set ``st.gate`` for day ``d``, count attendance and absence; returns what the day's
     other phases read."""
     g, epi = run.groups, run.epi
-    s_closed, r_closed = _closed(run, d)
+    s_closed, g_closed, r_closed = _closed(run, d)
     school_day = bool(run.school_day[d])
     masked = _mask(run, d, s_closed)
     if school_day:
         tally.schools_remote[d] = int(s_closed.sum())
         tally.rooms_remote[d] = int(r_closed.sum())
+        tally.grades_remote[d] = int(g_closed.sum())
         tally.schools_masked[d] = int((masked & ~s_closed).sum())
     sources = epi.sources(d, run.active_list)
     if run.active_list:

@@ -66,6 +66,25 @@ class Groups:
     enrolled_c: np.ndarray
     group_size_c: np.ndarray
     """(homerooms,): students and classroom teachers (the outbreak definition's core group)."""
+    grade_ids: list[str]
+    """The grade units (a policy's ``grade`` scope): ``<school>/<grade>`` for each (school,
+    declared grade) pair of the homerooms (``Population.classroom_grades``; a homeroom with
+    none is a grade of its own, ``<school>/<homeroom>``), sorted."""
+    room_grade: np.ndarray
+    """(homerooms,): the homeroom's grade index (-1: a homeroom without a school)."""
+    grade_school: np.ndarray
+    """(grades,): the grade's school."""
+    enrolled_g: np.ndarray
+
+    @property
+    def n_grades(self) -> int:
+        return len(self.grade_ids)
+
+    def by_grade(self, per_room: np.ndarray) -> np.ndarray:
+        """(grades,) int64: ``per_room`` (homerooms,) summed over each grade's homerooms."""
+        has = self.room_grade >= 0
+        sums = np.bincount(self.room_grade[has], weights=per_room[has], minlength=self.n_grades)
+        return np.rint(sums).astype(np.int64)
 
     @classmethod
     def build(
@@ -93,6 +112,8 @@ class Groups:
         room_school[room[has_room]] = school[has_room]
         n_hh = int(household.max()) + 1 if n else 0
         enrolled_c = np.bincount(room[is_student & (room >= 0)], minlength=n_rooms)
+        grade_ids, room_grade, grade_school = _grades(population, room_school)
+        has_grade = room_grade >= 0
         return cls(
             n=n,
             role=role,
@@ -117,4 +138,33 @@ class Groups:
             staff_s=np.bincount(school[is_staff & (school >= 0)], minlength=n_schools),
             enrolled_c=enrolled_c,
             group_size_c=enrolled_c + np.bincount(room[is_teacher], minlength=n_rooms),
+            grade_ids=grade_ids,
+            room_grade=room_grade,
+            grade_school=grade_school,
+            enrolled_g=np.bincount(
+                room_grade[has_grade],
+                weights=enrolled_c[has_grade],
+                minlength=len(grade_ids),
+            ).astype(np.int64),
         )
+
+
+def _grades(
+    population: Population, room_school: np.ndarray
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The grade units of ``population``: their ids, each homeroom's grade index (-1: a
+    homeroom without a school) and each grade's school."""
+    rooms = population.classroom_ids
+    declared = population.classroom_grades or ("",) * len(rooms)
+    keys = [
+        (int(s), g or room) if s >= 0 else None
+        for s, g, room in zip(room_school.tolist(), declared, rooms, strict=True)
+    ]
+    units = sorted({k for k in keys if k is not None})
+    ids = [f"{population.school_ids[s]}/{g}" for s, g in units]
+    order = sorted(range(len(units)), key=ids.__getitem__)
+    ids = [ids[i] for i in order]
+    position = {units[i]: k for k, i in enumerate(order)}
+    room_grade = np.array([-1 if k is None else position[k] for k in keys], dtype=np.int64)
+    grade_school = np.array([units[i][0] for i in order], dtype=np.int64)
+    return ids, room_grade, grade_school

@@ -137,7 +137,11 @@ def run_days(run: RunSetup) -> LoopResult:
         sc.days,
         (int(first.size), run.seed_day, tally.importations),
         (tally.cases_by_day, tally.prevalence),
-        (int(tally.schools_remote.sum()), int(tally.rooms_remote.sum())),
+        (
+            int(tally.schools_remote.sum()),
+            int(tally.rooms_remote.sum()),
+            int(tally.grades_remote.sum()),
+        ),
         (
             students,
             int(run.school_day.sum()),

@@ -25,7 +25,7 @@ from schoolmode.sim.community import (
     zip_weights,
 )
 from schoolmode.sim.rng import jit
-from schoolmode.sim.sociopatterns import read_school
+from schoolmode.sim.sociopatterns import grade_of, read_school
 from schoolmode.sim.state import ROLES, new_agents
 
 LAYERS = ("household", "homeroom", "grade", "school", "staff", "community")
@@ -273,6 +273,11 @@ class Population:
     """Layers that replace school time: open for an agent only on a day it is not at school
     (a day without school, a closed unit, staying home ill), never while isolated or in
     quarantine (``sim/gates.py``)."""
+    classroom_grades: tuple[str, ...] = ()
+    """Per classroom (``classroom_ids``' order), the grade it belongs to within its school: any
+    group of classrooms the population declares (a grade, a year, a track), the units of a
+    policy's ``grade`` rules (``groups.Groups.grade_ids``). Empty, or ``""`` for a classroom:
+    the classroom is a grade of its own."""
 
     def roles(self) -> tuple[str, ...]:
         """The role of each layer; a layer with none declared and no role name is an error."""
@@ -484,6 +489,7 @@ def from_district(
         classroom_ids=classroom_ids,
         zip_codes=zip_codes,
         agent_zip=agent_zip,
+        classroom_grades=tuple(rooms["grade"].cast(pl.String).fill_null("").to_list()),
     )
 
 
@@ -722,6 +728,13 @@ def from_sociopatterns(
         person_ids=[str(p) for p in roster["person"]],
         school_ids=[school.name],
         classroom_ids=rooms,
+        classroom_grades=tuple(
+            pl.Series("class", rooms, dtype=pl.String)
+            .to_frame()
+            .select(grade_of(pl.col("class")).fill_null(""))
+            .to_series()
+            .to_list()
+        ),
         layer_roles=tuple(kind_of[name] for name in network.layers),
         layer_day=tuple(day_of[name] for name in network.layers) if repeat_days else (),
         recorded_days=n_days if repeat_days else 1,

@@ -36,12 +36,10 @@ def _staff(run: RunSetup, engine: LoopEngine, d: int, order: np.ndarray) -> None
     rec("school", "staff_isolation_quarantine", d, np.bincount(sch[staff_order], minlength=S))
     room, C = g.room, g.n_rooms
     rec("classroom", "enrolled", d, g.enrolled_c)
-    rec(
-        "classroom",
-        "students_quarantine_isolation",
-        d,
-        np.bincount(room[student_order & (room >= 0)], minlength=C),
-    )
+    room_orders = np.bincount(room[student_order & (room >= 0)], minlength=C)
+    rec("classroom", "students_quarantine_isolation", d, room_orders)
+    rec("grade", "enrolled", d, g.enrolled_g)
+    rec("grade", "students_quarantine_isolation", d, g.by_grade(room_orders))
 
 
 def _cases(run: RunSetup, tally: Tally, engine: LoopEngine, d: int, cases: np.ndarray) -> None:
@@ -63,10 +61,15 @@ def _cases(run: RunSetup, tally: Tally, engine: LoopEngine, d: int, cases: np.nd
     np.maximum.at(in_outbreak, g.room_school[has], outbreak[has].astype(np.int64))
     rec("school", "in_outbreak", d, in_outbreak)
     members = cases[(room[cases] >= 0) & (g.is_student[cases] | g.is_teacher[cases])]
-    rec("classroom", "positive_cases_reported", d, np.bincount(room[members], minlength=C))
+    room_cases = np.bincount(room[members], minlength=C)
+    rec("classroom", "positive_cases_reported", d, room_cases)
     # IDPH outbreak definition's inputs per core group (homeroom)
     rec("classroom", "group_size", d, g.group_size_c)
     rec("classroom", "qualifying_cases", d, daily_c[:, d])
+    # a grade's: the sums over its homerooms
+    rec("grade", "positive_cases_reported", d, g.by_grade(room_cases))
+    rec("grade", "group_size", d, g.by_grade(g.group_size_c))
+    rec("grade", "qualifying_cases", d, g.by_grade(daily_c[:, d]))
 
 
 def _district(run: RunSetup, tally: Tally, engine: LoopEngine, d: int) -> None:

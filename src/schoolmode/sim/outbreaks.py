@@ -42,6 +42,7 @@ RUN_FIELDS = (
     "first_case_day",
     "school_days_remote",
     "classroom_days_remote",
+    "grade_days_remote",
     "students",
     "lost_class_days_per_student",
     "closure_class_days_per_student",
@@ -70,12 +71,14 @@ RUN_DEFINITIONS = {
     "first_case_day": "first day any case was reported (false positives included: the day the "
     "policy first sees a case; empty: none)",
     "school_days_remote": "school-days a school was closed (school days only)",
-    "classroom_days_remote": "classroom-days a classroom was closed, its school's closures "
-    "included (school days only)",
+    "classroom_days_remote": "classroom-days a classroom was closed, its grade's and school's "
+    "closures included (school days only)",
+    "grade_days_remote": "grade-days a grade (the population's group of classrooms) was "
+    "closed, its school's closures included (school days only)",
     "students": "students enrolled in the population's schools",
     "lost_class_days_per_student": "school days a student did not attend in person (closures, "
     "isolation, quarantine, illness), averaged over the students",
-    "closure_class_days_per_student": "of those, school days the student's classroom or "
+    "closure_class_days_per_student": "of those, school days the student's classroom, grade or "
     "school was closed",
 }
 
@@ -114,13 +117,13 @@ def run_row(
     days: int,
     counts: tuple[int, int, int],
     daily: tuple[np.ndarray, np.ndarray],
-    remote: tuple[int, int],
+    remote: tuple[int, int, int],
     attendance: tuple[int, int, int, int],
 ) -> dict[str, float | None]:
     """The outbreak outcomes of one run at its end. ``origin``: each agent's
     (``model.Epidemic.origin``); ``reported``: each agent's report day (-1: never);
     ``counts``: seeds, seed day and importations; ``daily``: cases reported and agents infectious per
-    day; ``remote``: school-days and classroom-days remote; ``attendance``: students, school
+    day; ``remote``: school-days, classroom-days and grade-days remote; ``attendance``: students, school
     days, in-person student-days and student-days in a closed unit (school days)."""
     chain = np.flatnonzero(origin == SEEDED)
     ends = t_recovered[chain]
@@ -149,6 +152,7 @@ def run_row(
         "first_case_day": float(cases[0]) if cases.size else None,
         "school_days_remote": float(remote[0]),
         "classroom_days_remote": float(remote[1]),
+        "grade_days_remote": float(remote[2]),
         "students": float(students),
         "lost_class_days_per_student": (school_days * students - in_person) / per_student,
         "closure_class_days_per_student": closed / per_student,

@@ -21,6 +21,7 @@ OUTCOMES = (
     "in_person_staff_days",
     "school_days_remote",
     "classroom_days_remote",
+    "grade_days_remote",
     "student_absence_days",
     "staff_absence_days",
     "quarantine_days",
@@ -44,7 +45,7 @@ class LoopResult:
     outcomes: dict[str, float]
     daily: dict[str, np.ndarray]
     """Series by day: ``new_infections``, ``infectious``, ``schools_remote``,
-    ``classrooms_remote``, ``in_person_students``, ``cases_reported`` (every agent),
+    ``classrooms_remote``, ``grades_remote``, ``in_person_students``, ``cases_reported`` (every agent),
     ``school_cases_reported`` (the schools' students and staff), ``tests``."""
     engine: LoopEngine | None = None
     agents: np.ndarray | None = None
@@ -91,6 +92,7 @@ class Tally:
         self.prevalence = series()
         self.schools_remote = series()
         self.rooms_remote = series()
+        self.grades_remote = series()
         self.schools_masked = series()
         """Schools open and masked (``masking.py``) each school day."""
         self.in_person_students = series()
@@ -119,6 +121,7 @@ class Tally:
         totals["infections_household"] = float((roles == ADULT).sum())
         totals["school_days_remote"] = float(self.schools_remote.sum())
         totals["classroom_days_remote"] = float(self.rooms_remote.sum())
+        totals["grade_days_remote"] = float(self.grades_remote.sum())
         totals["tests"] = float(self.tests_by_day.sum())
         totals["pools"] = float(self.pools_used)
         totals["cases_reported"] = float(self.cases_by_day.sum())
@@ -134,6 +137,7 @@ class Tally:
             "infectious": self.prevalence,
             "schools_remote": self.schools_remote,
             "classrooms_remote": self.rooms_remote,
+            "grades_remote": self.grades_remote,
             "schools_masked": self.schools_masked,
             "in_person_students": self.in_person_students,
             "cases_reported": self.cases_by_day,

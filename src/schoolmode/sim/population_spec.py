@@ -128,7 +128,7 @@ class FilePopulation(_Strict):
     kind: Literal["file"]
     people: Path
     """People (CSV or Parquet): ``person`` and optional ``role``, ``age``, ``school``,
-    ``classroom``, ``household`` (docs/simulator.md, "Population spec")."""
+    ``classroom``, ``household``, ``grade`` (docs/simulator.md, "Population spec")."""
     edges: Path
     """Contacts (CSV or Parquet): ``a``, ``b`` (persons), ``layer``, ``role`` (one of
     ``network.LAYERS``) and ``weight`` (per-contact daily weight; one per layer)."""
@@ -168,7 +168,10 @@ def load_spec(path: Path) -> Spec:
     base = path.parent
 
     def near(p: Path | None) -> Path | None:
-        return None if p is None else (p if p.is_absolute() else base / p)
+        if p is None:
+            return None
+        p = p.expanduser()  # ~/.cache/schoolmode/fetch/...: where `schoolmode fetch` caches
+        return p if p.is_absolute() else base / p
 
     match spec:
         case SyntheticDistrict():
@@ -306,8 +309,9 @@ def _as_number(path: Path, frame: pl.DataFrame, field: str, dtype: type[pl.DataT
 
 
 def read_people(path: Path, school: str | None = None) -> pl.DataFrame:
-    """People of the file format: person, role, age, school, classroom, household (text ids;
-    blank: none), validated (errors name the file, row and field)."""
+    """People of the file format: person, role, age, school, classroom, household, grade (text
+    ids; blank: none; a classroom's grade is that of its people who give one, a classroom
+    without one is a grade of its own), validated (errors name the file, row and field)."""
     frame = _read_table(path)
     _require(path, frame, ("person",))
     _first_bad(path, frame, pl.col("person").is_null(), "person", "a person needs an id")
@@ -334,11 +338,12 @@ def read_people(path: Path, school: str | None = None) -> pl.DataFrame:
             .otherwise(pl.lit(name))
             .alias("school")
         )
-    for column in ("classroom", "household"):
+    for column in ("classroom", "household", "grade"):
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
     frame = frame.with_columns(
-        pl.col(c).str.strip_chars().replace("", None) for c in ("school", "classroom", "household")
+        pl.col(c).cast(pl.String).str.strip_chars().replace("", None)
+        for c in ("school", "classroom", "household", "grade")
     )
     _first_bad(
         path,
@@ -355,7 +360,21 @@ def read_people(path: Path, school: str | None = None) -> pl.DataFrame:
         "classroom",
         "one classroom in two schools",
     )
-    return frame.select("person", "role", "age", "school", "classroom", "household")
+    _first_bad(
+        path,
+        frame,
+        pl.col("grade").is_not_null() & pl.col("classroom").is_null(),
+        "grade",
+        "a grade is a group of classrooms: the person has no classroom",
+    )
+    _first_bad(
+        path,
+        frame,
+        pl.col("grade") != pl.col("grade").drop_nulls().first().over("classroom"),
+        "grade",
+        "differs from an earlier row of classroom {classroom}: a classroom is in one grade",
+    )
+    return frame.select("person", "role", "age", "school", "classroom", "household", "grade")
 
 
 def read_edges(path: Path, people: pl.DataFrame) -> pl.DataFrame:
@@ -424,6 +443,12 @@ def from_files(people_path: Path, edges_path: Path, school: str | None = None) -
         for row in layers.iter_rows(named=True)
     }
     network = build(n, layer_edges, dict(zip(layers["layer"], layers["weight"], strict=True)))
+    declared = dict(
+        people.filter(pl.col("grade").is_not_null())
+        .unique("classroom", keep="first")
+        .select("classroom", "grade")
+        .iter_rows()
+    )
     return Population(
         agents=agents,
         network=network,
@@ -431,4 +456,5 @@ def from_files(people_path: Path, edges_path: Path, school: str | None = None) -
         school_ids=schools,
         classroom_ids=rooms,
         layer_roles=tuple(layers["role"].to_list()),
+        classroom_grades=tuple(declared.get(room, "") for room in rooms),
     )

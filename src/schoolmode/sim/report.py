@@ -50,6 +50,7 @@ LABELS = {
     "in_person_staff_days": "in-person staff-days",
     "school_days_remote": "school-days remote (school days)",
     "classroom_days_remote": "classroom-days remote (school days)",
+    "grade_days_remote": "grade-days remote (school days)",
     "student_absence_days": "student absence-days",
     "staff_absence_days": "staff absence-days",
     "quarantine_days": "person-days in quarantine",

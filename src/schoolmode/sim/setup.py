@@ -175,6 +175,7 @@ def _engine(
         {
             "district": [DISTRICT_UNIT],
             "school": list(population.school_ids),
+            "grade": list(groups.grade_ids),
             "classroom": list(population.classroom_ids),
         },
         scenario.start,
@@ -182,6 +183,7 @@ def _engine(
         engine_calendar(scenario.start, scenario.days, school_day, population.school_weekdays),
         attributes={
             "school": dict(school_attributes),
+            "grade": {"parent": [population.school_ids[s] for s in groups.grade_school]},
             "classroom": {
                 "parent": [population.school_ids[s] if s >= 0 else "" for s in groups.room_school]
             },
