@@ -63,12 +63,13 @@ def test_the_script_runs_every_strategy_on_a_made_up_school(
     args = ["--data", str(data), "--seeds", "6", "--param", "days=40", "--out", str(out)]
     assert _bench().main([*args, "--beta", "3"]) == 0
     printed = capsys.readouterr().out
-    assert "3 strategies x 6 seeds, 84 agents" in printed
+    assert "4 strategies x 6 seeds, 84 agents" in printed
     table = pl.read_csv(out / "validation.csv")
-    assert table.height == 3 * 5
+    assert table.height == 4 * 5
     assert table["strategy"].unique(maintain_order=True).to_list() == [
         "no-intervention",
         "class-closure",
+        "grade-closure",
         "school-closure",
     ]
     by = {(r["strategy"], r["measure"]): r for r in table.iter_rows(named=True)}
@@ -76,6 +77,7 @@ def test_the_script_runs_every_strategy_on_a_made_up_school(
     # rate on the same seeds above the baseline's by more than noise allows
     assert by[("no-intervention", "school_days_lost")]["ours"] == 0
     assert by[("class-closure", "school_days_lost")]["ours"] > 0
+    assert by[("grade-closure", "school_days_lost")]["ours"] > 0
     assert by[("school-closure", "school_days_lost")]["ours"] > 0
     base = by[("no-intervention", "attack_rate")]["ours"]
     assert 0 < base <= 1
