@@ -318,6 +318,24 @@ def test_scenario_errors_name_the_file_and_field(tmp_path: Path) -> None:
         Scenario().with_param("tracing.delay", "2")
 
 
+def test_a_scenario_file_names_a_pathogen_file_beside_it(tmp_path: Path) -> None:
+    from schoolmode.pathogen import PATHOGEN_DIR, load_pathogen
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    flu = (PATHOGEN_DIR / "influenza-seasonal.yaml").read_text()
+    (folder / "flu.yaml").write_text(flu.replace("name: influenza-seasonal", "name: my-flu"))
+    (folder / "scenario.yaml").write_text("pathogen: flu.yaml\n")
+    scenario = load_scenario(folder / "scenario.yaml")
+    assert scenario.pathogen == str(folder / "flu.yaml")
+    assert load_pathogen(scenario.pathogen).name == "my-flu"
+    # a shipped pathogen's name and an absolute path are kept as written
+    (folder / "scenario.yaml").write_text("pathogen: measles\n")
+    assert load_scenario(folder / "scenario.yaml").pathogen == "measles"
+    (folder / "scenario.yaml").write_text(f"pathogen: {folder / 'flu.yaml'}\n")
+    assert load_scenario(folder / "scenario.yaml").pathogen == str(folder / "flu.yaml")
+
+
 def test_cli_compare_writes_the_report(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = CliRunner().invoke(

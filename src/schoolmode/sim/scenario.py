@@ -181,6 +181,8 @@ class Scenario(_Strict):
     """One simulated comparison (all defaults documented in docs/simulator.md)."""
 
     pathogen: str = "covid-omicron"
+    """A shipped pathogen's name (``schoolmode/pathogens/<name>.yaml``) or a pathogen YAML file;
+    in a scenario file, a relative file path is taken from the scenario file's folder."""
     beta: float | Literal["auto"] = "auto"
     """Daily hazard of a contact of weight 1 (see ``SimConfig.beta``); ``auto``: calibrated
     to the pathogen's R0 on the population with ``calibrate.beta_for_r0`` (all layers open,
@@ -294,4 +296,8 @@ def load_scenario(path: Path | None) -> Scenario:
     if path is None:
         return Scenario()
     loaded = load_yaml(path)
-    return validate(Scenario, loaded, loaded.data or {})
+    scenario = validate(Scenario, loaded, loaded.data or {})
+    pathogen = Path(scenario.pathogen)
+    if pathogen.suffix and not pathogen.is_absolute():
+        scenario = scenario.model_copy(update={"pathogen": str(path.parent / pathogen)})
+    return scenario
