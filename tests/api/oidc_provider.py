@@ -104,6 +104,8 @@ class Provider:
         self.audience: str | None = None
         self.id_token_life = 600
         self.issuer_claim: str | None = None
+        self.published: RSAKey | None = None
+        """The key the provider's JWKS publishes, when not the one it signs with."""
         self.codes: dict[str, Code] = {}
         self.clients = {CLIENT_ID: Client(CLIENT_ID, CLIENT_SECRET, [redirect_uri])}
         self.app = self._app()
@@ -142,7 +144,8 @@ class Provider:
 
         @app.get("/jwks")
         def jwks() -> Any:
-            return jsonify(KeySet([provider.key]).as_dict(private=False))
+            published = provider.published or provider.key
+            return jsonify(KeySet([published]).as_dict(private=False))
 
         @app.get("/authorize")
         def authorize() -> Any:  # the person is logged in here and consents at once

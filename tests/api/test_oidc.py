@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from joserfc.jwk import RSAKey
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -27,7 +28,7 @@ from schoolmode.settings import AppSettings
 from schoolmode.store.db import make_engine
 from schoolmode.store.tables import access_log
 from tests.api.conftest import ADMIN, Api
-from tests.api.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
+from tests.api.oidc_provider import CLIENT_ID, CLIENT_SECRET, KID, Provider
 
 SITE = "https://testserver"
 CALLBACK = SITE + "/api/v1/auth/oidc/callback"
@@ -159,6 +160,32 @@ def test_an_id_token_that_does_not_validate_is_refused(
     assert why in detail
     assert browser.cookies.get(SESSION_COOKIE) is None
     assert browser.get("/api/v1/auth/me").json()["name"] is None
+
+
+def _new_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig"}, private=True)
+
+
+def test_a_key_replaced_under_the_same_key_id_is_read_again(
+    browser: TestClient, provider: Provider
+) -> None:
+    """A provider that replaces its signing key and keeps the key id: the next login is
+    verified against its keys read again, not the ones the first login left in the cache."""
+    assert browser.get(_at_provider(browser), follow_redirects=False).status_code == 303
+    provider.key = _new_key()
+    browser.cookies.clear()
+    r = browser.get(_at_provider(browser), follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert browser.cookies.get(SESSION_COOKIE) is not None
+
+
+def test_a_token_signed_with_a_key_the_provider_does_not_publish_is_refused(
+    browser: TestClient, provider: Provider
+) -> None:
+    provider.published = _new_key()
+    detail = _problem(browser.get(_at_provider(browser), follow_redirects=False), 400)
+    assert detail.startswith("the ID token is not valid: bad_signature"), detail
+    assert browser.cookies.get(SESSION_COOKIE) is None
 
 
 def test_an_unknown_subject_is_403_and_logged(

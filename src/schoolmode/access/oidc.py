@@ -107,6 +107,25 @@ def start(provider: Provider, redirect_uri: str) -> Authorization:
     return Authorization(made["url"], made["state"], made["nonce"], made["code_verifier"])
 
 
+def _parse_id_token(
+    party: _RelyingParty, token: dict[str, Any], nonce: str, options: dict[str, Any]
+) -> Any:
+    """The ID token's claims, checked. A signature that the provider's cached keys do not
+    verify is checked once more against its keys read again: a provider may replace a key and
+    keep its key id (Authlib reads the keys again only for an unknown key id)."""
+    try:
+        return party.parse_id_token(
+            token, nonce=nonce, claims_options=options, leeway=ID_TOKEN_LEEWAY_S
+        )
+    except JoseError as exc:
+        if exc.error != "bad_signature":
+            raise
+    party.fetch_jwk_set(force=True)
+    return party.parse_id_token(
+        token, nonce=nonce, claims_options=options, leeway=ID_TOKEN_LEEWAY_S
+    )
+
+
 def finish(provider: Provider, code: str, nonce: str, code_verifier: str, redirect_uri: str) -> str:
     """Exchange ``code`` (with the PKCE verifier) and validate the ID token: its subject."""
     party = _party(provider)
@@ -126,9 +145,7 @@ def finish(provider: Provider, code: str, nonce: str, code_verifier: str, redire
         "aud": {"essential": True, "value": provider.client_id},
     }
     try:
-        claims = party.parse_id_token(
-            token, nonce=nonce, claims_options=options, leeway=ID_TOKEN_LEEWAY_S
-        )
+        claims = _parse_id_token(party, token, nonce, options)
     except JoseError as exc:
         raise OidcError(f"the ID token is not valid: {exc.error}: {exc.description}") from None
     except httpx2.HTTPError as exc:
