@@ -462,36 +462,12 @@ def _read(node: BaseModel, interps: dict[str, Decimal | bool | str], trends: boo
     return out
 
 
-_READ_CACHE: dict[
-    tuple[int, bool, frozenset[tuple[str, Decimal | bool | str]]], tuple[BaseModel, frozenset[str]]
-] = {}
-"""``_read``'s answers by (node identity, trends, interpretations): the policy's nodes are
-frozen, and each entry keeps its node (so its identity is not reused while cached)."""
-_READ_CACHE_MAX = 4096
-
-
-def _read_cached(
-    node: BaseModel, interps: dict[str, Decimal | bool | str], trends: bool
-) -> set[str]:
-    """``_read``, remembered per node and interpretations (the simulator's loop asks the
-    same rules the same question every day)."""
-    key = (id(node), trends, frozenset(interps.items()))
-    hit = _READ_CACHE.get(key)
-    if hit is not None and hit[0] is node:
-        return set(hit[1])
-    out = _read(node, interps, trends)
-    if len(_READ_CACHE) >= _READ_CACHE_MAX:
-        _READ_CACHE.clear()
-    _READ_CACHE[key] = (node, frozenset(out))
-    return out
-
-
 def metrics_read(node: BaseModel, interps: dict[str, Decimal | bool | str]) -> set[str]:
     """The metrics a condition reads at its rule's own scope, following the interpretation
     chosen at each ``choose`` and ``pick`` (a ``share_of_units`` reads another scope's units
     and is left out): a rule whose condition has one of these unknown on a day lacks an input
     that day (``evaluate``: its unit-day is ``no_data`` unless another rule applies)."""
-    return _read_cached(node, interps, trends=False)
+    return _read(node, interps, trends=False)
 
 
 def trends_read(node: BaseModel, interps: dict[str, Decimal | bool | str]) -> set[str]:
@@ -501,4 +477,4 @@ def trends_read(node: BaseModel, interps: dict[str, Decimal | bool | str]) -> se
     them is derived from a coarser series (``<metric>_derived`` is 1 that day or the day
     before: a weekly value held for a week never rises from one day to the next) the rule
     lacks an input (``evaluate``: ``no_data`` unless another rule applies)."""
-    return _read_cached(node, interps, trends=True)
+    return _read(node, interps, trends=True)
