@@ -91,6 +91,12 @@ class _Kept:
     values: dict[str, np.ndarray]
 
 
+COME_ALONG_UNITS = 64
+"""A scope of at most this many units evaluates those whose decided days run out soon along
+with the changed ones (measured: the 250-agent school's ten classes 14.5 calls a run instead
+of 19.8; the district's 650 schools 2.7 s of engine instead of 2.0 with them)."""
+
+
 @dataclass
 class LoopEngine:
     policy: m.Policy
@@ -365,12 +371,13 @@ class LoopEngine:
         if not self._independent:
             stale = {s: np.ones_like(mask) for s, mask in stale.items()}
         else:
-            # the units whose kept days run out within half a horizon come along: one call
-            # instead of one more on each of their days
+            # in a scope of few units, those whose kept days run out within half a horizon
+            # come along: one call instead of one more on each of their days (in a large
+            # scope the extra units cost more than the call saved: the district's schools)
             soon = day + 1 + self.horizon // 2
             for scope, mask in stale.items():
                 kept = self._kept.get(scope)
-                if kept is not None:
+                if kept is not None and mask.size <= COME_ALONG_UNITS:
                     mask |= kept.until < soon
         for scope, mask in stale.items():
             if mask.any() and (not self._independent or scope in self.ruled):

@@ -35,11 +35,16 @@ def _staff(run: RunSetup, engine: LoopEngine, d: int, order: np.ndarray) -> None
     rec("school", "staff_total", d, g.staff_s)
     rec("school", "staff_isolation_quarantine", d, np.bincount(sch[staff_order], minlength=S))
     room, C = g.room, g.n_rooms
+    if not (
+        _scope_read(run, engine, STAFF, "classroom") or _scope_read(run, engine, STAFF, "grade")
+    ):
+        return
     rec("classroom", "enrolled", d, g.enrolled_c)
     room_orders = np.bincount(room[student_order & (room >= 0)], minlength=C)
     rec("classroom", "students_quarantine_isolation", d, room_orders)
-    rec("grade", "enrolled", d, g.enrolled_g)
-    rec("grade", "students_quarantine_isolation", d, g.by_grade(room_orders))
+    if _scope_read(run, engine, STAFF, "grade"):
+        rec("grade", "enrolled", d, g.enrolled_g)
+        rec("grade", "students_quarantine_isolation", d, g.by_grade(room_orders))
 
 
 def _cases(run: RunSetup, tally: Tally, engine: LoopEngine, d: int, cases: np.ndarray) -> None:
@@ -67,6 +72,8 @@ def _cases(run: RunSetup, tally: Tally, engine: LoopEngine, d: int, cases: np.nd
     rec("classroom", "group_size", d, g.group_size_c)
     rec("classroom", "qualifying_cases", d, daily_c[:, d])
     # a grade's: the sums over its homerooms
+    if not _scope_read(run, engine, CASES, "grade"):
+        return
     rec("grade", "positive_cases_reported", d, g.by_grade(room_cases))
     rec("grade", "group_size", d, g.by_grade(g.group_size_c))
     rec("grade", "qualifying_cases", d, g.by_grade(daily_c[:, d]))
@@ -156,6 +163,14 @@ DISTRICT = {
     for scope in ("district", "school")
 }
 """The metrics ``_district`` records, by scope."""
+
+
+def _scope_read(
+    run: RunSetup, engine: LoopEngine, metrics: dict[str, set[str]], scope: str
+) -> bool:
+    """Whether the run keeps its records or the policy reads one of ``metrics`` at ``scope``
+    (a scope's metrics are computed only when that scope is read)."""
+    return run.records is not None or bool(metrics[scope] & engine.columns.get(scope, set()))
 
 
 def _reads(run: RunSetup, engine: LoopEngine, metrics: dict[str, set[str]]) -> bool:
