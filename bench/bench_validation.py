@@ -52,8 +52,6 @@ MEASURES = (
     "school_days_lost",
     "attack_rate_reduction",
 )
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -161,23 +159,13 @@ def run_strategies(
     return runs.with_columns(pl.col("policy").replace_strict(keys).alias("strategy"))
 
 
-def _bootstrap(values: np.ndarray) -> tuple[float, float, float]:
-    if values.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, math.nan, math.nan
-    gen = np.random.default_rng(BOOTSTRAP_SEED)
-    picks = gen.integers(0, values.size, size=(BOOTSTRAP_RESAMPLES, values.size))
-    lo, hi = np.percentile(values[picks].mean(axis=1), [2.5, 97.5])
-    return mean, float(lo), float(hi)
-
-
 def _paired_reduction(ours: np.ndarray, base: np.ndarray) -> tuple[float, float, float]:
     """1 - mean(ours) / mean(base) over the same seeds, with a paired bootstrap interval."""
     if base.sum() == 0:
         return math.nan, math.nan, math.nan
     value = 1.0 - float(ours.mean()) / float(base.mean())
+    from schoolmode.sim.outbreaks import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+
     gen = np.random.default_rng(BOOTSTRAP_SEED)
     picks = gen.integers(0, ours.size, size=(BOOTSTRAP_RESAMPLES, ours.size))
     reductions = 1.0 - ours[picks].mean(axis=1) / np.maximum(base[picks].mean(axis=1), 1e-12)
@@ -188,7 +176,7 @@ def _paired_reduction(ours: np.ndarray, base: np.ndarray) -> tuple[float, float,
 def measures(runs: pl.DataFrame, study: Study, agents: int, large: int) -> pl.DataFrame:
     """One row per strategy and measure: ours, its interval, the paper's value and whether
     it is inside."""
-    from schoolmode.sim.outbreaks import wilson
+    from schoolmode.sim.outbreaks import bootstrap_mean, wilson
 
     def rows_of(key: str) -> pl.DataFrame:
         return runs.filter(pl.col("strategy") == key).sort("seed")
@@ -206,10 +194,10 @@ def measures(runs: pl.DataFrame, study: Study, agents: int, large: int) -> pl.Da
         k = int(is_large.sum())
         p_lo, p_hi = wilson(k, ar.size)
         ours = {
-            "attack_rate": _bootstrap(ar),
+            "attack_rate": bootstrap_mean(ar),
             "p_large": (k / ar.size, p_lo, p_hi),
-            "large_attack_rate": _bootstrap(ar[is_large]),
-            "school_days_lost": _bootstrap(rows["closure_class_days_per_student"].to_numpy()),
+            "large_attack_rate": bootstrap_mean(ar[is_large]),
+            "school_days_lost": bootstrap_mean(rows["closure_class_days_per_student"].to_numpy()),
             "attack_rate_reduction": (
                 _paired_reduction(ar, base_ar) if s.key != study.baseline else (0.0, 0.0, 0.0)
             ),
