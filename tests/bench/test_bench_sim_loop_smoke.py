@@ -3,24 +3,15 @@ changed, the trailing window and the whole history give the same modes."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_sim_loop.py"
+from tests.bench import load_bench
 
 
 def test_quick_loop_benchmark_prints_every_variant_and_the_window_is_exact(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    spec = importlib.util.spec_from_file_location("bench_sim_loop", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_sim_loop"] = module
-    spec.loader.exec_module(module)
+    module = load_bench("bench_sim_loop")
     assert module.main(["--quick", "--days", "20", "--schools", "4"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ")]
@@ -38,12 +29,7 @@ def test_quick_loop_benchmark_prints_every_variant_and_the_window_is_exact(
 def test_school_loop_benchmark_prints_every_variant_and_the_modes_agree(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    spec = importlib.util.spec_from_file_location("bench_sim_loop", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_sim_loop"] = module
-    spec.loader.exec_module(module)
+    module = load_bench("bench_sim_loop")
     assert module.main(["--school", "--runs", "2", "--days", "20"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ")]

@@ -3,30 +3,17 @@ itself needs its own virtualenv and is run by the benchmark, not the tests."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_sim.py"
-
-
-def _bench():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("bench_sim", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_sim"] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.bench import load_bench
 
 
 def test_hybrid_and_district_children_report_what_the_table_needs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    bench = _bench()
+    bench = load_bench("bench_sim")
     assert bench.main(["--child", "hybrid", "--agents", "5000", "--days", "120"]) == 0
     hybrid = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert hybrid["agents"] == 5000

@@ -5,10 +5,7 @@ policies' worked cases pass; bench/bench_validation.py runs every strategy on a 
 from __future__ import annotations
 
 import gzip
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import polars as pl
 import pytest
@@ -18,11 +15,11 @@ from schoolmode.cli.app import app
 from schoolmode.pathogen import load_pathogen
 from schoolmode.sim.population_spec import load_spec
 from schoolmode.sim.scenario import load_scenario
+from tests.bench import load_bench
 from tests.cli.test_sim_population_cli import made_up_school
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY = ROOT / "bench" / "validation" / "gemmetto2014"
-BENCH = ROOT / "bench" / "bench_validation.py"
 
 
 def test_the_study_files_load_and_the_policies_worked_cases_pass() -> None:
@@ -41,16 +38,6 @@ def test_the_study_files_load_and_the_policies_worked_cases_pass() -> None:
     assert "6 passed" in result.output
 
 
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_validation", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_validation"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_script_runs_every_strategy_on_a_made_up_school(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -61,7 +48,7 @@ def test_the_script_runs_every_strategy_on_a_made_up_school(
     metadata.rename(data / "primaryschool_metadata.txt")
     out = tmp_path / "out"
     args = ["--data", str(data), "--seeds", "6", "--param", "days=40", "--out", str(out)]
-    assert _bench().main([*args, "--beta", "3"]) == 0
+    assert load_bench("bench_validation").main([*args, "--beta", "3"]) == 0
     printed = capsys.readouterr().out
     assert "4 strategies x 6 seeds, 84 agents" in printed
     table = pl.read_csv(out / "validation.csv")
@@ -99,4 +86,6 @@ def test_the_script_runs_every_strategy_on_a_made_up_school(
 
 def test_missing_data_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"primaryschool\.csv\.gz"):
-        _bench().main(["--data", str(tmp_path), "--seeds", "2", "--out", str(tmp_path / "o")])
+        load_bench("bench_validation").main(
+            ["--data", str(tmp_path), "--seeds", "2", "--out", str(tmp_path / "o")]
+        )
