@@ -130,6 +130,64 @@ def test_each_contact_transmits_with_its_probability(sampling: Sampling) -> None
     assert set(other.out_dst[:count_other].tolist()) != set(epi.out_dst[:count].tolist())
 
 
+def star(n: int, seed: int) -> Epidemic:
+    """Agent 0 infectious on day 0 with ``n - 1`` contacts in one in-school layer, all of
+    one school, present for whole days."""
+    center = np.zeros(n - 1, dtype=np.int64)
+    network = build(n, {"homeroom": (center, np.arange(1, n))}, {"homeroom": 1.0})
+    agents = new_agents(n)
+    agents["age"] = 30
+    population = Population(agents, network, [str(i) for i in range(n)], [], [])
+    epi = Epidemic(population, simple_pathogen(latent=1, infectious=3), seed=seed)
+    epi.seed_infections(np.array([0]), infectious=True)
+    epi.school_of = np.zeros(n, dtype=np.int64)
+    epi.presence_row[:] = 0
+    return epi
+
+
+def star_day(
+    sampling: Sampling, scale: float, here: float, weight: float, bound: float | None
+) -> set[int]:
+    """Who agent 0 infects on day 0 of ``star``: its school's masking ``scale``, its share
+    of the day ``here``, the layer's ``weight`` and the skip draws' weight ``bound``."""
+    n, beta = 100_001, 0.3
+    epi = star(n, seed=11)
+    epi.sampling = sampling
+    epi.school_scale = np.full((1, 1), scale)
+    epi.presence[0, 0] = here
+    epi.weight_bound = None if bound is None else np.array([bound])
+    gate = np.ones((1, n), dtype=np.bool_)
+    count = epi.transmit(0, np.array([0]), np.array([weight]), gate, beta)
+    return set(epi.out_dst[:count].tolist())
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_two_policies_share_the_draws_of_a_source(sampling: Sampling) -> None:
+    # common random numbers: the same source on the same day under a policy that masks its
+    # school (0.5), isolates it for half the day (here 0.5) or masks by the scenario's
+    # constant (weight 0.5 within a bound of 1) infects a subset of those it infects with
+    # none of these; each set's size is its binomial law's (5 sd). Skip draws' gaps at a
+    # p_max that moved with masking or presence (as before) gave unrelated sets.
+    n, beta = 100_001, 0.3
+    free = star_day(sampling, 1.0, 1.0, 1.0, 1.0)
+    for scale, here, weight in ((0.5, 1.0, 1.0), (1.0, 0.5, 1.0), (1.0, 1.0, 0.5)):
+        reduced = star_day(sampling, scale, here, weight, 1.0)
+        assert reduced < free
+        for hits, hazard in ((reduced, beta * 0.5), (free, beta)):
+            p = 1 - math.exp(-hazard)
+            assert abs(len(hits) - (n - 1) * p) < 5 * math.sqrt((n - 1) * p * (1 - p))
+
+
+def test_a_weight_above_its_bound_keeps_the_law() -> None:
+    # a bound below the layer's weight (a masking multiplier above 1): the gap law takes the
+    # larger, so each contact still transmits with its probability
+    n, beta = 100_001, 0.3
+    hits = star_day("skip", 1.0, 1.0, 2.0, 1.0)
+    p = 1 - math.exp(-beta * 2.0)
+    assert abs(len(hits) - (n - 1) * p) < 5 * math.sqrt((n - 1) * p * (1 - p))
+    assert hits == star_day("skip", 1.0, 1.0, 2.0, None)
+
+
 def test_sampling_must_be_named() -> None:
     with pytest.raises(ValueError, match="sampling must be one of"):
         SimConfig(beta=1.0, days=1, sampling="every")  # type: ignore[arg-type]

@@ -175,15 +175,16 @@ def _transmit_layer(
     indices: np.ndarray, weights: np.ndarray, gate: np.ndarray, beta: float,
     presence: np.ndarray, presence_row: np.ndarray, school_of: np.ndarray,
     school_scale: np.ndarray, slot: np.ndarray, count: int, out_dst: np.ndarray,
-    out_src: np.ndarray, out_layer: np.ndarray, skip: bool,
+    out_src: np.ndarray, out_layer: np.ndarray, skip: bool, bound: float,
 ) -> int:  # fmt: skip
-    """``transmit`` in one layer (its docstring); returns the new count."""
+    """``transmit`` in one layer (its docstring); returns the new count. ``bound``: the
+    layer's weight bound of the skip draws' gap law (``transmit``'s ``bounds``)."""
     # candidates (draws below p_max), settled in order when the buffer is full and at the end
     cand, cand_src = np.empty(CANDIDATES, np.int64), np.empty(CANDIDATES, np.int64)
     cand_w, cand_force, cand_here = np.empty(CANDIDATES), np.empty(CANDIDATES), np.empty(CANDIDATES)
     last_force, p_max, k_max, log_q = -1.0, 1.0, np.uint64(0), 0.0
     prefix = _prefix(seed, TRANSMISSION * 100 + layer, day)
-    weight = beta * weights[layer]
+    weight, weight_bound = beta * weights[layer], beta * bound
     row, gate_row, part = indptr[layer], gate[layer], presence_row[layer]
     n_sources = sources.shape[0]
     m = 0
@@ -204,14 +205,19 @@ def _transmit_layer(
             force *= school_scale[layer, school_of[src]]
         if force <= 0.0:
             continue
-        if force != last_force:
+        # skip draws: the gap law's force is what no policy changes for this source (the
+        # layer's bound, not its presence or its school's masking), so every policy draws
+        # the same candidates and keep-uniforms for it (common random numbers); max(): a
+        # weight above its bound still keeps the law, without that coupling
+        reach = max(force, weight_bound * infectiousness[src]) if skip else force
+        if reach != last_force:
             # never below any p of this source's contacts (margin for rounding); as an
             # integer: u = k / 2**53 >= p_max exactly when k >= ceil(p_max * 2**53)
-            p_max = (1.0 - math.exp(-force * max_sus)) * (1.0 + 1e-9) + 1e-300
+            p_max = (1.0 - math.exp(-reach * max_sus)) * (1.0 + 1e-9) + 1e-300
             p_max = min(p_max, 1.0)
             k_max = np.uint64(math.ceil(p_max * _TWO53))
             log_q = math.log1p(-p_max)
-            last_force = force
+            last_force = reach
         h_src = _mix(prefix ^ np.uint64(src))
         start, stop = row[src], row[src + 1]
         if skip:  # drawn with p_max by geometric gaps (jump j), kept with p / p_max (2**32 + j)
@@ -289,6 +295,8 @@ def transmit(
     out_src: np.ndarray,
     out_layer: np.ndarray,
     skip: bool = False,
+    bounds: np.ndarray | None = None,
+    max_sus: float = -1.0,
 ) -> int:
     """One day of transmission; returns the number of new infections written to ``out_*``.
 
@@ -303,6 +311,17 @@ def transmit(
     of the day overlap for the shorter (``presence_row[l] < 0``: whole days).
     Masking decided by a policy: ``school_scale`` and ``school_of`` (the module's docstring).
 
+    Draws (``skip``): False, the uniform of each contact as above; True, only the contacts
+    that may transmit, by geometric gaps at the source's largest probability over its row,
+    ``p_max = 1 - exp(-beta * bounds[l] * infectiousness[src] * max_sus)`` (``bounds``: per
+    layer, the largest weight any policy gives it, None: ``weights``; ``max_sus``: an upper
+    bound of ``susceptibility``, below 0: its maximum), each kept with the uniform ``v`` of its
+    draw when ``v * p_max < p``, its probability with presence and masking. The same law, other
+    random numbers. Neither presence nor masking moves ``p_max``, so runs in which ``src`` is
+    infectious on ``day`` draw the same candidates and ``v`` whatever a policy closes, masks
+    or isolates, and a contact infected under a smaller ``p`` is infected under a larger one:
+    the common random numbers of the contact draws (tested, ``tests/sim/test_sim.py``).
+
     Who is infected does not depend on the order of the loops (newly infected agents do not
     transmit the same day); who infects them does: the infector and layer recorded are those
     of the smallest (source, layer) among the contacts that transmit, as in a loop over
@@ -310,13 +329,15 @@ def transmit(
     """
     count = 0
     n_layers = indptr.shape[0]
-    max_sus = max(0.0, susceptibility.max()) if susceptibility.shape[0] else 0.0
+    if max_sus < 0.0:
+        max_sus = max(0.0, susceptibility.max()) if susceptibility.shape[0] else 0.0
+    layer_bounds = weights if bounds is None else bounds
     # slot[dst]: where today's infection of dst is in out_*; valid only if out_dst[slot] == dst
     slot = np.empty(t_infected.shape[0], dtype=np.int32)
     for layer in range(n_layers):
         count = _transmit_layer(
             layer, day, seed, sources, infectiousness, susceptibility, max_sus, t_infected,
             indptr, indices, weights, gate, beta, presence, presence_row, school_of,
-            school_scale, slot, count, out_dst, out_src, out_layer, skip,
+            school_scale, slot, count, out_dst, out_src, out_layer, skip, layer_bounds[layer],
         )  # fmt: skip
     return count

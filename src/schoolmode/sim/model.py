@@ -215,6 +215,13 @@ class Epidemic:
         self.out_layer = np.empty(n, dtype=np.int64)
         self.sampling: Sampling = "contact"
         """Transmission's draws (``SimConfig.sampling``)."""
+        self.weight_bound: np.ndarray | None = None
+        """Per layer, the largest weight any policy gives it (``kernel.transmit``'s
+        ``bounds``: the skip draws' gap law); None: the weights of each call."""
+        self.sus_bound = 0.0
+        """Largest susceptibility seen at any call (``kernel.transmit``'s ``max_sus``):
+        susceptibility only falls during a run (vaccination), so this is its value at the
+        first call whatever a policy does, and the skip draws' gap law does not move with it."""
 
     def schedule(self, who: np.ndarray, day: int) -> None:
         """Natural history of agents infected on ``day`` (the same as ``schedule``, tested, in
@@ -282,6 +289,8 @@ class Epidemic:
         """One day of transmission over the open layers (``kernel.transmit``): schedules the
         newly infected and records their infector and layer; returns how many (the first
         ``count`` of ``out_dst`` / ``out_layer``)."""
+        if self.susceptibility.size:
+            self.sus_bound = max(self.sus_bound, float(self.susceptibility.max()))
         count = transmit(
             day,
             self.seed,
@@ -302,6 +311,8 @@ class Epidemic:
             self.out_src,
             self.out_layer,
             self.sampling == "skip",
+            weights if self.weight_bound is None else self.weight_bound,
+            self.sus_bound,
         )
         if count:
             who = self.out_dst[:count]
