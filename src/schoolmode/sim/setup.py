@@ -161,6 +161,18 @@ def _weights(population: Population, scenario: Scenario, decided: MaskingPlan | 
     return weights
 
 
+def _weight_bound(population: Population, scenario: Scenario) -> np.ndarray:
+    """Per layer, the largest weight any policy can give it: its weight, times a masking
+    multiplier only where it is above 1 (``Epidemic.weight_bound``: the skip draws' gap law,
+    the same for every policy on a scenario)."""
+    bound = population.network.weights.copy()
+    for name, w in scenario.layer_weights.items():
+        bound[population.layers_called(name, "layer_weights")] = w
+    for name, mult in scenario.masking.items():
+        bound[population.layers_called(name, "masking")] *= max(1.0, mult)
+    return bound
+
+
 def _engine(
     population: Population,
     scenario: Scenario,
@@ -222,6 +234,8 @@ def setup(
     in_school_layer = np.zeros(len(net.layers), dtype=bool)
     in_school_layer[school_layers] = True
     epi = Epidemic(population, pathogen, seed)
+    epi.sampling = scenario.sampling
+    epi.weight_bound = _weight_bound(population, scenario)
     epi.presence_row[school_layers] = 0  # a measure starting during the day: gates.py
     off_school = np.array(population.off_school_layers, dtype=np.int64)
     community = np.setdiff1d(population.layers_of("community"), off_school)
