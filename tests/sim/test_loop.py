@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from schoolmode.cli.app import app
@@ -97,15 +98,18 @@ def test_the_agreement_fires_in_the_loop(agreement: LoopResult) -> None:
     assert agreement.outcomes["tests"] > 0
 
 
+@pytest.mark.parametrize("sampling", ["contact", "skip"])
 def test_a_policy_that_never_fires_gives_the_infections_of_no_policy(
-    population: Population, policies: Registry
+    population: Population, policies: Registry, sampling: str
 ) -> None:
-    # the proposal's staff share and positivity trend set out of reach: it never fires
+    # the proposal's staff share and positivity trend set out of reach: it never fires; with
+    # either draws (the scenario's ``sampling``), the runs of one seed are paired
     quiet = with_values(
         policies.get(PROPOSAL).policy, staff_share_pct=1000, trend_weekly_factor=100
     )
-    never = run(population, quiet)
-    none = run(population, None)
+    scenario = SCENARIO.model_copy(update={"sampling": sampling})
+    never = run(population, quiet, scenario)
+    none = run(population, None, scenario)
     assert never.engine is not None
     assert never.engine.evaluations > 0
     assert not never.daily["schools_remote"].any()
@@ -114,9 +118,23 @@ def test_a_policy_that_never_fires_gives_the_infections_of_no_policy(
     assert np.array_equal(never.agents["t_infected"], none.agents["t_infected"])
     assert never.outcomes == none.outcomes
     # ...while the proposal as written, or the agreement, does change infections
-    agreement = run(population, policies.get(AGREEMENT).policy)
+    agreement = run(population, policies.get(AGREEMENT).policy, scenario)
     assert agreement.agents is not None
     assert not np.array_equal(agreement.agents["t_infected"], none.agents["t_infected"])
+    assert agreement.outcomes["classroom_days_remote"] > 0
+
+
+def test_the_scenario_chooses_the_draws_of_the_loop(population: Population) -> None:
+    # the field reaches the kernel: other random numbers, the same seeding and importation
+    contact = run(population, None)
+    skip = run(population, None, SCENARIO.model_copy(update={"sampling": "skip"}))
+    assert contact.agents is not None
+    assert skip.agents is not None
+    t_c, t_s = contact.agents["t_infected"], skip.agents["t_infected"]
+    assert np.array_equal(t_c == 0, t_s == 0)
+    assert not np.array_equal(t_c, t_s)
+    with pytest.raises(ValidationError, match="sampling"):
+        Scenario.model_validate({"sampling": "every"})
 
 
 def test_the_loop_active_list_equals_the_mask_over_all_agents(
@@ -238,8 +256,9 @@ def test_weekends_close_school_layers(agreement: LoopResult) -> None:
     assert agreement.daily["in_person_students"][7] > 0  # Tuesday 18 January
 
 
-def test_paired_differences_and_the_comparison(population: Population) -> None:
-    scenario = Scenario.model_validate({**SCENARIO.model_dump(), "days": 25})
+@pytest.mark.parametrize("sampling", ["contact", "skip"])
+def test_paired_differences_and_the_comparison(population: Population, sampling: str) -> None:
+    scenario = Scenario.model_validate({**SCENARIO.model_dump(), "days": 25, "sampling": sampling})
     result = compare(population, scenario, [AGREEMENT, "none"])
     outcomes = result.outcomes()
     assert outcomes.height == 2 * scenario.seeds
