@@ -16,6 +16,11 @@ workload of the earlier runs):
   baseline the others are compared with; all three must give identical modes (checked);
 - ``none``: no policy (the cost of the loop without the engine).
 
+``--sampling contact,skip``: each variant with each of transmission's draws (the scenario's
+``sampling``; default: the scenario's default), in the same run. With ``--school``, also the
+pairing of the policy against no policy on each seed: the sd of the per-seed difference in
+infections and the correlation of the two runs' infections (common random numbers pair them).
+
 Reported: wall seconds of the run, CPU seconds of the process, the ratio to the baseline, the
 time per phase of the day (gates, transmission, observation, operations, metrics, engine), the
 population build (once per process) and the peak RSS.
@@ -102,7 +107,9 @@ rules:
 SCHOOL_VARIANTS = ("changed", "plain", "none")
 
 
-def child(variant: str, days: int, quick: bool, schools: int | None) -> dict[str, Any]:
+def child(
+    variant: str, days: int, quick: bool, schools: int | None, sampling: str | None
+) -> dict[str, Any]:
     from schoolmode.pathogen import load_pathogen
     from schoolmode.policy.loader import Registry
     from schoolmode.sim.compare import load_population, school_attributes
@@ -123,6 +130,7 @@ def child(variant: str, days: int, quick: bool, schools: int | None) -> dict[str
         vaccination={"initial_share": {}},
         engine_window_days=0 if variant == "history" else None,
         engine_incremental=variant == "changed",
+        **({"sampling": sampling} if sampling else {}),
     )
     policy = None if variant == "none" else registry.get(POLICY).policy
     pathogen = load_pathogen(scenario.pathogen)
@@ -140,7 +148,7 @@ def child(variant: str, days: int, quick: bool, schools: int | None) -> dict[str
         modes = b"".join(result.engine.modes[s].tobytes() for s in ("school", "classroom"))
         evaluations = result.engine.evaluations
     return {
-        "variant": variant,
+        "variant": variant if sampling is None else f"{variant} ({sampling})",
         "agents": population.network.n,
         "schools": len(population.school_ids),
         "classrooms": len(population.classroom_ids),
@@ -165,26 +173,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=50, help="runs per variant (--school)")
     parser.add_argument("--contacts", type=Path, help="a SocioPatterns contact file (--school)")
     parser.add_argument("--metadata", type=Path, help="its metadata file (--school)")
+    parser.add_argument(
+        "--sampling", help="comma-separated draws (contact, skip), each variant with each"
+    )
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma-separated, of " + ", ".join(VARIANTS)
+    )
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    samplings: list[str | None] = [*args.sampling.split(",")] if args.sampling else [None]
     if args.school:
-        return school_main(args.days or 60, args.runs, args.contacts, args.metadata)
+        return school_main(args.days or 60, args.runs, args.contacts, args.metadata, samplings)
     days = args.days or (30 if args.quick else 155)
     if args.child:
-        print(json.dumps(child(args.child, days, args.quick, args.schools)))
+        print(json.dumps(child(args.child, days, args.quick, args.schools, samplings[0])))
         return 0
+    variants = args.variants.split(",")
+    if "history" not in variants or any(v not in VARIANTS for v in variants):
+        parser.error("--variants: names of " + ", ".join(VARIANTS) + ", history among them")
     rows = []
-    for variant in VARIANTS:
-        cmd = [sys.executable, __file__, "--child", variant, "--days", str(days)]
-        cmd += ["--quick"] if args.quick else []
-        cmd += ["--schools", str(args.schools)] if args.schools else []
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
-    base = rows[2]["run_s"]
+    load = os.getloadavg()
+    for sampling in samplings:
+        for variant in variants:
+            cmd = [sys.executable, __file__, "--child", variant, "--days", str(days)]
+            cmd += ["--quick"] if args.quick else []
+            cmd += ["--schools", str(args.schools)] if args.schools else []
+            cmd += ["--sampling", sampling] if sampling else []
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            rows.append(json.loads(out.strip().splitlines()[-1]))
+    load = tuple(max(a, b) for a, b in zip(load, os.getloadavg(), strict=True))
+    history = variants.index("history")
+    base = rows[history]["run_s"]
     first = rows[0]
     print(
         f"{first['agents']:,} agents, {first['schools']} schools, {first['classrooms']:,} "
-        f"classrooms, {days} days from 2022-01-11, policy {POLICY}"
+        f"classrooms, {days} days from 2022-01-11, policy {POLICY}; load average up to "
+        + "/".join(f"{x:.1f}" for x in load)
     )
     phases = list(first["timings"])
     print(
@@ -200,10 +224,15 @@ def main(argv: list[str] | None = None) -> int:
             + " | ".join(f"{r['timings'].get(p, 0.0):.1f}" for p in phases)
             + f" | {r['infections']:,.0f} | {r['peak_rss_mib']:.0f} |"
         )
-    same = all(
-        r["modes"] == rows[2]["modes"] and r["infections"] == rows[2]["infections"]
-        for r in rows[:2]
-    )
+    same = True
+    for k in range(len(samplings)):
+        group = rows[k * len(variants) : (k + 1) * len(variants)]
+        ref = group[history]
+        same = same and all(
+            r["modes"] == ref["modes"] and r["infections"] == ref["infections"]
+            for r in group
+            if not r["variant"].startswith("none")
+        )
     print("changed, window and history give identical modes: " + ("yes" if same else "NO"))
     return 0 if same else 1
 
@@ -233,11 +262,19 @@ def made_up_school(folder: Path) -> tuple[Path, Path]:
     return contacts, metadata
 
 
-def school_main(days: int, runs: int, contacts: Path | None, metadata: Path | None) -> int:
+def school_main(
+    days: int,
+    runs: int,
+    contacts: Path | None,
+    metadata: Path | None,
+    samplings: list[str | None],
+) -> int:
     """A school (made up, or ``contacts`` and ``metadata`` in the SocioPatterns layout) with
     a class-closure policy for ``days`` days, ``runs`` seeds per variant, the variants
     interleaved seed by seed in this process: ``changed`` (the engine evaluating only what
     changed), ``plain`` (every unit every day) and ``none`` (no policy)."""
+    import numpy as np
+
     from schoolmode.pathogen import load_pathogen
     from schoolmode.policy.loader import Registry, load_policy_path
     from schoolmode.sim.loop import run_policy
@@ -267,35 +304,41 @@ def school_main(days: int, runs: int, contacts: Path | None, metadata: Path | No
             "vaccination": {"initial_share": {}},
         }
     )
-    scenarios = {
-        "changed": base,
-        "plain": base.model_copy(update={"engine_incremental": False}),
-        "none": base,
-    }
+    keys = [(variant, sampling) for sampling in samplings for variant in SCHOOL_VARIANTS]
+    scenarios = {}
+    for variant, sampling in keys:
+        scenario = (
+            base if variant != "plain" else base.model_copy(update={"engine_incremental": False})
+        )
+        if sampling:
+            scenario = scenario.model_copy(update={"sampling": sampling})
+        scenarios[variant, sampling] = scenario
     pathogen = load_pathogen(base.pathogen)
-    for variant in SCHOOL_VARIANTS:  # warm-up: numba's cached kernels, the engine's imports
-        run_policy(population, pathogen, scenarios[variant], policy, 0, registry)
-    wall = dict.fromkeys(SCHOOL_VARIANTS, 0.0)
-    engine = dict.fromkeys(SCHOOL_VARIANTS, 0.0)
-    evaluations = dict.fromkeys(SCHOOL_VARIANTS, 0)
-    infections = dict.fromkeys(SCHOOL_VARIANTS, 0.0)
+    for key in keys:  # warm-up: numba's cached kernels, the engine's imports
+        run_policy(population, pathogen, scenarios[key], policy, 0, registry)
+    wall = dict.fromkeys(keys, 0.0)
+    engine = dict.fromkeys(keys, 0.0)
+    evaluations = dict.fromkeys(keys, 0)
+    infections = {key: np.zeros(runs) for key in keys}
     closed = 0
     same = True
     load = os.getloadavg()
     for seed in range(1, runs + 1):
         modes = {}
-        for variant in SCHOOL_VARIANTS:
-            chosen = None if variant == "none" else policy
+        for key in keys:
+            chosen = None if key[0] == "none" else policy
             t0 = time.perf_counter()
-            result = run_policy(population, pathogen, scenarios[variant], chosen, seed, registry)
-            wall[variant] += time.perf_counter() - t0
-            engine[variant] += result.timings["engine"]
-            infections[variant] += result.outcomes["infections"]
+            result = run_policy(population, pathogen, scenarios[key], chosen, seed, registry)
+            wall[key] += time.perf_counter() - t0
+            engine[key] += result.timings["engine"]
+            infections[key][seed - 1] = result.outcomes["infections"]
             if result.engine is not None:
-                evaluations[variant] += result.engine.evaluations
-                modes[variant] = result.engine.modes["classroom"]
-        same = same and bool((modes["changed"] == modes["plain"]).all())
-        closed += int((modes["changed"] > 0).sum())
+                evaluations[key] += result.engine.evaluations
+                modes[key] = result.engine.modes["classroom"]
+        for sampling in samplings:
+            changed = modes["changed", sampling]
+            same = same and bool((changed == modes["plain", sampling]).all())
+            closed += int((changed > 0).sum())
     load = tuple(max(a, b) for a, b in zip(load, os.getloadavg(), strict=True))
     print(
         f"{population.network.n} agents, {len(population.classroom_ids)} classes, {days} days "
@@ -308,14 +351,29 @@ def school_main(days: int, runs: int, contacts: Path | None, metadata: Path | No
         "evaluations per run | infections per run |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for variant in SCHOOL_VARIANTS:
-        ms, eng = 1000 * wall[variant] / runs, 1000 * engine[variant] / runs
+    for key in keys:
+        variant, sampling = key
+        ms, eng = 1000 * wall[key] / runs, 1000 * engine[key] / runs
+        name = variant if sampling is None else f"{variant} ({sampling})"
         print(
-            f"| {variant} | {ms:.1f} | {eng:.1f} | {eng / ms:.0%} | "
-            f"{wall[variant] / wall['plain']:.2f}x | {evaluations[variant] / runs:.1f} | "
-            f"{infections[variant] / runs:.1f} |"
+            f"| {name} | {ms:.1f} | {eng:.1f} | {eng / ms:.0%} | "
+            f"{wall[key] / wall['plain', sampling]:.2f}x | {evaluations[key] / runs:.1f} | "
+            f"{infections[key].mean():.1f} |"
         )
     print(f"class-days closed: {closed} in {runs} runs")
+    print(
+        "\npairing, the policy (changed) against no policy on each seed:\n"
+        "| draws | mean difference in infections | sd of the per-seed difference | "
+        "sd unpaired (sqrt of the sum of variances) | correlation |\n|---|---:|---:|---:|---:|"
+    )
+    for sampling in samplings:
+        a, b = infections["changed", sampling], infections["none", sampling]
+        unpaired = float(np.sqrt(a.var(ddof=1) + b.var(ddof=1)))
+        corr = float(np.corrcoef(a, b)[0, 1])
+        print(
+            f"| {sampling or 'default'} | {(a - b).mean():.2f} | {(a - b).std(ddof=1):.2f} | "
+            f"{unpaired:.2f} | {corr:.3f} |"
+        )
     print("changed and plain give identical modes: " + ("yes" if same else "NO"))
     return 0 if same else 1
 

@@ -30,10 +30,35 @@ def test_school_loop_benchmark_prints_every_variant_and_the_modes_agree(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     module = load_bench("bench_sim_loop")
-    assert module.main(["--school", "--runs", "2", "--days", "20"]) == 0
+    assert module.main(["--school", "--runs", "3", "--days", "20"]) == 0
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    timing, pairing = out.split("\npairing")
+    rows = [line for line in timing.splitlines() if line.startswith("| ")]
     assert "engine ms per run" in rows[0]
     assert [row.split("|")[1].strip() for row in rows[1:]] == ["changed", "plain", "none"]
     assert "250 agents" in out
+    assert "changed and plain give identical modes: yes" in out
+    paired = [line for line in pairing.splitlines() if line.startswith("| ")]
+    assert [row.split("|")[1].strip() for row in paired[1:]] == ["default"]
+
+
+def test_school_loop_benchmark_runs_each_variant_with_each_draws(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    module = load_bench("bench_sim_loop")
+    assert (
+        module.main(["--school", "--runs", "3", "--days", "20", "--sampling", "contact,skip"]) == 0
+    )
+    out = capsys.readouterr().out
+    timing, pairing = out.split("\npairing")
+    rows = [line for line in timing.splitlines() if line.startswith("| ")]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == [
+        f"{variant} ({sampling})"
+        for sampling in ("contact", "skip")
+        for variant in ("changed", "plain", "none")
+    ]
+    paired = [line.split("|") for line in pairing.splitlines() if line.startswith("| ")]
+    assert [row[1].strip() for row in paired[1:]] == ["contact", "skip"]
+    for row in paired[1:]:  # the per-seed difference varies less than two unpaired runs
+        assert float(row[3]) < float(row[4])
     assert "changed and plain give identical modes: yes" in out
