@@ -203,7 +203,6 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(json.loads(out.strip().splitlines()[-1]))
     load = tuple(max(a, b) for a, b in zip(load, os.getloadavg(), strict=True))
     history = variants.index("history")
-    base = rows[history]["run_s"]
     first = rows[0]
     print(
         f"{first['agents']:,} agents, {first['schools']} schools, {first['classrooms']:,} "
@@ -212,12 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     phases = list(first["timings"])
     print(
-        "| variant | build s | run s | CPU s | vs history | engine evaluations | "
+        "| variant | build s | run s | CPU s | vs history (same draws) | engine evaluations | "
         + " | ".join(f"{p} s" for p in phases)
         + " | infections | peak RSS MiB |"
     )
     print("|---|---:|---:|---:|---:|---:|" + "---:|" * len(phases) + "---:|---:|")
-    for r in rows:
+    for i, r in enumerate(rows):
+        base = rows[i - i % len(variants) + history]["run_s"]
         print(
             f"| {r['variant']} | {r['build_s']:.1f} | {r['run_s']:.1f} | {r['cpu_s']:.1f} | "
             f"{r['run_s'] / base:.2f}x | {r['evaluations']} | "
