@@ -21,14 +21,14 @@ def test_hybrid_and_district_children_report_what_the_table_needs(
     # Starsim's hybrid scenario infects about 89% of agents (anchor results)
     assert 0.8 < hybrid["attack_rate"] < 0.95
     assert hybrid["peak_rss_mib"] > 0
-    assert hybrid["tool"] == "schoolmode, contact draws"
-    # the same law with draws only for the contacts that may transmit (geometric gaps)
-    child = ["--child", "hybrid", "--agents", "5000", "--days", "120", "--sampling", "skip"]
+    assert hybrid["tool"] == "schoolmode, skip draws"  # the default
+    # the same law with one draw per contact
+    child = ["--child", "hybrid", "--agents", "5000", "--days", "120", "--sampling", "contact"]
     assert bench.main(child) == 0
-    skip = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert skip["tool"] == "schoolmode, skip draws"
-    assert 0.8 < skip["attack_rate"] < 0.95
-    assert skip["attack_rate"] != hybrid["attack_rate"]  # other draws
+    contact = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert contact["tool"] == "schoolmode, contact draws"
+    assert 0.8 < contact["attack_rate"] < 0.95
+    assert contact["attack_rate"] != hybrid["attack_rate"]  # other draws
     assert bench.main(["--child", "district", "--quick", "--days", "30"]) == 0
     district = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert district["days"] == 30

@@ -85,11 +85,14 @@ def agreement(population: Population, policies: Registry) -> LoopResult:
 
 @pytest.fixture(scope="module")
 def eager(population: Population, policies: Registry) -> LoopResult:
-    """The agreement with school thresholds low enough for six schools to reach them."""
+    """The agreement with school thresholds low enough for six schools to reach them. Seed 2:
+    with the skip draws (the default since 2026-12-04) seed 1 happens to close no school (0
+    school-days remote; seeds 2-8 close 21-45), which the tests of this fixture need; with the
+    contact draws seeds 1-8 closed 11-50."""
     policy = with_values(
         policies.get(AGREEMENT).policy, teacher_absence_share_pct=10, student_quarantine_share_pct=8
     )
-    return run(population, policy, keep_gates=True)
+    return run(population, policy, seed=2, keep_gates=True)
 
 
 def test_the_agreement_fires_in_the_loop(agreement: LoopResult) -> None:
@@ -126,8 +129,9 @@ def test_a_policy_that_never_fires_gives_the_infections_of_no_policy(
 
 def test_the_scenario_chooses_the_draws_of_the_loop(population: Population) -> None:
     # the field reaches the kernel: other random numbers, the same seeding and importation
-    contact = run(population, None)
-    skip = run(population, None, SCENARIO.model_copy(update={"sampling": "skip"}))
+    contact = run(population, None, SCENARIO.model_copy(update={"sampling": "contact"}))
+    skip = run(population, None)
+    assert SCENARIO.sampling == "skip"  # the default
     assert contact.agents is not None
     assert skip.agents is not None
     t_c, t_s = contact.agents["t_infected"], skip.agents["t_infected"]

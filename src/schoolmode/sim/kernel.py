@@ -205,10 +205,7 @@ def _transmit_layer(
             force *= school_scale[layer, school_of[src]]
         if force <= 0.0:
             continue
-        # skip draws: the gap law's force is what no policy changes for this source (the
-        # layer's bound, not its presence or its school's masking), so every policy draws
-        # the same candidates and keep-uniforms for it (common random numbers); max(): a
-        # weight above its bound still keeps the law, without that coupling
+        # skip draws: gaps at a force no policy moves (``transmit``: common random numbers)
         reach = max(force, weight_bound * infectiousness[src]) if skip else force
         if reach != last_force:
             # never below any p of this source's contacts (margin for rounding); as an
@@ -317,7 +314,8 @@ def transmit(
     layer, the largest weight any policy gives it, None: ``weights``; ``max_sus``: an upper
     bound of ``susceptibility``, below 0: its maximum), each kept with the uniform ``v`` of its
     draw when ``v * p_max < p``, its probability with presence and masking. The same law, other
-    random numbers. Neither presence nor masking moves ``p_max``, so runs in which ``src`` is
+    random numbers. ``max(force, bound)``: a weight above its bound (a masking multiplier
+    above 1) keeps the law, without the coupling. Neither presence nor masking moves ``p_max``, so runs in which ``src`` is
     infectious on ``day`` draw the same candidates and ``v`` whatever a policy closes, masks
     or isolates, and a contact infected under a smaller ``p`` is infected under a larger one:
     the common random numbers of the contact draws (tested, ``tests/sim/test_sim.py``).

@@ -35,10 +35,12 @@ class SimConfig:
     seed: int = 0
     initial_infections: int = 10
     """Agents infected on day 0, chosen by the SEEDING stream (lowest hashes)."""
-    sampling: Sampling = "contact"
-    """How transmission draws its uniforms (``kernel.transmit``): ``"contact"``, one per
-    contact of an infectious agent; ``"skip"``, only the contacts that may transmit, by
-    geometric gaps (the same law, other draws, several times faster on large populations)."""
+    sampling: Sampling = "skip"
+    """How transmission draws its uniforms (``kernel.transmit``): ``"skip"`` (the default),
+    only the contacts that may transmit, by geometric gaps (about 1.8x faster at 1,000,000
+    agents); ``"contact"``, one per contact of an infectious agent (the default before
+    2026-12-04). The same law, other draws; both keep the common random numbers of two
+    policies on one seed."""
 
     def __post_init__(self) -> None:
         if self.sampling not in SAMPLINGS:
@@ -213,7 +215,7 @@ class Epidemic:
         self.out_dst = np.empty(n, dtype=np.int64)
         self.out_src = np.empty(n, dtype=np.int64)
         self.out_layer = np.empty(n, dtype=np.int64)
-        self.sampling: Sampling = "contact"
+        self.sampling: Sampling = "skip"
         """Transmission's draws (``SimConfig.sampling``)."""
         self.weight_bound: np.ndarray | None = None
         """Per layer, the largest weight any policy gives it (``kernel.transmit``'s

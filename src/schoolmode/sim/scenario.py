@@ -228,11 +228,12 @@ class Scenario(_Strict):
     engine_window_days: int | None = None
     """Trailing days the engine re-evaluates each day (None: computed from the policy, the
     whole history for rules that count to date; 0: the whole history)."""
-    sampling: Literal["contact", "skip"] = "contact"
-    """Transmission's draws (``SimConfig.sampling``, docs/simulator.md "Draws"): ``contact``,
-    one uniform per contact of an infectious agent; ``skip``, only the contacts that may
-    transmit, by geometric gaps (the same law, other numbers; both keep the common random
-    numbers of two policies on one seed)."""
+    sampling: Literal["contact", "skip"] = "skip"
+    """Transmission's draws (``SimConfig.sampling``, docs/simulator.md "Two ways of drawing
+    transmission"): ``skip`` (the default), only the contacts that may transmit, by geometric
+    gaps; ``contact``, one uniform per contact of an infectious agent (the default before
+    2026-12-04). The same law, other numbers; both keep the common random numbers of two
+    policies on one seed."""
     engine_incremental: bool = True
     """Evaluate only the units whose metrics changed, deciding days ahead while they do not
     (``sim/decide.py``; identical modes); False: every unit every day (the plain path)."""
