@@ -7,7 +7,8 @@ layer, ``src`` once per source and layer, so each contact costs one mixing round
 before anything about ``dst`` is read: a contact whose draw exceeds the largest probability the
 source can reach (most contacts, as per-contact probabilities are small) is rejected without
 touching the neighbour's state, which saves the cache misses of random access over large
-populations.
+populations. The skip draws (``skip``, the default of ``SimConfig.sampling``) draw only the
+contacts that may transmit, by geometric gaps (``transmit``'s docstring).
 
 Masking decided by a policy (``sim/masking.py``): when ``school_scale`` has columns
 (``(layers, schools)``), the hazard of a source whose school is ``school_of[src] >= 0`` is times
