@@ -178,6 +178,25 @@ def test_two_policies_share_the_draws_of_a_source(sampling: Sampling) -> None:
             assert abs(len(hits) - (n - 1) * p) < 5 * math.sqrt((n - 1) * p * (1 - p))
 
 
+def test_vaccination_during_a_run_does_not_move_the_skip_draws() -> None:
+    # two runs of one source: in one, everyone is vaccinated (susceptibility 0.4) after
+    # day 0; on day 1 it infects a subset of those of the other run. The gap law keeps the
+    # largest susceptibility seen (1), so both draw the same candidates; with the day's
+    # maximum (0.4 in one run, 1 in the other) they differed.
+    n, beta = 100_001, 0.3
+    days = []
+    for vaccinated in (False, True):
+        epi = star(n, seed=11)
+        gate = np.ones((1, n), dtype=np.bool_)
+        epi.transmit(0, np.array([0]), np.array([1.0]), gate, beta)
+        if vaccinated:
+            epi.susceptibility[:] = 0.4
+        count = epi.transmit(1, np.array([0]), np.array([1.0]), gate, beta)
+        days.append(set(epi.out_dst[:count].tolist()))
+    assert days[1] < days[0]
+    assert len(days[1]) > 0
+
+
 def test_a_weight_above_its_bound_keeps_the_law() -> None:
     # a bound below the layer's weight (a masking multiplier above 1): the gap law takes the
     # larger, so each contact still transmits with its probability

@@ -315,11 +315,12 @@ def transmit(
     layer, the largest weight any policy gives it, None: ``weights``; ``max_sus``: an upper
     bound of ``susceptibility``, below 0: its maximum), each kept with the uniform ``v`` of its
     draw when ``v * p_max < p``, its probability with presence and masking. The same law, other
-    random numbers. ``max(force, bound)``: a weight above its bound (a masking multiplier
-    above 1) keeps the law, without the coupling. Neither presence nor masking moves ``p_max``, so runs in which ``src`` is
+    random numbers. Neither presence nor masking moves ``p_max``, so runs in which ``src`` is
     infectious on ``day`` draw the same candidates and ``v`` whatever a policy closes, masks
     or isolates, and a contact infected under a smaller ``p`` is infected under a larger one:
-    the common random numbers of the contact draws (tested, ``tests/sim/test_sim.py``).
+    the common random numbers of the contact draws (tested, ``tests/sim/test_sim.py``). A
+    force above its bound (a masking multiplier above 1) takes the gaps at the force: the
+    law holds, without the coupling.
 
     Who is infected does not depend on the order of the loops (newly infected agents do not
     transmit the same day); who infects them does: the infector and layer recorded are those

@@ -221,9 +221,9 @@ class Epidemic:
         """Per layer, the largest weight any policy gives it (``kernel.transmit``'s
         ``bounds``: the skip draws' gap law); None: the weights of each call."""
         self.sus_bound = 0.0
-        """Largest susceptibility seen at any call (``kernel.transmit``'s ``max_sus``):
-        susceptibility only falls during a run (vaccination), so this is its value at the
-        first call whatever a policy does, and the skip draws' gap law does not move with it."""
+        """Largest susceptibility seen at any call (``kernel.transmit``'s ``max_sus``).
+        Susceptibility only falls during a run (vaccination), so this stays its value at the
+        first call: the skip draws' gap law does not move with whom a policy vaccinates."""
 
     def schedule(self, who: np.ndarray, day: int) -> None:
         """Natural history of agents infected on ``day`` (the same as ``schedule``, tested, in
