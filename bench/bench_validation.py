@@ -21,7 +21,12 @@ Measures (over the runs of a strategy; ``n`` the population's agents):
 - ``school_days_lost``: school days per student lost to closures (class, grade or school;
   ``closure_class_days_per_student``; bootstrap);
 - ``attack_rate_reduction``: 1 - the strategy's mean attack rate over the baseline's, on the
-  same seeds (a paired bootstrap over seeds).
+  same seeds (a paired bootstrap over seeds);
+- ``school_infections``: mean infections transmitted in school per run, of every origin (the
+  seeded chain and importations; ``infections_in_school``; bootstrap): the measure of studies
+  with introductions from the community, where the seeded chain is not the outbreak;
+- ``school_infections_reduction``: 1 - the strategy's mean school infections over the
+  baseline's, on the same seeds (paired bootstrap).
 
 The contact data are never shipped (the SocioPatterns licence): ``--data`` is the folder of the
 study's ``data_files``; by default the fetch cache (``schoolmode fetch sociopatterns``) or the
@@ -51,6 +56,8 @@ MEASURES = (
     "large_attack_rate",
     "school_days_lost",
     "attack_rate_reduction",
+    "school_infections",
+    "school_infections_reduction",
 )
 
 
@@ -139,7 +146,8 @@ def spec_with_data(study: Study, data: Path, out: Path) -> Path:
 def run_strategies(
     study: Study, spec: Path, seeds: int, params: list[str], out: Path
 ) -> pl.DataFrame:
-    """Every strategy on the same seeds; the per-run rows (``runs.csv``) with ``strategy``."""
+    """Every strategy on the same seeds; the per-run rows (``runs.csv``) with ``strategy`` and
+    ``infections_in_school`` (from ``outcomes.csv``)."""
     from schoolmode.app.simulation import SimRequest, simulate
     from schoolmode.cli.common import app_context
 
@@ -155,6 +163,10 @@ def run_strategies(
     with app_context() as ctx:
         result = simulate(ctx, req)
     runs = pl.read_csv(result.files["runs.csv"])
+    # the loop's outcomes of each run (outcomes.csv) beside its outbreak outcomes (runs.csv)
+    outcomes = pl.read_csv(result.files["outcomes.csv"])
+    sweep = outcomes.select("policy", "seed", "infections_in_school")
+    runs = runs.join(sweep, on=["policy", "seed"], how="left", validate="1:1")
     keys = {s.policy_id: s.key for s in study.strategies}
     return runs.with_columns(pl.col("policy").replace_strict(keys).alias("strategy"))
 
@@ -183,6 +195,7 @@ def measures(runs: pl.DataFrame, study: Study, agents: int, large: int) -> pl.Da
 
     base = rows_of(study.baseline)
     base_ar = base["chain_size"].to_numpy() / agents
+    base_school = base["infections_in_school"].to_numpy().astype(float)
     paper = {(p["strategy"], p["metric"]): p for p in study.paper}
     out: list[dict[str, Any]] = []
     for s in study.strategies:
@@ -190,6 +203,7 @@ def measures(runs: pl.DataFrame, study: Study, agents: int, large: int) -> pl.Da
         if rows["seed"].to_list() != base["seed"].to_list():
             raise SystemExit(f"strategy {s.key!r} did not run on the baseline's seeds")
         ar = rows["chain_size"].to_numpy() / agents
+        school = rows["infections_in_school"].to_numpy().astype(float)
         is_large = rows["chain_size"].to_numpy() >= large
         k = int(is_large.sum())
         p_lo, p_hi = wilson(k, ar.size)
@@ -200,6 +214,12 @@ def measures(runs: pl.DataFrame, study: Study, agents: int, large: int) -> pl.Da
             "school_days_lost": bootstrap_mean(rows["closure_class_days_per_student"].to_numpy()),
             "attack_rate_reduction": (
                 _paired_reduction(ar, base_ar) if s.key != study.baseline else (0.0, 0.0, 0.0)
+            ),
+            "school_infections": bootstrap_mean(school),
+            "school_infections_reduction": (
+                _paired_reduction(school, base_school)
+                if s.key != study.baseline
+                else (0.0, 0.0, 0.0)
             ),
         }
         for measure in MEASURES:

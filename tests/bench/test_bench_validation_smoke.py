@@ -52,7 +52,7 @@ def test_the_script_runs_every_strategy_on_a_made_up_school(
     printed = capsys.readouterr().out
     assert "4 strategies x 6 seeds, 84 agents" in printed
     table = pl.read_csv(out / "validation.csv")
-    assert table.height == 4 * 5
+    assert table.height == 4 * 7
     assert table["strategy"].unique(maintain_order=True).to_list() == [
         "no-intervention",
         "class-closure",
@@ -71,6 +71,26 @@ def test_the_script_runs_every_strategy_on_a_made_up_school(
     closing = by[("school-closure", "attack_rate")]["ours"]
     reduction = by[("school-closure", "attack_rate_reduction")]["ours"]
     assert reduction == pytest.approx(1 - closing / base)
+    # school infections: every infection transmitted in school, per run; with no importation
+    # they are the seeded chain's, less its seed, so never above the chain's mean size
+    runs = pl.read_csv(out / "beta-3" / "runs.csv")
+    outcomes = pl.read_csv(out / "beta-3" / "outcomes.csv")
+    for key in ("no-intervention", "school-closure"):
+        pid = f"gemmetto2014-{key}"
+        rows = runs.filter(pl.col("policy") == pid).join(
+            outcomes.filter(pl.col("policy") == pid).select("seed", "infections_in_school"),
+            on="seed",
+        )
+        assert rows.height == 6
+        school = by[(key, "school_infections")]["ours"]
+        assert school == pytest.approx(rows["infections_in_school"].mean())
+        assert school <= rows["chain_size"].mean()
+    base_school = by[("no-intervention", "school_infections")]["ours"]
+    assert base_school > 0
+    assert by[("no-intervention", "school_infections_reduction")]["ours"] == 0
+    assert by[("school-closure", "school_infections_reduction")]["ours"] == pytest.approx(
+        1 - by[("school-closure", "school_infections")]["ours"] / base_school
+    )
     # the paper's one quantitative value is compared, the values not read say so
     row = by[("class-closure", "attack_rate_reduction")]
     assert row["paper_low"] == 0.65
