@@ -67,6 +67,9 @@ class Strategy:
     label: str
     policy: Path
     policy_id: str
+    params: tuple[str, ...] = ()
+    """Scenario fields (``name=value``) this strategy alone sets (``params`` in study.yaml):
+    what a protocol changes outside its policy, such as ``tracing.test_to_stay=true``."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,16 @@ def load_study(folder: Path) -> Study:
         policy = folder / "policies" / item["policy"] / "policy.yaml"
         if not policy.exists():
             raise SystemExit(f"{folder / 'study.yaml'}: strategy {item['policy']!r}: no {policy}")
-        strategies.append(Strategy(item["policy"], item["label"], policy, _yaml(policy)["id"]))
+        params = item.get("params") or []
+        bad = [p for p in params if not isinstance(p, str) or "=" not in p]
+        if bad:
+            raise SystemExit(
+                f"{folder / 'study.yaml'}: strategy {item['policy']!r}: params must be "
+                f"'field=value' strings, not {bad[0]!r}"
+            )
+        strategies.append(
+            Strategy(item["policy"], item["label"], policy, _yaml(policy)["id"], tuple(params))
+        )
     if raw["baseline"] != strategies[0].key:
         raise SystemExit(f"{folder / 'study.yaml'}: the baseline must be the first strategy")
     return Study(
@@ -143,18 +155,18 @@ def spec_with_data(study: Study, data: Path, out: Path) -> Path:
     return path
 
 
-def run_strategies(
-    study: Study, spec: Path, seeds: int, params: list[str], out: Path
+def _simulate(
+    strategies: list[Strategy], spec: Path, scenario: Path, seeds: int, params: list[str], out: Path
 ) -> pl.DataFrame:
-    """Every strategy on the same seeds; the per-run rows (``runs.csv``) with ``strategy`` and
-    ``infections_in_school`` (from ``outcomes.csv``)."""
+    """``strategies`` on the same seeds in one ``sim compare`` run: its per-run rows
+    (``runs.csv``) with the loop's ``infections_in_school`` (``outcomes.csv``)."""
     from schoolmode.app.simulation import SimRequest, simulate
     from schoolmode.cli.common import app_context
 
     req = SimRequest(
-        policy_ids=[str(s.policy) for s in study.strategies],
+        policy_ids=[str(s.policy) for s in strategies],
         out=out,
-        scenario=study.scenario,
+        scenario=scenario,
         seeds=seeds,
         population=spec,
         read_policy_files=True,
@@ -163,10 +175,27 @@ def run_strategies(
     with app_context() as ctx:
         result = simulate(ctx, req)
     runs = pl.read_csv(result.files["runs.csv"])
-    # the loop's outcomes of each run (outcomes.csv) beside its outbreak outcomes (runs.csv)
     outcomes = pl.read_csv(result.files["outcomes.csv"])
-    sweep = outcomes.select("policy", "seed", "infections_in_school")
-    runs = runs.join(sweep, on=["policy", "seed"], how="left", validate="1:1")
+    school = outcomes.select("policy", "seed", "infections_in_school")
+    return runs.join(school, on=["policy", "seed"], how="left", validate="1:1")
+
+
+def run_strategies(
+    study: Study, spec: Path, seeds: int, params: list[str], out: Path
+) -> pl.DataFrame:
+    """Every strategy on the same seeds; the per-run rows (``runs.csv``) with ``strategy`` and
+    ``infections_in_school``. Strategies without params of their own run together in ``out``;
+    one with params runs alone, in ``out/<strategy>/``, on the same seeds (the runs of a seed
+    share their random streams whatever else runs beside them)."""
+    shared = [s for s in study.strategies if not s.params]
+    frames = []
+    if shared:
+        frames.append(_simulate(shared, spec, study.scenario, seeds, params, out))
+    for s in study.strategies:
+        if s.params:
+            own = [*params, *s.params]
+            frames.append(_simulate([s], spec, study.scenario, seeds, own, out / s.key))
+    runs = pl.concat(frames, how="diagonal_relaxed")
     keys = {s.policy_id: s.key for s in study.strategies}
     return runs.with_columns(pl.col("policy").replace_strict(keys).alias("strategy"))
 
