@@ -125,7 +125,7 @@ def test_the_colosi_study_files_load_and_its_worked_cases_pass() -> None:
     study = load_bench("bench_validation").load_study(COLOSI)
     assert [s.params for s in study.strategies] == [
         ("tracing.test_to_stay=true",),
-        ("tracing.test_to_stay=false",),
+        ("tracing.test_to_stay=false", "importation_per_100k_per_day=1526"),
     ]
     result = CliRunner().invoke(app, ["policy", "test", str(COLOSI / "policies")])
     assert result.exit_code == 0, result.output
@@ -147,13 +147,18 @@ def test_the_colosi_study_runs_each_strategy_with_its_own_params(
     table = pl.read_csv(out / "validation.csv")
     by = {(r["strategy"], r["measure"]): r for r in table.iter_rows(named=True)}
     # each strategy ran alone with its params, on the same seeds as the baseline
-    folder = out / "beta-0.12"
+    folder = out / f"beta-{load_scenario(COLOSI / 'scenario.yaml').beta}"
     reactive = pl.read_csv(folder / "reactive-screening" / "outcomes.csv")
     weekly = pl.read_csv(folder / "weekly-screening" / "outcomes.csv")
     assert reactive["seed"].to_list() == weekly["seed"].to_list() == [0, 1, 2, 3]
     # weekly screening tests three quarters of the students every week, the reactive
     # protocol only the symptomatic and their classmates
     assert weekly["tests"].sum() > reactive["tests"].sum()
+    # the weekly strategy's own importation rate replaced the scenario's
+    runs = pl.read_csv(folder / "weekly-screening" / "runs.csv")
+    assert runs["importation_per_100k_per_day"].unique().to_list() == [1526]
+    runs = pl.read_csv(folder / "reactive-screening" / "runs.csv")
+    assert runs["importation_per_100k_per_day"].unique().to_list() == [1700]
     school = by[("weekly-screening", "school_infections")]["ours"]
     assert school == pytest.approx(weekly["infections_in_school"].mean())
     base = by[("reactive-screening", "school_infections")]["ours"]
