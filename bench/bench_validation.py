@@ -3,15 +3,19 @@
     uv run python bench/bench_validation.py                       # Gemmetto et al. 2014, 1,000 seeds
     uv run python bench/bench_validation.py --seeds 200 --beta 0.25,0.5,1
     uv run python bench/bench_validation.py --data DIR --out out/gemmetto2014
+    uv run python bench/bench_validation.py --study bench/validation/colosi2025 --data DIR
 
-A study is a folder (``bench/validation/gemmetto2014/``): ``study.yaml`` names the population
-spec, the scenario, the data files the spec reads, the strategies (one policy folder each under
-``policies/``, the first the baseline) and the paper's values with where they are in the paper.
+A study is a folder (``bench/validation/gemmetto2014/``, ``bench/validation/colosi2025/``):
+``study.yaml`` names the population spec, the scenario, the data files the spec reads, the
+strategies (one policy folder each under ``policies/``, the first the baseline; a strategy may
+set scenario fields of its own, ``params: ["field=value", ...]``, and then runs alone on the
+same seeds) and the paper's values with where they are in the paper.
 Every strategy runs on the same seeds (``schoolmode sim compare``'s use case, so each run is
 exactly what the CLI would give); the script then prints and writes (``validation.md``,
 ``validation.csv``) one row per strategy and measure: the paper's value, ours, our 95% Monte
 Carlo interval and whether the paper's value (or its range) falls inside it. The per-run rows,
-the outbreak statistics and the final-size plot of each beta are in ``beta-<value>/``.
+the outbreak statistics and the final-size plot of each beta are in ``beta-<value>/`` (a
+strategy with params of its own: ``beta-<value>/<strategy>/``).
 
 Measures (over the runs of a strategy; ``n`` the population's agents):
 
@@ -319,8 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--param", action="append", default=[], help="scenario field=value (repeatable)"
     )
-    parser.add_argument("--out", type=Path, default=Path("out/validation-gemmetto2014"))
+    parser.add_argument(
+        "--out", type=Path, default=None, help="default: out/validation-<study folder name>"
+    )
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = Path("out") / f"validation-{args.study.resolve().name}"
     if args.seeds < 2:
         parser.error("--seeds must be at least 2 (an interval needs two runs)")
 
