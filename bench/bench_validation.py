@@ -3,15 +3,19 @@
     uv run python bench/bench_validation.py                       # Gemmetto et al. 2014, 1,000 seeds
     uv run python bench/bench_validation.py --seeds 200 --beta 0.25,0.5,1
     uv run python bench/bench_validation.py --data DIR --out out/gemmetto2014
+    uv run python bench/bench_validation.py --study bench/validation/colosi2025 --data DIR
 
-A study is a folder (``bench/validation/gemmetto2014/``): ``study.yaml`` names the population
-spec, the scenario, the data files the spec reads, the strategies (one policy folder each under
-``policies/``, the first the baseline) and the paper's values with where they are in the paper.
+A study is a folder (``bench/validation/gemmetto2014/``, ``bench/validation/colosi2025/``):
+``study.yaml`` names the population spec, the scenario, the data files the spec reads, the
+strategies (one policy folder each under ``policies/``, the first the baseline; a strategy may
+set scenario fields of its own, ``params: ["field=value", ...]``, and then runs alone on the
+same seeds) and the paper's values with where they are in the paper.
 Every strategy runs on the same seeds (``schoolmode sim compare``'s use case, so each run is
 exactly what the CLI would give); the script then prints and writes (``validation.md``,
 ``validation.csv``) one row per strategy and measure: the paper's value, ours, our 95% Monte
 Carlo interval and whether the paper's value (or its range) falls inside it. The per-run rows,
-the outbreak statistics and the final-size plot of each beta are in ``beta-<value>/``.
+the outbreak statistics and the final-size plot of each beta are in ``beta-<value>/`` (a
+strategy with params of its own: ``beta-<value>/<strategy>/``).
 
 Measures (over the runs of a strategy; ``n`` the population's agents):
 
@@ -21,7 +25,12 @@ Measures (over the runs of a strategy; ``n`` the population's agents):
 - ``school_days_lost``: school days per student lost to closures (class, grade or school;
   ``closure_class_days_per_student``; bootstrap);
 - ``attack_rate_reduction``: 1 - the strategy's mean attack rate over the baseline's, on the
-  same seeds (a paired bootstrap over seeds).
+  same seeds (a paired bootstrap over seeds);
+- ``school_infections``: mean infections transmitted in school per run, of every origin (the
+  seeded chain and importations; ``infections_in_school``; bootstrap): the measure of studies
+  with introductions from the community, where the seeded chain is not the outbreak;
+- ``school_infections_reduction``: 1 - the strategy's mean school infections over the
+  baseline's, on the same seeds (paired bootstrap).
 
 The contact data are never shipped (the SocioPatterns licence): ``--data`` is the folder of the
 study's ``data_files``; by default the fetch cache (``schoolmode fetch sociopatterns``) or the
@@ -51,6 +60,8 @@ MEASURES = (
     "large_attack_rate",
     "school_days_lost",
     "attack_rate_reduction",
+    "school_infections",
+    "school_infections_reduction",
 )
 
 
@@ -60,6 +71,9 @@ class Strategy:
     label: str
     policy: Path
     policy_id: str
+    params: tuple[str, ...] = ()
+    """Scenario fields (``name=value``) this strategy alone sets (``params`` in study.yaml):
+    what a protocol changes outside its policy, such as ``tracing.test_to_stay=true``."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +101,16 @@ def load_study(folder: Path) -> Study:
         policy = folder / "policies" / item["policy"] / "policy.yaml"
         if not policy.exists():
             raise SystemExit(f"{folder / 'study.yaml'}: strategy {item['policy']!r}: no {policy}")
-        strategies.append(Strategy(item["policy"], item["label"], policy, _yaml(policy)["id"]))
+        params = item.get("params") or []
+        bad = [p for p in params if not isinstance(p, str) or "=" not in p]
+        if bad:
+            raise SystemExit(
+                f"{folder / 'study.yaml'}: strategy {item['policy']!r}: params must be "
+                f"'field=value' strings, not {bad[0]!r}"
+            )
+        strategies.append(
+            Strategy(item["policy"], item["label"], policy, _yaml(policy)["id"], tuple(params))
+        )
     if raw["baseline"] != strategies[0].key:
         raise SystemExit(f"{folder / 'study.yaml'}: the baseline must be the first strategy")
     return Study(
@@ -136,17 +159,18 @@ def spec_with_data(study: Study, data: Path, out: Path) -> Path:
     return path
 
 
-def run_strategies(
-    study: Study, spec: Path, seeds: int, params: list[str], out: Path
+def _simulate(
+    strategies: list[Strategy], spec: Path, scenario: Path, seeds: int, params: list[str], out: Path
 ) -> pl.DataFrame:
-    """Every strategy on the same seeds; the per-run rows (``runs.csv``) with ``strategy``."""
+    """``strategies`` on the same seeds in one ``sim compare`` run: its per-run rows
+    (``runs.csv``) with the loop's ``infections_in_school`` (``outcomes.csv``)."""
     from schoolmode.app.simulation import SimRequest, simulate
     from schoolmode.cli.common import app_context
 
     req = SimRequest(
-        policy_ids=[str(s.policy) for s in study.strategies],
+        policy_ids=[str(s.policy) for s in strategies],
         out=out,
-        scenario=study.scenario,
+        scenario=scenario,
         seeds=seeds,
         population=spec,
         read_policy_files=True,
@@ -155,6 +179,27 @@ def run_strategies(
     with app_context() as ctx:
         result = simulate(ctx, req)
     runs = pl.read_csv(result.files["runs.csv"])
+    outcomes = pl.read_csv(result.files["outcomes.csv"])
+    school = outcomes.select("policy", "seed", "infections_in_school")
+    return runs.join(school, on=["policy", "seed"], how="left", validate="1:1")
+
+
+def run_strategies(
+    study: Study, spec: Path, seeds: int, params: list[str], out: Path
+) -> pl.DataFrame:
+    """Every strategy on the same seeds; the per-run rows (``runs.csv``) with ``strategy`` and
+    ``infections_in_school``. Strategies without params of their own run together in ``out``;
+    one with params runs alone, in ``out/<strategy>/``, on the same seeds (the runs of a seed
+    share their random streams whatever else runs beside them)."""
+    shared = [s for s in study.strategies if not s.params]
+    frames = []
+    if shared:
+        frames.append(_simulate(shared, spec, study.scenario, seeds, params, out))
+    for s in study.strategies:
+        if s.params:
+            own = [*params, *s.params]
+            frames.append(_simulate([s], spec, study.scenario, seeds, own, out / s.key))
+    runs = pl.concat(frames, how="diagonal_relaxed")
     keys = {s.policy_id: s.key for s in study.strategies}
     return runs.with_columns(pl.col("policy").replace_strict(keys).alias("strategy"))
 
@@ -183,6 +228,7 @@ def measures(runs: pl.DataFrame, study: Study, agents: int, large: int) -> pl.Da
 
     base = rows_of(study.baseline)
     base_ar = base["chain_size"].to_numpy() / agents
+    base_school = base["infections_in_school"].to_numpy().astype(float)
     paper = {(p["strategy"], p["metric"]): p for p in study.paper}
     out: list[dict[str, Any]] = []
     for s in study.strategies:
@@ -190,6 +236,7 @@ def measures(runs: pl.DataFrame, study: Study, agents: int, large: int) -> pl.Da
         if rows["seed"].to_list() != base["seed"].to_list():
             raise SystemExit(f"strategy {s.key!r} did not run on the baseline's seeds")
         ar = rows["chain_size"].to_numpy() / agents
+        school = rows["infections_in_school"].to_numpy().astype(float)
         is_large = rows["chain_size"].to_numpy() >= large
         k = int(is_large.sum())
         p_lo, p_hi = wilson(k, ar.size)
@@ -200,6 +247,12 @@ def measures(runs: pl.DataFrame, study: Study, agents: int, large: int) -> pl.Da
             "school_days_lost": bootstrap_mean(rows["closure_class_days_per_student"].to_numpy()),
             "attack_rate_reduction": (
                 _paired_reduction(ar, base_ar) if s.key != study.baseline else (0.0, 0.0, 0.0)
+            ),
+            "school_infections": bootstrap_mean(school),
+            "school_infections_reduction": (
+                _paired_reduction(school, base_school)
+                if s.key != study.baseline
+                else (0.0, 0.0, 0.0)
             ),
         }
         for measure in MEASURES:
@@ -270,8 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--param", action="append", default=[], help="scenario field=value (repeatable)"
     )
-    parser.add_argument("--out", type=Path, default=Path("out/validation-gemmetto2014"))
+    parser.add_argument(
+        "--out", type=Path, default=None, help="default: out/validation-<study folder name>"
+    )
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = Path("out") / f"validation-{args.study.resolve().name}"
     if args.seeds < 2:
         parser.error("--seeds must be at least 2 (an interval needs two runs)")
 

@@ -5,6 +5,7 @@ policies' worked cases pass; bench/bench_validation.py runs every strategy on a 
 from __future__ import annotations
 
 import gzip
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -52,7 +53,7 @@ def test_the_script_runs_every_strategy_on_a_made_up_school(
     printed = capsys.readouterr().out
     assert "4 strategies x 6 seeds, 84 agents" in printed
     table = pl.read_csv(out / "validation.csv")
-    assert table.height == 4 * 5
+    assert table.height == 4 * 7
     assert table["strategy"].unique(maintain_order=True).to_list() == [
         "no-intervention",
         "class-closure",
@@ -71,6 +72,26 @@ def test_the_script_runs_every_strategy_on_a_made_up_school(
     closing = by[("school-closure", "attack_rate")]["ours"]
     reduction = by[("school-closure", "attack_rate_reduction")]["ours"]
     assert reduction == pytest.approx(1 - closing / base)
+    # school infections: every infection transmitted in school, per run; with no importation
+    # they are the seeded chain's, less its seed, so never above the chain's mean size
+    runs = pl.read_csv(out / "beta-3" / "runs.csv")
+    outcomes = pl.read_csv(out / "beta-3" / "outcomes.csv")
+    for key in ("no-intervention", "school-closure"):
+        pid = f"gemmetto2014-{key}"
+        rows = runs.filter(pl.col("policy") == pid).join(
+            outcomes.filter(pl.col("policy") == pid).select("seed", "infections_in_school"),
+            on="seed",
+        )
+        assert rows.height == 6
+        school = by[(key, "school_infections")]["ours"]
+        assert school == pytest.approx(rows["infections_in_school"].mean())
+        assert school <= rows["chain_size"].mean()
+    base_school = by[("no-intervention", "school_infections")]["ours"]
+    assert base_school > 0
+    assert by[("no-intervention", "school_infections_reduction")]["ours"] == 0
+    assert by[("school-closure", "school_infections_reduction")]["ours"] == pytest.approx(
+        1 - by[("school-closure", "school_infections")]["ours"] / base_school
+    )
     # the paper's one quantitative value is compared, the values not read say so
     row = by[("class-closure", "attack_rate_reduction")]
     assert row["paper_low"] == 0.65
@@ -89,3 +110,72 @@ def test_missing_data_files_are_named(tmp_path: Path) -> None:
         load_bench("bench_validation").main(
             ["--data", str(tmp_path), "--seeds", "2", "--out", str(tmp_path / "o")]
         )
+
+
+COLOSI = ROOT / "bench" / "validation" / "colosi2025"
+
+
+def test_the_colosi_study_files_load_and_its_worked_cases_pass() -> None:
+    scenario = load_scenario(COLOSI / "scenario.yaml")
+    pathogen = load_pathogen(scenario.pathogen)
+    assert pathogen.name == "omicron-colosi2025"
+    assert [b.susceptibility.value for b in pathogen.age_bands] == [0.5, 1.0]
+    assert scenario.immunity.prior_infection_share == {"student": 0.35, "classroom_teacher": 0.55}
+    assert (scenario.days, scenario.tracing.isolation_days) == (42, 7)
+    study = load_bench("bench_validation").load_study(COLOSI)
+    assert [s.params for s in study.strategies] == [
+        ("tracing.test_to_stay=true",),
+        ("tracing.test_to_stay=false", "importation_per_100k_per_day=1526"),
+    ]
+    result = CliRunner().invoke(app, ["policy", "test", str(COLOSI / "policies")])
+    assert result.exit_code == 0, result.output
+    assert "2 passed, 0 failed" in result.output
+
+
+def test_the_colosi_study_runs_each_strategy_with_its_own_params(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    contacts, metadata = made_up_school(data)
+    (data / "primaryschool.csv.gz").write_bytes(gzip.compress(contacts.read_bytes()))
+    metadata.rename(data / "primaryschool_metadata.txt")
+    out = tmp_path / "out"
+    args = ["--study", str(COLOSI), "--data", str(data), "--seeds", "4", "--out", str(out)]
+    assert load_bench("bench_validation").main([*args, "--param", "days=21"]) == 0
+    assert "2 strategies x 4 seeds, 84 agents" in capsys.readouterr().out
+    table = pl.read_csv(out / "validation.csv")
+    by = {(r["strategy"], r["measure"]): r for r in table.iter_rows(named=True)}
+    # each strategy ran alone with its params, on the same seeds as the baseline
+    folder = out / f"beta-{load_scenario(COLOSI / 'scenario.yaml').beta}"
+    reactive = pl.read_csv(folder / "reactive-screening" / "outcomes.csv")
+    weekly = pl.read_csv(folder / "weekly-screening" / "outcomes.csv")
+    assert reactive["seed"].to_list() == weekly["seed"].to_list() == [0, 1, 2, 3]
+    # weekly screening tests three quarters of the students every week, the reactive
+    # protocol only the symptomatic and their classmates
+    assert weekly["tests"].sum() > reactive["tests"].sum()
+    # the weekly strategy's own importation rate replaced the scenario's
+    runs = pl.read_csv(folder / "weekly-screening" / "runs.csv")
+    assert runs["importation_per_100k_per_day"].unique().to_list() == [1526]
+    runs = pl.read_csv(folder / "reactive-screening" / "runs.csv")
+    assert runs["importation_per_100k_per_day"].unique().to_list() == [1700]
+    school = by[("weekly-screening", "school_infections")]["ours"]
+    assert school == pytest.approx(weekly["infections_in_school"].mean())
+    base = by[("reactive-screening", "school_infections")]["ours"]
+    assert base > 0
+    reduction = by[("weekly-screening", "school_infections_reduction")]["ours"]
+    assert reduction == pytest.approx(1 - school / base)
+    # the authors' values are compared, with where they are
+    row = by[("weekly-screening", "school_infections_reduction")]
+    assert (row["paper_low"], row["paper_high"]) == (0.361, 0.374)
+    assert row["inside"] in ("yes", "no", "no interval")
+    assert "Counterfactual" in row["where"]
+
+
+def test_a_strategy_param_must_be_field_equals_value(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    shutil.copytree(COLOSI, study)
+    text = (study / "study.yaml").read_text()
+    (study / "study.yaml").write_text(text.replace('"tracing.test_to_stay=true"', "tracing"))
+    with pytest.raises(SystemExit, match=r"reactive-screening.*field=value.*'tracing'"):
+        load_bench("bench_validation").load_study(study)

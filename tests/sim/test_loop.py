@@ -494,6 +494,9 @@ def test_operational_numbers_come_from_the_policy_in_force(
     assert (agreement.student_share_pct, agreement.quarantine_days) == (10, 5)
     assert agreement.test_to_stay
     assert agreement.test_days == (1, 3, 5, 7)
+    # a scenario may test its test-to-stay contacts on other days (a protocol's D0, D2, D4)
+    days = Scenario.model_validate({"tracing": {"test_to_stay_days": [0, 2, 4]}})
+    assert Operations.resolve(days, policies.get(AGREEMENT).policy, policies).test_days == (0, 2, 4)
     # the scenario overrides where it says so
     told = Scenario.model_validate({"tracing": {"quarantine_days": 7}, "start": "2021-02-15"})
     assert Operations.resolve(told, moa, policies).quarantine_days == 7

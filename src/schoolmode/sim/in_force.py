@@ -67,6 +67,8 @@ class Operations:
         days = parameter(tts_policy, "test_days", on)
         test_days = tuple(days) if isinstance(days, list) else ()
         tr = scenario.tracing
+        if tr.test_to_stay_days is not None:
+            test_days = tuple(tr.test_to_stay_days)
 
         def pick(name: str, given: float | None, fallback: float) -> float:
             if given is not None:

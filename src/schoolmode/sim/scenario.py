@@ -96,6 +96,9 @@ class Tracing(_Strict):
     test_to_stay: bool | None = None
     """None: test-to-stay where the rules in force allow it."""
     test_to_stay_test: str = "antigen"
+    test_to_stay_days: list[int] | None = None
+    """Days after the last exposure (day 0) on which a close contact staying in school is
+    tested; None: the test-to-stay policy's ``test_days`` (IDPH: 1, 3, 5 and 7)."""
     household: bool = True
     """Household members of a case quarantine too."""
 
