@@ -32,13 +32,14 @@ detections, ``tests/sim/test_decide.py``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from schoolmode.engine.evaluate import Evaluation, evaluate
-from schoolmode.engine.grid import Calendar
+from schoolmode.engine.grid import Calendar, DenseFrame
 from schoolmode.engine.settings import Settings
 from schoolmode.engine.table import aggregates_over_units
 from schoolmode.engine.window import counts_to_date, policy_window
@@ -125,6 +126,9 @@ class LoopEngine:
     horizon: int = 28
     """Days ahead each incremental evaluation decides on the assumption that metrics keep
     their values."""
+    dense: bool = True
+    """Hand the engine the metric arrays (``engine.grid.DenseFrame``, the grids built without
+    frames); False: the metric frames (``frames``), the reference it is tested equal to."""
 
     def __post_init__(self) -> None:
         needs: set[str] = {r.scope.value for r in self.policy.rules}
@@ -234,6 +238,44 @@ class LoopEngine:
             out[scope] = pl.DataFrame(cols)
         return out
 
+    def dense_frames(
+        self,
+        lo: int,
+        hi: int,
+        scopes: list[str] | None = None,
+        rows: dict[str, np.ndarray] | None = None,
+        ahead: int = 0,
+    ) -> dict[str, DenseFrame]:
+        """What ``frames`` holds, as the arrays: the engine builds its grids from them without
+        the frames (``engine.grid.dense_grid``)."""
+        out = {}
+        span = hi - lo + 1 + ahead
+        first = self.start + dt.timedelta(days=lo)
+        for scope in scopes if scopes is not None else self.scopes:
+            table = self.metrics.get(scope, {})
+            units = self.units[scope]
+            idx = None if rows is None else rows.get(scope)
+            if idx is not None and idx.size == len(units):
+                idx = None
+            chosen = units if idx is None else [units[i] for i in idx.tolist()]
+            attributes: dict[str, Sequence[str | None]] = {
+                attr: list(values) if idx is None else [values[i] for i in idx.tolist()]
+                for attr, values in self.attributes.get(scope, {}).items()
+                if attr in self.attribute_names
+            }
+            wanted = self.columns.get(scope, set())
+            metrics = {}
+            for name, arr in table.items():
+                if name not in wanted:
+                    continue
+                part = arr[:, lo : hi + 1] if idx is None else arr[idx, lo : hi + 1]
+                if ahead:
+                    last = _assumed(arr if idx is None else arr[idx], hi)[:, None]
+                    part = np.concatenate([part, np.repeat(last, ahead, axis=1)], axis=1)
+                metrics[name] = part
+            out[scope] = DenseFrame(list(chosen), first, span, metrics, attributes)
+        return out
+
     def _authorisation_frame(self, first: dt.date, last: dt.date) -> pl.DataFrame | None:
         rows = [a for a in self.authorisations if first <= a[1] <= last]
         if not rows:
@@ -251,18 +293,25 @@ class LoopEngine:
     ) -> Evaluation:
         first, last = self.start + dt.timedelta(days=lo), self.start + dt.timedelta(days=span_end)
         self.evaluations += 1
-        frames = self.frames(lo, hi, scopes, rows, ahead)
         # every metric has a value on every row: each series runs from the first row to the
         # last (what ``series_days`` would find, without scanning the frames)
         rows_end = self.start + dt.timedelta(days=hi + ahead)
-        series = {
-            scope: {
-                name: (first, rows_end)
-                for name, dtype in frame.schema.items()
-                if name not in ("unit", "date") and dtype != pl.String
+        frames: dict[str, pl.DataFrame] = {}
+        dense: dict[str, DenseFrame] = {}
+        if self.dense:
+            dense = self.dense_frames(lo, hi, scopes, rows, ahead)
+            names = {scope: list(d.metrics) for scope, d in dense.items()}
+        else:
+            frames = self.frames(lo, hi, scopes, rows, ahead)
+            names = {
+                scope: [
+                    name
+                    for name, dtype in frame.schema.items()
+                    if name not in ("unit", "date") and dtype != pl.String
+                ]
+                for scope, frame in frames.items()
             }
-            for scope, frame in frames.items()
-        }
+        series = {scope: dict.fromkeys(n, (first, rows_end)) for scope, n in names.items()}
         evaluation = evaluate(
             self.policy,
             frames,
@@ -271,6 +320,7 @@ class LoopEngine:
             authorisations=self._authorisation_frame(first, last),
             span=(first, last),
             series=series,
+            dense=dense,
         )
         self.missing |= evaluation.missing_metrics
         return evaluation
