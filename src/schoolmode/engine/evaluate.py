@@ -498,11 +498,22 @@ def _blind_days(known: Bool, start_at: Int) -> Bool:
     on day t (data through t) takes effect on ``start_at[t]`` (after the notice), so an unknown
     trigger on t leaves the mode of ``start_at[t]`` undecided by this rule."""
     units, days = known.shape
-    blind = np.zeros((days, units), dtype=bool)
+    blind = np.zeros((units, days), dtype=bool)
     starts = np.asarray(start_at, dtype=np.int64)
     valid = np.flatnonzero((starts >= 0) & (starts < days))
-    np.logical_or.at(blind, starts[valid], ~known[:, valid].T)
-    return blind.T.copy()
+    if not valid.size:
+        return blind
+    # the days t in order of start_at[t]; those sharing a start (a weekend's days and the
+    # Friday before, with school days of notice) are or-ed together
+    order = valid[np.argsort(starts[valid], kind="stable")]
+    targets = starts[order]
+    unknown = ~known[:, order]
+    first = np.flatnonzero(np.r_[True, targets[1:] != targets[:-1]])
+    if first.size == targets.size:
+        blind[:, targets] = unknown
+    else:
+        blind[:, targets[first]] = np.logical_or.reduceat(unknown, first, axis=1)
+    return blind
 
 
 SeriesDays = Mapping[str, Mapping[str, tuple[dt.date, dt.date] | None]]

@@ -72,14 +72,17 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return same
 
 
-def _assumed(values: np.ndarray, day: int) -> np.ndarray:
+def _assumed(values: np.ndarray, day: int, idx: np.ndarray | None = None) -> np.ndarray:
     """Per unit (row of ``values``, units x days), the value a metric is assumed to keep after
     ``day``: the smaller of ``day``'s and the day before's (a count that rose for a day, as
     cases do, most often falls back; a level that moved keeps its new value when it fell and
     is evaluated again the next day when it rose). Only a guess: a day whose recorded value
-    differs from it is evaluated."""
-    today = values[:, day]
-    return today if day == 0 else np.minimum(today, values[:, day - 1])
+    differs from it is evaluated. ``idx``: the rows (units) wanted (default: all)."""
+    if idx is None:
+        today = values[:, day]
+        return today if day == 0 else np.minimum(today, values[:, day - 1])
+    picked: np.ndarray = values[idx, day]
+    return picked if day == 0 else np.minimum(picked, values[idx, day - 1])
 
 
 @dataclass
@@ -166,6 +169,8 @@ class LoopEngine:
         self._independent = not aggregates_over_units(self.policy)
         self._kept: dict[str, _Kept] = {}
         self._order: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._handed: dict[str, tuple[list[str], np.ndarray]] = {}
+        """Scope -> the units last handed to the engine (``dense_frames``) and their rows."""
 
     def record(self, scope: str, name: str, day: int, values: np.ndarray) -> None:
         """Metric ``name`` of every unit of ``scope`` on ``day``."""
@@ -232,7 +237,7 @@ class LoopEngine:
                     continue
                 part = arr[:, lo : hi + 1] if idx is None else arr[idx, lo : hi + 1]
                 if ahead:
-                    last = _assumed(arr if idx is None else arr[idx], hi)[:, None]
+                    last = _assumed(arr, hi, idx)[:, None]
                     part = np.concatenate([part, np.repeat(last, ahead, axis=1)], axis=1)
                 cols[name] = part.ravel()
             out[scope] = pl.DataFrame(cols)
@@ -258,6 +263,7 @@ class LoopEngine:
             if idx is not None and idx.size == len(units):
                 idx = None
             chosen = units if idx is None else [units[i] for i in idx.tolist()]
+            self._handed[scope] = (chosen, np.arange(len(units)) if idx is None else idx)
             attributes: dict[str, Sequence[str | None]] = {
                 attr: list(values) if idx is None else [values[i] for i in idx.tolist()]
                 for attr, values in self.attributes.get(scope, {}).items()
@@ -270,7 +276,7 @@ class LoopEngine:
                     continue
                 part = arr[:, lo : hi + 1] if idx is None else arr[idx, lo : hi + 1]
                 if ahead:
-                    last = _assumed(arr if idx is None else arr[idx], hi)[:, None]
+                    last = _assumed(arr, hi, idx)[:, None]
                     part = np.concatenate([part, np.repeat(last, ahead, axis=1)], axis=1)
                 metrics[name] = part
             out[scope] = DenseFrame(list(chosen), first, span, metrics, attributes)
@@ -456,7 +462,7 @@ class LoopEngine:
             idx = rows[scope]
             kept.until[idx] = until.get(scope, np.full(idx.size, end, dtype=np.int64))
             for name in names:
-                kept.values[name][idx] = _assumed(table[name][idx], day)
+                kept.values[name][idx] = _assumed(table[name], day, idx)
 
     def _until(self, evaluation: Evaluation, lo: int, day: int, end: int) -> dict[str, np.ndarray]:
         """Per evaluated unit of each ruled scope, the last day whose modes the evaluation
@@ -494,6 +500,9 @@ class LoopEngine:
             names = np.array(self.units[scope], dtype=object).astype(str)
             order = np.argsort(names, kind="stable")
             self._order[scope] = (names[order], order)
+        handed = self._handed.get(scope)
+        if handed is not None and handed[0] == grid_units:
+            return handed[1]  # the rows handed to the engine, in their order
         names, order = self._order[scope]
         wanted = np.array(grid_units, dtype=object).astype(str)
         at = np.searchsorted(names, wanted)
