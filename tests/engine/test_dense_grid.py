@@ -6,6 +6,7 @@ errors for duplicate units, dates outside the axis and NaN."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -71,9 +72,9 @@ def test_the_grid_of_the_arrays_is_the_grid_of_their_frame(seed: int) -> None:
         assert got.attributes[name].tolist() == values.tolist(), name
 
 
-def _error(make: object) -> str:
+def _error(make: Callable[[], object]) -> str:
     with pytest.raises(FrameError) as caught:
-        make()  # type: ignore[operator]
+        make()
     return str(caught.value).split(",")[0]
 
 
@@ -86,3 +87,26 @@ def test_the_same_errors_as_the_frame() -> None:
         assert _error(lambda d=dense: dense_grid("school", d, axis)) == _error(
             lambda d=dense: build_grid("school", _frame(d), axis)
         )
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_an_axis_has_its_calendar_days_each_time(seed: int) -> None:
+    """``Axis.spanning`` remembers the school days of a span: the same as the calendar's
+    mask every time, and an axis changed in place leaves the next one as it was."""
+    rng = np.random.default_rng(seed)
+    days = [START + dt.timedelta(days=i) for i in range(60)]
+    calendars = [
+        Calendar(),
+        Calendar(holidays=frozenset(d for d in days if rng.random() < 0.2)),
+        Calendar(school_days=frozenset(d for d in days if rng.random() < 0.6)),
+        Calendar(school_days={d for d in days if rng.random() < 0.6}),  # type: ignore[arg-type]
+    ]
+    for calendar in calendars:
+        first = START + dt.timedelta(days=int(rng.integers(0, 30)))
+        n = int(rng.integers(0, 30))
+        want = calendar.mask([first + dt.timedelta(days=i) for i in range(n)])
+        for _ in range(2):
+            axis = Axis.spanning(first, first + dt.timedelta(days=n - 1), calendar)
+            assert axis.days == n
+            assert np.array_equal(axis.school, want)
+            axis.school[:] = ~axis.school

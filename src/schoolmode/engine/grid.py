@@ -10,7 +10,8 @@ date of the evaluation: a missing row is a day with no data (its metrics are unk
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,13 @@ class Calendar:
         return np.array([d.weekday() < 5 and d not in self.holidays for d in dates], dtype=bool)
 
 
+@functools.lru_cache(maxsize=1024)
+def _school_days(calendar: Calendar, first: dt.date, n: int) -> bytes:
+    """``calendar.mask`` of the ``n`` days from ``first``, remembered (a simulator's loop
+    evaluates the same days many times)."""
+    return calendar.mask([first + dt.timedelta(days=i) for i in range(max(n, 0))]).tobytes()
+
+
 @dataclass
 class Axis:
     """The calendar days of one evaluation, and which of them are school days."""
@@ -67,8 +75,11 @@ class Axis:
     @classmethod
     def spanning(cls, first: dt.date, last: dt.date, calendar: Calendar) -> Axis:
         n = (last - first).days + 1
-        dates = [first + dt.timedelta(days=i) for i in range(n)]
-        return cls(first, n, calendar.mask(dates))
+        try:
+            known = _school_days(calendar, first, n)
+        except TypeError:  # a calendar of plain (unhashable) sets: not remembered
+            known = _school_days.__wrapped__(calendar, first, n)
+        return cls(first, n, np.frombuffer(known, dtype=bool).copy())
 
     def date(self, index: int) -> dt.date:
         return self.start + dt.timedelta(days=index)
@@ -229,8 +240,8 @@ class DenseFrame:
     units: list[str]
     first: dt.date
     days: int
-    metrics: dict[str, npt.NDArray[Any]]
-    attributes: dict[str, Sequence[str | None]] = field(default_factory=dict)
+    metrics: Mapping[str, npt.NDArray[Any]]
+    attributes: Mapping[str, Sequence[str | None]] = field(default_factory=dict)
 
 
 def dense_grid(scope: str, dense: DenseFrame, axis: Axis) -> Grid:

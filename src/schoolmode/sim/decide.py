@@ -155,12 +155,6 @@ class LoopEngine:
         for scope in SCOPES:
             n = len(self.units.get(scope, []))
             self.modes[scope] = np.zeros((n, self.days), dtype=np.int64)
-        self._dates = pl.date_range(
-            self.start, self.start + dt.timedelta(days=self.days), interval="1d", eager=True
-        )
-        self._unit_series = {
-            s: pl.Series("unit", self.units[s], dtype=pl.String) for s in self.scopes
-        }
         self._group_list = self._groups()
         # a level rule's mode on a day reads that day's row, absent from the loop's evaluation
         # of the day before: no day past tomorrow is decided ahead for its scope
@@ -210,7 +204,8 @@ class LoopEngine:
                 unit_col = pl.Series("unit", np.repeat(names, span), dtype=pl.String)
             else:
                 if key not in cache:  # the unit column of a window of ``span`` days, built once
-                    cache[key] = self._unit_series[scope].gather(np.repeat(np.arange(n), span))
+                    unit_series = pl.Series("unit", self.units[scope], dtype=pl.String)
+                    cache[key] = unit_series.gather(np.repeat(np.arange(n), span))
                 unit_col = cache[key]
             days = np.tile(np.arange(lo, lo + span, dtype=np.int32) + epoch, count)
             cols: dict[str, pl.Series | np.ndarray] = {

@@ -48,6 +48,9 @@ def _mask(run: RunSetup, d: int, s_closed: np.ndarray) -> np.ndarray:
     return masked
 
 
+_NOBODY = np.empty(0, dtype=np.int64)
+
+
 def reported_today(st: DayState, d: int) -> np.ndarray:
     """Agents a positive result will report today, known before the day's contacts: results
     queued on earlier days (a result of a test taken today, turnaround 0, is not among them:
@@ -64,11 +67,15 @@ def _part_of_day(run: RunSetup, st: DayState, d: int, going: np.ndarray, fractio
     home ill during it and, in school and the community, for the cases reported today (isolated
     from the report); 1 for everyone else (yesterday's reset)."""
     presence = run.epi.presence
-    presence[:, st.partial] = 1.0
-    reported = reported_today(st, d) if fraction < 1 else np.empty(0, dtype=np.int64)
-    school = np.union1d(np.flatnonzero(going), reported)
-    presence[0, school] = fraction
-    presence[1, reported] = fraction
+    if st.partial.size:
+        presence[:, st.partial] = 1.0
+    reported = reported_today(st, d) if fraction < 1 else _NOBODY
+    school = np.flatnonzero(going)
+    if reported.size:  # an agent twice is set twice: the same
+        school = np.concatenate((school, reported))
+        presence[1, reported] = fraction
+    if school.size:
+        presence[0, school] = fraction
     st.partial = school
 
 
