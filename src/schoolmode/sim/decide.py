@@ -129,6 +129,8 @@ class LoopEngine:
     horizon: int = 28
     """Days ahead each incremental evaluation decides on the assumption that metrics keep
     their values."""
+    reads: dict[tuple[int, str | None], bool] = field(default_factory=dict)
+    """Which groups of metrics the run computes (``observed.py``), found on its first day."""
     dense: bool = True
     """Hand the engine the metric arrays (``engine.grid.DenseFrame``, the grids built without
     frames); False: the metric frames (``frames``), the reference it is tested equal to."""

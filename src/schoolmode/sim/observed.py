@@ -74,8 +74,7 @@ def _cases(run: RunSetup, tally: Tally, engine: LoopEngine, d: int, cases: np.nd
     window = _trailing_sum(daily_c, max(0, d - rule.window_days), d)
     outbreak = meets_definition(window, g.group_size_c, rule)
     in_outbreak = np.zeros(S, dtype=np.int64)
-    has = g.room_school >= 0
-    np.maximum.at(in_outbreak, g.room_school[has], outbreak[has].astype(np.int64))
+    in_outbreak[g.room_school[(g.room_school >= 0) & outbreak]] = 1  # a homeroom in outbreak
     rec("school", "in_outbreak", d, in_outbreak)
     members = cases[(room[cases] >= 0) & (g.is_student[cases] | g.is_teacher[cases])]
     room_cases = np.bincount(room[members], minlength=C)
@@ -181,12 +180,19 @@ def _scope_read(
     run: RunSetup, engine: LoopEngine, metrics: dict[str, set[str]], scope: str
 ) -> bool:
     """Whether the run keeps its records or the policy reads one of ``metrics`` at ``scope``
-    (a scope's metrics are computed only when that scope is read)."""
-    return run.records is not None or bool(metrics[scope] & engine.columns.get(scope, set()))
+    (a scope's metrics are computed only when that scope is read); found on the run's first
+    day and remembered by its engine."""
+    key = (id(metrics), scope)
+    if key not in engine.reads:
+        read = bool(metrics[scope] & engine.columns.get(scope, set()))
+        engine.reads[key] = run.records is not None or read
+    return engine.reads[key]
 
 
 def _reads(run: RunSetup, engine: LoopEngine, metrics: dict[str, set[str]]) -> bool:
     """Whether the run keeps its records or the policy reads one of ``metrics``."""
-    if run.records is not None:
-        return True
-    return any(metrics[scope] & engine.columns.get(scope, set()) for scope in metrics)
+    key = (id(metrics), None)
+    if key not in engine.reads:
+        read = any(metrics[scope] & engine.columns.get(scope, set()) for scope in metrics)
+        engine.reads[key] = run.records is not None or read
+    return engine.reads[key]
