@@ -1,9 +1,13 @@
 """The compiled walk of ``run_spells`` (each unit over its days) gives the spells of the walk
-vectorised over units (``run_spells_vectorised``), on random triggers, exits, notices,
+vectorised over units (``run_spells_vectorised``; ``run_spells`` walks compiled when numba is
+loaded, as here), on random triggers, exits, notices,
 minimum and maximum durations (some past the horizon), authorisations and return notices."""
 
 from __future__ import annotations
 
+import sys
+
+import numba  # noqa: F401  (loaded: run_spells takes the compiled walk)
 import numpy as np
 import pytest
 
@@ -29,6 +33,7 @@ def test_the_compiled_walk_gives_the_vectorised_spells(seed: int) -> None:
     authorised = rng.random((units, days)) < 0.15 if not automatic or rng.random() < 0.3 else None
     return_at = _ends(rng, days, 1, 4) if rng.random() < 0.5 else None
     args = (trigger, exit_ok, start_at, min_end, max_end, authorised, automatic, return_at)
+    assert "numba" in sys.modules
     got, want = run_spells(*args), run_spells_vectorised(*args)
     assert np.array_equal(got.in_effect, want.in_effect)
     assert np.array_equal(got.started, want.started)

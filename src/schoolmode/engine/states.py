@@ -20,6 +20,7 @@ days on which no unit is in a spell or waiting for one and nothing can start one
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,10 +72,16 @@ def run_spells(
     return_at: Int | None = None,
 ) -> Spells:
     """Walk the days once, each unit in turn (``walk_spells``, compiled; the same as
-    :func:`run_spells_vectorised`, tested).
+    :func:`run_spells_vectorised`, tested), when the process has numba loaded already (the
+    simulator's does); otherwise the vectorised walk (importing numba would cost more than a
+    command's few walks save).
 
     ``return_at[d]``: the day a return decided on day d takes effect (the return notice;
     None: the next day). A scheduled return stands; ``max_end`` still ends a spell on time."""
+    if "numba" not in sys.modules:
+        return run_spells_vectorised(
+            trigger, exit_ok, start_at, min_end, max_end, authorised, automatic, return_at
+        )
     units, days = trigger.shape
     out = Spells(
         np.zeros((units, days), dtype=bool),

@@ -1,9 +1,9 @@
 """The walk of ``states.run_spells`` compiled with numba, unit by unit: a unit's spells depend
 only on its own rows, and a day on which a unit is neither in a spell nor waiting for one and
 nothing starts one leaves it as it was (the vectorised walk's idle days), so walking each unit
-over every day gives what the walk over all units at once gives (tested equal). numba is
-imported and the walk compiled (or loaded from numba's cache) on the first walk: evaluating a
-policy whose rules never start a spell needs no numba."""
+over every day gives what the walk over all units at once gives (tested equal). The walk is
+compiled (or loaded from numba's cache) on the first call; ``run_spells`` calls it only in a
+process that has numba loaded already (the simulator's)."""
 
 from __future__ import annotations
 
