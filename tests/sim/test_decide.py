@@ -52,7 +52,11 @@ def _series(rng: random.Random, days: int, is_float: bool, bounds: list[Any]) ->
     return out
 
 
-def _engines(policy: m.Policy, data: st.DataObject) -> tuple[LoopEngine, LoopEngine, dict]:
+def _engines(
+    policy: m.Policy, data: st.DataObject, twin: bool = False
+) -> tuple[LoopEngine, LoopEngine, dict]:
+    """The incremental engine and the plain one (``twin``: the incremental one handing the
+    engine frames instead of arrays), and the metrics to record."""
     days = data.draw(st.integers(10, 45), label="days")
     anchor = data.draw(st.sampled_from(anchors(policy)), label="anchor")
     start = anchor - dt.timedelta(days=data.draw(st.integers(0, days), label="before"))
@@ -88,10 +92,13 @@ def _engines(policy: m.Policy, data: st.DataObject) -> tuple[LoopEngine, LoopEng
         "act_on_eligible": data.draw(st.booleans(), label="act"),
     }
     window = data.draw(st.sampled_from([None, None, 0]), label="window")
-    changed = LoopEngine(
-        **common, window=window, horizon=data.draw(st.integers(1, 30), label="horizon")
+    horizon = data.draw(st.integers(1, 30), label="horizon")
+    changed = LoopEngine(**common, window=window, horizon=horizon)
+    plain = (
+        LoopEngine(**common, window=window, horizon=horizon, dense=False)
+        if twin
+        else LoopEngine(**common, window=window, incremental=False)
     )
-    plain = LoopEngine(**common, window=window, incremental=False)
     bounds = numbers_of(policy)
     metrics = {
         scope: {
@@ -127,6 +134,30 @@ def test_evaluating_only_what_changed_gives_the_modes_of_evaluating_everything(
     assert changed.missing == plain.missing
 
 
+@FEW
+@given(data=st.data())
+def test_the_arrays_handed_to_the_engine_give_what_the_frames_give(data: st.DataObject) -> None:
+    """``LoopEngine.dense`` (the engine's grids built from the metric arrays, without frames)
+    against the frames, on the same evaluations."""
+    policy = data.draw(st.sampled_from(POLICIES), label="policy")
+    dense, framed, metrics = _engines(policy, data, twin=True)
+    assert (dense.dense, framed.dense) == (True, False)
+    for day in range(dense.days):
+        for engine in (dense, framed):
+            for scope, table in metrics.items():
+                for name, values in table.items():
+                    engine.record(scope, name, day, values[:, day])
+            engine.decide(day)
+    for scope in ("district", "school", "classroom"):
+        assert np.array_equal(dense.modes[scope], framed.modes[scope]), scope
+    assert dense.authorisations == framed.authorisations
+    assert (dense.missing, dense.evaluations) == (framed.missing, framed.evaluations)
+    last = dense.days - 1
+    if last > 0 and dense.ruled:
+        one, other = dense.posthoc(last), framed.posthoc(last)
+        assert all(np.array_equal(one[s], other[s]) for s in dense.ruled)
+
+
 def test_a_quiet_unit_is_not_evaluated_again_and_a_changed_one_is() -> None:
     """Constant metrics: after the first day, nothing is evaluated until the days decided
     ahead run out; a new value of one unit's metric gets an evaluation of that unit alone (the
@@ -137,13 +168,13 @@ def test_a_quiet_unit_is_not_evaluated_again_and_a_changed_one_is() -> None:
         policy, units, dt.date(2021, 11, 1), 30, Calendar(), horizon=10, incremental=True
     )
     calls: list[dict[str, list[int]]] = []
-    frames = engine.frames
+    frames = engine.dense_frames
 
     def spy(lo: int, hi: int, scopes: Any = None, rows: Any = None, ahead: int = 0) -> Any:
         calls.append({s: [int(i) for i in r] for s, r in (rows or {}).items()})
         return frames(lo, hi, scopes, rows, ahead)
 
-    engine.frames = spy  # type: ignore[method-assign]
+    engine.dense_frames = spy  # type: ignore[method-assign]
     for day in range(30):
         cases = np.array([1 if day == 12 else 0, 0, 0])
         engine.record("classroom", "core_group_cases", day, cases)

@@ -24,9 +24,11 @@ from schoolmode.engine.grid import (
     UNIT,
     Axis,
     Calendar,
+    DenseFrame,
     Grid,
     build_grid,
     date_bounds,
+    dense_grid,
 )
 from schoolmode.engine.nodes import Context, EvaluationError, Recorded
 from schoolmode.engine.rational import Bool, Int
@@ -307,6 +309,7 @@ def evaluate(
     span: tuple[dt.date, dt.date] | None = None,
     strict: bool = False,
     series: SeriesDays | None = None,
+    dense: Mapping[str, DenseFrame] | None = None,
 ) -> Evaluation:
     """Evaluate ``policy`` on metric frames keyed by scope ('classroom', 'school', 'district').
 
@@ -322,19 +325,23 @@ def evaluate(
     calendar = calendar or Calendar()
     interps = resolve_interpretations(policy, settings)
     frames = {str(k): v for k, v in frames.items()}
-    unknown = set(frames) - {s.value for s in m.Scope}
+    dense = {str(k): v for k, v in (dense or {}).items()}
+    unknown = (set(frames) | set(dense)) - {s.value for s in m.Scope}
     if unknown:
         raise EvaluationError(
             f"unknown scope(s) {sorted(unknown)}; use classroom, grade, school or district"
         )
+    if dense and (span is None or set(dense) & set(frames)):
+        raise EvaluationError("dense scopes need a span and must not also be given as frames")
     first, last = span if span is not None else date_bounds(frames)
-    frames.update(_no_units(policy, frames))
+    frames.update(_no_units(policy, {**frames, **dense}))
     axis = Axis.spanning(first, last, calendar)
     grids = {scope: build_grid(scope, frame, axis) for scope, frame in frames.items()}
+    grids.update({scope: dense_grid(scope, d, axis) for scope, d in dense.items()})
     in_term = _term_mask(policy, axis)
     scopes: dict[str, ScopeResult] = {}
     missing: set[tuple[str, str]] = set()
-    series = series if series is not None else series_days(frames)
+    series = series if series is not None else {**series_days(frames), **_dense_days(dense)}
     for scope in m.Scope:
         rules = [r for r in policy.rules if r.scope == scope]
         if scope.value not in grids:
@@ -366,7 +373,19 @@ def evaluate(
     return Evaluation(policy, axis, settings, interps, scopes, missing)
 
 
-def _no_units(policy: m.Policy, frames: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+def _dense_days(
+    dense: Mapping[str, DenseFrame],
+) -> dict[str, dict[str, tuple[dt.date, dt.date] | None]]:
+    """``series_days`` of the frames ``dense`` stands for (every row has every metric)."""
+    out: dict[str, dict[str, tuple[dt.date, dt.date] | None]] = {}
+    for scope, d in dense.items():
+        last = d.first + dt.timedelta(days=d.days - 1)
+        rows = bool(d.units) and d.days > 0
+        out[scope] = dict.fromkeys(d.metrics, (d.first, last) if rows else None)
+    return out
+
+
+def _no_units(policy: m.Policy, frames: Mapping[str, object]) -> dict[str, pl.DataFrame]:
     """An empty frame for each scope of ``DECLARED_SCOPES`` that ``policy`` has rules for and
     ``frames`` lack (real records have no grade units), with the metrics the rules read: a
     rule with no units has nothing missing."""
@@ -479,11 +498,22 @@ def _blind_days(known: Bool, start_at: Int) -> Bool:
     on day t (data through t) takes effect on ``start_at[t]`` (after the notice), so an unknown
     trigger on t leaves the mode of ``start_at[t]`` undecided by this rule."""
     units, days = known.shape
-    blind = np.zeros((days, units), dtype=bool)
+    blind = np.zeros((units, days), dtype=bool)
     starts = np.asarray(start_at, dtype=np.int64)
     valid = np.flatnonzero((starts >= 0) & (starts < days))
-    np.logical_or.at(blind, starts[valid], ~known[:, valid].T)
-    return blind.T.copy()
+    if not valid.size:
+        return blind
+    # the days t in order of start_at[t]; those sharing a start (a weekend's days and the
+    # Friday before, with school days of notice) are or-ed together
+    order = valid[np.argsort(starts[valid], kind="stable")]
+    targets = starts[order]
+    unknown = ~known[:, order]
+    first = np.flatnonzero(np.r_[True, targets[1:] != targets[:-1]])
+    if first.size == targets.size:
+        blind[:, targets] = unknown
+    else:
+        blind[:, targets[first]] = np.logical_or.reduceat(unknown, first, axis=1)
+    return blind
 
 
 SeriesDays = Mapping[str, Mapping[str, tuple[dt.date, dt.date] | None]]

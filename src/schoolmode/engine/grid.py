@@ -10,7 +10,10 @@ date of the evaluation: a missing row is a day with no data (its metrics are unk
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +57,13 @@ class Calendar:
         return np.array([d.weekday() < 5 and d not in self.holidays for d in dates], dtype=bool)
 
 
+@functools.lru_cache(maxsize=1024)
+def _school_days(calendar: Calendar, first: dt.date, n: int) -> bytes:
+    """``calendar.mask`` of the ``n`` days from ``first``, remembered (a simulator's loop
+    evaluates the same days many times)."""
+    return calendar.mask([first + dt.timedelta(days=i) for i in range(max(n, 0))]).tobytes()
+
+
 @dataclass
 class Axis:
     """The calendar days of one evaluation, and which of them are school days."""
@@ -65,8 +75,11 @@ class Axis:
     @classmethod
     def spanning(cls, first: dt.date, last: dt.date, calendar: Calendar) -> Axis:
         n = (last - first).days + 1
-        dates = [first + dt.timedelta(days=i) for i in range(n)]
-        return cls(first, n, calendar.mask(dates))
+        try:
+            known = _school_days(calendar, first, n)
+        except TypeError:  # a calendar of plain (unhashable) sets: not remembered
+            known = _school_days.__wrapped__(calendar, first, n)
+        return cls(first, n, np.frombuffer(known, dtype=bool).copy())
 
     def date(self, index: int) -> dt.date:
         return self.start + dt.timedelta(days=index)
@@ -212,4 +225,67 @@ def build_grid(scope: str, frame: pl.DataFrame, axis: Axis) -> Grid:
         num[flat] = raw
         del raw
         grid.metrics[name] = Rational(num.reshape(u_count, d_count), den, known_grid)
+    return grid
+
+
+@dataclass(frozen=True)
+class DenseFrame:
+    """One scope's metrics already as arrays, a row for every unit and day: ``metrics`` maps a
+    metric to its (units x days) values (integers or floats) from ``first``; ``attributes``
+    maps an attribute to one string per unit. It stands for the metric frame of the same rows
+    (units in order, each unit's days in order), and :func:`dense_grid` builds the grid that
+    ``build_grid`` builds from that frame without the frame (a simulator's loop evaluates
+    arrays it holds)."""
+
+    units: list[str]
+    first: dt.date
+    days: int
+    metrics: Mapping[str, npt.NDArray[Any]]
+    attributes: Mapping[str, Sequence[str | None]] = field(default_factory=dict)
+
+
+def dense_grid(scope: str, dense: DenseFrame, axis: Axis) -> Grid:
+    """``build_grid`` of the frame ``dense`` stands for, from its arrays."""
+    names = np.asarray(dense.units if dense.days else [], dtype=object).astype(str)
+    order = None
+    if names.size > 1 and not bool((names[1:] > names[:-1]).all()):
+        order = np.argsort(names, kind="stable")  # build_grid orders units by name
+        names = names[order]
+        if bool((names[1:] == names[:-1]).any()):
+            raise FrameError(
+                f"the {scope} frame has more than one row for the same unit and day, e.g. "
+                f"{names[1:][names[1:] == names[:-1]][0]} on {dense.first}"
+            )
+    u_count, d_count, k = names.size, axis.days, dense.days
+    offset = axis.index(dense.first)
+    if k and u_count and (offset < 0 or offset + k > d_count):
+        raise FrameError(
+            f"the {scope} frame has dates outside {axis.start} .. {axis.date(axis.days - 1)}"
+        )
+    present = np.zeros((u_count, d_count), dtype=bool)
+    present[:, offset : offset + k] = True
+    grid = Grid(scope, names.tolist(), axis, present)
+    for name, values in dense.metrics.items():
+        rows = values[: names.size] if order is None else values[order]
+        if rows.dtype.kind == "f":
+            if not np.all(np.isfinite(rows)):
+                raise FrameError(
+                    f"the {scope} frame's `{name}` column holds a NaN or infinite value"
+                )
+            raw = np.rint(rows * SCALE).astype(np.int64)
+            den = SCALE
+        elif rows.dtype.kind in "iub":
+            raw, den = rows.astype(np.int64, copy=False), 1
+        else:
+            raise FrameError(
+                f"the {scope} frame's column `{name}` has type {rows.dtype}; metrics must be "
+                "numbers or booleans and attributes strings"
+            )
+        small = raw.size == 0 or (int(raw.min()) > -(2**31) and int(raw.max()) < 2**31)
+        num: Int = np.zeros((u_count, d_count), dtype=np.int32 if small else np.int64)
+        num[:, offset : offset + k] = raw
+        grid.metrics[name] = Rational(num, den, present)
+    for name, per_unit in dense.attributes.items():
+        chosen = np.array(["" if v is None else v for v in per_unit[: names.size]], dtype=object)
+        grid.attributes[name] = (chosen if order is None else chosen[order]).astype(str)
     return grid

@@ -12,13 +12,15 @@ Timing conventions (documented in docs/policy-format.md):
 * After the minimum, the effect ends the day after ``exit_when`` holds (by default, the
   day after the trigger no longer holds); it always ends at ``max_duration``.
 
-The loop runs over days, with every step vectorised over units: the state of a unit on
-one day depends on the day before, so this is the one place the engine iterates. It skips
-the days on which no unit is in a spell or waiting for one and nothing can start one.
+The state of a unit on one day depends on the day before, so this is the one place the engine
+iterates: a compiled walk over each unit's days (``walk_spells``). The reference,
+``run_spells_vectorised``, runs over days with every step vectorised over units and skips the
+days on which no unit is in a spell or waiting for one and nothing can start one.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,7 @@ import numpy.typing as npt
 
 from schoolmode.engine.grid import Axis
 from schoolmode.engine.rational import Bool, Int
+from schoolmode.engine.walk_spells import walk
 
 NEVER = np.iinfo(np.int32).max  # "no end" (past any horizon); spell arrays are int32
 
@@ -68,10 +71,64 @@ def run_spells(
     automatic: bool = True,
     return_at: Int | None = None,
 ) -> Spells:
-    """Walk the days once; every operation inside the loop is over all units.
+    """Walk the days once, each unit in turn (``walk_spells``, compiled; the same as
+    :func:`run_spells_vectorised`, tested), when the process has numba loaded already (the
+    simulator's does); otherwise the vectorised walk (importing numba would cost more than a
+    command's few walks save).
 
     ``return_at[d]``: the day a return decided on day d takes effect (the return notice;
     None: the next day). A scheduled return stands; ``max_end`` still ends a spell on time."""
+    if "numba" not in sys.modules:
+        return run_spells_vectorised(
+            trigger, exit_ok, start_at, min_end, max_end, authorised, automatic, return_at
+        )
+    units, days = trigger.shape
+    out = Spells(
+        np.zeros((units, days), dtype=bool),
+        np.full((units, days), -1, dtype=np.int32),
+        np.full((units, days), -1, dtype=np.int32),
+    )
+    can_start = trigger.any() if automatic else (authorised is not None and bool(authorised.any()))
+    if not can_start:  # nothing can ever start a spell: skip the walk
+        return out
+
+    def ints(a: Int) -> Int:
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    notice = return_at is not None and bool((np.asarray(return_at) > np.arange(days) + 1).any())
+    walk(
+        np.ascontiguousarray(trigger, dtype=bool),
+        np.ascontiguousarray(exit_ok, dtype=bool),
+        ints(start_at),
+        ints(min_end),
+        ints(max_end),
+        np.zeros((0, 0), dtype=bool)
+        if authorised is None
+        else np.ascontiguousarray(authorised, dtype=bool),
+        authorised is not None,
+        automatic,
+        np.zeros(0, dtype=np.int64) if return_at is None else ints(return_at),
+        notice,
+        NEVER,
+        out.in_effect,
+        out.started,
+        out.earliest_end,
+    )
+    return out
+
+
+def run_spells_vectorised(
+    trigger: Bool,
+    exit_ok: Bool,
+    start_at: Int,
+    min_end: Int,
+    max_end: Int,
+    authorised: Bool | None = None,
+    automatic: bool = True,
+    return_at: Int | None = None,
+) -> Spells:
+    """``run_spells`` with every operation inside the loop over all units (the reference the
+    compiled walk is tested equal to)."""
     units, days = trigger.shape
     can_start = trigger.any() if automatic else (authorised is not None and bool(authorised.any()))
     if not can_start:  # nothing can ever start a spell: skip the walk

@@ -32,13 +32,14 @@ detections, ``tests/sim/test_decide.py``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from schoolmode.engine.evaluate import Evaluation, evaluate
-from schoolmode.engine.grid import Calendar
+from schoolmode.engine.grid import Calendar, DenseFrame
 from schoolmode.engine.settings import Settings
 from schoolmode.engine.table import aggregates_over_units
 from schoolmode.engine.window import counts_to_date, policy_window
@@ -71,14 +72,17 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return same
 
 
-def _assumed(values: np.ndarray, day: int) -> np.ndarray:
+def _assumed(values: np.ndarray, day: int, idx: np.ndarray | None = None) -> np.ndarray:
     """Per unit (row of ``values``, units x days), the value a metric is assumed to keep after
     ``day``: the smaller of ``day``'s and the day before's (a count that rose for a day, as
     cases do, most often falls back; a level that moved keeps its new value when it fell and
     is evaluated again the next day when it rose). Only a guess: a day whose recorded value
-    differs from it is evaluated."""
-    today = values[:, day]
-    return today if day == 0 else np.minimum(today, values[:, day - 1])
+    differs from it is evaluated. ``idx``: the rows (units) wanted (default: all)."""
+    if idx is None:
+        today = values[:, day]
+        return today if day == 0 else np.minimum(today, values[:, day - 1])
+    picked: np.ndarray = values[idx, day]
+    return picked if day == 0 else np.minimum(picked, values[idx, day - 1])
 
 
 @dataclass
@@ -125,6 +129,11 @@ class LoopEngine:
     horizon: int = 28
     """Days ahead each incremental evaluation decides on the assumption that metrics keep
     their values."""
+    reads: dict[tuple[int, str | None], bool] = field(default_factory=dict)
+    """Which groups of metrics the run computes (``observed.py``), found on its first day."""
+    dense: bool = True
+    """Hand the engine the metric arrays (``engine.grid.DenseFrame``, the grids built without
+    frames); False: the metric frames (``frames``), the reference it is tested equal to."""
 
     def __post_init__(self) -> None:
         needs: set[str] = {r.scope.value for r in self.policy.rules}
@@ -148,12 +157,6 @@ class LoopEngine:
         for scope in SCOPES:
             n = len(self.units.get(scope, []))
             self.modes[scope] = np.zeros((n, self.days), dtype=np.int64)
-        self._dates = pl.date_range(
-            self.start, self.start + dt.timedelta(days=self.days), interval="1d", eager=True
-        )
-        self._unit_series = {
-            s: pl.Series("unit", self.units[s], dtype=pl.String) for s in self.scopes
-        }
         self._group_list = self._groups()
         # a level rule's mode on a day reads that day's row, absent from the loop's evaluation
         # of the day before: no day past tomorrow is decided ahead for its scope
@@ -162,6 +165,8 @@ class LoopEngine:
         self._independent = not aggregates_over_units(self.policy)
         self._kept: dict[str, _Kept] = {}
         self._order: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._handed: dict[str, tuple[list[str], np.ndarray]] = {}
+        """Scope -> the units last handed to the engine (``dense_frames``) and their rows."""
 
     def record(self, scope: str, name: str, day: int, values: np.ndarray) -> None:
         """Metric ``name`` of every unit of ``scope`` on ``day``."""
@@ -201,7 +206,8 @@ class LoopEngine:
                 unit_col = pl.Series("unit", np.repeat(names, span), dtype=pl.String)
             else:
                 if key not in cache:  # the unit column of a window of ``span`` days, built once
-                    cache[key] = self._unit_series[scope].gather(np.repeat(np.arange(n), span))
+                    unit_series = pl.Series("unit", self.units[scope], dtype=pl.String)
+                    cache[key] = unit_series.gather(np.repeat(np.arange(n), span))
                 unit_col = cache[key]
             days = np.tile(np.arange(lo, lo + span, dtype=np.int32) + epoch, count)
             cols: dict[str, pl.Series | np.ndarray] = {
@@ -228,10 +234,49 @@ class LoopEngine:
                     continue
                 part = arr[:, lo : hi + 1] if idx is None else arr[idx, lo : hi + 1]
                 if ahead:
-                    last = _assumed(arr if idx is None else arr[idx], hi)[:, None]
+                    last = _assumed(arr, hi, idx)[:, None]
                     part = np.concatenate([part, np.repeat(last, ahead, axis=1)], axis=1)
                 cols[name] = part.ravel()
             out[scope] = pl.DataFrame(cols)
+        return out
+
+    def dense_frames(
+        self,
+        lo: int,
+        hi: int,
+        scopes: list[str] | None = None,
+        rows: dict[str, np.ndarray] | None = None,
+        ahead: int = 0,
+    ) -> dict[str, DenseFrame]:
+        """What ``frames`` holds, as the arrays: the engine builds its grids from them without
+        the frames (``engine.grid.dense_grid``)."""
+        out = {}
+        span = hi - lo + 1 + ahead
+        first = self.start + dt.timedelta(days=lo)
+        for scope in scopes if scopes is not None else self.scopes:
+            table = self.metrics.get(scope, {})
+            units = self.units[scope]
+            idx = None if rows is None else rows.get(scope)
+            if idx is not None and idx.size == len(units):
+                idx = None
+            chosen = units if idx is None else [units[i] for i in idx.tolist()]
+            self._handed[scope] = (chosen, np.arange(len(units)) if idx is None else idx)
+            attributes: dict[str, Sequence[str | None]] = {
+                attr: list(values) if idx is None else [values[i] for i in idx.tolist()]
+                for attr, values in self.attributes.get(scope, {}).items()
+                if attr in self.attribute_names
+            }
+            wanted = self.columns.get(scope, set())
+            metrics = {}
+            for name, arr in table.items():
+                if name not in wanted:
+                    continue
+                part = arr[:, lo : hi + 1] if idx is None else arr[idx, lo : hi + 1]
+                if ahead:
+                    last = _assumed(arr, hi, idx)[:, None]
+                    part = np.concatenate([part, np.repeat(last, ahead, axis=1)], axis=1)
+                metrics[name] = part
+            out[scope] = DenseFrame(list(chosen), first, span, metrics, attributes)
         return out
 
     def _authorisation_frame(self, first: dt.date, last: dt.date) -> pl.DataFrame | None:
@@ -251,18 +296,25 @@ class LoopEngine:
     ) -> Evaluation:
         first, last = self.start + dt.timedelta(days=lo), self.start + dt.timedelta(days=span_end)
         self.evaluations += 1
-        frames = self.frames(lo, hi, scopes, rows, ahead)
         # every metric has a value on every row: each series runs from the first row to the
         # last (what ``series_days`` would find, without scanning the frames)
         rows_end = self.start + dt.timedelta(days=hi + ahead)
-        series = {
-            scope: {
-                name: (first, rows_end)
-                for name, dtype in frame.schema.items()
-                if name not in ("unit", "date") and dtype != pl.String
+        frames: dict[str, pl.DataFrame] = {}
+        dense: dict[str, DenseFrame] = {}
+        if self.dense:
+            dense = self.dense_frames(lo, hi, scopes, rows, ahead)
+            names = {scope: list(d.metrics) for scope, d in dense.items()}
+        else:
+            frames = self.frames(lo, hi, scopes, rows, ahead)
+            names = {
+                scope: [
+                    name
+                    for name, dtype in frame.schema.items()
+                    if name not in ("unit", "date") and dtype != pl.String
+                ]
+                for scope, frame in frames.items()
             }
-            for scope, frame in frames.items()
-        }
+        series = {scope: dict.fromkeys(n, (first, rows_end)) for scope, n in names.items()}
         evaluation = evaluate(
             self.policy,
             frames,
@@ -271,6 +323,7 @@ class LoopEngine:
             authorisations=self._authorisation_frame(first, last),
             span=(first, last),
             series=series,
+            dense=dense,
         )
         self.missing |= evaluation.missing_metrics
         return evaluation
@@ -406,7 +459,7 @@ class LoopEngine:
             idx = rows[scope]
             kept.until[idx] = until.get(scope, np.full(idx.size, end, dtype=np.int64))
             for name in names:
-                kept.values[name][idx] = _assumed(table[name][idx], day)
+                kept.values[name][idx] = _assumed(table[name], day, idx)
 
     def _until(self, evaluation: Evaluation, lo: int, day: int, end: int) -> dict[str, np.ndarray]:
         """Per evaluated unit of each ruled scope, the last day whose modes the evaluation
@@ -444,6 +497,9 @@ class LoopEngine:
             names = np.array(self.units[scope], dtype=object).astype(str)
             order = np.argsort(names, kind="stable")
             self._order[scope] = (names[order], order)
+        handed = self._handed.get(scope)
+        if handed is not None and handed[0] == grid_units:
+            return handed[1]  # the rows handed to the engine, in their order
         names, order = self._order[scope]
         wanted = np.array(grid_units, dtype=object).astype(str)
         at = np.searchsorted(names, wanted)

@@ -10,6 +10,7 @@ import numpy as np
 
 from schoolmode.sim.day_state import DayState, Today
 from schoolmode.sim.outcomes import Tally
+from schoolmode.sim.rng import jit
 from schoolmode.sim.setup import RunSetup
 
 
@@ -47,6 +48,9 @@ def _mask(run: RunSetup, d: int, s_closed: np.ndarray) -> np.ndarray:
     return masked
 
 
+_NOBODY = np.empty(0, dtype=np.int64)
+
+
 def reported_today(st: DayState, d: int) -> np.ndarray:
     """Agents a positive result will report today, known before the day's contacts: results
     queued on earlier days (a result of a test taken today, turnaround 0, is not among them:
@@ -63,12 +67,79 @@ def _part_of_day(run: RunSetup, st: DayState, d: int, going: np.ndarray, fractio
     home ill during it and, in school and the community, for the cases reported today (isolated
     from the report); 1 for everyone else (yesterday's reset)."""
     presence = run.epi.presence
-    presence[:, st.partial] = 1.0
-    reported = reported_today(st, d) if fraction < 1 else np.empty(0, dtype=np.int64)
-    school = np.union1d(np.flatnonzero(going), reported)
-    presence[0, school] = fraction
-    presence[1, reported] = fraction
+    if st.partial.size:
+        presence[:, st.partial] = 1.0
+    reported = reported_today(st, d) if fraction < 1 else _NOBODY
+    school = np.flatnonzero(going)
+    if reported.size:  # an agent twice is set twice: the same
+        school = np.concatenate((school, reported))
+        presence[1, reported] = fraction
+    if school.size:
+        presence[0, school] = fraction
     st.partial = school
+
+
+@jit
+def _agents(
+    d: int,
+    school_day: bool,
+    has_school: np.ndarray,
+    school_idx: np.ndarray,
+    room: np.ndarray,
+    room_idx: np.ndarray,
+    s_closed: np.ndarray,
+    r_closed: np.ndarray,
+    sym: np.ndarray,
+    stay_home: np.ndarray,
+    going: np.ndarray,
+    iso_until: np.ndarray,
+    quar_until: np.ndarray,
+    is_student: np.ndarray,
+    is_staff: np.ndarray,
+    last_attended: np.ndarray,
+    isolated: np.ndarray,
+    quarantined: np.ndarray,
+    present: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    """One pass over the agents of day ``d``: fills ``isolated``, ``quarantined`` and
+    ``present`` (in school, going home ill during the day or not), sets ``last_attended`` of
+    those present and counts into ``counts``: students and staff attending the whole day,
+    students in a closed unit, students and staff away, quarantined (not isolated), isolated."""
+    for i in range(has_school.size):
+        iso = iso_until[i] > d
+        quar = quar_until[i] > d
+        ill = sym[i] and stay_home[i]
+        closed = has_school[i] and (
+            s_closed[school_idx[i]] or (room[i] >= 0 and r_closed[room_idx[i]])
+        )
+        away = ill or iso or quar
+        here = (
+            has_school[i]
+            and school_day
+            and not closed
+            and not (iso or quar or (ill and not going[i]))
+        )
+        isolated[i] = iso
+        quarantined[i] = quar
+        present[i] = here
+        if here:
+            last_attended[i] = d
+            if not going[i]:
+                if is_student[i]:
+                    counts[0] += 1
+                if is_staff[i]:
+                    counts[1] += 1
+        if closed and is_student[i]:
+            counts[2] += 1
+        if away and has_school[i] and is_student[i]:
+            counts[3] += 1
+        if away and is_staff[i]:
+            counts[4] += 1
+        if quar and not iso:
+            counts[5] += 1
+        if iso:
+            counts[6] += 1
 
 
 def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
@@ -79,35 +150,54 @@ def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
     school_day = bool(run.school_day[d])
     masked = _mask(run, d, s_closed)
     if school_day:
-        tally.schools_remote[d] = int(s_closed.sum())
-        tally.rooms_remote[d] = int(r_closed.sum())
-        tally.grades_remote[d] = int(g_closed.sum())
-        tally.schools_masked[d] = int((masked & ~s_closed).sum())
+        tally.schools_remote[d] = np.count_nonzero(s_closed)
+        tally.rooms_remote[d] = np.count_nonzero(r_closed)
+        tally.grades_remote[d] = np.count_nonzero(g_closed)
+        tally.schools_masked[d] = np.count_nonzero(masked & ~s_closed)
     sources = epi.sources(d, run.active_list)
     if run.active_list:
         sym = np.zeros(g.n, dtype=bool)
         sym[sources[epi.t_symptoms[sources] <= d]] = True
     else:
         sym = (epi.t_symptoms <= d) & (d < epi.t_recovered)
-    isolated = st.iso_until > d
-    quarantined = st.quar_until > d
-    ill = sym & run.stay_home
     fraction = run.scenario.onset_day_fraction
     going = np.zeros(g.n, dtype=bool)  # ill from today: goes home during the day
     if fraction > 0:
         onset = sources[epi.t_symptoms[sources] == d]
         going[onset[run.stay_home[onset]]] = True
-    unit_closed = g.has_school & (s_closed[g.school_idx] | ((g.room >= 0) & r_closed[g.room_idx]))
-    away = ill | isolated | quarantined
-    present = g.has_school & school_day & ~unit_closed & ~(isolated | quarantined | (ill & ~going))
-    attends = present & ~going
+    isolated = np.empty(g.n, dtype=bool)
+    quarantined = np.empty(g.n, dtype=bool)
+    present = np.empty(g.n, dtype=bool)
+    counts = np.zeros(7, dtype=np.int64)
+    _agents(
+        d,
+        school_day,
+        g.has_school,
+        g.school_idx,
+        g.room,
+        g.room_idx,
+        s_closed,
+        r_closed,
+        sym,
+        run.stay_home,
+        going,
+        st.iso_until,
+        st.quar_until,
+        g.is_student,
+        g.is_staff,
+        st.last_attended,
+        isolated,
+        quarantined,
+        present,
+        counts,
+    )
     gate = st.gate
     gate[:] = True
     gate[run.school_layers] = present
     if run.community >= 0:
         gate[run.community] = ~isolated
     if run.off_school.size:
-        gate[run.off_school] = ~present & ~isolated & ~quarantined
+        gate[run.off_school] = ~(present | isolated | quarantined)
     recorded = run.recorded_day[d]
     for k, layers in enumerate(run.day_layers):  # a time-resolved network: one recorded day
         if k != recorded:
@@ -117,15 +207,17 @@ def open_gates(run: RunSetup, st: DayState, tally: Tally, d: int) -> Today:
         run.gates_kept.append(gate.copy())
         run.orders_kept.append(isolated | quarantined)
         run.masked_kept.append(masked.copy())
-    st.last_attended[present] = d
     totals = tally.totals
-    tally.in_person_students[d] = int((attends & g.is_student).sum())
-    totals["in_person_student_days"] += tally.in_person_students[d]
-    totals["in_person_staff_days"] += int((attends & g.is_staff).sum())
+    attending, staff, closed, student_away, staff_away, quarantine, isolation = (
+        int(c) for c in counts
+    )
+    tally.in_person_students[d] = attending
+    totals["in_person_student_days"] += attending
+    totals["in_person_staff_days"] += staff
     if school_day:
-        tally.closed_student_days += int((unit_closed & g.is_student).sum())
-        totals["student_absence_days"] += int((g.has_school & g.is_student & away).sum())
-        totals["staff_absence_days"] += int((g.is_staff & away).sum())
-    totals["quarantine_days"] += int((quarantined & ~isolated).sum())
-    totals["isolation_days"] += int(isolated.sum())
+        tally.closed_student_days += closed
+        totals["student_absence_days"] += student_away
+        totals["staff_absence_days"] += staff_away
+    totals["quarantine_days"] += quarantine
+    totals["isolation_days"] += isolation
     return Today(sources=sources, sym=sym, isolated=isolated, quarantined=quarantined)

@@ -47,6 +47,18 @@ def _staff(run: RunSetup, engine: LoopEngine, d: int, order: np.ndarray) -> None
         rec("grade", "students_quarantine_isolation", d, g.by_grade(room_orders))
 
 
+def _trailing_sum(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Row sums of days ``lo .. hi`` of a (units x days) count array: for many units a day at a
+    time (numpy's sum along rows of a few strided days costs about ten times as much for the
+    district's 15,000 classrooms; for a school's few the one call costs less)."""
+    if values.shape[0] < 1000:
+        return np.asarray(values[:, lo : hi + 1].sum(axis=1))
+    out = values[:, lo].copy()
+    for day in range(lo + 1, hi + 1):
+        out += values[:, day]
+    return out
+
+
 def _cases(run: RunSetup, tally: Tally, engine: LoopEngine, d: int, cases: np.ndarray) -> None:
     """Cases by school and homeroom, and the outbreak definition's inputs and result."""
     g = run.groups
@@ -55,15 +67,14 @@ def _cases(run: RunSetup, tally: Tally, engine: LoopEngine, d: int, cases: np.nd
     rec = engine.record
     rec("school", "school_cases", d, tally.daily_cases_s[:, d])
     rec("school", "household_linked_cases", d, tally.daily_hh_s[:, d])
-    rec("school", "school_cases_14d", d, tally.daily_cases_s[:, lo14 : d + 1].sum(axis=1))
-    rec("school", "household_linked_cases_14d", d, tally.daily_hh_s[:, lo14 : d + 1].sum(axis=1))
+    rec("school", "school_cases_14d", d, _trailing_sum(tally.daily_cases_s, lo14, d))
+    rec("school", "household_linked_cases_14d", d, _trailing_sum(tally.daily_hh_s, lo14, d))
     daily_c = tally.daily_cases_c_nonhh
     rule = run.ops.outbreak
-    window = daily_c[:, max(0, d - rule.window_days) : d + 1].sum(axis=1)
+    window = _trailing_sum(daily_c, max(0, d - rule.window_days), d)
     outbreak = meets_definition(window, g.group_size_c, rule)
     in_outbreak = np.zeros(S, dtype=np.int64)
-    has = g.room_school >= 0
-    np.maximum.at(in_outbreak, g.room_school[has], outbreak[has].astype(np.int64))
+    in_outbreak[g.room_school[(g.room_school >= 0) & outbreak]] = 1  # a homeroom in outbreak
     rec("school", "in_outbreak", d, in_outbreak)
     members = cases[(room[cases] >= 0) & (g.is_student[cases] | g.is_teacher[cases])]
     room_cases = np.bincount(room[members], minlength=C)
@@ -169,12 +180,19 @@ def _scope_read(
     run: RunSetup, engine: LoopEngine, metrics: dict[str, set[str]], scope: str
 ) -> bool:
     """Whether the run keeps its records or the policy reads one of ``metrics`` at ``scope``
-    (a scope's metrics are computed only when that scope is read)."""
-    return run.records is not None or bool(metrics[scope] & engine.columns.get(scope, set()))
+    (a scope's metrics are computed only when that scope is read); found on the run's first
+    day and remembered by its engine."""
+    key = (id(metrics), scope)
+    if key not in engine.reads:
+        read = bool(metrics[scope] & engine.columns.get(scope, set()))
+        engine.reads[key] = run.records is not None or read
+    return engine.reads[key]
 
 
 def _reads(run: RunSetup, engine: LoopEngine, metrics: dict[str, set[str]]) -> bool:
     """Whether the run keeps its records or the policy reads one of ``metrics``."""
-    if run.records is not None:
-        return True
-    return any(metrics[scope] & engine.columns.get(scope, set()) for scope in metrics)
+    key = (id(metrics), None)
+    if key not in engine.reads:
+        read = any(metrics[scope] & engine.columns.get(scope, set()) for scope in metrics)
+        engine.reads[key] = run.records is not None or read
+    return engine.reads[key]
