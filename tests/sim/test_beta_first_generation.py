@@ -176,6 +176,6 @@ def test_the_fitted_beta_gives_r0_secondary_cases_in_the_simulator() -> None:
     offspring = one_generation(population, path, beta, 1500, 0.5)
     error = offspring.std() / math.sqrt(offspring.size)
     assert abs(offspring.mean() - 3.0) < 3 * error, (offspring.mean(), error)
-    # and the mass-action beta this replaces is far from it
+    # and the test tells: a third of the beta gives far fewer
     low = one_generation(population, path, beta / 3, 200, 0.5)
     assert low.mean() < 2.0
