@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 
 from schoolmode.pathogen import Pathogen, load_pathogen
 from schoolmode.policy.loader import Registry
+from schoolmode.sim import beta as beta_module
+from schoolmode.sim.beta import auto_beta
 from schoolmode.sim.calibrate import first_generation, first_generation_beta, first_generation_r0
 from schoolmode.sim.loop import run_policy
 from schoolmode.sim.network import Population, build, cliques
@@ -212,3 +215,22 @@ def test_a_time_resolved_network_gives_r0_averaged_over_the_recorded_days_in_tur
     offspring = np.concatenate([one_generation(p, path, beta, 1000, 0.5) for p in twins])
     error = offspring.std() / math.sqrt(offspring.size)
     assert abs(offspring.mean() - 3.0) < 3 * error, (offspring.mean(), error)
+
+
+def test_auto_beta_is_cached_per_calendar_and_stay_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(beta_module, "_memory", {})
+    path = pathogen(0.6, 1, 2, 2, 3.0)
+    week, every_day = school(), school(weekdays=tuple(range(7)))
+    assert beta_module.population_digest(week) == beta_module.population_digest(every_day)
+    beta, cached = auto_beta(week, path, cache_dir=tmp_path)
+    assert not cached
+    assert beta == first_generation_beta(week, path)  # the scenario defaults: 0.5, 0.5
+    assert auto_beta(week, path, cache_dir=tmp_path) == (beta, True)
+    other, cached = auto_beta(every_day, path, cache_dir=tmp_path)
+    assert not cached
+    assert other < beta
+    home, cached = auto_beta(week, path, cache_dir=tmp_path, stay_home_share=1.0)
+    assert not cached
+    assert home > beta

@@ -76,6 +76,24 @@ def population_digest(population: Population) -> str:
     return digest
 
 
+def calendar_digest(population: Population) -> str:
+    """SHA-256 of what decides which layers are open on a day (``gates.py``): the agents'
+    schools, the layers' roles, the school weekdays, the recorded days and off-school layers."""
+    h = hashlib.sha256(np.ascontiguousarray(population.agents["school"]).tobytes())
+    h.update(
+        json.dumps(
+            [
+                list(population.roles()),
+                list(population.school_weekdays),
+                list(population.layer_day),
+                population.recorded_days,
+                list(population.off_school_layers),
+            ]
+        ).encode()
+    )
+    return h.hexdigest()
+
+
 def with_weights(
     population: Population, layer_weights: Mapping[str, float], per_recorded_day: bool = True
 ) -> Population:
@@ -127,8 +145,9 @@ def auto_beta(
         "pathogen": pathogen.model_dump(mode="json"),
         "layer_weights": sorted(layer_weights.items()),
     }
-    if small:
+    if small:  # what the first generation reads beyond the network and ages
         parts["stay_home"] = [stay_home_share, onset_day_fraction]
+        parts["calendar"] = calendar_digest(population)
     key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     if key in _memory:
         return _memory[key], True
