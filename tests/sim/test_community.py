@@ -17,7 +17,7 @@ from schoolmode.policy.loader import Registry
 from schoolmode.settings import AppSettings
 from schoolmode.sim import beta as beta_module
 from schoolmode.sim.beta import auto_beta, cache_file
-from schoolmode.sim.calibrate import beta_for_r0, mass_action_beta
+from schoolmode.sim.calibrate import beta_for_r0, first_generation_beta
 from schoolmode.sim.community import (
     importation_rates,
     load_zip_cases,
@@ -204,13 +204,18 @@ def test_auto_beta_is_calibrated_once_and_cached(
     assert other > beta  # a lighter layer needs a larger hazard for the same R0
 
 
-def test_auto_beta_on_a_small_population_is_the_mass_action_beta() -> None:
+def test_auto_beta_on_a_small_population_is_the_first_generation_beta() -> None:
     population = load_population(str(PROFILES), 4)
     pathogen = load_pathogen("covid-omicron")
     scenario = Scenario(days=5, seeds=1)
     assert scenario.beta == "auto"
     result = run_policy(population, pathogen, scenario, None, 0, Registry())
-    assert result.beta == mass_action_beta(population, pathogen)
+    assert result.beta == first_generation_beta(
+        population,
+        pathogen,
+        stay_home_share=scenario.symptomatic.stay_home_share,
+        onset_day_fraction=scenario.onset_day_fraction,
+    )
 
 
 def test_prior_immunity_is_applied() -> None:

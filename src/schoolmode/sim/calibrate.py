@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from schoolmode.pathogen import Pathogen
+from schoolmode.pathogen import Duration, Pathogen
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.settings import AppSettings
 from schoolmode.sim.model import SimConfig, SimResult, run
-from schoolmode.sim.network import Population
+from schoolmode.sim.network import SCHOOL_LAYERS, Population
 from schoolmode.sim.sociopatterns import SchoolContacts, both_directions, read_school, shared_files
 
 STUDENT_CATEGORIES = ("classmate", "same grade", "other grade", "teacher")
@@ -298,6 +299,253 @@ def mass_action_beta(population: Population, pathogen: Pathogen, r0: float | Non
         for i, w in enumerate(net.weights)
     ) * max(float((g * np.arange(g.size)).sum()), 1.0)
     return float(target_r0 / max(contact_days, 1e-12))
+
+
+def _course_pmf(duration: Duration, minimum: int = 0) -> np.ndarray:
+    """pmf of ``model.sample_days`` (the tail beyond the last day on the last day), with the
+    mass below ``minimum`` moved to ``minimum``, trailing zeros trimmed."""
+    pmf = duration.pmf().copy()
+    pmf[-1] += max(0.0, 1.0 - float(pmf.sum()))
+    if minimum:
+        pmf[minimum] += pmf[:minimum].sum()
+        pmf[:minimum] = 0.0
+    last = int(np.flatnonzero(pmf > 0)[-1]) if (pmf > 0).any() else 0
+    return pmf[: last + 1]
+
+
+@dataclass(frozen=True)
+class FirstGeneration:
+    """What ``first_generation_r0`` needs from a population and pathogen, beta aside, per
+    (index at school or not, contact at school or not): the index -> contact pairs grouped by
+    what their transmission depends on, and each course's exposure over the layer classes
+    (``_layer_classes``) with its probability."""
+
+    groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
+    """(weights of the layer classes joining the pair (pairs, classes), the contact's
+    susceptibility, the index's symptomatic share, how many such pairs)."""
+    exposures: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
+    """(symptomatic exposures (rows, classes): the open share of each class summed over the
+    infectious days, their probabilities, the same for asymptomatic courses), over courses,
+    the weekday infectiousness starts, the recorded day in turn and staying home ill."""
+    relative_asym: float
+    agents: int
+
+
+def _layer_classes(population: Population) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(layer -> class index), and per class its kind (0 school, 1 off-school, 2 other) and
+    recorded day (-1: every day)."""
+    net = population.network
+    roles = population.roles()
+    off = set(population.off_school_layers)
+    day = population.layer_day or tuple([-1] * len(net.layers))
+    kinds = [
+        1 if lay in off else 0 if roles[lay] in SCHOOL_LAYERS else 2
+        for lay in range(len(net.layers))
+    ]
+    pairs = sorted(set(zip(kinds, day, strict=True)))
+    of_layer = np.array([pairs.index((k, d)) for k, d in zip(kinds, day, strict=True)])
+    return (
+        of_layer,
+        np.array([k for k, _ in pairs], dtype=np.int64),
+        np.array([d for _, d in pairs], dtype=np.int64),
+    )
+
+
+def _daily_open(
+    kinds: np.ndarray,
+    days: np.ndarray,
+    school_weekdays: tuple[int, ...],
+    recorded: int,
+    start_weekday: int,
+    phase: int,
+    length: int,
+    index_school: bool,
+    contact_school: bool,
+    onset_fraction: float,
+) -> np.ndarray:
+    """(3 index states: well, onset day of one who stays home ill, ill at home; length days
+    from the start of infectiousness; classes): the open share of each layer class between
+    the index and a susceptible contact (``gates.open_gates``: school layers on school days
+    for those present, off-school layers for both away, a recorded day's layers on its school
+    days in turn; an ill case who goes home during its onset day is there for
+    ``onset_fraction`` of it, and absent that day if 0)."""
+    out = np.zeros((3, length, kinds.size))
+    count = phase
+    for t in range(length):
+        school_day = (start_weekday + t) % 7 in school_weekdays
+        today = count % recorded if school_day else -1
+        count += int(school_day)
+        day_open = (days < 0) | (days == today)
+        there_j = contact_school and school_day
+        for state, (absent, share) in enumerate(
+            ((False, 1.0), (onset_fraction <= 0, onset_fraction), (True, 1.0))
+        ):
+            there_i = index_school and school_day and not absent
+            school = float(there_i and there_j) * share
+            off = float(not there_i and not there_j)
+            out[state, t] = np.where(kinds == 0, school, np.where(kinds == 1, off, 1.0)) * day_open
+    return out
+
+
+def first_generation(
+    population: Population,
+    pathogen: Pathogen,
+    stay_home_share: float = 0.5,
+    onset_day_fraction: float = 0.5,
+) -> FirstGeneration:
+    """The beta-free part of ``first_generation_r0`` (its docstring)."""
+    net = population.network
+    n = net.n
+    of_layer, kinds, days = _layer_classes(population)
+    n_classes = kinds.size
+    recorded = max(population.recorded_days, 1) if population.layer_day else 1
+    sus, sym = pathogen.by_age(population.agents["age"].astype(np.int64))
+    at_school = population.agents["school"].astype(np.int64) >= 0
+    # directed index -> contact pairs, the weight of each layer class joining them
+    keys, classes, weights = [], [], []
+    for lay in range(len(net.layers)):
+        counts = np.diff(net.indptr[lay])
+        src = np.repeat(np.arange(n, dtype=np.int64), counts)
+        dst = net.indices[net.indptr[lay, 0] : net.indptr[lay, -1]].astype(np.int64)
+        keep = src != dst
+        keys.append(src[keep] * n + dst[keep])
+        classes.append(np.full(int(keep.sum()), of_layer[lay], dtype=np.int64))
+        weights.append(np.full(int(keep.sum()), float(net.weights[lay])))
+    key_all = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
+    pair_key, inverse = np.unique(key_all, return_inverse=True)
+    w = np.bincount(
+        inverse * n_classes + np.concatenate(classes) if keys else inverse,
+        weights=np.concatenate(weights) if keys else None,
+        minlength=pair_key.size * n_classes,
+    ).reshape(pair_key.size, n_classes)
+    src, dst = pair_key // n, pair_key % n
+    # courses from the start of infectiousness: symptomatic (presymptomatic p, then s days
+    # with symptoms) or asymptomatic (d >= 1 days); the latent period only shifts the start,
+    # whose weekday is uniform when the infection's is
+    p_pre = _course_pmf(pathogen.presymptomatic)
+    p_sym = _course_pmf(pathogen.symptomatic_infectious)
+    p_asym = _course_pmf(pathogen.asymptomatic_infectious, minimum=1)
+    pre, sdays = np.meshgrid(np.arange(p_pre.size), np.arange(p_sym.size), indexing="ij")
+    p_course = np.outer(p_pre, p_sym)
+    live = p_course > 0
+    pre, sdays, p_course = pre[live], sdays[live], p_course[live]
+    length = max(int((pre + sdays).max()), p_asym.size) + 1
+    d_asym = np.flatnonzero(p_asym > 0)
+    groups, exposures = [], []
+    for index_school in (False, True):
+        for contact_school in (False, True):
+            sel = (at_school[src] == index_school) & (at_school[dst] == contact_school)
+            if not sel.any():
+                continue
+            feats = np.column_stack([w[sel], sus[dst[sel]], sym[src[sel]]])
+            unique, count = np.unique(feats, axis=0, return_counts=True)
+            sym_rows, sym_p, asym_rows, asym_p = [], [], [], []
+            for start in range(7):
+                for phase in range(recorded):
+                    daily = _daily_open(
+                        kinds, days, population.school_weekdays, recorded, start, phase,
+                        length, index_school, contact_school, onset_day_fraction,
+                    )  # fmt: skip
+                    cum = np.zeros((3, length + 1, n_classes))
+                    cum[:, 1:] = np.cumsum(daily, axis=1)
+                    well = cum[0, pre + sdays]
+                    ill = cum[0, pre] + np.where(
+                        (sdays >= 1)[:, None],
+                        daily[1, np.minimum(pre, length - 1)] + cum[2, pre + sdays]
+                        - cum[2, np.minimum(pre + 1, pre + sdays)],
+                        0.0,
+                    )  # fmt: skip
+                    share = 1.0 / (7 * recorded)
+                    sym_rows += [well, ill]
+                    sym_p += [p_course * (1 - stay_home_share) * share]
+                    sym_p += [p_course * stay_home_share * share]
+                    asym_rows.append(cum[0, d_asym])
+                    asym_p.append(p_asym[d_asym] * share)
+            groups.append(
+                (unique[:, :n_classes], unique[:, n_classes], unique[:, n_classes + 1], count)
+            )
+            exposures.append(
+                _merge(np.concatenate(sym_rows), np.concatenate(sym_p))
+                + _merge(np.concatenate(asym_rows), np.concatenate(asym_p))
+            )
+    return FirstGeneration(
+        groups=tuple(groups),
+        exposures=tuple(exposures),
+        relative_asym=pathogen.relative_infectiousness_asymptomatic.value,
+        agents=n,
+    )
+
+
+def _merge(rows: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equal exposure rows merged, their probabilities summed; rows of no mass dropped."""
+    keep = prob > 0
+    unique, inverse = np.unique(rows[keep], axis=0, return_inverse=True)
+    return unique, np.bincount(inverse.ravel(), weights=prob[keep], minlength=unique.shape[0])
+
+
+def first_generation_r0(generation: FirstGeneration, beta: float) -> float:
+    """Mean number of agents a single index case infects directly in a fully susceptible
+    population at ``beta`` (see ``first_generation_beta``)."""
+    total = 0.0
+    for (w, sus, sym, count), (e_sym, p_sym, e_asym, p_asym) in zip(
+        generation.groups, generation.exposures, strict=True
+    ):
+        step = max(1, 4_000_000 // max(e_sym.shape[0] + e_asym.shape[0], 1))
+        for a in range(0, w.shape[0], step):
+            b = slice(a, a + step)
+            scale = beta * sus[b][:, None]
+            on_sym = -np.expm1(-scale * (w[b] @ e_sym.T)) @ p_sym
+            on_asym = -np.expm1(-scale * generation.relative_asym * (w[b] @ e_asym.T)) @ p_asym
+            total += float((count[b] * (sym[b] * on_sym + (1 - sym[b]) * on_asym)).sum())
+    return total / generation.agents
+
+
+def first_generation_beta(
+    population: Population,
+    pathogen: Pathogen,
+    r0: float | None = None,
+    stay_home_share: float = 0.5,
+    onset_day_fraction: float = 0.5,
+    rtol: float = 1e-4,
+) -> float:
+    """``beta`` at which a single index case, in a fully susceptible ``population``, infects
+    ``r0`` others directly on average (default: the pathogen's R0): R0 as the mean number of
+    secondary infections on the empirical contact network, over index agents and the weekday
+    of infection, with the days of the week as the simulator runs them and no policy.
+
+    An index case ``i`` infects a contact ``j`` with probability ``1 - exp(-beta s_j c_i
+    sum_t sum_l w_l open_l(t))`` over its infectious days ``t`` and the layers ``l`` joining
+    them, as the daily loop composes its per-contact daily draws (``kernel.transmit``):
+    school layers on the population's school weekdays when both are there (a time-resolved
+    network's recorded days in turn, at every phase), off-school layers when both are away,
+    the other layers every day; a symptomatic case who stays home (``stay_home_share``, the
+    scenario's) leaves school from its onset, there for ``onset_day_fraction`` of that day;
+    ``c_i``: 1 symptomatic, the pathogen's relative infectiousness asymptomatic, with the
+    index's age's symptomatic share; ``s_j``: the contact's susceptibility. Exact expectation
+    over the discretised courses (no sampling); the index's contacts are all susceptible
+    throughout (nobody else infects them first). Solved by bisection on beta (the mean
+    increases with beta) to relative ``rtol``.
+    """
+    target = pathogen.r0.value if r0 is None else r0
+    if target <= 0:
+        raise ValueError(f"r0 must be positive, got {target}")
+    generation = first_generation(population, pathogen, stay_home_share, onset_day_fraction)
+    ceiling = first_generation_r0(generation, 1e6)
+    if ceiling <= target:
+        raise SchoolmodeError(
+            f"pathogen {pathogen.name}: R0 {target} is not reachable on this population "
+            f"(an index case reaches {ceiling:.2f} contacts at most at any beta)"
+        )
+    lo, hi = 0.0, 0.1
+    while first_generation_r0(generation, hi) < target:
+        lo, hi = hi, hi * 2
+    while hi - lo > rtol * hi:
+        mid = (lo + hi) / 2
+        if first_generation_r0(generation, mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
 
 
 def beta_for_r0(

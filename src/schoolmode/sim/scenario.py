@@ -188,8 +188,9 @@ class Scenario(_Strict):
     in a scenario file, a relative file path is taken from the scenario file's folder."""
     beta: float | Literal["auto"] = "auto"
     """Daily hazard of a contact of weight 1 (see ``SimConfig.beta``); ``auto``: calibrated
-    to the pathogen's R0 on the population with ``calibrate.beta_for_r0`` (all layers open,
-    nobody immune), cached per population and pathogen (``sim.beta``)."""
+    to the pathogen's R0 on the population, nobody immune (``sim.beta``: the early growth rate
+    from 50,000 agents, the mean direct offspring of one case below), cached per population
+    and pathogen."""
     seeds: int = Field(10, ge=1)
     first_seed: int = 0
     days: int = Field(60, ge=1)

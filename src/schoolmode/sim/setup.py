@@ -224,7 +224,14 @@ def setup(
 ) -> RunSetup:
     """Everything a run needs before day 0 (the arguments of ``loop.run_policy``)."""
     if scenario.beta == "auto":
-        beta, beta_cached = auto_beta(population, pathogen, scenario.layer_weights, beta_cache)
+        beta, beta_cached = auto_beta(
+            population,
+            pathogen,
+            scenario.layer_weights,
+            beta_cache,
+            scenario.symptomatic.stay_home_share,
+            scenario.onset_day_fraction,
+        )
     else:
         beta, beta_cached = float(scenario.beta), False
     import_rates, zip_index = _importation(population, scenario, zip_cases)
