@@ -131,7 +131,7 @@ def wave_scenario(wave: Wave, seeds: int, params: list[str]) -> Scenario:
             "days": wave.days,
             "pathogen": wave.pathogen,
             "seeds": seeds,
-            "importation": {"source": "zip-weekly-cases"},
+            "importation": {"source": "zip-weekly-cases", "outside_only": True},
             "immunity": {"source": "data"},
             "masking": dict(wave.masking),
             "seed_state": "staged",
