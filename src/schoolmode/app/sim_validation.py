@@ -29,10 +29,12 @@ from schoolmode.sim.validation import (
     FIT_ASCERTAINMENT,
     FIT_STEPS,
     WAVES,
+    SavedFit,
     Wave,
     city_cases,
     compared,
     fit,
+    load_fit,
     school_cases,
     write_validation,
 )
@@ -56,6 +58,10 @@ class ValidateRequest(BaseModel):
     """Fit beta and the importation ascertainment so that the simulated reported cases of the
     first N weeks come nearest the real ones (``sim.validation.fit``); the later weeks are then
     out of sample. 0: nothing fitted (beta from the pathogen's R0)."""
+    from_fit: Path | None = None
+    """A ``fit.json`` written by a fitted run (of this wave or the other): beta its factor
+    times the beta from this wave's pathogen's R0, its ascertainment; every week out of
+    sample."""
 
 
 class WeekRow(BaseModel):
@@ -82,6 +88,7 @@ class FitView(BaseModel):
     ascertainment: float | None
     error: float
     trials: int
+    ascertainment_edge: bool
 
 
 class ValidationResult(BaseModel):
@@ -93,6 +100,7 @@ class ValidationResult(BaseModel):
     initial_infections: int
     beta: float
     fitted: FitView | None
+    from_fit: SavedFit | None
     weeks: list[WeekRow]
     files: dict[str, Path]
 
@@ -122,8 +130,9 @@ def initial_infections(
 
 
 def wave_scenario(wave: Wave, seeds: int, params: list[str]) -> Scenario:
-    """The wave's scenario: its dates and pathogen, importation from the ZIP weekly cases,
-    immunity from the data, its masking, the initial infections staged over the stages of
+    """The wave's scenario: its dates and pathogen, importation from the ZIP weekly cases (from
+    outside the simulated population), immunity from the data with the variant's protection of
+    prior infection and vaccination, its masking, the initial infections staged over the stages of
     infection by the city's cases of the days before; then ``params``."""
     scenario = Scenario.model_validate(
         {
@@ -132,7 +141,8 @@ def wave_scenario(wave: Wave, seeds: int, params: list[str]) -> Scenario:
             "pathogen": wave.pathogen,
             "seeds": seeds,
             "importation": {"source": "zip-weekly-cases", "outside_only": True},
-            "immunity": {"source": "data"},
+            "immunity": {"source": "data", "protection": wave.prior_protection},
+            "vaccination": {"efficacy": wave.vaccine_efficacy},
             "masking": dict(wave.masking),
             "seed_state": "staged",
             "seed_history": case_history(wave),
@@ -153,16 +163,30 @@ def _enrolment(ctx: Context) -> int:
     return int(frame["enrolment"].sum())
 
 
+def with_ascertainment(scenario: Scenario, share: float) -> Scenario:
+    """``scenario`` with ``share`` as the ascertainment of the prior infections and of the
+    importation (and so of the initial infections, ``initial_infections``)."""
+    return scenario.model_copy(
+        update={
+            "importation": scenario.importation.model_copy(update={"ascertainment": share}),
+            "immunity": scenario.immunity.model_copy(update={"ascertainment": share}),
+        }
+    )
+
+
 def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> ValidationResult:
-    """Simulate the wave (beta fitted to its first weeks when asked), compare it week by week
-    with the real cases, write the report."""
+    """Simulate the wave (beta and the ascertainment fitted to its first weeks, or taken from a
+    saved fit, when asked), compare it week by week with the real cases, write the report."""
     tell = steps or Silent()
     wave = WAVES[req.wave]
     if req.fit_weeks * 7 > wave.days:
         raise SchoolmodeError(
             f"--fit-weeks {req.fit_weeks}: the wave has {wave.days // 7} whole weeks"
         )
+    if req.fit_weeks and req.from_fit is not None:
+        raise SchoolmodeError("--fit-weeks and --from-fit: give one or the other")
     with as_use_case_errors(*_ERRORS):
+        saved = load_fit(req.from_fit) if req.from_fit is not None else None
         scenario = wave_scenario(wave, req.seeds, req.params)
         tell.start("building the population and its contacts", 1)
         data = str(ctx.settings.data_dir)
@@ -176,9 +200,17 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
             count = initial_infections(
                 sc.seed_history, agents, sc.importation.ascertainment, pathogen, symptomatic
             )
-            return sc.model_copy(update={"initial_infections": min(count, agents)})
+            return with_data_immunity(
+                sc.model_copy(update={"initial_infections": min(count, agents)})
+            )
 
-        scenario = with_data_immunity(seeded(scenario))
+        def start_beta() -> float:
+            if scenario.beta != "auto":
+                return float(scenario.beta)
+            cache = ctx.settings.cache_dir
+            return auto_beta(population, pathogen, scenario.layer_weights, cache)[0]
+
+        scenario = seeded(scenario)
         if wave.policy != "none":
             ctx.registry.get(wave.policy)
         enrolment = _enrolment(ctx)
@@ -192,28 +224,27 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
             )
 
             def weeks_at(beta: float, share: float, days: int) -> pl.DataFrame:
-                imported = scenario.importation.model_copy(update={"ascertainment": share})
                 trial = seeded(
-                    scenario.model_copy(
-                        update={"beta": beta, "days": days, "seeds": 2, "importation": imported}
+                    with_ascertainment(scenario, share).model_copy(
+                        update={"beta": beta, "days": days, "seeds": 2}
                     )
                 )
                 run = compare(population, trial, [wave.policy], ctx.registry, attributes=attributes)
                 tell.advance()
                 return compared(wave, run, roles, enrolment, daily)[0]
 
-            start_beta = (
-                auto_beta(population, pathogen, scenario.layer_weights, ctx.settings.cache_dir)[0]
-                if scenario.beta == "auto"
-                else float(scenario.beta)
-            )
-            fitted = fit(weeks_at, start_beta, req.fit_weeks)
+            fitted = fit(weeks_at, start_beta(), req.fit_weeks)
             assert fitted.ascertainment is not None
-            imported = scenario.importation.model_copy(
-                update={"ascertainment": fitted.ascertainment}
-            )
             scenario = seeded(
-                scenario.model_copy(update={"beta": fitted.beta, "importation": imported})
+                with_ascertainment(scenario, fitted.ascertainment).model_copy(
+                    update={"beta": fitted.beta}
+                )
+            )
+        elif saved is not None:
+            scenario = seeded(
+                with_ascertainment(scenario, saved.ascertainment).model_copy(
+                    update={"beta": saved.factor * start_beta()}
+                )
             )
         tell.start(f"{agents:,} agents, {len(population.school_ids)} schools", scenario.seeds)
         comparison = compare(
@@ -227,7 +258,7 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         )
         table, simulated_per, observed_per = compared(wave, comparison, roles, enrolment, daily)
         files = write_validation(
-            wave, comparison, table, (simulated_per, observed_per), req.out, fitted
+            wave, comparison, table, (simulated_per, observed_per), req.out, fitted, saved
         )
     return ValidationResult(
         wave=wave.name,
@@ -235,7 +266,10 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         wall_s=comparison.wall_s,
         initial_infections=scenario.initial_infections,
         beta=comparison.betas[0],
-        fitted=None if fitted is None else FitView(**vars(fitted)),
+        fitted=None
+        if fitted is None
+        else FitView(**{k: v for k, v in vars(fitted).items() if k in FitView.model_fields}),
+        from_fit=saved,
         weeks=[WeekRow(**row) for row in table.iter_rows(named=True)],
         files=files,
     )

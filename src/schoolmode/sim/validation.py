@@ -14,15 +14,22 @@ reported cases set beside the real ones, week by week (weeks of seven days from 
 By default nothing is fitted to these series: beta comes from the pathogen's R0 (``beta:
 auto``), the ascertainment is an assumption, the initial infections are the infections of the
 days before the start (reported cases over that ascertainment) still under way, staged over the
-stages of infection, and the importation the reported cases of each week over it; both waves
-then are checks out of sample. ``fit`` fits beta and the importation ascertainment together to
-the first weeks (``--fit-weeks``), the later weeks staying out of sample; both waves run with
+stages of infection, and the importation the reported cases of each week over it, from the
+residents who are not simulated only (``importation.outside_only``); both waves then are checks
+out of sample. ``fit`` fits beta (as a factor of the beta from R0, ``FIT_RANGE``) and one
+ascertainment together to the first weeks (``--fit-weeks``), the later weeks staying out of
+sample: the share of infections reported as cases, which turns the city's cumulative cases into
+the prior infections (the immunity that limits a wave), its recent cases into the initial
+infections and its weekly cases into the importation. A fit saved by one wave (``fit.json``)
+predicts the other with only the pathogen changed (``--from-fit``: its R0, its escape of prior
+protection, ``Wave.prior_protection`` and ``Wave.vaccine_efficacy``). Both waves run with
 universal masking in school (``MASKED``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,10 +37,12 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schoolmode.importers.cdph import DailyCases
 from schoolmode.importers.cps import SchoolCovidCases
 from schoolmode.metrics.community import CHICAGO_POPULATION_2019
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.reports import figures
 from schoolmode.reports.export import write_csv
 from schoolmode.reports.page import Code, Figures, Heading, Page, Paragraph, TableBlock, write_page
@@ -60,6 +69,11 @@ class Wave:
     """What the real series is, in words."""
     masking: dict[str, float]
     """The scenario's masking multipliers (``MASKED``: universal masking in school)."""
+    prior_protection: float
+    """``immunity.protection`` against this variant: the reduction of susceptibility of an
+    agent infected before (``ESCAPE``)."""
+    vaccine_efficacy: float
+    """``vaccination.efficacy`` against this variant (``ESCAPE``)."""
 
 
 MASKED = {"homeroom": 0.6, "grade": 0.6, "school": 0.6, "staff": 0.8}
@@ -68,6 +82,16 @@ MASKED = {"homeroom": 0.6, "grade": 0.6, "school": 0.6, "staff": 0.8}
 required them until 13 March 2022 (``cps-masks-optional-2022-03-14``). The multipliers are the
 illustrative ones of ``docs/examples/masking-march-2022.yaml`` (0.6 on the classroom, grade and
 school layers, 0.8 among staff), not fitted."""
+
+ESCAPE = """Protection against each variant, from sources (the pathogen change between the
+waves besides R0). A previous infection: 92% against Delta, 56% against Omicron (effectiveness
+against symptomatic reinfection, Qatar; Altarawneh et al., N Engl J Med 2022;386:1288-1290).
+Two vaccine doses: Delta 0.65, within the 88% (2-9 weeks after the second BNT162b2 dose) to
+64% (25 weeks or more) against symptomatic disease of Andrews et al., N Engl J Med
+2022;386:1532-1546, most of Chicago's adults having had their second dose 15 to 25 weeks
+before 30 August 2021; Omicron 0.3 (the scenario's default), between the same study's 65%
+(2-4 weeks) and 9% (25 weeks or more) after two doses, about two thirds of Chicago's
+vaccinated adults having had no booster by 10 January 2022 (an assumption)."""
 
 WAVES = {
     "omicron-2022": Wave(
@@ -80,6 +104,8 @@ WAVES = {
         "cases_reported",
         "CDPH's reported cases per 100,000 Chicago residents",
         MASKED,
+        0.56,
+        0.3,
     ),
     "delta-2021": Wave(
         "delta-2021",
@@ -91,6 +117,8 @@ WAVES = {
         "school_cases_reported",
         "CPS's reported school cases (students and staff) per 100,000 students and staff",
         MASKED,
+        0.92,
+        0.65,
     ),
 }
 
@@ -208,14 +236,18 @@ def plot(wave: Wave, table: pl.DataFrame, seeds: int, path: Path) -> Path:
     return figures.save_png(fig, path)
 
 
-FIT_STEPS = 8
-"""Bisection steps of ``fit_beta`` on the logarithm of beta (the range, a factor of 512, ends
-narrowed to a factor of 512 ** (1 / 256): about 2.5%)."""
-FIT_RANGE = (1 / 256, 2.0)
-"""The factors of the starting beta the fit searches between."""
-FIT_ASCERTAINMENT = (0.15, 0.3, 0.6)
-"""The importation ascertainments ``fit`` tries (the share of infections reported as cases:
-it sets the importation and the initial infections; ``Importation.ascertainment``)."""
+FIT_STEPS = 6
+"""Bisection steps of ``fit_beta`` on the logarithm of beta (the range, a factor of 8, ends
+narrowed to a factor of 8 ** (1 / 64): about 3.3%)."""
+FIT_RANGE = (0.25, 2.0)
+"""The factors of the beta from the pathogen's R0 (``beta_for_r0``) the fit searches between:
+a physical range, contacts and their weights wrong by up to a factor of 4 down or 2 up."""
+FIT_ASCERTAINMENT = (0.1, 0.15, 0.25, 0.4, 0.6, 0.9)
+"""The ascertainments ``fit`` tries: the share of infections reported as cases, for the prior
+infections (``Immunity.ascertainment``: cumulative cases over it, capped at
+``Immunity.max_prior_share``), the initial infections and the importation
+(``Importation.ascertainment``). One share for all three (an assumption: testing was scarcer in
+2020, so the cumulative share was probably lower than the recent one)."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +273,13 @@ class Fit:
     tried."""
     trials: int = 0
     """Simulations run by the search (2 seeds each)."""
+    ascertainment_edge: bool = False
+    """The ascertainment fitted is the first or last of those tried."""
+
+    @property
+    def factor(self) -> float:
+        """Beta over the beta from the pathogen's R0."""
+        return self.beta / self.start_beta
 
 
 def _log_error(table: pl.DataFrame) -> float:
@@ -301,36 +340,92 @@ def fit(
         if best is None or got.error < best.error:
             best = replace(got, ascertainment=share)
     assert best is not None, "no ascertainment to try"
-    return replace(best, trials=trials)
+    edge = len(ascertainments) > 1 and best.ascertainment in (ascertainments[0], ascertainments[-1])
+    return replace(best, trials=trials, ascertainment_edge=edge)
 
 
-def fit_text(fitted: Fit | None) -> str:
+class SavedFit(BaseModel):
+    """A fit saved beside a wave's report (``fit.json``), to predict another wave with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    wave: str
+    """The wave fitted."""
+    weeks: int = Field(ge=1)
+    factor: float = Field(gt=0)
+    """Beta over the beta from that wave's pathogen's R0."""
+    ascertainment: float = Field(gt=0, le=1)
+    beta: float = Field(gt=0)
+    start_beta: float = Field(gt=0)
+
+
+def save_fit(wave: Wave, fitted: Fit, path: Path) -> Path:
+    """``fitted`` as ``fit.json`` (``SavedFit``)."""
+    assert fitted.ascertainment is not None
+    saved = SavedFit(
+        wave=wave.name,
+        weeks=fitted.weeks,
+        factor=fitted.factor,
+        ascertainment=fitted.ascertainment,
+        beta=fitted.beta,
+        start_beta=fitted.start_beta,
+    )
+    path.write_text(json.dumps(saved.model_dump(), indent=2) + "\n")
+    return path
+
+
+def load_fit(path: Path) -> SavedFit:
+    """A ``fit.json``; a bad one is an error naming the file and the field."""
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SchoolmodeError(f"{path}: no such file (--from-fit)") from None
+    except json.JSONDecodeError as exc:
+        raise SchoolmodeError(f"{path}: not JSON: {exc}") from None
+    try:
+        return SavedFit.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(the file)"
+        raise SchoolmodeError(f"{path}: field {where}: {first['msg']}") from None
+
+
+def fit_text(fitted: Fit | None, wave: Wave, transferred: SavedFit | None = None) -> str:
     """What was fitted and what is out of sample, in words."""
     seeding = (
         "the initial infections the infections still under way on the start day (the city's "
         "reported cases of each day before it over the ascertainment, their stages from the "
         "pathogen's durations: seed_state staged), the importation the weekly cases by ZIP over "
-        "the ascertainment, the immunity from the vaccinations and cases by age to the day "
-        "before the start, universal masking in school"
+        "the ascertainment times the share of each ZIP's residents not simulated "
+        "(importation.outside_only), the immunity from the vaccinations and cases by age to the "
+        f"day before the start (a prior infection protecting {wave.prior_protection:g}, the "
+        f"vaccine {wave.vaccine_efficacy:g} against this variant), universal masking in school"
     )
+    if transferred is not None:
+        return (
+            f"Nothing was fitted to this wave: beta {transferred.factor:.3g} times the beta "
+            f"from this pathogen's R0 and ascertainment {transferred.ascertainment:g}, both "
+            f"fitted to the first {transferred.weeks} week(s) of {transferred.wave}; only the "
+            "pathogen changes (its R0, and its escape of the protection of prior infection "
+            f"and vaccination); {seeding}. Every week is out of sample."
+        )
     if fitted is None:
         return (
             "Nothing was fitted to these series: beta from the pathogen's R0, the ascertainment "
             f"an assumption; {seeding}. The comparison is out of sample."
         )
-    what = "beta alone" if fitted.ascertainment is None else "beta and the ascertainment"
     text = (
-        f"Fitted: {what}, so that the simulated reported cases of the first {fitted.weeks} "
-        f"week(s) come nearest the real ones: beta {fitted.beta:.4g} "
-        f"({fitted.beta / fitted.start_beta:.3g} times {fitted.start_beta:.4g}, the beta from "
-        "the pathogen's R0; bisection on log beta between "
-        f"{FIT_RANGE[0]:.3g} and {FIT_RANGE[1]:g} times it, {FIT_STEPS} steps)"
+        f"Fitted: beta and the ascertainment, so that the simulated reported cases of the "
+        f"first {fitted.weeks} week(s) come nearest the real ones: beta {fitted.beta:.4g} "
+        f"({fitted.factor:.3g} times {fitted.start_beta:.4g}, the beta from the pathogen's R0; "
+        f"bisection on log beta between {FIT_RANGE[0]:g} and {FIT_RANGE[1]:g} times it, "
+        f"{FIT_STEPS} steps)"
     )
     if fitted.ascertainment is not None:
         text += (
-            f", importation ascertainment {fitted.ascertainment:g} (of "
-            f"{', '.join(f'{a:g}' for a in FIT_ASCERTAINMENT)}, the one whose fitted weeks are "
-            "nearest the real ones week by week)"
+            f", ascertainment {fitted.ascertainment:g} for the prior infections, the initial "
+            f"infections and the importation (of {', '.join(f'{a:g}' for a in FIT_ASCERTAINMENT)}"
+            ", the one whose fitted weeks are nearest the real ones week by week)"
         )
     text += (
         f"; {fitted.real:,.1f} real cases per 100,000 in those weeks, "
@@ -339,10 +434,11 @@ def fit_text(fitted: Fit | None) -> str:
     )
     if fitted.edge:
         text += (
-            " The fit reached the edge of its range: no beta in it gives the real cases, "
-            "which are set by the initial infections and the importation more than by "
-            "transmission."
+            " Beta reached the edge of its range: no beta within it gives the real cases at "
+            "that ascertainment."
         )
+    if fitted.ascertainment_edge:
+        text += " The ascertainment fitted is at the edge of those tried."
     return (
         text + f" Everything else as without a fit: {seeding}. The weeks after the first "
         f"{fitted.weeks} are out of sample."
@@ -356,6 +452,7 @@ def write_validation(
     denominators: tuple[float, float],
     out: Path,
     fitted: Fit | None = None,
+    transferred: SavedFit | None = None,
 ) -> dict[str, Path]:
     """validation.md, validation.html, validation.csv and the plot of one wave."""
     out.mkdir(parents=True, exist_ok=True)
@@ -385,7 +482,7 @@ def write_validation(
                 f"cases among the simulated agents ({simulated_per:,.0f}). Cases per 100,000 "
                 "in each week of seven days from the start."
             ),
-            Paragraph(fit_text(fitted)),
+            Paragraph(fit_text(fitted, wave, transferred)),
             TableBlock(Table.from_frame(shown)),
             Figures([image]),
             Heading("Scenario"),
@@ -394,6 +491,8 @@ def write_validation(
     )
     files = write_page(page, out, stem="validation")
     (out / "scenario.yaml").write_text(scenario_text(comparison.scenario) + "\n")
+    if fitted is not None:
+        files["fit.json"] = save_fit(wave, fitted, out / "fit.json")
     files.update(
         {
             "validation.csv": out / "validation.csv",
