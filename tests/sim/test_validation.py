@@ -20,6 +20,7 @@ from schoolmode.sim.scenario import load_scenario
 from schoolmode.sim.seeding import still_infected
 from schoolmode.sim.validation import (
     FIT_ASCERTAINMENT,
+    FIT_IMMUNITY_ASCERTAINMENT,
     FIT_RANGE,
     FIT_STEPS,
     MASKED,
@@ -105,17 +106,17 @@ def test_sim_validate_compares_the_fall_2021_term_with_the_cps_reports(tmp_path:
     assert "Fitted: beta and the ascertainment" in (tmp_path / "fit" / "validation.md").read_text()
     refit = load_scenario(tmp_path / "fit" / "scenario.yaml")
     assert refit.importation.ascertainment in FIT_ASCERTAINMENT
-    # one ascertainment for the prior infections, the initial infections and the importation
-    assert refit.immunity.ascertainment == refit.importation.ascertainment
+    assert refit.immunity.ascertainment in FIT_IMMUNITY_ASCERTAINMENT
     assert refit.immunity.protection == wave.prior_protection
     assert refit.vaccination.efficacy == wave.vaccine_efficacy
     assert refit.importation.outside_only
     assert refit.beta != "auto"
     saved = load_fit(tmp_path / "fit" / "fit.json")
-    assert (saved.wave, saved.weeks, saved.ascertainment) == (
+    assert (saved.wave, saved.weeks, saved.ascertainment, saved.immunity_ascertainment) == (
         "delta-2021",
         1,
         refit.importation.ascertainment,
+        refit.immunity.ascertainment,
     )
     assert saved.factor * saved.start_beta == pytest.approx(refit.beta)
     assert FIT_RANGE[0] <= saved.factor <= FIT_RANGE[1]
@@ -163,29 +164,33 @@ def test_a_fit_that_no_beta_reaches_says_so() -> None:
     assert got.beta == pytest.approx(0.5 * FIT_RANGE[0], rel=0.03)
 
 
-def test_fit_picks_the_ascertainment_whose_weeks_are_nearest_week_by_week() -> None:
-    """Two weeks, real 100 then 300: at each ascertainment beta matches the total (400); only
-    at 0.25 is the split between the weeks right."""
-    tried: list[float] = []
-    first_share = dict(zip(FIT_ASCERTAINMENT, (0.6, 0.5, 0.25, 0.15, 0.1, 0.05), strict=True))
+def test_fit_picks_the_ascertainments_whose_weeks_are_nearest_week_by_week() -> None:
+    """Two weeks, real 100 then 300: at each pair of ascertainments beta matches the total
+    (400); only at 0.25 (recent cases) and 0.4 (cumulative) is the split between the weeks
+    right."""
+    tried: list[tuple[float, float]] = []
+    split = {(0.25, 0.4): 0.25}
 
-    def simulate(beta: float, share: float, days: int) -> pl.DataFrame:
-        tried.append(share)
+    def simulate(beta: float, share: float, prior: float, days: int) -> pl.DataFrame:
+        tried.append((share, prior))
         total = 1600.0 * beta
-        first = first_share[share] * total
+        first = split.get((share, prior), 0.6) * total
         return pl.DataFrame({"observed": [100.0, 300.0], "mean": [first, total - first]})
 
     got = fit(simulate, start_beta=0.5, weeks=2)
-    assert got.ascertainment == 0.25
+    assert (got.ascertainment, got.immunity_ascertainment) == (0.25, 0.4)
     assert not got.ascertainment_edge
+    assert not got.immunity_edge
     assert got.beta == pytest.approx(0.25, rel=0.035)
     assert got.error < 0.05
-    assert got.trials == len(tried) == FIT_STEPS * len(FIT_ASCERTAINMENT)
-    assert sorted(set(tried)) == list(FIT_ASCERTAINMENT)
-    # the last ascertainment tried the nearest: at the edge of the grid, said
-    first_share[FIT_ASCERTAINMENT[-1]] = 0.25
-    first_share[0.25] = 0.6
-    assert fit(simulate, start_beta=0.5, weeks=2).ascertainment_edge
+    grid = len(FIT_ASCERTAINMENT) * len(FIT_IMMUNITY_ASCERTAINMENT)
+    assert got.trials == len(tried) == FIT_STEPS * grid
+    assert len(set(tried)) == grid
+    # the nearest at the edge of a grid: said
+    split = {(FIT_ASCERTAINMENT[-1], FIT_IMMUNITY_ASCERTAINMENT[0]): 0.25}
+    edge = fit(simulate, start_beta=0.5, weeks=2)
+    assert edge.ascertainment_edge
+    assert edge.immunity_edge
 
 
 def test_the_initial_infections_are_those_still_under_way() -> None:
@@ -204,7 +209,7 @@ def test_a_bad_fit_file_names_the_file_and_the_field(tmp_path: Path) -> None:
     path = tmp_path / "fit.json"
     path.write_text(
         '{"wave": "delta-2021", "weeks": 2, "factor": -1, "ascertainment": 0.4, '
-        '"beta": 0.1, "start_beta": 0.4}'
+        '"immunity_ascertainment": 0.25, "beta": 0.1, "start_beta": 0.4}'
     )
     with pytest.raises(SchoolmodeError, match=r"fit\.json: field factor: Input should be greater"):
         load_fit(path)

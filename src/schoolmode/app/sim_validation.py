@@ -27,6 +27,7 @@ from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.seeding import infected_now
 from schoolmode.sim.validation import (
     FIT_ASCERTAINMENT,
+    FIT_IMMUNITY_ASCERTAINMENT,
     FIT_STEPS,
     WAVES,
     SavedFit,
@@ -60,7 +61,7 @@ class ValidateRequest(BaseModel):
     out of sample. 0: nothing fitted (beta from the pathogen's R0)."""
     from_fit: Path | None = None
     """A ``fit.json`` written by a fitted run (of this wave or the other): beta its factor
-    times the beta from this wave's pathogen's R0, its ascertainment; every week out of
+    times the beta from this wave's pathogen's R0, its ascertainments; every week out of
     sample."""
 
 
@@ -89,6 +90,8 @@ class FitView(BaseModel):
     error: float
     trials: int
     ascertainment_edge: bool
+    immunity_ascertainment: float | None
+    immunity_edge: bool
 
 
 class ValidationResult(BaseModel):
@@ -163,13 +166,14 @@ def _enrolment(ctx: Context) -> int:
     return int(frame["enrolment"].sum())
 
 
-def with_ascertainment(scenario: Scenario, share: float) -> Scenario:
-    """``scenario`` with ``share`` as the ascertainment of the prior infections and of the
-    importation (and so of the initial infections, ``initial_infections``)."""
+def with_ascertainment(scenario: Scenario, share: float, prior: float) -> Scenario:
+    """``scenario`` with ``share`` as the ascertainment of the importation (and so of the
+    initial infections, ``initial_infections``) and ``prior`` as that of the prior
+    infections."""
     return scenario.model_copy(
         update={
             "importation": scenario.importation.model_copy(update={"ascertainment": share}),
-            "immunity": scenario.immunity.model_copy(update={"ascertainment": share}),
+            "immunity": scenario.immunity.model_copy(update={"ascertainment": prior}),
         }
     )
 
@@ -219,13 +223,13 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         fitted = None
         if req.fit_weeks:
             tell.start(
-                f"fitting beta and the ascertainment to the first {req.fit_weeks} week(s)",
-                FIT_STEPS * len(FIT_ASCERTAINMENT),
+                f"fitting beta and the ascertainments to the first {req.fit_weeks} week(s)",
+                FIT_STEPS * len(FIT_ASCERTAINMENT) * len(FIT_IMMUNITY_ASCERTAINMENT),
             )
 
-            def weeks_at(beta: float, share: float, days: int) -> pl.DataFrame:
+            def weeks_at(beta: float, share: float, prior: float, days: int) -> pl.DataFrame:
                 trial = seeded(
-                    with_ascertainment(scenario, share).model_copy(
+                    with_ascertainment(scenario, share, prior).model_copy(
                         update={"beta": beta, "days": days, "seeds": 2}
                     )
                 )
@@ -235,16 +239,17 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
 
             fitted = fit(weeks_at, start_beta(), req.fit_weeks)
             assert fitted.ascertainment is not None
+            assert fitted.immunity_ascertainment is not None
             scenario = seeded(
-                with_ascertainment(scenario, fitted.ascertainment).model_copy(
-                    update={"beta": fitted.beta}
-                )
+                with_ascertainment(
+                    scenario, fitted.ascertainment, fitted.immunity_ascertainment
+                ).model_copy(update={"beta": fitted.beta})
             )
         elif saved is not None:
             scenario = seeded(
-                with_ascertainment(scenario, saved.ascertainment).model_copy(
-                    update={"beta": saved.factor * start_beta()}
-                )
+                with_ascertainment(
+                    scenario, saved.ascertainment, saved.immunity_ascertainment
+                ).model_copy(update={"beta": saved.factor * start_beta()})
             )
         tell.start(f"{agents:,} agents, {len(population.school_ids)} schools", scenario.seeds)
         comparison = compare(

@@ -340,8 +340,9 @@ def validate_cmd(
         int,
         typer.Option(
             min=0,
-            help="Fit beta (0.25 to 2 times the beta from R0) and the ascertainment (prior "
-            "infections, initial infections, importation) so that the simulated reported "
+            help="Fit beta (0.25 to 2 times the beta from R0) and the ascertainments of the "
+            "cumulative cases (prior infections) and the recent ones (initial infections, "
+            "importation) so that the simulated reported "
             "cases of the first N weeks come nearest the real ones (the later weeks out of "
             "sample); 0: nothing fitted. Writes fit.json.",
         ),
@@ -350,7 +351,7 @@ def validate_cmd(
         Path | None,
         typer.Option(
             help="A fit.json of a fitted run (e.g. of the other wave): its beta factor times "
-            "this wave's beta from R0 and its ascertainment; every week out of sample.",
+            "this wave's beta from R0 and its ascertainments; every week out of sample.",
         ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim-validate"),
@@ -380,14 +381,17 @@ def validate_cmd(
             f"fitted to the first {result.fitted.weeks} week(s): beta {result.fitted.beta:.4g} "
             f"({result.fitted.beta / result.fitted.start_beta:.3g} times the beta from R0)"
             + (" at the edge of the range searched" if result.fitted.edge else "")
-            + f", ascertainment {result.fitted.ascertainment:g}"
+            + f", ascertainment {result.fitted.ascertainment:g} of the recent cases"
             + (" (at the edge of those tried)" if result.fitted.ascertainment_edge else "")
+            + f" and {result.fitted.immunity_ascertainment:g} of the cumulative cases"
+            + (" (at the edge of those tried)" if result.fitted.immunity_edge else "")
             + f" (root mean square log ratio by week {result.fitted.error:.2f})"
         )
     if result.from_fit is not None:
         console.print(
             f"from the fit to {result.from_fit.wave}: beta {result.from_fit.factor:.3g} times "
-            f"the beta from R0, ascertainment {result.from_fit.ascertainment:g}"
+            f"the beta from R0, ascertainment {result.from_fit.ascertainment:g} of the recent "
+            f"cases and {result.from_fit.immunity_ascertainment:g} of the cumulative cases"
         )
     console.print(
         f"{result.runs} runs in {result.wall_s:.1f} s; beta {result.beta:.4g}; "

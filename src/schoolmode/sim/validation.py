@@ -16,11 +16,12 @@ auto``), the ascertainment is an assumption, the initial infections are the infe
 days before the start (reported cases over that ascertainment) still under way, staged over the
 stages of infection, and the importation the reported cases of each week over it, from the
 residents who are not simulated only (``importation.outside_only``); both waves then are checks
-out of sample. ``fit`` fits beta (as a factor of the beta from R0, ``FIT_RANGE``) and one
-ascertainment together to the first weeks (``--fit-weeks``), the later weeks staying out of
-sample: the share of infections reported as cases, which turns the city's cumulative cases into
-the prior infections (the immunity that limits a wave), its recent cases into the initial
-infections and its weekly cases into the importation. A fit saved by one wave (``fit.json``)
+out of sample. ``fit`` fits beta (as a factor of the beta from R0, ``FIT_RANGE``) and two
+ascertainments together to the first weeks (``--fit-weeks``), the later weeks staying out of
+sample: the share of all infections to date reported as cases, which turns the city's
+cumulative cases into the prior infections (the immunity that limits a wave), and the share of
+recent ones, which turns its recent cases into the initial infections and its weekly cases into
+the importation. A fit saved by one wave (``fit.json``)
 predicts the other with only the pathogen changed (``--from-fit``: its R0, its escape of prior
 protection, ``Wave.prior_protection`` and ``Wave.vaccine_efficacy``). Both waves run with
 universal masking in school (``MASKED``).
@@ -242,12 +243,15 @@ narrowed to a factor of 8 ** (1 / 64): about 3.3%)."""
 FIT_RANGE = (0.25, 2.0)
 """The factors of the beta from the pathogen's R0 (``beta_for_r0``) the fit searches between:
 a physical range, contacts and their weights wrong by up to a factor of 4 down or 2 up."""
-FIT_ASCERTAINMENT = (0.1, 0.15, 0.25, 0.4, 0.6, 0.9)
-"""The ascertainments ``fit`` tries: the share of infections reported as cases, for the prior
-infections (``Immunity.ascertainment``: cumulative cases over it, capped at
-``Immunity.max_prior_share``), the initial infections and the importation
-(``Importation.ascertainment``). One share for all three (an assumption: testing was scarcer in
-2020, so the cumulative share was probably lower than the recent one)."""
+FIT_ASCERTAINMENT = (0.15, 0.25, 0.4, 0.6, 0.9)
+"""The ascertainments of the recent cases ``fit`` tries: the share of infections reported as
+cases in the days before the start and during the wave, which sets the initial infections and
+the importation (``Importation.ascertainment``)."""
+FIT_IMMUNITY_ASCERTAINMENT = (0.15, 0.25, 0.4, 0.6)
+"""The ascertainments of the cumulative cases ``fit`` tries: the share of all infections up to
+the start reported as cases, which sets the prior infections (``Immunity.ascertainment``:
+cumulative cases over it, capped at ``Immunity.max_prior_share``), what limits a wave. Apart
+from the recent one: testing was scarcer in 2020 and home tests went unreported in 2022."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +279,10 @@ class Fit:
     """Simulations run by the search (2 seeds each)."""
     ascertainment_edge: bool = False
     """The ascertainment fitted is the first or last of those tried."""
+    immunity_ascertainment: float | None = None
+    """The ascertainment of the prior infections fitted (None: not fitted)."""
+    immunity_edge: bool = False
+    """The immunity's ascertainment fitted is the first or last of those tried."""
 
     @property
     def factor(self) -> float:
@@ -316,32 +324,44 @@ def fit_beta(
     return Fit(beta, start_beta, weeks, real, simulated, edge, None, error, FIT_STEPS)
 
 
-def _at(
-    simulate: Callable[[float, float, int], pl.DataFrame], share: float
-) -> Callable[[float, int], pl.DataFrame]:
-    return lambda beta, days: simulate(beta, share, days)
-
-
 def fit(
-    simulate: Callable[[float, float, int], pl.DataFrame],
+    simulate: Callable[[float, float, float, int], pl.DataFrame],
     start_beta: float,
     weeks: int,
     ascertainments: tuple[float, ...] = FIT_ASCERTAINMENT,
+    immunity_ascertainments: tuple[float, ...] = FIT_IMMUNITY_ASCERTAINMENT,
 ) -> Fit:
-    """Beta and the importation ascertainment together: for each ascertainment of
-    ``ascertainments`` (``simulate(beta, ascertainment, days)``) the beta that gives the real
-    cases of the fitted weeks (``fit_beta``), then the pair whose weeks are nearest the real
-    ones week by week (least ``Fit.error``; the first on a tie)."""
+    """Beta and the two ascertainments together: for each pair of an ascertainment of
+    ``ascertainments`` (the recent cases: initial infections and importation) and one of
+    ``immunity_ascertainments`` (the cumulative cases: prior infections)
+    (``simulate(beta, ascertainment, immunity_ascertainment, days)``) the beta that gives the
+    real cases of the fitted weeks (``fit_beta``), then the one whose weeks are nearest the
+    real ones week by week (least ``Fit.error``; the first on a tie)."""
     best: Fit | None = None
     trials = 0
-    for share in ascertainments:
-        got = fit_beta(_at(simulate, share), start_beta, weeks)
-        trials += got.trials
-        if best is None or got.error < best.error:
-            best = replace(got, ascertainment=share)
+    for prior in immunity_ascertainments:
+        for share in ascertainments:
+            got = fit_beta(_at(simulate, share, prior), start_beta, weeks)
+            trials += got.trials
+            if best is None or got.error < best.error:
+                best = replace(got, ascertainment=share, immunity_ascertainment=prior)
     assert best is not None, "no ascertainment to try"
-    edge = len(ascertainments) > 1 and best.ascertainment in (ascertainments[0], ascertainments[-1])
-    return replace(best, trials=trials, ascertainment_edge=edge)
+    return replace(
+        best,
+        trials=trials,
+        ascertainment_edge=_at_edge(best.ascertainment, ascertainments),
+        immunity_edge=_at_edge(best.immunity_ascertainment, immunity_ascertainments),
+    )
+
+
+def _at(
+    simulate: Callable[[float, float, float, int], pl.DataFrame], share: float, prior: float
+) -> Callable[[float, int], pl.DataFrame]:
+    return lambda beta, days: simulate(beta, share, prior, days)
+
+
+def _at_edge(value: float | None, tried: tuple[float, ...]) -> bool:
+    return len(tried) > 1 and value in (tried[0], tried[-1])
 
 
 class SavedFit(BaseModel):
@@ -355,6 +375,7 @@ class SavedFit(BaseModel):
     factor: float = Field(gt=0)
     """Beta over the beta from that wave's pathogen's R0."""
     ascertainment: float = Field(gt=0, le=1)
+    immunity_ascertainment: float = Field(gt=0, le=1)
     beta: float = Field(gt=0)
     start_beta: float = Field(gt=0)
 
@@ -362,11 +383,13 @@ class SavedFit(BaseModel):
 def save_fit(wave: Wave, fitted: Fit, path: Path) -> Path:
     """``fitted`` as ``fit.json`` (``SavedFit``)."""
     assert fitted.ascertainment is not None
+    assert fitted.immunity_ascertainment is not None
     saved = SavedFit(
         wave=wave.name,
         weeks=fitted.weeks,
         factor=fitted.factor,
         ascertainment=fitted.ascertainment,
+        immunity_ascertainment=fitted.immunity_ascertainment,
         beta=fitted.beta,
         start_beta=fitted.start_beta,
     )
@@ -404,7 +427,8 @@ def fit_text(fitted: Fit | None, wave: Wave, transferred: SavedFit | None = None
     if transferred is not None:
         return (
             f"Nothing was fitted to this wave: beta {transferred.factor:.3g} times the beta "
-            f"from this pathogen's R0 and ascertainment {transferred.ascertainment:g}, both "
+            f"from this pathogen's R0, ascertainment {transferred.ascertainment:g} (recent "
+            f"cases) and {transferred.immunity_ascertainment:g} (cumulative cases), all "
             f"fitted to the first {transferred.weeks} week(s) of {transferred.wave}; only the "
             "pathogen changes (its R0, and its escape of the protection of prior infection "
             f"and vaccination); {seeding}. Every week is out of sample."
@@ -415,7 +439,7 @@ def fit_text(fitted: Fit | None, wave: Wave, transferred: SavedFit | None = None
             f"an assumption; {seeding}. The comparison is out of sample."
         )
     text = (
-        f"Fitted: beta and the ascertainment, so that the simulated reported cases of the "
+        f"Fitted: beta and the ascertainments, so that the simulated reported cases of the "
         f"first {fitted.weeks} week(s) come nearest the real ones: beta {fitted.beta:.4g} "
         f"({fitted.factor:.3g} times {fitted.start_beta:.4g}, the beta from the pathogen's R0; "
         f"bisection on log beta between {FIT_RANGE[0]:g} and {FIT_RANGE[1]:g} times it, "
@@ -423,9 +447,11 @@ def fit_text(fitted: Fit | None, wave: Wave, transferred: SavedFit | None = None
     )
     if fitted.ascertainment is not None:
         text += (
-            f", ascertainment {fitted.ascertainment:g} for the prior infections, the initial "
-            f"infections and the importation (of {', '.join(f'{a:g}' for a in FIT_ASCERTAINMENT)}"
-            ", the one whose fitted weeks are nearest the real ones week by week)"
+            f", ascertainment {fitted.ascertainment:g} of the recent cases (initial infections "
+            f"and importation; of {', '.join(f'{a:g}' for a in FIT_ASCERTAINMENT)}) and "
+            f"{fitted.immunity_ascertainment:g} of the cumulative cases (prior infections; of "
+            f"{', '.join(f'{a:g}' for a in FIT_IMMUNITY_ASCERTAINMENT)}), the pair whose fitted "
+            "weeks are nearest the real ones week by week"
         )
     text += (
         f"; {fitted.real:,.1f} real cases per 100,000 in those weeks, "
@@ -438,7 +464,9 @@ def fit_text(fitted: Fit | None, wave: Wave, transferred: SavedFit | None = None
             "that ascertainment."
         )
     if fitted.ascertainment_edge:
-        text += " The ascertainment fitted is at the edge of those tried."
+        text += " The recent cases' ascertainment fitted is at the edge of those tried."
+    if fitted.immunity_edge:
+        text += " The cumulative cases' ascertainment fitted is at the edge of those tried."
     return (
         text + f" Everything else as without a fit: {seeding}. The weeks after the first "
         f"{fitted.weeks} are out of sample."
