@@ -16,6 +16,7 @@ from schoolmode.cli.app import app
 from schoolmode.metrics.community import CHICAGO_POPULATION_2019
 from schoolmode.pathogen import load_pathogen
 from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.sim.immunity_data import variant_share
 from schoolmode.sim.scenario import load_scenario
 from schoolmode.sim.seeding import still_infected
 from schoolmode.sim.validation import (
@@ -30,6 +31,7 @@ from schoolmode.sim.validation import (
     fit_beta,
     load_fit,
     observed_weekly,
+    protection,
     school_cases,
     simulated_weekly,
 )
@@ -107,7 +109,7 @@ def test_sim_validate_compares_the_fall_2021_term_with_the_cps_reports(tmp_path:
     refit = load_scenario(tmp_path / "fit" / "scenario.yaml")
     assert refit.importation.ascertainment in FIT_ASCERTAINMENT
     assert refit.immunity.ascertainment in FIT_IMMUNITY_ASCERTAINMENT
-    assert refit.immunity.protection == wave.prior_protection
+    assert refit.immunity.protection == wave.prior_protection  # no Delta counted apart
     assert refit.vaccination.efficacy == wave.vaccine_efficacy
     assert refit.importation.outside_only
     assert refit.beta != "auto"
@@ -218,3 +220,17 @@ def test_a_bad_fit_file_names_the_file_and_the_field(tmp_path: Path) -> None:
         load_fit(path)
     with pytest.raises(SchoolmodeError, match="no such file"):
         load_fit(tmp_path / "none.json")
+
+
+def test_omicron_prior_protection_mixes_omicron_and_earlier_infections() -> None:
+    """The prior infections of Omicron's own wave (reported from 19 December 2021) protect
+    0.94, the earlier ones 0.56: the mean weighted by the city's reported cases."""
+    wave = WAVES["omicron-2022"]
+    assert wave.variant_since is not None
+    share = variant_share(wave.start, wave.variant_since)
+    assert 0.1 < share < 0.5  # the December-January wave against everything since 2020
+    assert protection(wave) == pytest.approx(share * 0.94 + (1 - share) * 0.56)
+    assert variant_share(wave.start, wave.start) == 0.0
+    assert variant_share(wave.start, dt.date(2019, 1, 1)) == 1.0
+    assert variant_share(wave.start, dt.date(2021, 12, 1)) > share
+    assert protection(WAVES["delta-2021"]) == 0.92  # nothing counted apart

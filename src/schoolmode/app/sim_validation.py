@@ -36,6 +36,7 @@ from schoolmode.sim.validation import (
     compared,
     fit,
     load_fit,
+    protection,
     school_cases,
     write_validation,
 )
@@ -144,7 +145,7 @@ def wave_scenario(wave: Wave, seeds: int, params: list[str]) -> Scenario:
             "pathogen": wave.pathogen,
             "seeds": seeds,
             "importation": {"source": "zip-weekly-cases", "outside_only": True},
-            "immunity": {"source": "data", "protection": wave.prior_protection},
+            "immunity": {"source": "data", "protection": protection(wave)},
             "vaccination": {"efficacy": wave.vaccine_efficacy},
             "masking": dict(wave.masking),
             "seed_state": "staged",

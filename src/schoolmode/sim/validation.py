@@ -49,7 +49,7 @@ from schoolmode.reports.export import write_csv
 from schoolmode.reports.page import Code, Figures, Heading, Page, Paragraph, TableBlock, write_page
 from schoolmode.reports.table import Table
 from schoolmode.sim.compare import Comparison
-from schoolmode.sim.immunity_data import CASES_FILE, shipped
+from schoolmode.sim.immunity_data import CASES_FILE, shipped, variant_share
 from schoolmode.sim.report import scenario_text
 from schoolmode.sim.state import OTHER_STAFF, STUDENT, TEACHER
 
@@ -75,6 +75,11 @@ class Wave:
     agent infected before (``ESCAPE``)."""
     vaccine_efficacy: float
     """``vaccination.efficacy`` against this variant (``ESCAPE``)."""
+    variant_since: dt.date | None = None
+    """The day from which the city's infections are taken to be of this variant: the prior
+    infections from then on protect ``same_protection`` (``protection``); None: none apart."""
+    same_protection: float = 0.0
+    """The protection of a prior infection with this variant against it (``ESCAPE``)."""
 
 
 MASKED = {"homeroom": 0.6, "grade": 0.6, "school": 0.6, "staff": 0.8}
@@ -92,7 +97,11 @@ Two vaccine doses: Delta 0.65, within the 88% (2-9 weeks after the second BNT162
 2022;386:1532-1546, most of Chicago's adults having had their second dose 15 to 25 weeks
 before 30 August 2021; Omicron 0.3 (the scenario's default), between the same study's 65%
 (2-4 weeks) and 9% (25 weeks or more) after two doses, about two thirds of Chicago's
-vaccinated adults having had no booster by 10 January 2022 (an assumption)."""
+vaccinated adults having had no booster by 10 January 2022 (an assumption). An Omicron
+infection against Omicron: 0.94 (BA.1 infection against BA.2 reinfection, 94.2%; Chemaitelly et
+al., Nat Commun 2022;13:4675), counted for the city's cases from 19 December 2021 (an
+assumption: the week Omicron became most of the Midwest's cases in CDC's variant estimates,
+within about a week; no variant data is shipped)."""
 
 WAVES = {
     "omicron-2022": Wave(
@@ -107,6 +116,8 @@ WAVES = {
         MASKED,
         0.56,
         0.3,
+        dt.date(2021, 12, 19),
+        0.94,
     ),
     "delta-2021": Wave(
         "delta-2021",
@@ -122,6 +133,18 @@ WAVES = {
         0.65,
     ),
 }
+
+
+def protection(wave: Wave, cases: Path | None = None) -> float:
+    """``immunity.protection`` for the wave: with ``variant_since``, the mean over the prior
+    infections of ``same_protection`` (the share of the city's cumulative reported cases to the
+    day before the start reported from ``variant_since`` on) and ``prior_protection`` (the
+    rest; the susceptibility is reduced by each, so its mean is reduced by the mean); else
+    ``prior_protection``."""
+    if wave.variant_since is None:
+        return wave.prior_protection
+    share = variant_share(wave.start, wave.variant_since, cases)
+    return share * wave.same_protection + (1 - share) * wave.prior_protection
 
 
 def week_of(start: dt.date, day: pl.Expr) -> pl.Expr:
@@ -421,7 +444,7 @@ def fit_text(fitted: Fit | None, wave: Wave, transferred: SavedFit | None = None
         "pathogen's durations: seed_state staged), the importation the weekly cases by ZIP over "
         "the ascertainment times the share of each ZIP's residents not simulated "
         "(importation.outside_only), the immunity from the vaccinations and cases by age to the "
-        f"day before the start (a prior infection protecting {wave.prior_protection:g}, the "
+        f"day before the start (a prior infection protecting {protection(wave):.3g}, the "
         f"vaccine {wave.vaccine_efficacy:g} against this variant), universal masking in school"
     )
     if transferred is not None:
