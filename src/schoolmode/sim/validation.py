@@ -270,7 +270,7 @@ FIT_ASCERTAINMENT = (0.15, 0.25, 0.4, 0.6, 0.9)
 """The ascertainments of the recent cases ``fit`` tries: the share of infections reported as
 cases in the days before the start and during the wave, which sets the initial infections and
 the importation (``Importation.ascertainment``)."""
-FIT_IMMUNITY_ASCERTAINMENT = (0.15, 0.25, 0.4, 0.6)
+FIT_IMMUNITY_ASCERTAINMENT = (0.1, 0.15, 0.25, 0.4, 0.6)
 """The ascertainments of the cumulative cases ``fit`` tries: the share of all infections up to
 the start reported as cases, which sets the prior infections (``Immunity.ascertainment``:
 cumulative cases over it, capped at ``Immunity.max_prior_share``), what limits a wave. Apart
