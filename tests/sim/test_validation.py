@@ -4,6 +4,7 @@ sums of the real and simulated series, and the command end to end on a few schoo
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,19 @@ def test_sim_validate_compares_the_fall_2021_term_with_the_cps_reports(tmp_path:
     assert (table["lo"] <= table["mean"]).all()
     assert (table["mean"] <= table["hi"]).all()
     assert "week from 2021-08-30: real" in " ".join(result.output.split())
+    # where the infections came from: the seeds (exactly the initial infections), the
+    # importations and the rest, which add up
+    said = " ".join(result.output.split())
+    found = re.search(
+        r"([\d,.]+) infections: ([\d,.]+) seeded on day 0 \(\d+%\), ([\d,.]+) imported "
+        r"\(\d+%\), ([\d,.]+) transmitted among the agents",
+        said,
+    )
+    assert found is not None, said
+    total, seeded, imported, transmitted = (float(g.replace(",", "")) for g in found.groups())
+    assert seeded == scenario.initial_infections
+    assert seeded + imported + transmitted == pytest.approx(total, abs=1.5)
+    assert "seeded on day 0" in page
     fitted = CliRunner().invoke(app, [*args, "--fit-weeks", "1", "--out", str(tmp_path / "fit")])
     assert fitted.exit_code == 0, fitted.output
     assert "fitted to the first 1 week(s): beta" in fitted.output

@@ -36,6 +36,7 @@ from schoolmode.sim.validation import (
     compared,
     fit,
     load_fit,
+    origins,
     protection,
     school_cases,
     write_validation,
@@ -105,6 +106,8 @@ class ValidationResult(BaseModel):
     beta: float
     fitted: FitView | None
     from_fit: SavedFit | None
+    origins: str
+    """Where the simulated infections came from, in words (``validation.origins``)."""
     weeks: list[WeekRow]
     files: dict[str, Path]
 
@@ -276,6 +279,7 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         if fitted is None
         else FitView(**{k: v for k, v in vars(fitted).items() if k in FitView.model_fields}),
         from_fit=saved,
+        origins=origins(comparison).text(),
         weeks=[WeekRow(**row) for row in table.iter_rows(named=True)],
         files=files,
     )

@@ -403,4 +403,5 @@ def validate_cmd(
             f"week from {w.week}: real {w.observed:,.1f}, simulated {w.mean:,.1f} "
             f"[{w.lo:,.1f}, {w.hi:,.1f}]"
         )
+    console.print(f"where the infections came from (means over seeds): {result.origins}")
     console.print(f"report: {result.files['validation.md']} and {result.files['validation.html']}")

@@ -234,6 +234,41 @@ def compared(
     return table, simulated_per, observed_per
 
 
+@dataclass(frozen=True)
+class Origins:
+    """Where a run's infections came from, means over its seeds."""
+
+    seeded: float
+    """Infected on day 0 (the initial infections)."""
+    imported: float
+    """Infected from outside the simulated population."""
+    transmitted: float
+    """Infected by another agent (in any chain)."""
+
+    @property
+    def infections(self) -> float:
+        return self.seeded + self.imported + self.transmitted
+
+    def text(self) -> str:
+        total = max(self.infections, 1.0)
+        return (
+            f"{self.infections:,.0f} infections: {self.seeded:,.0f} seeded on day 0 "
+            f"({self.seeded / total:.0%}), {self.imported:,.0f} imported "
+            f"({self.imported / total:.0%}), {self.transmitted:,.0f} transmitted among the "
+            f"agents ({self.transmitted / total:.0%})"
+        )
+
+
+def origins(comparison: Comparison) -> Origins:
+    """The infections of the comparison's runs by origin, means over runs (``runs.csv``'s
+    ``seeded``, ``importations`` and ``infections``)."""
+    runs = comparison.runs()
+    seeded = float(runs["seeded"].mean())  # type: ignore[arg-type]
+    imported = float(runs["importations"].mean())  # type: ignore[arg-type]
+    infections = float(runs["infections"].mean())  # type: ignore[arg-type]
+    return Origins(seeded, imported, infections - seeded - imported)
+
+
 def plot(wave: Wave, table: pl.DataFrame, seeds: int, path: Path) -> Path:
     """Observed (points and line) and simulated (mean and 95% band) cases by week."""
     fig, ax = figures.subplots(figsize=(9, 3.8), constrained=True)
@@ -534,6 +569,10 @@ def write_validation(
                 "in each week of seven days from the start."
             ),
             Paragraph(fit_text(fitted, wave, transferred)),
+            Paragraph(
+                f"Where the simulated infections came from (means over seeds): "
+                f"{origins(comparison).text()}."
+            ),
             TableBlock(Table.from_frame(shown)),
             Figures([image]),
             Heading("Scenario"),
