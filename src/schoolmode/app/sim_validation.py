@@ -275,9 +275,7 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         wall_s=comparison.wall_s,
         initial_infections=scenario.initial_infections,
         beta=comparison.betas[0],
-        fitted=None
-        if fitted is None
-        else FitView(**{k: v for k, v in vars(fitted).items() if k in FitView.model_fields}),
+        fitted=None if fitted is None else FitView(**vars(fitted)),
         from_fit=saved,
         origins=origins(comparison).text(),
         weeks=[WeekRow(**row) for row in table.iter_rows(named=True)],
