@@ -21,10 +21,10 @@ ascertainments together to the first weeks (``--fit-weeks``), the later weeks st
 sample: the share of all infections to date reported as cases, which turns the city's
 cumulative cases into the prior infections (the immunity that limits a wave), and the share of
 recent ones, which turns its recent cases into the initial infections and its weekly cases into
-the importation. A fit saved by one wave (``fit.json``)
-predicts the other with only the pathogen changed (``--from-fit``: its R0, its escape of prior
-protection, ``Wave.prior_protection`` and ``Wave.vaccine_efficacy``). Both waves run with
-universal masking in school (``MASKED``).
+the importation. A fit saved by one wave (``fit.json``) predicts the other with only the
+pathogen changed (``--from-fit``: its R0, its escape of prior protection, ``protection``, and
+of vaccination, ``Wave.vaccine_efficacy``). Both waves run with universal masking in school
+(``MASKED``).
 """
 
 from __future__ import annotations
@@ -315,9 +315,9 @@ from the recent one: testing was scarcer in 2020 and home tests went unreported 
 
 @dataclass(frozen=True)
 class Fit:
-    """Beta (and, with ``fit``, the importation ascertainment) fitted to the first ``weeks``
-    weeks: the simulated reported cases of those weeks (2 seeds) equal the real ones as nearly
-    as the search gets."""
+    """Beta (and, with ``fit``, the two ascertainments) fitted to the first ``weeks`` weeks:
+    the simulated reported cases of those weeks (2 seeds) equal the real ones as nearly as the
+    search gets."""
 
     beta: float
     start_beta: float
@@ -328,9 +328,10 @@ class Fit:
     """The simulated ones at the last beta tried (mean of 2 seeds), per 100,000."""
     edge: bool = False
     """The bisection never moved one end of ``FIT_RANGE``: no beta in the range gives the real
-    cases (the first weeks are set by the initial infections and the importation)."""
+    cases at that ascertainment."""
     ascertainment: float | None = None
-    """The importation ascertainment fitted (None: not fitted, the scenario's)."""
+    """The recent cases' ascertainment fitted (initial infections and importation; None: not
+    fitted, the scenario's)."""
     error: float = 0.0
     """Root mean square of log(simulated / real) over the fitted weeks, at the last beta
     tried."""
