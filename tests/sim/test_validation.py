@@ -4,6 +4,7 @@ sums of the real and simulated series, and the command end to end on a few schoo
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,13 @@ from schoolmode.app.sim_validation import HISTORY_DAYS, case_history, initial_in
 from schoolmode.cli.app import app
 from schoolmode.metrics.community import CHICAGO_POPULATION_2019
 from schoolmode.pathogen import load_pathogen
+from schoolmode.policy.errors import SchoolmodeError
+from schoolmode.sim.immunity_data import variant_share
 from schoolmode.sim.scenario import load_scenario
 from schoolmode.sim.seeding import still_infected
 from schoolmode.sim.validation import (
     FIT_ASCERTAINMENT,
+    FIT_IMMUNITY_ASCERTAINMENT,
     FIT_RANGE,
     FIT_STEPS,
     MASKED,
@@ -26,7 +30,9 @@ from schoolmode.sim.validation import (
     city_cases,
     fit,
     fit_beta,
+    load_fit,
     observed_weekly,
+    protection,
     school_cases,
     simulated_weekly,
 )
@@ -96,14 +102,54 @@ def test_sim_validate_compares_the_fall_2021_term_with_the_cps_reports(tmp_path:
     assert (table["lo"] <= table["mean"]).all()
     assert (table["mean"] <= table["hi"]).all()
     assert "week from 2021-08-30: real" in " ".join(result.output.split())
+    # where the infections came from: the seeds (exactly the initial infections), the
+    # importations and the rest, which add up
+    said = " ".join(result.output.split())
+    found = re.search(
+        r"([\d,.]+) infections: ([\d,.]+) seeded on day 0 \(\d+%\), ([\d,.]+) imported "
+        r"\(\d+%\), ([\d,.]+) transmitted among the agents",
+        said,
+    )
+    assert found is not None, said
+    total, seeded, imported, transmitted = (float(g.replace(",", "")) for g in found.groups())
+    assert seeded == scenario.initial_infections
+    assert seeded + imported + transmitted == pytest.approx(total, abs=1.5)
+    assert "seeded on day 0" in page
     fitted = CliRunner().invoke(app, [*args, "--fit-weeks", "1", "--out", str(tmp_path / "fit")])
     assert fitted.exit_code == 0, fitted.output
     assert "fitted to the first 1 week(s): beta" in fitted.output
-    assert "importation ascertainment" in fitted.output
+    assert ", ascertainment " in fitted.output
     assert "Fitted: beta and the ascertainment" in (tmp_path / "fit" / "validation.md").read_text()
     refit = load_scenario(tmp_path / "fit" / "scenario.yaml")
     assert refit.importation.ascertainment in FIT_ASCERTAINMENT
+    assert refit.immunity.ascertainment in FIT_IMMUNITY_ASCERTAINMENT
+    assert refit.immunity.protection == wave.prior_protection  # no Delta counted apart
+    assert refit.vaccination.efficacy == wave.vaccine_efficacy
+    assert refit.importation.outside_only
     assert refit.beta != "auto"
+    saved = load_fit(tmp_path / "fit" / "fit.json")
+    assert (saved.wave, saved.weeks, saved.ascertainment, saved.immunity_ascertainment) == (
+        "delta-2021",
+        1,
+        refit.importation.ascertainment,
+        refit.immunity.ascertainment,
+    )
+    assert saved.factor * saved.start_beta == pytest.approx(refit.beta)
+    assert FIT_RANGE[0] <= saved.factor <= FIT_RANGE[1]
+    # the saved fit predicts a wave with its factor of that wave's beta from R0 (here the same)
+    again = tmp_path / "again"
+    from_fit = ["--from-fit", str(tmp_path / "fit" / "fit.json"), "--out", str(again)]
+    predicted = CliRunner().invoke(app, [*args, *from_fit])
+    assert predicted.exit_code == 0, predicted.output
+    assert "from the fit to delta-2021" in predicted.output
+    rerun = load_scenario(again / "scenario.yaml")
+    assert rerun.beta == pytest.approx(refit.beta)
+    assert rerun.immunity.ascertainment == refit.immunity.ascertainment
+    assert rerun.initial_infections == refit.initial_infections
+    assert "Every week is out of sample." in (again / "validation.md").read_text()
+    both = CliRunner().invoke(app, [*args, *from_fit, "--fit-weeks", "1"])
+    assert both.exit_code != 0
+    assert "give one or the other" in " ".join(both.output.split())
     too_many = CliRunner().invoke(app, [*args, "--fit-weeks", "4", "--out", str(tmp_path / "x")])
     assert too_many.exit_code != 0
     assert "--fit-weeks 4: the wave has 3 whole weeks" in " ".join(too_many.output.split())
@@ -118,10 +164,11 @@ def test_fit_beta_finds_the_beta_that_gives_the_real_cases() -> None:
 
     def simulate(beta: float, days: int) -> pl.DataFrame:
         tried.append((beta, days))
-        return _weeks(100.0, 1000.0 * beta)  # the cases rise with beta: 100 at 0.1
+        return _weeks(100.0, 400.0 * beta)  # the cases rise with beta: 100 at 0.25
 
     got = fit_beta(simulate, start_beta=0.5, weeks=2)
-    assert got.beta == pytest.approx(0.1, rel=0.03)
+    assert got.beta == pytest.approx(0.25, rel=0.035)
+    assert got.factor == pytest.approx(0.5, rel=0.035)
     assert not got.edge
     assert len(tried) == FIT_STEPS
     assert {days for _, days in tried} == {14}  # only the fitted weeks are simulated
@@ -133,23 +180,33 @@ def test_a_fit_that_no_beta_reaches_says_so() -> None:
     assert got.beta == pytest.approx(0.5 * FIT_RANGE[0], rel=0.03)
 
 
-def test_fit_picks_the_ascertainment_whose_weeks_are_nearest_week_by_week() -> None:
-    """Two weeks, real 100 then 300: at each ascertainment beta matches the total (400); only
-    at 0.3 is the split between the weeks right."""
-    tried: list[float] = []
+def test_fit_picks_the_ascertainments_whose_weeks_are_nearest_week_by_week() -> None:
+    """Two weeks, real 100 then 300: at each pair of ascertainments beta matches the total
+    (400); only at 0.25 (recent cases) and 0.4 (cumulative) is the split between the weeks
+    right."""
+    tried: list[tuple[float, float]] = []
+    split = {(0.25, 0.4): 0.25}
 
-    def simulate(beta: float, share: float, days: int) -> pl.DataFrame:
-        tried.append(share)
-        total = 4000.0 * beta
-        first = {0.15: 0.5, 0.3: 0.25, 0.6: 0.1}[share] * total
+    def simulate(beta: float, share: float, prior: float, days: int) -> pl.DataFrame:
+        tried.append((share, prior))
+        total = 1600.0 * beta
+        first = split.get((share, prior), 0.6) * total
         return pl.DataFrame({"observed": [100.0, 300.0], "mean": [first, total - first]})
 
     got = fit(simulate, start_beta=0.5, weeks=2)
-    assert got.ascertainment == 0.3
-    assert got.beta == pytest.approx(0.1, rel=0.03)
+    assert (got.ascertainment, got.immunity_ascertainment) == (0.25, 0.4)
+    assert not got.ascertainment_edge
+    assert not got.immunity_edge
+    assert got.beta == pytest.approx(0.25, rel=0.035)
     assert got.error < 0.05
-    assert got.trials == len(tried) == FIT_STEPS * len(FIT_ASCERTAINMENT)
-    assert sorted(set(tried)) == list(FIT_ASCERTAINMENT)
+    grid = len(FIT_ASCERTAINMENT) * len(FIT_IMMUNITY_ASCERTAINMENT)
+    assert got.trials == len(tried) == FIT_STEPS * grid
+    assert len(set(tried)) == grid
+    # the nearest at the edge of a grid: said
+    split = {(FIT_ASCERTAINMENT[-1], FIT_IMMUNITY_ASCERTAINMENT[0]): 0.25}
+    edge = fit(simulate, start_beta=0.5, weeks=2)
+    assert edge.ascertainment_edge
+    assert edge.immunity_edge
 
 
 def test_the_initial_infections_are_those_still_under_way() -> None:
@@ -162,3 +219,32 @@ def test_the_initial_infections_are_those_still_under_way() -> None:
     course = float(still_infected(pathogen, 0.4, HISTORY_DAYS).sum())
     assert got == round(100_000 * 0.002 * course)
     assert initial_infections([0.0] * HISTORY_DAYS, 100, 0.5, pathogen, 0.4) == 1
+
+
+def test_a_bad_fit_file_names_the_file_and_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "fit.json"
+    path.write_text(
+        '{"wave": "delta-2021", "weeks": 2, "factor": -1, "ascertainment": 0.4, '
+        '"immunity_ascertainment": 0.25, "beta": 0.1, "start_beta": 0.4}'
+    )
+    with pytest.raises(SchoolmodeError, match=r"fit\.json: field factor: Input should be greater"):
+        load_fit(path)
+    path.write_text("{")
+    with pytest.raises(SchoolmodeError, match=r"fit\.json: not JSON"):
+        load_fit(path)
+    with pytest.raises(SchoolmodeError, match="no such file"):
+        load_fit(tmp_path / "none.json")
+
+
+def test_omicron_prior_protection_mixes_omicron_and_earlier_infections() -> None:
+    """The prior infections of Omicron's own wave (reported from 19 December 2021) protect
+    0.94, the earlier ones 0.56: the mean weighted by the city's reported cases."""
+    wave = WAVES["omicron-2022"]
+    assert wave.variant_since is not None
+    share = variant_share(wave.start, wave.variant_since)
+    assert 0.1 < share < 0.5  # the December-January wave against everything since 2020
+    assert protection(wave) == pytest.approx(share * 0.94 + (1 - share) * 0.56)
+    assert variant_share(wave.start, wave.start) == 0.0
+    assert variant_share(wave.start, dt.date(2019, 1, 1)) == 1.0
+    assert variant_share(wave.start, dt.date(2021, 12, 1)) > share
+    assert protection(WAVES["delta-2021"]) == 0.92  # nothing counted apart

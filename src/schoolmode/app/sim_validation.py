@@ -27,12 +27,17 @@ from schoolmode.sim.scenario import Scenario
 from schoolmode.sim.seeding import infected_now
 from schoolmode.sim.validation import (
     FIT_ASCERTAINMENT,
+    FIT_IMMUNITY_ASCERTAINMENT,
     FIT_STEPS,
     WAVES,
+    SavedFit,
     Wave,
     city_cases,
     compared,
     fit,
+    load_fit,
+    origins,
+    protection,
     school_cases,
     write_validation,
 )
@@ -56,6 +61,10 @@ class ValidateRequest(BaseModel):
     """Fit beta and the importation ascertainment so that the simulated reported cases of the
     first N weeks come nearest the real ones (``sim.validation.fit``); the later weeks are then
     out of sample. 0: nothing fitted (beta from the pathogen's R0)."""
+    from_fit: Path | None = None
+    """A ``fit.json`` written by a fitted run (of this wave or the other): beta its factor
+    times the beta from this wave's pathogen's R0, its ascertainments; every week out of
+    sample."""
 
 
 class WeekRow(BaseModel):
@@ -82,6 +91,9 @@ class FitView(BaseModel):
     ascertainment: float | None
     error: float
     trials: int
+    ascertainment_edge: bool
+    immunity_ascertainment: float | None
+    immunity_edge: bool
 
 
 class ValidationResult(BaseModel):
@@ -93,6 +105,9 @@ class ValidationResult(BaseModel):
     initial_infections: int
     beta: float
     fitted: FitView | None
+    from_fit: SavedFit | None
+    origins: str
+    """Where the simulated infections came from, in words (``validation.origins``)."""
     weeks: list[WeekRow]
     files: dict[str, Path]
 
@@ -122,8 +137,9 @@ def initial_infections(
 
 
 def wave_scenario(wave: Wave, seeds: int, params: list[str]) -> Scenario:
-    """The wave's scenario: its dates and pathogen, importation from the ZIP weekly cases,
-    immunity from the data, its masking, the initial infections staged over the stages of
+    """The wave's scenario: its dates and pathogen, importation from the ZIP weekly cases (from
+    outside the simulated population), immunity from the data with the variant's protection of
+    prior infection and vaccination, its masking, the initial infections staged over the stages of
     infection by the city's cases of the days before; then ``params``."""
     scenario = Scenario.model_validate(
         {
@@ -131,8 +147,9 @@ def wave_scenario(wave: Wave, seeds: int, params: list[str]) -> Scenario:
             "days": wave.days,
             "pathogen": wave.pathogen,
             "seeds": seeds,
-            "importation": {"source": "zip-weekly-cases"},
-            "immunity": {"source": "data"},
+            "importation": {"source": "zip-weekly-cases", "outside_only": True},
+            "immunity": {"source": "data", "protection": protection(wave)},
+            "vaccination": {"efficacy": wave.vaccine_efficacy},
             "masking": dict(wave.masking),
             "seed_state": "staged",
             "seed_history": case_history(wave),
@@ -153,16 +170,31 @@ def _enrolment(ctx: Context) -> int:
     return int(frame["enrolment"].sum())
 
 
+def with_ascertainment(scenario: Scenario, share: float, prior: float) -> Scenario:
+    """``scenario`` with ``share`` as the ascertainment of the importation (and so of the
+    initial infections, ``initial_infections``) and ``prior`` as that of the prior
+    infections."""
+    return scenario.model_copy(
+        update={
+            "importation": scenario.importation.model_copy(update={"ascertainment": share}),
+            "immunity": scenario.immunity.model_copy(update={"ascertainment": prior}),
+        }
+    )
+
+
 def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> ValidationResult:
-    """Simulate the wave (beta fitted to its first weeks when asked), compare it week by week
-    with the real cases, write the report."""
+    """Simulate the wave (beta and the ascertainment fitted to its first weeks, or taken from a
+    saved fit, when asked), compare it week by week with the real cases, write the report."""
     tell = steps or Silent()
     wave = WAVES[req.wave]
     if req.fit_weeks * 7 > wave.days:
         raise SchoolmodeError(
             f"--fit-weeks {req.fit_weeks}: the wave has {wave.days // 7} whole weeks"
         )
+    if req.fit_weeks and req.from_fit is not None:
+        raise SchoolmodeError("--fit-weeks and --from-fit: give one or the other")
     with as_use_case_errors(*_ERRORS):
+        saved = load_fit(req.from_fit) if req.from_fit is not None else None
         scenario = wave_scenario(wave, req.seeds, req.params)
         tell.start("building the population and its contacts", 1)
         data = str(ctx.settings.data_dir)
@@ -176,9 +208,17 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
             count = initial_infections(
                 sc.seed_history, agents, sc.importation.ascertainment, pathogen, symptomatic
             )
-            return sc.model_copy(update={"initial_infections": min(count, agents)})
+            return with_data_immunity(
+                sc.model_copy(update={"initial_infections": min(count, agents)})
+            )
 
-        scenario = with_data_immunity(seeded(scenario))
+        def start_beta() -> float:
+            if scenario.beta != "auto":
+                return float(scenario.beta)
+            cache = ctx.settings.cache_dir
+            return auto_beta(population, pathogen, scenario.layer_weights, cache)[0]
+
+        scenario = seeded(scenario)
         if wave.policy != "none":
             ctx.registry.get(wave.policy)
         enrolment = _enrolment(ctx)
@@ -187,33 +227,33 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         fitted = None
         if req.fit_weeks:
             tell.start(
-                f"fitting beta and the ascertainment to the first {req.fit_weeks} week(s)",
-                FIT_STEPS * len(FIT_ASCERTAINMENT),
+                f"fitting beta and the ascertainments to the first {req.fit_weeks} week(s)",
+                FIT_STEPS * len(FIT_ASCERTAINMENT) * len(FIT_IMMUNITY_ASCERTAINMENT),
             )
 
-            def weeks_at(beta: float, share: float, days: int) -> pl.DataFrame:
-                imported = scenario.importation.model_copy(update={"ascertainment": share})
+            def weeks_at(beta: float, share: float, prior: float, days: int) -> pl.DataFrame:
                 trial = seeded(
-                    scenario.model_copy(
-                        update={"beta": beta, "days": days, "seeds": 2, "importation": imported}
+                    with_ascertainment(scenario, share, prior).model_copy(
+                        update={"beta": beta, "days": days, "seeds": 2}
                     )
                 )
                 run = compare(population, trial, [wave.policy], ctx.registry, attributes=attributes)
                 tell.advance()
                 return compared(wave, run, roles, enrolment, daily)[0]
 
-            start_beta = (
-                auto_beta(population, pathogen, scenario.layer_weights, ctx.settings.cache_dir)[0]
-                if scenario.beta == "auto"
-                else float(scenario.beta)
-            )
-            fitted = fit(weeks_at, start_beta, req.fit_weeks)
+            fitted = fit(weeks_at, start_beta(), req.fit_weeks)
             assert fitted.ascertainment is not None
-            imported = scenario.importation.model_copy(
-                update={"ascertainment": fitted.ascertainment}
-            )
+            assert fitted.immunity_ascertainment is not None
             scenario = seeded(
-                scenario.model_copy(update={"beta": fitted.beta, "importation": imported})
+                with_ascertainment(
+                    scenario, fitted.ascertainment, fitted.immunity_ascertainment
+                ).model_copy(update={"beta": fitted.beta})
+            )
+        elif saved is not None:
+            scenario = seeded(
+                with_ascertainment(
+                    scenario, saved.ascertainment, saved.immunity_ascertainment
+                ).model_copy(update={"beta": saved.factor * start_beta()})
             )
         tell.start(f"{agents:,} agents, {len(population.school_ids)} schools", scenario.seeds)
         comparison = compare(
@@ -227,7 +267,7 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         )
         table, simulated_per, observed_per = compared(wave, comparison, roles, enrolment, daily)
         files = write_validation(
-            wave, comparison, table, (simulated_per, observed_per), req.out, fitted
+            wave, comparison, table, (simulated_per, observed_per), req.out, fitted, saved
         )
     return ValidationResult(
         wave=wave.name,
@@ -236,6 +276,8 @@ def validate(ctx: Context, req: ValidateRequest, steps: Steps | None = None) -> 
         initial_infections=scenario.initial_infections,
         beta=comparison.betas[0],
         fitted=None if fitted is None else FitView(**vars(fitted)),
+        from_fit=saved,
+        origins=origins(comparison).text(),
         weeks=[WeekRow(**row) for row in table.iter_rows(named=True)],
         files=files,
     )

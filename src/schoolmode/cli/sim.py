@@ -340,11 +340,20 @@ def validate_cmd(
         int,
         typer.Option(
             min=0,
-            help="Fit beta and the importation ascertainment so that the simulated reported "
+            help="Fit beta (0.25 to 2 times the beta from R0) and the ascertainments of the "
+            "cumulative cases (prior infections) and the recent ones (initial infections, "
+            "importation) so that the simulated reported "
             "cases of the first N weeks come nearest the real ones (the later weeks out of "
-            "sample); 0: nothing fitted.",
+            "sample); 0: nothing fitted. Writes fit.json.",
         ),
     ] = 0,
+    from_fit: Annotated[
+        Path | None,
+        typer.Option(
+            help="A fit.json of a fitted run (e.g. of the other wave): its beta factor times "
+            "this wave's beta from R0 and its ascertainments; every week out of sample.",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("out/sim-validate"),
 ) -> None:
     """Simulate a real wave with immunity, importation and initial infections from the data
@@ -359,6 +368,7 @@ def validate_cmd(
         schools=schools,
         params=param or [],
         fit_weeks=fit_weeks,
+        from_fit=from_fit,
     )
     runs = ProgressSteps()
     with app_context() as ctx:
@@ -371,8 +381,17 @@ def validate_cmd(
             f"fitted to the first {result.fitted.weeks} week(s): beta {result.fitted.beta:.4g} "
             f"({result.fitted.beta / result.fitted.start_beta:.3g} times the beta from R0)"
             + (" at the edge of the range searched" if result.fitted.edge else "")
-            + f", importation ascertainment {result.fitted.ascertainment:g}"
+            + f", ascertainment {result.fitted.ascertainment:g} of the recent cases"
+            + (" (at the edge of those tried)" if result.fitted.ascertainment_edge else "")
+            + f" and {result.fitted.immunity_ascertainment:g} of the cumulative cases"
+            + (" (at the edge of those tried)" if result.fitted.immunity_edge else "")
             + f" (root mean square log ratio by week {result.fitted.error:.2f})"
+        )
+    if result.from_fit is not None:
+        console.print(
+            f"from the fit to {result.from_fit.wave}: beta {result.from_fit.factor:.3g} times "
+            f"the beta from R0, ascertainment {result.from_fit.ascertainment:g} of the recent "
+            f"cases and {result.from_fit.immunity_ascertainment:g} of the cumulative cases"
         )
     console.print(
         f"{result.runs} runs in {result.wall_s:.1f} s; beta {result.beta:.4g}; "
@@ -384,4 +403,5 @@ def validate_cmd(
             f"week from {w.week}: real {w.observed:,.1f}, simulated {w.mean:,.1f} "
             f"[{w.lo:,.1f}, {w.hi:,.1f}]"
         )
+    console.print(f"where the infections came from (means over seeds): {result.origins}")
     console.print(f"report: {result.files['validation.md']} and {result.files['validation.html']}")

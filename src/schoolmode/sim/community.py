@@ -10,7 +10,10 @@
 * **Importation by ZIP** (``importation_rates``): the daily probability that an agent is
   infected from outside the simulated population is its ZIP's reported cases per person per
   day in the CDPH weekly cases by ZIP (``load_zip_cases``) over the simulated dates, divided
-  by an ascertainment factor (infections per reported case) and times a scale.
+  by an ascertainment factor (infections per reported case) and times a scale; with
+  ``simulated`` (the agents of each ZIP), times the share of the ZIP's residents that are not
+  simulated (``Importation.outside_only``): the infections the simulated agents cause among
+  themselves are simulated, not imported again.
 
 Everything is vectorised over agents (no loop over people); the numbers and their sources are
 in docs/simulator.md ("Community by ZIP").
@@ -192,13 +195,22 @@ def importation_rates(
     ascertainment: float,
     scale: float = 1.0,
     population: pl.DataFrame | None = None,
+    simulated: np.ndarray | None = None,
 ) -> np.ndarray:
     """(ZIPs, days) daily probability of infection from outside for an agent of each ZIP:
     ``scale * cases_weekly / 7 / population / ascertainment`` of the week (Sunday-Saturday)
     holding each simulated date, capped at 1. ``cases`` has ``zip``, ``week_start``,
     ``cases`` (null, a suppressed cell, counts 0) and ``population`` (overridden by the ACS
     ``total`` of ``population`` where given). A ZIP not in ``cases`` (and the unknown ZIP)
-    gets the rate of all ZIPs together. Dates outside the table are an error."""
+    gets the rate of all ZIPs together. Dates outside the table are an error.
+
+    ``simulated``: (ZIPs,) the simulated agents living in each ZIP of ``zip_codes``. Each row
+    is then multiplied by the share of that ZIP's residents who are not simulated, ``1 -
+    simulated / population`` (0 when the agents are all its residents; a ZIP without rows and
+    the unknown ZIP the share of all ZIPs together): an agent's infection from outside is its
+    community contact with the residents outside the simulation, whose infection rate is the
+    ZIP's; its contacts with the simulated residents are the simulation's own transmission,
+    which CDPH's cases also count (docs/validation.md, "Importation: only from outside")."""
     if population is not None:
         cases = (
             cases.join(population.select("zip", pl.col("total")), on="zip", how="left")
@@ -228,4 +240,25 @@ def importation_rates(
     wanted = pl.DataFrame({"zip": zip_codes, "row": range(len(zip_codes))})
     got = by_zip.join(wanted, on="zip").join(week_days, on="week_start")
     rates[got["row"].to_numpy(), got["day"].to_numpy()] = got["rate"].to_numpy()
+    if simulated is not None:
+        rates *= outside_shares(cases, zip_codes, simulated)[:, None]
     return np.asarray(np.minimum(rates * scale / 7.0 / ascertainment, 1.0))
+
+
+def outside_shares(cases: pl.DataFrame, zip_codes: list[str], simulated: np.ndarray) -> np.ndarray:
+    """(ZIPs,) the share of each ZIP's residents (``population`` of ``cases``, its largest)
+    that are not among the ``simulated`` agents (per ZIP of ``zip_codes``), in 0..1; a ZIP
+    without rows (and the unknown ZIP) gets the share of all the ZIPs with rows together."""
+    if len(simulated) != len(zip_codes):
+        raise ValueError(
+            f"simulated agents: {len(simulated)} counts for {len(zip_codes)} ZIP codes"
+        )
+    people = cases.filter(pl.col("population") > 0).group_by("zip").agg(pl.col("population").max())
+    count = np.asarray(simulated, dtype=np.float64)
+    known = dict(people.iter_rows())
+    total = float(people["population"].sum())
+    city = 1.0 - float(count.sum()) / total if total > 0 else 0.0
+    shares = np.array(
+        [1.0 - n / known[z] if z in known else city for z, n in zip(zip_codes, count, strict=True)]
+    )
+    return np.asarray(np.clip(shares, 0.0, 1.0))

@@ -173,6 +173,19 @@ def _immunity_on(
     )
 
 
+def variant_share(start: dt.date, since: dt.date, cases: Path | None = None) -> float:
+    """The share of the city's cumulative reported cases (all ages, ``cases_by_age``) to the
+    day before ``start`` that were reported on ``since`` or later."""
+    frame = cases_by_age(cases or shipped(CASES_FILE))
+    total = frame.filter(pl.col("date") < start)
+    value = pl.sum_horizontal(pl.exclude("date").fill_null(0))
+    everything = float(total.select(value.sum()).item())
+    recent = float(total.filter(pl.col("date") >= since).select(value.sum()).item())
+    if everything <= 0:
+        raise SchoolmodeError(f"no reported cases before {start} (immunity.source: data)")
+    return recent / everything
+
+
 def with_data_immunity(scenario: Scenario) -> Scenario:
     """``scenario`` with its vaccinated and previously infected shares computed from the data
     for the day before its start when its ``immunity.source`` is ``data`` (else unchanged)."""

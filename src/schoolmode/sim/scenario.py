@@ -157,6 +157,12 @@ class Importation(_Strict):
     simulated population equals that of an average resident of its ZIP)."""
     cases_file: Path | None = None
     """CDPH weekly cases by ZIP CSV (None: the data folder's)."""
+    outside_only: bool = False
+    """With ``zip-weekly-cases``: import only the infections from outside the simulated
+    population, the ZIP's rate times the share of its residents who are not simulated agents
+    (``community.importation_rates``' ``simulated``). CDPH's cases count the infections the
+    agents give each other too, which the simulation makes itself; False (default): the whole
+    ZIP rate, as before (``sim validate`` sets True)."""
 
 
 class Immunity(_Strict):

@@ -141,8 +141,19 @@ def _importation(
         )
     imp = scenario.importation
     cases = zip_cases if zip_cases is not None else load_zip_cases(imp.cases_file)
+    simulated = (
+        np.bincount(population.agent_zip, minlength=len(population.zip_codes))
+        if imp.outside_only
+        else None
+    )
     rates = importation_rates(
-        cases, population.zip_codes, scenario.start, scenario.days, imp.ascertainment, imp.scale
+        cases,
+        population.zip_codes,
+        scenario.start,
+        scenario.days,
+        imp.ascertainment,
+        imp.scale,
+        simulated=simulated,
     )
     return rates, population.agent_zip
 

@@ -14,15 +14,23 @@ reported cases set beside the real ones, week by week (weeks of seven days from 
 By default nothing is fitted to these series: beta comes from the pathogen's R0 (``beta:
 auto``), the ascertainment is an assumption, the initial infections are the infections of the
 days before the start (reported cases over that ascertainment) still under way, staged over the
-stages of infection, and the importation the reported cases of each week over it; both waves
-then are checks out of sample. ``fit`` fits beta and the importation ascertainment together to
-the first weeks (``--fit-weeks``), the later weeks staying out of sample; both waves run with
-universal masking in school (``MASKED``).
+stages of infection, and the importation the reported cases of each week over it, from the
+residents who are not simulated only (``importation.outside_only``); both waves then are checks
+out of sample. ``fit`` fits beta (as a factor of the beta from R0, ``FIT_RANGE``) and two
+ascertainments together to the first weeks (``--fit-weeks``), the later weeks staying out of
+sample: the share of all infections to date reported as cases, which turns the city's
+cumulative cases into the prior infections (the immunity that limits a wave), and the share of
+recent ones, which turns its recent cases into the initial infections and its weekly cases into
+the importation. A fit saved by one wave (``fit.json``) predicts the other with only the
+pathogen changed (``--from-fit``: its R0, its escape of prior protection, ``protection``, and
+of vaccination, ``Wave.vaccine_efficacy``). Both waves run with universal masking in school
+(``MASKED``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,16 +38,18 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schoolmode.importers.cdph import DailyCases
 from schoolmode.importers.cps import SchoolCovidCases
 from schoolmode.metrics.community import CHICAGO_POPULATION_2019
+from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.reports import figures
 from schoolmode.reports.export import write_csv
 from schoolmode.reports.page import Code, Figures, Heading, Page, Paragraph, TableBlock, write_page
 from schoolmode.reports.table import Table
 from schoolmode.sim.compare import Comparison
-from schoolmode.sim.immunity_data import CASES_FILE, shipped
+from schoolmode.sim.immunity_data import CASES_FILE, shipped, variant_share
 from schoolmode.sim.report import scenario_text
 from schoolmode.sim.state import OTHER_STAFF, STUDENT, TEACHER
 
@@ -60,6 +70,16 @@ class Wave:
     """What the real series is, in words."""
     masking: dict[str, float]
     """The scenario's masking multipliers (``MASKED``: universal masking in school)."""
+    prior_protection: float
+    """``immunity.protection`` against this variant: the reduction of susceptibility of an
+    agent infected before (``ESCAPE``)."""
+    vaccine_efficacy: float
+    """``vaccination.efficacy`` against this variant (``ESCAPE``)."""
+    variant_since: dt.date | None = None
+    """The day from which the city's infections are taken to be of this variant: the prior
+    infections from then on protect ``same_protection`` (``protection``); None: none apart."""
+    same_protection: float = 0.0
+    """The protection of a prior infection with this variant against it (``ESCAPE``)."""
 
 
 MASKED = {"homeroom": 0.6, "grade": 0.6, "school": 0.6, "staff": 0.8}
@@ -68,6 +88,20 @@ MASKED = {"homeroom": 0.6, "grade": 0.6, "school": 0.6, "staff": 0.8}
 required them until 13 March 2022 (``cps-masks-optional-2022-03-14``). The multipliers are the
 illustrative ones of ``docs/examples/masking-march-2022.yaml`` (0.6 on the classroom, grade and
 school layers, 0.8 among staff), not fitted."""
+
+ESCAPE = """Protection against each variant, from sources (the pathogen change between the
+waves besides R0). A previous infection: 92% against Delta, 56% against Omicron (effectiveness
+against symptomatic reinfection, Qatar; Altarawneh et al., N Engl J Med 2022;386:1288-1290).
+Two vaccine doses: Delta 0.65, within the 88% (2-9 weeks after the second BNT162b2 dose) to
+64% (25 weeks or more) against symptomatic disease of Andrews et al., N Engl J Med
+2022;386:1532-1546, most of Chicago's adults having had their second dose 15 to 25 weeks
+before 30 August 2021; Omicron 0.3 (the scenario's default), between the same study's 65%
+(2-4 weeks) and 9% (25 weeks or more) after two doses, about two thirds of Chicago's
+vaccinated adults having had no booster by 10 January 2022 (an assumption). An Omicron
+infection against Omicron: 0.94 (BA.1 infection against BA.2 reinfection, 94.2%; Chemaitelly et
+al., Nat Commun 2022;13:4675), counted for the city's cases from 19 December 2021 (an
+assumption: the week Omicron became most of the Midwest's cases in CDC's variant estimates,
+within about a week; no variant data is shipped)."""
 
 WAVES = {
     "omicron-2022": Wave(
@@ -80,6 +114,10 @@ WAVES = {
         "cases_reported",
         "CDPH's reported cases per 100,000 Chicago residents",
         MASKED,
+        0.56,
+        0.3,
+        dt.date(2021, 12, 19),
+        0.94,
     ),
     "delta-2021": Wave(
         "delta-2021",
@@ -91,8 +129,22 @@ WAVES = {
         "school_cases_reported",
         "CPS's reported school cases (students and staff) per 100,000 students and staff",
         MASKED,
+        0.92,
+        0.65,
     ),
 }
+
+
+def protection(wave: Wave, cases: Path | None = None) -> float:
+    """``immunity.protection`` for the wave: with ``variant_since``, the mean over the prior
+    infections of ``same_protection`` (the share of the city's cumulative reported cases to the
+    day before the start reported from ``variant_since`` on) and ``prior_protection`` (the
+    rest; the susceptibility is reduced by each, so its mean is reduced by the mean); else
+    ``prior_protection``."""
+    if wave.variant_since is None:
+        return wave.prior_protection
+    share = variant_share(wave.start, wave.variant_since, cases)
+    return share * wave.same_protection + (1 - share) * wave.prior_protection
 
 
 def week_of(start: dt.date, day: pl.Expr) -> pl.Expr:
@@ -182,6 +234,41 @@ def compared(
     return table, simulated_per, observed_per
 
 
+@dataclass(frozen=True)
+class Origins:
+    """Where a run's infections came from, means over its seeds."""
+
+    seeded: float
+    """Infected on day 0 (the initial infections)."""
+    imported: float
+    """Infected from outside the simulated population."""
+    transmitted: float
+    """Infected by another agent (in any chain)."""
+
+    @property
+    def infections(self) -> float:
+        return self.seeded + self.imported + self.transmitted
+
+    def text(self) -> str:
+        total = max(self.infections, 1.0)
+        return (
+            f"{self.infections:,.0f} infections: {self.seeded:,.0f} seeded on day 0 "
+            f"({self.seeded / total:.0%}), {self.imported:,.0f} imported "
+            f"({self.imported / total:.0%}), {self.transmitted:,.0f} transmitted among the "
+            f"agents ({self.transmitted / total:.0%})"
+        )
+
+
+def origins(comparison: Comparison) -> Origins:
+    """The infections of the comparison's runs by origin, means over runs (``runs.csv``'s
+    ``seeded``, ``importations`` and ``infections``)."""
+    runs = comparison.runs()
+    seeded = float(runs["seeded"].mean())  # type: ignore[arg-type]
+    imported = float(runs["importations"].mean())  # type: ignore[arg-type]
+    infections = float(runs["infections"].mean())  # type: ignore[arg-type]
+    return Origins(seeded, imported, infections - seeded - imported)
+
+
 def plot(wave: Wave, table: pl.DataFrame, seeds: int, path: Path) -> Path:
     """Observed (points and line) and simulated (mean and 95% band) cases by week."""
     fig, ax = figures.subplots(figsize=(9, 3.8), constrained=True)
@@ -202,27 +289,35 @@ def plot(wave: Wave, table: pl.DataFrame, seeds: int, path: Path) -> Path:
     )
     ax.set_ylabel("reported cases per 100,000 a week")
     ax.set_ylim(bottom=0)
-    ax.set_xticks(weeks, [f"week from {w.day} {w:%b %Y}" for w in weeks], fontsize=8)
+    ax.set_xticks(weeks, [f"{w.day} {w:%b}\n{w:%Y}" for w in weeks], fontsize=8)
+    ax.set_xlabel("week from", fontsize=8)
     ax.set_title(f"{wave.title}: real and simulated reported cases", fontsize=10)
     ax.grid(alpha=0.3)
     return figures.save_png(fig, path)
 
 
-FIT_STEPS = 8
-"""Bisection steps of ``fit_beta`` on the logarithm of beta (the range, a factor of 512, ends
-narrowed to a factor of 512 ** (1 / 256): about 2.5%)."""
-FIT_RANGE = (1 / 256, 2.0)
-"""The factors of the starting beta the fit searches between."""
-FIT_ASCERTAINMENT = (0.15, 0.3, 0.6)
-"""The importation ascertainments ``fit`` tries (the share of infections reported as cases:
-it sets the importation and the initial infections; ``Importation.ascertainment``)."""
+FIT_STEPS = 6
+"""Bisection steps of ``fit_beta`` on the logarithm of beta (the range, a factor of 8, ends
+narrowed to a factor of 8 ** (1 / 64): about 3.3%)."""
+FIT_RANGE = (0.25, 2.0)
+"""The factors of the beta from the pathogen's R0 (``beta_for_r0``) the fit searches between:
+a physical range, contacts and their weights wrong by up to a factor of 4 down or 2 up."""
+FIT_ASCERTAINMENT = (0.15, 0.25, 0.4, 0.6, 0.9)
+"""The ascertainments of the recent cases ``fit`` tries: the share of infections reported as
+cases in the days before the start and during the wave, which sets the initial infections and
+the importation (``Importation.ascertainment``)."""
+FIT_IMMUNITY_ASCERTAINMENT = (0.1, 0.15, 0.25, 0.4, 0.6)
+"""The ascertainments of the cumulative cases ``fit`` tries: the share of all infections up to
+the start reported as cases, which sets the prior infections (``Immunity.ascertainment``:
+cumulative cases over it, capped at ``Immunity.max_prior_share``), what limits a wave. Apart
+from the recent one: testing was scarcer in 2020 and home tests went unreported in 2022."""
 
 
 @dataclass(frozen=True)
 class Fit:
-    """Beta (and, with ``fit``, the importation ascertainment) fitted to the first ``weeks``
-    weeks: the simulated reported cases of those weeks (2 seeds) equal the real ones as nearly
-    as the search gets."""
+    """Beta (and, with ``fit``, the two ascertainments) fitted to the first ``weeks`` weeks:
+    the simulated reported cases of those weeks (2 seeds) equal the real ones as nearly as the
+    search gets."""
 
     beta: float
     start_beta: float
@@ -233,14 +328,26 @@ class Fit:
     """The simulated ones at the last beta tried (mean of 2 seeds), per 100,000."""
     edge: bool = False
     """The bisection never moved one end of ``FIT_RANGE``: no beta in the range gives the real
-    cases (the first weeks are set by the initial infections and the importation)."""
+    cases at that ascertainment."""
     ascertainment: float | None = None
-    """The importation ascertainment fitted (None: not fitted, the scenario's)."""
+    """The recent cases' ascertainment fitted (initial infections and importation; None: not
+    fitted, the scenario's)."""
     error: float = 0.0
     """Root mean square of log(simulated / real) over the fitted weeks, at the last beta
     tried."""
     trials: int = 0
     """Simulations run by the search (2 seeds each)."""
+    ascertainment_edge: bool = False
+    """The ascertainment fitted is the first or last of those tried."""
+    immunity_ascertainment: float | None = None
+    """The ascertainment of the prior infections fitted (None: not fitted)."""
+    immunity_edge: bool = False
+    """The immunity's ascertainment fitted is the first or last of those tried."""
+
+    @property
+    def factor(self) -> float:
+        """Beta over the beta from the pathogen's R0."""
+        return self.beta / self.start_beta
 
 
 def _log_error(table: pl.DataFrame) -> float:
@@ -277,60 +384,134 @@ def fit_beta(
     return Fit(beta, start_beta, weeks, real, simulated, edge, None, error, FIT_STEPS)
 
 
-def _at(
-    simulate: Callable[[float, float, int], pl.DataFrame], share: float
-) -> Callable[[float, int], pl.DataFrame]:
-    return lambda beta, days: simulate(beta, share, days)
-
-
 def fit(
-    simulate: Callable[[float, float, int], pl.DataFrame],
+    simulate: Callable[[float, float, float, int], pl.DataFrame],
     start_beta: float,
     weeks: int,
     ascertainments: tuple[float, ...] = FIT_ASCERTAINMENT,
+    immunity_ascertainments: tuple[float, ...] = FIT_IMMUNITY_ASCERTAINMENT,
 ) -> Fit:
-    """Beta and the importation ascertainment together: for each ascertainment of
-    ``ascertainments`` (``simulate(beta, ascertainment, days)``) the beta that gives the real
-    cases of the fitted weeks (``fit_beta``), then the pair whose weeks are nearest the real
-    ones week by week (least ``Fit.error``; the first on a tie)."""
+    """Beta and the two ascertainments together: for each pair of an ascertainment of
+    ``ascertainments`` (the recent cases: initial infections and importation) and one of
+    ``immunity_ascertainments`` (the cumulative cases: prior infections)
+    (``simulate(beta, ascertainment, immunity_ascertainment, days)``) the beta that gives the
+    real cases of the fitted weeks (``fit_beta``), then the one whose weeks are nearest the
+    real ones week by week (least ``Fit.error``; the first on a tie)."""
     best: Fit | None = None
     trials = 0
-    for share in ascertainments:
-        got = fit_beta(_at(simulate, share), start_beta, weeks)
-        trials += got.trials
-        if best is None or got.error < best.error:
-            best = replace(got, ascertainment=share)
+    for prior in immunity_ascertainments:
+        for share in ascertainments:
+            got = fit_beta(_at(simulate, share, prior), start_beta, weeks)
+            trials += got.trials
+            if best is None or got.error < best.error:
+                best = replace(got, ascertainment=share, immunity_ascertainment=prior)
     assert best is not None, "no ascertainment to try"
-    return replace(best, trials=trials)
+    return replace(
+        best,
+        trials=trials,
+        ascertainment_edge=_at_edge(best.ascertainment, ascertainments),
+        immunity_edge=_at_edge(best.immunity_ascertainment, immunity_ascertainments),
+    )
 
 
-def fit_text(fitted: Fit | None) -> str:
+def _at(
+    simulate: Callable[[float, float, float, int], pl.DataFrame], share: float, prior: float
+) -> Callable[[float, int], pl.DataFrame]:
+    return lambda beta, days: simulate(beta, share, prior, days)
+
+
+def _at_edge(value: float | None, tried: tuple[float, ...]) -> bool:
+    return len(tried) > 1 and value in (tried[0], tried[-1])
+
+
+class SavedFit(BaseModel):
+    """A fit saved beside a wave's report (``fit.json``), to predict another wave with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    wave: str
+    """The wave fitted."""
+    weeks: int = Field(ge=1)
+    factor: float = Field(gt=0)
+    """Beta over the beta from that wave's pathogen's R0."""
+    ascertainment: float = Field(gt=0, le=1)
+    immunity_ascertainment: float = Field(gt=0, le=1)
+    beta: float = Field(gt=0)
+    start_beta: float = Field(gt=0)
+
+
+def save_fit(wave: Wave, fitted: Fit, path: Path) -> Path:
+    """``fitted`` as ``fit.json`` (``SavedFit``)."""
+    assert fitted.ascertainment is not None
+    assert fitted.immunity_ascertainment is not None
+    saved = SavedFit(
+        wave=wave.name,
+        weeks=fitted.weeks,
+        factor=fitted.factor,
+        ascertainment=fitted.ascertainment,
+        immunity_ascertainment=fitted.immunity_ascertainment,
+        beta=fitted.beta,
+        start_beta=fitted.start_beta,
+    )
+    path.write_text(json.dumps(saved.model_dump(), indent=2) + "\n")
+    return path
+
+
+def load_fit(path: Path) -> SavedFit:
+    """A ``fit.json``; a bad one is an error naming the file and the field."""
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SchoolmodeError(f"{path}: no such file (--from-fit)") from None
+    except json.JSONDecodeError as exc:
+        raise SchoolmodeError(f"{path}: not JSON: {exc}") from None
+    try:
+        return SavedFit.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(the file)"
+        raise SchoolmodeError(f"{path}: field {where}: {first['msg']}") from None
+
+
+def fit_text(fitted: Fit | None, wave: Wave, transferred: SavedFit | None = None) -> str:
     """What was fitted and what is out of sample, in words."""
     seeding = (
         "the initial infections the infections still under way on the start day (the city's "
         "reported cases of each day before it over the ascertainment, their stages from the "
         "pathogen's durations: seed_state staged), the importation the weekly cases by ZIP over "
-        "the ascertainment, the immunity from the vaccinations and cases by age to the day "
-        "before the start, universal masking in school"
+        "the ascertainment times the share of each ZIP's residents not simulated "
+        "(importation.outside_only), the immunity from the vaccinations and cases by age to the "
+        f"day before the start (a prior infection protecting {protection(wave):.3g}, the "
+        f"vaccine {wave.vaccine_efficacy:g} against this variant), universal masking in school"
     )
+    if transferred is not None:
+        return (
+            f"Nothing was fitted to this wave: beta {transferred.factor:.3g} times the beta "
+            f"from this pathogen's R0, ascertainment {transferred.ascertainment:g} (recent "
+            f"cases) and {transferred.immunity_ascertainment:g} (cumulative cases), all "
+            f"fitted to the first {transferred.weeks} week(s) of {transferred.wave}; only the "
+            "pathogen changes (its R0, and its escape of the protection of prior infection "
+            f"and vaccination); {seeding}. Every week is out of sample."
+        )
     if fitted is None:
         return (
             "Nothing was fitted to these series: beta from the pathogen's R0, the ascertainment "
             f"an assumption; {seeding}. The comparison is out of sample."
         )
-    what = "beta alone" if fitted.ascertainment is None else "beta and the ascertainment"
     text = (
-        f"Fitted: {what}, so that the simulated reported cases of the first {fitted.weeks} "
-        f"week(s) come nearest the real ones: beta {fitted.beta:.4g} "
-        f"({fitted.beta / fitted.start_beta:.3g} times {fitted.start_beta:.4g}, the beta from "
-        "the pathogen's R0; bisection on log beta between "
-        f"{FIT_RANGE[0]:.3g} and {FIT_RANGE[1]:g} times it, {FIT_STEPS} steps)"
+        f"Fitted: beta and the ascertainments, so that the simulated reported cases of the "
+        f"first {fitted.weeks} week(s) come nearest the real ones: beta {fitted.beta:.4g} "
+        f"({fitted.factor:.3g} times {fitted.start_beta:.4g}, the beta from the pathogen's R0; "
+        f"bisection on log beta between {FIT_RANGE[0]:g} and {FIT_RANGE[1]:g} times it, "
+        f"{FIT_STEPS} steps)"
     )
     if fitted.ascertainment is not None:
         text += (
-            f", importation ascertainment {fitted.ascertainment:g} (of "
-            f"{', '.join(f'{a:g}' for a in FIT_ASCERTAINMENT)}, the one whose fitted weeks are "
-            "nearest the real ones week by week)"
+            f", ascertainment {fitted.ascertainment:g} of the recent cases (initial infections "
+            f"and importation; of {', '.join(f'{a:g}' for a in FIT_ASCERTAINMENT)}) and "
+            f"{fitted.immunity_ascertainment:g} of the cumulative cases (prior infections; of "
+            f"{', '.join(f'{a:g}' for a in FIT_IMMUNITY_ASCERTAINMENT)}), the pair whose fitted "
+            "weeks are nearest the real ones week by week"
         )
     text += (
         f"; {fitted.real:,.1f} real cases per 100,000 in those weeks, "
@@ -339,10 +520,13 @@ def fit_text(fitted: Fit | None) -> str:
     )
     if fitted.edge:
         text += (
-            " The fit reached the edge of its range: no beta in it gives the real cases, "
-            "which are set by the initial infections and the importation more than by "
-            "transmission."
+            " Beta reached the edge of its range: no beta within it gives the real cases at "
+            "that ascertainment."
         )
+    if fitted.ascertainment_edge:
+        text += " The recent cases' ascertainment fitted is at the edge of those tried."
+    if fitted.immunity_edge:
+        text += " The cumulative cases' ascertainment fitted is at the edge of those tried."
     return (
         text + f" Everything else as without a fit: {seeding}. The weeks after the first "
         f"{fitted.weeks} are out of sample."
@@ -356,6 +540,7 @@ def write_validation(
     denominators: tuple[float, float],
     out: Path,
     fitted: Fit | None = None,
+    transferred: SavedFit | None = None,
 ) -> dict[str, Path]:
     """validation.md, validation.html, validation.csv and the plot of one wave."""
     out.mkdir(parents=True, exist_ok=True)
@@ -385,7 +570,11 @@ def write_validation(
                 f"cases among the simulated agents ({simulated_per:,.0f}). Cases per 100,000 "
                 "in each week of seven days from the start."
             ),
-            Paragraph(fit_text(fitted)),
+            Paragraph(fit_text(fitted, wave, transferred)),
+            Paragraph(
+                f"Where the simulated infections came from (means over seeds): "
+                f"{origins(comparison).text()}."
+            ),
             TableBlock(Table.from_frame(shown)),
             Figures([image]),
             Heading("Scenario"),
@@ -394,6 +583,8 @@ def write_validation(
     )
     files = write_page(page, out, stem="validation")
     (out / "scenario.yaml").write_text(scenario_text(comparison.scenario) + "\n")
+    if fitted is not None:
+        files["fit.json"] = save_fit(wave, fitted, out / "fit.json")
     files.update(
         {
             "validation.csv": out / "validation.csv",
