@@ -23,6 +23,17 @@ ROOT = Path(__file__).resolve().parents[2]
 STUDY = ROOT / "bench" / "validation" / "gemmetto2014"
 
 
+def _data_folder(tmp_path: Path) -> Path:
+    """A data folder as ``--data`` wants it: a made-up school's contacts gzipped and its
+    metadata, under the SocioPatterns file names."""
+    data = tmp_path / "data"
+    data.mkdir()
+    contacts, metadata = made_up_school(data)
+    (data / "primaryschool.csv.gz").write_bytes(gzip.compress(contacts.read_bytes()))
+    metadata.rename(data / "primaryschool_metadata.txt")
+    return data
+
+
 def test_the_study_files_load_and_the_policies_worked_cases_pass() -> None:
     scenario = load_scenario(STUDY / "scenario.yaml")
     pathogen = load_pathogen(scenario.pathogen)
@@ -42,11 +53,7 @@ def test_the_study_files_load_and_the_policies_worked_cases_pass() -> None:
 def test_the_script_runs_every_strategy_on_a_made_up_school(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    contacts, metadata = made_up_school(data)
-    (data / "primaryschool.csv.gz").write_bytes(gzip.compress(contacts.read_bytes()))
-    metadata.rename(data / "primaryschool_metadata.txt")
+    data = _data_folder(tmp_path)
     out = tmp_path / "out"
     args = ["--data", str(data), "--seeds", "6", "--param", "days=40", "--out", str(out)]
     assert load_bench("bench_validation").main([*args, "--beta", "3"]) == 0
@@ -135,11 +142,7 @@ def test_the_colosi_study_files_load_and_its_worked_cases_pass() -> None:
 def test_the_colosi_study_runs_each_strategy_with_its_own_params(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    contacts, metadata = made_up_school(data)
-    (data / "primaryschool.csv.gz").write_bytes(gzip.compress(contacts.read_bytes()))
-    metadata.rename(data / "primaryschool_metadata.txt")
+    data = _data_folder(tmp_path)
     out = tmp_path / "out"
     args = ["--study", str(COLOSI), "--data", str(data), "--seeds", "4", "--out", str(out)]
     assert load_bench("bench_validation").main([*args, "--param", "days=21"]) == 0
