@@ -171,6 +171,56 @@ def test_importation_in_the_loop_follows_the_case_rate_ranking() -> None:
     assert infected.sum() > 100
 
 
+def test_weekly_factors_scale_the_importation_week_by_week() -> None:
+    """Flat importation with ``weekly_factors`` [1, 0, 3]: none in the second week, three
+    times the first week's in the third and later weeks (the last factor repeated), each
+    week's count within 5 sd of its binomial law; transmission off."""
+    population = load_population(str(PROFILES), 6)
+    rate = 1000.0  # 1% a day, times each agent's susceptibility
+    scenario = Scenario(
+        days=28,
+        start=dt.date(2022, 1, 10),
+        beta=1e-9,
+        initial_infections=0,
+        importation_per_100k_per_day=rate,
+        importation={"weekly_factors": [1.0, 0.0, 3.0]},
+        vaccination={"initial_share": {}},  # susceptibility: the pathogen's by age only
+        seeds=1,
+    )
+    result = run_policy(population, load_pathogen("covid-omicron"), scenario, None, 0, Registry())
+    assert result.agents is not None
+    t_inf, sus = result.agents["t_infected"], result.agents["susceptibility"].astype(float)
+    weekly = np.bincount(t_inf[t_inf != NEVER] // 7, minlength=4)[:4]
+    for week, factor in enumerate([1.0, 0.0, 3.0, 3.0]):
+        left = t_inf >= 7 * week  # still susceptible at the week's start
+        q = 1 - (1 - rate / 1e5 * factor * sus[left]) ** 7
+        mean, sd = q.sum(), np.sqrt((q * (1 - q)).sum())
+        assert abs(weekly[week] - mean) <= 5 * sd + 1e-9, (week, weekly[week], mean)
+    assert weekly[1] == 0
+    assert weekly[2] > 2 * weekly[0]
+    flat = run_policy(
+        population,
+        load_pathogen("covid-omicron"),
+        scenario.model_copy(
+            update={"importation": scenario.importation.model_copy(update={"weekly_factors": []})}
+        ),
+        None,
+        0,
+        Registry(),
+    )
+    assert flat.agents is not None
+    flat_weekly = np.bincount(flat.agents["t_infected"][flat.agents["t_infected"] != NEVER] // 7)
+    assert flat_weekly[1] > 0  # the factors, not the population, emptied the second week
+
+
+def test_weekly_factors_must_be_finite_and_not_negative() -> None:
+    with pytest.raises(ValueError, match="weekly_factors: every value"):
+        Scenario(importation={"weekly_factors": [1.0, -0.5]})
+    assert Scenario().importation.factor(100) == 1.0
+    factors = Scenario(importation={"weekly_factors": [2.0, 0.5]}).importation
+    assert [factors.factor(d) for d in (0, 6, 7, 13, 14, 70)] == [2.0, 2.0, 0.5, 0.5, 0.5, 0.5]
+
+
 def test_cdph_cases_by_zip_are_read_with_the_importer_and_give_daily_rates(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

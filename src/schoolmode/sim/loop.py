@@ -82,8 +82,13 @@ def _transmission(run: RunSetup, st: DayState, tally: Tally, d: int, sources: np
     p_import = run.scenario.importation_per_100k_per_day / 1e5
     if run.import_rates is None and p_import <= 0:
         return count
+    factor = run.scenario.importation.factor(d)
+    if factor == 0:
+        return count
     cand = np.flatnonzero(epi.t_infected == NEVER)
     p_cand = run.import_rates[run.zip_index[cand], d] if run.import_rates is not None else p_import
+    if factor != 1:
+        p_cand = p_cand * factor
     hit = run.u(rng.IMPORTATION, cand, d) < p_cand * epi.susceptibility[cand]
     imported = cand[hit]
     if imported.size:

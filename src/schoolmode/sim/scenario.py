@@ -163,6 +163,25 @@ class Importation(_Strict):
     (``community.importation_rates``' ``simulated``). CDPH's cases count the infections the
     agents give each other too, which the simulation makes itself; False (default): the whole
     ZIP rate, as before (``sim validate`` sets True)."""
+    weekly_factors: list[float] = Field(default_factory=list)
+    """Multiplier of the importation probability (either source) in each week of the run:
+    index 0 for days 0-6 from ``start``, 1 for days 7-13, ..., the last value repeated for
+    later weeks; empty (default): 1 every week. For a wave whose course is known, e.g. a
+    study's introductions per week falling as the wave passes (docs/simulator.md,
+    "Importation by week")."""
+
+    @field_validator("weekly_factors")
+    @classmethod
+    def _non_negative_factors(cls, value: list[float]) -> list[float]:
+        if any(v < 0 or not math.isfinite(v) for v in value):
+            raise ValueError("weekly_factors: every value must be a finite number >= 0")
+        return value
+
+    def factor(self, day: int) -> float:
+        """The multiplier of ``weekly_factors`` on run day ``day`` (1 when empty)."""
+        if not self.weekly_factors:
+            return 1.0
+        return self.weekly_factors[min(day // 7, len(self.weekly_factors) - 1)]
 
 
 class Immunity(_Strict):
