@@ -132,8 +132,15 @@ def test_the_colosi_study_files_load_and_its_worked_cases_pass() -> None:
     study = load_bench("bench_validation").load_study(COLOSI)
     assert [s.params for s in study.strategies] == [
         ("tracing.test_to_stay=true",),
-        ("tracing.test_to_stay=false", "importation_per_100k_per_day=1526"),
+        (
+            "tracing.test_to_stay=false",
+            "importation.weekly_factors=[1.802, 1.800, 1.955, 1.756, 1.073, 0.494]",
+        ),
     ]
+    # introductions fall week by week as the authors' do (fit.py)
+    factors = scenario.importation.weekly_factors
+    assert len(factors) == 6
+    assert factors[-1] < factors[0] / 2
     result = CliRunner().invoke(app, ["policy", "test", str(COLOSI / "policies")])
     assert result.exit_code == 0, result.output
     assert "2 passed, 0 failed" in result.output
@@ -157,11 +164,13 @@ def test_the_colosi_study_runs_each_strategy_with_its_own_params(
     # weekly screening tests three quarters of the students every week, the reactive
     # protocol only the symptomatic and their classmates
     assert weekly["tests"].sum() > reactive["tests"].sum()
-    # the weekly strategy's own importation rate replaced the scenario's
+    # the weekly strategy's own weekly importation factors replaced the scenario's
     runs = pl.read_csv(folder / "weekly-screening" / "runs.csv")
-    assert runs["importation_per_100k_per_day"].unique().to_list() == [1526]
+    assert runs["importation.weekly_factors"].unique().to_list() == [
+        "[1.802, 1.8, 1.955, 1.756, 1.073, 0.494]"
+    ]
     runs = pl.read_csv(folder / "reactive-screening" / "runs.csv")
-    assert runs["importation_per_100k_per_day"].unique().to_list() == [1700]
+    assert "importation.weekly_factors" not in runs.columns
     school = by[("weekly-screening", "school_infections")]["ours"]
     assert school == pytest.approx(weekly["infections_in_school"].mean())
     base = by[("reactive-screening", "school_infections")]["ours"]
