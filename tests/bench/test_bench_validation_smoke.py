@@ -135,6 +135,7 @@ def test_the_colosi_study_files_load_and_its_worked_cases_pass() -> None:
         (
             "tracing.test_to_stay=false",
             "importation.weekly_factors=[1.802, 1.800, 1.955, 1.756, 1.073, 0.494]",
+            "screening.student_weekly_factors=[0.9595, 1.0, 1.1351, 1.1081, 0.8108, 1.0]",
         ),
     ]
     # introductions fall week by week as the authors' do (fit.py)

@@ -301,6 +301,45 @@ def test_pooled_screening_uses_fewer_tests_and_finds_cases(
     assert b.outcomes["tests"] < a.outcomes["tests"]
 
 
+def test_student_weekly_factors_scale_each_week_of_screening(
+    population: Population, policies: Registry
+) -> None:
+    """The agreement screens 10% of students a week; factors 1, 0, 2 screen none in the run's
+    second week and twice the first week's students from the third on (the last repeated).
+    Only screening tests here: no symptoms, no staff share, no test-to-stay, no invalid
+    results, nobody infected."""
+    quiet = {
+        **SCENARIO.model_dump(),
+        "days": 35,
+        "beta": 1e-9,
+        "initial_infections": 0,
+        "importation_per_100k_per_day": 0.0,
+        "symptomatic": {"share_tested": 0.0, "background_symptoms_per_day": 0.0},
+        "tracing": {"test_to_stay": False},
+        "tests": {"pcr": {"invalid_rate": 0.0}, "antigen": {"invalid_rate": 0.0}},
+    }
+    screening = {"student_consent_share": 1.0, "staff_weekly_share_pct": 0.0}
+    policy = policies.get(AGREEMENT).policy
+
+    def weekly_tests(factors: list[float]) -> list[int]:
+        sc = Scenario.model_validate(
+            {**quiet, "screening": {**screening, "student_weekly_factors": factors}}
+        )
+        tests = run(population, policy, sc).daily["tests"]
+        week = (np.arange(sc.days) + sc.start.weekday()) // 7
+        return np.bincount(week, weights=tests).astype(int).tolist()
+
+    flat, scaled = weekly_tests([]), weekly_tests([1.0, 0.0, 2.0])
+    assert flat[0] > 100
+    assert flat[1:4] == [flat[0]] * 3  # the same 10% every week
+    assert scaled[0] == flat[0]
+    assert scaled[1] == 0
+    assert 1.9 * flat[0] <= scaled[2] <= 2.1 * flat[0]  # 20% of each school, rounded
+    assert scaled[3] == scaled[2]
+    with pytest.raises(ValidationError, match="student_weekly_factors: every value"):
+        Scenario.model_validate({"screening": {"student_weekly_factors": [-1.0]}})
+
+
 def test_vaccination_gives_second_doses_and_protects(population: Population) -> None:
     base = {**SCENARIO.model_dump(), "days": 40}
     vaccinated = Scenario.model_validate(

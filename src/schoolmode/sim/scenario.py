@@ -81,6 +81,25 @@ class Screening(_Strict):
     """Students per Dorfman pool (1: individual tests). Positive pools are retested one by one."""
     weekday: int = Field(0, ge=0, le=4)
     """Weekday of the weekly screening (0 Monday); moved to the next school day if closed."""
+    student_weekly_factors: list[float] = Field(default_factory=list)
+    """Multiplier of the students' screening shares (the weekly and the top-ZIP one, at most
+    100%) in each week of the run: index 0 for the week (Monday to Sunday) holding ``start``,
+    the last value repeated for later weeks; empty (default): 1. For a screened share that
+    varied week by week, such as a protocol's weekly adherence (docs/simulator.md,
+    "Screening")."""
+
+    @field_validator("student_weekly_factors")
+    @classmethod
+    def _non_negative_factors(cls, value: list[float]) -> list[float]:
+        if any(v < 0 or not math.isfinite(v) for v in value):
+            raise ValueError("student_weekly_factors: every value must be a finite number >= 0")
+        return value
+
+    def student_factor(self, week: int) -> float:
+        """The multiplier of ``student_weekly_factors`` in run week ``week`` (1 when empty)."""
+        if not self.student_weekly_factors:
+            return 1.0
+        return self.student_weekly_factors[min(week, len(self.student_weekly_factors) - 1)]
 
 
 class Tracing(_Strict):

@@ -69,13 +69,17 @@ def top_zip_schools(run: RunSetup, recent_cases: np.ndarray) -> np.ndarray:
 
 
 def _students_chosen(
-    run: RunSetup, week: int, isolated: np.ndarray, top: np.ndarray
+    run: RunSetup, week: int, day: int, isolated: np.ndarray, top: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """This week's random share of consented students per school: (students, their rank in
+    """This week's random share of consented students per school (the shares times the
+    scenario's ``student_weekly_factors`` of run day ``day``'s week): (students, their rank in
     the school's draw, their school), in school then draw order."""
-    g, ops = run.groups, run.ops
+    g, ops, sc = run.groups, run.ops, run.scenario
     share = ops.student_share_pct
     top_share = max(share, ops.top_zip_student_share_pct)
+    factor = sc.screening.student_factor((day + sc.start.weekday()) // 7)
+    if factor != 1:
+        share, top_share = min(share * factor, 100.0), min(top_share * factor, 100.0)
     quota = np.array(
         [
             share_of(int(e), Decimal(str(top_share if t else share)), ops.rounding)
@@ -142,7 +146,7 @@ def screen(
     top_share = max(share, ops.top_zip_student_share_pct)
     if share <= 0 and not (top.any() and top_share > 0):
         return used, 0
-    cand, rank, sch = _students_chosen(run, week, isolated, top)
+    cand, rank, sch = _students_chosen(run, week, d, isolated, top)
     if run.scenario.screening.pool_size <= 1:
         return used + _test_and_queue(run, st, cand, d, run.screen_test, 4), 0
     pooled_used, pools = _pooled(run, st, d, cand, rank, sch)
