@@ -39,6 +39,15 @@ INTRODUCTIONS_PER_WEEK = (12.144, 10.468, 10.197, 8.364, 4.894, 1.913)
 """The authors' mean introductions a run in weeks 1-6, students and teachers (46.1 + 1.9):
 ``Counterfactual/data_in/intros_stn2000_*.txt`` + ``intros_tcn2000_*.txt``, 2,000 runs each."""
 
+SCHOOL_TRANSMISSIONS_PER_WEEK = {
+    "reactive-screening": (16.58, 22.44, 18.15, 11.98, 7.43, 3.94),
+    "weekly-screening": (11.38, 12.88, 9.82, 7.28, 6.13, 3.43),
+}
+"""The authors' mean school transmissions a run in weeks 1-6 (students and teachers):
+``Counterfactual/data_out/trasm_st*_10001_*`` + ``trasm_tc*`` and ``Exp_screening/data_out/
+trasm_st*_11010_*`` + ``trasm_tc*``, 2,000 runs each; ``--check`` prints ours beside them (not
+fitted: only their sum under reactive screening is)."""
+
 REACTIVE_SCHOOL_TRANSMISSIONS = 80.51
 """study.yaml's reactive ``school_infections``: the authors' runs' mean."""
 
@@ -49,7 +58,7 @@ RATE = 1000.0
 def _runs(
     scenario: Scenario, params: tuple[str, ...], policy_file: Path, spec: Path, seeds: int
 ) -> tuple[np.ndarray, float]:
-    """(mean introductions per week, mean school transmissions a run) over ``seeds`` runs."""
+    """(mean introductions, mean school transmissions) per week over ``seeds`` runs."""
     for item in params:
         name, _, value = item.partition("=")
         scenario = scenario.with_param(name.strip(), value.strip())
@@ -60,7 +69,7 @@ def _runs(
     policy = registry.get(registry.id_of(policy_file)).policy
     weeks = (scenario.days + 6) // 7
     intros = np.zeros(weeks)
-    school = 0.0
+    school = np.zeros(weeks)
     for seed in range(seeds):
         result = run_policy(population, pathogen, scenario, policy, seed, registry)
         agents = result.agents
@@ -70,7 +79,9 @@ def _runs(
         counts = np.bincount(week, minlength=weeks)[:weeks].astype(float)
         counts[0] -= scenario.initial_infections  # the seeds, on day 0, have no layer either
         intros += counts
-        school += result.outcomes["infections_in_school"]
+        assert result.school_layer_infections is not None
+        by_day = result.school_layer_infections.sum(axis=1)
+        school += np.bincount(np.arange(by_day.size) // 7, weights=by_day, minlength=weeks)
     return intros / seeds, school / seeds
 
 
@@ -80,10 +91,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--beta", type=float, default=None, help="start (default: scenario's)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="fit nothing: print each strategy's introductions and school transmissions per "
+        "week with the files as they are, beside the authors'",
+    )
     args = parser.parse_args(argv)
     study = load_study(HERE)
     out = Path(tempfile.mkdtemp(prefix="colosi-fit-"))
     spec = spec_with_data(study, args.data, out)
+    if args.check:
+        for s in study.strategies:
+            intros, school = _runs(
+                load_scenario(study.scenario), s.params, s.policy, spec, args.seeds
+            )
+            print(f"{s.key} ({args.seeds} runs), weeks 1-6:")
+            print(f"  introductions ours    {np.round(intros, 2).tolist()}")
+            print(f"  introductions authors {list(INTRODUCTIONS_PER_WEEK)}")
+            print(f"  school ours    {np.round(school, 2).tolist()} (sum {school.sum():.1f})")
+            theirs = SCHOOL_TRANSMISSIONS_PER_WEEK[s.key]
+            print(f"  school authors {list(theirs)} (sum {sum(theirs):.1f})")
+        return 0
     base = load_scenario(study.scenario).model_copy(update={"importation_per_100k_per_day": RATE})
     beta = float(args.beta if args.beta is not None else base.beta)  # type: ignore[arg-type]
     target = np.array(INTRODUCTIONS_PER_WEEK)
@@ -94,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             kept = [p for p in s.params if not p.startswith(("importation", "beta"))]
             weekly = ", ".join(f"{f:.4f}" for f in factors[s.key])
             params = (*kept, f"importation.weekly_factors=[{weekly}]", f"beta={beta}")
-            intros, school = _runs(base, params, s.policy, spec, args.seeds)
+            intros, weekly_school = _runs(base, params, s.policy, spec, args.seeds)
+            school = float(weekly_school.sum())
             print(
                 f"round {rnd} {s.key}: beta {beta:.4f} introductions "
                 f"{np.round(intros, 2).tolist()} (sum {intros.sum():.1f}) school {school:.1f}"
