@@ -5,8 +5,10 @@ policies' worked cases pass; bench/bench_validation.py runs every strategy on a 
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 import polars as pl
 import pytest
@@ -192,3 +194,34 @@ def test_a_strategy_param_must_be_field_equals_value(tmp_path: Path) -> None:
     (study / "study.yaml").write_text(text.replace('"tracing.test_to_stay=true"', "tracing"))
     with pytest.raises(SystemExit, match=r"reactive-screening.*field=value.*'tracing'"):
         load_bench("bench_validation").load_study(study)
+
+
+def _colosi_fit() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("colosi_fit", COLOSI / "fit.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_colosi_fit_script_checks_and_fits_on_a_made_up_school(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fit = _colosi_fit()
+    data = _data_folder(tmp_path)
+    assert fit.main(["--data", str(data), "--seeds", "2", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "reactive-screening (2 runs), weeks 1-6:" in out
+    assert "school authors [16.58, 22.44, 18.15, 11.98, 7.43, 3.94] (sum 80.5)" in out
+    assert fit.main(["--data", str(data), "--seeds", "2", "--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("round 1 ") == 2
+    factors = {
+        line.split()[0]: [float(x) for x in line.split("[")[1].rstrip("]").split(",")]
+        for line in out.splitlines()
+        if "weekly_factors:" in line
+    }
+    assert sorted(factors) == ["reactive-screening", "weekly-screening"]
+    assert all(len(f) == 6 and min(f) > 0 for f in factors.values())
+    assert "beta: " in out
