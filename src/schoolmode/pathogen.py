@@ -130,6 +130,9 @@ class AgeBand(_Strict):
     """Relative probability of infection per contact (1 = reference)."""
     symptomatic_share: Cited
     """Share of infections that become symptomatic."""
+    infectiousness: Cited | None = None
+    """Relative infectiousness of infections of agents in the band (1 = reference; absent:
+    1): multiplies the infector's hazard at every stage, on top of the stage's factors."""
 
 
 class Pathogen(_Strict):
@@ -147,6 +150,11 @@ class Pathogen(_Strict):
     asymptomatic_infectious: Duration
     """Start to end of infectiousness of an asymptomatic infection."""
     relative_infectiousness_asymptomatic: Cited
+    relative_infectiousness_presymptomatic: Cited | None = None
+    """Infectiousness of a symptomatic infection before its symptom onset relative to after
+    it (absent: 1, as infectious before onset as after). The days from the start of
+    infectiousness to the day before onset are presymptomatic; the onset day counts whole at
+    the symptomatic infectiousness (docs/simulator.md "Infectiousness by stage and age")."""
     age_bands: list[AgeBand] = Field(min_length=1)
     sources: dict[str, str] = Field(min_length=1)
     notes: str = ""
@@ -161,8 +169,12 @@ class Pathogen(_Strict):
             self.asymptomatic_infectious,
             self.relative_infectiousness_asymptomatic,
         ]
+        if self.relative_infectiousness_presymptomatic is not None:
+            values.append(self.relative_infectiousness_presymptomatic)
         for band in self.age_bands:
             values += [band.susceptibility, band.symptomatic_share]
+            if band.infectiousness is not None:
+                values.append(band.infectiousness)
         for item in values:
             source = item.source
             key = source.split(";")[0].strip()
@@ -195,10 +207,43 @@ class Pathogen(_Strict):
             "asymptomatic_infectious": self.asymptomatic_infectious,
             "relative_infectiousness_asymptomatic": self.relative_infectiousness_asymptomatic,
         }
+        if self.relative_infectiousness_presymptomatic is not None:
+            out["relative_infectiousness_presymptomatic"] = (
+                self.relative_infectiousness_presymptomatic
+            )
         for i, band in enumerate(self.age_bands):
             out[f"age_bands[{i}].susceptibility"] = band.susceptibility
             out[f"age_bands[{i}].symptomatic_share"] = band.symptomatic_share
+            if band.infectiousness is not None:
+                out[f"age_bands[{i}].infectiousness"] = band.infectiousness
         return out
+
+    @property
+    def presymptomatic_factor(self) -> float:
+        """``relative_infectiousness_presymptomatic`` (1 when absent)."""
+        cited = self.relative_infectiousness_presymptomatic
+        return 1.0 if cited is None else cited.value
+
+    def infectiousness_by_age(self, ages: np.ndarray) -> np.ndarray:
+        """Each age's band ``infectiousness`` (1 where the band has none)."""
+        starts = np.array([b.min_age for b in self.age_bands])
+        band = np.searchsorted(starts, ages, side="right") - 1
+        rel = np.array(
+            [1.0 if b.infectiousness is None else b.infectiousness.value for b in self.age_bands]
+        )
+        return np.asarray(rel[band])
+
+    def cache_dump(self) -> dict[str, object]:
+        """``model_dump(mode="json")`` without the optional infectiousness fields that are
+        absent: a cache key of a pathogen without them stays the one it had before they
+        existed (``beta.auto_beta``)."""
+        dump = self.model_dump(mode="json")
+        if dump.get("relative_infectiousness_presymptomatic") is None:
+            dump.pop("relative_infectiousness_presymptomatic", None)
+        for band in dump["age_bands"]:
+            if band.get("infectiousness") is None:
+                band.pop("infectiousness", None)
+        return dump
 
     def by_age(self, ages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(susceptibility, symptomatic share) for each age."""

@@ -142,7 +142,7 @@ def auto_beta(
     parts: dict[str, object] = {
         "method": SMALL_METHOD if small else METHOD,
         "population": population_digest(population),
-        "pathogen": pathogen.model_dump(mode="json"),
+        "pathogen": pathogen.cache_dump(),
         "layer_weights": sorted(layer_weights.items()),
     }
     if small:  # what the first generation reads beyond the network and ages

@@ -215,8 +215,10 @@ def generation_interval(pathogen: Pathogen) -> np.ndarray:
     """Intrinsic generation interval pmf (days from the infector's infection to the
     infectee's) of the simulator's daily loop: a case infected on day 0 transmits on days
     ``L .. L + D - 1`` (latent ``L``, infectious days ``D``) with constant hazard, times its
-    infectiousness (1 symptomatic, reduced asymptomatic), averaged over symptomatic and
-    asymptomatic courses with the symptomatic share of the open-ended (adult) age band.
+    infectiousness (1 symptomatic, times the relative infectiousness presymptomatic before
+    the onset day; reduced asymptomatic), averaged over symptomatic and asymptomatic courses
+    with the symptomatic share of the open-ended (adult) age band (a band's infectiousness
+    scales all of its days alike, so it does not change the interval).
     Intrinsic: depletion of an infector's contacts, which shortens realised intervals on a
     network, is left out, as in the estimates a published R0 comes from."""
     latent = pathogen.latent.pmf().copy()
@@ -232,7 +234,12 @@ def generation_interval(pathogen: Pathogen) -> np.ndarray:
     def survival(pmf: np.ndarray) -> np.ndarray:  # P(D > d) for d = 0, 1, ...
         return np.clip(1.0 - np.cumsum(pmf), 0.0, 1.0)
 
+    # symptomatic: infectious on day d when the course is longer than d, before the onset
+    # day when the presymptomatic period is (at the presymptomatic factor)
+    pre_factor = pathogen.presymptomatic_factor
+    presym_on = survival(pathogen.presymptomatic.pmf())
     infectious_on = share * survival(pmf_sym)
+    infectious_on[: presym_on.size] -= share * (1.0 - pre_factor) * presym_on[: infectious_on.size]
     asym = rel * (1 - share) * survival(pmf_asym)
     size = max(infectious_on.size, asym.size)
     profile = np.zeros(size)
@@ -322,7 +329,8 @@ class FirstGeneration:
 
     groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
     """(weights of the layer classes joining the pair (pairs, classes), the contact's
-    susceptibility, the index's symptomatic share, how many such pairs)."""
+    susceptibility times the index's age band's infectiousness, the index's symptomatic
+    share, how many such pairs)."""
     exposures: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
     """(symptomatic exposures (rows, classes): the open share of each class summed over the
     infectious days, their probabilities, the same for asymptomatic courses), over courses,
@@ -399,7 +407,10 @@ def first_generation(
     of_layer, kinds, days = _layer_classes(population)
     n_classes = kinds.size
     recorded = max(population.recorded_days, 1) if population.layer_day else 1
-    sus, sym = pathogen.by_age(population.agents["age"].astype(np.int64))
+    ages = population.agents["age"].astype(np.int64)
+    sus, sym = pathogen.by_age(ages)
+    band = pathogen.infectiousness_by_age(ages)
+    pre_factor = pathogen.presymptomatic_factor
     at_school = population.agents["school"].astype(np.int64) >= 0
     # directed index -> contact pairs, the weight of each layer class joining them
     keys, classes, weights = [], [], []
@@ -437,7 +448,8 @@ def first_generation(
             sel = (at_school[src] == index_school) & (at_school[dst] == contact_school)
             if not sel.any():
                 continue
-            feats = np.column_stack([w[sel], sus[dst[sel]], sym[src[sel]]])
+            # the contact's susceptibility times the index's band infectiousness
+            feats = np.column_stack([w[sel], sus[dst[sel]] * band[src[sel]], sym[src[sel]]])
             unique, count = np.unique(feats, axis=0, return_counts=True)
             sym_rows, sym_p, asym_rows, asym_p = [], [], [], []
             for start in range(7):
@@ -448,8 +460,10 @@ def first_generation(
                     )  # fmt: skip
                     cum = np.zeros((3, length + 1, n_classes))
                     cum[:, 1:] = np.cumsum(daily, axis=1)
-                    well = cum[0, pre + sdays]
-                    ill = cum[0, pre] + np.where(
+                    # presymptomatic days (before the onset day) at the pathogen's factor
+                    before = pre_factor * cum[0, pre]
+                    well = before + cum[0, pre + sdays] - cum[0, pre]
+                    ill = before + np.where(
                         (sdays >= 1)[:, None],
                         daily[1, np.minimum(pre, length - 1)] + cum[2, pre + sdays]
                         - cum[2, np.minimum(pre + 1, pre + sdays)],
@@ -520,8 +534,10 @@ def first_generation_beta(
     network's recorded days in turn, at every phase), off-school layers when both are away,
     the other layers every day; a symptomatic case who stays home (``stay_home_share``, the
     scenario's) leaves school from its onset, there for ``onset_day_fraction`` of that day;
-    ``c_i``: 1 symptomatic, the pathogen's relative infectiousness asymptomatic, with the
-    index's age's symptomatic share; ``s_j``: the contact's susceptibility. Exact expectation
+    ``c_i``: the index's age band's infectiousness times 1 symptomatic (times the pathogen's
+    relative infectiousness presymptomatic on the days before the onset day) or the relative
+    infectiousness asymptomatic, with the index's age's symptomatic share; ``s_j``: the
+    contact's susceptibility. Exact expectation
     over the discretised courses (no sampling); the index's contacts are all susceptible
     throughout (nobody else infects them first). Solved by bisection on beta (the mean
     increases with beta) to relative ``rtol``.
@@ -606,8 +622,9 @@ def next_generation_beta(
     which on a network is what makes R0 the mean number infected by an early case, not the
     mean number of contacts times the transmissibility). A pair ``j -> i`` (all layers
     joining them together, weight ``W``) transmits over ``j``'s infectious period with
-    probability ``T = 1 - E[exp(-beta W c_j s_i D_j)]`` (``D_j``: infectious days, ``c_j``:
-    infectiousness, over ``j``'s chance of a symptomatic or asymptomatic course; ``s_i``:
+    probability ``T = 1 - E[exp(-beta W c_j s_i D_j)]`` (``D_j``: infectious days, the
+    presymptomatic ones times the pathogen's factor; ``c_j``: infectiousness, its age band's
+    times its course's, over ``j``'s chance of a symptomatic or asymptomatic course; ``s_i``:
     susceptibility), and an infection ``j -> i`` leads to ``T[i -> m]`` infections for every
     contact ``m != j`` of ``i``. The eigenvalue is found by power iteration and ``beta`` by
     bisection on it (R0 increases with beta). Exact on locally tree-like networks (checked
@@ -621,11 +638,25 @@ def next_generation_beta(
         raise ValueError(f"r0 must be positive, got {target}")
     net = population.network
     n = net.n
-    sus, sym = pathogen.by_age(population.agents["age"].astype(np.int64))
+    ages = population.agents["age"].astype(np.int64)
+    sus, sym = pathogen.by_age(ages)
+    band = pathogen.infectiousness_by_age(ages)
     # infectious days: symptomatic course (presymptomatic + symptomatic periods, relative
-    # infectiousness 1) or asymptomatic course (at least one day, reduced infectiousness)
-    pmf_sym = np.convolve(pathogen.presymptomatic.pmf(), pathogen.symptomatic_infectious.pmf())
-    days_sym = np.arange(pmf_sym.size, dtype=np.float64)
+    # infectiousness 1, the presymptomatic days times the pathogen's factor) or asymptomatic
+    # course (at least one day, reduced infectiousness)
+    pre_factor = pathogen.presymptomatic_factor
+    if pre_factor == 1.0:
+        pmf_sym = np.convolve(pathogen.presymptomatic.pmf(), pathogen.symptomatic_infectious.pmf())
+        days_sym = np.arange(pmf_sym.size, dtype=np.float64)
+    else:  # the exposure days of each (presymptomatic, symptomatic) course, merged
+        p_pre, p_post = pathogen.presymptomatic.pmf(), pathogen.symptomatic_infectious.pmf()
+        joint = np.outer(p_pre, p_post).ravel()
+        length = (
+            pre_factor * np.arange(p_pre.size)[:, None] + np.arange(p_post.size)[None, :]
+        ).ravel()
+        keep = joint > 0
+        days_sym, where = np.unique(length[keep], return_inverse=True)
+        pmf_sym = np.bincount(where.ravel(), weights=joint[keep], minlength=days_sym.size)
     pmf_asym = pathogen.asymptomatic_infectious.pmf().copy()
     pmf_asym[1] += pmf_asym[0]
     pmf_asym[0] = 0.0
@@ -645,7 +676,7 @@ def next_generation_beta(
     del keys, weights, key_all, inverse
     src, dst = pair_key // n, pair_key % n
     rev = np.searchsorted(pair_key, dst * n + src)
-    unique_x, which = np.unique(pair_w * sus[dst], return_inverse=True)
+    unique_x, which = np.unique(pair_w * sus[dst] * band[src], return_inverse=True)
     sym_src = sym[src]
     state = {"x": np.ones(src.size)}
 

@@ -107,8 +107,9 @@ def schedule(agents: np.ndarray, who: np.ndarray, day: int, pathogen: Pathogen, 
     agents["t_recovered"][who] = np.where(
         symptomatic, start + presym + sym_inf, start + np.maximum(asym_inf, 1)
     )
-    agents["infectiousness"][who] = np.where(
-        symptomatic, 1.0, pathogen.relative_infectiousness_asymptomatic.value
+    band = pathogen.infectiousness_by_age(agents["age"][who].astype(np.int64))
+    agents["infectiousness"][who] = band * np.where(
+        symptomatic, 1.0, np.float32(pathogen.relative_infectiousness_asymptomatic.value)
     )
 
 
@@ -128,6 +129,7 @@ def _schedule(
     sym_cdf: np.ndarray,
     asym_cdf: np.ndarray,
     asym_infectiousness: float,
+    band_infectiousness: np.ndarray,
     symptomatic_share: np.ndarray,
     t_infected: np.ndarray,
     t_infectious: np.ndarray,
@@ -140,7 +142,8 @@ def _schedule(
     c_infectiousness: np.ndarray,
 ) -> None:
     """``schedule`` agent by agent: the same uniforms and days, written to the agent table's
-    fields and to the contiguous copies (``c_*``)."""
+    fields and to the contiguous copies (``c_*``). ``band_infectiousness``: each agent's age
+    band's relative infectiousness (``Pathogen.infectiousness_by_age``)."""
     never = NEVER
     for i in range(who.shape[0]):
         w = who[i]
@@ -152,7 +155,8 @@ def _schedule(
         start = day + latent
         onset = start + presym if sym else never
         end = start + presym + sym_inf if sym else start + max(asym_inf, 1)
-        rel = 1.0 if sym else asym_infectiousness
+        # as the agent table's float32 (``schedule``'s product, rounded once)
+        rel = float(np.float32(band_infectiousness[w] * (1.0 if sym else asym_infectiousness)))
         t_infected[w] = day
         t_infectious[w] = start
         t_symptoms[w] = onset
@@ -197,6 +201,17 @@ class Epidemic:
         self.t_symptoms = np.ascontiguousarray(agents["t_symptoms"], dtype=np.int64)
         self.t_recovered = np.ascontiguousarray(agents["t_recovered"], dtype=np.int64)
         self.infectiousness = np.ascontiguousarray(agents["infectiousness"], dtype=np.float64)
+        """Each agent's infectiousness after symptom onset (asymptomatic: throughout): its age
+        band's times its course's (``schedule``)."""
+        self.band_infectiousness = pathogen.infectiousness_by_age(
+            agents["age"].astype(np.int64)
+        ).astype(np.float64)
+        self.presymptomatic_factor = pathogen.presymptomatic_factor
+        """Infectiousness before onset relative to after it (``Pathogen``): applied day by
+        day to the sources before their onset day (``infectiousness_on``)."""
+        self._today = self.infectiousness.copy()
+        """The kernel's infectiousness of the day's sources (``infectiousness_on``); other
+        agents' entries are stale and never read."""
         self.active = ActiveSet(self.t_infectious, self.t_recovered)
         self.origin = np.full(n, NO_ORIGIN, dtype=np.int8)
         """Origin of each infection (``state.SEEDED``: the chain of the initial infections,
@@ -240,6 +255,7 @@ class Epidemic:
             _cdf(p.symptomatic_infectious),
             _cdf(p.asymptomatic_infectious),
             float(np.float32(p.relative_infectiousness_asymptomatic.value)),
+            self.band_infectiousness,
             a["symptomatic_share"],
             a["t_infected"],
             a["t_infectious"],
@@ -285,6 +301,24 @@ class Epidemic:
             return self.active.advance(day)
         return np.flatnonzero((self.t_infectious <= day) & (day < self.t_recovered))
 
+    def infectiousness_on(self, day: int, sources: np.ndarray) -> np.ndarray:
+        """The infectiousness the kernel reads on ``day`` for ``sources`` (infectious that
+        day): ``infectiousness`` times ``presymptomatic_factor`` for the symptomatic
+        sources before their onset day (``t_symptoms > day``; the onset day is a day after
+        onset). Natural history only, no policy: the skip draws' gap law at a source's
+        largest force stays one that no policy moves (``kernel.transmit``). Vectorised over
+        the day's sources; without the factor, ``infectiousness`` itself."""
+        if self.presymptomatic_factor == 1.0:
+            return self.infectiousness
+        today = self._today
+        onset = self.t_symptoms[sources]
+        today[sources] = np.where(
+            (day < onset) & (onset != NEVER),
+            self.infectiousness[sources] * self.presymptomatic_factor,
+            self.infectiousness[sources],
+        )
+        return today
+
     def transmit(
         self, day: int, sources: np.ndarray, weights: np.ndarray, gate: np.ndarray, beta: float
     ) -> int:
@@ -297,7 +331,7 @@ class Epidemic:
             day,
             self.seed,
             sources,
-            self.infectiousness,
+            self.infectiousness_on(day, sources),
             self.susceptibility,
             self.t_infected,
             self.network.indptr,
