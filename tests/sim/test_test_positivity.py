@@ -158,6 +158,7 @@ def pool_share(run: RunSetup, day: int, state: list[str]) -> tuple[int, int]:
         (["shed", "clean"], 0.8),  # one member within the list: its probability
         (["clean", "shed"], 0.8),  # whichever member it is
         (["inf", "shed"], 0.9),  # the largest member probability
+        (["shed", "inf"], 0.9),  # not the first carrier's
         (["clean", "clean"], 0.01),  # nobody carries it: the false-positive rate
     ],
 )
