@@ -19,7 +19,7 @@ which stage of their infection on the seed day.
 
 Recently recovered seeds (``Scenario.initial_recovered``, ``recovered_agents`` and
 ``seed_recovered``): the agents with the lowest ``RECOVERED_SEEDING`` hashes among those not
-seeded above. Their infectiousness ended just before the seed day: the seed day is their first
+infected by the seed day (the initial infections above left out). Their infectiousness ended just before the seed day: the seed day is their first
 day no longer infectious (index 0 of a test type's ``positive_after_infectious``), as the R+
 seeds of Colosi et al. 2025 enter that stage at the start of the run. From the seed day they
 are not susceptible and never infectious; their origin is ``state.PRIOR``, so the outputs do
