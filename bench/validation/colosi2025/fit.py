@@ -74,7 +74,9 @@ def _runs(
         result = run_policy(population, pathogen, scenario, policy, seed, registry)
         agents = result.agents
         assert agents is not None
-        outside = (agents["layer"] == -1) & (agents["t_infected"] < scenario.days)
+        # introductions and seeds have no layer; recovered seeds were infected before day 0
+        t_inf = agents["t_infected"]
+        outside = (agents["layer"] == -1) & (t_inf >= 0) & (t_inf < scenario.days)
         week = agents["t_infected"][outside] // 7
         counts = np.bincount(week, minlength=weeks)[:weeks].astype(float)
         counts[0] -= scenario.initial_infections  # the seeds, on day 0, have no layer either

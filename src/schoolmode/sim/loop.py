@@ -128,6 +128,7 @@ def run_days(run: RunSetup) -> LoopResult:
     for d in range(sc.days):
         if d == run.seed_day:
             seeding.seed(epi, first, d, sc)
+            seeding.seed_recovered(epi, seeding.recovered_agents(epi, sc), d)
             tally.new_inf[d] += first.size
         _day(run, st, tally, d, clock)
     engine = run.engine
@@ -156,7 +157,7 @@ def run_days(run: RunSetup) -> LoopResult:
     return LoopResult(
         policy_id=run.policy.id if run.policy is not None else "none",
         seed=run.seed,
-        outcomes=tally.outcomes(g.role, epi.t_infected),
+        outcomes=tally.outcomes(g.role, epi.t_infected, epi.origin),
         daily=tally.daily(),
         engine=engine,
         agents=epi.agents,

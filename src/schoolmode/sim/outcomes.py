@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from schoolmode.sim.decide import LoopEngine
-from schoolmode.sim.state import ADULT, NEVER, OTHER_STAFF, STUDENT, TEACHER
+from schoolmode.sim.state import ADULT, NEVER, OTHER_STAFF, PRIOR, STUDENT, TEACHER
 
 OUTCOMES = (
     "infections",
@@ -111,10 +111,13 @@ class Tally:
         self.closed_student_days = 0
         """Student-days (school days) in a closed classroom or school."""
 
-    def outcomes(self, role: np.ndarray, t_infected: np.ndarray) -> dict[str, float]:
-        """The scalar outcomes at the end of the run."""
+    def outcomes(
+        self, role: np.ndarray, t_infected: np.ndarray, origin: np.ndarray
+    ) -> dict[str, float]:
+        """The scalar outcomes at the end of the run (infections: the run's, not the recently
+        recovered seeds, ``origin`` ``PRIOR``)."""
         totals = self.totals
-        roles = role[t_infected != NEVER]
+        roles = role[(t_infected != NEVER) & (origin != PRIOR)]
         totals["infections"] = float(roles.size)
         totals["infections_students"] = float((roles == STUDENT).sum())
         totals["infections_staff"] = float(((roles == TEACHER) | (roles == OTHER_STAFF)).sum())

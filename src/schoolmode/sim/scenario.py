@@ -38,6 +38,24 @@ class TestType(_Strict):
     """Share of results that are invalid; an invalid test is repeated the next day."""
     max_attempts: int = Field(3, ge=1)
     """Attempts before a person is given up on (no result)."""
+    sensitivity_presymptomatic: float | None = Field(None, ge=0, le=1)
+    """Probability that an infectious person tests positive before symptom onset (a
+    symptomatic infection's presymptomatic days); None: ``sensitivity``."""
+    positive_after_infectious: list[float] = Field(default_factory=list)
+    """Probability of a positive result on each day after infectiousness ends (index 0: the
+    first day no longer infectious), e.g. a PCR's RNA shedding after recovery; it replaces the
+    false-positive rate on those days. Beyond the list (and when empty, the default): the
+    false-positive rate ``1 - specificity`` as for anyone not infectious."""
+
+    @field_validator("positive_after_infectious")
+    @classmethod
+    def _probabilities(cls, value: list[float]) -> list[float]:
+        for i, v in enumerate(value):
+            if not (0 <= v <= 1):
+                raise ValueError(
+                    f"positive_after_infectious[{i}] = {v}: each value must be in [0, 1]"
+                )
+        return value
 
 
 def _default_tests() -> dict[str, TestType]:
@@ -245,6 +263,12 @@ class Scenario(_Strict):
     first), ``infectious`` (latent period over: they transmit that day) or ``staged`` (spread
     over the stages of infection as an epidemic under way leaves them, the infections of the
     days before weighted by ``seed_history``; ``sim.seeding``)."""
+    initial_recovered: int = Field(0, ge=0)
+    """Recently recovered agents at the seed day (``sim.seeding``): their infectiousness ended
+    just before it (the seed day is their first day no longer infectious, index 0 of a test
+    type's ``positive_after_infectious``); not susceptible, never infectious in the run, not
+    counted as the run's infections, but they can test positive by that list (their positive
+    results are reported cases as any other). Drawn apart from the initial infections."""
     seed_history: list[float] = Field(default_factory=list)
     """With ``seed_state: staged``: the relative infections of each day before the seed day,
     the latest first (index 0: the seed day itself), the last value repeated further back;

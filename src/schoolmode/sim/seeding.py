@@ -16,6 +16,14 @@ which stage of their infection on the seed day.
   duration over the course's: ``stage_days``), and exactly ``initial_infections`` agents are
   seeded. Their ``t_infected`` stays the seed day (the outputs count them from it); those
   whose symptoms began before it are past their onset (reported, if at all, before the run).
+
+Recently recovered seeds (``Scenario.initial_recovered``, ``recovered_agents`` and
+``seed_recovered``): the agents with the lowest ``RECOVERED_SEEDING`` hashes among those not
+infected by the seed day (the initial infections above left out). Their infectiousness ended just before the seed day: the seed day is their first
+day no longer infectious (index 0 of a test type's ``positive_after_infectious``), as the R+
+seeds of Colosi et al. 2025 enter that stage at the start of the run. From the seed day they
+are not susceptible and never infectious; their origin is ``state.PRIOR``, so the outputs do
+not count them as infections of the run, but a positive test of theirs is a reported case.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from schoolmode.pathogen import Duration, Pathogen
 from schoolmode.sim import rng
 from schoolmode.sim.model import Epidemic, schedule, seed_agents
 from schoolmode.sim.scenario import Scenario
-from schoolmode.sim.state import NEVER
+from schoolmode.sim.state import NEVER, PRIOR
 
 CANDIDATES_PER_SEED = 8
 """Candidates drawn per seed for ``staged``: the first ``8 * initial_infections`` agents by
@@ -68,6 +76,38 @@ def initial_agents(epi: Epidemic, scenario: Scenario, seed: int) -> np.ndarray:
     kept = keep < kept_weight
     chosen = np.concatenate([candidates[kept], candidates[~kept]])[:count]
     return np.sort(chosen)
+
+
+def recovered_agents(epi: Epidemic, scenario: Scenario) -> np.ndarray:
+    """Sorted recently recovered seeds: the ``scenario.initial_recovered`` agents with the
+    lowest ``RECOVERED_SEEDING`` hashes among those never infected so far (call on the seed
+    day, after ``seed``: the initial infections are left out)."""
+    count = scenario.initial_recovered
+    if count == 0:
+        return np.empty(0, dtype=np.int64)
+    n = epi.network.n
+    keys = rng.uniforms(epi.seed, rng.RECOVERED_SEEDING, np.arange(n, dtype=np.int64), 0, 0)
+    taken = epi.t_infected != NEVER
+    keys[taken] = np.inf
+    count = min(count, n - int(taken.sum()))
+    return np.sort(np.argsort(keys, kind="stable")[:count]).astype(np.int64)
+
+
+def seed_recovered(epi: Epidemic, who: np.ndarray, day: int) -> None:
+    """Make ``who`` recently recovered on ``day``: infectiousness over from ``day`` (their
+    first day no longer infectious; no infectious day is recorded, ``t_infectious`` =
+    ``t_recovered``), no symptoms in the run, not susceptible (a ``t_infected`` before
+    ``day``), origin ``state.PRIOR``."""
+    if who.size == 0:
+        return
+    epi.t_infected[who] = day - 1
+    epi.t_infectious[who] = day
+    epi.t_recovered[who] = day
+    epi.t_symptoms[who] = NEVER
+    epi.origin[who] = PRIOR
+    a = epi.agents
+    for name in ("t_infected", "t_infectious", "t_symptoms", "t_recovered"):
+        a[name][who] = getattr(epi, name)[who]
 
 
 def seed(epi: Epidemic, first: np.ndarray, day: int, scenario: Scenario) -> None:

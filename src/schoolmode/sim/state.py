@@ -19,6 +19,9 @@ STUDENT, TEACHER, OTHER_STAFF, ADULT = range(len(ROLES))
 NO_ORIGIN, SEEDED, IMPORTED = -1, 0, 1
 """Origin of an infection (``model.Epidemic.origin``): none (never infected), the chain of the
 initial infections, or an importation from outside the population and its chain."""
+PRIOR = -2
+"""Origin of a recently recovered seed (``Scenario.initial_recovered``): infected before the
+run, not one of its infections."""
 
 AGENT_DTYPE = np.dtype(
     [

@@ -13,9 +13,41 @@ import numpy as np
 from schoolmode.operations.screening import share_of
 from schoolmode.sim import rng
 from schoolmode.sim.day_state import DayState, Today
+from schoolmode.sim.model import Epidemic
 from schoolmode.sim.outcomes import Tally
 from schoolmode.sim.scenario import TestType
 from schoolmode.sim.setup import RunSetup
+from schoolmode.sim.state import NEVER
+
+
+def positive_chance(
+    epi: Epidemic, who: np.ndarray, day: np.ndarray | int, test: TestType
+) -> np.ndarray:
+    """(agents,) the probability that ``who`` test positive on ``day`` (their specimen days):
+    ``sensitivity`` while infectious (``sensitivity_presymptomatic`` before a symptomatic
+    infection's onset, when set), ``positive_after_infectious[k]`` on the ``k``-th day after
+    infectiousness ends, else the false-positive rate ``1 - specificity``."""
+    t_inf, t_rec = epi.t_infectious[who], epi.t_recovered[who]
+    infectious = (t_inf <= day) & (day < t_rec)
+    sens = np.full(who.size, test.sensitivity)
+    if test.sensitivity_presymptomatic is not None:
+        t_sym = epi.t_symptoms[who]
+        sens[(day < t_sym) & (t_sym != NEVER)] = test.sensitivity_presymptomatic
+    chance = np.where(infectious, sens, 1 - test.specificity)
+    after = test.positive_after_infectious
+    if after:
+        k = np.asarray(day - t_rec, dtype=np.int64)
+        shed = (k >= 0) & (k < len(after)) & (t_rec != NEVER)
+        chance[shed] = np.asarray(after)[k[shed]]
+    return chance
+
+
+def carrying(epi: Epidemic, who: np.ndarray, day: int, test: TestType) -> np.ndarray:
+    """(agents,) bool: infectious on ``day``, or within ``positive_after_infectious``'s days
+    after it (the members whose probability a pool takes: ``_pooled``)."""
+    t_rec = epi.t_recovered[who]
+    late = (t_rec <= day) & (day - t_rec < len(test.positive_after_infectious))
+    return np.asarray(((epi.t_infectious[who] <= day) & (day < t_rec)) | late)
 
 
 def test(
@@ -38,10 +70,8 @@ def test(
     got = valid_at >= 0
     who = who[got]
     specimen = day + valid_at[got]
-    epi = run.epi
-    infectious = (epi.t_infectious[who] <= specimen) & (specimen < epi.t_recovered[who])
     draw = run.u(rng.TEST_RESULT, who, stream * 1000 + day, 0)
-    positive = np.where(infectious, draw < test.sensitivity, draw < 1 - test.specificity)
+    positive = draw < positive_chance(run.epi, who, specimen, test)
     return who, specimen + test.turnaround_days, positive, used
 
 
@@ -102,20 +132,27 @@ def _pooled(
     run: RunSetup, st: DayState, d: int, cand: np.ndarray, rank: np.ndarray, sch: np.ndarray
 ) -> tuple[int, int]:
     """Dorfman pools of ``pool_size`` students of one school: a pool is one test on its first
-    member's key; a positive pool's members are retested one by one when the pool result
-    arrives. Returns (tests used, pools)."""
+    member's key, positive with the largest probability (``positive_chance``) of its members
+    who carry the pathogen (``carrying``: infectious, or within the test's
+    ``positive_after_infectious`` days), else with the false-positive rate; a positive pool's
+    members are retested one by one when the pool result arrives. Returns (tests used,
+    pools)."""
     k = run.scenario.screening.pool_size
     test_type = run.screen_test
     pool_key = sch * 1_000_000 + rank // k
     uniq, pool_of = np.unique(pool_key, return_inverse=True)
     pools = int(uniq.size)
     epi = run.epi
-    inf = (epi.t_infectious[cand] <= d) & (d < epi.t_recovered[cand])
-    any_inf = np.bincount(pool_of, weights=inf, minlength=pools) > 0
+    carry = carrying(epi, cand, d, test_type)
+    chance = np.full(pools, 1 - test_type.specificity)
+    if carry.any():
+        best = np.full(pools, -1.0)
+        np.maximum.at(best, pool_of[carry], positive_chance(epi, cand[carry], d, test_type))
+        chance = np.where(best >= 0, best, chance)
     head = np.zeros(pools, dtype=np.int64)
     head[pool_of[::-1]] = cand[::-1]
     draw = run.u(rng.POOL_RESULT, head, d)
-    pool_pos = np.where(any_inf, draw < test_type.sensitivity, draw < 1 - test_type.specificity)
+    pool_pos = draw < chance
     retest = cand[pool_pos[pool_of]]
     retest_day = d + test_type.turnaround_days
     return pools + _test_and_queue(run, st, retest, retest_day, test_type, 5), pools
