@@ -136,7 +136,7 @@ def test_the_colosi_study_files_load_and_its_worked_cases_pass() -> None:
         ("tracing.test_to_stay=true",),
         (
             "tracing.test_to_stay=false",
-            "importation.weekly_factors=[1.883, 1.865, 2.024, 1.806, 1.108, 0.521]",
+            "importation.weekly_factors=[1.883, 1.876, 2.039, 1.826, 1.131, 0.528]",
             "screening.student_weekly_factors=[0.9595, 1.0, 1.1351, 1.1081, 0.8108, 1.0]",
         ),
     ]
@@ -170,7 +170,7 @@ def test_the_colosi_study_runs_each_strategy_with_its_own_params(
     # the weekly strategy's own weekly importation factors replaced the scenario's
     runs = pl.read_csv(folder / "weekly-screening" / "runs.csv")
     assert runs["importation.weekly_factors"].unique().to_list() == [
-        "[1.883, 1.865, 2.024, 1.806, 1.108, 0.521]"
+        "[1.883, 1.876, 2.039, 1.826, 1.131, 0.528]"
     ]
     runs = pl.read_csv(folder / "reactive-screening" / "runs.csv")
     assert "importation.weekly_factors" not in runs.columns

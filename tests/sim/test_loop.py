@@ -340,6 +340,44 @@ def test_student_weekly_factors_scale_each_week_of_screening(
         Scenario.model_validate({"screening": {"student_weekly_factors": [-1.0]}})
 
 
+def test_symptomatic_testing_share_by_role(population: Population) -> None:
+    """Only classroom teachers with symptoms are tested (students 0, teachers 1): every case
+    is a classroom teacher, and every classroom teacher whose symptoms began in the run is one
+    (a perfect test, no screening, no other illness)."""
+    sc = Scenario.model_validate(
+        {
+            **SCENARIO.model_dump(),
+            "days": 30,
+            "symptomatic": {
+                "share_tested": 0.0,
+                "share_tested_by_role": {"classroom_teacher": 1.0},
+                "background_symptoms_per_day": 0.0,
+            },
+            "tests": {
+                "pcr": {"sensitivity": 1.0, "invalid_rate": 0.0, "turnaround_days": 0},
+                "antigen": {"sensitivity": 1.0},
+            },
+            "tracing": {"test_to_stay": False},
+        }
+    )
+    result = run_policy(
+        population, load_pathogen(sc.pathogen), sc, None, 1, Registry(), keep_records=True
+    )
+    assert result.records is not None
+    assert result.agents is not None
+    cases = result.records["case"]["person_id"].to_list()
+    index = {pid: i for i, pid in enumerate(population.person_ids)}
+    roles = result.agents["role"][[index[p] for p in cases]]
+    assert len(cases) > 5
+    assert set(roles.tolist()) == {1}  # state.TEACHER
+    onset = result.agents["t_symptoms"]
+    teachers = np.flatnonzero(result.agents["role"] == 1)
+    ill = teachers[(onset[teachers] >= 0) & (onset[teachers] < sc.days - 1)]
+    assert {population.person_ids[i] for i in ill} <= set(cases)
+    with pytest.raises(ValidationError, match="unknown role 'teacher'"):
+        Scenario.model_validate({"symptomatic": {"share_tested_by_role": {"teacher": 0.5}}})
+
+
 def test_vaccination_gives_second_doses_and_protects(population: Population) -> None:
     base = {**SCENARIO.model_dump(), "days": 40}
     vaccinated = Scenario.model_validate(

@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.yamlio import load_yaml, validate
 from schoolmode.sim.outbreaks import default_large
+from schoolmode.sim.state import ROLES
 
 
 class _Strict(BaseModel):
@@ -71,10 +72,30 @@ class SymptomaticTesting(_Strict):
     test: str = "pcr"
     share_tested: float = Field(0.6, ge=0, le=1)
     """Share of people with symptoms who get a test on the day symptoms start."""
+    share_tested_by_role: dict[str, float] = Field(default_factory=dict)
+    """``share_tested`` of the named roles (``student``, ``classroom_teacher``,
+    ``other_staff``, ``household_adult``); the others take ``share_tested``. Empty (default):
+    one share for all."""
     stay_home_share: float = Field(0.5, ge=0, le=1)
     """Share of people with symptoms who stay home while symptomatic (an illness absence)."""
     background_symptoms_per_day: float = Field(0.001, ge=0, le=1)
     """Daily probability that a person without the infection has symptoms and gets tested."""
+
+    @field_validator("share_tested_by_role")
+    @classmethod
+    def _known_roles(cls, value: dict[str, float]) -> dict[str, float]:
+        for role, share in value.items():
+            if role not in ROLES:
+                raise ValueError(
+                    f"share_tested_by_role: unknown role {role!r} (roles: {', '.join(ROLES)})"
+                )
+            if not 0 <= share <= 1:
+                raise ValueError(f"share_tested_by_role[{role}] = {share}: must be in [0, 1]")
+        return value
+
+    def shares_by_role(self) -> list[float]:
+        """The share tested of each role of ``state.ROLES``, in that order."""
+        return [self.share_tested_by_role.get(r, self.share_tested) for r in ROLES]
 
 
 class Screening(_Strict):

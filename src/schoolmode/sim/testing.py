@@ -204,7 +204,12 @@ def observe(
         onset = epi.active.onsets(epi.t_symptoms, d)
     else:
         onset = np.flatnonzero(epi.t_symptoms == d)
-    onset = onset[run.u(rng.SYMPTOM_TEST, onset) < sc.symptomatic.share_tested]
+    symptomatic = sc.symptomatic
+    if symptomatic.share_tested_by_role:
+        chance = np.asarray(symptomatic.shares_by_role())[run.groups.role[onset]]
+        onset = onset[run.u(rng.SYMPTOM_TEST, onset) < chance]
+    else:
+        onset = onset[run.u(rng.SYMPTOM_TEST, onset) < symptomatic.share_tested]
     rate = sc.symptomatic.background_symptoms_per_day
     if rate > 0:
         bg = np.flatnonzero(run.u(rng.BACKGROUND_SYMPTOMS, np.arange(n), d) < rate)
