@@ -214,7 +214,9 @@ def test_weekly_factors_scale_the_importation_week_by_week() -> None:
 
 
 def test_weekly_factors_must_be_finite_and_not_negative() -> None:
-    with pytest.raises(ValueError, match="weekly_factors: every value"):
+    with pytest.raises(
+        ValueError, match=r"importation.weekly_factors\n.*every value must be a finite number"
+    ):
         Scenario(importation={"weekly_factors": [1.0, -0.5]})
     assert Scenario().importation.factor(100) == 1.0
     factors = Scenario(importation={"weekly_factors": [2.0, 0.5]}).importation

@@ -336,7 +336,10 @@ def test_student_weekly_factors_scale_each_week_of_screening(
     assert scaled[1] == 0
     assert 1.9 * flat[0] <= scaled[2] <= 2.1 * flat[0]  # 20% of each school, rounded
     assert scaled[3] == scaled[2]
-    with pytest.raises(ValidationError, match="student_weekly_factors: every value"):
+    with pytest.raises(
+        ValidationError,
+        match=r"screening.student_weekly_factors\n.*every value must be a finite number",
+    ):
         Scenario.model_validate({"screening": {"student_weekly_factors": [-1.0]}})
 
 

@@ -10,16 +10,42 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from ruamel.yaml import YAML
 
 from schoolmode.policy.errors import SchoolmodeError
 from schoolmode.policy.yamlio import load_yaml, validate
 from schoolmode.sim.outbreaks import default_large
 from schoolmode.sim.state import ROLES
+
+
+def _finite_non_negative(value: list[float]) -> list[float]:
+    if any(v < 0 or not math.isfinite(v) for v in value):
+        raise ValueError("every value must be a finite number >= 0")
+    return value
+
+
+WeeklyFactors = Annotated[list[float], AfterValidator(_finite_non_negative)]
+"""Multipliers by week of a run (``week_factor``)."""
+
+
+def week_factor(factors: Sequence[float], week: int) -> float:
+    """``factors`` of run week ``week`` (0: the first): the last value repeated for later weeks,
+    1 when empty."""
+    if not factors:
+        return 1.0
+    return factors[min(week, len(factors) - 1)]
 
 
 class _Strict(BaseModel):
@@ -120,25 +146,16 @@ class Screening(_Strict):
     """Students per Dorfman pool (1: individual tests). Positive pools are retested one by one."""
     weekday: int = Field(0, ge=0, le=4)
     """Weekday of the weekly screening (0 Monday); moved to the next school day if closed."""
-    student_weekly_factors: list[float] = Field(default_factory=list)
+    student_weekly_factors: WeeklyFactors = Field(default_factory=list)
     """Multiplier of the students' screening shares (the weekly and the top-ZIP one, at most
     100%) in each week of the run: index 0 for the week (Monday to Sunday) holding ``start``,
     the last value repeated for later weeks; empty (default): 1. For a screened share that
     varied week by week, such as a protocol's weekly adherence (docs/simulator.md,
     "Screening")."""
 
-    @field_validator("student_weekly_factors")
-    @classmethod
-    def _non_negative_factors(cls, value: list[float]) -> list[float]:
-        if any(v < 0 or not math.isfinite(v) for v in value):
-            raise ValueError("student_weekly_factors: every value must be a finite number >= 0")
-        return value
-
     def student_factor(self, week: int) -> float:
-        """The multiplier of ``student_weekly_factors`` in run week ``week`` (1 when empty)."""
-        if not self.student_weekly_factors:
-            return 1.0
-        return self.student_weekly_factors[min(week, len(self.student_weekly_factors) - 1)]
+        """The multiplier of ``student_weekly_factors`` in run week ``week``."""
+        return week_factor(self.student_weekly_factors, week)
 
 
 class Tracing(_Strict):
@@ -221,25 +238,16 @@ class Importation(_Strict):
     (``community.importation_rates``' ``simulated``). CDPH's cases count the infections the
     agents give each other too, which the simulation makes itself; False (default): the whole
     ZIP rate, as before (``sim validate`` sets True)."""
-    weekly_factors: list[float] = Field(default_factory=list)
+    weekly_factors: WeeklyFactors = Field(default_factory=list)
     """Multiplier of the importation probability (either source) in each week of the run:
     index 0 for days 0-6 from ``start``, 1 for days 7-13, ..., the last value repeated for
     later weeks; empty (default): 1 every week. For a wave whose course is known, e.g. a
     study's introductions per week falling as the wave passes (docs/simulator.md,
     "Importation by week")."""
 
-    @field_validator("weekly_factors")
-    @classmethod
-    def _non_negative_factors(cls, value: list[float]) -> list[float]:
-        if any(v < 0 or not math.isfinite(v) for v in value):
-            raise ValueError("weekly_factors: every value must be a finite number >= 0")
-        return value
-
     def factor(self, day: int) -> float:
-        """The multiplier of ``weekly_factors`` on run day ``day`` (1 when empty)."""
-        if not self.weekly_factors:
-            return 1.0
-        return self.weekly_factors[min(day // 7, len(self.weekly_factors) - 1)]
+        """The multiplier of ``weekly_factors`` on run day ``day``."""
+        return week_factor(self.weekly_factors, day // 7)
 
 
 class Immunity(_Strict):
