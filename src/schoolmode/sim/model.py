@@ -278,14 +278,19 @@ class Epidemic:
         self.origin[first] = SEEDED
         if not infectious or first.size == 0:
             return
-        a = self.agents
         shift = self.t_infectious[first] - day
         self.t_infectious[first] -= shift
         self.t_recovered[first] -= shift
         sym = first[self.t_symptoms[first] != NEVER]
         self.t_symptoms[sym] -= shift[self.t_symptoms[first] != NEVER]
-        for name in ("t_infectious", "t_symptoms", "t_recovered"):
-            a[name][first] = getattr(self, name)[first]
+        self.write_times(first)
+
+    def write_times(self, who: np.ndarray) -> None:
+        """Copy the event times of ``who`` from the contiguous arrays, where they were moved,
+        to the agent table."""
+        a = self.agents
+        for name in ("t_infected", "t_infectious", "t_symptoms", "t_recovered"):
+            a[name][who] = getattr(self, name)[who]
 
     def import_infections(self, who: np.ndarray, day: int) -> None:
         """Infect ``who`` from outside the population on ``day``: each starts a chain of its

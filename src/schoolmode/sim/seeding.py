@@ -105,9 +105,7 @@ def seed_recovered(epi: Epidemic, who: np.ndarray, day: int) -> None:
     epi.t_recovered[who] = day
     epi.t_symptoms[who] = NEVER
     epi.origin[who] = PRIOR
-    a = epi.agents
-    for name in ("t_infected", "t_infectious", "t_symptoms", "t_recovered"):
-        a[name][who] = getattr(epi, name)[who]
+    epi.write_times(who)
 
 
 def seed(epi: Epidemic, first: np.ndarray, day: int, scenario: Scenario) -> None:
@@ -127,9 +125,7 @@ def seed(epi: Epidemic, first: np.ndarray, day: int, scenario: Scenario) -> None
     epi.t_recovered[first] -= shift
     sym = epi.t_symptoms[first] != NEVER
     epi.t_symptoms[first[sym]] -= shift[sym]
-    a = epi.agents
-    for name in ("t_infectious", "t_symptoms", "t_recovered"):
-        a[name][first] = getattr(epi, name)[first]
+    epi.write_times(first)
 
 
 def _pmf(duration: Duration, minimum: int = 0) -> np.ndarray:

@@ -20,6 +20,17 @@ from schoolmode.sim.setup import RunSetup
 from schoolmode.sim.state import NEVER
 
 
+def _shedding_day(
+    epi: Epidemic, who: np.ndarray, day: np.ndarray | int, test: TestType
+) -> np.ndarray:
+    """(agents,) the day after infectiousness ``day`` is (0: the first day no longer
+    infectious) where it is within ``positive_after_infectious``'s days, else -1."""
+    t_rec = epi.t_recovered[who]
+    k = np.asarray(day - t_rec, dtype=np.int64)
+    within = (k >= 0) & (k < len(test.positive_after_infectious)) & (t_rec != NEVER)
+    return np.where(within, k, -1)
+
+
 def positive_chance(
     epi: Epidemic, who: np.ndarray, day: np.ndarray | int, test: TestType
 ) -> np.ndarray:
@@ -34,20 +45,18 @@ def positive_chance(
         t_sym = epi.t_symptoms[who]
         sens[(day < t_sym) & (t_sym != NEVER)] = test.sensitivity_presymptomatic
     chance = np.where(infectious, sens, 1 - test.specificity)
-    after = test.positive_after_infectious
-    if after:
-        k = np.asarray(day - t_rec, dtype=np.int64)
-        shed = (k >= 0) & (k < len(after)) & (t_rec != NEVER)
-        chance[shed] = np.asarray(after)[k[shed]]
+    if test.positive_after_infectious:
+        k = _shedding_day(epi, who, day, test)
+        shed = k >= 0
+        chance[shed] = np.asarray(test.positive_after_infectious)[k[shed]]
     return chance
 
 
 def carrying(epi: Epidemic, who: np.ndarray, day: int, test: TestType) -> np.ndarray:
     """(agents,) bool: infectious on ``day``, or within ``positive_after_infectious``'s days
     after it (the members whose probability a pool takes: ``_pooled``)."""
-    t_rec = epi.t_recovered[who]
-    late = (t_rec <= day) & (day - t_rec < len(test.positive_after_infectious))
-    return np.asarray(((epi.t_infectious[who] <= day) & (day < t_rec)) | late)
+    infectious = (epi.t_infectious[who] <= day) & (day < epi.t_recovered[who])
+    return np.asarray(infectious | (_shedding_day(epi, who, day, test) >= 0))
 
 
 def test(
